@@ -1,0 +1,13 @@
+//! Generic CRUD over sea-orm, one code path for every resource.
+//!
+//! [`ops`] holds the operations (list, get, create, update, delete and the preset routes) as
+//! plain async functions over [`crate::Resource`]; [`handlers`] adapts them to axum; [`body`]
+//! decodes request bodies; [`response`] writes the contract's envelopes.
+
+pub mod body;
+pub mod handlers;
+pub mod ops;
+pub mod response;
+mod tree;
+
+pub use ops::Scope;

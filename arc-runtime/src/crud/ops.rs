@@ -1,0 +1,463 @@
+//! The CRUD operations and preset routes, generic over the resource.
+//!
+//! Every read and write goes through [`scope`], the one place that decides which rows a
+//! route can see (live rows, or deleted ones for the soft-delete routes), so a row outside it
+//! is a 404 everywhere. Writes run in one transaction with the resource's hooks.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait, Value,
+};
+use serde_json::{Map, Value as Json};
+
+use super::body::{self, Mode, Values};
+use super::response::{self, Data, KeysetPage, OffsetPage, Record, Records};
+use super::tree;
+use crate::app::ArcState;
+use crate::error::{ArcError, FieldError};
+use crate::hooks::{Hooks, WriteContext};
+use crate::query::{self, Paging, parse::sort_text, sql};
+use crate::resource::{Auto, FieldSet, Resource};
+use crate::value;
+
+/// The most items of one bulk create.
+pub const MAX_BULK_ITEMS: usize = 1000;
+/// The most rows the tree route assembles.
+pub const MAX_TREE_ROWS: u64 = 10_000;
+
+/// Which rows a route works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Rows that are not soft-deleted (every route but the two below).
+    Live,
+    /// Soft-deleted rows (`GET /deleted`, `POST /:id/restore`).
+    Deleted,
+}
+
+/// The condition of the rows `scope` covers.
+pub fn scope<R: Resource>(scope: Scope) -> Condition {
+    let mut cond = Condition::all();
+    if let Some(i) = R::META.presets.soft_delete {
+        let col = R::column(i);
+        cond = cond.add(match scope {
+            Scope::Live => col.is_null(),
+            Scope::Deleted => col.is_not_null(),
+        });
+    }
+    cond
+}
+
+/// A path id as a typed value; a malformed id is a 404, like a missing row.
+pub fn parse_id<R: Resource>(raw: &str) -> Result<Value, ArcError> {
+    value::from_text(R::META.id_field().ty, raw).map_err(|_| not_found::<R>())
+}
+
+fn not_found<R: Resource>() -> ArcError {
+    ArcError::not_found(format!("{} not found", R::META.name))
+}
+
+/// One row by id, within `scope`.
+async fn find<R: Resource, C: ConnectionTrait>(
+    db: &C,
+    id: Value,
+    within: Scope,
+) -> Result<R::Model, ArcError> {
+    R::Entity::find()
+        .filter(scope::<R>(within))
+        .filter(R::column(R::META.id).eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(not_found::<R>)
+}
+
+fn now() -> Value {
+    Value::ChronoDateTimeUtc(Some(chrono::Utc::now()))
+}
+
+/// Sets the fields the server fills in: ids and timestamps on create, `updated_at` on update.
+fn fill_auto<R: Resource>(row: &mut R::ActiveModel, mode: Mode) -> Result<(), ArcError> {
+    for (i, field) in R::META.fields.iter().enumerate() {
+        let value = match (field.auto, mode) {
+            (Auto::Uuid, Mode::Create) => Value::Uuid(Some(uuid::Uuid::new_v4())),
+            (Auto::CreatedAt, Mode::Create) | (Auto::UpdatedAt, _) => now(),
+            _ => continue,
+        };
+        row.try_set(R::column(i), value)?;
+    }
+    Ok(())
+}
+
+fn set_values<R: Resource>(row: &mut R::ActiveModel, values: Values) -> Result<(), ArcError> {
+    for (i, value) in values {
+        row.try_set(R::column(i), value)?;
+    }
+    Ok(())
+}
+
+/// A new row from decoded create values, with defaults and automatic fields.
+fn new_row<R: Resource>(values: Values) -> Result<R::ActiveModel, ArcError> {
+    let mut row = <R::ActiveModel as ActiveModelTrait>::default();
+    for (i, field) in R::META.fields.iter().enumerate() {
+        if let Some(default) = field.default {
+            row.try_set(R::column(i), default())?;
+        }
+    }
+    set_values::<R>(&mut row, values)?;
+    fill_auto::<R>(&mut row, Mode::Create)?;
+    Ok(row)
+}
+
+fn decode_or_reject(
+    meta: &crate::resource::ResourceMeta,
+    body: &Map<String, Json>,
+    mode: Mode,
+) -> Result<Values, ArcError> {
+    let mut errors = Vec::new();
+    let values = body::decode(meta, body, mode, "", &mut errors);
+    if errors.is_empty() { Ok(values) } else { Err(ArcError::validation(errors)) }
+}
+
+fn visible<R: Resource>() -> FieldSet {
+    FieldSet::visible(R::META)
+}
+
+fn id_text<R: Resource>(model: &R::Model) -> String {
+    value::to_cursor_text(&model.get(R::column(R::META.id))).unwrap_or_default()
+}
+
+/// `GET /products` (and `GET /products/deleted` with [`Scope::Deleted`]).
+pub async fn list<R: Resource>(
+    state: &ArcState,
+    raw_query: Option<&str>,
+    within: Scope,
+) -> Result<Response, ArcError> {
+    let meta = R::META;
+    let spec = query::parse_query(meta, raw_query, state.cursor_key(), state.query_limits())?;
+    let db = state.db();
+    let cond = scope::<R>(within).add(sql::condition::<R>(&spec, db.get_database_backend()));
+    let base = R::Entity::find().filter(cond);
+    match &spec.paging {
+        Paging::Offset { page } => {
+            let offset = (page - 1).saturating_mul(spec.limit);
+            let rows = sql::order::<R>(base.clone(), &spec.sort).offset(offset).limit(spec.limit);
+            let (total, docs) = tokio::try_join!(base.count(db), rows.all(db))?;
+            let pages = total.div_ceil(spec.limit);
+            response::json(
+                StatusCode::OK,
+                &OffsetPage {
+                    success: true,
+                    docs: Records { models: &docs, fields: spec.select },
+                    page: *page,
+                    limit: spec.limit,
+                    total,
+                    pages,
+                    has_next: *page < pages,
+                    has_prev: *page > 1,
+                },
+            )
+        }
+        Paging::Keyset { after } => {
+            let filtered = match after {
+                Some(values) => base.filter(sql::after::<R>(&spec.sort, values)),
+                None => base,
+            };
+            let mut docs =
+                sql::order::<R>(filtered, &spec.sort).limit(spec.limit + 1).all(db).await?;
+            let has_next = docs.len() as u64 > spec.limit;
+            docs.truncate(spec.limit as usize);
+            let next = match docs.last() {
+                Some(last) if has_next => {
+                    let values: Vec<Option<String>> = spec
+                        .sort
+                        .iter()
+                        .map(|k| value::to_cursor_text(&last.get(R::column(k.field))))
+                        .collect();
+                    Some(state.cursor_key().encode(&sort_text(meta, &spec.sort), &values))
+                }
+                _ => None,
+            };
+            response::json(
+                StatusCode::OK,
+                &KeysetPage {
+                    success: true,
+                    docs: Records { models: &docs, fields: spec.select },
+                    limit: spec.limit,
+                    has_next,
+                    next,
+                },
+            )
+        }
+    }
+}
+
+/// `GET /products/:id`
+pub async fn get<R: Resource>(state: &ArcState, id: &str) -> Result<Response, ArcError> {
+    let model = find::<R, _>(state.db(), parse_id::<R>(id)?, Scope::Live).await?;
+    response::json(StatusCode::OK, &Data::new(Record { model: &model, fields: visible::<R>() }))
+}
+
+/// `GET /products/slug/:slug`
+pub async fn get_by_slug<R: Resource>(state: &ArcState, slug: &str) -> Result<Response, ArcError> {
+    let field = R::META.presets.slug_lookup.ok_or_else(not_found::<R>)?;
+    let model = R::Entity::find()
+        .filter(scope::<R>(Scope::Live))
+        .filter(R::column(field).eq(slug))
+        .one(state.db())
+        .await?
+        .ok_or_else(not_found::<R>)?;
+    response::json(StatusCode::OK, &Data::new(Record { model: &model, fields: visible::<R>() }))
+}
+
+async fn insert<R: Hooks>(txn: &sea_orm::DatabaseTransaction, values: Values) -> Result<R::Model, ArcError> {
+    let mut row = new_row::<R>(values)?;
+    R::before_create(&WriteContext { txn }, &mut row).await?;
+    Ok(row.insert(txn).await?)
+}
+
+/// `POST /products`: 201 with the row and a `Location` header.
+pub async fn create<R: Hooks>(
+    state: &ArcState,
+    body: &Map<String, Json>,
+) -> Result<Response, ArcError> {
+    let values = decode_or_reject(R::META, body, Mode::Create)?;
+    let db = state.db();
+    let txn = db.begin().await?;
+    let model = insert::<R>(&txn, values).await?;
+    txn.commit().await?;
+    let data = Data::new(Record { model: &model, fields: visible::<R>() })
+        .with_message("Created successfully");
+    let mut response = response::json(StatusCode::CREATED, &data)?;
+    let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
+    if let Ok(location) = HeaderValue::try_from(location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `PATCH /products/:id` (and `PUT`): absent fields stay, `null` clears nullable ones.
+pub async fn update<R: Hooks>(
+    state: &ArcState,
+    id: &str,
+    body: &Map<String, Json>,
+) -> Result<Response, ArcError> {
+    let id = parse_id::<R>(id)?;
+    let values = decode_or_reject(R::META, body, Mode::Patch)?;
+    let db = state.db();
+    let txn = db.begin().await?;
+    let current = find::<R, _>(&txn, id, Scope::Live).await?;
+    let mut row = current.clone().into_active_model();
+    let changes = !values.is_empty();
+    set_values::<R>(&mut row, values)?;
+    if changes {
+        fill_auto::<R>(&mut row, Mode::Patch)?;
+    }
+    R::before_update(&WriteContext { txn: &txn }, &current, &mut row).await?;
+    let model = if row.is_changed() { row.update(&txn).await? } else { current };
+    txn.commit().await?;
+    let data = Data::new(Record { model: &model, fields: visible::<R>() })
+        .with_message("Updated successfully");
+    response::json(StatusCode::OK, &data)
+}
+
+#[derive(serde::Serialize)]
+struct Deleted<'a> {
+    message: &'static str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    soft: bool,
+}
+
+/// `DELETE /products/:id`: soft when the resource has `soft_delete`.
+pub async fn delete<R: Hooks>(state: &ArcState, id: &str) -> Result<Response, ArcError> {
+    let id = parse_id::<R>(id)?;
+    let db = state.db();
+    let txn = db.begin().await?;
+    let current = find::<R, _>(&txn, id, Scope::Live).await?;
+    R::before_delete(&WriteContext { txn: &txn }, &current).await?;
+    let soft = match R::META.presets.soft_delete {
+        Some(i) => {
+            let mut row = current.clone().into_active_model();
+            row.try_set(R::column(i), now())?;
+            row.update(&txn).await?;
+            true
+        }
+        None => {
+            current.clone().delete(&txn).await?;
+            false
+        }
+    };
+    txn.commit().await?;
+    let id = id_text::<R>(&current);
+    let body = Data::new(Deleted { message: "Deleted successfully", id: &id, soft });
+    response::json(StatusCode::OK, &body)
+}
+
+/// `POST /products/:id/restore`: a soft-deleted row back to life.
+pub async fn restore<R: Hooks>(state: &ArcState, id: &str) -> Result<Response, ArcError> {
+    let field = R::META.presets.soft_delete.ok_or_else(not_found::<R>)?;
+    let id = parse_id::<R>(id)?;
+    let db = state.db();
+    let txn = db.begin().await?;
+    let current = find::<R, _>(&txn, id, Scope::Deleted).await?;
+    let mut row = current.clone().into_active_model();
+    row.try_set(R::column(field), value::null_of(R::META.fields[field].ty))?;
+    fill_auto::<R>(&mut row, Mode::Patch)?;
+    R::before_update(&WriteContext { txn: &txn }, &current, &mut row).await?;
+    let model = row.update(&txn).await?;
+    txn.commit().await?;
+    let data = Data::new(Record { model: &model, fields: visible::<R>() })
+        .with_message("Restored successfully");
+    response::json(StatusCode::OK, &data)
+}
+
+/// `GET /categories/tree`: every live row, nested under its parent as `children`.
+pub async fn tree<R: Resource>(state: &ArcState) -> Result<Response, ArcError> {
+    let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
+    let sort = query::parse_query(R::META, None, state.cursor_key(), state.query_limits())?.sort;
+    let rows = sql::order::<R>(R::Entity::find().filter(scope::<R>(Scope::Live)), &sort)
+        .limit(MAX_TREE_ROWS + 1)
+        .all(state.db())
+        .await?;
+    if rows.len() as u64 > MAX_TREE_ROWS {
+        return Err(ArcError::bad_request(format!(
+            "the tree has more than {MAX_TREE_ROWS} nodes; page through the list instead"
+        )));
+    }
+    let forest = tree::Forest::<R>::build(&rows, parent, visible::<R>());
+    response::json(StatusCode::OK, &Data::new(forest))
+}
+
+/// `GET /categories/:parent_id/children`: the live rows whose parent is `parent_id`.
+pub async fn children<R: Resource>(state: &ArcState, parent_id: &str) -> Result<Response, ArcError> {
+    let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
+    let id = parse_id::<R>(parent_id)?;
+    let db = state.db();
+    find::<R, _>(db, id.clone(), Scope::Live).await?;
+    let sort = query::parse_query(R::META, None, state.cursor_key(), state.query_limits())?.sort;
+    let rows = sql::order::<R>(
+        R::Entity::find().filter(scope::<R>(Scope::Live)).filter(R::column(parent).eq(id)),
+        &sort,
+    )
+    .limit(MAX_TREE_ROWS)
+    .all(db)
+    .await?;
+    response::json(StatusCode::OK, &Data::new(Records { models: &rows, fields: visible::<R>() }))
+}
+
+/// `POST /products/bulk` `{"items":[..]}`: all or nothing, every item's problems at once.
+pub async fn bulk_create<R: Hooks>(
+    state: &ArcState,
+    body: &Map<String, Json>,
+) -> Result<Response, ArcError> {
+    let items = match body.get("items") {
+        Some(Json::Array(items)) if !items.is_empty() => items,
+        Some(Json::Array(_)) | None => {
+            return Err(ArcError::bad_request("Bulk create requires a non-empty `items` array"));
+        }
+        Some(_) => return Err(ArcError::bad_request("`items` must be an array")),
+    };
+    if items.len() > MAX_BULK_ITEMS {
+        return Err(ArcError::bad_request(format!("at most {MAX_BULK_ITEMS} items per bulk create")));
+    }
+    if let Some(key) = body.keys().find(|k| *k != "items") {
+        return Err(ArcError::bad_request(format!("unknown member `{key}` in bulk create body")));
+    }
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut decoded = Vec::with_capacity(items.len());
+    for (n, item) in items.iter().enumerate() {
+        let prefix = format!("items[{n}].");
+        match item {
+            Json::Object(map) => decoded.push(body::decode(R::META, map, Mode::Create, &prefix, &mut errors)),
+            _ => errors.push(FieldError {
+                field: format!("items[{n}]"),
+                message: "must be an object".into(),
+                keyword: "type",
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ArcError::validation(errors));
+    }
+    let db = state.db();
+    let txn = db.begin().await?;
+    let mut created = Vec::with_capacity(decoded.len());
+    for values in decoded {
+        created.push(insert::<R>(&txn, values).await?);
+    }
+    txn.commit().await?;
+    let count = created.len();
+    let mut data = Data::new(Records { models: &created, fields: visible::<R>() });
+    data.count = Some(count);
+    response::json(StatusCode::CREATED, &data)
+}
+
+/// The rows a bulk body's `filter` selects, inside the live scope.
+fn bulk_filter<R: Resource>(state: &ArcState, body: &Map<String, Json>) -> Result<Condition, ArcError> {
+    let filter = body::object(body, "filter").map_err(ArcError::bad_request)?;
+    let filters = query::parse::filters_from_json(R::META, filter, state.query_limits())?;
+    let backend = state.db().get_database_backend();
+    let mut cond = scope::<R>(Scope::Live);
+    for f in &filters {
+        cond = cond.add(sql::filter_expr::<R>(f, backend));
+    }
+    Ok(cond)
+}
+
+fn only_members(body: &Map<String, Json>, allowed: &[&str]) -> Result<(), ArcError> {
+    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(key) => Err(ArcError::bad_request(format!("unknown member `{key}` in bulk body"))),
+        None => Ok(()),
+    }
+}
+
+/// `PATCH /products/bulk` `{"filter":{..},"data":{..}}` → `{matchedCount, modifiedCount}`.
+pub async fn bulk_update<R: Hooks>(
+    state: &ArcState,
+    body: &Map<String, Json>,
+) -> Result<Response, ArcError> {
+    only_members(body, &["filter", "data"])?;
+    let cond = bulk_filter::<R>(state, body)?;
+    let data = body::object(body, "data").map_err(ArcError::bad_request)?;
+    let mut values = decode_or_reject(R::META, data, Mode::Patch)?;
+    for (i, field) in R::META.fields.iter().enumerate() {
+        if field.auto == Auto::UpdatedAt {
+            values.push((i, now()));
+        }
+    }
+    let db = state.db();
+    let txn = db.begin().await?;
+    let matched = R::Entity::find().filter(cond.clone()).count(&txn).await?;
+    let mut update = R::Entity::update_many().filter(cond);
+    for (i, v) in values {
+        update = update.col_expr(R::column(i), Expr::val(v));
+    }
+    let modified = update.exec(&txn).await?.rows_affected;
+    txn.commit().await?;
+    let counts = serde_json::json!({ "matchedCount": matched, "modifiedCount": modified });
+    response::json(StatusCode::OK, &Data::new(counts))
+}
+
+/// `DELETE /products/bulk` `{"filter":{..}}` → `{deletedCount}` (soft when the resource is).
+pub async fn bulk_delete<R: Hooks>(
+    state: &ArcState,
+    body: &Map<String, Json>,
+) -> Result<Response, ArcError> {
+    only_members(body, &["filter"])?;
+    let cond = bulk_filter::<R>(state, body)?;
+    let db = state.db();
+    let deleted = match R::META.presets.soft_delete {
+        Some(i) => {
+            R::Entity::update_many()
+                .col_expr(R::column(i), Expr::val(now()))
+                .filter(cond)
+                .exec(db)
+                .await?
+                .rows_affected
+        }
+        None => R::Entity::delete_many().filter(cond).exec(db).await?.rows_affected,
+    };
+    response::json(StatusCode::OK, &Data::new(serde_json::json!({ "deletedCount": deleted })))
+}

@@ -1,0 +1,123 @@
+//! The success envelopes of the contract, serialized straight from models with a field mask
+//! (no intermediate `serde_json::Value`).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+use crate::error::ArcError;
+use crate::resource::{FieldSet, SerializeFields};
+
+/// One model, with only the fields in `fields`.
+pub struct Record<'a, M> {
+    /// The row.
+    pub model: &'a M,
+    /// What to write of it.
+    pub fields: FieldSet,
+}
+
+impl<M: SerializeFields> Serialize for Record<'_, M> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for i in self.fields.iter() {
+            self.model.serialize_field(i, &mut map)?;
+        }
+        map.end()
+    }
+}
+
+/// Many models with the same mask.
+pub struct Records<'a, M> {
+    /// The rows.
+    pub models: &'a [M],
+    /// What to write of each.
+    pub fields: FieldSet,
+}
+
+impl<M: SerializeFields> Serialize for Records<'_, M> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.models.len()))?;
+        for model in self.models {
+            seq.serialize_element(&Record { model, fields: self.fields })?;
+        }
+        seq.end()
+    }
+}
+
+/// `{"success":true,"docs":[..],"page":..,"limit":..,"total":..,"pages":..,"hasNext":..,"hasPrev":..}`
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase", bound = "")]
+pub struct OffsetPage<'a, M: SerializeFields> {
+    /// Always `true`.
+    pub success: bool,
+    /// The rows of this page.
+    pub docs: Records<'a, M>,
+    /// 1-based page number.
+    pub page: u64,
+    /// Page size.
+    pub limit: u64,
+    /// Rows matching the query.
+    pub total: u64,
+    /// Number of pages.
+    pub pages: u64,
+    /// A page follows.
+    pub has_next: bool,
+    /// A page precedes.
+    pub has_prev: bool,
+}
+
+/// `{"success":true,"docs":[..],"limit":..,"hasNext":..,"next":"<cursor>"?}`
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase", bound = "")]
+pub struct KeysetPage<'a, M: SerializeFields> {
+    /// Always `true`.
+    pub success: bool,
+    /// The rows of this page.
+    pub docs: Records<'a, M>,
+    /// Page size.
+    pub limit: u64,
+    /// A page follows.
+    pub has_next: bool,
+    /// The cursor of the next page, absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// `{"success":true,"data":..,"message":..?}` plus any extra top-level members.
+#[derive(Serialize)]
+pub struct Data<'a, T: Serialize> {
+    /// Always `true`.
+    pub success: bool,
+    /// The payload.
+    pub data: T,
+    /// A message for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    /// `count` of bulk creates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+}
+
+impl<T: Serialize> Data<'static, T> {
+    /// `{"success":true,"data":data}`
+    pub fn new(data: T) -> Self {
+        Self { success: true, data, message: None, count: None }
+    }
+
+    /// With a `message`.
+    pub fn with_message(mut self, message: &'static str) -> Self {
+        self.message = Some(message);
+        self
+    }
+}
+
+/// A JSON response; serialization failure is an internal error.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, ArcError> {
+    let bytes = serde_json::to_vec(body).map_err(ArcError::internal)?;
+    let mut response = (status, bytes).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}

@@ -1,0 +1,87 @@
+//! The `tree` preset's nesting: rows with a parent field assembled into a forest.
+//!
+//! A row whose parent is null, or not among the rows, is a root. Rows in a parent cycle are
+//! unreachable from any root and left out. Nesting is capped at [`MAX_DEPTH`] levels; deeper
+//! rows are left out of the tree (they stay reachable through `/:id/children`).
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use std::collections::HashMap;
+
+use sea_orm::ModelTrait;
+
+use crate::resource::{FieldSet, Resource};
+use crate::value::to_cursor_text;
+
+/// The deepest nesting the tree route writes.
+pub const MAX_DEPTH: usize = 64;
+
+/// Rows and, for each, the indexes of its children.
+pub struct Forest<'a, R: Resource> {
+    rows: &'a [R::Model],
+    roots: Vec<usize>,
+    children: Vec<Vec<usize>>,
+    fields: FieldSet,
+}
+
+impl<'a, R: Resource> Forest<'a, R> {
+    /// Links `rows` by their `parent` field.
+    pub fn build(rows: &'a [R::Model], parent: usize, fields: FieldSet) -> Self {
+        let id_col = R::column(R::META.id);
+        let parent_col = R::column(parent);
+        let index: HashMap<String, usize> = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, row)| to_cursor_text(&row.get(id_col)).map(|id| (id, i)))
+            .collect();
+        let mut roots = Vec::new();
+        let mut children = vec![Vec::new(); rows.len()];
+        for (i, row) in rows.iter().enumerate() {
+            match to_cursor_text(&row.get(parent_col)).and_then(|p| index.get(&p).copied()) {
+                Some(p) if p != i => children[p].push(i),
+                _ => roots.push(i),
+            }
+        }
+        Self { rows, roots, children, fields }
+    }
+}
+
+struct Node<'f, 'a, R: Resource> {
+    forest: &'f Forest<'a, R>,
+    index: usize,
+    depth: usize,
+}
+
+impl<R: Resource> Serialize for Node<'_, '_, R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use crate::resource::SerializeFields;
+        let mut map = serializer.serialize_map(None)?;
+        let row = &self.forest.rows[self.index];
+        for i in self.forest.fields.iter() {
+            row.serialize_field(i, &mut map)?;
+        }
+        let kids = if self.depth + 1 < MAX_DEPTH { self.forest.children[self.index].as_slice() } else { &[] };
+        map.serialize_entry("children", &Level { forest: self.forest, indexes: kids, depth: self.depth + 1 })?;
+        map.end()
+    }
+}
+
+struct Level<'f, 'a, R: Resource> {
+    forest: &'f Forest<'a, R>,
+    indexes: &'f [usize],
+    depth: usize,
+}
+
+impl<R: Resource> Serialize for Level<'_, '_, R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.indexes.iter().map(|&index| Node { forest: self.forest, index, depth: self.depth }),
+        )
+    }
+}
+
+impl<R: Resource> Serialize for Forest<'_, R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Level { forest: self, indexes: &self.roots, depth: 0 }.serialize(serializer)
+    }
+}

@@ -1,0 +1,53 @@
+//! Connecting to the database: SQLite (a file, or one shared in-memory database) or
+//! PostgreSQL, with the settings every pooled connection needs.
+//!
+//! SQLite settings are connection options, so each pooled connection gets WAL,
+//! `synchronous = NORMAL`, foreign keys, a busy timeout and the `REGEXP` function, not only
+//! the first one.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// Opens a pool for `url` (`sqlite://file.db?mode=rwc`, `sqlite::memory:`, `postgres://..`).
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, None).await
+}
+
+/// Like [`connect`], with the PostgreSQL schema search path set on every connection.
+pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url);
+    options.sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
+    if url.starts_with("sqlite:") {
+        if is_memory(url) {
+            // Every new connection to `:memory:` is a new, empty database: keep exactly one
+            // connection, for the life of the pool.
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None::<Duration>)
+                .max_lifetime(None::<Duration>);
+        } else {
+            options.max_connections(8);
+        }
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+                .with_regexp()
+        });
+    } else {
+        options.max_connections(16);
+        if let Some(schema) = pg_schema {
+            options.set_schema_search_path(schema.to_owned());
+        }
+    }
+    let db = Database::connect(options).await?;
+    tracing::debug!(backend = ?db.get_database_backend(), "database connected");
+    Ok(db)
+}
+
+fn is_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}

@@ -1,0 +1,53 @@
+//! Rust enums as field types: stored as text, written and read by their serde names.
+//!
+//! `#[derive(arc_runtime::Enum)]` implements [`TextEnum`] from the variants and the enum's
+//! `#[serde(rename_all = ..)]` / `#[serde(rename = ..)]` attributes, so the database, the
+//! query grammar and JSON all use the same names.
+
+/// A fieldless enum stored as text.
+pub trait TextEnum: Sized + Send + Sync + 'static {
+    /// Every variant's name, in declaration order.
+    const VARIANTS: &'static [&'static str];
+    /// This variant's name.
+    fn as_str(&self) -> &'static str;
+    /// The variant with this name.
+    fn from_name(name: &str) -> Option<Self>;
+}
+
+/// A field type the runtime can turn into a database value (for `#[field(default)]`).
+pub trait IntoDbValue {
+    /// The value as stored.
+    fn into_db_value(self) -> sea_orm::Value;
+}
+
+macro_rules! into_db_value {
+    ($($t:ty),*) => {$(
+        impl IntoDbValue for $t {
+            fn into_db_value(self) -> sea_orm::Value {
+                sea_orm::Value::from(self)
+            }
+        }
+    )*};
+}
+into_db_value!(
+    String,
+    i32,
+    i64,
+    f64,
+    bool,
+    uuid::Uuid,
+    chrono::DateTime<chrono::Utc>,
+    rust_decimal::Decimal,
+    serde_json::Value
+);
+
+impl<T: TextEnum> IntoDbValue for T {
+    fn into_db_value(self) -> sea_orm::Value {
+        sea_orm::Value::String(Some(self.as_str().to_owned()))
+    }
+}
+
+/// `T::default()` as a database value: what `#[field(default)]` expands to.
+pub fn default_value<T: Default + IntoDbValue>() -> sea_orm::Value {
+    T::default().into_db_value()
+}

@@ -1,0 +1,271 @@
+//! `ArcError`: the one error type at the HTTP edge, and its JSON envelope.
+//!
+//! Every failure a client can see becomes an [`ArcError`], which renders as the contract's
+//! error envelope: `{"success":false,"error":..,"code":..,"timestamp":..,"requestId":..}`.
+//! Server-side causes (database errors and the like) are logged with `tracing` and never
+//! leave the process: the client sees `INTERNAL_ERROR` and the request id to quote.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::plugins::request_id;
+
+/// The machine-readable code of an error, with its HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// 400: the body or query failed validation; `details.errors` lists every problem.
+    Validation,
+    /// 400: malformed JSON, bad query syntax, an unknown query parameter.
+    BadRequest,
+    /// 401: no or bad credentials.
+    Unauthorized,
+    /// 403: authenticated but not allowed.
+    Forbidden,
+    /// 404: no such route or row (or one the caller may not see).
+    NotFound,
+    /// 405: the route exists, the method does not.
+    MethodNotAllowed,
+    /// 409: the request conflicts with the current state.
+    Conflict,
+    /// 409: a unique constraint would be violated.
+    DuplicateKey,
+    /// 413: the body is over the configured limit.
+    PayloadTooLarge,
+    /// 415: the body is not JSON.
+    UnsupportedMediaType,
+    /// 422: well-formed but not processable (e.g. an idempotency key reused with another body).
+    Unprocessable,
+    /// 429: too many requests.
+    RateLimited,
+    /// 500: a fault on our side; the cause is logged, never sent.
+    Internal,
+    /// 503: a dependency is down or the server is draining.
+    ServiceUnavailable,
+}
+
+impl ErrorCode {
+    /// The code as it appears in the envelope, e.g. `"NOT_FOUND"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Validation => "VALIDATION_ERROR",
+            Self::BadRequest => "BAD_REQUEST",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Conflict => "CONFLICT",
+            Self::DuplicateKey => "DUPLICATE_KEY",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::Unprocessable => "UNPROCESSABLE_ENTITY",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Internal => "INTERNAL_ERROR",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+        }
+    }
+
+    /// The HTTP status this code is sent with.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::Validation | Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict | Self::DuplicateKey => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem with one field of a body or query, as listed in `details.errors`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field's JSON name (`items[2].name` inside bulk bodies).
+    pub field: String,
+    /// What is wrong, for a person.
+    pub message: String,
+    /// The JSON Schema keyword that failed: `required`, `type`, `minLength`, `enum`, ...
+    pub keyword: &'static str,
+}
+
+/// An error as a client sees it: a code, a message, optional details.
+///
+/// ```
+/// use arc_runtime::{ArcError, ErrorCode};
+/// let e = ArcError::not_found("product not found");
+/// assert_eq!(e.code(), ErrorCode::NotFound);
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ArcError {
+    code: ErrorCode,
+    message: Cow<'static, str>,
+    details: Option<serde_json::Value>,
+    retry_after: Option<u64>,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ArcError {
+    /// An error with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { code, message: message.into(), details: None, retry_after: None, source: None }
+    }
+
+    /// 400 `BAD_REQUEST`.
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
+    /// 404 `NOT_FOUND`.
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    /// 403 `FORBIDDEN`.
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// 400 `VALIDATION_ERROR` listing every field error.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let message = match errors.as_slice() {
+            [one] => format!("Validation failed: {}: {}", one.field, one.message),
+            many => format!("Validation failed: {} errors", many.len()),
+        };
+        let details = serde_json::json!({ "errors": errors });
+        Self::new(ErrorCode::Validation, message).with_details(details)
+    }
+
+    /// A 500 whose cause is logged here and never sent to the client.
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let source = source.into();
+        tracing::error!(error = %source, "internal error");
+        Self {
+            code: ErrorCode::Internal,
+            message: Cow::Borrowed("Internal server error"),
+            details: None,
+            retry_after: None,
+            source: Some(source),
+        }
+    }
+
+    /// Attaches `details` to the envelope.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// Adds a `Retry-After` header (seconds) to the response.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The machine code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The human message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The details object, if any.
+    pub fn details(&self) -> Option<&serde_json::Value> {
+        self.details.as_ref()
+    }
+}
+
+impl From<sea_orm::DbErr> for ArcError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                tracing::debug!(error = %err, "unique constraint violated");
+                Self::new(ErrorCode::DuplicateKey, "A record with this value already exists")
+            }
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
+                Self::bad_request("A referenced record does not exist")
+            }
+            _ => Self::internal(err),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    success: bool,
+    error: &'a str,
+    code: &'static str,
+    timestamp: String,
+    #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a serde_json::Value>,
+}
+
+impl IntoResponse for ArcError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        let request_id = request_id::current();
+        let body = Envelope {
+            success: false,
+            error: &self.message,
+            code: self.code.as_str(),
+            timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            request_id: request_id.as_deref(),
+            details: self.details.as_ref(),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = (status, bytes).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.code == ErrorCode::Unauthorized {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_status() {
+        assert_eq!(ErrorCode::DuplicateKey.status(), StatusCode::CONFLICT);
+        assert_eq!(ErrorCode::Validation.as_str(), "VALIDATION_ERROR");
+    }
+
+    #[test]
+    fn validation_message_names_the_field_when_alone() {
+        let e = ArcError::validation(vec![FieldError {
+            field: "name".into(),
+            message: "is required".into(),
+            keyword: "required",
+        }]);
+        assert_eq!(e.message(), "Validation failed: name: is required");
+        assert_eq!(e.details().unwrap()["errors"][0]["keyword"], "required");
+    }
+}

@@ -1,0 +1,80 @@
+//! arc-runtime: what `#[resource]` expands against, and the runtime that serves it.
+//!
+//! A resource is a plain struct with `#[resource(..)]` on it. The macro declares (the
+//! sea-orm entity, the DTOs, a static field table, a route table); this crate acts: it parses
+//! queries, validates bodies, runs the CRUD operations in transactions and writes the
+//! envelopes of the HTTP contract, once, for every resource.
+//!
+//! ```ignore
+//! use arc_runtime::prelude::*;
+//!
+//! #[resource(presets(soft_delete), query(filter = [name, price], sort = [price]))]
+//! pub struct Product {
+//!     #[field(id)] pub id: Uuid,
+//!     #[field(min_len = 1, max_len = 200)] pub name: String,
+//!     #[field(range(min = 0))] pub price: i64,
+//!     #[field(system)] pub deleted_at: Option<DateTime<Utc>>,
+//! }
+//! ```
+
+pub mod app;
+pub mod crud;
+pub mod db;
+pub mod enumeration;
+pub mod error;
+pub mod extract;
+pub mod hooks;
+pub mod migration;
+pub mod plugins;
+pub mod query;
+pub mod resource;
+pub mod value;
+
+pub use app::{App, ArcState};
+pub use arc_macros::{Enum, resource};
+pub use enumeration::TextEnum;
+pub use error::{ArcError, ErrorCode, FieldError};
+pub use hooks::{Hooks, WriteContext};
+pub use resource::Resource;
+
+/// What a file of resources needs in scope.
+pub mod prelude {
+    pub use crate::{App, ArcError, Enum, Hooks, Resource, TextEnum, WriteContext, resource};
+    pub use chrono::{DateTime, Utc};
+    pub use rust_decimal::Decimal;
+    pub use serde_json::Value as Json;
+    pub use uuid::Uuid;
+}
+
+pub use chrono;
+pub use rust_decimal;
+pub use sea_orm;
+pub use serde_json;
+pub use uuid;
+
+/// The paths generated code uses. Not a public API: it changes with the macro.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::crud::handlers;
+    pub use crate::enumeration::{IntoDbValue, TextEnum, default_value};
+    pub use crate::hooks::Hooks;
+    pub use crate::migration::ResourceMigration;
+    pub use crate::resource::{
+        Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, Rules, SerializeFields,
+    };
+    pub use crate::app::ArcState;
+    pub use axum::Router;
+    pub use axum::routing::{delete, get, patch, post};
+    pub use sea_orm;
+    pub use serde;
+
+    /// Deserializes a present field of a patch DTO as `Some(value)`, `null` as `Some(None)`:
+    /// with `#[serde(default)]`, absent stays `None`.
+    pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        T: serde::Deserialize<'de>,
+        D: serde::Deserializer<'de>,
+    {
+        <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+    }
+}

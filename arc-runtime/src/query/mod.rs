@@ -1,0 +1,154 @@
+//! The list query grammar: `page`, `limit`, `after`, `sort`, `select`, `search` and filters.
+//!
+//! A raw query string is parsed once ([`parse`]) against the resource's field table into a
+//! typed [`QuerySpec`]; every unknown field, operator or unparsable value is a 400 naming the
+//! parameter. [`sql`] turns the spec into a sea-query condition and ordering, so the grammar
+//! can be tested without a database.
+
+pub mod cursor;
+pub mod parse;
+pub mod regex_guard;
+pub mod sql;
+
+use sea_orm::Value;
+
+pub use cursor::CursorKey;
+pub use parse::{QueryLimits, parse_query};
+
+use crate::resource::FieldSet;
+
+/// A filter operator of the grammar: `field[op]=value`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `=`
+    Eq,
+    /// `<>`
+    Ne,
+    /// `>`
+    Gt,
+    /// `>=`
+    Gte,
+    /// `<`
+    Lt,
+    /// `<=`
+    Lte,
+    /// one of a comma list
+    In,
+    /// none of a comma list
+    Nin,
+    /// case-insensitive substring; `%` and `_` are literal
+    Like,
+    /// a (guarded) regular expression
+    Regex,
+    /// `true`: not null; `false`: null
+    Exists,
+}
+
+impl Op {
+    /// Every operator, in the order of the contract.
+    pub const ALL: [Op; 11] = [
+        Op::Eq,
+        Op::Ne,
+        Op::Gt,
+        Op::Gte,
+        Op::Lt,
+        Op::Lte,
+        Op::In,
+        Op::Nin,
+        Op::Like,
+        Op::Regex,
+        Op::Exists,
+    ];
+
+    /// The operator's name in the grammar.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "eq",
+            Op::Ne => "ne",
+            Op::Gt => "gt",
+            Op::Gte => "gte",
+            Op::Lt => "lt",
+            Op::Lte => "lte",
+            Op::In => "in",
+            Op::Nin => "nin",
+            Op::Like => "like",
+            Op::Regex => "regex",
+            Op::Exists => "exists",
+        }
+    }
+
+    /// The operator with this name.
+    pub fn from_name(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.as_str() == name)
+    }
+
+    /// This operator as a bit of [`crate::resource::Ops`].
+    pub const fn bit(self) -> u16 {
+        1 << self as u16
+    }
+}
+
+/// The operand of a filter, typed by its field.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    /// One value (`eq ne gt gte lt lte`).
+    One(Value),
+    /// A list (`in nin`).
+    Many(Vec<Value>),
+    /// A pattern (`like regex`).
+    Pattern(String),
+    /// `exists`.
+    Exists(bool),
+}
+
+/// One filter: field index, operator, operand.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Filter {
+    /// Index into the resource's fields.
+    pub field: usize,
+    /// The operator.
+    pub op: Op,
+    /// The typed operand.
+    pub operand: Operand,
+}
+
+/// One sort key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SortKey {
+    /// Index into the resource's fields.
+    pub field: usize,
+    /// Descending (`-field`).
+    pub desc: bool,
+}
+
+/// How a list is paged.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Paging {
+    /// `page` and `limit`, with a total count.
+    Offset {
+        /// 1-based page.
+        page: u64,
+    },
+    /// `after`: keyset paging; `None` asks for the first page.
+    Keyset {
+        /// The decoded cursor: the last row's sort values, id last.
+        after: Option<Vec<Value>>,
+    },
+}
+
+/// A parsed, validated list query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuerySpec {
+    /// Filters, all of which must hold.
+    pub filters: Vec<Filter>,
+    /// Sort keys; the id is always the last one (tie-breaker).
+    pub sort: Vec<SortKey>,
+    /// The fields to return.
+    pub select: FieldSet,
+    /// Text searched over the search fields.
+    pub search: Option<String>,
+    /// Page size.
+    pub limit: u64,
+    /// Offset or keyset paging.
+    pub paging: Paging,
+}

@@ -1,0 +1,356 @@
+//! Parsing a raw query string into a [`QuerySpec`], against a resource's field table.
+//!
+//! Strict by default: an unknown parameter, a field that is not declared for filtering or
+//! sorting, an operator the field does not take, or a value that does not parse as the
+//! field's type is a 400 `BAD_REQUEST` naming the parameter. Hidden fields answer exactly
+//! like fields that do not exist, so their existence cannot be probed.
+
+use std::borrow::Cow;
+
+use sea_orm::Value;
+
+use super::{CursorKey, Filter, Op, Operand, Paging, QuerySpec, SortKey, regex_guard};
+use crate::error::ArcError;
+use crate::resource::{FieldMeta, FieldSet, ResourceMeta};
+use crate::value;
+
+/// Bounds on what a list query may ask for.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryLimits {
+    /// `limit` when none is given.
+    pub default_limit: u64,
+    /// `limit` above this is clamped to it.
+    pub max_limit: u64,
+    /// The longest accepted query string, in bytes.
+    pub max_query_len: usize,
+    /// The most parameters in one query string.
+    pub max_params: usize,
+    /// The most values in one `in`/`nin` list.
+    pub max_list: usize,
+    /// The longest `search` text, in characters.
+    pub max_search: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            default_limit: 20,
+            max_limit: 1000,
+            max_query_len: 16 * 1024,
+            max_params: 64,
+            max_list: 100,
+            max_search: 200,
+        }
+    }
+}
+
+const MAX_PAGE: u64 = 1_000_000;
+
+fn bad(message: impl Into<Cow<'static, str>>) -> ArcError {
+    ArcError::bad_request(message)
+}
+
+/// Parses `raw` (the part after `?`, percent-encoded) for the resource `meta`.
+pub fn parse_query(
+    meta: &ResourceMeta,
+    raw: Option<&str>,
+    key: &CursorKey,
+    limits: &QueryLimits,
+) -> Result<QuerySpec, ArcError> {
+    let raw = raw.unwrap_or("");
+    if raw.len() > limits.max_query_len {
+        return Err(bad(format!("query string is longer than {} bytes", limits.max_query_len)));
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+        .map_err(|_| bad("query string is not valid percent-encoded UTF-8"))?;
+    if pairs.len() > limits.max_params {
+        return Err(bad(format!("more than {} query parameters", limits.max_params)));
+    }
+
+    let mut page = None;
+    let mut limit = None;
+    let mut after = None;
+    let mut sort = None;
+    let mut select = None;
+    let mut search = None;
+    let mut filters = Vec::new();
+
+    for (name, val) in &pairs {
+        let slot = match name.as_str() {
+            "page" => &mut page,
+            "limit" => &mut limit,
+            "after" => &mut after,
+            "sort" => &mut sort,
+            "select" => &mut select,
+            "search" => &mut search,
+            _ => {
+                match parse_filter(meta, name, val, limits) {
+                    Ok(filter) => filters.push(filter),
+                    Err(_) if meta.lenient && meta.field(field_part(name)).is_none_or(|(_, f)| f.filter.0 == 0) => {}
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
+        };
+        if slot.replace(val.as_str()).is_some() {
+            return Err(bad(format!("`{name}` is given more than once")));
+        }
+    }
+
+    let limit = match limit {
+        None => limits.default_limit,
+        Some(text) => match text.parse::<u64>() {
+            Ok(0) | Err(_) => return Err(bad("`limit` must be a positive integer")),
+            Ok(n) => n.min(limits.max_limit),
+        },
+    };
+    let sort_text = sort.filter(|s| !s.is_empty()).unwrap_or(meta.default_sort);
+    let sort = parse_sort(meta, sort_text)?;
+    let paging = match (page, after) {
+        (Some(_), Some(_)) => return Err(bad("`page` and `after` cannot be combined")),
+        (page, None) => Paging::Offset {
+            page: match page {
+                None => 1,
+                Some(text) => match text.parse::<u64>() {
+                    Ok(n @ 1..=MAX_PAGE) => n,
+                    _ => return Err(bad(format!("`page` must be an integer from 1 to {MAX_PAGE}"))),
+                },
+            },
+        },
+        (None, Some(cursor)) => Paging::Keyset { after: decode_cursor(meta, &sort, cursor, key)? },
+    };
+    let select = match select.filter(|s| !s.is_empty()) {
+        None => FieldSet::visible(meta),
+        Some(text) => parse_select(meta, text)?,
+    };
+    let search = match search.filter(|s| !s.is_empty()) {
+        None => None,
+        Some(_) if !meta.fields.iter().any(|f| f.searchable) => {
+            return Err(bad("`search` is not available on this resource"));
+        }
+        Some(text) if text.chars().count() > limits.max_search => {
+            return Err(bad(format!("`search` is longer than {} characters", limits.max_search)));
+        }
+        Some(text) => Some(text.to_owned()),
+    };
+    Ok(QuerySpec { filters, sort, select, search, limit, paging })
+}
+
+/// `price[gte]` -> `price`.
+fn field_part(name: &str) -> &str {
+    name.split_once('[').map_or(name, |(f, _)| f)
+}
+
+/// A field that may be used in the query grammar: declared and not hidden.
+fn queryable<'m>(meta: &'m ResourceMeta, name: &str) -> Option<(usize, &'m FieldMeta)> {
+    meta.field(name).filter(|(_, f)| !f.hidden)
+}
+
+/// The filterable field `field_name` and operator `op`, or a 400 naming `param`.
+fn resolve<'m>(
+    meta: &'m ResourceMeta,
+    param: &str,
+    field_name: &str,
+    op_name: Option<&str>,
+) -> Result<(usize, &'m FieldMeta, Op), ArcError> {
+    let op = match op_name {
+        None => Op::Eq,
+        Some(op_name) => Op::from_name(op_name).ok_or_else(|| {
+            bad(format!(
+                "unknown operator `{op_name}` in `{param}`; operators are: {}",
+                Op::ALL.map(Op::as_str).join(", ")
+            ))
+        })?,
+    };
+    let Some((index, field)) = queryable(meta, field_name).filter(|(_, f)| f.filter.0 != 0) else {
+        return Err(bad(format!("unknown query parameter `{param}`: `{field_name}` is not a filterable field")));
+    };
+    if !field.filter.contains(op) {
+        return Err(bad(format!("operator `{}` is not allowed on `{field_name}`", op.as_str())));
+    }
+    Ok((index, field, op))
+}
+
+/// The operand of `op` on `field` from its text form(s): one value, or a list for `in`/`nin`.
+fn operand(
+    field: &FieldMeta,
+    op: Op,
+    param: &str,
+    items: &[&str],
+    limits: &QueryLimits,
+) -> Result<Operand, ArcError> {
+    let typed = |text: &str| -> Result<Value, ArcError> {
+        value::from_text(field.ty, text)
+            .map_err(|e| bad(format!("invalid value for `{param}`: {}", e.message)))
+    };
+    let one = || -> Result<&str, ArcError> {
+        match items {
+            [one] => Ok(one),
+            _ => Err(bad(format!("`{param}` takes one value"))),
+        }
+    };
+    Ok(match op {
+        Op::Eq | Op::Ne | Op::Gt | Op::Gte | Op::Lt | Op::Lte => Operand::One(typed(one()?)?),
+        Op::In | Op::Nin => {
+            if items.len() > limits.max_list {
+                return Err(bad(format!("`{param}` lists more than {} values", limits.max_list)));
+            }
+            Operand::Many(items.iter().map(|t| typed(t)).collect::<Result<_, _>>()?)
+        }
+        Op::Like => Operand::Pattern(one()?.to_owned()),
+        Op::Regex => {
+            let pattern = one()?;
+            regex_guard::check(pattern).map_err(|m| bad(format!("`{param}`: {m}")))?;
+            Operand::Pattern(pattern.to_owned())
+        }
+        Op::Exists => Operand::Exists(match one()? {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => return Err(bad(format!("`{param}` must be true or false"))),
+        }),
+    })
+}
+
+fn parse_filter(meta: &ResourceMeta, name: &str, text: &str, limits: &QueryLimits) -> Result<Filter, ArcError> {
+    let (field_name, op_name) = match name.split_once('[') {
+        None => (name, None),
+        Some((field, rest)) => {
+            let op_name = rest
+                .strip_suffix(']')
+                .ok_or_else(|| bad(format!("malformed query parameter `{name}`: expected `field[op]`")))?;
+            (field, Some(op_name))
+        }
+    };
+    let (index, field, op) = resolve(meta, name, field_name, op_name)?;
+    let items: Vec<&str> = if matches!(op, Op::In | Op::Nin) { text.split(',').collect() } else { vec![text] };
+    Ok(Filter { field: index, op, operand: operand(field, op, name, &items, limits)? })
+}
+
+/// The filters of a bulk body: `{"status":"draft","price":{"gte":100},"id":{"in":[..]}}`,
+/// with the list grammar's fields, operators and value types.
+pub fn filters_from_json(
+    meta: &ResourceMeta,
+    filter: &serde_json::Map<String, serde_json::Value>,
+    limits: &QueryLimits,
+) -> Result<Vec<Filter>, ArcError> {
+    use serde_json::Value as Json;
+    fn text(json: &Json) -> Option<String> {
+        match json {
+            Json::String(s) => Some(s.clone()),
+            Json::Number(n) => Some(n.to_string()),
+            Json::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+    let mut filters = Vec::new();
+    for (field_name, spec) in filter {
+        let ops: Vec<(Option<&str>, &Json)> = match spec {
+            Json::Object(ops) if !ops.is_empty() => ops.iter().map(|(k, v)| (Some(k.as_str()), v)).collect(),
+            Json::Object(_) => return Err(bad(format!("filter `{field_name}` has no operator"))),
+            other => vec![(None, other)],
+        };
+        for (op_name, json) in ops {
+            let param = match op_name {
+                Some(op) => format!("filter.{field_name}.{op}"),
+                None => format!("filter.{field_name}"),
+            };
+            let (index, field, op) = resolve(meta, &param, field_name, op_name)?;
+            let texts: Vec<String> = match json {
+                Json::Array(items) if matches!(op, Op::In | Op::Nin) => {
+                    items.iter().map(text).collect::<Option<_>>()
+                }
+                scalar => text(scalar).map(|t| vec![t]),
+            }
+            .ok_or_else(|| bad(format!("invalid value for `{param}`")))?;
+            let items: Vec<&str> = texts.iter().map(String::as_str).collect();
+            filters.push(Filter { field: index, op, operand: operand(field, op, &param, &items, limits)? });
+        }
+    }
+    Ok(filters)
+}
+
+fn parse_sort(meta: &ResourceMeta, text: &str) -> Result<Vec<SortKey>, ArcError> {
+    let mut keys: Vec<SortKey> = Vec::new();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        let (desc, name) = match part.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, part.strip_prefix('+').unwrap_or(part)),
+        };
+        let (field, _) = queryable(meta, name)
+            .filter(|(i, f)| f.sortable || *i == meta.id)
+            .ok_or_else(|| bad(format!("cannot sort by `{name}`: not a sortable field")))?;
+        if keys.iter().any(|k| k.field == field) {
+            return Err(bad(format!("`sort` names `{name}` twice")));
+        }
+        if keys.len() == 4 {
+            return Err(bad("`sort` takes at most 4 fields"));
+        }
+        keys.push(SortKey { field, desc });
+    }
+    if !keys.iter().any(|k| k.field == meta.id) {
+        keys.push(SortKey { field: meta.id, desc: false });
+    }
+    Ok(keys)
+}
+
+fn parse_select(meta: &ResourceMeta, text: &str) -> Result<FieldSet, ArcError> {
+    let parts: Vec<&str> = text.split(',').filter(|p| !p.is_empty()).collect();
+    let exclude = parts.iter().all(|p| p.starts_with('-'));
+    if !exclude && parts.iter().any(|p| p.starts_with('-')) {
+        return Err(bad("`select` cannot mix included and excluded fields"));
+    }
+    let mut set = if exclude { FieldSet::visible(meta) } else { FieldSet::default() };
+    for part in parts {
+        let name = part.trim_start_matches('-');
+        let (index, _) = queryable(meta, name)
+            .ok_or_else(|| bad(format!("cannot select `{name}`: no such field")))?;
+        if exclude {
+            set.0 &= !(1 << index);
+        } else {
+            set.insert(index);
+        }
+    }
+    set.insert(meta.id);
+    Ok(set)
+}
+
+/// The canonical text of a sort, as bound into cursors.
+pub fn sort_text(meta: &ResourceMeta, sort: &[SortKey]) -> String {
+    let parts: Vec<String> = sort
+        .iter()
+        .map(|k| format!("{}{}", if k.desc { "-" } else { "" }, meta.fields[k.field].name))
+        .collect();
+    parts.join(",")
+}
+
+fn decode_cursor(
+    meta: &ResourceMeta,
+    sort: &[SortKey],
+    cursor: &str,
+    key: &CursorKey,
+) -> Result<Option<Vec<Value>>, ArcError> {
+    if let Some(k) = sort.iter().find(|k| meta.fields[k.field].nullable) {
+        return Err(bad(format!(
+            "keyset paging (`after`) cannot sort by the nullable field `{}`",
+            meta.fields[k.field].name
+        )));
+    }
+    if cursor.is_empty() {
+        return Ok(None);
+    }
+    let texts = key
+        .decode(&sort_text(meta, sort), cursor)
+        .map_err(|m| bad(format!("`after`: {m}")))?;
+    if texts.len() != sort.len() {
+        return Err(bad("`after`: invalid cursor"));
+    }
+    let values = sort
+        .iter()
+        .zip(texts)
+        .map(|(k, text)| {
+            let text = text.ok_or_else(|| bad("`after`: invalid cursor"))?;
+            value::from_text(meta.fields[k.field].ty, &text).map_err(|_| bad("`after`: invalid cursor"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(values))
+}

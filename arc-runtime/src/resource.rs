@@ -1,0 +1,271 @@
+//! The `Resource` trait the `#[resource]` macro implements, and its static field table.
+//!
+//! Everything the runtime knows about a resource is in one `const` [`ResourceMeta`]: its
+//! name, path, table, fields (type, flags, filter operators, validation rules) and presets.
+//! The generic CRUD code reads that table; nothing is looked up by string at request time
+//! that a field index cannot answer.
+
+use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveModel, ModelTrait};
+
+use crate::query::Op;
+
+/// The value type of a field, as the query grammar and the body decoder see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    /// `uuid::Uuid`, as a string on the wire.
+    Uuid,
+    /// `String`.
+    String,
+    /// `i32`.
+    I32,
+    /// `i64`.
+    I64,
+    /// `f64` (finite values only).
+    F64,
+    /// `bool`.
+    Bool,
+    /// `chrono::DateTime<Utc>`, RFC 3339 on the wire.
+    DateTime,
+    /// `rust_decimal::Decimal`, a string on the wire.
+    Decimal,
+    /// `serde_json::Value`, stored as a JSON column.
+    Json,
+    /// A Rust enum stored as text: its serde names.
+    Enum(&'static [&'static str]),
+}
+
+impl FieldType {
+    /// The name used in messages: "a string", "an integer", ...
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Uuid => "a UUID string",
+            Self::String => "a string",
+            Self::I32 | Self::I64 => "an integer",
+            Self::F64 => "a number",
+            Self::Bool => "a boolean",
+            Self::DateTime => "an RFC 3339 date-time string",
+            Self::Decimal => "a decimal number (string or number)",
+            Self::Json => "any JSON value",
+            Self::Enum(_) => "one of the allowed values",
+        }
+    }
+}
+
+/// A set of filter operators, as a bitset over [`Op`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Ops(pub u16);
+
+impl Ops {
+    /// No operator: the field is not filterable.
+    pub const NONE: Ops = Ops(0);
+    /// `eq ne in nin exists`: identity, enums, booleans.
+    pub const EQUALITY: Ops = Ops(
+        Op::Eq.bit() | Op::Ne.bit() | Op::In.bit() | Op::Nin.bit() | Op::Exists.bit(),
+    );
+    /// Equality plus `gt gte lt lte`: numbers and times.
+    pub const ORDERED: Ops =
+        Ops(Self::EQUALITY.0 | Op::Gt.bit() | Op::Gte.bit() | Op::Lt.bit() | Op::Lte.bit());
+    /// All eleven operators: strings.
+    pub const TEXT: Ops = Ops(Self::ORDERED.0 | Op::Like.bit() | Op::Regex.bit());
+
+    /// Whether `op` is in the set.
+    pub const fn contains(self, op: Op) -> bool {
+        self.0 & op.bit() != 0
+    }
+
+    /// The operators a filterable field of this type takes by default.
+    pub const fn for_type(ty: FieldType) -> Ops {
+        match ty {
+            FieldType::String => Self::TEXT,
+            FieldType::I32
+            | FieldType::I64
+            | FieldType::F64
+            | FieldType::DateTime
+            | FieldType::Decimal => Self::ORDERED,
+            FieldType::Uuid | FieldType::Bool | FieldType::Enum(_) => Self::EQUALITY,
+            FieldType::Json => Ops(Op::Exists.bit()),
+        }
+    }
+}
+
+/// What the server fills in a field by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auto {
+    /// Nothing: the client writes it (or, for system fields, a hook does).
+    None,
+    /// A fresh UUID v4 on create.
+    Uuid,
+    /// The time of the create.
+    CreatedAt,
+    /// The time of every write.
+    UpdatedAt,
+}
+
+/// Validation rules of one field, checked before any write.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rules {
+    /// Minimum length in characters (strings).
+    pub min_len: Option<u32>,
+    /// Maximum length in characters (strings).
+    pub max_len: Option<u32>,
+    /// Inclusive minimum (numbers).
+    pub min: Option<f64>,
+    /// Inclusive maximum (numbers).
+    pub max: Option<f64>,
+    /// The allowed values (strings); empty means any.
+    pub one_of: &'static [&'static str],
+}
+
+impl Rules {
+    /// No rule.
+    pub const NONE: Rules = Rules { min_len: None, max_len: None, min: None, max: None, one_of: &[] };
+}
+
+/// One field of a resource: its wire and column name, type, flags and rules.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldMeta {
+    /// JSON name and column name.
+    pub name: &'static str,
+    /// The value type.
+    pub ty: FieldType,
+    /// `Option<T>` in the struct: accepts and stores `null`.
+    pub nullable: bool,
+    /// The primary key.
+    pub id: bool,
+    /// Set by the server only: never accepted in a body.
+    pub system: bool,
+    /// Never in a response, never selectable, filterable or sortable.
+    pub hidden: bool,
+    /// May be left out of a create body (it has a default or is nullable).
+    pub has_default: bool,
+    /// Filter operators allowed on it in the query grammar (empty: not filterable).
+    pub filter: Ops,
+    /// Declared in `query(sort = [..])`.
+    pub sortable: bool,
+    /// Declared in `query(search = [..])`.
+    pub searchable: bool,
+    /// What the server fills in by itself.
+    pub auto: Auto,
+    /// Validation rules.
+    pub rules: Rules,
+    /// The value a create gives the field when the body leaves it out (`#[field(default)]`).
+    pub default: Option<fn() -> sea_orm::Value>,
+}
+
+/// The presets a resource turned on, with the index of the field each one uses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Presets {
+    /// `soft_delete`: the `deleted_at` field.
+    pub soft_delete: Option<usize>,
+    /// `slug_lookup`: the slug field.
+    pub slug_lookup: Option<usize>,
+    /// `tree`: the parent field.
+    pub tree: Option<usize>,
+    /// `bulk`: the `/bulk` routes.
+    pub bulk: bool,
+}
+
+/// The static description of a resource that the macro emits.
+#[derive(Clone, Copy, Debug)]
+pub struct ResourceMeta {
+    /// The resource name, e.g. `product`.
+    pub name: &'static str,
+    /// The collection path, e.g. `/products`.
+    pub path: &'static str,
+    /// The table.
+    pub table: &'static str,
+    /// The name of the migration that creates the table.
+    pub migration: &'static str,
+    /// Every field, in struct order.
+    pub fields: &'static [FieldMeta],
+    /// Index of the id field in `fields`.
+    pub id: usize,
+    /// Presets and their fields.
+    pub presets: Presets,
+    /// Default sort of lists, in the grammar's syntax (e.g. `-created_at`); the id always
+    /// breaks ties.
+    pub default_sort: &'static str,
+    /// Unknown query parameters are ignored instead of rejected.
+    pub lenient: bool,
+}
+
+impl ResourceMeta {
+    /// The field with this JSON name.
+    pub fn field(&self, name: &str) -> Option<(usize, &'static FieldMeta)> {
+        self.fields.iter().enumerate().find(|(_, f)| f.name == name)
+    }
+
+    /// The id field.
+    pub fn id_field(&self) -> &'static FieldMeta {
+        &self.fields[self.id]
+    }
+}
+
+/// A set of fields by index (projections, field masks). Resources have at most 64 fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FieldSet(pub u64);
+
+impl FieldSet {
+    /// Every field that may appear in a response (all but the hidden ones).
+    pub fn visible(meta: &ResourceMeta) -> FieldSet {
+        let mut set = FieldSet(0);
+        for (i, f) in meta.fields.iter().enumerate() {
+            if !f.hidden {
+                set.insert(i);
+            }
+        }
+        set
+    }
+
+    /// Adds field `i`.
+    pub fn insert(&mut self, i: usize) {
+        self.0 |= 1 << i;
+    }
+
+    /// Whether field `i` is in the set.
+    pub const fn contains(self, i: usize) -> bool {
+        self.0 & (1 << i) != 0
+    }
+
+    /// The indexes in the set, ascending.
+    pub fn iter(self) -> impl Iterator<Item = usize> {
+        (0..64).filter(move |i| self.contains(*i))
+    }
+}
+
+/// Writes one field of a model into a JSON object; emitted by the macro for each model.
+pub trait SerializeFields {
+    /// Serializes field `index` under its JSON name.
+    fn serialize_field<M: serde::ser::SerializeMap>(
+        &self,
+        index: usize,
+        map: &mut M,
+    ) -> Result<(), M::Error>;
+}
+
+/// A resource: the struct under `#[resource]`, its sea-orm entity and its field table.
+///
+/// Implemented by the macro; the generic handlers in [`crate::crud`] are written against it.
+pub trait Resource: Sized + Send + Sync + 'static {
+    /// The sea-orm entity.
+    type Entity: EntityTrait<Model = Self::Model, ActiveModel = Self::ActiveModel>;
+    /// The row as stored.
+    type Model: ModelTrait<Entity = Self::Entity>
+        + IntoActiveModel<Self::ActiveModel>
+        + SerializeFields
+        + sea_orm::FromQueryResult
+        + Clone
+        + Send
+        + Sync;
+    /// The row as written.
+    type ActiveModel: ActiveModelTrait<Entity = Self::Entity> + ActiveModelBehavior + Send + Sync;
+
+    /// The field table.
+    const META: &'static ResourceMeta;
+
+    /// The column of field `index` (as in `META.fields`).
+    fn column(index: usize) -> <Self::Entity as EntityTrait>::Column;
+
+    /// The resource's routes, each one a generic handler of [`crate::crud::handlers`].
+    fn router() -> axum::Router<crate::app::ArcState>;
+}

@@ -1,0 +1,271 @@
+//! Field values: JSON, query-string text and cursor entries turned into typed
+//! `sea_orm::Value`s by the field's type, and the validation rules checked on them.
+//!
+//! One place decides what "a value of this field" is, so bodies, filters, bulk filters and
+//! cursors accept and reject exactly the same inputs.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sea_orm::Value;
+use serde_json::Value as Json;
+
+use crate::resource::{FieldMeta, FieldType};
+
+/// Why a value was refused: the JSON Schema keyword and a message for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValueError {
+    /// `type`, `enum`, `minLength`, `maximum`, ...
+    pub keyword: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ValueError {
+    fn new(keyword: &'static str, message: impl Into<String>) -> Self {
+        Self { keyword, message: message.into() }
+    }
+
+    fn expected(ty: FieldType) -> Self {
+        match ty {
+            FieldType::Enum(values) => Self::enumeration(values),
+            _ => Self::new("type", format!("must be {}", ty.describe())),
+        }
+    }
+
+    fn enumeration(values: &[&str]) -> Self {
+        Self::new("enum", format!("must be one of: {}", values.join(", ")))
+    }
+}
+
+/// The SQL `NULL` of a field's type.
+pub fn null_of(ty: FieldType) -> Value {
+    match ty {
+        FieldType::Uuid => Value::Uuid(None),
+        FieldType::String | FieldType::Enum(_) => Value::String(None),
+        FieldType::I32 => Value::Int(None),
+        FieldType::I64 => Value::BigInt(None),
+        FieldType::F64 => Value::Double(None),
+        FieldType::Bool => Value::Bool(None),
+        FieldType::DateTime => Value::ChronoDateTimeUtc(None),
+        FieldType::Decimal => Value::Decimal(None),
+        FieldType::Json => Value::Json(None),
+    }
+}
+
+/// A JSON body value of `field`, typed and checked against the field's rules.
+pub fn from_json(field: &FieldMeta, json: &Json) -> Result<Value, ValueError> {
+    if json.is_null() {
+        return if field.nullable {
+            Ok(null_of(field.ty))
+        } else {
+            Err(ValueError::new("type", "must not be null"))
+        };
+    }
+    let value = match (field.ty, json) {
+        (FieldType::Json, v) => Value::Json(Some(Box::new(v.clone()))),
+        (FieldType::Bool, Json::Bool(b)) => Value::Bool(Some(*b)),
+        (FieldType::I32, Json::Number(n)) => {
+            let v = n.as_i64().and_then(|v| i32::try_from(v).ok());
+            Value::Int(Some(v.ok_or_else(|| ValueError::new("type", "must be a 32-bit integer"))?))
+        }
+        (FieldType::I64, Json::Number(n)) => {
+            Value::BigInt(Some(n.as_i64().ok_or_else(|| ValueError::expected(field.ty))?))
+        }
+        (FieldType::F64, Json::Number(n)) => {
+            Value::Double(Some(n.as_f64().ok_or_else(|| ValueError::expected(field.ty))?))
+        }
+        (FieldType::Decimal, Json::Number(n)) => Value::Decimal(Some(
+            Decimal::from_str(&n.to_string())
+                .or_else(|_| Decimal::from_scientific(&n.to_string()))
+                .map_err(|_| ValueError::expected(field.ty))?,
+        )),
+        (_, Json::String(s)) => from_text(field.ty, s)?,
+        _ => return Err(ValueError::expected(field.ty)),
+    };
+    check_rules(field, &value)?;
+    Ok(value)
+}
+
+/// A query-string or cursor value of a field of type `ty`. Strings are taken as they are.
+pub fn from_text(ty: FieldType, text: &str) -> Result<Value, ValueError> {
+    let bad = || ValueError::expected(ty);
+    Ok(match ty {
+        FieldType::String => Value::String(Some(text.to_owned())),
+        FieldType::Uuid => Value::Uuid(Some(uuid::Uuid::parse_str(text).map_err(|_| bad())?)),
+        FieldType::I32 => Value::Int(Some(text.trim().parse().map_err(|_| bad())?)),
+        FieldType::I64 => Value::BigInt(Some(text.trim().parse().map_err(|_| bad())?)),
+        FieldType::F64 => {
+            let v: f64 = text.trim().parse().map_err(|_| bad())?;
+            if !v.is_finite() {
+                return Err(bad());
+            }
+            Value::Double(Some(v))
+        }
+        FieldType::Bool => Value::Bool(Some(match text {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => return Err(bad()),
+        })),
+        FieldType::DateTime => Value::ChronoDateTimeUtc(Some(parse_datetime(text).ok_or_else(bad)?)),
+        FieldType::Decimal => Value::Decimal(Some(
+            Decimal::from_str(text.trim())
+                .or_else(|_| Decimal::from_scientific(text.trim()))
+                .map_err(|_| bad())?,
+        )),
+        FieldType::Enum(values) => {
+            if !values.contains(&text) {
+                return Err(ValueError::enumeration(values));
+            }
+            Value::String(Some(text.to_owned()))
+        }
+        FieldType::Json => Value::Json(Some(Box::new(serde_json::from_str(text).map_err(|_| bad())?))),
+    })
+}
+
+/// RFC 3339 date-times, or a plain `YYYY-MM-DD` date (midnight UTC).
+fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+/// Checks `value` against the field's validation rules.
+pub fn check_rules(field: &FieldMeta, value: &Value) -> Result<(), ValueError> {
+    let rules = &field.rules;
+    if let Value::String(Some(s)) = value {
+        let len = s.chars().count();
+        if let Some(min) = rules.min_len {
+            if len < min as usize {
+                let unit = if min == 1 { "character" } else { "characters" };
+                return Err(ValueError::new("minLength", format!("must be at least {min} {unit}")));
+            }
+        }
+        if let Some(max) = rules.max_len {
+            if len > max as usize {
+                return Err(ValueError::new("maxLength", format!("must be at most {max} characters")));
+            }
+        }
+        if !rules.one_of.is_empty() && !rules.one_of.contains(&s.as_str()) {
+            return Err(ValueError::enumeration(rules.one_of));
+        }
+    }
+    if let Some(n) = as_f64(value) {
+        if let Some(min) = rules.min {
+            if n < min {
+                return Err(ValueError::new("minimum", format!("must be at least {min}")));
+            }
+        }
+        if let Some(max) = rules.max {
+            if n > max {
+                return Err(ValueError::new("maximum", format!("must be at most {max}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn as_f64(value: &Value) -> Option<f64> {
+    use rust_decimal::prelude::ToPrimitive;
+    match value {
+        Value::Int(Some(v)) => Some(f64::from(*v)),
+        #[allow(clippy::cast_precision_loss)]
+        Value::BigInt(Some(v)) => Some(*v as f64),
+        Value::Double(Some(v)) => Some(*v),
+        Value::Decimal(Some(v)) => v.to_f64(),
+        _ => None,
+    }
+}
+
+/// A value as JSON text for cursors: the inverse of [`from_text`] for every field type.
+pub fn to_cursor_text(value: &Value) -> Option<String> {
+    Some(match value {
+        Value::String(Some(s)) => s.clone(),
+        Value::Uuid(Some(u)) => u.to_string(),
+        Value::Int(Some(v)) => v.to_string(),
+        Value::BigInt(Some(v)) => v.to_string(),
+        Value::Double(Some(v)) => v.to_string(),
+        Value::Bool(Some(v)) => v.to_string(),
+        Value::ChronoDateTimeUtc(Some(v)) => {
+            v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        }
+        Value::Decimal(Some(v)) => v.to_string(),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::{Auto, Ops, Rules};
+
+    fn field(ty: FieldType, nullable: bool, rules: Rules) -> FieldMeta {
+        FieldMeta {
+            name: "f",
+            ty,
+            nullable,
+            id: false,
+            system: false,
+            hidden: false,
+            has_default: false,
+            filter: Ops::NONE,
+            sortable: false,
+            searchable: false,
+            auto: Auto::None,
+            rules,
+            default: None,
+        }
+    }
+
+    #[test]
+    fn json_values_are_typed_by_the_field() {
+        let f = field(FieldType::I64, false, Rules::NONE);
+        assert_eq!(from_json(&f, &serde_json::json!(42)), Ok(Value::BigInt(Some(42))));
+        assert_eq!(from_json(&f, &serde_json::json!("42")).unwrap(), Value::BigInt(Some(42)));
+        assert_eq!(from_json(&f, &serde_json::json!(4.5)).unwrap_err().keyword, "type");
+        assert_eq!(from_json(&f, &Json::Null).unwrap_err().message, "must not be null");
+        let f = field(FieldType::I32, true, Rules::NONE);
+        assert_eq!(from_json(&f, &Json::Null), Ok(Value::Int(None)));
+        assert_eq!(from_json(&f, &serde_json::json!(1_i64 << 40)).unwrap_err().keyword, "type");
+    }
+
+    #[test]
+    fn rules_report_their_keyword() {
+        let rules = Rules { min_len: Some(1), max_len: Some(3), ..Rules::NONE };
+        let f = field(FieldType::String, false, rules);
+        assert_eq!(from_json(&f, &serde_json::json!("")).unwrap_err().keyword, "minLength");
+        assert_eq!(from_json(&f, &serde_json::json!("abcd")).unwrap_err().keyword, "maxLength");
+        assert_eq!(from_json(&f, &serde_json::json!("héé")), Ok(Value::String(Some("héé".into()))));
+        let f = field(FieldType::I64, false, Rules { min: Some(0.0), ..Rules::NONE });
+        assert_eq!(from_json(&f, &serde_json::json!(-1)).unwrap_err().keyword, "minimum");
+    }
+
+    #[test]
+    fn text_values_parse_or_refuse() {
+        assert!(from_text(FieldType::F64, "NaN").is_err());
+        assert!(from_text(FieldType::F64, "inf").is_err());
+        assert!(from_text(FieldType::Uuid, "nope").is_err());
+        assert!(from_text(FieldType::DateTime, "2026-01-02").is_ok());
+        assert!(from_text(FieldType::DateTime, "2026-01-02T03:04:05+02:00").is_ok());
+        assert_eq!(from_text(FieldType::Enum(&["a", "b"]), "c").unwrap_err().keyword, "enum");
+        assert_eq!(from_text(FieldType::Bool, "yes").unwrap_err().keyword, "type");
+    }
+
+    #[test]
+    fn cursor_text_round_trips() {
+        let now = Utc::now();
+        for (ty, v) in [
+            (FieldType::DateTime, Value::ChronoDateTimeUtc(Some(now))),
+            (FieldType::I64, Value::BigInt(Some(-7))),
+            (FieldType::F64, Value::Double(Some(0.1))),
+            (FieldType::Uuid, Value::Uuid(Some(uuid::Uuid::new_v4()))),
+            (FieldType::Decimal, Value::Decimal(Some(Decimal::new(12345, 2)))),
+        ] {
+            let text = to_cursor_text(&v).unwrap();
+            assert_eq!(from_text(ty, &text).unwrap(), v);
+        }
+    }
+}
