@@ -139,7 +139,11 @@ impl App {
 
     /// Serves on `addr` until Ctrl-C or SIGTERM, then lets in-flight requests finish.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        self.serve_on(tokio::net::TcpListener::bind(addr).await?).await
+    }
+
+    /// Serves on a bound listener until Ctrl-C or SIGTERM.
+    pub async fn serve_on(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         axum::serve(listener, self.into_router()).with_graceful_shutdown(shutdown_signal()).await
     }
 }

@@ -152,6 +152,106 @@ pub struct FieldMeta {
     pub default: Option<fn() -> sea_orm::Value>,
 }
 
+impl FieldMeta {
+    /// A plain field: client-writable, required on create, not queryable.
+    pub const fn new(name: &'static str, ty: FieldType) -> Self {
+        Self {
+            name,
+            ty,
+            nullable: false,
+            id: false,
+            system: false,
+            hidden: false,
+            has_default: false,
+            filter: Ops::NONE,
+            sortable: false,
+            searchable: false,
+            auto: Auto::None,
+            rules: Rules::NONE,
+            default: None,
+        }
+    }
+
+    /// The primary key (server-owned).
+    pub const fn id(mut self) -> Self {
+        self.id = true;
+        self.system = true;
+        self
+    }
+
+    /// `Option<T>`: accepts and stores `null`; may be left out of a create.
+    pub const fn nullable(mut self) -> Self {
+        self.nullable = true;
+        self.has_default = true;
+        self
+    }
+
+    /// Set by the server only.
+    pub const fn system(mut self) -> Self {
+        self.system = true;
+        self
+    }
+
+    /// Never in a response, never queryable.
+    pub const fn hidden(mut self) -> Self {
+        self.hidden = true;
+        self
+    }
+
+    /// Filled in by the server.
+    pub const fn auto(mut self, auto: Auto) -> Self {
+        self.auto = auto;
+        self.system = true;
+        self.has_default = true;
+        self
+    }
+
+    /// Given `default()` when a create leaves it out.
+    pub const fn default(mut self, default: fn() -> sea_orm::Value) -> Self {
+        self.default = Some(default);
+        self.has_default = true;
+        self
+    }
+
+    /// Filterable with the operators of its type.
+    pub const fn filterable(mut self) -> Self {
+        self.filter = Ops::for_type(self.ty);
+        self
+    }
+
+    /// Sortable.
+    pub const fn sortable(mut self) -> Self {
+        self.sortable = true;
+        self
+    }
+
+    /// Searched by `search=`.
+    pub const fn searchable(mut self) -> Self {
+        self.searchable = true;
+        self
+    }
+
+    /// Length bounds, in characters.
+    pub const fn len(mut self, min: Option<u32>, max: Option<u32>) -> Self {
+        self.rules.min_len = min;
+        self.rules.max_len = max;
+        self
+    }
+
+    /// Inclusive numeric bounds.
+    pub const fn range(mut self, min: Option<f64>, max: Option<f64>) -> Self {
+        self.rules.min = min;
+        self.rules.max = max;
+        self
+    }
+
+    /// The allowed values.
+    pub const fn one_of(mut self, values: &'static [&'static str]) -> Self {
+        self.rules.one_of = values;
+        self
+    }
+}
+
 /// The presets a resource turned on, with the index of the field each one uses.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Presets {

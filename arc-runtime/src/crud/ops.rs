@@ -78,11 +78,13 @@ fn now() -> Value {
 }
 
 /// Sets the fields the server fills in: ids and timestamps on create, `updated_at` on update.
+/// One clock reading serves every timestamp of the write.
 fn fill_auto<R: Resource>(row: &mut R::ActiveModel, mode: Mode) -> Result<(), ArcError> {
+    let now = now();
     for (i, field) in R::META.fields.iter().enumerate() {
         let value = match (field.auto, mode) {
             (Auto::Uuid, Mode::Create) => Value::Uuid(Some(uuid::Uuid::new_v4())),
-            (Auto::CreatedAt, Mode::Create) | (Auto::UpdatedAt, _) => now(),
+            (Auto::CreatedAt, Mode::Create) | (Auto::UpdatedAt, _) => now.clone(),
             _ => continue,
         };
         row.try_set(R::column(i), value)?;

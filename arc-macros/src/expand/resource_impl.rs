@@ -1,0 +1,214 @@
+//! The `Resource` impl: the static field table, the column lookup, the route table, the
+//! model's field serializer, and the no-op hooks when the resource declares none.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::model::{Auto, Field, Resource, Scalar, to_camel};
+
+fn field_type(f: &Field) -> TokenStream {
+    match &f.fty.scalar {
+        Scalar::Uuid => quote!(__p::FieldType::Uuid),
+        Scalar::String => quote!(__p::FieldType::String),
+        Scalar::I32 => quote!(__p::FieldType::I32),
+        Scalar::I64 => quote!(__p::FieldType::I64),
+        Scalar::F64 => quote!(__p::FieldType::F64),
+        Scalar::Bool => quote!(__p::FieldType::Bool),
+        Scalar::DateTime => quote!(__p::FieldType::DateTime),
+        Scalar::Decimal => quote!(__p::FieldType::Decimal),
+        Scalar::Json => quote!(__p::FieldType::Json),
+        // Spanned at the user's type: a type that is not a `TextEnum` is reported there.
+        Scalar::Enum(ty) => quote_spanned!(ty.span()=> __p::FieldType::Enum(<#ty as __p::TextEnum>::VARIANTS)),
+    }
+}
+
+fn opt_u32(v: Option<u32>) -> TokenStream {
+    match v {
+        Some(v) => quote!(Some(#v)),
+        None => quote!(None),
+    }
+}
+
+fn opt_f64(v: Option<f64>) -> TokenStream {
+    match v {
+        Some(v) => quote!(Some(#v)),
+        None => quote!(None),
+    }
+}
+
+/// One entry of the field table, as a chain of const builder calls.
+fn field_meta(f: &Field) -> TokenStream {
+    let name = &f.name;
+    let ty = field_type(f);
+    let mut chain = quote!(__p::FieldMeta::new(#name, #ty));
+    let mut add = |call: TokenStream| chain = quote!(#chain.#call);
+    if f.id {
+        add(quote!(id()));
+    }
+    if f.fty.nullable {
+        add(quote!(nullable()));
+    }
+    match f.auto {
+        Auto::None => {}
+        Auto::Uuid => add(quote!(auto(__p::Auto::Uuid))),
+        Auto::CreatedAt => add(quote!(auto(__p::Auto::CreatedAt))),
+        Auto::UpdatedAt => add(quote!(auto(__p::Auto::UpdatedAt))),
+    }
+    if f.system && !f.id && f.auto == Auto::None {
+        add(quote!(system()));
+    }
+    if f.hidden {
+        add(quote!(hidden()));
+    }
+    if f.default.is_some() {
+        let user_ty = &f.ty;
+        add(quote_spanned!(user_ty.span()=> default(__p::default_value::<#user_ty>)));
+    }
+    if f.filter {
+        add(quote!(filterable()));
+    }
+    if f.sort {
+        add(quote!(sortable()));
+    }
+    if f.search {
+        add(quote!(searchable()));
+    }
+    if f.min_len.is_some() || f.max_len.is_some() {
+        let (min, max) = (opt_u32(f.min_len), opt_u32(f.max_len));
+        add(quote!(len(#min, #max)));
+    }
+    if f.min.is_some() || f.max.is_some() {
+        let (min, max) = (opt_f64(f.min), opt_f64(f.max));
+        add(quote!(range(#min, #max)));
+    }
+    if !f.one_of.is_empty() {
+        let values = &f.one_of;
+        add(quote!(one_of(&[#(#values),*])));
+    }
+    chain
+}
+
+fn opt_index(v: Option<usize>) -> TokenStream {
+    match v {
+        Some(i) => quote!(Some(#i)),
+        None => quote!(None),
+    }
+}
+
+fn router(model: &Resource) -> TokenStream {
+    let path = &model.path;
+    let one = format!("{path}/{{id}}");
+    let mut routes = vec![
+        quote!(.route(#path, __p::get(h::list::<Self>).post(h::create::<Self>))),
+        quote!(.route(#one, __p::get(h::get::<Self>).patch(h::update::<Self>).put(h::update::<Self>).delete(h::delete::<Self>))),
+    ];
+    if model.presets.soft_delete.is_some() {
+        let deleted = format!("{path}/deleted");
+        let restore = format!("{path}/{{id}}/restore");
+        routes.push(quote!(.route(#deleted, __p::get(h::list_deleted::<Self>))));
+        routes.push(quote!(.route(#restore, __p::post(h::restore::<Self>))));
+    }
+    if model.presets.slug_lookup.is_some() {
+        let slug = format!("{path}/slug/{{slug}}");
+        routes.push(quote!(.route(#slug, __p::get(h::get_by_slug::<Self>))));
+    }
+    if model.presets.tree.is_some() {
+        let tree = format!("{path}/tree");
+        let children = format!("{path}/{{id}}/children");
+        routes.push(quote!(.route(#tree, __p::get(h::tree::<Self>))));
+        routes.push(quote!(.route(#children, __p::get(h::children::<Self>))));
+    }
+    if model.presets.bulk {
+        let bulk = format!("{path}/bulk");
+        routes.push(quote!(.route(#bulk, __p::post(h::bulk_create::<Self>).patch(h::bulk_update::<Self>).delete(h::bulk_delete::<Self>))));
+    }
+    quote! {
+        fn router() -> __p::Router<__p::ArcState> {
+            use __p::handlers as h;
+            __p::Router::new()
+                #(#routes)*
+        }
+    }
+}
+
+pub fn expand(model: &Resource) -> TokenStream {
+    let ident = &model.ident;
+    let module = &model.entity_mod;
+    let (name, path, table) = (&model.name, &model.path, &model.table);
+    let migration = format!("m_arc_create_{table}");
+    let metas = model.fields.iter().map(field_meta);
+    let count = model.fields.len();
+    let columns = model.fields.iter().map(|f| {
+        let variant = format_ident!("{}", to_camel(&f.name));
+        quote!(#module::Column::#variant)
+    });
+    let serialize_arms = model.fields.iter().enumerate().filter(|(_, f)| !f.hidden).map(|(i, f)| {
+        let (name, field) = (&f.name, format_ident!("{}", f.name));
+        quote!(#i => map.serialize_entry(#name, &self.#field),)
+    });
+    let id = model.id;
+    let soft_delete = opt_index(model.presets.soft_delete);
+    let slug_lookup = opt_index(model.presets.slug_lookup);
+    let tree = opt_index(model.presets.tree);
+    let bulk = model.presets.bulk;
+    let default_sort = &model.default_sort;
+    let lenient = model.lenient;
+    let router = router(model);
+    let hooks = if model.hooks {
+        quote!()
+    } else {
+        quote! {
+            /// No hooks declared: the defaults do nothing.
+            impl __p::Hooks for #ident {}
+        }
+    };
+    quote! {
+        impl __p::Resource for #ident {
+            type Entity = #module::Entity;
+            type Model = #module::Model;
+            type ActiveModel = #module::ActiveModel;
+
+            const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
+                name: #name,
+                path: #path,
+                table: #table,
+                migration: #migration,
+                fields: &[
+                    #(#metas,)*
+                ],
+                id: #id,
+                presets: __p::Presets {
+                    soft_delete: #soft_delete,
+                    slug_lookup: #slug_lookup,
+                    tree: #tree,
+                    bulk: #bulk,
+                },
+                default_sort: #default_sort,
+                lenient: #lenient,
+            };
+
+            fn column(index: usize) -> #module::Column {
+                const COLUMNS: [#module::Column; #count] = [#(#columns),*];
+                COLUMNS[index]
+            }
+
+            #router
+        }
+
+        impl __p::SerializeFields for #module::Model {
+            fn serialize_field<M: __p::serde::ser::SerializeMap>(
+                &self,
+                index: usize,
+                map: &mut M,
+            ) -> ::core::result::Result<(), M::Error> {
+                match index {
+                    #(#serialize_arms)*
+                    _ => Ok(()),
+                }
+            }
+        }
+
+        #hooks
+    }
+}

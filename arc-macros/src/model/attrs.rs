@@ -1,0 +1,143 @@
+//! What the attributes say, as darling parses them: `#[resource(..)]` and `#[field(..)]`.
+//! No validation beyond syntax here; [`super::check`] judges the whole model.
+
+use darling::util::{Flag, Override, SpannedValue};
+use darling::{FromField, FromMeta};
+use syn::{Expr, Ident, Lit};
+
+/// `#[resource(..)]`
+#[derive(Debug, Default, FromMeta)]
+pub struct ResourceArgs {
+    /// Resource name (default: the struct name in snake_case).
+    pub name: Option<SpannedValue<String>>,
+    /// Collection path (default: `/` + plural kebab-case name).
+    pub path: Option<SpannedValue<String>>,
+    /// Table (default: plural snake_case name).
+    pub table: Option<SpannedValue<String>>,
+    #[darling(default)]
+    pub presets: PresetArgs,
+    #[darling(default)]
+    pub query: QueryArgs,
+    /// The user implements `Hooks` for the struct.
+    pub hooks: Flag,
+}
+
+/// `presets(soft_delete, slug_lookup(field = "handle"), tree, bulk)`
+#[derive(Debug, Default, FromMeta)]
+pub struct PresetArgs {
+    pub soft_delete: Option<SpannedValue<Override<PresetField>>>,
+    pub slug_lookup: Option<SpannedValue<Override<PresetField>>>,
+    pub tree: Option<SpannedValue<Override<PresetField>>>,
+    pub bulk: Flag,
+}
+
+/// The field a preset uses, when not its default name.
+#[derive(Debug, Default, Clone, FromMeta)]
+pub struct PresetField {
+    pub field: Option<SpannedValue<String>>,
+}
+
+/// `query(filter = [..], sort = [..], search = [..], default_sort = "-created_at", lenient)`
+#[derive(Debug, Default, FromMeta)]
+pub struct QueryArgs {
+    #[darling(default)]
+    pub filter: IdentList,
+    #[darling(default)]
+    pub sort: IdentList,
+    #[darling(default)]
+    pub search: IdentList,
+    pub default_sort: Option<SpannedValue<String>>,
+    pub lenient: Flag,
+}
+
+/// `[a, b, c]`: field names.
+#[derive(Debug, Default, Clone)]
+pub struct IdentList(pub Vec<Ident>);
+
+impl FromMeta for IdentList {
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        let Expr::Array(array) = expr else {
+            return Err(darling::Error::custom("expected a list of field names: `[a, b]`").with_span(expr));
+        };
+        let mut errors = darling::Error::accumulator();
+        let mut idents = Vec::new();
+        for elem in &array.elems {
+            match elem {
+                Expr::Path(p) if p.path.get_ident().is_some() => {
+                    idents.extend(p.path.get_ident().cloned());
+                }
+                other => errors.push(darling::Error::custom("expected a field name").with_span(other)),
+            }
+        }
+        errors.finish_with(IdentList(idents))
+    }
+}
+
+/// A numeric bound: an integer or float literal, possibly negative.
+#[derive(Debug, Clone, Copy)]
+pub struct Num(pub f64);
+
+impl FromMeta for Num {
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        let (neg, inner) = match expr {
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => (true, &*u.expr),
+            other => (false, other),
+        };
+        let value = match inner {
+            Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<f64>().ok(),
+            Expr::Lit(syn::ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse::<f64>().ok(),
+            _ => None,
+        };
+        match value {
+            Some(v) => Ok(Num(if neg { -v } else { v })),
+            None => Err(darling::Error::custom("expected a number").with_span(expr)),
+        }
+    }
+}
+
+/// `range(min = 0, max = 100)`
+#[derive(Debug, Default, Clone, FromMeta)]
+pub struct RangeArgs {
+    pub min: Option<Num>,
+    pub max: Option<Num>,
+}
+
+/// `one_of("a", "b")`
+#[derive(Debug, Default, Clone)]
+pub struct StrList(pub Vec<syn::LitStr>);
+
+impl FromMeta for StrList {
+    fn from_list(items: &[darling::ast::NestedMeta]) -> darling::Result<Self> {
+        let mut errors = darling::Error::accumulator();
+        let mut values = Vec::new();
+        for item in items {
+            match item {
+                darling::ast::NestedMeta::Lit(Lit::Str(s)) => values.push(s.clone()),
+                other => errors.push(darling::Error::custom("expected a string literal").with_span(other)),
+            }
+        }
+        errors.finish_with(StrList(values))
+    }
+}
+
+/// `#[field(..)]` on a struct field.
+#[derive(Debug, FromField)]
+#[darling(attributes(field))]
+pub struct FieldArgs {
+    pub ident: Option<Ident>,
+    pub ty: syn::Type,
+    /// The primary key.
+    pub id: Flag,
+    /// Server-owned.
+    pub system: Flag,
+    /// Never in a response.
+    pub hidden: Flag,
+    /// Unique in the table.
+    pub unique: Flag,
+    /// `Default::default()` when a create leaves it out.
+    pub default: Flag,
+    pub min_len: Option<SpannedValue<u32>>,
+    pub max_len: Option<SpannedValue<u32>>,
+    pub range: Option<SpannedValue<RangeArgs>>,
+    pub one_of: Option<SpannedValue<StrList>>,
+}

@@ -1,0 +1,161 @@
+//! The shop's resources: categories, products and orders, as plain structs.
+
+use arc_runtime::prelude::*;
+use arc_runtime::sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+
+/// A product category; categories nest through `parent_id`.
+#[resource(
+    presets(slug_lookup, tree),
+    query(filter = [name, slug, parent_id], sort = [name, created_at], search = [name])
+)]
+pub struct Category {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(min_len = 1, max_len = 100)]
+    pub name: String,
+    #[field(min_len = 1, max_len = 100)]
+    pub slug: String,
+    pub parent_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where a product is in its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[serde(rename_all = "lowercase")]
+pub enum ProductStatus {
+    /// Not yet for sale (the default).
+    #[default]
+    Draft,
+    /// For sale.
+    Active,
+    /// No longer for sale.
+    Archived,
+}
+
+/// A product of one organization's catalog. Prices are integers in minor units (cents).
+#[resource(
+    presets(soft_delete, slug_lookup, bulk),
+    query(
+        filter = [name, price, status, category_id, is_featured, created_at],
+        sort = [name, price, created_at],
+        search = [name]
+    )
+)]
+pub struct Product {
+    #[field(id)]
+    pub id: Uuid,
+    /// The owning organization (set by the multi-tenant preset).
+    #[field(system)]
+    pub org_id: Option<String>,
+    #[field(min_len = 1, max_len = 200)]
+    pub name: String,
+    #[field(min_len = 1, max_len = 200)]
+    pub slug: Option<String>,
+    #[field(range(min = 0))]
+    pub price: i64,
+    #[field(default)]
+    pub status: ProductStatus,
+    pub category_id: Option<Uuid>,
+    #[field(range(min = 0))]
+    pub cost: Option<i64>,
+    #[field(hidden, max_len = 2000)]
+    pub internal_note: Option<String>,
+    #[field(default)]
+    pub is_featured: bool,
+    /// Who created it (set from the caller).
+    #[field(system)]
+    pub created_by: Option<String>,
+    #[field(system)]
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    /// Placed, not paid (the default).
+    #[default]
+    Pending,
+    /// Paid.
+    Paid,
+    /// On its way.
+    Shipped,
+    /// Called off.
+    Cancelled,
+}
+
+/// An order of one product; its total is computed by the server.
+#[resource(
+    hooks,
+    query(filter = [status, product_id, total, created_at], sort = [total, created_at])
+)]
+pub struct Order {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(system)]
+    pub org_id: Option<String>,
+    /// The caller who placed it.
+    #[field(system)]
+    pub customer_id: Option<String>,
+    pub product_id: Uuid,
+    #[field(range(min = 1, max = 1000))]
+    pub quantity: i32,
+    /// `price × quantity`, computed on every write.
+    #[field(system)]
+    pub total: i64,
+    #[field(default)]
+    pub status: OrderStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn set_value<T: Clone + Into<arc_runtime::sea_orm::Value>>(v: &ActiveValue<T>) -> Option<T> {
+    match v {
+        ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Some(v.clone()),
+        ActiveValue::NotSet => None,
+    }
+}
+
+/// Computes `total` from the ordered product's price; a product that does not exist (or is
+/// deleted) is a validation error on `product_id`.
+async fn price_order(ctx: &WriteContext<'_>, row: &mut order_entity::ActiveModel) -> Result<(), ArcError> {
+    let (Some(product_id), Some(quantity)) = (set_value(&row.product_id), set_value(&row.quantity)) else {
+        return Ok(());
+    };
+    let product = product_entity::Entity::find_by_id(product_id)
+        .filter(product_entity::Column::DeletedAt.is_null())
+        .one(ctx.txn)
+        .await?
+        .ok_or_else(|| {
+            ArcError::validation(vec![arc_runtime::FieldError {
+                field: "product_id".into(),
+                message: "no such product".into(),
+                keyword: "exists",
+            }])
+        })?;
+    row.total = ActiveValue::Set(product.price.saturating_mul(i64::from(quantity)));
+    Ok(())
+}
+
+impl Hooks for Order {
+    async fn before_create(ctx: &WriteContext<'_>, row: &mut order_entity::ActiveModel) -> Result<(), ArcError> {
+        price_order(ctx, row).await
+    }
+
+    async fn before_update(
+        ctx: &WriteContext<'_>,
+        current: &order_entity::Model,
+        row: &mut order_entity::ActiveModel,
+    ) -> Result<(), ArcError> {
+        if row.product_id.is_set() && set_value(&row.product_id) != Some(current.product_id)
+            || row.quantity.is_set() && set_value(&row.quantity) != Some(current.quantity)
+        {
+            price_order(ctx, row).await?;
+        }
+        Ok(())
+    }
+}
