@@ -1,1 +1,159 @@
-//! placeholder
+//! The harness of the black-box tests: the shop on a fresh database (SQLite in memory, or
+//! PostgreSQL in a schema of its own), driven in-process through its router.
+
+use arc_runtime::sea_orm::{ConnectionTrait, DatabaseConnection};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// A shop under test.
+pub struct TestApp {
+    pub router: Router,
+    pub db: DatabaseConnection,
+    pub backend: &'static str,
+    schema: Option<(String, DatabaseConnection)>,
+}
+
+/// A response: status, headers, JSON body (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `docs` or `data` array's values of `field`.
+    pub fn column(&self, field: &str) -> Vec<Value> {
+        let rows = self.body.get("docs").or_else(|| self.body.get("data")).and_then(Value::as_array);
+        rows.map(|r| r.iter().map(|d| d[field].clone()).collect()).unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    /// The shop on a fresh in-memory SQLite database, seeded.
+    pub async fn sqlite() -> TestApp {
+        let db = arc_runtime::db::connect("sqlite::memory:").await.expect("sqlite");
+        Self::build(db, "sqlite", None).await
+    }
+
+    /// The shop on PostgreSQL in a new schema, seeded; `None` (with a printed reason) when
+    /// `ARC_TEST_DATABASE_URL` is unset, which fails instead under `CI=true`.
+    pub async fn postgres() -> Option<TestApp> {
+        let Ok(url) = std::env::var("ARC_TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "ARC_TEST_DATABASE_URL must be set under CI=true"
+            );
+            eprintln!("skipped: ARC_TEST_DATABASE_URL is unset (PostgreSQL tests need it)");
+            return None;
+        };
+        let admin = arc_runtime::db::connect(&url).await.expect("postgres");
+        let schema = format!("arc_t_{}", arc_runtime::uuid::Uuid::new_v4().simple());
+        admin.execute_unprepared(&format!("CREATE SCHEMA {schema}")).await.expect("create schema");
+        let db = arc_runtime::db::connect_with(&url, Some(&schema)).await.expect("postgres schema");
+        Some(Self::build(db, "postgres", Some((schema, admin))).await)
+    }
+
+    async fn build(db: DatabaseConnection, backend: &'static str, schema: Option<(String, DatabaseConnection)>) -> TestApp {
+        let app = shop::app(db.clone()).cursor_secret(b"test secret").body_limit(64 * 1024);
+        app.migrate().await.expect("migrate");
+        shop::seed::seed(&db).await.expect("seed");
+        TestApp { router: app.into_router(), db, backend, schema }
+    }
+
+    /// Drops the PostgreSQL schema.
+    pub async fn cleanup(self) {
+        if let Some((schema, admin)) = self.schema {
+            self.db.close_by_ref().await.ok();
+            admin.execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE")).await.ok();
+        }
+    }
+
+    /// Sends a request with optional JSON body and extra headers.
+    pub async fn send(&self, method: Method, uri: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = match body {
+            Some(json) => {
+                req = req.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.raw(req.body(body).expect("request")).await
+    }
+
+    /// Sends a ready request.
+    pub async fn raw(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.send(Method::GET, uri, None, &[]).await
+    }
+
+    pub async fn post(&self, uri: &str, body: Value) -> Reply {
+        self.send(Method::POST, uri, Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, uri: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, uri, Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, uri: &str) -> Reply {
+        self.send(Method::DELETE, uri, None, &[]).await
+    }
+}
+
+/// Asserts the contract's error envelope with `status` and `code`.
+#[track_caller]
+pub fn assert_error(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(reply.status.as_u16(), status, "status; body: {}", reply.body);
+    assert_eq!(reply.body["success"], false, "{}", reply.body);
+    assert_eq!(reply.body["code"], code, "{}", reply.body);
+    assert!(reply.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", reply.body);
+    assert!(reply.body["timestamp"].is_string(), "{}", reply.body);
+    assert!(reply.body["requestId"].is_string(), "{}", reply.body);
+}
+
+/// Defines `<name>_sqlite` and `<name>_postgres` tests running `scenario(&TestApp)`.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let app = $crate::TestApp::sqlite().await;
+                    super::$name(&app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(app) = $crate::TestApp::postgres().await {
+                        super::$name(&app).await;
+                        app.cleanup().await;
+                    }
+                }
+            )*
+        }
+    };
+}
