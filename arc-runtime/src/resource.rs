@@ -172,10 +172,11 @@ impl FieldMeta {
         }
     }
 
-    /// The primary key (server-owned).
+    /// The primary key: server-owned, always filterable (`id[in]=..`) and sortable.
     pub const fn id(mut self) -> Self {
         self.id = true;
         self.system = true;
+        self.filter = Ops::for_type(self.ty);
         self
     }
 

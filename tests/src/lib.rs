@@ -79,7 +79,7 @@ impl TestApp {
 
     /// Sends a request with optional JSON body and extra headers.
     pub async fn send(&self, method: Method, uri: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
-        let mut req = Request::builder().method(method).uri(uri);
+        let mut req = Request::builder().method(method).uri(encode_uri(uri));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -118,6 +118,18 @@ impl TestApp {
     pub async fn delete(&self, uri: &str) -> Reply {
         self.send(Method::DELETE, uri, None, &[]).await
     }
+}
+
+/// Percent-encodes the characters a test writes literally but a URI cannot hold.
+pub fn encode_uri(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len());
+    for ch in uri.chars() {
+        match ch {
+            ' ' | '^' | '"' | '<' | '>' | '`' | '{' | '}' | '|' | '\\' => out.push_str(&format!("%{:02X}", ch as u32)),
+            _ => out.push(ch),
+        }
+    }
+    out
 }
 
 /// Asserts the contract's error envelope with `status` and `code`.

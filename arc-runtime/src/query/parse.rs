@@ -61,8 +61,7 @@ pub fn parse_query(
     if raw.len() > limits.max_query_len {
         return Err(bad(format!("query string is longer than {} bytes", limits.max_query_len)));
     }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
-        .map_err(|_| bad("query string is not valid percent-encoded UTF-8"))?;
+    let pairs = decode_pairs(raw, limits.max_params)?;
     if pairs.len() > limits.max_params {
         return Err(bad(format!("more than {} query parameters", limits.max_params)));
     }
@@ -134,6 +133,42 @@ pub fn parse_query(
         Some(text) => Some(text.to_owned()),
     };
     Ok(QuerySpec { filters, sort, select, search, limit, paging })
+}
+
+/// Splits and percent-decodes `a=1&b=2`. Unlike lenient decoders, a malformed escape or
+/// bytes that are not UTF-8 are refused, never replaced, so a filter never silently looks
+/// for a different value than the client sent.
+fn decode_pairs(raw: &str, max_params: usize) -> Result<Vec<(String, String)>, ArcError> {
+    let mut pairs = Vec::new();
+    for part in raw.split('&').filter(|p| !p.is_empty()) {
+        if pairs.len() == max_params {
+            return Err(bad(format!("more than {max_params} query parameters")));
+        }
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        pairs.push((decode_component(key)?, decode_component(value)?));
+    }
+    Ok(pairs)
+}
+
+fn decode_component(text: &str) -> Result<String, ArcError> {
+    const BAD: &str = "query string is not valid percent-encoded UTF-8";
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(|| bad(BAD))?;
+                out.push(byte);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| bad(BAD))
 }
 
 /// `price[gte]` -> `price`.
@@ -353,4 +388,21 @@ fn decode_cursor(
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_pairs;
+
+    #[test]
+    fn strict_percent_decoding() {
+        let pairs = decode_pairs("a=1+2&b%5Bgte%5D=%C3%A9&c&&d=", 10).unwrap();
+        let expected = [("a", "1 2"), ("b[gte]", "é"), ("c", ""), ("d", "")];
+        let expected: Vec<(String, String)> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(pairs, expected);
+        assert!(decode_pairs("a=%FF", 10).is_err(), "not UTF-8");
+        assert!(decode_pairs("a=%G1", 10).is_err(), "bad escape");
+        assert!(decode_pairs("a=%2", 10).is_err(), "truncated escape");
+        assert!(decode_pairs("a=1&b=2&c=3", 2).is_err(), "too many");
+    }
 }

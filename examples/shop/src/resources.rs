@@ -7,7 +7,12 @@ use serde::{Deserialize, Serialize};
 /// A product category; categories nest through `parent_id`.
 #[resource(
     presets(slug_lookup, tree),
-    query(filter = [name, slug, parent_id], sort = [name, created_at], search = [name])
+    query(
+        filter = [name, slug, parent_id],
+        sort = [name, created_at],
+        search = [name],
+        default_sort = "name"
+    )
 )]
 pub struct Category {
     #[field(id)]
