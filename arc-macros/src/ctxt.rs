@@ -14,7 +14,9 @@ pub struct Ctxt {
 
 impl Ctxt {
     pub fn new() -> Self {
-        Self { errors: RefCell::new(Some(Vec::new())) }
+        Self {
+            errors: RefCell::new(Some(Vec::new())),
+        }
     }
 
     /// An error at the span of `tokens`.
@@ -47,7 +49,11 @@ impl Ctxt {
     /// `compile_error!` invocations.
     pub fn check(self) -> Result<(), proc_macro2::TokenStream> {
         let errors = self.errors.borrow_mut().take().unwrap_or_default();
-        if errors.is_empty() { Ok(()) } else { Err(errors.into_iter().collect()) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.into_iter().collect())
+        }
     }
 }
 

@@ -20,7 +20,8 @@ pub fn resource(args: TokenStream, input: TokenStream) -> TokenStream {
     let item = match syn::parse::<syn::ItemStruct>(input.clone()) {
         Ok(item) => item,
         Err(e) => {
-            let error = syn::Error::new(e.span(), "`#[resource]` goes on a struct").to_compile_error();
+            let error =
+                syn::Error::new(e.span(), "`#[resource]` goes on a struct").to_compile_error();
             let input = proc_macro2::TokenStream::from(input);
             return quote!(#error #input).into();
         }

@@ -11,27 +11,41 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// `message`, plus "; did you mean `x`?" when a candidate is close.
-pub fn did_you_mean<'a>(message: String, word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub fn did_you_mean<'a>(
+    message: String,
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
     match closest(word, candidates) {
         Some(c) => format!("{message}; did you mean `{c}`?"),
         None => message,
     }
 }
 
-/// Levenshtein distance.
+/// Edit distance where swapping two neighbouring characters is one edit (optimal string
+/// alignment), so `slgu` is one edit from `slug`.
 fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -41,7 +55,12 @@ mod tests {
     #[test]
     fn finds_typos_only() {
         assert_eq!(closest("prise", ["price", "name"]), Some("price"));
-        assert_eq!(closest("soft_delet", ["soft_delete", "tree"]), Some("soft_delete"));
+        assert_eq!(
+            closest("soft_delet", ["soft_delete", "tree"]),
+            Some("soft_delete")
+        );
         assert_eq!(closest("zzz", ["price", "name"]), None);
+        assert_eq!(closest("slgu", ["slug", "id"]), Some("slug"));
+        assert_eq!(closest("nmae", ["name"]), Some("name"));
     }
 }

@@ -83,7 +83,8 @@ impl App {
     /// Mounts a resource's routes and registers its migration.
     pub fn resource<R: Resource>(mut self) -> Self {
         self.routes = self.routes.merge(R::router());
-        self.migrations.push(Box::new(ResourceMigration::<R>::new()));
+        self.migrations
+            .push(Box::new(ResourceMigration::<R>::new()));
         self.resources.push(R::META);
         self
     }
@@ -139,12 +140,15 @@ impl App {
 
     /// Serves on `addr` until Ctrl-C or SIGTERM, then lets in-flight requests finish.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
-        self.serve_on(tokio::net::TcpListener::bind(addr).await?).await
+        self.serve_on(tokio::net::TcpListener::bind(addr).await?)
+            .await
     }
 
     /// Serves on a bound listener until Ctrl-C or SIGTERM.
     pub async fn serve_on(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        axum::serve(listener, self.into_router()).with_graceful_shutdown(shutdown_signal()).await
+        axum::serve(listener, self.into_router())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
     }
 }
 
@@ -153,7 +157,10 @@ async fn not_found() -> ArcError {
 }
 
 async fn method_not_allowed() -> ArcError {
-    ArcError::new(ErrorCode::MethodNotAllowed, "Method not allowed on this route")
+    ArcError::new(
+        ErrorCode::MethodNotAllowed,
+        "Method not allowed on this route",
+    )
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

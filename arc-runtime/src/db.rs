@@ -17,7 +17,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 /// Like [`connect`], with the PostgreSQL schema search path set on every connection.
 pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
-    options.sqlx_logging(false).acquire_timeout(Duration::from_secs(10));
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
         if is_memory(url) {
             // Every new connection to `:memory:` is a new, empty database: keep exactly one

@@ -126,7 +126,13 @@ pub struct ArcError {
 impl ArcError {
     /// An error with this code and message.
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, message: message.into(), details: None, retry_after: None, source: None }
+        Self {
+            code,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+            source: None,
+        }
     }
 
     /// 400 `BAD_REQUEST`.
@@ -200,7 +206,10 @@ impl From<sea_orm::DbErr> for ArcError {
         match err.sql_err() {
             Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
                 tracing::debug!(error = %err, "unique constraint violated");
-                Self::new(ErrorCode::DuplicateKey, "A record with this value already exists")
+                Self::new(
+                    ErrorCode::DuplicateKey,
+                    "A record with this value already exists",
+                )
             }
             Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
                 Self::bad_request("A referenced record does not exist")
@@ -237,7 +246,10 @@ impl IntoResponse for ArcError {
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (status, bytes).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

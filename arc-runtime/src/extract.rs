@@ -17,7 +17,12 @@ use crate::error::{ArcError, ErrorCode};
 pub struct JsonObject(pub Map<String, Json>);
 
 fn is_json(content_type: &str) -> bool {
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -25,17 +30,21 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ArcError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
         if !content_type.is_some_and(is_json) {
             return Err(ArcError::new(
                 ErrorCode::UnsupportedMediaType,
                 "Content-Type must be application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
-        let value: Json = serde_json::from_slice(&bytes).map_err(|e| {
-            ArcError::bad_request(format!("Malformed JSON body: {e}"))
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        let value: Json = serde_json::from_slice(&bytes)
+            .map_err(|e| ArcError::bad_request(format!("Malformed JSON body: {e}")))?;
         match value {
             Json::Object(map) => Ok(Self(map)),
             _ => Err(ArcError::bad_request("The JSON body must be an object")),

@@ -55,6 +55,7 @@ pub use uuid;
 /// The paths generated code uses. Not a public API: it changes with the macro.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::app::ArcState;
     pub use crate::crud::handlers;
     pub use crate::enumeration::{IntoDbValue, TextEnum, default_value};
     pub use crate::hooks::Hooks;
@@ -62,7 +63,6 @@ pub mod __private {
     pub use crate::resource::{
         Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, Rules, SerializeFields,
     };
-    pub use crate::app::ArcState;
     pub use axum::Router;
     pub use axum::routing::{delete, get, patch, post};
     pub use sea_orm;

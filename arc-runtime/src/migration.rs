@@ -39,21 +39,35 @@ impl<R: Resource> MigrationTrait for ResourceMigration<R> {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let schema = Schema::new(manager.get_database_backend());
         let entity = <R::Entity as Default>::default();
-        manager.create_table(schema.create_table_from_entity(entity).if_not_exists().to_owned()).await?;
+        manager
+            .create_table(
+                schema
+                    .create_table_from_entity(entity)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
         for mut index in schema.create_index_from_entity(entity) {
-            manager.create_index(index.if_not_exists().to_owned()).await?;
+            manager
+                .create_index(index.if_not_exists().to_owned())
+                .await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let entity = <R::Entity as Default>::default();
-        manager.drop_table(Table::drop().table(entity).if_exists().to_owned()).await
+        manager
+            .drop_table(Table::drop().table(entity).if_exists().to_owned())
+            .await
     }
 }
 
 /// Runs the `up` of each migration on `db`, in order.
-pub async fn run_up(db: &sea_orm::DatabaseConnection, migrations: &[Box<dyn MigrationTrait>]) -> Result<(), DbErr> {
+pub async fn run_up(
+    db: &sea_orm::DatabaseConnection,
+    migrations: &[Box<dyn MigrationTrait>],
+) -> Result<(), DbErr> {
     let manager = SchemaManager::new(db);
     for migration in migrations {
         tracing::debug!(migration = migration.name(), "migration up");

@@ -59,9 +59,8 @@ impl Ops {
     /// No operator: the field is not filterable.
     pub const NONE: Ops = Ops(0);
     /// `eq ne in nin exists`: identity, enums, booleans.
-    pub const EQUALITY: Ops = Ops(
-        Op::Eq.bit() | Op::Ne.bit() | Op::In.bit() | Op::Nin.bit() | Op::Exists.bit(),
-    );
+    pub const EQUALITY: Ops =
+        Ops(Op::Eq.bit() | Op::Ne.bit() | Op::In.bit() | Op::Nin.bit() | Op::Exists.bit());
     /// Equality plus `gt gte lt lte`: numbers and times.
     pub const ORDERED: Ops =
         Ops(Self::EQUALITY.0 | Op::Gt.bit() | Op::Gte.bit() | Op::Lt.bit() | Op::Lte.bit());
@@ -118,7 +117,13 @@ pub struct Rules {
 
 impl Rules {
     /// No rule.
-    pub const NONE: Rules = Rules { min_len: None, max_len: None, min: None, max: None, one_of: &[] };
+    pub const NONE: Rules = Rules {
+        min_len: None,
+        max_len: None,
+        min: None,
+        max: None,
+        one_of: &[],
+    };
 }
 
 /// One field of a resource: its wire and column name, type, flags and rules.

@@ -24,7 +24,10 @@ pub struct ValueError {
 
 impl ValueError {
     fn new(keyword: &'static str, message: impl Into<String>) -> Self {
-        Self { keyword, message: message.into() }
+        Self {
+            keyword,
+            message: message.into(),
+        }
     }
 
     fn expected(ty: FieldType) -> Self {
@@ -68,14 +71,16 @@ pub fn from_json(field: &FieldMeta, json: &Json) -> Result<Value, ValueError> {
         (FieldType::Bool, Json::Bool(b)) => Value::Bool(Some(*b)),
         (FieldType::I32, Json::Number(n)) => {
             let v = n.as_i64().and_then(|v| i32::try_from(v).ok());
-            Value::Int(Some(v.ok_or_else(|| ValueError::new("type", "must be a 32-bit integer"))?))
+            Value::Int(Some(v.ok_or_else(|| {
+                ValueError::new("type", "must be a 32-bit integer")
+            })?))
         }
-        (FieldType::I64, Json::Number(n)) => {
-            Value::BigInt(Some(n.as_i64().ok_or_else(|| ValueError::expected(field.ty))?))
-        }
-        (FieldType::F64, Json::Number(n)) => {
-            Value::Double(Some(n.as_f64().ok_or_else(|| ValueError::expected(field.ty))?))
-        }
+        (FieldType::I64, Json::Number(n)) => Value::BigInt(Some(
+            n.as_i64().ok_or_else(|| ValueError::expected(field.ty))?,
+        )),
+        (FieldType::F64, Json::Number(n)) => Value::Double(Some(
+            n.as_f64().ok_or_else(|| ValueError::expected(field.ty))?,
+        )),
         (FieldType::Decimal, Json::Number(n)) => Value::Decimal(Some(
             Decimal::from_str(&n.to_string())
                 .or_else(|_| Decimal::from_scientific(&n.to_string()))
@@ -108,7 +113,9 @@ pub fn from_text(ty: FieldType, text: &str) -> Result<Value, ValueError> {
             "false" | "0" => false,
             _ => return Err(bad()),
         })),
-        FieldType::DateTime => Value::ChronoDateTimeUtc(Some(parse_datetime(text).ok_or_else(bad)?)),
+        FieldType::DateTime => {
+            Value::ChronoDateTimeUtc(Some(parse_datetime(text).ok_or_else(bad)?))
+        }
         FieldType::Decimal => Value::Decimal(Some(
             Decimal::from_str(text.trim())
                 .or_else(|_| Decimal::from_scientific(text.trim()))
@@ -120,7 +127,9 @@ pub fn from_text(ty: FieldType, text: &str) -> Result<Value, ValueError> {
             }
             Value::String(Some(text.to_owned()))
         }
-        FieldType::Json => Value::Json(Some(Box::new(serde_json::from_str(text).map_err(|_| bad())?))),
+        FieldType::Json => Value::Json(Some(Box::new(
+            serde_json::from_str(text).map_err(|_| bad())?,
+        ))),
     })
 }
 
@@ -138,31 +147,40 @@ pub fn check_rules(field: &FieldMeta, value: &Value) -> Result<(), ValueError> {
     let rules = &field.rules;
     if let Value::String(Some(s)) = value {
         let len = s.chars().count();
-        if let Some(min) = rules.min_len {
-            if len < min as usize {
-                let unit = if min == 1 { "character" } else { "characters" };
-                return Err(ValueError::new("minLength", format!("must be at least {min} {unit}")));
-            }
+        if let Some(min) = rules.min_len
+            && len < min as usize
+        {
+            let unit = if min == 1 { "character" } else { "characters" };
+            return Err(ValueError::new(
+                "minLength",
+                format!("must be at least {min} {unit}"),
+            ));
         }
-        if let Some(max) = rules.max_len {
-            if len > max as usize {
-                return Err(ValueError::new("maxLength", format!("must be at most {max} characters")));
-            }
+        if let Some(max) = rules.max_len
+            && len > max as usize
+        {
+            return Err(ValueError::new(
+                "maxLength",
+                format!("must be at most {max} characters"),
+            ));
         }
         if !rules.one_of.is_empty() && !rules.one_of.contains(&s.as_str()) {
             return Err(ValueError::enumeration(rules.one_of));
         }
     }
     if let Some(n) = as_f64(value) {
-        if let Some(min) = rules.min {
-            if n < min {
-                return Err(ValueError::new("minimum", format!("must be at least {min}")));
-            }
+        if let Some(min) = rules.min
+            && n < min
+        {
+            return Err(ValueError::new(
+                "minimum",
+                format!("must be at least {min}"),
+            ));
         }
-        if let Some(max) = rules.max {
-            if n > max {
-                return Err(ValueError::new("maximum", format!("must be at most {max}")));
-            }
+        if let Some(max) = rules.max
+            && n > max
+        {
+            return Err(ValueError::new("maximum", format!("must be at most {max}")));
         }
     }
     Ok(())
@@ -189,9 +207,7 @@ pub fn to_cursor_text(value: &Value) -> Option<String> {
         Value::BigInt(Some(v)) => v.to_string(),
         Value::Double(Some(v)) => v.to_string(),
         Value::Bool(Some(v)) => v.to_string(),
-        Value::ChronoDateTimeUtc(Some(v)) => {
-            v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-        }
+        Value::ChronoDateTimeUtc(Some(v)) => v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         Value::Decimal(Some(v)) => v.to_string(),
         _ => return None,
     })
@@ -223,24 +239,66 @@ mod tests {
     #[test]
     fn json_values_are_typed_by_the_field() {
         let f = field(FieldType::I64, false, Rules::NONE);
-        assert_eq!(from_json(&f, &serde_json::json!(42)), Ok(Value::BigInt(Some(42))));
-        assert_eq!(from_json(&f, &serde_json::json!("42")).unwrap(), Value::BigInt(Some(42)));
-        assert_eq!(from_json(&f, &serde_json::json!(4.5)).unwrap_err().keyword, "type");
-        assert_eq!(from_json(&f, &Json::Null).unwrap_err().message, "must not be null");
+        assert_eq!(
+            from_json(&f, &serde_json::json!(42)),
+            Ok(Value::BigInt(Some(42)))
+        );
+        assert_eq!(
+            from_json(&f, &serde_json::json!("42")).unwrap(),
+            Value::BigInt(Some(42))
+        );
+        assert_eq!(
+            from_json(&f, &serde_json::json!(4.5)).unwrap_err().keyword,
+            "type"
+        );
+        assert_eq!(
+            from_json(&f, &Json::Null).unwrap_err().message,
+            "must not be null"
+        );
         let f = field(FieldType::I32, true, Rules::NONE);
         assert_eq!(from_json(&f, &Json::Null), Ok(Value::Int(None)));
-        assert_eq!(from_json(&f, &serde_json::json!(1_i64 << 40)).unwrap_err().keyword, "type");
+        assert_eq!(
+            from_json(&f, &serde_json::json!(1_i64 << 40))
+                .unwrap_err()
+                .keyword,
+            "type"
+        );
     }
 
     #[test]
     fn rules_report_their_keyword() {
-        let rules = Rules { min_len: Some(1), max_len: Some(3), ..Rules::NONE };
+        let rules = Rules {
+            min_len: Some(1),
+            max_len: Some(3),
+            ..Rules::NONE
+        };
         let f = field(FieldType::String, false, rules);
-        assert_eq!(from_json(&f, &serde_json::json!("")).unwrap_err().keyword, "minLength");
-        assert_eq!(from_json(&f, &serde_json::json!("abcd")).unwrap_err().keyword, "maxLength");
-        assert_eq!(from_json(&f, &serde_json::json!("héé")), Ok(Value::String(Some("héé".into()))));
-        let f = field(FieldType::I64, false, Rules { min: Some(0.0), ..Rules::NONE });
-        assert_eq!(from_json(&f, &serde_json::json!(-1)).unwrap_err().keyword, "minimum");
+        assert_eq!(
+            from_json(&f, &serde_json::json!("")).unwrap_err().keyword,
+            "minLength"
+        );
+        assert_eq!(
+            from_json(&f, &serde_json::json!("abcd"))
+                .unwrap_err()
+                .keyword,
+            "maxLength"
+        );
+        assert_eq!(
+            from_json(&f, &serde_json::json!("héé")),
+            Ok(Value::String(Some("héé".into())))
+        );
+        let f = field(
+            FieldType::I64,
+            false,
+            Rules {
+                min: Some(0.0),
+                ..Rules::NONE
+            },
+        );
+        assert_eq!(
+            from_json(&f, &serde_json::json!(-1)).unwrap_err().keyword,
+            "minimum"
+        );
     }
 
     #[test]
@@ -250,8 +308,16 @@ mod tests {
         assert!(from_text(FieldType::Uuid, "nope").is_err());
         assert!(from_text(FieldType::DateTime, "2026-01-02").is_ok());
         assert!(from_text(FieldType::DateTime, "2026-01-02T03:04:05+02:00").is_ok());
-        assert_eq!(from_text(FieldType::Enum(&["a", "b"]), "c").unwrap_err().keyword, "enum");
-        assert_eq!(from_text(FieldType::Bool, "yes").unwrap_err().keyword, "type");
+        assert_eq!(
+            from_text(FieldType::Enum(&["a", "b"]), "c")
+                .unwrap_err()
+                .keyword,
+            "enum"
+        );
+        assert_eq!(
+            from_text(FieldType::Bool, "yes").unwrap_err().keyword,
+            "type"
+        );
     }
 
     #[test]
@@ -262,7 +328,10 @@ mod tests {
             (FieldType::I64, Value::BigInt(Some(-7))),
             (FieldType::F64, Value::Double(Some(0.1))),
             (FieldType::Uuid, Value::Uuid(Some(uuid::Uuid::new_v4()))),
-            (FieldType::Decimal, Value::Decimal(Some(Decimal::new(12345, 2)))),
+            (
+                FieldType::Decimal,
+                Value::Decimal(Some(Decimal::new(12345, 2))),
+            ),
         ] {
             let text = to_cursor_text(&v).unwrap();
             assert_eq!(from_text(ty, &text).unwrap(), v);

@@ -32,15 +32,22 @@ impl Reply {
 
     /// The `docs` or `data` array's values of `field`.
     pub fn column(&self, field: &str) -> Vec<Value> {
-        let rows = self.body.get("docs").or_else(|| self.body.get("data")).and_then(Value::as_array);
-        rows.map(|r| r.iter().map(|d| d[field].clone()).collect()).unwrap_or_default()
+        let rows = self
+            .body
+            .get("docs")
+            .or_else(|| self.body.get("data"))
+            .and_then(Value::as_array);
+        rows.map(|r| r.iter().map(|d| d[field].clone()).collect())
+            .unwrap_or_default()
     }
 }
 
 impl TestApp {
     /// The shop on a fresh in-memory SQLite database, seeded.
     pub async fn sqlite() -> TestApp {
-        let db = arc_runtime::db::connect("sqlite::memory:").await.expect("sqlite");
+        let db = arc_runtime::db::connect("sqlite::memory:")
+            .await
+            .expect("sqlite");
         Self::build(db, "sqlite", None).await
     }
 
@@ -57,28 +64,53 @@ impl TestApp {
         };
         let admin = arc_runtime::db::connect(&url).await.expect("postgres");
         let schema = format!("arc_t_{}", arc_runtime::uuid::Uuid::new_v4().simple());
-        admin.execute_unprepared(&format!("CREATE SCHEMA {schema}")).await.expect("create schema");
-        let db = arc_runtime::db::connect_with(&url, Some(&schema)).await.expect("postgres schema");
+        admin
+            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("create schema");
+        let db = arc_runtime::db::connect_with(&url, Some(&schema))
+            .await
+            .expect("postgres schema");
         Some(Self::build(db, "postgres", Some((schema, admin))).await)
     }
 
-    async fn build(db: DatabaseConnection, backend: &'static str, schema: Option<(String, DatabaseConnection)>) -> TestApp {
-        let app = shop::app(db.clone()).cursor_secret(b"test secret").body_limit(64 * 1024);
+    async fn build(
+        db: DatabaseConnection,
+        backend: &'static str,
+        schema: Option<(String, DatabaseConnection)>,
+    ) -> TestApp {
+        let app = shop::app(db.clone())
+            .cursor_secret(b"test secret")
+            .body_limit(64 * 1024);
         app.migrate().await.expect("migrate");
         shop::seed::seed(&db).await.expect("seed");
-        TestApp { router: app.into_router(), db, backend, schema }
+        TestApp {
+            router: app.into_router(),
+            db,
+            backend,
+            schema,
+        }
     }
 
     /// Drops the PostgreSQL schema.
     pub async fn cleanup(self) {
         if let Some((schema, admin)) = self.schema {
             self.db.close_by_ref().await.ok();
-            admin.execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE")).await.ok();
+            admin
+                .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+                .await
+                .ok();
         }
     }
 
     /// Sends a request with optional JSON body and extra headers.
-    pub async fn send(&self, method: Method, uri: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(encode_uri(uri));
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -100,7 +132,11 @@ impl TestApp {
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, uri: &str) -> Reply {
@@ -125,7 +161,9 @@ pub fn encode_uri(uri: &str) -> String {
     let mut out = String::with_capacity(uri.len());
     for ch in uri.chars() {
         match ch {
-            ' ' | '^' | '"' | '<' | '>' | '`' | '{' | '}' | '|' | '\\' => out.push_str(&format!("%{:02X}", ch as u32)),
+            ' ' | '^' | '"' | '<' | '>' | '`' | '{' | '}' | '|' | '\\' => {
+                out.push_str(&format!("%{:02X}", ch as u32))
+            }
             _ => out.push(ch),
         }
     }
@@ -135,10 +173,19 @@ pub fn encode_uri(uri: &str) -> String {
 /// Asserts the contract's error envelope with `status` and `code`.
 #[track_caller]
 pub fn assert_error(reply: &Reply, status: u16, code: &str) {
-    assert_eq!(reply.status.as_u16(), status, "status; body: {}", reply.body);
+    assert_eq!(
+        reply.status.as_u16(),
+        status,
+        "status; body: {}",
+        reply.body
+    );
     assert_eq!(reply.body["success"], false, "{}", reply.body);
     assert_eq!(reply.body["code"], code, "{}", reply.body);
-    assert!(reply.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", reply.body);
+    assert!(
+        reply.body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{}",
+        reply.body
+    );
     assert!(reply.body["timestamp"].is_string(), "{}", reply.body);
     assert!(reply.body["requestId"].is_string(), "{}", reply.body);
 }

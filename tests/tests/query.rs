@@ -4,7 +4,12 @@
 use arc_tests::{TestApp, assert_error, on_both};
 use serde_json::{Value, json};
 
-on_both!(operators, sort_select_search_and_paging, keyset_walks_every_row_once, grammar_refuses_bad_input);
+on_both!(
+    operators,
+    sort_select_search_and_paging,
+    keyset_walks_every_row_once,
+    grammar_refuses_bad_input
+);
 
 async fn total(app: &TestApp, query: &str) -> i64 {
     let reply = app.get(&format!("/products?{query}")).await;
@@ -27,19 +32,40 @@ async fn operators(app: &TestApp) {
     assert_eq!(total(app, "status=archived").await, 24);
     assert_eq!(total(app, "status[in]=draft,archived").await, 48);
     assert_eq!(total(app, "is_featured=true").await, 10);
-    assert_eq!(total(app, "name[like]=ACME product 1").await, 11, "case-insensitive substring");
+    assert_eq!(
+        total(app, "name[like]=ACME product 1").await,
+        11,
+        "case-insensitive substring"
+    );
     assert_eq!(total(app, "name[like]=%25").await, 0, "% is literal");
     assert_eq!(total(app, "name[like]=_").await, 0, "_ is literal");
     assert_eq!(total(app, "name[regex]=^Globex Product [0-9]$").await, 9);
     assert_eq!(total(app, "category_id[exists]=true").await, 100);
     assert_eq!(total(app, "category_id[exists]=false").await, 0);
-    let created = app.post("/products", json!({"name": "100% _cotton_", "price": 1})).await;
+    let created = app
+        .post("/products", json!({"name": "100% _cotton_", "price": 1}))
+        .await;
     assert_eq!(created.status, 201);
-    assert_eq!(total(app, "name[like]=0%25 _c").await, 1, "literal % and _ match themselves");
+    assert_eq!(
+        total(app, "name[like]=0%25 _c").await,
+        1,
+        "literal % and _ match themselves"
+    );
     assert_eq!(total(app, "category_id[exists]=false").await, 1);
-    assert_eq!(total(app, "category_id[ne]=00000000-0000-0000-0000-000000000000").await, 101, "ne keeps nulls");
+    assert_eq!(
+        total(app, "category_id[ne]=00000000-0000-0000-0000-000000000000").await,
+        101,
+        "ne keeps nulls"
+    );
     let first = app.get("/products?limit=1&sort=price").await.body["docs"][0].clone();
-    let by_time = total(app, &format!("created_at[gte]={}", urlencode(first["created_at"].as_str().unwrap()))).await;
+    let by_time = total(
+        app,
+        &format!(
+            "created_at[gte]={}",
+            urlencode(first["created_at"].as_str().unwrap())
+        ),
+    )
+    .await;
     assert!(by_time >= 1);
     assert_eq!(total(app, "created_at[gt]=2100-01-01").await, 0);
 }
@@ -50,8 +76,18 @@ fn urlencode(s: &str) -> String {
 
 async fn sort_select_search_and_paging(app: &TestApp) {
     let reply = app.get("/products?sort=-price,name&limit=3").await;
-    assert_eq!(reply.column("price"), [json!(5000), json!(5000), json!(4900)]);
-    assert_eq!(reply.column("name"), [json!("Acme Product 50"), json!("Globex Product 50"), json!("Acme Product 49")]);
+    assert_eq!(
+        reply.column("price"),
+        [json!(5000), json!(5000), json!(4900)]
+    );
+    assert_eq!(
+        reply.column("name"),
+        [
+            json!("Acme Product 50"),
+            json!("Globex Product 50"),
+            json!("Acme Product 49")
+        ]
+    );
     let asc = app.get("/products?sort=price&limit=2").await;
     assert_eq!(asc.column("price"), [json!(100), json!(100)]);
 
@@ -98,9 +134,15 @@ async fn keyset_walks_every_row_once(app: &TestApp) {
             pages += 1;
             if pages == 2 {
                 // Rows inserted mid-walk must not shift or repeat the rest of the walk.
-                let inserted = app.post("/products", json!({"name": "Zzz late", "price": 1})).await;
+                let inserted = app
+                    .post("/products", json!({"name": "Zzz late", "price": 1}))
+                    .await;
                 assert_eq!(inserted.status, 201);
-                app.delete(&format!("/products/{}", inserted.body["data"]["id"].as_str().unwrap())).await;
+                app.delete(&format!(
+                    "/products/{}",
+                    inserted.body["data"]["id"].as_str().unwrap()
+                ))
+                .await;
             }
             match reply.body.get("next").and_then(Value::as_str) {
                 Some(next) => {
@@ -121,32 +163,54 @@ async fn keyset_walks_every_row_once(app: &TestApp) {
     }
     let first = app.get("/products?after=&limit=5&sort=price").await;
     let next = first.body["next"].as_str().unwrap().to_owned();
-    assert_error(&app.get(&format!("/products?after={next}&sort=-price")).await, 400, "BAD_REQUEST");
+    assert_error(
+        &app.get(&format!("/products?after={next}&sort=-price"))
+            .await,
+        400,
+        "BAD_REQUEST",
+    );
     let forged = format!("{}x", &next[..next.len() - 1]);
-    assert_error(&app.get(&format!("/products?after={forged}&sort=price")).await, 400, "BAD_REQUEST");
-    assert_error(&app.get("/products?after=garbage&sort=price").await, 400, "BAD_REQUEST");
-    assert_error(&app.get("/products?after=&page=2").await, 400, "BAD_REQUEST");
-    assert_error(&app.get("/categories?after=&sort=parent_id").await, 400, "BAD_REQUEST");
+    assert_error(
+        &app.get(&format!("/products?after={forged}&sort=price"))
+            .await,
+        400,
+        "BAD_REQUEST",
+    );
+    assert_error(
+        &app.get("/products?after=garbage&sort=price").await,
+        400,
+        "BAD_REQUEST",
+    );
+    assert_error(
+        &app.get("/products?after=&page=2").await,
+        400,
+        "BAD_REQUEST",
+    );
+    assert_error(
+        &app.get("/categories?after=&sort=parent_id").await,
+        400,
+        "BAD_REQUEST",
+    );
 }
 
 async fn grammar_refuses_bad_input(app: &TestApp) {
     for query in [
-        "cost=5",                       // not a filter field
-        "internal_note=x",              // hidden
-        "price[between]=1",             // unknown operator
-        "price[like]=1",                // operator not for numbers
-        "price[gte=1",                  // malformed
-        "price[gte]=abc",               // value of the wrong type
-        "price=1e400",                  // out of range
-        "status=sold",                  // not a variant
+        "cost=5",           // not a filter field
+        "internal_note=x",  // hidden
+        "price[between]=1", // unknown operator
+        "price[like]=1",    // operator not for numbers
+        "price[gte=1",      // malformed
+        "price[gte]=abc",   // value of the wrong type
+        "price=1e400",      // out of range
+        "status=sold",      // not a variant
         "is_featured=yes",
         "category_id=not-a-uuid",
         "created_at[gt]=yesterday",
         "name[exists]=maybe",
-        "sort=cost",                    // not sortable
+        "sort=cost", // not sortable
         "sort=internal_note",
         "sort=price,price",
-        "select=internal_note",         // hidden fields cannot be selected
+        "select=internal_note", // hidden fields cannot be selected
         "select=nope",
         "select=name,-price",
         "page=0",
@@ -154,7 +218,7 @@ async fn grammar_refuses_bad_input(app: &TestApp) {
         "limit=0",
         "limit=abc",
         "page=1&page=2",
-        "name[regex]=(a%2B)%2B$",       // catastrophic
+        "name[regex]=(a%2B)%2B$", // catastrophic
         "name[regex]=(unclosed",
     ] {
         let reply = app.get(&format!("/products?{query}")).await;
@@ -166,20 +230,34 @@ async fn grammar_refuses_bad_input(app: &TestApp) {
     let long_regex = format!("/products?name[regex]={}", "a".repeat(501));
     assert_error(&app.get(&long_regex).await, 400, "BAD_REQUEST");
     let many: Vec<String> = (0..100).map(|i| format!("price[ne]={i}")).collect();
-    assert_error(&app.get(&format!("/products?{}", many.join("&"))).await, 400, "BAD_REQUEST");
+    assert_error(
+        &app.get(&format!("/products?{}", many.join("&"))).await,
+        400,
+        "BAD_REQUEST",
+    );
     let big_in: Vec<String> = (0..101).map(|i| i.to_string()).collect();
-    assert_error(&app.get(&format!("/products?price[in]={}", big_in.join(","))).await, 400, "BAD_REQUEST");
+    assert_error(
+        &app.get(&format!("/products?price[in]={}", big_in.join(",")))
+            .await,
+        400,
+        "BAD_REQUEST",
+    );
     let huge = format!("/products?name={}", "x".repeat(20_000));
     assert_error(&app.get(&huge).await, 400, "BAD_REQUEST");
     assert_error(&app.get("/products?name=%FF").await, 400, "BAD_REQUEST");
     let unknown = app.get("/products?colour=red").await;
-    assert!(unknown.body["error"].as_str().unwrap().contains("colour"), "names the parameter");
+    assert!(
+        unknown.body["error"].as_str().unwrap().contains("colour"),
+        "names the parameter"
+    );
 }
 
 /// The same queries give the same rows, in the same order, on SQLite and PostgreSQL.
 #[tokio::test]
 async fn sqlite_and_postgres_agree() {
-    let Some(pg) = TestApp::postgres().await else { return };
+    let Some(pg) = TestApp::postgres().await else {
+        return;
+    };
     let lite = TestApp::sqlite().await;
     for query in [
         "sort=-price,name&limit=15",

@@ -43,7 +43,8 @@ pub fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
         }
     });
     let path = &model.path;
-    let create_doc = format!(" The body of `POST {path}`: the client-writable fields of [`{ident}`].");
+    let create_doc =
+        format!(" The body of `POST {path}`: the client-writable fields of [`{ident}`].");
     let patch_doc = format!(
         " The body of `PATCH {path}/{{id}}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one."
     );

@@ -20,7 +20,11 @@ pub fn stored_type(field: &Field) -> TokenStream {
         Scalar::Json => quote!(::arc_runtime::serde_json::Value),
     };
     // sea-orm reads nullability from a literal `Option<` prefix.
-    if field.fty.nullable { quote!(Option<#inner>) } else { inner }
+    if field.fty.nullable {
+        quote!(Option<#inner>)
+    } else {
+        inner
+    }
 }
 
 pub fn expand(model: &Resource) -> TokenStream {

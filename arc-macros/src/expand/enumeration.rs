@@ -69,10 +69,10 @@ pub fn expand(cx: &Ctxt, input: &DeriveInput) -> TokenStream {
         return TokenStream::new();
     };
     let rule = serde_str(&input.attrs, "rename_all");
-    if let Some(rule) = &rule {
-        if rename("X", &rule.value()).is_none() {
-            cx.error_spanned_by(rule, "unknown `rename_all` rule");
-        }
+    if let Some(rule) = &rule
+        && rename("X", &rule.value()).is_none()
+    {
+        cx.error_spanned_by(rule, "unknown `rename_all` rule");
     }
     let mut names = Vec::new();
     let mut variants = Vec::new();
@@ -85,7 +85,9 @@ pub fn expand(cx: &Ctxt, input: &DeriveInput) -> TokenStream {
             Some(lit) => lit.value(),
             None => {
                 let base = v.ident.to_string();
-                rule.as_ref().and_then(|r| rename(&base, &r.value())).unwrap_or(base)
+                rule.as_ref()
+                    .and_then(|r| rename(&base, &r.value()))
+                    .unwrap_or(base)
             }
         };
         names.push(name);
@@ -123,7 +125,10 @@ mod tests {
         assert_eq!(rename("InStock", "snake_case").unwrap(), "in_stock");
         assert_eq!(rename("InStock", "camelCase").unwrap(), "inStock");
         assert_eq!(rename("InStock", "kebab-case").unwrap(), "in-stock");
-        assert_eq!(rename("InStock", "SCREAMING_SNAKE_CASE").unwrap(), "IN_STOCK");
+        assert_eq!(
+            rename("InStock", "SCREAMING_SNAKE_CASE").unwrap(),
+            "IN_STOCK"
+        );
         assert_eq!(rename("InStock", "lowercase").unwrap(), "instock");
         assert!(rename("InStock", "nope").is_none());
     }

@@ -19,7 +19,9 @@ fn field_type(f: &Field) -> TokenStream {
         Scalar::Decimal => quote!(__p::FieldType::Decimal),
         Scalar::Json => quote!(__p::FieldType::Json),
         // Spanned at the user's type: a type that is not a `TextEnum` is reported there.
-        Scalar::Enum(ty) => quote_spanned!(ty.span()=> __p::FieldType::Enum(<#ty as __p::TextEnum>::VARIANTS)),
+        Scalar::Enum(ty) => {
+            quote_spanned!(ty.span()=> __p::FieldType::Enum(<#ty as __p::TextEnum>::VARIANTS))
+        }
     }
 }
 
@@ -143,10 +145,15 @@ pub fn expand(model: &Resource) -> TokenStream {
         let variant = format_ident!("{}", to_camel(&f.name));
         quote!(#module::Column::#variant)
     });
-    let serialize_arms = model.fields.iter().enumerate().filter(|(_, f)| !f.hidden).map(|(i, f)| {
-        let (name, field) = (&f.name, format_ident!("{}", f.name));
-        quote!(#i => map.serialize_entry(#name, &self.#field),)
-    });
+    let serialize_arms = model
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.hidden)
+        .map(|(i, f)| {
+            let (name, field) = (&f.name, format_ident!("{}", f.name));
+            quote!(#i => map.serialize_entry(#name, &self.#field),)
+        });
     let id = model.id;
     let soft_delete = opt_index(model.presets.soft_delete);
     let slug_lookup = opt_index(model.presets.slug_lookup);

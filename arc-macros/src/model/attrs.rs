@@ -57,7 +57,9 @@ pub struct IdentList(pub Vec<Ident>);
 impl FromMeta for IdentList {
     fn from_expr(expr: &Expr) -> darling::Result<Self> {
         let Expr::Array(array) = expr else {
-            return Err(darling::Error::custom("expected a list of field names: `[a, b]`").with_span(expr));
+            return Err(
+                darling::Error::custom("expected a list of field names: `[a, b]`").with_span(expr),
+            );
         };
         let mut errors = darling::Error::accumulator();
         let mut idents = Vec::new();
@@ -66,7 +68,9 @@ impl FromMeta for IdentList {
                 Expr::Path(p) if p.path.get_ident().is_some() => {
                     idents.extend(p.path.get_ident().cloned());
                 }
-                other => errors.push(darling::Error::custom("expected a field name").with_span(other)),
+                other => {
+                    errors.push(darling::Error::custom("expected a field name").with_span(other))
+                }
             }
         }
         errors.finish_with(IdentList(idents))
@@ -84,8 +88,12 @@ impl FromMeta for Num {
             other => (false, other),
         };
         let value = match inner {
-            Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<f64>().ok(),
-            Expr::Lit(syn::ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse::<f64>().ok(),
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Int(i), ..
+            }) => i.base10_parse::<f64>().ok(),
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Float(f), ..
+            }) => f.base10_parse::<f64>().ok(),
             _ => None,
         };
         match value {
@@ -113,7 +121,8 @@ impl FromMeta for StrList {
         for item in items {
             match item {
                 darling::ast::NestedMeta::Lit(Lit::Str(s)) => values.push(s.clone()),
-                other => errors.push(darling::Error::custom("expected a string literal").with_span(other)),
+                other => errors
+                    .push(darling::Error::custom("expected a string literal").with_span(other)),
             }
         }
         errors.finish_with(StrList(values))

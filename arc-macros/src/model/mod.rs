@@ -7,8 +7,8 @@
 pub mod attrs;
 pub mod ty;
 
-use darling::{FromField, FromMeta};
 use darling::util::{Override, SpannedValue};
+use darling::{FromField, FromMeta};
 use proc_macro2::{Span, TokenStream};
 use syn::{Ident, ItemStruct};
 
@@ -112,16 +112,27 @@ impl Resource {
         if fields.len() > 64 {
             cx.error_spanned_by(&item.ident, "a resource has at most 64 fields");
         }
-        let ids: Vec<usize> = fields.iter().enumerate().filter(|(_, f)| f.id).map(|(i, _)| i).collect();
+        let ids: Vec<usize> = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.id)
+            .map(|(i, _)| i)
+            .collect();
         let id = match ids.as_slice() {
             [one] => *one,
             [] => {
-                cx.error_spanned_by(&item.ident, "a resource needs one id field: mark it `#[field(id)]`");
+                cx.error_spanned_by(
+                    &item.ident,
+                    "a resource needs one id field: mark it `#[field(id)]`",
+                );
                 0
             }
             [_, rest @ ..] => {
                 for i in rest {
-                    cx.error_spanned_by(&fields[*i].ident, "a resource has exactly one `#[field(id)]`");
+                    cx.error_spanned_by(
+                        &fields[*i].ident,
+                        "a resource has exactly one `#[field(id)]`",
+                    );
                 }
                 0
             }
@@ -129,24 +140,40 @@ impl Resource {
         let args = args?;
         let ident = item.ident.clone();
         let snake = to_snake(&ident.to_string());
-        let name = args.name.as_ref().map_or_else(|| snake.clone(), |n| n.as_ref().clone());
+        let name = args
+            .name
+            .as_ref()
+            .map_or_else(|| snake.clone(), |n| n.as_ref().clone());
         let plural = pluralize(&name);
         let mut model = Resource {
             entity_mod: Ident::new(&format!("{snake}_entity"), ident.span()),
             ident,
-            path: args.path.as_ref().map_or_else(|| format!("/{}", plural.replace('_', "-")), |p| p.as_ref().clone()),
-            table: args.table.as_ref().map_or_else(|| plural.clone(), |t| t.as_ref().clone()),
+            path: args.path.as_ref().map_or_else(
+                || format!("/{}", plural.replace('_', "-")),
+                |p| p.as_ref().clone(),
+            ),
+            table: args
+                .table
+                .as_ref()
+                .map_or_else(|| plural.clone(), |t| t.as_ref().clone()),
             name,
             fields,
             id,
-            presets: Presets { bulk: args.presets.bulk.is_present(), ..Presets::default() },
+            presets: Presets {
+                bulk: args.presets.bulk.is_present(),
+                ..Presets::default()
+            },
             default_sort: String::new(),
             lenient: args.query.lenient.is_present(),
             hooks: args.hooks.is_present(),
         };
         if let Some(path) = &args.path {
             let p = path.as_ref();
-            if !p.starts_with('/') || p.len() < 2 || p.ends_with('/') || p.contains(['{', '}', '*', ':']) {
+            if !p.starts_with('/')
+                || p.len() < 2
+                || p.ends_with('/')
+                || p.contains(['{', '}', '*', ':'])
+            {
                 cx.error_at(path.span(), "`path` is a static path like \"/products\"");
             }
         }
@@ -155,16 +182,34 @@ impl Resource {
         model.mark_query(cx, &args.query.search, "search");
         model.default_sort = model.default_sort(cx, args.query.default_sort.as_ref());
         let p = &args.presets;
-        model.presets.soft_delete = model.preset(cx, p.soft_delete.as_ref(), "soft_delete", "deleted_at", |f, _| {
-            matches!(f.fty.scalar, Scalar::DateTime) && f.fty.nullable && f.system
-        }, "`Option<DateTime<Utc>>` marked `#[field(system)]`");
-        model.presets.slug_lookup = model.preset(cx, p.slug_lookup.as_ref(), "slug_lookup", "slug", |f, _| {
-            f.fty.scalar.is_string() && !f.hidden
-        }, "a `String` (or `Option<String>`) that is not hidden");
-        let id_scalar = model.fields.get(model.id).map(|f| std::mem::discriminant(&f.fty.scalar));
-        model.presets.tree = model.preset(cx, p.tree.as_ref(), "tree", "parent_id", |f, _| {
-            f.fty.nullable && Some(std::mem::discriminant(&f.fty.scalar)) == id_scalar
-        }, "`Option<T>` where `T` is the id's type");
+        model.presets.soft_delete = model.preset(
+            cx,
+            p.soft_delete.as_ref(),
+            "soft_delete",
+            "deleted_at",
+            |f, _| matches!(f.fty.scalar, Scalar::DateTime) && f.fty.nullable && f.system,
+            "`Option<DateTime<Utc>>` marked `#[field(system)]`",
+        );
+        model.presets.slug_lookup = model.preset(
+            cx,
+            p.slug_lookup.as_ref(),
+            "slug_lookup",
+            "slug",
+            |f, _| f.fty.scalar.is_string() && !f.hidden,
+            "a `String` (or `Option<String>`) that is not hidden",
+        );
+        let id_scalar = model
+            .fields
+            .get(model.id)
+            .map(|f| std::mem::discriminant(&f.fty.scalar));
+        model.presets.tree = model.preset(
+            cx,
+            p.tree.as_ref(),
+            "tree",
+            "parent_id",
+            |f, _| f.fty.nullable && Some(std::mem::discriminant(&f.fty.scalar)) == id_scalar,
+            "`Option<T>` where `T` is the id's type",
+        );
         if let Some(slug) = model.presets.slug_lookup {
             model.fields[slug].unique = true;
         }
@@ -181,7 +226,10 @@ impl Resource {
     }
 
     fn unknown_field(&self, cx: &Ctxt, span: Span, name: &str, what: &str) {
-        let message = format!("{what} names `{name}`, which is not a field of `{}`", self.ident);
+        let message = format!(
+            "{what} names `{name}`, which is not a field of `{}`",
+            self.ident
+        );
         cx.error_at(span, did_you_mean(message, name, self.field_names()));
     }
 
@@ -200,13 +248,21 @@ impl Resource {
             };
             let field = &mut self.fields[i];
             if field.hidden {
-                cx.error_spanned_by(ident, format!("`{name}` is hidden and cannot be used in `{kind}`"));
+                cx.error_spanned_by(
+                    ident,
+                    format!("`{name}` is hidden and cannot be used in `{kind}`"),
+                );
                 continue;
             }
             match kind {
                 "filter" => {
                     if RESERVED.contains(&name.as_str()) {
-                        cx.error_spanned_by(ident, format!("`{name}` is a reserved query parameter and cannot be a filter"));
+                        cx.error_spanned_by(
+                            ident,
+                            format!(
+                                "`{name}` is a reserved query parameter and cannot be a filter"
+                            ),
+                        );
                     }
                     field.filter = true;
                 }
@@ -215,7 +271,10 @@ impl Resource {
                 }
                 "sort" => field.sort = true,
                 _ if !field.fty.scalar.is_string() => {
-                    cx.error_spanned_by(ident, format!("`{name}` is not a string and cannot be searched"));
+                    cx.error_spanned_by(
+                        ident,
+                        format!("`{name}` is not a string and cannot be searched"),
+                    );
                 }
                 _ => field.search = true,
             }
@@ -233,7 +292,10 @@ impl Resource {
             let name = part.trim_start_matches(['-', '+']);
             match self.find(name) {
                 Some(i) if self.fields[i].sort || self.fields[i].id => {}
-                Some(_) => cx.error_at(given.span(), format!("`default_sort` names `{name}`, which is not in `query(sort)`")),
+                Some(_) => cx.error_at(
+                    given.span(),
+                    format!("`default_sort` names `{name}`, which is not in `query(sort)`"),
+                ),
                 None => self.unknown_field(cx, given.span(), name, "`default_sort`"),
             }
         }
@@ -264,21 +326,32 @@ impl Resource {
             return None;
         };
         if !fits(&self.fields[i], self) {
-            cx.error_at(span, format!("preset `{preset_name}` needs `{name}` to be {expected}"));
-            cx.error_spanned_by(&self.fields[i].ty, format!("`{name}` is used by preset `{preset_name}` here"));
+            cx.error_at(
+                span,
+                format!("preset `{preset_name}` needs `{name}` to be {expected}"),
+            );
+            cx.error_spanned_by(
+                &self.fields[i].ty,
+                format!("`{name}` is used by preset `{preset_name}` here"),
+            );
             return None;
         }
         Some(i)
     }
 
     fn check_fields(&self, cx: &Ctxt) {
-        if let Some(id) = self.fields.get(self.id).filter(|f| f.id) {
-            if !matches!(id.fty.scalar, Scalar::Uuid | Scalar::I32 | Scalar::I64) || id.fty.nullable {
-                cx.error_spanned_by(&id.ty, "the id is a `Uuid` (generated) or an `i32`/`i64` (auto-increment)");
-            }
+        if let Some(id) = self.fields.get(self.id).filter(|f| f.id)
+            && (!matches!(id.fty.scalar, Scalar::Uuid | Scalar::I32 | Scalar::I64)
+                || id.fty.nullable)
+        {
+            cx.error_spanned_by(
+                &id.ty,
+                "the id is a `Uuid` (generated) or an `i32`/`i64` (auto-increment)",
+            );
         }
         for f in &self.fields {
-            let required_by_nobody = f.system && !f.id && !f.fty.nullable && f.default.is_none() && f.auto == Auto::None;
+            let required_by_nobody =
+                f.system && !f.id && !f.fty.nullable && f.default.is_none() && f.auto == Auto::None;
             if required_by_nobody && !self.hooks {
                 cx.error_spanned_by(&f.ident, format!(
                     "system field `{}` has no value on create: make it `Option<..>`, give it `#[field(default)]`, \
@@ -335,25 +408,40 @@ fn field(cx: &Ctxt, f: &syn::Field) -> Option<Field> {
     };
     let is_string = field.fty.scalar.is_string();
     for (given, what) in [(&args.min_len, "min_len"), (&args.max_len, "max_len")] {
-        if let Some(v) = given {
-            if !is_string {
-                cx.error_at(v.span(), format!("`{what}` applies to `String` fields only"));
-            }
+        if let Some(v) = given
+            && !is_string
+        {
+            cx.error_at(
+                v.span(),
+                format!("`{what}` applies to `String` fields only"),
+            );
         }
     }
-    if let (Some(min), Some(max)) = (&args.min_len, &args.max_len) {
-        if **min > **max {
-            cx.error_at(min.span(), format!("`min_len = {}` is greater than `max_len = {}`", **min, **max));
-        }
+    if let (Some(min), Some(max)) = (&args.min_len, &args.max_len)
+        && **min > **max
+    {
+        cx.error_at(
+            min.span(),
+            format!(
+                "`min_len = {}` is greater than `max_len = {}`",
+                **min, **max
+            ),
+        );
     }
     if let Some(range) = &args.range {
         if !field.fty.scalar.is_numeric() {
-            cx.error_at(range.span(), "`range` applies to number fields only (i32, i64, f64, Decimal)");
+            cx.error_at(
+                range.span(),
+                "`range` applies to number fields only (i32, i64, f64, Decimal)",
+            );
         }
         match (range.min, range.max) {
             (None, None) => cx.error_at(range.span(), "`range` needs `min`, `max` or both"),
             (Some(min), Some(max)) if min.0 > max.0 => {
-                cx.error_at(range.span(), format!("`range(min = {}, max = {})` is empty", min.0, max.0));
+                cx.error_at(
+                    range.span(),
+                    format!("`range(min = {}, max = {})` is empty", min.0, max.0),
+                );
             }
             _ => {}
         }
@@ -363,15 +451,22 @@ fn field(cx: &Ctxt, f: &syn::Field) -> Option<Field> {
             cx.error_at(one_of.span(), "`one_of` applies to `String` fields; for a closed set of values use an enum deriving `arc_runtime::Enum`");
         }
         if one_of.0.is_empty() {
-            cx.error_at(one_of.span(), "`one_of` needs at least one value");
+            // An empty list carries no span of its own: point at the field.
+            cx.error_spanned_by(&field.ident, "`one_of` needs at least one value");
         }
         field.one_of = one_of.0.iter().map(syn::LitStr::value).collect();
     }
     if let Some(span) = field.default {
         if field.id || field.auto != Auto::None {
-            cx.error_at(span, "`default` does not apply to a field the server fills in");
+            cx.error_at(
+                span,
+                "`default` does not apply to a field the server fills in",
+            );
         } else if field.fty.nullable {
-            cx.error_at(span, "`default` is implied for `Option` fields (they default to null)");
+            cx.error_at(
+                span,
+                "`default` is implied for `Option` fields (they default to null)",
+            );
         }
     }
     if field.id && (args.system.is_present() || args.hidden.is_present()) {
@@ -398,10 +493,10 @@ pub fn to_snake(s: &str) -> String {
 
 /// `category` -> `categories`, `box` -> `boxes`, `product` -> `products`.
 pub fn pluralize(s: &str) -> String {
-    if let Some(stem) = s.strip_suffix('y') {
-        if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) {
-            return format!("{stem}ies");
-        }
+    if let Some(stem) = s.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    {
+        return format!("{stem}ies");
     }
     if s.ends_with(['s', 'x', 'z']) || s.ends_with("ch") || s.ends_with("sh") {
         return format!("{s}es");
@@ -415,7 +510,10 @@ pub fn to_camel(s: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let mut chars = p.chars();
-            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
         })
         .collect()
 }

@@ -24,7 +24,10 @@ impl Scalar {
     }
 
     pub fn is_numeric(&self) -> bool {
-        matches!(self, Scalar::I32 | Scalar::I64 | Scalar::F64 | Scalar::Decimal)
+        matches!(
+            self,
+            Scalar::I32 | Scalar::I64 | Scalar::F64 | Scalar::Decimal
+        )
     }
 }
 
@@ -42,9 +45,15 @@ pub const SUPPORTED: &str = "Uuid, String, i32, i64, f64, bool, DateTime<Utc>, D
 pub fn classify(ty: &Type) -> Result<FieldTy, String> {
     if let Some(inner) = generic_arg(ty, "Option") {
         let inner = classify_scalar(inner)?;
-        return Ok(FieldTy { scalar: inner, nullable: true });
+        return Ok(FieldTy {
+            scalar: inner,
+            nullable: true,
+        });
     }
-    Ok(FieldTy { scalar: classify_scalar(ty)?, nullable: false })
+    Ok(FieldTy {
+        scalar: classify_scalar(ty)?,
+        nullable: false,
+    })
 }
 
 fn unsupported(ty: &Type) -> String {
@@ -53,11 +62,15 @@ fn unsupported(ty: &Type) -> String {
 }
 
 fn classify_scalar(ty: &Type) -> Result<Scalar, String> {
-    let Type::Path(path) = ty else { return Err(unsupported(ty)) };
+    let Type::Path(path) = ty else {
+        return Err(unsupported(ty));
+    };
     if path.qself.is_some() {
         return Err(unsupported(ty));
     }
-    let Some(last) = path.path.segments.last() else { return Err(unsupported(ty)) };
+    let Some(last) = path.path.segments.last() else {
+        return Err(unsupported(ty));
+    };
     let name = last.ident.to_string();
     if name == "DateTime" {
         return match generic_arg(ty, "DateTime") {
@@ -81,9 +94,9 @@ fn classify_scalar(ty: &Type) -> Result<Scalar, String> {
         "Decimal" => Scalar::Decimal,
         "Json" => Scalar::Json,
         "Value" if in_serde_json => Scalar::Json,
-        "Option" | "Vec" | "Box" | "HashMap" | "BTreeMap" | "i8" | "i16" | "i128" | "u8" | "u16"
-        | "u32" | "u64" | "u128" | "usize" | "isize" | "f32" | "char" | "str" | "NaiveDateTime"
-        | "NaiveDate" => return Err(unsupported(ty)),
+        "Option" | "Vec" | "Box" | "HashMap" | "BTreeMap" | "i8" | "i16" | "i128" | "u8"
+        | "u16" | "u32" | "u64" | "u128" | "usize" | "isize" | "f32" | "char" | "str"
+        | "NaiveDateTime" | "NaiveDate" => return Err(unsupported(ty)),
         _ => Scalar::Enum(ty.clone()),
     })
 }
@@ -95,7 +108,9 @@ fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
     if last.ident != name {
         return None;
     }
-    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     match args.args.first()? {
         GenericArgument::Type(t) if args.args.len() == 1 => Some(t),
         _ => None,

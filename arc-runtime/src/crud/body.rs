@@ -34,12 +34,20 @@ pub fn decode(
 ) -> Values {
     let mut values = Vec::with_capacity(body.len());
     let mut push = |field: &str, keyword: &'static str, message: String| {
-        errors.push(FieldError { field: format!("{prefix}{field}"), message, keyword });
+        errors.push(FieldError {
+            field: format!("{prefix}{field}"),
+            message,
+            keyword,
+        });
     };
     for (i, field) in meta.fields.iter().enumerate() {
         match body.get(field.name) {
             Some(_) if field.id || field.system => {
-                push(field.name, "readOnly", "is set by the server and cannot be written".into());
+                push(
+                    field.name,
+                    "readOnly",
+                    "is set by the server and cannot be written".into(),
+                );
             }
             Some(json) => match value::from_json(field, json) {
                 Ok(v) => values.push((i, v)),
@@ -59,7 +67,11 @@ pub fn decode(
     }
     for key in body.keys() {
         if meta.field(key).is_none() {
-            push(key, "additionalProperties", "is not a field of this resource".into());
+            push(
+                key,
+                "additionalProperties",
+                "is not a field of this resource".into(),
+            );
         }
     }
     values

@@ -27,7 +27,10 @@ pub async fn get<R: Resource>(State(st): State<ArcState>, PathParam(id): PathPar
 }
 
 /// `POST /{path}`
-pub async fn create<R: Hooks>(State(st): State<ArcState>, JsonObject(body): JsonObject) -> Response {
+pub async fn create<R: Hooks>(
+    State(st): State<ArcState>,
+    JsonObject(body): JsonObject,
+) -> Response {
     respond(ops::create::<R>(&st, &body).await)
 }
 
@@ -46,7 +49,10 @@ pub async fn delete<R: Hooks>(State(st): State<ArcState>, PathParam(id): PathPar
 }
 
 /// `GET /{path}/deleted` (soft_delete)
-pub async fn list_deleted<R: Resource>(State(st): State<ArcState>, RawQuery(q): RawQuery) -> Response {
+pub async fn list_deleted<R: Resource>(
+    State(st): State<ArcState>,
+    RawQuery(q): RawQuery,
+) -> Response {
     respond(ops::list::<R>(&st, q.as_deref(), Scope::Deleted).await)
 }
 
@@ -56,7 +62,10 @@ pub async fn restore<R: Hooks>(State(st): State<ArcState>, PathParam(id): PathPa
 }
 
 /// `GET /{path}/slug/{slug}` (slug_lookup)
-pub async fn get_by_slug<R: Resource>(State(st): State<ArcState>, PathParam(slug): PathParam) -> Response {
+pub async fn get_by_slug<R: Resource>(
+    State(st): State<ArcState>,
+    PathParam(slug): PathParam,
+) -> Response {
     respond(ops::get_by_slug::<R>(&st, &slug).await)
 }
 
@@ -66,21 +75,33 @@ pub async fn tree<R: Resource>(State(st): State<ArcState>) -> Response {
 }
 
 /// `GET /{path}/{parent_id}/children` (tree)
-pub async fn children<R: Resource>(State(st): State<ArcState>, PathParam(id): PathParam) -> Response {
+pub async fn children<R: Resource>(
+    State(st): State<ArcState>,
+    PathParam(id): PathParam,
+) -> Response {
     respond(ops::children::<R>(&st, &id).await)
 }
 
 /// `POST /{path}/bulk` (bulk)
-pub async fn bulk_create<R: Hooks>(State(st): State<ArcState>, JsonObject(body): JsonObject) -> Response {
+pub async fn bulk_create<R: Hooks>(
+    State(st): State<ArcState>,
+    JsonObject(body): JsonObject,
+) -> Response {
     respond(ops::bulk_create::<R>(&st, &body).await)
 }
 
 /// `PATCH /{path}/bulk` (bulk)
-pub async fn bulk_update<R: Hooks>(State(st): State<ArcState>, JsonObject(body): JsonObject) -> Response {
+pub async fn bulk_update<R: Hooks>(
+    State(st): State<ArcState>,
+    JsonObject(body): JsonObject,
+) -> Response {
     respond(ops::bulk_update::<R>(&st, &body).await)
 }
 
 /// `DELETE /{path}/bulk` (bulk)
-pub async fn bulk_delete<R: Hooks>(State(st): State<ArcState>, JsonObject(body): JsonObject) -> Response {
+pub async fn bulk_delete<R: Hooks>(
+    State(st): State<ArcState>,
+    JsonObject(body): JsonObject,
+) -> Response {
     respond(ops::bulk_delete::<R>(&st, &body).await)
 }

@@ -8,8 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait, Value,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    ModelTrait, PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait, Value,
 };
 use serde_json::{Map, Value as Json};
 
@@ -119,7 +119,11 @@ fn decode_or_reject(
 ) -> Result<Values, ArcError> {
     let mut errors = Vec::new();
     let values = body::decode(meta, body, mode, "", &mut errors);
-    if errors.is_empty() { Ok(values) } else { Err(ArcError::validation(errors)) }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(ArcError::validation(errors))
+    }
 }
 
 fn visible<R: Resource>() -> FieldSet {
@@ -144,14 +148,19 @@ pub async fn list<R: Resource>(
     match &spec.paging {
         Paging::Offset { page } => {
             let offset = (page - 1).saturating_mul(spec.limit);
-            let rows = sql::order::<R>(base.clone(), &spec.sort).offset(offset).limit(spec.limit);
+            let rows = sql::order::<R>(base.clone(), &spec.sort)
+                .offset(offset)
+                .limit(spec.limit);
             let (total, docs) = tokio::try_join!(base.count(db), rows.all(db))?;
             let pages = total.div_ceil(spec.limit);
             response::json(
                 StatusCode::OK,
                 &OffsetPage {
                     success: true,
-                    docs: Records { models: &docs, fields: spec.select },
+                    docs: Records {
+                        models: &docs,
+                        fields: spec.select,
+                    },
                     page: *page,
                     limit: spec.limit,
                     total,
@@ -166,8 +175,10 @@ pub async fn list<R: Resource>(
                 Some(values) => base.filter(sql::after::<R>(&spec.sort, values)),
                 None => base,
             };
-            let mut docs =
-                sql::order::<R>(filtered, &spec.sort).limit(spec.limit + 1).all(db).await?;
+            let mut docs = sql::order::<R>(filtered, &spec.sort)
+                .limit(spec.limit + 1)
+                .all(db)
+                .await?;
             let has_next = docs.len() as u64 > spec.limit;
             docs.truncate(spec.limit as usize);
             let next = match docs.last() {
@@ -177,7 +188,11 @@ pub async fn list<R: Resource>(
                         .iter()
                         .map(|k| value::to_cursor_text(&last.get(R::column(k.field))))
                         .collect();
-                    Some(state.cursor_key().encode(&sort_text(meta, &spec.sort), &values))
+                    Some(
+                        state
+                            .cursor_key()
+                            .encode(&sort_text(meta, &spec.sort), &values),
+                    )
                 }
                 _ => None,
             };
@@ -185,7 +200,10 @@ pub async fn list<R: Resource>(
                 StatusCode::OK,
                 &KeysetPage {
                     success: true,
-                    docs: Records { models: &docs, fields: spec.select },
+                    docs: Records {
+                        models: &docs,
+                        fields: spec.select,
+                    },
                     limit: spec.limit,
                     has_next,
                     next,
@@ -198,7 +216,13 @@ pub async fn list<R: Resource>(
 /// `GET /products/:id`
 pub async fn get<R: Resource>(state: &ArcState, id: &str) -> Result<Response, ArcError> {
     let model = find::<R, _>(state.db(), parse_id::<R>(id)?, Scope::Live).await?;
-    response::json(StatusCode::OK, &Data::new(Record { model: &model, fields: visible::<R>() }))
+    response::json(
+        StatusCode::OK,
+        &Data::new(Record {
+            model: &model,
+            fields: visible::<R>(),
+        }),
+    )
 }
 
 /// `GET /products/slug/:slug`
@@ -210,10 +234,19 @@ pub async fn get_by_slug<R: Resource>(state: &ArcState, slug: &str) -> Result<Re
         .one(state.db())
         .await?
         .ok_or_else(not_found::<R>)?;
-    response::json(StatusCode::OK, &Data::new(Record { model: &model, fields: visible::<R>() }))
+    response::json(
+        StatusCode::OK,
+        &Data::new(Record {
+            model: &model,
+            fields: visible::<R>(),
+        }),
+    )
 }
 
-async fn insert<R: Hooks>(txn: &sea_orm::DatabaseTransaction, values: Values) -> Result<R::Model, ArcError> {
+async fn insert<R: Hooks>(
+    txn: &sea_orm::DatabaseTransaction,
+    values: Values,
+) -> Result<R::Model, ArcError> {
     let mut row = new_row::<R>(values)?;
     R::before_create(&WriteContext { txn }, &mut row).await?;
     Ok(row.insert(txn).await?)
@@ -229,8 +262,11 @@ pub async fn create<R: Hooks>(
     let txn = db.begin().await?;
     let model = insert::<R>(&txn, values).await?;
     txn.commit().await?;
-    let data = Data::new(Record { model: &model, fields: visible::<R>() })
-        .with_message("Created successfully");
+    let data = Data::new(Record {
+        model: &model,
+        fields: visible::<R>(),
+    })
+    .with_message("Created successfully");
     let mut response = response::json(StatusCode::CREATED, &data)?;
     let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
     if let Ok(location) = HeaderValue::try_from(location) {
@@ -257,10 +293,17 @@ pub async fn update<R: Hooks>(
         fill_auto::<R>(&mut row, Mode::Patch)?;
     }
     R::before_update(&WriteContext { txn: &txn }, &current, &mut row).await?;
-    let model = if row.is_changed() { row.update(&txn).await? } else { current };
+    let model = if row.is_changed() {
+        row.update(&txn).await?
+    } else {
+        current
+    };
     txn.commit().await?;
-    let data = Data::new(Record { model: &model, fields: visible::<R>() })
-        .with_message("Updated successfully");
+    let data = Data::new(Record {
+        model: &model,
+        fields: visible::<R>(),
+    })
+    .with_message("Updated successfully");
     response::json(StatusCode::OK, &data)
 }
 
@@ -293,7 +336,11 @@ pub async fn delete<R: Hooks>(state: &ArcState, id: &str) -> Result<Response, Ar
     };
     txn.commit().await?;
     let id = id_text::<R>(&current);
-    let body = Data::new(Deleted { message: "Deleted successfully", id: &id, soft });
+    let body = Data::new(Deleted {
+        message: "Deleted successfully",
+        id: &id,
+        soft,
+    });
     response::json(StatusCode::OK, &body)
 }
 
@@ -310,8 +357,11 @@ pub async fn restore<R: Hooks>(state: &ArcState, id: &str) -> Result<Response, A
     R::before_update(&WriteContext { txn: &txn }, &current, &mut row).await?;
     let model = row.update(&txn).await?;
     txn.commit().await?;
-    let data = Data::new(Record { model: &model, fields: visible::<R>() })
-        .with_message("Restored successfully");
+    let data = Data::new(Record {
+        model: &model,
+        fields: visible::<R>(),
+    })
+    .with_message("Restored successfully");
     response::json(StatusCode::OK, &data)
 }
 
@@ -333,20 +383,31 @@ pub async fn tree<R: Resource>(state: &ArcState) -> Result<Response, ArcError> {
 }
 
 /// `GET /categories/:parent_id/children`: the live rows whose parent is `parent_id`.
-pub async fn children<R: Resource>(state: &ArcState, parent_id: &str) -> Result<Response, ArcError> {
+pub async fn children<R: Resource>(
+    state: &ArcState,
+    parent_id: &str,
+) -> Result<Response, ArcError> {
     let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
     let id = parse_id::<R>(parent_id)?;
     let db = state.db();
     find::<R, _>(db, id.clone(), Scope::Live).await?;
     let sort = query::parse_query(R::META, None, state.cursor_key(), state.query_limits())?.sort;
     let rows = sql::order::<R>(
-        R::Entity::find().filter(scope::<R>(Scope::Live)).filter(R::column(parent).eq(id)),
+        R::Entity::find()
+            .filter(scope::<R>(Scope::Live))
+            .filter(R::column(parent).eq(id)),
         &sort,
     )
     .limit(MAX_TREE_ROWS)
     .all(db)
     .await?;
-    response::json(StatusCode::OK, &Data::new(Records { models: &rows, fields: visible::<R>() }))
+    response::json(
+        StatusCode::OK,
+        &Data::new(Records {
+            models: &rows,
+            fields: visible::<R>(),
+        }),
+    )
 }
 
 /// `POST /products/bulk` `{"items":[..]}`: all or nothing, every item's problems at once.
@@ -357,22 +418,34 @@ pub async fn bulk_create<R: Hooks>(
     let items = match body.get("items") {
         Some(Json::Array(items)) if !items.is_empty() => items,
         Some(Json::Array(_)) | None => {
-            return Err(ArcError::bad_request("Bulk create requires a non-empty `items` array"));
+            return Err(ArcError::bad_request(
+                "Bulk create requires a non-empty `items` array",
+            ));
         }
         Some(_) => return Err(ArcError::bad_request("`items` must be an array")),
     };
     if items.len() > MAX_BULK_ITEMS {
-        return Err(ArcError::bad_request(format!("at most {MAX_BULK_ITEMS} items per bulk create")));
+        return Err(ArcError::bad_request(format!(
+            "at most {MAX_BULK_ITEMS} items per bulk create"
+        )));
     }
     if let Some(key) = body.keys().find(|k| *k != "items") {
-        return Err(ArcError::bad_request(format!("unknown member `{key}` in bulk create body")));
+        return Err(ArcError::bad_request(format!(
+            "unknown member `{key}` in bulk create body"
+        )));
     }
     let mut errors: Vec<FieldError> = Vec::new();
     let mut decoded = Vec::with_capacity(items.len());
     for (n, item) in items.iter().enumerate() {
         let prefix = format!("items[{n}].");
         match item {
-            Json::Object(map) => decoded.push(body::decode(R::META, map, Mode::Create, &prefix, &mut errors)),
+            Json::Object(map) => decoded.push(body::decode(
+                R::META,
+                map,
+                Mode::Create,
+                &prefix,
+                &mut errors,
+            )),
             _ => errors.push(FieldError {
                 field: format!("items[{n}]"),
                 message: "must be an object".into(),
@@ -391,13 +464,19 @@ pub async fn bulk_create<R: Hooks>(
     }
     txn.commit().await?;
     let count = created.len();
-    let mut data = Data::new(Records { models: &created, fields: visible::<R>() });
+    let mut data = Data::new(Records {
+        models: &created,
+        fields: visible::<R>(),
+    });
     data.count = Some(count);
     response::json(StatusCode::CREATED, &data)
 }
 
 /// The rows a bulk body's `filter` selects, inside the live scope.
-fn bulk_filter<R: Resource>(state: &ArcState, body: &Map<String, Json>) -> Result<Condition, ArcError> {
+fn bulk_filter<R: Resource>(
+    state: &ArcState,
+    body: &Map<String, Json>,
+) -> Result<Condition, ArcError> {
     let filter = body::object(body, "filter").map_err(ArcError::bad_request)?;
     let filters = query::parse::filters_from_json(R::META, filter, state.query_limits())?;
     let backend = state.db().get_database_backend();
@@ -410,7 +489,9 @@ fn bulk_filter<R: Resource>(state: &ArcState, body: &Map<String, Json>) -> Resul
 
 fn only_members(body: &Map<String, Json>, allowed: &[&str]) -> Result<(), ArcError> {
     match body.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(key) => Err(ArcError::bad_request(format!("unknown member `{key}` in bulk body"))),
+        Some(key) => Err(ArcError::bad_request(format!(
+            "unknown member `{key}` in bulk body"
+        ))),
         None => Ok(()),
     }
 }
@@ -459,7 +540,16 @@ pub async fn bulk_delete<R: Hooks>(
                 .await?
                 .rows_affected
         }
-        None => R::Entity::delete_many().filter(cond).exec(db).await?.rows_affected,
+        None => {
+            R::Entity::delete_many()
+                .filter(cond)
+                .exec(db)
+                .await?
+                .rows_affected
+        }
     };
-    response::json(StatusCode::OK, &Data::new(serde_json::json!({ "deletedCount": deleted })))
+    response::json(
+        StatusCode::OK,
+        &Data::new(serde_json::json!({ "deletedCount": deleted })),
+    )
 }

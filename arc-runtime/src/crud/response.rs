@@ -39,7 +39,10 @@ impl<M: SerializeFields> Serialize for Records<'_, M> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.models.len()))?;
         for model in self.models {
-            seq.serialize_element(&Record { model, fields: self.fields })?;
+            seq.serialize_element(&Record {
+                model,
+                fields: self.fields,
+            })?;
         }
         seq.end()
     }
@@ -102,7 +105,12 @@ pub struct Data<'a, T: Serialize> {
 impl<T: Serialize> Data<'static, T> {
     /// `{"success":true,"data":data}`
     pub fn new(data: T) -> Self {
-        Self { success: true, data, message: None, count: None }
+        Self {
+            success: true,
+            data,
+            message: None,
+            count: None,
+        }
     }
 
     /// With a `message`.
@@ -116,8 +124,9 @@ impl<T: Serialize> Data<'static, T> {
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, ArcError> {
     let bytes = serde_json::to_vec(body).map_err(ArcError::internal)?;
     let mut response = (status, bytes).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }

@@ -42,7 +42,12 @@ impl<'a, R: Resource> Forest<'a, R> {
                 _ => roots.push(i),
             }
         }
-        Self { rows, roots, children, fields }
+        Self {
+            rows,
+            roots,
+            children,
+            fields,
+        }
     }
 }
 
@@ -60,8 +65,19 @@ impl<R: Resource> Serialize for Node<'_, '_, R> {
         for i in self.forest.fields.iter() {
             row.serialize_field(i, &mut map)?;
         }
-        let kids = if self.depth + 1 < MAX_DEPTH { self.forest.children[self.index].as_slice() } else { &[] };
-        map.serialize_entry("children", &Level { forest: self.forest, indexes: kids, depth: self.depth + 1 })?;
+        let kids = if self.depth + 1 < MAX_DEPTH {
+            self.forest.children[self.index].as_slice()
+        } else {
+            &[]
+        };
+        map.serialize_entry(
+            "children",
+            &Level {
+                forest: self.forest,
+                indexes: kids,
+                depth: self.depth + 1,
+            },
+        )?;
         map.end()
     }
 }
@@ -74,14 +90,21 @@ struct Level<'f, 'a, R: Resource> {
 
 impl<R: Resource> Serialize for Level<'_, '_, R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(
-            self.indexes.iter().map(|&index| Node { forest: self.forest, index, depth: self.depth }),
-        )
+        serializer.collect_seq(self.indexes.iter().map(|&index| Node {
+            forest: self.forest,
+            index,
+            depth: self.depth,
+        }))
     }
 }
 
 impl<R: Resource> Serialize for Forest<'_, R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        Level { forest: self, indexes: &self.roots, depth: 0 }.serialize(serializer)
+        Level {
+            forest: self,
+            indexes: &self.roots,
+            depth: 0,
+        }
+        .serialize(serializer)
     }
 }

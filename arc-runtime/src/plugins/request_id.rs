@@ -25,7 +25,9 @@ pub fn current() -> Option<Arc<str>> {
 pub fn is_sane(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_LEN
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Middleware: takes or makes the id, runs the request with it in scope, sets the header.

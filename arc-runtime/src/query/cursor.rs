@@ -53,7 +53,11 @@ impl CursorKey {
     pub fn encode(&self, sort: &str, values: &[Option<String>]) -> String {
         let payload = serde_json::json!({ "s": sort, "v": values }).to_string();
         let tag = self.tag(payload.as_bytes());
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
     }
 
     /// Decodes a cursor made by [`encode`](Self::encode) for the same sort spec.
@@ -92,8 +96,14 @@ mod tests {
     fn round_trip_and_tamper() {
         let key = CursorKey::new(b"secret");
         let c = key.encode("-price,id", &[Some("10".into()), None]);
-        assert_eq!(key.decode("-price,id", &c).unwrap(), vec![Some("10".into()), None]);
-        assert_eq!(key.decode("price,id", &c).unwrap_err(), "cursor was made for another sort order");
+        assert_eq!(
+            key.decode("-price,id", &c).unwrap(),
+            vec![Some("10".into()), None]
+        );
+        assert_eq!(
+            key.decode("price,id", &c).unwrap_err(),
+            "cursor was made for another sort order"
+        );
         let other = CursorKey::new(b"other");
         assert!(other.decode("-price,id", &c).is_err());
         let mut forged = c.clone();

@@ -59,11 +59,17 @@ pub fn parse_query(
 ) -> Result<QuerySpec, ArcError> {
     let raw = raw.unwrap_or("");
     if raw.len() > limits.max_query_len {
-        return Err(bad(format!("query string is longer than {} bytes", limits.max_query_len)));
+        return Err(bad(format!(
+            "query string is longer than {} bytes",
+            limits.max_query_len
+        )));
     }
     let pairs = decode_pairs(raw, limits.max_params)?;
     if pairs.len() > limits.max_params {
-        return Err(bad(format!("more than {} query parameters", limits.max_params)));
+        return Err(bad(format!(
+            "more than {} query parameters",
+            limits.max_params
+        )));
     }
 
     let mut page = None;
@@ -85,7 +91,11 @@ pub fn parse_query(
             _ => {
                 match parse_filter(meta, name, val, limits) {
                     Ok(filter) => filters.push(filter),
-                    Err(_) if meta.lenient && meta.field(field_part(name)).is_none_or(|(_, f)| f.filter.0 == 0) => {}
+                    Err(_)
+                        if meta.lenient
+                            && meta
+                                .field(field_part(name))
+                                .is_none_or(|(_, f)| f.filter.0 == 0) => {}
                     Err(e) => return Err(e),
                 }
                 continue;
@@ -112,11 +122,17 @@ pub fn parse_query(
                 None => 1,
                 Some(text) => match text.parse::<u64>() {
                     Ok(n @ 1..=MAX_PAGE) => n,
-                    _ => return Err(bad(format!("`page` must be an integer from 1 to {MAX_PAGE}"))),
+                    _ => {
+                        return Err(bad(format!(
+                            "`page` must be an integer from 1 to {MAX_PAGE}"
+                        )));
+                    }
                 },
             },
         },
-        (None, Some(cursor)) => Paging::Keyset { after: decode_cursor(meta, &sort, cursor, key)? },
+        (None, Some(cursor)) => Paging::Keyset {
+            after: decode_cursor(meta, &sort, cursor, key)?,
+        },
     };
     let select = match select.filter(|s| !s.is_empty()) {
         None => FieldSet::visible(meta),
@@ -128,11 +144,21 @@ pub fn parse_query(
             return Err(bad("`search` is not available on this resource"));
         }
         Some(text) if text.chars().count() > limits.max_search => {
-            return Err(bad(format!("`search` is longer than {} characters", limits.max_search)));
+            return Err(bad(format!(
+                "`search` is longer than {} characters",
+                limits.max_search
+            )));
         }
         Some(text) => Some(text.to_owned()),
     };
-    Ok(QuerySpec { filters, sort, select, search, limit, paging })
+    Ok(QuerySpec {
+        filters,
+        sort,
+        select,
+        search,
+        limit,
+        paging,
+    })
 }
 
 /// Splits and percent-decodes `a=1&b=2`. Unlike lenient decoders, a malformed escape or
@@ -159,8 +185,12 @@ fn decode_component(text: &str) -> Result<String, ArcError> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(|| bad(BAD))?;
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| bad(BAD))?;
                 out.push(byte);
                 i += 2;
             }
@@ -198,10 +228,15 @@ fn resolve<'m>(
         })?,
     };
     let Some((index, field)) = queryable(meta, field_name).filter(|(_, f)| f.filter.0 != 0) else {
-        return Err(bad(format!("unknown query parameter `{param}`: `{field_name}` is not a filterable field")));
+        return Err(bad(format!(
+            "unknown query parameter `{param}`: `{field_name}` is not a filterable field"
+        )));
     };
     if !field.filter.contains(op) {
-        return Err(bad(format!("operator `{}` is not allowed on `{field_name}`", op.as_str())));
+        return Err(bad(format!(
+            "operator `{}` is not allowed on `{field_name}`",
+            op.as_str()
+        )));
     }
     Ok((index, field, op))
 }
@@ -228,7 +263,10 @@ fn operand(
         Op::Eq | Op::Ne | Op::Gt | Op::Gte | Op::Lt | Op::Lte => Operand::One(typed(one()?)?),
         Op::In | Op::Nin => {
             if items.len() > limits.max_list {
-                return Err(bad(format!("`{param}` lists more than {} values", limits.max_list)));
+                return Err(bad(format!(
+                    "`{param}` lists more than {} values",
+                    limits.max_list
+                )));
             }
             Operand::Many(items.iter().map(|t| typed(t)).collect::<Result<_, _>>()?)
         }
@@ -246,19 +284,34 @@ fn operand(
     })
 }
 
-fn parse_filter(meta: &ResourceMeta, name: &str, text: &str, limits: &QueryLimits) -> Result<Filter, ArcError> {
+fn parse_filter(
+    meta: &ResourceMeta,
+    name: &str,
+    text: &str,
+    limits: &QueryLimits,
+) -> Result<Filter, ArcError> {
     let (field_name, op_name) = match name.split_once('[') {
         None => (name, None),
         Some((field, rest)) => {
-            let op_name = rest
-                .strip_suffix(']')
-                .ok_or_else(|| bad(format!("malformed query parameter `{name}`: expected `field[op]`")))?;
+            let op_name = rest.strip_suffix(']').ok_or_else(|| {
+                bad(format!(
+                    "malformed query parameter `{name}`: expected `field[op]`"
+                ))
+            })?;
             (field, Some(op_name))
         }
     };
     let (index, field, op) = resolve(meta, name, field_name, op_name)?;
-    let items: Vec<&str> = if matches!(op, Op::In | Op::Nin) { text.split(',').collect() } else { vec![text] };
-    Ok(Filter { field: index, op, operand: operand(field, op, name, &items, limits)? })
+    let items: Vec<&str> = if matches!(op, Op::In | Op::Nin) {
+        text.split(',').collect()
+    } else {
+        vec![text]
+    };
+    Ok(Filter {
+        field: index,
+        op,
+        operand: operand(field, op, name, &items, limits)?,
+    })
 }
 
 /// The filters of a bulk body: `{"status":"draft","price":{"gte":100},"id":{"in":[..]}}`,
@@ -280,7 +333,9 @@ pub fn filters_from_json(
     let mut filters = Vec::new();
     for (field_name, spec) in filter {
         let ops: Vec<(Option<&str>, &Json)> = match spec {
-            Json::Object(ops) if !ops.is_empty() => ops.iter().map(|(k, v)| (Some(k.as_str()), v)).collect(),
+            Json::Object(ops) if !ops.is_empty() => {
+                ops.iter().map(|(k, v)| (Some(k.as_str()), v)).collect()
+            }
             Json::Object(_) => return Err(bad(format!("filter `{field_name}` has no operator"))),
             other => vec![(None, other)],
         };
@@ -298,7 +353,11 @@ pub fn filters_from_json(
             }
             .ok_or_else(|| bad(format!("invalid value for `{param}`")))?;
             let items: Vec<&str> = texts.iter().map(String::as_str).collect();
-            filters.push(Filter { field: index, op, operand: operand(field, op, &param, &items, limits)? });
+            filters.push(Filter {
+                field: index,
+                op,
+                operand: operand(field, op, &param, &items, limits)?,
+            });
         }
     }
     Ok(filters)
@@ -323,7 +382,10 @@ fn parse_sort(meta: &ResourceMeta, text: &str) -> Result<Vec<SortKey>, ArcError>
         keys.push(SortKey { field, desc });
     }
     if !keys.iter().any(|k| k.field == meta.id) {
-        keys.push(SortKey { field: meta.id, desc: false });
+        keys.push(SortKey {
+            field: meta.id,
+            desc: false,
+        });
     }
     Ok(keys)
 }
@@ -334,7 +396,11 @@ fn parse_select(meta: &ResourceMeta, text: &str) -> Result<FieldSet, ArcError> {
     if !exclude && parts.iter().any(|p| p.starts_with('-')) {
         return Err(bad("`select` cannot mix included and excluded fields"));
     }
-    let mut set = if exclude { FieldSet::visible(meta) } else { FieldSet::default() };
+    let mut set = if exclude {
+        FieldSet::visible(meta)
+    } else {
+        FieldSet::default()
+    };
     for part in parts {
         let name = part.trim_start_matches('-');
         let (index, _) = queryable(meta, name)
@@ -353,7 +419,13 @@ fn parse_select(meta: &ResourceMeta, text: &str) -> Result<FieldSet, ArcError> {
 pub fn sort_text(meta: &ResourceMeta, sort: &[SortKey]) -> String {
     let parts: Vec<String> = sort
         .iter()
-        .map(|k| format!("{}{}", if k.desc { "-" } else { "" }, meta.fields[k.field].name))
+        .map(|k| {
+            format!(
+                "{}{}",
+                if k.desc { "-" } else { "" },
+                meta.fields[k.field].name
+            )
+        })
         .collect();
     parts.join(",")
 }
@@ -384,7 +456,8 @@ fn decode_cursor(
         .zip(texts)
         .map(|(k, text)| {
             let text = text.ok_or_else(|| bad("`after`: invalid cursor"))?;
-            value::from_text(meta.fields[k.field].ty, &text).map_err(|_| bad("`after`: invalid cursor"))
+            value::from_text(meta.fields[k.field].ty, &text)
+                .map_err(|_| bad("`after`: invalid cursor"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(values))
@@ -398,7 +471,10 @@ mod tests {
     fn strict_percent_decoding() {
         let pairs = decode_pairs("a=1+2&b%5Bgte%5D=%C3%A9&c&&d=", 10).unwrap();
         let expected = [("a", "1 2"), ("b[gte]", "é"), ("c", ""), ("d", "")];
-        let expected: Vec<(String, String)> = expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert_eq!(pairs, expected);
         assert!(decode_pairs("a=%FF", 10).is_err(), "not UTF-8");
         assert!(decode_pairs("a=%G1", 10).is_err(), "bad escape");

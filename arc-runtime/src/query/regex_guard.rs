@@ -22,7 +22,9 @@ pub fn check(pattern: &str) -> Result<(), String> {
         .parse(pattern)
         .map_err(|e| format!("invalid regex: {}", first_line(&e.to_string())))?;
     if dangerous(&hir, false) {
-        return Err("regex has nested or ambiguous repetition and could backtrack catastrophically".into());
+        return Err(
+            "regex has nested or ambiguous repetition and could backtrack catastrophically".into(),
+        );
     }
     Ok(())
 }
@@ -92,14 +94,30 @@ mod tests {
 
     #[test]
     fn plain_patterns_pass() {
-        for p in ["^abc", "a+b*", "[a-z]+@[a-z]+\\.com$", "(foo|bar)baz", "x{2,3}", "(ab)+", "(a|b)*"] {
+        for p in [
+            "^abc",
+            "a+b*",
+            "[a-z]+@[a-z]+\\.com$",
+            "(foo|bar)baz",
+            "x{2,3}",
+            "(ab)+",
+            "(a|b)*",
+        ] {
             assert_eq!(check(p), Ok(()), "{p}");
         }
     }
 
     #[test]
     fn catastrophic_patterns_are_refused() {
-        for p in ["(a+)+$", "(a*)*b", "(.*a)*", "(ab|a)*b", "(a|ab)+c", "((a+)b?)*", "(\\w+\\s?)*$"] {
+        for p in [
+            "(a+)+$",
+            "(a*)*b",
+            "(.*a)*",
+            "(ab|a)*b",
+            "(a|ab)+c",
+            "((a+)b?)*",
+            "(\\w+\\s?)*$",
+        ] {
             assert!(check(p).is_err(), "{p}");
         }
     }

@@ -50,13 +50,14 @@ pub fn filter_expr<R: Resource>(filter: &Filter, backend: DbBackend) -> SimpleEx
                 DbBackend::Postgres => "~",
                 _ => "REGEXP",
             };
-            col.into_expr().binary(BinOper::Custom(op), Expr::val(p.as_str()))
+            col.into_expr()
+                .binary(BinOper::Custom(op), Expr::val(p.as_str()))
         }
         (Op::Exists, Operand::Exists(true)) => col.is_not_null(),
         (Op::Exists, Operand::Exists(false)) => col.is_null(),
         // The parser pairs each operator with its operand; any other pairing is unreachable,
         // and matching nothing is the safe answer for it.
-        _ => Expr::val(false).into(),
+        _ => Expr::val(false),
     }
 }
 
@@ -94,7 +95,11 @@ pub fn after<R: Resource>(sort: &[SortKey], after: &[Value]) -> Condition {
         }
         let col = R::column(sort[i].field);
         let value = after[i].clone();
-        all = all.add(if sort[i].desc { col.lt(value) } else { col.gt(value) });
+        all = all.add(if sort[i].desc {
+            col.lt(value)
+        } else {
+            col.gt(value)
+        });
         any = any.add(all);
     }
     any

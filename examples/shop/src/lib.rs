@@ -13,5 +13,8 @@ pub use resources::*;
 
 /// The shop's application over `db`: every resource mounted.
 pub fn app(db: DatabaseConnection) -> App {
-    App::new(db).resource::<Category>().resource::<Product>().resource::<Order>()
+    App::new(db)
+        .resource::<Category>()
+        .resource::<Product>()
+        .resource::<Order>()
 }

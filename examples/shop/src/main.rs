@@ -11,7 +11,9 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -30,7 +32,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut app = shop::app(db.clone());
     match std::env::var("ARC_CURSOR_SECRET") {
         Ok(secret) => app = app.cursor_secret(secret.as_bytes()),
-        Err(_) => tracing::warn!("ARC_CURSOR_SECRET is unset: list cursors are valid for this process only"),
+        Err(_) => tracing::warn!(
+            "ARC_CURSOR_SECRET is unset: list cursors are valid for this process only"
+        ),
     }
     app.migrate().await?;
     if shop::seed::seed(&db).await? {
@@ -38,11 +42,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let addr = format!("{host}:{port}");
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!("shop listening on http://{addr} (try: curl 'http://{addr}/products?limit=2&sort=-price')");
+    tracing::info!(
+        "shop listening on http://{addr} (try: curl 'http://{addr}/products?limit=2&sort=-price')"
+    );
     axum_serve(listener, app).await?;
     Ok(())
 }
 
-async fn axum_serve(listener: tokio::net::TcpListener, app: arc_runtime::App) -> std::io::Result<()> {
+async fn axum_serve(
+    listener: tokio::net::TcpListener,
+    app: arc_runtime::App,
+) -> std::io::Result<()> {
     app.serve_on(listener).await
 }

@@ -127,8 +127,12 @@ fn set_value<T: Clone + Into<arc_runtime::sea_orm::Value>>(v: &ActiveValue<T>) -
 
 /// Computes `total` from the ordered product's price; a product that does not exist (or is
 /// deleted) is a validation error on `product_id`.
-async fn price_order(ctx: &WriteContext<'_>, row: &mut order_entity::ActiveModel) -> Result<(), ArcError> {
-    let (Some(product_id), Some(quantity)) = (set_value(&row.product_id), set_value(&row.quantity)) else {
+async fn price_order(
+    ctx: &WriteContext<'_>,
+    row: &mut order_entity::ActiveModel,
+) -> Result<(), ArcError> {
+    let (Some(product_id), Some(quantity)) = (set_value(&row.product_id), set_value(&row.quantity))
+    else {
         return Ok(());
     };
     let product = product_entity::Entity::find_by_id(product_id)
@@ -147,7 +151,10 @@ async fn price_order(ctx: &WriteContext<'_>, row: &mut order_entity::ActiveModel
 }
 
 impl Hooks for Order {
-    async fn before_create(ctx: &WriteContext<'_>, row: &mut order_entity::ActiveModel) -> Result<(), ArcError> {
+    async fn before_create(
+        ctx: &WriteContext<'_>,
+        row: &mut order_entity::ActiveModel,
+    ) -> Result<(), ArcError> {
         price_order(ctx, row).await
     }
 

@@ -2,7 +2,9 @@
 //! tree, and 50 products per organization.
 
 use arc_runtime::chrono::{Duration, Utc};
-use arc_runtime::sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait};
+use arc_runtime::sea_orm::{
+    ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+};
 use arc_runtime::uuid::Uuid;
 
 use crate::resources::{category_entity, product_entity};
@@ -66,11 +68,16 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
             });
         }
     }
-    product_entity::Entity::insert_many(products).exec(db).await?;
+    product_entity::Entity::insert_many(products)
+        .exec(db)
+        .await?;
     Ok(true)
 }
 
 fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

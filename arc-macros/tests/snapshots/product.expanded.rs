@@ -1,0 +1,261 @@
+pub struct Product {
+    pub id: Uuid,
+    pub org_id: Option<String>,
+    pub name: String,
+    pub slug: Option<String>,
+    pub price: i64,
+    pub status: ProductStatus,
+    pub category_id: Option<Uuid>,
+    pub cost: Option<i64>,
+    pub internal_note: Option<String>,
+    pub is_featured: bool,
+    pub created_by: Option<String>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+/// The sea-orm entity of [`super::Product`]: table `products`.
+pub mod product_entity {
+    use ::arc_runtime::__private::sea_orm;
+    use sea_orm::entity::prelude::*;
+    /// A row as stored.
+    #[derive(Clone, Debug, PartialEq, sea_orm::DeriveEntityModel)]
+    #[sea_orm(table_name = "products")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: ::arc_runtime::uuid::Uuid,
+        pub org_id: Option<::std::string::String>,
+        #[sea_orm(indexed)]
+        pub name: ::std::string::String,
+        #[sea_orm(unique)]
+        pub slug: Option<::std::string::String>,
+        #[sea_orm(indexed)]
+        pub price: i64,
+        #[sea_orm(indexed)]
+        pub status: ::std::string::String,
+        #[sea_orm(indexed)]
+        pub category_id: Option<::arc_runtime::uuid::Uuid>,
+        pub cost: Option<i64>,
+        pub internal_note: Option<::std::string::String>,
+        #[sea_orm(indexed)]
+        pub is_featured: bool,
+        pub created_by: Option<::std::string::String>,
+        pub deleted_at: Option<
+            ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+        >,
+        #[sea_orm(indexed)]
+        pub created_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+        pub updated_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+    }
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, sea_orm::EnumIter, sea_orm::DeriveRelation)]
+    pub enum Relation {}
+    impl sea_orm::ActiveModelBehavior for ActiveModel {}
+}
+/// The body of `POST /products`: the client-writable fields of [`Product`].
+#[derive(
+    Debug,
+    Clone,
+    ::arc_runtime::__private::serde::Serialize,
+    ::arc_runtime::__private::serde::Deserialize
+)]
+#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+pub struct ProductCreate {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    pub price: i64,
+    #[serde(default)]
+    pub status: ProductStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_note: Option<String>,
+    #[serde(default)]
+    pub is_featured: bool,
+}
+/// The body of `PATCH /products/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    ::arc_runtime::__private::serde::Serialize,
+    ::arc_runtime::__private::serde::Deserialize
+)]
+#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+pub struct ProductPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::double_option"
+    )]
+    pub slug: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProductStatus>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::double_option"
+    )]
+    pub category_id: Option<Option<Uuid>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::double_option"
+    )]
+    pub cost: Option<Option<i64>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::double_option"
+    )]
+    pub internal_note: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_featured: Option<bool>,
+}
+const _: () = {
+    use ::arc_runtime::__private as __p;
+    impl __p::Resource for Product {
+        type Entity = product_entity::Entity;
+        type Model = product_entity::Model;
+        type ActiveModel = product_entity::ActiveModel;
+        const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
+            name: "product",
+            path: "/products",
+            table: "products",
+            migration: "m_arc_create_products",
+            fields: &[
+                __p::FieldMeta::new("id", __p::FieldType::Uuid)
+                    .id()
+                    .auto(__p::Auto::Uuid),
+                __p::FieldMeta::new("org_id", __p::FieldType::String)
+                    .nullable()
+                    .system(),
+                __p::FieldMeta::new("name", __p::FieldType::String)
+                    .filterable()
+                    .sortable()
+                    .searchable()
+                    .len(Some(1u32), Some(200u32)),
+                __p::FieldMeta::new("slug", __p::FieldType::String)
+                    .nullable()
+                    .len(Some(1u32), Some(200u32)),
+                __p::FieldMeta::new("price", __p::FieldType::I64)
+                    .filterable()
+                    .sortable()
+                    .range(Some(0f64), None),
+                __p::FieldMeta::new(
+                        "status",
+                        __p::FieldType::Enum(<ProductStatus as __p::TextEnum>::VARIANTS),
+                    )
+                    .default(__p::default_value::<ProductStatus>)
+                    .filterable(),
+                __p::FieldMeta::new("category_id", __p::FieldType::Uuid)
+                    .nullable()
+                    .filterable(),
+                __p::FieldMeta::new("cost", __p::FieldType::I64)
+                    .nullable()
+                    .range(Some(0f64), None),
+                __p::FieldMeta::new("internal_note", __p::FieldType::String)
+                    .nullable()
+                    .hidden()
+                    .len(None, Some(2000u32)),
+                __p::FieldMeta::new("is_featured", __p::FieldType::Bool)
+                    .default(__p::default_value::<bool>)
+                    .filterable(),
+                __p::FieldMeta::new("created_by", __p::FieldType::String)
+                    .nullable()
+                    .system(),
+                __p::FieldMeta::new("deleted_at", __p::FieldType::DateTime)
+                    .nullable()
+                    .system(),
+                __p::FieldMeta::new("created_at", __p::FieldType::DateTime)
+                    .auto(__p::Auto::CreatedAt)
+                    .filterable()
+                    .sortable(),
+                __p::FieldMeta::new("updated_at", __p::FieldType::DateTime)
+                    .auto(__p::Auto::UpdatedAt),
+            ],
+            id: 0usize,
+            presets: __p::Presets {
+                soft_delete: Some(11usize),
+                slug_lookup: Some(3usize),
+                tree: None,
+                bulk: true,
+            },
+            default_sort: "-created_at",
+            lenient: false,
+        };
+        fn column(index: usize) -> product_entity::Column {
+            const COLUMNS: [product_entity::Column; 14usize] = [
+                product_entity::Column::Id,
+                product_entity::Column::OrgId,
+                product_entity::Column::Name,
+                product_entity::Column::Slug,
+                product_entity::Column::Price,
+                product_entity::Column::Status,
+                product_entity::Column::CategoryId,
+                product_entity::Column::Cost,
+                product_entity::Column::InternalNote,
+                product_entity::Column::IsFeatured,
+                product_entity::Column::CreatedBy,
+                product_entity::Column::DeletedAt,
+                product_entity::Column::CreatedAt,
+                product_entity::Column::UpdatedAt,
+            ];
+            COLUMNS[index]
+        }
+        fn router() -> __p::Router<__p::ArcState> {
+            use __p::handlers as h;
+            __p::Router::new()
+                .route("/products", __p::get(h::list::<Self>).post(h::create::<Self>))
+                .route(
+                    "/products/{id}",
+                    __p::get(h::get::<Self>)
+                        .patch(h::update::<Self>)
+                        .put(h::update::<Self>)
+                        .delete(h::delete::<Self>),
+                )
+                .route("/products/deleted", __p::get(h::list_deleted::<Self>))
+                .route("/products/{id}/restore", __p::post(h::restore::<Self>))
+                .route("/products/slug/{slug}", __p::get(h::get_by_slug::<Self>))
+                .route(
+                    "/products/bulk",
+                    __p::post(h::bulk_create::<Self>)
+                        .patch(h::bulk_update::<Self>)
+                        .delete(h::bulk_delete::<Self>),
+                )
+        }
+    }
+    impl __p::SerializeFields for product_entity::Model {
+        fn serialize_field<M: __p::serde::ser::SerializeMap>(
+            &self,
+            index: usize,
+            map: &mut M,
+        ) -> ::core::result::Result<(), M::Error> {
+            match index {
+                0usize => map.serialize_entry("id", &self.id),
+                1usize => map.serialize_entry("org_id", &self.org_id),
+                2usize => map.serialize_entry("name", &self.name),
+                3usize => map.serialize_entry("slug", &self.slug),
+                4usize => map.serialize_entry("price", &self.price),
+                5usize => map.serialize_entry("status", &self.status),
+                6usize => map.serialize_entry("category_id", &self.category_id),
+                7usize => map.serialize_entry("cost", &self.cost),
+                9usize => map.serialize_entry("is_featured", &self.is_featured),
+                10usize => map.serialize_entry("created_by", &self.created_by),
+                11usize => map.serialize_entry("deleted_at", &self.deleted_at),
+                12usize => map.serialize_entry("created_at", &self.created_at),
+                13usize => map.serialize_entry("updated_at", &self.updated_at),
+                _ => Ok(()),
+            }
+        }
+    }
+    /// No hooks declared: the defaults do nothing.
+    impl __p::Hooks for Product {}
+};
