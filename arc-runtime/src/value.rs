@@ -216,24 +216,14 @@ pub fn to_cursor_text(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resource::{Auto, Ops, Rules};
+    use crate::resource::Rules;
 
     fn field(ty: FieldType, nullable: bool, rules: Rules) -> FieldMeta {
-        FieldMeta {
-            name: "f",
-            ty,
-            nullable,
-            id: false,
-            system: false,
-            hidden: false,
-            has_default: false,
-            filter: Ops::NONE,
-            sortable: false,
-            searchable: false,
-            auto: Auto::None,
+        let field = FieldMeta {
             rules,
-            default: None,
-        }
+            ..FieldMeta::new("f", ty)
+        };
+        if nullable { field.nullable() } else { field }
     }
 
     #[test]
