@@ -333,9 +333,17 @@ impl FieldSet {
         self.0 & (1 << i) != 0
     }
 
-    /// The indexes in the set, ascending.
+    /// The indexes in the set, ascending (visits only the set bits).
     pub fn iter(self) -> impl Iterator<Item = usize> {
-        (0..64).filter(move |i| self.contains(*i))
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            Some(i)
+        })
     }
 }
 

@@ -25,14 +25,8 @@ fn field_type(f: &Field) -> TokenStream {
     }
 }
 
-fn opt_u32(v: Option<u32>) -> TokenStream {
-    match v {
-        Some(v) => quote!(Some(#v)),
-        None => quote!(None),
-    }
-}
-
-fn opt_f64(v: Option<f64>) -> TokenStream {
+/// `Some(v)` or `None` as tokens.
+fn opt<T: quote::ToTokens>(v: Option<T>) -> TokenStream {
     match v {
         Some(v) => quote!(Some(#v)),
         None => quote!(None),
@@ -77,11 +71,11 @@ fn field_meta(f: &Field) -> TokenStream {
         add(quote!(searchable()));
     }
     if f.min_len.is_some() || f.max_len.is_some() {
-        let (min, max) = (opt_u32(f.min_len), opt_u32(f.max_len));
+        let (min, max) = (opt(f.min_len), opt(f.max_len));
         add(quote!(len(#min, #max)));
     }
     if f.min.is_some() || f.max.is_some() {
-        let (min, max) = (opt_f64(f.min), opt_f64(f.max));
+        let (min, max) = (opt(f.min), opt(f.max));
         add(quote!(range(#min, #max)));
     }
     if !f.one_of.is_empty() {
@@ -89,13 +83,6 @@ fn field_meta(f: &Field) -> TokenStream {
         add(quote!(one_of(&[#(#values),*])));
     }
     chain
-}
-
-fn opt_index(v: Option<usize>) -> TokenStream {
-    match v {
-        Some(i) => quote!(Some(#i)),
-        None => quote!(None),
-    }
 }
 
 fn router(model: &Resource) -> TokenStream {
@@ -155,9 +142,9 @@ pub fn expand(model: &Resource) -> TokenStream {
             quote!(#i => map.serialize_entry(#name, &self.#field),)
         });
     let id = model.id;
-    let soft_delete = opt_index(model.presets.soft_delete);
-    let slug_lookup = opt_index(model.presets.slug_lookup);
-    let tree = opt_index(model.presets.tree);
+    let soft_delete = opt(model.presets.soft_delete);
+    let slug_lookup = opt(model.presets.slug_lookup);
+    let tree = opt(model.presets.tree);
     let bulk = model.presets.bulk;
     let default_sort = &model.default_sort;
     let lenient = model.lenient;
