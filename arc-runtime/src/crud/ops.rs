@@ -368,7 +368,7 @@ pub async fn restore<R: Hooks>(state: &ArcState, id: &str) -> Result<Response, A
 /// `GET /categories/tree`: every live row, nested under its parent as `children`.
 pub async fn tree<R: Resource>(state: &ArcState) -> Result<Response, ArcError> {
     let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
-    let sort = query::parse_query(R::META, None, state.cursor_key(), state.query_limits())?.sort;
+    let sort = query::parse::default_sort(R::META)?;
     let rows = sql::order::<R>(R::Entity::find().filter(scope::<R>(Scope::Live)), &sort)
         .limit(MAX_TREE_ROWS + 1)
         .all(state.db())
@@ -391,7 +391,7 @@ pub async fn children<R: Resource>(
     let id = parse_id::<R>(parent_id)?;
     let db = state.db();
     find::<R, _>(db, id.clone(), Scope::Live).await?;
-    let sort = query::parse_query(R::META, None, state.cursor_key(), state.query_limits())?.sort;
+    let sort = query::parse::default_sort(R::META)?;
     let rows = sql::order::<R>(
         R::Entity::find()
             .filter(scope::<R>(Scope::Live))

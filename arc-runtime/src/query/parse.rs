@@ -363,6 +363,11 @@ pub fn filters_from_json(
     Ok(filters)
 }
 
+/// The resource's default sort (its `default_sort`, then the id), as parsed sort keys.
+pub fn default_sort(meta: &ResourceMeta) -> Result<Vec<SortKey>, ArcError> {
+    parse_sort(meta, meta.default_sort)
+}
+
 fn parse_sort(meta: &ResourceMeta, text: &str) -> Result<Vec<SortKey>, ArcError> {
     let mut keys: Vec<SortKey> = Vec::new();
     for part in text.split(',').filter(|p| !p.is_empty()) {
