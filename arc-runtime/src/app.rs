@@ -123,6 +123,11 @@ impl App {
         migration::run_up(&self.db, &self.migrations).await
     }
 
+    /// Drops every mounted resource's table, the last mounted first. Data is lost.
+    pub async fn migrate_down(&self) -> Result<(), DbErr> {
+        migration::run_down(&self.db, &self.migrations).await
+    }
+
     /// The axum router: every route, the contract's 404 and 405, the body limit, request ids.
     pub fn into_router(self) -> Router {
         let state = ArcState(Arc::new(StateInner {

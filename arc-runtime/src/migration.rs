@@ -75,3 +75,16 @@ pub async fn run_up(
     }
     Ok(())
 }
+
+/// Runs the `down` of each migration on `db`, last first.
+pub async fn run_down(
+    db: &sea_orm::DatabaseConnection,
+    migrations: &[Box<dyn MigrationTrait>],
+) -> Result<(), DbErr> {
+    let manager = SchemaManager::new(db);
+    for migration in migrations.iter().rev() {
+        tracing::debug!(migration = migration.name(), "migration down");
+        migration.down(&manager).await?;
+    }
+    Ok(())
+}

@@ -143,7 +143,7 @@ pub async fn list<R: Resource>(
     let meta = R::META;
     let spec = query::parse_query(meta, raw_query, state.cursor_key(), state.query_limits())?;
     let db = state.db();
-    let cond = scope::<R>(within).add(sql::condition::<R>(&spec, db.get_database_backend()));
+    let cond = sql::condition::<R>(scope::<R>(within), &spec, db.get_database_backend());
     let base = R::Entity::find().filter(cond);
     match &spec.paging {
         Paging::Offset { page } => {

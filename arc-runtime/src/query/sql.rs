@@ -11,9 +11,10 @@ use sea_orm::{ColumnTrait, Condition, DbBackend, Order, QueryOrder, Select, Valu
 use super::{Filter, Op, Operand, QuerySpec, SortKey};
 use crate::resource::Resource;
 
-/// The condition of all of the spec's filters and its search.
-pub fn condition<R: Resource>(spec: &QuerySpec, backend: DbBackend) -> Condition {
-    let mut cond = Condition::all();
+/// `scope` narrowed by the spec's filters and its search. Filters are folded into `scope`
+/// itself, so a query without them adds nothing to the SQL.
+pub fn condition<R: Resource>(scope: Condition, spec: &QuerySpec, backend: DbBackend) -> Condition {
+    let mut cond = scope;
     for filter in &spec.filters {
         cond = cond.add(filter_expr::<R>(filter, backend));
     }
@@ -75,11 +76,18 @@ fn contains<R: Resource>(field: usize, text: &str) -> SimpleExpr {
     Func::lower(R::column(field).into_expr()).like(LikeExpr::new(pattern).escape('\\'))
 }
 
-/// Orders `select` by the spec's sort keys (NULLs last).
+/// Orders `select` by the spec's sort keys, NULLs last. Only nullable columns carry an
+/// explicit `NULLS LAST`: on the others it changes nothing but can keep SQLite from walking
+/// an index in order.
 pub fn order<R: Resource>(mut select: Select<R::Entity>, sort: &[SortKey]) -> Select<R::Entity> {
     for key in sort {
         let order = if key.desc { Order::Desc } else { Order::Asc };
-        select = select.order_by_with_nulls(R::column(key.field), order, NullOrdering::Last);
+        let col = R::column(key.field);
+        select = if R::META.fields[key.field].nullable {
+            select.order_by_with_nulls(col, order, NullOrdering::Last)
+        } else {
+            select.order_by(col, order)
+        };
     }
     select
 }
