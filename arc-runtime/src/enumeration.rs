@@ -5,6 +5,13 @@
 //! query grammar and JSON all use the same names.
 
 /// A fieldless enum stored as text.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a type a resource field can have",
+    label = "not a supported scalar, and no `#[derive(arc_runtime::Enum)]`",
+    note = "fields are Uuid, String, i32, i64, f64, bool, DateTime<Utc>, Decimal, serde_json::Value, \
+            Option<T> of these, or a fieldless enum deriving Debug, Clone, Serialize, Deserialize and \
+            `arc_runtime::Enum`"
+)]
 pub trait TextEnum: Sized + Send + Sync + 'static {
     /// Every variant's name, in declaration order.
     const VARIANTS: &'static [&'static str];

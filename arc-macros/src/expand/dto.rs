@@ -17,6 +17,7 @@ pub fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
     let create_fields = writable.iter().map(|f| {
         let name = &f.ident;
         let ty = &f.ty;
+        let docs = &f.docs;
         let attr = if f.fty.nullable {
             quote!(#[serde(default, skip_serializing_if = "Option::is_none")])
         } else if f.default.is_some() {
@@ -24,19 +25,22 @@ pub fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
         } else {
             quote!()
         };
-        quote! { #attr pub #name: #ty, }
+        quote! { #(#docs)* #attr pub #name: #ty, }
     });
     let patch_fields = writable.iter().map(|f| {
         let name = &f.ident;
         let ty = &f.ty;
+        let docs = &f.docs;
         if f.fty.nullable {
             quote! {
+                #(#docs)*
                 #[serde(default, skip_serializing_if = "Option::is_none",
                         deserialize_with = "::arc_runtime::__private::double_option")]
                 pub #name: Option<#ty>,
             }
         } else {
             quote! {
+                #(#docs)*
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub #name: Option<#ty>,
             }

@@ -48,7 +48,8 @@ pub fn expand(model: &Resource) -> TokenStream {
         } else {
             quote!()
         };
-        quote! { #attr pub #name: #ty, }
+        let docs = &f.docs;
+        quote! { #(#docs)* #attr pub #name: #ty, }
     });
     quote! {
         #[doc = #doc]

@@ -42,57 +42,55 @@ pub fn resource(model: &Resource, item: &ItemStruct) -> TokenStream {
 
 #[cfg(test)]
 mod snapshot {
-    //! The expansion of the shop's product resource, formatted, against a reviewed snapshot.
-    //! Regenerate after a reviewed change with `UPDATE_SNAPSHOTS=1 cargo test -p arc-macros`.
-
-    use quote::quote;
+    //! The expansion of every `#[resource]` in the shop's `resources.rs`, formatted, against
+    //! reviewed snapshots in `tests/snapshots/`. The input is the shop's real source, so the
+    //! snapshots follow it. Regenerate after review: `UPDATE_SNAPSHOTS=1 cargo test -p arc-macros`.
 
     use crate::ctxt::Ctxt;
-    use crate::model::Resource;
+    use crate::model::{Resource, to_snake};
+
+    const SHOP: &str = include_str!("../../../examples/shop/src/resources.rs");
 
     #[test]
-    fn product_expansion() {
-        let args = quote! {
-            presets(soft_delete, slug_lookup, bulk),
-            query(filter = [name, price, status, category_id, is_featured, created_at],
-                  sort = [name, price, created_at], search = [name])
-        };
-        let item: syn::ItemStruct = syn::parse2(quote! {
-            pub struct Product {
-                #[field(id)] pub id: Uuid,
-                #[field(system)] pub org_id: Option<String>,
-                #[field(min_len = 1, max_len = 200)] pub name: String,
-                #[field(min_len = 1, max_len = 200)] pub slug: Option<String>,
-                #[field(range(min = 0))] pub price: i64,
-                #[field(default)] pub status: ProductStatus,
-                pub category_id: Option<Uuid>,
-                #[field(range(min = 0))] pub cost: Option<i64>,
-                #[field(hidden, max_len = 2000)] pub internal_note: Option<String>,
-                #[field(default)] pub is_featured: bool,
-                #[field(system)] pub created_by: Option<String>,
-                #[field(system)] pub deleted_at: Option<DateTime<Utc>>,
-                pub created_at: DateTime<Utc>,
-                pub updated_at: DateTime<Utc>,
+    fn shop_expansions() {
+        let file = syn::parse_file(SHOP).expect("the shop's resources parse");
+        let mut checked = Vec::new();
+        for item in file.items {
+            let syn::Item::Struct(mut item) = item else {
+                continue;
+            };
+            let Some(pos) = item
+                .attrs
+                .iter()
+                .position(|a| a.path().is_ident("resource"))
+            else {
+                continue;
+            };
+            let attr = item.attrs.remove(pos);
+            let args = match attr.meta {
+                syn::Meta::List(list) => list.tokens,
+                _ => proc_macro2::TokenStream::new(),
+            };
+            let cx = Ctxt::new();
+            let model = Resource::from_ast(&cx, args, &item);
+            assert!(cx.check().is_ok(), "{} is valid", item.ident);
+            let tokens = super::resource(&model.expect("model"), &item);
+            let text = prettyplease::unparse(&syn::parse2(tokens).expect("expansion parses"));
+            let name = to_snake(&item.ident.to_string());
+            let path = format!(
+                "{}/tests/snapshots/{name}.expanded.rs",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+                std::fs::write(&path, &text).expect("write snapshot");
             }
-        })
-        .expect("struct");
-        let cx = Ctxt::new();
-        let model = Resource::from_ast(&cx, args, &item);
-        assert!(cx.check().is_ok(), "the product resource is valid");
-        let tokens = super::resource(&model.expect("model"), &item);
-        let file: syn::File = syn::parse2(tokens).expect("expansion parses");
-        let text = prettyplease::unparse(&file);
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/snapshots/product.expanded.rs"
-        );
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-            std::fs::write(path, &text).expect("write snapshot");
+            let expected = std::fs::read_to_string(&path).expect("snapshot exists");
+            assert_eq!(
+                text, expected,
+                "{name} expansion changed: review, then UPDATE_SNAPSHOTS=1"
+            );
+            checked.push(name);
         }
-        let expected = std::fs::read_to_string(path).expect("snapshot exists");
-        assert_eq!(
-            text, expected,
-            "expansion changed: review, then UPDATE_SNAPSHOTS=1"
-        );
+        assert_eq!(checked, ["category", "product", "order"]);
     }
 }

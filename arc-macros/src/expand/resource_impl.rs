@@ -1,7 +1,7 @@
 //! The `Resource` impl: the static field table, the column lookup, the route table, the
 //! model's field serializer, and the no-op hooks when the resource declares none.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
@@ -71,11 +71,17 @@ fn field_meta(f: &Field) -> TokenStream {
         add(quote!(searchable()));
     }
     if f.min_len.is_some() || f.max_len.is_some() {
-        let (min, max) = (opt(f.min_len), opt(f.max_len));
+        let (min, max) = (
+            opt(f.min_len.map(Literal::u32_unsuffixed)),
+            opt(f.max_len.map(Literal::u32_unsuffixed)),
+        );
         add(quote!(len(#min, #max)));
     }
     if f.min.is_some() || f.max.is_some() {
-        let (min, max) = (opt(f.min), opt(f.max));
+        let (min, max) = (
+            opt(f.min.map(Literal::f64_unsuffixed)),
+            opt(f.max.map(Literal::f64_unsuffixed)),
+        );
         add(quote!(range(#min, #max)));
     }
     if !f.one_of.is_empty() {
@@ -127,7 +133,7 @@ pub fn expand(model: &Resource) -> TokenStream {
     let (name, path, table) = (&model.name, &model.path, &model.table);
     let migration = format!("m_arc_create_{table}");
     let metas = model.fields.iter().map(field_meta);
-    let count = model.fields.len();
+    let count = Literal::usize_unsuffixed(model.fields.len());
     let columns = model.fields.iter().map(|f| {
         let variant = format_ident!("{}", to_camel(&f.name));
         quote!(#module::Column::#variant)
@@ -139,12 +145,14 @@ pub fn expand(model: &Resource) -> TokenStream {
         .filter(|(_, f)| !f.hidden)
         .map(|(i, f)| {
             let (name, field) = (&f.name, format_ident!("{}", f.name));
+            let i = Literal::usize_unsuffixed(i);
             quote!(#i => map.serialize_entry(#name, &self.#field),)
         });
-    let id = model.id;
-    let soft_delete = opt(model.presets.soft_delete);
-    let slug_lookup = opt(model.presets.slug_lookup);
-    let tree = opt(model.presets.tree);
+    let id = Literal::usize_unsuffixed(model.id);
+    let index = |i: Option<usize>| opt(i.map(Literal::usize_unsuffixed));
+    let soft_delete = index(model.presets.soft_delete);
+    let slug_lookup = index(model.presets.slug_lookup);
+    let tree = index(model.presets.tree);
     let bulk = model.presets.bulk;
     let default_sort = &model.default_sort;
     let lenient = model.lenient;

@@ -33,6 +33,8 @@ pub struct Field {
     pub name: String,
     /// The type as the user wrote it.
     pub ty: syn::Type,
+    /// The user's `///` docs, carried over to the DTO and model fields.
+    pub docs: Vec<syn::Attribute>,
     pub fty: FieldTy,
     pub id: bool,
     pub system: bool,
@@ -390,6 +392,12 @@ fn field(cx: &Ctxt, f: &syn::Field) -> Option<Field> {
         ident,
         name,
         ty: args.ty.clone(),
+        docs: f
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc"))
+            .cloned()
+            .collect(),
         fty,
         id: args.id.is_present(),
         system: args.system.is_present() || auto != Auto::None,

@@ -1,5 +1,7 @@
+/// A product of one organization's catalog. Prices are integers in minor units (cents).
 pub struct Product {
     pub id: Uuid,
+    /// The owning organization (set by the multi-tenant preset).
     pub org_id: Option<String>,
     pub name: String,
     pub slug: Option<String>,
@@ -9,6 +11,7 @@ pub struct Product {
     pub cost: Option<i64>,
     pub internal_note: Option<String>,
     pub is_featured: bool,
+    /// Who created it (set from the caller).
     pub created_by: Option<String>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -24,6 +27,7 @@ pub mod product_entity {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: ::arc_runtime::uuid::Uuid,
+        /// The owning organization (set by the multi-tenant preset).
         pub org_id: Option<::std::string::String>,
         #[sea_orm(indexed)]
         pub name: ::std::string::String,
@@ -39,6 +43,7 @@ pub mod product_entity {
         pub internal_note: Option<::std::string::String>,
         #[sea_orm(indexed)]
         pub is_featured: bool,
+        /// Who created it (set from the caller).
         pub created_by: Option<::std::string::String>,
         pub deleted_at: Option<
             ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
@@ -141,14 +146,14 @@ const _: () = {
                     .filterable()
                     .sortable()
                     .searchable()
-                    .len(Some(1u32), Some(200u32)),
+                    .len(Some(1), Some(200)),
                 __p::FieldMeta::new("slug", __p::FieldType::String)
                     .nullable()
-                    .len(Some(1u32), Some(200u32)),
+                    .len(Some(1), Some(200)),
                 __p::FieldMeta::new("price", __p::FieldType::I64)
                     .filterable()
                     .sortable()
-                    .range(Some(0f64), None),
+                    .range(Some(0.0), None),
                 __p::FieldMeta::new(
                         "status",
                         __p::FieldType::Enum(<ProductStatus as __p::TextEnum>::VARIANTS),
@@ -160,11 +165,11 @@ const _: () = {
                     .filterable(),
                 __p::FieldMeta::new("cost", __p::FieldType::I64)
                     .nullable()
-                    .range(Some(0f64), None),
+                    .range(Some(0.0), None),
                 __p::FieldMeta::new("internal_note", __p::FieldType::String)
                     .nullable()
                     .hidden()
-                    .len(None, Some(2000u32)),
+                    .len(None, Some(2000)),
                 __p::FieldMeta::new("is_featured", __p::FieldType::Bool)
                     .default(__p::default_value::<bool>)
                     .filterable(),
@@ -181,10 +186,10 @@ const _: () = {
                 __p::FieldMeta::new("updated_at", __p::FieldType::DateTime)
                     .auto(__p::Auto::UpdatedAt),
             ],
-            id: 0usize,
+            id: 0,
             presets: __p::Presets {
-                soft_delete: Some(11usize),
-                slug_lookup: Some(3usize),
+                soft_delete: Some(11),
+                slug_lookup: Some(3),
                 tree: None,
                 bulk: true,
             },
@@ -192,7 +197,7 @@ const _: () = {
             lenient: false,
         };
         fn column(index: usize) -> product_entity::Column {
-            const COLUMNS: [product_entity::Column; 14usize] = [
+            const COLUMNS: [product_entity::Column; 14] = [
                 product_entity::Column::Id,
                 product_entity::Column::OrgId,
                 product_entity::Column::Name,
@@ -239,19 +244,19 @@ const _: () = {
             map: &mut M,
         ) -> ::core::result::Result<(), M::Error> {
             match index {
-                0usize => map.serialize_entry("id", &self.id),
-                1usize => map.serialize_entry("org_id", &self.org_id),
-                2usize => map.serialize_entry("name", &self.name),
-                3usize => map.serialize_entry("slug", &self.slug),
-                4usize => map.serialize_entry("price", &self.price),
-                5usize => map.serialize_entry("status", &self.status),
-                6usize => map.serialize_entry("category_id", &self.category_id),
-                7usize => map.serialize_entry("cost", &self.cost),
-                9usize => map.serialize_entry("is_featured", &self.is_featured),
-                10usize => map.serialize_entry("created_by", &self.created_by),
-                11usize => map.serialize_entry("deleted_at", &self.deleted_at),
-                12usize => map.serialize_entry("created_at", &self.created_at),
-                13usize => map.serialize_entry("updated_at", &self.updated_at),
+                0 => map.serialize_entry("id", &self.id),
+                1 => map.serialize_entry("org_id", &self.org_id),
+                2 => map.serialize_entry("name", &self.name),
+                3 => map.serialize_entry("slug", &self.slug),
+                4 => map.serialize_entry("price", &self.price),
+                5 => map.serialize_entry("status", &self.status),
+                6 => map.serialize_entry("category_id", &self.category_id),
+                7 => map.serialize_entry("cost", &self.cost),
+                9 => map.serialize_entry("is_featured", &self.is_featured),
+                10 => map.serialize_entry("created_by", &self.created_by),
+                11 => map.serialize_entry("deleted_at", &self.deleted_at),
+                12 => map.serialize_entry("created_at", &self.created_at),
+                13 => map.serialize_entry("updated_at", &self.updated_at),
                 _ => Ok(()),
             }
         }

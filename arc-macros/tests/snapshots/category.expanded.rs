@@ -1,0 +1,158 @@
+/// A product category; categories nest through `parent_id`.
+pub struct Category {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub parent_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+/// The sea-orm entity of [`super::Category`]: table `categories`.
+pub mod category_entity {
+    use ::arc_runtime::__private::sea_orm;
+    use sea_orm::entity::prelude::*;
+    /// A row as stored.
+    #[derive(Clone, Debug, PartialEq, sea_orm::DeriveEntityModel)]
+    #[sea_orm(table_name = "categories")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: ::arc_runtime::uuid::Uuid,
+        #[sea_orm(indexed)]
+        pub name: ::std::string::String,
+        #[sea_orm(unique)]
+        pub slug: ::std::string::String,
+        #[sea_orm(indexed)]
+        pub parent_id: Option<::arc_runtime::uuid::Uuid>,
+        #[sea_orm(indexed)]
+        pub created_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+        pub updated_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+    }
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, sea_orm::EnumIter, sea_orm::DeriveRelation)]
+    pub enum Relation {}
+    impl sea_orm::ActiveModelBehavior for ActiveModel {}
+}
+/// The body of `POST /categories`: the client-writable fields of [`Category`].
+#[derive(
+    Debug,
+    Clone,
+    ::arc_runtime::__private::serde::Serialize,
+    ::arc_runtime::__private::serde::Deserialize
+)]
+#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+pub struct CategoryCreate {
+    pub name: String,
+    pub slug: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<Uuid>,
+}
+/// The body of `PATCH /categories/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    ::arc_runtime::__private::serde::Serialize,
+    ::arc_runtime::__private::serde::Deserialize
+)]
+#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+pub struct CategoryPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::double_option"
+    )]
+    pub parent_id: Option<Option<Uuid>>,
+}
+const _: () = {
+    use ::arc_runtime::__private as __p;
+    impl __p::Resource for Category {
+        type Entity = category_entity::Entity;
+        type Model = category_entity::Model;
+        type ActiveModel = category_entity::ActiveModel;
+        const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
+            name: "category",
+            path: "/categories",
+            table: "categories",
+            migration: "m_arc_create_categories",
+            fields: &[
+                __p::FieldMeta::new("id", __p::FieldType::Uuid)
+                    .id()
+                    .auto(__p::Auto::Uuid),
+                __p::FieldMeta::new("name", __p::FieldType::String)
+                    .filterable()
+                    .sortable()
+                    .searchable()
+                    .len(Some(1), Some(100)),
+                __p::FieldMeta::new("slug", __p::FieldType::String)
+                    .filterable()
+                    .len(Some(1), Some(100)),
+                __p::FieldMeta::new("parent_id", __p::FieldType::Uuid)
+                    .nullable()
+                    .filterable(),
+                __p::FieldMeta::new("created_at", __p::FieldType::DateTime)
+                    .auto(__p::Auto::CreatedAt)
+                    .sortable(),
+                __p::FieldMeta::new("updated_at", __p::FieldType::DateTime)
+                    .auto(__p::Auto::UpdatedAt),
+            ],
+            id: 0,
+            presets: __p::Presets {
+                soft_delete: None,
+                slug_lookup: Some(2),
+                tree: Some(3),
+                bulk: false,
+            },
+            default_sort: "name",
+            lenient: false,
+        };
+        fn column(index: usize) -> category_entity::Column {
+            const COLUMNS: [category_entity::Column; 6] = [
+                category_entity::Column::Id,
+                category_entity::Column::Name,
+                category_entity::Column::Slug,
+                category_entity::Column::ParentId,
+                category_entity::Column::CreatedAt,
+                category_entity::Column::UpdatedAt,
+            ];
+            COLUMNS[index]
+        }
+        fn router() -> __p::Router<__p::ArcState> {
+            use __p::handlers as h;
+            __p::Router::new()
+                .route("/categories", __p::get(h::list::<Self>).post(h::create::<Self>))
+                .route(
+                    "/categories/{id}",
+                    __p::get(h::get::<Self>)
+                        .patch(h::update::<Self>)
+                        .put(h::update::<Self>)
+                        .delete(h::delete::<Self>),
+                )
+                .route("/categories/slug/{slug}", __p::get(h::get_by_slug::<Self>))
+                .route("/categories/tree", __p::get(h::tree::<Self>))
+                .route("/categories/{id}/children", __p::get(h::children::<Self>))
+        }
+    }
+    impl __p::SerializeFields for category_entity::Model {
+        fn serialize_field<M: __p::serde::ser::SerializeMap>(
+            &self,
+            index: usize,
+            map: &mut M,
+        ) -> ::core::result::Result<(), M::Error> {
+            match index {
+                0 => map.serialize_entry("id", &self.id),
+                1 => map.serialize_entry("name", &self.name),
+                2 => map.serialize_entry("slug", &self.slug),
+                3 => map.serialize_entry("parent_id", &self.parent_id),
+                4 => map.serialize_entry("created_at", &self.created_at),
+                5 => map.serialize_entry("updated_at", &self.updated_at),
+                _ => Ok(()),
+            }
+        }
+    }
+    /// No hooks declared: the defaults do nothing.
+    impl __p::Hooks for Category {}
+};

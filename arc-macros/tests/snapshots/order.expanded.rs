@@ -1,0 +1,174 @@
+/// An order of one product; its total is computed by the server.
+pub struct Order {
+    pub id: Uuid,
+    pub org_id: Option<String>,
+    /// The caller who placed it.
+    pub customer_id: Option<String>,
+    pub product_id: Uuid,
+    pub quantity: i32,
+    /// `price × quantity`, computed on every write.
+    pub total: i64,
+    pub status: OrderStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+/// The sea-orm entity of [`super::Order`]: table `orders`.
+pub mod order_entity {
+    use ::arc_runtime::__private::sea_orm;
+    use sea_orm::entity::prelude::*;
+    /// A row as stored.
+    #[derive(Clone, Debug, PartialEq, sea_orm::DeriveEntityModel)]
+    #[sea_orm(table_name = "orders")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: ::arc_runtime::uuid::Uuid,
+        pub org_id: Option<::std::string::String>,
+        /// The caller who placed it.
+        pub customer_id: Option<::std::string::String>,
+        #[sea_orm(indexed)]
+        pub product_id: ::arc_runtime::uuid::Uuid,
+        pub quantity: i32,
+        /// `price × quantity`, computed on every write.
+        #[sea_orm(indexed)]
+        pub total: i64,
+        #[sea_orm(indexed)]
+        pub status: ::std::string::String,
+        #[sea_orm(indexed)]
+        pub created_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+        pub updated_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+    }
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, sea_orm::EnumIter, sea_orm::DeriveRelation)]
+    pub enum Relation {}
+    impl sea_orm::ActiveModelBehavior for ActiveModel {}
+}
+/// The body of `POST /orders`: the client-writable fields of [`Order`].
+#[derive(
+    Debug,
+    Clone,
+    ::arc_runtime::__private::serde::Serialize,
+    ::arc_runtime::__private::serde::Deserialize
+)]
+#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+pub struct OrderCreate {
+    pub product_id: Uuid,
+    pub quantity: i32,
+    #[serde(default)]
+    pub status: OrderStatus,
+}
+/// The body of `PATCH /orders/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    ::arc_runtime::__private::serde::Serialize,
+    ::arc_runtime::__private::serde::Deserialize
+)]
+#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+pub struct OrderPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<OrderStatus>,
+}
+const _: () = {
+    use ::arc_runtime::__private as __p;
+    impl __p::Resource for Order {
+        type Entity = order_entity::Entity;
+        type Model = order_entity::Model;
+        type ActiveModel = order_entity::ActiveModel;
+        const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
+            name: "order",
+            path: "/orders",
+            table: "orders",
+            migration: "m_arc_create_orders",
+            fields: &[
+                __p::FieldMeta::new("id", __p::FieldType::Uuid)
+                    .id()
+                    .auto(__p::Auto::Uuid),
+                __p::FieldMeta::new("org_id", __p::FieldType::String)
+                    .nullable()
+                    .system(),
+                __p::FieldMeta::new("customer_id", __p::FieldType::String)
+                    .nullable()
+                    .system(),
+                __p::FieldMeta::new("product_id", __p::FieldType::Uuid).filterable(),
+                __p::FieldMeta::new("quantity", __p::FieldType::I32)
+                    .range(Some(1.0), Some(1000.0)),
+                __p::FieldMeta::new("total", __p::FieldType::I64)
+                    .system()
+                    .filterable()
+                    .sortable(),
+                __p::FieldMeta::new(
+                        "status",
+                        __p::FieldType::Enum(<OrderStatus as __p::TextEnum>::VARIANTS),
+                    )
+                    .default(__p::default_value::<OrderStatus>)
+                    .filterable(),
+                __p::FieldMeta::new("created_at", __p::FieldType::DateTime)
+                    .auto(__p::Auto::CreatedAt)
+                    .filterable()
+                    .sortable(),
+                __p::FieldMeta::new("updated_at", __p::FieldType::DateTime)
+                    .auto(__p::Auto::UpdatedAt),
+            ],
+            id: 0,
+            presets: __p::Presets {
+                soft_delete: None,
+                slug_lookup: None,
+                tree: None,
+                bulk: false,
+            },
+            default_sort: "-created_at",
+            lenient: false,
+        };
+        fn column(index: usize) -> order_entity::Column {
+            const COLUMNS: [order_entity::Column; 9] = [
+                order_entity::Column::Id,
+                order_entity::Column::OrgId,
+                order_entity::Column::CustomerId,
+                order_entity::Column::ProductId,
+                order_entity::Column::Quantity,
+                order_entity::Column::Total,
+                order_entity::Column::Status,
+                order_entity::Column::CreatedAt,
+                order_entity::Column::UpdatedAt,
+            ];
+            COLUMNS[index]
+        }
+        fn router() -> __p::Router<__p::ArcState> {
+            use __p::handlers as h;
+            __p::Router::new()
+                .route("/orders", __p::get(h::list::<Self>).post(h::create::<Self>))
+                .route(
+                    "/orders/{id}",
+                    __p::get(h::get::<Self>)
+                        .patch(h::update::<Self>)
+                        .put(h::update::<Self>)
+                        .delete(h::delete::<Self>),
+                )
+        }
+    }
+    impl __p::SerializeFields for order_entity::Model {
+        fn serialize_field<M: __p::serde::ser::SerializeMap>(
+            &self,
+            index: usize,
+            map: &mut M,
+        ) -> ::core::result::Result<(), M::Error> {
+            match index {
+                0 => map.serialize_entry("id", &self.id),
+                1 => map.serialize_entry("org_id", &self.org_id),
+                2 => map.serialize_entry("customer_id", &self.customer_id),
+                3 => map.serialize_entry("product_id", &self.product_id),
+                4 => map.serialize_entry("quantity", &self.quantity),
+                5 => map.serialize_entry("total", &self.total),
+                6 => map.serialize_entry("status", &self.status),
+                7 => map.serialize_entry("created_at", &self.created_at),
+                8 => map.serialize_entry("updated_at", &self.updated_at),
+                _ => Ok(()),
+            }
+        }
+    }
+};
