@@ -91,10 +91,11 @@ pub fn parse_query(
             _ => {
                 match parse_filter(meta, name, val, limits) {
                     Ok(filter) => filters.push(filter),
+                    // Lenient: parameters that are not filters are ignored; hidden fields
+                    // count as not filters, so leniency does not reveal them either.
                     Err(_)
                         if meta.lenient
-                            && meta
-                                .field(field_part(name))
+                            && queryable(meta, field_part(name))
                                 .is_none_or(|(_, f)| f.filter.0 == 0) => {}
                     Err(e) => return Err(e),
                 }
@@ -470,7 +471,218 @@ fn decode_cursor(
 
 #[cfg(test)]
 mod tests {
-    use super::decode_pairs;
+    use super::*;
+    use crate::query::Operand;
+    use crate::resource::{Auto, FieldType, Presets};
+
+    const FIELDS: &[FieldMeta] = &[
+        FieldMeta::new("id", FieldType::Uuid).id().auto(Auto::Uuid),
+        FieldMeta::new("name", FieldType::String)
+            .filterable()
+            .sortable()
+            .searchable(),
+        FieldMeta::new("price", FieldType::I64)
+            .filterable()
+            .sortable(),
+        FieldMeta::new("kind", FieldType::Enum(&["a", "b"])).filterable(),
+        FieldMeta::new("note", FieldType::String)
+            .nullable()
+            .sortable(),
+        FieldMeta::new("secret", FieldType::String)
+            .hidden()
+            .filterable()
+            .sortable(),
+    ];
+    const META: ResourceMeta = ResourceMeta {
+        name: "thing",
+        path: "/things",
+        table: "things",
+        migration: "m",
+        fields: FIELDS,
+        id: 0,
+        presets: Presets {
+            soft_delete: None,
+            slug_lookup: None,
+            tree: None,
+            bulk: false,
+        },
+        default_sort: "-price",
+        lenient: false,
+    };
+
+    fn parse(q: &str) -> Result<QuerySpec, ArcError> {
+        parse_query(
+            &META,
+            Some(q),
+            &CursorKey::new(b"k"),
+            &QueryLimits::default(),
+        )
+    }
+
+    fn refused(q: &str) -> String {
+        match parse(q) {
+            Ok(spec) => panic!("`{q}` was accepted: {spec:?}"),
+            Err(e) => {
+                assert_eq!(e.code(), crate::ErrorCode::BadRequest, "{q}");
+                e.message().to_owned()
+            }
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let spec = parse("").unwrap();
+        assert_eq!(spec.limit, 20);
+        assert_eq!(spec.paging, Paging::Offset { page: 1 });
+        assert_eq!(
+            spec.sort,
+            [
+                SortKey {
+                    field: 2,
+                    desc: true
+                },
+                SortKey {
+                    field: 0,
+                    desc: false
+                }
+            ]
+        );
+        assert!(!spec.select.contains(5), "hidden fields are never selected");
+        assert!(spec.filters.is_empty() && spec.search.is_none());
+    }
+
+    #[test]
+    fn filters_are_typed() {
+        let spec = parse("price[gte]=10&kind[in]=a,b&name[like]=x%25&price=3&note=1").unwrap_err();
+        assert!(spec.message().contains("note"), "note is not filterable");
+        let spec = parse("price[gte]=10&kind[in]=a,b&name[like]=x%25&price=3").unwrap();
+        assert_eq!(spec.filters.len(), 4);
+        assert_eq!(
+            spec.filters[0].operand,
+            Operand::One(sea_orm::Value::BigInt(Some(10)))
+        );
+        assert_eq!(spec.filters[1].op, Op::In);
+        assert_eq!(spec.filters[2].operand, Operand::Pattern("x%".into()));
+        assert_eq!(spec.filters[3].op, Op::Eq);
+    }
+
+    #[test]
+    fn limits_clamp_and_paging_is_exclusive() {
+        assert_eq!(parse("limit=100000").unwrap().limit, 1000);
+        assert_eq!(
+            parse("page=3&limit=5").unwrap().paging,
+            Paging::Offset { page: 3 }
+        );
+        assert_eq!(
+            parse("after=").unwrap().paging,
+            Paging::Keyset { after: None }
+        );
+        refused("after=&page=1");
+        refused("limit=0");
+        refused("page=0");
+        refused("page=99999999999");
+    }
+
+    #[test]
+    fn select_and_sort() {
+        let spec = parse("select=name&sort=name,-price").unwrap();
+        assert!(spec.select.contains(1) && spec.select.contains(0) && !spec.select.contains(2));
+        assert_eq!(spec.sort.len(), 3, "the id breaks ties");
+        let spec = parse("select=-name").unwrap();
+        assert!(!spec.select.contains(1) && spec.select.contains(2) && !spec.select.contains(5));
+        refused("sort=kind");
+        refused("sort=a,b,c,d,e");
+        refused("after=&sort=note");
+    }
+
+    #[test]
+    fn hidden_fields_answer_like_missing_ones() {
+        for (hidden, missing) in [
+            ("secret=1", "nope=1"),
+            ("sort=secret", "sort=nope"),
+            ("select=secret", "select=nope"),
+        ] {
+            let a = refused(hidden).replace("secret", "X");
+            let b = refused(missing).replace("nope", "X");
+            assert_eq!(a, b, "{hidden} vs {missing}");
+        }
+    }
+
+    #[test]
+    fn hostile_inputs_are_400s() {
+        for q in [
+            "price[gte]=abc",
+            "price=9223372036854775808",
+            "kind=c",
+            "kind[like]=a",
+            "name[gte",
+            "name[]=x",
+            "[eq]=1",
+            "name[eq][ne]=1",
+            "name[regex]=(a*)*",
+            "name[regex]=(?=x)",
+            "search=%FF",
+            "sort=%00",
+            "page=1&page=1",
+            "name[exists]=2",
+            "price[in]=",
+            "after=not.a.cursor",
+            "after=%E2%9C%93.%E2%9C%93",
+        ] {
+            refused(q);
+        }
+        refused(&format!("search={}", "s".repeat(201)));
+        refused(&format!("name[regex]={}", "a".repeat(501)));
+        refused(&format!("price[in]={}", vec!["1"; 101].join(",")));
+        refused(&"a=1&".repeat(65));
+        refused(&format!("name={}", "x".repeat(17 * 1024)));
+    }
+
+    #[test]
+    fn lenient_resources_ignore_unknown_parameters_only() {
+        let meta = ResourceMeta {
+            lenient: true,
+            ..META
+        };
+        let parse = |q| {
+            parse_query(
+                &meta,
+                Some(q),
+                &CursorKey::new(b"k"),
+                &QueryLimits::default(),
+            )
+        };
+        assert!(parse("utm_source=x&populate=y").unwrap().filters.is_empty());
+        assert!(
+            parse("secret=1").unwrap().filters.is_empty(),
+            "a hidden field is ignored like an unknown one"
+        );
+        assert!(
+            parse("price[gte]=abc").is_err(),
+            "declared fields are still checked"
+        );
+    }
+
+    #[test]
+    fn cursors_round_trip_through_the_parser() {
+        let key = CursorKey::new(b"k");
+        let spec = parse("after=&sort=price").unwrap();
+        let cursor = key.encode(
+            &sort_text(&META, &spec.sort),
+            &[Some("5".into()), Some(uuid::Uuid::nil().to_string())],
+        );
+        let spec = parse(&format!("after={cursor}&sort=price")).unwrap();
+        assert_eq!(
+            spec.paging,
+            Paging::Keyset {
+                after: Some(vec![
+                    sea_orm::Value::BigInt(Some(5)),
+                    sea_orm::Value::Uuid(Some(uuid::Uuid::nil()))
+                ])
+            }
+        );
+        refused(&format!("after={cursor}&sort=-price"));
+    }
 
     #[test]
     fn strict_percent_decoding() {
