@@ -1,5 +1,8 @@
-//! The harness of the black-box tests: the shop on a fresh database (SQLite in memory, or
-//! PostgreSQL in a schema of its own), driven in-process through its router.
+//! The harness of the black-box tests: the shop (or another app) on a fresh database
+//! (SQLite in memory, or PostgreSQL in a schema of its own), driven in-process through its
+//! router.
+
+pub mod gadget;
 
 use arc_runtime::sea_orm::{ConnectionTrait, DatabaseConnection};
 use axum::Router;
@@ -9,7 +12,14 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// A shop under test.
+/// Builds the app under test over a database.
+pub type MakeApp = fn(DatabaseConnection) -> arc_runtime::App;
+
+fn shop_app(db: DatabaseConnection) -> arc_runtime::App {
+    shop::app(db)
+}
+
+/// An app under test.
 pub struct TestApp {
     pub router: Router,
     pub db: DatabaseConnection,
@@ -45,15 +55,25 @@ impl Reply {
 impl TestApp {
     /// The shop on a fresh in-memory SQLite database, seeded.
     pub async fn sqlite() -> TestApp {
-        let db = arc_runtime::db::connect("sqlite::memory:")
-            .await
-            .expect("sqlite");
-        Self::build(db, "sqlite", None).await
+        Self::sqlite_with(shop_app).await
     }
 
     /// The shop on PostgreSQL in a new schema, seeded; `None` (with a printed reason) when
     /// `ARC_TEST_DATABASE_URL` is unset, which fails instead under `CI=true`.
     pub async fn postgres() -> Option<TestApp> {
+        Self::postgres_with(shop_app).await
+    }
+
+    /// The app `make` builds, on a fresh in-memory SQLite database.
+    pub async fn sqlite_with(make: MakeApp) -> TestApp {
+        let db = arc_runtime::db::connect("sqlite::memory:")
+            .await
+            .expect("sqlite");
+        Self::build(db, "sqlite", None, make).await
+    }
+
+    /// The app `make` builds, on PostgreSQL in a new schema (see [`TestApp::postgres`]).
+    pub async fn postgres_with(make: MakeApp) -> Option<TestApp> {
         let Ok(url) = std::env::var("ARC_TEST_DATABASE_URL") else {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -71,19 +91,23 @@ impl TestApp {
         let db = arc_runtime::db::connect_with(&url, Some(&schema))
             .await
             .expect("postgres schema");
-        Some(Self::build(db, "postgres", Some((schema, admin))).await)
+        Some(Self::build(db, "postgres", Some((schema, admin)), make).await)
     }
 
+    /// Migrates the app `make` builds; seeds the shop's demo data when it is the shop.
     async fn build(
         db: DatabaseConnection,
         backend: &'static str,
         schema: Option<(String, DatabaseConnection)>,
+        make: MakeApp,
     ) -> TestApp {
-        let app = shop::app(db.clone())
+        let app = make(db.clone())
             .cursor_secret(b"test secret")
             .body_limit(64 * 1024);
         app.migrate().await.expect("migrate");
-        shop::seed::seed(&db).await.expect("seed");
+        if app.resources().iter().any(|r| r.name == "category") {
+            shop::seed::seed(&db).await.expect("seed");
+        }
         TestApp {
             router: app.into_router(),
             db,
@@ -190,15 +214,16 @@ pub fn assert_error(reply: &Reply, status: u16, code: &str) {
     assert!(reply.body["requestId"].is_string(), "{}", reply.body);
 }
 
-/// Defines `<name>_sqlite` and `<name>_postgres` tests running `scenario(&TestApp)`.
+/// Defines `sqlite::<name>` and `postgres::<name>` tests running `name(&TestApp)` on the
+/// shop, or on the app of `make` with `on_both!(make => name, ..)`.
 #[macro_export]
 macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
+    ($make:path => $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let app = $crate::TestApp::sqlite().await;
+                    let app = $crate::TestApp::sqlite_with($make).await;
                     super::$name(&app).await;
                 }
             )*
@@ -207,12 +232,15 @@ macro_rules! on_both {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if let Some(app) = $crate::TestApp::postgres().await {
+                    if let Some(app) = $crate::TestApp::postgres_with($make).await {
                         super::$name(&app).await;
                         app.cleanup().await;
                     }
                 }
             )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both!(shop::app => $($name),*);
     };
 }

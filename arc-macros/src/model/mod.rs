@@ -293,11 +293,17 @@ impl Resource {
         for part in given.split(',') {
             let name = part.trim_start_matches(['-', '+']);
             match self.find(name) {
-                Some(i) if self.fields[i].sort || self.fields[i].id => {}
-                Some(_) => cx.error_at(
-                    given.span(),
-                    format!("`default_sort` names `{name}`, which is not in `query(sort)`"),
-                ),
+                // The default is the server's choice: any field it can order by.
+                Some(i)
+                    if self.fields[i].hidden
+                        || matches!(self.fields[i].fty.scalar, Scalar::Json) =>
+                {
+                    cx.error_at(
+                        given.span(),
+                        format!("`default_sort` cannot sort by `{name}` (hidden or JSON)"),
+                    );
+                }
+                Some(_) => {}
                 None => self.unknown_field(cx, given.span(), name, "`default_sort`"),
             }
         }

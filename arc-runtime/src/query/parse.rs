@@ -114,8 +114,10 @@ pub fn parse_query(
             Ok(n) => n.min(limits.max_limit),
         },
     };
-    let sort_text = sort.filter(|s| !s.is_empty()).unwrap_or(meta.default_sort);
-    let sort = parse_sort(meta, sort_text)?;
+    let sort = match sort.filter(|s| !s.is_empty()) {
+        Some(text) => parse_sort(meta, text, false)?,
+        None => default_sort(meta)?,
+    };
     let paging = match (page, after) {
         (Some(_), Some(_)) => return Err(bad("`page` and `after` cannot be combined")),
         (page, None) => Paging::Offset {
@@ -365,11 +367,13 @@ pub fn filters_from_json(
 }
 
 /// The resource's default sort (its `default_sort`, then the id), as parsed sort keys.
+/// The default is the server's choice: it may use fields clients cannot sort by.
 pub fn default_sort(meta: &ResourceMeta) -> Result<Vec<SortKey>, ArcError> {
-    parse_sort(meta, meta.default_sort)
+    parse_sort(meta, meta.default_sort, true)
 }
 
-fn parse_sort(meta: &ResourceMeta, text: &str) -> Result<Vec<SortKey>, ArcError> {
+/// Sort keys from `-a,b`; `trusted` (the resource's own default) skips the sortable check.
+fn parse_sort(meta: &ResourceMeta, text: &str, trusted: bool) -> Result<Vec<SortKey>, ArcError> {
     let mut keys: Vec<SortKey> = Vec::new();
     for part in text.split(',').filter(|p| !p.is_empty()) {
         let (desc, name) = match part.strip_prefix('-') {
@@ -377,7 +381,7 @@ fn parse_sort(meta: &ResourceMeta, text: &str) -> Result<Vec<SortKey>, ArcError>
             None => (false, part.strip_prefix('+').unwrap_or(part)),
         };
         let (field, _) = queryable(meta, name)
-            .filter(|(i, f)| f.sortable || *i == meta.id)
+            .filter(|(i, f)| trusted || f.sortable || *i == meta.id)
             .ok_or_else(|| bad(format!("cannot sort by `{name}`: not a sortable field")))?;
         if keys.iter().any(|k| k.field == field) {
             return Err(bad(format!("`sort` names `{name}` twice")));
@@ -593,6 +597,14 @@ mod tests {
         refused("sort=kind");
         refused("sort=a,b,c,d,e");
         refused("after=&sort=note");
+    }
+
+    #[test]
+    fn the_default_sort_may_use_fields_clients_cannot_sort_by() {
+        let meta = ResourceMeta { default_sort: "-kind", ..META };
+        let parse = |q| parse_query(&meta, Some(q), &CursorKey::new(b"k"), &QueryLimits::default());
+        assert_eq!(parse("").unwrap().sort[0], SortKey { field: 3, desc: true });
+        assert!(parse("sort=-kind").is_err());
     }
 
     #[test]
