@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware;
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigrationTrait;
 use tokio::net::ToSocketAddrs;
@@ -139,7 +138,7 @@ impl App {
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(self.body_limit))
-            .layer(middleware::from_fn(request_id::layer))
+            .layer(request_id::RequestIdLayer)
             .with_state(state)
     }
 

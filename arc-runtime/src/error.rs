@@ -235,12 +235,13 @@ impl IntoResponse for ArcError {
     fn into_response(self) -> Response {
         let status = self.code.status();
         let request_id = request_id::current();
+        let request_id = request_id.as_ref().and_then(|id| id.to_str().ok());
         let body = Envelope {
             success: false,
             error: &self.message,
             code: self.code.as_str(),
             timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            request_id: request_id.as_deref(),
+            request_id,
             details: self.details.as_ref(),
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();

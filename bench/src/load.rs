@@ -11,7 +11,10 @@ pub type RequestFn = std::sync::Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync>
 
 /// What one route measured.
 pub struct Stats {
+    /// Requests completed in the measured window.
     pub requests: u64,
+    /// Requests completed in total, warm-up included (for CPU per request).
+    pub all_requests: u64,
     pub errors: u64,
     pub per_sec: f64,
     pub p50_us: u64,
@@ -37,7 +40,7 @@ pub async fn drive(
             let mut latencies = Vec::with_capacity(1 << 16);
             let mut errors = 0u64;
             let Ok(mut stream) = TcpStream::connect(addr).await else {
-                return (latencies, 1);
+                return (latencies, 1, 0);
             };
             let _ = stream.set_nodelay(true);
             let mut buf = Vec::with_capacity(64 * 1024);
@@ -68,15 +71,17 @@ pub async fn drive(
                     }
                 }
             }
-            (latencies, errors)
+            (latencies, errors, n)
         }));
     }
     let mut all: Vec<u32> = Vec::new();
     let mut errors = 0;
+    let mut sent = 0;
     for worker in workers {
-        if let Ok((lat, err)) = worker.await {
+        if let Ok((lat, err, n)) = worker.await {
             all.extend(lat);
             errors += err;
+            sent += n;
         }
     }
     all.sort_unstable();
@@ -87,6 +92,7 @@ pub async fn drive(
     };
     Stats {
         requests: all.len() as u64,
+        all_requests: sent,
         errors,
         per_sec: all.len() as f64 / duration.as_secs_f64(),
         p50_us: u64::from(pct(0.50)),

@@ -25,6 +25,8 @@ use shop::product_entity as product;
 
 const ROWS: usize = 1000;
 const CONCURRENCY: usize = 32;
+/// `sysconf(_SC_CLK_TCK)` on Linux.
+const CLOCK_TICKS: f64 = 100.0;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -138,6 +140,22 @@ impl Server {
         })
     }
 
+    /// CPU time the server has used so far (user + system, all threads), in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the parenthesised command name: utime is the 14th field, stime the 15th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / CLOCK_TICKS
+    }
+
     /// Resident and peak resident memory, in MiB, from `/proc`.
     fn rss_mib(&self) -> (f64, f64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -163,7 +181,8 @@ impl Drop for Server {
 }
 
 struct Measured {
-    routes: Vec<(&'static str, load::Stats)>,
+    /// Per route: its stats and the server's CPU µs per request over the whole run.
+    routes: Vec<(&'static str, load::Stats, f64)>,
     rss: (f64, f64),
 }
 
@@ -208,6 +227,7 @@ fn measure(
     let server = Server::start(mode, db)?;
     let mut routes = Vec::new();
     for (name, status, make) in requests(ids.clone(), server.addr) {
+        let cpu_before = server.cpu_seconds();
         let stats = rt.block_on(load::drive(
             server.addr,
             make,
@@ -216,19 +236,30 @@ fn measure(
             Duration::from_secs(1),
             seconds,
         ));
+        let cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / stats.all_requests.max(1) as f64;
         eprintln!(
-            "  {mode:<9} {name:<18} {:>9.0} req/s  ({} requests, {} errors)",
+            "  {mode:<9} {name:<18} {:>9.0} req/s  {cpu_us:>6.1} µs CPU/req  ({} requests, {} errors)",
             stats.per_sec, stats.requests, stats.errors
         );
-        routes.push((name, stats));
+        routes.push((name, stats, cpu_us));
     }
     let rss = server.rss_mib();
     Ok(Measured { routes, rss })
 }
 
-/// Means over rounds: req/s, p50 µs, p99 µs, errors per route; mean RSS and peak RSS.
+/// One route's means over the rounds.
+struct RouteSummary {
+    name: &'static str,
+    per_sec: f64,
+    p50_us: f64,
+    p99_us: f64,
+    cpu_us: f64,
+    errors: u64,
+}
+
+/// Means over rounds per route; mean RSS and peak RSS.
 struct Summary {
-    routes: Vec<(&'static str, f64, f64, f64, u64)>,
+    routes: Vec<RouteSummary>,
     rss: (f64, f64),
 }
 
@@ -236,18 +267,17 @@ fn summarize(runs: &[Measured]) -> Summary {
     let n = runs.len() as f64;
     let routes = (0..runs[0].routes.len())
         .map(|i| {
-            let name = runs[0].routes[i].0;
-            let sum = |f: &dyn Fn(&load::Stats) -> f64| {
-                runs.iter().map(|r| f(&r.routes[i].1)).sum::<f64>() / n
+            let mean = |f: &dyn Fn(&(&'static str, load::Stats, f64)) -> f64| {
+                runs.iter().map(|r| f(&r.routes[i])).sum::<f64>() / n
             };
-            let errors = runs.iter().map(|r| r.routes[i].1.errors).sum();
-            (
-                name,
-                sum(&|s| s.per_sec),
-                sum(&|s| s.p50_us as f64),
-                sum(&|s| s.p99_us as f64),
-                errors,
-            )
+            RouteSummary {
+                name: runs[0].routes[i].0,
+                per_sec: mean(&|r| r.1.per_sec),
+                p50_us: mean(&|r| r.1.p50_us as f64),
+                p99_us: mean(&|r| r.1.p99_us as f64),
+                cpu_us: mean(&|r| r.2),
+                errors: runs.iter().map(|r| r.routes[i].1.errors).sum(),
+            }
         })
         .collect();
     let rss = (
@@ -255,6 +285,44 @@ fn summarize(runs: &[Measured]) -> Summary {
         runs.iter().map(|r| r.rss.1).fold(0.0, f64::max),
     );
     Summary { routes, rss }
+}
+
+fn print(g: &Summary, h: &Summary) {
+    println!();
+    println!(
+        "| route | generated req/s | p50 | p99 | CPU/req | hand-written req/s | p50 | p99 | CPU/req | req/s ratio | CPU ratio |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (gr, hr) in g.routes.iter().zip(&h.routes) {
+        println!(
+            "| {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.2}× | {:.2}× |",
+            gr.name,
+            gr.per_sec,
+            gr.p50_us,
+            gr.p99_us,
+            gr.cpu_us,
+            hr.per_sec,
+            hr.p50_us,
+            hr.p99_us,
+            hr.cpu_us,
+            gr.per_sec / hr.per_sec,
+            hr.cpu_us / gr.cpu_us
+        );
+        if gr.errors + hr.errors > 0 {
+            println!(
+                "|   errors | {} | | | | {} | | | | | |",
+                gr.errors, hr.errors
+            );
+        }
+    }
+    println!();
+    println!(
+        "req/s ratio = generated / hand-written throughput; CPU ratio = hand-written / generated server CPU per request"
+    );
+    println!(
+        "server RSS after a run (peak): generated {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1})",
+        g.rss.0, g.rss.1, h.rss.0, h.rss.1
+    );
 }
 
 fn run(seconds: Duration, rounds: usize) -> Result<()> {
@@ -295,30 +363,6 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&dir);
 
-    let (g, h) = (summarize(&generated), summarize(&hand));
-    println!();
-    println!("| route | generated req/s | p50 | p99 | hand-written req/s | p50 | p99 | ratio |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (gr, hr) in g.routes.iter().zip(&h.routes) {
-        println!(
-            "| {} | {:.0} | {:.0} µs | {:.0} µs | {:.0} | {:.0} µs | {:.0} µs | {:.2}× |",
-            gr.0,
-            gr.1,
-            gr.2,
-            gr.3,
-            hr.1,
-            hr.2,
-            hr.3,
-            gr.1 / hr.1
-        );
-        if gr.4 + hr.4 > 0 {
-            println!("|   errors | {} | | | {} | | | |", gr.4, hr.4);
-        }
-    }
-    println!();
-    println!(
-        "server RSS after a run (peak): generated {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1})",
-        g.rss.0, g.rss.1, h.rss.0, h.rss.1
-    );
+    print(&summarize(&generated), &summarize(&hand));
     Ok(())
 }

@@ -601,9 +601,25 @@ mod tests {
 
     #[test]
     fn the_default_sort_may_use_fields_clients_cannot_sort_by() {
-        let meta = ResourceMeta { default_sort: "-kind", ..META };
-        let parse = |q| parse_query(&meta, Some(q), &CursorKey::new(b"k"), &QueryLimits::default());
-        assert_eq!(parse("").unwrap().sort[0], SortKey { field: 3, desc: true });
+        let meta = ResourceMeta {
+            default_sort: "-kind",
+            ..META
+        };
+        let parse = |q| {
+            parse_query(
+                &meta,
+                Some(q),
+                &CursorKey::new(b"k"),
+                &QueryLimits::default(),
+            )
+        };
+        assert_eq!(
+            parse("").unwrap().sort[0],
+            SortKey {
+                field: 3,
+                desc: true
+            }
+        );
         assert!(parse("sort=-kind").is_err());
     }
 
