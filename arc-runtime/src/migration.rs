@@ -29,6 +29,10 @@ impl<R> Default for ResourceMigration<R> {
 }
 
 impl<R: Resource> MigrationName for ResourceMigration<R> {
+    #[expect(
+        clippy::misnamed_getters,
+        reason = "the name is the resource's, not a field of this marker"
+    )]
     fn name(&self) -> &str {
         R::META.migration
     }

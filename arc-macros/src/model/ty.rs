@@ -15,7 +15,7 @@ pub enum Scalar {
     Decimal,
     Json,
     /// A user enum deriving `arc_runtime::Enum`, stored as text.
-    Enum(Type),
+    Enum(Box<Type>),
 }
 
 impl Scalar {
@@ -97,7 +97,7 @@ fn classify_scalar(ty: &Type) -> Result<Scalar, String> {
         "Option" | "Vec" | "Box" | "HashMap" | "BTreeMap" | "i8" | "i16" | "i128" | "u8"
         | "u16" | "u32" | "u64" | "u128" | "usize" | "isize" | "f32" | "char" | "str"
         | "NaiveDateTime" | "NaiveDate" => return Err(unsupported(ty)),
-        _ => Scalar::Enum(ty.clone()),
+        _ => Scalar::Enum(Box::new(ty.clone())),
     })
 }
 
