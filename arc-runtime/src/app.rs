@@ -63,6 +63,7 @@ pub struct App {
     cursor_key: Option<CursorKey>,
     limits: QueryLimits,
     body_limit: usize,
+    auth: Option<crate::auth::Auth>,
 }
 
 impl App {
@@ -76,6 +77,7 @@ impl App {
             cursor_key: None,
             limits: QueryLimits::default(),
             body_limit: DEFAULT_BODY_LIMIT,
+            auth: None,
         }
     }
 
@@ -92,6 +94,13 @@ impl App {
     /// Without it, a random key is made at start and cursors die with the process.
     pub fn cursor_secret(mut self, secret: &[u8]) -> Self {
         self.cursor_key = Some(CursorKey::new(secret));
+        self
+    }
+
+    /// Authenticates every request with `auth`; handlers read the caller as an
+    /// [`AuthContext`](crate::auth::AuthContext). Without it every caller is anonymous.
+    pub fn auth(mut self, auth: crate::auth::Auth) -> Self {
+        self.auth = Some(auth);
         self
     }
 
@@ -127,16 +136,23 @@ impl App {
         migration::run_down(&self.db, &self.migrations).await
     }
 
-    /// The axum router: every route, the contract's 404 and 405, the body limit, request ids.
+    /// The axum router: every route, the contract's 404 and 405, authentication, the body
+    /// limit, request ids.
     pub fn into_router(self) -> Router {
         let state = ArcState(Arc::new(StateInner {
             db: self.db,
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
             limits: self.limits,
         }));
-        self.routes
+        let mut router = self
+            .routes
             .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
+            .method_not_allowed_fallback(method_not_allowed);
+        if let Some(auth) = &self.auth {
+            // Inside the request-id layer, so authentication errors carry the id.
+            router = router.layer(auth.layer());
+        }
+        router
             .layer(DefaultBodyLimit::max(self.body_limit))
             .layer(request_id::RequestIdLayer)
             .with_state(state)

@@ -26,6 +26,12 @@ pub enum ErrorCode {
     Unauthorized,
     /// 403: authenticated but not allowed.
     Forbidden,
+    /// 403: the row belongs to someone else.
+    OwnershipDenied,
+    /// 403: a multi-tenant route and no active organization.
+    OrgSelectionRequired,
+    /// 403: `x-organization-id` names an organization the caller is not a member of.
+    OrgAccessDenied,
     /// 404: no such route or row (or one the caller may not see).
     NotFound,
     /// 405: the route exists, the method does not.
@@ -56,6 +62,9 @@ impl ErrorCode {
             Self::BadRequest => "BAD_REQUEST",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden => "FORBIDDEN",
+            Self::OwnershipDenied => "OWNERSHIP_DENIED",
+            Self::OrgSelectionRequired => "ORG_SELECTION_REQUIRED",
+            Self::OrgAccessDenied => "ORG_ACCESS_DENIED",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict => "CONFLICT",
@@ -74,7 +83,10 @@ impl ErrorCode {
         match self {
             Self::Validation | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden
+            | Self::OwnershipDenied
+            | Self::OrgSelectionRequired
+            | Self::OrgAccessDenied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict | Self::DuplicateKey => StatusCode::CONFLICT,
@@ -143,6 +155,11 @@ impl ArcError {
     /// 404 `NOT_FOUND`.
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::NotFound, message)
+    }
+
+    /// 401 `UNAUTHORIZED` (with `WWW-Authenticate`).
+    pub fn unauthorized(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
     }
 
     /// 403 `FORBIDDEN`.

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod app;
+pub mod auth;
 pub mod crud;
 pub mod db;
 pub mod enumeration;
@@ -28,10 +29,12 @@ pub mod migration;
 pub mod plugins;
 pub mod query;
 pub mod resource;
+pub mod stores;
 pub mod value;
 
 pub use app::{App, ArcState};
 pub use arc_macros::{Enum, resource};
+pub use auth::{Auth, AuthContext};
 pub use enumeration::TextEnum;
 pub use error::{ArcError, ErrorCode, FieldError};
 pub use hooks::{Hooks, WriteContext};

@@ -1,0 +1,213 @@
+//! Bearer JWTs: HS256 with a secret, RS256 with a public key or a JWKS document.
+//!
+//! Exactly the configured algorithm is accepted (no `alg: none`, no algorithm confusion);
+//! `exp` is required and `nbf` checked, with a small leeway; audience and issuer are checked
+//! when configured. Claims follow the contract: `sub`, `roles`, `org_id`, `org_roles`, `orgs`,
+//! `jti`, `exp`; a claim of the wrong shape makes the token invalid.
+
+use std::collections::HashMap;
+
+use axum::http::header;
+use axum::http::request::Parts;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde_json::{Map, Value};
+
+use super::{AuthContext, AuthMethod, Authenticator};
+use crate::error::ArcError;
+use crate::stores::BoxFuture;
+
+/// Seconds of clock skew tolerated on `exp` and `nbf`.
+pub const DEFAULT_LEEWAY: u64 = 30;
+
+/// The keys tokens are verified with.
+#[derive(Clone)]
+pub enum JwtKeys {
+    /// One key for one algorithm (HS256 secret, RS256 public key).
+    Single(Algorithm, DecodingKey),
+    /// RS256 keys by `kid`, from a JWKS document.
+    Set(HashMap<String, DecodingKey>),
+}
+
+/// Errors configuring JWT keys.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtConfigError {
+    /// The key could not be read.
+    #[error("invalid key: {0}")]
+    Key(#[from] jsonwebtoken::errors::Error),
+    /// The JWKS document could not be read.
+    #[error("invalid JWKS document: {0}")]
+    Jwks(String),
+    /// An HS256 secret shorter than 32 bytes.
+    #[error("an HS256 secret must be at least 32 bytes")]
+    WeakSecret,
+}
+
+impl JwtKeys {
+    /// HS256 with `secret` (at least 32 bytes).
+    pub fn hs256(secret: &[u8]) -> Result<Self, JwtConfigError> {
+        if secret.len() < 32 {
+            return Err(JwtConfigError::WeakSecret);
+        }
+        Ok(Self::Single(
+            Algorithm::HS256,
+            DecodingKey::from_secret(secret)?,
+        ))
+    }
+
+    /// RS256 with a PEM public key.
+    pub fn rs256_pem(public_key: &[u8]) -> Result<Self, JwtConfigError> {
+        Ok(Self::Single(
+            Algorithm::RS256,
+            DecodingKey::from_rsa_pem(public_key)?,
+        ))
+    }
+
+    /// RS256 with the keys of a JWKS document (`{"keys":[..]}`), selected by the token's `kid`.
+    pub fn jwks(document: &str) -> Result<Self, JwtConfigError> {
+        let set: JwkSet =
+            serde_json::from_str(document).map_err(|e| JwtConfigError::Jwks(e.to_string()))?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let kid = jwk
+                .common
+                .key_id
+                .clone()
+                .ok_or_else(|| JwtConfigError::Jwks("a key has no `kid`".into()))?;
+            keys.insert(kid, DecodingKey::from_jwk(jwk)?);
+        }
+        if keys.is_empty() {
+            return Err(JwtConfigError::Jwks("no keys".into()));
+        }
+        Ok(Self::Set(keys))
+    }
+}
+
+/// Authenticates `Authorization: Bearer <JWT>`.
+#[derive(Clone)]
+pub struct JwtAuthenticator {
+    keys: JwtKeys,
+    validation: Validation,
+}
+
+impl JwtAuthenticator {
+    /// Verifies with `keys`, `exp` required, [`DEFAULT_LEEWAY`] seconds of skew.
+    pub fn new(keys: JwtKeys) -> Self {
+        let algorithm = match &keys {
+            JwtKeys::Single(alg, _) => *alg,
+            JwtKeys::Set(_) => Algorithm::RS256,
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = DEFAULT_LEEWAY;
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self { keys, validation }
+    }
+
+    /// Requires `aud` to be present and one of `audiences`.
+    pub fn audience(mut self, audiences: &[&str]) -> Self {
+        self.validation.set_audience(audiences);
+        self.validation.validate_aud = true;
+        // Checked only when present unless required: a token without `aud` must not pass.
+        self.validation.required_spec_claims.insert("aud".into());
+        self
+    }
+
+    /// Requires `iss` to be present and one of `issuers`.
+    pub fn issuer(mut self, issuers: &[&str]) -> Self {
+        self.validation.set_issuer(issuers);
+        self.validation.required_spec_claims.insert("iss".into());
+        self
+    }
+
+    /// Seconds of clock skew tolerated.
+    pub fn leeway(mut self, seconds: u64) -> Self {
+        self.validation.leeway = seconds;
+        self
+    }
+
+    /// Verifies `token` and reads its claims into a caller.
+    pub fn verify(&self, token: &str) -> Result<AuthContext, ArcError> {
+        let invalid = |why: &str| {
+            tracing::debug!(reason = why, "bearer token refused");
+            ArcError::unauthorized("Invalid or expired token")
+        };
+        let key = match &self.keys {
+            JwtKeys::Single(_, key) => key,
+            JwtKeys::Set(keys) => {
+                let header = decode_header(token).map_err(|_| invalid("malformed header"))?;
+                let kid = header.kid.ok_or_else(|| invalid("no kid"))?;
+                keys.get(&kid).ok_or_else(|| invalid("unknown kid"))?
+            }
+        };
+        let data = decode::<Map<String, Value>>(token, key, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => ArcError::unauthorized("Token has expired"),
+                _ => invalid("verification failed"),
+            }
+        })?;
+        claims_to_context(data.claims).ok_or_else(|| invalid("claims of the wrong shape"))
+    }
+}
+
+fn strings(claims: &Map<String, Value>, key: &str) -> Option<Vec<String>> {
+    match claims.get(key) {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        Some(_) => None,
+    }
+}
+
+fn string(claims: &Map<String, Value>, key: &str) -> Option<Option<String>> {
+    match claims.get(key) {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(s.clone())),
+        Some(_) => None,
+    }
+}
+
+/// The contract's claims as a caller; `None` when one has the wrong shape.
+fn claims_to_context(claims: Map<String, Value>) -> Option<AuthContext> {
+    let user_id = string(&claims, "sub")?.filter(|s| !s.is_empty())?;
+    Some(AuthContext {
+        user_id: Some(user_id),
+        roles: strings(&claims, "roles")?,
+        org_id: string(&claims, "org_id")?,
+        org_roles: strings(&claims, "org_roles")?,
+        orgs: strings(&claims, "orgs")?,
+        token_id: string(&claims, "jti")?,
+        expires_at: claims.get("exp").and_then(Value::as_u64),
+        method: AuthMethod::Jwt,
+        claims,
+    })
+}
+
+impl Authenticator for JwtAuthenticator {
+    fn authenticate<'a>(
+        &'a self,
+        parts: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<AuthContext>, ArcError>> {
+        let result = match parts.headers.get(header::AUTHORIZATION) {
+            None => Ok(None),
+            Some(value) => {
+                let text = value.to_str().unwrap_or("");
+                match text.split_once(' ') {
+                    Some((scheme, token))
+                        if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+                    {
+                        self.verify(token.trim()).map(Some)
+                    }
+                    _ => Err(ArcError::unauthorized(
+                        "Authorization must be `Bearer <token>`",
+                    )),
+                }
+            }
+        };
+        Box::pin(std::future::ready(result))
+    }
+}

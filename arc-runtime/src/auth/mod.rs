@@ -1,0 +1,185 @@
+//! Authentication: who is calling, as an [`AuthContext`] in every request's extensions.
+//!
+//! An [`Auth`] holds the app's authenticators (JWT bearer tokens, API keys, or any custom
+//! [`Authenticator`]), the revocation store and the org-selection rule; [`AuthLayer`] runs
+//! them once per request. No credentials gives the anonymous context (routes decide whether
+//! that is enough); credentials that do not verify are a 401, on every route.
+
+pub mod api_key;
+pub mod jwt;
+mod layer;
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+
+pub use api_key::ApiKeys;
+pub use jwt::{JwtAuthenticator, JwtKeys};
+pub use layer::{AuthLayer, AuthService};
+
+use crate::error::ArcError;
+use crate::stores::{BoxFuture, InMemoryRevocation, RevocationStore};
+
+/// How the caller authenticated.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    /// No credentials.
+    #[default]
+    Anonymous,
+    /// A bearer JWT.
+    Jwt,
+    /// An `x-api-key`.
+    ApiKey,
+    /// A custom authenticator, by its name.
+    Custom(&'static str),
+}
+
+/// The caller: user, platform roles, active organization, roles there, memberships.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuthContext {
+    /// The user id (`sub`); `None` for anonymous callers.
+    pub user_id: Option<String>,
+    /// Platform roles (`roles`).
+    pub roles: Vec<String>,
+    /// The active organization: `x-organization-id` when given and allowed, else `org_id`.
+    pub org_id: Option<String>,
+    /// Roles in the active organization (`org_roles`).
+    pub org_roles: Vec<String>,
+    /// Organizations the caller belongs to (`orgs`).
+    pub orgs: Vec<String>,
+    /// The token id (`jti`), for revocation.
+    pub token_id: Option<String>,
+    /// Expiry of the credentials (Unix seconds), if they expire.
+    pub expires_at: Option<u64>,
+    /// How the caller authenticated.
+    pub method: AuthMethod,
+    /// Every claim of the token, for custom rules.
+    pub claims: Map<String, Value>,
+}
+
+impl AuthContext {
+    /// The anonymous caller.
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    /// Whether the caller is authenticated.
+    pub fn is_authenticated(&self) -> bool {
+        self.user_id.is_some()
+    }
+
+    /// Whether the caller has `role` among platform roles or roles in the active org.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().chain(&self.org_roles).any(|r| r == role)
+    }
+
+    /// Whether the caller belongs to `org`.
+    pub fn is_member_of(&self, org: &str) -> bool {
+        self.org_id.as_deref() == Some(org) || self.orgs.iter().any(|o| o == org)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthContext {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<AuthContext>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// Turns a request's credentials into a caller.
+///
+/// Return `Ok(None)` when the request carries no credentials of this kind (the next
+/// authenticator is asked), `Err` when it carries some that do not verify (401).
+pub trait Authenticator: Send + Sync + 'static {
+    /// Authenticates the request whose head is `parts`.
+    fn authenticate<'a>(
+        &'a self,
+        parts: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<AuthContext>, ArcError>>;
+}
+
+/// The app's authentication: authenticators in order, the revocation store, and whether
+/// `x-organization-id` may select an organization.
+#[derive(Clone)]
+pub struct Auth {
+    authenticators: Vec<Arc<dyn Authenticator>>,
+    revocation: Arc<dyn RevocationStore>,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            authenticators: Vec::new(),
+            revocation: Arc::new(InMemoryRevocation::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("authenticators", &self.authenticators.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// No authenticator yet, in-memory revocation.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an authenticator; they are asked in the order added.
+    pub fn with(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticators.push(Arc::new(authenticator));
+        self
+    }
+
+    /// Uses `store` for token revocation (shared across instances when it is shared).
+    pub fn revocation(mut self, store: impl RevocationStore) -> Self {
+        self.revocation = Arc::new(store);
+        self
+    }
+
+    /// The revocation store, e.g. to revoke a token on logout.
+    pub fn revocation_store(&self) -> &Arc<dyn RevocationStore> {
+        &self.revocation
+    }
+
+    /// The layer that authenticates every request.
+    pub fn layer(&self) -> AuthLayer {
+        AuthLayer::new(self.clone())
+    }
+
+    /// The caller of a request: the first authenticator that finds credentials, checked
+    /// against revocation, with the active organization selected.
+    pub async fn authenticate(&self, parts: &Parts) -> Result<AuthContext, ArcError> {
+        let mut context = AuthContext::anonymous();
+        for authenticator in &self.authenticators {
+            if let Some(found) = authenticator.authenticate(parts).await? {
+                context = found;
+                break;
+            }
+        }
+        if let Some(jti) = &context.token_id {
+            match self.revocation.is_revoked(jti).await {
+                Ok(false) => {}
+                Ok(true) => return Err(ArcError::unauthorized("Token has been revoked")),
+                Err(e) => {
+                    // Fail closed: a token we cannot check is not accepted.
+                    tracing::error!(error = %e, "revocation store unavailable");
+                    return Err(ArcError::unauthorized("Token could not be verified"));
+                }
+            }
+        }
+        layer::select_org(&mut context, parts)?;
+        Ok(context)
+    }
+}

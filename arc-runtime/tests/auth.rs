@@ -1,0 +1,410 @@
+//! Authentication over HTTP: JWT (HS256, RS256 PEM, JWKS), forged, expired, revoked and
+//! malformed tokens, API keys, custom authenticators and organization selection.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arc_runtime::ArcError;
+use arc_runtime::auth::{
+    ApiKeys, Auth, AuthContext, AuthMethod, Authenticator, JwtAuthenticator, JwtKeys,
+};
+use arc_runtime::plugins::request_id::RequestIdLayer;
+use arc_runtime::stores::{BoxFuture, RevocationStore, StoreError};
+use axum::Json;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, request::Parts};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http_body_util::BodyExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const SECRET: &[u8] = b"a test secret that is at least 32 bytes long";
+const RSA_PRIVATE: &[u8] = include_bytes!("fixtures/rsa_private.pem");
+const RSA_PUBLIC: &[u8] = include_bytes!("fixtures/rsa_public.pem");
+const OTHER_PRIVATE: &[u8] = include_bytes!("fixtures/other_private.pem");
+const JWKS: &str = include_str!("fixtures/jwks.json");
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn claims(extra: Value) -> Value {
+    let mut c = json!({"sub": "u1", "exp": now() + 600, "roles": ["editor"], "org_id": "acme",
+                       "org_roles": ["admin"], "orgs": ["acme", "globex"], "jti": "t1"});
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
+
+fn hs256(claims: &Value) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(SECRET).unwrap(),
+    )
+    .unwrap()
+}
+
+fn rs256(claims: &Value, key: &[u8], kid: Option<&str>) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = kid.map(str::to_owned);
+    encode(&header, claims, &EncodingKey::from_rsa_pem(key).unwrap()).unwrap()
+}
+
+fn router(auth: Auth) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/me",
+            get(|ctx: AuthContext| async move {
+                Json(json!({
+                    "user": ctx.user_id, "roles": ctx.roles, "org": ctx.org_id,
+                    "org_roles": ctx.org_roles, "method": format!("{:?}", ctx.method),
+                }))
+            }),
+        )
+        .layer(auth.layer())
+        .layer(RequestIdLayer)
+}
+
+async fn call(
+    router: &axum::Router,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value, Option<String>) {
+    let mut req = Request::builder().uri("/me");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = router
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let www = res
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes())
+        .unwrap_or(Value::Null);
+    (status, body, www)
+}
+
+async fn bearer(router: &axum::Router, token: &str) -> (StatusCode, Value, Option<String>) {
+    call(router, &[("authorization", &format!("Bearer {token}"))]).await
+}
+
+#[track_caller]
+fn assert_401(reply: &(StatusCode, Value, Option<String>)) {
+    assert_eq!(reply.0, StatusCode::UNAUTHORIZED, "{}", reply.1);
+    assert_eq!(reply.1["code"], "UNAUTHORIZED");
+    assert_eq!(reply.1["success"], false);
+    assert!(reply.1["requestId"].is_string());
+    assert_eq!(reply.2.as_deref(), Some("Bearer"));
+}
+
+fn hs_auth() -> Auth {
+    Auth::new().with(JwtAuthenticator::new(JwtKeys::hs256(SECRET).unwrap()))
+}
+
+#[tokio::test]
+async fn no_credentials_is_anonymous() {
+    let (status, body, _) = call(&router(hs_auth()), &[]).await;
+    assert_eq!(status, 200);
+    assert!(body["user"].is_null());
+    assert_eq!(body["method"], "Anonymous");
+}
+
+#[tokio::test]
+async fn a_valid_hs256_token_names_the_caller() {
+    let (status, body, _) = bearer(&router(hs_auth()), &hs256(&claims(json!({})))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"], "u1");
+    assert_eq!(body["roles"], json!(["editor"]));
+    assert_eq!(body["org"], "acme");
+    assert_eq!(body["org_roles"], json!(["admin"]));
+    assert_eq!(body["method"], "Jwt");
+    let (status, ..) = call(
+        &router(hs_auth()),
+        &[(
+            "authorization",
+            &format!("bearer {}", hs256(&claims(json!({})))),
+        )],
+    )
+    .await;
+    assert_eq!(status, 200, "the scheme is case-insensitive");
+}
+
+#[tokio::test]
+async fn expired_premature_forged_and_malformed_tokens_are_401() {
+    let r = router(hs_auth());
+    assert_401(&bearer(&r, &hs256(&claims(json!({"exp": now() - 120})))).await);
+    let (status, ..) = bearer(&r, &hs256(&claims(json!({"exp": now() - 10})))).await;
+    assert_eq!(status, 200, "within the leeway");
+    assert_401(&bearer(&r, &hs256(&claims(json!({"nbf": now() + 300})))).await);
+    assert_401(&bearer(&r, &hs256(&claims(json!({"exp": null})))).await);
+    let wrong = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(json!({})),
+        &EncodingKey::from_secret(b"another secret, 32 bytes or more!!").unwrap(),
+    )
+    .unwrap();
+    assert_401(&bearer(&r, &wrong).await);
+    let valid = hs256(&claims(json!({})));
+    let (head, rest) = valid.split_once('.').unwrap();
+    let (_, sig) = rest.split_once('.').unwrap();
+    let tampered_payload = URL_SAFE_NO_PAD.encode(claims(json!({"roles": ["admin"]})).to_string());
+    assert_401(&bearer(&r, &format!("{head}.{tampered_payload}.{sig}")).await);
+    let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims(json!({})).to_string());
+    assert_401(&bearer(&r, &format!("{none_header}.{payload}.")).await);
+    assert_401(&bearer(&r, &format!("{none_header}.{payload}")).await);
+    for garbage in ["abc", "a.b.c", "....", "eyJ.eyJ.sig", &"x".repeat(10_000)] {
+        assert_401(&bearer(&r, garbage).await);
+    }
+    for header in ["Basic dTpw", "Bearer", "Bearer ", "token"] {
+        assert_401(&call(&r, &[("authorization", header)]).await);
+    }
+}
+
+#[tokio::test]
+async fn claims_of_the_wrong_shape_are_401() {
+    let r = router(hs_auth());
+    for bad in [
+        json!({"roles": "admin"}),
+        json!({"sub": null}),
+        json!({"sub": 42}),
+        json!({"sub": ""}),
+        json!({"orgs": [1, 2]}),
+        json!({"org_id": ["acme"]}),
+    ] {
+        assert_401(&bearer(&r, &hs256(&claims(bad.clone()))).await);
+    }
+}
+
+#[tokio::test]
+async fn rs256_with_a_pem_key_and_no_algorithm_confusion() {
+    let r = router(Auth::new().with(JwtAuthenticator::new(
+        JwtKeys::rs256_pem(RSA_PUBLIC).unwrap(),
+    )));
+    let (status, body, _) = bearer(&r, &rs256(&claims(json!({})), RSA_PRIVATE, None)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_401(&bearer(&r, &rs256(&claims(json!({})), OTHER_PRIVATE, None)).await);
+    // The classic confusion: an HS256 token whose secret is the RSA public key.
+    let confused = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(json!({})),
+        &EncodingKey::from_secret(RSA_PUBLIC).unwrap(),
+    )
+    .unwrap();
+    assert_401(&bearer(&r, &confused).await);
+    // And an RS256 token against an HS256 app.
+    assert_401(
+        &bearer(
+            &router(hs_auth()),
+            &rs256(&claims(json!({})), RSA_PRIVATE, None),
+        )
+        .await,
+    );
+}
+
+#[tokio::test]
+async fn rs256_with_a_jwks_document() {
+    let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::jwks(JWKS).unwrap())));
+    let (status, ..) = bearer(
+        &r,
+        &rs256(&claims(json!({})), RSA_PRIVATE, Some("test-key")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_401(&bearer(&r, &rs256(&claims(json!({})), RSA_PRIVATE, Some("unknown"))).await);
+    assert_401(&bearer(&r, &rs256(&claims(json!({})), RSA_PRIVATE, None)).await);
+    assert_401(
+        &bearer(
+            &r,
+            &rs256(&claims(json!({})), OTHER_PRIVATE, Some("test-key")),
+        )
+        .await,
+    );
+    assert!(JwtKeys::jwks("{}").is_err());
+    assert!(JwtKeys::jwks(r#"{"keys":[]}"#).is_err());
+}
+
+#[tokio::test]
+async fn audience_and_issuer_when_configured() {
+    let jwt = JwtAuthenticator::new(JwtKeys::hs256(SECRET).unwrap())
+        .audience(&["shop"])
+        .issuer(&["https://id.example"]);
+    let r = router(Auth::new().with(jwt));
+    let good = claims(json!({"aud": "shop", "iss": "https://id.example"}));
+    assert_eq!(bearer(&r, &hs256(&good)).await.0, 200);
+    assert_401(
+        &bearer(
+            &r,
+            &hs256(&claims(
+                json!({"aud": "other", "iss": "https://id.example"}),
+            )),
+        )
+        .await,
+    );
+    assert_401(
+        &bearer(
+            &r,
+            &hs256(&claims(
+                json!({"aud": "shop", "iss": "https://evil.example"}),
+            )),
+        )
+        .await,
+    );
+    // Leaving the claims out must not get past the check.
+    assert_401(&bearer(&r, &hs256(&claims(json!({})))).await);
+    assert_401(&bearer(&r, &hs256(&claims(json!({"aud": "shop"})))).await);
+    assert_401(&bearer(&r, &hs256(&claims(json!({"iss": "https://id.example"})))).await);
+}
+
+#[tokio::test]
+async fn weak_secrets_are_refused_at_configuration() {
+    assert!(JwtKeys::hs256(b"short").is_err());
+}
+
+#[tokio::test]
+async fn revoked_tokens_are_401() {
+    let auth = hs_auth();
+    let r = router(auth.clone());
+    let token = hs256(&claims(json!({"jti": "revoke-me"})));
+    assert_eq!(bearer(&r, &token).await.0, 200);
+    auth.revocation_store()
+        .revoke("revoke-me", (now() + 600) as u64)
+        .await
+        .unwrap();
+    assert_401(&bearer(&r, &token).await);
+    assert_eq!(
+        bearer(&r, &hs256(&claims(json!({"jti": "other"})))).await.0,
+        200
+    );
+}
+
+struct BrokenStore;
+
+impl RevocationStore for BrokenStore {
+    fn is_revoked<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async { Err(StoreError("down".into())) })
+    }
+    fn revoke<'a>(&'a self, _: &'a str, _: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError("down".into())) })
+    }
+}
+
+#[tokio::test]
+async fn a_failing_revocation_store_fails_closed() {
+    let r = router(hs_auth().revocation(BrokenStore));
+    assert_401(&bearer(&r, &hs256(&claims(json!({})))).await);
+    assert_eq!(
+        call(&r, &[]).await.0,
+        200,
+        "anonymous callers have no token to check"
+    );
+}
+
+#[tokio::test]
+async fn api_keys_are_matched_by_digest() {
+    let service = AuthContext {
+        user_id: Some("svc-1".into()),
+        roles: vec!["admin".into()],
+        ..AuthContext::default()
+    };
+    let r = router(hs_auth().with(ApiKeys::new().key("k-123", service)));
+    let (status, body, _) = call(&r, &[("x-api-key", "k-123")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["user"], "svc-1");
+    assert_eq!(body["method"], "ApiKey");
+    assert_401(&call(&r, &[("x-api-key", "k-124")]).await);
+    assert_401(&call(&r, &[("x-api-key", "")]).await);
+    let (_, body, _) = call(
+        &r,
+        &[
+            ("x-api-key", "k-123"),
+            (
+                "authorization",
+                &format!("Bearer {}", hs256(&claims(json!({})))),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        body["user"], "u1",
+        "authenticators are asked in order: the JWT first"
+    );
+}
+
+struct HeaderUser;
+
+impl Authenticator for HeaderUser {
+    fn authenticate<'a>(
+        &'a self,
+        parts: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<AuthContext>, ArcError>> {
+        let found = parts.headers.get("x-test-user").map(|v| AuthContext {
+            user_id: Some(v.to_str().unwrap_or("").to_owned()),
+            method: AuthMethod::Custom("header"),
+            ..AuthContext::default()
+        });
+        Box::pin(async move { Ok(found) })
+    }
+}
+
+#[tokio::test]
+async fn custom_authenticators() {
+    let r = router(Auth::new().with(HeaderUser));
+    let (status, body, _) = call(&r, &[("x-test-user", "alice")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["user"], "alice");
+    assert_eq!(body["method"], "Custom(\"header\")");
+}
+
+#[tokio::test]
+async fn organization_selection() {
+    let r = router(hs_auth());
+    let token = format!("Bearer {}", hs256(&claims(json!({}))));
+    let (status, body, _) = call(
+        &r,
+        &[("authorization", &token), ("x-organization-id", "globex")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["org"], "globex");
+    assert_eq!(
+        body["org_roles"],
+        json!([]),
+        "roles in acme do not carry over to globex"
+    );
+    let (_, body, _) = call(
+        &r,
+        &[("authorization", &token), ("x-organization-id", "acme")],
+    )
+    .await;
+    assert_eq!(body["org_roles"], json!(["admin"]));
+    let (status, body, _) = call(
+        &r,
+        &[("authorization", &token), ("x-organization-id", "initech")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(body["code"], "ORG_ACCESS_DENIED");
+    assert_401(&call(&r, &[("x-organization-id", "acme")]).await);
+    let (status, body, _) =
+        call(&r, &[("authorization", &token), ("x-organization-id", " ")]).await;
+    assert_eq!(
+        (status.as_u16(), body["code"].as_str()),
+        (400, Some("BAD_REQUEST"))
+    );
+}
