@@ -26,6 +26,7 @@ pub mod error;
 pub mod extract;
 pub mod hooks;
 pub mod migration;
+pub mod permissions;
 pub mod plugins;
 pub mod query;
 pub mod resource;
@@ -63,6 +64,7 @@ pub mod __private {
     pub use crate::enumeration::{IntoDbValue, TextEnum, default_value};
     pub use crate::hooks::Hooks;
     pub use crate::migration::ResourceMigration;
+    pub use crate::permissions::{Permissions, Rule};
     pub use crate::resource::{
         Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, Rules, SerializeFields,
     };

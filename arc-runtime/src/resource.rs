@@ -293,6 +293,8 @@ pub struct ResourceMeta {
     pub default_sort: &'static str,
     /// Unknown query parameters are ignored instead of rejected.
     pub lenient: bool,
+    /// Who may do what.
+    pub permissions: crate::permissions::Permissions,
 }
 
 impl ResourceMeta {

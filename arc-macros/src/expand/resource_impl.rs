@@ -188,6 +188,7 @@ pub fn expand(model: &Resource) -> TokenStream {
                 },
                 default_sort: #default_sort,
                 lenient: #lenient,
+                permissions: __p::Permissions::PUBLIC,
             };
 
             fn column(index: usize) -> #module::Column {

@@ -108,6 +108,7 @@ const _: () = {
             },
             default_sort: "name",
             lenient: false,
+            permissions: __p::Permissions::PUBLIC,
         };
         fn column(index: usize) -> category_entity::Column {
             const COLUMNS: [category_entity::Column; 6] = [

@@ -123,6 +123,7 @@ const _: () = {
             },
             default_sort: "-created_at",
             lenient: false,
+            permissions: __p::Permissions::PUBLIC,
         };
         fn column(index: usize) -> order_entity::Column {
             const COLUMNS: [order_entity::Column; 9] = [

@@ -195,6 +195,7 @@ const _: () = {
             },
             default_sort: "-created_at",
             lenient: false,
+            permissions: __p::Permissions::PUBLIC,
         };
         fn column(index: usize) -> product_entity::Column {
             const COLUMNS: [product_entity::Column; 14] = [

@@ -102,7 +102,7 @@ where
             let (mut parts, body) = request.into_parts();
             match auth.authenticate(&parts).await {
                 Ok(context) => {
-                    parts.extensions.insert(context);
+                    parts.extensions.insert(Arc::new(context));
                     inner.call(Request::from_parts(parts, body)).await
                 }
                 Err(error) => Ok(error.into_response()),

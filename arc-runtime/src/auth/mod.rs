@@ -84,12 +84,37 @@ impl AuthContext {
 impl<S: Send + Sync> FromRequestParts<S> for AuthContext {
     type Rejection = std::convert::Infallible;
 
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
+        Ok(Arc::unwrap_or_clone(caller))
+    }
+}
+
+/// The caller as the auth layer left it, shared (no copy per extraction). Anonymous when the
+/// app has no authentication.
+#[derive(Clone, Debug)]
+pub struct Caller(pub Arc<AuthContext>);
+
+impl std::ops::Deref for Caller {
+    type Target = AuthContext;
+
+    fn deref(&self) -> &AuthContext {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<AuthContext>()
-            .cloned()
-            .unwrap_or_default())
+        static ANONYMOUS: std::sync::OnceLock<Arc<AuthContext>> = std::sync::OnceLock::new();
+        let caller = match parts.extensions.get::<Arc<AuthContext>>() {
+            Some(caller) => caller.clone(),
+            None => ANONYMOUS
+                .get_or_init(|| Arc::new(AuthContext::anonymous()))
+                .clone(),
+        };
+        Ok(Caller(caller))
     }
 }
 

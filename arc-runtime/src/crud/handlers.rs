@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::ops::{self, Scope};
 use crate::app::ArcState;
+use crate::auth::Caller;
 use crate::extract::{JsonObject, PathParam};
 use crate::hooks::Hooks;
 use crate::resource::Resource;
@@ -17,91 +18,115 @@ fn respond(result: Result<Response, crate::ArcError>) -> Response {
 }
 
 /// `GET /{path}`
-pub async fn list<R: Resource>(State(st): State<ArcState>, RawQuery(q): RawQuery) -> Response {
-    respond(ops::list::<R>(&st, q.as_deref(), Scope::Live).await)
+pub async fn list<R: Resource>(
+    State(st): State<ArcState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Response {
+    respond(ops::list::<R>(&st, &caller, q.as_deref(), Scope::Live).await)
 }
 
 /// `GET /{path}/{id}`
-pub async fn get<R: Resource>(State(st): State<ArcState>, PathParam(id): PathParam) -> Response {
-    respond(ops::get::<R>(&st, &id).await)
+pub async fn get<R: Resource>(
+    State(st): State<ArcState>,
+    caller: Caller,
+    PathParam(id): PathParam,
+) -> Response {
+    respond(ops::get::<R>(&st, &caller, &id).await)
 }
 
 /// `POST /{path}`
 pub async fn create<R: Hooks>(
     State(st): State<ArcState>,
+    caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond(ops::create::<R>(&st, &body).await)
+    respond(ops::create::<R>(&st, &caller, &body).await)
 }
 
 /// `PATCH /{path}/{id}` and `PUT /{path}/{id}`
 pub async fn update<R: Hooks>(
     State(st): State<ArcState>,
+    caller: Caller,
     PathParam(id): PathParam,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond(ops::update::<R>(&st, &id, &body).await)
+    respond(ops::update::<R>(&st, &caller, &id, &body).await)
 }
 
 /// `DELETE /{path}/{id}`
-pub async fn delete<R: Hooks>(State(st): State<ArcState>, PathParam(id): PathParam) -> Response {
-    respond(ops::delete::<R>(&st, &id).await)
+pub async fn delete<R: Hooks>(
+    State(st): State<ArcState>,
+    caller: Caller,
+    PathParam(id): PathParam,
+) -> Response {
+    respond(ops::delete::<R>(&st, &caller, &id).await)
 }
 
 /// `GET /{path}/deleted` (soft_delete)
 pub async fn list_deleted<R: Resource>(
     State(st): State<ArcState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Response {
-    respond(ops::list::<R>(&st, q.as_deref(), Scope::Deleted).await)
+    respond(ops::list::<R>(&st, &caller, q.as_deref(), Scope::Deleted).await)
 }
 
 /// `POST /{path}/{id}/restore` (soft_delete)
-pub async fn restore<R: Hooks>(State(st): State<ArcState>, PathParam(id): PathParam) -> Response {
-    respond(ops::restore::<R>(&st, &id).await)
+pub async fn restore<R: Hooks>(
+    State(st): State<ArcState>,
+    caller: Caller,
+    PathParam(id): PathParam,
+) -> Response {
+    respond(ops::restore::<R>(&st, &caller, &id).await)
 }
 
 /// `GET /{path}/slug/{slug}` (slug_lookup)
 pub async fn get_by_slug<R: Resource>(
     State(st): State<ArcState>,
+    caller: Caller,
     PathParam(slug): PathParam,
 ) -> Response {
-    respond(ops::get_by_slug::<R>(&st, &slug).await)
+    respond(ops::get_by_slug::<R>(&st, &caller, &slug).await)
 }
 
 /// `GET /{path}/tree` (tree)
-pub async fn tree<R: Resource>(State(st): State<ArcState>) -> Response {
-    respond(ops::tree::<R>(&st).await)
+pub async fn tree<R: Resource>(State(st): State<ArcState>, caller: Caller) -> Response {
+    respond(ops::tree::<R>(&st, &caller).await)
 }
 
 /// `GET /{path}/{parent_id}/children` (tree)
 pub async fn children<R: Resource>(
     State(st): State<ArcState>,
+    caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond(ops::children::<R>(&st, &id).await)
+    respond(ops::children::<R>(&st, &caller, &id).await)
 }
 
 /// `POST /{path}/bulk` (bulk)
 pub async fn bulk_create<R: Hooks>(
     State(st): State<ArcState>,
+    caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond(ops::bulk_create::<R>(&st, &body).await)
+    respond(ops::bulk_create::<R>(&st, &caller, &body).await)
 }
 
 /// `PATCH /{path}/bulk` (bulk)
 pub async fn bulk_update<R: Hooks>(
     State(st): State<ArcState>,
+    caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond(ops::bulk_update::<R>(&st, &body).await)
+    respond(ops::bulk_update::<R>(&st, &caller, &body).await)
 }
 
 /// `DELETE /{path}/bulk` (bulk)
 pub async fn bulk_delete<R: Hooks>(
     State(st): State<ArcState>,
+    caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond(ops::bulk_delete::<R>(&st, &body).await)
+    respond(ops::bulk_delete::<R>(&st, &caller, &body).await)
 }

@@ -17,8 +17,10 @@ use super::body::{self, Mode, Values};
 use super::response::{self, Data, KeysetPage, OffsetPage, Record, Records};
 use super::tree;
 use crate::app::ArcState;
+use crate::auth::AuthContext;
 use crate::error::{ArcError, FieldError};
 use crate::hooks::{Hooks, WriteContext};
+use crate::permissions::{Operation, authorize};
 use crate::query::{self, Paging, parse::sort_text, sql};
 use crate::resource::{Auto, FieldSet, Resource};
 use crate::value;
@@ -50,6 +52,29 @@ pub fn scope<R: Resource>(scope: Scope) -> Condition {
     cond
 }
 
+/// The rows `caller` may touch through `op`, within `within`: the scope condition plus the
+/// rule's row filter. Denied callers get their 401/403 here, before any query.
+pub fn allowed<R: Resource>(
+    within: Scope,
+    op: Operation,
+    caller: &AuthContext,
+) -> Result<Condition, ArcError> {
+    let cond = scope::<R>(within);
+    Ok(match authorize::<R>(op, caller)? {
+        Some(rows) => cond.add(rows),
+        None => cond,
+    })
+}
+
+/// Like [`allowed`], for operations that create rows, where a row filter has nothing to
+/// filter: only a full grant allows them.
+fn may_create<R: Resource>(op: Operation, caller: &AuthContext) -> Result<(), ArcError> {
+    match authorize::<R>(op, caller)? {
+        None => Ok(()),
+        Some(_) => Err(ArcError::forbidden("You do not have permission to do this")),
+    }
+}
+
 /// A path id as a typed value; a malformed id is a 404, like a missing row.
 pub fn parse_id<R: Resource>(raw: &str) -> Result<Value, ArcError> {
     value::from_text(R::META.id_field().ty, raw).map_err(|_| not_found::<R>())
@@ -63,10 +88,10 @@ fn not_found<R: Resource>() -> ArcError {
 async fn find<R: Resource, C: ConnectionTrait>(
     db: &C,
     id: Value,
-    within: Scope,
+    within: Condition,
 ) -> Result<R::Model, ArcError> {
     R::Entity::find()
-        .filter(scope::<R>(within))
+        .filter(within)
         .filter(R::column(R::META.id).eq(id))
         .one(db)
         .await?
@@ -137,13 +162,20 @@ fn id_text<R: Resource>(model: &R::Model) -> String {
 /// `GET /products` (and `GET /products/deleted` with [`Scope::Deleted`]).
 pub async fn list<R: Resource>(
     state: &ArcState,
+    caller: &AuthContext,
     raw_query: Option<&str>,
     within: Scope,
 ) -> Result<Response, ArcError> {
     let meta = R::META;
+    let op = if within == Scope::Deleted {
+        Operation::Deleted
+    } else {
+        Operation::List
+    };
+    let rows = allowed::<R>(within, op, caller)?;
     let spec = query::parse_query(meta, raw_query, state.cursor_key(), state.query_limits())?;
     let db = state.db();
-    let cond = sql::condition::<R>(scope::<R>(within), &spec, db.get_database_backend());
+    let cond = sql::condition::<R>(rows, &spec, db.get_database_backend());
     let base = R::Entity::find().filter(cond);
     match &spec.paging {
         Paging::Offset { page } => {
@@ -214,8 +246,13 @@ pub async fn list<R: Resource>(
 }
 
 /// `GET /products/:id`
-pub async fn get<R: Resource>(state: &ArcState, id: &str) -> Result<Response, ArcError> {
-    let model = find::<R, _>(state.db(), parse_id::<R>(id)?, Scope::Live).await?;
+pub async fn get<R: Resource>(
+    state: &ArcState,
+    caller: &AuthContext,
+    id: &str,
+) -> Result<Response, ArcError> {
+    let rows = allowed::<R>(Scope::Live, Operation::Get, caller)?;
+    let model = find::<R, _>(state.db(), parse_id::<R>(id)?, rows).await?;
     response::json(
         StatusCode::OK,
         &Data::new(Record {
@@ -226,10 +263,15 @@ pub async fn get<R: Resource>(state: &ArcState, id: &str) -> Result<Response, Ar
 }
 
 /// `GET /products/slug/:slug`
-pub async fn get_by_slug<R: Resource>(state: &ArcState, slug: &str) -> Result<Response, ArcError> {
+pub async fn get_by_slug<R: Resource>(
+    state: &ArcState,
+    caller: &AuthContext,
+    slug: &str,
+) -> Result<Response, ArcError> {
     let field = R::META.presets.slug_lookup.ok_or_else(not_found::<R>)?;
+    let rows = allowed::<R>(Scope::Live, Operation::Get, caller)?;
     let model = R::Entity::find()
-        .filter(scope::<R>(Scope::Live))
+        .filter(rows)
         .filter(R::column(field).eq(slug))
         .one(state.db())
         .await?
@@ -255,8 +297,10 @@ async fn insert<R: Hooks>(
 /// `POST /products`: 201 with the row and a `Location` header.
 pub async fn create<R: Hooks>(
     state: &ArcState,
+    caller: &AuthContext,
     body: &Map<String, Json>,
 ) -> Result<Response, ArcError> {
+    may_create::<R>(Operation::Create, caller)?;
     let values = decode_or_reject(R::META, body, Mode::Create)?;
     let db = state.db();
     let txn = db.begin().await?;
@@ -278,14 +322,16 @@ pub async fn create<R: Hooks>(
 /// `PATCH /products/:id` (and `PUT`): absent fields stay, `null` clears nullable ones.
 pub async fn update<R: Hooks>(
     state: &ArcState,
+    caller: &AuthContext,
     id: &str,
     body: &Map<String, Json>,
 ) -> Result<Response, ArcError> {
+    let rows = allowed::<R>(Scope::Live, Operation::Update, caller)?;
     let id = parse_id::<R>(id)?;
     let values = decode_or_reject(R::META, body, Mode::Patch)?;
     let db = state.db();
     let txn = db.begin().await?;
-    let current = find::<R, _>(&txn, id, Scope::Live).await?;
+    let current = find::<R, _>(&txn, id, rows).await?;
     let mut row = current.clone().into_active_model();
     let changes = !values.is_empty();
     set_values::<R>(&mut row, values)?;
@@ -316,11 +362,16 @@ struct Deleted<'a> {
 }
 
 /// `DELETE /products/:id`: soft when the resource has `soft_delete`.
-pub async fn delete<R: Hooks>(state: &ArcState, id: &str) -> Result<Response, ArcError> {
+pub async fn delete<R: Hooks>(
+    state: &ArcState,
+    caller: &AuthContext,
+    id: &str,
+) -> Result<Response, ArcError> {
+    let rows = allowed::<R>(Scope::Live, Operation::Delete, caller)?;
     let id = parse_id::<R>(id)?;
     let db = state.db();
     let txn = db.begin().await?;
-    let current = find::<R, _>(&txn, id, Scope::Live).await?;
+    let current = find::<R, _>(&txn, id, rows).await?;
     R::before_delete(&WriteContext { txn: &txn }, &current).await?;
     let soft = match R::META.presets.soft_delete {
         Some(i) => {
@@ -345,12 +396,17 @@ pub async fn delete<R: Hooks>(state: &ArcState, id: &str) -> Result<Response, Ar
 }
 
 /// `POST /products/:id/restore`: a soft-deleted row back to life.
-pub async fn restore<R: Hooks>(state: &ArcState, id: &str) -> Result<Response, ArcError> {
+pub async fn restore<R: Hooks>(
+    state: &ArcState,
+    caller: &AuthContext,
+    id: &str,
+) -> Result<Response, ArcError> {
     let field = R::META.presets.soft_delete.ok_or_else(not_found::<R>)?;
+    let rows = allowed::<R>(Scope::Deleted, Operation::Restore, caller)?;
     let id = parse_id::<R>(id)?;
     let db = state.db();
     let txn = db.begin().await?;
-    let current = find::<R, _>(&txn, id, Scope::Deleted).await?;
+    let current = find::<R, _>(&txn, id, rows).await?;
     let mut row = current.clone().into_active_model();
     row.try_set(R::column(field), value::null_of(R::META.fields[field].ty))?;
     fill_auto::<R>(&mut row, Mode::Patch)?;
@@ -366,10 +422,14 @@ pub async fn restore<R: Hooks>(state: &ArcState, id: &str) -> Result<Response, A
 }
 
 /// `GET /categories/tree`: every live row, nested under its parent as `children`.
-pub async fn tree<R: Resource>(state: &ArcState) -> Result<Response, ArcError> {
+pub async fn tree<R: Resource>(
+    state: &ArcState,
+    caller: &AuthContext,
+) -> Result<Response, ArcError> {
     let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
+    let allowed = allowed::<R>(Scope::Live, Operation::Tree, caller)?;
     let sort = query::parse::default_sort(R::META)?;
-    let rows = sql::order::<R>(R::Entity::find().filter(scope::<R>(Scope::Live)), &sort)
+    let rows = sql::order::<R>(R::Entity::find().filter(allowed), &sort)
         .limit(MAX_TREE_ROWS + 1)
         .all(state.db())
         .await?;
@@ -385,16 +445,18 @@ pub async fn tree<R: Resource>(state: &ArcState) -> Result<Response, ArcError> {
 /// `GET /categories/:parent_id/children`: the live rows whose parent is `parent_id`.
 pub async fn children<R: Resource>(
     state: &ArcState,
+    caller: &AuthContext,
     parent_id: &str,
 ) -> Result<Response, ArcError> {
     let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
+    let allowed = allowed::<R>(Scope::Live, Operation::Tree, caller)?;
     let id = parse_id::<R>(parent_id)?;
     let db = state.db();
-    find::<R, _>(db, id.clone(), Scope::Live).await?;
+    find::<R, _>(db, id.clone(), allowed.clone()).await?;
     let sort = query::parse::default_sort(R::META)?;
     let rows = sql::order::<R>(
         R::Entity::find()
-            .filter(scope::<R>(Scope::Live))
+            .filter(allowed)
             .filter(R::column(parent).eq(id)),
         &sort,
     )
@@ -413,8 +475,11 @@ pub async fn children<R: Resource>(
 /// `POST /products/bulk` `{"items":[..]}`: all or nothing, every item's problems at once.
 pub async fn bulk_create<R: Hooks>(
     state: &ArcState,
+    caller: &AuthContext,
     body: &Map<String, Json>,
 ) -> Result<Response, ArcError> {
+    may_create::<R>(Operation::Bulk, caller)?;
+    may_create::<R>(Operation::Create, caller)?;
     let items = match body.get("items") {
         Some(Json::Array(items)) if !items.is_empty() => items,
         Some(Json::Array(_)) | None => {
@@ -473,14 +538,21 @@ pub async fn bulk_create<R: Hooks>(
 }
 
 /// The rows a bulk body's `filter` selects, inside the live scope.
+/// A bulk update or delete needs the `bulk` rule and the rule of the operation it performs;
+/// both row filters apply.
 fn bulk_filter<R: Resource>(
     state: &ArcState,
+    caller: &AuthContext,
+    op: Operation,
     body: &Map<String, Json>,
 ) -> Result<Condition, ArcError> {
+    let mut cond = allowed::<R>(Scope::Live, Operation::Bulk, caller)?;
+    if let Some(rows) = authorize::<R>(op, caller)? {
+        cond = cond.add(rows);
+    }
     let filter = body::object(body, "filter").map_err(ArcError::bad_request)?;
     let filters = query::parse::filters_from_json(R::META, filter, state.query_limits())?;
     let backend = state.db().get_database_backend();
-    let mut cond = scope::<R>(Scope::Live);
     for f in &filters {
         cond = cond.add(sql::filter_expr::<R>(f, backend));
     }
@@ -499,10 +571,11 @@ fn only_members(body: &Map<String, Json>, allowed: &[&str]) -> Result<(), ArcErr
 /// `PATCH /products/bulk` `{"filter":{..},"data":{..}}` → `{matchedCount, modifiedCount}`.
 pub async fn bulk_update<R: Hooks>(
     state: &ArcState,
+    caller: &AuthContext,
     body: &Map<String, Json>,
 ) -> Result<Response, ArcError> {
     only_members(body, &["filter", "data"])?;
-    let cond = bulk_filter::<R>(state, body)?;
+    let cond = bulk_filter::<R>(state, caller, Operation::Update, body)?;
     let data = body::object(body, "data").map_err(ArcError::bad_request)?;
     let mut values = decode_or_reject(R::META, data, Mode::Patch)?;
     for (i, field) in R::META.fields.iter().enumerate() {
@@ -526,10 +599,11 @@ pub async fn bulk_update<R: Hooks>(
 /// `DELETE /products/bulk` `{"filter":{..}}` → `{deletedCount}` (soft when the resource is).
 pub async fn bulk_delete<R: Hooks>(
     state: &ArcState,
+    caller: &AuthContext,
     body: &Map<String, Json>,
 ) -> Result<Response, ArcError> {
     only_members(body, &["filter"])?;
-    let cond = bulk_filter::<R>(state, body)?;
+    let cond = bulk_filter::<R>(state, caller, Operation::Delete, body)?;
     let db = state.db();
     let deleted = match R::META.presets.soft_delete {
         Some(i) => {

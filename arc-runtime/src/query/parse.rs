@@ -512,6 +512,7 @@ mod tests {
         },
         default_sort: "-price",
         lenient: false,
+        permissions: crate::permissions::Permissions::PUBLIC,
     };
 
     fn parse(q: &str) -> Result<QuerySpec, ArcError> {
