@@ -41,6 +41,37 @@ pub fn resource(args: TokenStream, input: TokenStream) -> TokenStream {
     }
 }
 
+/// Who may do what on a resource: `#[permissions(list = public, update = roles("admin"))]`.
+///
+/// Read by `#[resource]`; written above it, this only puts it below, so either order works.
+#[proc_macro_attribute]
+pub fn permissions(args: TokenStream, input: TokenStream) -> TokenStream {
+    let args = proc_macro2::TokenStream::from(args);
+    let mut item = match syn::parse::<syn::ItemStruct>(input.clone()) {
+        Ok(item) => item,
+        Err(_) => {
+            let input = proc_macro2::TokenStream::from(input);
+            return quote!(::core::compile_error!("`#[permissions]` goes on a `#[resource]` struct"); #input).into();
+        }
+    };
+    let is_resource = |a: &syn::Attribute| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "resource")
+    };
+    let Some(pos) = item.attrs.iter().position(is_resource) else {
+        let error =
+            syn::Error::new_spanned(&item.ident, "`#[permissions]` goes with `#[resource]`")
+                .to_compile_error();
+        return quote!(#error #item).into();
+    };
+    // Put ourselves right after `#[resource]`, which reads us.
+    let permissions: syn::Attribute = syn::parse_quote!(#[permissions(#args)]);
+    item.attrs.insert(pos + 1, permissions);
+    quote!(#item).into()
+}
+
 /// Implements `arc_runtime::TextEnum` for a fieldless enum, with serde's names.
 #[proc_macro_derive(Enum, attributes(serde))]
 pub fn derive_enum(input: TokenStream) -> TokenStream {

@@ -34,7 +34,7 @@ pub mod stores;
 pub mod value;
 
 pub use app::{App, ArcState};
-pub use arc_macros::{Enum, resource};
+pub use arc_macros::{Enum, permissions, resource};
 pub use auth::{Auth, AuthContext};
 pub use enumeration::TextEnum;
 pub use error::{ArcError, ErrorCode, FieldError};
@@ -43,7 +43,10 @@ pub use resource::Resource;
 
 /// What a file of resources needs in scope.
 pub mod prelude {
-    pub use crate::{App, ArcError, Enum, Hooks, Resource, TextEnum, WriteContext, resource};
+    pub use crate::{
+        App, ArcError, Auth, AuthContext, Enum, Hooks, Resource, TextEnum, WriteContext,
+        permissions, resource,
+    };
     pub use chrono::{DateTime, Utc};
     pub use rust_decimal::Decimal;
     pub use serde_json::Value as Json;

@@ -18,6 +18,7 @@ pub enum Finish {
     filter = [small, big, ratio, amount, flag, finish, coating, made_at, maker, label],
     sort = [small, ratio, amount, made_at, label]
 ))]
+#[permissions(default = public)]
 pub struct Gadget {
     #[field(id)]
     pub id: Uuid,

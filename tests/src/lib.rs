@@ -3,6 +3,7 @@
 //! router.
 
 pub mod gadget;
+pub mod notes;
 
 use arc_runtime::sea_orm::{ConnectionTrait, DatabaseConnection};
 use axum::Router;

@@ -14,9 +14,10 @@ use syn::ItemStruct;
 
 use crate::model::Resource;
 
-/// The user's struct without our `#[field]` helper attributes.
+/// The user's struct without our helper attributes (`#[permissions]`, `#[field]`).
 pub fn strip_field_attrs(item: &ItemStruct) -> ItemStruct {
     let mut item = item.clone();
+    item.attrs.retain(|a| !crate::model::is_permissions(a));
     for field in &mut item.fields {
         field.attrs.retain(|a| !a.path().is_ident("field"));
     }
@@ -42,7 +43,8 @@ pub fn resource(model: &Resource, item: &ItemStruct) -> TokenStream {
 
 #[cfg(test)]
 mod snapshot {
-    //! The expansion of every `#[resource]` in the shop's `resources.rs`, formatted, against
+    //! The expansion of every `#[resource]` in the shop's `resources.rs` (and of the tests'
+    //! `Note`, for its permissions), formatted, against
     //! reviewed snapshots in `tests/snapshots/`. The input is the shop's real source, so the
     //! snapshots follow it. Regenerate after review: `UPDATE_SNAPSHOTS=1 cargo test -p arc-macros`.
 
@@ -50,12 +52,16 @@ mod snapshot {
     use crate::model::{Resource, to_snake};
 
     const SHOP: &str = include_str!("../../../examples/shop/src/resources.rs");
+    /// A resource whose permissions use every kind of rule.
+    const NOTES: &str = include_str!("../../../tests/src/notes.rs");
 
     #[test]
     fn shop_expansions() {
-        let file = syn::parse_file(SHOP).expect("the shop's resources parse");
         let mut checked = Vec::new();
-        for item in file.items {
+        let items = [SHOP, NOTES]
+            .into_iter()
+            .flat_map(|src| syn::parse_file(src).expect("resources parse").items);
+        for item in items {
             let syn::Item::Struct(mut item) = item else {
                 continue;
             };
@@ -91,6 +97,6 @@ mod snapshot {
             );
             checked.push(name);
         }
-        assert_eq!(checked, ["category", "product", "order"]);
+        assert_eq!(checked, ["category", "product", "order", "note"]);
     }
 }

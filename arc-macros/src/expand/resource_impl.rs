@@ -5,7 +5,53 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
+use crate::model::permissions::{RuleAst, describe};
 use crate::model::{Auto, Field, Resource, Scalar, to_camel};
+
+fn rule_tokens(rule: &RuleAst) -> TokenStream {
+    let nested = |rules: &[RuleAst]| rules.iter().map(rule_tokens).collect::<Vec<_>>();
+    match rule {
+        RuleAst::Public => quote!(__p::Rule::Public),
+        RuleAst::Authenticated => quote!(__p::Rule::Authenticated),
+        RuleAst::Deny | RuleAst::Invalid | RuleAst::Owner(_, None) => quote!(__p::Rule::Deny),
+        RuleAst::OrgMember => quote!(__p::Rule::OrgMember),
+        RuleAst::Roles(roles) => quote!(__p::Rule::Roles(&[#(#roles),*])),
+        RuleAst::OrgRoles(roles) => quote!(__p::Rule::OrgRoles(&[#(#roles),*])),
+        RuleAst::Owner(_, Some(i)) => {
+            let i = Literal::usize_unsuffixed(*i);
+            quote!(__p::Rule::Owner(#i))
+        }
+        RuleAst::All(rules) => {
+            let rules = nested(rules);
+            quote!(__p::Rule::All(&[#(#rules),*]))
+        }
+        RuleAst::Any(rules) => {
+            let rules = nested(rules);
+            quote!(__p::Rule::Any(&[#(#rules),*]))
+        }
+    }
+}
+
+/// `__p::Permissions { list: .., .. }`, unlisted operations denied (or `default`).
+fn permissions(model: &Resource) -> TokenStream {
+    let ops = [
+        "list", "get", "create", "update", "delete", "deleted", "restore", "tree", "bulk",
+    ];
+    let fields = ops.iter().map(|op| {
+        let name = format_ident!("{}", op);
+        let rule = rule_tokens(&model.permissions.rule_for(op).0);
+        quote!(#name: #rule)
+    });
+    quote!(__p::Permissions { #(#fields),* })
+}
+
+/// The rule of `op` for the route table's doc: as written, or "deny (not listed)".
+fn rule_doc(model: &Resource, op: &str) -> String {
+    match model.permissions.rule_for(op) {
+        (rule, true) => describe(&rule),
+        (_, false) => "deny (not listed)".into(),
+    }
+}
 
 fn field_type(f: &Field) -> TokenStream {
     match &f.fty.scalar {
@@ -118,7 +164,48 @@ fn router(model: &Resource) -> TokenStream {
         let bulk = format!("{path}/bulk");
         routes.push(quote!(.route(#bulk, __p::post(h::bulk_create::<Self>).patch(h::bulk_update::<Self>).delete(h::bulk_delete::<Self>))));
     }
+    let mut docs = vec![
+        format!(
+            " `GET {path}`: {}; `POST {path}`: {}",
+            rule_doc(model, "list"),
+            rule_doc(model, "create")
+        ),
+        format!(
+            " `GET {one}`: {}; `PATCH`/`PUT`: {}; `DELETE`: {}",
+            rule_doc(model, "get"),
+            rule_doc(model, "update"),
+            rule_doc(model, "delete")
+        ),
+    ];
+    if model.presets.soft_delete.is_some() {
+        docs.push(format!(
+            " `GET {path}/deleted`: {}; `POST {path}/{{id}}/restore`: {}",
+            rule_doc(model, "deleted"),
+            rule_doc(model, "restore")
+        ));
+    }
+    if model.presets.slug_lookup.is_some() {
+        docs.push(format!(
+            " `GET {path}/slug/{{slug}}`: {}",
+            rule_doc(model, "get")
+        ));
+    }
+    if model.presets.tree.is_some() {
+        docs.push(format!(
+            " `GET {path}/tree`, `GET {path}/{{id}}/children`: {}",
+            rule_doc(model, "tree")
+        ));
+    }
+    if model.presets.bulk {
+        docs.push(format!(
+            " `POST|PATCH|DELETE {path}/bulk`: {}, and the rule of create/update/delete",
+            rule_doc(model, "bulk")
+        ));
+    }
     quote! {
+        /// The routes, and who may use them:
+        ///
+        #(#[doc = #docs])*
         fn router() -> __p::Router<__p::ArcState> {
             use __p::handlers as h;
             __p::Router::new()
@@ -157,6 +244,7 @@ pub fn expand(model: &Resource) -> TokenStream {
     let default_sort = &model.default_sort;
     let lenient = model.lenient;
     let router = router(model);
+    let permissions = permissions(model);
     let hooks = if model.hooks {
         quote!()
     } else {
@@ -188,7 +276,7 @@ pub fn expand(model: &Resource) -> TokenStream {
                 },
                 default_sort: #default_sort,
                 lenient: #lenient,
-                permissions: __p::Permissions::PUBLIC,
+                permissions: #permissions,
             };
 
             fn column(index: usize) -> #module::Column {

@@ -5,6 +5,7 @@
 //! at the user's token. The expanders read the model as plain data.
 
 pub mod attrs;
+pub mod permissions;
 pub mod ty;
 
 use darling::util::{Override, SpannedValue};
@@ -83,6 +84,7 @@ pub struct Resource {
     pub default_sort: String,
     pub lenient: bool,
     pub hooks: bool,
+    pub permissions: permissions::PermissionsAst,
 }
 
 const RESERVED: [&str; 6] = ["page", "limit", "after", "sort", "select", "search"];
@@ -168,6 +170,9 @@ impl Resource {
             default_sort: String::new(),
             lenient: args.query.lenient.is_present(),
             hooks: args.hooks.is_present(),
+            permissions: permissions::PermissionsAst {
+                entries: Vec::new(),
+            },
         };
         if let Some(path) = &args.path {
             let p = path.as_ref();
@@ -216,6 +221,41 @@ impl Resource {
             model.fields[slug].unique = true;
         }
         model.check_fields(cx);
+        model.permissions = match item.attrs.iter().find(|a| is_permissions(a)) {
+            Some(attr) => match &attr.meta {
+                syn::Meta::List(list) => {
+                    permissions::PermissionsAst::parse(cx, list.tokens.clone())
+                }
+                _ => {
+                    cx.error_spanned_by(
+                        attr,
+                        "write the rules inside: #[permissions(list = public, ..)]",
+                    );
+                    permissions::PermissionsAst {
+                        entries: Vec::new(),
+                    }
+                }
+            },
+            None => {
+                cx.error_spanned_by(
+                    &model.ident,
+                    "a resource says who may do what: add #[permissions(..)] below #[resource], \
+                     e.g. #[permissions(list = public, get = public, default = roles(\"admin\"))]; \
+                     #[permissions(default = public)] opens every route",
+                );
+                permissions::PermissionsAst {
+                    entries: Vec::new(),
+                }
+            }
+        };
+        let mut rules = std::mem::replace(
+            &mut model.permissions,
+            permissions::PermissionsAst {
+                entries: Vec::new(),
+            },
+        );
+        rules.check(cx, &model);
+        model.permissions = rules;
         Some(model)
     }
 
@@ -367,6 +407,14 @@ impl Resource {
             }
         }
     }
+}
+
+/// Whether `attr` is `#[permissions(..)]` (by its last path segment).
+pub fn is_permissions(attr: &syn::Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "permissions")
 }
 
 /// One struct field as a model field; `None` (with errors pushed) when it cannot be one.

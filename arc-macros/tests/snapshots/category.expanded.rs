@@ -108,7 +108,17 @@ const _: () = {
             },
             default_sort: "name",
             lenient: false,
-            permissions: __p::Permissions::PUBLIC,
+            permissions: __p::Permissions {
+                list: __p::Rule::Public,
+                get: __p::Rule::Public,
+                create: __p::Rule::Public,
+                update: __p::Rule::Public,
+                delete: __p::Rule::Public,
+                deleted: __p::Rule::Public,
+                restore: __p::Rule::Public,
+                tree: __p::Rule::Public,
+                bulk: __p::Rule::Public,
+            },
         };
         fn column(index: usize) -> category_entity::Column {
             const COLUMNS: [category_entity::Column; 6] = [
@@ -121,6 +131,12 @@ const _: () = {
             ];
             COLUMNS[index]
         }
+        /// The routes, and who may use them:
+        ///
+        /// `GET /categories`: public; `POST /categories`: public
+        /// `GET /categories/{id}`: public; `PATCH`/`PUT`: public; `DELETE`: public
+        /// `GET /categories/slug/{slug}`: public
+        /// `GET /categories/tree`, `GET /categories/{id}/children`: public
         fn router() -> __p::Router<__p::ArcState> {
             use __p::handlers as h;
             __p::Router::new()

@@ -123,7 +123,17 @@ const _: () = {
             },
             default_sort: "-created_at",
             lenient: false,
-            permissions: __p::Permissions::PUBLIC,
+            permissions: __p::Permissions {
+                list: __p::Rule::Public,
+                get: __p::Rule::Public,
+                create: __p::Rule::Public,
+                update: __p::Rule::Public,
+                delete: __p::Rule::Public,
+                deleted: __p::Rule::Public,
+                restore: __p::Rule::Public,
+                tree: __p::Rule::Public,
+                bulk: __p::Rule::Public,
+            },
         };
         fn column(index: usize) -> order_entity::Column {
             const COLUMNS: [order_entity::Column; 9] = [
@@ -139,6 +149,10 @@ const _: () = {
             ];
             COLUMNS[index]
         }
+        /// The routes, and who may use them:
+        ///
+        /// `GET /orders`: public; `POST /orders`: public
+        /// `GET /orders/{id}`: public; `PATCH`/`PUT`: public; `DELETE`: public
         fn router() -> __p::Router<__p::ArcState> {
             use __p::handlers as h;
             __p::Router::new()

@@ -195,7 +195,17 @@ const _: () = {
             },
             default_sort: "-created_at",
             lenient: false,
-            permissions: __p::Permissions::PUBLIC,
+            permissions: __p::Permissions {
+                list: __p::Rule::Public,
+                get: __p::Rule::Public,
+                create: __p::Rule::Public,
+                update: __p::Rule::Public,
+                delete: __p::Rule::Public,
+                deleted: __p::Rule::Public,
+                restore: __p::Rule::Public,
+                tree: __p::Rule::Public,
+                bulk: __p::Rule::Public,
+            },
         };
         fn column(index: usize) -> product_entity::Column {
             const COLUMNS: [product_entity::Column; 14] = [
@@ -216,6 +226,13 @@ const _: () = {
             ];
             COLUMNS[index]
         }
+        /// The routes, and who may use them:
+        ///
+        /// `GET /products`: public; `POST /products`: public
+        /// `GET /products/{id}`: public; `PATCH`/`PUT`: public; `DELETE`: public
+        /// `GET /products/deleted`: public; `POST /products/{id}/restore`: public
+        /// `GET /products/slug/{slug}`: public
+        /// `POST|PATCH|DELETE /products/bulk`: public, and the rule of create/update/delete
         fn router() -> __p::Router<__p::ArcState> {
             use __p::handlers as h;
             __p::Router::new()

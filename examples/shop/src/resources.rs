@@ -4,6 +4,9 @@ use arc_runtime::prelude::*;
 use arc_runtime::sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
+// Every resource here is open (`#[permissions(default = public)]`) until the shop's
+// authentication and tenancy land; then each gets the contract's rules.
+
 /// A product category; categories nest through `parent_id`.
 #[resource(
     presets(slug_lookup, tree),
@@ -14,6 +17,7 @@ use serde::{Deserialize, Serialize};
         default_sort = "name"
     )
 )]
+#[permissions(default = public)]
 pub struct Category {
     #[field(id)]
     pub id: Uuid,
@@ -48,6 +52,7 @@ pub enum ProductStatus {
         search = [name]
     )
 )]
+#[permissions(default = public)]
 pub struct Product {
     #[field(id)]
     pub id: Uuid,
@@ -98,6 +103,7 @@ pub enum OrderStatus {
     hooks,
     query(filter = [status, product_id, total, created_at], sort = [total, created_at])
 )]
+#[permissions(default = public)]
 pub struct Order {
     #[field(id)]
     pub id: Uuid,

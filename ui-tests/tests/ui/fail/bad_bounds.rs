@@ -1,6 +1,7 @@
 use arc_runtime::prelude::*;
 
 #[resource]
+#[permissions(default = public)]
 pub struct Item {
     #[field(id)]
     pub id: Uuid,

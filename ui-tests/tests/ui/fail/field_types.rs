@@ -3,6 +3,7 @@ use arc_runtime::prelude::*;
 pub struct NotAnEnum;
 
 #[resource]
+#[permissions(default = public)]
 pub struct Bag {
     #[field(id)]
     pub id: Uuid,

@@ -1,11 +1,13 @@
 use arc_runtime::prelude::*;
 
 #[resource]
+#[permissions(default = public)]
 pub struct NoId {
     pub body: String,
 }
 
 #[resource]
+#[permissions(default = public)]
 pub struct TwoIds {
     #[field(id)]
     pub id: Uuid,
@@ -14,6 +16,7 @@ pub struct TwoIds {
 }
 
 #[resource]
+#[permissions(default = public)]
 pub struct TextId {
     #[field(id)]
     pub id: String,

@@ -5,6 +5,7 @@ use arc_runtime::prelude::*;
 pub struct Colour;
 
 #[resource]
+#[permissions(default = public)]
 pub struct Shirt {
     #[field(id)]
     pub id: Uuid,

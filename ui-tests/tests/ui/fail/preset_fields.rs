@@ -1,6 +1,7 @@
 use arc_runtime::prelude::*;
 
 #[resource(presets(soft_delete, slug_lookup(field = "slgu"), tree))]
+#[permissions(default = public)]
 pub struct Page {
     #[field(id)]
     pub id: Uuid,

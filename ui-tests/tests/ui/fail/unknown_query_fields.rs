@@ -1,6 +1,7 @@
 use arc_runtime::prelude::*;
 
 #[resource(query(filter = [nmae, body], sort = [bodyy], search = [size], default_sort = "-secret"))]
+#[permissions(default = public)]
 pub struct Note {
     #[field(id)]
     pub id: Uuid,

@@ -17,6 +17,7 @@ pub enum Kind {
     presets(soft_delete(field = "removed_at"), slug_lookup(field = "handle"), tree(field = "parent"), bulk),
     query(filter = [name, count, big, ratio, flag, kind, at, amount, parent], sort = [name, at], search = [name], default_sort = "-at", lenient)
 )]
+#[permissions(default = public)]
 pub struct Thing {
     #[field(id)]
     pub id: i64,

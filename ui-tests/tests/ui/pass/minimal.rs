@@ -1,6 +1,7 @@
 use arc_runtime::prelude::*;
 
 #[resource]
+#[permissions(default = public)]
 pub struct Note {
     #[field(id)]
     pub id: Uuid,

@@ -1,0 +1,318 @@
+//! `#[permissions(list = public, update = any(owner("created_by"), roles("admin")), ..)]`:
+//! parsed into rule trees and checked against the resource (fields, presets, operations).
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Ident, LitStr, Token, parenthesized};
+
+use super::{Resource, Scalar};
+use crate::ctxt::Ctxt;
+use crate::suggest::did_you_mean;
+
+/// Operations a rule can be given for; `default` covers the ones not listed.
+pub const OPERATIONS: [&str; 10] = [
+    "list", "get", "create", "update", "delete", "deleted", "restore", "tree", "bulk", "default",
+];
+const COMBINATORS: [&str; 9] = [
+    "public",
+    "authenticated",
+    "deny",
+    "roles",
+    "org_roles",
+    "org_member",
+    "owner",
+    "all",
+    "any",
+];
+
+/// One rule as written.
+#[derive(Debug, Clone)]
+pub enum RuleAst {
+    Public,
+    Authenticated,
+    Deny,
+    OrgMember,
+    Roles(Vec<LitStr>),
+    OrgRoles(Vec<LitStr>),
+    /// The field name, and the index once checked.
+    Owner(LitStr, Option<usize>),
+    All(Vec<RuleAst>),
+    Any(Vec<RuleAst>),
+    /// Something that did not parse as a rule (already reported).
+    Invalid,
+}
+
+/// `op = rule`
+#[derive(Debug)]
+pub struct Entry {
+    pub op: Ident,
+    pub rule: RuleAst,
+}
+
+/// The attribute's content, parsed without failing: problems go to the context.
+#[derive(Debug)]
+pub struct PermissionsAst {
+    pub entries: Vec<Entry>,
+}
+
+/// Raw syntax: `ident`, `ident(args)`, or a string literal.
+enum Raw {
+    Word(Ident, Option<Punctuated<Raw, Token![,]>>),
+    Str(LitStr),
+}
+
+impl Parse for Raw {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            return Ok(Raw::Str(input.parse()?));
+        }
+        let ident: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+        if input.peek(syn::token::Paren) {
+            let content;
+            parenthesized!(content in input);
+            return Ok(Raw::Word(
+                ident,
+                Some(content.parse_terminated(Raw::parse, Token![,])?),
+            ));
+        }
+        Ok(Raw::Word(ident, None))
+    }
+}
+
+struct RawEntry {
+    op: Ident,
+    rule: Raw,
+}
+
+impl Parse for RawEntry {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let op = input.call(syn::ext::IdentExt::parse_any)?;
+        input.parse::<Token![=]>()?;
+        Ok(RawEntry {
+            op,
+            rule: input.parse()?,
+        })
+    }
+}
+
+fn span_of(raw: &Raw) -> Span {
+    match raw {
+        Raw::Word(ident, _) => ident.span(),
+        Raw::Str(lit) => lit.span(),
+    }
+}
+
+fn strings(cx: &Ctxt, name: &Ident, args: Option<Punctuated<Raw, Token![,]>>) -> Vec<LitStr> {
+    let mut out = Vec::new();
+    let mut given = false;
+    for arg in args.into_iter().flatten() {
+        given = true;
+        match arg {
+            Raw::Str(lit) => out.push(lit),
+            other => cx.error_at(
+                span_of(&other),
+                format!("`{name}(..)` takes role names as strings: {name}(\"admin\")"),
+            ),
+        }
+    }
+    // One mistake, one error: `roles(admin)` is about the quotes, not about emptiness.
+    if !given {
+        cx.error_spanned_by(
+            name,
+            format!("`{name}()` needs at least one role, e.g. {name}(\"admin\")"),
+        );
+    }
+    out
+}
+
+fn rule(cx: &Ctxt, raw: Raw) -> RuleAst {
+    let (name, args) = match raw {
+        Raw::Word(name, args) => (name, args),
+        Raw::Str(lit) => {
+            cx.error_spanned_by(
+                &lit,
+                "expected a rule such as `public` or `roles(\"admin\")`",
+            );
+            return RuleAst::Invalid;
+        }
+    };
+    let word = name.to_string();
+    let no_args = |rule: RuleAst| {
+        if args.is_some() {
+            cx.error_spanned_by(&name, format!("`{word}` takes no arguments"));
+        }
+        rule
+    };
+    match word.as_str() {
+        "public" => no_args(RuleAst::Public),
+        "authenticated" => no_args(RuleAst::Authenticated),
+        "deny" => no_args(RuleAst::Deny),
+        "org_member" => no_args(RuleAst::OrgMember),
+        "roles" => RuleAst::Roles(strings(cx, &name, args)),
+        "org_roles" => RuleAst::OrgRoles(strings(cx, &name, args)),
+        "owner" => {
+            match args.map(|a| a.into_iter().collect::<Vec<_>>()).as_deref() {
+                Some([Raw::Str(field)]) => RuleAst::Owner(field.clone(), None),
+                _ => {
+                    cx.error_spanned_by(&name, "`owner` names the field that holds the owner's user id: owner(\"created_by\")");
+                    RuleAst::Invalid
+                }
+            }
+        }
+        "all" | "any" => {
+            let rules: Vec<RuleAst> = args.into_iter().flatten().map(|a| rule(cx, a)).collect();
+            if rules.is_empty() {
+                cx.error_spanned_by(&name, format!("`{word}(..)` needs at least one rule"));
+            }
+            if word == "all" {
+                RuleAst::All(rules)
+            } else {
+                RuleAst::Any(rules)
+            }
+        }
+        _ => {
+            let message = format!("unknown permission rule `{word}`");
+            cx.error_spanned_by(&name, did_you_mean(message, &word, COMBINATORS));
+            RuleAst::Invalid
+        }
+    }
+}
+
+impl PermissionsAst {
+    /// Parses the attribute's tokens; syntax errors go to `cx`.
+    pub fn parse(cx: &Ctxt, tokens: proc_macro2::TokenStream) -> PermissionsAst {
+        let parser = Punctuated::<RawEntry, Token![,]>::parse_terminated;
+        let raw = match syn::parse::Parser::parse2(parser, tokens) {
+            Ok(raw) => raw,
+            Err(e) => {
+                cx.syn_error(e);
+                return PermissionsAst {
+                    entries: Vec::new(),
+                };
+            }
+        };
+        let mut entries: Vec<Entry> = Vec::new();
+        for RawEntry { op, rule: raw } in raw {
+            let name = op.to_string();
+            if !OPERATIONS.contains(&name.as_str()) {
+                cx.error_spanned_by(
+                    &op,
+                    did_you_mean(format!("unknown operation `{name}`"), &name, OPERATIONS),
+                );
+                continue;
+            }
+            if entries.iter().any(|e| e.op == op) {
+                cx.error_spanned_by(&op, format!("`{name}` is given twice"));
+                continue;
+            }
+            entries.push(Entry {
+                op,
+                rule: rule(cx, raw),
+            });
+        }
+        PermissionsAst { entries }
+    }
+
+    /// Checks owner fields and preset operations against the resource, resolving owner
+    /// fields to indexes.
+    pub fn check(&mut self, cx: &Ctxt, model: &Resource) {
+        for entry in &mut self.entries {
+            let op = entry.op.to_string();
+            let preset = match op.as_str() {
+                "deleted" | "restore" => model.presets.soft_delete.map(|_| ()).ok_or("soft_delete"),
+                "tree" => model.presets.tree.map(|_| ()).ok_or("tree"),
+                "bulk" => {
+                    if model.presets.bulk {
+                        Ok(())
+                    } else {
+                        Err("bulk")
+                    }
+                }
+                _ => Ok(()),
+            };
+            if let Err(preset) = preset {
+                cx.error_spanned_by(&entry.op, format!("`{op}` is a route of the `{preset}` preset, which this resource does not have"));
+            }
+            let creates = matches!(op.as_str(), "create" | "bulk");
+            check_rule(cx, model, &mut entry.rule, creates);
+        }
+    }
+
+    /// The rule for `op`: its own, else `default`, else deny.
+    pub fn rule_for(&self, op: &str) -> (RuleAst, bool) {
+        let find = |name: &str| {
+            self.entries
+                .iter()
+                .find(|e| e.op == name)
+                .map(|e| e.rule.clone())
+        };
+        match find(op) {
+            Some(rule) => (rule, true),
+            None => match find("default") {
+                Some(rule) => (rule, true),
+                None => (RuleAst::Deny, false),
+            },
+        }
+    }
+}
+
+fn check_rule(cx: &Ctxt, model: &Resource, rule: &mut RuleAst, creates: bool) {
+    match rule {
+        RuleAst::Owner(field, index) => {
+            let name = field.value();
+            if creates {
+                cx.error_spanned_by(&*field, "`owner` filters existing rows; a create has none (use `authenticated` or roles)");
+            }
+            match model.fields.iter().position(|f| f.name == name) {
+                None => {
+                    let message = format!(
+                        "`owner` names `{name}`, which is not a field of `{}`",
+                        model.ident
+                    );
+                    cx.error_spanned_by(
+                        &*field,
+                        did_you_mean(message, &name, model.fields.iter().map(|f| f.name.as_str())),
+                    );
+                }
+                Some(i) if !matches!(model.fields[i].fty.scalar, Scalar::String) => {
+                    cx.error_spanned_by(
+                        &*field,
+                        format!(
+                            "`{name}` holds user ids, so it must be a `String` or `Option<String>`"
+                        ),
+                    );
+                }
+                Some(i) => *index = Some(i),
+            }
+        }
+        RuleAst::All(rules) | RuleAst::Any(rules) => {
+            for r in rules {
+                check_rule(cx, model, r, creates);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The rule in the attribute's own syntax, for docs.
+pub fn describe(rule: &RuleAst) -> String {
+    let list = |v: &[LitStr]| {
+        v.iter()
+            .map(|s| format!("{:?}", s.value()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let nested = |v: &[RuleAst]| v.iter().map(describe).collect::<Vec<_>>().join(", ");
+    match rule {
+        RuleAst::Public => "public".into(),
+        RuleAst::Authenticated => "authenticated".into(),
+        RuleAst::Deny | RuleAst::Invalid => "deny".into(),
+        RuleAst::OrgMember => "org_member".into(),
+        RuleAst::Roles(r) => format!("roles({})", list(r)),
+        RuleAst::OrgRoles(r) => format!("org_roles({})", list(r)),
+        RuleAst::Owner(f, _) => format!("owner({:?})", f.value()),
+        RuleAst::All(r) => format!("all({})", nested(r)),
+        RuleAst::Any(r) => format!("any({})", nested(r)),
+    }
+}

@@ -1,0 +1,181 @@
+/// A note owned by the user in `owner_id`.
+pub struct Note {
+    pub id: Uuid,
+    pub title: String,
+    pub owner_id: String,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+/// The sea-orm entity of [`super::Note`]: table `notes`.
+pub mod note_entity {
+    use ::arc_runtime::__private::sea_orm;
+    use sea_orm::entity::prelude::*;
+    /// A row as stored.
+    #[derive(Clone, Debug, PartialEq, sea_orm::DeriveEntityModel)]
+    #[sea_orm(table_name = "notes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: ::arc_runtime::uuid::Uuid,
+        #[sea_orm(indexed)]
+        pub title: ::std::string::String,
+        #[sea_orm(indexed)]
+        pub owner_id: ::std::string::String,
+        pub deleted_at: Option<
+            ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+        >,
+        pub created_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+        pub updated_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+    }
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, sea_orm::EnumIter, sea_orm::DeriveRelation)]
+    pub enum Relation {}
+    impl sea_orm::ActiveModelBehavior for ActiveModel {}
+}
+/// The body of `POST /notes`: the client-writable fields of [`Note`].
+#[derive(
+    Debug,
+    Clone,
+    ::arc_runtime::__private::serde::Serialize,
+    ::arc_runtime::__private::serde::Deserialize
+)]
+#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+pub struct NoteCreate {
+    pub title: String,
+    pub owner_id: String,
+}
+/// The body of `PATCH /notes/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one.
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    ::arc_runtime::__private::serde::Serialize,
+    ::arc_runtime::__private::serde::Deserialize
+)]
+#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+pub struct NotePatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+}
+const _: () = {
+    use ::arc_runtime::__private as __p;
+    impl __p::Resource for Note {
+        type Entity = note_entity::Entity;
+        type Model = note_entity::Model;
+        type ActiveModel = note_entity::ActiveModel;
+        const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
+            name: "note",
+            path: "/notes",
+            table: "notes",
+            migration: "m_arc_create_notes",
+            fields: &[
+                __p::FieldMeta::new("id", __p::FieldType::Uuid)
+                    .id()
+                    .auto(__p::Auto::Uuid),
+                __p::FieldMeta::new("title", __p::FieldType::String)
+                    .filterable()
+                    .sortable()
+                    .len(Some(1), None),
+                __p::FieldMeta::new("owner_id", __p::FieldType::String).filterable(),
+                __p::FieldMeta::new("deleted_at", __p::FieldType::DateTime)
+                    .nullable()
+                    .system(),
+                __p::FieldMeta::new("created_at", __p::FieldType::DateTime)
+                    .auto(__p::Auto::CreatedAt),
+                __p::FieldMeta::new("updated_at", __p::FieldType::DateTime)
+                    .auto(__p::Auto::UpdatedAt),
+            ],
+            id: 0,
+            presets: __p::Presets {
+                soft_delete: Some(3),
+                slug_lookup: None,
+                tree: None,
+                bulk: true,
+            },
+            default_sort: "-created_at",
+            lenient: false,
+            permissions: __p::Permissions {
+                list: __p::Rule::Any(
+                    &[__p::Rule::Owner(2), __p::Rule::Roles(&["admin"])],
+                ),
+                get: __p::Rule::Any(
+                    &[__p::Rule::Owner(2), __p::Rule::Roles(&["admin"])],
+                ),
+                create: __p::Rule::Roles(&["writer", "admin"]),
+                update: __p::Rule::Any(
+                    &[
+                        __p::Rule::All(
+                            &[__p::Rule::Roles(&["writer"]), __p::Rule::Owner(2)],
+                        ),
+                        __p::Rule::Roles(&["admin"]),
+                    ],
+                ),
+                delete: __p::Rule::Roles(&["admin"]),
+                deleted: __p::Rule::All(
+                    &[__p::Rule::OrgMember, __p::Rule::OrgRoles(&["auditor"])],
+                ),
+                restore: __p::Rule::Deny,
+                tree: __p::Rule::Deny,
+                bulk: __p::Rule::Roles(&["admin"]),
+            },
+        };
+        fn column(index: usize) -> note_entity::Column {
+            const COLUMNS: [note_entity::Column; 6] = [
+                note_entity::Column::Id,
+                note_entity::Column::Title,
+                note_entity::Column::OwnerId,
+                note_entity::Column::DeletedAt,
+                note_entity::Column::CreatedAt,
+                note_entity::Column::UpdatedAt,
+            ];
+            COLUMNS[index]
+        }
+        /// The routes, and who may use them:
+        ///
+        /// `GET /notes`: any(owner("owner_id"), roles("admin")); `POST /notes`: roles("writer", "admin")
+        /// `GET /notes/{id}`: any(owner("owner_id"), roles("admin")); `PATCH`/`PUT`: any(all(roles("writer"), owner("owner_id")), roles("admin")); `DELETE`: roles("admin")
+        /// `GET /notes/deleted`: all(org_member, org_roles("auditor")); `POST /notes/{id}/restore`: deny
+        /// `POST|PATCH|DELETE /notes/bulk`: roles("admin"), and the rule of create/update/delete
+        fn router() -> __p::Router<__p::ArcState> {
+            use __p::handlers as h;
+            __p::Router::new()
+                .route("/notes", __p::get(h::list::<Self>).post(h::create::<Self>))
+                .route(
+                    "/notes/{id}",
+                    __p::get(h::get::<Self>)
+                        .patch(h::update::<Self>)
+                        .put(h::update::<Self>)
+                        .delete(h::delete::<Self>),
+                )
+                .route("/notes/deleted", __p::get(h::list_deleted::<Self>))
+                .route("/notes/{id}/restore", __p::post(h::restore::<Self>))
+                .route(
+                    "/notes/bulk",
+                    __p::post(h::bulk_create::<Self>)
+                        .patch(h::bulk_update::<Self>)
+                        .delete(h::bulk_delete::<Self>),
+                )
+        }
+    }
+    impl __p::SerializeFields for note_entity::Model {
+        fn serialize_field<M: __p::serde::ser::SerializeMap>(
+            &self,
+            index: usize,
+            map: &mut M,
+        ) -> ::core::result::Result<(), M::Error> {
+            match index {
+                0 => map.serialize_entry("id", &self.id),
+                1 => map.serialize_entry("title", &self.title),
+                2 => map.serialize_entry("owner_id", &self.owner_id),
+                3 => map.serialize_entry("deleted_at", &self.deleted_at),
+                4 => map.serialize_entry("created_at", &self.created_at),
+                5 => map.serialize_entry("updated_at", &self.updated_at),
+                _ => Ok(()),
+            }
+        }
+    }
+    /// No hooks declared: the defaults do nothing.
+    impl __p::Hooks for Note {}
+};

@@ -1,0 +1,56 @@
+//! A test resource whose permissions use every kind of rule, with an app that authenticates
+//! HS256 tokens, and a helper to mint them.
+
+use arc_runtime::auth::{JwtAuthenticator, JwtKeys};
+use arc_runtime::prelude::*;
+
+/// The secret test tokens are signed with.
+pub const SECRET: &[u8] = b"notes test secret, at least 32 bytes";
+
+/// A note owned by the user in `owner_id`.
+#[resource(presets(soft_delete, bulk), query(filter = [title, owner_id], sort = [title]))]
+#[permissions(
+    list = any(owner("owner_id"), roles("admin")),
+    get = any(owner("owner_id"), roles("admin")),
+    create = roles("writer", "admin"),
+    update = any(all(roles("writer"), owner("owner_id")), roles("admin")),
+    delete = roles("admin"),
+    deleted = all(org_member, org_roles("auditor")),
+    restore = deny,
+    bulk = roles("admin"),
+)]
+pub struct Note {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(min_len = 1)]
+    pub title: String,
+    pub owner_id: String,
+    #[field(system)]
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An app serving notes, authenticating HS256 bearer tokens signed with [`SECRET`].
+pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+    let keys = JwtKeys::hs256(SECRET).expect("a 32-byte secret");
+    App::new(db)
+        .resource::<Note>()
+        .auth(Auth::new().with(JwtAuthenticator::new(keys)))
+}
+
+/// `Bearer <token>` for `user` with platform `roles`, active `org` and `org_roles` there.
+pub fn bearer(user: &str, roles: &[&str], org: Option<&str>, org_roles: &[&str]) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + 600;
+    let claims = serde_json::json!({
+        "sub": user, "roles": roles, "org_id": org, "org_roles": org_roles,
+        "orgs": org.into_iter().collect::<Vec<_>>(), "exp": exp,
+    });
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET).expect("secret");
+    let token =
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).expect("token");
+    format!("Bearer {token}")
+}

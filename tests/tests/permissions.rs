@@ -1,0 +1,314 @@
+//! Permissions over HTTP: 401 for anonymous callers, 403 for the signed-in, row filters that
+//! make other rows 404 and keep them out of lists, on every route, on both databases.
+
+use arc_tests::notes::bearer;
+use arc_tests::{Reply, TestApp, assert_error, on_both};
+use axum::http::Method;
+use serde_json::{Value, json};
+
+on_both!(arc_tests::notes::app => anonymous_and_unprivileged_callers, owners_see_and_change_only_their_rows, admins_and_org_roles, bulk_stays_inside_the_rules);
+
+struct Who {
+    alice: String,
+    bob: String,
+    reader: String,
+    admin: String,
+    auditor: String,
+    auditor_without_org: String,
+}
+
+fn who() -> Who {
+    Who {
+        alice: bearer("alice", &["writer"], None, &[]),
+        bob: bearer("bob", &["writer"], None, &[]),
+        reader: bearer("rita", &[], None, &[]),
+        admin: bearer("root", &["admin"], None, &[]),
+        auditor: bearer("audrey", &[], Some("acme"), &["auditor"]),
+        auditor_without_org: bearer("audrey", &["auditor"], None, &[]),
+    }
+}
+
+async fn as_(app: &TestApp, token: &str, method: Method, uri: &str, body: Option<Value>) -> Reply {
+    app.send(method, uri, body, &[("authorization", token)])
+        .await
+}
+
+async fn create(app: &TestApp, token: &str, title: &str, owner: &str) -> String {
+    let reply = as_(
+        app,
+        token,
+        Method::POST,
+        "/notes",
+        Some(json!({"title": title, "owner_id": owner})),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body["data"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn anonymous_and_unprivileged_callers(app: &TestApp) {
+    let w = who();
+    assert_error(&app.get("/notes").await, 401, "UNAUTHORIZED");
+    assert_eq!(
+        app.get("/notes").await.header("www-authenticate"),
+        Some("Bearer")
+    );
+    assert_error(
+        &app.post("/notes", json!({"title": "x", "owner_id": "x"}))
+            .await,
+        401,
+        "UNAUTHORIZED",
+    );
+    assert_error(
+        &as_(
+            app,
+            &w.reader,
+            Method::POST,
+            "/notes",
+            Some(json!({"title": "x", "owner_id": "rita"})),
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    let reader_list = as_(app, &w.reader, Method::GET, "/notes", None).await;
+    assert_eq!(
+        reader_list.status, 200,
+        "an owner rule grants a (possibly empty) list"
+    );
+    assert_eq!(reader_list.body["total"], 0);
+    let id = create(app, &w.alice, "mine", "alice").await;
+    assert_error(&app.get(&format!("/notes/{id}")).await, 401, "UNAUTHORIZED");
+    assert_error(
+        &as_(app, &w.reader, Method::GET, &format!("/notes/{id}"), None).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &as_(
+            app,
+            &w.alice,
+            Method::POST,
+            &format!("/notes/{id}/restore"),
+            None,
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &app.send(
+            Method::GET,
+            "/notes",
+            None,
+            &[("authorization", "Bearer forged.token.here")],
+        )
+        .await,
+        401,
+        "UNAUTHORIZED",
+    );
+}
+
+async fn owners_see_and_change_only_their_rows(app: &TestApp) {
+    let w = who();
+    let alices = create(app, &w.alice, "alice's", "alice").await;
+    let bobs = create(app, &w.bob, "bob's", "bob").await;
+    let list = as_(app, &w.alice, Method::GET, "/notes", None).await;
+    assert_eq!(list.column("title"), [json!("alice's")]);
+    assert_eq!(list.body["total"], 1);
+    let probing = as_(app, &w.alice, Method::GET, "/notes?owner_id=bob", None).await;
+    assert_eq!(
+        probing.body["total"], 0,
+        "a filter cannot widen the row filter"
+    );
+    assert_eq!(
+        as_(
+            app,
+            &w.alice,
+            Method::GET,
+            &format!("/notes/{alices}"),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::PATCH, Some(json!({"title": "taken"}))),
+        (Method::PUT, Some(json!({"title": "taken"}))),
+    ] {
+        let reply = as_(
+            app,
+            &w.alice,
+            method.clone(),
+            &format!("/notes/{bobs}"),
+            body,
+        )
+        .await;
+        assert_error(&reply, 404, "NOT_FOUND");
+    }
+    let updated = as_(
+        app,
+        &w.alice,
+        Method::PATCH,
+        &format!("/notes/{alices}"),
+        Some(json!({"title": "still mine"})),
+    )
+    .await;
+    assert_eq!(updated.status, 200);
+    assert_error(
+        &as_(
+            app,
+            &w.alice,
+            Method::DELETE,
+            &format!("/notes/{alices}"),
+            None,
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    let after = as_(app, &w.bob, Method::GET, &format!("/notes/{bobs}"), None).await;
+    assert_eq!(
+        after.body["data"]["title"], "bob's",
+        "bob's note was never touched"
+    );
+    // A writer who moves their note to someone else loses it: the row filter follows the row.
+    let moved = as_(
+        app,
+        &w.alice,
+        Method::PATCH,
+        &format!("/notes/{alices}"),
+        Some(json!({"owner_id": "bob"})),
+    )
+    .await;
+    assert_eq!(moved.status, 200);
+    assert_error(
+        &as_(
+            app,
+            &w.alice,
+            Method::GET,
+            &format!("/notes/{alices}"),
+            None,
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    );
+}
+
+async fn admins_and_org_roles(app: &TestApp) {
+    let w = who();
+    let a = create(app, &w.alice, "a", "alice").await;
+    create(app, &w.bob, "b", "bob").await;
+    assert_eq!(
+        as_(app, &w.admin, Method::GET, "/notes", None).await.body["total"],
+        2
+    );
+    assert_eq!(
+        as_(
+            app,
+            &w.admin,
+            Method::PATCH,
+            &format!("/notes/{a}"),
+            Some(json!({"title": "edited"}))
+        )
+        .await
+        .status,
+        200
+    );
+    let deleted = as_(app, &w.admin, Method::DELETE, &format!("/notes/{a}"), None).await;
+    assert_eq!(deleted.status, 200);
+    let audit = as_(app, &w.auditor, Method::GET, "/notes/deleted", None).await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    assert_eq!(audit.body["total"], 1);
+    assert_error(
+        &as_(
+            app,
+            &w.auditor_without_org,
+            Method::GET,
+            "/notes/deleted",
+            None,
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &as_(app, &w.admin, Method::GET, "/notes/deleted", None).await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &as_(
+            app,
+            &w.admin,
+            Method::POST,
+            &format!("/notes/{a}/restore"),
+            None,
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+}
+
+async fn bulk_stays_inside_the_rules(app: &TestApp) {
+    let w = who();
+    create(app, &w.alice, "a", "alice").await;
+    create(app, &w.bob, "b", "bob").await;
+    let body = json!({"filter": {"title": {"in": ["a", "b"]}}, "data": {"title": "z"}});
+    assert_error(
+        &as_(
+            app,
+            &w.alice,
+            Method::PATCH,
+            "/notes/bulk",
+            Some(body.clone()),
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &as_(
+            app,
+            &w.alice,
+            Method::POST,
+            "/notes/bulk",
+            Some(json!({"items": [{"title": "x", "owner_id": "alice"}]})),
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &app.send(
+            Method::DELETE,
+            "/notes/bulk",
+            Some(json!({"filter": {"title": "a"}})),
+            &[],
+        )
+        .await,
+        401,
+        "UNAUTHORIZED",
+    );
+    let updated = as_(app, &w.admin, Method::PATCH, "/notes/bulk", Some(body)).await;
+    assert_eq!(updated.body["data"]["modifiedCount"], 2);
+    let created = as_(
+        app,
+        &w.admin,
+        Method::POST,
+        "/notes/bulk",
+        Some(json!({"items": [{"title": "c", "owner_id": "carol"}]})),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    assert_eq!(
+        as_(app, &w.alice, Method::GET, "/notes", None)
+            .await
+            .column("title"),
+        [json!("z")]
+    );
+}

@@ -1,0 +1,9 @@
+use arc_runtime::prelude::*;
+
+#[resource]
+pub struct Open {
+    #[field(id)]
+    pub id: Uuid,
+}
+
+fn main() {}

@@ -1,0 +1,18 @@
+use arc_runtime::prelude::*;
+use arc_runtime::permissions::Rule;
+
+/// `#[permissions]` above `#[resource]` works too.
+#[permissions(list = public, get = any(owner("author"), roles("admin")), create = authenticated)]
+#[resource(query(filter = [author]))]
+pub struct Post {
+    #[field(id)]
+    pub id: Uuid,
+    pub author: Option<String>,
+}
+
+fn main() {
+    let p = <Post as Resource>::META.permissions;
+    assert!(matches!(p.list, Rule::Public));
+    assert!(matches!(p.get, Rule::Any([Rule::Owner(1), Rule::Roles(["admin"])])));
+    assert!(matches!(p.delete, Rule::Deny), "unlisted operations are denied");
+}
