@@ -155,6 +155,12 @@ pub struct FieldMeta {
     pub rules: Rules,
     /// The value a create gives the field when the body leaves it out (`#[field(default)]`).
     pub default: Option<fn() -> sea_orm::Value>,
+    /// Only callers with one of these roles see the field (empty: everyone).
+    pub visible_to: &'static [&'static str],
+    /// Only callers with one of these roles may write the field (empty: everyone).
+    pub writable_by: &'static [&'static str],
+    /// Callers with one of these roles see a mask instead of the value.
+    pub redact_for: &'static [&'static str],
 }
 
 impl FieldMeta {
@@ -174,7 +180,28 @@ impl FieldMeta {
             auto: Auto::None,
             rules: Rules::NONE,
             default: None,
+            visible_to: &[],
+            writable_by: &[],
+            redact_for: &[],
         }
+    }
+
+    /// Seen only by callers with one of `roles`.
+    pub const fn visible_to(mut self, roles: &'static [&'static str]) -> Self {
+        self.visible_to = roles;
+        self
+    }
+
+    /// Written only by callers with one of `roles`; anyone else's write is a 403.
+    pub const fn writable_by(mut self, roles: &'static [&'static str]) -> Self {
+        self.writable_by = roles;
+        self
+    }
+
+    /// Masked for callers with one of `roles`.
+    pub const fn redact_for(mut self, roles: &'static [&'static str]) -> Self {
+        self.redact_for = roles;
+        self
     }
 
     /// The primary key: server-owned, always filterable (`id[in]=..`) and sortable.
@@ -314,11 +341,30 @@ impl ResourceMeta {
 pub struct FieldSet(pub u64);
 
 impl FieldSet {
-    /// Every field that may appear in a response (all but the hidden ones).
+    /// The fields every caller may see: all but hidden and role-restricted ones.
     pub fn visible(meta: &ResourceMeta) -> FieldSet {
+        Self::visible_for(meta, &crate::auth::AuthContext::anonymous())
+    }
+
+    /// The fields `caller` may see, select, filter, sort and search by: not hidden, and
+    /// `visible_to` one of their roles when restricted.
+    pub fn visible_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
         let mut set = FieldSet(0);
         for (i, f) in meta.fields.iter().enumerate() {
-            if !f.hidden {
+            if !f.hidden
+                && (f.visible_to.is_empty() || f.visible_to.iter().any(|r| caller.has_role(r)))
+            {
+                set.insert(i);
+            }
+        }
+        set
+    }
+
+    /// The fields `caller` sees masked (`redact_for` one of their roles).
+    pub fn redacted_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
+        let mut set = FieldSet(0);
+        for (i, f) in meta.fields.iter().enumerate() {
+            if f.redact_for.iter().any(|r| caller.has_role(r)) {
                 set.insert(i);
             }
         }
@@ -346,6 +392,33 @@ impl FieldSet {
             bits &= bits - 1;
             Some(i)
         })
+    }
+}
+
+/// What of each row a caller is shown: which fields, and which of them masked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Shape {
+    /// The fields written.
+    pub fields: FieldSet,
+    /// Fields written as a mask instead of their value.
+    pub redact: FieldSet,
+}
+
+impl Shape {
+    /// Everything `caller` may see of a row of `meta`.
+    pub fn for_caller(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> Shape {
+        Shape {
+            fields: FieldSet::visible_for(meta, caller),
+            redact: FieldSet::redacted_for(meta, caller),
+        }
+    }
+
+    /// The same, narrowed to `fields` (a `select`).
+    pub fn select(self, fields: FieldSet) -> Shape {
+        Shape {
+            fields: FieldSet(self.fields.0 & fields.0),
+            redact: self.redact,
+        }
     }
 }
 

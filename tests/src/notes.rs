@@ -8,7 +8,10 @@ use arc_runtime::prelude::*;
 pub const SECRET: &[u8] = b"notes test secret, at least 32 bytes";
 
 /// A note owned by the user in `owner_id`.
-#[resource(presets(soft_delete, bulk), query(filter = [title, owner_id], sort = [title]))]
+#[resource(
+    presets(soft_delete, bulk),
+    query(filter = [title, owner_id, score], sort = [title, score], search = [title])
+)]
 #[permissions(
     list = any(owner("owner_id"), roles("admin")),
     get = any(owner("owner_id"), roles("admin")),
@@ -25,6 +28,15 @@ pub struct Note {
     #[field(min_len = 1)]
     pub title: String,
     pub owner_id: String,
+    /// Only admins see it, or can select, filter or sort by it.
+    #[field(visible_to("admin"))]
+    pub score: Option<i64>,
+    /// Only admins may set it; anyone else's write is a 403.
+    #[field(default, writable_by("admin"))]
+    pub pinned: bool,
+    /// Masked for interns.
+    #[field(redact_for("intern"))]
+    pub contact: Option<String>,
     #[field(system)]
     pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -6,7 +6,15 @@ use arc_tests::{Reply, TestApp, assert_error, on_both};
 use axum::http::Method;
 use serde_json::{Value, json};
 
-on_both!(arc_tests::notes::app => anonymous_and_unprivileged_callers, owners_see_and_change_only_their_rows, admins_and_org_roles, bulk_stays_inside_the_rules);
+on_both!(
+    arc_tests::notes::app => anonymous_and_unprivileged_callers,
+    owners_see_and_change_only_their_rows,
+    admins_and_org_roles,
+    bulk_stays_inside_the_rules,
+    visible_to_hides_fields_everywhere,
+    writable_by_refuses_by_name,
+    redact_for_masks,
+);
 
 struct Who {
     alice: String,
@@ -311,4 +319,135 @@ async fn bulk_stays_inside_the_rules(app: &TestApp) {
             .column("title"),
         [json!("z")]
     );
+}
+
+async fn visible_to_hides_fields_everywhere(app: &TestApp) {
+    let w = who();
+    let id = create(app, &w.admin, "scored", "alice").await;
+    let set = as_(
+        app,
+        &w.admin,
+        Method::PATCH,
+        &format!("/notes/{id}"),
+        Some(json!({"score": 7})),
+    )
+    .await;
+    assert_eq!(set.body["data"]["score"], 7);
+    let mine = as_(app, &w.alice, Method::GET, &format!("/notes/{id}"), None).await;
+    assert_eq!(mine.status, 200);
+    assert!(mine.body["data"].get("score").is_none(), "{}", mine.body);
+    let listed = as_(app, &w.alice, Method::GET, "/notes?select=-title", None).await;
+    assert!(listed.body["docs"][0].get("score").is_none());
+    // The field answers exactly like one that does not exist, so it cannot be probed.
+    for (probe, unknown) in [
+        ("select=score", "select=nope"),
+        ("score=7", "nope=7"),
+        ("score[gte]=1", "nope[gte]=1"),
+        ("sort=score", "sort=nope"),
+    ] {
+        let a = as_(app, &w.alice, Method::GET, &format!("/notes?{probe}"), None).await;
+        let b = as_(
+            app,
+            &w.alice,
+            Method::GET,
+            &format!("/notes?{unknown}"),
+            None,
+        )
+        .await;
+        assert_eq!(a.status, 400, "{probe}");
+        assert_eq!(
+            a.body["error"].as_str().unwrap().replace("score", "X"),
+            b.body["error"].as_str().unwrap().replace("nope", "X")
+        );
+    }
+    let admin = as_(
+        app,
+        &w.admin,
+        Method::GET,
+        "/notes?score[gte]=5&sort=-score&select=score",
+        None,
+    )
+    .await;
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    assert_eq!(admin.column("score"), [json!(7)]);
+    let bulk = as_(
+        app,
+        &w.admin,
+        Method::PATCH,
+        "/notes/bulk",
+        Some(json!({"filter": {"score": 7}, "data": {"title": "t"}})),
+    )
+    .await;
+    assert_eq!(bulk.body["data"]["matchedCount"], 1);
+}
+
+async fn writable_by_refuses_by_name(app: &TestApp) {
+    let w = who();
+    let refused = as_(
+        app,
+        &w.alice,
+        Method::POST,
+        "/notes",
+        Some(json!({"title": "x", "owner_id": "alice", "pinned": true})),
+    )
+    .await;
+    assert_error(&refused, 403, "FORBIDDEN");
+    assert_eq!(refused.body["details"]["fields"], json!(["pinned"]));
+    assert!(refused.body["error"].as_str().unwrap().contains("pinned"));
+    assert_eq!(
+        as_(app, &w.admin, Method::GET, "/notes", None).await.body["total"],
+        0,
+        "nothing was written"
+    );
+    let id = create(app, &w.alice, "x", "alice").await;
+    let patched = as_(
+        app,
+        &w.alice,
+        Method::PATCH,
+        &format!("/notes/{id}"),
+        Some(json!({"pinned": false, "title": "y"})),
+    )
+    .await;
+    assert_error(&patched, 403, "FORBIDDEN");
+    let pinned = as_(
+        app,
+        &w.admin,
+        Method::PATCH,
+        &format!("/notes/{id}"),
+        Some(json!({"pinned": true})),
+    )
+    .await;
+    assert_eq!(pinned.body["data"]["pinned"], true);
+    let unchanged = as_(app, &w.alice, Method::GET, &format!("/notes/{id}"), None).await;
+    assert_eq!(
+        unchanged.body["data"]["title"], "x",
+        "the refused patch changed nothing"
+    );
+}
+
+async fn redact_for_masks(app: &TestApp) {
+    let intern = bearer("ivan", &["writer", "intern"], None, &[]);
+    let w = who();
+    let reply = as_(
+        app,
+        &intern,
+        Method::POST,
+        "/notes",
+        Some(json!({"title": "n", "owner_id": "ivan", "contact": "+1 555"})),
+    )
+    .await;
+    assert_eq!(reply.status, 201);
+    assert_eq!(
+        reply.body["data"]["contact"], "***",
+        "even in the create response"
+    );
+    let id = reply.body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        as_(app, &intern, Method::GET, "/notes", None)
+            .await
+            .column("contact"),
+        [json!("***")]
+    );
+    let admin = as_(app, &w.admin, Method::GET, &format!("/notes/{id}"), None).await;
+    assert_eq!(admin.body["data"]["contact"], "+1 555");
 }

@@ -134,6 +134,16 @@ fn field_meta(f: &Field) -> TokenStream {
         let values = &f.one_of;
         add(quote!(one_of(&[#(#values),*])));
     }
+    for (roles, method) in [
+        (&f.visible_to, "visible_to"),
+        (&f.writable_by, "writable_by"),
+        (&f.redact_for, "redact_for"),
+    ] {
+        if !roles.is_empty() {
+            let method = format_ident!("{}", method);
+            add(quote!(#method(&[#(#roles),*])));
+        }
+    }
     chain
 }
 

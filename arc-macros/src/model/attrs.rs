@@ -149,4 +149,10 @@ pub struct FieldArgs {
     pub max_len: Option<SpannedValue<u32>>,
     pub range: Option<SpannedValue<RangeArgs>>,
     pub one_of: Option<SpannedValue<StrList>>,
+    /// Seen only by these roles.
+    pub visible_to: Option<SpannedValue<StrList>>,
+    /// Written only by these roles (others get a 403).
+    pub writable_by: Option<SpannedValue<StrList>>,
+    /// Masked for these roles.
+    pub redact_for: Option<SpannedValue<StrList>>,
 }

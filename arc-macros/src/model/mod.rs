@@ -49,6 +49,9 @@ pub struct Field {
     pub min: Option<f64>,
     pub max: Option<f64>,
     pub one_of: Vec<String>,
+    pub visible_to: Vec<String>,
+    pub writable_by: Vec<String>,
+    pub redact_for: Vec<String>,
     pub filter: bool,
     pub sort: bool,
     pub search: bool,
@@ -464,6 +467,9 @@ fn field(cx: &Ctxt, f: &syn::Field) -> Option<Field> {
         min: args.range.as_ref().and_then(|r| r.min.map(|n| n.0)),
         max: args.range.as_ref().and_then(|r| r.max.map(|n| n.0)),
         one_of: Vec::new(),
+        visible_to: Vec::new(),
+        writable_by: Vec::new(),
+        redact_for: Vec::new(),
         filter: false,
         sort: false,
         search: false,
@@ -530,6 +536,32 @@ fn field(cx: &Ctxt, f: &syn::Field) -> Option<Field> {
                 "`default` is implied for `Option` fields (they default to null)",
             );
         }
+    }
+    for (given, what, slot) in [
+        (&args.visible_to, "visible_to", &mut field.visible_to),
+        (&args.writable_by, "writable_by", &mut field.writable_by),
+        (&args.redact_for, "redact_for", &mut field.redact_for),
+    ] {
+        let Some(roles) = given else { continue };
+        if roles.0.is_empty() {
+            cx.error_at(
+                roles.span(),
+                format!("`{what}` needs at least one role, e.g. {what}(\"admin\")"),
+            );
+        } else if field.id {
+            cx.error_at(roles.span(), format!("`{what}` does not apply to the id"));
+        } else if field.hidden && what != "writable_by" {
+            cx.error_at(
+                roles.span(),
+                format!("`{what}` does not apply to a hidden field: nobody sees it"),
+            );
+        } else if field.system && what == "writable_by" {
+            cx.error_at(
+                roles.span(),
+                "`writable_by` does not apply to a field the server sets",
+            );
+        }
+        *slot = roles.0.iter().map(syn::LitStr::value).collect();
     }
     if field.id && (args.system.is_present() || args.hidden.is_present()) {
         cx.error_spanned_by(&field.ident, "the id is always server-owned and visible");

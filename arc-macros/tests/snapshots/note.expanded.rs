@@ -3,6 +3,12 @@ pub struct Note {
     pub id: Uuid,
     pub title: String,
     pub owner_id: String,
+    /// Only admins see it, or can select, filter or sort by it.
+    pub score: Option<i64>,
+    /// Only admins may set it; anyone else's write is a 403.
+    pub pinned: bool,
+    /// Masked for interns.
+    pub contact: Option<String>,
     pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -21,6 +27,13 @@ pub mod note_entity {
         pub title: ::std::string::String,
         #[sea_orm(indexed)]
         pub owner_id: ::std::string::String,
+        /// Only admins see it, or can select, filter or sort by it.
+        #[sea_orm(indexed)]
+        pub score: Option<i64>,
+        /// Only admins may set it; anyone else's write is a 403.
+        pub pinned: bool,
+        /// Masked for interns.
+        pub contact: Option<::std::string::String>,
         pub deleted_at: Option<
             ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
         >,
@@ -43,6 +56,15 @@ pub mod note_entity {
 pub struct NoteCreate {
     pub title: String,
     pub owner_id: String,
+    /// Only admins see it, or can select, filter or sort by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<i64>,
+    /// Only admins may set it; anyone else's write is a 403.
+    #[serde(default)]
+    pub pinned: bool,
+    /// Masked for interns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
 }
 /// The body of `PATCH /notes/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one.
 #[derive(
@@ -58,6 +80,23 @@ pub struct NotePatch {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<String>,
+    /// Only admins see it, or can select, filter or sort by it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::double_option"
+    )]
+    pub score: Option<Option<i64>>,
+    /// Only admins may set it; anyone else's write is a 403.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
+    /// Masked for interns.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::double_option"
+    )]
+    pub contact: Option<Option<String>>,
 }
 const _: () = {
     use ::arc_runtime::__private as __p;
@@ -77,8 +116,20 @@ const _: () = {
                 __p::FieldMeta::new("title", __p::FieldType::String)
                     .filterable()
                     .sortable()
+                    .searchable()
                     .len(Some(1), None),
                 __p::FieldMeta::new("owner_id", __p::FieldType::String).filterable(),
+                __p::FieldMeta::new("score", __p::FieldType::I64)
+                    .nullable()
+                    .filterable()
+                    .sortable()
+                    .visible_to(&["admin"]),
+                __p::FieldMeta::new("pinned", __p::FieldType::Bool)
+                    .default(__p::default_value::<bool>)
+                    .writable_by(&["admin"]),
+                __p::FieldMeta::new("contact", __p::FieldType::String)
+                    .nullable()
+                    .redact_for(&["intern"]),
                 __p::FieldMeta::new("deleted_at", __p::FieldType::DateTime)
                     .nullable()
                     .system(),
@@ -89,7 +140,7 @@ const _: () = {
             ],
             id: 0,
             presets: __p::Presets {
-                soft_delete: Some(3),
+                soft_delete: Some(6),
                 slug_lookup: None,
                 tree: None,
                 bulk: true,
@@ -122,10 +173,13 @@ const _: () = {
             },
         };
         fn column(index: usize) -> note_entity::Column {
-            const COLUMNS: [note_entity::Column; 6] = [
+            const COLUMNS: [note_entity::Column; 9] = [
                 note_entity::Column::Id,
                 note_entity::Column::Title,
                 note_entity::Column::OwnerId,
+                note_entity::Column::Score,
+                note_entity::Column::Pinned,
+                note_entity::Column::Contact,
                 note_entity::Column::DeletedAt,
                 note_entity::Column::CreatedAt,
                 note_entity::Column::UpdatedAt,
@@ -169,9 +223,12 @@ const _: () = {
                 0 => map.serialize_entry("id", &self.id),
                 1 => map.serialize_entry("title", &self.title),
                 2 => map.serialize_entry("owner_id", &self.owner_id),
-                3 => map.serialize_entry("deleted_at", &self.deleted_at),
-                4 => map.serialize_entry("created_at", &self.created_at),
-                5 => map.serialize_entry("updated_at", &self.updated_at),
+                3 => map.serialize_entry("score", &self.score),
+                4 => map.serialize_entry("pinned", &self.pinned),
+                5 => map.serialize_entry("contact", &self.contact),
+                6 => map.serialize_entry("deleted_at", &self.deleted_at),
+                7 => map.serialize_entry("created_at", &self.created_at),
+                8 => map.serialize_entry("updated_at", &self.updated_at),
                 _ => Ok(()),
             }
         }

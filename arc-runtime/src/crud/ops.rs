@@ -22,7 +22,7 @@ use crate::error::{ArcError, FieldError};
 use crate::hooks::{Hooks, WriteContext};
 use crate::permissions::{Operation, authorize};
 use crate::query::{self, Paging, parse::sort_text, sql};
-use crate::resource::{Auto, FieldSet, Resource};
+use crate::resource::{Auto, Resource, Shape};
 use crate::value;
 
 /// The most items of one bulk create.
@@ -73,6 +73,28 @@ fn may_create<R: Resource>(op: Operation, caller: &AuthContext) -> Result<(), Ar
         None => Ok(()),
         Some(_) => Err(ArcError::forbidden("You do not have permission to do this")),
     }
+}
+
+/// 403 naming every field of `body` that `caller` may not write (`writable_by`). Stricter
+/// than arc, which drops such fields silently: a client never believes a write happened.
+fn check_writable<R: Resource>(
+    body: &Map<String, Json>,
+    caller: &AuthContext,
+) -> Result<(), ArcError> {
+    let refused: Vec<&str> = R::META
+        .fields
+        .iter()
+        .filter(|f| !f.writable_by.is_empty() && body.contains_key(f.name))
+        .filter(|f| !f.writable_by.iter().any(|role| caller.has_role(role)))
+        .map(|f| f.name)
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(
+        ArcError::forbidden(format!("You may not write: {}", refused.join(", ")))
+            .with_details(serde_json::json!({ "fields": refused })),
+    )
 }
 
 /// A path id as a typed value; a malformed id is a 404, like a missing row.
@@ -151,8 +173,9 @@ fn decode_or_reject(
     }
 }
 
-fn visible<R: Resource>() -> FieldSet {
-    FieldSet::visible(R::META)
+/// What `caller` is shown of each row.
+fn shape<R: Resource>(caller: &AuthContext) -> Shape {
+    Shape::for_caller(R::META, caller)
 }
 
 fn id_text<R: Resource>(model: &R::Model) -> String {
@@ -173,7 +196,14 @@ pub async fn list<R: Resource>(
         Operation::List
     };
     let rows = allowed::<R>(within, op, caller)?;
-    let spec = query::parse_query(meta, raw_query, state.cursor_key(), state.query_limits())?;
+    let shape = shape::<R>(caller);
+    let spec = query::parse_query(
+        meta,
+        raw_query,
+        state.cursor_key(),
+        state.query_limits(),
+        shape.fields,
+    )?;
     let db = state.db();
     let cond = sql::condition::<R>(rows, &spec, db.get_database_backend());
     let base = R::Entity::find().filter(cond);
@@ -189,9 +219,9 @@ pub async fn list<R: Resource>(
                 StatusCode::OK,
                 &OffsetPage {
                     success: true,
-                    docs: Records {
+                    docs: Records::<R> {
                         models: &docs,
-                        fields: spec.select,
+                        shape: shape.select(spec.select),
                     },
                     page: *page,
                     limit: spec.limit,
@@ -232,9 +262,9 @@ pub async fn list<R: Resource>(
                 StatusCode::OK,
                 &KeysetPage {
                     success: true,
-                    docs: Records {
+                    docs: Records::<R> {
                         models: &docs,
-                        fields: spec.select,
+                        shape: shape.select(spec.select),
                     },
                     limit: spec.limit,
                     has_next,
@@ -255,9 +285,9 @@ pub async fn get<R: Resource>(
     let model = find::<R, _>(state.db(), parse_id::<R>(id)?, rows).await?;
     response::json(
         StatusCode::OK,
-        &Data::new(Record {
+        &Data::new(Record::<R> {
             model: &model,
-            fields: visible::<R>(),
+            shape: shape::<R>(caller),
         }),
     )
 }
@@ -278,9 +308,9 @@ pub async fn get_by_slug<R: Resource>(
         .ok_or_else(not_found::<R>)?;
     response::json(
         StatusCode::OK,
-        &Data::new(Record {
+        &Data::new(Record::<R> {
             model: &model,
-            fields: visible::<R>(),
+            shape: shape::<R>(caller),
         }),
     )
 }
@@ -301,14 +331,15 @@ pub async fn create<R: Hooks>(
     body: &Map<String, Json>,
 ) -> Result<Response, ArcError> {
     may_create::<R>(Operation::Create, caller)?;
+    check_writable::<R>(body, caller)?;
     let values = decode_or_reject(R::META, body, Mode::Create)?;
     let db = state.db();
     let txn = db.begin().await?;
     let model = insert::<R>(&txn, values).await?;
     txn.commit().await?;
-    let data = Data::new(Record {
+    let data = Data::new(Record::<R> {
         model: &model,
-        fields: visible::<R>(),
+        shape: shape::<R>(caller),
     })
     .with_message("Created successfully");
     let mut response = response::json(StatusCode::CREATED, &data)?;
@@ -327,6 +358,7 @@ pub async fn update<R: Hooks>(
     body: &Map<String, Json>,
 ) -> Result<Response, ArcError> {
     let rows = allowed::<R>(Scope::Live, Operation::Update, caller)?;
+    check_writable::<R>(body, caller)?;
     let id = parse_id::<R>(id)?;
     let values = decode_or_reject(R::META, body, Mode::Patch)?;
     let db = state.db();
@@ -345,9 +377,9 @@ pub async fn update<R: Hooks>(
         current
     };
     txn.commit().await?;
-    let data = Data::new(Record {
+    let data = Data::new(Record::<R> {
         model: &model,
-        fields: visible::<R>(),
+        shape: shape::<R>(caller),
     })
     .with_message("Updated successfully");
     response::json(StatusCode::OK, &data)
@@ -413,9 +445,9 @@ pub async fn restore<R: Hooks>(
     R::before_update(&WriteContext { txn: &txn }, &current, &mut row).await?;
     let model = row.update(&txn).await?;
     txn.commit().await?;
-    let data = Data::new(Record {
+    let data = Data::new(Record::<R> {
         model: &model,
-        fields: visible::<R>(),
+        shape: shape::<R>(caller),
     })
     .with_message("Restored successfully");
     response::json(StatusCode::OK, &data)
@@ -438,7 +470,7 @@ pub async fn tree<R: Resource>(
             "the tree has more than {MAX_TREE_ROWS} nodes; page through the list instead"
         )));
     }
-    let forest = tree::Forest::<R>::build(&rows, parent, visible::<R>());
+    let forest = tree::Forest::<R>::build(&rows, parent, shape::<R>(caller));
     response::json(StatusCode::OK, &Data::new(forest))
 }
 
@@ -465,9 +497,9 @@ pub async fn children<R: Resource>(
     .await?;
     response::json(
         StatusCode::OK,
-        &Data::new(Records {
+        &Data::new(Records::<R> {
             models: &rows,
-            fields: visible::<R>(),
+            shape: shape::<R>(caller),
         }),
     )
 }
@@ -504,13 +536,16 @@ pub async fn bulk_create<R: Hooks>(
     for (n, item) in items.iter().enumerate() {
         let prefix = format!("items[{n}].");
         match item {
-            Json::Object(map) => decoded.push(body::decode(
-                R::META,
-                map,
-                Mode::Create,
-                &prefix,
-                &mut errors,
-            )),
+            Json::Object(map) => {
+                check_writable::<R>(map, caller)?;
+                decoded.push(body::decode(
+                    R::META,
+                    map,
+                    Mode::Create,
+                    &prefix,
+                    &mut errors,
+                ));
+            }
             _ => errors.push(FieldError {
                 field: format!("items[{n}]"),
                 message: "must be an object".into(),
@@ -529,9 +564,9 @@ pub async fn bulk_create<R: Hooks>(
     }
     txn.commit().await?;
     let count = created.len();
-    let mut data = Data::new(Records {
+    let mut data = Data::new(Records::<R> {
         models: &created,
-        fields: visible::<R>(),
+        shape: shape::<R>(caller),
     });
     data.count = Some(count);
     response::json(StatusCode::CREATED, &data)
@@ -551,7 +586,12 @@ fn bulk_filter<R: Resource>(
         cond = cond.add(rows);
     }
     let filter = body::object(body, "filter").map_err(ArcError::bad_request)?;
-    let filters = query::parse::filters_from_json(R::META, filter, state.query_limits())?;
+    let filters = query::parse::filters_from_json(
+        R::META,
+        shape::<R>(caller).fields,
+        filter,
+        state.query_limits(),
+    )?;
     let backend = state.db().get_database_backend();
     for f in &filters {
         cond = cond.add(sql::filter_expr::<R>(f, backend));
@@ -577,6 +617,7 @@ pub async fn bulk_update<R: Hooks>(
     only_members(body, &["filter", "data"])?;
     let cond = bulk_filter::<R>(state, caller, Operation::Update, body)?;
     let data = body::object(body, "data").map_err(ArcError::bad_request)?;
+    check_writable::<R>(data, caller)?;
     let mut values = decode_or_reject(R::META, data, Mode::Patch)?;
     for (i, field) in R::META.fields.iter().enumerate() {
         if field.auto == Auto::UpdatedAt {

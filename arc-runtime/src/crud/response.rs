@@ -7,41 +7,61 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 use crate::error::ArcError;
-use crate::resource::{FieldSet, SerializeFields};
+use crate::resource::{FieldType, Resource, SerializeFields, Shape};
 
-/// One model, with only the fields in `fields`.
-pub struct Record<'a, M> {
-    /// The row.
-    pub model: &'a M,
-    /// What to write of it.
-    pub fields: FieldSet,
+/// The mask written in place of a redacted value: `"***"` for text, `null` otherwise.
+fn mask(ty: FieldType) -> Option<&'static str> {
+    matches!(ty, FieldType::String | FieldType::Enum(_)).then_some("***")
 }
 
-impl<M: SerializeFields> Serialize for Record<'_, M> {
+/// Writes `shape`'s fields of `model` into `map`, masking the redacted ones.
+pub fn write_fields<R: Resource, M: SerializeMap>(
+    model: &R::Model,
+    shape: Shape,
+    map: &mut M,
+) -> Result<(), M::Error> {
+    for i in shape.fields.iter() {
+        if shape.redact.contains(i) {
+            let field = &R::META.fields[i];
+            map.serialize_entry(field.name, &mask(field.ty))?;
+        } else {
+            model.serialize_field(i, map)?;
+        }
+    }
+    Ok(())
+}
+
+/// One row as a caller is shown it.
+pub struct Record<'a, R: Resource> {
+    /// The row.
+    pub model: &'a R::Model,
+    /// What to write of it.
+    pub shape: Shape,
+}
+
+impl<R: Resource> Serialize for Record<'_, R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        for i in self.fields.iter() {
-            self.model.serialize_field(i, &mut map)?;
-        }
+        write_fields::<R, _>(self.model, self.shape, &mut map)?;
         map.end()
     }
 }
 
-/// Many models with the same mask.
-pub struct Records<'a, M> {
+/// Many rows with the same shape.
+pub struct Records<'a, R: Resource> {
     /// The rows.
-    pub models: &'a [M],
+    pub models: &'a [R::Model],
     /// What to write of each.
-    pub fields: FieldSet,
+    pub shape: Shape,
 }
 
-impl<M: SerializeFields> Serialize for Records<'_, M> {
+impl<R: Resource> Serialize for Records<'_, R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.models.len()))?;
         for model in self.models {
-            seq.serialize_element(&Record {
+            seq.serialize_element(&Record::<R> {
                 model,
-                fields: self.fields,
+                shape: self.shape,
             })?;
         }
         seq.end()
@@ -51,11 +71,11 @@ impl<M: SerializeFields> Serialize for Records<'_, M> {
 /// `{"success":true,"docs":[..],"page":..,"limit":..,"total":..,"pages":..,"hasNext":..,"hasPrev":..}`
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase", bound = "")]
-pub struct OffsetPage<'a, M: SerializeFields> {
+pub struct OffsetPage<'a, R: Resource> {
     /// Always `true`.
     pub success: bool,
     /// The rows of this page.
-    pub docs: Records<'a, M>,
+    pub docs: Records<'a, R>,
     /// 1-based page number.
     pub page: u64,
     /// Page size.
@@ -73,11 +93,11 @@ pub struct OffsetPage<'a, M: SerializeFields> {
 /// `{"success":true,"docs":[..],"limit":..,"hasNext":..,"next":"<cursor>"?}`
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase", bound = "")]
-pub struct KeysetPage<'a, M: SerializeFields> {
+pub struct KeysetPage<'a, R: Resource> {
     /// Always `true`.
     pub success: bool,
     /// The rows of this page.
-    pub docs: Records<'a, M>,
+    pub docs: Records<'a, R>,
     /// Page size.
     pub limit: u64,
     /// A page follows.

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use sea_orm::ModelTrait;
 
-use crate::resource::{FieldSet, Resource};
+use crate::resource::{Resource, Shape};
 use crate::value::to_cursor_text;
 
 /// The deepest nesting the tree route writes.
@@ -21,12 +21,12 @@ pub struct Forest<'a, R: Resource> {
     rows: &'a [R::Model],
     roots: Vec<usize>,
     children: Vec<Vec<usize>>,
-    fields: FieldSet,
+    shape: Shape,
 }
 
 impl<'a, R: Resource> Forest<'a, R> {
     /// Links `rows` by their `parent` field.
-    pub fn build(rows: &'a [R::Model], parent: usize, fields: FieldSet) -> Self {
+    pub fn build(rows: &'a [R::Model], parent: usize, shape: Shape) -> Self {
         let id_col = R::column(R::META.id);
         let parent_col = R::column(parent);
         let index: HashMap<String, usize> = rows
@@ -46,7 +46,7 @@ impl<'a, R: Resource> Forest<'a, R> {
             rows,
             roots,
             children,
-            fields,
+            shape,
         }
     }
 }
@@ -59,12 +59,9 @@ struct Node<'f, 'a, R: Resource> {
 
 impl<R: Resource> Serialize for Node<'_, '_, R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use crate::resource::SerializeFields;
         let mut map = serializer.serialize_map(None)?;
         let row = &self.forest.rows[self.index];
-        for i in self.forest.fields.iter() {
-            row.serialize_field(i, &mut map)?;
-        }
+        crate::crud::response::write_fields::<R, _>(row, self.forest.shape, &mut map)?;
         let kids = if self.depth + 1 < MAX_DEPTH {
             self.forest.children[self.index].as_slice()
         } else {

@@ -145,8 +145,10 @@ pub struct QuerySpec {
     pub sort: Vec<SortKey>,
     /// The fields to return.
     pub select: FieldSet,
-    /// Text searched over the search fields.
+    /// Text searched over the search fields the caller may see.
     pub search: Option<String>,
+    /// The fields the caller may use (select, filter, sort, search).
+    pub allowed: FieldSet,
     /// Page size.
     pub limit: u64,
     /// Offset or keyset paging.

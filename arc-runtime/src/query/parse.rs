@@ -51,11 +51,14 @@ fn bad(message: impl Into<Cow<'static, str>>) -> ArcError {
 }
 
 /// Parses `raw` (the part after `?`, percent-encoded) for the resource `meta`.
+/// `allowed` is what the caller may see and use (see `FieldSet::visible_for`); other fields
+/// answer exactly like fields that do not exist.
 pub fn parse_query(
     meta: &ResourceMeta,
     raw: Option<&str>,
     key: &CursorKey,
     limits: &QueryLimits,
+    allowed: FieldSet,
 ) -> Result<QuerySpec, ArcError> {
     let raw = raw.unwrap_or("");
     if raw.len() > limits.max_query_len {
@@ -89,13 +92,13 @@ pub fn parse_query(
             "select" => &mut select,
             "search" => &mut search,
             _ => {
-                match parse_filter(meta, name, val, limits) {
+                match parse_filter(meta, allowed, name, val, limits) {
                     Ok(filter) => filters.push(filter),
                     // Lenient: parameters that are not filters are ignored; hidden fields
                     // count as not filters, so leniency does not reveal them either.
                     Err(_)
                         if meta.lenient
-                            && queryable(meta, field_part(name))
+                            && queryable(meta, allowed, field_part(name))
                                 .is_none_or(|(_, f)| f.filter.0 == 0) => {}
                     Err(e) => return Err(e),
                 }
@@ -115,7 +118,7 @@ pub fn parse_query(
         },
     };
     let sort = match sort.filter(|s| !s.is_empty()) {
-        Some(text) => parse_sort(meta, text, false)?,
+        Some(text) => parse_sort(meta, allowed, text, false)?,
         None => default_sort(meta)?,
     };
     let paging = match (page, after) {
@@ -138,12 +141,18 @@ pub fn parse_query(
         },
     };
     let select = match select.filter(|s| !s.is_empty()) {
-        None => FieldSet::visible(meta),
-        Some(text) => parse_select(meta, text)?,
+        None => allowed,
+        Some(text) => parse_select(meta, allowed, text)?,
     };
     let search = match search.filter(|s| !s.is_empty()) {
         None => None,
-        Some(_) if !meta.fields.iter().any(|f| f.searchable) => {
+        Some(_)
+            if !meta
+                .fields
+                .iter()
+                .enumerate()
+                .any(|(i, f)| f.searchable && allowed.contains(i)) =>
+        {
             return Err(bad("`search` is not available on this resource"));
         }
         Some(text) if text.chars().count() > limits.max_search => {
@@ -159,6 +168,7 @@ pub fn parse_query(
         sort,
         select,
         search,
+        allowed,
         limit,
         paging,
     })
@@ -209,14 +219,20 @@ fn field_part(name: &str) -> &str {
     name.split_once('[').map_or(name, |(f, _)| f)
 }
 
-/// A field that may be used in the query grammar: declared and not hidden.
-fn queryable<'m>(meta: &'m ResourceMeta, name: &str) -> Option<(usize, &'m FieldMeta)> {
-    meta.field(name).filter(|(_, f)| !f.hidden)
+/// A field the caller may use in the query grammar: declared, and in `allowed` (not hidden,
+/// and visible to them).
+fn queryable<'m>(
+    meta: &'m ResourceMeta,
+    allowed: FieldSet,
+    name: &str,
+) -> Option<(usize, &'m FieldMeta)> {
+    meta.field(name).filter(|(i, _)| allowed.contains(*i))
 }
 
 /// The filterable field `field_name` and operator `op`, or a 400 naming `param`.
 fn resolve<'m>(
     meta: &'m ResourceMeta,
+    allowed: FieldSet,
     param: &str,
     field_name: &str,
     op_name: Option<&str>,
@@ -230,7 +246,9 @@ fn resolve<'m>(
             ))
         })?,
     };
-    let Some((index, field)) = queryable(meta, field_name).filter(|(_, f)| f.filter.0 != 0) else {
+    let Some((index, field)) =
+        queryable(meta, allowed, field_name).filter(|(_, f)| f.filter.0 != 0)
+    else {
         return Err(bad(format!(
             "unknown query parameter `{param}`: `{field_name}` is not a filterable field"
         )));
@@ -289,6 +307,7 @@ fn operand(
 
 fn parse_filter(
     meta: &ResourceMeta,
+    allowed: FieldSet,
     name: &str,
     text: &str,
     limits: &QueryLimits,
@@ -304,7 +323,7 @@ fn parse_filter(
             (field, Some(op_name))
         }
     };
-    let (index, field, op) = resolve(meta, name, field_name, op_name)?;
+    let (index, field, op) = resolve(meta, allowed, name, field_name, op_name)?;
     let items: Vec<&str> = if matches!(op, Op::In | Op::Nin) {
         text.split(',').collect()
     } else {
@@ -321,6 +340,7 @@ fn parse_filter(
 /// with the list grammar's fields, operators and value types.
 pub fn filters_from_json(
     meta: &ResourceMeta,
+    allowed: FieldSet,
     filter: &serde_json::Map<String, serde_json::Value>,
     limits: &QueryLimits,
 ) -> Result<Vec<Filter>, ArcError> {
@@ -347,7 +367,7 @@ pub fn filters_from_json(
                 Some(op) => format!("filter.{field_name}.{op}"),
                 None => format!("filter.{field_name}"),
             };
-            let (index, field, op) = resolve(meta, &param, field_name, op_name)?;
+            let (index, field, op) = resolve(meta, allowed, &param, field_name, op_name)?;
             let texts: Vec<String> = match json {
                 Json::Array(items) if matches!(op, Op::In | Op::Nin) => {
                     items.iter().map(text).collect::<Option<_>>()
@@ -369,18 +389,23 @@ pub fn filters_from_json(
 /// The resource's default sort (its `default_sort`, then the id), as parsed sort keys.
 /// The default is the server's choice: it may use fields clients cannot sort by.
 pub fn default_sort(meta: &ResourceMeta) -> Result<Vec<SortKey>, ArcError> {
-    parse_sort(meta, meta.default_sort, true)
+    parse_sort(meta, FieldSet(u64::MAX), meta.default_sort, true)
 }
 
 /// Sort keys from `-a,b`; `trusted` (the resource's own default) skips the sortable check.
-fn parse_sort(meta: &ResourceMeta, text: &str, trusted: bool) -> Result<Vec<SortKey>, ArcError> {
+fn parse_sort(
+    meta: &ResourceMeta,
+    allowed: FieldSet,
+    text: &str,
+    trusted: bool,
+) -> Result<Vec<SortKey>, ArcError> {
     let mut keys: Vec<SortKey> = Vec::new();
     for part in text.split(',').filter(|p| !p.is_empty()) {
         let (desc, name) = match part.strip_prefix('-') {
             Some(name) => (true, name),
             None => (false, part.strip_prefix('+').unwrap_or(part)),
         };
-        let (field, _) = queryable(meta, name)
+        let (field, _) = queryable(meta, allowed, name)
             .filter(|(i, f)| trusted || f.sortable || *i == meta.id)
             .ok_or_else(|| bad(format!("cannot sort by `{name}`: not a sortable field")))?;
         if keys.iter().any(|k| k.field == field) {
@@ -400,20 +425,20 @@ fn parse_sort(meta: &ResourceMeta, text: &str, trusted: bool) -> Result<Vec<Sort
     Ok(keys)
 }
 
-fn parse_select(meta: &ResourceMeta, text: &str) -> Result<FieldSet, ArcError> {
+fn parse_select(meta: &ResourceMeta, allowed: FieldSet, text: &str) -> Result<FieldSet, ArcError> {
     let parts: Vec<&str> = text.split(',').filter(|p| !p.is_empty()).collect();
     let exclude = parts.iter().all(|p| p.starts_with('-'));
     if !exclude && parts.iter().any(|p| p.starts_with('-')) {
         return Err(bad("`select` cannot mix included and excluded fields"));
     }
     let mut set = if exclude {
-        FieldSet::visible(meta)
+        allowed
     } else {
         FieldSet::default()
     };
     for part in parts {
         let name = part.trim_start_matches('-');
-        let (index, _) = queryable(meta, name)
+        let (index, _) = queryable(meta, allowed, name)
             .ok_or_else(|| bad(format!("cannot select `{name}`: no such field")))?;
         if exclude {
             set.0 &= !(1 << index);
@@ -521,6 +546,7 @@ mod tests {
             Some(q),
             &CursorKey::new(b"k"),
             &QueryLimits::default(),
+            FieldSet::visible(&META),
         )
     }
 
@@ -612,6 +638,7 @@ mod tests {
                 Some(q),
                 &CursorKey::new(b"k"),
                 &QueryLimits::default(),
+                FieldSet::visible(&meta),
             )
         };
         assert_eq!(
@@ -679,6 +706,7 @@ mod tests {
                 Some(q),
                 &CursorKey::new(b"k"),
                 &QueryLimits::default(),
+                FieldSet::visible(&meta),
             )
         };
         assert!(parse("utm_source=x&populate=y").unwrap().filters.is_empty());

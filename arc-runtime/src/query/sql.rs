@@ -21,7 +21,7 @@ pub fn condition<R: Resource>(scope: Condition, spec: &QuerySpec, backend: DbBac
     if let Some(text) = &spec.search {
         let mut any = Condition::any();
         for (i, field) in R::META.fields.iter().enumerate() {
-            if field.searchable && !field.hidden {
+            if field.searchable && spec.allowed.contains(i) {
                 any = any.add(contains::<R>(i, text));
             }
         }
