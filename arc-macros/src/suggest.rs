@@ -4,7 +4,11 @@
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (distance(word, c), c))
+        .map(|c| {
+            // A name cut short (`org` for `org_id`) is as likely a slip as a typo.
+            let prefix = word.len() >= 3 && (c.starts_with(word) || word.starts_with(c));
+            (if prefix { 1 } else { distance(word, c) }, c)
+        })
         .filter(|(d, c)| *d <= (word.len().max(c.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -62,5 +66,7 @@ mod tests {
         assert_eq!(closest("zzz", ["price", "name"]), None);
         assert_eq!(closest("slgu", ["slug", "id"]), Some("slug"));
         assert_eq!(closest("nmae", ["name"]), Some("name"));
+        assert_eq!(closest("org", ["org_id", "id"]), Some("org_id"));
+        assert_eq!(closest("id", ["org_id"]), None, "too short to guess from");
     }
 }

@@ -15,6 +15,8 @@ use crate::resource::Resource;
 pub struct WriteContext<'a> {
     /// The write's transaction: queries here commit or roll back with the write.
     pub txn: &'a DatabaseTransaction,
+    /// Who is writing.
+    pub caller: &'a crate::auth::AuthContext,
 }
 
 /// Code run around a resource's writes. Every method defaults to doing nothing.

@@ -296,6 +296,14 @@ pub struct Presets {
     pub tree: Option<usize>,
     /// `bulk`: the `/bulk` routes.
     pub bulk: bool,
+    /// `multi_tenant`: the organization field; every query is scoped to the caller's
+    /// active organization, and creates are stamped with it.
+    pub tenant: Option<usize>,
+    /// `owned_by_user`: the owner field; callers without a bypass role see and change only
+    /// their own rows, and creates are stamped with the caller.
+    pub owner: Option<usize>,
+    /// Roles that see every row of an `owned_by_user` resource (within the tenant).
+    pub owner_bypass: &'static [&'static str],
 }
 
 /// The static description of a resource that the macro emits.

@@ -4,6 +4,7 @@
 
 pub mod gadget;
 pub mod notes;
+pub mod tickets;
 
 use arc_runtime::sea_orm::{ConnectionTrait, DatabaseConnection};
 use axum::Router;

@@ -53,13 +53,24 @@ pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
 
 /// `Bearer <token>` for `user` with platform `roles`, active `org` and `org_roles` there.
 pub fn bearer(user: &str, roles: &[&str], org: Option<&str>, org_roles: &[&str]) -> String {
+    bearer_in(user, roles, org, org_roles, &[])
+}
+
+/// Like [`bearer`], also a member of `other_orgs`.
+pub fn bearer_in(
+    user: &str,
+    roles: &[&str],
+    org: Option<&str>,
+    org_roles: &[&str],
+    other_orgs: &[&str],
+) -> String {
     let exp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
         + 600;
     let claims = serde_json::json!({
         "sub": user, "roles": roles, "org_id": org, "org_roles": org_roles,
-        "orgs": org.into_iter().collect::<Vec<_>>(), "exp": exp,
+        "orgs": org.into_iter().chain(other_orgs.iter().copied()).collect::<Vec<_>>(), "exp": exp,
     });
     let key = jsonwebtoken::EncodingKey::from_secret(SECRET).expect("secret");
     let token =

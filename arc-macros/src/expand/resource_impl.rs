@@ -251,6 +251,9 @@ pub fn expand(model: &Resource) -> TokenStream {
     let slug_lookup = index(model.presets.slug_lookup);
     let tree = index(model.presets.tree);
     let bulk = model.presets.bulk;
+    let tenant = index(model.presets.tenant);
+    let owner = index(model.presets.owner);
+    let owner_bypass = &model.presets.owner_bypass;
     let default_sort = &model.default_sort;
     let lenient = model.lenient;
     let router = router(model);
@@ -283,6 +286,9 @@ pub fn expand(model: &Resource) -> TokenStream {
                     slug_lookup: #slug_lookup,
                     tree: #tree,
                     bulk: #bulk,
+                    tenant: #tenant,
+                    owner: #owner,
+                    owner_bypass: &[#(#owner_bypass),*],
                 },
                 default_sort: #default_sort,
                 lenient: #lenient,

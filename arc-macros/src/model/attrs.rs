@@ -29,12 +29,18 @@ pub struct PresetArgs {
     pub slug_lookup: Option<SpannedValue<Override<PresetField>>>,
     pub tree: Option<SpannedValue<Override<PresetField>>>,
     pub bulk: Flag,
+    /// `multi_tenant(field = "org_id")`
+    pub multi_tenant: Option<SpannedValue<Override<PresetField>>>,
+    /// `owned_by_user(field = "created_by", bypass("admin"))`
+    pub owned_by_user: Option<SpannedValue<Override<PresetField>>>,
 }
 
 /// The field a preset uses, when not its default name.
 #[derive(Debug, Default, Clone, FromMeta)]
 pub struct PresetField {
     pub field: Option<SpannedValue<String>>,
+    /// Roles that bypass `owned_by_user`.
+    pub bypass: Option<SpannedValue<StrList>>,
 }
 
 /// `query(filter = [..], sort = [..], search = [..], default_sort = "-created_at", lenient)`

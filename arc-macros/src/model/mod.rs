@@ -71,6 +71,9 @@ pub struct Presets {
     pub slug_lookup: Option<usize>,
     pub tree: Option<usize>,
     pub bulk: bool,
+    pub tenant: Option<usize>,
+    pub owner: Option<usize>,
+    pub owner_bypass: Vec<String>,
 }
 
 /// A checked resource.
@@ -88,6 +91,8 @@ pub struct Resource {
     pub lenient: bool,
     pub hooks: bool,
     pub permissions: permissions::PermissionsAst,
+    /// Fields a preset names (even with the wrong type): their own errors are the preset's.
+    pub claimed: Vec<usize>,
 }
 
 const RESERVED: [&str; 6] = ["page", "limit", "after", "sort", "select", "search"];
@@ -176,6 +181,7 @@ impl Resource {
             permissions: permissions::PermissionsAst {
                 entries: Vec::new(),
             },
+            claimed: Vec::new(),
         };
         if let Some(path) = &args.path {
             let p = path.as_ref();
@@ -220,6 +226,52 @@ impl Resource {
             |f, _| f.fty.nullable && Some(std::mem::discriminant(&f.fty.scalar)) == id_scalar,
             "`Option<T>` where `T` is the id's type",
         );
+        let server_string = |f: &Field, _: &Self| f.fty.scalar.is_string() && f.system && !f.id;
+        let expected = "a `String` (or `Option<String>`) marked `#[field(system)]`";
+        model.presets.tenant = model.preset(
+            cx,
+            p.multi_tenant.as_ref(),
+            "multi_tenant",
+            "org_id",
+            server_string,
+            expected,
+        );
+        model.presets.owner = model.preset(
+            cx,
+            p.owned_by_user.as_ref(),
+            "owned_by_user",
+            "created_by",
+            server_string,
+            expected,
+        );
+        for (preset, name) in [
+            (&p.soft_delete, "soft_delete"),
+            (&p.slug_lookup, "slug_lookup"),
+            (&p.tree, "tree"),
+            (&p.multi_tenant, "multi_tenant"),
+            (&p.owned_by_user, "owned_by_user"),
+        ] {
+            if let Some(Override::Explicit(PresetField {
+                bypass: Some(roles),
+                ..
+            })) = preset.as_ref().map(|p| p.as_ref())
+            {
+                if name == "owned_by_user" {
+                    if roles.0.is_empty() {
+                        cx.error_at(
+                            roles.span(),
+                            "`bypass` needs at least one role, e.g. bypass(\"admin\")",
+                        );
+                    }
+                    model.presets.owner_bypass = roles.0.iter().map(syn::LitStr::value).collect();
+                } else {
+                    cx.error_at(
+                        roles.span(),
+                        format!("`bypass` applies to `owned_by_user`, not `{name}`"),
+                    );
+                }
+            }
+        }
         if let Some(slug) = model.presets.slug_lookup {
             model.fields[slug].unique = true;
         }
@@ -354,7 +406,7 @@ impl Resource {
     }
 
     fn preset(
-        &self,
+        &mut self,
         cx: &Ctxt,
         preset: Option<&SpannedValue<Override<PresetField>>>,
         preset_name: &str,
@@ -364,7 +416,7 @@ impl Resource {
     ) -> Option<usize> {
         let preset = preset?;
         let explicit = match preset.as_ref() {
-            Override::Explicit(PresetField { field: Some(f) }) => Some(f),
+            Override::Explicit(PresetField { field: Some(f), .. }) => Some(f),
             _ => None,
         };
         let (name, span) = match explicit {
@@ -376,6 +428,7 @@ impl Resource {
             cx.error_at(span, did_you_mean(message, name, self.field_names()));
             return None;
         };
+        self.claimed.push(i);
         if !fits(&self.fields[i], self) {
             cx.error_at(
                 span,
@@ -400,7 +453,13 @@ impl Resource {
                 "the id is a `Uuid` (generated) or an `i32`/`i64` (auto-increment)",
             );
         }
-        for f in &self.fields {
+        // Fields a preset fills in from the caller have a value on every create; a field a
+        // preset names with the wrong type already has the preset's error.
+        let stamped = [self.presets.tenant, self.presets.owner];
+        for (i, f) in self.fields.iter().enumerate() {
+            if stamped.contains(&Some(i)) || self.claimed.contains(&i) {
+                continue;
+            }
             let required_by_nobody =
                 f.system && !f.id && !f.fty.nullable && f.default.is_none() && f.auto == Auto::None;
             if required_by_nobody && !self.hooks {

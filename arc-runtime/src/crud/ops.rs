@@ -59,18 +59,68 @@ pub fn allowed<R: Resource>(
     op: Operation,
     caller: &AuthContext,
 ) -> Result<Condition, ArcError> {
-    let cond = scope::<R>(within);
-    Ok(match authorize::<R>(op, caller)? {
+    let rows = authorize::<R>(op, caller)?;
+    let cond = tenancy::<R>(scope::<R>(within), caller)?;
+    Ok(match rows {
         Some(rows) => cond.add(rows),
         None => cond,
     })
+}
+
+/// `cond` narrowed to the caller's tenant (`multi_tenant`) and, without a bypass role, to
+/// their own rows (`owned_by_user`).
+fn tenancy<R: Resource>(mut cond: Condition, caller: &AuthContext) -> Result<Condition, ArcError> {
+    let presets = &R::META.presets;
+    if let Some(i) = presets.tenant {
+        cond = cond.add(R::column(i).eq(active_org(caller)?));
+    }
+    if let Some(i) = presets.owner
+        && !presets
+            .owner_bypass
+            .iter()
+            .any(|role| caller.has_role(role))
+    {
+        cond = cond.add(R::column(i).eq(user(caller)?));
+    }
+    Ok(cond)
+}
+
+fn active_org(caller: &AuthContext) -> Result<&str, ArcError> {
+    caller.org_id.as_deref().ok_or_else(|| {
+        ArcError::new(
+            crate::error::ErrorCode::OrgSelectionRequired,
+            "Select an organization (x-organization-id) for this resource",
+        )
+    })
+}
+
+fn user(caller: &AuthContext) -> Result<&str, ArcError> {
+    caller
+        .user_id
+        .as_deref()
+        .ok_or_else(|| ArcError::unauthorized("Authentication required"))
+}
+
+/// Stamps a new row with its tenant and owner from the caller.
+fn stamp<R: Resource>(row: &mut R::ActiveModel, caller: &AuthContext) -> Result<(), ArcError> {
+    let presets = &R::META.presets;
+    if let Some(i) = presets.tenant {
+        row.try_set(
+            R::column(i),
+            Value::String(Some(active_org(caller)?.to_owned())),
+        )?;
+    }
+    if let Some(i) = presets.owner {
+        row.try_set(R::column(i), Value::String(Some(user(caller)?.to_owned())))?;
+    }
+    Ok(())
 }
 
 /// Like [`allowed`], for operations that create rows, where a row filter has nothing to
 /// filter: only a full grant allows them.
 fn may_create<R: Resource>(op: Operation, caller: &AuthContext) -> Result<(), ArcError> {
     match authorize::<R>(op, caller)? {
-        None => Ok(()),
+        None => tenancy::<R>(Condition::all(), caller).map(drop),
         Some(_) => Err(ArcError::forbidden("You do not have permission to do this")),
     }
 }
@@ -147,7 +197,7 @@ fn set_values<R: Resource>(row: &mut R::ActiveModel, values: Values) -> Result<(
 }
 
 /// A new row from decoded create values, with defaults and automatic fields.
-fn new_row<R: Resource>(values: Values) -> Result<R::ActiveModel, ArcError> {
+fn new_row<R: Resource>(values: Values, caller: &AuthContext) -> Result<R::ActiveModel, ArcError> {
     let mut row = <R::ActiveModel as ActiveModelTrait>::default();
     for (i, field) in R::META.fields.iter().enumerate() {
         if let Some(default) = field.default {
@@ -156,6 +206,7 @@ fn new_row<R: Resource>(values: Values) -> Result<R::ActiveModel, ArcError> {
     }
     set_values::<R>(&mut row, values)?;
     fill_auto::<R>(&mut row, Mode::Create)?;
+    stamp::<R>(&mut row, caller)?;
     Ok(row)
 }
 
@@ -317,10 +368,11 @@ pub async fn get_by_slug<R: Resource>(
 
 async fn insert<R: Hooks>(
     txn: &sea_orm::DatabaseTransaction,
+    caller: &AuthContext,
     values: Values,
 ) -> Result<R::Model, ArcError> {
-    let mut row = new_row::<R>(values)?;
-    R::before_create(&WriteContext { txn }, &mut row).await?;
+    let mut row = new_row::<R>(values, caller)?;
+    R::before_create(&WriteContext { txn, caller }, &mut row).await?;
     Ok(row.insert(txn).await?)
 }
 
@@ -335,7 +387,7 @@ pub async fn create<R: Hooks>(
     let values = decode_or_reject(R::META, body, Mode::Create)?;
     let db = state.db();
     let txn = db.begin().await?;
-    let model = insert::<R>(&txn, values).await?;
+    let model = insert::<R>(&txn, caller, values).await?;
     txn.commit().await?;
     let data = Data::new(Record::<R> {
         model: &model,
@@ -370,7 +422,7 @@ pub async fn update<R: Hooks>(
     if changes {
         fill_auto::<R>(&mut row, Mode::Patch)?;
     }
-    R::before_update(&WriteContext { txn: &txn }, &current, &mut row).await?;
+    R::before_update(&WriteContext { txn: &txn, caller }, &current, &mut row).await?;
     let model = if row.is_changed() {
         row.update(&txn).await?
     } else {
@@ -404,7 +456,7 @@ pub async fn delete<R: Hooks>(
     let db = state.db();
     let txn = db.begin().await?;
     let current = find::<R, _>(&txn, id, rows).await?;
-    R::before_delete(&WriteContext { txn: &txn }, &current).await?;
+    R::before_delete(&WriteContext { txn: &txn, caller }, &current).await?;
     let soft = match R::META.presets.soft_delete {
         Some(i) => {
             let mut row = current.clone().into_active_model();
@@ -442,7 +494,7 @@ pub async fn restore<R: Hooks>(
     let mut row = current.clone().into_active_model();
     row.try_set(R::column(field), value::null_of(R::META.fields[field].ty))?;
     fill_auto::<R>(&mut row, Mode::Patch)?;
-    R::before_update(&WriteContext { txn: &txn }, &current, &mut row).await?;
+    R::before_update(&WriteContext { txn: &txn, caller }, &current, &mut row).await?;
     let model = row.update(&txn).await?;
     txn.commit().await?;
     let data = Data::new(Record::<R> {
@@ -560,7 +612,7 @@ pub async fn bulk_create<R: Hooks>(
     let txn = db.begin().await?;
     let mut created = Vec::with_capacity(decoded.len());
     for values in decoded {
-        created.push(insert::<R>(&txn, values).await?);
+        created.push(insert::<R>(&txn, caller, values).await?);
     }
     txn.commit().await?;
     let count = created.len();

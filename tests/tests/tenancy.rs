@@ -1,0 +1,224 @@
+//! The multi_tenant and owned_by_user presets: rows stamped from the caller, scoped to the
+//! active organization and to their owner (unless a bypass role), on every route.
+
+use arc_tests::notes::{bearer, bearer_in};
+use arc_tests::{Reply, TestApp, assert_error, on_both};
+use axum::http::Method;
+use serde_json::{Value, json};
+
+on_both!(arc_tests::tickets::app => stamped_and_scoped, organizations_are_walls, no_org_and_no_moving);
+
+async fn as_(app: &TestApp, token: &str, method: Method, uri: &str, body: Option<Value>) -> Reply {
+    app.send(method, uri, body, &[("authorization", token)])
+        .await
+}
+
+async fn open(app: &TestApp, token: &str, subject: &str) -> Value {
+    let reply = as_(
+        app,
+        token,
+        Method::POST,
+        "/tickets",
+        Some(json!({"subject": subject})),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body["data"].clone()
+}
+
+async fn stamped_and_scoped(app: &TestApp) {
+    let alice = bearer("alice", &[], Some("acme"), &[]);
+    let bob = bearer("bob", &[], Some("acme"), &[]);
+    let support = bearer("sam", &[], Some("acme"), &["support"]);
+    let ticket = open(app, &alice, "printer").await;
+    assert_eq!(ticket["org_id"], "acme");
+    assert_eq!(ticket["reporter"], "alice");
+    open(app, &bob, "laptop").await;
+    let id = ticket["id"].as_str().unwrap();
+    assert_eq!(
+        as_(app, &alice, Method::GET, "/tickets", None)
+            .await
+            .column("subject"),
+        [json!("printer")]
+    );
+    assert_eq!(
+        as_(app, &support, Method::GET, "/tickets?sort=subject", None)
+            .await
+            .column("subject"),
+        [json!("laptop"), json!("printer")]
+    );
+    assert_error(
+        &as_(app, &bob, Method::GET, &format!("/tickets/{id}"), None).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &as_(
+            app,
+            &bob,
+            Method::PATCH,
+            &format!("/tickets/{id}"),
+            Some(json!({"subject": "mine now"})),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &as_(app, &bob, Method::DELETE, &format!("/tickets/{id}"), None).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_eq!(
+        as_(app, &bob, Method::GET, "/tickets?reporter=alice", None)
+            .await
+            .body["total"],
+        0
+    );
+    assert_eq!(
+        as_(
+            app,
+            &support,
+            Method::PATCH,
+            &format!("/tickets/{id}"),
+            Some(json!({"subject": "fixed"}))
+        )
+        .await
+        .status,
+        200
+    );
+    let bulk = as_(
+        app,
+        &bob,
+        Method::PATCH,
+        "/tickets/bulk",
+        Some(json!({"filter": {"subject": {"in": ["fixed", "laptop"]}}, "data": {"subject": "x"}})),
+    )
+    .await;
+    assert_eq!(
+        bulk.body["data"]["matchedCount"], 1,
+        "bulk stays inside the caller's own rows"
+    );
+}
+
+async fn organizations_are_walls(app: &TestApp) {
+    let acme_support = bearer("sam", &[], Some("acme"), &["support"]);
+    let globex_support = bearer("gus", &[], Some("globex"), &["support"]);
+    let both = bearer_in("bea", &[], Some("acme"), &[], &["globex"]);
+    let in_acme = open(app, &acme_support, "acme issue").await;
+    open(app, &globex_support, "globex issue").await;
+    assert_eq!(
+        as_(app, &globex_support, Method::GET, "/tickets", None)
+            .await
+            .column("subject"),
+        [json!("globex issue")]
+    );
+    assert_error(
+        &as_(
+            app,
+            &globex_support,
+            Method::GET,
+            &format!("/tickets/{}", in_acme["id"].as_str().unwrap()),
+            None,
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    );
+    let deleted = as_(
+        app,
+        &globex_support,
+        Method::DELETE,
+        "/tickets/bulk",
+        Some(json!({"filter": {"subject": {"in": ["acme issue", "globex issue"]}}})),
+    )
+    .await;
+    assert_eq!(deleted.body["data"]["deletedCount"], 1);
+    assert_eq!(
+        as_(app, &acme_support, Method::GET, "/tickets", None)
+            .await
+            .body["total"],
+        1,
+        "acme's ticket survived"
+    );
+    // One caller in two organizations: the header picks the wall.
+    let in_globex = app
+        .send(
+            Method::POST,
+            "/tickets",
+            Some(json!({"subject": "from bea"})),
+            &[("authorization", &both), ("x-organization-id", "globex")],
+        )
+        .await;
+    assert_eq!(in_globex.body["data"]["org_id"], "globex");
+    let denied = app
+        .send(
+            Method::GET,
+            "/tickets",
+            None,
+            &[("authorization", &both), ("x-organization-id", "initech")],
+        )
+        .await;
+    assert_error(&denied, 403, "ORG_ACCESS_DENIED");
+}
+
+async fn no_org_and_no_moving(app: &TestApp) {
+    let loner = bearer("lou", &[], None, &[]);
+    assert_error(
+        &as_(app, &loner, Method::GET, "/tickets", None).await,
+        403,
+        "ORG_SELECTION_REQUIRED",
+    );
+    assert_error(
+        &as_(
+            app,
+            &loner,
+            Method::POST,
+            "/tickets",
+            Some(json!({"subject": "x"})),
+        )
+        .await,
+        403,
+        "ORG_SELECTION_REQUIRED",
+    );
+    assert_error(&app.get("/tickets").await, 401, "UNAUTHORIZED");
+    let alice = bearer("alice", &[], Some("acme"), &[]);
+    let ticket = open(app, &alice, "t").await;
+    let id = ticket["id"].as_str().unwrap();
+    for body in [json!({"org_id": "globex"}), json!({"reporter": "bob"})] {
+        let moved = as_(
+            app,
+            &alice,
+            Method::PATCH,
+            &format!("/tickets/{id}"),
+            Some(body),
+        )
+        .await;
+        assert_error(&moved, 400, "VALIDATION_ERROR");
+        assert_eq!(moved.body["details"]["errors"][0]["keyword"], "readOnly");
+    }
+    let forged = as_(
+        app,
+        &alice,
+        Method::POST,
+        "/tickets",
+        Some(json!({"subject": "s", "org_id": "globex"})),
+    )
+    .await;
+    assert_error(&forged, 400, "VALIDATION_ERROR");
+    let bulk = as_(
+        app,
+        &alice,
+        Method::PATCH,
+        "/tickets/bulk",
+        Some(json!({"filter": {"subject": "t"}, "data": {"org_id": "globex"}})),
+    )
+    .await;
+    assert_error(&bulk, 400, "VALIDATION_ERROR");
+    assert_eq!(
+        as_(app, &alice, Method::GET, &format!("/tickets/{id}"), None)
+            .await
+            .body["data"]["org_id"],
+        "acme"
+    );
+}
