@@ -32,6 +32,8 @@ pub enum Rule {
     All(&'static [Rule]),
     /// Some rule holds (row filters are combined with OR).
     Any(&'static [Rule]),
+    /// A predicate of the app's over the caller: `when(path::to::fn)`.
+    When(fn(&AuthContext) -> bool),
 }
 
 /// The rules of a resource's operations. An operation with no rule is denied.
@@ -152,6 +154,7 @@ pub fn evaluate(rule: &Rule, caller: &AuthContext) -> Access {
                     .any(|r| caller.org_roles.iter().any(|o| o == r)),
         ),
         Rule::OrgMember => grant(caller.is_authenticated() && caller.org_id.is_some()),
+        Rule::When(predicate) => grant(predicate(caller)),
         Rule::Owner(field) => {
             if caller.is_authenticated() {
                 Access::Rows(RowRule::Owner(*field))
@@ -283,5 +286,10 @@ mod tests {
             Access::Denied,
             "an empty any grants nothing"
         );
+        fn editors(c: &AuthContext) -> bool {
+            c.roles.iter().any(|r| r == "editor")
+        }
+        assert_eq!(evaluate(&Rule::When(editors), &editor), Access::Full);
+        assert_eq!(evaluate(&Rule::When(editors), &org_admin), Access::Denied);
     }
 }

@@ -19,7 +19,7 @@ pub const SECRET: &[u8] = b"notes test secret, at least 32 bytes";
     update = any(all(roles("writer"), owner("owner_id")), roles("admin")),
     delete = roles("admin"),
     deleted = all(org_member, org_roles("auditor")),
-    restore = deny,
+    restore = when(crate::notes::may_restore),
     bulk = roles("admin"),
 )]
 pub struct Note {
@@ -41,6 +41,11 @@ pub struct Note {
     pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Who may restore deleted notes: one named user, to exercise `when(..)`.
+pub fn may_restore(caller: &AuthContext) -> bool {
+    caller.user_id.as_deref() == Some("restorer")
 }
 
 /// An app serving notes, authenticating HS256 bearer tokens signed with [`SECRET`].

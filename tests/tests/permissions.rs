@@ -260,6 +260,18 @@ async fn admins_and_org_roles(app: &TestApp) {
         403,
         "FORBIDDEN",
     );
+    // `restore = when(may_restore)`: the predicate decides, whatever the roles.
+    let restorer = bearer("restorer", &[], None, &[]);
+    let restored = as_(
+        app,
+        &restorer,
+        Method::POST,
+        &format!("/notes/{a}/restore"),
+        None,
+    )
+    .await;
+    assert_eq!(restored.status, 200, "{}", restored.body);
+    assert!(restored.body["data"]["deleted_at"].is_null());
 }
 
 async fn bulk_stays_inside_the_rules(app: &TestApp) {

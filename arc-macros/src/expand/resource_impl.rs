@@ -29,6 +29,9 @@ fn rule_tokens(rule: &RuleAst) -> TokenStream {
             let rules = nested(rules);
             quote!(__p::Rule::Any(&[#(#rules),*]))
         }
+        // Spanned at the user's path: one that does not resolve, or is not a
+        // `fn(&AuthContext) -> bool`, is reported there.
+        RuleAst::When(path) => quote_spanned!(path.span()=> __p::Rule::When(#path)),
     }
 }
 

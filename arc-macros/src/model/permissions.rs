@@ -14,7 +14,7 @@ use crate::suggest::did_you_mean;
 pub const OPERATIONS: [&str; 10] = [
     "list", "get", "create", "update", "delete", "deleted", "restore", "tree", "bulk", "default",
 ];
-const COMBINATORS: [&str; 9] = [
+const COMBINATORS: [&str; 10] = [
     "public",
     "authenticated",
     "deny",
@@ -24,6 +24,7 @@ const COMBINATORS: [&str; 9] = [
     "owner",
     "all",
     "any",
+    "when",
 ];
 
 /// One rule as written.
@@ -39,6 +40,8 @@ pub enum RuleAst {
     Owner(LitStr, Option<usize>),
     All(Vec<RuleAst>),
     Any(Vec<RuleAst>),
+    /// `when(path::to::fn)`: `fn(&AuthContext) -> bool`.
+    When(syn::Path),
     /// Something that did not parse as a rule (already reported).
     Invalid,
 }
@@ -56,10 +59,11 @@ pub struct PermissionsAst {
     pub entries: Vec<Entry>,
 }
 
-/// Raw syntax: `ident`, `ident(args)`, or a string literal.
+/// Raw syntax: `ident`, `ident(args)`, a string literal, or `when(path)`.
 enum Raw {
     Word(Ident, Option<Punctuated<Raw, Token![,]>>),
     Str(LitStr),
+    When(Ident, syn::Path),
 }
 
 impl Parse for Raw {
@@ -68,6 +72,11 @@ impl Parse for Raw {
             return Ok(Raw::Str(input.parse()?));
         }
         let ident: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+        if ident == "when" && input.peek(syn::token::Paren) {
+            let content;
+            parenthesized!(content in input);
+            return Ok(Raw::When(ident, content.parse()?));
+        }
         if input.peek(syn::token::Paren) {
             let content;
             parenthesized!(content in input);
@@ -98,7 +107,7 @@ impl Parse for RawEntry {
 
 fn span_of(raw: &Raw) -> Span {
     match raw {
-        Raw::Word(ident, _) => ident.span(),
+        Raw::Word(ident, _) | Raw::When(ident, _) => ident.span(),
         Raw::Str(lit) => lit.span(),
     }
 }
@@ -129,6 +138,7 @@ fn strings(cx: &Ctxt, name: &Ident, args: Option<Punctuated<Raw, Token![,]>>) ->
 fn rule(cx: &Ctxt, raw: Raw) -> RuleAst {
     let (name, args) = match raw {
         Raw::Word(name, args) => (name, args),
+        Raw::When(_, path) => return RuleAst::When(path),
         Raw::Str(lit) => {
             cx.error_spanned_by(
                 &lit,
@@ -159,6 +169,10 @@ fn rule(cx: &Ctxt, raw: Raw) -> RuleAst {
                     RuleAst::Invalid
                 }
             }
+        }
+        "when" => {
+            cx.error_spanned_by(&name, "`when` names a function: when(path::to::predicate)");
+            RuleAst::Invalid
         }
         "all" | "any" => {
             let rules: Vec<RuleAst> = args.into_iter().flatten().map(|a| rule(cx, a)).collect();
@@ -314,5 +328,9 @@ pub fn describe(rule: &RuleAst) -> String {
         RuleAst::Owner(f, _) => format!("owner({:?})", f.value()),
         RuleAst::All(r) => format!("all({})", nested(r)),
         RuleAst::Any(r) => format!("any({})", nested(r)),
+        RuleAst::When(path) => format!(
+            "when({})",
+            quote::quote!(#path).to_string().replace(' ', "")
+        ),
     }
 }

@@ -170,7 +170,7 @@ const _: () = {
                 deleted: __p::Rule::All(
                     &[__p::Rule::OrgMember, __p::Rule::OrgRoles(&["auditor"])],
                 ),
-                restore: __p::Rule::Deny,
+                restore: __p::Rule::When(crate::notes::may_restore),
                 tree: __p::Rule::Deny,
                 bulk: __p::Rule::Roles(&["admin"]),
             },
@@ -193,7 +193,7 @@ const _: () = {
         ///
         /// `GET /notes`: any(owner("owner_id"), roles("admin")); `POST /notes`: roles("writer", "admin")
         /// `GET /notes/{id}`: any(owner("owner_id"), roles("admin")); `PATCH`/`PUT`: any(all(roles("writer"), owner("owner_id")), roles("admin")); `DELETE`: roles("admin")
-        /// `GET /notes/deleted`: all(org_member, org_roles("auditor")); `POST /notes/{id}/restore`: deny
+        /// `GET /notes/deleted`: all(org_member, org_roles("auditor")); `POST /notes/{id}/restore`: when(crate::notes::may_restore)
         /// `POST|PATCH|DELETE /notes/bulk`: roles("admin"), and the rule of create/update/delete
         fn router() -> __p::Router<__p::ArcState> {
             use __p::handlers as h;
