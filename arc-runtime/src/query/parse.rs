@@ -544,12 +544,18 @@ mod tests {
     };
 
     fn parse(q: &str) -> Result<QuerySpec, ArcError> {
+        parse_with(&META, q)
+    }
+
+    /// Parses `q` for `meta` as an anonymous caller sees it.
+    fn parse_with(meta: &ResourceMeta, q: &str) -> Result<QuerySpec, ArcError> {
+        let allowed = FieldSet::visible(meta);
         parse_query(
-            &META,
+            meta,
             Some(q),
             &CursorKey::new(b"k"),
             &QueryLimits::default(),
-            FieldSet::visible(&META),
+            allowed,
         )
     }
 
@@ -635,15 +641,7 @@ mod tests {
             default_sort: "-kind",
             ..META
         };
-        let parse = |q| {
-            parse_query(
-                &meta,
-                Some(q),
-                &CursorKey::new(b"k"),
-                &QueryLimits::default(),
-                FieldSet::visible(&meta),
-            )
-        };
+        let parse = |q| parse_with(&meta, q);
         assert_eq!(
             parse("").unwrap().sort[0],
             SortKey {
@@ -703,15 +701,7 @@ mod tests {
             lenient: true,
             ..META
         };
-        let parse = |q| {
-            parse_query(
-                &meta,
-                Some(q),
-                &CursorKey::new(b"k"),
-                &QueryLimits::default(),
-                FieldSet::visible(&meta),
-            )
-        };
+        let parse = |q| parse_with(&meta, q);
         assert!(parse("utm_source=x&populate=y").unwrap().filters.is_empty());
         assert!(
             parse("secret=1").unwrap().filters.is_empty(),
