@@ -28,6 +28,10 @@ pub enum Rule {
     OrgMember,
     /// Rows whose field (by index) holds the caller's user id.
     Owner(usize),
+    /// A member of the active organization with an active team (`team_id`).
+    TeamMember,
+    /// Like [`Rule::TeamMember`], on the rows whose field (by index) holds the active team.
+    Team(usize),
     /// Every rule holds (row filters are combined with AND).
     All(&'static [Rule]),
     /// Some rule holds (row filters are combined with OR).
@@ -119,6 +123,8 @@ impl Permissions {
 pub enum RowRule {
     /// The field (by index) holds the caller's id.
     Owner(usize),
+    /// The field (by index) holds the caller's active team.
+    Team(usize),
     /// All of these.
     And(Vec<RowRule>),
     /// Any of these.
@@ -155,6 +161,9 @@ pub fn evaluate(rule: &Rule, caller: &AuthContext) -> Access {
         ),
         Rule::OrgMember => grant(caller.is_authenticated() && caller.org_id.is_some()),
         Rule::When(predicate) => grant(predicate(caller)),
+        Rule::TeamMember => grant(in_team(caller)),
+        Rule::Team(field) if in_team(caller) => Access::Rows(RowRule::Team(*field)),
+        Rule::Team(_) => Access::Denied,
         Rule::Owner(field) => {
             if caller.is_authenticated() {
                 Access::Rows(RowRule::Owner(*field))
@@ -195,6 +204,10 @@ pub fn evaluate(rule: &Rule, caller: &AuthContext) -> Access {
     }
 }
 
+fn in_team(caller: &AuthContext) -> bool {
+    caller.is_authenticated() && caller.org_id.is_some() && caller.team_id.is_some()
+}
+
 /// The caller's access to `op` on `R`: the row condition to add to the scope, or the error
 /// (401 for anonymous callers, 403 otherwise).
 pub fn authorize<R: Resource>(
@@ -216,6 +229,10 @@ fn condition<R: Resource>(rows: &RowRule, caller: &AuthContext) -> Condition {
         RowRule::Owner(field) => {
             let user = caller.user_id.clone().unwrap_or_default();
             Condition::all().add(R::column(*field).eq(user))
+        }
+        RowRule::Team(field) => {
+            let team = caller.team_id.clone().unwrap_or_default();
+            Condition::all().add(R::column(*field).eq(team))
         }
         RowRule::And(all) => all
             .iter()
@@ -291,5 +308,34 @@ mod tests {
         }
         assert_eq!(evaluate(&Rule::When(editors), &editor), Access::Full);
         assert_eq!(evaluate(&Rule::When(editors), &org_admin), Access::Denied);
+    }
+
+    #[test]
+    fn teams() {
+        let no_team = user(&[], Some("acme"), &[]);
+        let in_team = AuthContext {
+            team_id: Some("red".into()),
+            ..no_team.clone()
+        };
+        let teamless_org = AuthContext {
+            org_id: None,
+            ..in_team.clone()
+        };
+        assert_eq!(evaluate(&Rule::TeamMember, &in_team), Access::Full);
+        assert_eq!(evaluate(&Rule::TeamMember, &no_team), Access::Denied);
+        assert_eq!(
+            evaluate(&Rule::TeamMember, &teamless_org),
+            Access::Denied,
+            "a team belongs to the active organization"
+        );
+        assert_eq!(
+            evaluate(&Rule::TeamMember, &AuthContext::anonymous()),
+            Access::Denied
+        );
+        assert_eq!(
+            evaluate(&Rule::Team(2), &in_team),
+            Access::Rows(RowRule::Team(2))
+        );
+        assert_eq!(evaluate(&Rule::Team(2), &no_team), Access::Denied);
     }
 }

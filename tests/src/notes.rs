@@ -77,8 +77,13 @@ pub fn bearer_in(
         "sub": user, "roles": roles, "org_id": org, "org_roles": org_roles,
         "orgs": org.into_iter().chain(other_orgs.iter().copied()).collect::<Vec<_>>(), "exp": exp,
     });
+    sign(&claims)
+}
+
+/// `Bearer <token>` carrying `claims` as they are, signed with [`SECRET`].
+pub fn sign(claims: &serde_json::Value) -> String {
     let key = jsonwebtoken::EncodingKey::from_secret(SECRET).expect("secret");
     let token =
-        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).expect("token");
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &key).expect("token");
     format!("Bearer {token}")
 }

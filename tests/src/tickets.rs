@@ -22,10 +22,29 @@ pub struct Ticket {
     pub updated_at: DateTime<Utc>,
 }
 
-/// An app serving tickets, authenticating HS256 tokens signed with the notes secret.
+/// A card on a team's board: seen and changed by that team only.
+#[resource(presets(multi_tenant(field = "org_id")), query(sort = [title]))]
+#[permissions(
+    create = team_member,
+    default = team_member("team_id"),
+)]
+pub struct Card {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(system)]
+    pub org_id: String,
+    pub team_id: String,
+    #[field(min_len = 1)]
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An app serving tickets and cards, authenticating HS256 tokens signed with the notes secret.
 pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
     let keys = JwtKeys::hs256(crate::notes::SECRET).expect("a 32-byte secret");
     App::new(db)
         .resource::<Ticket>()
+        .resource::<Card>()
         .auth(Auth::new().with(JwtAuthenticator::new(keys)))
 }

@@ -1,12 +1,17 @@
 //! The multi_tenant and owned_by_user presets: rows stamped from the caller, scoped to the
 //! active organization and to their owner (unless a bypass role), on every route.
 
-use arc_tests::notes::{bearer, bearer_in};
+use arc_tests::notes::{bearer, bearer_in, sign};
 use arc_tests::{Reply, TestApp, assert_error, on_both};
 use axum::http::Method;
 use serde_json::{Value, json};
 
-on_both!(arc_tests::tickets::app => stamped_and_scoped, organizations_are_walls, no_org_and_no_moving);
+on_both!(
+    arc_tests::tickets::app => stamped_and_scoped,
+    organizations_are_walls,
+    no_org_and_no_moving,
+    teams_see_their_own_cards,
+);
 
 async fn as_(app: &TestApp, token: &str, method: Method, uri: &str, body: Option<Value>) -> Reply {
     app.send(method, uri, body, &[("authorization", token)])
@@ -221,4 +226,84 @@ async fn no_org_and_no_moving(app: &TestApp) {
             .body["data"]["org_id"],
         "acme"
     );
+}
+
+fn teammate(user: &str, team: Option<&str>) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    sign(&json!({"sub": user, "org_id": "acme", "orgs": ["acme"], "team_id": team, "exp": exp}))
+}
+
+async fn teams_see_their_own_cards(app: &TestApp) {
+    let red = teammate("rory", Some("red"));
+    let blue = teammate("bea", Some("blue"));
+    let loner = teammate("lee", None);
+    let card = |team: &str, title: &str| Some(json!({"team_id": team, "title": title}));
+    let reply = as_(app, &red, Method::POST, "/cards", card("red", "ship it")).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.body["data"]["id"].as_str().unwrap().to_owned();
+    as_(app, &blue, Method::POST, "/cards", card("blue", "paint it")).await;
+    assert_error(
+        &as_(app, &loner, Method::POST, "/cards", card("red", "sneak")).await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &as_(app, &loner, Method::GET, "/cards", None).await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_eq!(
+        as_(app, &red, Method::GET, "/cards", None)
+            .await
+            .column("title"),
+        [json!("ship it")]
+    );
+    assert_eq!(
+        as_(app, &blue, Method::GET, "/cards", None)
+            .await
+            .column("title"),
+        [json!("paint it")]
+    );
+    let uri = format!("/cards/{id}");
+    assert_error(
+        &as_(app, &blue, Method::GET, &uri, None).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &as_(
+            app,
+            &blue,
+            Method::PATCH,
+            &uri,
+            Some(json!({"title": "mine"})),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &as_(app, &blue, Method::DELETE, &uri, None).await,
+        404,
+        "NOT_FOUND",
+    );
+    let moved = as_(
+        app,
+        &red,
+        Method::PATCH,
+        &uri,
+        Some(json!({"team_id": "blue"})),
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_error(
+        &as_(app, &red, Method::GET, &uri, None).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_eq!(as_(app, &blue, Method::GET, &uri, None).await.status, 200);
 }

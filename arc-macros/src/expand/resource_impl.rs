@@ -13,7 +13,14 @@ fn rule_tokens(rule: &RuleAst) -> TokenStream {
     match rule {
         RuleAst::Public => quote!(__p::Rule::Public),
         RuleAst::Authenticated => quote!(__p::Rule::Authenticated),
-        RuleAst::Deny | RuleAst::Invalid | RuleAst::Owner(_, None) => quote!(__p::Rule::Deny),
+        RuleAst::Deny | RuleAst::Invalid | RuleAst::Owner(_, None) | RuleAst::Team(_, None) => {
+            quote!(__p::Rule::Deny)
+        }
+        RuleAst::TeamMember => quote!(__p::Rule::TeamMember),
+        RuleAst::Team(_, Some(i)) => {
+            let i = Literal::usize_unsuffixed(*i);
+            quote!(__p::Rule::Team(#i))
+        }
         RuleAst::OrgMember => quote!(__p::Rule::OrgMember),
         RuleAst::Roles(roles) => quote!(__p::Rule::Roles(&[#(#roles),*])),
         RuleAst::OrgRoles(roles) => quote!(__p::Rule::OrgRoles(&[#(#roles),*])),

@@ -14,7 +14,7 @@ use crate::suggest::did_you_mean;
 pub const OPERATIONS: [&str; 10] = [
     "list", "get", "create", "update", "delete", "deleted", "restore", "tree", "bulk", "default",
 ];
-const COMBINATORS: [&str; 10] = [
+const COMBINATORS: [&str; 11] = [
     "public",
     "authenticated",
     "deny",
@@ -22,6 +22,7 @@ const COMBINATORS: [&str; 10] = [
     "org_roles",
     "org_member",
     "owner",
+    "team_member",
     "all",
     "any",
     "when",
@@ -38,6 +39,11 @@ pub enum RuleAst {
     OrgRoles(Vec<LitStr>),
     /// The field name, and the index once checked.
     Owner(LitStr, Option<usize>),
+    /// `team_member`: an active team in the active organization.
+    TeamMember,
+    /// `team_member("team_id")`: rows of the caller's active team; the field name, and the
+    /// index once checked.
+    Team(LitStr, Option<usize>),
     All(Vec<RuleAst>),
     Any(Vec<RuleAst>),
     /// `when(path::to::fn)`: `fn(&AuthContext) -> bool`.
@@ -170,6 +176,14 @@ fn rule(cx: &Ctxt, raw: Raw) -> RuleAst {
                 }
             }
         }
+        "team_member" => match args.map(|a| a.into_iter().collect::<Vec<_>>()).as_deref() {
+            None => RuleAst::TeamMember,
+            Some([Raw::Str(field)]) => RuleAst::Team(field.clone(), None),
+            Some(_) => {
+                cx.error_spanned_by(&name, "`team_member` takes no arguments, or the field that holds the team id: team_member(\"team_id\")");
+                RuleAst::Invalid
+            }
+        },
         "when" => {
             cx.error_spanned_by(&name, "`when` names a function: when(path::to::predicate)");
             RuleAst::Invalid
@@ -274,31 +288,10 @@ impl PermissionsAst {
 fn check_rule(cx: &Ctxt, model: &Resource, rule: &mut RuleAst, creates: bool) {
     match rule {
         RuleAst::Owner(field, index) => {
-            let name = field.value();
-            if creates {
-                cx.error_spanned_by(&*field, "`owner` filters existing rows; a create has none (use `authenticated` or roles)");
-            }
-            match model.fields.iter().position(|f| f.name == name) {
-                None => {
-                    let message = format!(
-                        "`owner` names `{name}`, which is not a field of `{}`",
-                        model.ident
-                    );
-                    cx.error_spanned_by(
-                        &*field,
-                        did_you_mean(message, &name, model.fields.iter().map(|f| f.name.as_str())),
-                    );
-                }
-                Some(i) if !matches!(model.fields[i].fty.scalar, Scalar::String) => {
-                    cx.error_spanned_by(
-                        &*field,
-                        format!(
-                            "`{name}` holds user ids, so it must be a `String` or `Option<String>`"
-                        ),
-                    );
-                }
-                Some(i) => *index = Some(i),
-            }
+            *index = id_field(cx, model, field, creates, "owner", "user ids");
+        }
+        RuleAst::Team(field, index) => {
+            *index = id_field(cx, model, field, creates, "team_member", "team ids");
         }
         RuleAst::All(rules) | RuleAst::Any(rules) => {
             for r in rules {
@@ -306,6 +299,48 @@ fn check_rule(cx: &Ctxt, model: &Resource, rule: &mut RuleAst, creates: bool) {
             }
         }
         _ => {}
+    }
+}
+
+/// Resolves the field a row rule (`owner`, `team_member`) names: it must exist and hold
+/// strings, and the rule cannot guard a create (no row exists yet).
+fn id_field(
+    cx: &Ctxt,
+    model: &Resource,
+    field: &LitStr,
+    creates: bool,
+    rule: &str,
+    holds: &str,
+) -> Option<usize> {
+    let name = field.value();
+    if creates {
+        cx.error_spanned_by(
+            field,
+            format!(
+                "`{rule}` filters existing rows; a create has none (use `authenticated` or roles)"
+            ),
+        );
+    }
+    match model.fields.iter().position(|f| f.name == name) {
+        None => {
+            let message = format!(
+                "`{rule}` names `{name}`, which is not a field of `{}`",
+                model.ident
+            );
+            cx.error_spanned_by(
+                field,
+                did_you_mean(message, &name, model.fields.iter().map(|f| f.name.as_str())),
+            );
+            None
+        }
+        Some(i) if !matches!(model.fields[i].fty.scalar, Scalar::String) => {
+            cx.error_spanned_by(
+                field,
+                format!("`{name}` holds {holds}, so it must be a `String` or `Option<String>`"),
+            );
+            None
+        }
+        Some(i) => Some(i),
     }
 }
 
@@ -326,6 +361,8 @@ pub fn describe(rule: &RuleAst) -> String {
         RuleAst::Roles(r) => format!("roles({})", list(r)),
         RuleAst::OrgRoles(r) => format!("org_roles({})", list(r)),
         RuleAst::Owner(f, _) => format!("owner({:?})", f.value()),
+        RuleAst::TeamMember => "team_member".into(),
+        RuleAst::Team(f, _) => format!("team_member({:?})", f.value()),
         RuleAst::All(r) => format!("all({})", nested(r)),
         RuleAst::Any(r) => format!("any({})", nested(r)),
         RuleAst::When(path) => format!(

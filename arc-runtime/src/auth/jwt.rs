@@ -180,6 +180,7 @@ fn claims_to_context(claims: Map<String, Value>) -> Option<AuthContext> {
         org_id: string(&claims, "org_id")?,
         org_roles: strings(&claims, "org_roles")?,
         orgs: strings(&claims, "orgs")?,
+        team_id: string(&claims, "team_id")?,
         token_id: string(&claims, "jti")?,
         expires_at: claims.get("exp").and_then(Value::as_u64),
         method: AuthMethod::Jwt,

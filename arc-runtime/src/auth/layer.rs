@@ -16,8 +16,8 @@ use crate::stores::BoxFuture;
 pub const ORG_HEADER: &str = "x-organization-id";
 
 /// Selects the active organization from `x-organization-id`: it must be one the caller
-/// belongs to (403 `ORG_ACCESS_DENIED` otherwise). Roles in the token's own active org do not
-/// carry over to another one.
+/// belongs to (403 `ORG_ACCESS_DENIED` otherwise). Roles and the team in the token's own
+/// active org do not carry over to another one.
 pub(super) fn select_org(context: &mut AuthContext, parts: &Parts) -> Result<(), ArcError> {
     let Some(value) = parts.headers.get(ORG_HEADER) else {
         return Ok(());
@@ -44,6 +44,7 @@ pub(super) fn select_org(context: &mut AuthContext, parts: &Parts) -> Result<(),
     }
     context.org_id = Some(org.to_owned());
     context.org_roles.clear();
+    context.team_id = None;
     Ok(())
 }
 

@@ -49,6 +49,8 @@ pub struct AuthContext {
     pub org_roles: Vec<String>,
     /// Organizations the caller belongs to (`orgs`).
     pub orgs: Vec<String>,
+    /// The active team inside the active organization (`team_id`).
+    pub team_id: Option<String>,
     /// The token id (`jti`), for revocation.
     pub token_id: Option<String>,
     /// Expiry of the credentials (Unix seconds), if they expire.

@@ -9,12 +9,15 @@ use arc_runtime::prelude::*;
     delete = roles(admin),
     tree = public,
     get = public,
+    deleted = team_member("teem"),
+    restore = any(team_member("size"), team_member("team", "size")),
 )]
 pub struct Post {
     #[field(id)]
     pub id: Uuid,
     pub author: String,
     pub size: i64,
+    pub team: String,
     #[field(system)]
     pub deleted_at: Option<DateTime<Utc>>,
 }
