@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use axum::http::header;
 use axum::http::request::Parts;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
+};
 use serde_json::{Map, Value};
 
 use super::{AuthContext, AuthMethod, Authenticator};
@@ -80,6 +82,96 @@ impl JwtKeys {
             return Err(JwtConfigError::Jwks("no keys".into()));
         }
         Ok(Self::Set(keys))
+    }
+}
+
+/// The contract's claims, for issuing a token (see [`JwtSigner`]).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct TokenClaims {
+    /// The user id.
+    pub sub: String,
+    /// Platform roles.
+    pub roles: Vec<String>,
+    /// The active organization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// Roles in the active organization.
+    pub org_roles: Vec<String>,
+    /// Every organization the user belongs to.
+    pub orgs: Vec<String>,
+    /// The active team in the active organization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    /// The token id (for revocation); a random one when issued by [`JwtSigner::issue`].
+    pub jti: String,
+    /// Issued at (Unix seconds).
+    pub iat: u64,
+    /// Expiry (Unix seconds).
+    pub exp: u64,
+}
+
+impl TokenClaims {
+    /// Claims for `user`, valid for `ttl` from now, with a fresh `jti`.
+    pub fn new(user: impl Into<String>, ttl: std::time::Duration) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self {
+            sub: user.into(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now,
+            exp: now.saturating_add(ttl.as_secs()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the active organization (also listed among `orgs`) and the roles there.
+    pub fn org(mut self, org: impl Into<String>, org_roles: &[&str]) -> Self {
+        let org = org.into();
+        if !self.orgs.contains(&org) {
+            self.orgs.push(org.clone());
+        }
+        self.org_id = Some(org);
+        self.org_roles = org_roles.iter().map(|r| (*r).to_owned()).collect();
+        self
+    }
+
+    /// Sets the platform roles.
+    pub fn roles(mut self, roles: &[&str]) -> Self {
+        self.roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        self
+    }
+}
+
+/// Issues HS256 tokens, for apps that sign their own (demo tokens, tests, a login route).
+///
+/// ```
+/// use arc_runtime::auth::jwt::{JwtSigner, TokenClaims};
+/// let signer = JwtSigner::hs256(b"a development secret of 32+ bytes!")?;
+/// let claims = TokenClaims::new("alice", std::time::Duration::from_secs(3600)).org("acme", &["admin"]);
+/// let token = signer.sign(&claims)?;
+/// assert_eq!(token.split('.').count(), 3);
+/// # Ok::<(), arc_runtime::auth::jwt::JwtConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct JwtSigner {
+    key: EncodingKey,
+}
+
+impl JwtSigner {
+    /// Signs with `secret` (at least 32 bytes, as [`JwtKeys::hs256`] requires).
+    pub fn hs256(secret: &[u8]) -> Result<Self, JwtConfigError> {
+        if secret.len() < 32 {
+            return Err(JwtConfigError::WeakSecret);
+        }
+        Ok(Self {
+            key: EncodingKey::from_secret(secret)?,
+        })
+    }
+
+    /// The signed token (without the `Bearer ` prefix).
+    pub fn sign(&self, claims: &TokenClaims) -> Result<String, JwtConfigError> {
+        Ok(encode(&Header::new(Algorithm::HS256), claims, &self.key)?)
     }
 }
 

@@ -59,8 +59,7 @@ pub fn allowed<R: Resource>(
     op: Operation,
     caller: &AuthContext,
 ) -> Result<Condition, ArcError> {
-    let rows = authorize::<R>(op, caller)?;
-    let cond = tenancy::<R>(scope::<R>(within), caller)?;
+    let (rows, cond) = checked::<R>(op, caller, scope::<R>(within))?;
     Ok(match rows {
         Some(rows) => cond.add(rows),
         None => cond,
@@ -119,9 +118,26 @@ fn stamp<R: Resource>(row: &mut R::ActiveModel, caller: &AuthContext) -> Result<
 /// Like [`allowed`], for operations that create rows, where a row filter has nothing to
 /// filter: only a full grant allows them.
 fn may_create<R: Resource>(op: Operation, caller: &AuthContext) -> Result<(), ArcError> {
-    match authorize::<R>(op, caller)? {
-        None => tenancy::<R>(Condition::all(), caller).map(drop),
-        Some(_) => Err(ArcError::forbidden("You do not have permission to do this")),
+    match checked::<R>(op, caller, Condition::all())? {
+        (None, _) => Ok(()),
+        (Some(_), _) => Err(ArcError::forbidden("You do not have permission to do this")),
+    }
+}
+
+/// The rule's row filter and `cond` narrowed by [`tenancy`]. A signed-in caller without an
+/// organization hears that first (`ORG_SELECTION_REQUIRED`), an anonymous one that they must
+/// sign in (401).
+fn checked<R: Resource>(
+    op: Operation,
+    caller: &AuthContext,
+    cond: Condition,
+) -> Result<(Option<Condition>, Condition), ArcError> {
+    if caller.is_authenticated() {
+        let cond = tenancy::<R>(cond, caller)?;
+        Ok((authorize::<R>(op, caller)?, cond))
+    } else {
+        let rows = authorize::<R>(op, caller)?;
+        Ok((rows, tenancy::<R>(cond, caller)?))
     }
 }
 
@@ -168,6 +184,37 @@ async fn find<R: Resource, C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or_else(not_found::<R>)
+}
+
+/// The row a write works on (`rows`: what its rule allows within `within`), inside its transaction. A row the caller can read but
+/// not change (an `owner` rule on the write, not on the read) is a 403 `OWNERSHIP_DENIED`;
+/// a row the caller cannot read either stays a 404, so nothing leaks.
+async fn find_for_write<R: Resource, C: ConnectionTrait>(
+    db: &C,
+    id: Value,
+    (within, rows): (Scope, Condition),
+    caller: &AuthContext,
+) -> Result<R::Model, ArcError> {
+    match find::<R, _>(db, id.clone(), rows).await {
+        Err(e) if e.code() == crate::error::ErrorCode::NotFound => {
+            let read = match within {
+                Scope::Live => Operation::Get,
+                Scope::Deleted => Operation::Deleted,
+            };
+            let Ok(readable) = allowed::<R>(within, read, caller) else {
+                return Err(e);
+            };
+            if find::<R, _>(db, id, readable).await.is_ok() {
+                Err(ArcError::new(
+                    crate::error::ErrorCode::OwnershipDenied,
+                    format!("Only the owner may change this {}", R::META.name),
+                ))
+            } else {
+                Err(e)
+            }
+        }
+        other => other,
+    }
 }
 
 fn now() -> Value {
@@ -415,7 +462,8 @@ pub async fn update<R: Hooks>(
     let values = decode_or_reject(R::META, body, Mode::Patch)?;
     let db = state.db();
     let txn = db.begin().await?;
-    let current = find::<R, _>(&txn, id, rows).await?;
+    let write = (Scope::Live, rows);
+    let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
     let mut row = current.clone().into_active_model();
     let changes = !values.is_empty();
     set_values::<R>(&mut row, values)?;
@@ -455,7 +503,8 @@ pub async fn delete<R: Hooks>(
     let id = parse_id::<R>(id)?;
     let db = state.db();
     let txn = db.begin().await?;
-    let current = find::<R, _>(&txn, id, rows).await?;
+    let write = (Scope::Live, rows);
+    let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
     R::before_delete(&WriteContext { txn: &txn, caller }, &current).await?;
     let soft = match R::META.presets.soft_delete {
         Some(i) => {
@@ -490,7 +539,8 @@ pub async fn restore<R: Hooks>(
     let id = parse_id::<R>(id)?;
     let db = state.db();
     let txn = db.begin().await?;
-    let current = find::<R, _>(&txn, id, rows).await?;
+    let write = (Scope::Deleted, rows);
+    let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
     let mut row = current.clone().into_active_model();
     row.try_set(R::column(field), value::null_of(R::META.fields[field].ty))?;
     fill_auto::<R>(&mut row, Mode::Patch)?;
