@@ -17,8 +17,29 @@ use tower::ServiceExt;
 /// Builds the app under test over a database.
 pub type MakeApp = fn(DatabaseConnection) -> arc_runtime::App;
 
-fn shop_app(db: DatabaseConnection) -> arc_runtime::App {
-    shop::app(db)
+/// The shop, authenticating tokens signed with its development secret.
+pub fn shop_app(db: DatabaseConnection) -> arc_runtime::App {
+    shop::app(db, shop::DEV_JWT_SECRET.as_bytes()).expect("the development secret is valid")
+}
+
+/// `Bearer <token>` for the shop: `user` active in `org` with `org_roles` there.
+pub fn shop_token(user: &str, org: &str, org_roles: &[&str]) -> String {
+    let ttl = std::time::Duration::from_secs(600);
+    let token = shop::demo_token(
+        shop::DEV_JWT_SECRET.as_bytes(),
+        user,
+        &[],
+        Some(org),
+        org_roles,
+        ttl,
+    )
+    .expect("token");
+    format!("Bearer {token}")
+}
+
+/// Who the shop's tests are by default: `ada`, admin of `acme`.
+pub fn acme_admin() -> String {
+    shop_token("ada", "acme", &["admin"])
 }
 
 /// An app under test.
@@ -26,6 +47,9 @@ pub struct TestApp {
     pub router: Router,
     pub db: DatabaseConnection,
     pub backend: &'static str,
+    /// Headers sent with every request unless the request names them itself (an empty value
+    /// then leaves the header out). The shop's tests send `authorization` as [`acme_admin`].
+    pub default_headers: Vec<(String, String)>,
     schema: Option<(String, DatabaseConnection)>,
 }
 
@@ -107,13 +131,16 @@ impl TestApp {
             .cursor_secret(b"test secret")
             .body_limit(64 * 1024);
         app.migrate().await.expect("migrate");
+        let mut default_headers = Vec::new();
         if app.resources().iter().any(|r| r.name == "category") {
             shop::seed::seed(&db).await.expect("seed");
+            default_headers.push(("authorization".to_owned(), acme_admin()));
         }
         TestApp {
             router: app.into_router(),
             db,
             backend,
+            default_headers,
             schema,
         }
     }
@@ -129,7 +156,7 @@ impl TestApp {
         }
     }
 
-    /// Sends a request with optional JSON body and extra headers.
+    /// Sends a request with optional JSON body and extra headers (see `default_headers`).
     pub async fn send(
         &self,
         method: Method,
@@ -138,8 +165,15 @@ impl TestApp {
         headers: &[(&str, &str)],
     ) -> Reply {
         let mut req = Request::builder().method(method).uri(encode_uri(uri));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
+        let defaults = self
+            .default_headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .filter(|(k, _)| !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(k)));
+        for (k, v) in defaults.chain(headers.iter().copied()) {
+            if !v.is_empty() {
+                req = req.header(k, v);
+            }
         }
         let body = match body {
             Some(json) => {
@@ -148,11 +182,21 @@ impl TestApp {
             }
             None => Body::empty(),
         };
-        self.raw(req.body(body).expect("request")).await
+        self.dispatch(req.body(body).expect("request")).await
     }
 
-    /// Sends a ready request.
-    pub async fn raw(&self, req: Request<Body>) -> Reply {
+    /// Sends a ready request, with the default headers it does not carry itself.
+    pub async fn raw(&self, mut req: Request<Body>) -> Reply {
+        for (k, v) in &self.default_headers {
+            if !req.headers().contains_key(k.as_str()) {
+                let name = axum::http::HeaderName::from_bytes(k.as_bytes()).expect("name");
+                req.headers_mut().insert(name, v.parse().expect("value"));
+            }
+        }
+        self.dispatch(req).await
+    }
+
+    async fn dispatch(&self, req: Request<Body>) -> Reply {
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
         let headers = res.headers().clone();
@@ -243,6 +287,6 @@ macro_rules! on_both {
         }
     };
     ($($name:ident),* $(,)?) => {
-        $crate::on_both!(shop::app => $($name),*);
+        $crate::on_both!($crate::shop_app => $($name),*);
     };
 }

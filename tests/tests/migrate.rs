@@ -18,7 +18,7 @@ async fn count(app: &TestApp, table: &str) -> Result<(), arc_runtime::sea_orm::D
 }
 
 async fn up_down_up(app: &TestApp) {
-    let migrations = shop::app(app.db.clone());
+    let migrations = arc_tests::shop_app(app.db.clone());
     for table in ["categories", "products", "orders"] {
         assert!(count(app, table).await.is_ok(), "{table} exists after up");
     }

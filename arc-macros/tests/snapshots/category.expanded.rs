@@ -114,13 +114,13 @@ const _: () = {
             permissions: __p::Permissions {
                 list: __p::Rule::Public,
                 get: __p::Rule::Public,
-                create: __p::Rule::Public,
-                update: __p::Rule::Public,
-                delete: __p::Rule::Public,
-                deleted: __p::Rule::Public,
-                restore: __p::Rule::Public,
+                create: __p::Rule::Roles(&["admin"]),
+                update: __p::Rule::Roles(&["admin"]),
+                delete: __p::Rule::Roles(&["admin"]),
+                deleted: __p::Rule::Roles(&["admin"]),
+                restore: __p::Rule::Roles(&["admin"]),
                 tree: __p::Rule::Public,
-                bulk: __p::Rule::Public,
+                bulk: __p::Rule::Roles(&["admin"]),
             },
         };
         fn column(index: usize) -> category_entity::Column {
@@ -136,8 +136,8 @@ const _: () = {
         }
         /// The routes, and who may use them:
         ///
-        /// `GET /categories`: public; `POST /categories`: public
-        /// `GET /categories/{id}`: public; `PATCH`/`PUT`: public; `DELETE`: public
+        /// `GET /categories`: public; `POST /categories`: roles("admin")
+        /// `GET /categories/{id}`: public; `PATCH`/`PUT`: roles("admin"); `DELETE`: roles("admin")
         /// `GET /categories/slug/{slug}`: public
         /// `GET /categories/tree`, `GET /categories/{id}/children`: public
         fn router() -> __p::Router<__p::ArcState> {

@@ -1,9 +1,13 @@
 /// An order of one product; its total is computed by the server.
+///
+/// Admins see and update their organization's orders; anyone else sees only their own.
+/// Orders are never deleted (cancel them instead).
 pub struct Order {
     pub id: Uuid,
-    pub org_id: Option<String>,
+    /// The organization it was placed in.
+    pub org_id: String,
     /// The caller who placed it.
-    pub customer_id: Option<String>,
+    pub customer_id: String,
     pub product_id: Uuid,
     pub quantity: i32,
     /// `price × quantity`, computed on every write.
@@ -22,9 +26,10 @@ pub mod order_entity {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: ::arc_runtime::uuid::Uuid,
-        pub org_id: Option<::std::string::String>,
+        /// The organization it was placed in.
+        pub org_id: ::std::string::String,
         /// The caller who placed it.
-        pub customer_id: Option<::std::string::String>,
+        pub customer_id: ::std::string::String,
         #[sea_orm(indexed)]
         pub product_id: ::arc_runtime::uuid::Uuid,
         pub quantity: i32,
@@ -88,12 +93,8 @@ const _: () = {
                 __p::FieldMeta::new("id", __p::FieldType::Uuid)
                     .id()
                     .auto(__p::Auto::Uuid),
-                __p::FieldMeta::new("org_id", __p::FieldType::String)
-                    .nullable()
-                    .system(),
-                __p::FieldMeta::new("customer_id", __p::FieldType::String)
-                    .nullable()
-                    .system(),
+                __p::FieldMeta::new("org_id", __p::FieldType::String).system(),
+                __p::FieldMeta::new("customer_id", __p::FieldType::String).system(),
                 __p::FieldMeta::new("product_id", __p::FieldType::Uuid).filterable(),
                 __p::FieldMeta::new("quantity", __p::FieldType::I32)
                     .range(Some(1.0), Some(1000.0)),
@@ -120,22 +121,22 @@ const _: () = {
                 slug_lookup: None,
                 tree: None,
                 bulk: false,
-                tenant: None,
-                owner: None,
-                owner_bypass: &[],
+                tenant: Some(1),
+                owner: Some(2),
+                owner_bypass: &["admin"],
             },
             default_sort: "-created_at",
             lenient: false,
             permissions: __p::Permissions {
-                list: __p::Rule::Public,
-                get: __p::Rule::Public,
-                create: __p::Rule::Public,
-                update: __p::Rule::Public,
-                delete: __p::Rule::Public,
-                deleted: __p::Rule::Public,
-                restore: __p::Rule::Public,
-                tree: __p::Rule::Public,
-                bulk: __p::Rule::Public,
+                list: __p::Rule::OrgMember,
+                get: __p::Rule::OrgMember,
+                create: __p::Rule::OrgMember,
+                update: __p::Rule::Roles(&["admin"]),
+                delete: __p::Rule::Deny,
+                deleted: __p::Rule::Deny,
+                restore: __p::Rule::Deny,
+                tree: __p::Rule::Deny,
+                bulk: __p::Rule::Deny,
             },
         };
         fn column(index: usize) -> order_entity::Column {
@@ -154,8 +155,8 @@ const _: () = {
         }
         /// The routes, and who may use them:
         ///
-        /// `GET /orders`: public; `POST /orders`: public
-        /// `GET /orders/{id}`: public; `PATCH`/`PUT`: public; `DELETE`: public
+        /// `GET /orders`: org_member; `POST /orders`: org_member
+        /// `GET /orders/{id}`: org_member; `PATCH`/`PUT`: roles("admin"); `DELETE`: deny
         fn router() -> __p::Router<__p::ArcState> {
             use __p::handlers as h;
             __p::Router::new()

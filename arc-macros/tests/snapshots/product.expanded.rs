@@ -1,18 +1,20 @@
 /// A product of one organization's catalog. Prices are integers in minor units (cents).
 pub struct Product {
     pub id: Uuid,
-    /// The owning organization (set by the multi-tenant preset).
-    pub org_id: Option<String>,
+    /// The owning organization (the caller's, set by the multi-tenant preset).
+    pub org_id: String,
     pub name: String,
     pub slug: Option<String>,
     pub price: i64,
     pub status: ProductStatus,
     pub category_id: Option<Uuid>,
+    /// What the product costs the shop: only admins see it.
     pub cost: Option<i64>,
     pub internal_note: Option<String>,
+    /// Shown first in the storefront; only admins may set it.
     pub is_featured: bool,
-    /// Who created it (set from the caller).
-    pub created_by: Option<String>,
+    /// Who created it (the caller, set by a hook).
+    pub created_by: String,
     pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -27,8 +29,8 @@ pub mod product_entity {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: ::arc_runtime::uuid::Uuid,
-        /// The owning organization (set by the multi-tenant preset).
-        pub org_id: Option<::std::string::String>,
+        /// The owning organization (the caller's, set by the multi-tenant preset).
+        pub org_id: ::std::string::String,
         #[sea_orm(indexed)]
         pub name: ::std::string::String,
         #[sea_orm(unique)]
@@ -39,12 +41,14 @@ pub mod product_entity {
         pub status: ::std::string::String,
         #[sea_orm(indexed)]
         pub category_id: Option<::arc_runtime::uuid::Uuid>,
+        /// What the product costs the shop: only admins see it.
         pub cost: Option<i64>,
         pub internal_note: Option<::std::string::String>,
+        /// Shown first in the storefront; only admins may set it.
         #[sea_orm(indexed)]
         pub is_featured: bool,
-        /// Who created it (set from the caller).
-        pub created_by: Option<::std::string::String>,
+        /// Who created it (the caller, set by a hook).
+        pub created_by: ::std::string::String,
         pub deleted_at: Option<
             ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
         >,
@@ -74,10 +78,12 @@ pub struct ProductCreate {
     pub status: ProductStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category_id: Option<Uuid>,
+    /// What the product costs the shop: only admins see it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub internal_note: Option<String>,
+    /// Shown first in the storefront; only admins may set it.
     #[serde(default)]
     pub is_featured: bool,
 }
@@ -109,6 +115,7 @@ pub struct ProductPatch {
         deserialize_with = "::arc_runtime::__private::double_option"
     )]
     pub category_id: Option<Option<Uuid>>,
+    /// What the product costs the shop: only admins see it.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -121,6 +128,7 @@ pub struct ProductPatch {
         deserialize_with = "::arc_runtime::__private::double_option"
     )]
     pub internal_note: Option<Option<String>>,
+    /// Shown first in the storefront; only admins may set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_featured: Option<bool>,
 }
@@ -139,9 +147,7 @@ const _: () = {
                 __p::FieldMeta::new("id", __p::FieldType::Uuid)
                     .id()
                     .auto(__p::Auto::Uuid),
-                __p::FieldMeta::new("org_id", __p::FieldType::String)
-                    .nullable()
-                    .system(),
+                __p::FieldMeta::new("org_id", __p::FieldType::String).system(),
                 __p::FieldMeta::new("name", __p::FieldType::String)
                     .filterable()
                     .sortable()
@@ -165,17 +171,17 @@ const _: () = {
                     .filterable(),
                 __p::FieldMeta::new("cost", __p::FieldType::I64)
                     .nullable()
-                    .range(Some(0.0), None),
+                    .range(Some(0.0), None)
+                    .visible_to(&["admin"]),
                 __p::FieldMeta::new("internal_note", __p::FieldType::String)
                     .nullable()
                     .hidden()
                     .len(None, Some(2000)),
                 __p::FieldMeta::new("is_featured", __p::FieldType::Bool)
                     .default(__p::default_value::<bool>)
-                    .filterable(),
-                __p::FieldMeta::new("created_by", __p::FieldType::String)
-                    .nullable()
-                    .system(),
+                    .filterable()
+                    .writable_by(&["admin"]),
+                __p::FieldMeta::new("created_by", __p::FieldType::String).system(),
                 __p::FieldMeta::new("deleted_at", __p::FieldType::DateTime)
                     .nullable()
                     .system(),
@@ -192,22 +198,29 @@ const _: () = {
                 slug_lookup: Some(3),
                 tree: None,
                 bulk: true,
-                tenant: None,
+                tenant: Some(1),
                 owner: None,
                 owner_bypass: &[],
             },
             default_sort: "-created_at",
             lenient: false,
             permissions: __p::Permissions {
-                list: __p::Rule::Public,
-                get: __p::Rule::Public,
-                create: __p::Rule::Public,
-                update: __p::Rule::Public,
-                delete: __p::Rule::Public,
-                deleted: __p::Rule::Public,
-                restore: __p::Rule::Public,
-                tree: __p::Rule::Public,
-                bulk: __p::Rule::Public,
+                list: __p::Rule::OrgMember,
+                get: __p::Rule::OrgMember,
+                create: __p::Rule::Roles(&["admin", "editor"]),
+                update: __p::Rule::Any(
+                    &[
+                        __p::Rule::Roles(&["admin"]),
+                        __p::Rule::All(
+                            &[__p::Rule::Roles(&["editor"]), __p::Rule::Owner(10)],
+                        ),
+                    ],
+                ),
+                delete: __p::Rule::Roles(&["admin"]),
+                deleted: __p::Rule::Roles(&["admin"]),
+                restore: __p::Rule::Roles(&["admin"]),
+                tree: __p::Rule::Roles(&["admin"]),
+                bulk: __p::Rule::Roles(&["admin"]),
             },
         };
         fn column(index: usize) -> product_entity::Column {
@@ -231,11 +244,11 @@ const _: () = {
         }
         /// The routes, and who may use them:
         ///
-        /// `GET /products`: public; `POST /products`: public
-        /// `GET /products/{id}`: public; `PATCH`/`PUT`: public; `DELETE`: public
-        /// `GET /products/deleted`: public; `POST /products/{id}/restore`: public
-        /// `GET /products/slug/{slug}`: public
-        /// `POST|PATCH|DELETE /products/bulk`: public, and the rule of create/update/delete
+        /// `GET /products`: org_member; `POST /products`: roles("admin", "editor")
+        /// `GET /products/{id}`: org_member; `PATCH`/`PUT`: any(roles("admin"), all(roles("editor"), owner("created_by"))); `DELETE`: roles("admin")
+        /// `GET /products/deleted`: roles("admin"); `POST /products/{id}/restore`: roles("admin")
+        /// `GET /products/slug/{slug}`: org_member
+        /// `POST|PATCH|DELETE /products/bulk`: roles("admin"), and the rule of create/update/delete
         fn router() -> __p::Router<__p::ArcState> {
             use __p::handlers as h;
             __p::Router::new()
@@ -282,6 +295,4 @@ const _: () = {
             }
         }
     }
-    /// No hooks declared: the defaults do nothing.
-    impl __p::Hooks for Product {}
 };

@@ -1,20 +1,49 @@
 //! The reference app of arc-rs: a multi-tenant shop of categories, products and orders.
 //!
-//! [`app`] mounts the resources; [`seed`] fills an empty database with demo data. The binary
+//! [`app`] mounts the resources behind HS256 bearer authentication; [`seed`] fills an empty
+//! database with demo data; [`demo_token`] mints tokens for trying it. The binary
 //! (`cargo run -p shop`) wires them to the environment; the black-box tests use them directly.
 
 pub mod resources;
 pub mod seed;
 
+use std::time::Duration;
+
 use arc_runtime::App;
+use arc_runtime::auth::jwt::{JwtConfigError, JwtSigner, TokenClaims};
+use arc_runtime::auth::{Auth, JwtAuthenticator, JwtKeys};
 use arc_runtime::sea_orm::DatabaseConnection;
 
 pub use resources::*;
 
-/// The shop's application over `db`: every resource mounted.
-pub fn app(db: DatabaseConnection) -> App {
-    App::new(db)
+/// The HS256 secret used when `ARC_JWT_SECRET` is unset in development. Public, so never
+/// for production (the production preset refuses to start without `ARC_JWT_SECRET`).
+pub const DEV_JWT_SECRET: &str = "arc-rs shop development secret: never use in production";
+
+/// The shop's application over `db`, authenticating bearer tokens signed with `jwt_secret`
+/// (at least 32 bytes).
+pub fn app(db: DatabaseConnection, jwt_secret: &[u8]) -> Result<App, JwtConfigError> {
+    let keys = JwtKeys::hs256(jwt_secret)?;
+    Ok(App::new(db)
         .resource::<Category>()
         .resource::<Product>()
         .resource::<Order>()
+        .auth(Auth::new().with(JwtAuthenticator::new(keys))))
+}
+
+/// A token for `user` with platform `roles`, active in `org` (when given) with `org_roles`
+/// there, valid for `ttl`, signed with `jwt_secret`.
+pub fn demo_token(
+    jwt_secret: &[u8],
+    user: &str,
+    roles: &[&str],
+    org: Option<&str>,
+    org_roles: &[&str],
+    ttl: Duration,
+) -> Result<String, JwtConfigError> {
+    let mut claims = TokenClaims::new(user, ttl).roles(roles);
+    if let Some(org) = org {
+        claims = claims.org(org, org_roles);
+    }
+    JwtSigner::hs256(jwt_secret)?.sign(&claims)
 }

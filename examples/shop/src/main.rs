@@ -1,21 +1,75 @@
 //! `cargo run -p shop`: the shop on SQLite (`shop.db`), seeded, on http://127.0.0.1:3000.
+//! `cargo run -p shop -- token --user alice --org acme --org-roles admin` mints a token.
 //!
 //! Environment: `HOST`, `PORT`, `DATABASE_URL` (default `sqlite://shop.db?mode=rwc`;
-//! `sqlite::memory:` and `postgres://..` work), `ARC_CURSOR_SECRET` (signs list cursors;
-//! random per process when unset), `RUST_LOG`.
+//! `sqlite::memory:` and `postgres://..` work), `ARC_JWT_SECRET` (HS256 secret; a public
+//! development secret when unset, required with `ARC_ENV=production`), `ARC_CURSOR_SECRET`
+//! (signs list cursors; random per process when unset), `RUST_LOG`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "shop", about = "The arc-rs reference shop")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the shop (the default).
+    Serve,
+    /// Print a bearer token signed with the shop's secret.
+    Token {
+        /// The user id (`sub`).
+        #[arg(long)]
+        user: String,
+        /// Platform roles, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// The active organization.
+        #[arg(long)]
+        org: Option<String>,
+        /// Roles in the active organization, comma-separated.
+        #[arg(long, value_delimiter = ',', requires = "org")]
+        org_roles: Vec<String>,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+    },
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
         .init();
-    match run().await {
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Token {
+            user,
+            roles,
+            org,
+            org_roles,
+            hours,
+        } => jwt_secret().and_then(|secret| {
+            let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+            let org_roles: Vec<&str> = org_roles.iter().map(String::as_str).collect();
+            let ttl = Duration::from_secs(hours.saturating_mul(3600));
+            let token = shop::demo_token(&secret, &user, &roles, org.as_deref(), &org_roles, ttl)?;
+            println!("{token}");
+            Ok(())
+        }),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("shop stopped: {e}");
@@ -24,12 +78,36 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
+type Error = Box<dyn std::error::Error>;
+
+fn production() -> bool {
+    std::env::var("ARC_ENV").is_ok_and(|env| env == "production")
+}
+
+/// `ARC_JWT_SECRET`, or the public development secret outside production.
+fn jwt_secret() -> Result<Vec<u8>, Error> {
+    match std::env::var("ARC_JWT_SECRET") {
+        Ok(secret) => Ok(secret.into_bytes()),
+        Err(_) if production() => {
+            Err("ARC_JWT_SECRET is required with ARC_ENV=production (32 bytes or more)".into())
+        }
+        Err(_) => {
+            tracing::warn!(
+                "ARC_JWT_SECRET is unset: using the public development secret; \
+                 anyone can mint tokens for this server"
+            );
+            Ok(shop::DEV_JWT_SECRET.as_bytes().to_vec())
+        }
+    }
+}
+
+async fn serve() -> Result<(), Error> {
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://shop.db?mode=rwc".into());
+    let secret = jwt_secret()?;
     let db = arc_runtime::db::connect(&url).await?;
-    let mut app = shop::app(db.clone());
+    let mut app = shop::app(db.clone(), &secret)?;
     match std::env::var("ARC_CURSOR_SECRET") {
         Ok(secret) => app = app.cursor_secret(secret.as_bytes()),
         Err(_) => tracing::warn!(
@@ -40,18 +118,28 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if shop::seed::seed(&db).await? {
         tracing::info!("seeded demo data: orgs acme and globex, 5 categories, 100 products");
     }
+    if secret == shop::DEV_JWT_SECRET.as_bytes() {
+        print_demo_tokens(&secret)?;
+    }
     let addr = format!("{host}:{port}");
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!(
-        "shop listening on http://{addr} (try: curl 'http://{addr}/products?limit=2&sort=-price')"
-    );
-    axum_serve(listener, app).await?;
+    tracing::info!("shop listening on http://{addr} (try: curl http://{addr}/categories)");
+    app.serve_on(listener).await?;
     Ok(())
 }
 
-async fn axum_serve(
-    listener: tokio::net::TcpListener,
-    app: arc_runtime::App,
-) -> std::io::Result<()> {
-    app.serve_on(listener).await
+/// Logs a token per demo persona, for trying the shop with curl.
+fn print_demo_tokens(secret: &[u8]) -> Result<(), Error> {
+    let day = Duration::from_secs(24 * 3600);
+    let personas: [(&str, &str, &[&str]); 4] = [
+        ("ada", "acme", &["admin"]),
+        ("eve", "acme", &["editor"]),
+        ("carl", "acme", &[]),
+        ("gus", "globex", &["admin"]),
+    ];
+    for (user, org, org_roles) in personas {
+        let token = shop::demo_token(secret, user, &[], Some(org), org_roles, day)?;
+        tracing::info!("demo token for {user} ({org}, roles {org_roles:?}): {token}");
+    }
+    Ok(())
 }

@@ -4,9 +4,6 @@ use arc_runtime::prelude::*;
 use arc_runtime::sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
-// Every resource here is open (`#[permissions(default = public)]`) until the shop's
-// authentication and tenancy land; then each gets the contract's rules.
-
 /// A product category; categories nest through `parent_id`.
 #[resource(
     presets(slug_lookup, tree),
@@ -17,7 +14,12 @@ use serde::{Deserialize, Serialize};
         default_sort = "name"
     )
 )]
-#[permissions(default = public)]
+#[permissions(
+    list = public,
+    get = public,
+    tree = public,
+    default = roles("admin"),
+)]
 pub struct Category {
     #[field(id)]
     pub id: Uuid,
@@ -45,20 +47,27 @@ pub enum ProductStatus {
 
 /// A product of one organization's catalog. Prices are integers in minor units (cents).
 #[resource(
-    presets(soft_delete, slug_lookup, bulk),
+    hooks,
+    presets(soft_delete, slug_lookup, bulk, multi_tenant(field = "org_id")),
     query(
         filter = [name, price, status, category_id, is_featured, created_at],
         sort = [name, price, created_at],
         search = [name]
     )
 )]
-#[permissions(default = public)]
+#[permissions(
+    list = org_member,
+    get = org_member,
+    create = roles("admin", "editor"),
+    update = any(roles("admin"), all(roles("editor"), owner("created_by"))),
+    default = roles("admin"),
+)]
 pub struct Product {
     #[field(id)]
     pub id: Uuid,
-    /// The owning organization (set by the multi-tenant preset).
+    /// The owning organization (the caller's, set by the multi-tenant preset).
     #[field(system)]
-    pub org_id: Option<String>,
+    pub org_id: String,
     #[field(min_len = 1, max_len = 200)]
     pub name: String,
     #[field(min_len = 1, max_len = 200)]
@@ -68,15 +77,17 @@ pub struct Product {
     #[field(default)]
     pub status: ProductStatus,
     pub category_id: Option<Uuid>,
-    #[field(range(min = 0))]
+    /// What the product costs the shop: only admins see it.
+    #[field(range(min = 0), visible_to("admin"))]
     pub cost: Option<i64>,
     #[field(hidden, max_len = 2000)]
     pub internal_note: Option<String>,
-    #[field(default)]
+    /// Shown first in the storefront; only admins may set it.
+    #[field(default, writable_by("admin"))]
     pub is_featured: bool,
-    /// Who created it (set from the caller).
+    /// Who created it (the caller, set by a hook).
     #[field(system)]
-    pub created_by: Option<String>,
+    pub created_by: String,
     #[field(system)]
     pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -99,19 +110,33 @@ pub enum OrderStatus {
 }
 
 /// An order of one product; its total is computed by the server.
+///
+/// Admins see and update their organization's orders; anyone else sees only their own.
+/// Orders are never deleted (cancel them instead).
 #[resource(
     hooks,
+    presets(
+        multi_tenant(field = "org_id"),
+        owned_by_user(field = "customer_id", bypass("admin"))
+    ),
     query(filter = [status, product_id, total, created_at], sort = [total, created_at])
 )]
-#[permissions(default = public)]
+#[permissions(
+    list = org_member,
+    get = org_member,
+    create = org_member,
+    update = roles("admin"),
+    delete = deny,
+)]
 pub struct Order {
     #[field(id)]
     pub id: Uuid,
+    /// The organization it was placed in.
     #[field(system)]
-    pub org_id: Option<String>,
+    pub org_id: String,
     /// The caller who placed it.
     #[field(system)]
-    pub customer_id: Option<String>,
+    pub customer_id: String,
     pub product_id: Uuid,
     #[field(range(min = 1, max = 1000))]
     pub quantity: i32,
@@ -131,8 +156,8 @@ fn set_value<T: Clone + Into<arc_runtime::sea_orm::Value>>(v: &ActiveValue<T>) -
     }
 }
 
-/// Computes `total` from the ordered product's price; a product that does not exist (or is
-/// deleted) is a validation error on `product_id`.
+/// Computes `total` from the ordered product's price; a product that does not exist, is
+/// deleted, or belongs to another organization is a validation error on `product_id`.
 async fn price_order(
     ctx: &WriteContext<'_>,
     row: &mut order_entity::ActiveModel,
@@ -141,8 +166,10 @@ async fn price_order(
     else {
         return Ok(());
     };
+    let org = ctx.caller.org_id.clone().unwrap_or_default();
     let product = product_entity::Entity::find_by_id(product_id)
         .filter(product_entity::Column::DeletedAt.is_null())
+        .filter(product_entity::Column::OrgId.eq(org))
         .one(ctx.txn)
         .await?
         .ok_or_else(|| {
@@ -154,6 +181,18 @@ async fn price_order(
         })?;
     row.total = ActiveValue::Set(product.price.saturating_mul(i64::from(quantity)));
     Ok(())
+}
+
+impl Hooks for Product {
+    /// Records who created the product.
+    async fn before_create(
+        ctx: &WriteContext<'_>,
+        row: &mut product_entity::ActiveModel,
+    ) -> Result<(), ArcError> {
+        let user = ctx.caller.user_id.clone().unwrap_or_default();
+        row.created_by = ActiveValue::Set(user);
+        Ok(())
+    }
 }
 
 impl Hooks for Order {

@@ -52,7 +52,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
             let created = now - Duration::minutes((PRODUCTS_PER_ORG - n) as i64);
             products.push(product_entity::ActiveModel {
                 id: Set(Uuid::new_v4()),
-                org_id: Set(Some(org.into())),
+                org_id: Set(org.into()),
                 name: Set(format!("{} Product {n}", capitalize(org))),
                 slug: Set(Some(format!("{org}-product-{n}"))),
                 price: Set(100 * n as i64),
@@ -61,7 +61,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<bool, DbErr> {
                 cost: Set(Some(60 * n as i64)),
                 internal_note: Set(Some(format!("seeded #{n}"))),
                 is_featured: Set(n % 10 == 0),
-                created_by: Set(Some("seed".into())),
+                created_by: Set("seed".into()),
                 deleted_at: Set(None),
                 created_at: Set(created),
                 updated_at: Set(created),

@@ -1,0 +1,455 @@
+//! The shop's contract: who may do what to categories, products and orders, with tokens of
+//! the demo personas of two organizations.
+
+use arc_tests::{Reply, TestApp, assert_error, on_both, shop_token};
+use axum::http::Method;
+use serde_json::{Value, json};
+
+on_both!(
+    categories_are_public_to_read,
+    products_belong_to_their_org,
+    editors_change_what_they_created,
+    field_rules_of_products,
+    orders_are_their_customers,
+    tokens_and_org_selection,
+);
+
+/// The personas: acme's admin, editor, two members; globex's admin.
+struct Shop {
+    ada: String,
+    eve: String,
+    carl: String,
+    cleo: String,
+    gus: String,
+}
+
+fn shop() -> Shop {
+    Shop {
+        ada: shop_token("ada", "acme", &["admin"]),
+        eve: shop_token("eve", "acme", &["editor"]),
+        carl: shop_token("carl", "acme", &[]),
+        cleo: shop_token("cleo", "acme", &[]),
+        gus: shop_token("gus", "globex", &["admin"]),
+    }
+}
+
+const ANONYMOUS: &str = "";
+
+async fn as_(app: &TestApp, token: &str, method: Method, uri: &str, body: Option<Value>) -> Reply {
+    app.send(method, uri, body, &[("authorization", token)])
+        .await
+}
+
+async fn first_product(app: &TestApp, token: &str) -> Value {
+    let reply = as_(
+        app,
+        token,
+        Method::GET,
+        "/products?limit=1&sort=price",
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["docs"][0].clone()
+}
+
+async fn categories_are_public_to_read(app: &TestApp) {
+    let s = shop();
+    let list = as_(app, ANONYMOUS, Method::GET, "/categories", None).await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["total"], 5);
+    let tree = as_(app, ANONYMOUS, Method::GET, "/categories/tree", None).await;
+    assert_eq!(tree.status, 200);
+    let slug = as_(app, ANONYMOUS, Method::GET, "/categories/slug/books", None).await;
+    assert_eq!(slug.body["data"]["name"], "Books");
+    let new = Some(json!({"name": "Toys", "slug": "toys"}));
+    let anonymous = as_(app, ANONYMOUS, Method::POST, "/categories", new.clone()).await;
+    assert_error(&anonymous, 401, "UNAUTHORIZED");
+    assert!(anonymous.header("www-authenticate").is_some());
+    assert_error(
+        &as_(app, &s.eve, Method::POST, "/categories", new.clone()).await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_eq!(
+        as_(app, &s.ada, Method::POST, "/categories", new)
+            .await
+            .status,
+        201
+    );
+    let id = slug.body["data"]["id"].as_str().unwrap();
+    assert_error(
+        &as_(
+            app,
+            &s.carl,
+            Method::DELETE,
+            &format!("/categories/{id}"),
+            None,
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+}
+
+async fn products_belong_to_their_org(app: &TestApp) {
+    let s = shop();
+    assert_error(
+        &as_(app, ANONYMOUS, Method::GET, "/products", None).await,
+        401,
+        "UNAUTHORIZED",
+    );
+    let acme = as_(app, &s.carl, Method::GET, "/products?limit=100", None).await;
+    assert_eq!(acme.body["total"], 50);
+    assert!(acme.column("org_id").iter().all(|o| o == "acme"));
+    let globex = as_(app, &s.gus, Method::GET, "/products?limit=100", None).await;
+    assert_eq!(globex.body["total"], 50);
+    assert!(globex.column("org_id").iter().all(|o| o == "globex"));
+
+    let theirs = first_product(app, &s.gus).await;
+    let uri = format!("/products/{}", theirs["id"].as_str().unwrap());
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::PATCH, Some(json!({"price": 1}))),
+        (Method::DELETE, None),
+    ] {
+        assert_error(
+            &as_(app, &s.ada, method, &uri, body).await,
+            404,
+            "NOT_FOUND",
+        );
+    }
+    let slug = format!("/products/slug/{}", theirs["slug"].as_str().unwrap());
+    assert_error(
+        &as_(app, &s.ada, Method::GET, &slug, None).await,
+        404,
+        "NOT_FOUND",
+    );
+    let bulk = Some(json!({"filter": {"price": {"gte": 0}}, "data": {"price": 1}}));
+    let updated = as_(app, &s.ada, Method::PATCH, "/products/bulk", bulk).await;
+    assert_eq!(updated.body["data"]["matchedCount"], 50, "acme's only");
+    assert_eq!(
+        as_(app, &s.gus, Method::GET, &uri, None).await.body["data"]["price"],
+        theirs["price"],
+        "globex's product is untouched"
+    );
+
+    let created = as_(
+        app,
+        &s.ada,
+        Method::POST,
+        "/products",
+        Some(json!({"name": "Anvil", "price": 500})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["data"]["org_id"], "acme");
+    assert_eq!(created.body["data"]["created_by"], "ada");
+    assert_error(
+        &as_(
+            app,
+            &s.ada,
+            Method::POST,
+            "/products",
+            Some(json!({"name": "Moved", "price": 1, "org_id": "globex"})),
+        )
+        .await,
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_error(
+        &as_(
+            app,
+            &s.carl,
+            Method::POST,
+            "/products",
+            Some(json!({"name": "Mine", "price": 1})),
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    let id = created.body["data"]["id"].as_str().unwrap();
+    assert_error(
+        &as_(
+            app,
+            &s.eve,
+            Method::DELETE,
+            &format!("/products/{id}"),
+            None,
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_error(
+        &as_(app, &s.eve, Method::GET, "/products/deleted", None).await,
+        403,
+        "FORBIDDEN",
+    );
+}
+
+async fn editors_change_what_they_created(app: &TestApp) {
+    let s = shop();
+    let created = as_(
+        app,
+        &s.eve,
+        Method::POST,
+        "/products",
+        Some(json!({"name": "Easel", "price": 900})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["data"]["created_by"], "eve");
+    let own = format!("/products/{}", created.body["data"]["id"].as_str().unwrap());
+    let patched = as_(
+        app,
+        &s.eve,
+        Method::PATCH,
+        &own,
+        Some(json!({"price": 950})),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["data"]["price"], 950);
+
+    let seeded = first_product(app, &s.eve).await;
+    let other = format!("/products/{}", seeded["id"].as_str().unwrap());
+    assert_error(
+        &as_(
+            app,
+            &s.eve,
+            Method::PATCH,
+            &other,
+            Some(json!({"price": 1})),
+        )
+        .await,
+        403,
+        "OWNERSHIP_DENIED",
+    );
+    assert_eq!(
+        as_(app, &s.ada, Method::GET, &other, None).await.body["data"]["price"],
+        seeded["price"],
+        "nothing changed"
+    );
+    assert_eq!(
+        as_(
+            app,
+            &s.ada,
+            Method::PATCH,
+            &other,
+            Some(json!({"price": 2}))
+        )
+        .await
+        .status,
+        200,
+        "admins update any product of their org"
+    );
+}
+
+async fn field_rules_of_products(app: &TestApp) {
+    let s = shop();
+    let for_admin = first_product(app, &s.ada).await;
+    assert!(for_admin["cost"].is_number(), "{for_admin}");
+    let for_member = first_product(app, &s.carl).await;
+    assert!(for_member.get("cost").is_none(), "{for_member}");
+    for body in [&for_admin, &for_member] {
+        assert!(body.get("internal_note").is_none());
+    }
+    assert_error(
+        &as_(app, &s.carl, Method::GET, "/products?sort=cost", None).await,
+        400,
+        "BAD_REQUEST",
+    );
+    assert_error(
+        &as_(app, &s.carl, Method::GET, "/products?select=cost", None).await,
+        400,
+        "BAD_REQUEST",
+    );
+    let featured = as_(
+        app,
+        &s.eve,
+        Method::POST,
+        "/products",
+        Some(json!({"name": "Star", "price": 1, "is_featured": true})),
+    )
+    .await;
+    assert_error(&featured, 403, "FORBIDDEN");
+    assert!(
+        featured.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("is_featured")
+    );
+    let by_admin = as_(
+        app,
+        &s.ada,
+        Method::POST,
+        "/products",
+        Some(json!({"name": "Star", "price": 1, "is_featured": true, "internal_note": "n"})),
+    )
+    .await;
+    assert_eq!(by_admin.status, 201, "{}", by_admin.body);
+    assert_eq!(by_admin.body["data"]["is_featured"], true);
+    assert!(by_admin.body["data"].get("internal_note").is_none());
+}
+
+async fn orders_are_their_customers(app: &TestApp) {
+    let s = shop();
+    let product = first_product(app, &s.carl).await;
+    let order = |quantity: i64| Some(json!({"product_id": product["id"], "quantity": quantity}));
+    let placed = as_(app, &s.carl, Method::POST, "/orders", order(3)).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let data = &placed.body["data"];
+    assert_eq!(data["customer_id"], "carl");
+    assert_eq!(data["org_id"], "acme");
+    assert_eq!(data["status"], "pending");
+    assert_eq!(data["total"], product["price"].as_i64().unwrap() * 3);
+    as_(app, &s.cleo, Method::POST, "/orders", order(1)).await;
+
+    let mine = as_(app, &s.carl, Method::GET, "/orders", None).await;
+    assert_eq!(mine.column("customer_id"), [json!("carl")]);
+    let all = as_(app, &s.ada, Method::GET, "/orders", None).await;
+    assert_eq!(all.body["total"], 2, "admins see the org's orders");
+    assert_eq!(
+        as_(app, &s.gus, Method::GET, "/orders", None).await.body["total"],
+        0
+    );
+    let uri = format!("/orders/{}", data["id"].as_str().unwrap());
+    assert_error(
+        &as_(app, &s.cleo, Method::GET, &uri, None).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &as_(
+            app,
+            &s.carl,
+            Method::PATCH,
+            &uri,
+            Some(json!({"status": "paid"})),
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    );
+    let paid = as_(
+        app,
+        &s.ada,
+        Method::PATCH,
+        &uri,
+        Some(json!({"status": "paid"})),
+    )
+    .await;
+    assert_eq!(paid.body["data"]["status"], "paid");
+    assert_error(
+        &as_(app, &s.ada, Method::DELETE, &uri, None).await,
+        403,
+        "FORBIDDEN",
+    );
+
+    let theirs = first_product(app, &s.gus).await;
+    let foreign = as_(
+        app,
+        &s.carl,
+        Method::POST,
+        "/orders",
+        Some(json!({"product_id": theirs["id"], "quantity": 1})),
+    )
+    .await;
+    assert_error(&foreign, 400, "VALIDATION_ERROR");
+    assert_eq!(foreign.body["details"]["errors"][0]["field"], "product_id");
+    assert_error(
+        &as_(
+            app,
+            &s.carl,
+            Method::POST,
+            "/orders",
+            Some(json!({"product_id": product["id"], "quantity": 1, "customer_id": "cleo"})),
+        )
+        .await,
+        400,
+        "VALIDATION_ERROR",
+    );
+}
+
+async fn tokens_and_org_selection(app: &TestApp) {
+    let s = shop();
+    let forged = format!("{}x", s.ada);
+    let reply = as_(app, &forged, Method::GET, "/products", None).await;
+    assert_error(&reply, 401, "UNAUTHORIZED");
+    assert!(reply.header("www-authenticate").is_some());
+    let other_secret = shop::demo_token(
+        b"some other secret, 32 bytes or more",
+        "ada",
+        &[],
+        Some("acme"),
+        &["admin"],
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    assert_error(
+        &as_(
+            app,
+            &format!("Bearer {other_secret}"),
+            Method::GET,
+            "/products",
+            None,
+        )
+        .await,
+        401,
+        "UNAUTHORIZED",
+    );
+    let expired = shop::demo_token(
+        shop::DEV_JWT_SECRET.as_bytes(),
+        "ada",
+        &[],
+        Some("acme"),
+        &["admin"],
+        std::time::Duration::ZERO,
+    )
+    .unwrap();
+    // Issued with no lifetime: expired, but within the 30 s leeway.
+    assert_eq!(
+        as_(
+            app,
+            &format!("Bearer {expired}"),
+            Method::GET,
+            "/products",
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    let orgless = shop::demo_token(
+        shop::DEV_JWT_SECRET.as_bytes(),
+        "ada",
+        &["admin"],
+        None,
+        &[],
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    assert_error(
+        &as_(
+            app,
+            &format!("Bearer {orgless}"),
+            Method::GET,
+            "/products",
+            None,
+        )
+        .await,
+        403,
+        "ORG_SELECTION_REQUIRED",
+    );
+    let wrong_org = app
+        .send(
+            Method::GET,
+            "/products",
+            None,
+            &[("authorization", &s.ada), ("x-organization-id", "globex")],
+        )
+        .await;
+    assert_error(&wrong_org, 403, "ORG_ACCESS_DENIED");
+}
