@@ -15,6 +15,8 @@ use jsonwebtoken::{
 };
 use serde_json::{Map, Value};
 
+#[cfg(feature = "remote-jwks")]
+pub use super::jwks::RemoteJwks;
 use super::{AuthContext, AuthMethod, Authenticator};
 use crate::error::ArcError;
 use crate::stores::BoxFuture;
@@ -29,6 +31,9 @@ pub enum JwtKeys {
     Single(Algorithm, DecodingKey),
     /// RS256 keys by `kid`, from a JWKS document.
     Set(HashMap<String, DecodingKey>),
+    /// RS256 keys by `kid`, from a JWKS URL (cached).
+    #[cfg(feature = "remote-jwks")]
+    Remote(RemoteJwks),
 }
 
 /// Errors configuring JWT keys.
@@ -67,22 +72,42 @@ impl JwtKeys {
 
     /// RS256 with the keys of a JWKS document (`{"keys":[..]}`), selected by the token's `kid`.
     pub fn jwks(document: &str) -> Result<Self, JwtConfigError> {
-        let set: JwkSet =
-            serde_json::from_str(document).map_err(|e| JwtConfigError::Jwks(e.to_string()))?;
-        let mut keys = HashMap::new();
-        for jwk in &set.keys {
-            let kid = jwk
-                .common
-                .key_id
-                .clone()
-                .ok_or_else(|| JwtConfigError::Jwks("a key has no `kid`".into()))?;
-            keys.insert(kid, DecodingKey::from_jwk(jwk)?);
-        }
-        if keys.is_empty() {
-            return Err(JwtConfigError::Jwks("no keys".into()));
-        }
-        Ok(Self::Set(keys))
+        Ok(Self::Set(parse_jwks(document)?))
     }
+
+    /// RS256 with the keys of the JWKS document in the file at `path`.
+    pub fn jwks_file(path: impl AsRef<std::path::Path>) -> Result<Self, JwtConfigError> {
+        let path = path.as_ref();
+        let document = std::fs::read_to_string(path)
+            .map_err(|e| JwtConfigError::Jwks(format!("{}: {e}", path.display())))?;
+        Self::jwks(&document)
+    }
+
+    /// RS256 with the keys of the JWKS document at `url`, fetched when first needed, cached,
+    /// and fetched again on expiry or for an unknown `kid` (see [`RemoteJwks`]).
+    #[cfg(feature = "remote-jwks")]
+    pub fn jwks_url(url: &str) -> Result<Self, JwtConfigError> {
+        Ok(Self::Remote(RemoteJwks::new(url)?))
+    }
+}
+
+/// The keys of a JWKS document by `kid`; every key needs one, and there must be a key.
+pub(crate) fn parse_jwks(document: &str) -> Result<HashMap<String, DecodingKey>, JwtConfigError> {
+    let set: JwkSet =
+        serde_json::from_str(document).map_err(|e| JwtConfigError::Jwks(e.to_string()))?;
+    let mut keys = HashMap::new();
+    for jwk in &set.keys {
+        let kid = jwk
+            .common
+            .key_id
+            .clone()
+            .ok_or_else(|| JwtConfigError::Jwks("a key has no `kid`".into()))?;
+        keys.insert(kid, DecodingKey::from_jwk(jwk)?);
+    }
+    if keys.is_empty() {
+        return Err(JwtConfigError::Jwks("no keys".into()));
+    }
+    Ok(keys)
 }
 
 /// The contract's claims, for issuing a token (see [`JwtSigner`]).
@@ -188,6 +213,8 @@ impl JwtAuthenticator {
         let algorithm = match &keys {
             JwtKeys::Single(alg, _) => *alg,
             JwtKeys::Set(_) => Algorithm::RS256,
+            #[cfg(feature = "remote-jwks")]
+            JwtKeys::Remote(_) => Algorithm::RS256,
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = DEFAULT_LEEWAY;
@@ -220,17 +247,23 @@ impl JwtAuthenticator {
     }
 
     /// Verifies `token` and reads its claims into a caller.
-    pub fn verify(&self, token: &str) -> Result<AuthContext, ArcError> {
+    pub async fn verify(&self, token: &str) -> Result<AuthContext, ArcError> {
         let invalid = |why: &str| {
             tracing::debug!(reason = why, "bearer token refused");
             ArcError::unauthorized("Invalid or expired token")
         };
+        let kid = || -> Result<String, ArcError> {
+            let header = decode_header(token).map_err(|_| invalid("malformed header"))?;
+            header.kid.ok_or_else(|| invalid("no kid"))
+        };
+        let fetched;
         let key = match &self.keys {
             JwtKeys::Single(_, key) => key,
-            JwtKeys::Set(keys) => {
-                let header = decode_header(token).map_err(|_| invalid("malformed header"))?;
-                let kid = header.kid.ok_or_else(|| invalid("no kid"))?;
-                keys.get(&kid).ok_or_else(|| invalid("unknown kid"))?
+            JwtKeys::Set(keys) => keys.get(&kid()?).ok_or_else(|| invalid("unknown kid"))?,
+            #[cfg(feature = "remote-jwks")]
+            JwtKeys::Remote(remote) => {
+                fetched = remote.key(&kid()?).await;
+                fetched.as_ref().ok_or_else(|| invalid("unknown kid"))?
             }
         };
         let data = decode::<Map<String, Value>>(token, key, &self.validation).map_err(|e| {
@@ -285,22 +318,21 @@ impl Authenticator for JwtAuthenticator {
         &'a self,
         parts: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<AuthContext>, ArcError>> {
-        let result = match parts.headers.get(header::AUTHORIZATION) {
-            None => Ok(None),
-            Some(value) => {
-                let text = value.to_str().unwrap_or("");
-                match text.split_once(' ') {
-                    Some((scheme, token))
-                        if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-                    {
-                        self.verify(token.trim()).map(Some)
-                    }
-                    _ => Err(ArcError::unauthorized(
-                        "Authorization must be `Bearer <token>`",
-                    )),
+        Box::pin(async move {
+            let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+                return Ok(None);
+            };
+            let text = value.to_str().unwrap_or("");
+            match text.split_once(' ') {
+                Some((scheme, token))
+                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+                {
+                    self.verify(token.trim()).await.map(Some)
                 }
+                _ => Err(ArcError::unauthorized(
+                    "Authorization must be `Bearer <token>`",
+                )),
             }
-        };
-        Box::pin(std::future::ready(result))
+        })
     }
 }

@@ -6,6 +6,8 @@
 //! that is enough); credentials that do not verify are a 401, on every route.
 
 pub mod api_key;
+#[cfg(feature = "remote-jwks")]
+mod jwks;
 pub mod jwt;
 mod layer;
 

@@ -1,0 +1,166 @@
+//! JWKS documents fetched from a URL, cached, and fetched again on expiry or when a token
+//! names a key the cache does not hold (key rotation), never more often than a floor.
+//!
+//! A failed fetch keeps the keys already known; with none known, tokens are refused (401):
+//! verification fails closed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::DecodingKey;
+
+use super::jwt::{JwtConfigError, parse_jwks};
+
+/// How long fetched keys are used before they are fetched again.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
+/// The least time between two fetches, whatever tokens ask for.
+pub const MIN_REFETCH: Duration = Duration::from_secs(30);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_DOCUMENT: usize = 256 * 1024;
+
+#[derive(Default)]
+struct Cached {
+    keys: HashMap<String, DecodingKey>,
+    fetched: Option<Instant>,
+    attempted: Option<Instant>,
+}
+
+/// A JWKS URL with its cached keys. Cheap to clone (shared cache).
+#[derive(Clone)]
+pub struct RemoteJwks {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: reqwest::Url,
+    client: reqwest::Client,
+    ttl: Duration,
+    min_refetch: Duration,
+    cache: RwLock<Cached>,
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for RemoteJwks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteJwks")
+            .field("url", &self.inner.url.as_str())
+            .field("ttl", &self.inner.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteJwks {
+    /// Keys from `url` (http or https), cached for [`DEFAULT_TTL`]. Nothing is fetched until
+    /// the first token needs a key (or [`RemoteJwks::refresh`] is called).
+    pub fn new(url: &str) -> Result<Self, JwtConfigError> {
+        Self::with_ttl(url, DEFAULT_TTL, MIN_REFETCH)
+    }
+
+    /// Like [`RemoteJwks::new`], with the cache lifetime and the floor between fetches.
+    pub fn with_ttl(
+        url: &str,
+        ttl: Duration,
+        min_refetch: Duration,
+    ) -> Result<Self, JwtConfigError> {
+        let url =
+            reqwest::Url::parse(url).map_err(|e| JwtConfigError::Jwks(format!("{url}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(JwtConfigError::Jwks(format!("{url}: not an http(s) URL")));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .build()
+            .map_err(|e| JwtConfigError::Jwks(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                url,
+                client,
+                ttl,
+                min_refetch,
+                cache: RwLock::new(Cached::default()),
+                fetching: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The key named `kid`: from the cache while it is fresh, else after a fetch.
+    pub async fn key(&self, kid: &str) -> Option<DecodingKey> {
+        if let Some((key, fresh)) = self.cached(kid)
+            && fresh
+        {
+            return Some(key);
+        }
+        let _one_fetch_at_a_time = self.inner.fetching.lock().await;
+        // Another request may have fetched while this one waited.
+        match self.cached(kid) {
+            Some((key, true)) => return Some(key),
+            stale => {
+                if self.may_fetch()
+                    && let Err(e) = self.refresh().await
+                {
+                    tracing::warn!(url = %self.inner.url, error = %e, "JWKS fetch failed; keeping known keys");
+                }
+                if let Some((key, _)) = self.cached(kid).or(stale) {
+                    return Some(key);
+                }
+            }
+        }
+        None
+    }
+
+    /// Fetches the document now and replaces the cached keys.
+    pub async fn refresh(&self) -> Result<usize, JwtConfigError> {
+        let now = Instant::now();
+        self.write_cache(|c| c.attempted = Some(now));
+        let fetch = async {
+            let response = self
+                .inner
+                .client
+                .get(self.inner.url.clone())
+                .send()
+                .await?
+                .error_for_status()?;
+            if response
+                .content_length()
+                .is_some_and(|n| n as usize > MAX_DOCUMENT)
+            {
+                return Ok(None);
+            }
+            response.bytes().await.map(Some)
+        };
+        let body = fetch
+            .await
+            .map_err(|e| JwtConfigError::Jwks(e.to_string()))?
+            .filter(|b| b.len() <= MAX_DOCUMENT)
+            .ok_or_else(|| JwtConfigError::Jwks("document too large".into()))?;
+        let text = std::str::from_utf8(&body).map_err(|e| JwtConfigError::Jwks(e.to_string()))?;
+        let keys = parse_jwks(text)?;
+        let count = keys.len();
+        self.write_cache(|c| {
+            c.keys = keys;
+            c.fetched = Some(now);
+        });
+        tracing::debug!(url = %self.inner.url, keys = count, "JWKS fetched");
+        Ok(count)
+    }
+
+    /// The cached key and whether the cache is still fresh.
+    fn cached(&self, kid: &str) -> Option<(DecodingKey, bool)> {
+        let cache = self.inner.cache.read().unwrap_or_else(|e| e.into_inner());
+        let fresh = cache.fetched.is_some_and(|t| t.elapsed() < self.inner.ttl);
+        cache.keys.get(kid).map(|k| (k.clone(), fresh))
+    }
+
+    fn may_fetch(&self) -> bool {
+        let cache = self.inner.cache.read().unwrap_or_else(|e| e.into_inner());
+        cache
+            .attempted
+            .is_none_or(|t| t.elapsed() >= self.inner.min_refetch)
+    }
+
+    fn write_cache(&self, change: impl FnOnce(&mut Cached)) {
+        let mut cache = self.inner.cache.write().unwrap_or_else(|e| e.into_inner());
+        change(&mut cache);
+    }
+}
