@@ -1,0 +1,563 @@
+//! The property: whatever users of two organizations, with whatever roles, do to the shop, in
+//! whatever order, on every route of every resource, nobody reads, lists, changes, restores,
+//! bulk-edits or deletes a row outside their organization or their ownership, and hidden or
+//! non-visible fields never appear in a response.
+//!
+//! Each case is a random cast of personas and a random sequence of requests. After every
+//! request the response is checked (no 5xx; every `org_id`, `customer_id` and field it shows
+//! is one the caller may see) and the database is compared with its state before: every row
+//! that appeared, changed or went away must be one the caller was allowed to write.
+//!
+//! `ARC_PROPTEST_CASES` sets the number of cases on SQLite (default 96); PostgreSQL runs a
+//! quarter of them on one schema.
+
+use std::collections::BTreeMap;
+
+use arc_runtime::sea_orm::{DatabaseConnection, EntityTrait};
+use arc_runtime::uuid::Uuid;
+use arc_tests::TestApp;
+use axum::http::Method;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use serde_json::{Value, json};
+use shop::{category_entity, order_entity, product_entity};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Member,
+    Editor,
+    Admin,
+}
+
+/// A user: their organization, their role there, and whether the token carries it as a
+/// platform role (`roles`) or an organization role (`org_roles`); both count for `roles(..)`.
+#[derive(Clone, Debug)]
+struct Persona {
+    user: String,
+    org: &'static str,
+    role: Role,
+    platform_role: bool,
+}
+
+impl Persona {
+    fn token(&self) -> String {
+        let role: &[&str] = match self.role {
+            Role::Member => &[],
+            Role::Editor => &["editor"],
+            Role::Admin => &["admin"],
+        };
+        let (roles, org_roles) = if self.platform_role {
+            (role, &[][..])
+        } else {
+            (&[][..], role)
+        };
+        let ttl = std::time::Duration::from_secs(3600);
+        let token = shop::demo_token(
+            shop::DEV_JWT_SECRET.as_bytes(),
+            &self.user,
+            roles,
+            Some(self.org),
+            org_roles,
+            ttl,
+        )
+        .expect("token");
+        format!("Bearer {token}")
+    }
+
+    fn admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// One request. Indexes pick a row among all rows of the table (both organizations, deleted
+/// ones too), so most targets belong to someone else.
+#[derive(Clone, Debug)]
+enum Op {
+    ListProducts(u8),
+    GetProduct(usize),
+    ProductBySlug(usize),
+    CreateProduct {
+        price: i64,
+        featured: bool,
+    },
+    UpdateProduct {
+        row: usize,
+        price: i64,
+        featured: Option<bool>,
+    },
+    DeleteProduct(usize),
+    ListDeleted,
+    Restore(usize),
+    BulkCreate(u8),
+    BulkUpdate {
+        from_price: i64,
+        price: i64,
+    },
+    BulkDelete {
+        from_price: i64,
+    },
+    ListOrders(u8),
+    GetOrder(usize),
+    CreateOrder {
+        product: usize,
+        quantity: i32,
+    },
+    UpdateOrder(usize),
+    DeleteOrder(usize),
+    CreateCategory,
+    UpdateCategory(usize),
+    DeleteCategory(usize),
+    OtherOrg(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let row = any::<usize>();
+    prop_oneof![
+        (0u8..6).prop_map(Op::ListProducts),
+        row.prop_map(Op::GetProduct),
+        row.prop_map(Op::ProductBySlug),
+        (0i64..10_000, any::<bool>())
+            .prop_map(|(price, featured)| Op::CreateProduct { price, featured }),
+        (row, 0i64..10_000, proptest::option::of(any::<bool>())).prop_map(
+            |(row, price, featured)| Op::UpdateProduct {
+                row,
+                price,
+                featured
+            }
+        ),
+        row.prop_map(Op::DeleteProduct),
+        Just(Op::ListDeleted),
+        row.prop_map(Op::Restore),
+        (1u8..4).prop_map(Op::BulkCreate),
+        (0i64..6000, 0i64..100)
+            .prop_map(|(from_price, price)| Op::BulkUpdate { from_price, price }),
+        (3000i64..6000).prop_map(|from_price| Op::BulkDelete { from_price }),
+        (0u8..3).prop_map(Op::ListOrders),
+        row.prop_map(Op::GetOrder),
+        (row, 1i32..5).prop_map(|(product, quantity)| Op::CreateOrder { product, quantity }),
+        row.prop_map(Op::UpdateOrder),
+        row.prop_map(Op::DeleteOrder),
+        Just(Op::CreateCategory),
+        row.prop_map(Op::UpdateCategory),
+        row.prop_map(Op::DeleteCategory),
+        row.prop_map(Op::OtherOrg),
+    ]
+}
+
+fn persona() -> impl Strategy<Value = Persona> {
+    (
+        prop_oneof![Just("acme"), Just("globex")],
+        prop_oneof![Just(Role::Member), Just(Role::Editor), Just(Role::Admin)],
+        any::<bool>(),
+    )
+        .prop_map(|(org, role, platform_role)| Persona {
+            user: String::new(),
+            org,
+            role,
+            platform_role,
+        })
+}
+
+fn case() -> impl Strategy<Value = (Vec<Persona>, Vec<(usize, Op)>)> {
+    (
+        proptest::collection::vec(persona(), 2..6),
+        proptest::collection::vec((any::<usize>(), op()), 1..40),
+    )
+        .prop_map(|(mut cast, ops)| {
+            for (i, p) in cast.iter_mut().enumerate() {
+                p.user = format!("user{i}");
+            }
+            (cast, ops)
+        })
+}
+
+/// What the database holds, by id.
+#[derive(Clone, PartialEq)]
+struct Snapshot {
+    products: BTreeMap<Uuid, product_entity::Model>,
+    orders: BTreeMap<Uuid, order_entity::Model>,
+    categories: BTreeMap<Uuid, category_entity::Model>,
+}
+
+async fn snapshot(db: &DatabaseConnection) -> Snapshot {
+    Snapshot {
+        products: product_entity::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect(),
+        orders: order_entity::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect(),
+        categories: category_entity::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect(),
+    }
+}
+
+fn nth<V>(map: &BTreeMap<Uuid, V>, n: usize) -> Uuid {
+    if map.is_empty() {
+        return Uuid::nil();
+    }
+    *map.keys().nth(n % map.len()).unwrap()
+}
+
+/// The request of `op`: method, path, body, extra header.
+fn request(
+    op: &Op,
+    before: &Snapshot,
+    seq: usize,
+) -> (
+    Method,
+    String,
+    Option<Value>,
+    Option<(&'static str, &'static str)>,
+) {
+    let product = |n| nth(&before.products, n);
+    let order = |n| nth(&before.orders, n);
+    let category = |n| nth(&before.categories, n);
+    match op {
+        Op::ListProducts(v) => {
+            let q = [
+                "",
+                "?select=cost,internal_note",
+                "?sort=cost",
+                "?cost[gte]=0",
+                "?limit=1000&select=-name",
+                "?search=product&sort=-price&after=",
+            ][*v as usize % 6];
+            (Method::GET, format!("/products{q}"), None, None)
+        }
+        Op::GetProduct(n) => (
+            Method::GET,
+            format!("/products/{}", product(*n)),
+            None,
+            None,
+        ),
+        Op::ProductBySlug(n) => {
+            let slug = before
+                .products
+                .get(&product(*n))
+                .and_then(|p| p.slug.clone())
+                .unwrap_or_else(|| "none".into());
+            (Method::GET, format!("/products/slug/{slug}"), None, None)
+        }
+        Op::CreateProduct { price, featured } => {
+            let mut body = json!({"name": format!("New {seq}"), "price": price, "cost": 1, "internal_note": "secret"});
+            if *featured {
+                body["is_featured"] = json!(true);
+            }
+            (Method::POST, "/products".into(), Some(body), None)
+        }
+        Op::UpdateProduct {
+            row,
+            price,
+            featured,
+        } => {
+            let mut body = json!({"price": price});
+            if let Some(f) = featured {
+                body["is_featured"] = json!(f);
+            }
+            (
+                Method::PATCH,
+                format!("/products/{}", product(*row)),
+                Some(body),
+                None,
+            )
+        }
+        Op::DeleteProduct(n) => (
+            Method::DELETE,
+            format!("/products/{}", product(*n)),
+            None,
+            None,
+        ),
+        Op::ListDeleted => (Method::GET, "/products/deleted".into(), None, None),
+        Op::Restore(n) => (
+            Method::POST,
+            format!("/products/{}/restore", product(*n)),
+            None,
+            None,
+        ),
+        Op::BulkCreate(k) => {
+            let items: Vec<Value> = (0..*k)
+                .map(|i| json!({"name": format!("Bulk {seq}.{i}"), "price": 10}))
+                .collect();
+            (
+                Method::POST,
+                "/products/bulk".into(),
+                Some(json!({"items": items})),
+                None,
+            )
+        }
+        Op::BulkUpdate { from_price, price } => (
+            Method::PATCH,
+            "/products/bulk".into(),
+            Some(json!({"filter": {"price": {"gte": from_price}}, "data": {"price": price}})),
+            None,
+        ),
+        Op::BulkDelete { from_price } => (
+            Method::DELETE,
+            "/products/bulk".into(),
+            Some(json!({"filter": {"price": {"gte": from_price}}})),
+            None,
+        ),
+        Op::ListOrders(v) => {
+            let q = ["", "?sort=-total", "?status=pending"][*v as usize % 3];
+            (Method::GET, format!("/orders{q}"), None, None)
+        }
+        Op::GetOrder(n) => (Method::GET, format!("/orders/{}", order(*n)), None, None),
+        Op::CreateOrder {
+            product: p,
+            quantity,
+        } => (
+            Method::POST,
+            "/orders".into(),
+            Some(json!({"product_id": product(*p), "quantity": quantity})),
+            None,
+        ),
+        Op::UpdateOrder(n) => (
+            Method::PATCH,
+            format!("/orders/{}", order(*n)),
+            Some(json!({"status": "paid"})),
+            None,
+        ),
+        Op::DeleteOrder(n) => (Method::DELETE, format!("/orders/{}", order(*n)), None, None),
+        Op::CreateCategory => (
+            Method::POST,
+            "/categories".into(),
+            Some(json!({"name": format!("Cat {seq}"), "slug": format!("cat-{seq}")})),
+            None,
+        ),
+        Op::UpdateCategory(n) => (
+            Method::PATCH,
+            format!("/categories/{}", category(*n)),
+            Some(json!({"name": format!("Renamed {seq}")})),
+            None,
+        ),
+        Op::DeleteCategory(n) => (
+            Method::DELETE,
+            format!("/categories/{}", category(*n)),
+            None,
+            None,
+        ),
+        Op::OtherOrg(n) => (
+            Method::GET,
+            format!("/products/{}", product(*n)),
+            None,
+            Some(("x-organization-id", "elsewhere")),
+        ),
+    }
+}
+
+/// Every object in `body` the caller may see: their org's rows, their own orders unless
+/// admin, no hidden field, `cost` for admins only.
+fn check_body(who: &Persona, body: &Value, path: &str) -> Result<(), String> {
+    match body {
+        Value::Object(map) => {
+            if let Some(org) = map.get("org_id")
+                && org != who.org
+            {
+                return Err(format!("{path}: row of org {org} shown to {}", who.org));
+            }
+            if let Some(customer) = map.get("customer_id")
+                && !who.admin()
+                && customer != &json!(who.user)
+            {
+                return Err(format!("{path}: order of {customer} shown to {}", who.user));
+            }
+            if map.contains_key("internal_note") {
+                return Err(format!("{path}: internal_note shown"));
+            }
+            if map.contains_key("cost") && !who.admin() {
+                return Err(format!("{path}: cost shown to a non-admin"));
+            }
+            for (k, v) in map {
+                check_body(who, v, &format!("{path}.{k}"))?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_body(who, v, &format!("{path}[{i}]"))),
+        _ => Ok(()),
+    }
+}
+
+/// Every row that appeared, changed or went away between `before` and `after` is one `who`
+/// may write, in the way they wrote it.
+fn check_writes(who: &Persona, before: &Snapshot, after: &Snapshot) -> Result<(), String> {
+    let may_create_product = matches!(who.role, Role::Admin | Role::Editor);
+    for (id, new) in &after.products {
+        match before.products.get(id) {
+            None => {
+                if !may_create_product || new.org_id != who.org || new.created_by != who.user {
+                    return Err(format!("product {id} created as {new:?}"));
+                }
+                if new.is_featured && !who.admin() {
+                    return Err(format!("product {id} featured by a non-admin"));
+                }
+            }
+            Some(old) if old != new => {
+                if old.org_id != who.org
+                    || new.org_id != who.org
+                    || old.created_by != new.created_by
+                {
+                    return Err(format!("product {id} of {} changed", old.org_id));
+                }
+                let own = who.role == Role::Editor && old.created_by == who.user;
+                if !who.admin() && (!own || old.deleted_at != new.deleted_at) {
+                    return Err(format!(
+                        "product {id} changed without the right: {old:?} -> {new:?}"
+                    ));
+                }
+                if old.is_featured != new.is_featured && !who.admin() {
+                    return Err(format!("product {id} featured by a non-admin"));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if before
+        .products
+        .keys()
+        .any(|id| !after.products.contains_key(id))
+    {
+        return Err("a product was hard-deleted".into());
+    }
+    for (id, new) in &after.orders {
+        match before.orders.get(id) {
+            None => {
+                if new.org_id != who.org || new.customer_id != who.user {
+                    return Err(format!("order {id} placed as {new:?}"));
+                }
+                let product = after.products.get(&new.product_id);
+                if product.is_none_or(|p| p.org_id != who.org) {
+                    return Err(format!("order {id} names a product of another org"));
+                }
+            }
+            Some(old) if old != new => {
+                if !who.admin()
+                    || old.org_id != who.org
+                    || new.org_id != who.org
+                    || old.customer_id != new.customer_id
+                {
+                    return Err(format!("order {id} changed by {who:?}"));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if before
+        .orders
+        .keys()
+        .any(|id| !after.orders.contains_key(id))
+    {
+        return Err("an order was deleted".into());
+    }
+    if before.categories != after.categories && !who.admin() {
+        return Err(format!("categories changed by {who:?}"));
+    }
+    Ok(())
+}
+
+async fn run_case(
+    app: &TestApp,
+    cast: &[Persona],
+    ops: &[(usize, Op)],
+    requests: &std::cell::Cell<usize>,
+) -> Result<(), TestCaseError> {
+    let tokens: Vec<String> = cast.iter().map(Persona::token).collect();
+    let mut before = snapshot(&app.db).await;
+    for (seq, (who, op)) in ops.iter().enumerate() {
+        let who = who % cast.len();
+        let (method, uri, body, extra) = request(op, &before, seq);
+        let mut headers = vec![("authorization", tokens[who].as_str())];
+        headers.extend(extra);
+        let reply = app.send(method.clone(), &uri, body, &headers).await;
+        requests.set(requests.get() + 1);
+        let context = || {
+            let body: String = reply.body.to_string().chars().take(400).collect();
+            format!("{method} {uri} by {:?}: {} {body}", cast[who], reply.status)
+        };
+        prop_assert!(reply.status.as_u16() < 500, "{}", context());
+        if extra.is_some() {
+            prop_assert_eq!(reply.status.as_u16(), 403, "{}", context());
+        }
+        check_body(&cast[who], &reply.body, "body")
+            .map_err(|e| TestCaseError::fail(format!("{e}; {}", context())))?;
+        let after = snapshot(&app.db).await;
+        check_writes(&cast[who], &before, &after)
+            .map_err(|e| TestCaseError::fail(format!("{e}; {}", context())))?;
+        before = after;
+    }
+    Ok(())
+}
+
+fn cases(default: u32) -> u32 {
+    std::env::var("ARC_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn run(cases: u32, backend: &'static str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let shared = match backend {
+        "postgres" => match rt.block_on(TestApp::postgres()) {
+            Some(app) => Some(app),
+            None => return,
+        },
+        _ => None,
+    };
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let requests = std::cell::Cell::new(0usize);
+    let result = runner.run(&case(), |(cast, ops)| {
+        rt.block_on(async {
+            match &shared {
+                Some(app) => run_case(app, &cast, &ops, &requests).await,
+                None => {
+                    let app = TestApp::sqlite().await;
+                    run_case(&app, &cast, &ops, &requests).await
+                }
+            }
+        })
+    });
+    if let Some(app) = shared {
+        rt.block_on(app.cleanup());
+    }
+    println!(
+        "isolation on {backend}: {cases} cases, {} requests (shrinking included)",
+        requests.get()
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn nobody_crosses_an_org_or_ownership_sqlite() {
+    run(cases(96), "sqlite");
+}
+
+#[test]
+fn nobody_crosses_an_org_or_ownership_postgres() {
+    run(cases(96) / 4, "postgres");
+}
