@@ -1,12 +1,13 @@
 //! The migration stub of every resource: create its table, with an index on each filter and
-//! sort field and a unique index on unique fields (the slug), or drop it.
+//! sort field, a unique index on unique fields (the slug), and one on the row scope of the
+//! tenancy presets (tenant, owner, soft-delete marker, then the default sort key); or drop it.
 //!
 //! The statements come from the sea-orm entity the macro emits, so the table always matches
 //! the struct. `up` is idempotent (`IF NOT EXISTS`), so it can run at every start.
 
 use std::marker::PhantomData;
 
-use sea_orm::sea_query::Table;
+use sea_orm::sea_query::{Index, Table};
 use sea_orm::{DbErr, Schema};
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
@@ -55,6 +56,32 @@ impl<R: Resource> MigrationTrait for ResourceMigration<R> {
             manager
                 .create_index(index.if_not_exists().to_owned())
                 .await?;
+        }
+        let presets = &R::META.presets;
+        // The first key of the default sort, so an unsorted list walks the index in order.
+        let sort_key = R::META
+            .default_sort
+            .split(',')
+            .next()
+            .and_then(|key| R::META.field(key.trim_start_matches(['-', '+'])))
+            .map(|(i, _)| i);
+        let scope: Vec<usize> = [presets.tenant, presets.owner, presets.soft_delete, sort_key]
+            .into_iter()
+            .flatten()
+            .collect();
+        if presets.tenant.is_some() || presets.owner.is_some() {
+            // Every query of a scoped resource filters on the tenant, owner and soft-delete
+            // columns (the tenant first, so the index serves an admin's org-wide reads too);
+            // counts read the index alone.
+            let mut index = Index::create();
+            index
+                .name(format!("idx-{}-scope", R::META.table))
+                .table(entity)
+                .if_not_exists();
+            for i in scope {
+                index.col(R::column(i));
+            }
+            manager.create_index(index).await?;
         }
         Ok(())
     }

@@ -417,6 +417,21 @@ async fn revoked_tokens_are_401() {
     );
 }
 
+#[tokio::test]
+async fn remembered_tokens_still_expire() {
+    let jwt = JwtAuthenticator::new(JwtKeys::hs256(SECRET).unwrap()).leeway(0);
+    let r = router(Auth::new().with(jwt));
+    let token = hs256(&claims(json!({"exp": now() + 1})));
+    assert_eq!(bearer(&r, &token).await.0, 200, "verified and remembered");
+    assert_eq!(bearer(&r, &token).await.0, 200, "from memory");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (status, body, _) = bearer(&r, &token).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "Token has expired");
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    assert_401(&bearer(&r, &forged).await);
+}
+
 struct BrokenStore;
 
 impl RevocationStore for BrokenStore {

@@ -200,11 +200,47 @@ impl JwtSigner {
     }
 }
 
+/// Verified tokens by their exact text, so a client's next request with the same token skips
+/// the signature check and claim parsing. Only tokens that verified are kept, each until its
+/// `exp` (plus leeway) passes; revocation is still asked on every request, by the auth layer.
+/// When full, it starts over (verified tokens only, so an attacker cannot fill it).
+struct Verified {
+    entries: std::sync::Mutex<HashMap<Box<str>, AuthContext>>,
+    capacity: usize,
+}
+
+impl Verified {
+    fn get(&self, token: &str, now: u64, leeway: u64) -> Option<AuthContext> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let context = entries.get(token)?;
+        if context
+            .expires_at
+            .is_some_and(|exp| exp.saturating_add(leeway) >= now)
+        {
+            return Some(context.clone());
+        }
+        entries.remove(token);
+        None
+    }
+
+    fn insert(&self, token: &str, context: &AuthContext) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(token.into(), context.clone());
+    }
+}
+
+/// How many verified tokens [`JwtAuthenticator`] remembers by default.
+pub const DEFAULT_VERIFIED_CACHE: usize = 10_000;
+
 /// Authenticates `Authorization: Bearer <JWT>`.
 #[derive(Clone)]
 pub struct JwtAuthenticator {
     keys: JwtKeys,
     validation: Validation,
+    verified: Option<std::sync::Arc<Verified>>,
 }
 
 impl JwtAuthenticator {
@@ -221,7 +257,25 @@ impl JwtAuthenticator {
         validation.validate_nbf = true;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Self { keys, validation }
+        Self {
+            keys,
+            validation,
+            verified: None,
+        }
+        .verified_cache(DEFAULT_VERIFIED_CACHE)
+    }
+
+    /// Remembers up to `capacity` verified tokens (0: none), see [`DEFAULT_VERIFIED_CACHE`].
+    /// Tokens verified with keys from a JWKS URL are never remembered, so a key the issuer
+    /// withdraws stops working at the next fetch.
+    pub fn verified_cache(mut self, capacity: usize) -> Self {
+        self.verified = (capacity > 0).then(|| {
+            std::sync::Arc::new(Verified {
+                entries: std::sync::Mutex::new(HashMap::new()),
+                capacity,
+            })
+        });
+        self
     }
 
     /// Requires `aud` to be present and one of `audiences`.
@@ -248,6 +302,23 @@ impl JwtAuthenticator {
 
     /// Verifies `token` and reads its claims into a caller.
     pub async fn verify(&self, token: &str) -> Result<AuthContext, ArcError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let cache = match &self.keys {
+            #[cfg(feature = "remote-jwks")]
+            JwtKeys::Remote(_) => None,
+            _ => self.verified.as_deref(),
+        };
+        if let Some(context) = cache.and_then(|c| c.get(token, now, self.validation.leeway)) {
+            return Ok(context);
+        }
+        let context = self.verify_uncached(token).await?;
+        if let Some(cache) = cache {
+            cache.insert(token, &context);
+        }
+        Ok(context)
+    }
+
+    async fn verify_uncached(&self, token: &str) -> Result<AuthContext, ArcError> {
         let invalid = |why: &str| {
             tracing::debug!(reason = why, "bearer token refused");
             ArcError::unauthorized("Invalid or expired token")
@@ -309,7 +380,7 @@ fn claims_to_context(claims: Map<String, Value>) -> Option<AuthContext> {
         token_id: string(&claims, "jti")?,
         expires_at: claims.get("exp").and_then(Value::as_u64),
         method: AuthMethod::Jwt,
-        claims,
+        claims: std::sync::Arc::new(claims),
     })
 }
 

@@ -60,7 +60,7 @@ pub struct AuthContext {
     /// How the caller authenticated.
     pub method: AuthMethod,
     /// Every claim of the token, for custom rules.
-    pub claims: Map<String, Value>,
+    pub claims: Arc<Map<String, Value>>,
 }
 
 impl AuthContext {
