@@ -1,6 +1,7 @@
-//! The product resource written by hand in plain axum + sea-orm: what a careful person
+//! The open product resource written by hand in plain axum + sea-orm: what a careful person
 //! writes for the same three routes, with the same JSON, to measure the generated layer against.
 
+use crate::open::open_product_entity as product;
 use arc_runtime::TextEnum;
 use arc_runtime::chrono::{DateTime, Utc};
 use arc_runtime::sea_orm::{
@@ -14,7 +15,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use shop::{ProductStatus, product_entity as product};
+use shop::ProductStatus;
 
 #[derive(Serialize)]
 struct ProductOut<'a> {

@@ -1,16 +1,22 @@
-//! `cargo run --release -p arc-bench [-- SECONDS [ROUNDS]]`: the shop's product resource as
-//! generated against the same resource hand-written in axum + sea-orm, on copies of one seeded
-//! SQLite file.
+//! `cargo run --release -p arc-bench [-- SECONDS [ROUNDS]]`: three servers of the shop's
+//! product resource, on copies of seeded SQLite files:
+//!
+//! - `open`: the resource generated without authentication, permissions or tenancy;
+//! - `hand`: the same open resource hand-written in axum + sea-orm (the floor);
+//! - `secured`: the shop's own resource: bearer JWT, permission rules, multi-tenancy, field
+//!   rules and the created_by hook, called as an admin of the seeded organization.
 //!
 //! Each server runs in a child process (this binary, `serve` mode) on a single-threaded
 //! runtime pinned to core 0 (when `taskset` exists); the load generator runs here on the other
 //! core: 32 keep-alive connections per route, a 1 s warm-up, then SECONDS (default 5) measured.
-//! ROUNDS (default 2) alternate which server goes first, each on a fresh copy of the seed, so
-//! neither gains from running second; figures are means over the rounds. Prints req/s, p50 and
-//! p99 per route, the generated/hand-written ratio, and each server's RSS.
+//! ROUNDS (default 2) rotate which server goes first, each on a fresh copy of the seed, so
+//! none gains from its place; figures are means over the rounds. Prints req/s, p50, p99 and
+//! server CPU per request for each route, open against hand-written and secured against open,
+//! and each server's RSS.
 
 mod hand;
 mod load;
+mod open;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -21,12 +27,17 @@ use std::time::Duration;
 use arc_runtime::chrono::{Duration as Age, Utc};
 use arc_runtime::sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use arc_runtime::uuid::Uuid;
+use open::open_product_entity as open_product;
 use shop::product_entity as product;
 
 const ROWS: usize = 1000;
 const CONCURRENCY: usize = 32;
 /// `sysconf(_SC_CLK_TCK)` on Linux.
 const CLOCK_TICKS: f64 = 100.0;
+/// The servers, in the order of the first round.
+const MODES: [&str; 3] = ["open", "hand", "secured"];
+/// The HS256 secret of the secured server.
+const SECRET: &[u8] = b"arc-bench secret, 32 bytes or more";
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -34,6 +45,11 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("serve") => serve(&args[2], Path::new(&args[3])),
+        Some("inproc") => inproc(
+            args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20_000),
+            args.get(3).map(String::as_str),
+            args.get(4).map(String::as_str),
+        ),
         _ => {
             let seconds = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
             let rounds = args
@@ -58,10 +74,11 @@ fn serve(mode: &str, db_path: &Path) -> Result<()> {
     rt.block_on(async {
         let db = arc_runtime::db::connect(&sqlite_url(db_path)).await?;
         let router = match mode {
-            "generated" => arc_runtime::App::new(db)
-                .resource::<shop::Product>()
+            "open" => arc_runtime::App::new(db)
+                .resource::<open::OpenProduct>()
                 .cursor_secret(b"bench")
                 .into_router(),
+            "secured" => shop::app(db, SECRET)?.cursor_secret(b"bench").into_router(),
             _ => hand::router(db),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -71,41 +88,174 @@ fn serve(mode: &str, db_path: &Path) -> Result<()> {
     })
 }
 
-/// One seeded database file, copied for each server so both start from the same rows.
-async fn seed(dir: &Path) -> Result<(PathBuf, Vec<Uuid>)> {
-    let path = dir.join("seed.db");
-    let db = arc_runtime::db::connect(&sqlite_url(&path)).await?;
-    arc_runtime::App::new(db.clone())
-        .resource::<shop::Product>()
-        .migrate()
-        .await?;
+/// `arc-bench inproc [N [MODE [ROUTE]]]`: N in-process requests per route and server (no
+/// sockets), for the CPU cost of each layer without network noise (run it under
+/// `taskset -c 0`, or `perf stat`/`perf record` it with one MODE and ROUTE: list, get).
+fn inproc(n: usize, only: Option<&str>, route: Option<&str>) -> Result<()> {
+    use tower::ServiceExt;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let dir = std::env::temp_dir().join(format!("arc-bench-inproc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    rt.block_on(async {
+        let (open_seed, shop_seed, ids) = seed(&dir).await?;
+        for mode in MODES.into_iter().filter(|m| only.is_none_or(|o| o == *m)) {
+            let seed = if mode == "secured" {
+                &shop_seed
+            } else {
+                &open_seed
+            };
+            let db = arc_runtime::db::connect(&sqlite_url(seed)).await?;
+            let router = match mode {
+                "open" => arc_runtime::App::new(db)
+                    .resource::<open::OpenProduct>()
+                    .into_router(),
+                "secured" => shop::app(db, SECRET)?.into_router(),
+                _ => hand::router(db),
+            };
+            let auth = auth_header(mode)?;
+            let token = auth
+                .trim()
+                .strip_prefix("authorization: ")
+                .unwrap_or("")
+                .to_owned();
+            for name in ["list", "get", "create"]
+                .into_iter()
+                .filter(|r| route.is_none_or(|o| o == *r))
+            {
+                let start = std::time::Instant::now();
+                let cpu_start = self_cpu_seconds();
+                for i in 0..n {
+                    let (method, uri, body, status) = match name {
+                        "list" => ("GET", "/products?limit=20".to_owned(), String::new(), 200),
+                        "get" => (
+                            "GET",
+                            format!("/products/{}", ids[i % ids.len()]),
+                            String::new(),
+                            200,
+                        ),
+                        _ => (
+                            "POST",
+                            "/products".to_owned(),
+                            format!(r#"{{"name":"In {i}","price":{i}}}"#),
+                            201,
+                        ),
+                    };
+                    let mut req = axum::http::Request::builder().method(method).uri(uri);
+                    if !token.is_empty() {
+                        req = req.header("authorization", &token);
+                    }
+                    if !body.is_empty() {
+                        req = req.header("content-type", "application/json");
+                    }
+                    let res = router
+                        .clone()
+                        .oneshot(req.body(axum::body::Body::from(body))?)
+                        .await?;
+                    assert_eq!(res.status(), status);
+                    axum::body::to_bytes(res.into_body(), usize::MAX).await?;
+                }
+                let us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+                let cpu = (self_cpu_seconds() - cpu_start) * 1e6 / n as f64;
+                println!("{mode:<8} {name:<5} {us:>7.1} µs/request, {cpu:>6.1} µs CPU/request");
+            }
+        }
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    if std::env::var_os("ARC_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("kept {}", dir.display());
+    }
+    Ok(())
+}
+
+/// CPU time this process has used (all threads), in seconds.
+fn self_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_from_stat(&stat)
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line, in seconds.
+fn cpu_from_stat(stat: &str) -> f64 {
+    // Fields after the parenthesised command name: utime is the 14th field, stime the 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / CLOCK_TICKS
+}
+
+/// One product row of either entity (the open one has nullable `org_id` and `created_by`).
+macro_rules! product_row {
+    ($entity:ident, $id:expr, $n:expr, $now:expr, $org:expr, $by:expr) => {
+        $entity::ActiveModel {
+            id: Set($id),
+            org_id: Set($org),
+            name: Set(format!("Product {}", $n)),
+            slug: Set(Some(format!("product-{}", $n))),
+            price: Set(100 + $n as i64),
+            status: Set("active".into()),
+            category_id: Set(None),
+            cost: Set(Some(50)),
+            internal_note: Set(Some("seeded".into())),
+            is_featured: Set($n % 10 == 0),
+            created_by: Set($by),
+            deleted_at: Set(None),
+            created_at: Set($now - Age::seconds($n as i64)),
+            updated_at: Set($now),
+        }
+    };
+}
+
+/// Two seeded database files (the open resource's table, the shop's), each copied for every
+/// server run so all start from the same rows with the same ids.
+async fn seed(dir: &Path) -> Result<(PathBuf, PathBuf, Vec<Uuid>)> {
     let now = Utc::now();
     let ids: Vec<Uuid> = (0..ROWS).map(|_| Uuid::new_v4()).collect();
-    let rows = ids.iter().enumerate().map(|(n, id)| product::ActiveModel {
-        id: Set(*id),
-        org_id: Set(Some("acme".into())),
-        name: Set(format!("Product {n}")),
-        slug: Set(Some(format!("product-{n}"))),
-        price: Set(100 + n as i64),
-        status: Set("active".into()),
-        category_id: Set(None),
-        cost: Set(Some(50)),
-        internal_note: Set(Some("seeded".into())),
-        is_featured: Set(n % 10 == 0),
-        created_by: Set(None),
-        deleted_at: Set(None),
-        created_at: Set(now - Age::seconds(n as i64)),
-        updated_at: Set(now),
-    });
-    for chunk in rows.collect::<Vec<_>>().chunks(200) {
+    let open_path = dir.join("seed-open.db");
+    let db = arc_runtime::db::connect(&sqlite_url(&open_path)).await?;
+    let app = arc_runtime::App::new(db.clone()).resource::<open::OpenProduct>();
+    app.migrate().await?;
+    let rows: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| product_row!(open_product, *id, n, now, Some("acme".into()), None))
+        .collect();
+    for chunk in rows.chunks(200) {
+        open_product::Entity::insert_many(chunk.to_vec())
+            .exec(&db)
+            .await?;
+    }
+    checkpoint(db).await?;
+
+    let shop_path = dir.join("seed-shop.db");
+    let db = arc_runtime::db::connect(&sqlite_url(&shop_path)).await?;
+    shop::app(db.clone(), SECRET)?.migrate().await?;
+    let rows: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| product_row!(product, *id, n, now, "acme".into(), "seed".into()))
+        .collect();
+    for chunk in rows.chunks(200) {
         product::Entity::insert_many(chunk.to_vec())
             .exec(&db)
             .await?;
     }
+    checkpoint(db).await?;
+    Ok((open_path, shop_path, ids))
+}
+
+async fn checkpoint(db: arc_runtime::sea_orm::DatabaseConnection) -> Result<()> {
     db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
         .await?;
     db.close().await?;
-    Ok((path, ids))
+    Ok(())
 }
 
 struct Server {
@@ -144,16 +294,7 @@ impl Server {
     fn cpu_seconds(&self) -> f64 {
         let stat =
             std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the parenthesised command name: utime is the 14th field, stime the 15th.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (ticks(11) + ticks(12)) / CLOCK_TICKS
+        cpu_from_stat(&stat)
     }
 
     /// Resident and peak resident memory, in MiB, from `/proc`.
@@ -186,18 +327,20 @@ struct Measured {
     rss: (f64, f64),
 }
 
+/// The routes measured; `auth` is an extra header line sent with every request.
 fn requests(
     ids: Arc<Vec<Uuid>>,
     addr: std::net::SocketAddr,
+    auth: &str,
 ) -> Vec<(&'static str, u16, load::RequestFn)> {
-    let host = format!("Host: {addr}\r\n");
-    let list_req = format!("GET /products?limit=20 HTTP/1.1\r\n{host}\r\n").into_bytes();
-    let h = host.clone();
+    let head = format!("Host: {addr}\r\n{auth}");
+    let list_req = format!("GET /products?limit=20 HTTP/1.1\r\n{head}\r\n").into_bytes();
+    let h = head.clone();
     let get: load::RequestFn = Arc::new(move |w, n| {
         let id = ids[(w * 7919 + n as usize) % ids.len()];
         format!("GET /products/{id} HTTP/1.1\r\n{h}\r\n").into_bytes()
     });
-    let h = host;
+    let h = head;
     let create: load::RequestFn = Arc::new(move |w, n| {
         let body = format!(r#"{{"name":"Bench {w}-{n}","price":{n},"status":"active"}}"#);
         format!(
@@ -217,6 +360,16 @@ fn requests(
     ]
 }
 
+/// `authorization: Bearer ..` for an admin of the seeded organization, on the secured server.
+fn auth_header(mode: &str) -> Result<String> {
+    if mode != "secured" {
+        return Ok(String::new());
+    }
+    let day = Duration::from_secs(86_400);
+    let token = shop::demo_token(SECRET, "bench", &[], Some("acme"), &["admin"], day)?;
+    Ok(format!("authorization: Bearer {token}\r\n"))
+}
+
 fn measure(
     rt: &tokio::runtime::Runtime,
     mode: &str,
@@ -226,7 +379,7 @@ fn measure(
 ) -> Result<Measured> {
     let server = Server::start(mode, db)?;
     let mut routes = Vec::new();
-    for (name, status, make) in requests(ids.clone(), server.addr) {
+    for (name, status, make) in requests(ids.clone(), server.addr, &auth_header(mode)?) {
         let cpu_before = server.cpu_seconds();
         let stats = rt.block_on(load::drive(
             server.addr,
@@ -287,41 +440,40 @@ fn summarize(runs: &[Measured]) -> Summary {
     Summary { routes, rss }
 }
 
-fn print(g: &Summary, h: &Summary) {
+/// A table of `a` against `b`: throughput ratio a/b and CPU ratio b/a.
+fn print(title: &str, (a_name, a): (&str, &Summary), (b_name, b): (&str, &Summary)) {
+    println!();
+    println!("{title}");
     println!();
     println!(
-        "| route | generated req/s | p50 | p99 | CPU/req | hand-written req/s | p50 | p99 | CPU/req | req/s ratio | CPU ratio |"
+        "| route | {a_name} req/s | p50 | p99 | CPU/req | {b_name} req/s | p50 | p99 | CPU/req | req/s ratio | CPU ratio |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (gr, hr) in g.routes.iter().zip(&h.routes) {
+    for (ar, br) in a.routes.iter().zip(&b.routes) {
         println!(
             "| {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.2}× | {:.2}× |",
-            gr.name,
-            gr.per_sec,
-            gr.p50_us,
-            gr.p99_us,
-            gr.cpu_us,
-            hr.per_sec,
-            hr.p50_us,
-            hr.p99_us,
-            hr.cpu_us,
-            gr.per_sec / hr.per_sec,
-            hr.cpu_us / gr.cpu_us
+            ar.name,
+            ar.per_sec,
+            ar.p50_us,
+            ar.p99_us,
+            ar.cpu_us,
+            br.per_sec,
+            br.p50_us,
+            br.p99_us,
+            br.cpu_us,
+            ar.per_sec / br.per_sec,
+            br.cpu_us / ar.cpu_us
         );
-        if gr.errors + hr.errors > 0 {
+        if ar.errors + br.errors > 0 {
             println!(
                 "|   errors | {} | | | | {} | | | | | |",
-                gr.errors, hr.errors
+                ar.errors, br.errors
             );
         }
     }
     println!();
     println!(
-        "req/s ratio = generated / hand-written throughput; CPU ratio = hand-written / generated server CPU per request"
-    );
-    println!(
-        "server RSS after a run (peak): generated {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1})",
-        g.rss.0, g.rss.1, h.rss.0, h.rss.1
+        "req/s ratio = {a_name} / {b_name} throughput; CPU ratio = {b_name} / {a_name} server CPU per request"
     );
 }
 
@@ -332,7 +484,7 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let (seed_path, ids) = rt.block_on(seed(&dir))?;
+    let (open_seed, shop_seed, ids) = rt.block_on(seed(&dir))?;
     let ids = Arc::new(ids);
     let pin = if Command::new("taskset").arg("--version").output().is_ok() {
         "pinned to core 0"
@@ -343,26 +495,38 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         "arc-bench: {ROWS} products, SQLite file, concurrency {CONCURRENCY}, {}s per route, {rounds} round(s), server {pin}",
         seconds.as_secs()
     );
-    let (mut generated, mut hand) = (Vec::new(), Vec::new());
+    let mut runs: Vec<Vec<Measured>> = MODES.iter().map(|_| Vec::new()).collect();
     for round in 0..rounds {
-        let order = if round % 2 == 0 {
-            ["generated", "hand"]
-        } else {
-            ["hand", "generated"]
-        };
-        for mode in order {
+        for k in 0..MODES.len() {
+            let m = (k + round) % MODES.len();
+            let mode = MODES[m];
             let db = dir.join(format!("{mode}-{round}.db"));
-            std::fs::copy(&seed_path, &db)?;
-            let measured = measure(&rt, mode, &db, &ids, seconds)?;
-            if mode == "generated" {
-                generated.push(measured)
+            let seed = if mode == "secured" {
+                &shop_seed
             } else {
-                hand.push(measured)
-            }
+                &open_seed
+            };
+            std::fs::copy(seed, &db)?;
+            runs[m].push(measure(&rt, mode, &db, &ids, seconds)?);
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
 
-    print(&summarize(&generated), &summarize(&hand));
+    let [open, hand, secured] = [0, 1, 2].map(|m| summarize(&runs[m]));
+    print(
+        "The generated open resource against the hand-written one:",
+        ("open", &open),
+        ("hand", &hand),
+    );
+    print(
+        "With authentication, permissions, tenancy and field rules on, against the open resource:",
+        ("secured", &secured),
+        ("open", &open),
+    );
+    println!();
+    println!(
+        "server RSS after a run (peak): open {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1}), secured {:.1} MiB ({:.1})",
+        open.rss.0, open.rss.1, hand.rss.0, hand.rss.1, secured.rss.0, secured.rss.1
+    );
     Ok(())
 }
