@@ -10,21 +10,30 @@
 //! ```
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
+use axum::routing::{MethodRouter, get};
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigrationTrait;
 use tokio::net::ToSocketAddrs;
 
 use crate::error::{ArcError, ErrorCode};
 use crate::migration::{self, ResourceMigration};
-use crate::plugins::request_id;
+use crate::plugins::health::{self, Health};
+use crate::plugins::metrics::{self, Metrics};
+use crate::plugins::{errors, request_id};
 use crate::query::{CursorKey, QueryLimits};
 use crate::resource::Resource;
 
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default time a request may take before it is answered 503.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default time in-flight requests get to finish at shutdown.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(20);
 
 /// What every handler shares: the database pool and the settings of the query grammar.
 #[derive(Clone, Debug)]
@@ -64,6 +73,11 @@ pub struct App {
     limits: QueryLimits,
     body_limit: usize,
     auth: Option<crate::auth::Auth>,
+    health: Health,
+    metrics: Option<Metrics>,
+    timeout: Option<Duration>,
+    max_in_flight: Option<usize>,
+    drain: Duration,
 }
 
 impl App {
@@ -78,7 +92,55 @@ impl App {
             limits: QueryLimits::default(),
             body_limit: DEFAULT_BODY_LIMIT,
             auth: None,
+            health: Health::new(),
+            metrics: Some(Metrics::new()),
+            timeout: Some(DEFAULT_TIMEOUT),
+            max_in_flight: None,
+            drain: DEFAULT_DRAIN,
         }
+    }
+
+    /// Mounts an app-defined route beside the resources'.
+    pub fn route(mut self, path: &str, route: MethodRouter<ArcState>) -> Self {
+        self.routes = self.routes.route(path, route);
+        self
+    }
+
+    /// Readiness checks beside the built-in database ping (see [`Health`]).
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// Prometheus metrics at `/_metrics` (on by default); `None` turns them off.
+    pub fn metrics(mut self, metrics: Option<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The longest a request may take before it is answered 503 (default 30 s; `None`: no
+    /// limit).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sheds load above `n` requests in flight: the excess is answered 503 with
+    /// `Retry-After` at once instead of queueing (default: no limit).
+    pub fn max_in_flight(mut self, n: Option<usize>) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// How long in-flight requests get to finish at shutdown (default 20 s).
+    pub fn drain_timeout(mut self, drain: Duration) -> Self {
+        self.drain = drain;
+        self
+    }
+
+    /// The metrics of this app, to record app-specific ones or render them elsewhere.
+    pub fn metrics_handle(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
     }
 
     /// Mounts a resource's routes and registers its migration.
@@ -136,39 +198,118 @@ impl App {
         migration::run_down(&self.db, &self.migrations).await
     }
 
-    /// The axum router: every route, the contract's 404 and 405, authentication, the body
-    /// limit, request ids.
+    /// The axum router: every route, health and metrics, the contract's 404 and 405, and the
+    /// layers, outermost first: request ids, the error envelope, metrics, panic catching, load
+    /// shedding, the timeout, the body limit, authentication.
     pub fn into_router(self) -> Router {
+        self.build().0
+    }
+
+    fn build(self) -> (Router, Health) {
+        let health = self.health.clone().database(self.db.clone());
         let state = ArcState(Arc::new(StateInner {
             db: self.db,
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
             limits: self.limits,
         }));
-        let mut router = self
-            .routes
+        let ready = health.clone();
+        let mut routes = self.routes.route("/_health/live", get(health::live)).route(
+            "/_health/ready",
+            get(move || {
+                let health = ready.clone();
+                async move { health.report().await }
+            }),
+        );
+        if let Some(metrics) = &self.metrics {
+            let metrics = metrics.clone();
+            routes = routes.route("/_metrics", get(move || metrics::render(metrics.clone())));
+        }
+        let mut router = routes
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed);
         if let Some(auth) = &self.auth {
             // Inside the request-id layer, so authentication errors carry the id.
             router = router.layer(auth.layer());
         }
-        router
-            .layer(DefaultBodyLimit::max(self.body_limit))
+        router = router.layer(DefaultBodyLimit::max(self.body_limit));
+        if let Some(timeout) = self.timeout {
+            router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                timeout,
+            ));
+        }
+        if let Some(n) = self.max_in_flight {
+            router = router.layer(
+                tower::ServiceBuilder::new()
+                    .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                        ArcError::new(ErrorCode::ServiceUnavailable, "Server busy, try again")
+                            .with_retry_after(1)
+                    }))
+                    .layer(tower::load_shed::LoadShedLayer::new())
+                    .layer(tower::limit::GlobalConcurrencyLimitLayer::new(n)),
+            );
+        }
+        router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            errors::panic_response,
+        ));
+        if let Some(metrics) = &self.metrics {
+            router = router.layer(metrics.layer());
+        }
+        let router = router
+            .layer(errors::EnvelopeLayer)
             .layer(request_id::RequestIdLayer)
-            .with_state(state)
+            .with_state(state);
+        (router, health)
     }
 
-    /// Serves on `addr` until Ctrl-C or SIGTERM, then lets in-flight requests finish.
+    /// Serves on `addr` until Ctrl-C or SIGTERM, then drains (see [`App::serve_on`]).
     pub async fn serve(self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
         self.serve_on(tokio::net::TcpListener::bind(addr).await?)
             .await
     }
 
-    /// Serves on a bound listener until Ctrl-C or SIGTERM.
+    /// Serves on a bound listener until Ctrl-C or SIGTERM, then drains.
     pub async fn serve_on(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        axum::serve(listener, self.into_router())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        self.serve_until(listener, shutdown_signal()).await
+    }
+
+    /// Serves until `signal` resolves; then readiness turns 503, no new connection is
+    /// accepted, in-flight requests get the drain timeout to finish, and the database pool is
+    /// closed.
+    pub async fn serve_until(
+        self,
+        listener: tokio::net::TcpListener,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let db = self.db.clone();
+        let drain = self.drain;
+        let (router, health) = self.build();
+        let draining = health.draining();
+        let started = Arc::new(tokio::sync::Notify::new());
+        let notify = started.clone();
+        let on_signal = async move {
+            signal.await;
+            draining.set();
+            tracing::info!("shutting down: draining in-flight requests");
+            notify.notify_one();
+        };
+        let server = axum::serve(listener, router).with_graceful_shutdown(on_signal);
+        let deadline = async {
+            started.notified().await;
+            tokio::time::sleep(drain).await;
+        };
+        tokio::select! {
+            result = server.into_future() => result?,
+            () = deadline => tracing::warn!(
+                "drain timeout ({} s) passed with requests in flight; closing",
+                drain.as_secs()
+            ),
+        }
+        if let Err(e) = db.close().await {
+            tracing::warn!(error = %e, "closing the database pool");
+        }
+        tracing::info!("stopped");
+        Ok(())
     }
 }
 
@@ -205,5 +346,4 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down");
 }

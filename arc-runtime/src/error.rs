@@ -100,6 +100,27 @@ impl ErrorCode {
     }
 }
 
+impl ErrorCode {
+    /// The code an error response of `status` carries when nothing more specific is known
+    /// (responses of tower layers, such as a timeout's 503).
+    pub fn for_status(status: StatusCode) -> ErrorCode {
+        match status.as_u16() {
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            409 => Self::Conflict,
+            413 => Self::PayloadTooLarge,
+            415 => Self::UnsupportedMediaType,
+            422 => Self::Unprocessable,
+            429 => Self::RateLimited,
+            503 | 504 | 408 => Self::ServiceUnavailable,
+            400..=499 => Self::BadRequest,
+            _ => Self::Internal,
+        }
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -13,8 +13,27 @@ use crate::extract::{JsonObject, PathParam};
 use crate::hooks::Hooks;
 use crate::resource::Resource;
 
-fn respond(result: Result<Response, crate::ArcError>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
+/// The response, labelled with the resource and operation for the metrics layer.
+fn respond<R: Resource>(
+    operation: &'static str,
+    result: Result<Response, crate::ArcError>,
+) -> Response {
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    response.extensions_mut().insert(CrudOperation {
+        resource: R::META.name,
+        operation,
+    });
+    response
+}
+
+/// Which resource operation produced a response (in its extensions), for metrics and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrudOperation {
+    /// The resource's name.
+    pub resource: &'static str,
+    /// `list`, `get`, `create`, `update`, `delete`, `deleted`, `restore`, `tree`,
+    /// `bulk_create`, `bulk_update` or `bulk_delete`.
+    pub operation: &'static str,
 }
 
 /// `GET /{path}`
@@ -23,7 +42,10 @@ pub async fn list<R: Resource>(
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Response {
-    respond(ops::list::<R>(&st, &caller, q.as_deref(), Scope::Live).await)
+    respond::<R>(
+        "list",
+        ops::list::<R>(&st, &caller, q.as_deref(), Scope::Live).await,
+    )
 }
 
 /// `GET /{path}/{id}`
@@ -32,7 +54,7 @@ pub async fn get<R: Resource>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond(ops::get::<R>(&st, &caller, &id).await)
+    respond::<R>("get", ops::get::<R>(&st, &caller, &id).await)
 }
 
 /// `POST /{path}`
@@ -41,7 +63,7 @@ pub async fn create<R: Hooks>(
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond(ops::create::<R>(&st, &caller, &body).await)
+    respond::<R>("create", ops::create::<R>(&st, &caller, &body).await)
 }
 
 /// `PATCH /{path}/{id}` and `PUT /{path}/{id}`
@@ -51,7 +73,7 @@ pub async fn update<R: Hooks>(
     PathParam(id): PathParam,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond(ops::update::<R>(&st, &caller, &id, &body).await)
+    respond::<R>("update", ops::update::<R>(&st, &caller, &id, &body).await)
 }
 
 /// `DELETE /{path}/{id}`
@@ -60,7 +82,7 @@ pub async fn delete<R: Hooks>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond(ops::delete::<R>(&st, &caller, &id).await)
+    respond::<R>("delete", ops::delete::<R>(&st, &caller, &id).await)
 }
 
 /// `GET /{path}/deleted` (soft_delete)
@@ -69,7 +91,10 @@ pub async fn list_deleted<R: Resource>(
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Response {
-    respond(ops::list::<R>(&st, &caller, q.as_deref(), Scope::Deleted).await)
+    respond::<R>(
+        "deleted",
+        ops::list::<R>(&st, &caller, q.as_deref(), Scope::Deleted).await,
+    )
 }
 
 /// `POST /{path}/{id}/restore` (soft_delete)
@@ -78,7 +103,7 @@ pub async fn restore<R: Hooks>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond(ops::restore::<R>(&st, &caller, &id).await)
+    respond::<R>("restore", ops::restore::<R>(&st, &caller, &id).await)
 }
 
 /// `GET /{path}/slug/{slug}` (slug_lookup)
@@ -87,12 +112,12 @@ pub async fn get_by_slug<R: Resource>(
     caller: Caller,
     PathParam(slug): PathParam,
 ) -> Response {
-    respond(ops::get_by_slug::<R>(&st, &caller, &slug).await)
+    respond::<R>("get", ops::get_by_slug::<R>(&st, &caller, &slug).await)
 }
 
 /// `GET /{path}/tree` (tree)
 pub async fn tree<R: Resource>(State(st): State<ArcState>, caller: Caller) -> Response {
-    respond(ops::tree::<R>(&st, &caller).await)
+    respond::<R>("tree", ops::tree::<R>(&st, &caller).await)
 }
 
 /// `GET /{path}/{parent_id}/children` (tree)
@@ -101,7 +126,7 @@ pub async fn children<R: Resource>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond(ops::children::<R>(&st, &caller, &id).await)
+    respond::<R>("tree", ops::children::<R>(&st, &caller, &id).await)
 }
 
 /// `POST /{path}/bulk` (bulk)
@@ -110,7 +135,10 @@ pub async fn bulk_create<R: Hooks>(
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond(ops::bulk_create::<R>(&st, &caller, &body).await)
+    respond::<R>(
+        "bulk_create",
+        ops::bulk_create::<R>(&st, &caller, &body).await,
+    )
 }
 
 /// `PATCH /{path}/bulk` (bulk)
@@ -119,7 +147,10 @@ pub async fn bulk_update<R: Hooks>(
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond(ops::bulk_update::<R>(&st, &caller, &body).await)
+    respond::<R>(
+        "bulk_update",
+        ops::bulk_update::<R>(&st, &caller, &body).await,
+    )
 }
 
 /// `DELETE /{path}/bulk` (bulk)
@@ -128,5 +159,8 @@ pub async fn bulk_delete<R: Hooks>(
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond(ops::bulk_delete::<R>(&st, &caller, &body).await)
+    respond::<R>(
+        "bulk_delete",
+        ops::bulk_delete::<R>(&st, &caller, &body).await,
+    )
 }

@@ -1,3 +1,6 @@
 //! Cross-cutting request plumbing, each piece a tower layer or axum middleware.
 
+pub mod errors;
+pub mod health;
+pub mod metrics;
 pub mod request_id;

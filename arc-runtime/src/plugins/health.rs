@@ -1,0 +1,208 @@
+//! Health: `/_health/live` (the process answers) and `/_health/ready` (every registered check
+//! passes within its timeout, and the app is not draining for shutdown).
+//!
+//! Checks run concurrently; a failed or slow critical check makes readiness 503 naming it, a
+//! failed non-critical one is reported and does not. The database ping is built in.
+//!
+//! ```
+//! use std::time::Duration;
+//! use arc_runtime::plugins::health::Health;
+//! let health = Health::new().check("cache", false, Duration::from_millis(200), || async {
+//!     Ok::<(), String>(()) // ping the cache here
+//! });
+//! # let _ = health;
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+
+use crate::error::{ArcError, ErrorCode};
+use crate::stores::BoxFuture;
+
+/// The default time a check may take before it counts as failed.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+type CheckFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+#[derive(Clone)]
+struct Check {
+    name: &'static str,
+    critical: bool,
+    timeout: Duration,
+    run: CheckFn,
+}
+
+/// The app's readiness checks and its draining flag.
+#[derive(Clone, Default)]
+pub struct Health {
+    checks: Vec<Check>,
+    draining: Draining,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.checks.iter().map(|c| c.name).collect();
+        f.debug_struct("Health")
+            .field("checks", &names)
+            .field("draining", &self.draining.is_set())
+            .finish()
+    }
+}
+
+/// Set when the app starts shutting down: readiness turns 503 so load balancers stop
+/// sending traffic while in-flight requests finish.
+#[derive(Clone, Debug, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    /// Marks the app as draining.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the app is draining.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Health {
+    /// No checks yet (the app adds the database ping).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a check named `name`: `critical` ones fail readiness; each gets `timeout`.
+    pub fn check<F, Fut>(
+        mut self,
+        name: &'static str,
+        critical: bool,
+        timeout: Duration,
+        run: F,
+    ) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.checks.retain(|c| c.name != name);
+        self.checks.push(Check {
+            name,
+            critical,
+            timeout,
+            run: Arc::new(move || Box::pin(run())),
+        });
+        self
+    }
+
+    /// Adds the critical `database` check: a ping of `db`.
+    pub fn database(self, db: DatabaseConnection) -> Self {
+        self.check("database", true, DEFAULT_TIMEOUT, move || {
+            let db = db.clone();
+            async move { db.ping().await.map_err(|e| e.to_string()) }
+        })
+    }
+
+    /// The draining flag, to set when shutdown starts.
+    pub fn draining(&self) -> Draining {
+        self.draining.clone()
+    }
+
+    /// Runs every check concurrently, each within its timeout.
+    pub async fn report(&self) -> Report {
+        let runs = self.checks.iter().map(|check| async move {
+            let start = Instant::now();
+            let outcome = tokio::time::timeout(check.timeout, (check.run)()).await;
+            let error = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some(format!("timed out after {} ms", check.timeout.as_millis())),
+            };
+            if let Some(e) = &error {
+                tracing::warn!(check = check.name, error = %e, "health check failed");
+            }
+            CheckReport {
+                name: check.name,
+                status: if error.is_none() { "ok" } else { "fail" },
+                critical: check.critical,
+                duration_ms: start.elapsed().as_secs_f64() * 1e3,
+                error,
+            }
+        });
+        let checks = futures_util::future::join_all(runs).await;
+        Report {
+            draining: self.draining.is_set(),
+            checks,
+        }
+    }
+}
+
+/// One check's outcome.
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    /// Its name.
+    pub name: &'static str,
+    /// `ok` or `fail`.
+    pub status: &'static str,
+    /// Whether it fails readiness.
+    pub critical: bool,
+    /// How long it took.
+    #[serde(rename = "durationMs")]
+    pub duration_ms: f64,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Every check's outcome, and whether the app is draining.
+#[derive(Debug)]
+pub struct Report {
+    /// Shutting down.
+    pub draining: bool,
+    /// Per check.
+    pub checks: Vec<CheckReport>,
+}
+
+impl Report {
+    /// The critical checks that failed.
+    pub fn failed(&self) -> Vec<&'static str> {
+        self.checks
+            .iter()
+            .filter(|c| c.critical && c.error.is_some())
+            .map(|c| c.name)
+            .collect()
+    }
+}
+
+impl IntoResponse for Report {
+    fn into_response(self) -> Response {
+        let failed = self.failed();
+        if self.draining {
+            return ArcError::new(ErrorCode::ServiceUnavailable, "Shutting down")
+                .with_retry_after(5)
+                .into_response();
+        }
+        if !failed.is_empty() {
+            return ArcError::new(
+                ErrorCode::ServiceUnavailable,
+                format!("Not ready: {} failed", failed.join(", ")),
+            )
+            .with_details(serde_json::json!({ "checks": self.checks }))
+            .into_response();
+        }
+        let body = serde_json::json!({ "success": true, "status": "ready", "checks": self.checks });
+        (StatusCode::OK, Json(body)).into_response()
+    }
+}
+
+/// `GET /_health/live`.
+pub async fn live() -> Response {
+    Json(serde_json::json!({ "success": true, "status": "live" })).into_response()
+}

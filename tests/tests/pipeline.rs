@@ -1,0 +1,304 @@
+//! The production pipeline around the resources: health, metrics, the error envelope for
+//! panics and timeouts, load shedding, graceful shutdown.
+
+use std::time::Duration;
+
+use arc_runtime::App;
+use arc_runtime::plugins::health::Health;
+use arc_tests::TestApp;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use http_body_util::BodyExt;
+use openmetrics_parser::PrometheusValue;
+use serde_json::Value;
+use tower::ServiceExt;
+
+async fn db() -> arc_runtime::sea_orm::DatabaseConnection {
+    arc_runtime::db::connect("sqlite::memory:").await.unwrap()
+}
+
+async fn call(
+    router: &axum::Router,
+    uri: &str,
+) -> (StatusCode, axum::http::HeaderMap, Value, String) {
+    let res = router
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    )
+}
+
+#[tokio::test]
+async fn health_live_and_ready_with_checks() {
+    let db = db().await;
+    let router = App::new(db.clone()).into_router();
+    let (status, _, body, _) = call(&router, "/_health/live").await;
+    assert_eq!(
+        (status.as_u16(), body["status"].as_str()),
+        (200, Some("live"))
+    );
+    let (status, _, body, _) = call(&router, "/_health/ready").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"][0]["name"], "database");
+    assert_eq!(body["checks"][0]["status"], "ok");
+
+    let health = Health::new()
+        .check("search", false, Duration::from_secs(1), || async {
+            Err("index offline".into())
+        })
+        .check("queue", true, Duration::from_millis(50), || async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(())
+        });
+    let router = App::new(db.clone()).health(health).into_router();
+    let (status, headers, body, _) = call(&router, "/_health/ready").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
+    assert_eq!(
+        body["error"], "Not ready: queue failed",
+        "the non-critical check does not fail it"
+    );
+    assert!(headers.contains_key("x-request-id"));
+    let checks = body["details"]["checks"].as_array().unwrap();
+    let queue = checks.iter().find(|c| c["name"] == "queue").unwrap();
+    assert!(queue["error"].as_str().unwrap().contains("timed out"));
+
+    // The database itself goes away.
+    let router = App::new(db.clone()).into_router();
+    db.close_by_ref().await.unwrap();
+    let (status, _, body, _) = call(&router, "/_health/ready").await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"], "Not ready: database failed");
+    assert_eq!(
+        call(&router, "/_health/live").await.0,
+        200,
+        "alive all the same"
+    );
+}
+
+#[tokio::test]
+async fn metrics_use_route_templates_and_parse_as_prometheus() {
+    let app = TestApp::sqlite().await;
+    let product = app.get("/products?limit=1").await.body["docs"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..3 {
+        assert_eq!(app.get(&format!("/products/{product}")).await.status, 200);
+    }
+    assert_eq!(
+        app.get("/products/00000000-0000-0000-0000-000000000000")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(app.get("/no/such/route").await.status, 404);
+    let res = app
+        .router
+        .clone()
+        .oneshot(Request::get("/_metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+        "Prometheus text format"
+    );
+    let text =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(!text.contains(&product), "no raw ids in labels");
+    let exposition =
+        openmetrics_parser::prometheus::parse_prometheus(&text).expect("valid Prometheus text");
+    let family = |name: &str| {
+        exposition
+            .families
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    let matches = |sample: &openmetrics_parser::Sample<PrometheusValue>,
+                   labels: &[(&str, &str)]| {
+        let set = sample.get_labelset().unwrap();
+        labels
+            .iter()
+            .all(|(k, v)| set.get_label_value(k) == Some(*v))
+    };
+    let counter = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        family(name)
+            .iter_samples()
+            .filter(|s| matches(s, labels))
+            .map(|s| match &s.value {
+                PrometheusValue::Counter(c) => c.value.as_f64(),
+                other => panic!("{name} is not a counter: {other:?}"),
+            })
+            .sum()
+    };
+    let get = [
+        ("method", "GET"),
+        ("route", "/products/{id}"),
+        ("status", "200"),
+    ];
+    assert_eq!(counter("arc_http_requests_total", &get), 3.0, "{text}");
+    let missing = [("route", "/products/{id}"), ("status", "404")];
+    assert_eq!(counter("arc_http_requests_total", &missing), 1.0);
+    let unmatched = [("route", "unmatched"), ("status", "404")];
+    assert_eq!(counter("arc_http_requests_total", &unmatched), 1.0);
+    let crud = |outcome| {
+        [
+            ("resource", "product"),
+            ("operation", "get"),
+            ("outcome", outcome),
+        ]
+    };
+    assert_eq!(counter("arc_crud_operations_total", &crud("ok")), 3.0);
+    assert_eq!(counter("arc_crud_operations_total", &crud("error")), 1.0);
+    let durations = family("arc_http_request_duration_seconds");
+    let histogram = durations
+        .iter_samples()
+        .find(|s| matches(s, &get))
+        .expect("a duration histogram of the route");
+    match &histogram.value {
+        PrometheusValue::Histogram(h) => {
+            assert!(h.buckets.iter().any(|b| b.upper_bound == 0.005));
+            assert_eq!(h.count, Some(3));
+            let last = h.buckets.last().unwrap();
+            assert_eq!(
+                last.count.as_f64(),
+                3.0,
+                "every request counted in the last bucket"
+            );
+        }
+        other => panic!("not a histogram: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn panics_and_timeouts_answer_in_the_envelope() {
+    let router = App::new(db().await)
+        .route(
+            "/boom",
+            get(|axum::extract::RawQuery(q): axum::extract::RawQuery| async move {
+                if q.is_none() {
+                    panic!("secret internals: db password is hunter2");
+                }
+                "no panic"
+            }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
+        .timeout(Some(Duration::from_millis(100)))
+        .into_router();
+    let (status, headers, body, text) = call(&router, "/boom").await;
+    assert_eq!(status, 500);
+    assert_eq!(body["code"], "INTERNAL_ERROR");
+    assert_eq!(body["requestId"], headers["x-request-id"].to_str().unwrap());
+    assert!(!text.contains("hunter2"), "{text}");
+    let (status, _, body, _) = call(&router, "/slow").await;
+    assert_eq!(status, 503);
+    assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
+    assert!(body["requestId"].is_string());
+}
+
+#[tokio::test]
+async fn load_is_shed_with_retry_after() {
+    let router = App::new(db().await)
+        .route(
+            "/work",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "done"
+            }),
+        )
+        .max_in_flight(Some(1))
+        .into_router();
+    let (a, b) = tokio::join!(call(&router, "/work"), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        call(&router, "/work").await
+    });
+    assert_eq!(a.0, 200);
+    assert_eq!(b.0, 503, "{}", b.2);
+    assert_eq!(b.2["code"], "SERVICE_UNAVAILABLE");
+    assert_eq!(b.1["retry-after"], "1");
+    assert_eq!(call(&router, "/work").await.0, 200, "capacity is back");
+}
+
+#[tokio::test]
+async fn shutdown_drains_in_flight_requests() {
+    let health = Health::new();
+    let draining = health.draining();
+    let app = App::new(db().await).health(health).route(
+        "/work",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            "done"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve_until(listener, async {
+        stopped.await.ok();
+    }));
+    let requests: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(raw_get(addr, "/work")))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(draining.is_set(), "readiness turns 503 while draining");
+    for request in requests {
+        let response = request.await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with("done"));
+    }
+    server.await.unwrap().unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no new connections after shutdown"
+    );
+}
+
+/// A GET over a new connection; the raw response.
+async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+#[tokio::test]
+async fn readiness_is_503_while_draining() {
+    let health = Health::new();
+    let router = App::new(db().await).health(health.clone()).into_router();
+    assert_eq!(call(&router, "/_health/ready").await.0, 200);
+    health.draining().set();
+    let (status, headers, body, _) = call(&router, "/_health/ready").await;
+    assert_error_body(status, &body, 503, "SERVICE_UNAVAILABLE");
+    assert!(headers.contains_key("retry-after"));
+}
+
+fn assert_error_body(status: StatusCode, body: &Value, expected: u16, code: &str) {
+    assert_eq!(status.as_u16(), expected, "{body}");
+    assert_eq!(body["code"], code);
+    assert_eq!(body["success"], false);
+}
