@@ -23,8 +23,10 @@ use tokio::net::ToSocketAddrs;
 use crate::error::{ArcError, ErrorCode};
 use crate::migration::{self, ResourceMigration};
 use crate::plugins::health::{self, Health};
+use crate::plugins::hygiene::{Cors, SecurityHeaders};
 use crate::plugins::metrics::{self, Metrics};
 use crate::plugins::{errors, request_id};
+use crate::preset::Preset;
 use crate::query::{CursorKey, QueryLimits};
 use crate::resource::Resource;
 
@@ -78,6 +80,11 @@ pub struct App {
     timeout: Option<Duration>,
     max_in_flight: Option<usize>,
     drain: Duration,
+    preset: Preset,
+    cors: Option<Cors>,
+    security_headers: Option<SecurityHeaders>,
+    compression: bool,
+    expose_causes: bool,
 }
 
 impl App {
@@ -97,7 +104,60 @@ impl App {
             timeout: Some(DEFAULT_TIMEOUT),
             max_in_flight: None,
             drain: DEFAULT_DRAIN,
+            preset: Preset::Development,
+            cors: None,
+            security_headers: Some(SecurityHeaders { hsts: false }),
+            compression: false,
+            expose_causes: false,
         }
+    }
+
+    /// Applies a preset's defaults (see [`crate::preset`]); settings made afterwards win.
+    pub fn preset(mut self, preset: Preset) -> Self {
+        self.preset = preset;
+        self.expose_causes = preset.exposes_causes();
+        let hsts = matches!(preset, Preset::Production | Preset::Edge);
+        self.security_headers = Some(SecurityHeaders { hsts });
+        self.compression = hsts;
+        self.cors = (preset == Preset::Development).then(Cors::any);
+        (self.timeout, self.max_in_flight, self.body_limit) = match preset {
+            Preset::Production => (Some(DEFAULT_TIMEOUT), Some(1024), DEFAULT_BODY_LIMIT),
+            Preset::Development => (Some(DEFAULT_TIMEOUT), None, DEFAULT_BODY_LIMIT),
+            Preset::Testing => (Some(Duration::from_secs(5)), None, DEFAULT_BODY_LIMIT),
+            Preset::Edge => (Some(Duration::from_secs(10)), Some(256), 256 * 1024),
+        };
+        self
+    }
+
+    /// Cross-origin rules (`None`: no CORS headers, browsers keep to the same origin).
+    pub fn cors(mut self, cors: Option<Cors>) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// Security headers on every response (on by default; `None` turns them off).
+    pub fn security_headers(mut self, headers: Option<SecurityHeaders>) -> Self {
+        self.security_headers = headers;
+        self
+    }
+
+    /// Gzip responses for clients that accept it.
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compression = on;
+        self
+    }
+
+    /// What keeps this app from starting under its preset: in production and edge, a
+    /// missing cursor secret (instances would not accept each other's cursors).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if matches!(self.preset, Preset::Production | Preset::Edge) && self.cursor_key.is_none() {
+            problems.push(
+                "no cursor secret: set one (App::cursor_secret) so every instance accepts the others' cursors"
+                    .to_owned(),
+            );
+        }
+        problems
     }
 
     /// Mounts an app-defined route beside the resources'.
@@ -252,11 +312,26 @@ impl App {
         router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
             errors::panic_response,
         ));
+        if self.compression {
+            router = router.layer(tower_http::compression::CompressionLayer::new());
+        }
+        if let Some(headers) = &self.security_headers {
+            for (name, value) in headers.headers() {
+                router = router.layer(
+                    tower_http::set_header::SetResponseHeaderLayer::if_not_present(name, value),
+                );
+            }
+        }
+        if let Some(cors) = &self.cors {
+            router = router.layer(cors.layer());
+        }
         if let Some(metrics) = &self.metrics {
             router = router.layer(metrics.layer());
         }
         let router = router
-            .layer(errors::EnvelopeLayer)
+            .layer(errors::EnvelopeLayer {
+                expose_causes: self.expose_causes,
+            })
             .layer(request_id::RequestIdLayer)
             .with_state(state);
         (router, health)
@@ -281,6 +356,14 @@ impl App {
         listener: tokio::net::TcpListener,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let problems = self.problems();
+        if !problems.is_empty() {
+            return Err(std::io::Error::other(format!(
+                "refusing to start ({:?} preset): {}",
+                self.preset,
+                problems.join("; ")
+            )));
+        }
         let db = self.db.clone();
         let drain = self.drain;
         let (router, health) = self.build();

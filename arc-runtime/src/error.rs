@@ -269,9 +269,18 @@ struct Envelope<'a> {
     details: Option<&'a serde_json::Value>,
 }
 
+/// The cause of a 500, kept in the response's extensions (never in its body) so a
+/// development app can show it (see [`crate::plugins::errors::EnvelopeLayer`]).
+#[derive(Clone, Debug)]
+pub struct InternalCause(pub std::sync::Arc<str>);
+
 impl IntoResponse for ArcError {
     fn into_response(self) -> Response {
         let status = self.code.status();
+        let cause = self
+            .source
+            .as_ref()
+            .map(|s| InternalCause(s.to_string().into()));
         let request_id = request_id::current();
         let request_id = request_id.as_ref().and_then(|id| id.to_str().ok());
         let body = Envelope {
@@ -294,6 +303,11 @@ impl IntoResponse for ArcError {
         }
         if self.code == ErrorCode::Unauthorized {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(cause) = cause
+            && self.code == ErrorCode::Internal
+        {
+            response.extensions_mut().insert(cause);
         }
         response
     }

@@ -28,6 +28,7 @@ pub mod hooks;
 pub mod migration;
 pub mod permissions;
 pub mod plugins;
+pub mod preset;
 pub mod query;
 pub mod resource;
 pub mod stores;

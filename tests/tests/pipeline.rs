@@ -189,12 +189,14 @@ async fn panics_and_timeouts_answer_in_the_envelope() {
     let router = App::new(db().await)
         .route(
             "/boom",
-            get(|axum::extract::RawQuery(q): axum::extract::RawQuery| async move {
-                if q.is_none() {
-                    panic!("secret internals: db password is hunter2");
-                }
-                "no panic"
-            }),
+            get(
+                |axum::extract::RawQuery(q): axum::extract::RawQuery| async move {
+                    if q.is_none() {
+                        panic!("secret internals: db password is hunter2");
+                    }
+                    "no panic"
+                },
+            ),
         )
         .route(
             "/slow",
@@ -301,4 +303,116 @@ fn assert_error_body(status: StatusCode, body: &Value, expected: u16, code: &str
     assert_eq!(status.as_u16(), expected, "{body}");
     assert_eq!(body["code"], code);
     assert_eq!(body["success"], false);
+}
+
+async fn send(router: &axum::Router, req: Request<Body>) -> axum::response::Response {
+    router.clone().oneshot(req).await.unwrap()
+}
+
+#[tokio::test]
+async fn security_headers_cors_and_compression() {
+    use arc_runtime::plugins::hygiene::Cors;
+    let cors = Cors::origins(&["https://shop.example"])
+        .unwrap()
+        .with_credentials()
+        .unwrap();
+    let router = App::new(db().await)
+        .preset(arc_runtime::preset::Preset::Production)
+        .cors(Some(cors))
+        .into_router();
+    let res = send(
+        &router,
+        Request::get("/_health/live").body(Body::empty()).unwrap(),
+    )
+    .await;
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        assert_eq!(res.headers()[name], value);
+    }
+    assert!(
+        res.headers().contains_key("strict-transport-security"),
+        "production sends HSTS"
+    );
+
+    let preflight = |origin: &'static str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/_health/live")
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = send(&router, preflight("https://shop.example")).await;
+    assert!(allowed.status().is_success());
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    assert_eq!(
+        allowed.headers()["access-control-allow-credentials"],
+        "true"
+    );
+    let other = send(&router, preflight("https://evil.example")).await;
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+
+    assert!(
+        Cors::any().with_credentials().is_err(),
+        "credentials need explicit origins"
+    );
+    assert!(Cors::origins(&["shop.example"]).is_err());
+    assert!(Cors::origins(&["https://shop.example/path"]).is_err());
+
+    let big = Request::get("/_metrics")
+        .header("accept-encoding", "gzip")
+        .body(Body::empty())
+        .unwrap();
+    // Make the metrics text long enough to be worth compressing.
+    for _ in 0..20 {
+        send(
+            &router,
+            Request::get("/_health/live").body(Body::empty()).unwrap(),
+        )
+        .await;
+    }
+    let res = send(&router, big).await;
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+}
+
+#[tokio::test]
+async fn presets_decide_causes_and_refuse_to_start_without_secrets() {
+    use arc_runtime::preset::Preset;
+    let failing =
+        || get(|| async { Err::<&str, _>(arc_runtime::ArcError::internal("disk on fire")) });
+    let dev = App::new(db().await)
+        .preset(Preset::Development)
+        .route("/fail", failing())
+        .into_router();
+    let (status, _, body, _) = call(&dev, "/fail").await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["details"]["cause"], "disk on fire",
+        "development shows the cause"
+    );
+    let prod = App::new(db().await)
+        .preset(Preset::Production)
+        .cursor_secret(b"shared")
+        .route("/fail", failing())
+        .into_router();
+    let (status, _, body, text) = call(&prod, "/fail").await;
+    assert_eq!(status, 500);
+    assert_eq!(body["code"], "INTERNAL_ERROR");
+    assert!(!text.contains("disk"), "production never does: {text}");
+
+    let app = App::new(db().await).preset(Preset::Production);
+    assert_eq!(app.problems().len(), 1);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = app.serve_until(listener, std::future::pending()).await;
+    assert!(refused.unwrap_err().to_string().contains("cursor secret"));
+    assert!("staging".parse::<Preset>().is_err());
+    assert_eq!("prod".parse::<Preset>(), Ok(Preset::Production));
 }

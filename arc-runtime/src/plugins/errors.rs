@@ -1,6 +1,7 @@
 //! The one error mapper: whatever fails below it (a panicking handler, a timeout, a tower
 //! layer's bare status) reaches the client as the contract's error envelope, with the request
-//! id, and a panic's message never leaves the process.
+//! id, and a panic's message never leaves the process. In development it adds a 500's cause
+//! as `details.cause`.
 
 use std::any::Any;
 use std::future::Future;
@@ -12,7 +13,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
-use crate::error::{ArcError, ErrorCode};
+use crate::error::{ArcError, ErrorCode, InternalCause};
 
 /// The response to a panic: 500 `INTERNAL_ERROR`; the panic is logged, not sent.
 pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
@@ -33,8 +34,14 @@ fn is_json(response: &Response) -> bool {
         .is_some_and(|ct| ct.starts_with("application/json"))
 }
 
-/// `response` as an envelope when it is an error without one.
-pub fn envelope(response: Response) -> Response {
+/// `response` as an envelope when it is an error without one; with `expose_causes`, a 500's
+/// cause is added as `details.cause`.
+pub fn envelope(response: Response, expose_causes: bool) -> Response {
+    if expose_causes && let Some(InternalCause(cause)) = response.extensions().get().cloned() {
+        return ArcError::new(ErrorCode::Internal, "Internal server error")
+            .with_details(serde_json::json!({ "cause": &*cause }))
+            .into_response();
+    }
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;
@@ -56,13 +63,19 @@ pub fn envelope(response: Response) -> Response {
 
 /// Applies [`envelope`] to every response.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct EnvelopeLayer;
+pub struct EnvelopeLayer {
+    /// Add a 500's cause as `details.cause` (development only).
+    pub expose_causes: bool,
+}
 
 impl<S> Layer<S> for EnvelopeLayer {
     type Service = Envelope<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Envelope { inner }
+        Envelope {
+            inner,
+            expose_causes: self.expose_causes,
+        }
     }
 }
 
@@ -70,6 +83,7 @@ impl<S> Layer<S> for EnvelopeLayer {
 #[derive(Clone, Debug)]
 pub struct Envelope<S> {
     inner: S,
+    expose_causes: bool,
 }
 
 impl<S> Service<Request> for Envelope<S>
@@ -87,6 +101,7 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         let future = self.inner.call(req);
-        Box::pin(async move { future.await.map(envelope) })
+        let expose = self.expose_causes;
+        Box::pin(async move { future.await.map(|r| envelope(r, expose)) })
     }
 }

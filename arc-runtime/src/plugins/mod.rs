@@ -2,5 +2,6 @@
 
 pub mod errors;
 pub mod health;
+pub mod hygiene;
 pub mod metrics;
 pub mod request_id;

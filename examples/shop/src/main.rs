@@ -1,16 +1,18 @@
 //! `cargo run -p shop`: the shop on SQLite (`shop.db`), seeded, on http://127.0.0.1:3000.
 //! `cargo run -p shop -- token --user alice --org acme --org-roles admin` mints a token.
 //!
-//! Environment: `HOST`, `PORT`, `DATABASE_URL` (default `sqlite://shop.db?mode=rwc`;
-//! `sqlite::memory:` and `postgres://..` work), `ARC_JWT_SECRET` (HS256 secret; a public
-//! development secret when unset, required with `ARC_ENV=production`), `ARC_CURSOR_SECRET`
-//! (signs list cursors; random per process when unset), `RUST_LOG`.
+//! Environment: `ARC_ENV` (`development` by default; `production` for JSON logs, strict
+//! CORS, gzip, load shedding and required secrets), `HOST`, `PORT`, `DATABASE_URL` (default
+//! `sqlite://shop.db?mode=rwc`; `sqlite::memory:` and `postgres://..` work), `ARC_JWT_SECRET`
+//! (HS256 secret; a public development secret when unset, required in production),
+//! `ARC_CURSOR_SECRET` (signs list cursors; random per process when unset, required in
+//! production), `RUST_LOG`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use arc_runtime::preset::Preset;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(name = "shop", about = "The arc-rs reference shop")]
@@ -46,21 +48,23 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let preset = match Preset::from_env() {
+        Ok(preset) => preset,
+        Err(e) => {
+            eprintln!("shop: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    preset.init_logging();
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve().await,
+        Command::Serve => serve(preset).await,
         Command::Token {
             user,
             roles,
             org,
             org_roles,
             hours,
-        } => jwt_secret().and_then(|secret| {
+        } => jwt_secret(preset).and_then(|secret| {
             let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
             let org_roles: Vec<&str> = org_roles.iter().map(String::as_str).collect();
             let ttl = Duration::from_secs(hours.saturating_mul(3600));
@@ -80,15 +84,11 @@ async fn main() -> ExitCode {
 
 type Error = Box<dyn std::error::Error>;
 
-fn production() -> bool {
-    std::env::var("ARC_ENV").is_ok_and(|env| env == "production")
-}
-
 /// `ARC_JWT_SECRET`, or the public development secret outside production.
-fn jwt_secret() -> Result<Vec<u8>, Error> {
+fn jwt_secret(preset: Preset) -> Result<Vec<u8>, Error> {
     match std::env::var("ARC_JWT_SECRET") {
         Ok(secret) => Ok(secret.into_bytes()),
-        Err(_) if production() => {
+        Err(_) if matches!(preset, Preset::Production | Preset::Edge) => {
             Err("ARC_JWT_SECRET is required with ARC_ENV=production (32 bytes or more)".into())
         }
         Err(_) => {
@@ -101,18 +101,22 @@ fn jwt_secret() -> Result<Vec<u8>, Error> {
     }
 }
 
-async fn serve() -> Result<(), Error> {
+async fn serve(preset: Preset) -> Result<(), Error> {
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://shop.db?mode=rwc".into());
-    let secret = jwt_secret()?;
+    let secret = jwt_secret(preset)?;
     let db = arc_runtime::db::connect(&url).await?;
-    let mut app = shop::app(db.clone(), &secret)?;
+    let mut app = shop::app(db.clone(), &secret)?.preset(preset);
     match std::env::var("ARC_CURSOR_SECRET") {
         Ok(secret) => app = app.cursor_secret(secret.as_bytes()),
         Err(_) => tracing::warn!(
             "ARC_CURSOR_SECRET is unset: list cursors are valid for this process only"
         ),
+    }
+    let problems = app.problems();
+    if !problems.is_empty() {
+        return Err(format!("not starting ({preset:?}): {}", problems.join("; ")).into());
     }
     app.migrate().await?;
     if shop::seed::seed(&db).await? {
@@ -123,7 +127,9 @@ async fn serve() -> Result<(), Error> {
     }
     let addr = format!("{host}:{port}");
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!("shop listening on http://{addr} (try: curl http://{addr}/categories)");
+    tracing::info!(
+        "shop ({preset:?}) listening on http://{addr} (try: curl http://{addr}/categories)"
+    );
     app.serve_on(listener).await?;
     Ok(())
 }

@@ -1,0 +1,147 @@
+//! HTTP hygiene from tower-http: CORS with configured origins (credentials only with explicit
+//! origins), security headers, and response compression.
+
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// Errors in the HTTP configuration, found when the app is built rather than at run time.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpConfigError {
+    /// An origin that is not a valid header value or not `scheme://host[:port]`.
+    #[error("invalid CORS origin `{0}` (expected scheme://host[:port])")]
+    Origin(String),
+    /// Credentials with any origin would let every site act as the user.
+    #[error("CORS credentials need explicit origins, not any origin")]
+    CredentialsWithAnyOrigin,
+}
+
+/// Cross-origin rules.
+///
+/// ```
+/// use arc_runtime::plugins::hygiene::Cors;
+/// let cors = Cors::origins(&["https://shop.example"])?.with_credentials()?;
+/// assert!(Cors::any().with_credentials().is_err());
+/// # Ok::<(), arc_runtime::plugins::hygiene::HttpConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Cors {
+    origins: Option<Vec<HeaderValue>>,
+    credentials: bool,
+}
+
+impl Cors {
+    /// Any origin, without credentials (development).
+    pub fn any() -> Self {
+        Self {
+            origins: None,
+            credentials: false,
+        }
+    }
+
+    /// Exactly these origins.
+    pub fn origins(origins: &[&str]) -> Result<Self, HttpConfigError> {
+        let parsed = origins
+            .iter()
+            .map(|o| {
+                let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                    && !o.trim_end_matches('/').contains(['?', '#', ' '])
+                    && o.split("://")
+                        .nth(1)
+                        .is_some_and(|h| !h.is_empty() && !h.contains('/'));
+                HeaderValue::from_str(o)
+                    .ok()
+                    .filter(|_| ok)
+                    .ok_or_else(|| HttpConfigError::Origin((*o).to_owned()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            origins: Some(parsed),
+            credentials: false,
+        })
+    }
+
+    /// Allows cookies and `Authorization` cross-origin; only with explicit origins.
+    pub fn with_credentials(mut self) -> Result<Self, HttpConfigError> {
+        if self.origins.is_none() {
+            return Err(HttpConfigError::CredentialsWithAnyOrigin);
+        }
+        self.credentials = true;
+        Ok(self)
+    }
+
+    /// The tower-http layer.
+    pub fn layer(&self) -> CorsLayer {
+        let methods = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ];
+        let headers = [
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-organization-id"),
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("idempotency-key"),
+        ];
+        let exposed = [
+            HeaderName::from_static("x-request-id"),
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+        ];
+        let layer = CorsLayer::new()
+            .allow_methods(methods)
+            .allow_headers(headers)
+            .expose_headers(exposed)
+            .max_age(std::time::Duration::from_secs(600));
+        match &self.origins {
+            None => layer.allow_origin(AllowOrigin::any()),
+            Some(list) => layer
+                .allow_origin(AllowOrigin::list(list.iter().cloned()))
+                .allow_credentials(self.credentials),
+        }
+    }
+}
+
+/// Security headers added to every response that does not set them itself.
+#[derive(Clone, Copy, Debug)]
+pub struct SecurityHeaders {
+    /// Send `Strict-Transport-Security` (only behind HTTPS: production).
+    pub hsts: bool,
+}
+
+impl SecurityHeaders {
+    /// The headers and their values.
+    pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        let mut headers = vec![
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
+            (
+                HeaderName::from_static("cross-origin-resource-policy"),
+                HeaderValue::from_static("same-origin"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+            ),
+        ];
+        if self.hsts {
+            headers.push((
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+            ));
+        }
+        headers
+    }
+}

@@ -1,0 +1,80 @@
+//! Presets: sensible defaults for where the app runs, chosen by `ARC_ENV` or in code. Each
+//! plugin stays configurable after the preset.
+//!
+//! | | production | development | testing | edge |
+//! |---|---|---|---|---|
+//! | logs | JSON, info | pretty, debug for arc | warnings only | JSON, info |
+//! | 500 details | never | the cause, in `details.cause` | the cause | never |
+//! | CORS | none unless configured | any origin, no credentials | none | none unless configured |
+//! | security headers | yes, with HSTS | yes | yes | yes, with HSTS |
+//! | compression | gzip | off | off | gzip |
+//! | timeout / in flight | 30 s / 1024 | 30 s / unlimited | 5 s / unlimited | 10 s / 256 |
+//! | body limit | 1 MiB | 1 MiB | 1 MiB | 256 KiB |
+//! | required secrets | cursor secret | - | - | cursor secret |
+
+use tracing_subscriber::EnvFilter;
+
+/// Where the app runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Preset {
+    /// Behind a load balancer, for real users.
+    Production,
+    /// On a developer's machine (the default).
+    #[default]
+    Development,
+    /// Under tests: quiet, in memory.
+    Testing,
+    /// A small instance close to users: tight limits.
+    Edge,
+}
+
+impl Preset {
+    /// From `ARC_ENV` (`production`, `development`, `testing`, `edge`; `prod`, `dev`, `test`
+    /// also work); unset means development. An unknown value is an error, not a guess.
+    pub fn from_env() -> Result<Preset, String> {
+        match std::env::var("ARC_ENV") {
+            Err(_) => Ok(Preset::Development),
+            Ok(value) => value.parse(),
+        }
+    }
+
+    /// Whether 500 responses carry their cause.
+    pub fn exposes_causes(self) -> bool {
+        matches!(self, Preset::Development | Preset::Testing)
+    }
+
+    /// Installs the process's log subscriber for this preset (once; later calls do nothing).
+    /// `RUST_LOG` overrides the level.
+    pub fn init_logging(self) {
+        let default = match self {
+            Preset::Production | Preset::Edge => "info",
+            Preset::Development => "info,arc_runtime=debug",
+            Preset::Testing => "warn",
+        };
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        let _ = match self {
+            Preset::Production | Preset::Edge => builder.json().flatten_event(true).try_init(),
+            Preset::Development => builder.try_init(),
+            Preset::Testing => builder.with_test_writer().try_init(),
+        };
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Preset, String> {
+        match s {
+            "production" | "prod" => Ok(Preset::Production),
+            "development" | "dev" => Ok(Preset::Development),
+            "testing" | "test" => Ok(Preset::Testing),
+            "edge" => Ok(Preset::Edge),
+            other => Err(format!(
+                "ARC_ENV={other:?} is not one of production, development, testing, edge"
+            )),
+        }
+    }
+}
