@@ -85,6 +85,7 @@ pub struct App {
     security_headers: Option<SecurityHeaders>,
     compression: bool,
     expose_causes: bool,
+    etag: bool,
 }
 
 impl App {
@@ -109,7 +110,14 @@ impl App {
             security_headers: Some(SecurityHeaders { hsts: false }),
             compression: false,
             expose_causes: false,
+            etag: true,
         }
+    }
+
+    /// ETags on `200` reads and `304` for a matching `If-None-Match` (on by default).
+    pub fn etag(mut self, on: bool) -> Self {
+        self.etag = on;
+        self
     }
 
     /// Applies a preset's defaults (see [`crate::preset`]); settings made afterwards win.
@@ -308,6 +316,9 @@ impl App {
                     .layer(tower::load_shed::LoadShedLayer::new())
                     .layer(tower::limit::GlobalConcurrencyLimitLayer::new(n)),
             );
+        }
+        if self.etag {
+            router = router.layer(crate::plugins::etag::ETagLayer);
         }
         router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
             errors::panic_response,

@@ -416,3 +416,67 @@ async fn presets_decide_causes_and_refuse_to_start_without_secrets() {
     assert!("staging".parse::<Preset>().is_err());
     assert_eq!("prod".parse::<Preset>(), Ok(Preset::Production));
 }
+
+#[tokio::test]
+async fn etags_and_conditional_gets() {
+    use axum::http::Method;
+    let app = TestApp::sqlite().await;
+    let list = app.get("/products?limit=5").await;
+    let weak = list.header("etag").unwrap().to_owned();
+    assert!(weak.starts_with("W/\""), "lists get weak tags: {weak}");
+    let again = app
+        .send(
+            Method::GET,
+            "/products?limit=5",
+            None,
+            &[("if-none-match", &weak)],
+        )
+        .await;
+    assert_eq!(again.status, 304);
+    assert_eq!(again.body, Value::Null, "no body");
+    assert_eq!(again.header("etag"), Some(weak.as_str()));
+
+    let id = list.body["docs"][0]["id"].as_str().unwrap().to_owned();
+    let uri = format!("/products/{id}");
+    let one = app.get(&uri).await;
+    let strong = one.header("etag").unwrap().to_owned();
+    assert!(strong.starts_with('"'));
+    let cached = app
+        .send(Method::GET, &uri, None, &[("if-none-match", &strong)])
+        .await;
+    assert_eq!(cached.status, 304);
+    app.patch(&uri, serde_json::json!({"price": 123})).await;
+    let changed = app
+        .send(Method::GET, &uri, None, &[("if-none-match", &strong)])
+        .await;
+    assert_eq!(changed.status, 200, "a write changes the representation");
+    assert_ne!(changed.header("etag"), Some(strong.as_str()));
+
+    // What another caller sees is another representation, with another tag.
+    let member = arc_tests::shop_token("carl", "acme", &[]);
+    let theirs = app
+        .send(
+            Method::GET,
+            &uri,
+            None,
+            &[
+                ("authorization", &member),
+                ("if-none-match", changed.header("etag").unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        theirs.status, 200,
+        "carl does not see cost, so his body differs"
+    );
+    assert!(
+        app.post("/products", serde_json::json!({"name": "x", "price": 1}))
+            .await
+            .header("etag")
+            .is_none()
+    );
+    let missing = app
+        .get("/products/00000000-0000-0000-0000-000000000000")
+        .await;
+    assert!(missing.header("etag").is_none(), "errors are not tagged");
+}

@@ -1,6 +1,7 @@
 //! Cross-cutting request plumbing, each piece a tower layer or axum middleware.
 
 pub mod errors;
+pub mod etag;
 pub mod health;
 pub mod hygiene;
 pub mod metrics;

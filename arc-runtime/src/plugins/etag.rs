@@ -1,0 +1,151 @@
+//! ETags and conditional GET: a `200` answer to `GET`/`HEAD` gets an `ETag` (weak for lists,
+//! whose bytes depend on paging, strong for one row), and a request whose `If-None-Match`
+//! names it gets `304 Not Modified` without a body.
+//!
+//! The tag is a 64-bit hash of the body, so it changes exactly when the representation does,
+//! and is the same on every instance running the same build.
+
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
+
+use crate::crud::handlers::CrudOperation;
+
+/// The largest body that gets an ETag (larger ones are streamed through untouched).
+const MAX_TAGGED: usize = 8 * 1024 * 1024;
+
+/// The tag of `body`: `"<16 hex digits>"`, with `W/` in front when `weak`.
+pub fn tag(body: &[u8], weak: bool) -> String {
+    let mut hasher = std::hash::DefaultHasher::new();
+    body.hash(&mut hasher);
+    let hash = hasher.finish();
+    if weak {
+        format!("W/\"{hash:016x}\"")
+    } else {
+        format!("\"{hash:016x}\"")
+    }
+}
+
+/// Whether `If-None-Match` in `headers` names `etag` (weak comparison, as GET uses).
+pub fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let wanted = opaque(etag);
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|candidate| candidate.trim() == "*" || opaque(candidate) == wanted)
+}
+
+/// Adds ETags and answers conditional GETs (see the module).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ETagLayer;
+
+impl<S> Layer<S> for ETagLayer {
+    type Service = ETag<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ETag { inner }
+    }
+}
+
+/// The service of [`ETagLayer`].
+#[derive(Clone, Debug)]
+pub struct ETag<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for ETag<S>
+where
+    S: Service<Request, Response = Response> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let conditional = matches!(*req.method(), Method::GET | Method::HEAD);
+        let request_headers = conditional.then(|| req.headers().clone());
+        let future = self.inner.call(req);
+        Box::pin(async move {
+            let response = future.await?;
+            match request_headers {
+                Some(headers) if response.status() == StatusCode::OK => {
+                    Ok(with_etag(response, &headers).await)
+                }
+                _ => Ok(response),
+            }
+        })
+    }
+}
+
+async fn with_etag(response: Response, request: &HeaderMap) -> Response {
+    if response.headers().contains_key(header::ETAG) {
+        return response;
+    }
+    let weak = response
+        .extensions()
+        .get::<CrudOperation>()
+        .is_some_and(|op| matches!(op.operation, "list" | "deleted" | "tree"));
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_TAGGED).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::warn!(error = %e, "response body not tagged");
+            return crate::ArcError::internal(e.to_string()).into_response();
+        }
+    };
+    let etag = tag(&bytes, weak);
+    let Ok(value) = HeaderValue::from_str(&etag) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    if none_match(request, &etag) {
+        let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
+        let headers = not_modified.headers_mut();
+        headers.insert(header::ETAG, value);
+        for name in [header::CACHE_CONTROL, header::VARY] {
+            if let Some(v) = parts.headers.get(&name) {
+                headers.insert(name, v.clone());
+            }
+        }
+        return not_modified;
+    }
+    parts.headers.insert(header::ETAG, value);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_and_matching() {
+        let strong = tag(b"{\"a\":1}", false);
+        let weak = tag(b"{\"a\":1}", true);
+        assert!(strong.starts_with('"') && weak.starts_with("W/\""));
+        assert_ne!(tag(b"{\"a\":2}", false), strong);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_str(&format!("\"x\", {weak}")).unwrap(),
+        );
+        assert!(none_match(&headers, &strong), "weak comparison");
+        assert!(!none_match(&headers, &tag(b"other", false)));
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+        assert!(none_match(&headers, &strong));
+        assert!(!none_match(&HeaderMap::new(), &strong));
+    }
+}
