@@ -86,6 +86,7 @@ pub struct App {
     compression: bool,
     expose_causes: bool,
     etag: bool,
+    rate_limit: Option<crate::plugins::rate_limit::RateLimit>,
 }
 
 impl App {
@@ -111,7 +112,14 @@ impl App {
             compression: false,
             expose_causes: false,
             etag: true,
+            rate_limit: None,
         }
+    }
+
+    /// Limits each key's requests (see [`crate::plugins::rate_limit`]); off by default.
+    pub fn rate_limit(mut self, limit: Option<crate::plugins::rate_limit::RateLimit>) -> Self {
+        self.rate_limit = limit;
+        self
     }
 
     /// ETags on `200` reads and `304` for a matching `If-None-Match` (on by default).
@@ -295,6 +303,10 @@ impl App {
         let mut router = routes
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed);
+        if let Some(limit) = &self.rate_limit {
+            // Inside authentication, so the caller is known.
+            router = router.layer(limit.layer());
+        }
         if let Some(auth) = &self.auth {
             // Inside the request-id layer, so authentication errors carry the id.
             router = router.layer(auth.layer());
@@ -387,7 +399,8 @@ impl App {
             tracing::info!("shutting down: draining in-flight requests");
             notify.notify_one();
         };
-        let server = axum::serve(listener, router).with_graceful_shutdown(on_signal);
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let server = axum::serve(listener, service).with_graceful_shutdown(on_signal);
         let deadline = async {
             started.notified().await;
             tokio::time::sleep(drain).await;

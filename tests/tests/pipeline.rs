@@ -480,3 +480,45 @@ async fn etags_and_conditional_gets() {
         .await;
     assert!(missing.header("etag").is_none(), "errors are not tagged");
 }
+
+#[tokio::test]
+async fn rate_limits_per_user_with_headers() {
+    use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
+    use axum::http::Method;
+    fn limited(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+        arc_tests::shop_app(db).rate_limit(Some(RateLimit::new(
+            2,
+            Duration::from_secs(60),
+            KeyBy::User,
+        )))
+    }
+    let app = TestApp::sqlite_with(limited).await;
+    let ada = arc_tests::acme_admin();
+    let carl = arc_tests::shop_token("carl", "acme", &[]);
+    let mut replies = Vec::new();
+    for _ in 0..3 {
+        let headers = [("authorization", ada.as_str())];
+        replies.push(
+            app.send(Method::GET, "/products?limit=1", None, &headers)
+                .await,
+        );
+    }
+    assert_eq!(replies[0].status, 200);
+    assert_eq!(replies[0].header("ratelimit-limit"), Some("2"));
+    assert_eq!(replies[0].header("ratelimit-remaining"), Some("1"));
+    assert_eq!(replies[1].header("ratelimit-remaining"), Some("0"));
+    let over = &replies[2];
+    assert_eq!(over.status, 429);
+    assert_eq!(over.body["code"], "RATE_LIMITED");
+    let retry: u64 = over.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    let other = app
+        .send(
+            Method::GET,
+            "/products?limit=1",
+            None,
+            &[("authorization", carl.as_str())],
+        )
+        .await;
+    assert_eq!(other.status, 200, "another user has their own budget");
+}

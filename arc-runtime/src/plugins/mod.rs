@@ -5,4 +5,5 @@ pub mod etag;
 pub mod health;
 pub mod hygiene;
 pub mod metrics;
+pub mod rate_limit;
 pub mod request_id;

@@ -1,0 +1,190 @@
+//! Rate limiting per key (client IP, user, or tenant, or a function of the request), over a
+//! [`RateLimitStore`]. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and
+//! `RateLimit-Reset`; a request over budget gets 429 `RATE_LIMITED` with `Retry-After`.
+//!
+//! The layer sits inside authentication, so the caller is known. If the store cannot answer,
+//! the request goes through (and it is logged): limits protect capacity, and an outage of the
+//! counter store should not take the API down with it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
+
+use crate::auth::AuthContext;
+use crate::error::{ArcError, ErrorCode};
+use crate::stores::{Hit, InMemoryRateLimit, RateLimitStore};
+
+/// What requests share a budget.
+#[derive(Clone)]
+pub enum KeyBy {
+    /// The client's address (the TCP peer; behind a proxy, set it to forward the client's).
+    Ip,
+    /// The signed-in user; anonymous callers fall back to their address.
+    User,
+    /// The active organization; callers without one fall back to the user, then address.
+    Tenant,
+    /// A function of the request head and the caller; `None` skips limiting.
+    Custom(Arc<dyn Fn(&Parts, &AuthContext) -> Option<String> + Send + Sync>),
+}
+
+/// A budget of `limit` requests per `window` per key.
+///
+/// ```
+/// use std::time::Duration;
+/// use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
+/// let limit = RateLimit::new(100, Duration::from_secs(60), KeyBy::User);
+/// # let _ = limit;
+/// ```
+#[derive(Clone)]
+pub struct RateLimit {
+    store: Arc<dyn RateLimitStore>,
+    limit: u64,
+    window: Duration,
+    key: KeyBy,
+}
+
+impl std::fmt::Debug for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("limit", &self.limit)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RateLimit {
+    /// `limit` requests per `window` per key, counted in memory.
+    pub fn new(limit: u64, window: Duration, key: KeyBy) -> Self {
+        Self {
+            store: Arc::new(InMemoryRateLimit::new()),
+            limit,
+            window,
+            key,
+        }
+    }
+
+    /// Counts in `store` (e.g. Redis, so instances share the budget).
+    pub fn store(mut self, store: impl RateLimitStore) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
+    fn key_of(&self, parts: &Parts) -> Option<String> {
+        let caller = parts.extensions.get::<Arc<AuthContext>>().map(|c| &**c);
+        let anonymous = AuthContext::anonymous();
+        let caller = caller.unwrap_or(&anonymous);
+        let ip = || {
+            let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+            format!(
+                "ip:{}",
+                addr.map_or_else(|| "unknown".to_owned(), |a| a.0.ip().to_string())
+            )
+        };
+        let user = || caller.user_id.as_ref().map(|u| format!("user:{u}"));
+        Some(match &self.key {
+            KeyBy::Ip => ip(),
+            KeyBy::User => user().unwrap_or_else(ip),
+            KeyBy::Tenant => caller
+                .org_id
+                .as_ref()
+                .map(|o| format!("org:{o}"))
+                .or_else(user)
+                .unwrap_or_else(ip),
+            KeyBy::Custom(f) => format!("custom:{}", f(parts, caller)?),
+        })
+    }
+
+    /// The layer.
+    pub fn layer(&self) -> RateLimitLayer {
+        RateLimitLayer(Arc::new(self.clone()))
+    }
+}
+
+/// The layer of [`RateLimit`].
+#[derive(Clone, Debug)]
+pub struct RateLimitLayer(Arc<RateLimit>);
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimitService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimitService {
+            inner,
+            limit: self.0.clone(),
+        }
+    }
+}
+
+/// The service of [`RateLimitLayer`].
+#[derive(Clone, Debug)]
+pub struct RateLimitService<S> {
+    inner: S,
+    limit: Arc<RateLimit>,
+}
+
+fn headers(response: &mut Response, hit: &Hit) {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("ratelimit-limit", hit.limit),
+        ("ratelimit-remaining", hit.remaining),
+        ("ratelimit-reset", hit.reset_after),
+    ] {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    }
+}
+
+impl<S> Service<Request> for RateLimitService<S>
+where
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let limit = self.limit.clone();
+        // The ready clone serves this request; a fresh clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let key = limit.key_of(&parts);
+            let hit = match key {
+                None => None,
+                Some(key) => match limit.store.hit(&key, limit.limit, limit.window).await {
+                    Ok(hit) => Some(hit),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "rate-limit store unavailable; not limiting");
+                        None
+                    }
+                },
+            };
+            if let Some(hit) = hit.filter(|h| !h.allowed) {
+                let mut response = ArcError::new(ErrorCode::RateLimited, "Too many requests")
+                    .with_retry_after(hit.reset_after)
+                    .into_response();
+                headers(&mut response, &hit);
+                return Ok(response);
+            }
+            let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            if let Some(hit) = hit {
+                headers(&mut response, &hit);
+            }
+            Ok(response)
+        })
+    }
+}

@@ -1,0 +1,129 @@
+//! Redis implementations of the stores, over one deadpool-redis pool. Every key starts with
+//! the store's prefix, so apps (and tests) can share a server.
+
+use std::time::Duration;
+
+use deadpool_redis::redis::{self, AsyncCommands};
+use deadpool_redis::{Config, Pool, Runtime};
+
+use super::rate_limit::{Hit, RateLimitStore, unix_now};
+use super::{BoxFuture, RevocationStore, StoreError};
+
+fn store_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// A Redis connection pool and a key prefix.
+#[derive(Clone)]
+pub struct Redis {
+    pool: Pool,
+    prefix: String,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// A pool for `url` (`redis://host:port/db`), keys starting with `prefix`. Nothing is
+    /// connected until first use; [`Redis::ping`] checks the server.
+    pub fn new(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
+        let pool = Config::from_url(url)
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(store_error)?;
+        Ok(Self {
+            pool,
+            prefix: prefix.into(),
+        })
+    }
+
+    /// `PING`, for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await.map_err(store_error)?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    fn key(&self, kind: &str, key: &str) -> String {
+        format!("{}{kind}:{key}", self.prefix)
+    }
+
+    /// The revocation store on this server.
+    pub fn revocation(&self) -> RedisRevocation {
+        RedisRevocation(self.clone())
+    }
+
+    /// The rate-limit store on this server.
+    pub fn rate_limit(&self) -> RedisRateLimit {
+        RedisRateLimit(self.clone())
+    }
+}
+
+/// Revoked token ids as keys that expire with the token.
+#[derive(Clone, Debug)]
+pub struct RedisRevocation(Redis);
+
+impl RevocationStore for RedisRevocation {
+    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.0.pool.get().await.map_err(store_error)?;
+            conn.exists(self.0.key("revoked", jti))
+                .await
+                .map_err(store_error)
+        })
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        jti: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let seconds = expires_at.saturating_sub(unix_now()).max(1);
+            let mut conn = self.0.pool.get().await.map_err(store_error)?;
+            conn.set_ex::<_, _, ()>(self.0.key("revoked", jti), 1, seconds)
+                .await
+                .map_err(store_error)
+        })
+    }
+}
+
+/// Fixed-window counters: `INCR` and `EXPIRE .. NX` in one transaction, so instances share
+/// one budget per key and window.
+#[derive(Clone, Debug)]
+pub struct RedisRateLimit(Redis);
+
+impl RateLimitStore for RedisRateLimit {
+    fn hit<'a>(
+        &'a self,
+        key: &'a str,
+        limit: u64,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<Hit, StoreError>> {
+        Box::pin(async move {
+            let seconds = window.as_secs().max(1);
+            let now = unix_now();
+            let slot = self.0.key("rate", &format!("{key}:{}", now / seconds));
+            let mut conn = self.0.pool.get().await.map_err(store_error)?;
+            let (count,): (u64,) = redis::pipe()
+                .atomic()
+                .incr(&slot, 1u64)
+                .cmd("EXPIRE")
+                .arg(&slot)
+                .arg(seconds + 1)
+                .arg("NX")
+                .ignore()
+                .query_async(&mut conn)
+                .await
+                .map_err(store_error)?;
+            Ok(Hit::of(count, limit, seconds, now))
+        })
+    }
+}
