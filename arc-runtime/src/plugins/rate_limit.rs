@@ -23,6 +23,9 @@ use crate::auth::AuthContext;
 use crate::error::{ArcError, ErrorCode};
 use crate::stores::{Hit, InMemoryRateLimit, RateLimitStore};
 
+/// A key function: the request head and the caller to a key, or `None` to skip limiting.
+pub type KeyFn = Arc<dyn Fn(&Parts, &AuthContext) -> Option<String> + Send + Sync>;
+
 /// What requests share a budget.
 #[derive(Clone)]
 pub enum KeyBy {
@@ -33,7 +36,7 @@ pub enum KeyBy {
     /// The active organization; callers without one fall back to the user, then address.
     Tenant,
     /// A function of the request head and the caller; `None` skips limiting.
-    Custom(Arc<dyn Fn(&Parts, &AuthContext) -> Option<String> + Send + Sync>),
+    Custom(KeyFn),
 }
 
 /// A budget of `limit` requests per `window` per key.
