@@ -87,7 +87,12 @@ pub struct App {
     expose_causes: bool,
     etag: bool,
     rate_limit: Option<crate::plugins::rate_limit::RateLimit>,
+    steps: crate::plugins::steps::Steps,
+    layers: Vec<LayerFn>,
 }
+
+/// A layer given to [`App::layer`], applied when the router is built.
+type LayerFn = Box<dyn FnOnce(Router<ArcState>) -> Router<ArcState> + Send>;
 
 impl App {
     /// An application over `db`, with no resource yet.
@@ -113,7 +118,55 @@ impl App {
             expose_causes: false,
             etag: true,
             rate_limit: None,
+            steps: crate::plugins::steps::Steps::default(),
+            layers: Vec::new(),
         }
+    }
+
+    /// A guard run before every handler (after authentication): an error answers the
+    /// request, e.g. refusing writes during maintenance.
+    pub fn guard(
+        mut self,
+        guard: impl Fn(&crate::plugins::steps::StepContext<'_>) -> Result<(), ArcError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.steps.guards.push(Arc::new(guard));
+        self
+    }
+
+    /// A transform of every successful JSON answer (it is parsed and written again, so keep
+    /// it for what needs it).
+    pub fn transform(
+        mut self,
+        transform: impl Fn(&crate::plugins::steps::StepContext<'_>, &mut serde_json::Value)
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.steps.transforms.push(Arc::new(transform));
+        self
+    }
+
+    /// Any tower layer around the handlers, inside authentication (so it can read the
+    /// caller): an intercept, e.g. `axum::middleware::from_fn(..)`. Layers given later wrap
+    /// those given earlier.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.layers
+            .push(Box::new(move |router| router.layer(layer)));
+        self
     }
 
     /// Limits each key's requests (see [`crate::plugins::rate_limit`]); off by default.
@@ -303,6 +356,12 @@ impl App {
         let mut router = routes
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed);
+        for apply in self.layers {
+            router = apply(router);
+        }
+        if !self.steps.is_empty() {
+            router = router.layer(self.steps.clone());
+        }
         if let Some(limit) = &self.rate_limit {
             // Inside authentication, so the caller is known.
             router = router.layer(limit.layer());

@@ -19,7 +19,9 @@ pub struct WriteContext<'a> {
     pub caller: &'a crate::auth::AuthContext,
 }
 
-/// Code run around a resource's writes. Every method defaults to doing nothing.
+/// Code run around a resource's writes, inside the write's transaction. Every method defaults
+/// to doing nothing. Before hooks may change the row or reject the write with a contract
+/// error; after hooks see the result and may still reject (the write is rolled back).
 ///
 /// ```ignore
 /// impl Hooks for Order {
@@ -53,6 +55,35 @@ pub trait Hooks: Resource {
         current: &Self::Model,
     ) -> impl Future<Output = Result<(), ArcError>> + Send {
         let _ = (ctx, current);
+        async { Ok(()) }
+    }
+
+    /// After an insert, before the commit: sees the stored row; an error rolls the write back.
+    fn after_create(
+        ctx: &WriteContext<'_>,
+        created: &Self::Model,
+    ) -> impl Future<Output = Result<(), ArcError>> + Send {
+        let _ = (ctx, created);
+        async { Ok(()) }
+    }
+
+    /// After an update (or restore), before the commit: sees the row before and after; an
+    /// error rolls the write back.
+    fn after_update(
+        ctx: &WriteContext<'_>,
+        before: &Self::Model,
+        after: &Self::Model,
+    ) -> impl Future<Output = Result<(), ArcError>> + Send {
+        let _ = (ctx, before, after);
+        async { Ok(()) }
+    }
+
+    /// After a delete, before the commit: sees the deleted row; an error rolls it back.
+    fn after_delete(
+        ctx: &WriteContext<'_>,
+        deleted: &Self::Model,
+    ) -> impl Future<Output = Result<(), ArcError>> + Send {
+        let _ = (ctx, deleted);
         async { Ok(()) }
     }
 }

@@ -3,6 +3,7 @@
 //! router.
 
 pub mod gadget;
+pub mod ledger;
 pub mod notes;
 pub mod tickets;
 

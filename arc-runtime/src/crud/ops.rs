@@ -419,8 +419,11 @@ async fn insert<R: Hooks>(
     values: Values,
 ) -> Result<R::Model, ArcError> {
     let mut row = new_row::<R>(values, caller)?;
-    R::before_create(&WriteContext { txn, caller }, &mut row).await?;
-    Ok(row.insert(txn).await?)
+    let ctx = WriteContext { txn, caller };
+    R::before_create(&ctx, &mut row).await?;
+    let created = row.insert(txn).await?;
+    R::after_create(&ctx, &created).await?;
+    Ok(created)
 }
 
 /// `POST /products`: 201 with the row and a `Location` header.
@@ -470,12 +473,14 @@ pub async fn update<R: Hooks>(
     if changes {
         fill_auto::<R>(&mut row, Mode::Patch)?;
     }
-    R::before_update(&WriteContext { txn: &txn, caller }, &current, &mut row).await?;
+    let ctx = WriteContext { txn: &txn, caller };
+    R::before_update(&ctx, &current, &mut row).await?;
     let model = if row.is_changed() {
         row.update(&txn).await?
     } else {
-        current
+        current.clone()
     };
+    R::after_update(&ctx, &current, &model).await?;
     txn.commit().await?;
     let data = Data::new(Record::<R> {
         model: &model,
@@ -505,7 +510,8 @@ pub async fn delete<R: Hooks>(
     let txn = db.begin().await?;
     let write = (Scope::Live, rows);
     let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
-    R::before_delete(&WriteContext { txn: &txn, caller }, &current).await?;
+    let ctx = WriteContext { txn: &txn, caller };
+    R::before_delete(&ctx, &current).await?;
     let soft = match R::META.presets.soft_delete {
         Some(i) => {
             let mut row = current.clone().into_active_model();
@@ -518,6 +524,7 @@ pub async fn delete<R: Hooks>(
             false
         }
     };
+    R::after_delete(&ctx, &current).await?;
     txn.commit().await?;
     let id = id_text::<R>(&current);
     let body = Data::new(Deleted {
@@ -544,8 +551,10 @@ pub async fn restore<R: Hooks>(
     let mut row = current.clone().into_active_model();
     row.try_set(R::column(field), value::null_of(R::META.fields[field].ty))?;
     fill_auto::<R>(&mut row, Mode::Patch)?;
-    R::before_update(&WriteContext { txn: &txn, caller }, &current, &mut row).await?;
+    let ctx = WriteContext { txn: &txn, caller };
+    R::before_update(&ctx, &current, &mut row).await?;
     let model = row.update(&txn).await?;
+    R::after_update(&ctx, &current, &model).await?;
     txn.commit().await?;
     let data = Data::new(Record::<R> {
         model: &model,

@@ -7,3 +7,4 @@ pub mod hygiene;
 pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
+pub mod steps;

@@ -1,0 +1,110 @@
+//! Resources with every hook, for the hook tests: entries whose writes are shaped, refused and
+//! audited by hooks, inside the write's transaction.
+
+use arc_runtime::ErrorCode;
+use arc_runtime::prelude::*;
+use arc_runtime::sea_orm::{ActiveModelTrait, ActiveValue};
+
+/// An entry of the ledger.
+#[resource(hooks, query(sort = [code]))]
+#[permissions(default = public)]
+pub struct Entry {
+    #[field(id)]
+    pub id: Uuid,
+    /// Upper-cased by `before_create`.
+    #[field(min_len = 1)]
+    pub code: String,
+    /// A locked entry refuses updates (`before_update`).
+    #[field(default)]
+    pub locked: bool,
+    pub amount: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One line per write of an entry, written by the after hooks in the same transaction.
+#[resource(query(sort = [created_at]))]
+#[permissions(default = public)]
+pub struct AuditLine {
+    #[field(id)]
+    pub id: Uuid,
+    pub what: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+async fn audit(ctx: &WriteContext<'_>, what: String) -> Result<(), ArcError> {
+    let now = Utc::now();
+    audit_line_entity::ActiveModel {
+        id: ActiveValue::Set(Uuid::new_v4()),
+        what: ActiveValue::Set(what),
+        created_at: ActiveValue::Set(now),
+        updated_at: ActiveValue::Set(now),
+    }
+    .insert(ctx.txn)
+    .await?;
+    Ok(())
+}
+
+impl Hooks for Entry {
+    async fn before_create(
+        _: &WriteContext<'_>,
+        row: &mut entry_entity::ActiveModel,
+    ) -> Result<(), ArcError> {
+        if let ActiveValue::Set(code) = &row.code {
+            row.code = ActiveValue::Set(code.trim().to_uppercase());
+        }
+        Ok(())
+    }
+
+    async fn after_create(
+        ctx: &WriteContext<'_>,
+        created: &entry_entity::Model,
+    ) -> Result<(), ArcError> {
+        if created.amount < 0 {
+            return Err(ArcError::new(
+                ErrorCode::Conflict,
+                "the ledger cannot go negative",
+            ));
+        }
+        audit(ctx, format!("created {}", created.code)).await
+    }
+
+    async fn before_update(
+        _: &WriteContext<'_>,
+        current: &entry_entity::Model,
+        _: &mut entry_entity::ActiveModel,
+    ) -> Result<(), ArcError> {
+        if current.locked {
+            return Err(ArcError::new(ErrorCode::Conflict, "entry is locked"));
+        }
+        Ok(())
+    }
+
+    async fn after_update(
+        ctx: &WriteContext<'_>,
+        before: &entry_entity::Model,
+        after: &entry_entity::Model,
+    ) -> Result<(), ArcError> {
+        audit(
+            ctx,
+            format!("{} {} -> {}", after.code, before.amount, after.amount),
+        )
+        .await
+    }
+
+    async fn after_delete(
+        ctx: &WriteContext<'_>,
+        deleted: &entry_entity::Model,
+    ) -> Result<(), ArcError> {
+        if deleted.code == "KEEP" {
+            return Err(ArcError::new(ErrorCode::Conflict, "KEEP entries stay"));
+        }
+        audit(ctx, format!("deleted {}", deleted.code)).await
+    }
+}
+
+/// An app serving entries and their audit lines.
+pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+    App::new(db).resource::<Entry>().resource::<AuditLine>()
+}
