@@ -25,6 +25,7 @@ use crate::migration::{self, ResourceMigration};
 use crate::plugins::health::{self, Health};
 use crate::plugins::hygiene::{Cors, SecurityHeaders};
 use crate::plugins::metrics::{self, Metrics};
+use crate::plugins::versioning::VersionBy;
 use crate::plugins::{errors, request_id};
 use crate::preset::Preset;
 use crate::query::{CursorKey, QueryLimits};
@@ -89,6 +90,7 @@ pub struct App {
     rate_limit: Option<crate::plugins::rate_limit::RateLimit>,
     steps: crate::plugins::steps::Steps,
     layers: Vec<LayerFn>,
+    versioning: Option<crate::plugins::versioning::Versioning>,
 }
 
 /// A layer given to [`App::layer`], applied when the router is built.
@@ -120,7 +122,15 @@ impl App {
             rate_limit: None,
             steps: crate::plugins::steps::Steps::default(),
             layers: Vec::new(),
+            versioning: None,
         }
+    }
+
+    /// Serves these API versions (see [`crate::plugins::versioning`]). With a path prefix,
+    /// the resource routes are mounted under `/v{version}` for each one.
+    pub fn versioning(mut self, versions: Option<crate::plugins::versioning::Versioning>) -> Self {
+        self.versioning = versions;
+        self
     }
 
     /// A guard run before every handler (after authentication): an error answers the
@@ -342,7 +352,15 @@ impl App {
             limits: self.limits,
         }));
         let ready = health.clone();
-        let mut routes = self.routes.route("/_health/live", get(health::live)).route(
+        let api = match &self.versioning {
+            None => self.routes,
+            Some(v) if v.by() == VersionBy::Header => self.routes.layer(v.layer(None)),
+            Some(v) => v.names().fold(Router::new(), |router, name| {
+                let prefix = format!("/v{name}");
+                router.nest(&prefix, self.routes.clone().layer(v.layer(Some(name))))
+            }),
+        };
+        let mut routes = api.route("/_health/live", get(health::live)).route(
             "/_health/ready",
             get(move || {
                 let health = ready.clone();

@@ -522,3 +522,54 @@ async fn rate_limits_per_user_with_headers() {
         .await;
     assert_eq!(other.status, 200, "another user has their own budget");
 }
+
+#[tokio::test]
+async fn api_versions_by_header_and_by_path() {
+    use arc_runtime::plugins::versioning::{VersionBy, Versioning};
+    use axum::http::Method;
+    fn by_header(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+        let versions = Versioning::new(VersionBy::Header, "2")
+            .deprecated("1", Some("Sat, 01 May 2027 00:00:00 GMT"));
+        arc_tests::shop_app(db).versioning(Some(versions))
+    }
+    let app = TestApp::sqlite_with(by_header).await;
+    let current = app.get("/categories").await;
+    assert_eq!(current.status, 200);
+    assert_eq!(current.header("x-api-version"), Some("2"));
+    assert!(current.header("deprecation").is_none());
+    let old = app
+        .send(Method::GET, "/categories", None, &[("x-api-version", "1")])
+        .await;
+    assert_eq!(old.status, 200);
+    assert_eq!(old.header("deprecation"), Some("true"));
+    assert_eq!(old.header("sunset"), Some("Sat, 01 May 2027 00:00:00 GMT"));
+    let unknown = app
+        .send(Method::GET, "/categories", None, &[("x-api-version", "9")])
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.body["code"], "BAD_REQUEST");
+
+    fn by_path(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+        let versions = Versioning::new(VersionBy::PathPrefix, "2").deprecated("1", None);
+        arc_tests::shop_app(db).versioning(Some(versions))
+    }
+    let app = TestApp::sqlite_with(by_path).await;
+    let v2 = app.get("/v2/products?limit=1").await;
+    assert_eq!(v2.status, 200, "{}", v2.body);
+    assert_eq!(v2.header("x-api-version"), Some("2"));
+    let v1 = app.get("/v1/products?limit=1").await;
+    assert_eq!(
+        (v1.status.as_u16(), v1.header("deprecation")),
+        (200, Some("true"))
+    );
+    assert_eq!(
+        app.get("/products").await.status,
+        404,
+        "routes live under their version"
+    );
+    assert_eq!(
+        app.get("/_health/live").await.status,
+        200,
+        "service routes are not versioned"
+    );
+}

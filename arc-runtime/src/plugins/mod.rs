@@ -8,3 +8,4 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
 pub mod steps;
+pub mod versioning;
