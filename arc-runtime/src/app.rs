@@ -338,8 +338,10 @@ impl App {
     }
 
     /// The axum router: every route, health and metrics, the contract's 404 and 405, and the
-    /// layers, outermost first: request ids, the error envelope, metrics, panic catching, load
-    /// shedding, the timeout, the body limit, authentication.
+    /// layers, outermost first: request ids, the request span and trace context, the error
+    /// envelope, metrics, CORS, security headers, compression, panic catching, ETags, load
+    /// shedding, the timeout, the body limit, authentication, rate limits, steps and the
+    /// app's own layers.
     pub fn into_router(self) -> Router {
         self.build().0
     }
@@ -432,6 +434,7 @@ impl App {
             .layer(errors::EnvelopeLayer {
                 expose_causes: self.expose_causes,
             })
+            .layer(crate::plugins::trace::TraceLayer)
             .layer(request_id::RequestIdLayer)
             .with_state(state);
         (router, health)

@@ -573,3 +573,70 @@ async fn api_versions_by_header_and_by_path() {
         "service routes are not versioned"
     );
 }
+
+/// Log output captured in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn traces_propagate_and_every_log_line_has_the_request_ids() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let router = App::new(db().await)
+        .route(
+            "/work",
+            get(|| async {
+                tracing::info!("doing the work");
+                "done"
+            }),
+        )
+        .into_router();
+    let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let res = send(
+        &router,
+        Request::get("/work")
+            .header("traceparent", incoming)
+            .header("x-request-id", "req-42")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let out = res.headers()["traceparent"].to_str().unwrap().to_owned();
+    assert!(
+        out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{out}"
+    );
+    assert!(!out.contains("00f067aa0ba902b7"), "our own span id");
+    let fresh = send(&router, Request::get("/work").body(Body::empty()).unwrap()).await;
+    let fresh = fresh.headers()["traceparent"].to_str().unwrap().to_owned();
+    assert!(
+        !fresh.contains("4bf92f3577b34da6a3ce929d0e0e4736"),
+        "a new trace"
+    );
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("doing the work") && l.contains("req-42"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("trace_id=4bf92f3577b34da6a3ce929d0e0e4736"),
+        "{line}"
+    );
+    assert!(line.contains("route=/work"), "{line}");
+}

@@ -8,4 +8,5 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
 pub mod steps;
+pub mod trace;
 pub mod versioning;

@@ -1,0 +1,191 @@
+//! A `tracing` span per request (method, route template, request id, W3C trace id, status,
+//! latency), so every log line of a request carries its ids, and W3C `traceparent`
+//! propagation: an incoming trace is continued, a new one started otherwise, and the answer
+//! carries `traceparent` with this server's span. Handlers read the [`TraceContext`] to pass
+//! it on to the services they call.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+/// The W3C trace-context header.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// The trace a request belongs to, and this server's span in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceContext {
+    /// 16 bytes, never all zero.
+    pub trace_id: u128,
+    /// This server's span: 8 bytes, never zero.
+    pub span_id: u64,
+    /// Whether the caller sampled the trace.
+    pub sampled: bool,
+}
+
+impl TraceContext {
+    /// Continues the trace of a `traceparent` value (version 00), or starts a new one when
+    /// it is absent or malformed.
+    pub fn continue_or_start(traceparent: Option<&[u8]>) -> TraceContext {
+        let span_id = nonzero_u64();
+        match traceparent.and_then(parse) {
+            Some((trace_id, sampled)) => TraceContext {
+                trace_id,
+                span_id,
+                sampled,
+            },
+            None => TraceContext {
+                trace_id: (u128::from(nonzero_u64()) << 64) | u128::from(rand::random::<u64>()),
+                span_id,
+                sampled: true,
+            },
+        }
+    }
+
+    /// The `traceparent` value naming this server's span, for answers and outgoing calls.
+    pub fn traceparent(&self) -> String {
+        format!(
+            "00-{:032x}-{:016x}-{:02x}",
+            self.trace_id,
+            self.span_id,
+            u8::from(self.sampled)
+        )
+    }
+}
+
+fn nonzero_u64() -> u64 {
+    rand::random::<u64>().max(1)
+}
+
+/// `00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero.
+fn parse(value: &[u8]) -> Option<(u128, bool)> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    let mut parts = text.split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if version != "00"
+        || parts.next().is_some()
+        || !hex(trace, 32)
+        || !hex(parent, 16)
+        || !hex(flags, 2)
+    {
+        return None;
+    }
+    let trace_id = u128::from_str_radix(trace, 16).ok().filter(|t| *t != 0)?;
+    u64::from_str_radix(parent, 16).ok().filter(|p| *p != 0)?;
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    Some((trace_id, flags & 1 == 1))
+}
+
+/// The layer (see the module).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TraceLayer;
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = Trace<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Trace { inner }
+    }
+}
+
+/// The service of [`TraceLayer`].
+#[derive(Clone, Debug)]
+pub struct Trace<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for Trace<S>
+where
+    S: Service<Request, Response = Response> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let context =
+            TraceContext::continue_or_start(req.headers().get(&TRACEPARENT).map(|v| v.as_bytes()));
+        req.extensions_mut().insert(context);
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", |p| p.as_str());
+        let request_id = req
+            .headers()
+            .get(&super::request_id::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let span = tracing::info_span!(
+            "request",
+            method = %req.method(),
+            route = %route,
+            request_id = %request_id,
+            trace_id = %format_args!("{:032x}", context.trace_id),
+            status = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let start = Instant::now();
+        let future = self.inner.call(req);
+        Box::pin(
+            async move {
+                let mut response = future.await?;
+                let span = tracing::Span::current();
+                span.record("status", response.status().as_u16());
+                span.record("latency_ms", start.elapsed().as_secs_f64() * 1e3);
+                tracing::debug!("request finished");
+                if let Ok(value) = HeaderValue::from_str(&context.traceparent()) {
+                    response.headers_mut().insert(TRACEPARENT, value);
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_round_trip_and_hostile_values() {
+        let given = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let ctx = TraceContext::continue_or_start(Some(given));
+        assert_eq!(ctx.trace_id, 0x4bf92f3577b34da6a3ce929d0e0e4736);
+        assert!(ctx.sampled);
+        assert_ne!(ctx.span_id, 0x00f067aa0ba902b7, "a span of our own");
+        let out = ctx.traceparent();
+        assert!(out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(out.ends_with("-01"));
+        for bad in [
+            &b"00-00000000000000000000000000000000-00f067aa0ba902b7-01"[..],
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            b"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            b"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            b"garbage",
+            b"",
+        ] {
+            let fresh = TraceContext::continue_or_start(Some(bad));
+            assert_ne!(fresh.trace_id, 0x4bf92f3577b34da6a3ce929d0e0e4736);
+            assert_ne!(fresh.trace_id, 0);
+        }
+    }
+}
