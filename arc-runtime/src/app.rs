@@ -15,6 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get};
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigrationTrait;
@@ -338,10 +339,10 @@ impl App {
     }
 
     /// The axum router: every route, health and metrics, the contract's 404 and 405, and the
-    /// layers, outermost first: request ids, the request span and trace context, the error
-    /// envelope, metrics, CORS, security headers, compression, panic catching, ETags, load
-    /// shedding, the timeout, the body limit, authentication, rate limits, steps and the
-    /// app's own layers.
+    /// layers, outermost first: request ids, compression, CORS, the pipeline (trace span and
+    /// context, error envelope, ETags, security headers, metrics: one middleware), panic
+    /// catching, load shedding, the timeout, the body limit, authentication, rate limits,
+    /// steps and the app's own layers.
     pub fn into_router(self) -> Router {
         self.build().0
     }
@@ -356,10 +357,18 @@ impl App {
         let ready = health.clone();
         let api = match &self.versioning {
             None => self.routes,
-            Some(v) if v.by() == VersionBy::Header => self.routes.layer(v.layer(None)),
+            Some(v) if v.by() == VersionBy::Header => self.routes.layer(from_fn_with_state(
+                v.scope(None),
+                crate::plugins::versioning::layer,
+            )),
             Some(v) => v.names().fold(Router::new(), |router, name| {
                 let prefix = format!("/v{name}");
-                router.nest(&prefix, self.routes.clone().layer(v.layer(Some(name))))
+                let scope = v.scope(Some(name));
+                let versioned = self
+                    .routes
+                    .clone()
+                    .layer(from_fn_with_state(scope, crate::plugins::versioning::layer));
+                router.nest(&prefix, versioned)
             }),
         };
         let mut routes = api.route("/_health/live", get(health::live)).route(
@@ -380,11 +389,17 @@ impl App {
             router = apply(router);
         }
         if !self.steps.is_empty() {
-            router = router.layer(self.steps.clone());
+            router = router.layer(from_fn_with_state(
+                Arc::new(self.steps.clone()),
+                crate::plugins::steps::layer,
+            ));
         }
         if let Some(limit) = &self.rate_limit {
             // Inside authentication, so the caller is known.
-            router = router.layer(limit.layer());
+            router = router.layer(from_fn_with_state(
+                Arc::new(limit.clone()),
+                crate::plugins::rate_limit::layer,
+            ));
         }
         if let Some(auth) = &self.auth {
             // Inside the request-id layer, so authentication errors carry the id.
@@ -408,35 +423,26 @@ impl App {
                     .layer(tower::limit::GlobalConcurrencyLimitLayer::new(n)),
             );
         }
-        if self.etag {
-            router = router.layer(crate::plugins::etag::ETagLayer);
-        }
         router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
             errors::panic_response,
         ));
-        if self.compression {
-            router = router.layer(tower_http::compression::CompressionLayer::new());
-        }
-        if let Some(headers) = &self.security_headers {
-            for (name, value) in headers.headers() {
-                router = router.layer(
-                    tower_http::set_header::SetResponseHeaderLayer::if_not_present(name, value),
-                );
-            }
-        }
+        let pipeline = crate::plugins::pipeline::Pipeline {
+            metrics: self.metrics.clone(),
+            expose_causes: self.expose_causes,
+            security_headers: self.security_headers,
+            etag: self.etag,
+        };
+        router = router.layer(from_fn_with_state(
+            Arc::new(pipeline),
+            crate::plugins::pipeline::layer,
+        ));
         if let Some(cors) = &self.cors {
             router = router.layer(cors.layer());
         }
-        if let Some(metrics) = &self.metrics {
-            router = router.layer(metrics.layer());
+        if self.compression {
+            router = router.layer(tower_http::compression::CompressionLayer::new());
         }
-        let router = router
-            .layer(errors::EnvelopeLayer {
-                expose_causes: self.expose_causes,
-            })
-            .layer(crate::plugins::trace::TraceLayer)
-            .layer(request_id::RequestIdLayer)
-            .with_state(state);
+        let router = router.layer(request_id::RequestIdLayer).with_state(state);
         (router, health)
     }
 

@@ -4,7 +4,11 @@
 //! - `open`: the resource generated without authentication, permissions or tenancy;
 //! - `hand`: the same open resource hand-written in axum + sea-orm (the floor);
 //! - `secured`: the shop's own resource: bearer JWT, permission rules, multi-tenancy, field
-//!   rules and the created_by hook, called as an admin of the seeded organization.
+//!   rules and the created_by hook, called as an admin of the seeded organization;
+//! - `production`: the open resource with the production preset and a rate limit on.
+//!
+//! `open` and `secured` turn off the App's optional plugins (metrics, ETags, security
+//! headers, timeout), so they measure the generated layer alone.
 //!
 //! Each server runs in a child process (this binary, `serve` mode) on a single-threaded
 //! runtime pinned to core 0 (when `taskset` exists); the load generator runs here on the other
@@ -35,7 +39,7 @@ const CONCURRENCY: usize = 32;
 /// `sysconf(_SC_CLK_TCK)` on Linux.
 const CLOCK_TICKS: f64 = 100.0;
 /// The servers, in the order of the first round.
-const MODES: [&str; 3] = ["open", "hand", "secured"];
+const MODES: [&str; 4] = ["open", "hand", "secured", "production"];
 /// The HS256 secret of the secured server.
 const SECRET: &[u8] = b"arc-bench secret, 32 bytes or more";
 
@@ -73,18 +77,42 @@ fn serve(mode: &str, db_path: &Path) -> Result<()> {
         .build()?;
     rt.block_on(async {
         let db = arc_runtime::db::connect(&sqlite_url(db_path)).await?;
-        let router = match mode {
-            "open" => arc_runtime::App::new(db)
-                .resource::<open::OpenProduct>()
-                .cursor_secret(b"bench")
-                .into_router(),
-            "secured" => shop::app(db, SECRET)?.cursor_secret(b"bench").into_router(),
-            _ => hand::router(db),
-        };
+        let router = router(mode, db)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("{}", listener.local_addr()?.port());
         axum::serve(listener, router).await?;
         Ok(())
+    })
+}
+
+/// Turns off the optional plugins an `App` has by default: the bare generated layer.
+fn bare(app: arc_runtime::App) -> arc_runtime::App {
+    app.metrics(None)
+        .etag(false)
+        .security_headers(None)
+        .timeout(None)
+}
+
+/// The server of `mode` (see the module) over `db`.
+fn router(mode: &str, db: arc_runtime::sea_orm::DatabaseConnection) -> Result<axum::Router> {
+    use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
+    let open = || arc_runtime::App::new(db.clone()).resource::<open::OpenProduct>();
+    Ok(match mode {
+        "open" => bare(open()).cursor_secret(b"bench").into_router(),
+        "secured" => bare(shop::app(db.clone(), SECRET)?)
+            .cursor_secret(b"bench")
+            .into_router(),
+        // Every production plugin, with a rate limit high enough never to refuse.
+        "production" => open()
+            .preset(arc_runtime::preset::Preset::Production)
+            .cursor_secret(b"bench")
+            .rate_limit(Some(RateLimit::new(
+                u64::MAX,
+                Duration::from_secs(60),
+                KeyBy::Ip,
+            )))
+            .into_router(),
+        _ => hand::router(db),
     })
 }
 
@@ -107,13 +135,7 @@ fn inproc(n: usize, only: Option<&str>, route: Option<&str>) -> Result<()> {
                 &open_seed
             };
             let db = arc_runtime::db::connect(&sqlite_url(seed)).await?;
-            let router = match mode {
-                "open" => arc_runtime::App::new(db)
-                    .resource::<open::OpenProduct>()
-                    .into_router(),
-                "secured" => shop::app(db, SECRET)?.into_router(),
-                _ => hand::router(db),
-            };
+            let router = router(mode, db)?;
             let auth = auth_header(mode)?;
             let token = auth
                 .trim()
@@ -512,7 +534,7 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&dir);
 
-    let [open, hand, secured] = [0, 1, 2].map(|m| summarize(&runs[m]));
+    let [open, hand, secured, production] = [0, 1, 2, 3].map(|m| summarize(&runs[m]));
     print(
         "The generated open resource against the hand-written one:",
         ("open", &open),
@@ -523,10 +545,22 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         ("secured", &secured),
         ("open", &open),
     );
+    print(
+        "The production preset (request spans, metrics, ETags, security headers, CORS, gzip, timeout, load shedding, rate limit) against the bare open resource:",
+        ("production", &production),
+        ("open", &open),
+    );
     println!();
     println!(
-        "server RSS after a run (peak): open {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1}), secured {:.1} MiB ({:.1})",
-        open.rss.0, open.rss.1, hand.rss.0, hand.rss.1, secured.rss.0, secured.rss.1
+        "server RSS after a run (peak): open {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1}), secured {:.1} MiB ({:.1}), production {:.1} MiB ({:.1})",
+        open.rss.0,
+        open.rss.1,
+        hand.rss.0,
+        hand.rss.1,
+        secured.rss.0,
+        secured.rss.1,
+        production.rss.0,
+        production.rss.1
     );
     Ok(())
 }

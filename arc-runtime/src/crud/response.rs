@@ -2,7 +2,7 @@
 //! (no intermediate `serde_json::Value`).
 
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
@@ -143,8 +143,13 @@ impl<T: Serialize> Data<'static, T> {
 /// A JSON response; serialization failure is an internal error.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, ArcError> {
     let bytes = serde_json::to_vec(body).map_err(ArcError::internal)?;
-    let mut response = (status, bytes).into_response();
-    response.headers_mut().insert(
+    let mut response = Response::new(axum::body::Body::from(bytes));
+    *response.status_mut() = status;
+    // Room for what the layers add on the way out (request id, trace, tag, security
+    // headers, rate limits), so the map is sized once instead of grown twice.
+    let headers = response.headers_mut();
+    *headers = axum::http::HeaderMap::with_capacity(24);
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );

@@ -1,17 +1,12 @@
 //! The one error mapper: whatever fails below it (a panicking handler, a timeout, a tower
 //! layer's bare status) reaches the client as the contract's error envelope, with the request
 //! id, and a panic's message never leaves the process. In development it adds a 500's cause
-//! as `details.cause`.
+//! as `details.cause` (found in the response's extensions, never in a body).
 
 use std::any::Any;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use tower::{Layer, Service};
 
 use crate::error::{ArcError, ErrorCode, InternalCause};
 
@@ -59,49 +54,4 @@ pub fn envelope(response: Response, expose_causes: bool) -> Response {
         mapped.headers_mut().insert(header::RETRY_AFTER, value);
     }
     mapped
-}
-
-/// Applies [`envelope`] to every response.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EnvelopeLayer {
-    /// Add a 500's cause as `details.cause` (development only).
-    pub expose_causes: bool,
-}
-
-impl<S> Layer<S> for EnvelopeLayer {
-    type Service = Envelope<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Envelope {
-            inner,
-            expose_causes: self.expose_causes,
-        }
-    }
-}
-
-/// The service of [`EnvelopeLayer`].
-#[derive(Clone, Debug)]
-pub struct Envelope<S> {
-    inner: S,
-    expose_causes: bool,
-}
-
-impl<S> Service<Request> for Envelope<S>
-where
-    S: Service<Request, Response = Response> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        let future = self.inner.call(req);
-        let expose = self.expose_causes;
-        Box::pin(async move { future.await.map(|r| envelope(r, expose)) })
-    }
 }

@@ -5,16 +5,12 @@
 //! The tag is a 64-bit hash of the body, so it changes exactly when the representation does,
 //! and is the same on every instance running the same build.
 
-use std::future::Future;
 use std::hash::{Hash, Hasher};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tower::{Layer, Service};
 
 use crate::crud::handlers::CrudOperation;
 
@@ -25,12 +21,10 @@ const MAX_TAGGED: usize = 8 * 1024 * 1024;
 pub fn tag(body: &[u8], weak: bool) -> String {
     let mut hasher = std::hash::DefaultHasher::new();
     body.hash(&mut hasher);
-    let hash = hasher.finish();
-    if weak {
-        format!("W/\"{hash:016x}\"")
-    } else {
-        format!("\"{hash:016x}\"")
-    }
+    let mut buf = *b"W/\"0000000000000000\"";
+    super::request_id::hex(hasher.finish(), &mut buf[3..19]);
+    let text = if weak { &buf[..] } else { &buf[2..] };
+    String::from_utf8_lossy(text).into_owned()
 }
 
 /// Whether `If-None-Match` in `headers` names `etag` (weak comparison, as GET uses).
@@ -45,51 +39,28 @@ pub fn none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|candidate| candidate.trim() == "*" || opaque(candidate) == wanted)
 }
 
-/// Adds ETags and answers conditional GETs (see the module).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ETagLayer;
-
-impl<S> Layer<S> for ETagLayer {
-    type Service = ETag<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ETag { inner }
-    }
+/// What a conditional request asks: `Some` for `GET`/`HEAD` (with its `If-None-Match`
+/// values, usually none), `None` for requests that get no tag.
+pub fn conditional(req: &Request) -> Option<Vec<HeaderValue>> {
+    matches!(*req.method(), Method::GET | Method::HEAD).then(|| {
+        req.headers()
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .cloned()
+            .collect()
+    })
 }
 
-/// The service of [`ETagLayer`].
-#[derive(Clone, Debug)]
-pub struct ETag<S> {
-    inner: S,
-}
-
-impl<S> Service<Request> for ETag<S>
-where
-    S: Service<Request, Response = Response> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+/// Tags a `200` answer to a conditional request and answers `304` when it names the tag.
+pub async fn apply(response: Response, if_none_match: Vec<HeaderValue>) -> Response {
+    if response.status() != StatusCode::OK {
+        return response;
     }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        let conditional = matches!(*req.method(), Method::GET | Method::HEAD);
-        let request_headers = conditional.then(|| req.headers().clone());
-        let future = self.inner.call(req);
-        Box::pin(async move {
-            let response = future.await?;
-            match request_headers {
-                Some(headers) if response.status() == StatusCode::OK => {
-                    Ok(with_etag(response, &headers).await)
-                }
-                _ => Ok(response),
-            }
-        })
+    let mut request = HeaderMap::new();
+    for value in if_none_match {
+        request.append(header::IF_NONE_MATCH, value);
     }
+    with_etag(response, &request).await
 }
 
 async fn with_etag(response: Response, request: &HeaderMap) -> Response {

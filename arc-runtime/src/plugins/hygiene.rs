@@ -108,40 +108,44 @@ impl Cors {
 }
 
 /// Security headers added to every response that does not set them itself.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SecurityHeaders {
     /// Send `Strict-Transport-Security` (only behind HTTPS: production).
     pub hsts: bool,
 }
 
+const CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy");
+
+/// The headers sent in every preset.
+const ALWAYS: [(HeaderName, HeaderValue); 5] = [
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ),
+    (CORP, HeaderValue::from_static("same-origin")),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    ),
+];
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
+
 impl SecurityHeaders {
-    /// The headers and their values.
-    pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
-        let mut headers = vec![
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-            (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-            (
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ),
-            (
-                HeaderName::from_static("cross-origin-resource-policy"),
-                HeaderValue::from_static("same-origin"),
-            ),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-            ),
-        ];
-        if self.hsts {
-            headers.push((
-                header::STRICT_TRANSPORT_SECURITY,
-                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-            ));
+    /// Adds the headers `response` does not set itself.
+    pub fn apply(&self, response: &mut axum::response::Response) {
+        let present = response.headers_mut();
+        for (name, value) in ALWAYS {
+            if !present.contains_key(&name) {
+                present.insert(name, value);
+            }
         }
-        headers
+        if self.hsts && !present.contains_key(header::STRICT_TRANSPORT_SECURITY) {
+            present.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
+        }
     }
 }

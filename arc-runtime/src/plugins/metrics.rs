@@ -6,19 +6,17 @@
 //! `unmatched`; methods outside the standard ones count as `other`. Each [`Metrics`] has its own
 //! recorder (not the process-global one), so apps and tests do not share counters.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
-use tower::{Layer, Service};
 
 use crate::crud::handlers::CrudOperation;
 
@@ -27,11 +25,19 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-/// The app's metrics: a recorder and its renderer.
+/// The handles of one route's series (its counter and histogram), by method and status.
+type RouteSeries = HashMap<(&'static str, u16), HashMap<String, (Counter, Histogram)>>;
+/// The CRUD counters, by resource, operation and outcome.
+type CrudSeries = HashMap<(&'static str, &'static str, &'static str), Counter>;
+
+/// The app's metrics: a recorder, its renderer, and the handles of the series seen so far
+/// (so a request updates its series without building and hashing their keys again).
 #[derive(Clone)]
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
+    routes: Arc<Mutex<RouteSeries>>,
+    crud: Arc<Mutex<CrudSeries>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -60,6 +66,8 @@ impl Metrics {
         Self {
             recorder: Arc::new(recorder),
             handle,
+            routes: Arc::default(),
+            crud: Arc::default(),
         }
     }
 
@@ -74,40 +82,59 @@ impl Metrics {
         self.handle.render()
     }
 
-    /// The layer that times and counts every request.
-    pub fn layer(&self) -> MetricsLayer {
-        MetricsLayer {
-            metrics: self.clone(),
-        }
-    }
-
-    fn observe(&self, method: &'static str, route: String, response: &Response, start: Instant) {
-        let status = response.status().as_u16().to_string();
+    /// Counts and times the answer of the request `timer` timed.
+    pub fn observe(&self, timer: Timer, response: &Response) {
+        let Timer {
+            method,
+            route,
+            start,
+        } = timer;
+        let status = response.status();
         let seconds = start.elapsed().as_secs_f64();
-        let crud = response.extensions().get::<CrudOperation>().copied();
-        self.record(|| {
-            let labels = [
-                ("method", method.to_owned()),
-                ("route", route),
-                ("status", status),
-            ];
-            metrics::counter!("arc_http_requests_total", &labels).increment(1);
-            metrics::histogram!("arc_http_request_duration_seconds", &labels).record(seconds);
-            if let Some(op) = crud {
-                let outcome = if response.status().is_success() {
-                    "ok"
-                } else {
-                    "error"
-                };
-                metrics::counter!(
-                    "arc_crud_operations_total",
-                    "resource" => op.resource,
-                    "operation" => op.operation,
-                    "outcome" => outcome,
-                )
-                .increment(1);
+        let (counter, histogram) = {
+            let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+            let by_route = routes.entry((method, status.as_u16())).or_default();
+            match by_route.get(&route) {
+                Some(handles) => handles.clone(),
+                None => {
+                    let labels = [
+                        ("method", method.to_owned()),
+                        ("route", route.clone()),
+                        ("status", status.as_str().to_owned()),
+                    ];
+                    let handles = self.record(|| {
+                        (
+                            metrics::counter!("arc_http_requests_total", &labels),
+                            metrics::histogram!("arc_http_request_duration_seconds", &labels),
+                        )
+                    });
+                    by_route.insert(route, handles.clone());
+                    handles
+                }
             }
-        });
+        };
+        counter.increment(1);
+        histogram.record(seconds);
+        if let Some(op) = response.extensions().get::<CrudOperation>() {
+            let outcome = if status.is_success() { "ok" } else { "error" };
+            let key = (op.resource, op.operation, outcome);
+            let counter = {
+                let mut crud = self.crud.lock().unwrap_or_else(|e| e.into_inner());
+                crud.entry(key)
+                    .or_insert_with(|| {
+                        self.record(|| {
+                            metrics::counter!(
+                                "arc_crud_operations_total",
+                                "resource" => key.0,
+                                "operation" => key.1,
+                                "outcome" => key.2,
+                            )
+                        })
+                    })
+                    .clone()
+            };
+            counter.increment(1);
+        }
     }
 }
 
@@ -136,56 +163,24 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Times and counts every request (see [`Metrics`]).
-#[derive(Clone, Debug)]
-pub struct MetricsLayer {
-    metrics: Metrics,
+/// A request being timed: its method and route, and when it started.
+#[derive(Debug)]
+pub struct Timer {
+    method: &'static str,
+    route: String,
+    start: Instant,
 }
 
-impl<S> Layer<S> for MetricsLayer {
-    type Service = MetricsService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        MetricsService {
-            inner,
-            metrics: self.metrics.clone(),
+impl Timer {
+    /// Starts timing `req`.
+    pub fn start(req: &Request) -> Timer {
+        Timer {
+            method: method_label(req.method()),
+            route: req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned()),
+            start: Instant::now(),
         }
-    }
-}
-
-/// The service of [`MetricsLayer`].
-#[derive(Clone, Debug)]
-pub struct MetricsService<S> {
-    inner: S,
-    metrics: Metrics,
-}
-
-impl<S> Service<Request> for MetricsService<S>
-where
-    S: Service<Request, Response = Response> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        let start = Instant::now();
-        let method = method_label(req.method());
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-        let metrics = self.metrics.clone();
-        let future = self.inner.call(req);
-        Box::pin(async move {
-            let response = future.await?;
-            metrics.observe(method, route, &response, start);
-            Ok(response)
-        })
     }
 }

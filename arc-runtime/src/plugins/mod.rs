@@ -5,6 +5,7 @@ pub mod etag;
 pub mod health;
 pub mod hygiene;
 pub mod metrics;
+pub mod pipeline;
 pub mod rate_limit;
 pub mod request_id;
 pub mod steps;

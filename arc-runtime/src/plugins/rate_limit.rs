@@ -6,18 +6,15 @@
 //! the request goes through (and it is logged): limits protect capacity, and an outage of the
 //! counter store should not take the API down with it.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tower::{Layer, Service};
 
 use crate::auth::AuthContext;
 use crate::error::{ArcError, ErrorCode};
@@ -105,33 +102,6 @@ impl RateLimit {
             KeyBy::Custom(f) => format!("custom:{}", f(parts, caller)?),
         })
     }
-
-    /// The layer.
-    pub fn layer(&self) -> RateLimitLayer {
-        RateLimitLayer(Arc::new(self.clone()))
-    }
-}
-
-/// The layer of [`RateLimit`].
-#[derive(Clone, Debug)]
-pub struct RateLimitLayer(Arc<RateLimit>);
-
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimitService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RateLimitService {
-            inner,
-            limit: self.0.clone(),
-        }
-    }
-}
-
-/// The service of [`RateLimitLayer`].
-#[derive(Clone, Debug)]
-pub struct RateLimitService<S> {
-    inner: S,
-    limit: Arc<RateLimit>,
 }
 
 fn headers(response: &mut Response, hit: &Hit) {
@@ -145,49 +115,30 @@ fn headers(response: &mut Response, hit: &Hit) {
     }
 }
 
-impl<S> Service<Request> for RateLimitService<S>
-where
-    S: Service<Request, Response = Response> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        let limit = self.limit.clone();
-        // The ready clone serves this request; a fresh clone waits for the next.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let (parts, body) = req.into_parts();
-            let key = limit.key_of(&parts);
-            let hit = match key {
-                None => None,
-                Some(key) => match limit.store.hit(&key, limit.limit, limit.window).await {
-                    Ok(hit) => Some(hit),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "rate-limit store unavailable; not limiting");
-                        None
-                    }
-                },
-            };
-            if let Some(hit) = hit.filter(|h| !h.allowed) {
-                let mut response = ArcError::new(ErrorCode::RateLimited, "Too many requests")
-                    .with_retry_after(hit.reset_after)
-                    .into_response();
-                headers(&mut response, &hit);
-                return Ok(response);
+/// The middleware: `from_fn_with_state(Arc<RateLimit>, rate_limit::layer)` (the App adds
+/// it inside authentication).
+pub async fn layer(State(limit): State<Arc<RateLimit>>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let hit = match limit.key_of(&parts) {
+        None => None,
+        Some(key) => match limit.store.hit(&key, limit.limit, limit.window).await {
+            Ok(hit) => Some(hit),
+            Err(e) => {
+                tracing::warn!(error = %e, "rate-limit store unavailable; not limiting");
+                None
             }
-            let mut response = inner.call(Request::from_parts(parts, body)).await?;
-            if let Some(hit) = hit {
-                headers(&mut response, &hit);
-            }
-            Ok(response)
-        })
+        },
+    };
+    if let Some(hit) = hit.filter(|h| !h.allowed) {
+        let mut response = ArcError::new(ErrorCode::RateLimited, "Too many requests")
+            .with_retry_after(hit.reset_after)
+            .into_response();
+        headers(&mut response, &hit);
+        return response;
     }
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if let Some(hit) = hit {
+        headers(&mut response, &hit);
+    }
+    response
 }

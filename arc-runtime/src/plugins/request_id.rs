@@ -52,7 +52,8 @@ pub fn make() -> HeaderValue {
     HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
-fn hex(mut v: u64, out: &mut [u8]) {
+/// Writes `v` as lower-case hex digits filling `out` (the low digits; leading zeros kept).
+pub(crate) fn hex(mut v: u64, out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for slot in out.iter_mut().rev() {
         *slot = DIGITS[(v & 0xf) as usize];

@@ -4,16 +4,13 @@
 //!
 //! Both run inside authentication, so they see the caller.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tower::{Layer, Service};
 
 use crate::auth::AuthContext;
 use crate::crud::handlers::CrudOperation;
@@ -64,22 +61,51 @@ impl Steps {
     }
 }
 
-impl<S> Layer<S> for Steps {
-    type Service = StepsService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        StepsService {
-            inner,
-            steps: Arc::new(self.clone()),
+/// The middleware: `from_fn_with_state(Arc<Steps>, steps::layer)` (the App adds it).
+pub async fn layer(State(steps): State<Arc<Steps>>, req: Request, next: Next) -> Response {
+    let seen = Seen {
+        caller: caller(&req),
+        method: req.method().clone(),
+        route: req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned()),
+        headers: req.headers().clone(),
+    };
+    for guard in &steps.guards {
+        if let Err(e) = guard(&seen.context(None)) {
+            return e.into_response();
         }
     }
-}
-
-/// The service of [`Steps`].
-#[derive(Clone, Debug)]
-pub struct StepsService<S> {
-    inner: S,
-    steps: Arc<Steps>,
+    let response = next.run(req).await;
+    if steps.transforms.is_empty() || !response.status().is_success() {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_json {
+        return response;
+    }
+    let operation = response.extensions().get::<CrudOperation>().copied();
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ArcError::new(crate::ErrorCode::Internal, "Internal server error").into_response();
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    for transform in &steps.transforms {
+        transform(&seen.context(operation), &mut value);
+    }
+    let bytes = serde_json::to_vec(&value).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// The request as the steps see it.
@@ -107,72 +133,4 @@ fn caller(req: &Request) -> Arc<AuthContext> {
         .get::<Arc<AuthContext>>()
         .cloned()
         .unwrap_or_else(|| Arc::new(AuthContext::anonymous()))
-}
-
-impl<S> Service<Request> for StepsService<S>
-where
-    S: Service<Request, Response = Response> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        let steps = self.steps.clone();
-        let seen = Seen {
-            caller: caller(&req),
-            method: req.method().clone(),
-            route: req
-                .extensions()
-                .get::<MatchedPath>()
-                .map(|p| p.as_str().to_owned()),
-            headers: req.headers().clone(),
-        };
-        for guard in &steps.guards {
-            if let Err(e) = guard(&seen.context(None)) {
-                let response = e.into_response();
-                return Box::pin(async move { Ok(response) });
-            }
-        }
-        let future = self.inner.call(req);
-        Box::pin(async move {
-            let response = future.await?;
-            if steps.transforms.is_empty() || !response.status().is_success() {
-                return Ok(response);
-            }
-            let is_json = response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-            if !is_json {
-                return Ok(response);
-            }
-            let operation = response.extensions().get::<CrudOperation>().copied();
-            let (mut parts, body) = response.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-                return Ok(
-                    ArcError::new(crate::ErrorCode::Internal, "Internal server error")
-                        .into_response(),
-                );
-            };
-            let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-                return Ok(Response::from_parts(parts, Body::from(bytes)));
-            };
-            for transform in &steps.transforms {
-                transform(&seen.context(operation), &mut value);
-            }
-            let bytes = serde_json::to_vec(&value).unwrap_or_default();
-            parts.headers.remove(header::CONTENT_LENGTH);
-            parts.headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            Ok(Response::from_parts(parts, Body::from(bytes)))
-        })
-    }
 }

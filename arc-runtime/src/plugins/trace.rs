@@ -4,16 +4,13 @@
 //! carries `traceparent` with this server's span. Handlers read the [`TraceContext`] to pass
 //! it on to the services they call.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
-use tower::{Layer, Service};
-use tracing::Instrument;
+
+use super::request_id::hex;
 
 /// The W3C trace-context header.
 pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
@@ -49,13 +46,14 @@ impl TraceContext {
     }
 
     /// The `traceparent` value naming this server's span, for answers and outgoing calls.
-    pub fn traceparent(&self) -> String {
-        format!(
-            "00-{:032x}-{:016x}-{:02x}",
-            self.trace_id,
-            self.span_id,
-            u8::from(self.sampled)
-        )
+    pub fn traceparent(&self) -> HeaderValue {
+        // 00-<32 hex>-<16 hex>-<2 hex>, written without the formatter: this runs per request.
+        let mut buf = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        hex((self.trace_id >> 64) as u64, &mut buf[3..19]);
+        hex(self.trace_id as u64, &mut buf[19..35]);
+        hex(self.span_id, &mut buf[36..52]);
+        hex(u64::from(self.sampled), &mut buf[53..55]);
+        HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("00"))
     }
 }
 
@@ -88,76 +86,49 @@ fn parse(value: &[u8]) -> Option<(u128, bool)> {
     Some((trace_id, flags & 1 == 1))
 }
 
-/// The layer (see the module).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TraceLayer;
-
-impl<S> Layer<S> for TraceLayer {
-    type Service = Trace<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Trace { inner }
-    }
+/// Starts a request's trace: continues or starts the trace context (put in the request's
+/// extensions) and opens its span, to instrument the rest of the request with.
+pub fn begin(req: &mut Request) -> (TraceContext, tracing::Span) {
+    let context =
+        TraceContext::continue_or_start(req.headers().get(&TRACEPARENT).map(|v| v.as_bytes()));
+    req.extensions_mut().insert(context);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str());
+    let request_id = req
+        .headers()
+        .get(&super::request_id::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route = %route,
+        request_id = %request_id,
+        trace_id = %format_args!("{:032x}", context.trace_id),
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
+    (context, span)
 }
 
-/// The service of [`TraceLayer`].
-#[derive(Clone, Debug)]
-pub struct Trace<S> {
-    inner: S,
-}
-
-impl<S> Service<Request> for Trace<S>
-where
-    S: Service<Request, Response = Response> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+/// Ends a request's trace: records status and latency on its span and answers with
+/// `traceparent`.
+pub fn finish(
+    span: &tracing::Span,
+    context: &TraceContext,
+    start: Instant,
+    response: &mut Response,
+) {
+    if !span.is_disabled() {
+        span.record("status", response.status().as_u16());
+        span.record("latency_ms", start.elapsed().as_secs_f64() * 1e3);
+        span.in_scope(|| tracing::debug!("request finished"));
     }
-
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        let context =
-            TraceContext::continue_or_start(req.headers().get(&TRACEPARENT).map(|v| v.as_bytes()));
-        req.extensions_mut().insert(context);
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("unmatched", |p| p.as_str());
-        let request_id = req
-            .headers()
-            .get(&super::request_id::HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let span = tracing::info_span!(
-            "request",
-            method = %req.method(),
-            route = %route,
-            request_id = %request_id,
-            trace_id = %format_args!("{:032x}", context.trace_id),
-            status = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
-        );
-        let start = Instant::now();
-        let future = self.inner.call(req);
-        Box::pin(
-            async move {
-                let mut response = future.await?;
-                let span = tracing::Span::current();
-                span.record("status", response.status().as_u16());
-                span.record("latency_ms", start.elapsed().as_secs_f64() * 1e3);
-                tracing::debug!("request finished");
-                if let Ok(value) = HeaderValue::from_str(&context.traceparent()) {
-                    response.headers_mut().insert(TRACEPARENT, value);
-                }
-                Ok(response)
-            }
-            .instrument(span),
-        )
-    }
+    response
+        .headers_mut()
+        .insert(TRACEPARENT, context.traceparent());
 }
 
 #[cfg(test)]
@@ -172,6 +143,7 @@ mod tests {
         assert!(ctx.sampled);
         assert_ne!(ctx.span_id, 0x00f067aa0ba902b7, "a span of our own");
         let out = ctx.traceparent();
+        let out = out.to_str().unwrap();
         assert!(out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
         assert!(out.ends_with("-01"));
         for bad in [

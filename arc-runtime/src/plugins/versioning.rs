@@ -3,15 +3,12 @@
 //! `Deprecation` and, when its end is known, `Sunset` (RFC 8594); an unknown version is a 400.
 //! Handlers read the version as an [`ApiVersion`] request extension.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tower::{Layer, Service};
 
 use crate::error::ArcError;
 
@@ -101,94 +98,60 @@ impl Versioning {
         self.versions.iter().find(|v| &*v.name == name)
     }
 
-    /// The layer for header versioning, or for the routes under `/v{name}` with a prefix.
-    pub fn layer(&self, fixed: Option<&str>) -> VersioningLayer {
-        VersioningLayer {
+    /// The middleware's state for header versioning (`fixed` = `None`), or for the routes
+    /// under `/v{name}` (`fixed` = that name): `from_fn_with_state(scope, versioning::layer)`.
+    pub fn scope(&self, fixed: Option<&str>) -> VersionScope {
+        VersionScope {
             versions: Arc::new(self.clone()),
             fixed: fixed.map(Arc::from),
         }
     }
 }
 
-/// The layer of [`Versioning`].
+/// The versions and, under a path prefix, the one the routes serve.
 #[derive(Clone, Debug)]
-pub struct VersioningLayer {
+pub struct VersionScope {
     versions: Arc<Versioning>,
     fixed: Option<Arc<str>>,
 }
 
-impl<S> Layer<S> for VersioningLayer {
-    type Service = VersioningService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        VersioningService {
-            inner,
-            layer: self.clone(),
+/// The middleware (see the module).
+pub async fn layer(State(scope): State<VersionScope>, mut req: Request, next: Next) -> Response {
+    let versions = &scope.versions;
+    let asked: Option<String> = match &scope.fixed {
+        Some(fixed) => Some(fixed.to_string()),
+        None => req.headers().get(HEADER).map(|v| {
+            v.to_str()
+                .unwrap_or("?")
+                .trim()
+                .trim_start_matches('v')
+                .to_owned()
+        }),
+    };
+    let name = asked.unwrap_or_else(|| versions.current.to_string());
+    let Some(version) = versions.find(&name).cloned() else {
+        let known: Vec<&str> = versions.names().collect();
+        return ArcError::bad_request(format!(
+            "Unknown API version {name:?}; this server speaks {}",
+            known.join(", ")
+        ))
+        .into_response();
+    };
+    req.extensions_mut()
+        .insert(ApiVersion(version.name.clone()));
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&version.name) {
+        headers.insert(HEADER, value);
+    }
+    if version.deprecated {
+        headers.insert(
+            HeaderName::from_static("deprecation"),
+            HeaderValue::from_static("true"),
+        );
+        if let Some(sunset) = version.sunset {
+            headers.insert(HeaderName::from_static("sunset"), sunset);
         }
     }
-}
-
-/// The service of [`VersioningLayer`].
-#[derive(Clone, Debug)]
-pub struct VersioningService<S> {
-    inner: S,
-    layer: VersioningLayer,
-}
-
-impl<S> Service<Request> for VersioningService<S>
-where
-    S: Service<Request, Response = Response> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        let versions = &self.layer.versions;
-        let asked: Option<String> = match &self.layer.fixed {
-            Some(fixed) => Some(fixed.to_string()),
-            None => req.headers().get(HEADER).map(|v| {
-                v.to_str()
-                    .unwrap_or("?")
-                    .trim()
-                    .trim_start_matches('v')
-                    .to_owned()
-            }),
-        };
-        let name = asked.unwrap_or_else(|| versions.current.to_string());
-        let Some(version) = versions.find(&name).cloned() else {
-            let known: Vec<&str> = versions.names().collect();
-            let error = ArcError::bad_request(format!(
-                "Unknown API version {name:?}; this server speaks {}",
-                known.join(", ")
-            ))
-            .into_response();
-            return Box::pin(async move { Ok(error) });
-        };
-        req.extensions_mut()
-            .insert(ApiVersion(version.name.clone()));
-        let future = self.inner.call(req);
-        Box::pin(async move {
-            let mut response = future.await?;
-            let headers = response.headers_mut();
-            if let Ok(value) = HeaderValue::from_str(&version.name) {
-                headers.insert(HEADER, value);
-            }
-            if version.deprecated {
-                headers.insert(
-                    HeaderName::from_static("deprecation"),
-                    HeaderValue::from_static("true"),
-                );
-                if let Some(sunset) = version.sunset {
-                    headers.insert(HeaderName::from_static("sunset"), sunset);
-                }
-            }
-            Ok(response)
-        })
-    }
+    response
 }

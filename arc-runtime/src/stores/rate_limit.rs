@@ -81,12 +81,22 @@ impl RateLimitStore for InMemoryRateLimit {
                 if windows.len() > 100_000 {
                     windows.retain(|_, (w, _)| *w == index);
                 }
-                let slot = windows.entry(key.to_owned()).or_insert((index, 0));
-                if slot.0 != index {
-                    *slot = (index, 0);
-                }
-                slot.1 += 1;
-                Hit::of(slot.1, limit, seconds, now)
+                // Look up before inserting: the key is only copied for a new one.
+                let count = match windows.get_mut(key) {
+                    Some(slot) if slot.0 == index => {
+                        slot.1 += 1;
+                        slot.1
+                    }
+                    Some(slot) => {
+                        *slot = (index, 1);
+                        1
+                    }
+                    None => {
+                        windows.insert(key.to_owned(), (index, 1));
+                        1
+                    }
+                };
+                Hit::of(count, limit, seconds, now)
             })
             .map_err(|_| StoreError("rate-limit store lock poisoned".into()));
         Box::pin(std::future::ready(result))
