@@ -56,7 +56,11 @@ impl Preset {
             .with_env_filter(filter)
             .with_writer(std::io::stderr);
         let _ = match self {
-            Preset::Production | Preset::Edge => builder.json().flatten_event(true).try_init(),
+            Preset::Production | Preset::Edge => builder
+                .json()
+                .flatten_event(true)
+                .with_span_list(false)
+                .try_init(),
             Preset::Development => builder.try_init(),
             Preset::Testing => builder.with_test_writer().try_init(),
         };

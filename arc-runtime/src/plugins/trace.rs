@@ -124,7 +124,7 @@ pub fn finish(
     if !span.is_disabled() {
         span.record("status", response.status().as_u16());
         span.record("latency_ms", start.elapsed().as_secs_f64() * 1e3);
-        span.in_scope(|| tracing::debug!("request finished"));
+        span.in_scope(|| tracing::info!("request finished"));
     }
     response
         .headers_mut()
