@@ -92,7 +92,14 @@ pub struct App {
     steps: crate::plugins::steps::Steps,
     layers: Vec<LayerFn>,
     versioning: Option<crate::plugins::versioning::Versioning>,
+    on_shutdown: Vec<ShutdownHook>,
 }
+
+/// Code run once at shutdown, after in-flight requests drained and before the pool closes.
+type ShutdownHook = Box<dyn FnOnce() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// How long each shutdown hook may take.
+pub const SHUTDOWN_HOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A layer given to [`App::layer`], applied when the router is built.
 type LayerFn = Box<dyn FnOnce(Router<ArcState>) -> Router<ArcState> + Send>;
@@ -124,7 +131,20 @@ impl App {
             steps: crate::plugins::steps::Steps::default(),
             layers: Vec::new(),
             versioning: None,
+            on_shutdown: Vec::new(),
         }
+    }
+
+    /// Runs `hook` at shutdown, after in-flight requests drained and before the database pool
+    /// closes (flush buffers, leave a cluster), each within [`SHUTDOWN_HOOK_TIMEOUT`], in the
+    /// order given.
+    pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_shutdown.push(Box::new(move || Box::pin(hook())));
+        self
     }
 
     /// Serves these API versions (see [`crate::plugins::versioning`]). With a path prefix,
@@ -461,7 +481,7 @@ impl App {
     /// accepted, in-flight requests get the drain timeout to finish, and the database pool is
     /// closed.
     pub async fn serve_until(
-        self,
+        mut self,
         listener: tokio::net::TcpListener,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
@@ -475,6 +495,7 @@ impl App {
         }
         let db = self.db.clone();
         let drain = self.drain;
+        let hooks = std::mem::take(&mut self.on_shutdown);
         let (router, health) = self.build();
         let draining = health.draining();
         let started = Arc::new(tokio::sync::Notify::new());
@@ -497,6 +518,14 @@ impl App {
                 "drain timeout ({} s) passed with requests in flight; closing",
                 drain.as_secs()
             ),
+        }
+        for hook in hooks {
+            if tokio::time::timeout(SHUTDOWN_HOOK_TIMEOUT, hook())
+                .await
+                .is_err()
+            {
+                tracing::warn!("a shutdown hook took longer than {SHUTDOWN_HOOK_TIMEOUT:?}");
+            }
         }
         if let Err(e) = db.close().await {
             tracing::warn!(error = %e, "closing the database pool");

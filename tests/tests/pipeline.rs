@@ -245,13 +245,20 @@ async fn load_is_shed_with_retry_after() {
 async fn shutdown_drains_in_flight_requests() {
     let health = Health::new();
     let draining = health.draining();
-    let app = App::new(db().await).health(health).route(
-        "/work",
-        get(|| async {
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            "done"
-        }),
-    );
+    let hook_ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = hook_ran.clone();
+    let app = App::new(db().await)
+        .on_shutdown(move || async move {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+        .health(health)
+        .route(
+            "/work",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                "done"
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -271,6 +278,10 @@ async fn shutdown_drains_in_flight_requests() {
         assert!(response.ends_with("done"));
     }
     server.await.unwrap().unwrap();
+    assert!(
+        hook_ran.load(std::sync::atomic::Ordering::SeqCst),
+        "shutdown hooks ran"
+    );
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no new connections after shutdown"

@@ -6,7 +6,7 @@
 //! `sqlite://shop.db?mode=rwc`; `sqlite::memory:` and `postgres://..` work), `ARC_JWT_SECRET`
 //! (HS256 secret; a public development secret when unset, required in production),
 //! `ARC_CURSOR_SECRET` (signs list cursors; random per process when unset, required in
-//! production), `RUST_LOG`.
+//! production), `REDIS_URL` (when set, readiness checks Redis), `RUST_LOG`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -113,6 +113,20 @@ async fn serve(preset: Preset) -> Result<(), Error> {
         Err(_) => tracing::warn!(
             "ARC_CURSOR_SECRET is unset: list cursors are valid for this process only"
         ),
+    }
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        // Readiness follows Redis too; the stores move to it as they land in the shop.
+        let redis = arc_runtime::stores::redis::Redis::new(&url, "shop:")?;
+        let health = arc_runtime::plugins::health::Health::new().check(
+            "redis",
+            true,
+            std::time::Duration::from_millis(500),
+            move || {
+                let redis = redis.clone();
+                async move { redis.ping().await.map_err(|e| e.to_string()) }
+            },
+        );
+        app = app.health(health);
     }
     let problems = app.problems();
     if !problems.is_empty() {
