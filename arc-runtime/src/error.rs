@@ -270,7 +270,7 @@ struct Envelope<'a> {
 }
 
 /// The cause of a 500, kept in the response's extensions (never in its body) so a
-/// development app can show it (see [`crate::plugins::errors::EnvelopeLayer`]).
+/// development app can show it (see [`crate::plugins::errors::envelope`]).
 #[derive(Clone, Debug)]
 pub struct InternalCause(pub std::sync::Arc<str>);
 

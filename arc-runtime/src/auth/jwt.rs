@@ -127,7 +127,7 @@ pub struct TokenClaims {
     /// The active team in the active organization.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
-    /// The token id (for revocation); a random one when issued by [`JwtSigner::issue`].
+    /// The token id (for revocation); a random one from [`TokenClaims::new`].
     pub jti: String,
     /// Issued at (Unix seconds).
     pub iat: u64,

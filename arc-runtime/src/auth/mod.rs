@@ -7,7 +7,7 @@
 
 pub mod api_key;
 #[cfg(feature = "remote-jwks")]
-mod jwks;
+pub mod jwks;
 pub mod jwt;
 mod layer;
 
