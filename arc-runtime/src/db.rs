@@ -3,7 +3,9 @@
 //!
 //! SQLite settings are connection options, so each pooled connection gets WAL,
 //! `synchronous = NORMAL`, foreign keys, a busy timeout and the `REGEXP` function, not only
-//! the first one.
+//! the first one. Every statement is reported as a `tracing` event (target `arc_runtime::db`,
+//! debug level: SQL without its values, duration, failure), inside the span of the request
+//! that ran it.
 
 use std::time::Duration;
 
@@ -45,9 +47,31 @@ pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Database
             options.set_schema_search_path(schema.to_owned());
         }
     }
-    let db = Database::connect(options).await?;
+    let mut db = Database::connect(options).await?;
+    db.set_metric_callback(trace_statement);
     tracing::debug!(backend = ?db.get_database_backend(), "database connected");
     Ok(db)
+}
+
+/// The most SQL text a statement event carries.
+const MAX_SQL: usize = 300;
+
+fn trace_statement(info: &sea_orm::metric::Info<'_>) {
+    if !tracing::enabled!(target: "arc_runtime::db", tracing::Level::DEBUG) {
+        return;
+    }
+    let sql = info.statement.sql.as_str();
+    let end = sql
+        .char_indices()
+        .nth(MAX_SQL)
+        .map_or(sql.len(), |(i, _)| i);
+    tracing::debug!(
+        target: "arc_runtime::db",
+        elapsed_ms = info.elapsed.as_secs_f64() * 1e3,
+        failed = info.failed,
+        sql = &sql[..end],
+        "statement"
+    );
 }
 
 fn is_memory(url: &str) -> bool {
