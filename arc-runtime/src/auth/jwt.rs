@@ -6,6 +6,7 @@
 //! `jti`, `exp`; a claim of the wrong shape makes the token invalid.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::http::header;
 use axum::http::request::Parts;
@@ -205,12 +206,12 @@ impl JwtSigner {
 /// `exp` (plus leeway) passes; revocation is still asked on every request, by the auth layer.
 /// When full, it starts over (verified tokens only, so an attacker cannot fill it).
 struct Verified {
-    entries: std::sync::Mutex<HashMap<Box<str>, AuthContext>>,
+    entries: std::sync::Mutex<HashMap<Box<str>, Arc<AuthContext>>>,
     capacity: usize,
 }
 
 impl Verified {
-    fn get(&self, token: &str, now: u64, leeway: u64) -> Option<AuthContext> {
+    fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Arc<AuthContext>> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let context = entries.get(token)?;
         if context
@@ -223,7 +224,7 @@ impl Verified {
         None
     }
 
-    fn insert(&self, token: &str, context: &AuthContext) {
+    fn insert(&self, token: &str, context: &Arc<AuthContext>) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= self.capacity {
             entries.clear();
@@ -240,7 +241,7 @@ pub const DEFAULT_VERIFIED_CACHE: usize = 10_000;
 pub struct JwtAuthenticator {
     keys: JwtKeys,
     validation: Validation,
-    verified: Option<std::sync::Arc<Verified>>,
+    verified: Option<Arc<Verified>>,
 }
 
 impl JwtAuthenticator {
@@ -270,7 +271,7 @@ impl JwtAuthenticator {
     /// withdraws stops working at the next fetch.
     pub fn verified_cache(mut self, capacity: usize) -> Self {
         self.verified = (capacity > 0).then(|| {
-            std::sync::Arc::new(Verified {
+            Arc::new(Verified {
                 entries: std::sync::Mutex::new(HashMap::new()),
                 capacity,
             })
@@ -302,6 +303,11 @@ impl JwtAuthenticator {
 
     /// Verifies `token` and reads its claims into a caller.
     pub async fn verify(&self, token: &str) -> Result<AuthContext, ArcError> {
+        self.verify_shared(token).await.map(Arc::unwrap_or_clone)
+    }
+
+    /// Like [`JwtAuthenticator::verify`], the caller shared with the remembered tokens.
+    pub async fn verify_shared(&self, token: &str) -> Result<Arc<AuthContext>, ArcError> {
         let now = jsonwebtoken::get_current_timestamp();
         let cache = match &self.keys {
             #[cfg(feature = "remote-jwks")]
@@ -311,7 +317,7 @@ impl JwtAuthenticator {
         if let Some(context) = cache.and_then(|c| c.get(token, now, self.validation.leeway)) {
             return Ok(context);
         }
-        let context = self.verify_uncached(token).await?;
+        let context = Arc::new(self.verify_uncached(token).await?);
         if let Some(cache) = cache {
             cache.insert(token, &context);
         }
@@ -380,8 +386,29 @@ fn claims_to_context(claims: Map<String, Value>) -> Option<AuthContext> {
         token_id: string(&claims, "jti")?,
         expires_at: claims.get("exp").and_then(Value::as_u64),
         method: AuthMethod::Jwt,
-        claims: std::sync::Arc::new(claims),
+        claims: Arc::new(claims),
     })
+}
+
+impl JwtAuthenticator {
+    /// The bearer token of `parts`: `None` without `Authorization`, 401 when it is not
+    /// `Bearer <token>`.
+    fn bearer(parts: &Parts) -> Result<Option<&str>, ArcError> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let text = value.to_str().unwrap_or("");
+        match text.split_once(' ') {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
+                Ok(Some(token.trim()))
+            }
+            _ => Err(ArcError::unauthorized(
+                "Authorization must be `Bearer <token>`",
+            )),
+        }
+    }
 }
 
 impl Authenticator for JwtAuthenticator {
@@ -390,19 +417,19 @@ impl Authenticator for JwtAuthenticator {
         parts: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<AuthContext>, ArcError>> {
         Box::pin(async move {
-            let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-                return Ok(None);
-            };
-            let text = value.to_str().unwrap_or("");
-            match text.split_once(' ') {
-                Some((scheme, token))
-                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-                {
-                    self.verify(token.trim()).await.map(Some)
-                }
-                _ => Err(ArcError::unauthorized(
-                    "Authorization must be `Bearer <token>`",
-                )),
+            let found = self.authenticate_shared(parts).await?;
+            Ok(found.map(Arc::unwrap_or_clone))
+        })
+    }
+
+    fn authenticate_shared<'a>(
+        &'a self,
+        parts: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<Arc<AuthContext>>, ArcError>> {
+        Box::pin(async move {
+            match Self::bearer(parts)? {
+                None => Ok(None),
+                Some(token) => self.verify_shared(token).await.map(Some),
             }
         })
     }

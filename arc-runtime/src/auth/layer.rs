@@ -18,7 +18,7 @@ pub const ORG_HEADER: &str = "x-organization-id";
 /// Selects the active organization from `x-organization-id`: it must be one the caller
 /// belongs to (403 `ORG_ACCESS_DENIED` otherwise). Roles and the team in the token's own
 /// active org do not carry over to another one.
-pub(super) fn select_org(context: &mut AuthContext, parts: &Parts) -> Result<(), ArcError> {
+pub(super) fn select_org(context: &mut Arc<AuthContext>, parts: &Parts) -> Result<(), ArcError> {
     let Some(value) = parts.headers.get(ORG_HEADER) else {
         return Ok(());
     };
@@ -42,6 +42,8 @@ pub(super) fn select_org(context: &mut AuthContext, parts: &Parts) -> Result<(),
             "Not a member of that organization",
         ));
     }
+    // A copy only for the requests that switch organization.
+    let context = Arc::make_mut(context);
     context.org_id = Some(org.to_owned());
     context.org_roles.clear();
     context.team_id = None;
@@ -103,7 +105,7 @@ where
             let (mut parts, body) = request.into_parts();
             match auth.authenticate(&parts).await {
                 Ok(context) => {
-                    parts.extensions.insert(Arc::new(context));
+                    parts.extensions.insert(context);
                     inner.call(Request::from_parts(parts, body)).await
                 }
                 Err(error) => Ok(error.into_response()),

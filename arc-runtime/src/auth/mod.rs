@@ -132,6 +132,15 @@ pub trait Authenticator: Send + Sync + 'static {
         &'a self,
         parts: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<AuthContext>, ArcError>>;
+
+    /// Like [`Authenticator::authenticate`], for an authenticator that keeps callers and can
+    /// hand out a shared one instead of a copy (the default wraps `authenticate`).
+    fn authenticate_shared<'a>(
+        &'a self,
+        parts: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<Arc<AuthContext>>, ArcError>> {
+        Box::pin(async move { Ok(self.authenticate(parts).await?.map(Arc::new)) })
+    }
 }
 
 /// The app's authentication: authenticators in order, the revocation store, and whether
@@ -189,14 +198,20 @@ impl Auth {
 
     /// The caller of a request: the first authenticator that finds credentials, checked
     /// against revocation, with the active organization selected.
-    pub async fn authenticate(&self, parts: &Parts) -> Result<AuthContext, ArcError> {
-        let mut context = AuthContext::anonymous();
+    pub async fn authenticate(&self, parts: &Parts) -> Result<Arc<AuthContext>, ArcError> {
+        static ANONYMOUS: std::sync::OnceLock<Arc<AuthContext>> = std::sync::OnceLock::new();
+        let mut context = None;
         for authenticator in &self.authenticators {
-            if let Some(found) = authenticator.authenticate(parts).await? {
-                context = found;
+            if let Some(found) = authenticator.authenticate_shared(parts).await? {
+                context = Some(found);
                 break;
             }
         }
+        let mut context = context.unwrap_or_else(|| {
+            ANONYMOUS
+                .get_or_init(|| Arc::new(AuthContext::anonymous()))
+                .clone()
+        });
         if let Some(jti) = &context.token_id {
             match self.revocation.is_revoked(jti).await {
                 Ok(false) => {}
