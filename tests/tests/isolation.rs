@@ -179,29 +179,20 @@ struct Snapshot {
     categories: BTreeMap<Uuid, category_entity::Model>,
 }
 
+/// Every row of `E`, by id.
+async fn rows<E: EntityTrait>(
+    db: &DatabaseConnection,
+    id: fn(&E::Model) -> Uuid,
+) -> BTreeMap<Uuid, E::Model> {
+    let all = E::find().all(db).await.unwrap();
+    all.into_iter().map(|m| (id(&m), m)).collect()
+}
+
 async fn snapshot(db: &DatabaseConnection) -> Snapshot {
     Snapshot {
-        products: product_entity::Entity::find()
-            .all(db)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| (m.id, m))
-            .collect(),
-        orders: order_entity::Entity::find()
-            .all(db)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| (m.id, m))
-            .collect(),
-        categories: category_entity::Entity::find()
-            .all(db)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| (m.id, m))
-            .collect(),
+        products: rows::<product_entity::Entity>(db, |m| m.id).await,
+        orders: rows::<order_entity::Entity>(db, |m| m.id).await,
+        categories: rows::<category_entity::Entity>(db, |m| m.id).await,
     }
 }
 
