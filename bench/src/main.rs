@@ -80,7 +80,8 @@ fn serve(mode: &str, db_path: &Path) -> Result<()> {
         let router = router(mode, db)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("{}", listener.local_addr()?.port());
-        axum::serve(listener, router).await?;
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service).await?;
         Ok(())
     })
 }
@@ -165,6 +166,9 @@ fn inproc(n: usize, only: Option<&str>, route: Option<&str>) -> Result<()> {
                         ),
                     };
                     let mut req = axum::http::Request::builder().method(method).uri(uri);
+                    // The peer address a served request has (the rate limit keys on it).
+                    let peer: std::net::SocketAddr = ([127, 0, 0, 1], 40000).into();
+                    req = req.extension(axum::extract::ConnectInfo(peer));
                     if let Some(token) = &token {
                         req = req.header(axum::http::header::AUTHORIZATION, token.clone());
                     }

@@ -584,3 +584,33 @@ async fn api_versions_by_header_and_by_path() {
         "service routes are not versioned"
     );
 }
+
+#[tokio::test]
+async fn rate_limits_by_ip_need_the_peer_address() {
+    use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
+    let router = App::new(db().await)
+        .rate_limit(Some(RateLimit::new(1, Duration::from_secs(60), KeyBy::Ip)))
+        .into_router();
+    let from = |ip: [u8; 4]| {
+        let peer: std::net::SocketAddr = (ip, 5000).into();
+        Request::get("/_health/live")
+            .extension(axum::extract::ConnectInfo(peer))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(send(&router, from([10, 0, 0, 1])).await.status(), 200);
+    assert_eq!(send(&router, from([10, 0, 0, 1])).await.status(), 429);
+    assert_eq!(
+        send(&router, from([10, 0, 0, 2])).await.status(),
+        200,
+        "per address"
+    );
+    for _ in 0..3 {
+        let unknown = Request::get("/_health/live").body(Body::empty()).unwrap();
+        assert_eq!(
+            send(&router, unknown).await.status(),
+            200,
+            "no shared 'unknown' budget"
+        );
+    }
+}

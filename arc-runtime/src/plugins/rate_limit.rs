@@ -26,7 +26,8 @@ pub type KeyFn = Arc<dyn Fn(&Parts, &AuthContext) -> Option<String> + Send + Syn
 /// What requests share a budget.
 #[derive(Clone)]
 pub enum KeyBy {
-    /// The client's address (the TCP peer; behind a proxy, set it to forward the client's).
+    /// The client's address (the TCP peer, known when served by [`crate::App::serve`]; behind
+    /// a proxy, use `Custom` over the header it sets). Without it, requests are not limited.
     Ip,
     /// The signed-in user; anonymous callers fall back to their address.
     User,
@@ -82,25 +83,33 @@ impl RateLimit {
         let caller = parts.extensions.get::<Arc<AuthContext>>().map(|c| &**c);
         let anonymous = AuthContext::anonymous();
         let caller = caller.unwrap_or(&anonymous);
-        let ip = || {
-            let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>();
-            format!(
-                "ip:{}",
-                addr.map_or_else(|| "unknown".to_owned(), |a| a.0.ip().to_string())
-            )
+        let ip = || match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(addr)) => Some(format!("ip:{}", addr.ip())),
+            None => {
+                // Keying every client to one "unknown" address would let one of them use up
+                // everyone's budget: without the peer address, do not limit by it.
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    tracing::warn!(
+                        "rate limit by IP without the peer address: serve with App::serve or \
+                         into_make_service_with_connect_info; not limiting those requests"
+                    );
+                });
+                None
+            }
         };
         let user = || caller.user_id.as_ref().map(|u| format!("user:{u}"));
-        Some(match &self.key {
+        match &self.key {
             KeyBy::Ip => ip(),
-            KeyBy::User => user().unwrap_or_else(ip),
+            KeyBy::User => user().or_else(ip),
             KeyBy::Tenant => caller
                 .org_id
                 .as_ref()
                 .map(|o| format!("org:{o}"))
                 .or_else(user)
-                .unwrap_or_else(ip),
-            KeyBy::Custom(f) => format!("custom:{}", f(parts, caller)?),
-        })
+                .or_else(ip),
+            KeyBy::Custom(f) => Some(format!("custom:{}", f(parts, caller)?)),
+        }
     }
 }
 
