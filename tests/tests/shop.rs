@@ -453,3 +453,51 @@ async fn tokens_and_org_selection(app: &TestApp) {
         .await;
     assert_error(&wrong_org, 403, "ORG_ACCESS_DENIED");
 }
+
+/// The Redis of the revocation test, under a prefix of this process.
+static REDIS: std::sync::OnceLock<arc_runtime::stores::redis::Redis> = std::sync::OnceLock::new();
+
+fn shop_on_redis(db: arc_runtime::sea_orm::DatabaseConnection) -> arc_runtime::App {
+    shop::app_with(db, shop::DEV_JWT_SECRET.as_bytes(), REDIS.get()).expect("app")
+}
+
+/// A token revoked through one instance's Redis store is refused by another instance.
+#[tokio::test]
+async fn revocation_is_shared_through_redis() {
+    let Ok(url) = std::env::var("ARC_TEST_REDIS_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "ARC_TEST_REDIS_URL must be set under CI=true"
+        );
+        eprintln!("skipped: ARC_TEST_REDIS_URL is unset");
+        return;
+    };
+    let prefix = format!("shop-test:{}:", arc_runtime::uuid::Uuid::new_v4().simple());
+    let redis = arc_runtime::stores::redis::Redis::new(&url, prefix).unwrap();
+    REDIS.set(redis.clone()).ok();
+    let app = TestApp::sqlite_with(shop_on_redis).await;
+    let token = shop_token("ada", "acme", &["admin"]);
+    let claims = jsonwebtoken::decode::<Value>(
+        token.trim_start_matches("Bearer "),
+        &jsonwebtoken::DecodingKey::from_secret(shop::DEV_JWT_SECRET.as_bytes()).unwrap(),
+        &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(
+        as_(&app, &token, Method::GET, "/products", None)
+            .await
+            .status,
+        200
+    );
+    use arc_runtime::stores::RevocationStore;
+    let other_instance = redis.revocation();
+    let exp = claims["exp"].as_u64().unwrap();
+    other_instance
+        .revoke(claims["jti"].as_str().unwrap(), exp)
+        .await
+        .unwrap();
+    let refused = as_(&app, &token, Method::GET, "/products", None).await;
+    assert_error(&refused, 401, "UNAUTHORIZED");
+    assert_eq!(refused.body["error"], "Token has been revoked");
+}

@@ -13,6 +13,7 @@ use arc_runtime::App;
 use arc_runtime::auth::jwt::{JwtConfigError, JwtSigner, TokenClaims};
 use arc_runtime::auth::{Auth, JwtAuthenticator, JwtKeys};
 use arc_runtime::sea_orm::DatabaseConnection;
+use arc_runtime::stores::redis::Redis;
 
 pub use resources::*;
 
@@ -21,14 +22,27 @@ pub use resources::*;
 pub const DEV_JWT_SECRET: &str = "arc-rs shop development secret: never use in production";
 
 /// The shop's application over `db`, authenticating bearer tokens signed with `jwt_secret`
-/// (at least 32 bytes).
+/// (at least 32 bytes), with in-memory stores.
 pub fn app(db: DatabaseConnection, jwt_secret: &[u8]) -> Result<App, JwtConfigError> {
+    app_with(db, jwt_secret, None)
+}
+
+/// Like [`app`]; with `redis`, revoked tokens are kept there, so every instance refuses them.
+pub fn app_with(
+    db: DatabaseConnection,
+    jwt_secret: &[u8],
+    redis: Option<&Redis>,
+) -> Result<App, JwtConfigError> {
     let keys = JwtKeys::hs256(jwt_secret)?;
+    let mut auth = Auth::new().with(JwtAuthenticator::new(keys));
+    if let Some(redis) = redis {
+        auth = auth.revocation(redis.revocation());
+    }
     Ok(App::new(db)
         .resource::<Category>()
         .resource::<Product>()
         .resource::<Order>()
-        .auth(Auth::new().with(JwtAuthenticator::new(keys))))
+        .auth(auth))
 }
 
 /// A token for `user` with platform `roles`, active in `org` (when given) with `org_roles`

@@ -6,11 +6,14 @@
 //! `sqlite://shop.db?mode=rwc`; `sqlite::memory:` and `postgres://..` work), `ARC_JWT_SECRET`
 //! (HS256 secret; a public development secret when unset, required in production),
 //! `ARC_CURSOR_SECRET` (signs list cursors; random per process when unset, required in
-//! production), `REDIS_URL` (when set, readiness checks Redis), `RUST_LOG`.
+//! production), `REDIS_URL` (when set: revoked tokens and rate-limit counters live there and
+//! readiness checks it), `RUST_LOG`. Production and edge limit each user to 1200 requests a
+//! minute.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
 use arc_runtime::preset::Preset;
 use clap::{Parser, Subcommand};
 
@@ -107,16 +110,20 @@ async fn serve(preset: Preset) -> Result<(), Error> {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://shop.db?mode=rwc".into());
     let secret = jwt_secret(preset)?;
     let db = arc_runtime::db::connect(&url).await?;
-    let mut app = shop::app(db.clone(), &secret)?.preset(preset);
+    let redis = match std::env::var("REDIS_URL") {
+        Ok(url) => Some(arc_runtime::stores::redis::Redis::new(&url, "shop:")?),
+        Err(_) => None,
+    };
+    let mut app = shop::app_with(db.clone(), &secret, redis.as_ref())?.preset(preset);
     match std::env::var("ARC_CURSOR_SECRET") {
         Ok(secret) => app = app.cursor_secret(secret.as_bytes()),
         Err(_) => tracing::warn!(
             "ARC_CURSOR_SECRET is unset: list cursors are valid for this process only"
         ),
     }
-    if let Ok(url) = std::env::var("REDIS_URL") {
-        // Readiness follows Redis too; the stores move to it as they land in the shop.
-        let redis = arc_runtime::stores::redis::Redis::new(&url, "shop:")?;
+    if let Some(redis) = &redis {
+        // Readiness follows Redis too.
+        let redis = redis.clone();
         let health = arc_runtime::plugins::health::Health::new().check(
             "redis",
             true,
@@ -127,6 +134,14 @@ async fn serve(preset: Preset) -> Result<(), Error> {
             },
         );
         app = app.health(health);
+    }
+    if matches!(preset, Preset::Production | Preset::Edge) {
+        // Per user (or address) per minute; shared by every instance when Redis is set.
+        let mut limit = RateLimit::new(1200, std::time::Duration::from_secs(60), KeyBy::User);
+        if let Some(redis) = &redis {
+            limit = limit.store(redis.rate_limit());
+        }
+        app = app.rate_limit(Some(limit));
     }
     let problems = app.problems();
     if !problems.is_empty() {
