@@ -92,14 +92,15 @@ impl Metrics {
         let status = response.status();
         let seconds = start.elapsed().as_secs_f64();
         let (counter, histogram) = {
+            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
             let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
             let by_route = routes.entry((method, status.as_u16())).or_default();
-            match by_route.get(&route) {
+            match by_route.get(route) {
                 Some(handles) => handles.clone(),
                 None => {
                     let labels = [
                         ("method", method.to_owned()),
-                        ("route", route.clone()),
+                        ("route", route.to_owned()),
                         ("status", status.as_str().to_owned()),
                     ];
                     let handles = self.record(|| {
@@ -108,7 +109,7 @@ impl Metrics {
                             metrics::histogram!("arc_http_request_duration_seconds", &labels),
                         )
                     });
-                    by_route.insert(route, handles.clone());
+                    by_route.insert(route.to_owned(), handles.clone());
                     handles
                 }
             }
@@ -167,7 +168,8 @@ fn method_label(method: &Method) -> &'static str {
 #[derive(Debug)]
 pub struct Timer {
     method: &'static str,
-    route: String,
+    /// The matched template (shared, not copied); `None` for the fallback.
+    route: Option<MatchedPath>,
     start: Instant,
 }
 
@@ -176,10 +178,7 @@ impl Timer {
     pub fn start(req: &Request) -> Timer {
         Timer {
             method: method_label(req.method()),
-            route: req
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned()),
+            route: req.extensions().get::<MatchedPath>().cloned(),
             start: Instant::now(),
         }
     }
