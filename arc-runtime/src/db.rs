@@ -3,9 +3,10 @@
 //!
 //! SQLite settings are connection options, so each pooled connection gets WAL,
 //! `synchronous = NORMAL`, foreign keys, a busy timeout and the `REGEXP` function, not only
-//! the first one. Every statement is reported as a `tracing` event (target `arc_runtime::db`,
-//! debug level: SQL without its values, duration, failure), inside the span of the request
-//! that ran it.
+//! the first one. Every database call is a span of its own (sea-orm's `sea_orm.*` spans,
+//! children of the request's span; exported by [`crate::telemetry`]), and every statement is
+//! reported as a `tracing` event (target `arc_runtime::db`, debug level: SQL without its
+//! values, duration, failure) inside the span of the request that ran it.
 
 use std::time::Duration;
 

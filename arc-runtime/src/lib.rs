@@ -32,6 +32,7 @@ pub mod preset;
 pub mod query;
 pub mod resource;
 pub mod stores;
+pub mod telemetry;
 pub mod value;
 
 pub use app::{App, ArcState};

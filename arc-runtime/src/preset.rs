@@ -12,8 +12,6 @@
 //! | body limit | 1 MiB | 1 MiB | 1 MiB | 256 KiB |
 //! | required secrets | cursor secret | - | - | cursor secret |
 
-use tracing_subscriber::EnvFilter;
-
 /// Where the app runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Preset {
@@ -44,26 +42,11 @@ impl Preset {
     }
 
     /// Installs the process's log subscriber for this preset (once; later calls do nothing).
-    /// `RUST_LOG` overrides the level.
+    /// `RUST_LOG` overrides the level. [`Telemetry`](crate::telemetry::Telemetry) does the
+    /// same and can export spans too.
     pub fn init_logging(self) {
-        let default = match self {
-            Preset::Production | Preset::Edge => "info",
-            Preset::Development => "info,arc_runtime=debug",
-            Preset::Testing => "warn",
-        };
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr);
-        let _ = match self {
-            Preset::Production | Preset::Edge => builder
-                .json()
-                .flatten_event(true)
-                .with_span_list(false)
-                .try_init(),
-            Preset::Development => builder.try_init(),
-            Preset::Testing => builder.with_test_writer().try_init(),
-        };
+        // Without an exporter the guard holds nothing to flush.
+        let _ = crate::telemetry::Telemetry::new(self).init();
     }
 }
 

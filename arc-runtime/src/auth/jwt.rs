@@ -333,7 +333,8 @@ impl JwtAuthenticator {
             let header = decode_header(token).map_err(|_| invalid("malformed header"))?;
             header.kid.ok_or_else(|| invalid("no kid"))
         };
-        let fetched;
+        #[cfg(feature = "remote-jwks")]
+        let fetched: Option<jsonwebtoken::DecodingKey>;
         let key = match &self.keys {
             JwtKeys::Single(_, key) => key,
             JwtKeys::Set(keys) => keys.get(&kid()?).ok_or_else(|| invalid("unknown kid"))?,

@@ -22,6 +22,8 @@ pub struct TraceContext {
     pub trace_id: u128,
     /// This server's span: 8 bytes, never zero.
     pub span_id: u64,
+    /// The caller's span, when the request continued a trace.
+    pub parent_id: Option<u64>,
     /// Whether the caller sampled the trace.
     pub sampled: bool,
 }
@@ -32,14 +34,16 @@ impl TraceContext {
     pub fn continue_or_start(traceparent: Option<&[u8]>) -> TraceContext {
         let span_id = nonzero_u64();
         match traceparent.and_then(parse) {
-            Some((trace_id, sampled)) => TraceContext {
+            Some((trace_id, parent_id, sampled)) => TraceContext {
                 trace_id,
                 span_id,
+                parent_id: Some(parent_id),
                 sampled,
             },
             None => TraceContext {
                 trace_id: (u128::from(nonzero_u64()) << 64) | u128::from(rand::random::<u64>()),
                 span_id,
+                parent_id: None,
                 sampled: true,
             },
         }
@@ -62,7 +66,7 @@ fn nonzero_u64() -> u64 {
 }
 
 /// `00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero.
-fn parse(value: &[u8]) -> Option<(u128, bool)> {
+fn parse(value: &[u8]) -> Option<(u128, u64, bool)> {
     let text = std::str::from_utf8(value).ok()?.trim();
     let mut parts = text.split('-');
     let (version, trace, parent, flags) =
@@ -81,17 +85,18 @@ fn parse(value: &[u8]) -> Option<(u128, bool)> {
         return None;
     }
     let trace_id = u128::from_str_radix(trace, 16).ok().filter(|t| *t != 0)?;
-    u64::from_str_radix(parent, 16).ok().filter(|p| *p != 0)?;
+    let parent = u64::from_str_radix(parent, 16).ok().filter(|p| *p != 0)?;
     let flags = u8::from_str_radix(flags, 16).ok()?;
-    Some((trace_id, flags & 1 == 1))
+    Some((trace_id, parent, flags & 1 == 1))
 }
 
 /// Starts a request's trace: continues or starts the trace context (put in the request's
-/// extensions) and opens its span, to instrument the rest of the request with.
+/// extensions) and opens its span, to instrument the rest of the request with. With an
+/// OpenTelemetry exporter installed, the span is exported under the context's ids.
 pub fn begin(req: &mut Request) -> (TraceContext, tracing::Span) {
-    let context =
+    #[allow(unused_mut)] // set by the exporter when there is one
+    let mut context =
         TraceContext::continue_or_start(req.headers().get(&TRACEPARENT).map(|v| v.as_bytes()));
-    req.extensions_mut().insert(context);
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -103,13 +108,20 @@ pub fn begin(req: &mut Request) -> (TraceContext, tracing::Span) {
         .unwrap_or("");
     let span = tracing::info_span!(
         "request",
+        otel.kind = "server",
         method = %req.method(),
         route = %route,
         request_id = %request_id,
-        trace_id = %format_args!("{:032x}", context.trace_id),
+        trace_id = tracing::field::Empty,
         status = tracing::field::Empty,
         latency_ms = tracing::field::Empty,
     );
+    if !span.is_disabled() {
+        #[cfg(feature = "otlp")]
+        crate::telemetry::otlp::adopt(&span, &mut context);
+        span.record("trace_id", format_args!("{:032x}", context.trace_id));
+    }
+    req.extensions_mut().insert(context);
     (context, span)
 }
 
@@ -122,7 +134,7 @@ pub fn finish(
     response: &mut Response,
 ) {
     if !span.is_disabled() {
-        span.record("status", response.status().as_u16());
+        span.record("status", i64::from(response.status().as_u16()));
         span.record("latency_ms", start.elapsed().as_secs_f64() * 1e3);
         span.in_scope(|| tracing::info!("request finished"));
     }

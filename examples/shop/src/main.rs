@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
 use arc_runtime::preset::Preset;
+use arc_runtime::telemetry::Telemetry;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -58,7 +59,18 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    preset.init_logging();
+    // OTEL_EXPORTER_OTLP_ENDPOINT exports request and database spans; the guard flushes them.
+    let _telemetry = match Telemetry::new(preset)
+        .service_name("shop")
+        .from_env()
+        .init()
+    {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("shop: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(preset).await,
         Command::Token {
