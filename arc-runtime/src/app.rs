@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get};
@@ -26,8 +25,8 @@ use crate::migration::{self, ResourceMigration};
 use crate::plugins::health::{self, Health};
 use crate::plugins::hygiene::{Cors, SecurityHeaders};
 use crate::plugins::metrics::{self, Metrics};
+use crate::plugins::request_id;
 use crate::plugins::versioning::VersionBy;
-use crate::plugins::{errors, request_id};
 use crate::preset::Preset;
 use crate::query::{CursorKey, QueryLimits};
 use crate::resource::Resource;
@@ -360,15 +359,19 @@ impl App {
 
     /// The axum router: every route, health and metrics, the contract's 404 and 405, and the
     /// layers, outermost first: request ids, compression, CORS, the pipeline (trace span and
-    /// context, error envelope, ETags, security headers, metrics: one middleware), panic
-    /// catching, load shedding, the timeout, the body limit, authentication, rate limits,
+    /// context, error envelope, ETags, security headers, metrics, load shedding, the timeout
+    /// and panic catching: one middleware), the body limit, authentication, rate limits,
     /// steps and the app's own layers.
     pub fn into_router(self) -> Router {
         self.build().0
     }
 
     fn build(self) -> (Router, Health) {
-        let health = self.health.clone().database(self.db.clone());
+        let health = self
+            .health
+            .clone()
+            .database(self.db.clone())
+            .expose_errors(self.expose_causes);
         let state = ArcState(Arc::new(StateInner {
             db: self.db,
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
@@ -400,7 +403,10 @@ impl App {
         );
         if let Some(metrics) = &self.metrics {
             let metrics = metrics.clone();
-            routes = routes.route("/_metrics", get(move || metrics::render(metrics.clone())));
+            routes = routes.route(
+                "/_metrics",
+                get(move |headers| metrics::render(metrics.clone(), headers)),
+            );
         }
         let mut router = routes
             .fallback(not_found)
@@ -426,31 +432,15 @@ impl App {
             router = router.layer(auth.layer());
         }
         router = router.layer(DefaultBodyLimit::max(self.body_limit));
-        if let Some(timeout) = self.timeout {
-            router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                timeout,
-            ));
-        }
-        if let Some(n) = self.max_in_flight {
-            router = router.layer(
-                tower::ServiceBuilder::new()
-                    .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                        ArcError::new(ErrorCode::ServiceUnavailable, "Server busy, try again")
-                            .with_retry_after(1)
-                    }))
-                    .layer(tower::load_shed::LoadShedLayer::new())
-                    .layer(tower::limit::GlobalConcurrencyLimitLayer::new(n)),
-            );
-        }
-        router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            errors::panic_response,
-        ));
         let pipeline = crate::plugins::pipeline::Pipeline {
             metrics: self.metrics.clone(),
             expose_causes: self.expose_causes,
             security_headers: self.security_headers,
             etag: self.etag,
+            timeout: self.timeout,
+            in_flight: self
+                .max_in_flight
+                .map(crate::plugins::pipeline::InFlight::new),
         };
         router = router.layer(from_fn_with_state(
             Arc::new(pipeline),

@@ -73,6 +73,28 @@ async fn health_live_and_ready_with_checks() {
     let checks = body["details"]["checks"].as_array().unwrap();
     let queue = checks.iter().find(|c| c["name"] == "queue").unwrap();
     assert!(queue["error"].as_str().unwrap().contains("timed out"));
+    // A check's own error text can name hosts and users: only development shows it.
+    let search = checks.iter().find(|c| c["name"] == "search").unwrap();
+    assert_eq!(search["error"], "failed; the server log has the cause");
+    let leaky = || {
+        Health::new().check("search", false, Duration::from_secs(1), || async {
+            Err("redis://admin:hunter2@10.0.0.5 refused".into())
+        })
+    };
+    let router = App::new(db.clone()).health(leaky()).into_router();
+    let (_, _, _, text) = call(&router, "/_health/ready").await;
+    assert!(!text.contains("hunter2"), "{text}");
+    let router = App::new(db.clone())
+        .preset(arc_runtime::preset::Preset::Development)
+        .health(leaky())
+        .into_router();
+    let (_, _, body, _) = call(&router, "/_health/ready").await;
+    assert!(
+        body["checks"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("10.0.0.5")),
+        "{body}"
+    );
 
     // The database itself goes away.
     let router = App::new(db.clone()).into_router();
@@ -182,6 +204,28 @@ async fn metrics_use_route_templates_and_parse_as_prometheus() {
         }
         other => panic!("not a histogram: {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn metrics_can_ask_for_a_scraper_token() {
+    use arc_runtime::plugins::metrics::Metrics;
+    let router = App::new(db().await)
+        .metrics(Some(Metrics::new().bearer_token("scrape-me")))
+        .into_router();
+    let (status, headers, body, _) = call(&router, "/_metrics").await;
+    assert_error_body(status, &body, 401, "UNAUTHORIZED");
+    assert!(headers.contains_key("www-authenticate"));
+    let with = |token: &'static str| {
+        Request::get("/_metrics")
+            .header("authorization", token)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(send(&router, with("Bearer wrong")).await.status(), 401);
+    let res = send(&router, with("Bearer scrape-me")).await;
+    assert_eq!(res.status(), 200);
+    let text = res.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&text).contains("arc_http_requests_total"));
 }
 
 #[tokio::test]
@@ -578,6 +622,16 @@ async fn api_versions_by_header_and_by_path() {
         404,
         "routes live under their version"
     );
+    let created = app
+        .post(
+            "/v2/categories",
+            serde_json::json!({"name": "Versioned", "slug": "versioned"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let location = created.header("location").unwrap().to_owned();
+    assert!(location.starts_with("/v2/categories/"), "{location}");
+    assert_eq!(app.get(&location).await.status, 200, "Location resolves");
     assert_eq!(
         app.get("/_health/live").await.status,
         200,

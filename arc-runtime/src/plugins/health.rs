@@ -45,6 +45,7 @@ struct Check {
 pub struct Health {
     checks: Vec<Check>,
     draining: Draining,
+    expose_errors: bool,
 }
 
 impl std::fmt::Debug for Health {
@@ -78,6 +79,13 @@ impl Health {
     /// No checks yet (the app adds the database ping).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether readiness shows why a check failed (the App sets it from its preset: in
+    /// development and testing only). The log always has it.
+    pub fn expose_errors(mut self, expose: bool) -> Self {
+        self.expose_errors = expose;
+        self
     }
 
     /// Adds a check named `name`: `critical` ones fail readiness; each gets `timeout`.
@@ -122,12 +130,22 @@ impl Health {
             let outcome = tokio::time::timeout(check.timeout, (check.run)()).await;
             let error = match outcome {
                 Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(_) => Some(format!("timed out after {} ms", check.timeout.as_millis())),
+                Ok(Err(e)) => {
+                    tracing::warn!(check = check.name, error = %e, "health check failed");
+                    // Its text can name hosts and users: the log has it, the public page
+                    // only in development.
+                    Some(if self.expose_errors {
+                        e
+                    } else {
+                        "failed; the server log has the cause".to_owned()
+                    })
+                }
+                Err(_) => {
+                    let e = format!("timed out after {} ms", check.timeout.as_millis());
+                    tracing::warn!(check = check.name, error = %e, "health check failed");
+                    Some(e)
+                }
             };
-            if let Some(e) = &error {
-                tracing::warn!(check = check.name, error = %e, "health check failed");
-            }
             CheckReport {
                 name: check.name,
                 status: if error.is_none() { "ok" } else { "fail" },

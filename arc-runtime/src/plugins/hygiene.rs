@@ -138,14 +138,15 @@ const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSub
 impl SecurityHeaders {
     /// Adds the headers `response` does not set itself.
     pub fn apply(&self, response: &mut axum::response::Response) {
+        // One lookup per header: `entry` finds the slot it fills.
         let present = response.headers_mut();
         for (name, value) in ALWAYS {
-            if !present.contains_key(&name) {
-                present.insert(name, value);
-            }
+            present.entry(name).or_insert(value);
         }
-        if self.hsts && !present.contains_key(header::STRICT_TRANSPORT_SECURITY) {
-            present.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
+        if self.hsts {
+            present
+                .entry(header::STRICT_TRANSPORT_SECURITY)
+                .or_insert(HSTS);
         }
     }
 }

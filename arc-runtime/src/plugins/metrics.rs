@@ -6,9 +6,11 @@
 //! `unmatched`; methods outside the standard ones count as `other`. Each [`Metrics`] has its own
 //! recorder (not the process-global one), so apps and tests do not share counters.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use rustc_hash::FxHashMap;
+use sha2::{Digest, Sha256};
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{Method, header};
@@ -26,9 +28,11 @@ const BUCKETS: [f64; 12] = [
 ];
 
 /// The handles of one route's series (its counter and histogram), by method and status.
-type RouteSeries = HashMap<(&'static str, u16), HashMap<String, (Counter, Histogram)>>;
+/// Keys are the app's own (methods, statuses, route templates, resource names), never a
+/// client's text, so a fast hash without flooding resistance is safe here.
+type RouteSeries = FxHashMap<(&'static str, u16), FxHashMap<String, (Counter, Histogram)>>;
 /// The CRUD counters, by resource, operation and outcome.
-type CrudSeries = HashMap<(&'static str, &'static str, &'static str), Counter>;
+type CrudSeries = FxHashMap<(&'static str, &'static str, &'static str), Counter>;
 
 /// The app's metrics: a recorder, its renderer, and the handles of the series seen so far
 /// (so a request updates its series without building and hashing their keys again).
@@ -38,6 +42,8 @@ pub struct Metrics {
     handle: PrometheusHandle,
     routes: Arc<Mutex<RouteSeries>>,
     crud: Arc<Mutex<CrudSeries>>,
+    /// SHA-256 of the bearer token `/_metrics` asks for, when it asks for one.
+    token: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -68,7 +74,34 @@ impl Metrics {
             handle,
             routes: Arc::default(),
             crud: Arc::default(),
+            token: None,
         }
+    }
+
+    /// `/_metrics` answers only scrapers sending `Authorization: Bearer <token>` (401
+    /// otherwise), for when the endpoint is reachable from outside the private network.
+    ///
+    /// ```
+    /// let metrics = arc_runtime::plugins::metrics::Metrics::new().bearer_token("s3cret-scraper");
+    /// # let _ = metrics;
+    /// ```
+    pub fn bearer_token(mut self, token: impl AsRef<[u8]>) -> Self {
+        self.token = Some(Sha256::digest(token.as_ref()).into());
+        self
+    }
+
+    /// Whether `headers` carry the token `/_metrics` asks for (true when it asks for none).
+    fn admits(&self, headers: &axum::http::HeaderMap) -> bool {
+        let Some(expected) = &self.token else {
+            return true;
+        };
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Digests, not the tokens, are compared: their timing says nothing about the token.
+        <[u8; 32]>::from(Sha256::digest(given.trim().as_bytes())) == *expected
     }
 
     /// Records into this app's recorder: `metrics.record(|| metrics::counter!("x").increment(1))`.
@@ -140,7 +173,11 @@ impl Metrics {
 }
 
 /// `GET /_metrics`.
-pub async fn render(metrics: Metrics) -> Response {
+pub async fn render(metrics: Metrics, headers: axum::http::HeaderMap) -> Response {
+    if !metrics.admits(&headers) {
+        return crate::error::ArcError::unauthorized("Metrics need the scraper's bearer token")
+            .into_response();
+    }
     (
         [(
             header::CONTENT_TYPE,

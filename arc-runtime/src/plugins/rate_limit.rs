@@ -84,7 +84,7 @@ impl RateLimit {
         let anonymous = AuthContext::anonymous();
         let caller = caller.unwrap_or(&anonymous);
         let ip = || match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(addr)) => Some(format!("ip:{}", addr.ip())),
+            Some(ConnectInfo(addr)) => Some(ip_key(addr.ip())),
             None => {
                 // Keying every client to one "unknown" address would let one of them use up
                 // everyone's budget: without the peer address, do not limit by it.
@@ -113,14 +113,38 @@ impl RateLimit {
     }
 }
 
+const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
 fn headers(response: &mut Response, hit: &Hit) {
     let headers = response.headers_mut();
-    for (name, value) in [
-        ("ratelimit-limit", hit.limit),
-        ("ratelimit-remaining", hit.remaining),
-        ("ratelimit-reset", hit.reset_after),
-    ] {
-        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    headers.insert(LIMIT, HeaderValue::from(hit.limit));
+    headers.insert(REMAINING, HeaderValue::from(hit.remaining));
+    headers.insert(RESET, HeaderValue::from(hit.reset_after));
+}
+
+/// `ip:<address>`, written without the formatter for IPv4 (this runs per request).
+fn ip_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut key = String::with_capacity(18);
+            key.push_str("ip:");
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    key.push('.');
+                }
+                if octet >= 100 {
+                    key.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    key.push(char::from(b'0' + octet / 10 % 10));
+                }
+                key.push(char::from(b'0' + octet % 10));
+            }
+            key
+        }
+        std::net::IpAddr::V6(v6) => format!("ip:{v6}"),
     }
 }
 
@@ -150,4 +174,22 @@ pub async fn layer(State(limit): State<Arc<RateLimit>>, req: Request, next: Next
         headers(&mut response, &hit);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ip_keys_match_the_formatter() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.100.255",
+            "192.168.1.9",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(super::ip_key(ip), format!("ip:{ip}"));
+        }
+    }
 }

@@ -133,6 +133,12 @@ async fn serve(preset: Preset) -> Result<(), Error> {
             "ARC_CURSOR_SECRET is unset: list cursors are valid for this process only"
         ),
     }
+    if let Ok(token) = std::env::var("ARC_METRICS_TOKEN") {
+        // For a /_metrics reachable from outside the private network.
+        app = app.metrics(Some(
+            arc_runtime::plugins::metrics::Metrics::new().bearer_token(token),
+        ));
+    }
     if let Some(redis) = &redis {
         // Readiness follows Redis too.
         let redis = redis.clone();
