@@ -420,16 +420,13 @@ impl App {
                 crate::plugins::steps::layer,
             ));
         }
-        if let Some(limit) = &self.rate_limit {
-            // Inside authentication, so the caller is known.
-            router = router.layer(from_fn_with_state(
-                Arc::new(limit.clone()),
-                crate::plugins::rate_limit::layer,
+        if self.auth.is_some() || self.rate_limit.is_some() {
+            // Inside the request-id layer, so authentication errors carry the id; the rate
+            // limit right after authentication, so the caller is known.
+            router = router.layer(crate::auth::AccessLayer::with(
+                self.auth.clone(),
+                self.rate_limit.clone(),
             ));
-        }
-        if let Some(auth) = &self.auth {
-            // Inside the request-id layer, so authentication errors carry the id.
-            router = router.layer(auth.layer());
         }
         router = router.layer(DefaultBodyLimit::max(self.body_limit));
         let pipeline = crate::plugins::pipeline::Pipeline {

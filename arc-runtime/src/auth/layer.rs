@@ -1,4 +1,5 @@
-//! The tower layer that authenticates every request, and the `x-organization-id` rule.
+//! The tower layer that authenticates (and rate-limits) every request, and the
+//! `x-organization-id` rule.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -10,6 +11,7 @@ use tower::{Layer, Service};
 
 use super::{Auth, AuthContext};
 use crate::error::{ArcError, ErrorCode};
+use crate::plugins::rate_limit::{self, RateLimit};
 use crate::stores::BoxFuture;
 
 /// The header that selects the active organization.
@@ -50,40 +52,59 @@ pub(super) fn select_org(context: &mut Arc<AuthContext>, parts: &Parts) -> Resul
     Ok(())
 }
 
-/// Runs [`Auth`] on every request and puts the [`AuthContext`] in its extensions.
-#[derive(Clone, Debug)]
-pub struct AuthLayer {
-    auth: Arc<Auth>,
+/// Who may come in: runs [`Auth`] on every request (the [`AuthContext`] goes in its
+/// extensions) and then the rate limit, which keys on that caller. One layer for both: a
+/// tower layer costs a clone and a boxed future per request.
+#[derive(Clone, Debug, Default)]
+pub struct AccessLayer {
+    auth: Option<Arc<Auth>>,
+    rate_limit: Option<Arc<RateLimit>>,
 }
 
-impl AuthLayer {
-    /// The layer for `auth`.
+/// The layer [`Auth::layer`] gives: authentication alone.
+pub type AuthLayer = AccessLayer;
+
+impl AccessLayer {
+    /// Authentication with `auth`, no rate limit.
     pub fn new(auth: Auth) -> Self {
         Self {
-            auth: Arc::new(auth),
+            auth: Some(Arc::new(auth)),
+            rate_limit: None,
+        }
+    }
+
+    /// Authentication when `auth` is set (every caller is anonymous otherwise), then
+    /// `rate_limit` when set.
+    pub fn with(auth: Option<Auth>, rate_limit: Option<RateLimit>) -> Self {
+        Self {
+            auth: auth.map(Arc::new),
+            rate_limit: rate_limit.map(Arc::new),
         }
     }
 }
 
-impl<S> Layer<S> for AuthLayer {
-    type Service = AuthService<S>;
+impl<S> Layer<S> for AccessLayer {
+    type Service = AccessService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService {
+        AccessService {
             inner,
-            auth: self.auth.clone(),
+            access: self.clone(),
         }
     }
 }
 
-/// The service of [`AuthLayer`].
+/// The service of [`AccessLayer`].
 #[derive(Clone, Debug)]
-pub struct AuthService<S> {
+pub struct AccessService<S> {
     inner: S,
-    auth: Arc<Auth>,
+    access: AccessLayer,
 }
 
-impl<S> Service<Request> for AuthService<S>
+/// The service [`AuthLayer`] makes.
+pub type AuthService<S> = AccessService<S>;
+
+impl<S> Service<Request> for AccessService<S>
 where
     S: Service<Request, Response = Response> + Clone + Send + 'static,
     S::Future: Send,
@@ -100,16 +121,29 @@ where
         // The ready service handles this request; a fresh clone takes its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let auth = self.auth.clone();
+        let access = self.access.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            match auth.authenticate(&parts).await {
-                Ok(context) => {
-                    parts.extensions.insert(context);
-                    inner.call(Request::from_parts(parts, body)).await
+            if let Some(auth) = &access.auth {
+                match auth.authenticate(&parts).await {
+                    Ok(context) => {
+                        parts.extensions.insert(context);
+                    }
+                    Err(error) => return Ok(error.into_response()),
                 }
-                Err(error) => Ok(error.into_response()),
             }
+            let hit = match &access.rate_limit {
+                None => None,
+                Some(limit) => match limit.admit(&parts).await {
+                    Ok(hit) => hit,
+                    Err(refused) => return Ok(refused),
+                },
+            };
+            let mut response = inner.call(Request::from_parts(parts, body)).await?;
+            if let Some(hit) = &hit {
+                rate_limit::annotate(&mut response, hit);
+            }
+            Ok(response)
         })
     }
 }

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 pub use api_key::ApiKeys;
 pub use jwt::{JwtAuthenticator, JwtKeys};
-pub use layer::{AuthLayer, AuthService};
+pub use layer::{AccessLayer, AccessService, AuthLayer, AuthService};
 
 use crate::error::ArcError;
 use crate::stores::{BoxFuture, InMemoryRevocation, RevocationStore};

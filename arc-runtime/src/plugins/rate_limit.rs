@@ -2,7 +2,8 @@
 //! [`RateLimitStore`]. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and
 //! `RateLimit-Reset`; a request over budget gets 429 `RATE_LIMITED` with `Retry-After`.
 //!
-//! The layer sits inside authentication, so the caller is known. If the store cannot answer,
+//! It runs in the access layer right after authentication (see
+//! [`crate::auth::AccessLayer`]), so the caller is known. If the store cannot answer,
 //! the request goes through (and it is logged): limits protect capacity, and an outage of the
 //! counter store should not take the API down with it.
 
@@ -10,10 +11,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::AuthContext;
@@ -117,7 +117,8 @@ const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
-fn headers(response: &mut Response, hit: &Hit) {
+/// Puts `RateLimit-Limit`, `-Remaining` and `-Reset` on an answer.
+pub fn annotate(response: &mut Response, hit: &Hit) {
     let headers = response.headers_mut();
     headers.insert(LIMIT, HeaderValue::from(hit.limit));
     headers.insert(REMAINING, HeaderValue::from(hit.remaining));
@@ -148,32 +149,30 @@ fn ip_key(ip: std::net::IpAddr) -> String {
     }
 }
 
-/// The middleware: `from_fn_with_state(Arc<RateLimit>, rate_limit::layer)` (the App adds
-/// it inside authentication).
-pub async fn layer(State(limit): State<Arc<RateLimit>>, req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let hit = match limit.key_of(&parts) {
-        None => None,
-        Some(key) => match limit.store.hit(&key, limit.limit, limit.window).await {
-            Ok(hit) => Some(hit),
+impl RateLimit {
+    /// Counts the request of `parts` against its key's budget: `Err` with the 429 answer when
+    /// over it, `Ok(Some(hit))` with the figures for the answer's headers ([`annotate`]),
+    /// `Ok(None)` when the request is not limited (no key, or the store is down).
+    pub async fn admit(&self, parts: &Parts) -> Result<Option<Hit>, Response> {
+        let Some(key) = self.key_of(parts) else {
+            return Ok(None);
+        };
+        let hit = match self.store.hit(&key, self.limit, self.window).await {
+            Ok(hit) => hit,
             Err(e) => {
                 tracing::warn!(error = %e, "rate-limit store unavailable; not limiting");
-                None
+                return Ok(None);
             }
-        },
-    };
-    if let Some(hit) = hit.filter(|h| !h.allowed) {
+        };
+        if hit.allowed {
+            return Ok(Some(hit));
+        }
         let mut response = ArcError::new(ErrorCode::RateLimited, "Too many requests")
             .with_retry_after(hit.reset_after)
             .into_response();
-        headers(&mut response, &hit);
-        return response;
+        annotate(&mut response, &hit);
+        Err(response)
     }
-    let mut response = next.run(Request::from_parts(parts, body)).await;
-    if let Some(hit) = hit {
-        headers(&mut response, &hit);
-    }
-    response
 }
 
 #[cfg(test)]
