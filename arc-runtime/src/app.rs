@@ -71,7 +71,11 @@ pub struct App {
     db: DatabaseConnection,
     routes: Router<ArcState>,
     migrations: Vec<Box<dyn MigrationTrait>>,
-    resources: Vec<&'static crate::resource::ResourceMeta>,
+    resources: Vec<crate::openapi::Registered>,
+    custom_routes: Vec<String>,
+    title: String,
+    version: String,
+    docs: bool,
     cursor_key: Option<CursorKey>,
     limits: QueryLimits,
     body_limit: usize,
@@ -111,6 +115,10 @@ impl App {
             routes: Router::new(),
             migrations: Vec::new(),
             resources: Vec::new(),
+            custom_routes: Vec::new(),
+            title: "arc app".to_owned(),
+            version: "0.1.0".to_owned(),
+            docs: true,
             cursor_key: None,
             limits: QueryLimits::default(),
             body_limit: DEFAULT_BODY_LIMIT,
@@ -262,6 +270,20 @@ impl App {
     /// Mounts an app-defined route beside the resources'.
     pub fn route(mut self, path: &str, route: MethodRouter<ArcState>) -> Self {
         self.routes = self.routes.route(path, route);
+        self.custom_routes.push(path.to_owned());
+        self
+    }
+
+    /// The title and version the OpenAPI document and the registry give the app.
+    pub fn info(mut self, title: impl Into<String>, version: impl Into<String>) -> Self {
+        self.title = title.into();
+        self.version = version.into();
+        self
+    }
+
+    /// Serves `/_docs`, `/_docs/openapi.json` and `/_resources` (on by default).
+    pub fn docs(mut self, on: bool) -> Self {
+        self.docs = on;
         self
     }
 
@@ -307,7 +329,10 @@ impl App {
         self.routes = self.routes.merge(R::router());
         self.migrations
             .push(Box::new(ResourceMigration::<R>::new()));
-        self.resources.push(R::META);
+        self.resources.push(crate::openapi::Registered {
+            meta: R::META,
+            schemas: R::schemas,
+        });
         self
     }
 
@@ -338,8 +363,126 @@ impl App {
     }
 
     /// The mounted resources' descriptions.
-    pub fn resources(&self) -> &[&'static crate::resource::ResourceMeta] {
-        &self.resources
+    pub fn resources(&self) -> Vec<&'static crate::resource::ResourceMeta> {
+        self.resources.iter().map(|r| r.meta).collect()
+    }
+
+    /// The routes the app serves beside its resources' (health, metrics, documents, the
+    /// registry, and the app's own, method `*`).
+    pub fn service_routes(&self) -> Vec<crate::openapi::ServiceRoute> {
+        use crate::openapi::ServiceRoute;
+        use axum::http::Method;
+        let route = |path: &str, summary, access, produces| ServiceRoute {
+            method: Method::GET,
+            path: path.to_owned(),
+            summary,
+            access,
+            produces,
+        };
+        let mut out = vec![
+            route(
+                "/_health/live",
+                "The process answers.",
+                "public",
+                "application/json",
+            ),
+            route(
+                "/_health/ready",
+                "Every critical check passes and the app is not draining.",
+                "public",
+                "application/json",
+            ),
+        ];
+        if let Some(metrics) = &self.metrics {
+            let access = if metrics.has_token() {
+                "bearer token"
+            } else {
+                "public"
+            };
+            out.push(route(
+                "/_metrics",
+                "Prometheus metrics.",
+                access,
+                "text/plain",
+            ));
+        }
+        if self.docs {
+            out.push(route(
+                "/_docs",
+                "This documentation, for people.",
+                "public",
+                "text/html",
+            ));
+            out.push(route(
+                "/_docs/openapi.json",
+                "The OpenAPI 3.1 document.",
+                "public",
+                "application/json",
+            ));
+            out.push(route(
+                "/_docs/docs.js",
+                "The docs page's script.",
+                "public",
+                "text/javascript",
+            ));
+            out.push(route(
+                "/_docs/docs.css",
+                "The docs page's style.",
+                "public",
+                "text/css",
+            ));
+            out.push(route(
+                "/_resources",
+                "The registry (arc-describe/v1).",
+                "admin",
+                "application/json",
+            ));
+        }
+        out
+    }
+
+    /// The paths of the routes added with [`App::route`].
+    pub fn custom_routes(&self) -> &[String] {
+        &self.custom_routes
+    }
+
+    fn document(&self) -> crate::openapi::Document {
+        let prefixes = match &self.versioning {
+            Some(v) if v.by() == VersionBy::PathPrefix => {
+                v.names().map(|name| format!("/v{name}")).collect()
+            }
+            _ => vec![String::new()],
+        };
+        crate::openapi::Document {
+            title: self.title.clone(),
+            version: self.version.clone(),
+            resources: self.resources.clone(),
+            service: self.service_routes(),
+            security_schemes: self
+                .auth
+                .as_ref()
+                .map(crate::auth::Auth::security_schemes)
+                .unwrap_or_default(),
+            rate_limited: self.rate_limit.is_some(),
+            prefixes,
+            limits: self.limits,
+        }
+    }
+
+    /// The OpenAPI 3.1 document of the app (what `/_docs/openapi.json` serves).
+    pub fn openapi(&self) -> Result<serde_json::Value, crate::openapi::DocumentError> {
+        self.document().build()
+    }
+
+    /// The registry: `{"$schema": "arc-describe/v1", ..}` (what `/_resources` serves).
+    pub fn describe(&self) -> serde_json::Value {
+        crate::registry::describe(
+            &self.title,
+            &self.version,
+            &self.resources,
+            &self.service_routes(),
+            &self.limits,
+        )
     }
 
     /// The database pool.
@@ -367,6 +510,17 @@ impl App {
     }
 
     fn build(self) -> (Router, Health) {
+        let docs = self.docs.then(|| {
+            let document = self
+                .openapi()
+                .map_err(|e| e.to_string())
+                .and_then(|doc| serde_json::to_vec(&doc).map_err(|e| e.to_string()))
+                .map(bytes::Bytes::from);
+            if let Err(e) = &document {
+                tracing::error!(error = %e, "the OpenAPI document could not be made");
+            }
+            crate::docs::docs_routes(document).merge(crate::docs::registry_route(self.describe()))
+        });
         let health = self
             .health
             .clone()
@@ -407,6 +561,9 @@ impl App {
                 "/_metrics",
                 get(move |headers| metrics::render(metrics.clone(), headers)),
             );
+        }
+        if let Some(docs) = docs {
+            routes = routes.merge(docs);
         }
         let mut router = routes
             .fallback(not_found)

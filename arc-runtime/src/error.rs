@@ -55,6 +55,27 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the order of the contract's table.
+    pub const ALL: [ErrorCode; 17] = [
+        Self::Validation,
+        Self::BadRequest,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::OwnershipDenied,
+        Self::OrgSelectionRequired,
+        Self::OrgAccessDenied,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::DuplicateKey,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::Unprocessable,
+        Self::RateLimited,
+        Self::Internal,
+        Self::ServiceUnavailable,
+    ];
+
     /// The code as it appears in the envelope, e.g. `"NOT_FOUND"`.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -21,15 +21,18 @@ pub mod app;
 pub mod auth;
 pub mod crud;
 pub mod db;
+pub mod docs;
 pub mod enumeration;
 pub mod error;
 pub mod extract;
 pub mod hooks;
 pub mod migration;
+pub mod openapi;
 pub mod permissions;
 pub mod plugins;
 pub mod preset;
 pub mod query;
+pub mod registry;
 pub mod resource;
 pub mod stores;
 pub mod telemetry;
@@ -65,16 +68,18 @@ pub use uuid;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::app::ArcState;
-    pub use crate::crud::handlers;
+    pub use crate::crud::{handlers, routes};
     pub use crate::enumeration::{IntoDbValue, TextEnum, default_value};
     pub use crate::hooks::Hooks;
     pub use crate::migration::ResourceMigration;
     pub use crate::permissions::{Permissions, Rule};
     pub use crate::resource::{
-        Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, Rules, SerializeFields,
+        Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, ResourceSchemas, Rules,
+        SerializeFields,
     };
     pub use axum::Router;
     pub use axum::routing::{delete, get, patch, post};
+    pub use schemars;
     pub use sea_orm;
     pub use serde;
 

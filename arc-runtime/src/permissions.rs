@@ -101,6 +101,45 @@ pub enum Operation {
     Bulk,
 }
 
+impl Rule {
+    /// The rule in the attribute's own words, fields by name: `any(roles(admin),
+    /// owner(created_by))`. Documents and the registry show it.
+    pub fn describe(&self, meta: &crate::resource::ResourceMeta) -> String {
+        let field = |i: usize| meta.fields.get(i).map_or("?", |f| f.name);
+        let list = |rules: &[Rule]| {
+            rules
+                .iter()
+                .map(|r| r.describe(meta))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Rule::Public => "public".to_owned(),
+            Rule::Authenticated => "authenticated".to_owned(),
+            Rule::Deny => "deny".to_owned(),
+            Rule::Roles(roles) => format!("roles({})", roles.join(", ")),
+            Rule::OrgRoles(roles) => format!("org_roles({})", roles.join(", ")),
+            Rule::OrgMember => "org_member".to_owned(),
+            Rule::Owner(i) => format!("owner({})", field(*i)),
+            Rule::TeamMember => "team_member".to_owned(),
+            Rule::Team(i) => format!("team_member({})", field(*i)),
+            Rule::All(rules) => format!("all({})", list(rules)),
+            Rule::Any(rules) => format!("any({})", list(rules)),
+            Rule::When(_) => "when(an app predicate)".to_owned(),
+        }
+    }
+
+    /// Whether anyone, signed in or not, passes it.
+    pub fn is_public(&self) -> bool {
+        match self {
+            Rule::Public => true,
+            Rule::All(rules) => rules.iter().all(Rule::is_public),
+            Rule::Any(rules) => rules.iter().any(Rule::is_public),
+            _ => false,
+        }
+    }
+}
+
 impl Permissions {
     /// The rule of `op`.
     pub const fn rule(&self, op: Operation) -> Rule {

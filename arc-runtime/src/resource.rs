@@ -465,4 +465,19 @@ pub trait Resource: Sized + Send + Sync + 'static {
 
     /// The resource's routes, each one a generic handler of [`crate::crud::handlers`].
     fn router() -> axum::Router<crate::app::ArcState>;
+
+    /// The JSON Schemas of the row as answered, the create body and the patch body, from
+    /// their schemars derives; named types land in `generator`'s definitions.
+    fn schemas(generator: &mut schemars::SchemaGenerator) -> ResourceSchemas;
+}
+
+/// The JSON Schemas of one resource (see [`Resource::schemas`]).
+#[derive(Clone, Debug)]
+pub struct ResourceSchemas {
+    /// A row, as `GET` answers it (hidden fields left out).
+    pub model: schemars::Schema,
+    /// The body of `POST`.
+    pub create: schemars::Schema,
+    /// The body of `PATCH`.
+    pub patch: schemars::Schema,
 }

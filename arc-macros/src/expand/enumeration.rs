@@ -96,6 +96,7 @@ pub fn expand(cx: &Ctxt, input: &DeriveInput) -> TokenStream {
     if !input.generics.params.is_empty() {
         cx.error_spanned_by(&input.generics, "`Enum` cannot be generic");
     }
+    let ident_name = ident.to_string();
     quote! {
         impl ::arc_runtime::__private::TextEnum for #ident {
             const VARIANTS: &'static [&'static str] = &[#(#names),*];
@@ -111,6 +112,25 @@ pub fn expand(cx: &Ctxt, input: &DeriveInput) -> TokenStream {
                     #(#names => ::core::option::Option::Some(Self::#variants),)*
                     _ => ::core::option::Option::None,
                 }
+            }
+        }
+
+        impl ::arc_runtime::__private::schemars::JsonSchema for #ident {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(#ident_name)
+            }
+
+            fn schema_id() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(::core::concat!(::core::module_path!(), "::", #ident_name))
+            }
+
+            fn json_schema(
+                _: &mut ::arc_runtime::__private::schemars::SchemaGenerator,
+            ) -> ::arc_runtime::__private::schemars::Schema {
+                ::arc_runtime::__private::schemars::json_schema!({
+                    "type": "string",
+                    "enum": [#(#names),*],
+                })
             }
         }
     }

@@ -160,30 +160,6 @@ fn field_meta(f: &Field) -> TokenStream {
 fn router(model: &Resource) -> TokenStream {
     let path = &model.path;
     let one = format!("{path}/{{id}}");
-    let mut routes = vec![
-        quote!(.route(#path, __p::get(h::list::<Self>).post(h::create::<Self>))),
-        quote!(.route(#one, __p::get(h::get::<Self>).patch(h::update::<Self>).put(h::update::<Self>).delete(h::delete::<Self>))),
-    ];
-    if model.presets.soft_delete.is_some() {
-        let deleted = format!("{path}/deleted");
-        let restore = format!("{path}/{{id}}/restore");
-        routes.push(quote!(.route(#deleted, __p::get(h::list_deleted::<Self>))));
-        routes.push(quote!(.route(#restore, __p::post(h::restore::<Self>))));
-    }
-    if model.presets.slug_lookup.is_some() {
-        let slug = format!("{path}/slug/{{slug}}");
-        routes.push(quote!(.route(#slug, __p::get(h::get_by_slug::<Self>))));
-    }
-    if model.presets.tree.is_some() {
-        let tree = format!("{path}/tree");
-        let children = format!("{path}/{{id}}/children");
-        routes.push(quote!(.route(#tree, __p::get(h::tree::<Self>))));
-        routes.push(quote!(.route(#children, __p::get(h::children::<Self>))));
-    }
-    if model.presets.bulk {
-        let bulk = format!("{path}/bulk");
-        routes.push(quote!(.route(#bulk, __p::post(h::bulk_create::<Self>).patch(h::bulk_update::<Self>).delete(h::bulk_delete::<Self>))));
-    }
     let mut docs = vec![
         format!(
             " `GET {path}`: {}; `POST {path}`: {}",
@@ -227,9 +203,7 @@ fn router(model: &Resource) -> TokenStream {
         ///
         #(#[doc = #docs])*
         fn router() -> __p::Router<__p::ArcState> {
-            use __p::handlers as h;
-            __p::Router::new()
-                #(#routes)*
+            __p::routes::router::<Self>()
         }
     }
 }
@@ -267,6 +241,8 @@ pub fn expand(model: &Resource) -> TokenStream {
     let default_sort = &model.default_sort;
     let lenient = model.lenient;
     let router = router(model);
+    let create = format_ident!("{}Create", ident);
+    let patch = format_ident!("{}Patch", ident);
     let permissions = permissions(model);
     let hooks = if model.hooks {
         quote!()
@@ -311,6 +287,14 @@ pub fn expand(model: &Resource) -> TokenStream {
             }
 
             #router
+
+            fn schemas(g: &mut __p::schemars::SchemaGenerator) -> __p::ResourceSchemas {
+                __p::ResourceSchemas {
+                    model: g.subschema_for::<Self>(),
+                    create: g.subschema_for::<#create>(),
+                    patch: g.subschema_for::<#patch>(),
+                }
+            }
         }
 
         impl __p::SerializeFields for #module::Model {

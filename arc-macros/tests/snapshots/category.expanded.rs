@@ -1,4 +1,6 @@
 /// A product category; categories nest through `parent_id`.
+#[derive(::arc_runtime::__private::schemars::JsonSchema)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct Category {
     pub id: Uuid,
     pub name: String,
@@ -37,11 +39,15 @@ pub mod category_entity {
     Debug,
     Clone,
     ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize
+    ::arc_runtime::__private::serde::Deserialize,
+    ::arc_runtime::__private::schemars::JsonSchema
 )]
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct CategoryCreate {
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
+    #[schemars(length(min = 1, max = 100))]
     pub slug: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<Uuid>,
@@ -52,13 +58,17 @@ pub struct CategoryCreate {
     Clone,
     Default,
     ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize
+    ::arc_runtime::__private::serde::Deserialize,
+    ::arc_runtime::__private::schemars::JsonSchema
 )]
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct CategoryPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
     pub slug: Option<String>,
     #[serde(
         default,
@@ -141,19 +151,14 @@ const _: () = {
         /// `GET /categories/slug/{slug}`: public
         /// `GET /categories/tree`, `GET /categories/{id}/children`: public
         fn router() -> __p::Router<__p::ArcState> {
-            use __p::handlers as h;
-            __p::Router::new()
-                .route("/categories", __p::get(h::list::<Self>).post(h::create::<Self>))
-                .route(
-                    "/categories/{id}",
-                    __p::get(h::get::<Self>)
-                        .patch(h::update::<Self>)
-                        .put(h::update::<Self>)
-                        .delete(h::delete::<Self>),
-                )
-                .route("/categories/slug/{slug}", __p::get(h::get_by_slug::<Self>))
-                .route("/categories/tree", __p::get(h::tree::<Self>))
-                .route("/categories/{id}/children", __p::get(h::children::<Self>))
+            __p::routes::router::<Self>()
+        }
+        fn schemas(g: &mut __p::schemars::SchemaGenerator) -> __p::ResourceSchemas {
+            __p::ResourceSchemas {
+                model: g.subschema_for::<Self>(),
+                create: g.subschema_for::<CategoryCreate>(),
+                patch: g.subschema_for::<CategoryPatch>(),
+            }
         }
     }
     impl __p::SerializeFields for category_entity::Model {

@@ -1,4 +1,6 @@
 /// A note owned by the user in `owner_id`.
+#[derive(::arc_runtime::__private::schemars::JsonSchema)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct Note {
     pub id: Uuid,
     pub title: String,
@@ -50,10 +52,13 @@ pub mod note_entity {
     Debug,
     Clone,
     ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize
+    ::arc_runtime::__private::serde::Deserialize,
+    ::arc_runtime::__private::schemars::JsonSchema
 )]
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct NoteCreate {
+    #[schemars(length(min = 1))]
     pub title: String,
     pub owner_id: String,
     /// Only admins see it, or can select, filter or sort by it.
@@ -72,11 +77,14 @@ pub struct NoteCreate {
     Clone,
     Default,
     ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize
+    ::arc_runtime::__private::serde::Deserialize,
+    ::arc_runtime::__private::schemars::JsonSchema
 )]
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct NotePatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<String>,
@@ -196,24 +204,14 @@ const _: () = {
         /// `GET /notes/deleted`: all(org_member, org_roles("auditor")); `POST /notes/{id}/restore`: when(crate::notes::may_restore)
         /// `POST|PATCH|DELETE /notes/bulk`: roles("admin"), and the rule of create/update/delete
         fn router() -> __p::Router<__p::ArcState> {
-            use __p::handlers as h;
-            __p::Router::new()
-                .route("/notes", __p::get(h::list::<Self>).post(h::create::<Self>))
-                .route(
-                    "/notes/{id}",
-                    __p::get(h::get::<Self>)
-                        .patch(h::update::<Self>)
-                        .put(h::update::<Self>)
-                        .delete(h::delete::<Self>),
-                )
-                .route("/notes/deleted", __p::get(h::list_deleted::<Self>))
-                .route("/notes/{id}/restore", __p::post(h::restore::<Self>))
-                .route(
-                    "/notes/bulk",
-                    __p::post(h::bulk_create::<Self>)
-                        .patch(h::bulk_update::<Self>)
-                        .delete(h::bulk_delete::<Self>),
-                )
+            __p::routes::router::<Self>()
+        }
+        fn schemas(g: &mut __p::schemars::SchemaGenerator) -> __p::ResourceSchemas {
+            __p::ResourceSchemas {
+                model: g.subschema_for::<Self>(),
+                create: g.subschema_for::<NoteCreate>(),
+                patch: g.subschema_for::<NotePatch>(),
+            }
         }
     }
     impl __p::SerializeFields for note_entity::Model {

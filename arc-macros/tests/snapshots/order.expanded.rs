@@ -2,6 +2,8 @@
 ///
 /// Admins see and update their organization's orders; anyone else sees only their own.
 /// Orders are never deleted (cancel them instead).
+#[derive(::arc_runtime::__private::schemars::JsonSchema)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct Order {
     pub id: Uuid,
     /// The organization it was placed in.
@@ -52,11 +54,14 @@ pub mod order_entity {
     Debug,
     Clone,
     ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize
+    ::arc_runtime::__private::serde::Deserialize,
+    ::arc_runtime::__private::schemars::JsonSchema
 )]
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct OrderCreate {
     pub product_id: Uuid,
+    #[schemars(range(min = 1, max = 1000))]
     pub quantity: i32,
     #[serde(default)]
     pub status: OrderStatus,
@@ -67,13 +72,16 @@ pub struct OrderCreate {
     Clone,
     Default,
     ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize
+    ::arc_runtime::__private::serde::Deserialize,
+    ::arc_runtime::__private::schemars::JsonSchema
 )]
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct OrderPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
     pub quantity: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<OrderStatus>,
@@ -158,16 +166,14 @@ const _: () = {
         /// `GET /orders`: org_member; `POST /orders`: org_member
         /// `GET /orders/{id}`: org_member; `PATCH`/`PUT`: roles("admin"); `DELETE`: deny
         fn router() -> __p::Router<__p::ArcState> {
-            use __p::handlers as h;
-            __p::Router::new()
-                .route("/orders", __p::get(h::list::<Self>).post(h::create::<Self>))
-                .route(
-                    "/orders/{id}",
-                    __p::get(h::get::<Self>)
-                        .patch(h::update::<Self>)
-                        .put(h::update::<Self>)
-                        .delete(h::delete::<Self>),
-                )
+            __p::routes::router::<Self>()
+        }
+        fn schemas(g: &mut __p::schemars::SchemaGenerator) -> __p::ResourceSchemas {
+            __p::ResourceSchemas {
+                model: g.subschema_for::<Self>(),
+                create: g.subschema_for::<OrderCreate>(),
+                patch: g.subschema_for::<OrderPatch>(),
+            }
         }
     }
     impl __p::SerializeFields for order_entity::Model {

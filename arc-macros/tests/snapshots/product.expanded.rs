@@ -1,4 +1,6 @@
 /// A product of one organization's catalog. Prices are integers in minor units (cents).
+#[derive(::arc_runtime::__private::schemars::JsonSchema)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct Product {
     pub id: Uuid,
     /// The owning organization (the caller's, set by the multi-tenant preset).
@@ -10,6 +12,7 @@ pub struct Product {
     pub category_id: Option<Uuid>,
     /// What the product costs the shop: only admins see it.
     pub cost: Option<i64>,
+    #[schemars(skip)]
     pub internal_note: Option<String>,
     /// Shown first in the storefront; only admins may set it.
     pub is_featured: bool,
@@ -66,13 +69,18 @@ pub mod product_entity {
     Debug,
     Clone,
     ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize
+    ::arc_runtime::__private::serde::Deserialize,
+    ::arc_runtime::__private::schemars::JsonSchema
 )]
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct ProductCreate {
+    #[schemars(length(min = 1, max = 200))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200))]
     pub slug: Option<String>,
+    #[schemars(range(min = 0))]
     pub price: i64,
     #[serde(default)]
     pub status: ProductStatus,
@@ -80,8 +88,10 @@ pub struct ProductCreate {
     pub category_id: Option<Uuid>,
     /// What the product costs the shop: only admins see it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub cost: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2000))]
     pub internal_note: Option<String>,
     /// Shown first in the storefront; only admins may set it.
     #[serde(default)]
@@ -93,19 +103,24 @@ pub struct ProductCreate {
     Clone,
     Default,
     ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize
+    ::arc_runtime::__private::serde::Deserialize,
+    ::arc_runtime::__private::schemars::JsonSchema
 )]
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
+#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct ProductPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200))]
     pub name: Option<String>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "::arc_runtime::__private::double_option"
     )]
+    #[schemars(length(min = 1, max = 200))]
     pub slug: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub price: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ProductStatus>,
@@ -121,12 +136,14 @@ pub struct ProductPatch {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "::arc_runtime::__private::double_option"
     )]
+    #[schemars(range(min = 0))]
     pub cost: Option<Option<i64>>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "::arc_runtime::__private::double_option"
     )]
+    #[schemars(length(max = 2000))]
     pub internal_note: Option<Option<String>>,
     /// Shown first in the storefront; only admins may set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,25 +267,14 @@ const _: () = {
         /// `GET /products/slug/{slug}`: org_member
         /// `POST|PATCH|DELETE /products/bulk`: roles("admin"), and the rule of create/update/delete
         fn router() -> __p::Router<__p::ArcState> {
-            use __p::handlers as h;
-            __p::Router::new()
-                .route("/products", __p::get(h::list::<Self>).post(h::create::<Self>))
-                .route(
-                    "/products/{id}",
-                    __p::get(h::get::<Self>)
-                        .patch(h::update::<Self>)
-                        .put(h::update::<Self>)
-                        .delete(h::delete::<Self>),
-                )
-                .route("/products/deleted", __p::get(h::list_deleted::<Self>))
-                .route("/products/{id}/restore", __p::post(h::restore::<Self>))
-                .route("/products/slug/{slug}", __p::get(h::get_by_slug::<Self>))
-                .route(
-                    "/products/bulk",
-                    __p::post(h::bulk_create::<Self>)
-                        .patch(h::bulk_update::<Self>)
-                        .delete(h::bulk_delete::<Self>),
-                )
+            __p::routes::router::<Self>()
+        }
+        fn schemas(g: &mut __p::schemars::SchemaGenerator) -> __p::ResourceSchemas {
+            __p::ResourceSchemas {
+                model: g.subschema_for::<Self>(),
+                create: g.subschema_for::<ProductCreate>(),
+                patch: g.subschema_for::<ProductPatch>(),
+            }
         }
     }
     impl __p::SerializeFields for product_entity::Model {

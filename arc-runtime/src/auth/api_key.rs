@@ -60,4 +60,11 @@ impl Authenticator for ApiKeys {
         };
         Box::pin(std::future::ready(result))
     }
+
+    fn security_scheme(&self) -> Option<(&'static str, serde_json::Value)> {
+        Some((
+            "apiKey",
+            serde_json::json!({ "type": "apiKey", "in": "header", "name": HEADER }),
+        ))
+    }
 }

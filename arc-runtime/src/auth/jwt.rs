@@ -434,4 +434,11 @@ impl Authenticator for JwtAuthenticator {
             }
         })
     }
+
+    fn security_scheme(&self) -> Option<(&'static str, serde_json::Value)> {
+        Some((
+            "bearerAuth",
+            serde_json::json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }),
+        ))
+    }
 }

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 pub use api_key::ApiKeys;
 pub use jwt::{JwtAuthenticator, JwtKeys};
-pub use layer::{AccessLayer, AccessService, AuthLayer, AuthService};
+pub use layer::{AccessLayer, AccessService, AuthLayer, AuthService, ORG_HEADER};
 
 use crate::error::ArcError;
 use crate::stores::{BoxFuture, InMemoryRevocation, RevocationStore};
@@ -141,6 +141,12 @@ pub trait Authenticator: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<Arc<AuthContext>>, ArcError>> {
         Box::pin(async move { Ok(self.authenticate(parts).await?.map(Arc::new)) })
     }
+
+    /// How the OpenAPI document names this way in: a security scheme's name and its
+    /// object (`{"type": "http", "scheme": "bearer"}`), or `None` to leave it out.
+    fn security_scheme(&self) -> Option<(&'static str, serde_json::Value)> {
+        None
+    }
 }
 
 /// The app's authentication: authenticators in order, the revocation store, and whether
@@ -149,6 +155,23 @@ pub trait Authenticator: Send + Sync + 'static {
 pub struct Auth {
     authenticators: Vec<Arc<dyn Authenticator>>,
     revocation: Arc<dyn RevocationStore>,
+}
+
+impl Auth {
+    /// The security schemes of the authenticators, for the OpenAPI document.
+    pub fn security_schemes(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let mut schemes: Vec<(&'static str, serde_json::Value)> = Vec::new();
+        for scheme in self
+            .authenticators
+            .iter()
+            .filter_map(|a| a.security_scheme())
+        {
+            if !schemes.iter().any(|(name, _)| *name == scheme.0) {
+                schemes.push(scheme);
+            }
+        }
+        schemes
+    }
 }
 
 impl Default for Auth {

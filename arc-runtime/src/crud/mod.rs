@@ -2,12 +2,14 @@
 //!
 //! [`ops`] holds the operations (list, get, create, update, delete and the preset routes) as
 //! plain async functions over [`crate::Resource`]; [`handlers`] adapts them to axum; [`body`]
-//! decodes request bodies; [`response`] writes the contract's envelopes.
+//! decodes request bodies; [`response`] writes the contract's envelopes; [`routes`] is the
+//! route table of a resource.
 
 pub mod body;
 pub mod handlers;
 pub mod ops;
 pub mod response;
+pub mod routes;
 mod tree;
 
 pub use ops::Scope;

@@ -90,6 +90,11 @@ impl Metrics {
         self
     }
 
+    /// Whether `/_metrics` asks for a bearer token.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
     /// Whether `headers` carry the token `/_metrics` asks for (true when it asks for none).
     fn admits(&self, headers: &axum::http::HeaderMap) -> bool {
         let Some(expected) = &self.token else {

@@ -39,6 +39,7 @@ pub fn app_with(
         auth = auth.revocation(redis.revocation());
     }
     Ok(App::new(db)
+        .info("shop", env!("CARGO_PKG_VERSION"))
         .resource::<Category>()
         .resource::<Product>()
         .resource::<Order>()

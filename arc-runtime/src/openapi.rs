@@ -1,0 +1,800 @@
+//! The OpenAPI 3.1 document of an app, assembled from what each `#[resource]` declares: the
+//! schemars schemas of its row and bodies, its route table ([`crate::crud::routes`]), its
+//! field table (filters, operators, sort and select fields) and its permission rules. It is
+//! served at `/_docs/openapi.json`; `/_docs` renders it for people.
+//!
+//! Component names: a resource's schemas are named after its type (`Product`,
+//! `ProductCreate`, `ProductPatch`) and its envelopes after the resource (`ProductPage`,
+//! `ProductKeysetPage`, `ProductData`, ...); shared ones (`ErrorEnvelope`, `DeleteResult`)
+//! once. A name taken twice (two types of the same name in different modules) is an error of
+//! the document, reported by [`Document::build`].
+
+use axum::http::Method;
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+
+use crate::crud::routes::{Action, RouteInfo, routes};
+use crate::error::ErrorCode;
+use crate::query::{Op, QueryLimits};
+use crate::resource::{FieldMeta, FieldType, ResourceMeta, ResourceSchemas};
+
+/// A mounted resource, as the document and the registry see it.
+#[derive(Clone, Copy)]
+pub struct Registered {
+    /// Its field table, routes and rules.
+    pub meta: &'static ResourceMeta,
+    /// Its schemars schemas.
+    pub schemas: fn(&mut schemars::SchemaGenerator) -> ResourceSchemas,
+}
+
+impl std::fmt::Debug for Registered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registered")
+            .field("name", &self.meta.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A route the app serves beside its resources (health, metrics, docs, registry, or the
+/// app's own), for the document and the `routes` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceRoute {
+    /// The method.
+    pub method: Method,
+    /// The path.
+    pub path: String,
+    /// One line about it.
+    pub summary: &'static str,
+    /// Who may call it (`public`, `admin`, `bearer token`).
+    pub access: &'static str,
+    /// The media type of its 200 answer.
+    pub produces: &'static str,
+}
+
+/// What the document is made of (the App fills it in).
+#[derive(Clone, Debug, Default)]
+pub struct Document {
+    /// `info.title`.
+    pub title: String,
+    /// `info.version`.
+    pub version: String,
+    /// The resources, in mount order.
+    pub resources: Vec<Registered>,
+    /// The service and app routes.
+    pub service: Vec<ServiceRoute>,
+    /// The security schemes of the app's authenticators (`bearerAuth`, `apiKey`).
+    pub security_schemes: Vec<(&'static str, Value)>,
+    /// Whether a rate limit may answer 429.
+    pub rate_limited: bool,
+    /// Path prefixes the resources are served under (`["/v1", "/v2"]` with path
+    /// versioning; `[""]` otherwise).
+    pub prefixes: Vec<String>,
+    /// The query grammar's bounds.
+    pub limits: QueryLimits,
+}
+
+/// Why a document could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// Two components wanted the same name.
+    #[error("two schemas are named `{0}`: rename one of the types")]
+    DuplicateName(String),
+}
+
+impl Document {
+    /// The OpenAPI 3.1 document, as JSON.
+    pub fn build(&self) -> Result<Value, DocumentError> {
+        let mut generator = SchemaSettings::draft2020_12()
+            .with(|s| {
+                s.definitions_path = "#/components/schemas/".into();
+                s.meta_schema = None;
+            })
+            .into_generator();
+        let mut paths: Map<String, Value> = Map::new();
+        let mut ours: Map<String, Value> = Map::new();
+        let add = |schemas: &mut Map<String, Value>, name: String, schema: Value| {
+            if schemas.insert(name.clone(), schema).is_some() {
+                return Err(DocumentError::DuplicateName(name));
+            }
+            Ok(())
+        };
+        add(&mut ours, "ErrorEnvelope".into(), error_envelope())?;
+        add(&mut ours, "DeleteResult".into(), delete_result())?;
+        let mut tags = Vec::new();
+        let prefixes = if self.prefixes.is_empty() {
+            vec![String::new()]
+        } else {
+            self.prefixes.clone()
+        };
+        for resource in &self.resources {
+            let meta = resource.meta;
+            let schemas = (resource.schemas)(&mut generator);
+            let names = Names::of(meta, &schemas);
+            for (name, schema) in envelopes(meta, &schemas, &names) {
+                add(&mut ours, name, schema)?;
+            }
+            let tag = meta.path.trim_start_matches('/').to_owned();
+            tags.push(
+                json!({ "name": tag, "description": format!("The `{}` resource.", meta.name) }),
+            );
+            for prefix in &prefixes {
+                for route in routes(meta) {
+                    let op = self.operation(meta, &route, &schemas, &names, &tag, prefix);
+                    let path = paths
+                        .entry(format!("{prefix}{}", route.path))
+                        .or_insert_with(|| json!({}));
+                    path[route.method.as_str().to_ascii_lowercase()] = op;
+                }
+            }
+        }
+        for route in &self.service {
+            let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
+            path[route.method.as_str().to_ascii_lowercase()] = service_operation(route);
+        }
+        tags.push(json!({ "name": "service", "description": "Health, metrics, documents and the registry." }));
+        let mut schemas = generator.take_definitions(true);
+        for (name, schema) in ours {
+            add(&mut schemas, name, schema)?;
+        }
+        let mut components = json!({
+            "schemas": schemas,
+            "responses": error_responses(),
+        });
+        if !self.security_schemes.is_empty() {
+            components["securitySchemes"] = self
+                .security_schemes
+                .iter()
+                .map(|(name, scheme)| ((*name).to_owned(), scheme.clone()))
+                .collect::<Map<String, Value>>()
+                .into();
+        }
+        Ok(json!({
+            "openapi": "3.1.0",
+            "info": {
+                "title": self.title,
+                "version": self.version,
+                "description": "Generated by arc-rs from the resources' declarations.",
+            },
+            "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+            "tags": tags,
+            "paths": paths,
+            "components": components,
+        }))
+    }
+
+    /// One operation of a resource route.
+    fn operation(
+        &self,
+        meta: &ResourceMeta,
+        route: &RouteInfo,
+        schemas: &ResourceSchemas,
+        names: &Names,
+        tag: &str,
+        prefix: &str,
+    ) -> Value {
+        let action = route.action;
+        let rules: Vec<String> = action
+            .operations()
+            .iter()
+            .map(|op| meta.permissions.rule(*op).describe(meta))
+            .collect();
+        let public = action
+            .operations()
+            .iter()
+            .all(|op| meta.permissions.rule(*op).is_public());
+        let version = prefix.trim_start_matches('/');
+        let id = if version.is_empty() {
+            format!("{}_{}", meta.name, action.name())
+        } else {
+            format!("{version}_{}_{}", meta.name, action.name())
+        };
+        let mut op = json!({
+            "operationId": id,
+            "tags": [tag],
+            "summary": summary(meta, action),
+            "x-arc-permission": rules.join(" and "),
+            "parameters": parameters(meta, route, &self.limits),
+            "responses": self.responses(meta, action, names, public),
+        });
+        if let Some(preset) = action.preset() {
+            op["x-arc-preset"] = preset.into();
+        }
+        if let Some(body) = request_body(action, schemas) {
+            op["requestBody"] = body;
+        }
+        if !self.security_schemes.is_empty() {
+            let mut security: Vec<Value> = self
+                .security_schemes
+                .iter()
+                .map(|(name, _)| json!({ *name: [] }))
+                .collect();
+            if public {
+                security.push(json!({})); // credentials are optional
+            }
+            op["security"] = security.into();
+        }
+        op
+    }
+
+    /// The answers `action` can give.
+    fn responses(&self, meta: &ResourceMeta, action: Action, names: &Names, public: bool) -> Value {
+        let (status, schema) = match action {
+            Action::List | Action::Deleted => (
+                "200",
+                json!({ "oneOf": [reference(&names.page), reference(&names.keyset)] }),
+            ),
+            Action::Get | Action::BySlug | Action::Update | Action::Replace | Action::Restore => {
+                ("200", reference(&names.data))
+            }
+            Action::Create => ("201", reference(&names.data)),
+            Action::Delete => ("200", reference("DeleteResult")),
+            Action::Tree | Action::Children => ("200", reference(&names.list)),
+            Action::BulkCreate => ("201", reference(&names.bulk)),
+            Action::BulkUpdate => ("200", bulk_counts(&["matchedCount", "modifiedCount"])),
+            Action::BulkDelete => ("200", bulk_counts(&["deletedCount"])),
+        };
+        let mut out = Map::new();
+        let mut ok = json!({
+            "description": summary(meta, action),
+            "content": { "application/json": { "schema": schema } },
+        });
+        if action == Action::Create {
+            ok["headers"] = json!({ "Location": {
+                "description": "The path of the new row.",
+                "schema": { "type": "string" },
+            }});
+        }
+        out.insert(status.to_owned(), ok);
+        let mut errors = vec!["400"];
+        if !public || meta.presets.tenant.is_some() {
+            errors.extend(["401", "403"]);
+        }
+        let one_row = matches!(
+            action,
+            Action::Get
+                | Action::BySlug
+                | Action::Update
+                | Action::Replace
+                | Action::Delete
+                | Action::Restore
+                | Action::Children
+        );
+        if one_row {
+            errors.push("404");
+        }
+        if matches!(
+            action,
+            Action::Create
+                | Action::Update
+                | Action::Replace
+                | Action::Restore
+                | Action::BulkCreate
+        ) {
+            errors.push("409");
+        }
+        if request_body_kind(action).is_some() {
+            errors.extend(["413", "415"]);
+        }
+        if self.rate_limited {
+            errors.push("429");
+        }
+        errors.extend(["500", "503"]);
+        for status in errors {
+            out.insert(
+                status.to_owned(),
+                json!({ "$ref": format!("#/components/responses/{}", response_name(status)) }),
+            );
+        }
+        out.into()
+    }
+}
+
+/// The component names of one resource.
+struct Names {
+    model: Value,
+    page: String,
+    keyset: String,
+    data: String,
+    list: String,
+    bulk: String,
+}
+
+impl Names {
+    fn of(meta: &ResourceMeta, schemas: &ResourceSchemas) -> Names {
+        let base = pascal(meta.name);
+        Names {
+            model: schemas.model.clone().to_value(),
+            page: format!("{base}Page"),
+            keyset: format!("{base}KeysetPage"),
+            data: format!("{base}Data"),
+            list: format!("{base}List"),
+            bulk: format!("{base}BulkCreated"),
+        }
+    }
+}
+
+fn pascal(name: &str) -> String {
+    name.split(['_', '-'])
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// The envelopes of a resource: pages, one row, a list, bulk results.
+fn envelopes(
+    meta: &ResourceMeta,
+    _schemas: &ResourceSchemas,
+    names: &Names,
+) -> Vec<(String, Value)> {
+    let row = names.model.clone();
+    let rows = json!({ "type": "array", "items": row });
+    let success = json!({ "const": true });
+    let mut out = vec![
+        (
+            names.page.clone(),
+            json!({
+                "type": "object",
+                "description": format!("A page of {}, by `page` and `limit`.", meta.path.trim_start_matches('/')),
+                "properties": {
+                    "success": success, "docs": rows,
+                    "page": { "type": "integer", "minimum": 1 },
+                    "limit": { "type": "integer", "minimum": 1 },
+                    "total": { "type": "integer", "minimum": 0 },
+                    "pages": { "type": "integer", "minimum": 0 },
+                    "hasNext": { "type": "boolean" },
+                    "hasPrev": { "type": "boolean" },
+                },
+                "required": ["success", "docs", "page", "limit", "total", "pages", "hasNext", "hasPrev"],
+            }),
+        ),
+        (
+            names.keyset.clone(),
+            json!({
+                "type": "object",
+                "description": "A keyset page (`after=`): `next` continues it, absent on the last page.",
+                "properties": {
+                    "success": success, "docs": rows,
+                    "limit": { "type": "integer", "minimum": 1 },
+                    "hasNext": { "type": "boolean" },
+                    "next": { "type": "string", "description": "An opaque, signed cursor." },
+                },
+                "required": ["success", "docs", "limit", "hasNext"],
+            }),
+        ),
+        (
+            names.data.clone(),
+            json!({
+                "type": "object",
+                "properties": {
+                    "success": success, "data": row,
+                    "message": { "type": "string" },
+                },
+                "required": ["success", "data"],
+            }),
+        ),
+        (
+            names.list.clone(),
+            json!({
+                "type": "object",
+                "description": "Rows; in a tree each carries its `children`.",
+                "properties": { "success": success, "data": rows },
+                "required": ["success", "data"],
+            }),
+        ),
+    ];
+    if meta.presets.bulk {
+        out.push((
+            names.bulk.clone(),
+            json!({
+                "type": "object",
+                "properties": {
+                    "success": success, "data": rows,
+                    "count": { "type": "integer", "minimum": 0 },
+                },
+                "required": ["success", "data", "count"],
+            }),
+        ));
+    }
+    out
+}
+
+fn bulk_counts(keys: &[&str]) -> Value {
+    let properties: Map<String, Value> = keys
+        .iter()
+        .map(|k| ((*k).to_owned(), json!({ "type": "integer", "minimum": 0 })))
+        .collect();
+    json!({
+        "type": "object",
+        "properties": {
+            "success": { "const": true },
+            "data": { "type": "object", "properties": properties, "required": keys },
+        },
+        "required": ["success", "data"],
+    })
+}
+
+fn error_envelope() -> Value {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    json!({
+        "type": "object",
+        "description": "Every error: a human message, a machine code, when, and the request id.",
+        "properties": {
+            "success": { "const": false },
+            "error": { "type": "string" },
+            "code": { "type": "string", "enum": codes },
+            "timestamp": { "type": "string", "format": "date-time" },
+            "requestId": { "type": "string" },
+            "details": { "type": "object" },
+        },
+        "required": ["success", "error", "code", "timestamp", "requestId"],
+    })
+}
+
+fn delete_result() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "success": { "const": true },
+            "data": {
+                "type": "object",
+                "properties": {
+                    "message": { "type": "string" },
+                    "id": { "type": "string" },
+                    "soft": { "type": "boolean", "description": "Present when the row was soft-deleted." },
+                },
+                "required": ["message", "id"],
+            },
+        },
+        "required": ["success", "data"],
+    })
+}
+
+/// The reusable error answers, one per status.
+const ERROR_STATUSES: [(&str, &str, &str); 11] = [
+    (
+        "400",
+        "BadRequest",
+        "Malformed JSON or query, or invalid fields (`VALIDATION_ERROR` lists them all).",
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "No credentials, or bad, expired or revoked ones.",
+    ),
+    (
+        "403",
+        "Forbidden",
+        "The rule refuses the caller (`FORBIDDEN`, `OWNERSHIP_DENIED`, `ORG_SELECTION_REQUIRED`, `ORG_ACCESS_DENIED`).",
+    ),
+    (
+        "404",
+        "NotFound",
+        "No such row, or one outside the caller's reach.",
+    ),
+    (
+        "409",
+        "Conflict",
+        "A unique value is taken (`DUPLICATE_KEY`).",
+    ),
+    ("413", "PayloadTooLarge", "The body is over the limit."),
+    ("415", "UnsupportedMediaType", "The body is not JSON."),
+    (
+        "429",
+        "RateLimited",
+        "Over the rate limit; `Retry-After` says when to come back.",
+    ),
+    (
+        "500",
+        "InternalError",
+        "A fault on the server's side; the cause is logged, not sent.",
+    ),
+    (
+        "503",
+        "ServiceUnavailable",
+        "Overloaded, timed out, draining, or a dependency is down.",
+    ),
+    (
+        "405",
+        "MethodNotAllowed",
+        "The path exists, the method does not.",
+    ),
+];
+
+fn response_name(status: &str) -> &'static str {
+    ERROR_STATUSES
+        .iter()
+        .find(|(s, _, _)| *s == status)
+        .map_or("InternalError", |(_, name, _)| name)
+}
+
+fn error_responses() -> Value {
+    ERROR_STATUSES
+        .iter()
+        .map(|(_, name, description)| {
+            (
+                (*name).to_owned(),
+                json!({
+                    "description": description,
+                    "content": { "application/json": { "schema": reference("ErrorEnvelope") } },
+                }),
+            )
+        })
+        .collect::<Map<String, Value>>()
+        .into()
+}
+
+fn summary(meta: &ResourceMeta, action: Action) -> String {
+    let plural = meta.path.trim_start_matches('/');
+    let one = meta.name;
+    match action {
+        Action::List => format!("List {plural}"),
+        Action::Create => format!("Create a {one}"),
+        Action::Get => format!("Get a {one}"),
+        Action::Update => format!("Update a {one} (partial)"),
+        Action::Replace => format!("Update a {one} (as PATCH)"),
+        Action::Delete => format!("Delete a {one}"),
+        Action::Deleted => format!("List deleted {plural}"),
+        Action::Restore => format!("Restore a deleted {one}"),
+        Action::BySlug => format!("Get a {one} by slug"),
+        Action::Tree => format!("The {plural} as a tree"),
+        Action::Children => format!("The children of a {one}"),
+        Action::BulkCreate => format!("Create {plural} in bulk"),
+        Action::BulkUpdate => format!("Update the {plural} a filter matches"),
+        Action::BulkDelete => format!("Delete the {plural} a filter matches"),
+    }
+}
+
+/// What body an action takes.
+#[derive(Clone, Copy)]
+enum BodyKind {
+    Create,
+    Patch,
+    BulkCreate,
+    BulkUpdate,
+    BulkDelete,
+}
+
+fn request_body_kind(action: Action) -> Option<BodyKind> {
+    match action {
+        Action::Create => Some(BodyKind::Create),
+        Action::Update | Action::Replace => Some(BodyKind::Patch),
+        Action::BulkCreate => Some(BodyKind::BulkCreate),
+        Action::BulkUpdate => Some(BodyKind::BulkUpdate),
+        Action::BulkDelete => Some(BodyKind::BulkDelete),
+        _ => None,
+    }
+}
+
+fn request_body(action: Action, schemas: &ResourceSchemas) -> Option<Value> {
+    let create = schemas.create.clone().to_value();
+    let patch = schemas.patch.clone().to_value();
+    let filter = json!({
+        "type": "object",
+        "minProperties": 1,
+        "description": "The list grammar's filters as JSON: `{\"status\":\"draft\",\"price\":{\"gte\":100}}`.",
+    });
+    let schema = match request_body_kind(action)? {
+        BodyKind::Create => create,
+        BodyKind::Patch => patch,
+        BodyKind::BulkCreate => json!({
+            "type": "object",
+            "properties": { "items": { "type": "array", "items": create, "minItems": 1 } },
+            "required": ["items"],
+            "additionalProperties": false,
+        }),
+        BodyKind::BulkUpdate => json!({
+            "type": "object",
+            "properties": { "filter": filter, "data": patch },
+            "required": ["filter", "data"],
+            "additionalProperties": false,
+        }),
+        BodyKind::BulkDelete => json!({
+            "type": "object",
+            "properties": { "filter": filter },
+            "required": ["filter"],
+            "additionalProperties": false,
+        }),
+    };
+    Some(json!({
+        "required": true,
+        "content": { "application/json": { "schema": schema } },
+    }))
+}
+
+/// The JSON Schema of a value of `ty` in a query string or path.
+fn value_schema(ty: FieldType) -> Value {
+    match ty {
+        FieldType::Uuid => json!({ "type": "string", "format": "uuid" }),
+        FieldType::String | FieldType::Json => json!({ "type": "string" }),
+        FieldType::I32 => json!({ "type": "integer", "format": "int32" }),
+        FieldType::I64 => json!({ "type": "integer", "format": "int64" }),
+        FieldType::F64 => json!({ "type": "number" }),
+        FieldType::Bool => json!({ "type": "boolean" }),
+        FieldType::DateTime => json!({ "type": "string", "format": "date-time" }),
+        FieldType::Decimal => json!({ "type": "string", "format": "decimal" }),
+        FieldType::Enum(values) => json!({ "type": "string", "enum": values }),
+    }
+}
+
+fn query(name: String, schema: Value, description: String) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": description })
+}
+
+/// Fields every caller may use in the query grammar (not hidden, not role-restricted).
+fn public_fields(meta: &ResourceMeta) -> impl Iterator<Item = &'static FieldMeta> {
+    meta.fields
+        .iter()
+        .filter(|f| !f.hidden && f.visible_to.is_empty())
+}
+
+fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> Value {
+    let mut out = Vec::new();
+    for segment in route.path.split('/') {
+        let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+            continue;
+        };
+        let schema = match name {
+            "slug" => json!({ "type": "string" }),
+            _ => value_schema(meta.id_field().ty),
+        };
+        out.push(json!({ "name": name, "in": "path", "required": true, "schema": schema }));
+    }
+    if meta.presets.tenant.is_some() {
+        out.push(json!({
+            "name": crate::auth::ORG_HEADER, "in": "header", "required": false,
+            "schema": { "type": "string" },
+            "description": "Selects the active organization among the caller's memberships.",
+        }));
+    }
+    if !matches!(route.action, Action::List | Action::Deleted) {
+        return out.into();
+    }
+    out.push(query(
+        "page".into(),
+        json!({ "type": "integer", "minimum": 1, "default": 1 }),
+        "Page number.".into(),
+    ));
+    out.push(query(
+        "limit".into(),
+        json!({ "type": "integer", "minimum": 1, "default": limits.default_limit }),
+        format!(
+            "Rows per page (at most {}; more is clamped).",
+            limits.max_limit
+        ),
+    ));
+    out.push(query(
+        "after".into(),
+        json!({ "type": "string" }),
+        "Keyset paging: empty for the first page, then the previous page's `next`.".into(),
+    ));
+    let sortable: Vec<String> = public_fields(meta)
+        .filter(|f| f.sortable || f.id)
+        .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
+        .collect();
+    out.push(query(
+        "sort".into(),
+        json!({ "type": "string", "pattern": sort_pattern(&sortable) }),
+        format!(
+            "Comma-separated sort keys, `-` for descending: {}.",
+            sortable.join(", ")
+        ),
+    ));
+    let selectable: Vec<&str> = public_fields(meta).map(|f| f.name).collect();
+    out.push(query(
+        "select".into(),
+        json!({ "type": "string" }),
+        format!(
+            "Comma-separated fields to answer with: {}.",
+            selectable.join(", ")
+        ),
+    ));
+    let searchable: Vec<&str> = public_fields(meta)
+        .filter(|f| f.searchable)
+        .map(|f| f.name)
+        .collect();
+    if !searchable.is_empty() {
+        out.push(query(
+            "search".into(),
+            json!({ "type": "string", "maxLength": limits.max_search }),
+            format!("Text searched in {}.", searchable.join(", ")),
+        ));
+    }
+    for field in public_fields(meta).filter(|f| f.filter.0 != 0) {
+        for op in Op::ALL.into_iter().filter(|op| field.filter.contains(*op)) {
+            let (name, schema, what) = match op {
+                Op::Eq => (
+                    field.name.to_owned(),
+                    value_schema(field.ty),
+                    "equals".to_owned(),
+                ),
+                Op::In | Op::Nin => (
+                    format!("{}[{}]", field.name, op.as_str()),
+                    json!({ "type": "string" }),
+                    format!(
+                        "{} a comma-separated list",
+                        if op == Op::In { "is in" } else { "is not in" }
+                    ),
+                ),
+                Op::Exists => (
+                    format!("{}[exists]", field.name),
+                    json!({ "type": "boolean" }),
+                    "is set (true) or null (false)".to_owned(),
+                ),
+                Op::Like | Op::Regex => (
+                    format!("{}[{}]", field.name, op.as_str()),
+                    json!({ "type": "string" }),
+                    if op == Op::Like {
+                        "contains, ignoring case".to_owned()
+                    } else {
+                        "matches the regular expression".to_owned()
+                    },
+                ),
+                _ => (
+                    format!("{}[{}]", field.name, op.as_str()),
+                    value_schema(field.ty),
+                    op.as_str().to_owned(),
+                ),
+            };
+            let mut param = query(name, schema, format!("`{}` {what}.", field.name));
+            param["x-arc-operator"] = op.as_str().into();
+            out.push(param);
+        }
+    }
+    out.into()
+}
+
+/// A pattern accepting comma lists of the sort keys.
+fn sort_pattern(keys: &[String]) -> String {
+    let alternatives: Vec<String> = keys
+        .iter()
+        .filter(|k| !k.starts_with('-'))
+        .map(|k| regex_syntax::escape(k))
+        .collect();
+    let one = format!("-?(?:{})", alternatives.join("|"));
+    format!("^{one}(?:,{one})*$")
+}
+
+fn service_operation(route: &ServiceRoute) -> Value {
+    let id = route
+        .path
+        .trim_start_matches('/')
+        .replace(['/', '.', '-'], "_")
+        .trim_start_matches('_')
+        .to_owned();
+    let content = match route.produces {
+        "application/json" => json!({ "application/json": { "schema": { "type": "object" } } }),
+        other => json!({ other: { "schema": { "type": "string" } } }),
+    };
+    let mut responses = json!({
+        "200": { "description": route.summary, "content": content },
+    });
+    match route.access {
+        "admin" => {
+            responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
+            responses["403"] = json!({ "$ref": "#/components/responses/Forbidden" });
+        }
+        "bearer token" => {
+            responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
+        }
+        _ => {}
+    }
+    if route.path == "/_health/ready" {
+        responses["503"] = json!({ "$ref": "#/components/responses/ServiceUnavailable" });
+    }
+    json!({
+        "operationId": format!("{}_{id}", route.method.as_str().to_ascii_lowercase()),
+        "tags": ["service"],
+        "summary": route.summary,
+        "x-arc-permission": route.access,
+        "responses": responses,
+    })
+}
