@@ -534,19 +534,25 @@ fn error_responses() -> Value {
 
 fn summary(meta: &ResourceMeta, action: Action) -> String {
     let plural = meta.path.trim_start_matches('/');
-    let one = meta.name;
+    let name = meta.name;
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    let one = format!("{article} {name}");
     match action {
         Action::List => format!("List {plural}"),
-        Action::Create => format!("Create a {one}"),
-        Action::Get => format!("Get a {one}"),
-        Action::Update => format!("Update a {one} (partial)"),
-        Action::Replace => format!("Update a {one} (as PATCH)"),
-        Action::Delete => format!("Delete a {one}"),
+        Action::Create => format!("Create {one}"),
+        Action::Get => format!("Get {one}"),
+        Action::Update => format!("Update {one} (partial)"),
+        Action::Replace => format!("Update {one} (as PATCH)"),
+        Action::Delete => format!("Delete {one}"),
         Action::Deleted => format!("List deleted {plural}"),
-        Action::Restore => format!("Restore a deleted {one}"),
-        Action::BySlug => format!("Get a {one} by slug"),
+        Action::Restore => format!("Restore {one} that was deleted"),
+        Action::BySlug => format!("Get {one} by slug"),
         Action::Tree => format!("The {plural} as a tree"),
-        Action::Children => format!("The children of a {one}"),
+        Action::Children => format!("The children of {one}"),
         Action::BulkCreate => format!("Create {plural} in bulk"),
         Action::BulkUpdate => format!("Update the {plural} a filter matches"),
         Action::BulkDelete => format!("Delete the {plural} a filter matches"),
