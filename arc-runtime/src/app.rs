@@ -17,11 +17,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get};
 use sea_orm::{DatabaseConnection, DbErr};
-use sea_orm_migration::MigrationTrait;
 use tokio::net::ToSocketAddrs;
 
 use crate::error::{ArcError, ErrorCode};
-use crate::migration::{self, ResourceMigration};
+use crate::migration;
 use crate::plugins::health::{self, Health};
 use crate::plugins::hygiene::{Cors, SecurityHeaders};
 use crate::plugins::metrics::{self, Metrics};
@@ -70,7 +69,7 @@ impl ArcState {
 pub struct App {
     db: DatabaseConnection,
     routes: Router<ArcState>,
-    migrations: Vec<Box<dyn MigrationTrait>>,
+    migrator: migration::Migrator,
     resources: Vec<crate::openapi::Registered>,
     custom_routes: Vec<String>,
     title: String,
@@ -113,7 +112,7 @@ impl App {
         Self {
             db,
             routes: Router::new(),
-            migrations: Vec::new(),
+            migrator: migration::Migrator::default(),
             resources: Vec::new(),
             custom_routes: Vec::new(),
             title: "arc app".to_owned(),
@@ -327,8 +326,7 @@ impl App {
     /// Mounts a resource's routes and registers its migration.
     pub fn resource<R: Resource>(mut self) -> Self {
         self.routes = self.routes.merge(R::router());
-        self.migrations
-            .push(Box::new(ResourceMigration::<R>::new()));
+        self.migrator.add::<R>();
         self.resources.push(crate::openapi::Registered {
             meta: R::META,
             schemas: R::schemas,
@@ -441,6 +439,17 @@ impl App {
         out
     }
 
+    /// Runs the readiness checks now (the database ping and the registered ones), with
+    /// their errors, for an operator's eyes (the CLI's `doctor`).
+    pub async fn health_report(&self) -> crate::plugins::health::Report {
+        self.health
+            .clone()
+            .database(self.db.clone())
+            .expose_errors(true)
+            .report()
+            .await
+    }
+
     /// The paths of the routes added with [`App::route`].
     pub fn custom_routes(&self) -> &[String] {
         &self.custom_routes
@@ -490,14 +499,19 @@ impl App {
         &self.db
     }
 
-    /// Creates every mounted resource's table and indexes that do not exist yet.
-    pub async fn migrate(&self) -> Result<(), DbErr> {
-        migration::run_up(&self.db, &self.migrations).await
+    /// The mounted resources' migrations, as a migrator (`up`, `down`, `status`, `fresh`).
+    pub fn migrator(&self) -> migration::Migrator {
+        self.migrator.clone()
     }
 
-    /// Drops every mounted resource's table, the last mounted first. Data is lost.
+    /// Applies the pending migrations: creates every mounted resource's table and indexes.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        self.migrator.up(&self.db, None).await
+    }
+
+    /// Rolls back every applied migration, the last mounted first. Data is lost.
     pub async fn migrate_down(&self) -> Result<(), DbErr> {
-        migration::run_down(&self.db, &self.migrations).await
+        self.migrator.down(&self.db, None).await
     }
 
     /// The axum router: every route, health and metrics, the contract's 404 and 405, and the

@@ -19,6 +19,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod crud;
 pub mod db;
 pub mod docs;

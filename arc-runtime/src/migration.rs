@@ -3,13 +3,16 @@
 //! tenancy presets (tenant, owner, soft-delete marker, then the default sort key); or drop it.
 //!
 //! The statements come from the sea-orm entity the macro emits, so the table always matches
-//! the struct. `up` is idempotent (`IF NOT EXISTS`), so it can run at every start.
+//! the struct. `up` is idempotent (`IF NOT EXISTS`). The app gathers them into a
+//! [`Migrator`] (`up`, `down`, `status`, `fresh`), which records what it applied.
 
 use std::marker::PhantomData;
 
 use sea_orm::sea_query::{Index, Table};
-use sea_orm::{DbErr, Schema};
-use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
+use sea_orm::{DatabaseConnection, DbErr, Schema};
+use sea_orm_migration::{
+    MigrationName, MigrationStatus, MigrationTrait, MigratorTraitSelf, SchemaManager,
+};
 
 use crate::resource::Resource;
 
@@ -94,28 +97,101 @@ impl<R: Resource> MigrationTrait for ResourceMigration<R> {
     }
 }
 
-/// Runs the `up` of each migration on `db`, in order.
-pub async fn run_up(
-    db: &sea_orm::DatabaseConnection,
-    migrations: &[Box<dyn MigrationTrait>],
-) -> Result<(), DbErr> {
-    let manager = SchemaManager::new(db);
-    for migration in migrations {
-        tracing::debug!(migration = migration.name(), "migration up");
-        migration.up(&manager).await?;
-    }
-    Ok(())
+/// The app's migrations, in mount order, as a sea-orm-migration migrator: applied ones are
+/// recorded in `seaql_migrations` (so `sea-orm-cli migrate status` reads the same table).
+///
+/// ```no_run
+/// # async fn f(app: arc_runtime::App) -> Result<(), sea_orm::DbErr> {
+/// let migrator = app.migrator();
+/// for (name, applied) in migrator.status(app.db()).await? {
+///     println!("{name}: {}", if applied { "applied" } else { "pending" });
+/// }
+/// migrator.up(app.db(), None).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+pub struct Migrator {
+    makers: Vec<fn() -> Box<dyn MigrationTrait>>,
 }
 
-/// Runs the `down` of each migration on `db`, last first.
-pub async fn run_down(
-    db: &sea_orm::DatabaseConnection,
-    migrations: &[Box<dyn MigrationTrait>],
-) -> Result<(), DbErr> {
-    let manager = SchemaManager::new(db);
-    for migration in migrations.iter().rev() {
-        tracing::debug!(migration = migration.name(), "migration down");
-        migration.down(&manager).await?;
+impl std::fmt::Debug for Migrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self
+            .makers
+            .iter()
+            .map(|make| make().name().to_owned())
+            .collect();
+        f.debug_struct("Migrator")
+            .field("migrations", &names)
+            .finish()
     }
-    Ok(())
+}
+
+fn make<R: Resource>() -> Box<dyn MigrationTrait> {
+    Box::new(ResourceMigration::<R>::new())
+}
+
+impl Migrator {
+    /// Adds the migration of `R` (after the ones added before).
+    pub fn add<R: Resource>(&mut self) {
+        self.makers.push(make::<R>);
+    }
+
+    /// Each migration's name and whether it is applied, in order.
+    pub async fn status(&self, db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
+        let all = MigratorTraitSelf::get_migration_with_status(self, db).await?;
+        Ok(all
+            .iter()
+            .map(|m| (m.name().to_owned(), m.status() == MigrationStatus::Applied))
+            .collect())
+    }
+
+    /// The names of the migrations not applied yet.
+    pub async fn pending(&self, db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+        Ok(self
+            .status(db)
+            .await?
+            .into_iter()
+            .filter(|(_, applied)| !applied)
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    /// Applies the pending migrations (`steps` of them, or all).
+    pub async fn up(&self, db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
+        MigratorTraitSelf::up(self, db, steps).await
+    }
+
+    /// Rolls back the last `steps` applied migrations (or all of them): their tables are
+    /// dropped, with their rows.
+    pub async fn down(&self, db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
+        MigratorTraitSelf::down(self, db, steps).await
+    }
+
+    /// Drops the app's tables (whatever the records say), forgets them, and applies every
+    /// migration again. Other tables of the database are left alone (sea-orm's own `fresh`
+    /// drops every table).
+    pub async fn fresh(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        use sea_orm_migration::seaql_migrations;
+        let manager = SchemaManager::new(db);
+        let migrations = MigratorTraitSelf::migrations(self);
+        for migration in migrations.iter().rev() {
+            migration.down(&manager).await?;
+        }
+        MigratorTraitSelf::install(self, db).await?;
+        let names: Vec<String> = migrations.iter().map(|m| m.name().to_owned()).collect();
+        seaql_migrations::Entity::delete_many()
+            .filter(seaql_migrations::Column::Version.is_in(names))
+            .exec(db)
+            .await?;
+        self.up(db, None).await
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTraitSelf for Migrator {
+    fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
+        self.makers.iter().map(|make| make()).collect()
+    }
 }
