@@ -5,7 +5,9 @@
 //! - `hand`: the same open resource hand-written in axum + sea-orm (the floor);
 //! - `secured`: the shop's own resource: bearer JWT, permission rules, multi-tenancy, field
 //!   rules and the created_by hook, called as an admin of the seeded organization;
-//! - `production`: the open resource with the production preset and a rate limit on.
+//! - `production`: the open resource with the production preset and a rate limit on
+//!   (`ARC_BENCH_PROD_OFF=compression,ratelimit,timeout,etag,security,metrics,inflight` turns
+//!   plugins off, to see what each costs).
 //!
 //! `open` and `secured` turn off the App's optional plugins (metrics, ETags, security
 //! headers, timeout), so they measure the generated layer alone.
@@ -104,15 +106,40 @@ fn router(mode: &str, db: arc_runtime::sea_orm::DatabaseConnection) -> Result<ax
             .cursor_secret(b"bench")
             .into_router(),
         // Every production plugin, with a rate limit high enough never to refuse.
-        "production" => open()
-            .preset(arc_runtime::preset::Preset::Production)
-            .cursor_secret(b"bench")
-            .rate_limit(Some(RateLimit::new(
-                u64::MAX,
-                Duration::from_secs(60),
-                KeyBy::Ip,
-            )))
-            .into_router(),
+        "production" => {
+            // ARC_BENCH_PROD_OFF=compression,ratelimit,timeout,etag,security,metrics,inflight
+            // turns plugins off, to see what each costs.
+            let off = std::env::var("ARC_BENCH_PROD_OFF").unwrap_or_default();
+            let mut app = open()
+                .preset(arc_runtime::preset::Preset::Production)
+                .cursor_secret(b"bench");
+            if !off.contains("ratelimit") {
+                app = app.rate_limit(Some(RateLimit::new(
+                    u64::MAX,
+                    Duration::from_secs(60),
+                    KeyBy::Ip,
+                )));
+            }
+            if off.contains("compression") {
+                app = app.compression(false);
+            }
+            if off.contains("timeout") {
+                app = app.timeout(None);
+            }
+            if off.contains("etag") {
+                app = app.etag(false);
+            }
+            if off.contains("security") {
+                app = app.security_headers(None);
+            }
+            if off.contains("metrics") {
+                app = app.metrics(None);
+            }
+            if off.contains("inflight") {
+                app = app.max_in_flight(None);
+            }
+            app.into_router()
+        }
         _ => hand::router(db),
     })
 }
