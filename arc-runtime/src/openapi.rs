@@ -686,22 +686,19 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
         .filter(|f| f.sortable || f.id)
         .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
         .collect();
-    out.push(query(
-        "sort".into(),
-        json!({ "type": "string", "pattern": sort_pattern(&sortable) }),
-        format!(
-            "Comma-separated sort keys, `-` for descending: {}.",
-            sortable.join(", ")
-        ),
+    out.push(list(
+        "sort",
+        json!({ "type": "string", "enum": sortable }),
+        "Sort keys, comma-separated, `-` for descending; the id breaks ties.".to_owned(),
     ));
-    let selectable: Vec<&str> = public_fields(meta).map(|f| f.name).collect();
-    out.push(query(
-        "select".into(),
-        json!({ "type": "string" }),
-        format!(
-            "Comma-separated fields to answer with: {}.",
-            selectable.join(", ")
-        ),
+    let selectable: Vec<String> = public_fields(meta)
+        .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
+        .collect();
+    out.push(list(
+        "select",
+        json!({ "type": "string", "enum": selectable }),
+        "The fields to answer with, comma-separated; `-name` leaves one out instead (not mixed)."
+            .to_owned(),
     ));
     let searchable: Vec<&str> = public_fields(meta)
         .filter(|f| f.searchable)
@@ -722,14 +719,21 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
                     value_schema(field.ty),
                     "equals".to_owned(),
                 ),
-                Op::In | Op::Nin => (
-                    format!("{}[{}]", field.name, op.as_str()),
-                    json!({ "type": "string" }),
-                    format!(
-                        "{} a comma-separated list",
-                        if op == Op::In { "is in" } else { "is not in" }
-                    ),
-                ),
+                Op::In | Op::Nin => {
+                    let what = if op == Op::In {
+                        "is one of"
+                    } else {
+                        "is none of"
+                    };
+                    let mut param = list(
+                        &format!("{}[{}]", field.name, op.as_str()),
+                        value_schema(field.ty),
+                        format!("`{}` {what} these, comma-separated.", field.name),
+                    );
+                    param["x-arc-operator"] = op.as_str().into();
+                    out.push(param);
+                    continue;
+                }
                 Op::Exists => (
                     format!("{}[exists]", field.name),
                     json!({ "type": "boolean" }),
@@ -758,15 +762,14 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
     out.into()
 }
 
-/// A pattern accepting comma lists of the sort keys.
-fn sort_pattern(keys: &[String]) -> String {
-    let alternatives: Vec<String> = keys
-        .iter()
-        .filter(|k| !k.starts_with('-'))
-        .map(|k| regex_syntax::escape(k))
-        .collect();
-    let one = format!("-?(?:{})", alternatives.join("|"));
-    format!("^{one}(?:,{one})*$")
+/// A query parameter holding a comma-separated list (`style: form`, not exploded).
+fn list(name: &str, items: Value, description: String) -> Value {
+    json!({
+        "name": name, "in": "query", "required": false,
+        "style": "form", "explode": false,
+        "schema": { "type": "array", "items": items, "uniqueItems": true },
+        "description": description,
+    })
 }
 
 fn service_operation(route: &ServiceRoute) -> Value {
