@@ -618,7 +618,10 @@ impl App {
             router = router.layer(cors.layer());
         }
         if self.compression {
-            router = router.layer(tower_http::compression::CompressionLayer::new());
+            router = router.layer(
+                tower_http::compression::CompressionLayer::new()
+                    .compress_when(crate::plugins::hygiene::Compressible),
+            );
         }
         let router = router.layer(request_id::RequestIdLayer).with_state(state);
         (router, health)

@@ -150,3 +150,54 @@ impl SecurityHeaders {
         }
     }
 }
+
+/// Which answers gzip may compress: bodies of 256 bytes or more (smaller ones gain nothing),
+/// except images (already compressed; SVG is text), event streams (compression would hold
+/// events back) and gRPC. tower-http's default compresses from 32 bytes and leaves SVG out.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Compressible;
+
+impl tower_http::compression::Predicate for Compressible {
+    fn should_compress<B>(&self, response: &axum::http::Response<B>) -> bool
+    where
+        B: axum::body::HttpBody,
+    {
+        if response.body().size_hint().exact().is_some_and(|n| n < 256) {
+            return false;
+        }
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map_or(&b""[..], HeaderValue::as_bytes);
+        let image = content_type.starts_with(b"image/") && !content_type.starts_with(b"image/svg");
+        !image
+            && !content_type.starts_with(b"text/event-stream")
+            && !content_type.starts_with(b"application/grpc")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tower_http::compression::Predicate;
+
+    use super::Compressible;
+
+    fn answer(content_type: &str, body: usize) -> axum::http::Response<String> {
+        axum::http::Response::builder()
+            .header("content-type", content_type)
+            .body("x".repeat(body))
+            .unwrap()
+    }
+
+    #[test]
+    fn what_gzip_may_compress() {
+        let compress = |ct, n| Compressible.should_compress(&answer(ct, n));
+        assert!(compress("application/json", 4096));
+        assert!(compress("text/html; charset=utf-8", 256));
+        assert!(compress("image/svg+xml", 4096));
+        assert!(!compress("application/json", 255), "too small to gain");
+        assert!(!compress("image/png", 4096));
+        assert!(!compress("text/event-stream", 4096));
+        assert!(!compress("application/grpc+proto", 4096));
+    }
+}
