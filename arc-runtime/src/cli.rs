@@ -222,16 +222,8 @@ impl Cli {
         let command = if matches.subcommand().is_some() {
             Builtin::from_arg_matches(&matches)?
         } else {
-            let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
-            let port = std::env::var("PORT")
-                .ok()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(3000);
-            Builtin::Serve {
-                host,
-                port,
-                migrate: false,
-            }
+            // No command is `serve` with its defaults (HOST and PORT included).
+            Builtin::from_arg_matches(&self.clap().try_get_matches_from([self.name, "serve"])?)?
         };
         match command {
             Builtin::Serve {
@@ -482,16 +474,10 @@ pub fn routes_table(app: &App) -> String {
     ]];
     for meta in app.resources() {
         for route in crate::crud::routes::routes(meta) {
-            let rule: Vec<String> = route
-                .action
-                .operations()
-                .iter()
-                .map(|op| meta.permissions.rule(*op).describe(meta))
-                .collect();
             rows.push([
                 route.method.to_string(),
                 route.path,
-                rule.join(" and "),
+                route.action.permission(meta),
                 route.action.preset().unwrap_or("-").to_owned(),
             ]);
         }

@@ -110,7 +110,7 @@ impl Document {
             let meta = resource.meta;
             let schemas = (resource.schemas)(&mut generator);
             let names = Names::of(meta, &schemas);
-            for (name, schema) in envelopes(meta, &schemas, &names) {
+            for (name, schema) in envelopes(meta, &names) {
                 add(&mut ours, name, schema)?;
             }
             let tag = meta.path.trim_start_matches('/').to_owned();
@@ -173,15 +173,7 @@ impl Document {
         prefix: &str,
     ) -> Value {
         let action = route.action;
-        let rules: Vec<String> = action
-            .operations()
-            .iter()
-            .map(|op| meta.permissions.rule(*op).describe(meta))
-            .collect();
-        let public = action
-            .operations()
-            .iter()
-            .all(|op| meta.permissions.rule(*op).is_public());
+        let public = action.is_public(meta);
         let version = prefix.trim_start_matches('/');
         let id = if version.is_empty() {
             format!("{}_{}", meta.name, action.name())
@@ -192,7 +184,7 @@ impl Document {
             "operationId": id,
             "tags": [tag],
             "summary": summary(meta, action),
-            "x-arc-permission": rules.join(" and "),
+            "x-arc-permission": action.permission(meta),
             "parameters": parameters(meta, route, &self.limits),
             "responses": self.responses(meta, action, names, public),
         });
@@ -330,11 +322,7 @@ fn reference(name: &str) -> Value {
 }
 
 /// The envelopes of a resource: pages, one row, a list, bulk results.
-fn envelopes(
-    meta: &ResourceMeta,
-    _schemas: &ResourceSchemas,
-    names: &Names,
-) -> Vec<(String, Value)> {
+fn envelopes(meta: &ResourceMeta, names: &Names) -> Vec<(String, Value)> {
     let row = names.model.clone();
     let rows = json!({ "type": "array", "items": row });
     let success = json!({ "const": true });

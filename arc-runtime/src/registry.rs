@@ -112,18 +112,12 @@ pub fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
     let routes: Vec<Value> = routes(meta)
         .into_iter()
         .map(|r| {
-            let rule: Vec<String> = r
-                .action
-                .operations()
-                .iter()
-                .map(|op| meta.permissions.rule(*op).describe(meta))
-                .collect();
             json!({
                 "method": r.method.as_str(),
                 "path": r.path,
                 "operation": r.action.name(),
                 "preset": r.action.preset(),
-                "permission": rule.join(" and "),
+                "permission": r.action.permission(meta),
             })
         })
         .collect();

@@ -84,6 +84,24 @@ impl Action {
         }
     }
 
+    /// The rules the route checks, in the attribute's words, joined by `and` (bulk routes
+    /// check the bulk rule and the operation's).
+    pub fn permission(self, meta: &ResourceMeta) -> String {
+        let rules: Vec<String> = self
+            .operations()
+            .iter()
+            .map(|op| meta.permissions.rule(*op).describe(meta))
+            .collect();
+        rules.join(" and ")
+    }
+
+    /// Whether anyone, signed in or not, passes every rule the route checks.
+    pub fn is_public(self, meta: &ResourceMeta) -> bool {
+        self.operations()
+            .iter()
+            .all(|op| meta.permissions.rule(*op).is_public())
+    }
+
     /// The preset that adds the route (`None` for the five CRUD routes).
     pub const fn preset(self) -> Option<&'static str> {
         match self {
