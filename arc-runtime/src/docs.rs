@@ -68,7 +68,7 @@ pub fn docs_routes(document: Result<Bytes, String>) -> Router<ArcState> {
         )
 }
 
-/// `/_resources`: the registry, for callers with the `admin` role.
+/// `/_resources`: the registry, for callers with the platform role `admin`.
 pub fn registry_route(description: serde_json::Value) -> Router<ArcState> {
     let description = Arc::new(description);
     Router::new().route(
@@ -79,7 +79,7 @@ pub fn registry_route(description: serde_json::Value) -> Router<ArcState> {
                 if !caller.is_authenticated() {
                     return ArcError::unauthorized("Authentication required").into_response();
                 }
-                if !caller.has_role("admin") {
+                if !caller.has_platform_role("admin") {
                     return ArcError::forbidden("The registry is for admins").into_response();
                 }
                 (StatusCode::OK, axum::Json(&*description)).into_response()

@@ -7,7 +7,7 @@
 
 use sea_orm::{ColumnTrait, Condition};
 
-use crate::auth::AuthContext;
+use crate::auth::{AuthContext, RoleScope};
 use crate::error::ArcError;
 use crate::resource::Resource;
 
@@ -20,7 +20,8 @@ pub enum Rule {
     Authenticated,
     /// Nobody.
     Deny,
-    /// A caller with one of these roles, platform-wide or in the active organization.
+    /// A caller with one of these platform roles, or with one of them in the active
+    /// organization on a `multi_tenant` resource (its rows are that organization's own).
     Roles(&'static [&'static str]),
     /// A caller with one of these roles in the active organization.
     OrgRoles(&'static [&'static str]),
@@ -181,15 +182,16 @@ pub enum Access {
     Rows(RowRule),
 }
 
-/// Evaluates `rule` for `caller`.
-pub fn evaluate(rule: &Rule, caller: &AuthContext) -> Access {
+/// Evaluates `rule` for `caller` on rows of `scope` (which roles count: see
+/// [`AuthContext::has_role_in`]).
+pub fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> Access {
     let grant = |ok: bool| if ok { Access::Full } else { Access::Denied };
     match rule {
         Rule::Public => Access::Full,
         Rule::Deny => Access::Denied,
         Rule::Authenticated => grant(caller.is_authenticated()),
         Rule::Roles(roles) => {
-            grant(caller.is_authenticated() && roles.iter().any(|r| caller.has_role(r)))
+            grant(caller.is_authenticated() && roles.iter().any(|r| caller.has_role_in(r, scope)))
         }
         Rule::OrgRoles(roles) => grant(
             caller.is_authenticated()
@@ -213,7 +215,7 @@ pub fn evaluate(rule: &Rule, caller: &AuthContext) -> Access {
         Rule::Any(rules) => {
             let mut rows = Vec::new();
             for rule in *rules {
-                match evaluate(rule, caller) {
+                match evaluate(rule, caller, scope) {
                     Access::Full => return Access::Full,
                     Access::Rows(r) => rows.push(r),
                     Access::Denied => {}
@@ -228,7 +230,7 @@ pub fn evaluate(rule: &Rule, caller: &AuthContext) -> Access {
         Rule::All(rules) => {
             let mut rows = Vec::new();
             for rule in *rules {
-                match evaluate(rule, caller) {
+                match evaluate(rule, caller, scope) {
                     Access::Denied => return Access::Denied,
                     Access::Rows(r) => rows.push(r),
                     Access::Full => {}
@@ -253,7 +255,7 @@ pub fn authorize<R: Resource>(
     op: Operation,
     caller: &AuthContext,
 ) -> Result<Option<Condition>, ArcError> {
-    match evaluate(&R::META.permissions.rule(op), caller) {
+    match evaluate(&R::META.permissions.rule(op), caller, R::META.role_scope()) {
         Access::Full => Ok(None),
         Access::Rows(rows) => Ok(Some(condition::<R>(&rows, caller))),
         Access::Denied if caller.is_authenticated() => {
@@ -286,6 +288,9 @@ fn condition<R: Resource>(rows: &RowRule, caller: &AuthContext) -> Condition {
 mod tests {
     use super::*;
 
+    /// Rows of the active organization, where its roles count.
+    const ORG: RoleScope = RoleScope::Organization;
+
     fn user(roles: &[&str], org: Option<&str>, org_roles: &[&str]) -> AuthContext {
         AuthContext {
             user_id: Some("u".into()),
@@ -301,52 +306,75 @@ mod tests {
         let anon = AuthContext::anonymous();
         let editor = user(&["editor"], Some("acme"), &[]);
         let org_admin = user(&[], Some("acme"), &["admin"]);
-        assert_eq!(evaluate(&Rule::Public, &anon), Access::Full);
-        assert_eq!(evaluate(&Rule::Authenticated, &anon), Access::Denied);
-        assert_eq!(evaluate(&Rule::Authenticated, &editor), Access::Full);
-        assert_eq!(evaluate(&Rule::Deny, &org_admin), Access::Denied);
+        assert_eq!(evaluate(&Rule::Public, &anon, ORG), Access::Full);
+        assert_eq!(evaluate(&Rule::Authenticated, &anon, ORG), Access::Denied);
+        assert_eq!(evaluate(&Rule::Authenticated, &editor, ORG), Access::Full);
+        assert_eq!(evaluate(&Rule::Deny, &org_admin, ORG), Access::Denied);
         assert_eq!(
-            evaluate(&Rule::Roles(&["admin"]), &org_admin),
+            evaluate(&Rule::Roles(&["admin"]), &org_admin, ORG),
             Access::Full,
             "org roles count"
         );
-        assert_eq!(evaluate(&Rule::Roles(&["admin"]), &editor), Access::Denied);
         assert_eq!(
-            evaluate(&Rule::OrgRoles(&["editor"]), &editor),
+            evaluate(&Rule::Roles(&["admin"]), &editor, ORG),
+            Access::Denied
+        );
+        assert_eq!(
+            evaluate(&Rule::OrgRoles(&["editor"]), &editor, ORG),
             Access::Denied,
             "platform roles do not"
         );
-        assert_eq!(evaluate(&Rule::OrgMember, &editor), Access::Full);
+        assert_eq!(evaluate(&Rule::OrgMember, &editor, ORG), Access::Full);
         assert_eq!(
-            evaluate(&Rule::OrgMember, &user(&[], None, &[])),
+            evaluate(&Rule::OrgMember, &user(&[], None, &[]), ORG),
             Access::Denied
         );
-        assert_eq!(evaluate(&Rule::Owner(3), &anon), Access::Denied);
+        assert_eq!(evaluate(&Rule::Owner(3), &anon, ORG), Access::Denied);
         let any = Rule::Any(&[Rule::Owner(3), Rule::Roles(&["admin"])]);
-        assert_eq!(evaluate(&any, &org_admin), Access::Full);
-        assert_eq!(evaluate(&any, &editor), Access::Rows(RowRule::Owner(3)));
-        assert_eq!(evaluate(&any, &anon), Access::Denied);
+        assert_eq!(evaluate(&any, &org_admin, ORG), Access::Full);
+        assert_eq!(
+            evaluate(&any, &editor, ORG),
+            Access::Rows(RowRule::Owner(3))
+        );
+        assert_eq!(evaluate(&any, &anon, ORG), Access::Denied);
         let all = Rule::All(&[Rule::Roles(&["editor"]), Rule::Owner(3), Rule::Owner(4)]);
         assert_eq!(
-            evaluate(&all, &editor),
+            evaluate(&all, &editor, ORG),
             Access::Rows(RowRule::And(vec![RowRule::Owner(3), RowRule::Owner(4)]))
         );
-        assert_eq!(evaluate(&all, &org_admin), Access::Denied);
+        assert_eq!(evaluate(&all, &org_admin, ORG), Access::Denied);
         let either = Rule::Any(&[Rule::Owner(3), Rule::Owner(4)]);
         assert_eq!(
-            evaluate(&either, &editor),
+            evaluate(&either, &editor, ORG),
             Access::Rows(RowRule::Or(vec![RowRule::Owner(3), RowRule::Owner(4)]))
         );
         assert_eq!(
-            evaluate(&Rule::Any(&[]), &editor),
+            evaluate(&Rule::Any(&[]), &editor, ORG),
             Access::Denied,
             "an empty any grants nothing"
         );
         fn editors(c: &AuthContext) -> bool {
             c.roles.iter().any(|r| r == "editor")
         }
-        assert_eq!(evaluate(&Rule::When(editors), &editor), Access::Full);
-        assert_eq!(evaluate(&Rule::When(editors), &org_admin), Access::Denied);
+        assert_eq!(evaluate(&Rule::When(editors), &editor, ORG), Access::Full);
+        assert_eq!(
+            evaluate(&Rule::Roles(&["admin"]), &org_admin, RoleScope::Platform),
+            Access::Denied,
+            "an org role grants nothing on rows every organization shares"
+        );
+        let platform_admin = user(&["admin"], None, &[]);
+        assert_eq!(
+            evaluate(
+                &Rule::Roles(&["admin"]),
+                &platform_admin,
+                RoleScope::Platform
+            ),
+            Access::Full
+        );
+        assert_eq!(
+            evaluate(&Rule::When(editors), &org_admin, ORG),
+            Access::Denied
+        );
     }
 
     #[test]
@@ -360,21 +388,21 @@ mod tests {
             org_id: None,
             ..in_team.clone()
         };
-        assert_eq!(evaluate(&Rule::TeamMember, &in_team), Access::Full);
-        assert_eq!(evaluate(&Rule::TeamMember, &no_team), Access::Denied);
+        assert_eq!(evaluate(&Rule::TeamMember, &in_team, ORG), Access::Full);
+        assert_eq!(evaluate(&Rule::TeamMember, &no_team, ORG), Access::Denied);
         assert_eq!(
-            evaluate(&Rule::TeamMember, &teamless_org),
+            evaluate(&Rule::TeamMember, &teamless_org, ORG),
             Access::Denied,
             "a team belongs to the active organization"
         );
         assert_eq!(
-            evaluate(&Rule::TeamMember, &AuthContext::anonymous()),
+            evaluate(&Rule::TeamMember, &AuthContext::anonymous(), ORG),
             Access::Denied
         );
         assert_eq!(
-            evaluate(&Rule::Team(2), &in_team),
+            evaluate(&Rule::Team(2), &in_team, ORG),
             Access::Rows(RowRule::Team(2))
         );
-        assert_eq!(evaluate(&Rule::Team(2), &no_team), Access::Denied);
+        assert_eq!(evaluate(&Rule::Team(2), &no_team, ORG), Access::Denied);
     }
 }

@@ -342,6 +342,15 @@ impl ResourceMeta {
     pub fn id_field(&self) -> &'static FieldMeta {
         &self.fields[self.id]
     }
+
+    /// Which of a caller's roles count for this resource's rows: org roles only where
+    /// the rows are the active organization's own (`multi_tenant`).
+    pub const fn role_scope(&self) -> crate::auth::RoleScope {
+        match self.presets.tenant {
+            Some(_) => crate::auth::RoleScope::Organization,
+            None => crate::auth::RoleScope::Platform,
+        }
+    }
 }
 
 /// A set of fields by index (projections, field masks). Resources have at most 64 fields.
@@ -357,10 +366,12 @@ impl FieldSet {
     /// The fields `caller` may see, select, filter, sort and search by: not hidden, and
     /// `visible_to` one of their roles when restricted.
     pub fn visible_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
+        let scope = meta.role_scope();
         let mut set = FieldSet(0);
         for (i, f) in meta.fields.iter().enumerate() {
             if !f.hidden
-                && (f.visible_to.is_empty() || f.visible_to.iter().any(|r| caller.has_role(r)))
+                && (f.visible_to.is_empty()
+                    || f.visible_to.iter().any(|r| caller.has_role_in(r, scope)))
             {
                 set.insert(i);
             }
@@ -370,9 +381,10 @@ impl FieldSet {
 
     /// The fields `caller` sees masked (`redact_for` one of their roles).
     pub fn redacted_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
+        let scope = meta.role_scope();
         let mut set = FieldSet(0);
         for (i, f) in meta.fields.iter().enumerate() {
-            if f.redact_for.iter().any(|r| caller.has_role(r)) {
+            if f.redact_for.iter().any(|r| caller.has_role_in(r, scope)) {
                 set.insert(i);
             }
         }

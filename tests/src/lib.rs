@@ -38,6 +38,22 @@ pub fn shop_token(user: &str, org: &str, org_roles: &[&str]) -> String {
     format!("Bearer {token}")
 }
 
+/// `Bearer <token>` for `root`, a platform admin (claim `roles`), in no organization: the
+/// one who may change what every organization shares (the shop's categories).
+pub fn platform_admin() -> String {
+    let ttl = std::time::Duration::from_secs(600);
+    let token = shop::demo_token(
+        shop::DEV_JWT_SECRET.as_bytes(),
+        "root",
+        &["admin"],
+        None,
+        &[],
+        ttl,
+    )
+    .expect("token");
+    format!("Bearer {token}")
+}
+
 /// Who the shop's tests are by default: `ada`, admin of `acme`.
 pub fn acme_admin() -> String {
     shop_token("ada", "acme", &["admin"])

@@ -1,6 +1,6 @@
 //! Routes, envelopes, statuses, headers and error codes of plain CRUD.
 
-use arc_tests::{TestApp, assert_error, on_both};
+use arc_tests::{Reply, TestApp, assert_error, on_both, platform_admin};
 use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::json;
@@ -15,6 +15,14 @@ on_both!(
     duplicate_slug_is_409,
     orders_are_priced_by_their_hook,
 );
+
+/// A write to the shop's categories, which only a platform admin may make.
+async fn as_root(app: &TestApp, method: Method, uri: &str, body: serde_json::Value) -> Reply {
+    let token = platform_admin();
+    let body = (!body.is_null()).then_some(body);
+    app.send(method, uri, body, &[("authorization", token.as_str())])
+        .await
+}
 
 async fn create_get_update_delete(app: &TestApp) {
     let created = app
@@ -91,11 +99,21 @@ async fn create_get_update_delete(app: &TestApp) {
     );
 
     // A resource without soft delete deletes for good.
-    let cat = app
-        .post("/categories", json!({"name": "Toys", "slug": "toys"}))
-        .await;
+    let cat = as_root(
+        app,
+        Method::POST,
+        "/categories",
+        json!({"name": "Toys", "slug": "toys"}),
+    )
+    .await;
     let cat_id = cat.body["data"]["id"].as_str().unwrap().to_owned();
-    let gone = app.delete(&format!("/categories/{cat_id}")).await;
+    let gone = as_root(
+        app,
+        Method::DELETE,
+        &format!("/categories/{cat_id}"),
+        json!(null),
+    )
+    .await;
     assert_eq!(gone.status, 200);
     assert!(gone.body["data"].get("soft").is_none());
     assert_error(
@@ -177,9 +195,13 @@ async fn validation_reports_every_problem(app: &TestApp) {
         .collect();
     assert_eq!(fields, ["name", "price"], "required fields, nothing else");
 
-    let too_long = app
-        .post("/categories", json!({"name": "x".repeat(101), "slug": "s"}))
-        .await;
+    let too_long = as_root(
+        app,
+        Method::POST,
+        "/categories",
+        json!({"name": "x".repeat(101), "slug": "s"}),
+    )
+    .await;
     assert_eq!(
         too_long.body["details"]["errors"][0]["keyword"],
         "maxLength"
@@ -308,9 +330,13 @@ async fn request_ids(app: &TestApp) {
 }
 
 async fn duplicate_slug_is_409(app: &TestApp) {
-    let dup = app
-        .post("/categories", json!({"name": "Again", "slug": "books"}))
-        .await;
+    let dup = as_root(
+        app,
+        Method::POST,
+        "/categories",
+        json!({"name": "Again", "slug": "books"}),
+    )
+    .await;
     assert_error(&dup, 409, "DUPLICATE_KEY");
     let first = app
         .post(
@@ -389,9 +415,42 @@ async fn orders_are_priced_by_their_hook(app: &TestApp) {
         400,
         "VALIDATION_ERROR",
     );
+    // Totals are exact or refused, never wrapped or saturated.
+    let dear = app
+        .post(
+            "/products",
+            json!({"name": "Dear", "price": 9_000_000_000_000_000_000_i64}),
+        )
+        .await;
+    assert_eq!(dear.status, 201, "{}", dear.body);
+    let overflow = app
+        .post(
+            "/orders",
+            json!({"product_id": dear.body["data"]["id"], "quantity": 1000}),
+        )
+        .await;
+    assert_error(&overflow, 400, "VALIDATION_ERROR");
+    assert_eq!(overflow.body["details"]["errors"][0]["field"], "quantity");
+    let one = app
+        .post(
+            "/orders",
+            json!({"product_id": dear.body["data"]["id"], "quantity": 1}),
+        )
+        .await;
+    assert_eq!(one.body["data"]["total"], 9_000_000_000_000_000_000_i64);
+    let id = one.body["data"]["id"].as_str().unwrap();
+    let grown = app
+        .patch(&format!("/orders/{id}"), json!({"quantity": 2}))
+        .await;
+    assert_error(&grown, 400, "VALIDATION_ERROR");
+    assert_eq!(
+        app.get(&format!("/orders/{id}")).await.body["data"]["quantity"],
+        1,
+        "a refused update wrote nothing"
+    );
     assert_eq!(
         app.get("/orders").await.body["total"],
-        1,
+        2,
         "failed creates wrote nothing"
     );
 }

@@ -30,7 +30,9 @@ enum Role {
 }
 
 /// A user: their organization, their role there, and whether the token carries it as a
-/// platform role (`roles`) or an organization role (`org_roles`); both count for `roles(..)`.
+/// platform role (`roles`) or an organization role (`org_roles`). Both count for `roles(..)` on
+/// the organization's own rows (products, orders); on the categories every organization
+/// shares, only the platform role does.
 #[derive(Clone, Debug)]
 struct Persona {
     user: String,
@@ -101,6 +103,8 @@ enum Op {
     CreateOrder {
         product: usize,
         quantity: i32,
+        /// Asks for a `paid` order (only admins may set `status`).
+        paid: bool,
     },
     UpdateOrder(usize),
     DeleteOrder(usize),
@@ -134,7 +138,11 @@ fn op() -> impl Strategy<Value = Op> {
         (3000i64..6000).prop_map(|from_price| Op::BulkDelete { from_price }),
         (0u8..3).prop_map(Op::ListOrders),
         row.prop_map(Op::GetOrder),
-        (row, 1i32..5).prop_map(|(product, quantity)| Op::CreateOrder { product, quantity }),
+        (row, 1i32..5, any::<bool>()).prop_map(|(product, quantity, paid)| Op::CreateOrder {
+            product,
+            quantity,
+            paid
+        }),
         row.prop_map(Op::UpdateOrder),
         row.prop_map(Op::DeleteOrder),
         Just(Op::CreateCategory),
@@ -310,12 +318,14 @@ fn request(
         Op::CreateOrder {
             product: p,
             quantity,
-        } => (
-            Method::POST,
-            "/orders".into(),
-            Some(json!({"product_id": product(*p), "quantity": quantity})),
-            None,
-        ),
+            paid,
+        } => {
+            let mut body = json!({"product_id": product(*p), "quantity": quantity});
+            if *paid {
+                body["status"] = json!("paid");
+            }
+            (Method::POST, "/orders".into(), Some(body), None)
+        }
         Op::UpdateOrder(n) => (
             Method::PATCH,
             format!("/orders/{}", order(*n)),
@@ -436,6 +446,9 @@ fn check_writes(who: &Persona, before: &Snapshot, after: &Snapshot) -> Result<()
                 if product.is_none_or(|p| p.org_id != who.org) {
                     return Err(format!("order {id} names a product of another org"));
                 }
+                if new.status != "pending" && !who.admin() {
+                    return Err(format!("order {id} placed {} by a non-admin", new.status));
+                }
             }
             Some(old) if old != new => {
                 if !who.admin()
@@ -456,7 +469,7 @@ fn check_writes(who: &Persona, before: &Snapshot, after: &Snapshot) -> Result<()
     {
         return Err("an order was deleted".into());
     }
-    if before.categories != after.categories && !who.admin() {
+    if before.categories != after.categories && !(who.admin() && who.platform_role) {
         return Err(format!("categories changed by {who:?}"));
     }
     Ok(())

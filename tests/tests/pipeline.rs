@@ -622,10 +622,13 @@ async fn api_versions_by_header_and_by_path() {
         404,
         "routes live under their version"
     );
+    let root = arc_tests::platform_admin();
     let created = app
-        .post(
+        .send(
+            Method::POST,
             "/v2/categories",
-            serde_json::json!({"name": "Versioned", "slug": "versioned"}),
+            Some(serde_json::json!({"name": "Versioned", "slug": "versioned"})),
+            &[("authorization", root.as_str())],
         )
         .await;
     assert_eq!(created.status, 201, "{}", created.body);

@@ -131,10 +131,13 @@ async fn tree_and_children(app: &TestApp) {
         .as_str()
         .unwrap()
         .to_owned();
+    let root = arc_tests::platform_admin();
     let deep = app
-        .post(
+        .send(
+            axum::http::Method::POST,
             "/categories",
-            json!({"name": "Cases", "slug": "cases", "parent_id": phones}),
+            Some(json!({"name": "Cases", "slug": "cases", "parent_id": phones})),
+            &[("authorization", root.as_str())],
         )
         .await;
     assert_eq!(deep.status, 201);

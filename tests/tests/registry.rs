@@ -1,7 +1,7 @@
 //! The registry: `/_resources` for admins only, in the `arc-describe/v1` shape, saying the
 //! same as the resources' declarations.
 
-use arc_tests::{TestApp, assert_error, shop_token};
+use arc_tests::{TestApp, assert_error, platform_admin, shop_token};
 use axum::http::Method;
 
 #[tokio::test]
@@ -21,8 +21,19 @@ async fn the_registry_is_for_admins_and_describes_the_shop() {
         )
         .await;
     assert_error(&refused, 403, "FORBIDDEN");
+    // The registry describes the whole app: an admin of one organization is not enough.
+    let org_admin = app.get("/_resources").await; // as acme's admin
+    assert_error(&org_admin, 403, "FORBIDDEN");
 
-    let reply = app.get("/_resources").await; // as acme's admin
+    let root = platform_admin();
+    let reply = app
+        .send(
+            Method::GET,
+            "/_resources",
+            None,
+            &[("authorization", root.as_str())],
+        )
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let doc = &reply.body;
     assert_eq!(doc["$schema"], "arc-describe/v1");

@@ -1,7 +1,7 @@
 //! The shop's contract: who may do what to categories, products and orders, with tokens of
 //! the demo personas of two organizations.
 
-use arc_tests::{Reply, TestApp, assert_error, on_both, shop_token};
+use arc_tests::{Reply, TestApp, assert_error, on_both, platform_admin, shop_token};
 use axum::http::Method;
 use serde_json::{Value, json};
 
@@ -71,25 +71,39 @@ async fn categories_are_public_to_read(app: &TestApp) {
         403,
         "FORBIDDEN",
     );
+    let id = slug.body["data"]["id"].as_str().unwrap();
+    let uri = format!("/categories/{id}");
+    let rename = Some(json!({"name": "Mine now"}));
+    // Categories are shared by every organization: an admin of one of them (an org role)
+    // may not create, rename or delete them; only a platform admin may.
+    for org_admin in [&s.ada, &s.gus] {
+        for (method, uri, body) in [
+            (Method::POST, "/categories", new.clone()),
+            (Method::PATCH, uri.as_str(), rename.clone()),
+            (Method::DELETE, uri.as_str(), None),
+        ] {
+            assert_error(
+                &as_(app, org_admin, method, uri, body).await,
+                403,
+                "FORBIDDEN",
+            );
+        }
+    }
+    let unchanged = as_(app, ANONYMOUS, Method::GET, &uri, None).await;
+    assert_eq!(unchanged.body["data"]["name"], "Books");
     assert_eq!(
-        as_(app, &s.ada, Method::POST, "/categories", new)
+        as_(app, &platform_admin(), Method::POST, "/categories", new)
             .await
             .status,
         201
     );
-    let id = slug.body["data"]["id"].as_str().unwrap();
     assert_error(
-        &as_(
-            app,
-            &s.carl,
-            Method::DELETE,
-            &format!("/categories/{id}"),
-            None,
-        )
-        .await,
+        &as_(app, &s.carl, Method::DELETE, &uri, None).await,
         403,
         "FORBIDDEN",
     );
+    let renamed = as_(app, &platform_admin(), Method::PATCH, &uri, rename).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
 }
 
 async fn products_belong_to_their_org(app: &TestApp) {
@@ -307,10 +321,28 @@ async fn orders_are_their_customers(app: &TestApp) {
     assert_eq!(data["total"], product["price"].as_i64().unwrap() * 3);
     as_(app, &s.cleo, Method::POST, "/orders", order(1)).await;
 
+    // Only admins write `status`: a member who asks for a paid order hears which field
+    // they may not write, and nothing is placed.
+    let mut paid_by_member = order(1).unwrap();
+    paid_by_member["status"] = json!("paid");
+    let refused = as_(
+        app,
+        &s.carl,
+        Method::POST,
+        "/orders",
+        Some(paid_by_member.clone()),
+    )
+    .await;
+    assert_error(&refused, 403, "FORBIDDEN");
+    assert_eq!(refused.body["details"]["fields"], json!(["status"]));
+    let by_admin = as_(app, &s.ada, Method::POST, "/orders", Some(paid_by_member)).await;
+    assert_eq!(by_admin.status, 201, "{}", by_admin.body);
+    assert_eq!(by_admin.body["data"]["status"], "paid");
+
     let mine = as_(app, &s.carl, Method::GET, "/orders", None).await;
     assert_eq!(mine.column("customer_id"), [json!("carl")]);
     let all = as_(app, &s.ada, Method::GET, "/orders", None).await;
-    assert_eq!(all.body["total"], 2, "admins see the org's orders");
+    assert_eq!(all.body["total"], 3, "admins see the org's orders");
     assert_eq!(
         as_(app, &s.gus, Method::GET, "/orders", None).await.body["total"],
         0

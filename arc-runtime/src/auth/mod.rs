@@ -38,6 +38,16 @@ pub enum AuthMethod {
     Custom(&'static str),
 }
 
+/// Where a resource's rows live, and so which of a caller's roles count for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleScope {
+    /// Rows every organization shares (no tenant field): only platform roles count, so an
+    /// admin of one customer organization never changes what all of them see.
+    Platform,
+    /// Rows of the active organization (`multi_tenant`): its roles count too.
+    Organization,
+}
+
 /// The caller: user, platform roles, active organization, roles there, memberships.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AuthContext {
@@ -75,8 +85,37 @@ impl AuthContext {
     }
 
     /// Whether the caller has `role` among platform roles or roles in the active org.
+    ///
+    /// Resource permissions and field rules do not use this: an org role counts only on
+    /// the active org's own rows (see [`AuthContext::has_role_in`]).
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().chain(&self.org_roles).any(|r| r == role)
+    }
+
+    /// Whether the caller has `role` among their platform roles (claim `roles`).
+    pub fn has_platform_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether `role` counts for rows of `scope`: a platform role everywhere, a role in the
+    /// active organization only on that organization's own rows.
+    ///
+    /// ```
+    /// use arc_runtime::auth::{AuthContext, RoleScope};
+    /// let org_admin = AuthContext {
+    ///     user_id: Some("ada".into()),
+    ///     org_id: Some("acme".into()),
+    ///     org_roles: vec!["admin".into()],
+    ///     ..AuthContext::default()
+    /// };
+    /// assert!(org_admin.has_role_in("admin", RoleScope::Organization));
+    /// assert!(!org_admin.has_role_in("admin", RoleScope::Platform));
+    /// ```
+    pub fn has_role_in(&self, role: &str, scope: RoleScope) -> bool {
+        match scope {
+            RoleScope::Platform => self.has_platform_role(role),
+            RoleScope::Organization => self.has_role(role),
+        }
     }
 
     /// Whether the caller belongs to `org`.

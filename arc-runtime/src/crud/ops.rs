@@ -73,11 +73,12 @@ fn tenancy<R: Resource>(mut cond: Condition, caller: &AuthContext) -> Result<Con
     if let Some(i) = presets.tenant {
         cond = cond.add(R::column(i).eq(active_org(caller)?));
     }
+    let scope = R::META.role_scope();
     if let Some(i) = presets.owner
         && !presets
             .owner_bypass
             .iter()
-            .any(|role| caller.has_role(role))
+            .any(|role| caller.has_role_in(role, scope))
     {
         cond = cond.add(R::column(i).eq(user(caller)?));
     }
@@ -151,7 +152,11 @@ fn check_writable<R: Resource>(
         .fields
         .iter()
         .filter(|f| !f.writable_by.is_empty() && body.contains_key(f.name))
-        .filter(|f| !f.writable_by.iter().any(|role| caller.has_role(role)))
+        .filter(|f| {
+            !f.writable_by
+                .iter()
+                .any(|role| caller.has_role_in(role, R::META.role_scope()))
+        })
         .map(|f| f.name)
         .collect();
     if refused.is_empty() {

@@ -143,7 +143,8 @@ pub struct Order {
     /// `price × quantity`, computed on every write.
     #[field(system)]
     pub total: i64,
-    #[field(default)]
+    /// Where the order is; set by admins only (a member's order starts `pending`).
+    #[field(default, writable_by("admin"))]
     pub status: OrderStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -179,7 +180,23 @@ async fn price_order(
                 keyword: "exists",
             }])
         })?;
-    row.total = ActiveValue::Set(product.price.saturating_mul(i64::from(quantity)));
+    // Exact or refused: a total that does not fit is the client's problem to hear about,
+    // never a wrapped or saturated number.
+    let total = product
+        .price
+        .checked_mul(i64::from(quantity))
+        .ok_or_else(|| {
+            ArcError::validation(vec![arc_runtime::FieldError {
+                field: "quantity".into(),
+                message: format!(
+                    "the total ({} × {quantity}) is larger than the largest total ({})",
+                    product.price,
+                    i64::MAX
+                ),
+                keyword: "maximum",
+            }])
+        })?;
+    row.total = ActiveValue::Set(total);
     Ok(())
 }
 
