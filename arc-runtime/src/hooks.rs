@@ -30,6 +30,12 @@ pub struct WriteContext<'a> {
 /// }
 /// ```
 pub trait Hooks: Resource {
+    /// Whether the resource has hooks of its own. The macro's no-op implementation (a
+    /// resource without `#[resource(hooks)]`) says `false`, which lets a bulk update or
+    /// delete run as one statement; an `impl` of yours keeps `true`, so every row a bulk
+    /// write touches goes through your hooks, in the bulk write's transaction.
+    const DECLARED: bool = true;
+
     /// Before an insert: may change the row or reject the write with a contract error.
     fn before_create(
         ctx: &WriteContext<'_>,

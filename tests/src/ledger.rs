@@ -6,7 +6,11 @@ use arc_runtime::prelude::*;
 use arc_runtime::sea_orm::{ActiveModelTrait, ActiveValue};
 
 /// An entry of the ledger.
-#[resource(hooks, query(sort = [code]))]
+#[resource(
+    hooks,
+    presets(bulk),
+    query(filter = [code, locked, amount], sort = [code])
+)]
 #[permissions(default = public)]
 pub struct Entry {
     #[field(id)]

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 mod hooks {
     use super::*;
-    on_both!(arc_tests::ledger::app => hooks_shape_refuse_and_audit_writes);
+    on_both!(arc_tests::ledger::app => hooks_shape_refuse_and_audit_writes, bulk_writes_run_each_rows_hooks);
 }
 
 mod steps {
@@ -71,6 +71,83 @@ async fn hooks_shape_refuse_and_audit_writes(app: &TestApp) {
     );
     assert_eq!(app.delete(&uri).await.status, 200);
     assert_eq!(audit_lines(app).await.last(), Some(&json!("deleted RENT")));
+}
+
+async fn bulk_writes_run_each_rows_hooks(app: &TestApp) {
+    for (code, amount) in [("a", 1), ("b", 2), ("c", 3)] {
+        let created = app
+            .post("/entries", json!({"code": code, "amount": amount}))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+    }
+    let bulk = |method: Method, body: Value| async move {
+        app.send(method, "/entries/bulk", Some(body), &[]).await
+    };
+    let updated = bulk(
+        Method::PATCH,
+        json!({"filter": {"amount": {"gte": 2}}, "data": {"amount": 10}}),
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.body["data"]["matchedCount"], 2);
+    let lines = audit_lines(app).await;
+    assert!(lines.contains(&json!("B 2 -> 10")), "{lines:?}");
+    assert!(lines.contains(&json!("C 3 -> 10")), "{lines:?}");
+
+    // before_update refuses a locked entry: the whole bulk update rolls back.
+    let b = app.get("/entries?code=B").await.body["docs"][0]["id"].clone();
+    app.patch(
+        &format!("/entries/{}", b.as_str().unwrap()),
+        json!({"locked": true}),
+    )
+    .await;
+    let before = app.get("/entries?sort=code").await.column("amount");
+    let refused = bulk(
+        Method::PATCH,
+        json!({"filter": {"amount": {"gte": 0}}, "data": {"amount": 7}}),
+    )
+    .await;
+    assert_error(&refused, 409, "CONFLICT");
+    assert_eq!(refused.body["error"], "entry is locked");
+    assert_eq!(app.get("/entries?sort=code").await.column("amount"), before);
+
+    // after_delete refuses KEEP entries: the whole bulk delete rolls back.
+    app.post("/entries", json!({"code": "keep", "amount": 1}))
+        .await;
+    let refused = bulk(Method::DELETE, json!({"filter": {"amount": {"lte": 100}}})).await;
+    assert_error(&refused, 409, "CONFLICT");
+    assert_eq!(
+        app.get("/entries").await.body["total"],
+        4,
+        "nothing deleted"
+    );
+    let deleted = bulk(
+        Method::DELETE,
+        json!({"filter": {"code": {"in": ["A", "C"]}}}),
+    )
+    .await;
+    assert_eq!(deleted.body["data"]["deletedCount"], 2, "{}", deleted.body);
+    let lines = audit_lines(app).await;
+    assert!(lines.contains(&json!("deleted A")), "{lines:?}");
+    assert!(lines.contains(&json!("deleted C")), "{lines:?}");
+
+    // A filter that selects every row by construction is no filter.
+    for filter in [
+        json!({"code": {"nin": []}}),
+        json!({"code": {"like": ""}}),
+        json!({"code": {"regex": "x*"}}),
+        json!({"code": {"exists": true}, "amount": {"nin": []}}),
+    ] {
+        let refused = bulk(Method::DELETE, json!({ "filter": filter })).await;
+        assert_error(&refused, 400, "BAD_REQUEST");
+        let refused = bulk(
+            Method::PATCH,
+            json!({"filter": filter, "data": {"amount": 0}}),
+        )
+        .await;
+        assert_error(&refused, 400, "BAD_REQUEST");
+    }
+    assert_eq!(app.get("/entries").await.body["total"], 2);
 }
 
 fn steps_app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {

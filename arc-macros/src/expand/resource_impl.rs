@@ -249,7 +249,9 @@ pub fn expand(model: &Resource) -> TokenStream {
     } else {
         quote! {
             /// No hooks declared: the defaults do nothing.
-            impl __p::Hooks for #ident {}
+            impl __p::Hooks for #ident {
+                const DECLARED: bool = false;
+            }
         }
     };
     quote! {

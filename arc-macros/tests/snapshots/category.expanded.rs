@@ -179,5 +179,7 @@ const _: () = {
         }
     }
     /// No hooks declared: the defaults do nothing.
-    impl __p::Hooks for Category {}
+    impl __p::Hooks for Category {
+        const DECLARED: bool = false;
+    }
 };

@@ -235,5 +235,7 @@ const _: () = {
         }
     }
     /// No hooks declared: the defaults do nothing.
-    impl __p::Hooks for Note {}
+    impl __p::Hooks for Note {
+        const DECLARED: bool = false;
+    }
 };

@@ -14,6 +14,7 @@ pub struct Order {
     pub quantity: i32,
     /// `price × quantity`, computed on every write.
     pub total: i64,
+    /// Where the order is; set by admins only (a member's order starts `pending`).
     pub status: OrderStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -38,6 +39,7 @@ pub mod order_entity {
         /// `price × quantity`, computed on every write.
         #[sea_orm(indexed)]
         pub total: i64,
+        /// Where the order is; set by admins only (a member's order starts `pending`).
         #[sea_orm(indexed)]
         pub status: ::std::string::String,
         #[sea_orm(indexed)]
@@ -63,6 +65,7 @@ pub struct OrderCreate {
     pub product_id: Uuid,
     #[schemars(range(min = 1, max = 1000))]
     pub quantity: i32,
+    /// Where the order is; set by admins only (a member's order starts `pending`).
     #[serde(default)]
     pub status: OrderStatus,
 }
@@ -83,6 +86,7 @@ pub struct OrderPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
     pub quantity: Option<i32>,
+    /// Where the order is; set by admins only (a member's order starts `pending`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<OrderStatus>,
 }
@@ -115,7 +119,8 @@ const _: () = {
                         __p::FieldType::Enum(<OrderStatus as __p::TextEnum>::VARIANTS),
                     )
                     .default(__p::default_value::<OrderStatus>)
-                    .filterable(),
+                    .filterable()
+                    .writable_by(&["admin"]),
                 __p::FieldMeta::new("created_at", __p::FieldType::DateTime)
                     .auto(__p::Auto::CreatedAt)
                     .filterable()

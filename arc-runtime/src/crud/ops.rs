@@ -495,6 +495,26 @@ pub async fn update<R: Hooks>(
     response::json(StatusCode::OK, &data)
 }
 
+/// Deletes `current`: soft (its `deleted_at` set) when the resource has `soft_delete`, for good
+/// otherwise. Whether it was soft.
+async fn remove<R: Resource>(
+    txn: &sea_orm::DatabaseTransaction,
+    current: &R::Model,
+) -> Result<bool, ArcError> {
+    match R::META.presets.soft_delete {
+        Some(i) => {
+            let mut row = current.clone().into_active_model();
+            row.try_set(R::column(i), now())?;
+            row.update(txn).await?;
+            Ok(true)
+        }
+        None => {
+            current.clone().delete(txn).await?;
+            Ok(false)
+        }
+    }
+}
+
 #[derive(serde::Serialize)]
 struct Deleted<'a> {
     message: &'static str,
@@ -517,18 +537,7 @@ pub async fn delete<R: Hooks>(
     let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
     let ctx = WriteContext { txn: &txn, caller };
     R::before_delete(&ctx, &current).await?;
-    let soft = match R::META.presets.soft_delete {
-        Some(i) => {
-            let mut row = current.clone().into_active_model();
-            row.try_set(R::column(i), now())?;
-            row.update(&txn).await?;
-            true
-        }
-        None => {
-            current.clone().delete(&txn).await?;
-            false
-        }
-    };
+    let soft = remove::<R>(&txn, &current).await?;
     R::after_delete(&ctx, &current).await?;
     txn.commit().await?;
     let id = id_text::<R>(&current);
@@ -690,7 +699,8 @@ pub async fn bulk_create<R: Hooks>(
 
 /// The rows a bulk body's `filter` selects, inside the live scope.
 /// A bulk update or delete needs the `bulk` rule and the rule of the operation it performs;
-/// both row filters apply.
+/// both row filters apply. A filter that selects every row by its construction alone
+/// (`{"id": {"nin": []}}`) is refused like an empty one.
 fn bulk_filter<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
@@ -708,6 +718,14 @@ fn bulk_filter<R: Resource>(
         filter,
         state.query_limits(),
     )?;
+    if filters
+        .iter()
+        .all(|f| f.matches_everything(&R::META.fields[f.field]))
+    {
+        return Err(ArcError::bad_request(
+            "`filter` selects every row; a bulk write needs a filter that narrows it",
+        ));
+    }
     let backend = state.db().get_database_backend();
     for f in &filters {
         cond = cond.add(sql::filter_expr::<R>(f, backend));
@@ -724,7 +742,32 @@ fn only_members(body: &Map<String, Json>, allowed: &[&str]) -> Result<(), ArcErr
     }
 }
 
-/// `PATCH /products/bulk` `{"filter":{..},"data":{..}}` → `{matchedCount, modifiedCount}`.
+/// The rows a bulk write of a resource with hooks works on, locked inside its transaction
+/// (`FOR UPDATE` on PostgreSQL; SQLite's write transaction holds the database). Each of them
+/// runs its hooks, so there are at most [`MAX_BULK_ITEMS`], like a bulk create; more is a 400.
+async fn bulk_rows<R: Resource>(
+    txn: &sea_orm::DatabaseTransaction,
+    cond: Condition,
+) -> Result<Vec<R::Model>, ArcError> {
+    let sort = query::parse::default_sort(R::META)?;
+    let rows = sql::order::<R>(R::Entity::find().filter(cond), &sort)
+        .limit(MAX_BULK_ITEMS as u64 + 1)
+        .lock_exclusive()
+        .all(txn)
+        .await?;
+    if rows.len() > MAX_BULK_ITEMS {
+        return Err(ArcError::bad_request(format!(
+            "the filter selects more than {MAX_BULK_ITEMS} rows, each of which runs the \
+             resource's hooks; narrow it"
+        )));
+    }
+    Ok(rows)
+}
+
+/// `PATCH /products/bulk` `{"filter":{..},"data":{..}}` → `{matchedCount, modifiedCount}`,
+/// in one transaction. A resource with hooks updates row by row through `before_update` and
+/// `after_update` (an error from any of them rolls the whole write back); one without runs a
+/// single `UPDATE`.
 pub async fn bulk_update<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
@@ -734,26 +777,44 @@ pub async fn bulk_update<R: Hooks>(
     let cond = bulk_filter::<R>(state, caller, Operation::Update, body)?;
     let data = body::object(body, "data").map_err(ArcError::bad_request)?;
     check_writable::<R>(data, caller)?;
-    let mut values = decode_or_reject(R::META, data, Mode::Patch)?;
-    for (i, field) in R::META.fields.iter().enumerate() {
-        if field.auto == Auto::UpdatedAt {
-            values.push((i, now()));
+    let values = decode_or_reject(R::META, data, Mode::Patch)?;
+    let txn = state.db().begin().await?;
+    let (matched, modified) = if R::DECLARED {
+        let rows = bulk_rows::<R>(&txn, cond).await?;
+        let ctx = WriteContext { txn: &txn, caller };
+        let mut modified = 0u64;
+        for current in &rows {
+            let mut row = current.clone().into_active_model();
+            set_values::<R>(&mut row, values.clone())?;
+            fill_auto::<R>(&mut row, Mode::Patch)?;
+            R::before_update(&ctx, current, &mut row).await?;
+            let model = row.update(&txn).await?;
+            R::after_update(&ctx, current, &model).await?;
+            modified += 1;
         }
-    }
-    let db = state.db();
-    let txn = db.begin().await?;
-    let matched = R::Entity::find().filter(cond.clone()).count(&txn).await?;
-    let mut update = R::Entity::update_many().filter(cond);
-    for (i, v) in values {
-        update = update.col_expr(R::column(i), Expr::val(v));
-    }
-    let modified = update.exec(&txn).await?.rows_affected;
+        (rows.len() as u64, modified)
+    } else {
+        let matched = R::Entity::find().filter(cond.clone()).count(&txn).await?;
+        let mut update = R::Entity::update_many().filter(cond);
+        let now = now();
+        for (i, field) in R::META.fields.iter().enumerate() {
+            if field.auto == Auto::UpdatedAt {
+                update = update.col_expr(R::column(i), Expr::val(now.clone()));
+            }
+        }
+        for (i, v) in values {
+            update = update.col_expr(R::column(i), Expr::val(v));
+        }
+        (matched, update.exec(&txn).await?.rows_affected)
+    };
     txn.commit().await?;
     let counts = serde_json::json!({ "matchedCount": matched, "modifiedCount": modified });
     response::json(StatusCode::OK, &Data::new(counts))
 }
 
-/// `DELETE /products/bulk` `{"filter":{..}}` → `{deletedCount}` (soft when the resource is).
+/// `DELETE /products/bulk` `{"filter":{..}}` → `{deletedCount}` (soft when the resource is),
+/// in one transaction; row by row through `before_delete` and `after_delete` when the
+/// resource has hooks.
 pub async fn bulk_delete<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
@@ -761,24 +822,36 @@ pub async fn bulk_delete<R: Hooks>(
 ) -> Result<Response, ArcError> {
     only_members(body, &["filter"])?;
     let cond = bulk_filter::<R>(state, caller, Operation::Delete, body)?;
-    let db = state.db();
-    let deleted = match R::META.presets.soft_delete {
-        Some(i) => {
-            R::Entity::update_many()
-                .col_expr(R::column(i), Expr::val(now()))
-                .filter(cond)
-                .exec(db)
-                .await?
-                .rows_affected
+    let txn = state.db().begin().await?;
+    let deleted = if R::DECLARED {
+        let rows = bulk_rows::<R>(&txn, cond).await?;
+        let ctx = WriteContext { txn: &txn, caller };
+        for current in &rows {
+            R::before_delete(&ctx, current).await?;
+            remove::<R>(&txn, current).await?;
+            R::after_delete(&ctx, current).await?;
         }
-        None => {
-            R::Entity::delete_many()
-                .filter(cond)
-                .exec(db)
-                .await?
-                .rows_affected
+        rows.len() as u64
+    } else {
+        match R::META.presets.soft_delete {
+            Some(i) => {
+                R::Entity::update_many()
+                    .col_expr(R::column(i), Expr::val(now()))
+                    .filter(cond)
+                    .exec(&txn)
+                    .await?
+                    .rows_affected
+            }
+            None => {
+                R::Entity::delete_many()
+                    .filter(cond)
+                    .exec(&txn)
+                    .await?
+                    .rows_affected
+            }
         }
     };
+    txn.commit().await?;
     response::json(
         StatusCode::OK,
         &Data::new(serde_json::json!({ "deletedCount": deleted })),

@@ -112,6 +112,26 @@ pub struct Filter {
     pub operand: Operand,
 }
 
+impl Filter {
+    /// Whether the filter holds for every row by its construction alone, whatever the data:
+    /// `nin` of nothing, `exists=true` on a column that cannot be null, and, on such a
+    /// column, a `like` of nothing or a `regex` that matches the empty string. Bulk writes
+    /// refuse a filter made only of these (a "filter" that selects the whole table).
+    pub fn matches_everything(&self, field: &crate::resource::FieldMeta) -> bool {
+        match (&self.op, &self.operand) {
+            (Op::Nin, Operand::Many(values)) => values.is_empty(),
+            (Op::Exists, Operand::Exists(true)) => !field.nullable,
+            (Op::Like, Operand::Pattern(p)) => !field.nullable && p.is_empty(),
+            (Op::Regex, Operand::Pattern(p)) => {
+                !field.nullable
+                    && regex_syntax::parse(p)
+                        .map_or(true, |hir| hir.properties().minimum_len() == Some(0))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// One sort key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SortKey {
