@@ -1,6 +1,12 @@
 //! The migration stub of every resource: create its table, with an index on each filter and
-//! sort field, a unique index on unique fields (the slug), and one on the row scope of the
-//! tenancy presets (tenant, owner, soft-delete marker, then the default sort key); or drop it.
+//! sort field, a unique index on each unique field (the slug) over its scope, and one on the
+//! row scope of the tenancy presets (tenant, owner, soft-delete marker, then the default sort
+//! key); or drop it.
+//!
+//! Uniqueness is per scope: on a `multi_tenant` resource a value is unique within its tenant
+//! (two organizations may use the same slug, and no 409 tells one what the other holds), and
+//! with `soft_delete` only among live rows (a deleted row releases its values). Tables made
+//! before that, with a plain `UNIQUE` column, are moved over by [`UniqueScopeMigration`].
 //!
 //! The statements come from the sea-orm entity the macro emits, so the table always matches
 //! the struct. `up` is idempotent (`IF NOT EXISTS`). The app gathers them into a
@@ -8,8 +14,10 @@
 
 use std::marker::PhantomData;
 
-use sea_orm::sea_query::{Index, Table};
-use sea_orm::{DatabaseConnection, DbErr, Schema};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Index, Table};
+use sea_orm::{
+    ConditionalStatement, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Schema, Statement,
+};
 use sea_orm_migration::{
     MigrationName, MigrationStatus, MigrationTrait, MigratorTraitSelf, SchemaManager,
 };
@@ -55,38 +63,7 @@ impl<R: Resource> MigrationTrait for ResourceMigration<R> {
                     .to_owned(),
             )
             .await?;
-        for mut index in schema.create_index_from_entity(entity) {
-            manager
-                .create_index(index.if_not_exists().to_owned())
-                .await?;
-        }
-        let presets = &R::META.presets;
-        // The first key of the default sort, so an unsorted list walks the index in order.
-        let sort_key = R::META
-            .default_sort
-            .split(',')
-            .next()
-            .and_then(|key| R::META.field(key.trim_start_matches(['-', '+'])))
-            .map(|(i, _)| i);
-        let scope: Vec<usize> = [presets.tenant, presets.owner, presets.soft_delete, sort_key]
-            .into_iter()
-            .flatten()
-            .collect();
-        if presets.tenant.is_some() || presets.owner.is_some() {
-            // Every query of a scoped resource filters on the tenant, owner and soft-delete
-            // columns (the tenant first, so the index serves an admin's org-wide reads too);
-            // counts read the index alone.
-            let mut index = Index::create();
-            index
-                .name(format!("idx-{}-scope", R::META.table))
-                .table(entity)
-                .if_not_exists();
-            for i in scope {
-                index.col(R::column(i));
-            }
-            manager.create_index(index).await?;
-        }
-        Ok(())
+        create_indexes::<R>(manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -95,6 +72,179 @@ impl<R: Resource> MigrationTrait for ResourceMigration<R> {
             .drop_table(Table::drop().table(entity).if_exists().to_owned())
             .await
     }
+}
+
+/// Every index of `R`'s table (they are all `IF NOT EXISTS`): the entity's, the row scope
+/// of the tenancy presets, and the unique ones.
+async fn create_indexes<R: Resource>(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let schema = Schema::new(manager.get_database_backend());
+    let entity = <R::Entity as Default>::default();
+    for mut index in schema.create_index_from_entity(entity) {
+        manager
+            .create_index(index.if_not_exists().to_owned())
+            .await?;
+    }
+    let presets = &R::META.presets;
+    // The first key of the default sort, so an unsorted list walks the index in order.
+    let sort_key = R::META
+        .default_sort
+        .split(',')
+        .next()
+        .and_then(|key| R::META.field(key.trim_start_matches(['-', '+'])))
+        .map(|(i, _)| i);
+    let scope: Vec<usize> = [presets.tenant, presets.owner, presets.soft_delete, sort_key]
+        .into_iter()
+        .flatten()
+        .collect();
+    if presets.tenant.is_some() || presets.owner.is_some() {
+        // Every query of a scoped resource filters on the tenant, owner and soft-delete
+        // columns (the tenant first, so the index serves an admin's org-wide reads too);
+        // counts read the index alone.
+        let mut index = Index::create();
+        index
+            .name(format!("idx-{}-scope", R::META.table))
+            .table(entity)
+            .if_not_exists();
+        for i in scope {
+            index.col(R::column(i));
+        }
+        manager.create_index(index).await?;
+    }
+    create_unique_indexes::<R>(manager).await
+}
+
+/// The name of the unique index of `field`.
+fn unique_index_name(table: &str, field: &str) -> String {
+    format!("uq-{table}-{field}")
+}
+
+/// One unique index per unique field: over (tenant, field) on a `multi_tenant` resource,
+/// and only over live rows (`deleted_at IS NULL`) with `soft_delete`. It also serves the
+/// slug lookup, which filters on the same columns.
+async fn create_unique_indexes<R: Resource>(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let entity = <R::Entity as Default>::default();
+    let presets = &R::META.presets;
+    for (i, field) in R::META.fields.iter().enumerate() {
+        if !field.unique {
+            continue;
+        }
+        let mut index = Index::create();
+        index
+            .name(unique_index_name(R::META.table, field.name))
+            .table(entity)
+            .unique()
+            .if_not_exists();
+        if let Some(tenant) = presets.tenant {
+            index.col(R::column(tenant));
+        }
+        index.col(R::column(i));
+        if let Some(deleted) = presets.soft_delete {
+            index.and_where(Expr::col(R::column(deleted)).is_null());
+        }
+        manager.create_index(index).await?;
+    }
+    Ok(())
+}
+
+/// Moves a table made with a plain `UNIQUE` column (unique across every tenant, deleted rows
+/// included) to uniqueness per scope: the old constraint goes, the indexes of
+/// [`create_unique_indexes`] come. On PostgreSQL the constraint is dropped by its default name
+/// (`{table}_{column}_key`); SQLite cannot drop a column constraint, so the table is rebuilt
+/// (created anew, rows copied, renamed, its indexes made again) when it still has one.
+/// Registered by [`Migrator::add`] for resources with a unique field; a no-op on tables that
+/// [`ResourceMigration`] made.
+pub struct UniqueScopeMigration<R> {
+    name: String,
+    marker: PhantomData<fn() -> R>,
+}
+
+impl<R: Resource> UniqueScopeMigration<R> {
+    /// The migration of `R`: `m_arc_unique_per_scope_{table}`.
+    pub fn new() -> Self {
+        Self {
+            name: format!("m_arc_unique_per_scope_{}", R::META.table),
+            marker: PhantomData,
+        }
+    }
+}
+
+impl<R: Resource> Default for UniqueScopeMigration<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: Resource> MigrationName for UniqueScopeMigration<R> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let table = R::META.table;
+        let db = manager.get_connection();
+        match manager.get_database_backend() {
+            DbBackend::Postgres => {
+                for field in R::META.fields.iter().filter(|f| f.unique) {
+                    let name = field.name;
+                    db.execute_unprepared(&format!(
+                        r#"ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{table}_{name}_key""#
+                    ))
+                    .await?;
+                }
+            }
+            DbBackend::Sqlite => {
+                let legacy = db
+                    .query_one_raw(Statement::from_sql_and_values(
+                        DbBackend::Sqlite,
+                        "SELECT 1 FROM pragma_index_list(?) WHERE origin = 'u'",
+                        [table.into()],
+                    ))
+                    .await?;
+                if legacy.is_some() {
+                    rebuild_sqlite_table::<R>(manager).await?;
+                }
+            }
+            _ => {}
+        }
+        create_unique_indexes::<R>(manager).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The unique indexes stay: ResourceMigration made them too, and its down drops the
+        // table with them.
+        let _ = manager;
+        Ok(())
+    }
+}
+
+/// SQLite's way to change a table's constraints: a new table from the entity, the rows copied,
+/// the old one dropped, the new one renamed, its indexes made.
+async fn rebuild_sqlite_table<R: Resource>(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let table = R::META.table;
+    let staging = format!("{table}__arc_rebuild");
+    let schema = Schema::new(DbBackend::Sqlite);
+    let entity = <R::Entity as Default>::default();
+    let mut create = schema.create_table_from_entity(entity);
+    create.table(Alias::new(&staging));
+    manager.create_table(create).await?;
+    let columns = R::META
+        .fields
+        .iter()
+        .map(|f| format!(r#""{}""#, f.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let db = manager.get_connection();
+    for sql in [
+        format!(r#"INSERT INTO "{staging}" ({columns}) SELECT {columns} FROM "{table}""#),
+        format!(r#"DROP TABLE "{table}""#),
+        format!(r#"ALTER TABLE "{staging}" RENAME TO "{table}""#),
+    ] {
+        db.execute_unprepared(&sql).await?;
+    }
+    create_indexes::<R>(manager).await
 }
 
 /// The app's migrations, in mount order, as a sea-orm-migration migrator: applied ones are
@@ -132,9 +282,14 @@ fn make<R: Resource>() -> Box<dyn MigrationTrait> {
 }
 
 impl Migrator {
-    /// Adds the migration of `R` (after the ones added before).
+    /// Adds the migrations of `R` (after the ones added before): its table, and for a
+    /// resource with a unique field the move of older tables to uniqueness per scope.
     pub fn add<R: Resource>(&mut self) {
         self.makers.push(make::<R>);
+        if R::META.fields.iter().any(|f| f.unique) {
+            self.makers
+                .push(|| Box::new(UniqueScopeMigration::<R>::new()));
+        }
     }
 
     /// Each migration's name and whether it is applied, in order.

@@ -71,6 +71,7 @@ fn field(f: &FieldMeta) -> Value {
         "id": f.id,
         "system": f.system,
         "hidden": f.hidden,
+        "unique": f.unique,
         "hasDefault": f.has_default,
         "auto": auto,
         "filter": ops,

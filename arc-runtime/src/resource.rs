@@ -141,6 +141,9 @@ pub struct FieldMeta {
     pub system: bool,
     /// Never in a response, never selectable, filterable or sortable.
     pub hidden: bool,
+    /// Unique among the live rows of its scope: per tenant on a `multi_tenant` resource, and
+    /// a soft-deleted row releases its value (see [`crate::migration`]).
+    pub unique: bool,
     /// May be left out of a create body (it has a default or is nullable).
     pub has_default: bool,
     /// Filter operators allowed on it in the query grammar (empty: not filterable).
@@ -173,6 +176,7 @@ impl FieldMeta {
             id: false,
             system: false,
             hidden: false,
+            unique: false,
             has_default: false,
             filter: Ops::NONE,
             sortable: false,
@@ -228,6 +232,12 @@ impl FieldMeta {
     /// Never in a response, never queryable.
     pub const fn hidden(mut self) -> Self {
         self.hidden = true;
+        self
+    }
+
+    /// Unique within its scope (see [`FieldMeta::unique`](FieldMeta#structfield.unique)).
+    pub const fn unique(mut self) -> Self {
+        self.unique = true;
         self
     }
 

@@ -372,6 +372,54 @@ async fn duplicate_slug_is_409(app: &TestApp) {
         app.get(&format!("/products/{id}")).await.body["data"]["slug"],
         "same"
     );
+
+    // Unique per tenant: globex may use a slug acme holds, and hears nothing of it.
+    let gus = arc_tests::shop_token("gus", "globex", &["admin"]);
+    let as_gus = |method: Method, uri: &str, body: Option<serde_json::Value>| {
+        let gus = gus.clone();
+        let uri = uri.to_owned();
+        async move {
+            app.send(method, &uri, body, &[("authorization", gus.as_str())])
+                .await
+        }
+    };
+    let theirs = as_gus(
+        Method::POST,
+        "/products",
+        Some(json!({"name": "G", "price": 1, "slug": "same"})),
+    )
+    .await;
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
+    assert_error(
+        &as_gus(
+            Method::POST,
+            "/products",
+            Some(json!({"name": "G2", "price": 1, "slug": "same"})),
+        )
+        .await,
+        409,
+        "DUPLICATE_KEY",
+    );
+    let found = as_gus(Method::GET, "/products/slug/same", None).await;
+    assert_eq!(found.body["data"]["id"], theirs.body["data"]["id"]);
+    let found = app.get("/products/slug/same").await;
+    assert_eq!(found.body["data"]["id"], json!(id));
+
+    // A soft-deleted row releases its slug; restoring it while the slug is taken is a 409.
+    assert_eq!(app.delete(&format!("/products/{id}")).await.status, 200);
+    let again = app
+        .post(
+            "/products",
+            json!({"name": "D", "price": 1, "slug": "same"}),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_error(
+        &app.send(Method::POST, &format!("/products/{id}/restore"), None, &[])
+            .await,
+        409,
+        "DUPLICATE_KEY",
+    );
 }
 
 async fn orders_are_priced_by_their_hook(app: &TestApp) {

@@ -41,8 +41,6 @@ pub fn expand(model: &Resource) -> TokenStream {
             } else {
                 quote!(#[sea_orm(primary_key)])
             }
-        } else if f.unique {
-            quote!(#[sea_orm(unique)])
         } else if f.indexed() {
             quote!(#[sea_orm(indexed)])
         } else {

@@ -113,6 +113,9 @@ fn field_meta(f: &Field) -> TokenStream {
     if f.hidden {
         add(quote!(hidden()));
     }
+    if f.unique {
+        add(quote!(unique()));
+    }
     if f.default.is_some() {
         let user_ty = &f.ty;
         add(quote_spanned!(user_ty.span()=> default(__p::default_value::<#user_ty>)));

@@ -58,7 +58,8 @@ pub struct Field {
 }
 
 impl Field {
-    /// Filtered or sorted: worth an index.
+    /// Filtered or sorted: worth an index (a unique field has its own, made by the runtime's
+    /// migration over the field's scope).
     pub fn indexed(&self) -> bool {
         (self.filter || self.sort) && !self.id && !self.unique
     }

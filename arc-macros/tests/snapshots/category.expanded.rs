@@ -21,7 +21,6 @@ pub mod category_entity {
         pub id: ::arc_runtime::uuid::Uuid,
         #[sea_orm(indexed)]
         pub name: ::std::string::String,
-        #[sea_orm(unique)]
         pub slug: ::std::string::String,
         #[sea_orm(indexed)]
         pub parent_id: Option<::arc_runtime::uuid::Uuid>,
@@ -98,6 +97,7 @@ const _: () = {
                     .searchable()
                     .len(Some(1), Some(100)),
                 __p::FieldMeta::new("slug", __p::FieldType::String)
+                    .unique()
                     .filterable()
                     .len(Some(1), Some(100)),
                 __p::FieldMeta::new("parent_id", __p::FieldType::Uuid)

@@ -36,7 +36,6 @@ pub mod product_entity {
         pub org_id: ::std::string::String,
         #[sea_orm(indexed)]
         pub name: ::std::string::String,
-        #[sea_orm(unique)]
         pub slug: Option<::std::string::String>,
         #[sea_orm(indexed)]
         pub price: i64,
@@ -172,6 +171,7 @@ const _: () = {
                     .len(Some(1), Some(200)),
                 __p::FieldMeta::new("slug", __p::FieldType::String)
                     .nullable()
+                    .unique()
                     .len(Some(1), Some(200)),
                 __p::FieldMeta::new("price", __p::FieldType::I64)
                     .filterable()

@@ -114,7 +114,9 @@ fn migrations_and_doctor() {
     assert!(status.status.success(), "{}", stderr(&status));
     assert_eq!(
         stdout(&status),
-        "pending m_arc_create_categories\npending m_arc_create_products\npending m_arc_create_orders\n"
+        "pending m_arc_create_categories\npending m_arc_unique_per_scope_categories\n\
+         pending m_arc_create_products\npending m_arc_unique_per_scope_products\n\
+         pending m_arc_create_orders\n"
     );
     let doctor = dir.shop(&["doctor"], &[]);
     assert_eq!(doctor.status.code(), Some(1), "{}", stdout(&doctor));
@@ -130,7 +132,7 @@ fn migrations_and_doctor() {
 
     let up = dir.shop(&["migrate", "up"], &[]);
     assert!(up.status.success(), "{}", stderr(&up));
-    assert_eq!(stdout(&up), "applied 3 migration(s)\n");
+    assert_eq!(stdout(&up), "applied 5 migration(s)\n");
     let doctor = dir.shop(&["doctor"], &[]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
     assert!(stdout(&doctor).contains("no problems found"));
