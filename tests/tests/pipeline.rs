@@ -524,6 +524,53 @@ async fn etags_and_conditional_gets() {
         theirs.status, 200,
         "carl does not see cost, so his body differs"
     );
+    // Two members see the same bytes, but each one's tag is their own: an ETag never lets
+    // one caller's cached copy stand for another's.
+    let cleo = arc_tests::shop_token("cleo", "acme", &[]);
+    let cleos = app
+        .send(
+            Method::GET,
+            &uri,
+            None,
+            &[
+                ("authorization", &cleo),
+                ("if-none-match", theirs.header("etag").unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(cleos.status, 200);
+    assert_eq!(cleos.body, theirs.body);
+    assert_ne!(cleos.header("etag"), theirs.header("etag"));
+    // Shared caches keep per-caller answers apart, and keep signed-in answers to themselves.
+    for reply in [&theirs, &cleos, &list, &one] {
+        assert_eq!(reply.header("cache-control"), Some("private, no-cache"));
+        assert_eq!(
+            reply.header("vary"),
+            Some("authorization, x-api-key, x-organization-id")
+        );
+    }
+    let not_modified = app
+        .send(
+            Method::GET,
+            &uri,
+            None,
+            &[
+                ("authorization", &cleo),
+                ("if-none-match", cleos.header("etag").unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(not_modified.status, 304);
+    assert_eq!(
+        not_modified.header("cache-control"),
+        Some("private, no-cache")
+    );
+    assert!(not_modified.header("vary").is_some());
+    let public = app
+        .send(Method::GET, "/categories", None, &[("authorization", "")])
+        .await;
+    assert_eq!(public.header("cache-control"), Some("no-cache"));
+    assert!(public.header("vary").unwrap().contains("authorization"));
     assert!(
         app.post("/products", serde_json::json!({"name": "x", "price": 1}))
             .await

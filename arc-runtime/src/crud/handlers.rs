@@ -4,25 +4,46 @@
 //! route table of a resource reads `get(handlers::list::<Product>)`.
 
 use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::ops::{self, Scope};
 use crate::app::ArcState;
-use crate::auth::Caller;
+use crate::auth::{AuthContext, Caller};
 use crate::extract::{JsonObject, PathParam};
 use crate::hooks::Hooks;
+use crate::plugins::etag::Audience;
 use crate::resource::Resource;
 
-/// The response, labelled with the resource and operation for the metrics layer.
+/// The headers a resource's answers vary on: who is asking, and in which organization.
+const VARY: HeaderValue = HeaderValue::from_static("authorization, x-api-key, x-organization-id");
+
+/// The response, labelled with the resource and operation (for metrics, logs and steps), and
+/// marked as what it is: an answer for this caller. Shared caches must not serve it to anyone
+/// else (`Vary`; `Cache-Control: private` when the caller signed in), and its `ETag` is
+/// made from the caller's view as well as the body ([`Audience`]).
 fn respond<R: Resource>(
+    caller: &AuthContext,
     operation: &'static str,
     result: Result<Response, crate::ArcError>,
 ) -> Response {
     let mut response = result.unwrap_or_else(IntoResponse::into_response);
-    response.extensions_mut().insert(CrudOperation {
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, VARY);
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if caller.is_authenticated() {
+            "private, no-cache"
+        } else {
+            "no-cache"
+        }),
+    );
+    let extensions = response.extensions_mut();
+    extensions.insert(CrudOperation {
         resource: R::META.name,
         operation,
     });
+    extensions.insert(Audience::of(caller));
     response
 }
 
@@ -43,6 +64,7 @@ pub async fn list<R: Resource>(
     RawQuery(q): RawQuery,
 ) -> Response {
     respond::<R>(
+        &caller,
         "list",
         ops::list::<R>(&st, &caller, q.as_deref(), Scope::Live).await,
     )
@@ -54,7 +76,7 @@ pub async fn get<R: Resource>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond::<R>("get", ops::get::<R>(&st, &caller, &id).await)
+    respond::<R>(&caller, "get", ops::get::<R>(&st, &caller, &id).await)
 }
 
 /// `POST /{path}`
@@ -63,7 +85,11 @@ pub async fn create<R: Hooks>(
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond::<R>("create", ops::create::<R>(&st, &caller, &body).await)
+    respond::<R>(
+        &caller,
+        "create",
+        ops::create::<R>(&st, &caller, &body).await,
+    )
 }
 
 /// `PATCH /{path}/{id}` and `PUT /{path}/{id}`
@@ -73,7 +99,11 @@ pub async fn update<R: Hooks>(
     PathParam(id): PathParam,
     JsonObject(body): JsonObject,
 ) -> Response {
-    respond::<R>("update", ops::update::<R>(&st, &caller, &id, &body).await)
+    respond::<R>(
+        &caller,
+        "update",
+        ops::update::<R>(&st, &caller, &id, &body).await,
+    )
 }
 
 /// `DELETE /{path}/{id}`
@@ -82,7 +112,7 @@ pub async fn delete<R: Hooks>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond::<R>("delete", ops::delete::<R>(&st, &caller, &id).await)
+    respond::<R>(&caller, "delete", ops::delete::<R>(&st, &caller, &id).await)
 }
 
 /// `GET /{path}/deleted` (soft_delete)
@@ -92,6 +122,7 @@ pub async fn list_deleted<R: Resource>(
     RawQuery(q): RawQuery,
 ) -> Response {
     respond::<R>(
+        &caller,
         "deleted",
         ops::list::<R>(&st, &caller, q.as_deref(), Scope::Deleted).await,
     )
@@ -103,7 +134,11 @@ pub async fn restore<R: Hooks>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond::<R>("restore", ops::restore::<R>(&st, &caller, &id).await)
+    respond::<R>(
+        &caller,
+        "restore",
+        ops::restore::<R>(&st, &caller, &id).await,
+    )
 }
 
 /// `GET /{path}/slug/{slug}` (slug_lookup)
@@ -112,12 +147,16 @@ pub async fn get_by_slug<R: Resource>(
     caller: Caller,
     PathParam(slug): PathParam,
 ) -> Response {
-    respond::<R>("get", ops::get_by_slug::<R>(&st, &caller, &slug).await)
+    respond::<R>(
+        &caller,
+        "get",
+        ops::get_by_slug::<R>(&st, &caller, &slug).await,
+    )
 }
 
 /// `GET /{path}/tree` (tree)
 pub async fn tree<R: Resource>(State(st): State<ArcState>, caller: Caller) -> Response {
-    respond::<R>("tree", ops::tree::<R>(&st, &caller).await)
+    respond::<R>(&caller, "tree", ops::tree::<R>(&st, &caller).await)
 }
 
 /// `GET /{path}/{parent_id}/children` (tree)
@@ -126,7 +165,7 @@ pub async fn children<R: Resource>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond::<R>("tree", ops::children::<R>(&st, &caller, &id).await)
+    respond::<R>(&caller, "tree", ops::children::<R>(&st, &caller, &id).await)
 }
 
 /// `POST /{path}/bulk` (bulk)
@@ -136,6 +175,7 @@ pub async fn bulk_create<R: Hooks>(
     JsonObject(body): JsonObject,
 ) -> Response {
     respond::<R>(
+        &caller,
         "bulk_create",
         ops::bulk_create::<R>(&st, &caller, &body).await,
     )
@@ -148,6 +188,7 @@ pub async fn bulk_update<R: Hooks>(
     JsonObject(body): JsonObject,
 ) -> Response {
     respond::<R>(
+        &caller,
         "bulk_update",
         ops::bulk_update::<R>(&st, &caller, &body).await,
     )
@@ -160,6 +201,7 @@ pub async fn bulk_delete<R: Hooks>(
     JsonObject(body): JsonObject,
 ) -> Response {
     respond::<R>(
+        &caller,
         "bulk_delete",
         ops::bulk_delete::<R>(&st, &caller, &body).await,
     )

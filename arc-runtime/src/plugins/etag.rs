@@ -2,8 +2,10 @@
 //! whose bytes depend on paging, strong for one row), and a request whose `If-None-Match`
 //! names it gets `304 Not Modified` without a body.
 //!
-//! The tag is a 64-bit hash of the body, so it changes exactly when the representation does,
-//! and is the same on every instance running the same build.
+//! The tag is a 64-bit hash of the body and, for a resource's answers, of the caller's view
+//! ([`Audience`]): it changes exactly when the representation does, is the same on every
+//! instance running the same build, and one caller's tag never validates another caller's
+//! copy (their views differ even where their bytes agree).
 
 use std::hash::{Hash, Hasher};
 
@@ -12,15 +14,40 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::AuthContext;
 use crate::crud::handlers::CrudOperation;
 
 /// The largest body that gets an ETag (larger ones are streamed through untouched).
 const MAX_TAGGED: usize = 8 * 1024 * 1024;
 
-/// The tag of `body`: `"<16 hex digits>"`, with `W/` in front when `weak`.
-pub fn tag(body: &[u8], weak: bool) -> String {
+/// Whose view an answer is: a hash of what decides what the caller may see (user, platform
+/// roles, active organization and roles there, team). The handlers of a resource put it in
+/// their responses' extensions; [`tag`] mixes it in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Audience(pub u64);
+
+impl Audience {
+    /// The view of `caller`.
+    pub fn of(caller: &AuthContext) -> Audience {
+        let mut hasher = std::hash::DefaultHasher::new();
+        (
+            &caller.user_id,
+            &caller.roles,
+            &caller.org_id,
+            &caller.org_roles,
+            &caller.team_id,
+        )
+            .hash(&mut hasher);
+        Audience(hasher.finish())
+    }
+}
+
+/// The tag of `body` as seen by `audience` (none: anyone): `"<16 hex digits>"`, with `W/` in
+/// front when `weak`.
+pub fn tag(body: &[u8], audience: Option<Audience>, weak: bool) -> String {
     let mut hasher = std::hash::DefaultHasher::new();
     body.hash(&mut hasher);
+    audience.hash(&mut hasher);
     let mut buf = *b"W/\"0000000000000000\"";
     super::request_id::hex(hasher.finish(), &mut buf[3..19]);
     let text = if weak { &buf[..] } else { &buf[2..] };
@@ -79,7 +106,7 @@ async fn with_etag(response: Response, request: &HeaderMap) -> Response {
             return crate::ArcError::internal(e.to_string()).into_response();
         }
     };
-    let etag = tag(&bytes, weak);
+    let etag = tag(&bytes, parts.extensions.get::<Audience>().copied(), weak);
     let Ok(value) = HeaderValue::from_str(&etag) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
@@ -104,17 +131,32 @@ mod tests {
 
     #[test]
     fn tags_and_matching() {
-        let strong = tag(b"{\"a\":1}", false);
-        let weak = tag(b"{\"a\":1}", true);
+        let strong = tag(b"{\"a\":1}", None, false);
+        let weak = tag(b"{\"a\":1}", None, true);
         assert!(strong.starts_with('"') && weak.starts_with("W/\""));
-        assert_ne!(tag(b"{\"a\":2}", false), strong);
+        assert_ne!(tag(b"{\"a\":2}", None, false), strong);
+        let carl = AuthContext {
+            user_id: Some("carl".into()),
+            ..AuthContext::default()
+        };
+        let cleo = AuthContext {
+            user_id: Some("cleo".into()),
+            ..AuthContext::default()
+        };
+        let for_carl = tag(b"{\"a\":1}", Some(Audience::of(&carl)), false);
+        assert_ne!(for_carl, strong, "a caller's view is part of the tag");
+        assert_ne!(
+            for_carl,
+            tag(b"{\"a\":1}", Some(Audience::of(&cleo)), false),
+            "the same bytes for two callers are two representations"
+        );
         let mut headers = HeaderMap::new();
         headers.insert(
             header::IF_NONE_MATCH,
             HeaderValue::from_str(&format!("\"x\", {weak}")).unwrap(),
         );
         assert!(none_match(&headers, &strong), "weak comparison");
-        assert!(!none_match(&headers, &tag(b"other", false)));
+        assert!(!none_match(&headers, &tag(b"other", None, false)));
         headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
         assert!(none_match(&headers, &strong));
         assert!(!none_match(&HeaderMap::new(), &strong));
