@@ -159,6 +159,9 @@ pub struct FieldArgs {
     pub visible_to: Option<SpannedValue<StrList>>,
     /// Written only by these roles (others get a 403).
     pub writable_by: Option<SpannedValue<StrList>>,
+    /// Anyone who may create may choose its value, even callers the update rule keeps out
+    /// (silences the mass-assignment check on a field with a default).
+    pub writable_on_create: Flag,
     /// Masked for these roles.
     pub redact_for: Option<SpannedValue<StrList>>,
 }

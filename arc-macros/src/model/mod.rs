@@ -51,6 +51,8 @@ pub struct Field {
     pub one_of: Vec<String>,
     pub visible_to: Vec<String>,
     pub writable_by: Vec<String>,
+    /// `#[field(writable_on_create)]`: a default callers may choose on create by design.
+    pub writable_on_create: bool,
     pub redact_for: Vec<String>,
     pub filter: bool,
     pub sort: bool,
@@ -529,11 +531,18 @@ fn field(cx: &Ctxt, f: &syn::Field) -> Option<Field> {
         one_of: Vec::new(),
         visible_to: Vec::new(),
         writable_by: Vec::new(),
+        writable_on_create: args.writable_on_create.is_present(),
         redact_for: Vec::new(),
         filter: false,
         sort: false,
         search: false,
     };
+    if args.writable_on_create.is_present() && (field.default.is_none() || field.system) {
+        cx.error_at(
+            args.writable_on_create.span(),
+            "`writable_on_create` is for a client-writable field with `default`",
+        );
+    }
     let is_string = field.fty.scalar.is_string();
     for (given, what) in [(&args.min_len, "min_len"), (&args.max_len, "max_len")] {
         if let Some(v) = given

@@ -265,6 +265,46 @@ impl PermissionsAst {
             let creates = matches!(op.as_str(), "create" | "bulk");
             check_rule(cx, model, &mut entry.rule, creates);
         }
+        self.check_create_gap(cx, model);
+    }
+
+    /// Mass assignment: a field with a server default is state the server starts a row in
+    /// (an order's `status`). When `create` lets in callers that `update` keeps out, those
+    /// callers could pick that state on create. Each such field must say who may write it
+    /// (`writable_by`) or that choosing it on create is by design (`writable_on_create`).
+    fn check_create_gap(&self, cx: &Ctxt, model: &Resource) {
+        let (update, _) = self.rule_for("update");
+        let Some(updaters) = role_gate(&update).filter(|roles| !roles.is_empty()) else {
+            // Not role-gated (or nobody updates): no set of callers to compare with.
+            return;
+        };
+        let (create, _) = self.rule_for("create");
+        if role_gate(&create).is_some_and(|creators| creators.is_subset(&updaters)) {
+            return;
+        }
+        let roles = updaters
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for f in &model.fields {
+            let Some(span) = f.default else { continue };
+            if f.system || f.id || !f.writable_by.is_empty() || f.writable_on_create {
+                continue;
+            }
+            cx.error_at(
+                span,
+                format!(
+                    "`{name}` has a default, and `create = {create}` lets in callers that \
+                     `update = {update}` keeps out: they could choose `{name}` on create. \
+                     Say who may write it, e.g. `#[field(default, writable_by({roles}))]`, or \
+                     add `writable_on_create` if anyone who may create may choose it",
+                    name = f.name,
+                    create = describe(&create),
+                    update = describe(&update),
+                ),
+            );
+        }
     }
 
     /// The rule for `op`: its own, else `default`, else deny.
@@ -299,6 +339,32 @@ fn check_rule(cx: &Ctxt, model: &Resource, rule: &mut RuleAst, creates: bool) {
             }
         }
         _ => {}
+    }
+}
+
+/// The roles one of which every caller the rule grants must have, or `None` when it grants
+/// some callers without a role (`public`, `authenticated`, `owner`, `when`, ..). Deny grants
+/// nobody: the empty set.
+fn role_gate(rule: &RuleAst) -> Option<std::collections::BTreeSet<String>> {
+    let union =
+        |sets: Vec<std::collections::BTreeSet<String>>| sets.into_iter().flatten().collect();
+    match rule {
+        RuleAst::Roles(roles) | RuleAst::OrgRoles(roles) => {
+            Some(roles.iter().map(LitStr::value).collect())
+        }
+        RuleAst::Deny | RuleAst::Invalid => Some(Default::default()),
+        // Every rule holds: any gated one gates the whole (their union is a safe answer).
+        RuleAst::All(rules) => {
+            let gated: Vec<_> = rules.iter().filter_map(role_gate).collect();
+            (!gated.is_empty()).then(|| union(gated))
+        }
+        // Some rule holds: gated only when every branch is.
+        RuleAst::Any(rules) => rules
+            .iter()
+            .map(role_gate)
+            .collect::<Option<Vec<_>>>()
+            .map(union),
+        _ => None,
     }
 }
 

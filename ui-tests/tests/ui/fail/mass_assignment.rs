@@ -1,0 +1,48 @@
+use arc_runtime::prelude::*;
+
+/// Members place orders, only admins change them: a member must not pick the state an
+/// order starts in.
+#[resource]
+#[permissions(default = public, create = authenticated, update = roles("admin"))]
+pub struct Order {
+    #[field(id)]
+    pub id: Uuid,
+    pub quantity: i32,
+    #[field(default)]
+    pub status: String,
+    #[field(default, writable_by("admin"))]
+    pub paid: bool,
+    #[field(default, writable_on_create)]
+    pub gift: bool,
+    #[field(writable_on_create)]
+    pub note: Option<String>,
+}
+
+/// No error: `any` is gated only when every branch is; editors create, and admins or the
+/// editor who created a row update it, so every creator is among the updaters.
+#[resource]
+#[permissions(
+    default = public,
+    create = any(roles("editor"), roles("admin")),
+    update = any(roles("admin"), all(roles("editor"), owner("created_by"))),
+)]
+pub struct Page {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(default)]
+    pub draft: bool,
+    #[field(system)]
+    pub created_by: Option<String>,
+}
+
+/// Anyone creates, the admins update: the gap the check is for.
+#[resource]
+#[permissions(default = roles("admin"), create = public)]
+pub struct Ticket {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(default)]
+    pub priority: i32,
+}
+
+fn main() {}
