@@ -9,10 +9,11 @@
 //! (HS256 secret; a public development secret when unset, required in production),
 //! `ARC_CURSOR_SECRET` (signs list cursors; random per process when unset, required in
 //! production), `REDIS_URL` (when set: revoked tokens and rate-limit counters live there and
-//! readiness checks it), `ARC_METRICS_TOKEN` (scrapers must send it), `RUST_LOG`,
-//! `OTEL_EXPORTER_OTLP_ENDPOINT`. Production and edge limit each user to 1200 requests a
-//! minute. Development applies pending migrations on start; production refuses to start
-//! with pending ones unless served with `--migrate`.
+//! readiness checks it), `ARC_METRICS_TOKEN` (scrapers must send it), `RUST_LOG` (info by
+//! default; `RUST_LOG=info,sea_orm=debug` adds the SQL), `OTEL_EXPORTER_OTLP_ENDPOINT`.
+//! Production and edge limit each user to 1200 requests a minute. Development applies
+//! pending migrations on start; production refuses to start with pending ones unless served
+//! with `--migrate`.
 
 use std::process::ExitCode;
 use std::time::Duration;
