@@ -64,7 +64,8 @@ async fn build(setup: Setup) -> Result<App, Error> {
         Ok(url) => Some(arc_runtime::stores::redis::Redis::new(&url, "shop:")?),
         Err(_) => None,
     };
-    let mut app = shop::app_with(setup.db, &secret, redis.as_ref())?.preset(preset);
+    // In production and edge, tokens need a `jti` and live a day at most.
+    let mut app = shop::app_with(setup.db, &secret, redis.as_ref(), preset)?;
     match std::env::var("ARC_CURSOR_SECRET") {
         Ok(secret) => app = app.cursor_secret(secret.as_bytes()),
         Err(_) => tracing::warn!(
@@ -160,7 +161,7 @@ fn token_command() -> clap::Command {
                 .long("hours")
                 .value_parser(clap::value_parser!(u64))
                 .default_value("24")
-                .help("Lifetime in hours"),
+                .help("Lifetime in hours (production and edge accept at most 24)"),
         )
 }
 
@@ -179,6 +180,14 @@ async fn token(preset: Preset, args: ArgMatches) -> Result<(), Error> {
     let org = args.get_one::<String>("org").map(String::as_str);
     let hours = args.get_one::<u64>("hours").copied().unwrap_or(24);
     let ttl = Duration::from_secs(hours.saturating_mul(3600));
+    let max = arc_runtime::auth::jwt::DEFAULT_MAX_LIFETIME;
+    if matches!(preset, Preset::Production | Preset::Edge) && ttl > max {
+        return Err(format!(
+            "--hours {hours}: the server refuses tokens that live longer than {} hours under ARC_ENV={preset:?}",
+            max.as_secs() / 3600
+        )
+        .into());
+    }
     let token = shop::demo_token(&secret, user, &roles, org, &org_roles, ttl)?;
     println!("{token}");
     Ok(())
