@@ -160,8 +160,9 @@ impl App {
         self
     }
 
-    /// A guard run before every handler (after authentication): an error answers the
-    /// request, e.g. refusing writes during maintenance.
+    /// A guard run before every API handler (after authentication; not on health, metrics
+    /// and the documents): an error answers the request, e.g. refusing writes during
+    /// maintenance.
     pub fn guard(
         mut self,
         guard: impl Fn(&crate::plugins::steps::StepContext<'_>) -> Result<(), ArcError>
@@ -186,9 +187,9 @@ impl App {
         self
     }
 
-    /// Any tower layer around the handlers, inside authentication (so it can read the
-    /// caller): an intercept, e.g. `axum::middleware::from_fn(..)`. Layers given later wrap
-    /// those given earlier.
+    /// Any tower layer around the API's handlers, inside authentication (so it can read the
+    /// caller; health, metrics and the documents are outside it): an intercept, e.g.
+    /// `axum::middleware::from_fn(..)`. Layers given later wrap those given earlier.
     pub fn layer<L>(mut self, layer: L) -> Self
     where
         L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
@@ -206,7 +207,8 @@ impl App {
         self
     }
 
-    /// Limits each key's requests (see [`crate::plugins::rate_limit`]); off by default.
+    /// Limits each key's requests to the API (see [`crate::plugins::rate_limit`]); off by
+    /// default. Health, metrics and the documents are not limited.
     pub fn rate_limit(mut self, limit: Option<crate::plugins::rate_limit::RateLimit>) -> Self {
         self.rate_limit = limit;
         self
@@ -517,14 +519,20 @@ impl App {
     /// The axum router: every route, health and metrics, the contract's 404 and 405, and the
     /// layers, outermost first: request ids, compression, CORS, the pipeline (trace span and
     /// context, error envelope, ETags, security headers, metrics, load shedding, the timeout
-    /// and panic catching: one middleware), the body limit, authentication, rate limits,
-    /// steps and the app's own layers.
+    /// and panic catching: one middleware), the body limit, then, for the API alone (the
+    /// resources, the app's routes, the registry and the 404/405 answers), authentication,
+    /// rate limits, steps and the app's own layers.
+    ///
+    /// Health, metrics and the documents are service routes: they answer whatever the callers
+    /// send and however many there are (a load balancer's probe or a scraper is not a user),
+    /// so they sit outside authentication and the rate limit; `/_metrics` checks its own
+    /// token ([`Metrics::bearer_token`]).
     pub fn into_router(self) -> Router {
         self.build().0
     }
 
     fn build(self) -> (Router, Health) {
-        let docs = self.docs.then(|| {
+        let (documents, registry) = if self.docs {
             let document = self
                 .openapi()
                 .map_err(|e| e.to_string())
@@ -533,8 +541,13 @@ impl App {
             if let Err(e) = &document {
                 tracing::error!(error = %e, "the OpenAPI document could not be made");
             }
-            crate::docs::docs_routes(document).merge(crate::docs::registry_route(self.describe()))
-        });
+            (
+                Some(crate::docs::docs_routes(document)),
+                Some(crate::docs::registry_route(self.describe())),
+            )
+        } else {
+            (None, None)
+        };
         let health = self
             .health
             .clone()
@@ -545,7 +558,6 @@ impl App {
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
             limits: self.limits,
         }));
-        let ready = health.clone();
         let api = match &self.versioning {
             None => self.routes,
             Some(v) if v.by() == VersionBy::Header => self.routes.layer(from_fn_with_state(
@@ -562,31 +574,21 @@ impl App {
                 router.nest(&prefix, versioned)
             }),
         };
-        let mut routes = api.route("/_health/live", get(health::live)).route(
-            "/_health/ready",
-            get(move || {
-                let health = ready.clone();
-                async move { health.report().await }
-            }),
-        );
-        if let Some(metrics) = &self.metrics {
-            let metrics = metrics.clone();
-            routes = routes.route(
-                "/_metrics",
-                get(move |headers| metrics::render(metrics.clone(), headers)),
-            );
+
+        // The API: what callers reach with their credentials, under their limits. The
+        // registry is for admins, so it is here too; so are the 404 and 405 answers (an
+        // unknown path is a caller's request like any other).
+        let mut api = match registry {
+            Some(registry) => api.merge(registry),
+            None => api,
         }
-        if let Some(docs) = docs {
-            routes = routes.merge(docs);
-        }
-        let mut router = routes
-            .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed);
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
         for apply in self.layers {
-            router = apply(router);
+            api = apply(api);
         }
         if !self.steps.is_empty() {
-            router = router.layer(from_fn_with_state(
+            api = api.layer(from_fn_with_state(
                 Arc::new(self.steps.clone()),
                 crate::plugins::steps::layer,
             ));
@@ -594,12 +596,26 @@ impl App {
         if self.auth.is_some() || self.rate_limit.is_some() {
             // Inside the request-id layer, so authentication errors carry the id; the rate
             // limit right after authentication, so the caller is known.
-            router = router.layer(crate::auth::AccessLayer::with(
+            api = api.layer(crate::auth::AccessLayer::with(
                 self.auth.clone(),
                 self.rate_limit.clone(),
             ));
         }
-        router = router.layer(DefaultBodyLimit::max(self.body_limit));
+
+        // The service routes: no caller, no limit. Metrics check their own token.
+        let mut service = Router::new();
+        if let Some(metrics) = &self.metrics {
+            let metrics = metrics.clone();
+            service = service.route(
+                "/_metrics",
+                get(move |headers| metrics::render(metrics.clone(), headers)),
+            );
+        }
+        if let Some(documents) = documents {
+            service = service.merge(documents);
+        }
+        let service = service.method_not_allowed_fallback(method_not_allowed);
+
         let pipeline = crate::plugins::pipeline::Pipeline {
             metrics: self.metrics.clone(),
             expose_causes: self.expose_causes,
@@ -610,10 +626,39 @@ impl App {
                 .max_in_flight
                 .map(crate::plugins::pipeline::InFlight::new),
         };
-        router = router.layer(from_fn_with_state(
-            Arc::new(pipeline),
-            crate::plugins::pipeline::layer,
-        ));
+        // Health is not shed: a probe answered 503 because the instance is busy takes it out
+        // of the balancer (or restarts it), which moves its load onto the others until they
+        // fall over too. Readiness says whether the instance can serve, not how busy it is;
+        // the probes are cheap and do not count against the limit. The timeout still
+        // applies: a readiness check stuck past it is a 503, which is the truth.
+        let probes = crate::plugins::pipeline::Pipeline {
+            in_flight: None,
+            ..pipeline.clone()
+        };
+        let ready = health.clone();
+        let health_routes = Router::new()
+            .route("/_health/live", get(health::live))
+            .route(
+                "/_health/ready",
+                get(move || {
+                    let health = ready.clone();
+                    async move { health.report().await }
+                }),
+            )
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(from_fn_with_state(
+                Arc::new(probes),
+                crate::plugins::pipeline::layer,
+            ));
+        let mut router = health_routes.merge(
+            service
+                .merge(api)
+                .layer(DefaultBodyLimit::max(self.body_limit))
+                .layer(from_fn_with_state(
+                    Arc::new(pipeline),
+                    crate::plugins::pipeline::layer,
+                )),
+        );
         if let Some(cors) = &self.cors {
             router = router.layer(cors.layer());
         }

@@ -5,8 +5,10 @@
 //! `synchronous = NORMAL`, foreign keys, a busy timeout and the `REGEXP` function, not only
 //! the first one. Every database call is a span of its own (sea-orm's `sea_orm.*` spans,
 //! children of the request's span; exported by [`crate::telemetry`]), and every statement is
-//! reported as a `tracing` event (target `arc_runtime::db`, debug level: SQL without its
-//! values, duration, failure) inside the span of the request that ran it.
+//! reported as a `tracing` event (target [`STATEMENT_TARGET`], debug level: SQL without its
+//! values, duration, failure) inside the span of the request that ran it. The target is
+//! under `sea_orm` so that `RUST_LOG=sea_orm=debug` shows the SQL and the default log
+//! level (see [`crate::telemetry`]) does not.
 
 use std::time::Duration;
 
@@ -54,11 +56,14 @@ pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Database
     Ok(db)
 }
 
+/// The target of the statement events.
+pub const STATEMENT_TARGET: &str = "sea_orm::statement";
+
 /// The most SQL text a statement event carries.
 const MAX_SQL: usize = 300;
 
 fn trace_statement(info: &sea_orm::metric::Info<'_>) {
-    if !tracing::enabled!(target: "arc_runtime::db", tracing::Level::DEBUG) {
+    if !tracing::enabled!(target: STATEMENT_TARGET, tracing::Level::DEBUG) {
         return;
     }
     let sql = info.statement.sql.as_str();
@@ -67,7 +72,7 @@ fn trace_statement(info: &sea_orm::metric::Info<'_>) {
         .nth(MAX_SQL)
         .map_or(sql.len(), |(i, _)| i);
     tracing::debug!(
-        target: "arc_runtime::db",
+        target: STATEMENT_TARGET,
         elapsed_ms = info.elapsed.as_secs_f64() * 1e3,
         failed = info.failed,
         sql = &sql[..end],

@@ -3,7 +3,7 @@
 //!
 //! | | production | development | testing | edge |
 //! |---|---|---|---|---|
-//! | logs | JSON, info | pretty, debug for arc | warnings only | JSON, info |
+//! | logs | JSON, info | pretty, info (SQL with `RUST_LOG=sea_orm=debug`) | warnings only | JSON, info |
 //! | 500 details | never | the cause, in `details.cause` | the cause | never |
 //! | CORS | none unless configured | any origin, no credentials | none | none unless configured |
 //! | security headers | yes, with HSTS | yes | yes | yes, with HSTS |

@@ -10,8 +10,8 @@
 //!
 //! Each request is one span (`request`, see [`crate::plugins::trace`]) and each database call
 //! one child span of it (sea-orm's `sea_orm.*` spans, with `db.system`, `db.operation` and the
-//! statement). Log lines leave the database spans out unless `RUST_LOG` asks for `sea_orm`;
-//! the exporter sees them at info level.
+//! statement). Log lines leave the database spans and statements out unless `RUST_LOG` asks
+//! for `sea_orm` (`RUST_LOG=info,sea_orm=debug`); the exporter sees the spans at info level.
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -88,14 +88,7 @@ impl Telemetry {
     /// Installs the subscriber. Keep the guard for the life of the process: dropping it
     /// flushes and stops the exporter.
     pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
-        let default = match self.preset {
-            Preset::Production | Preset::Edge => "info",
-            Preset::Development => "info,arc_runtime=debug",
-            Preset::Testing => "warn",
-        };
-        // Database spans are for the exporter; in log lines they would only be noise.
-        let filter = EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| EnvFilter::new(format!("{default},sea_orm=warn")));
+        let filter = log_filter(self.preset, std::env::var("RUST_LOG").ok().as_deref());
         let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
         let fmt = match self.preset {
             Preset::Production | Preset::Edge => fmt
@@ -137,6 +130,25 @@ impl Telemetry {
             );
         }
         Ok(TelemetryGuard::default())
+    }
+}
+
+/// The log lines' filter: `rust_log` (the `RUST_LOG` variable) when given and valid, else
+/// [`default_log_directives`] of the preset.
+fn log_filter(preset: Preset, rust_log: Option<&str>) -> EnvFilter {
+    rust_log
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| EnvFilter::new(default_log_directives(preset)))
+}
+
+/// The log levels of a preset when `RUST_LOG` is unset: info (warnings under test), with the
+/// database left out. Statements (target `sea_orm::statement`, see [`crate::db`]) and
+/// sea-orm's spans show only when `RUST_LOG` asks for them (`RUST_LOG=info,sea_orm=debug`);
+/// the exporter sees the spans whatever the log level.
+pub fn default_log_directives(preset: Preset) -> &'static str {
+    match preset {
+        Preset::Production | Preset::Edge | Preset::Development => "info,sea_orm=warn,sqlx=warn",
+        Preset::Testing => "warn",
     }
 }
 
@@ -238,5 +250,60 @@ pub(crate) mod otlp {
             context.span_id = u64::from_be_bytes(ids.span_id().to_bytes());
             context.sampled = ids.is_sampled();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// Which of the database's targets, and of the app's, log at the level each shows.
+    fn shown(preset: Preset, rust_log: Option<&str>) -> [bool; 5] {
+        let subscriber = tracing_subscriber::registry().with(log_filter(preset, rust_log));
+        tracing::subscriber::with_default(subscriber, || {
+            [
+                tracing::enabled!(target: crate::db::STATEMENT_TARGET, Level::DEBUG),
+                tracing::enabled!(target: "sea_orm::driver", Level::INFO),
+                tracing::enabled!(target: "sqlx::query", Level::DEBUG),
+                tracing::enabled!(target: "arc_runtime::plugins::trace", Level::INFO),
+                tracing::enabled!(target: "shop", Level::INFO),
+            ]
+        })
+    }
+
+    #[test]
+    fn the_development_default_is_info_without_sql() {
+        assert_eq!(
+            shown(Preset::Development, None),
+            [false, false, false, true, true]
+        );
+        assert_eq!(
+            shown(Preset::Production, None),
+            [false, false, false, true, true]
+        );
+        assert_eq!(
+            shown(Preset::Testing, None),
+            [false, false, false, false, false]
+        );
+    }
+
+    #[test]
+    fn rust_log_asks_for_the_sql() {
+        assert_eq!(
+            shown(Preset::Development, Some("info,sea_orm=debug")),
+            [true, true, false, true, true]
+        );
+        assert_eq!(
+            shown(Preset::Development, Some("sea_orm=debug")),
+            [true, true, false, false, false]
+        );
+        assert_eq!(
+            shown(Preset::Development, Some("not a [directive")),
+            shown(Preset::Development, None),
+            "an invalid RUST_LOG falls back to the default"
+        );
     }
 }

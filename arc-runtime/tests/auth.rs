@@ -317,6 +317,64 @@ async fn jwks_from_a_url_is_cached_and_follows_rotation() {
     assert_401(&bearer(&r, &token(RSA_PRIVATE, "gone")).await);
 }
 
+/// The rotated document without `test-key`: the issuer withdrew it.
+fn withdrawn() -> &'static str {
+    let mut set: Value = serde_json::from_str(ROTATED).unwrap();
+    set["keys"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|k| k["kid"] != "test-key");
+    assert_eq!(set["keys"].as_array().unwrap().len(), 1);
+    Box::leak(set.to_string().into_boxed_str())
+}
+
+#[tokio::test]
+async fn a_withdrawn_jwks_key_is_refused_even_when_the_issuer_is_down() {
+    use arc_runtime::auth::jwt::RemoteJwks;
+    use std::time::Duration;
+    let server = JwksServer::start(Some(ROTATED)).await;
+    // Expired at once, so every token asks for a fetch.
+    let remote = RemoteJwks::with_ttl(&server.url, Duration::ZERO, Duration::ZERO).unwrap();
+    let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
+    let old = rs256(&claims(json!({})), RSA_PRIVATE, Some("test-key"));
+    let new = rs256(&claims(json!({})), OTHER_PRIVATE, Some("rotated-key"));
+    assert_eq!(bearer(&r, &old).await.0, 200);
+    assert_eq!(bearer(&r, &new).await.0, 200);
+
+    server.serve(Some(withdrawn()));
+    assert_401(&bearer(&r, &old).await);
+    assert_eq!(bearer(&r, &new).await.0, 200);
+
+    // The issuer fails: the last good set serves, and it does not hold the withdrawn key.
+    server.serve(None);
+    let hits = server.hits();
+    assert_401(&bearer(&r, &old).await);
+    assert_eq!(
+        bearer(&r, &new).await.0,
+        200,
+        "the last good set, for a while"
+    );
+    assert!(server.hits() > hits, "a refresh was tried");
+    server.serve(Some(ROTATED));
+    assert_eq!(
+        bearer(&r, &old).await.0,
+        200,
+        "back when the issuer lists it again"
+    );
+
+    // The last good set is kept for a bounded time only.
+    let server = JwksServer::start(Some(ROTATED)).await;
+    let remote = RemoteJwks::with_ttl(&server.url, Duration::ZERO, Duration::ZERO)
+        .unwrap()
+        .max_stale(Duration::from_millis(200));
+    let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
+    assert_eq!(bearer(&r, &new).await.0, 200);
+    server.serve(None);
+    assert_eq!(bearer(&r, &new).await.0, 200, "within max_stale");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_401(&bearer(&r, &new).await);
+}
+
 #[tokio::test]
 async fn jwks_from_a_url_fails_closed_and_refetches_at_most_so_often() {
     use arc_runtime::auth::jwt::RemoteJwks;
@@ -393,6 +451,130 @@ async fn audience_and_issuer_when_configured() {
     assert_401(&bearer(&r, &hs256(&claims(json!({})))).await);
     assert_401(&bearer(&r, &hs256(&claims(json!({"aud": "shop"})))).await);
     assert_401(&bearer(&r, &hs256(&claims(json!({"iss": "https://id.example"})))).await);
+}
+
+#[tokio::test]
+async fn tokens_without_jti_are_401_when_jti_is_required() {
+    let lenient = router(hs_auth());
+    let strict = router(
+        Auth::new().with(JwtAuthenticator::new(JwtKeys::hs256(SECRET).unwrap()).require_jti()),
+    );
+    for r in [&lenient, &strict] {
+        assert_eq!(bearer(r, &hs256(&claims(json!({})))).await.0, 200);
+    }
+    for missing in [json!({"jti": null}), json!({"jti": ""})] {
+        let token = hs256(&claims(missing));
+        assert_eq!(bearer(&lenient, &token).await.0, 200, "optional by default");
+        assert_401(&bearer(&strict, &token).await);
+    }
+    let again = router(
+        Auth::new().with(
+            JwtAuthenticator::new(JwtKeys::hs256(SECRET).unwrap())
+                .require_jti()
+                .optional_jti(),
+        ),
+    );
+    assert_eq!(
+        bearer(&again, &hs256(&claims(json!({"jti": null}))))
+            .await
+            .0,
+        200,
+        "the later setting wins"
+    );
+}
+
+#[tokio::test]
+async fn token_lifetime_is_bounded_when_a_maximum_is_set() {
+    use std::time::Duration;
+    let hour = Duration::from_secs(3600);
+    let r = router(
+        Auth::new().with(JwtAuthenticator::new(JwtKeys::hs256(SECRET).unwrap()).max_lifetime(hour)),
+    );
+    let t = now();
+    let ok = [
+        json!({"iat": t, "exp": t + 600}),
+        json!({"iat": t - 600, "exp": t + 3000}),
+        json!({"iat": t + 10, "exp": t + 3600}),
+        json!({"iat": (t as f64) + 0.5, "exp": t + 60}),
+    ];
+    for claim in ok {
+        let (status, body, _) = bearer(&r, &hs256(&claims(claim.clone()))).await;
+        assert_eq!(status, 200, "{claim}: {body}");
+    }
+    for bad in [
+        json!({"iat": t, "exp": t + 3601}),
+        json!({"iat": t - 86_400, "exp": t + 600}),
+        json!({"iat": null, "exp": t + 600}),
+        json!({"iat": t + 120, "exp": t + 600}),
+        json!({"iat": "yesterday", "exp": t + 600}),
+    ] {
+        assert_401(&bearer(&r, &hs256(&claims(bad))).await);
+    }
+    // Without a maximum, iat is optional, but a token from the future is still refused.
+    let r = router(hs_auth());
+    assert_eq!(
+        bearer(&r, &hs256(&claims(json!({"iat": null})))).await.0,
+        200
+    );
+    assert_eq!(
+        bearer(&r, &hs256(&claims(json!({"iat": t - 86_400 * 365}))))
+            .await
+            .0,
+        200
+    );
+    assert_401(&bearer(&r, &hs256(&claims(json!({"iat": t + 3600})))).await);
+    let r = router(
+        Auth::new().with(
+            JwtAuthenticator::new(JwtKeys::hs256(SECRET).unwrap())
+                .max_lifetime(hour)
+                .any_lifetime(),
+        ),
+    );
+    let long = claims(json!({"iat": t, "exp": t + 86_400 * 30}));
+    assert_eq!(
+        bearer(&r, &hs256(&long)).await.0,
+        200,
+        "the later setting wins"
+    );
+}
+
+#[tokio::test]
+async fn production_requires_jti_and_at_most_a_day() {
+    use arc_runtime::auth::jwt::{DEFAULT_MAX_LIFETIME, JwtSigner, TokenClaims};
+    use arc_runtime::preset::Preset;
+    use std::time::Duration;
+    assert_eq!(DEFAULT_MAX_LIFETIME, Duration::from_secs(24 * 3600));
+    let jwt = |preset| JwtAuthenticator::new(JwtKeys::hs256(SECRET).unwrap()).preset(preset);
+    let t = now();
+    let signer = JwtSigner::hs256(SECRET).unwrap();
+    let issued = signer
+        .sign(&TokenClaims::new("u1", DEFAULT_MAX_LIFETIME))
+        .unwrap();
+    let week = claims(json!({"iat": t, "exp": t + 7 * 86_400}));
+    let no_jti = claims(json!({"iat": t, "jti": null}));
+    for preset in [Preset::Production, Preset::Edge] {
+        let r = router(Auth::new().with(jwt(preset)));
+        assert_eq!(
+            bearer(&r, &issued).await.0,
+            200,
+            "{preset:?}: a day, with jti"
+        );
+        assert_401(&bearer(&r, &hs256(&week)).await);
+        assert_401(&bearer(&r, &hs256(&no_jti)).await);
+        assert_401(&bearer(&r, &hs256(&claims(json!({})))).await);
+    }
+    for preset in [Preset::Development, Preset::Testing] {
+        let r = router(Auth::new().with(jwt(preset)));
+        for token in [hs256(&week), hs256(&no_jti), issued.clone()] {
+            assert_eq!(bearer(&r, &token).await.0, 200, "{preset:?}");
+        }
+    }
+    let relaxed = router(Auth::new().with(jwt(Preset::Production).any_lifetime()));
+    assert_eq!(
+        bearer(&relaxed, &hs256(&week)).await.0,
+        200,
+        "settings after the preset win"
+    );
 }
 
 #[tokio::test]

@@ -693,11 +693,12 @@ async fn api_versions_by_header_and_by_path() {
 async fn rate_limits_by_ip_need_the_peer_address() {
     use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
     let router = App::new(db().await)
+        .route("/work", get(|| async { "done" }))
         .rate_limit(Some(RateLimit::new(1, Duration::from_secs(60), KeyBy::Ip)))
         .into_router();
     let from = |ip: [u8; 4]| {
         let peer: std::net::SocketAddr = (ip, 5000).into();
-        Request::get("/_health/live")
+        Request::get("/work")
             .extension(axum::extract::ConnectInfo(peer))
             .body(Body::empty())
             .unwrap()
@@ -710,7 +711,7 @@ async fn rate_limits_by_ip_need_the_peer_address() {
         "per address"
     );
     for _ in 0..3 {
-        let unknown = Request::get("/_health/live").body(Body::empty()).unwrap();
+        let unknown = Request::get("/work").body(Body::empty()).unwrap();
         assert_eq!(
             send(&router, unknown).await.status(),
             200,

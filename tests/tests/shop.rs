@@ -490,7 +490,8 @@ async fn tokens_and_org_selection(app: &TestApp) {
 static REDIS: std::sync::OnceLock<arc_runtime::stores::redis::Redis> = std::sync::OnceLock::new();
 
 fn shop_on_redis(db: arc_runtime::sea_orm::DatabaseConnection) -> arc_runtime::App {
-    shop::app_with(db, shop::DEV_JWT_SECRET.as_bytes(), REDIS.get()).expect("app")
+    let preset = arc_runtime::preset::Preset::Development;
+    shop::app_with(db, shop::DEV_JWT_SECRET.as_bytes(), REDIS.get(), preset).expect("app")
 }
 
 /// A token revoked through one instance's Redis store is refused by another instance.

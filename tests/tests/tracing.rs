@@ -94,7 +94,7 @@ async fn requests_and_their_statements_are_traced() {
     let text = logs.text();
     let statements: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("arc_runtime::db") && l.contains("req-db"))
+        .filter(|l| l.contains(arc_runtime::db::STATEMENT_TARGET) && l.contains("req-db"))
         .collect();
     assert!(statements.len() >= 2, "the count and the page: {text}");
     assert!(

@@ -1,8 +1,11 @@
 //! JWKS documents fetched from a URL, cached, and fetched again on expiry or when a token
 //! names a key the cache does not hold (key rotation), never more often than a floor.
 //!
-//! A failed fetch keeps the keys already known; with none known, tokens are refused (401):
-//! verification fails closed.
+//! Each fetched set replaces the last: a key the issuer withdraws is refused as soon as a
+//! fetch no longer lists it (within the cache lifetime, or at once for a token naming a key
+//! the cache does not hold). A failed fetch keeps the last good set for
+//! [`DEFAULT_MAX_STALE`] past its lifetime (never bringing back a withdrawn key); with no
+//! usable set, tokens are refused (401): verification fails closed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -26,10 +29,15 @@ struct Cached {
     attempted: Option<Instant>,
 }
 
+/// How long past its lifetime the last fetched key set still serves while fetching fails.
+pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(3600);
+
 /// A JWKS URL with its cached keys. Cheap to clone (shared cache).
 #[derive(Clone)]
 pub struct RemoteJwks {
     inner: Arc<Inner>,
+    /// How long past `ttl` the last good set serves while fetching fails.
+    max_stale: Duration,
 }
 
 struct Inner {
@@ -81,36 +89,50 @@ impl RemoteJwks {
                 cache: RwLock::new(Cached::default()),
                 fetching: tokio::sync::Mutex::new(()),
             }),
+            max_stale: DEFAULT_MAX_STALE,
         })
     }
 
+    /// While the URL fails, the last fetched set serves up to `grace` past its lifetime
+    /// (default [`DEFAULT_MAX_STALE`]); after that every token is refused until a fetch
+    /// succeeds. Set on this handle and the clones made from it afterwards.
+    pub fn max_stale(mut self, grace: Duration) -> Self {
+        self.max_stale = grace;
+        self
+    }
+
     /// The key named `kid`: from the cache while it is fresh, else after a fetch.
+    ///
+    /// A fetched set replaces the one before it whole: a key the issuer no longer lists is
+    /// gone at once, and is never taken from an older set. When fetching fails (or may not
+    /// happen yet, see [`MIN_REFETCH`]), the last good set serves up to
+    /// [`max_stale`](Self::max_stale) past its lifetime, then nothing does.
     pub async fn key(&self, kid: &str) -> Option<DecodingKey> {
-        if let Some((key, fresh)) = self.cached(kid)
-            && fresh
-        {
+        if let Some(key) = self.cached(kid, Duration::ZERO) {
             return Some(key);
         }
         let _one_fetch_at_a_time = self.inner.fetching.lock().await;
         // Another request may have fetched while this one waited.
-        match self.cached(kid) {
-            Some((key, true)) => return Some(key),
-            stale => {
-                if self.may_fetch()
-                    && let Err(e) = self.refresh().await
-                {
-                    tracing::warn!(url = %self.inner.url, error = %e, "JWKS fetch failed; keeping known keys");
-                }
-                if let Some((key, _)) = self.cached(kid).or(stale) {
-                    return Some(key);
-                }
-            }
+        if let Some(key) = self.cached(kid, Duration::ZERO) {
+            return Some(key);
         }
-        None
+        if self.may_fetch()
+            && let Err(e) = self.fetch().await
+        {
+            tracing::warn!(url = %self.inner.url, error = %e, "JWKS fetch failed; keeping the last good keys for now");
+        }
+        self.cached(kid, self.max_stale)
     }
 
     /// Fetches the document now and replaces the cached keys.
     pub async fn refresh(&self) -> Result<usize, JwtConfigError> {
+        let _one_fetch_at_a_time = self.inner.fetching.lock().await;
+        self.fetch().await
+    }
+
+    /// Fetches the document and replaces the cached keys (the caller holds `fetching`, so
+    /// an older document never replaces a newer one). A failure leaves the cache as it was.
+    async fn fetch(&self) -> Result<usize, JwtConfigError> {
         let now = Instant::now();
         self.write_cache(|c| c.attempted = Some(now));
         let fetch = async {
@@ -145,11 +167,14 @@ impl RemoteJwks {
         Ok(count)
     }
 
-    /// The cached key and whether the cache is still fresh.
-    fn cached(&self, kid: &str) -> Option<(DecodingKey, bool)> {
+    /// The cached key named `kid`, if the set it is in was fetched less than the lifetime
+    /// plus `grace` ago.
+    fn cached(&self, kid: &str, grace: Duration) -> Option<DecodingKey> {
         let cache = self.inner.cache.read().unwrap_or_else(|e| e.into_inner());
-        let fresh = cache.fetched.is_some_and(|t| t.elapsed() < self.inner.ttl);
-        cache.keys.get(kid).map(|k| (k.clone(), fresh))
+        let usable = cache
+            .fetched
+            .is_some_and(|t| t.elapsed() < self.inner.ttl.saturating_add(grace));
+        usable.then(|| cache.keys.get(kid).cloned()).flatten()
     }
 
     fn may_fetch(&self) -> bool {

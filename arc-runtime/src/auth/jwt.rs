@@ -22,8 +22,12 @@ use super::{AuthContext, AuthMethod, Authenticator};
 use crate::error::ArcError;
 use crate::stores::BoxFuture;
 
-/// Seconds of clock skew tolerated on `exp` and `nbf`.
+/// Seconds of clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const DEFAULT_LEEWAY: u64 = 30;
+
+/// The longest a token may live (`exp - iat`) under the production and edge presets
+/// (see [`JwtAuthenticator::preset`]): a day.
+pub const DEFAULT_MAX_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// The keys tokens are verified with.
 #[derive(Clone)]
@@ -237,11 +241,32 @@ impl Verified {
 pub const DEFAULT_VERIFIED_CACHE: usize = 10_000;
 
 /// Authenticates `Authorization: Bearer <JWT>`.
+///
+/// By default `exp` and `sub` are required, `jti` and `iat` are optional and any lifetime is
+/// accepted. [`require_jti`](Self::require_jti) refuses tokens that cannot be revoked (no
+/// `jti`); [`max_lifetime`](Self::max_lifetime) refuses tokens that live longer than it
+/// (`exp - iat`; `iat` becomes required). A token issued in the future (`iat` past the
+/// leeway) is refused whatever the settings. [`preset`](Self::preset) sets both for where
+/// the app runs: production and edge require `jti` and at most [`DEFAULT_MAX_LIFETIME`].
+///
+/// ```
+/// use arc_runtime::auth::{JwtAuthenticator, JwtKeys};
+/// use arc_runtime::preset::Preset;
+/// let keys = JwtKeys::hs256(b"a production secret of 32+ bytes!")?;
+/// let jwt = JwtAuthenticator::new(keys)
+///     .preset(Preset::Production) // jti required, a day at most
+///     .max_lifetime(std::time::Duration::from_secs(3600)); // later settings win
+/// # let _ = jwt;
+/// # Ok::<(), arc_runtime::auth::jwt::JwtConfigError>(())
+/// ```
 #[derive(Clone)]
 pub struct JwtAuthenticator {
     keys: JwtKeys,
     validation: Validation,
     verified: Option<Arc<Verified>>,
+    require_jti: bool,
+    /// The longest `exp - iat` accepted, in seconds; `None`: any.
+    max_lifetime: Option<u64>,
 }
 
 impl JwtAuthenticator {
@@ -262,8 +287,49 @@ impl JwtAuthenticator {
             keys,
             validation,
             verified: None,
+            require_jti: false,
+            max_lifetime: None,
         }
         .verified_cache(DEFAULT_VERIFIED_CACHE)
+    }
+
+    /// The token rules of `preset`: production and edge require `jti`
+    /// ([`require_jti`](Self::require_jti)) and at most [`DEFAULT_MAX_LIFETIME`]
+    /// ([`max_lifetime`](Self::max_lifetime)); development and testing neither. Settings
+    /// made afterwards win.
+    pub fn preset(self, preset: crate::preset::Preset) -> Self {
+        use crate::preset::Preset;
+        match preset {
+            Preset::Production | Preset::Edge => {
+                self.require_jti().max_lifetime(DEFAULT_MAX_LIFETIME)
+            }
+            Preset::Development | Preset::Testing => self.optional_jti().any_lifetime(),
+        }
+    }
+
+    /// Refuses tokens without a `jti` (401): a token without one cannot be revoked.
+    pub fn require_jti(mut self) -> Self {
+        self.require_jti = true;
+        self
+    }
+
+    /// Accepts tokens without a `jti` (the default): they cannot be revoked.
+    pub fn optional_jti(mut self) -> Self {
+        self.require_jti = false;
+        self
+    }
+
+    /// Refuses tokens that live longer than `lifetime` (`exp - iat`; 401), and tokens
+    /// without `iat`, whose lifetime is unknown.
+    pub fn max_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.max_lifetime = Some(lifetime.as_secs());
+        self
+    }
+
+    /// Accepts tokens of any lifetime (the default); `iat` is optional.
+    pub fn any_lifetime(mut self) -> Self {
+        self.max_lifetime = None;
+        self
     }
 
     /// Remembers up to `capacity` verified tokens (0: none), see [`DEFAULT_VERIFIED_CACHE`].
@@ -351,8 +417,46 @@ impl JwtAuthenticator {
                 _ => invalid("verification failed"),
             }
         })?;
+        self.check_rules(&data.claims, jsonwebtoken::get_current_timestamp())
+            .map_err(invalid)?;
         claims_to_context(data.claims).ok_or_else(|| invalid("claims of the wrong shape"))
     }
+
+    /// The rules beyond the signature and `exp`: `jti` when required, `iat` not in the
+    /// future, and the lifetime when bounded. `Err` says why, for the log.
+    fn check_rules(&self, claims: &Map<String, Value>, now: u64) -> Result<(), &'static str> {
+        if self.require_jti
+            && !matches!(claims.get("jti"), Some(Value::String(jti)) if !jti.is_empty())
+        {
+            return Err("no jti");
+        }
+        let iat = match claims.get("iat") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(numeric_date(value).ok_or("iat is not a number")?),
+        };
+        let leeway = self.validation.leeway as f64;
+        if let Some(iat) = iat
+            && iat > now as f64 + leeway
+        {
+            return Err("issued in the future");
+        }
+        if let Some(max) = self.max_lifetime {
+            let iat = iat.ok_or("no iat, so no lifetime")?;
+            let exp = claims
+                .get("exp")
+                .and_then(numeric_date)
+                .ok_or("exp is not a number")?;
+            if exp - iat > max as f64 {
+                return Err("lifetime above the maximum");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A NumericDate claim (seconds since the epoch, possibly fractional).
+fn numeric_date(value: &Value) -> Option<f64> {
+    value.as_f64().filter(|n| n.is_finite())
 }
 
 fn strings(claims: &Map<String, Value>, key: &str) -> Option<Vec<String>> {

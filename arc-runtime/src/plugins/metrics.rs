@@ -78,8 +78,10 @@ impl Metrics {
         }
     }
 
-    /// `/_metrics` answers only scrapers sending `Authorization: Bearer <token>` (401
-    /// otherwise), for when the endpoint is reachable from outside the private network.
+    /// `/_metrics` answers only scrapers sending `Authorization: Bearer <token>` (401 with
+    /// `WWW-Authenticate` otherwise), for when the endpoint is reachable from outside the
+    /// private network. The route checks the token itself, whatever authentication the app
+    /// uses for its API (it is not a user's token, and no authenticator sees it).
     ///
     /// ```
     /// let metrics = arc_runtime::plugins::metrics::Metrics::new().bearer_token("s3cret-scraper");
@@ -96,6 +98,8 @@ impl Metrics {
     }
 
     /// Whether `headers` carry the token `/_metrics` asks for (true when it asks for none).
+    /// The route checks it itself: it is outside the app's authentication, so a JWT
+    /// authenticator reading the same `Authorization` header never sees the scraper's token.
     fn admits(&self, headers: &axum::http::HeaderMap) -> bool {
         let Some(expected) = &self.token else {
             return true;
@@ -103,10 +107,11 @@ impl Metrics {
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        // Digests, not the tokens, are compared: their timing says nothing about the token.
-        <[u8; 32]>::from(Sha256::digest(given.trim().as_bytes())) == *expected
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, token)| token.trim());
+        let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        constant_time_eq(&given, expected)
     }
 
     /// Records into this app's recorder: `metrics.record(|| metrics::counter!("x").increment(1))`.
@@ -193,6 +198,13 @@ pub async fn render(metrics: Metrics, headers: axum::http::HeaderMap) -> Respons
         .into_response()
 }
 
+/// Whether `a` and `b` are equal, in a time that does not depend on where they differ.
+/// The inputs are digests, so their length says nothing about the token either.
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(difference) == 0
+}
+
 fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
@@ -223,5 +235,34 @@ impl Timer {
             route: req.extensions().get::<MatchedPath>().cloned(),
             start: Instant::now(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearer(value: &str) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_scraper_token_is_matched_exactly() {
+        let metrics = Metrics::new().bearer_token("s3cret");
+        assert!(metrics.admits(&bearer("Bearer s3cret")));
+        assert!(metrics.admits(&bearer("bearer  s3cret ")));
+        for wrong in [
+            "Bearer s3cre",
+            "Bearer s3cret2",
+            "Basic s3cret",
+            "s3cret",
+            "Bearer ",
+        ] {
+            assert!(!metrics.admits(&bearer(wrong)), "{wrong}");
+        }
+        assert!(!metrics.admits(&axum::http::HeaderMap::new()));
+        assert!(Metrics::new().admits(&axum::http::HeaderMap::new()));
     }
 }

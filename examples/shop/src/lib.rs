@@ -12,6 +12,7 @@ use std::time::Duration;
 use arc_runtime::App;
 use arc_runtime::auth::jwt::{JwtConfigError, JwtSigner, TokenClaims};
 use arc_runtime::auth::{Auth, JwtAuthenticator, JwtKeys};
+use arc_runtime::preset::Preset;
 use arc_runtime::sea_orm::DatabaseConnection;
 use arc_runtime::stores::redis::Redis;
 
@@ -22,32 +23,49 @@ pub use resources::*;
 pub const DEV_JWT_SECRET: &str = "arc-rs shop development secret: never use in production";
 
 /// The shop's application over `db`, authenticating bearer tokens signed with `jwt_secret`
-/// (at least 32 bytes), with in-memory stores.
+/// (at least 32 bytes), with in-memory stores and development defaults.
 pub fn app(db: DatabaseConnection, jwt_secret: &[u8]) -> Result<App, JwtConfigError> {
-    app_with(db, jwt_secret, None)
+    Ok(resources(db).auth(auth(jwt_secret, None, Preset::Development)?))
 }
 
-/// Like [`app`]; with `redis`, revoked tokens are kept there, so every instance refuses them.
+/// The shop under `preset` (the app's defaults and its token rules: in production and edge,
+/// tokens need a `jti` and live a day at most, see [`JwtAuthenticator::preset`]); with
+/// `redis`, revoked tokens are kept there, so every instance refuses them.
 pub fn app_with(
     db: DatabaseConnection,
     jwt_secret: &[u8],
     redis: Option<&Redis>,
+    preset: Preset,
 ) -> Result<App, JwtConfigError> {
-    let keys = JwtKeys::hs256(jwt_secret)?;
-    let mut auth = Auth::new().with(JwtAuthenticator::new(keys));
-    if let Some(redis) = redis {
-        auth = auth.revocation(redis.revocation());
-    }
-    Ok(App::new(db)
+    Ok(resources(db)
+        .auth(auth(jwt_secret, redis, preset)?)
+        .preset(preset))
+}
+
+/// The resources, with no authentication yet.
+fn resources(db: DatabaseConnection) -> App {
+    App::new(db)
         .info("shop", env!("CARGO_PKG_VERSION"))
         .resource::<Category>()
         .resource::<Product>()
         .resource::<Order>()
-        .auth(auth))
+}
+
+/// Bearer tokens signed with `jwt_secret`, checked as `preset` says, revoked in `redis`
+/// when given.
+fn auth(jwt_secret: &[u8], redis: Option<&Redis>, preset: Preset) -> Result<Auth, JwtConfigError> {
+    let keys = JwtKeys::hs256(jwt_secret)?;
+    let mut auth = Auth::new().with(JwtAuthenticator::new(keys).preset(preset));
+    if let Some(redis) = redis {
+        auth = auth.revocation(redis.revocation());
+    }
+    Ok(auth)
 }
 
 /// A token for `user` with platform `roles`, active in `org` (when given) with `org_roles`
-/// there, valid for `ttl`, signed with `jwt_secret`.
+/// there, valid for `ttl`, signed with `jwt_secret`. It carries a fresh `jti` and `iat`, so
+/// production accepts it when `ttl` is at most
+/// [`DEFAULT_MAX_LIFETIME`](arc_runtime::auth::jwt::DEFAULT_MAX_LIFETIME).
 pub fn demo_token(
     jwt_secret: &[u8],
     user: &str,

@@ -9,10 +9,11 @@
 //! (HS256 secret; a public development secret when unset, required in production),
 //! `ARC_CURSOR_SECRET` (signs list cursors; random per process when unset, required in
 //! production), `REDIS_URL` (when set: revoked tokens and rate-limit counters live there and
-//! readiness checks it), `ARC_METRICS_TOKEN` (scrapers must send it), `RUST_LOG`,
-//! `OTEL_EXPORTER_OTLP_ENDPOINT`. Production and edge limit each user to 1200 requests a
-//! minute. Development applies pending migrations on start; production refuses to start
-//! with pending ones unless served with `--migrate`.
+//! readiness checks it), `ARC_METRICS_TOKEN` (scrapers must send it), `RUST_LOG` (info by
+//! default; `RUST_LOG=info,sea_orm=debug` adds the SQL), `OTEL_EXPORTER_OTLP_ENDPOINT`.
+//! Production and edge limit each user to 1200 requests a minute. Development applies
+//! pending migrations on start; production refuses to start with pending ones unless served
+//! with `--migrate`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -63,7 +64,8 @@ async fn build(setup: Setup) -> Result<App, Error> {
         Ok(url) => Some(arc_runtime::stores::redis::Redis::new(&url, "shop:")?),
         Err(_) => None,
     };
-    let mut app = shop::app_with(setup.db, &secret, redis.as_ref())?.preset(preset);
+    // In production and edge, tokens need a `jti` and live a day at most.
+    let mut app = shop::app_with(setup.db, &secret, redis.as_ref(), preset)?;
     match std::env::var("ARC_CURSOR_SECRET") {
         Ok(secret) => app = app.cursor_secret(secret.as_bytes()),
         Err(_) => tracing::warn!(
@@ -159,7 +161,7 @@ fn token_command() -> clap::Command {
                 .long("hours")
                 .value_parser(clap::value_parser!(u64))
                 .default_value("24")
-                .help("Lifetime in hours"),
+                .help("Lifetime in hours (production and edge accept at most 24)"),
         )
 }
 
@@ -178,6 +180,14 @@ async fn token(preset: Preset, args: ArgMatches) -> Result<(), Error> {
     let org = args.get_one::<String>("org").map(String::as_str);
     let hours = args.get_one::<u64>("hours").copied().unwrap_or(24);
     let ttl = Duration::from_secs(hours.saturating_mul(3600));
+    let max = arc_runtime::auth::jwt::DEFAULT_MAX_LIFETIME;
+    if matches!(preset, Preset::Production | Preset::Edge) && ttl > max {
+        return Err(format!(
+            "--hours {hours}: the server refuses tokens that live longer than {} hours under ARC_ENV={preset:?}",
+            max.as_secs() / 3600
+        )
+        .into());
+    }
     let token = shop::demo_token(&secret, user, &roles, org, &org_roles, ttl)?;
     println!("{token}");
     Ok(())

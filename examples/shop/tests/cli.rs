@@ -103,6 +103,18 @@ fn describing_commands_need_no_database() {
     );
     assert!(token.status.success(), "{}", stderr(&token));
     assert_eq!(stdout(&token).trim().split('.').count(), 3, "a JWT");
+    // Production refuses tokens living longer than a day: the command does not mint them.
+    let secret = ("ARC_JWT_SECRET", "a production secret of at least 32 bytes");
+    let production = [("ARC_ENV", "production"), secret];
+    let day = dir.shop(&["token", "--user", "ada"], &production);
+    assert!(day.status.success(), "{}", stderr(&day));
+    let long = dir.shop(&["token", "--user", "ada", "--hours", "48"], &production);
+    assert!(!long.status.success());
+    assert!(
+        stderr(&long).contains("longer than 24 hours"),
+        "{}",
+        stderr(&long)
+    );
     let bad = dir.shop(&["nonsense"], &[]);
     assert_eq!(bad.status.code(), Some(2), "clap's usage error");
 }
