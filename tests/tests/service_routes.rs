@@ -113,7 +113,7 @@ async fn service_routes_ignore_garbage_and_expired_tokens() {
 }
 
 #[tokio::test]
-async fn the_registry_stays_for_authenticated_admins() {
+async fn the_registry_stays_for_authenticated_platform_admins() {
     let router = arc_tests::shop_app(db().await).into_router();
     let (status, _, body, _) = get(&router, "/_resources", None).await;
     assert_eq!(
@@ -123,7 +123,10 @@ async fn the_registry_stays_for_authenticated_admins() {
     let member = arc_tests::shop_token("carl", "acme", &[]);
     let (status, _, body, _) = get(&router, "/_resources", Some(&member)).await;
     assert_eq!((status.as_u16(), &body["code"]), (403, &"FORBIDDEN".into()));
-    let admin = arc_tests::shop_token("ada", "acme", &["admin"]);
+    let org_admin = arc_tests::shop_token("ada", "acme", &["admin"]);
+    let (status, _, body, _) = get(&router, "/_resources", Some(&org_admin)).await;
+    assert_eq!((status.as_u16(), &body["code"]), (403, &"FORBIDDEN".into()));
+    let admin = arc_tests::platform_admin();
     let (status, _, body, _) = get(&router, "/_resources", Some(&admin)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["$schema"], "arc-describe/v1");
