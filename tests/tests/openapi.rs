@@ -158,3 +158,146 @@ async fn document_and_router_agree() {
         }
     }
 }
+
+/// Whether `schema` (its `$ref`s resolved in `doc`) admits JSON `null`.
+fn allows_null(doc: &Value, schema: &Value) -> bool {
+    if let Some(target) = schema["$ref"].as_str() {
+        let target = doc
+            .pointer(target.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling $ref {target}"));
+        if !allows_null(doc, target) {
+            return false;
+        }
+    }
+    let typed = match &schema["type"] {
+        Value::String(t) => t == "null",
+        Value::Array(types) => types.iter().any(|t| t == "null"),
+        _ => true,
+    };
+    let enumerated = schema["enum"]
+        .as_array()
+        .is_none_or(|values| values.contains(&Value::Null));
+    let constant = schema.get("const").is_none_or(Value::is_null);
+    let any = ["anyOf", "oneOf"].iter().all(|k| {
+        schema[*k]
+            .as_array()
+            .is_none_or(|branches| branches.iter().any(|b| allows_null(doc, b)))
+    });
+    typed && enumerated && constant && any
+}
+
+/// The fields of the create or patch body of `resource`, as the document describes them.
+fn body_properties(doc: &Value, component: &str) -> Vec<(String, bool)> {
+    let schema = &doc["components"]["schemas"][component];
+    schema["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{component} has properties"))
+        .iter()
+        .map(|(name, property)| (name.clone(), allows_null(doc, property)))
+        .collect()
+}
+
+/// Whether a typed body (the macro's DTO) decodes from `body`.
+type Dto = fn(Value) -> bool;
+
+fn dto<T: serde::de::DeserializeOwned>(body: Value) -> bool {
+    serde_json::from_value::<T>(body).is_ok()
+}
+
+/// `null` for a body field: the document allows it exactly where the server's decoder and the
+/// generated DTO accept it (nullable fields; `null` there means "set null"). Both databases.
+#[tokio::test]
+async fn null_in_a_body_is_allowed_by_the_document_exactly_where_the_server_takes_it() {
+    null_in_bodies(&TestApp::sqlite().await).await;
+    if let Some(app) = TestApp::postgres().await {
+        null_in_bodies(&app).await;
+        app.cleanup().await;
+    }
+}
+
+async fn null_in_bodies(app: &TestApp) {
+    let doc = app.get("/_docs/openapi.json").await.body;
+    let product = app.get("/products?limit=1").await.column("id")[0].clone();
+    let product = product.as_str().unwrap().to_owned();
+    let category = app.get("/categories?limit=1").await.column("id")[0].clone();
+    let category = category.as_str().unwrap().to_owned();
+    let order = app
+        .post(
+            "/orders",
+            serde_json::json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(order.status, 201, "{}", order.body);
+    let order = order.body["data"]["id"].as_str().unwrap().to_owned();
+    let cases: [(&str, &str, Dto, String, Value); 6] = [
+        (
+            "ProductCreate",
+            "POST",
+            dto::<shop::ProductCreate>,
+            "/products".into(),
+            serde_json::json!({"name": "n", "price": 1}),
+        ),
+        (
+            "ProductPatch",
+            "PATCH",
+            dto::<shop::ProductPatch>,
+            format!("/products/{product}"),
+            serde_json::json!({}),
+        ),
+        (
+            "CategoryCreate",
+            "POST",
+            dto::<shop::CategoryCreate>,
+            "/categories".into(),
+            serde_json::json!({"name": "n", "slug": "null-check"}),
+        ),
+        (
+            "CategoryPatch",
+            "PATCH",
+            dto::<shop::CategoryPatch>,
+            format!("/categories/{category}"),
+            serde_json::json!({}),
+        ),
+        (
+            "OrderCreate",
+            "POST",
+            dto::<shop::OrderCreate>,
+            "/orders".into(),
+            serde_json::json!({"product_id": product, "quantity": 1}),
+        ),
+        (
+            "OrderPatch",
+            "PATCH",
+            dto::<shop::OrderPatch>,
+            format!("/orders/{order}"),
+            serde_json::json!({}),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (component, method, decodes, path, base) in cases {
+        for (field, documented) in body_properties(&doc, component) {
+            let mut body = base.clone();
+            body[&field] = Value::Null;
+            let reply = app
+                .send(method.parse().unwrap(), &path, Some(body.clone()), &[])
+                .await;
+            let refused_null = reply.status == 400
+                && reply.body["details"]["errors"]
+                    .as_array()
+                    .is_some_and(|errors| {
+                        errors
+                            .iter()
+                            .any(|e| e["field"] == field.as_str() && e["keyword"] == "type")
+                    });
+            let by_dto = decodes(body);
+            if documented == refused_null || documented != by_dto {
+                wrong.push(format!(
+                    "{component}.{field}: document allows null: {documented}, DTO takes it: \
+                     {by_dto}, {method} {path} answers {} {}",
+                    reply.status, reply.body
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}: {wrong:#?}", app.backend);
+}
