@@ -342,6 +342,7 @@ fn envelopes(meta: &ResourceMeta, names: &Names) -> Vec<(String, Value)> {
                     "hasPrev": { "type": "boolean" },
                 },
                 "required": ["success", "docs", "page", "limit", "total", "pages", "hasNext", "hasPrev"],
+                "additionalProperties": false,
             }),
         ),
         (
@@ -356,6 +357,9 @@ fn envelopes(meta: &ResourceMeta, names: &Names) -> Vec<(String, Value)> {
                     "next": { "type": "string", "description": "An opaque, signed cursor." },
                 },
                 "required": ["success", "docs", "limit", "hasNext"],
+                // Exactly these members: a page (`page`, `total`, ...) is not a keyset page,
+                // so the list answer's `oneOf` holds for one branch only.
+                "additionalProperties": false,
             }),
         ),
         (

@@ -301,3 +301,220 @@ async fn null_in_bodies(app: &TestApp) {
     }
     assert!(wrong.is_empty(), "{}: {wrong:#?}", app.backend);
 }
+
+/// The venv's Python (with `jsonschema`), which `.ci/run` makes; `None` outside CI.
+fn ci_python() -> Option<String> {
+    let python = std::env::var("ARC_CI_PYTHON").ok();
+    assert!(
+        python.is_some() || std::env::var("CI").as_deref() != Ok("true"),
+        "ARC_CI_PYTHON must be set under CI=true (.ci/run makes it)"
+    );
+    python
+}
+
+/// One answer: the operation (method and the document's path template) and what came back.
+fn sample(method: &str, template: &str, reply: &arc_tests::Reply) -> Value {
+    serde_json::json!({
+        "method": method,
+        "path": template,
+        "status": reply.status.as_u16(),
+        "body": reply.body,
+    })
+}
+
+/// What the black-box suites rely on: every answer of a representative request (each kind of
+/// page, one row, each write, each error status) is one the document lists for its operation,
+/// and its body is valid under the document's schema for that status. Validated by a
+/// third-party JSON Schema validator (Python `jsonschema`, in the venv `.ci/run` makes).
+#[tokio::test]
+async fn the_documented_answers_are_the_served_ones() {
+    let Some(python) = ci_python() else {
+        eprintln!("skipped: ARC_CI_PYTHON is unset (a Python with jsonschema)");
+        return;
+    };
+    let app = TestApp::sqlite().await;
+    let doc = app.get("/_docs/openapi.json").await.body;
+    let member = arc_tests::shop_token("carl", "acme", &[]);
+    let anonymous: &[(&str, &str)] = &[("authorization", "")];
+    let json = |v: Value| Some(v);
+    let mut samples = Vec::new();
+    let mut check = |method: &str, template: &str, reply: arc_tests::Reply| {
+        samples.push(sample(method, template, &reply));
+        reply
+    };
+    use serde_json::json;
+
+    // Reads: a page, a keyset page, one row, by slug, a tree, children.
+    let page = check("GET", "/products", app.get("/products?limit=2").await);
+    assert_eq!(page.status, 200);
+    check(
+        "GET",
+        "/products",
+        app.get("/products?after=&limit=2").await,
+    );
+    let first = page.column("id")[0].as_str().unwrap().to_owned();
+    let one = format!("/products/{first}");
+    check("GET", "/products/{id}", app.get(&one).await);
+    check("GET", "/categories", app.get("/categories").await);
+    check("GET", "/categories/tree", app.get("/categories/tree").await);
+    let category = app.get("/categories?limit=1").await.column("id")[0].clone();
+    let children = format!("/categories/{}/children", category.as_str().unwrap());
+    check("GET", "/categories/{id}/children", app.get(&children).await);
+
+    // Writes: create, by slug, patch, put, delete, the deleted list, restore.
+    let body = json!({"name": "Sampled", "price": 100, "slug": "sampled"});
+    let created = check(
+        "POST",
+        "/products",
+        app.post("/products", body.clone()).await,
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["data"]["id"].as_str().unwrap().to_owned();
+    let row = format!("/products/{id}");
+    check(
+        "GET",
+        "/products/slug/{slug}",
+        app.get("/products/slug/sampled").await,
+    );
+    check(
+        "PATCH",
+        "/products/{id}",
+        app.patch(&row, json!({"price": 200})).await,
+    );
+    let put = app.send(Method::PUT, &row, json(json!({"price": 300})), &[]);
+    check("PUT", "/products/{id}", put.await);
+    check("DELETE", "/products/{id}", app.delete(&row).await);
+    check(
+        "GET",
+        "/products/deleted",
+        app.get("/products/deleted").await,
+    );
+    let restore = format!("{row}/restore");
+    check(
+        "POST",
+        "/products/{id}/restore",
+        app.post(&restore, json!({})).await,
+    );
+    let items = json!({"items": [{"name": "Bulk", "price": 1}]});
+    check(
+        "POST",
+        "/products/bulk",
+        app.post("/products/bulk", items).await,
+    );
+    let bulk = json!({"filter": {"name": "Bulk"}, "data": {"price": 2}});
+    check(
+        "PATCH",
+        "/products/bulk",
+        app.patch("/products/bulk", bulk).await,
+    );
+    let bulk = json(json!({"filter": {"name": "Bulk"}}));
+    let deleted = app.send(Method::DELETE, "/products/bulk", bulk, &[]);
+    check("DELETE", "/products/bulk", deleted.await);
+    let order = json!({"product_id": first, "quantity": 2});
+    let order = check("POST", "/orders", app.post("/orders", order).await);
+    let order = format!("/orders/{}", order.body["data"]["id"].as_str().unwrap());
+    check("GET", "/orders/{id}", app.get(&order).await);
+    check("GET", "/orders", app.get("/orders").await);
+
+    // Each error status.
+    let errors = [
+        (
+            "GET",
+            "/products",
+            app.get("/products?price[gte]=abc").await,
+            400,
+        ),
+        (
+            "PATCH",
+            "/products/{id}",
+            app.patch(&one, json!({"status": null})).await,
+            400,
+        ),
+        (
+            "GET",
+            "/products",
+            app.send(Method::GET, "/products", None, anonymous).await,
+            401,
+        ),
+        (
+            "GET",
+            "/products",
+            app.send(
+                Method::GET,
+                "/products",
+                None,
+                &[("x-organization-id", " ")],
+            )
+            .await,
+            400,
+        ),
+        (
+            "GET",
+            "/products",
+            app.send(
+                Method::GET,
+                "/products",
+                None,
+                &[("x-organization-id", "globex")],
+            )
+            .await,
+            403,
+        ),
+        (
+            "POST",
+            "/products",
+            app.send(
+                Method::POST,
+                "/products",
+                json(json!({"name": "No", "price": 1})),
+                &[("authorization", &member)],
+            )
+            .await,
+            403,
+        ),
+        (
+            "GET",
+            "/products/{id}",
+            app.get(&format!("/products/{}", uuid_zero())).await,
+            404,
+        ),
+        ("POST", "/products", app.post("/products", body).await, 409),
+        (
+            "POST",
+            "/products",
+            app.raw(
+                Request::builder()
+                    .method(Method::POST)
+                    .uri("/products")
+                    .header("content-type", "text/plain")
+                    .body(Body::from("name=x"))
+                    .unwrap(),
+            )
+            .await,
+            415,
+        ),
+    ];
+    for (method, template, reply, status) in errors {
+        assert_eq!(reply.status, status, "{method} {template}: {}", reply.body);
+        check(method, template, reply);
+    }
+
+    let path = std::env::temp_dir().join(format!("shop-answers-{}.json", std::process::id()));
+    let input = json!({ "doc": doc, "samples": samples });
+    std::fs::write(&path, serde_json::to_vec(&input).unwrap()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/validate_responses.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .arg(&path)
+        .output()
+        .expect("run the validator");
+    let _ = std::fs::remove_file(&path);
+    let report =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    eprintln!("{report}");
+    assert!(out.status.success(), "{report}");
+}
+
+fn uuid_zero() -> &'static str {
+    "00000000-0000-4000-8000-000000000000"
+}
