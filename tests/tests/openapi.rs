@@ -323,7 +323,7 @@ fn sample(method: &str, template: &str, reply: &arc_tests::Reply) -> Value {
 }
 
 /// What the black-box suites rely on: every answer of a representative request (each kind of
-/// page, one row, each write, each error status) is one the document lists for its operation,
+/// page, a projection, one row, each write, each error status) is one the document lists for its operation,
 /// and its body is valid under the document's schema for that status. Validated by a
 /// third-party JSON Schema validator (Python `jsonschema`, in the venv `.ci/run` makes).
 #[tokio::test]
@@ -351,6 +351,15 @@ async fn the_documented_answers_are_the_served_ones() {
         "GET",
         "/products",
         app.get("/products?after=&limit=2").await,
+    );
+    let selected = app.get("/products?select=id,price&limit=2").await;
+    let row = selected.body["docs"][0].as_object().map(|row| row.len());
+    assert_eq!(row, Some(2), "{}", selected.body);
+    check("GET", "/products", selected);
+    check(
+        "GET",
+        "/categories",
+        app.get("/categories?select=-slug").await,
     );
     let first = page.column("id")[0].as_str().unwrap().to_owned();
     let one = format!("/products/{first}");
