@@ -1,7 +1,8 @@
 """Validates sampled responses against the OpenAPI document's response schemas.
 
-Input (argv[1]): {"doc": <OpenAPI 3.1 document>, "samples": [{"method", "path", "status", "body"}]}
-where `path` is the document's path template. Prints one line per problem; exit 1 if any.
+Input (argv[1]): {"doc": <OpenAPI 3.1 document>, "samples": [{"method", "path", "status", "body"}],
+"headers": [{"method", "path", "name", "value", "status"}]} where `path` is the document's path
+template. Prints one line per problem; exit 1 if any.
 Used by tests/tests/openapi.rs (`the_documented_answers_are_the_served_ones`).
 """
 
@@ -25,6 +26,19 @@ def main():
         "urn:doc", Resource.from_contents(doc, default_specification=DRAFT202012)
     )
     problems = []
+    for sample in data.get("headers", []):
+        # A request header: the document's schema for it admits the value exactly when the
+        # server did not refuse it with a 400.
+        method, path, name = sample["method"].lower(), sample["path"], sample["name"]
+        where = f"{method.upper()} {path} with {name}: {sample['value']!r} -> {sample['status']}"
+        parameters = doc["paths"][path][method].get("parameters", [])
+        found = [p for p in parameters if p["in"] == "header" and p["name"] == name]
+        if not found:
+            problems.append(f"{where}: header not documented")
+            continue
+        valid = Draft202012Validator(found[0]["schema"]).is_valid(sample["value"])
+        if valid == (sample["status"] == 400):
+            problems.append(f"{where}: the document calls it {'valid' if valid else 'invalid'}")
     for sample in data["samples"]:
         method, path, status = sample["method"].lower(), sample["path"], str(sample["status"])
         where = f"{method.upper()} {path} -> {status}"
@@ -51,7 +65,8 @@ def main():
             problems.append(f"{where}: `{error.validator}` fails at /{at}: {message}")
     for problem in problems:
         print(problem)
-    print(f"{len(data['samples'])} answers checked, {len(problems)} problems")
+    checked = len(data["samples"]) + len(data.get("headers", []))
+    print(f"{checked} answers checked, {len(problems)} problems")
     sys.exit(1 if problems else 0)
 
 

@@ -678,7 +678,8 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
     if meta.presets.tenant.is_some() {
         out.push(json!({
             "name": crate::auth::ORG_HEADER, "in": "header", "required": false,
-            "schema": { "type": "string" },
+            // As `select_org` takes it: not blank, at most 128 bytes.
+            "schema": { "type": "string", "minLength": 1, "maxLength": 128, "pattern": "\\S" },
             "description": "Selects the active organization among the caller's memberships.",
         }));
     }

@@ -508,8 +508,26 @@ async fn the_documented_answers_are_the_served_ones() {
         check(method, template, reply);
     }
 
+    // The organization header: the document admits exactly the values the server takes.
+    let mut headers = Vec::new();
+    let long = "a".repeat(129);
+    for value in ["acme", " acme ", "globex", " ", "\t", long.as_str()] {
+        let reply = app
+            .send(
+                Method::GET,
+                "/products",
+                None,
+                &[("x-organization-id", value)],
+            )
+            .await;
+        headers.push(json!({
+            "method": "GET", "path": "/products", "name": "x-organization-id",
+            "value": value, "status": reply.status.as_u16(),
+        }));
+    }
+
     let path = std::env::temp_dir().join(format!("shop-answers-{}.json", std::process::id()));
-    let input = json!({ "doc": doc, "samples": samples });
+    let input = json!({ "doc": doc, "samples": samples, "headers": headers });
     std::fs::write(&path, serde_json::to_vec(&input).unwrap()).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/validate_responses.py");
     let out = std::process::Command::new(&python)
