@@ -93,4 +93,15 @@ pub mod __private {
     {
         <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
     }
+
+    /// Deserializes a present field of a patch DTO that is not nullable as `Some(value)`;
+    /// `null` is refused, as the server's decoder refuses it. With `#[serde(default)]`,
+    /// absent stays `None`.
+    pub fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+    where
+        T: serde::Deserialize<'de>,
+        D: serde::Deserializer<'de>,
+    {
+        T::deserialize(deserializer).map(Some)
+    }
 }

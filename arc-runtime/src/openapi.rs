@@ -5,7 +5,7 @@
 //!
 //! Component names: a resource's schemas are named after its type (`Product`,
 //! `ProductCreate`, `ProductPatch`) and its envelopes after the resource (`ProductPage`,
-//! `ProductKeysetPage`, `ProductData`, ...); shared ones (`ErrorEnvelope`, `DeleteResult`)
+//! `ProductKeysetPage`, `ProductSelection` (a row of a page), `ProductData`, ...); shared ones (`ErrorEnvelope`, `DeleteResult`)
 //! once. A name taken twice (two types of the same name in different modules) is an error of
 //! the document, reported by [`Document::build`].
 
@@ -110,6 +110,8 @@ impl Document {
             let meta = resource.meta;
             let schemas = (resource.schemas)(&mut generator);
             let names = Names::of(meta, &schemas);
+            let selection = selection(&names.model, generator.definitions(), meta);
+            add(&mut ours, names.selected.clone(), selection)?;
             for (name, schema) in envelopes(meta, &names) {
                 add(&mut ours, name, schema)?;
             }
@@ -284,6 +286,7 @@ impl Document {
 /// The component names of one resource.
 struct Names {
     model: Value,
+    selected: String,
     page: String,
     keyset: String,
     data: String,
@@ -296,6 +299,7 @@ impl Names {
         let base = pascal(meta.name);
         Names {
             model: schemas.model.clone().to_value(),
+            selected: format!("{base}Selection"),
             page: format!("{base}Page"),
             keyset: format!("{base}KeysetPage"),
             data: format!("{base}Data"),
@@ -321,10 +325,35 @@ fn reference(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
+/// A row of a list page: the row's members, none required, since `select` keeps the ones
+/// it names (every one the caller may read when absent). `model` is the row's schema or a
+/// `$ref` to it among `definitions`.
+fn selection(model: &Value, definitions: &Map<String, Value>, meta: &ResourceMeta) -> Value {
+    let row = model["$ref"]
+        .as_str()
+        .and_then(|target| target.rsplit('/').next())
+        .and_then(|name| definitions.get(name))
+        .unwrap_or(model);
+    let mut selection = row.clone();
+    if let Some(object) = selection.as_object_mut() {
+        object.remove("required");
+        object.insert(
+            "description".into(),
+            format!(
+                "A row of a page of {}: the members `select` keeps (by default every one the caller may read).",
+                meta.path.trim_start_matches('/')
+            )
+            .into(),
+        );
+    }
+    selection
+}
+
 /// The envelopes of a resource: pages, one row, a list, bulk results.
 fn envelopes(meta: &ResourceMeta, names: &Names) -> Vec<(String, Value)> {
     let row = names.model.clone();
     let rows = json!({ "type": "array", "items": row });
+    let selected = json!({ "type": "array", "items": reference(&names.selected) });
     let success = json!({ "const": true });
     let mut out = vec![
         (
@@ -333,7 +362,7 @@ fn envelopes(meta: &ResourceMeta, names: &Names) -> Vec<(String, Value)> {
                 "type": "object",
                 "description": format!("A page of {}, by `page` and `limit`.", meta.path.trim_start_matches('/')),
                 "properties": {
-                    "success": success, "docs": rows,
+                    "success": success, "docs": selected,
                     "page": { "type": "integer", "minimum": 1 },
                     "limit": { "type": "integer", "minimum": 1 },
                     "total": { "type": "integer", "minimum": 0 },
@@ -342,6 +371,7 @@ fn envelopes(meta: &ResourceMeta, names: &Names) -> Vec<(String, Value)> {
                     "hasPrev": { "type": "boolean" },
                 },
                 "required": ["success", "docs", "page", "limit", "total", "pages", "hasNext", "hasPrev"],
+                "additionalProperties": false,
             }),
         ),
         (
@@ -350,12 +380,15 @@ fn envelopes(meta: &ResourceMeta, names: &Names) -> Vec<(String, Value)> {
                 "type": "object",
                 "description": "A keyset page (`after=`): `next` continues it, absent on the last page.",
                 "properties": {
-                    "success": success, "docs": rows,
+                    "success": success, "docs": selected,
                     "limit": { "type": "integer", "minimum": 1 },
                     "hasNext": { "type": "boolean" },
                     "next": { "type": "string", "description": "An opaque, signed cursor." },
                 },
                 "required": ["success", "docs", "limit", "hasNext"],
+                // Exactly these members: a page (`page`, `total`, ...) is not a keyset page,
+                // so the list answer's `oneOf` holds for one branch only.
+                "additionalProperties": false,
             }),
         ),
         (
@@ -645,7 +678,8 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
     if meta.presets.tenant.is_some() {
         out.push(json!({
             "name": crate::auth::ORG_HEADER, "in": "header", "required": false,
-            "schema": { "type": "string" },
+            // As `select_org` takes it: not blank, at most 128 bytes.
+            "schema": { "type": "string", "minLength": 1, "maxLength": 128, "pattern": "\\S" },
             "description": "Selects the active organization among the caller's memberships.",
         }));
     }

@@ -158,3 +158,397 @@ async fn document_and_router_agree() {
         }
     }
 }
+
+/// Whether `schema` (its `$ref`s resolved in `doc`) admits JSON `null`.
+fn allows_null(doc: &Value, schema: &Value) -> bool {
+    if let Some(target) = schema["$ref"].as_str() {
+        let target = doc
+            .pointer(target.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling $ref {target}"));
+        if !allows_null(doc, target) {
+            return false;
+        }
+    }
+    let typed = match &schema["type"] {
+        Value::String(t) => t == "null",
+        Value::Array(types) => types.iter().any(|t| t == "null"),
+        _ => true,
+    };
+    let enumerated = schema["enum"]
+        .as_array()
+        .is_none_or(|values| values.contains(&Value::Null));
+    let constant = schema.get("const").is_none_or(Value::is_null);
+    let any = ["anyOf", "oneOf"].iter().all(|k| {
+        schema[*k]
+            .as_array()
+            .is_none_or(|branches| branches.iter().any(|b| allows_null(doc, b)))
+    });
+    typed && enumerated && constant && any
+}
+
+/// The fields of the create or patch body of `resource`, as the document describes them.
+fn body_properties(doc: &Value, component: &str) -> Vec<(String, bool)> {
+    let schema = &doc["components"]["schemas"][component];
+    schema["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{component} has properties"))
+        .iter()
+        .map(|(name, property)| (name.clone(), allows_null(doc, property)))
+        .collect()
+}
+
+/// Whether a typed body (the macro's DTO) decodes from `body`.
+type Dto = fn(Value) -> bool;
+
+fn dto<T: serde::de::DeserializeOwned>(body: Value) -> bool {
+    serde_json::from_value::<T>(body).is_ok()
+}
+
+/// `null` for a body field: the document allows it exactly where the server's decoder and the
+/// generated DTO accept it (nullable fields; `null` there means "set null"). Both databases.
+#[tokio::test]
+async fn null_in_a_body_is_allowed_by_the_document_exactly_where_the_server_takes_it() {
+    null_in_bodies(&TestApp::sqlite().await).await;
+    if let Some(app) = TestApp::postgres().await {
+        null_in_bodies(&app).await;
+        app.cleanup().await;
+    }
+}
+
+async fn null_in_bodies(app: &TestApp) {
+    let doc = app.get("/_docs/openapi.json").await.body;
+    let product = app.get("/products?limit=1").await.column("id")[0].clone();
+    let product = product.as_str().unwrap().to_owned();
+    let category = app.get("/categories?limit=1").await.column("id")[0].clone();
+    let category = category.as_str().unwrap().to_owned();
+    let order = app
+        .post(
+            "/orders",
+            serde_json::json!({"product_id": product, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(order.status, 201, "{}", order.body);
+    let order = order.body["data"]["id"].as_str().unwrap().to_owned();
+    let cases: [(&str, &str, Dto, String, Value); 6] = [
+        (
+            "ProductCreate",
+            "POST",
+            dto::<shop::ProductCreate>,
+            "/products".into(),
+            serde_json::json!({"name": "n", "price": 1}),
+        ),
+        (
+            "ProductPatch",
+            "PATCH",
+            dto::<shop::ProductPatch>,
+            format!("/products/{product}"),
+            serde_json::json!({}),
+        ),
+        (
+            "CategoryCreate",
+            "POST",
+            dto::<shop::CategoryCreate>,
+            "/categories".into(),
+            serde_json::json!({"name": "n", "slug": "null-check"}),
+        ),
+        (
+            "CategoryPatch",
+            "PATCH",
+            dto::<shop::CategoryPatch>,
+            format!("/categories/{category}"),
+            serde_json::json!({}),
+        ),
+        (
+            "OrderCreate",
+            "POST",
+            dto::<shop::OrderCreate>,
+            "/orders".into(),
+            serde_json::json!({"product_id": product, "quantity": 1}),
+        ),
+        (
+            "OrderPatch",
+            "PATCH",
+            dto::<shop::OrderPatch>,
+            format!("/orders/{order}"),
+            serde_json::json!({}),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    // Categories are shared by every organization: only a platform admin writes them.
+    let root = arc_tests::platform_admin();
+    for (component, method, decodes, path, base) in cases {
+        let headers: &[(&str, &str)] = if path.starts_with("/categories") {
+            &[("authorization", root.as_str())]
+        } else {
+            &[]
+        };
+        for (field, documented) in body_properties(&doc, component) {
+            let mut body = base.clone();
+            body[&field] = Value::Null;
+            let reply = app
+                .send(method.parse().unwrap(), &path, Some(body.clone()), headers)
+                .await;
+            let refused_null = reply.status == 400
+                && reply.body["details"]["errors"]
+                    .as_array()
+                    .is_some_and(|errors| {
+                        errors
+                            .iter()
+                            .any(|e| e["field"] == field.as_str() && e["keyword"] == "type")
+                    });
+            let by_dto = decodes(body);
+            if documented == refused_null || documented != by_dto {
+                wrong.push(format!(
+                    "{component}.{field}: document allows null: {documented}, DTO takes it: \
+                     {by_dto}, {method} {path} answers {} {}",
+                    reply.status, reply.body
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}: {wrong:#?}", app.backend);
+}
+
+/// The venv's Python (with `jsonschema`), which `.ci/run` makes; `None` outside CI.
+fn ci_python() -> Option<String> {
+    let python = std::env::var("ARC_CI_PYTHON").ok();
+    assert!(
+        python.is_some() || std::env::var("CI").as_deref() != Ok("true"),
+        "ARC_CI_PYTHON must be set under CI=true (.ci/run makes it)"
+    );
+    python
+}
+
+/// One answer: the operation (method and the document's path template) and what came back.
+fn sample(method: &str, template: &str, reply: &arc_tests::Reply) -> Value {
+    serde_json::json!({
+        "method": method,
+        "path": template,
+        "status": reply.status.as_u16(),
+        "body": reply.body,
+    })
+}
+
+/// What the black-box suites rely on: every answer of a representative request (each kind of
+/// page, a projection, one row, each write, each error status) is one the document lists for its operation,
+/// and its body is valid under the document's schema for that status. Validated by a
+/// third-party JSON Schema validator (Python `jsonschema`, in the venv `.ci/run` makes).
+#[tokio::test]
+async fn the_documented_answers_are_the_served_ones() {
+    let Some(python) = ci_python() else {
+        eprintln!("skipped: ARC_CI_PYTHON is unset (a Python with jsonschema)");
+        return;
+    };
+    let app = TestApp::sqlite().await;
+    let doc = app.get("/_docs/openapi.json").await.body;
+    let member = arc_tests::shop_token("carl", "acme", &[]);
+    let anonymous: &[(&str, &str)] = &[("authorization", "")];
+    let json = |v: Value| Some(v);
+    let mut samples = Vec::new();
+    let mut check = |method: &str, template: &str, reply: arc_tests::Reply| {
+        samples.push(sample(method, template, &reply));
+        reply
+    };
+    use serde_json::json;
+
+    // Reads: a page, a keyset page, one row, by slug, a tree, children.
+    let page = check("GET", "/products", app.get("/products?limit=2").await);
+    assert_eq!(page.status, 200);
+    check(
+        "GET",
+        "/products",
+        app.get("/products?after=&limit=2").await,
+    );
+    let selected = app.get("/products?select=id,price&limit=2").await;
+    let row = selected.body["docs"][0].as_object().map(|row| row.len());
+    assert_eq!(row, Some(2), "{}", selected.body);
+    check("GET", "/products", selected);
+    check(
+        "GET",
+        "/categories",
+        app.get("/categories?select=-slug").await,
+    );
+    let first = page.column("id")[0].as_str().unwrap().to_owned();
+    let one = format!("/products/{first}");
+    check("GET", "/products/{id}", app.get(&one).await);
+    check("GET", "/categories", app.get("/categories").await);
+    check("GET", "/categories/tree", app.get("/categories/tree").await);
+    let category = app.get("/categories?limit=1").await.column("id")[0].clone();
+    let children = format!("/categories/{}/children", category.as_str().unwrap());
+    check("GET", "/categories/{id}/children", app.get(&children).await);
+
+    // Writes: create, by slug, patch, put, delete, the deleted list, restore.
+    let body = json!({"name": "Sampled", "price": 100, "slug": "sampled"});
+    let created = check(
+        "POST",
+        "/products",
+        app.post("/products", body.clone()).await,
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["data"]["id"].as_str().unwrap().to_owned();
+    let row = format!("/products/{id}");
+    check(
+        "GET",
+        "/products/slug/{slug}",
+        app.get("/products/slug/sampled").await,
+    );
+    check(
+        "PATCH",
+        "/products/{id}",
+        app.patch(&row, json!({"price": 200})).await,
+    );
+    let put = app.send(Method::PUT, &row, json(json!({"price": 300})), &[]);
+    check("PUT", "/products/{id}", put.await);
+    check("DELETE", "/products/{id}", app.delete(&row).await);
+    check(
+        "GET",
+        "/products/deleted",
+        app.get("/products/deleted").await,
+    );
+    let restore = format!("{row}/restore");
+    check(
+        "POST",
+        "/products/{id}/restore",
+        app.post(&restore, json!({})).await,
+    );
+    let items = json!({"items": [{"name": "Bulk", "price": 1}]});
+    check(
+        "POST",
+        "/products/bulk",
+        app.post("/products/bulk", items).await,
+    );
+    let bulk = json!({"filter": {"name": "Bulk"}, "data": {"price": 2}});
+    check(
+        "PATCH",
+        "/products/bulk",
+        app.patch("/products/bulk", bulk).await,
+    );
+    let bulk = json(json!({"filter": {"name": "Bulk"}}));
+    let deleted = app.send(Method::DELETE, "/products/bulk", bulk, &[]);
+    check("DELETE", "/products/bulk", deleted.await);
+    let order = json!({"product_id": first, "quantity": 2});
+    let order = check("POST", "/orders", app.post("/orders", order).await);
+    let order = format!("/orders/{}", order.body["data"]["id"].as_str().unwrap());
+    check("GET", "/orders/{id}", app.get(&order).await);
+    check("GET", "/orders", app.get("/orders").await);
+
+    // Each error status.
+    let errors = [
+        (
+            "GET",
+            "/products",
+            app.get("/products?price[gte]=abc").await,
+            400,
+        ),
+        (
+            "PATCH",
+            "/products/{id}",
+            app.patch(&one, json!({"status": null})).await,
+            400,
+        ),
+        (
+            "GET",
+            "/products",
+            app.send(Method::GET, "/products", None, anonymous).await,
+            401,
+        ),
+        (
+            "GET",
+            "/products",
+            app.send(
+                Method::GET,
+                "/products",
+                None,
+                &[("x-organization-id", " ")],
+            )
+            .await,
+            400,
+        ),
+        (
+            "GET",
+            "/products",
+            app.send(
+                Method::GET,
+                "/products",
+                None,
+                &[("x-organization-id", "globex")],
+            )
+            .await,
+            403,
+        ),
+        (
+            "POST",
+            "/products",
+            app.send(
+                Method::POST,
+                "/products",
+                json(json!({"name": "No", "price": 1})),
+                &[("authorization", &member)],
+            )
+            .await,
+            403,
+        ),
+        (
+            "GET",
+            "/products/{id}",
+            app.get(&format!("/products/{}", uuid_zero())).await,
+            404,
+        ),
+        ("POST", "/products", app.post("/products", body).await, 409),
+        (
+            "POST",
+            "/products",
+            app.raw(
+                Request::builder()
+                    .method(Method::POST)
+                    .uri("/products")
+                    .header("content-type", "text/plain")
+                    .body(Body::from("name=x"))
+                    .unwrap(),
+            )
+            .await,
+            415,
+        ),
+    ];
+    for (method, template, reply, status) in errors {
+        assert_eq!(reply.status, status, "{method} {template}: {}", reply.body);
+        check(method, template, reply);
+    }
+
+    // The organization header: the document admits exactly the values the server takes.
+    let mut headers = Vec::new();
+    let long = "a".repeat(129);
+    for value in ["acme", " acme ", "globex", " ", "\t", long.as_str()] {
+        let reply = app
+            .send(
+                Method::GET,
+                "/products",
+                None,
+                &[("x-organization-id", value)],
+            )
+            .await;
+        headers.push(json!({
+            "method": "GET", "path": "/products", "name": "x-organization-id",
+            "value": value, "status": reply.status.as_u16(),
+        }));
+    }
+
+    let path = std::env::temp_dir().join(format!("shop-answers-{}.json", std::process::id()));
+    let input = json!({ "doc": doc, "samples": samples, "headers": headers });
+    std::fs::write(&path, serde_json::to_vec(&input).unwrap()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/validate_responses.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .arg(&path)
+        .output()
+        .expect("run the validator");
+    let _ = std::fs::remove_file(&path);
+    let report =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    eprintln!("{report}");
+    assert!(out.status.success(), "{report}");
+}
+
+fn uuid_zero() -> &'static str {
+    "00000000-0000-4000-8000-000000000000"
+}

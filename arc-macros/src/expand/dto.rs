@@ -72,6 +72,7 @@ pub fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
         let ty = &f.ty;
         let docs = &f.docs;
         let rules = schema_rules(f);
+        let ty_text = quote!(#ty).to_string();
         if f.fty.nullable {
             quote! {
                 #(#docs)*
@@ -81,9 +82,13 @@ pub fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
                 pub #name: Option<#ty>,
             }
         } else {
+            // Absent stays `None`; `null` is refused as the server refuses it, and the schema
+            // is the field's own (not nullable), so document, DTO and decoder agree.
             quote! {
                 #(#docs)*
-                #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[serde(default, skip_serializing_if = "Option::is_none",
+                        deserialize_with = "::arc_runtime::__private::present")]
+                #[schemars(with = #ty_text)]
                 #rules
                 pub #name: Option<#ty>,
             }
@@ -93,7 +98,7 @@ pub fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
     let create_doc =
         format!(" The body of `POST {path}`: the client-writable fields of [`{ident}`].");
     let patch_doc = format!(
-        " The body of `PATCH {path}/{{id}}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one."
+        " The body of `PATCH {path}/{{id}}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused."
     );
     quote! {
         #[doc = #create_doc]

@@ -51,7 +51,7 @@ pub struct CategoryCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<Uuid>,
 }
-/// The body of `PATCH /categories/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one.
+/// The body of `PATCH /categories/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
 #[derive(
     Debug,
     Clone,
@@ -63,10 +63,20 @@ pub struct CategoryCreate {
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
 #[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct CategoryPatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "String")]
     #[schemars(length(min = 1, max = 100))]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "String")]
     #[schemars(length(min = 1, max = 100))]
     pub slug: Option<String>,
     #[serde(

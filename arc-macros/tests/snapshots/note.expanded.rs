@@ -71,7 +71,7 @@ pub struct NoteCreate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
 }
-/// The body of `PATCH /notes/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one.
+/// The body of `PATCH /notes/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
 #[derive(
     Debug,
     Clone,
@@ -83,10 +83,20 @@ pub struct NoteCreate {
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
 #[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct NotePatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "String")]
     #[schemars(length(min = 1))]
     pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "String")]
     pub owner_id: Option<String>,
     /// Only admins see it, or can select, filter or sort by it.
     #[serde(
@@ -96,7 +106,12 @@ pub struct NotePatch {
     )]
     pub score: Option<Option<i64>>,
     /// Only admins may set it; anyone else's write is a 403.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "bool")]
     pub pinned: Option<bool>,
     /// Masked for interns.
     #[serde(

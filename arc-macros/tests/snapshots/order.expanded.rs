@@ -69,7 +69,7 @@ pub struct OrderCreate {
     #[serde(default)]
     pub status: OrderStatus,
 }
-/// The body of `PATCH /orders/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one.
+/// The body of `PATCH /orders/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
 #[derive(
     Debug,
     Clone,
@@ -81,13 +81,28 @@ pub struct OrderCreate {
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
 #[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct OrderPatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "Uuid")]
     pub product_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "i32")]
     #[schemars(range(min = 1, max = 1000))]
     pub quantity: Option<i32>,
     /// Where the order is; set by admins only (a member's order starts `pending`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "OrderStatus")]
     pub status: Option<OrderStatus>,
 }
 const _: () = {

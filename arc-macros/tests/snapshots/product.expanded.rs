@@ -96,7 +96,7 @@ pub struct ProductCreate {
     #[serde(default)]
     pub is_featured: bool,
 }
-/// The body of `PATCH /products/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one.
+/// The body of `PATCH /products/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
 #[derive(
     Debug,
     Clone,
@@ -108,7 +108,12 @@ pub struct ProductCreate {
 #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
 #[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct ProductPatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "String")]
     #[schemars(length(min = 1, max = 200))]
     pub name: Option<String>,
     #[serde(
@@ -118,10 +123,20 @@ pub struct ProductPatch {
     )]
     #[schemars(length(min = 1, max = 200))]
     pub slug: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "i64")]
     #[schemars(range(min = 0))]
     pub price: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "ProductStatus")]
     pub status: Option<ProductStatus>,
     #[serde(
         default,
@@ -145,7 +160,12 @@ pub struct ProductPatch {
     #[schemars(length(max = 2000))]
     pub internal_note: Option<Option<String>>,
     /// Shown first in the storefront; only admins may set it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "::arc_runtime::__private::present"
+    )]
+    #[schemars(with = "bool")]
     pub is_featured: Option<bool>,
 }
 const _: () = {

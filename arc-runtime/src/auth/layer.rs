@@ -17,22 +17,25 @@ use crate::stores::BoxFuture;
 /// The header that selects the active organization.
 pub const ORG_HEADER: &str = "x-organization-id";
 
-/// Selects the active organization from `x-organization-id`: it must be one the caller
-/// belongs to (403 `ORG_ACCESS_DENIED` otherwise). Roles and the team in the token's own
-/// active org do not carry over to another one.
+/// Selects the active organization from `x-organization-id`: only an authenticated caller
+/// may send it (401 otherwise, checked first), and it must be one the caller belongs to (400
+/// when empty or over 128 bytes, 403 `ORG_ACCESS_DENIED` otherwise). Roles and the team in
+/// the token's own active org do not carry over to another one.
 pub(super) fn select_org(context: &mut Arc<AuthContext>, parts: &Parts) -> Result<(), ArcError> {
     let Some(value) = parts.headers.get(ORG_HEADER) else {
         return Ok(());
     };
+    // Who asks comes first: an anonymous caller is told to authenticate (401), whatever the
+    // header says, as the document promises for every operation that needs credentials.
+    if !context.is_authenticated() {
+        return Err(ArcError::unauthorized(
+            "Authentication is required to select an organization",
+        ));
+    }
     let org = value.to_str().unwrap_or("").trim();
     if org.is_empty() || org.len() > 128 {
         return Err(ArcError::bad_request(
             "x-organization-id is empty or too long",
-        ));
-    }
-    if !context.is_authenticated() {
-        return Err(ArcError::unauthorized(
-            "Authentication is required to select an organization",
         ));
     }
     if context.org_id.as_deref() == Some(org) {
@@ -145,5 +148,49 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(org: &str) -> Parts {
+        let request = axum::http::Request::builder()
+            .header(ORG_HEADER, org)
+            .body(())
+            .expect("request");
+        request.into_parts().0
+    }
+
+    fn member() -> Arc<AuthContext> {
+        Arc::new(AuthContext {
+            user_id: Some("ada".into()),
+            org_id: Some("acme".into()),
+            orgs: vec!["acme".into()],
+            ..AuthContext::default()
+        })
+    }
+
+    #[test]
+    fn an_anonymous_caller_is_asked_to_authenticate_before_the_header_is_judged() {
+        for org in ["", "  ", &"x".repeat(200), "acme"] {
+            let mut anonymous = Arc::new(AuthContext::anonymous());
+            let error = select_org(&mut anonymous, &parts(org)).expect_err(org);
+            assert_eq!(error.code(), ErrorCode::Unauthorized, "{org:?}");
+        }
+    }
+
+    #[test]
+    fn an_authenticated_caller_gets_400_for_an_empty_or_long_header_and_403_elsewhere() {
+        for org in ["", "  ", &"x".repeat(200)] {
+            let error = select_org(&mut member(), &parts(org)).expect_err(org);
+            assert_eq!(error.code(), ErrorCode::BadRequest, "{org:?}");
+        }
+        let error = select_org(&mut member(), &parts("globex")).expect_err("globex");
+        assert_eq!(error.code(), ErrorCode::OrgAccessDenied);
+        let mut context = member();
+        select_org(&mut context, &parts("acme")).expect("own org");
+        assert_eq!(context.org_id.as_deref(), Some("acme"));
     }
 }
