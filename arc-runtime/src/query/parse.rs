@@ -29,6 +29,8 @@ pub struct QueryLimits {
     pub max_list: usize,
     /// The longest `search` text, in characters.
     pub max_search: usize,
+    /// The most `regex` filters in one query (each is compiled by the database).
+    pub max_regex: usize,
 }
 
 impl Default for QueryLimits {
@@ -40,6 +42,7 @@ impl Default for QueryLimits {
             max_params: 64,
             max_list: 100,
             max_search: 200,
+            max_regex: 4,
         }
     }
 }
@@ -93,7 +96,10 @@ pub fn parse_query(
             "search" => &mut search,
             _ => {
                 match parse_filter(meta, allowed, name, val, limits) {
-                    Ok(filter) => filters.push(filter),
+                    Ok(filter) => {
+                        filters.push(filter);
+                        check_regex_count(&filters, limits)?;
+                    }
                     // Lenient: parameters that are not filters are ignored; hidden fields
                     // count as not filters, so leniency does not reveal them either.
                     Err(_)
@@ -294,7 +300,7 @@ fn operand(
         Op::Like => Operand::Pattern(one()?.to_owned()),
         Op::Regex => {
             let pattern = one()?;
-            regex_guard::check(pattern).map_err(|m| bad(format!("`{param}`: {m}")))?;
+            regex_guard::check(pattern).map_err(|e| bad(format!("`{param}`: {e}")))?;
             Operand::Pattern(pattern.to_owned())
         }
         Op::Exists => Operand::Exists(match one()? {
@@ -381,9 +387,21 @@ pub fn filters_from_json(
                 op,
                 operand: operand(field, op, &param, &items, limits)?,
             });
+            check_regex_count(&filters, limits)?;
         }
     }
     Ok(filters)
+}
+
+/// At most `max_regex` of `filters` are `regex` filters.
+fn check_regex_count(filters: &[Filter], limits: &QueryLimits) -> Result<(), ArcError> {
+    if filters.iter().filter(|f| f.op == Op::Regex).count() > limits.max_regex {
+        return Err(bad(format!(
+            "more than {} `regex` filters in one query",
+            limits.max_regex
+        )));
+    }
+    Ok(())
 }
 
 /// The resource's default sort (its `default_sort`, then the id), as parsed sort keys.
