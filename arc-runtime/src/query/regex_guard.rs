@@ -70,10 +70,15 @@ pub fn check(pattern: &str) -> Result<(), RegexError> {
     if pattern.contains('\0') {
         return Err(RegexError::Unsupported("NUL characters are"));
     }
+    // PostgreSQL takes flags only at the very start, where they hold for the whole pattern.
+    let (case_insensitive, body) = match pattern.strip_prefix("(?i)") {
+        Some(body) => (true, body),
+        None => (false, pattern),
+    };
     let ast = ast::parse::ParserBuilder::new()
         .nest_limit(20)
         .build()
-        .parse(pattern)
+        .parse(body)
         .map_err(|e| match e.kind() {
             ast::ErrorKind::UnsupportedLookAround => RegexError::Unsupported("look-around is"),
             ast::ErrorKind::UnsupportedBackreference => {
@@ -81,27 +86,11 @@ pub fn check(pattern: &str) -> Result<(), RegexError> {
             }
             _ => RegexError::Invalid(first_line(&e.to_string()).to_owned()),
         })?;
-    let body = match &ast {
-        Ast::Concat(concat) => match concat.asts.split_first() {
-            Some((Ast::Flags(flags), rest)) => {
-                leading_flags(&flags.flags)?;
-                rest
-            }
-            _ => std::slice::from_ref(&ast),
-        },
-        Ast::Flags(flags) => {
-            leading_flags(&flags.flags)?;
-            &[]
-        }
-        _ => std::slice::from_ref(&ast),
-    };
-    let mut cost = Cost::default();
-    for item in body {
-        cost = cost.plus(syntax(pattern, item)?)?;
-    }
+    syntax(body, &ast)?;
     let hir = regex_syntax::hir::translate::TranslatorBuilder::new()
+        .case_insensitive(case_insensitive)
         .build()
-        .translate(pattern, &ast)
+        .translate(body, &ast)
         .map_err(|e| RegexError::Invalid(first_line(&e.to_string()).to_owned()))?;
     if weight(&hir) > MAX_WEIGHT {
         return Err(RegexError::TooLarge);
@@ -114,21 +103,6 @@ pub fn check(pattern: &str) -> Result<(), RegexError> {
 
 fn first_line(s: &str) -> &str {
     s.lines().last().unwrap_or(s).trim()
-}
-
-/// The flags of a leading `(?..)`: exactly `i`.
-fn leading_flags(flags: &ast::Flags) -> Result<(), RegexError> {
-    match flags.items.as_slice() {
-        [
-            ast::FlagsItem {
-                kind: ast::FlagsItemKind::Flag(ast::Flag::CaseInsensitive),
-                ..
-            },
-        ] => Ok(()),
-        _ => Err(RegexError::Unsupported(
-            "flags other than a leading `(?i)` are",
-        )),
-    }
 }
 
 /// What a subpattern costs once unrolled: its atoms, and a lower bound of its compiled
@@ -414,6 +388,7 @@ mod tests {
             "(ab)+",
             "(a|b)*",
             "(?i)^acme product [0-9]$",
+            "(?i)a|b",
             "(?:ab|cd)\\d{3}",
             "[\\w.-]+",
             "\\W\\S\\D",
@@ -452,6 +427,8 @@ mod tests {
             ("(?s).", "flags"),
             ("(?i:a)", "flags"),
             ("(?-i)a", "flags"),
+            ("(?i)(?i)a", "flags"),
+            ("(?im)a", "flags"),
             ("\\bword", "assertions"),
             ("\\Aabc\\z", "assertions"),
             ("\\x41", "hex"),
