@@ -167,7 +167,11 @@ pub fn parse_query(
                 limits.max_search
             )));
         }
-        Some(text) => Some(text.to_owned()),
+        Some(text) => {
+            value::check_text(text)
+                .map_err(|e| bad(format!("invalid value for `search`: {}", e.message)))?;
+            Some(text.to_owned())
+        }
     };
     Ok(QuerySpec {
         filters,
@@ -297,7 +301,12 @@ fn operand(
             }
             Operand::Many(items.iter().map(|t| typed(t)).collect::<Result<_, _>>()?)
         }
-        Op::Like => Operand::Pattern(one()?.to_owned()),
+        Op::Like => {
+            let pattern = one()?;
+            value::check_text(pattern)
+                .map_err(|e| bad(format!("invalid value for `{param}`: {}", e.message)))?;
+            Operand::Pattern(pattern.to_owned())
+        }
         Op::Regex => {
             let pattern = one()?;
             regex_guard::check(pattern).map_err(|e| bad(format!("`{param}`: {e}")))?;
@@ -697,6 +706,10 @@ mod tests {
             "name[regex]=(a*)*",
             "name[regex]=(?=x)",
             "search=%FF",
+            "search=a%00",
+            "name=%00",
+            "name[like]=%00",
+            "name[in]=a,%00",
             "sort=%00",
             "page=1&page=1",
             "name[exists]=2",
