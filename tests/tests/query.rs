@@ -537,6 +537,29 @@ mod regex_grammar {
         }
     }
 
+    /// The largest patterns the guard accepts (at its size and expansion caps) compile on
+    /// both databases: under the `regex` crate's default size limit on SQLite, and under
+    /// PostgreSQL's complexity limit.
+    #[test]
+    fn the_largest_accepted_patterns_compile_on_both_databases() {
+        for pattern in [
+            r"\w{1,14}",
+            r"(?i)\w{14}",
+            r"\W{14}",
+            r"((\d{10}){10}){2}",
+            r"((.{10}){10}){10}",
+            r"(?i)((\s{10}){10}){10}",
+            r"(?i)(([a-zA-Z]{10}){10}){10}",
+            r"(?:(?:a|b){10}){50}",
+        ] {
+            assert_eq!(regex_guard::check(pattern), Ok(()), "{pattern}");
+            matches(&dbs().sqlite, pattern).expect(pattern);
+            if let Some(pg) = &dbs().postgres {
+                matches(pg, pattern).expect(pattern);
+            }
+        }
+    }
+
     /// Most generated patterns pass the guard, so the property above tests something.
     #[test]
     fn most_generated_patterns_are_accepted() {
