@@ -159,6 +159,25 @@ pub struct FieldError {
     pub keyword: &'static str,
 }
 
+/// The most field errors listed in a `VALIDATION_ERROR`'s `details.errors`.
+pub const MAX_LISTED_ERRORS: usize = 100;
+/// The longest field name an error repeats, in bytes.
+pub const MAX_FIELD_NAME: usize = 100;
+/// The longest error message, in bytes.
+pub const MAX_MESSAGE: usize = 1024;
+
+/// `text` cut to at most `max` bytes at a character boundary, with `…` when cut.
+fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &text[..end]))
+}
+
 /// An error as a client sees it: a code, a message, optional details.
 ///
 /// ```
@@ -178,11 +197,17 @@ pub struct ArcError {
 }
 
 impl ArcError {
-    /// An error with this code and message.
+    /// An error with this code and message (clipped to [`MAX_MESSAGE`] bytes: a message
+    /// that quotes client input stays small).
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        let message = message.into();
+        let message = match clip(&message, MAX_MESSAGE) {
+            Cow::Borrowed(_) => message,
+            Cow::Owned(clipped) => Cow::Owned(clipped),
+        };
         Self {
             code,
-            message: message.into(),
+            message,
             details: None,
             retry_after: None,
             source: None,
@@ -209,13 +234,26 @@ impl ArcError {
         Self::new(ErrorCode::Forbidden, message)
     }
 
-    /// 400 `VALIDATION_ERROR` listing every field error.
-    pub fn validation(errors: Vec<FieldError>) -> Self {
+    /// 400 `VALIDATION_ERROR` listing the field errors: the first [`MAX_LISTED_ERRORS`] in
+    /// `details.errors`, and how many more there were in `details.omitted` (absent when
+    /// none). Field names are clipped to [`MAX_FIELD_NAME`] characters, so an error never
+    /// echoes unbounded client input (an unknown key of 100 KB).
+    pub fn validation(mut errors: Vec<FieldError>) -> Self {
+        let total = errors.len();
+        errors.truncate(MAX_LISTED_ERRORS);
+        for error in &mut errors {
+            if let Cow::Owned(clipped) = clip(&error.field, MAX_FIELD_NAME) {
+                error.field = clipped;
+            }
+        }
         let message = match errors.as_slice() {
-            [one] => format!("Validation failed: {}: {}", one.field, one.message),
-            many => format!("Validation failed: {} errors", many.len()),
+            [one] if total == 1 => format!("Validation failed: {}: {}", one.field, one.message),
+            _ => format!("Validation failed: {total} errors"),
         };
-        let details = serde_json::json!({ "errors": errors });
+        let mut details = serde_json::json!({ "errors": errors });
+        if total > errors.len() {
+            details["omitted"] = (total - errors.len()).into();
+        }
         Self::new(ErrorCode::Validation, message).with_details(details)
     }
 
@@ -353,5 +391,32 @@ mod tests {
         }]);
         assert_eq!(e.message(), "Validation failed: name: is required");
         assert_eq!(e.details().unwrap()["errors"][0]["keyword"], "required");
+        assert!(e.details().unwrap().get("omitted").is_none());
+    }
+
+    #[test]
+    fn validation_lists_are_capped_and_names_clipped() {
+        let errors = (0..250)
+            .map(|i| FieldError {
+                field: format!("{i}{}", "é".repeat(300)),
+                message: "is not a field of this resource".into(),
+                keyword: "additionalProperties",
+            })
+            .collect();
+        let e = ArcError::validation(errors);
+        assert_eq!(e.message(), "Validation failed: 250 errors");
+        let details = e.details().unwrap();
+        assert_eq!(
+            details["errors"].as_array().unwrap().len(),
+            MAX_LISTED_ERRORS
+        );
+        assert_eq!(details["omitted"], 150);
+        let field = details["errors"][0]["field"].as_str().unwrap();
+        assert!(
+            field.len() <= MAX_FIELD_NAME + 3 && field.ends_with('…'),
+            "{field}"
+        );
+        let long = ArcError::bad_request(format!("unknown `{}`", "x".repeat(5000)));
+        assert!(long.message().len() <= MAX_MESSAGE + 3);
     }
 }

@@ -40,6 +40,33 @@ impl ValueError {
     fn enumeration(values: &[&str]) -> Self {
         Self::new("enum", format!("must be one of: {}", values.join(", ")))
     }
+
+    fn nul() -> Self {
+        Self::new("pattern", "must not contain NUL (\\u0000) characters")
+    }
+}
+
+/// Refuses text holding a NUL character: PostgreSQL's `text` and `jsonb` cannot store one,
+/// so no database may (the same answer on SQLite and PostgreSQL).
+pub fn check_text(text: &str) -> Result<(), ValueError> {
+    if text.contains('\0') {
+        Err(ValueError::nul())
+    } else {
+        Ok(())
+    }
+}
+
+/// [`check_text`] over every string and key of a JSON value.
+fn check_json_text(json: &Json) -> Result<(), ValueError> {
+    match json {
+        Json::String(s) => check_text(s),
+        Json::Array(items) => items.iter().try_for_each(check_json_text),
+        Json::Object(map) => map.iter().try_for_each(|(k, v)| {
+            check_text(k)?;
+            check_json_text(v)
+        }),
+        Json::Null | Json::Bool(_) | Json::Number(_) => Ok(()),
+    }
 }
 
 /// The SQL `NULL` of a field's type.
@@ -67,7 +94,10 @@ pub fn from_json(field: &FieldMeta, json: &Json) -> Result<Value, ValueError> {
         };
     }
     let value = match (field.ty, json) {
-        (FieldType::Json, v) => Value::Json(Some(Box::new(v.clone()))),
+        (FieldType::Json, v) => {
+            check_json_text(v)?;
+            Value::Json(Some(Box::new(v.clone())))
+        }
         (FieldType::Bool, Json::Bool(b)) => Value::Bool(Some(*b)),
         (FieldType::I32, Json::Number(n)) => {
             let v = n.as_i64().and_then(|v| i32::try_from(v).ok());
@@ -93,11 +123,15 @@ pub fn from_json(field: &FieldMeta, json: &Json) -> Result<Value, ValueError> {
     Ok(value)
 }
 
-/// A query-string or cursor value of a field of type `ty`. Strings are taken as they are.
+/// A query-string or cursor value of a field of type `ty`. Strings are taken as they are,
+/// except that a NUL character is refused ([`check_text`]).
 pub fn from_text(ty: FieldType, text: &str) -> Result<Value, ValueError> {
     let bad = || ValueError::expected(ty);
     Ok(match ty {
-        FieldType::String => Value::String(Some(text.to_owned())),
+        FieldType::String => {
+            check_text(text)?;
+            Value::String(Some(text.to_owned()))
+        }
         FieldType::Uuid => Value::Uuid(Some(uuid::Uuid::parse_str(text).map_err(|_| bad())?)),
         FieldType::I32 => Value::Int(Some(text.trim().parse().map_err(|_| bad())?)),
         FieldType::I64 => Value::BigInt(Some(text.trim().parse().map_err(|_| bad())?)),
@@ -127,9 +161,11 @@ pub fn from_text(ty: FieldType, text: &str) -> Result<Value, ValueError> {
             }
             Value::String(Some(text.to_owned()))
         }
-        FieldType::Json => Value::Json(Some(Box::new(
-            serde_json::from_str(text).map_err(|_| bad())?,
-        ))),
+        FieldType::Json => {
+            let json = serde_json::from_str(text).map_err(|_| bad())?;
+            check_json_text(&json)?;
+            Value::Json(Some(Box::new(json)))
+        }
     })
 }
 
@@ -308,6 +344,24 @@ mod tests {
             from_text(FieldType::Bool, "yes").unwrap_err().keyword,
             "type"
         );
+    }
+
+    #[test]
+    fn nul_characters_are_refused_in_text_and_json() {
+        let nul = ValueError::nul();
+        assert_eq!(from_text(FieldType::String, "a\0"), Err(nul.clone()));
+        assert_eq!(
+            from_text(FieldType::Json, r#"{"a\u0000":1}"#),
+            Err(nul.clone())
+        );
+        let f = field(FieldType::Json, false, Rules::NONE);
+        assert_eq!(
+            from_json(&f, &serde_json::json!({"a": [1, {"b": "\u{0}"}]})),
+            Err(nul.clone())
+        );
+        let f = field(FieldType::String, false, Rules::NONE);
+        assert_eq!(from_json(&f, &serde_json::json!("x\u{0}")), Err(nul));
+        assert!(from_json(&f, &serde_json::json!("x\u{1}")).is_ok());
     }
 
     #[test]

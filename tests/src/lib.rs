@@ -307,3 +307,13 @@ macro_rules! on_both {
         $crate::on_both!($crate::shop_app => $($name),*);
     };
 }
+
+/// How many cases each property test runs: `ARC_FUZZ_CASES` when set (a long run by command,
+/// e.g. `ARC_FUZZ_CASES=100000 cargo test -p arc-tests --test fuzz --release`), else `default`
+/// (the short run inside `cargo test`).
+pub fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("ARC_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}

@@ -8,7 +8,8 @@ on_both!(
     operators,
     sort_select_search_and_paging,
     keyset_walks_every_row_once,
-    grammar_refuses_bad_input
+    grammar_refuses_bad_input,
+    regexes_outside_the_portable_grammar_are_400s
 );
 
 async fn total(app: &TestApp, query: &str) -> i64 {
@@ -294,4 +295,281 @@ async fn sqlite_and_postgres_agree() {
         assert_eq!(a.body["total"], b.body["total"], "{query}");
     }
     pg.cleanup().await;
+}
+
+/// Patterns either database cannot compile, or compiles at great cost, are 400s naming the
+/// parameter, for anonymous callers of a public route, on both databases.
+async fn regexes_outside_the_portable_grammar_are_400s(app: &TestApp) {
+    for (pattern, says) in [
+        (r"\w{0,10000}", "not supported"),
+        (r"\w{200}", "too large"),
+        (r"\pL", "Unicode classes"),
+        (r"a{0,300}", "above 255"),
+        (r"(?P<n>a)", "named groups"),
+        (r"(?<n>a)", "named groups"),
+        (r"a(?s)b", "flags"),
+        (r"\bx", "assertions"),
+        ("(a%00)", "NUL"),
+    ] {
+        let uri = format!("/categories?name[regex]={}", pattern.replace('+', "%2B"));
+        let reply = app
+            .send(
+                axum::http::Method::GET,
+                &uri,
+                None,
+                &[("authorization", "")],
+            )
+            .await;
+        assert_error(&reply, 400, "BAD_REQUEST");
+        let error = reply.body["error"].as_str().unwrap();
+        assert!(error.contains("`name[regex]`"), "{pattern}: {error}");
+        assert!(error.contains(says), "{pattern}: {error}");
+    }
+    let nineteen: Vec<String> = (0..19)
+        .map(|_| "name[regex]=(?i)\\pL{160}".to_owned())
+        .collect();
+    assert_error(
+        &app.get(&format!("/categories?{}", nineteen.join("&")))
+            .await,
+        400,
+        "BAD_REQUEST",
+    );
+    let five: Vec<String> = (0..5).map(|i| format!("name[regex]=a{i}")).collect();
+    let reply = app.get(&format!("/categories?{}", five.join("&"))).await;
+    assert_error(&reply, 400, "BAD_REQUEST");
+    assert!(reply.body["error"].as_str().unwrap().contains("regex"));
+    let four: Vec<String> = (0..4).map(|_| r"name[regex]=\w".to_owned()).collect();
+    let reply = app.get(&format!("/categories?{}", four.join("&"))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+/// Generated patterns of the regex grammar the guard accepts: each one the guard does not
+/// refuse for its size or its backtracking must run without error on SQLite (through the
+/// app's connection, which registers `REGEXP`) and on PostgreSQL (`~`), and both must agree
+/// on whether it matches a few ASCII subjects.
+mod regex_grammar {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use arc_runtime::query::regex_guard::{self, RegexError};
+    use arc_runtime::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+    use proptest::prelude::*;
+
+    const SUBJECTS: [&str; 6] = [
+        "",
+        "abc",
+        "Acme Product 12",
+        "a.b-c_d 9 [x]{y}|z",
+        "KELVIN k",
+        "  tabs\tand-dashes--",
+    ];
+
+    struct Dbs {
+        rt: tokio::runtime::Runtime,
+        sqlite: DatabaseConnection,
+        postgres: Option<DatabaseConnection>,
+    }
+
+    fn dbs() -> &'static Dbs {
+        static DBS: OnceLock<Dbs> = OnceLock::new();
+        DBS.get_or_init(|| {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            let (sqlite, postgres) = rt.block_on(async {
+                let sqlite = arc_runtime::db::connect("sqlite::memory:")
+                    .await
+                    .expect("sqlite");
+                let postgres = match std::env::var("ARC_TEST_DATABASE_URL") {
+                    Ok(url) => Some(arc_runtime::db::connect(&url).await.expect("postgres")),
+                    Err(_) => None,
+                };
+                (sqlite, postgres)
+            });
+            Dbs {
+                rt,
+                sqlite,
+                postgres,
+            }
+        })
+    }
+
+    /// Whether `pattern` matches each subject, on `db`.
+    fn matches(db: &DatabaseConnection, pattern: &str) -> Result<Vec<bool>, String> {
+        let backend = db.get_database_backend();
+        let values: Vec<String> = SUBJECTS
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("({i}, '{}')", s.replace('\'', "''")))
+            .collect();
+        let op = match backend {
+            DbBackend::Postgres => "~ $1",
+            _ => "REGEXP ?",
+        };
+        let sql = format!(
+            "WITH t(i, s) AS (VALUES {}) SELECT (s {op}) AS m FROM t ORDER BY i",
+            values.join(", ")
+        );
+        let stmt = Statement::from_sql_and_values(backend, sql, [pattern.into()]);
+        let rows = dbs()
+            .rt
+            .block_on(db.query_all_raw(stmt))
+            .map_err(|e| e.to_string())?;
+        rows.iter()
+            .map(|r| r.try_get::<bool>("", "m").map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    fn literal() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9 _,;:'\"#@/<>=!%&~`-]".prop_map(|s| s),
+            Just("é".to_owned()),
+            Just("ß".to_owned()),
+            Just("K".to_owned()),
+            r"\\[.*+?()\[\]{}|\\^$/-]".prop_map(|s| s),
+            prop_oneof![Just(r"\n"), Just(r"\t"), Just(r"\r")].prop_map(str::to_owned),
+        ]
+    }
+
+    fn class_item() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9 _.,*+?(){}|$]".prop_map(|s| s),
+            (0u8..26, 0u8..26).prop_map(|(a, b)| {
+                let (a, b) = (a.min(b), a.max(b));
+                format!("{}-{}", (b'a' + a) as char, (b'a' + b) as char)
+            }),
+            Just("0-9".to_owned()),
+            Just("A-Z".to_owned()),
+            prop_oneof![Just(r"\d"), Just(r"\w"), Just(r"\s")].prop_map(str::to_owned),
+            prop_oneof![
+                Just(r"\]"),
+                Just(r"\["),
+                Just(r"\\"),
+                Just(r"\-"),
+                Just(r"\^")
+            ]
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    fn atom() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => literal(),
+            1 => Just(".".to_owned()),
+            1 => prop_oneof![
+                Just(r"\d"), Just(r"\w"), Just(r"\s"), Just(r"\D"), Just(r"\W"), Just(r"\S")
+            ]
+            .prop_map(str::to_owned),
+            2 => (any::<bool>(), proptest::collection::vec(class_item(), 1..4))
+                .prop_map(|(neg, items)| format!("[{}{}]", if neg { "^" } else { "" }, items.concat())),
+        ]
+    }
+
+    fn quantifier() -> impl Strategy<Value = String> {
+        let count = prop_oneof![3 => 0u32..6, 1 => 0u32..=255];
+        let op = prop_oneof![
+            Just("*".to_owned()),
+            Just("+".to_owned()),
+            Just("?".to_owned()),
+            count.clone().prop_map(|m| format!("{{{m}}}")),
+            count.clone().prop_map(|m| format!("{{{m},}}")),
+            (count.clone(), count).prop_map(|(a, b)| format!("{{{},{}}}", a.min(b), a.max(b))),
+        ];
+        (op, any::<bool>()).prop_map(|(op, lazy)| if lazy { format!("{op}?") } else { op })
+    }
+
+    /// A pattern of the grammar (without the leading flag).
+    fn pattern() -> impl Strategy<Value = String> {
+        let leaf = atom();
+        leaf.prop_recursive(4, 48, 4, |inner| {
+            // What a quantifier may follow: an atom or a group, never another quantifier.
+            let quantifiable = prop_oneof![
+                atom(),
+                inner.clone().prop_map(|p| format!("({p})")),
+                inner.clone().prop_map(|p| format!("(?:{p})")),
+            ];
+            prop_oneof![
+                3 => proptest::collection::vec(inner.clone(), 1..5).prop_map(|v| v.concat()),
+                1 => proptest::collection::vec(inner.clone(), 2..4).prop_map(|v| v.join("|")),
+                1 => inner.clone().prop_map(|p| format!("({p})")),
+                1 => inner.clone().prop_map(|p| format!("(?:{p})")),
+                3 => (quantifiable, quantifier()).prop_map(|(a, q)| format!("{a}{q}")),
+            ]
+        })
+    }
+
+    fn full_pattern() -> impl Strategy<Value = String> {
+        (any::<bool>(), any::<bool>(), pattern(), any::<bool>()).prop_map(|(i, start, p, end)| {
+            format!(
+                "{}{}{p}{}",
+                if i { "(?i)" } else { "" },
+                if start { "^" } else { "" },
+                if end { "$" } else { "" }
+            )
+        })
+    }
+
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: arc_tests::fuzz_cases(256),
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn accepted_patterns_run_on_both_databases(pattern in full_pattern()) {
+            RUN.fetch_add(1, Ordering::Relaxed);
+            match regex_guard::check(&pattern) {
+                Ok(()) => {}
+                Err(RegexError::TooLarge | RegexError::Backtracking | RegexError::TooLong) => {
+                    return Ok(());
+                }
+                Err(e) => prop_assert!(false, "{pattern}: the grammar's own pattern refused: {e}"),
+            }
+            ACCEPTED.fetch_add(1, Ordering::Relaxed);
+            let lite = matches(&dbs().sqlite, &pattern);
+            prop_assert!(lite.is_ok(), "{pattern}: SQLite: {lite:?}");
+            if let Some(pg) = &dbs().postgres {
+                let pg = matches(pg, &pattern);
+                prop_assert!(pg.is_ok(), "{pattern}: PostgreSQL: {pg:?}");
+                prop_assert_eq!(lite.unwrap(), pg.unwrap(), "{} disagrees", pattern);
+            }
+        }
+    }
+
+    /// The largest patterns the guard accepts (at its size and expansion caps) compile on
+    /// both databases: under the `regex` crate's default size limit on SQLite, and under
+    /// PostgreSQL's complexity limit.
+    #[test]
+    fn the_largest_accepted_patterns_compile_on_both_databases() {
+        for pattern in [
+            r"\w{1,14}",
+            r"(?i)\w{14}",
+            r"\W{14}",
+            r"((\d{10}){10}){2}",
+            r"((.{10}){10}){10}",
+            r"(?i)((\s{10}){10}){10}",
+            r"(?i)(([a-zA-Z]{10}){10}){10}",
+            r"(?:(?:a|b){10}){50}",
+        ] {
+            assert_eq!(regex_guard::check(pattern), Ok(()), "{pattern}");
+            matches(&dbs().sqlite, pattern).expect(pattern);
+            if let Some(pg) = &dbs().postgres {
+                matches(pg, pattern).expect(pattern);
+            }
+        }
+    }
+
+    /// Most generated patterns pass the guard, so the property above tests something.
+    #[test]
+    fn most_generated_patterns_are_accepted() {
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut accepted, total) = (0, 500);
+        for _ in 0..total {
+            let p = full_pattern().new_tree(&mut runner).unwrap().current();
+            accepted += usize::from(regex_guard::check(&p).is_ok());
+        }
+        assert!(accepted * 2 > total, "{accepted} of {total} accepted");
+    }
 }

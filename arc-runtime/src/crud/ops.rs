@@ -402,6 +402,10 @@ pub async fn get_by_slug<R: Resource>(
     slug: &str,
 ) -> Result<Response, ArcError> {
     let field = R::META.presets.slug_lookup.ok_or_else(not_found::<R>)?;
+    // No row holds a NUL (PostgreSQL text cannot): not found on either database.
+    if slug.contains('\0') {
+        return Err(not_found::<R>());
+    }
     let rows = allowed::<R>(Scope::Live, Operation::Get, caller)?;
     let model = R::Entity::find()
         .filter(rows)

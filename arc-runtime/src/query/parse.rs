@@ -29,6 +29,8 @@ pub struct QueryLimits {
     pub max_list: usize,
     /// The longest `search` text, in characters.
     pub max_search: usize,
+    /// The most `regex` filters in one query (each is compiled by the database).
+    pub max_regex: usize,
 }
 
 impl Default for QueryLimits {
@@ -40,6 +42,7 @@ impl Default for QueryLimits {
             max_params: 64,
             max_list: 100,
             max_search: 200,
+            max_regex: 4,
         }
     }
 }
@@ -93,7 +96,10 @@ pub fn parse_query(
             "search" => &mut search,
             _ => {
                 match parse_filter(meta, allowed, name, val, limits) {
-                    Ok(filter) => filters.push(filter),
+                    Ok(filter) => {
+                        filters.push(filter);
+                        check_regex_count(&filters, limits)?;
+                    }
                     // Lenient: parameters that are not filters are ignored; hidden fields
                     // count as not filters, so leniency does not reveal them either.
                     Err(_)
@@ -161,7 +167,11 @@ pub fn parse_query(
                 limits.max_search
             )));
         }
-        Some(text) => Some(text.to_owned()),
+        Some(text) => {
+            value::check_text(text)
+                .map_err(|e| bad(format!("invalid value for `search`: {}", e.message)))?;
+            Some(text.to_owned())
+        }
     };
     Ok(QuerySpec {
         filters,
@@ -291,10 +301,15 @@ fn operand(
             }
             Operand::Many(items.iter().map(|t| typed(t)).collect::<Result<_, _>>()?)
         }
-        Op::Like => Operand::Pattern(one()?.to_owned()),
+        Op::Like => {
+            let pattern = one()?;
+            value::check_text(pattern)
+                .map_err(|e| bad(format!("invalid value for `{param}`: {}", e.message)))?;
+            Operand::Pattern(pattern.to_owned())
+        }
         Op::Regex => {
             let pattern = one()?;
-            regex_guard::check(pattern).map_err(|m| bad(format!("`{param}`: {m}")))?;
+            regex_guard::check(pattern).map_err(|e| bad(format!("`{param}`: {e}")))?;
             Operand::Pattern(pattern.to_owned())
         }
         Op::Exists => Operand::Exists(match one()? {
@@ -381,9 +396,21 @@ pub fn filters_from_json(
                 op,
                 operand: operand(field, op, &param, &items, limits)?,
             });
+            check_regex_count(&filters, limits)?;
         }
     }
     Ok(filters)
+}
+
+/// At most `max_regex` of `filters` are `regex` filters.
+fn check_regex_count(filters: &[Filter], limits: &QueryLimits) -> Result<(), ArcError> {
+    if filters.iter().filter(|f| f.op == Op::Regex).count() > limits.max_regex {
+        return Err(bad(format!(
+            "more than {} `regex` filters in one query",
+            limits.max_regex
+        )));
+    }
+    Ok(())
 }
 
 /// The resource's default sort (its `default_sort`, then the id), as parsed sort keys.
@@ -679,6 +706,10 @@ mod tests {
             "name[regex]=(a*)*",
             "name[regex]=(?=x)",
             "search=%FF",
+            "search=a%00",
+            "name=%00",
+            "name[like]=%00",
+            "name[in]=a,%00",
             "sort=%00",
             "page=1&page=1",
             "name[exists]=2",

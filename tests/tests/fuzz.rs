@@ -1,0 +1,177 @@
+//! Property fuzzing of the shop's bodies: every resource's body decoder takes arbitrary JSON
+//! objects without panicking, and POST/PATCH through the router answer a success or a 4xx in
+//! the error envelope, never a 500, on SQLite and (when `ARC_TEST_DATABASE_URL` is set)
+//! PostgreSQL.
+//!
+//! A short run is part of `cargo test`; a long run is `ARC_FUZZ_CASES=100000 cargo test -p
+//! arc-tests --test fuzz --release`. Failures are kept by proptest in
+//! `fuzz.proptest-regressions` beside this file and re-run first.
+
+use std::sync::OnceLock;
+
+use arc_runtime::Resource;
+use arc_runtime::crud::body::{self, Mode};
+use arc_runtime::resource::ResourceMeta;
+use arc_tests::{TestApp, fuzz_cases};
+use axum::http::Method;
+use proptest::prelude::*;
+use serde_json::{Map, Value, json};
+
+const METAS: [&ResourceMeta; 3] = [
+    <shop::Category as Resource>::META,
+    <shop::Product as Resource>::META,
+    <shop::Order as Resource>::META,
+];
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: fuzz_cases(256),
+        ..ProptestConfig::default()
+    }
+}
+
+/// Any JSON value, with strings that hold NULs, escapes and non-ASCII text.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        Just(json!(9_223_372_036_854_775_807_i64)),
+        Just(json!(1e300)),
+        Just(json!("00000000-0000-0000-0000-000000000000")),
+        Just(json!("2026-01-02T03:04:05Z")),
+        Just(json!("paid")),
+        Just(json!("active")),
+        "\\PC{0,20}".prop_map(Value::from),
+        "[\\x00-\\x7f]{0,8}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            proptest::collection::btree_map("[a-z_]{0,6}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// An object whose keys are mostly the resource's own field names.
+fn body_for(meta: &'static ResourceMeta) -> impl Strategy<Value = Map<String, Value>> {
+    let names: Vec<String> = meta.fields.iter().map(|f| f.name.to_owned()).collect();
+    let key = prop_oneof![
+        4 => proptest::sample::select(names),
+        1 => "\\PC{0,10}",
+    ];
+    proptest::collection::btree_map(key, json_value(), 0..8).prop_map(|m| m.into_iter().collect())
+}
+
+fn any_body() -> impl Strategy<Value = (usize, Map<String, Value>)> {
+    (0..METAS.len()).prop_flat_map(|i| (Just(i), body_for(METAS[i])))
+}
+
+struct Apps {
+    rt: tokio::runtime::Runtime,
+    apps: Vec<TestApp>,
+    /// An existing row of each resource, to PATCH.
+    ids: Vec<Vec<String>>,
+}
+
+fn apps() -> &'static Apps {
+    static APPS: OnceLock<Apps> = OnceLock::new();
+    APPS.get_or_init(|| {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let (apps, ids) = rt.block_on(async {
+            let mut apps = vec![TestApp::sqlite().await];
+            apps.extend(TestApp::postgres().await);
+            let mut ids = Vec::new();
+            for app in &apps {
+                let mut row_ids = Vec::new();
+                for meta in METAS {
+                    let list = app.get(&format!("{}?limit=1", meta.path)).await;
+                    let id = list
+                        .column("id")
+                        .first()
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    row_ids.push(id.unwrap_or_else(|| uuid_nil().to_owned()));
+                }
+                ids.push(row_ids);
+            }
+            (apps, ids)
+        });
+        Apps { rt, apps, ids }
+    })
+}
+
+fn uuid_nil() -> &'static str {
+    "00000000-0000-0000-0000-000000000000"
+}
+
+/// A 2xx, or a 4xx in the contract's error envelope.
+fn well_answered(reply: &arc_tests::Reply, what: &str) -> Result<(), TestCaseError> {
+    let status = reply.status.as_u16();
+    prop_assert!(status < 500, "{what}: {status} {}", reply.body);
+    if status >= 400 {
+        prop_assert_eq!(
+            &reply.body["success"],
+            &json!(false),
+            "{}: {}",
+            what,
+            reply.body
+        );
+        prop_assert!(reply.body["code"].is_string(), "{what}: {}", reply.body);
+        prop_assert!(reply.body["error"].is_string(), "{what}: {}", reply.body);
+    } else {
+        prop_assert_eq!(
+            &reply.body["success"],
+            &json!(true),
+            "{}: {}",
+            what,
+            reply.body
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn bodies_decode_without_panicking((i, map) in any_body(), patch: bool) {
+        let meta = METAS[i];
+        let mut errors = Vec::new();
+        let mode = if patch { Mode::Patch } else { Mode::Create };
+        let values = body::decode(meta, &map, mode, "", &mut errors);
+        prop_assert!(values.len() <= meta.fields.len());
+        if !errors.is_empty() {
+            let e = arc_runtime::ArcError::validation(errors);
+            prop_assert_eq!(e.code().status().as_u16(), 400);
+        }
+    }
+
+    #[test]
+    fn writes_answer_a_success_or_a_4xx((i, map) in any_body(), patch: bool) {
+        let apps = apps();
+        let meta = METAS[i];
+        for (app, ids) in apps.apps.iter().zip(&apps.ids) {
+            let (method, uri) = if patch {
+                (Method::PATCH, format!("{}/{}", meta.path, ids[i]))
+            } else {
+                (Method::POST, meta.path.to_owned())
+            };
+            let reply = apps.rt.block_on(app.send(method.clone(), &uri, Some(Value::Object(map.clone())), &[]));
+            well_answered(&reply, &format!("{} {method} {uri} {}", app.backend, Value::Object(map.clone())))?;
+        }
+    }
+
+    #[test]
+    fn bulk_creates_answer_a_success_or_a_4xx(items in proptest::collection::vec(body_for(METAS[1]), 1..4)) {
+        let apps = apps();
+        for app in &apps.apps {
+            let body = json!({ "items": items });
+            let reply = apps.rt.block_on(app.post("/products/bulk", body.clone()));
+            well_answered(&reply, &format!("{} bulk {body}", app.backend))?;
+        }
+    }
+}
