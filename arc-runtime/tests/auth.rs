@@ -187,6 +187,10 @@ async fn claims_of_the_wrong_shape_are_401() {
         json!({"sub": ""}),
         json!({"orgs": [1, 2]}),
         json!({"org_id": ["acme"]}),
+        // Ids are written into rows; PostgreSQL's text cannot hold a NUL.
+        json!({"sub": "ada\0"}),
+        json!({"org_id": "ac\0me"}),
+        json!({"roles": ["admin\0"]}),
     ] {
         assert_401(&bearer(&r, &hs256(&claims(bad.clone()))).await);
     }

@@ -459,13 +459,19 @@ fn numeric_date(value: &Value) -> Option<f64> {
     value.as_f64().filter(|n| n.is_finite())
 }
 
+/// An identity claim's text: ids and roles are written into rows (`created_by`, `org_id`), so a
+/// NUL, which PostgreSQL's text cannot hold, makes the token malformed rather than a 500 later.
+fn text(value: &Value) -> Option<String> {
+    value
+        .as_str()
+        .filter(|s| !s.contains('\0'))
+        .map(str::to_owned)
+}
+
 fn strings(claims: &Map<String, Value>, key: &str) -> Option<Vec<String>> {
     match claims.get(key) {
         None | Some(Value::Null) => Some(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect(),
+        Some(Value::Array(items)) => items.iter().map(text).collect(),
         Some(_) => None,
     }
 }
@@ -473,8 +479,7 @@ fn strings(claims: &Map<String, Value>, key: &str) -> Option<Vec<String>> {
 fn string(claims: &Map<String, Value>, key: &str) -> Option<Option<String>> {
     match claims.get(key) {
         None | Some(Value::Null) => Some(None),
-        Some(Value::String(s)) => Some(Some(s.clone())),
-        Some(_) => None,
+        Some(value) => text(value).map(Some),
     }
 }
 
