@@ -193,7 +193,7 @@ impl Document {
         if let Some(preset) = action.preset() {
             op["x-arc-preset"] = preset.into();
         }
-        if let Some(body) = request_body(action, schemas) {
+        if let Some(body) = request_body(action, meta, schemas) {
             op["requestBody"] = body;
         }
         if !self.security_schemes.is_empty() {
@@ -601,12 +601,17 @@ fn request_body_kind(action: Action) -> Option<BodyKind> {
     }
 }
 
-fn request_body(action: Action, schemas: &ResourceSchemas) -> Option<Value> {
+fn request_body(action: Action, meta: &ResourceMeta, schemas: &ResourceSchemas) -> Option<Value> {
     let create = schemas.create.clone().to_value();
     let patch = schemas.patch.clone().to_value();
+    let filterable: Vec<&str> = public_fields(meta)
+        .filter(|f| f.filter.0 != 0)
+        .map(|f| f.name)
+        .collect();
     let filter = json!({
         "type": "object",
         "minProperties": 1,
+        "propertyNames": { "enum": filterable },
         "description": "The list grammar's filters as JSON: `{\"status\":\"draft\",\"price\":{\"gte\":100}}`.",
     });
     let schema = match request_body_kind(action)? {

@@ -84,6 +84,19 @@ pub fn null_of(ty: FieldType) -> Value {
     }
 }
 
+/// A JSON number as an integer: `42`, and `42.0` too, since JSON Schema (and so the OpenAPI
+/// document) counts a number without a fractional part as an integer. `4.5`, or a number
+/// outside `i64`, is none.
+fn integer(n: &serde_json::Number) -> Option<i64> {
+    // 2^63 is exact as an f64; every integral f64 in [-2^63, 2^63) converts exactly.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && (-LIMIT..LIMIT).contains(f))
+            .map(|f| f as i64)
+    })
+}
+
 /// A JSON body value of `field`, typed and checked against the field's rules.
 pub fn from_json(field: &FieldMeta, json: &Json) -> Result<Value, ValueError> {
     if json.is_null() {
@@ -100,13 +113,13 @@ pub fn from_json(field: &FieldMeta, json: &Json) -> Result<Value, ValueError> {
         }
         (FieldType::Bool, Json::Bool(b)) => Value::Bool(Some(*b)),
         (FieldType::I32, Json::Number(n)) => {
-            let v = n.as_i64().and_then(|v| i32::try_from(v).ok());
+            let v = integer(n).and_then(|v| i32::try_from(v).ok());
             Value::Int(Some(v.ok_or_else(|| {
                 ValueError::new("type", "must be a 32-bit integer")
             })?))
         }
         (FieldType::I64, Json::Number(n)) => Value::BigInt(Some(
-            n.as_i64().ok_or_else(|| ValueError::expected(field.ty))?,
+            integer(n).ok_or_else(|| ValueError::expected(field.ty))?,
         )),
         (FieldType::F64, Json::Number(n)) => Value::Double(Some(
             n.as_f64().ok_or_else(|| ValueError::expected(field.ty))?,
@@ -275,6 +288,15 @@ mod tests {
         );
         assert_eq!(
             from_json(&f, &serde_json::json!(4.5)).unwrap_err().keyword,
+            "type"
+        );
+        assert_eq!(
+            from_json(&f, &serde_json::json!(42.0)),
+            Ok(Value::BigInt(Some(42))),
+            "JSON Schema's integer: no fractional part"
+        );
+        assert_eq!(
+            from_json(&f, &serde_json::json!(1e19)).unwrap_err().keyword,
             "type"
         );
         assert_eq!(

@@ -283,6 +283,30 @@ async fn bulk_update_and_delete(app: &TestApp) {
         3,
         "bulk delete is soft too"
     );
+    // JSON's null is "is null" (and `ne: null` "is set"), as `exists` says it in a query.
+    let uncategorized = app.get("/products?category_id[exists]=false").await.body["total"].clone();
+    let nulls = app
+        .send(
+            Method::PATCH,
+            "/products/bulk",
+            Some(json!({"filter": {"category_id": null}, "data": {"status": "archived"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(nulls.status, 200, "{}", nulls.body);
+    assert_eq!(nulls.body["data"]["matchedCount"], uncategorized);
+    let set = app
+        .send(
+            Method::PATCH,
+            "/products/bulk",
+            Some(json!({"filter": {"category_id": {"ne": null}}, "data": {"status": "active"}})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        set.body["data"]["matchedCount"].as_u64().unwrap() + uncategorized.as_u64().unwrap(),
+        47
+    );
     assert_error(
         &app.send(
             Method::DELETE,

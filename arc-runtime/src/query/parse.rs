@@ -383,6 +383,16 @@ pub fn filters_from_json(
                 None => format!("filter.{field_name}"),
             };
             let (index, field, op) = resolve(meta, allowed, &param, field_name, op_name)?;
+            // JSON can say null: `{"f": null}` is "f is null", `{"f": {"ne": null}}` "f is set".
+            if json.is_null() && matches!(op, Op::Eq | Op::Ne) && field.filter.contains(Op::Exists)
+            {
+                filters.push(Filter {
+                    field: index,
+                    op: Op::Exists,
+                    operand: Operand::Exists(op == Op::Ne),
+                });
+                continue;
+            }
             let texts: Vec<String> = match json {
                 Json::Array(items) if matches!(op, Op::In | Op::Nin) => {
                     items.iter().map(text).collect::<Option<_>>()
