@@ -182,6 +182,12 @@ impl<R: Resource> MigrationName for UniqueScopeMigration<R> {
 
 #[sea_orm_migration::async_trait::async_trait]
 impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
+    /// In one transaction on every backend (sea-orm-migration uses one on PostgreSQL only):
+    /// the SQLite rebuild is several statements, and half of it would lose the table.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let table = R::META.table;
         let db = manager.get_connection();
