@@ -133,18 +133,17 @@ impl App {
 
     /// Applies a preset's defaults (see [`crate::preset`]); settings made afterwards win.
     pub fn preset(mut self, preset: Preset) -> Self {
+        let defaults = preset.defaults();
         self.preset = preset;
-        self.expose_causes = preset.exposes_causes();
-        let hsts = matches!(preset, Preset::Production | Preset::Edge);
-        self.security_headers = Some(SecurityHeaders { hsts });
-        self.compression = hsts;
-        self.cors = (preset == Preset::Development).then(Cors::any);
-        (self.timeout, self.max_in_flight, self.body_limit) = match preset {
-            Preset::Production => (Some(DEFAULT_TIMEOUT), Some(1024), DEFAULT_BODY_LIMIT),
-            Preset::Development => (Some(DEFAULT_TIMEOUT), None, DEFAULT_BODY_LIMIT),
-            Preset::Testing => (Some(Duration::from_secs(5)), None, DEFAULT_BODY_LIMIT),
-            Preset::Edge => (Some(Duration::from_secs(10)), Some(256), 256 * 1024),
-        };
+        self.expose_causes = defaults.expose_causes;
+        self.security_headers = Some(SecurityHeaders {
+            hsts: defaults.hsts,
+        });
+        self.compression = defaults.compression;
+        self.cors = defaults.cors_any_origin.then(Cors::any);
+        self.timeout = defaults.timeout;
+        self.max_in_flight = defaults.max_in_flight;
+        self.body_limit = defaults.body_limit;
         self
     }
 

@@ -7,14 +7,13 @@ use super::App;
 use crate::migration;
 use crate::plugins::metrics::Metrics;
 use crate::plugins::versioning::VersionBy;
-use crate::preset::Preset;
 
 impl App {
     /// What keeps this app from starting under its preset: in production and edge, a
     /// missing cursor secret (instances would not accept each other's cursors).
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if matches!(self.preset, Preset::Production | Preset::Edge) && self.cursor_key.is_none() {
+        if self.preset.defaults().require_cursor_secret && self.cursor_key.is_none() {
             problems.push(
                 "no cursor secret: set one (App::cursor_secret) so every instance accepts the others' cursors"
                     .to_owned(),
