@@ -389,6 +389,21 @@ impl FieldSet {
         set
     }
 
+    /// The fields `caller` may name in a body: every field but those shown only to roles
+    /// they lack (`visible_to`). A field a caller cannot see answers like one that does not
+    /// exist, in a body as in a query; hidden fields stay writable (nobody is shown them).
+    pub fn known_to(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
+        let scope = meta.role_scope();
+        let mut set = FieldSet(0);
+        for (i, f) in meta.fields.iter().enumerate() {
+            if f.visible_to.is_empty() || f.visible_to.iter().any(|r| caller.has_role_in(r, scope))
+            {
+                set.insert(i);
+            }
+        }
+        set
+    }
+
     /// The fields `caller` sees masked (`redact_for` one of their roles).
     pub fn redacted_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
         let scope = meta.role_scope();

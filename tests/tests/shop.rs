@@ -306,6 +306,52 @@ async fn field_rules_of_products(app: &TestApp) {
     assert_eq!(by_admin.status, 201, "{}", by_admin.body);
     assert_eq!(by_admin.body["data"]["is_featured"], true);
     assert!(by_admin.body["data"].get("internal_note").is_none());
+
+    // A field the caller cannot see (`cost`, admins only) is no field at all in their bodies
+    // either: the same answer as a name that does not exist, whatever its value, so a write
+    // tells them neither that it exists nor its type.
+    let unknown = |reply: &Reply, field: &str| {
+        assert_error(reply, 400, "VALIDATION_ERROR");
+        let errors = reply.body["details"]["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{}", reply.body);
+        assert_eq!(errors[0]["field"], field);
+        assert_eq!(errors[0]["keyword"], "additionalProperties");
+        errors[0]["message"].clone()
+    };
+    let uri = format!(
+        "/products/{}",
+        by_admin.body["data"]["id"].as_str().unwrap()
+    );
+    for value in [json!(5), json!("x")] {
+        let with_cost = json!({"name": "e1", "price": 1, "cost": value});
+        let with_nothing = json!({"name": "e1", "price": 1, "kost": value});
+        let said = unknown(
+            &as_(app, &s.eve, Method::POST, "/products", Some(with_cost)).await,
+            "cost",
+        );
+        let unknown_said = unknown(
+            &as_(app, &s.eve, Method::POST, "/products", Some(with_nothing)).await,
+            "kost",
+        );
+        assert_eq!(said, unknown_said);
+        let hers = as_(
+            app,
+            &s.eve,
+            Method::POST,
+            "/products",
+            Some(json!({"name": "e2", "price": 1})),
+        )
+        .await;
+        let hers = format!("/products/{}", hers.body["data"]["id"].as_str().unwrap());
+        let patch = Some(json!({"cost": value}));
+        unknown(&as_(app, &s.eve, Method::PATCH, &hers, patch).await, "cost");
+    }
+    let admin_writes = as_(app, &s.ada, Method::PATCH, &uri, Some(json!({"cost": 7}))).await;
+    assert_eq!(
+        admin_writes.body["data"]["cost"], 7,
+        "{}",
+        admin_writes.body
+    );
 }
 
 async fn orders_are_their_customers(app: &TestApp) {

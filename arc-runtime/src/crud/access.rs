@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json};
 use crate::auth::AuthContext;
 use crate::error::ArcError;
 use crate::permissions::{Operation, authorize};
-use crate::resource::Resource;
+use crate::resource::{FieldSet, Resource};
 use crate::value;
 
 /// Which rows a route works on.
@@ -140,10 +140,17 @@ pub(super) fn check_writable<R: Resource>(
     body: &Map<String, Json>,
     caller: &AuthContext,
 ) -> Result<(), ArcError> {
+    // A field the caller cannot see is refused by the decoder as no field at all; naming it
+    // here would tell them it exists.
+    let known = FieldSet::known_to(R::META, caller);
     let refused: Vec<&str> = R::META
         .fields
         .iter()
-        .filter(|f| !f.writable_by.is_empty() && body.contains_key(f.name))
+        .enumerate()
+        .filter(|(i, f)| {
+            known.contains(*i) && !f.writable_by.is_empty() && body.contains_key(f.name)
+        })
+        .map(|(_, f)| f)
         .filter(|f| {
             !f.writable_by
                 .iter()

@@ -8,7 +8,7 @@ use sea_orm::Value;
 use serde_json::{Map, Value as Json};
 
 use crate::error::FieldError;
-use crate::resource::{Auto, ResourceMeta};
+use crate::resource::{Auto, FieldSet, ResourceMeta};
 use crate::value;
 
 /// What the body is for.
@@ -24,9 +24,11 @@ pub enum Mode {
 pub type Values = Vec<(usize, Value)>;
 
 /// Decodes `body` for `meta`, pushing every problem into `errors` (field names prefixed by
-/// `prefix`, e.g. `items[3].`).
+/// `prefix`, e.g. `items[3].`). A field outside `known` (one the caller may not see, see
+/// [`FieldSet::known_to`]) is refused as if it did not exist.
 pub fn decode(
     meta: &ResourceMeta,
+    known: FieldSet,
     body: &Map<String, Json>,
     mode: Mode,
     prefix: &str,
@@ -42,6 +44,8 @@ pub fn decode(
     };
     for (i, field) in meta.fields.iter().enumerate() {
         match body.get(field.name) {
+            // Named below, with the keys that are no field at all.
+            Some(_) if !known.contains(i) => {}
             Some(_) if field.id || field.system => {
                 push(
                     field.name,
@@ -66,7 +70,7 @@ pub fn decode(
         }
     }
     for key in body.keys() {
-        if meta.field(key).is_none() {
+        if meta.field(key).is_none_or(|(i, _)| !known.contains(i)) {
             push(
                 key,
                 "additionalProperties",

@@ -21,7 +21,7 @@ use crate::error::{ArcError, FieldError};
 use crate::hooks::{Hooks, WriteContext};
 use crate::permissions::{Operation, authorize};
 use crate::query::{self, sql};
-use crate::resource::{Auto, Resource};
+use crate::resource::{Auto, FieldSet, Resource};
 
 /// `POST /products/bulk` `{"items":[..]}`: all or nothing, every item's problems at once.
 pub async fn bulk_create<R: Hooks>(
@@ -52,6 +52,7 @@ pub async fn bulk_create<R: Hooks>(
     }
     let mut errors: Vec<FieldError> = Vec::new();
     let mut decoded = Vec::with_capacity(items.len());
+    let known = FieldSet::known_to(R::META, caller);
     for (n, item) in items.iter().enumerate() {
         let prefix = format!("items[{n}].");
         match item {
@@ -59,6 +60,7 @@ pub async fn bulk_create<R: Hooks>(
                 check_writable::<R>(map, caller)?;
                 decoded.push(body::decode(
                     R::META,
+                    known,
                     map,
                     Mode::Create,
                     &prefix,
@@ -171,7 +173,7 @@ pub async fn bulk_update<R: Hooks>(
     let cond = bulk_filter::<R>(state, caller, Operation::Update, body)?;
     let data = body::object(body, "data").map_err(ArcError::bad_request)?;
     check_writable::<R>(data, caller)?;
-    let values = decode_or_reject(R::META, data, Mode::Patch)?;
+    let values = decode_or_reject::<R>(caller, data, Mode::Patch)?;
     let txn = state.db().begin().await?;
     let (matched, modified) = if R::DECLARED {
         let rows = bulk_rows::<R>(&txn, cond).await?;

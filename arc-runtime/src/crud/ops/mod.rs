@@ -9,7 +9,7 @@ use super::access::stamp;
 use super::body::{self, Mode, Values};
 use crate::auth::AuthContext;
 use crate::error::ArcError;
-use crate::resource::{Auto, Resource, Shape};
+use crate::resource::{Auto, FieldSet, Resource, Shape};
 use crate::value;
 
 mod bulk;
@@ -66,13 +66,15 @@ fn new_row<R: Resource>(values: Values, caller: &AuthContext) -> Result<R::Activ
     Ok(row)
 }
 
-fn decode_or_reject(
-    meta: &crate::resource::ResourceMeta,
+/// `body` decoded for `caller`, or every problem with it as one validation error.
+fn decode_or_reject<R: Resource>(
+    caller: &AuthContext,
     body: &Map<String, Json>,
     mode: Mode,
 ) -> Result<Values, ArcError> {
     let mut errors = Vec::new();
-    let values = body::decode(meta, body, mode, "", &mut errors);
+    let known = FieldSet::known_to(R::META, caller);
+    let values = body::decode(R::META, known, body, mode, "", &mut errors);
     if errors.is_empty() {
         Ok(values)
     } else {

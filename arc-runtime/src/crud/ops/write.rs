@@ -41,7 +41,7 @@ pub async fn create<R: Hooks>(
 ) -> Result<Response, ArcError> {
     may_create::<R>(Operation::Create, caller)?;
     check_writable::<R>(body, caller)?;
-    let values = decode_or_reject(R::META, body, Mode::Create)?;
+    let values = decode_or_reject::<R>(caller, body, Mode::Create)?;
     let db = state.db();
     let txn = db.begin().await?;
     let model = insert::<R>(&txn, caller, values).await?;
@@ -69,7 +69,7 @@ pub async fn update<R: Hooks>(
     let rows = allowed::<R>(Scope::Live, Operation::Update, caller)?;
     check_writable::<R>(body, caller)?;
     let id = parse_id::<R>(id)?;
-    let values = decode_or_reject(R::META, body, Mode::Patch)?;
+    let values = decode_or_reject::<R>(caller, body, Mode::Patch)?;
     let db = state.db();
     let txn = db.begin().await?;
     let write = (Scope::Live, rows);
