@@ -264,6 +264,7 @@ impl Document {
                 | Action::Replace
                 | Action::Restore
                 | Action::BulkCreate
+                | Action::BulkUpdate
         ) {
             errors.push("409");
         }
