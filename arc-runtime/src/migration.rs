@@ -147,8 +147,8 @@ async fn create_unique_indexes<R: Resource>(manager: &SchemaManager<'_>) -> Resu
 }
 
 /// Moves a table made with a plain `UNIQUE` column (unique across every tenant, deleted rows
-/// included) to uniqueness per scope: the old constraint goes, the indexes of
-/// [`create_unique_indexes`] come. On PostgreSQL the constraint is dropped by its default name
+/// included) to uniqueness per scope: the old constraint goes, the partial unique indexes that
+/// [`ResourceMigration`] makes come. On PostgreSQL the constraint is dropped by its default name
 /// (`{table}_{column}_key`); SQLite cannot drop a column constraint, so the table is rebuilt
 /// (created anew, rows copied, renamed, its indexes made again) when it still has one.
 /// Registered by [`Migrator::add`] for resources with a unique field; a no-op on tables that
