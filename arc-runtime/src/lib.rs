@@ -27,7 +27,7 @@
 //! ```
 //!
 //! The options of `#[resource(..)]`, `#[field(..)]` and `#[permissions(..)]` are listed on
-//! [`resource`] and [`permissions`].
+//! [`macro@resource`] and [`macro@permissions`].
 
 pub mod app;
 pub mod auth;
