@@ -88,7 +88,7 @@ async fn build(setup: Setup) -> Result<App, Error> {
         }
         Err(_) => {{crate}}::DEV_JWT_SECRET.as_bytes().to_vec(),
     };
-    let mut app = {{crate}}::app(setup.db, &secret)?.preset(setup.preset);
+    let mut app = {{crate}}::app(setup.db, &secret, setup.preset)?;
     if let Ok(secret) = std::env::var("ARC_CURSOR_SECRET") {
         app = app.cursor_secret(secret.as_bytes());
     }
@@ -104,19 +104,25 @@ pub mod resources;
 use arc_runtime::App;
 use arc_runtime::auth::jwt::JwtConfigError;
 use arc_runtime::auth::{Auth, JwtAuthenticator, JwtKeys};
+use arc_runtime::preset::Preset;
 use arc_runtime::sea_orm::DatabaseConnection;
 
 /// The HS256 secret used when `ARC_JWT_SECRET` is unset outside production. Public: never
 /// for production.
 pub const DEV_JWT_SECRET: &str = "{{name}} development secret, never for production use";
 
-/// The app over `db`, authenticating bearer tokens signed with `jwt_secret` (32 bytes or
-/// more).
-pub fn app(db: DatabaseConnection, jwt_secret: &[u8]) -> Result<App, JwtConfigError> {
-    let auth = Auth::new().with(JwtAuthenticator::new(JwtKeys::hs256(jwt_secret)?));
+/// The app over `db` under `preset`, authenticating bearer tokens signed with `jwt_secret`
+/// (32 bytes or more) by the preset's token rules (in production: a `jti`, a day at most).
+pub fn app(
+    db: DatabaseConnection,
+    jwt_secret: &[u8],
+    preset: Preset,
+) -> Result<App, JwtConfigError> {
+    let jwt = JwtAuthenticator::new(JwtKeys::hs256(jwt_secret)?).preset(preset);
     Ok(App::new(db)
         .info("{{name}}", env!("CARGO_PKG_VERSION"))
-        .auth(auth)
+        .preset(preset)
+        .auth(Auth::new().with(jwt))
         // arc: resources
         .resource::<resources::Note>())
 }
@@ -198,7 +204,8 @@ use tower::ServiceExt;
 
 async fn app() -> arc_runtime::App {
     let db = arc_runtime::db::connect("sqlite::memory:").await.unwrap();
-    let app = {{crate}}::app(db, {{crate}}::DEV_JWT_SECRET.as_bytes()).unwrap();
+    let secret = {{crate}}::DEV_JWT_SECRET.as_bytes();
+    let app = {{crate}}::app(db, secret, arc_runtime::preset::Preset::Testing).unwrap();
     app.migrate().await.unwrap();
     app
 }

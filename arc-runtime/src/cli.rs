@@ -306,8 +306,7 @@ impl Cli {
         }
         let pending = app.migrator().pending(app.db()).await?;
         if !pending.is_empty() {
-            let production = matches!(preset, Preset::Production | Preset::Edge);
-            if production && !migrate {
+            if preset.defaults().explicit_migrations && !migrate {
                 return Err(format!(
                     "not starting: {} pending migration(s) ({}); run `{} migrate up` or serve with --migrate",
                     pending.len(),

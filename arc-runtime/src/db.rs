@@ -14,6 +14,10 @@ use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
+/// The longest a PostgreSQL statement may run (its `statement_timeout`), below the default
+/// request timeout ([`crate::app::DEFAULT_TIMEOUT`]).
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Opens a pool for `url` (`sqlite://file.db?mode=rwc`, `sqlite::memory:`, `postgres://..`).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, None).await
@@ -49,6 +53,13 @@ pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Database
         if let Some(schema) = pg_schema {
             options.set_schema_search_path(schema.to_owned());
         }
+        // No statement of a request may hold a pooled connection for longer than the request
+        // may take: one that runs away (an expensive pattern, a missing index) is cancelled
+        // by the server and answered 503, instead of working on after its caller was told 503
+        // and starving the pool.
+        let timeout = STATEMENT_TIMEOUT.as_millis().to_string();
+        options
+            .map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", timeout.as_str())]));
     }
     let mut db = Database::connect(options).await?;
     db.set_metric_callback(trace_statement);

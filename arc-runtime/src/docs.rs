@@ -82,7 +82,12 @@ pub fn registry_route(description: serde_json::Value) -> Router<ArcState> {
                 if !caller.has_platform_role("admin") {
                     return ArcError::forbidden("The registry is for admins").into_response();
                 }
-                (StatusCode::OK, axum::Json(&*description)).into_response()
+                // An admin's answer: kept out of shared caches.
+                let private = [
+                    (header::CACHE_CONTROL, "private, no-cache"),
+                    (header::VARY, "authorization, x-api-key"),
+                ];
+                (StatusCode::OK, private, axum::Json(&*description)).into_response()
             }
         }),
     )

@@ -311,8 +311,32 @@ impl From<sea_orm::DbErr> for ArcError {
             Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
                 Self::bad_request("A referenced record does not exist")
             }
+            _ if overloaded(&err) => {
+                // The database is busy (every pooled connection taken) or a statement ran
+                // past the database's own timeout: the server is overloaded, not broken, and
+                // says so (503 with `Retry-After`) rather than answering 500.
+                tracing::warn!(error = %err, "database overloaded");
+                Self::new(
+                    ErrorCode::ServiceUnavailable,
+                    "The database is busy, try again shortly",
+                )
+                .with_retry_after(1)
+            }
             _ => Self::internal(err),
         }
+    }
+}
+
+/// Whether `err` says the database is overloaded: no connection could be had in time, or a
+/// statement was cancelled by its timeout (PostgreSQL's `query_canceled`, SQLSTATE 57014).
+fn overloaded(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout) => true,
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+            matches!(&**e, sqlx::Error::Database(db) if db.code().as_deref() == Some("57014"))
+        }
+        _ => false,
     }
 }
 

@@ -147,8 +147,8 @@ async fn create_unique_indexes<R: Resource>(manager: &SchemaManager<'_>) -> Resu
 }
 
 /// Moves a table made with a plain `UNIQUE` column (unique across every tenant, deleted rows
-/// included) to uniqueness per scope: the old constraint goes, the partial unique indexes that
-/// [`ResourceMigration`] makes come. On PostgreSQL the constraint is dropped by its default name
+/// included) to uniqueness per scope: the old constraint goes, the unique indexes over each
+/// field's scope come. On PostgreSQL the constraint is dropped by its default name
 /// (`{table}_{column}_key`); SQLite cannot drop a column constraint, so the table is rebuilt
 /// (created anew, rows copied, renamed, its indexes made again) when it still has one.
 /// Registered by [`Migrator::add`] for resources with a unique field; a no-op on tables that
@@ -182,6 +182,12 @@ impl<R: Resource> MigrationName for UniqueScopeMigration<R> {
 
 #[sea_orm_migration::async_trait::async_trait]
 impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
+    /// In one transaction on every backend (sea-orm-migration uses one on PostgreSQL only):
+    /// the SQLite rebuild is several statements, and half of it would lose the table.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let table = R::META.table;
         let db = manager.get_connection();

@@ -131,7 +131,8 @@ impl Document {
         }
         for route in &self.service {
             let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
-            path[route.method.as_str().to_ascii_lowercase()] = service_operation(route);
+            path[route.method.as_str().to_ascii_lowercase()] =
+                service_operation(route, self.rate_limited);
         }
         tags.push(json!({ "name": "service", "description": "Health, metrics, documents and the registry." }));
         let mut schemas = generator.take_definitions(true);
@@ -799,7 +800,10 @@ fn list(name: &str, items: Value, description: String) -> Value {
     })
 }
 
-fn service_operation(route: &ServiceRoute) -> Value {
+/// A service route's operation. Health, metrics and the documents answer whoever asks (no
+/// authentication, no rate limit); the registry is for admins and sits with the API, behind
+/// authentication and the rate limit (`rate_limited`: 429 is one of its answers).
+fn service_operation(route: &ServiceRoute, rate_limited: bool) -> Value {
     let id = route
         .path
         .trim_start_matches('/')
@@ -817,6 +821,9 @@ fn service_operation(route: &ServiceRoute) -> Value {
         "admin" => {
             responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
             responses["403"] = json!({ "$ref": "#/components/responses/Forbidden" });
+            if rate_limited {
+                responses["429"] = json!({ "$ref": "#/components/responses/RateLimited" });
+            }
         }
         "bearer token" => {
             responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });

@@ -17,7 +17,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::preset::Preset;
+use crate::preset::{LogFormat, Preset};
 
 /// A layer of the subscriber this module installs.
 type BoxedLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
@@ -90,15 +90,15 @@ impl Telemetry {
     pub fn init(self) -> Result<TelemetryGuard, TelemetryError> {
         let filter = log_filter(self.preset, std::env::var("RUST_LOG").ok().as_deref());
         let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-        let fmt = match self.preset {
-            Preset::Production | Preset::Edge => fmt
+        let fmt = match self.preset.defaults().log_format {
+            LogFormat::Json => fmt
                 .json()
                 .flatten_event(true)
                 .with_span_list(false)
                 .with_filter(filter)
                 .boxed(),
-            Preset::Development => fmt.with_filter(filter).boxed(),
-            Preset::Testing => fmt.with_test_writer().with_filter(filter).boxed(),
+            LogFormat::Pretty => fmt.with_filter(filter).boxed(),
+            LogFormat::Test => fmt.with_test_writer().with_filter(filter).boxed(),
         };
         let mut layers = vec![fmt];
         let guard = self.exporter(&mut layers)?;
@@ -146,10 +146,7 @@ fn log_filter(preset: Preset, rust_log: Option<&str>) -> EnvFilter {
 /// sea-orm's spans show only when `RUST_LOG` asks for them (`RUST_LOG=info,sea_orm=debug`);
 /// the exporter sees the spans whatever the log level.
 pub fn default_log_directives(preset: Preset) -> &'static str {
-    match preset {
-        Preset::Production | Preset::Edge | Preset::Development => "info,sea_orm=warn,sqlx=warn",
-        Preset::Testing => "warn",
-    }
+    preset.defaults().log_directives
 }
 
 /// Keeps the exporter running; dropping it flushes the buffered spans and stops it.

@@ -137,6 +137,7 @@ async fn bulk_writes_run_each_rows_hooks(app: &TestApp) {
         json!({"code": {"like": ""}}),
         json!({"code": {"regex": "x*"}}),
         json!({"code": {"exists": true}, "amount": {"nin": []}}),
+        json!({"locked": {"in": [true, false]}}),
     ] {
         let refused = bulk(Method::DELETE, json!({ "filter": filter })).await;
         assert_error(&refused, 400, "BAD_REQUEST");

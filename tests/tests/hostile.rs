@@ -168,3 +168,46 @@ async fn error_lists_are_capped() {
     let field = reply["details"]["errors"][0]["field"].as_str().unwrap();
     assert!(field.starts_with("kkkk") && field.len() < 200, "{field}");
 }
+
+/// A statement PostgreSQL cancels at its `statement_timeout` (every pooled connection has one,
+/// `arc_runtime::db::STATEMENT_TIMEOUT`) is the server overloaded, not broken: 503 with
+/// `Retry-After`, never 500. So is a pool with no free connection.
+#[tokio::test]
+async fn a_cancelled_statement_is_a_503() {
+    use arc_runtime::sea_orm::{ConnectionTrait, TransactionTrait};
+    use arc_runtime::{ArcError, ErrorCode};
+    let timeout = arc_runtime::sea_orm::DbErr::ConnectionAcquire(
+        arc_runtime::sea_orm::error::ConnAcquireErr::Timeout,
+    );
+    assert_eq!(
+        ArcError::from(timeout).code(),
+        ErrorCode::ServiceUnavailable
+    );
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let txn = app.db.begin().await.unwrap();
+    txn.execute_unprepared("SET LOCAL statement_timeout = 50")
+        .await
+        .unwrap();
+    let cancelled = txn
+        .execute_unprepared("SELECT pg_sleep(2)")
+        .await
+        .expect_err("cancelled at its timeout");
+    let error = ArcError::from(cancelled);
+    assert_eq!(error.code(), ErrorCode::ServiceUnavailable, "{error:?}");
+    drop(txn);
+    let shown: String = app
+        .db
+        .query_one_raw(arc_runtime::sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SHOW statement_timeout",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "statement_timeout")
+        .unwrap();
+    assert_eq!(shown, "20s", "the pool's connections carry the timeout");
+    app.cleanup().await;
+}

@@ -552,3 +552,31 @@ async fn the_documented_answers_are_the_served_ones() {
 fn uuid_zero() -> &'static str {
     "00000000-0000-4000-8000-000000000000"
 }
+
+#[tokio::test]
+async fn the_rate_limit_is_documented_where_it_applies() {
+    use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
+    let db = arc_runtime::db::connect("sqlite::memory:").await.unwrap();
+    let limit = RateLimit::new(10, std::time::Duration::from_secs(60), KeyBy::Ip);
+    let doc = arc_tests::shop_app(db)
+        .rate_limit(Some(limit))
+        .openapi()
+        .expect("the document builds");
+    let responses = |path: &str| doc["paths"][path]["get"]["responses"].clone();
+    assert!(responses("/products")["429"].is_object());
+    assert!(
+        responses("/_resources")["429"].is_object(),
+        "the registry is behind the rate limit"
+    );
+    for service in [
+        "/_health/live",
+        "/_health/ready",
+        "/_metrics",
+        "/_docs/openapi.json",
+    ] {
+        assert!(
+            responses(service).get("429").is_none(),
+            "{service} answers whatever the traffic"
+        );
+    }
+}

@@ -126,6 +126,11 @@ async fn metrics_use_route_templates_and_parse_as_prometheus() {
         404
     );
     assert_eq!(app.get("/no/such/route").await.status, 404);
+    let slug = app.get("/products?limit=1").await.body["docs"][0]["slug"].clone();
+    let by_slug = app
+        .get(&format!("/products/slug/{}", slug.as_str().unwrap()))
+        .await;
+    assert_eq!(by_slug.status, 200);
     let res = app
         .router
         .clone()
@@ -186,6 +191,9 @@ async fn metrics_use_route_templates_and_parse_as_prometheus() {
     };
     assert_eq!(counter("arc_crud_operations_total", &crud("ok")), 3.0);
     assert_eq!(counter("arc_crud_operations_total", &crud("error")), 1.0);
+    // One vocabulary: the label is the route table's (and the document's) name of the action.
+    let slug_lookups = [("resource", "product"), ("operation", "get_by_slug")];
+    assert_eq!(counter("arc_crud_operations_total", &slug_lookups), 1.0);
     let durations = family("arc_http_request_duration_seconds");
     let histogram = durations
         .iter_samples()

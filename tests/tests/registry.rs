@@ -35,6 +35,7 @@ async fn the_registry_is_for_admins_and_describes_the_shop() {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("cache-control"), Some("private, no-cache"));
     let doc = &reply.body;
     assert_eq!(doc["$schema"], "arc-describe/v1");
     assert_eq!(doc["app"]["title"], "shop");

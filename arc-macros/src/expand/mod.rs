@@ -65,7 +65,8 @@ mod snapshot {
     //! snapshots follow it. Regenerate after review: `UPDATE_SNAPSHOTS=1 cargo test -p arc-macros`.
 
     use crate::ctxt::Ctxt;
-    use crate::model::{Resource, to_snake};
+    use crate::model::Resource;
+    use crate::model::names::to_snake;
 
     const SHOP: &str = include_str!("../../../examples/shop/src/resources.rs");
     /// A resource whose permissions use every kind of rule.

@@ -5,8 +5,9 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
+use crate::model::names::to_camel;
 use crate::model::permissions::{RuleAst, describe};
-use crate::model::{Auto, Field, Resource, Scalar, to_camel};
+use crate::model::{Auto, Field, Resource, Scalar};
 
 fn rule_tokens(rule: &RuleAst) -> TokenStream {
     let nested = |rules: &[RuleAst]| rules.iter().map(rule_tokens).collect::<Vec<_>>();

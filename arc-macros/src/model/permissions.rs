@@ -274,19 +274,24 @@ impl PermissionsAst {
     /// (`writable_by`) or that choosing it on create is by design (`writable_on_create`).
     fn check_create_gap(&self, cx: &Ctxt, model: &Resource) {
         let (update, _) = self.rule_for("update");
-        let Some(updaters) = role_gate(&update).filter(|roles| !roles.is_empty()) else {
-            // Not role-gated (or nobody updates): no set of callers to compare with.
+        let Some(updaters) = role_gate(&update) else {
+            // Not role-gated: no set of callers to compare with.
             return;
         };
         let (create, _) = self.rule_for("create");
         if role_gate(&create).is_some_and(|creators| creators.is_subset(&updaters)) {
             return;
         }
-        let roles = updaters
-            .iter()
-            .map(|r| format!("{r:?}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        // Nobody updates (`deny`): the state a row is created in is the state it keeps.
+        let roles = if updaters.is_empty() {
+            "\"admin\"".to_owned()
+        } else {
+            updaters
+                .iter()
+                .map(|r| format!("{r:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         for f in &model.fields {
             let Some(span) = f.default else { continue };
             if f.system || f.id || !f.writable_by.is_empty() || f.writable_on_create {

@@ -298,12 +298,15 @@ impl JwtAuthenticator {
     /// ([`max_lifetime`](Self::max_lifetime)); development and testing neither. Settings
     /// made afterwards win.
     pub fn preset(self, preset: crate::preset::Preset) -> Self {
-        use crate::preset::Preset;
-        match preset {
-            Preset::Production | Preset::Edge => {
-                self.require_jti().max_lifetime(DEFAULT_MAX_LIFETIME)
-            }
-            Preset::Development | Preset::Testing => self.optional_jti().any_lifetime(),
+        let defaults = preset.defaults();
+        let jwt = if defaults.require_jti {
+            self.require_jti()
+        } else {
+            self.optional_jti()
+        };
+        match defaults.max_token_lifetime {
+            Some(max) => jwt.max_lifetime(max),
+            None => jwt.any_lifetime(),
         }
     }
 

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::ops::{self, Scope};
+use super::routes::Action;
 use crate::app::ArcState;
 use crate::auth::{AuthContext, Caller};
 use crate::extract::{JsonObject, PathParam};
@@ -24,7 +25,7 @@ const VARY: HeaderValue = HeaderValue::from_static("authorization, x-api-key, x-
 /// made from the caller's view as well as the body ([`Audience`]).
 fn respond<R: Resource>(
     caller: &AuthContext,
-    operation: &'static str,
+    action: Action,
     result: Result<Response, crate::ArcError>,
 ) -> Response {
     let mut response = result.unwrap_or_else(IntoResponse::into_response);
@@ -41,7 +42,8 @@ fn respond<R: Resource>(
     let extensions = response.extensions_mut();
     extensions.insert(CrudOperation {
         resource: R::META.name,
-        operation,
+        action,
+        operation: action.name(),
     });
     extensions.insert(Audience::of(caller));
     response
@@ -52,8 +54,10 @@ fn respond<R: Resource>(
 pub struct CrudOperation {
     /// The resource's name.
     pub resource: &'static str,
-    /// `list`, `get`, `create`, `update`, `delete`, `deleted`, `restore`, `tree`,
-    /// `bulk_create`, `bulk_update` or `bulk_delete`.
+    /// The route's action, as the route table, the document and the registry name it.
+    pub action: Action,
+    /// The action's name (`list`, `get_by_slug`, `bulk_create`, ..: [`Action::name`]), the
+    /// label metrics and logs use.
     pub operation: &'static str,
 }
 
@@ -65,7 +69,7 @@ pub async fn list<R: Resource>(
 ) -> Response {
     respond::<R>(
         &caller,
-        "list",
+        Action::List,
         ops::list::<R>(&st, &caller, q.as_deref(), Scope::Live).await,
     )
 }
@@ -76,7 +80,7 @@ pub async fn get<R: Resource>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond::<R>(&caller, "get", ops::get::<R>(&st, &caller, &id).await)
+    respond::<R>(&caller, Action::Get, ops::get::<R>(&st, &caller, &id).await)
 }
 
 /// `POST /{path}`
@@ -87,12 +91,12 @@ pub async fn create<R: Hooks>(
 ) -> Response {
     respond::<R>(
         &caller,
-        "create",
+        Action::Create,
         ops::create::<R>(&st, &caller, &body).await,
     )
 }
 
-/// `PATCH /{path}/{id}` and `PUT /{path}/{id}`
+/// `PATCH /{path}/{id}`
 pub async fn update<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
@@ -101,7 +105,21 @@ pub async fn update<R: Hooks>(
 ) -> Response {
     respond::<R>(
         &caller,
-        "update",
+        Action::Update,
+        ops::update::<R>(&st, &caller, &id, &body).await,
+    )
+}
+
+/// `PUT /{path}/{id}`: the same as `PATCH`, labelled `replace` as the document names it.
+pub async fn replace<R: Hooks>(
+    State(st): State<ArcState>,
+    caller: Caller,
+    PathParam(id): PathParam,
+    JsonObject(body): JsonObject,
+) -> Response {
+    respond::<R>(
+        &caller,
+        Action::Replace,
         ops::update::<R>(&st, &caller, &id, &body).await,
     )
 }
@@ -112,7 +130,11 @@ pub async fn delete<R: Hooks>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond::<R>(&caller, "delete", ops::delete::<R>(&st, &caller, &id).await)
+    respond::<R>(
+        &caller,
+        Action::Delete,
+        ops::delete::<R>(&st, &caller, &id).await,
+    )
 }
 
 /// `GET /{path}/deleted` (soft_delete)
@@ -123,7 +145,7 @@ pub async fn list_deleted<R: Resource>(
 ) -> Response {
     respond::<R>(
         &caller,
-        "deleted",
+        Action::Deleted,
         ops::list::<R>(&st, &caller, q.as_deref(), Scope::Deleted).await,
     )
 }
@@ -136,7 +158,7 @@ pub async fn restore<R: Hooks>(
 ) -> Response {
     respond::<R>(
         &caller,
-        "restore",
+        Action::Restore,
         ops::restore::<R>(&st, &caller, &id).await,
     )
 }
@@ -149,14 +171,14 @@ pub async fn get_by_slug<R: Resource>(
 ) -> Response {
     respond::<R>(
         &caller,
-        "get",
+        Action::BySlug,
         ops::get_by_slug::<R>(&st, &caller, &slug).await,
     )
 }
 
 /// `GET /{path}/tree` (tree)
 pub async fn tree<R: Resource>(State(st): State<ArcState>, caller: Caller) -> Response {
-    respond::<R>(&caller, "tree", ops::tree::<R>(&st, &caller).await)
+    respond::<R>(&caller, Action::Tree, ops::tree::<R>(&st, &caller).await)
 }
 
 /// `GET /{path}/{parent_id}/children` (tree)
@@ -165,7 +187,11 @@ pub async fn children<R: Resource>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Response {
-    respond::<R>(&caller, "tree", ops::children::<R>(&st, &caller, &id).await)
+    respond::<R>(
+        &caller,
+        Action::Children,
+        ops::children::<R>(&st, &caller, &id).await,
+    )
 }
 
 /// `POST /{path}/bulk` (bulk)
@@ -176,7 +202,7 @@ pub async fn bulk_create<R: Hooks>(
 ) -> Response {
     respond::<R>(
         &caller,
-        "bulk_create",
+        Action::BulkCreate,
         ops::bulk_create::<R>(&st, &caller, &body).await,
     )
 }
@@ -189,7 +215,7 @@ pub async fn bulk_update<R: Hooks>(
 ) -> Response {
     respond::<R>(
         &caller,
-        "bulk_update",
+        Action::BulkUpdate,
         ops::bulk_update::<R>(&st, &caller, &body).await,
     )
 }
@@ -202,7 +228,7 @@ pub async fn bulk_delete<R: Hooks>(
 ) -> Response {
     respond::<R>(
         &caller,
-        "bulk_delete",
+        Action::BulkDelete,
         ops::bulk_delete::<R>(&st, &caller, &body).await,
     )
 }

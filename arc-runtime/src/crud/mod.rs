@@ -1,10 +1,12 @@
 //! Generic CRUD over sea-orm, one code path for every resource.
 //!
-//! [`ops`] holds the operations (list, get, create, update, delete and the preset routes) as
-//! plain async functions over [`crate::Resource`]; [`handlers`] adapts them to axum; [`body`]
+//! `access` decides which rows a caller may touch (scope, rule, tenancy, ownership); [`ops`]
+//! holds the operations (list, get, create, update, delete and the preset routes) as plain
+//! async functions over [`crate::Resource`]; [`handlers`] adapts them to axum; [`body`]
 //! decodes request bodies; [`response`] writes the contract's envelopes; [`routes`] is the
 //! route table of a resource.
 
+mod access;
 pub mod body;
 pub mod handlers;
 pub mod ops;

@@ -180,7 +180,7 @@ fn handler<R: Hooks>(action: Action) -> MethodRouter<ArcState> {
         Action::Create => post(h::create::<R>),
         Action::Get => get(h::get::<R>),
         Action::Update => patch(h::update::<R>),
-        Action::Replace => put(h::update::<R>),
+        Action::Replace => put(h::replace::<R>),
         Action::Delete => delete(h::delete::<R>),
         Action::Deleted => get(h::list_deleted::<R>),
         Action::Restore => post(h::restore::<R>),

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::AuthContext;
 use crate::crud::handlers::CrudOperation;
+use crate::crud::routes::Action;
 
 /// The largest body that gets an ETag (larger ones are streamed through untouched).
 const MAX_TAGGED: usize = 8 * 1024 * 1024;
@@ -97,7 +98,12 @@ async fn with_etag(response: Response, request: &HeaderMap) -> Response {
     let weak = response
         .extensions()
         .get::<CrudOperation>()
-        .is_some_and(|op| matches!(op.operation, "list" | "deleted" | "tree"));
+        .is_some_and(|op| {
+            matches!(
+                op.action,
+                Action::List | Action::Deleted | Action::Tree | Action::Children
+            )
+        });
     let (mut parts, body) = response.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_TAGGED).await {
         Ok(bytes) => bytes,

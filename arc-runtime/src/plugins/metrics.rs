@@ -92,7 +92,7 @@ impl Metrics {
         self
     }
 
-    /// Whether `/_metrics` asks for a bearer token.
+    /// Whether `/_metrics` asks for a bearer token. An empty token admits nobody.
     pub fn has_token(&self) -> bool {
         self.token.is_some()
     }
@@ -110,8 +110,10 @@ impl Metrics {
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map_or("", |(_, token)| token.trim());
+        // No token is never the token, even when the configured one is empty (an unset
+        // variable read as ""): that would open the endpoint it was meant to close.
         let given: [u8; 32] = Sha256::digest(given.as_bytes()).into();
-        constant_time_eq(&given, expected)
+        constant_time_eq(&given, expected) && !given_is_empty(&given)
     }
 
     /// Records into this app's recorder: `metrics.record(|| metrics::counter!("x").increment(1))`.
@@ -199,6 +201,12 @@ pub async fn render(metrics: Metrics, headers: axum::http::HeaderMap) -> Respons
 }
 
 /// Whether `a` and `b` are equal, in a time that does not depend on where they differ.
+/// Whether `digest` is the SHA-256 of nothing (no token given).
+fn given_is_empty(digest: &[u8; 32]) -> bool {
+    let empty: [u8; 32] = Sha256::digest([]).into();
+    digest == &empty
+}
+
 /// The inputs are digests, so their length says nothing about the token either.
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
@@ -264,5 +272,9 @@ mod tests {
         }
         assert!(!metrics.admits(&axum::http::HeaderMap::new()));
         assert!(Metrics::new().admits(&axum::http::HeaderMap::new()));
+        // `ARC_METRICS_TOKEN=` (set, empty) closes the endpoint instead of opening it.
+        let empty = Metrics::new().bearer_token("");
+        assert!(!empty.admits(&axum::http::HeaderMap::new()));
+        assert!(!empty.admits(&bearer("Bearer ")));
     }
 }

@@ -115,11 +115,22 @@ pub struct Filter {
 impl Filter {
     /// Whether the filter holds for every row by its construction alone, whatever the data:
     /// `nin` of nothing, `exists=true` on a column that cannot be null, and, on such a
-    /// column, a `like` of nothing or a `regex` that matches the empty string. Bulk writes
+    /// column, `in` of every value its type has (both booleans, every variant of an enum), a
+    /// `like` of nothing or a `regex` that matches the empty string. Bulk writes
     /// refuse a filter made only of these (a "filter" that selects the whole table).
     pub fn matches_everything(&self, field: &crate::resource::FieldMeta) -> bool {
         match (&self.op, &self.operand) {
             (Op::Nin, Operand::Many(values)) => values.is_empty(),
+            // Every value the column can hold: both booleans, every variant of an enum.
+            (Op::In, Operand::Many(values)) if !field.nullable => match field.ty {
+                crate::resource::FieldType::Bool => {
+                    [true, false].iter().all(|b| values.contains(&Value::Bool(Some(*b))))
+                }
+                crate::resource::FieldType::Enum(variants) => variants.iter().all(|v| {
+                    values.contains(&Value::String(Some((*v).to_owned())))
+                }),
+                _ => false,
+            },
             (Op::Exists, Operand::Exists(true)) => !field.nullable,
             (Op::Like, Operand::Pattern(p)) => !field.nullable && p.is_empty(),
             (Op::Regex, Operand::Pattern(p)) => {

@@ -318,17 +318,20 @@ fn weight(hir: &Hir) -> u64 {
     }
 }
 
-/// Whether `hir` has a repetition inside an unbounded repetition (`in_repeat`), or an
-/// alternation of overlapping branches under one.
+/// Whether `hir` has a variable-length repetition inside a repetition that may run more than
+/// once (`in_repeat`), or an alternation of overlapping branches under one.
 fn dangerous(hir: &Hir, in_repeat: bool) -> bool {
     match hir.kind() {
         HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => false,
         HirKind::Repetition(rep) => {
-            let unbounded = rep.max.is_none() || rep.max.is_some_and(|m| m > 10);
+            // Any repetition that may run more than once is a context: PostgreSQL's engine
+            // expands counted repetitions, so even small counts around a variable-length
+            // part (`((.?.?){10}){10}`) take it seconds to minutes.
+            let repeats = rep.max != Some(1);
             if in_repeat && can_repeat(hir) {
                 return true;
             }
-            dangerous(&rep.sub, in_repeat || unbounded)
+            dangerous(&rep.sub, in_repeat || repeats)
         }
         HirKind::Capture(cap) => dangerous(&cap.sub, in_repeat),
         HirKind::Concat(items) => items.iter().any(|h| dangerous(h, in_repeat)),
@@ -341,11 +344,54 @@ fn dangerous(hir: &Hir, in_repeat: bool) -> bool {
     }
 }
 
-/// Whether a pattern matches text of more than one length (so nesting it under a
-/// repetition gives the engine choices).
+/// Whether a pattern matches text of more than one length, in characters (so nesting it
+/// under a repetition gives the engine choices). Characters, not bytes: `\d` is one
+/// character of one to four UTF-8 bytes, and `(\d{10}){10}` has no choice to make.
 fn can_repeat(hir: &Hir) -> bool {
-    let props = hir.properties();
-    props.minimum_len() != props.maximum_len() || props.maximum_len().is_none()
+    let (min, max) = char_lengths(hir);
+    max != Some(min)
+}
+
+/// The fewest and most characters `hir` matches (`None`: no bound).
+fn char_lengths(hir: &Hir) -> (u64, Option<u64>) {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => (0, Some(0)),
+        HirKind::Literal(lit) => {
+            let n = String::from_utf8_lossy(&lit.0).chars().count() as u64;
+            (n, Some(n))
+        }
+        HirKind::Class(_) => (1, Some(1)),
+        HirKind::Capture(cap) => char_lengths(&cap.sub),
+        HirKind::Repetition(rep) => {
+            let (min, max) = char_lengths(&rep.sub);
+            let most = match (rep.max, max) {
+                (Some(times), Some(max)) => Some(max.saturating_mul(u64::from(times))),
+                (_, Some(0)) => Some(0),
+                _ => None,
+            };
+            (min.saturating_mul(u64::from(rep.min)), most)
+        }
+        HirKind::Concat(items) => {
+            items
+                .iter()
+                .map(char_lengths)
+                .fold((0, Some(0)), |(min, max), (a, b)| {
+                    (
+                        min.saturating_add(a),
+                        max.zip(b).map(|(x, y)| x.saturating_add(y)),
+                    )
+                })
+        }
+        HirKind::Alternation(items) => {
+            let lengths: Vec<_> = items.iter().map(char_lengths).collect();
+            let min = lengths.iter().map(|l| l.0).min().unwrap_or(0);
+            let max = lengths
+                .iter()
+                .map(|l| l.1)
+                .try_fold(0u64, |most, l| l.map(|l| most.max(l)));
+            (min, max)
+        }
+    }
 }
 
 /// Whether two branches of an alternation can start with the same character: a cheap,

@@ -54,6 +54,14 @@ async fn build(setup: Setup) -> Result<App, Error> {
         return Ok(shop::app(setup.db, shop::DEV_JWT_SECRET.as_bytes())?.preset(preset));
     }
     let secret = jwt_secret(preset)?;
+    if secret == shop::DEV_JWT_SECRET.as_bytes()
+        && matches!(preset, Preset::Production | Preset::Edge)
+    {
+        // The development secret is in the source: anyone could mint an admin's token.
+        return Err(
+            "ARC_JWT_SECRET is the public development secret; production needs its own".into(),
+        );
+    }
     if secret == shop::DEV_JWT_SECRET.as_bytes() {
         tracing::warn!(
             "ARC_JWT_SECRET is unset: using the public development secret; \

@@ -170,6 +170,17 @@ fn migrations_and_doctor() {
         "{}",
         stdout(&doctor)
     );
+    let public = [
+        ("ARC_ENV", "production"),
+        ("ARC_JWT_SECRET", shop::DEV_JWT_SECRET),
+    ];
+    let doctor = dir.shop(&["doctor"], &public);
+    assert_eq!(doctor.status.code(), Some(1));
+    assert!(
+        stdout(&doctor).contains("public development secret"),
+        "{}",
+        stdout(&doctor)
+    );
     let secrets = [
         ("ARC_ENV", "production"),
         ("ARC_JWT_SECRET", "a-production-secret-of-32-bytes-or-more"),

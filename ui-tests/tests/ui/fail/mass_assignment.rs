@@ -45,4 +45,14 @@ pub struct Ticket {
     pub priority: i32,
 }
 
+/// Nobody updates, members create: the state a member picks on create is the one it keeps.
+#[resource]
+#[permissions(default = public, create = authenticated, update = deny)]
+pub struct Vote {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(default)]
+    pub counted: bool,
+}
+
 fn main() {}

@@ -1,0 +1,256 @@
+//! The builder's setters: resources, routes, plugins and the settings a preset starts from.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::MethodRouter;
+use sea_orm::DatabaseConnection;
+
+use super::{App, ArcState, DEFAULT_BODY_LIMIT, DEFAULT_DRAIN, DEFAULT_TIMEOUT};
+use crate::error::ArcError;
+use crate::migration;
+use crate::plugins::health::Health;
+use crate::plugins::hygiene::{Cors, SecurityHeaders};
+use crate::plugins::metrics::Metrics;
+use crate::preset::Preset;
+use crate::query::{CursorKey, QueryLimits};
+use crate::resource::Resource;
+
+impl App {
+    /// An application over `db`, with no resource yet.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            routes: Router::new(),
+            migrator: migration::Migrator::default(),
+            resources: Vec::new(),
+            custom_routes: Vec::new(),
+            title: "arc app".to_owned(),
+            version: "0.1.0".to_owned(),
+            docs: true,
+            cursor_key: None,
+            limits: QueryLimits::default(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            auth: None,
+            health: Health::new(),
+            metrics: Some(Metrics::new()),
+            timeout: Some(DEFAULT_TIMEOUT),
+            max_in_flight: None,
+            drain: DEFAULT_DRAIN,
+            preset: Preset::Development,
+            cors: None,
+            security_headers: Some(SecurityHeaders { hsts: false }),
+            compression: false,
+            expose_causes: false,
+            etag: true,
+            rate_limit: None,
+            steps: crate::plugins::steps::Steps::default(),
+            layers: Vec::new(),
+            versioning: None,
+            on_shutdown: Vec::new(),
+        }
+    }
+
+    /// Runs `hook` at shutdown, after in-flight requests drained and before the database pool
+    /// closes (flush buffers, leave a cluster), each within [`SHUTDOWN_HOOK_TIMEOUT`](super::SHUTDOWN_HOOK_TIMEOUT), in the
+    /// order given.
+    pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_shutdown.push(Box::new(move || Box::pin(hook())));
+        self
+    }
+
+    /// Serves these API versions (see [`crate::plugins::versioning`]). With a path prefix,
+    /// the resource routes are mounted under `/v{version}` for each one.
+    pub fn versioning(mut self, versions: Option<crate::plugins::versioning::Versioning>) -> Self {
+        self.versioning = versions;
+        self
+    }
+
+    /// A guard run before every API handler (after authentication; not on health, metrics
+    /// and the documents): an error answers the request, e.g. refusing writes during
+    /// maintenance.
+    pub fn guard(
+        mut self,
+        guard: impl Fn(&crate::plugins::steps::StepContext<'_>) -> Result<(), ArcError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.steps.guards.push(Arc::new(guard));
+        self
+    }
+
+    /// A transform of every successful JSON answer (it is parsed and written again, so keep
+    /// it for what needs it).
+    pub fn transform(
+        mut self,
+        transform: impl Fn(&crate::plugins::steps::StepContext<'_>, &mut serde_json::Value)
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.steps.transforms.push(Arc::new(transform));
+        self
+    }
+
+    /// Any tower layer around the API's handlers, inside authentication (so it can read the
+    /// caller; health, metrics and the documents are outside it): an intercept, e.g.
+    /// `axum::middleware::from_fn(..)`. Layers given later wrap those given earlier.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.layers
+            .push(Box::new(move |router| router.layer(layer)));
+        self
+    }
+
+    /// Limits each key's requests to the API (see [`crate::plugins::rate_limit`]); off by
+    /// default. Health, metrics and the documents are not limited.
+    pub fn rate_limit(mut self, limit: Option<crate::plugins::rate_limit::RateLimit>) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// ETags on `200` reads and `304` for a matching `If-None-Match` (on by default).
+    pub fn etag(mut self, on: bool) -> Self {
+        self.etag = on;
+        self
+    }
+
+    /// Applies a preset's defaults (see [`crate::preset`]); settings made afterwards win.
+    pub fn preset(mut self, preset: Preset) -> Self {
+        let defaults = preset.defaults();
+        self.preset = preset;
+        self.expose_causes = defaults.expose_causes;
+        self.security_headers = Some(SecurityHeaders {
+            hsts: defaults.hsts,
+        });
+        self.compression = defaults.compression;
+        self.cors = defaults.cors_any_origin.then(Cors::any);
+        self.timeout = defaults.timeout;
+        self.max_in_flight = defaults.max_in_flight;
+        self.body_limit = defaults.body_limit;
+        self
+    }
+
+    /// Cross-origin rules (`None`: no CORS headers, browsers keep to the same origin).
+    pub fn cors(mut self, cors: Option<Cors>) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// Security headers on every response (on by default; `None` turns them off).
+    pub fn security_headers(mut self, headers: Option<SecurityHeaders>) -> Self {
+        self.security_headers = headers;
+        self
+    }
+
+    /// Gzip responses for clients that accept it.
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compression = on;
+        self
+    }
+
+    /// Mounts an app-defined route beside the resources'.
+    pub fn route(mut self, path: &str, route: MethodRouter<ArcState>) -> Self {
+        self.routes = self.routes.route(path, route);
+        self.custom_routes.push(path.to_owned());
+        self
+    }
+
+    /// The title and version the OpenAPI document and the registry give the app.
+    pub fn info(mut self, title: impl Into<String>, version: impl Into<String>) -> Self {
+        self.title = title.into();
+        self.version = version.into();
+        self
+    }
+
+    /// Serves `/_docs`, `/_docs/openapi.json` and `/_resources` (on by default).
+    pub fn docs(mut self, on: bool) -> Self {
+        self.docs = on;
+        self
+    }
+
+    /// Readiness checks beside the built-in database ping (see [`Health`]).
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// Prometheus metrics at `/_metrics` (on by default); `None` turns them off.
+    pub fn metrics(mut self, metrics: Option<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The longest a request may take before it is answered 503 (default 30 s; `None`: no
+    /// limit).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sheds load above `n` requests in flight: the excess is answered 503 with
+    /// `Retry-After` at once instead of queueing (default: no limit).
+    pub fn max_in_flight(mut self, n: Option<usize>) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// How long in-flight requests get to finish at shutdown (default 20 s).
+    pub fn drain_timeout(mut self, drain: Duration) -> Self {
+        self.drain = drain;
+        self
+    }
+
+    /// Mounts a resource's routes and registers its migration.
+    pub fn resource<R: Resource>(mut self) -> Self {
+        self.routes = self.routes.merge(R::router());
+        self.migrator.add::<R>();
+        self.resources.push(crate::openapi::Registered {
+            meta: R::META,
+            schemas: R::schemas,
+        });
+        self
+    }
+
+    /// Signs keyset cursors with `secret`; instances behind one load balancer must share it.
+    /// Without it, a random key is made at start and cursors die with the process.
+    pub fn cursor_secret(mut self, secret: &[u8]) -> Self {
+        self.cursor_key = Some(CursorKey::new(secret));
+        self
+    }
+
+    /// Authenticates every request with `auth`; handlers read the caller as an
+    /// [`AuthContext`](crate::auth::AuthContext). Without it every caller is anonymous.
+    pub fn auth(mut self, auth: crate::auth::Auth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The largest accepted request body, in bytes (default 1 MiB); larger ones get a 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Bounds of the list query grammar.
+    pub fn query_limits(mut self, limits: QueryLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+}

@@ -1,0 +1,183 @@
+//! What an app says about itself before it serves: its resources and routes, the OpenAPI
+//! document and the registry, what keeps it from starting, its database and migrations.
+
+use sea_orm::{DatabaseConnection, DbErr};
+
+use super::App;
+use crate::migration;
+use crate::plugins::metrics::Metrics;
+use crate::plugins::versioning::VersionBy;
+
+impl App {
+    /// What keeps this app from starting under its preset: in production and edge, a
+    /// missing cursor secret (instances would not accept each other's cursors).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.preset.defaults().require_cursor_secret && self.cursor_key.is_none() {
+            problems.push(
+                "no cursor secret: set one (App::cursor_secret) so every instance accepts the others' cursors"
+                    .to_owned(),
+            );
+        }
+        problems
+    }
+
+    /// The metrics of this app, to record app-specific ones or render them elsewhere.
+    pub fn metrics_handle(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
+    }
+
+    /// The mounted resources' descriptions.
+    pub fn resources(&self) -> Vec<&'static crate::resource::ResourceMeta> {
+        self.resources.iter().map(|r| r.meta).collect()
+    }
+
+    /// The routes the app serves beside its resources' (health, metrics, documents, the
+    /// registry, and the app's own, method `*`).
+    pub fn service_routes(&self) -> Vec<crate::openapi::ServiceRoute> {
+        use crate::openapi::ServiceRoute;
+        use axum::http::Method;
+        let route = |path: &str, summary, access, produces| ServiceRoute {
+            method: Method::GET,
+            path: path.to_owned(),
+            summary,
+            access,
+            produces,
+        };
+        let mut out = vec![
+            route(
+                "/_health/live",
+                "The process answers.",
+                "public",
+                "application/json",
+            ),
+            route(
+                "/_health/ready",
+                "Every critical check passes and the app is not draining.",
+                "public",
+                "application/json",
+            ),
+        ];
+        if let Some(metrics) = &self.metrics {
+            let access = if metrics.has_token() {
+                "bearer token"
+            } else {
+                "public"
+            };
+            out.push(route(
+                "/_metrics",
+                "Prometheus metrics.",
+                access,
+                "text/plain",
+            ));
+        }
+        if self.docs {
+            out.push(route(
+                "/_docs",
+                "This documentation, for people.",
+                "public",
+                "text/html",
+            ));
+            out.push(route(
+                "/_docs/openapi.json",
+                "The OpenAPI 3.1 document.",
+                "public",
+                "application/json",
+            ));
+            out.push(route(
+                "/_docs/docs.js",
+                "The docs page's script.",
+                "public",
+                "text/javascript",
+            ));
+            out.push(route(
+                "/_docs/docs.css",
+                "The docs page's style.",
+                "public",
+                "text/css",
+            ));
+            out.push(route(
+                "/_resources",
+                "The registry (arc-describe/v1).",
+                "admin",
+                "application/json",
+            ));
+        }
+        out
+    }
+
+    /// Runs the readiness checks now (the database ping and the registered ones), with
+    /// their errors, for an operator's eyes (the CLI's `doctor`).
+    pub async fn health_report(&self) -> crate::plugins::health::Report {
+        self.health
+            .clone()
+            .database(self.db.clone())
+            .expose_errors(true)
+            .report()
+            .await
+    }
+
+    /// The paths of the routes added with [`App::route`].
+    pub fn custom_routes(&self) -> &[String] {
+        &self.custom_routes
+    }
+
+    fn document(&self) -> crate::openapi::Document {
+        let prefixes = match &self.versioning {
+            Some(v) if v.by() == VersionBy::PathPrefix => {
+                v.names().map(|name| format!("/v{name}")).collect()
+            }
+            _ => vec![String::new()],
+        };
+        crate::openapi::Document {
+            title: self.title.clone(),
+            version: self.version.clone(),
+            resources: self.resources.clone(),
+            service: self.service_routes(),
+            security_schemes: self
+                .auth
+                .as_ref()
+                .map(crate::auth::Auth::security_schemes)
+                .unwrap_or_default(),
+            rate_limited: self.rate_limit.is_some(),
+            prefixes,
+            limits: self.limits,
+        }
+    }
+
+    /// The OpenAPI 3.1 document of the app (what `/_docs/openapi.json` serves).
+    pub fn openapi(&self) -> Result<serde_json::Value, crate::openapi::DocumentError> {
+        self.document().build()
+    }
+
+    /// The registry: `{"$schema": "arc-describe/v1", ..}` (what `/_resources` serves).
+    pub fn describe(&self) -> serde_json::Value {
+        crate::registry::describe(
+            &self.title,
+            &self.version,
+            &self.resources,
+            &self.service_routes(),
+            &self.limits,
+        )
+    }
+
+    /// The database pool.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The mounted resources' migrations, as a migrator (`up`, `down`, `status`, `fresh`).
+    pub fn migrator(&self) -> migration::Migrator {
+        self.migrator.clone()
+    }
+
+    /// Applies the pending migrations: creates every mounted resource's table and indexes.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        self.migrator.up(&self.db, None).await
+    }
+
+    /// Rolls back every applied migration, the last mounted first. Data is lost.
+    pub async fn migrate_down(&self) -> Result<(), DbErr> {
+        self.migrator.down(&self.db, None).await
+    }
+}

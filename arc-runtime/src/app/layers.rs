@@ -1,0 +1,185 @@
+//! The router: the API, the service routes and health, and the layer stack around them.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+
+use super::{App, ArcState, StateInner};
+use crate::error::{ArcError, ErrorCode};
+use crate::plugins::health::{self, Health};
+use crate::plugins::metrics;
+use crate::plugins::request_id;
+use crate::plugins::versioning::VersionBy;
+use crate::query::CursorKey;
+
+impl App {
+    /// The axum router: every route, health and metrics, the contract's 404 and 405, and the
+    /// layers, outermost first: request ids, compression, CORS, the pipeline (trace span and
+    /// context, error envelope, ETags, security headers, metrics, load shedding, the timeout
+    /// and panic catching: one middleware), the body limit, then, for the API alone (the
+    /// resources, the app's routes, the registry and the 404/405 answers), authentication,
+    /// rate limits, steps and the app's own layers.
+    ///
+    /// Health, metrics and the documents are service routes: they answer whatever the callers
+    /// send and however many there are (a load balancer's probe or a scraper is not a user),
+    /// so they sit outside authentication and the rate limit; `/_metrics` checks its own
+    /// token ([`Metrics::bearer_token`](crate::plugins::metrics::Metrics::bearer_token)).
+    pub fn into_router(self) -> Router {
+        self.build().0
+    }
+
+    pub(super) fn build(self) -> (Router, Health) {
+        let (documents, registry) = if self.docs {
+            let document = self
+                .openapi()
+                .map_err(|e| e.to_string())
+                .and_then(|doc| serde_json::to_vec(&doc).map_err(|e| e.to_string()))
+                .map(bytes::Bytes::from);
+            if let Err(e) = &document {
+                tracing::error!(error = %e, "the OpenAPI document could not be made");
+            }
+            (
+                Some(crate::docs::docs_routes(document)),
+                Some(crate::docs::registry_route(self.describe())),
+            )
+        } else {
+            (None, None)
+        };
+        let health = self
+            .health
+            .clone()
+            .database(self.db.clone())
+            .expose_errors(self.expose_causes);
+        let state = ArcState(Arc::new(StateInner {
+            db: self.db,
+            cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
+            limits: self.limits,
+        }));
+        let api = match &self.versioning {
+            None => self.routes,
+            Some(v) if v.by() == VersionBy::Header => self.routes.layer(from_fn_with_state(
+                v.scope(None),
+                crate::plugins::versioning::layer,
+            )),
+            Some(v) => v.names().fold(Router::new(), |router, name| {
+                let prefix = format!("/v{name}");
+                let scope = v.scope(Some(name));
+                let versioned = self
+                    .routes
+                    .clone()
+                    .layer(from_fn_with_state(scope, crate::plugins::versioning::layer));
+                router.nest(&prefix, versioned)
+            }),
+        };
+
+        // The API: what callers reach with their credentials, under their limits. The
+        // registry is for admins, so it is here too; so are the 404 and 405 answers (an
+        // unknown path is a caller's request like any other).
+        let mut api = match registry {
+            Some(registry) => api.merge(registry),
+            None => api,
+        }
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+        for apply in self.layers {
+            api = apply(api);
+        }
+        if !self.steps.is_empty() {
+            api = api.layer(from_fn_with_state(
+                Arc::new(self.steps.clone()),
+                crate::plugins::steps::layer,
+            ));
+        }
+        if self.auth.is_some() || self.rate_limit.is_some() {
+            // Inside the request-id layer, so authentication errors carry the id; the rate
+            // limit right after authentication, so the caller is known.
+            api = api.layer(crate::auth::AccessLayer::with(
+                self.auth.clone(),
+                self.rate_limit.clone(),
+            ));
+        }
+
+        // The service routes: no caller, no limit. Metrics check their own token.
+        let mut service = Router::new();
+        if let Some(metrics) = &self.metrics {
+            let metrics = metrics.clone();
+            service = service.route(
+                "/_metrics",
+                get(move |headers| metrics::render(metrics.clone(), headers)),
+            );
+        }
+        if let Some(documents) = documents {
+            service = service.merge(documents);
+        }
+        let service = service.method_not_allowed_fallback(method_not_allowed);
+
+        let pipeline = crate::plugins::pipeline::Pipeline {
+            metrics: self.metrics.clone(),
+            expose_causes: self.expose_causes,
+            security_headers: self.security_headers,
+            etag: self.etag,
+            timeout: self.timeout,
+            in_flight: self
+                .max_in_flight
+                .map(crate::plugins::pipeline::InFlight::new),
+        };
+        // Health is not shed: a probe answered 503 because the instance is busy takes it out
+        // of the balancer (or restarts it), which moves its load onto the others until they
+        // fall over too. Readiness says whether the instance can serve, not how busy it is;
+        // the probes are cheap and do not count against the limit. The timeout still
+        // applies: a readiness check stuck past it is a 503, which is the truth.
+        let probes = crate::plugins::pipeline::Pipeline {
+            in_flight: None,
+            ..pipeline.clone()
+        };
+        let ready = health.clone();
+        let health_routes = Router::new()
+            .route("/_health/live", get(health::live))
+            .route(
+                "/_health/ready",
+                get(move || {
+                    let health = ready.clone();
+                    async move { health.report().await }
+                }),
+            )
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(from_fn_with_state(
+                Arc::new(probes),
+                crate::plugins::pipeline::layer,
+            ));
+        let mut router = health_routes.merge(
+            service
+                .merge(api)
+                .layer(DefaultBodyLimit::max(self.body_limit))
+                .layer(from_fn_with_state(
+                    Arc::new(pipeline),
+                    crate::plugins::pipeline::layer,
+                )),
+        );
+        if let Some(cors) = &self.cors {
+            router = router.layer(cors.layer());
+        }
+        if self.compression {
+            router = router.layer(
+                tower_http::compression::CompressionLayer::new()
+                    .compress_when(crate::plugins::hygiene::Compressible),
+            );
+        }
+        let router = router.layer(request_id::RequestIdLayer).with_state(state);
+        (router, health)
+    }
+}
+
+async fn not_found() -> ArcError {
+    ArcError::not_found("Route not found")
+}
+
+async fn method_not_allowed() -> ArcError {
+    ArcError::new(
+        ErrorCode::MethodNotAllowed,
+        "Method not allowed on this route",
+    )
+}

@@ -1,0 +1,110 @@
+//! The application: shared state, the builder that mounts resources, and serving.
+//!
+//! [`App`] and [`ArcState`] live here; `builder` holds the setters, `inspect` what an app
+//! says about itself (documents, registry, problems, migrations), `layers` the router and
+//! its layer stack, `serve` the server and its graceful shutdown.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = arc_runtime::db::connect("sqlite::memory:").await?;
+//! let app = arc_runtime::App::new(db); // .resource::<Product>() ...
+//! app.migrate().await?;
+//! app.serve("127.0.0.1:3000").await?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use sea_orm::DatabaseConnection;
+
+use crate::migration;
+use crate::plugins::health::Health;
+use crate::plugins::hygiene::{Cors, SecurityHeaders};
+use crate::plugins::metrics::Metrics;
+use crate::preset::Preset;
+use crate::query::{CursorKey, QueryLimits};
+
+mod builder;
+mod inspect;
+mod layers;
+mod serve;
+
+pub use serve::shutdown_signal;
+
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default time a request may take before it is answered 503.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default time in-flight requests get to finish at shutdown.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(20);
+
+/// What every handler shares: the database pool and the settings of the query grammar.
+#[derive(Clone, Debug)]
+pub struct ArcState(Arc<StateInner>);
+
+#[derive(Debug)]
+struct StateInner {
+    db: DatabaseConnection,
+    cursor_key: CursorKey,
+    limits: QueryLimits,
+}
+
+impl ArcState {
+    /// The database pool.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.0.db
+    }
+
+    /// The key that signs keyset cursors.
+    pub fn cursor_key(&self) -> &CursorKey {
+        &self.0.cursor_key
+    }
+
+    /// Bounds of the list query grammar.
+    pub fn query_limits(&self) -> &QueryLimits {
+        &self.0.limits
+    }
+}
+
+/// Builds an application from resources.
+pub struct App {
+    db: DatabaseConnection,
+    routes: Router<ArcState>,
+    migrator: migration::Migrator,
+    resources: Vec<crate::openapi::Registered>,
+    custom_routes: Vec<String>,
+    title: String,
+    version: String,
+    docs: bool,
+    cursor_key: Option<CursorKey>,
+    limits: QueryLimits,
+    body_limit: usize,
+    auth: Option<crate::auth::Auth>,
+    health: Health,
+    metrics: Option<Metrics>,
+    timeout: Option<Duration>,
+    max_in_flight: Option<usize>,
+    drain: Duration,
+    preset: Preset,
+    cors: Option<Cors>,
+    security_headers: Option<SecurityHeaders>,
+    compression: bool,
+    expose_causes: bool,
+    etag: bool,
+    rate_limit: Option<crate::plugins::rate_limit::RateLimit>,
+    steps: crate::plugins::steps::Steps,
+    layers: Vec<LayerFn>,
+    versioning: Option<crate::plugins::versioning::Versioning>,
+    on_shutdown: Vec<ShutdownHook>,
+}
+
+/// Code run once at shutdown, after in-flight requests drained and before the pool closes.
+type ShutdownHook = Box<dyn FnOnce() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// How long each shutdown hook may take.
+pub const SHUTDOWN_HOOK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A layer given to [`App::layer`], applied when the router is built.
+type LayerFn = Box<dyn FnOnce(Router<ArcState>) -> Router<ArcState> + Send>;

@@ -1,0 +1,253 @@
+//! The bulk writes: create many items all or nothing, and update or delete the rows a filter
+//! selects, in one transaction.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QuerySelect, TransactionTrait,
+};
+use serde_json::{Map, Value as Json};
+
+use super::write::{insert, remove};
+use super::{MAX_BULK_ITEMS, decode_or_reject, fill_auto, now, set_values, shape};
+use crate::app::ArcState;
+use crate::auth::AuthContext;
+use crate::crud::access::{Scope, allowed, check_writable, may_create};
+use crate::crud::body::{self, Mode};
+use crate::crud::response::{self, Data, Records};
+use crate::error::{ArcError, FieldError};
+use crate::hooks::{Hooks, WriteContext};
+use crate::permissions::{Operation, authorize};
+use crate::query::{self, sql};
+use crate::resource::{Auto, Resource};
+
+/// `POST /products/bulk` `{"items":[..]}`: all or nothing, every item's problems at once.
+pub async fn bulk_create<R: Hooks>(
+    state: &ArcState,
+    caller: &AuthContext,
+    body: &Map<String, Json>,
+) -> Result<Response, ArcError> {
+    may_create::<R>(Operation::Bulk, caller)?;
+    may_create::<R>(Operation::Create, caller)?;
+    let items = match body.get("items") {
+        Some(Json::Array(items)) if !items.is_empty() => items,
+        Some(Json::Array(_)) | None => {
+            return Err(ArcError::bad_request(
+                "Bulk create requires a non-empty `items` array",
+            ));
+        }
+        Some(_) => return Err(ArcError::bad_request("`items` must be an array")),
+    };
+    if items.len() > MAX_BULK_ITEMS {
+        return Err(ArcError::bad_request(format!(
+            "at most {MAX_BULK_ITEMS} items per bulk create"
+        )));
+    }
+    if let Some(key) = body.keys().find(|k| *k != "items") {
+        return Err(ArcError::bad_request(format!(
+            "unknown member `{key}` in bulk create body"
+        )));
+    }
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut decoded = Vec::with_capacity(items.len());
+    for (n, item) in items.iter().enumerate() {
+        let prefix = format!("items[{n}].");
+        match item {
+            Json::Object(map) => {
+                check_writable::<R>(map, caller)?;
+                decoded.push(body::decode(
+                    R::META,
+                    map,
+                    Mode::Create,
+                    &prefix,
+                    &mut errors,
+                ));
+            }
+            _ => errors.push(FieldError {
+                field: format!("items[{n}]"),
+                message: "must be an object".into(),
+                keyword: "type",
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ArcError::validation(errors));
+    }
+    let db = state.db();
+    let txn = db.begin().await?;
+    let mut created = Vec::with_capacity(decoded.len());
+    for values in decoded {
+        created.push(insert::<R>(&txn, caller, values).await?);
+    }
+    txn.commit().await?;
+    let count = created.len();
+    let mut data = Data::new(Records::<R> {
+        models: &created,
+        shape: shape::<R>(caller),
+    });
+    data.count = Some(count);
+    response::json(StatusCode::CREATED, &data)
+}
+
+/// The rows a bulk body's `filter` selects, inside the live scope.
+/// A bulk update or delete needs the `bulk` rule and the rule of the operation it performs;
+/// both row filters apply. A filter that selects every row by its construction alone
+/// (`{"id": {"nin": []}}`) is refused like an empty one.
+fn bulk_filter<R: Resource>(
+    state: &ArcState,
+    caller: &AuthContext,
+    op: Operation,
+    body: &Map<String, Json>,
+) -> Result<Condition, ArcError> {
+    let mut cond = allowed::<R>(Scope::Live, Operation::Bulk, caller)?;
+    if let Some(rows) = authorize::<R>(op, caller)? {
+        cond = cond.add(rows);
+    }
+    let filter = body::object(body, "filter").map_err(ArcError::bad_request)?;
+    let filters = query::parse::filters_from_json(
+        R::META,
+        shape::<R>(caller).fields,
+        filter,
+        state.query_limits(),
+    )?;
+    if filters
+        .iter()
+        .all(|f| f.matches_everything(&R::META.fields[f.field]))
+    {
+        return Err(ArcError::bad_request(
+            "`filter` selects every row; a bulk write needs a filter that narrows it",
+        ));
+    }
+    let backend = state.db().get_database_backend();
+    for f in &filters {
+        cond = cond.add(sql::filter_expr::<R>(f, backend));
+    }
+    Ok(cond)
+}
+
+fn only_members(body: &Map<String, Json>, allowed: &[&str]) -> Result<(), ArcError> {
+    match body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(key) => Err(ArcError::bad_request(format!(
+            "unknown member `{key}` in bulk body"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The rows a bulk write of a resource with hooks works on, locked inside its transaction
+/// (`FOR UPDATE` on PostgreSQL; SQLite's write transaction holds the database). Each of them
+/// runs its hooks, so there are at most [`MAX_BULK_ITEMS`], like a bulk create; more is a 400.
+async fn bulk_rows<R: Resource>(
+    txn: &sea_orm::DatabaseTransaction,
+    cond: Condition,
+) -> Result<Vec<R::Model>, ArcError> {
+    let sort = query::parse::default_sort(R::META)?;
+    let rows = sql::order::<R>(R::Entity::find().filter(cond), &sort)
+        .limit(MAX_BULK_ITEMS as u64 + 1)
+        .lock_exclusive()
+        .all(txn)
+        .await?;
+    if rows.len() > MAX_BULK_ITEMS {
+        return Err(ArcError::bad_request(format!(
+            "the filter selects more than {MAX_BULK_ITEMS} rows, each of which runs the \
+             resource's hooks; narrow it"
+        )));
+    }
+    Ok(rows)
+}
+
+/// `PATCH /products/bulk` `{"filter":{..},"data":{..}}` → `{matchedCount, modifiedCount}`,
+/// in one transaction. A resource with hooks updates row by row through `before_update` and
+/// `after_update` (an error from any of them rolls the whole write back); one without runs a
+/// single `UPDATE`.
+pub async fn bulk_update<R: Hooks>(
+    state: &ArcState,
+    caller: &AuthContext,
+    body: &Map<String, Json>,
+) -> Result<Response, ArcError> {
+    only_members(body, &["filter", "data"])?;
+    let cond = bulk_filter::<R>(state, caller, Operation::Update, body)?;
+    let data = body::object(body, "data").map_err(ArcError::bad_request)?;
+    check_writable::<R>(data, caller)?;
+    let values = decode_or_reject(R::META, data, Mode::Patch)?;
+    let txn = state.db().begin().await?;
+    let (matched, modified) = if R::DECLARED {
+        let rows = bulk_rows::<R>(&txn, cond).await?;
+        let ctx = WriteContext { txn: &txn, caller };
+        let mut modified = 0u64;
+        for current in &rows {
+            let mut row = current.clone().into_active_model();
+            set_values::<R>(&mut row, values.clone())?;
+            fill_auto::<R>(&mut row, Mode::Patch)?;
+            R::before_update(&ctx, current, &mut row).await?;
+            let model = row.update(&txn).await?;
+            R::after_update(&ctx, current, &model).await?;
+            modified += 1;
+        }
+        (rows.len() as u64, modified)
+    } else {
+        let matched = R::Entity::find().filter(cond.clone()).count(&txn).await?;
+        let mut update = R::Entity::update_many().filter(cond);
+        let now = now();
+        for (i, field) in R::META.fields.iter().enumerate() {
+            if field.auto == Auto::UpdatedAt {
+                update = update.col_expr(R::column(i), Expr::val(now.clone()));
+            }
+        }
+        for (i, v) in values {
+            update = update.col_expr(R::column(i), Expr::val(v));
+        }
+        (matched, update.exec(&txn).await?.rows_affected)
+    };
+    txn.commit().await?;
+    let counts = serde_json::json!({ "matchedCount": matched, "modifiedCount": modified });
+    response::json(StatusCode::OK, &Data::new(counts))
+}
+
+/// `DELETE /products/bulk` `{"filter":{..}}` → `{deletedCount}` (soft when the resource is),
+/// in one transaction; row by row through `before_delete` and `after_delete` when the
+/// resource has hooks.
+pub async fn bulk_delete<R: Hooks>(
+    state: &ArcState,
+    caller: &AuthContext,
+    body: &Map<String, Json>,
+) -> Result<Response, ArcError> {
+    only_members(body, &["filter"])?;
+    let cond = bulk_filter::<R>(state, caller, Operation::Delete, body)?;
+    let txn = state.db().begin().await?;
+    let deleted = if R::DECLARED {
+        let rows = bulk_rows::<R>(&txn, cond).await?;
+        let ctx = WriteContext { txn: &txn, caller };
+        for current in &rows {
+            R::before_delete(&ctx, current).await?;
+            remove::<R>(&txn, current).await?;
+            R::after_delete(&ctx, current).await?;
+        }
+        rows.len() as u64
+    } else {
+        match R::META.presets.soft_delete {
+            Some(i) => {
+                R::Entity::update_many()
+                    .col_expr(R::column(i), Expr::val(now()))
+                    .filter(cond)
+                    .exec(&txn)
+                    .await?
+                    .rows_affected
+            }
+            None => {
+                R::Entity::delete_many()
+                    .filter(cond)
+                    .exec(&txn)
+                    .await?
+                    .rows_affected
+            }
+        }
+    };
+    txn.commit().await?;
+    response::json(
+        StatusCode::OK,
+        &Data::new(serde_json::json!({ "deletedCount": deleted })),
+    )
+}

@@ -1,0 +1,204 @@
+//! The reads: list (live or deleted), one row by id or slug, the tree and a node's children.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QuerySelect};
+
+use super::{MAX_TREE_ROWS, shape};
+use crate::app::ArcState;
+use crate::auth::AuthContext;
+use crate::crud::access::{Scope, allowed, find, not_found, parse_id};
+use crate::crud::response::{self, Data, KeysetPage, OffsetPage, Record, Records};
+use crate::crud::tree;
+use crate::error::ArcError;
+use crate::permissions::Operation;
+use crate::query::{self, Paging, parse::sort_text, sql};
+use crate::resource::Resource;
+use crate::value;
+
+/// `GET /products` (and `GET /products/deleted` with [`Scope::Deleted`]).
+pub async fn list<R: Resource>(
+    state: &ArcState,
+    caller: &AuthContext,
+    raw_query: Option<&str>,
+    within: Scope,
+) -> Result<Response, ArcError> {
+    let meta = R::META;
+    let op = if within == Scope::Deleted {
+        Operation::Deleted
+    } else {
+        Operation::List
+    };
+    let rows = allowed::<R>(within, op, caller)?;
+    let shape = shape::<R>(caller);
+    let spec = query::parse_query(
+        meta,
+        raw_query,
+        state.cursor_key(),
+        state.query_limits(),
+        shape.fields,
+    )?;
+    let db = state.db();
+    let cond = sql::condition::<R>(rows, &spec, db.get_database_backend());
+    let base = R::Entity::find().filter(cond);
+    match &spec.paging {
+        Paging::Offset { page } => {
+            let offset = (page - 1).saturating_mul(spec.limit);
+            let rows = sql::order::<R>(base.clone(), &spec.sort)
+                .offset(offset)
+                .limit(spec.limit);
+            let (total, docs) = tokio::try_join!(base.count(db), rows.all(db))?;
+            let pages = total.div_ceil(spec.limit);
+            response::json(
+                StatusCode::OK,
+                &OffsetPage {
+                    success: true,
+                    docs: Records::<R> {
+                        models: &docs,
+                        shape: shape.select(spec.select),
+                    },
+                    page: *page,
+                    limit: spec.limit,
+                    total,
+                    pages,
+                    has_next: *page < pages,
+                    has_prev: *page > 1,
+                },
+            )
+        }
+        Paging::Keyset { after } => {
+            let filtered = match after {
+                Some(values) => base.filter(sql::after::<R>(&spec.sort, values)),
+                None => base,
+            };
+            let mut docs = sql::order::<R>(filtered, &spec.sort)
+                .limit(spec.limit + 1)
+                .all(db)
+                .await?;
+            let has_next = docs.len() as u64 > spec.limit;
+            docs.truncate(spec.limit as usize);
+            let next = match docs.last() {
+                Some(last) if has_next => {
+                    let values: Vec<Option<String>> = spec
+                        .sort
+                        .iter()
+                        .map(|k| value::to_cursor_text(&last.get(R::column(k.field))))
+                        .collect();
+                    Some(
+                        state
+                            .cursor_key()
+                            .encode(&sort_text(meta, &spec.sort), &values),
+                    )
+                }
+                _ => None,
+            };
+            response::json(
+                StatusCode::OK,
+                &KeysetPage {
+                    success: true,
+                    docs: Records::<R> {
+                        models: &docs,
+                        shape: shape.select(spec.select),
+                    },
+                    limit: spec.limit,
+                    has_next,
+                    next,
+                },
+            )
+        }
+    }
+}
+
+/// `GET /products/:id`
+pub async fn get<R: Resource>(
+    state: &ArcState,
+    caller: &AuthContext,
+    id: &str,
+) -> Result<Response, ArcError> {
+    let rows = allowed::<R>(Scope::Live, Operation::Get, caller)?;
+    let model = find::<R, _>(state.db(), parse_id::<R>(id)?, rows).await?;
+    response::json(
+        StatusCode::OK,
+        &Data::new(Record::<R> {
+            model: &model,
+            shape: shape::<R>(caller),
+        }),
+    )
+}
+
+/// `GET /products/slug/:slug`
+pub async fn get_by_slug<R: Resource>(
+    state: &ArcState,
+    caller: &AuthContext,
+    slug: &str,
+) -> Result<Response, ArcError> {
+    let field = R::META.presets.slug_lookup.ok_or_else(not_found::<R>)?;
+    // No row holds a NUL (PostgreSQL text cannot): not found on either database.
+    if slug.contains('\0') {
+        return Err(not_found::<R>());
+    }
+    let rows = allowed::<R>(Scope::Live, Operation::Get, caller)?;
+    let model = R::Entity::find()
+        .filter(rows)
+        .filter(R::column(field).eq(slug))
+        .one(state.db())
+        .await?
+        .ok_or_else(not_found::<R>)?;
+    response::json(
+        StatusCode::OK,
+        &Data::new(Record::<R> {
+            model: &model,
+            shape: shape::<R>(caller),
+        }),
+    )
+}
+/// `GET /categories/tree`: every live row, nested under its parent as `children`.
+pub async fn tree<R: Resource>(
+    state: &ArcState,
+    caller: &AuthContext,
+) -> Result<Response, ArcError> {
+    let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
+    let allowed = allowed::<R>(Scope::Live, Operation::Tree, caller)?;
+    let sort = query::parse::default_sort(R::META)?;
+    let rows = sql::order::<R>(R::Entity::find().filter(allowed), &sort)
+        .limit(MAX_TREE_ROWS + 1)
+        .all(state.db())
+        .await?;
+    if rows.len() as u64 > MAX_TREE_ROWS {
+        return Err(ArcError::bad_request(format!(
+            "the tree has more than {MAX_TREE_ROWS} nodes; page through the list instead"
+        )));
+    }
+    let forest = tree::Forest::<R>::build(&rows, parent, shape::<R>(caller));
+    response::json(StatusCode::OK, &Data::new(forest))
+}
+
+/// `GET /categories/:parent_id/children`: the live rows whose parent is `parent_id`.
+pub async fn children<R: Resource>(
+    state: &ArcState,
+    caller: &AuthContext,
+    parent_id: &str,
+) -> Result<Response, ArcError> {
+    let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
+    let allowed = allowed::<R>(Scope::Live, Operation::Tree, caller)?;
+    let id = parse_id::<R>(parent_id)?;
+    let db = state.db();
+    find::<R, _>(db, id.clone(), allowed.clone()).await?;
+    let sort = query::parse::default_sort(R::META)?;
+    let rows = sql::order::<R>(
+        R::Entity::find()
+            .filter(allowed)
+            .filter(R::column(parent).eq(id)),
+        &sort,
+    )
+    .limit(MAX_TREE_ROWS)
+    .all(db)
+    .await?;
+    response::json(
+        StatusCode::OK,
+        &Data::new(Records::<R> {
+            models: &rows,
+            shape: shape::<R>(caller),
+        }),
+    )
+}

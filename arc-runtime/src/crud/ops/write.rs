@@ -1,0 +1,181 @@
+//! The single-row writes, each in one transaction with the resource's hooks: create, update,
+//! delete (soft or for good) and restore.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use sea_orm::{ActiveModelTrait, IntoActiveModel, ModelTrait, TransactionTrait};
+use serde_json::{Map, Value as Json};
+
+use super::{decode_or_reject, fill_auto, id_text, new_row, now, set_values, shape};
+use crate::app::ArcState;
+use crate::auth::AuthContext;
+use crate::crud::access::{
+    Scope, allowed, check_writable, find_for_write, may_create, not_found, parse_id,
+};
+use crate::crud::body::{Mode, Values};
+use crate::crud::response::{self, Data, Record};
+use crate::error::ArcError;
+use crate::hooks::{Hooks, WriteContext};
+use crate::permissions::Operation;
+use crate::resource::Resource;
+use crate::value;
+
+pub(super) async fn insert<R: Hooks>(
+    txn: &sea_orm::DatabaseTransaction,
+    caller: &AuthContext,
+    values: Values,
+) -> Result<R::Model, ArcError> {
+    let mut row = new_row::<R>(values, caller)?;
+    let ctx = WriteContext { txn, caller };
+    R::before_create(&ctx, &mut row).await?;
+    let created = row.insert(txn).await?;
+    R::after_create(&ctx, &created).await?;
+    Ok(created)
+}
+
+/// `POST /products`: 201 with the row and a `Location` header.
+pub async fn create<R: Hooks>(
+    state: &ArcState,
+    caller: &AuthContext,
+    body: &Map<String, Json>,
+) -> Result<Response, ArcError> {
+    may_create::<R>(Operation::Create, caller)?;
+    check_writable::<R>(body, caller)?;
+    let values = decode_or_reject(R::META, body, Mode::Create)?;
+    let db = state.db();
+    let txn = db.begin().await?;
+    let model = insert::<R>(&txn, caller, values).await?;
+    txn.commit().await?;
+    let data = Data::new(Record::<R> {
+        model: &model,
+        shape: shape::<R>(caller),
+    })
+    .with_message("Created successfully");
+    let mut response = response::json(StatusCode::CREATED, &data)?;
+    let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
+    if let Ok(location) = HeaderValue::try_from(location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `PATCH /products/:id` (and `PUT`): absent fields stay, `null` clears nullable ones.
+pub async fn update<R: Hooks>(
+    state: &ArcState,
+    caller: &AuthContext,
+    id: &str,
+    body: &Map<String, Json>,
+) -> Result<Response, ArcError> {
+    let rows = allowed::<R>(Scope::Live, Operation::Update, caller)?;
+    check_writable::<R>(body, caller)?;
+    let id = parse_id::<R>(id)?;
+    let values = decode_or_reject(R::META, body, Mode::Patch)?;
+    let db = state.db();
+    let txn = db.begin().await?;
+    let write = (Scope::Live, rows);
+    let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
+    let mut row = current.clone().into_active_model();
+    let changes = !values.is_empty();
+    set_values::<R>(&mut row, values)?;
+    if changes {
+        fill_auto::<R>(&mut row, Mode::Patch)?;
+    }
+    let ctx = WriteContext { txn: &txn, caller };
+    R::before_update(&ctx, &current, &mut row).await?;
+    let model = if row.is_changed() {
+        row.update(&txn).await?
+    } else {
+        current.clone()
+    };
+    R::after_update(&ctx, &current, &model).await?;
+    txn.commit().await?;
+    let data = Data::new(Record::<R> {
+        model: &model,
+        shape: shape::<R>(caller),
+    })
+    .with_message("Updated successfully");
+    response::json(StatusCode::OK, &data)
+}
+
+/// Deletes `current`: soft (its `deleted_at` set) when the resource has `soft_delete`, for good
+/// otherwise. Whether it was soft.
+pub(super) async fn remove<R: Resource>(
+    txn: &sea_orm::DatabaseTransaction,
+    current: &R::Model,
+) -> Result<bool, ArcError> {
+    match R::META.presets.soft_delete {
+        Some(i) => {
+            let mut row = current.clone().into_active_model();
+            row.try_set(R::column(i), now())?;
+            row.update(txn).await?;
+            Ok(true)
+        }
+        None => {
+            current.clone().delete(txn).await?;
+            Ok(false)
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Deleted<'a> {
+    message: &'static str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    soft: bool,
+}
+
+/// `DELETE /products/:id`: soft when the resource has `soft_delete`.
+pub async fn delete<R: Hooks>(
+    state: &ArcState,
+    caller: &AuthContext,
+    id: &str,
+) -> Result<Response, ArcError> {
+    let rows = allowed::<R>(Scope::Live, Operation::Delete, caller)?;
+    let id = parse_id::<R>(id)?;
+    let db = state.db();
+    let txn = db.begin().await?;
+    let write = (Scope::Live, rows);
+    let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
+    let ctx = WriteContext { txn: &txn, caller };
+    R::before_delete(&ctx, &current).await?;
+    let soft = remove::<R>(&txn, &current).await?;
+    R::after_delete(&ctx, &current).await?;
+    txn.commit().await?;
+    let id = id_text::<R>(&current);
+    let body = Data::new(Deleted {
+        message: "Deleted successfully",
+        id: &id,
+        soft,
+    });
+    response::json(StatusCode::OK, &body)
+}
+
+/// `POST /products/:id/restore`: a soft-deleted row back to life.
+pub async fn restore<R: Hooks>(
+    state: &ArcState,
+    caller: &AuthContext,
+    id: &str,
+) -> Result<Response, ArcError> {
+    let field = R::META.presets.soft_delete.ok_or_else(not_found::<R>)?;
+    let rows = allowed::<R>(Scope::Deleted, Operation::Restore, caller)?;
+    let id = parse_id::<R>(id)?;
+    let db = state.db();
+    let txn = db.begin().await?;
+    let write = (Scope::Deleted, rows);
+    let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
+    let mut row = current.clone().into_active_model();
+    row.try_set(R::column(field), value::null_of(R::META.fields[field].ty))?;
+    fill_auto::<R>(&mut row, Mode::Patch)?;
+    let ctx = WriteContext { txn: &txn, caller };
+    R::before_update(&ctx, &current, &mut row).await?;
+    let model = row.update(&txn).await?;
+    R::after_update(&ctx, &current, &model).await?;
+    txn.commit().await?;
+    let data = Data::new(Record::<R> {
+        model: &model,
+        shape: shape::<R>(caller),
+    })
+    .with_message("Restored successfully");
+    response::json(StatusCode::OK, &data)
+}
