@@ -123,12 +123,12 @@ impl Filter {
             (Op::Nin, Operand::Many(values)) => values.is_empty(),
             // Every value the column can hold: both booleans, every variant of an enum.
             (Op::In, Operand::Many(values)) if !field.nullable => match field.ty {
-                crate::resource::FieldType::Bool => {
-                    [true, false].iter().all(|b| values.contains(&Value::Bool(Some(*b))))
-                }
-                crate::resource::FieldType::Enum(variants) => variants.iter().all(|v| {
-                    values.contains(&Value::String(Some((*v).to_owned())))
-                }),
+                crate::resource::FieldType::Bool => [true, false]
+                    .iter()
+                    .all(|b| values.contains(&Value::Bool(Some(*b)))),
+                crate::resource::FieldType::Enum(variants) => variants
+                    .iter()
+                    .all(|v| values.contains(&Value::String(Some((*v).to_owned())))),
                 _ => false,
             },
             (Op::Exists, Operand::Exists(true)) => !field.nullable,
