@@ -4,6 +4,9 @@
 //! user's item is emitted unchanged beside the errors, so the rest of their crate still
 //! type-checks.
 
+// Library code answers errors; its unit tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod ctxt;
 mod expand;
 mod model;

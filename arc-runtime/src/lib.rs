@@ -29,6 +29,9 @@
 //! The options of `#[resource(..)]`, `#[field(..)]` and `#[permissions(..)]` are listed on
 //! [`macro@resource`] and [`macro@permissions`].
 
+// Library code answers errors; its unit tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod app;
 pub mod auth;
 pub mod cli;
