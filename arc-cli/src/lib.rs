@@ -2,6 +2,9 @@
 //! resource in an existing one ([`generate_resource`]). Files come from the templates in
 //! [`templates`]; nothing is overwritten.
 
+// Library code answers errors; its unit tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod templates;
 
 use std::fmt::Write as _;

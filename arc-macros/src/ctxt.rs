@@ -8,34 +8,34 @@ use quote::ToTokens;
 
 /// Collects spanned errors. Dropping it unchecked is a bug in the macro and panics.
 #[derive(Default)]
-pub struct Ctxt {
+pub(crate) struct Ctxt {
     errors: RefCell<Option<Vec<proc_macro2::TokenStream>>>,
 }
 
 impl Ctxt {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             errors: RefCell::new(Some(Vec::new())),
         }
     }
 
     /// An error at the span of `tokens`.
-    pub fn error_spanned_by<T: ToTokens, M: Display>(&self, tokens: T, message: M) {
+    pub(crate) fn error_spanned_by<T: ToTokens, M: Display>(&self, tokens: T, message: M) {
         self.syn_error(syn::Error::new_spanned(tokens.into_token_stream(), message));
     }
 
     /// An error at `span`.
-    pub fn error_at<M: Display>(&self, span: proc_macro2::Span, message: M) {
+    pub(crate) fn error_at<M: Display>(&self, span: proc_macro2::Span, message: M) {
         self.syn_error(syn::Error::new(span, message));
     }
 
     /// A ready syn error.
-    pub fn syn_error(&self, error: syn::Error) {
+    pub(crate) fn syn_error(&self, error: syn::Error) {
         self.push(error.to_compile_error());
     }
 
     /// A ready darling error (possibly many).
-    pub fn darling_error(&self, error: darling::Error) {
+    pub(crate) fn darling_error(&self, error: darling::Error) {
         self.push(error.write_errors());
     }
 
@@ -47,7 +47,7 @@ impl Ctxt {
 
     /// Consumes the context: `Ok` when no error was pushed, else every error as
     /// `compile_error!` invocations.
-    pub fn check(self) -> Result<(), proc_macro2::TokenStream> {
+    pub(crate) fn check(self) -> Result<(), proc_macro2::TokenStream> {
         let errors = self.errors.borrow_mut().take().unwrap_or_default();
         if errors.is_empty() {
             Ok(())

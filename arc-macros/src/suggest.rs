@@ -1,7 +1,10 @@
 //! "Did you mean": the closest candidate to a misspelled name.
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| {
@@ -15,7 +18,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// `message`, plus "; did you mean `x`?" when a candidate is close.
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     message: String,
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,

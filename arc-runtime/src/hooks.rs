@@ -23,11 +23,31 @@ pub struct WriteContext<'a> {
 /// to doing nothing. Before hooks may change the row or reject the write with a contract
 /// error; after hooks see the result and may still reject (the write is rolled back).
 ///
-/// ```ignore
-/// impl Hooks for Order {
-///     async fn before_create(ctx: &WriteContext<'_>, row: &mut order_entity::ActiveModel)
-///         -> Result<(), ArcError> { /* compute the total */ Ok(()) }
+/// ```
+/// use arc_runtime::prelude::*;
+/// use arc_runtime::sea_orm::ActiveValue;
+///
+/// #[resource(hooks)]
+/// #[permissions(default = authenticated)]
+/// pub struct Order {
+///     #[field(id)] pub id: Uuid,
+///     #[field(range(min = 1, max = 100))] pub quantity: i32,
+///     #[field(system)] pub total: i64,
 /// }
+///
+/// impl Hooks for Order {
+///     /// The total is the server's: 250 a piece.
+///     async fn before_create(
+///         _ctx: &WriteContext<'_>,
+///         row: &mut order_entity::ActiveModel,
+///     ) -> Result<(), ArcError> {
+///         if let ActiveValue::Set(quantity) = row.quantity {
+///             row.total = ActiveValue::Set(i64::from(quantity) * 250);
+///         }
+///         Ok(())
+///     }
+/// }
+/// # fn main() {}
 /// ```
 pub trait Hooks: Resource {
     /// Whether the resource has hooks of its own. The macro's no-op implementation (a

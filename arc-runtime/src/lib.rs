@@ -5,17 +5,32 @@
 //! queries, validates bodies, runs the CRUD operations in transactions and writes the
 //! envelopes of the HTTP contract, once, for every resource.
 //!
-//! ```ignore
+//! ```
 //! use arc_runtime::prelude::*;
 //!
 //! #[resource(presets(soft_delete), query(filter = [name, price], sort = [price]))]
+//! #[permissions(list = public, get = public, default = roles("admin"))]
 //! pub struct Product {
 //!     #[field(id)] pub id: Uuid,
 //!     #[field(min_len = 1, max_len = 200)] pub name: String,
 //!     #[field(range(min = 0))] pub price: i64,
 //!     #[field(system)] pub deleted_at: Option<DateTime<Utc>>,
 //! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = arc_runtime::db::connect("sqlite::memory:").await?;
+//! let app = App::new(db).resource::<Product>();
+//! app.migrate().await?; // creates the `products` table
+//! // app.serve("127.0.0.1:3000").await?;
+//! # Ok(()) }
 //! ```
+//!
+//! The options of `#[resource(..)]`, `#[field(..)]` and `#[permissions(..)]` are listed on
+//! [`macro@resource`] and [`macro@permissions`].
+
+// Library code answers errors; its unit tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod app;
 pub mod auth;

@@ -5,6 +5,8 @@
 //! arc-runtime --test fuzz --release`. Failures are kept by proptest in
 //! `fuzz.proptest-regressions` beside this file and re-run first.
 
+#![allow(missing_docs, reason = "a test's fixture resource, not an API")]
+
 use arc_runtime::ArcError;
 use arc_runtime::auth::jwt::{JwtSigner, TokenClaims};
 use arc_runtime::auth::{AuthContext, JwtAuthenticator, JwtKeys};

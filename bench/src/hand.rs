@@ -182,7 +182,7 @@ async fn create(State(db): State<DatabaseConnection>, Json(p): Json<NewProduct>)
 }
 
 /// The hand-written router.
-pub fn router(db: DatabaseConnection) -> axum::Router {
+pub(crate) fn router(db: DatabaseConnection) -> axum::Router {
     axum::Router::new()
         .route("/products", get(list).post(create))
         .route("/products/{id}", get(get_one))

@@ -7,10 +7,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Makes request `n` of worker `w`.
-pub type RequestFn = std::sync::Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync>;
+pub(crate) type RequestFn = std::sync::Arc<dyn Fn(usize, u64) -> Vec<u8> + Send + Sync>;
 
 /// What one route measured.
-pub struct Stats {
+pub(crate) struct Stats {
     /// Requests completed in the measured window.
     pub requests: u64,
     /// Requests completed in total, warm-up included (for CPU per request).
@@ -22,7 +22,7 @@ pub struct Stats {
 }
 
 /// Drives `addr` for `warmup + duration`, measuring only after the warm-up.
-pub async fn drive(
+pub(crate) async fn drive(
     addr: std::net::SocketAddr,
     make: RequestFn,
     expect_status: u16,

@@ -21,7 +21,7 @@ use shop::ProductStatus;
     dead_code,
     reason = "declares the resource; rows travel as its entity's model"
 )]
-pub struct OpenProduct {
+pub(crate) struct OpenProduct {
     #[field(id)]
     pub id: Uuid,
     #[field(system)]

@@ -2,6 +2,11 @@
 //! (SQLite in memory, or PostgreSQL in a schema of its own), driven in-process through its
 //! router.
 
+#![allow(
+    missing_docs,
+    reason = "test fixtures: the resources' fields and the helpers are named for what they are"
+)]
+
 pub mod gadget;
 pub mod ledger;
 pub mod notes;

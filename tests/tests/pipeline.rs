@@ -259,6 +259,11 @@ async fn panics_and_timeouts_answer_in_the_envelope() {
         )
         .timeout(Some(Duration::from_millis(100)))
         .into_router();
+    // The clock stands still from here and jumps to the next timer when every task waits:
+    // the timeout fires before the handler's sleep, however loaded the machine. (Not
+    // before: the database's connect and pool timeouts would fire while it works on its
+    // own thread.)
+    tokio::time::pause();
     let (status, headers, body, text) = call(&router, "/boom").await;
     assert_eq!(status, 500);
     assert_eq!(body["code"], "INTERNAL_ERROR");
@@ -282,6 +287,9 @@ async fn load_is_shed_with_retry_after() {
         )
         .max_in_flight(Some(1))
         .into_router();
+    // Paused time (after the database is set up, as above): the second request arrives
+    // 50 ms into the first one's 300 ms, whatever the machine's load.
+    tokio::time::pause();
     let (a, b) = tokio::join!(call(&router, "/work"), async {
         tokio::time::sleep(Duration::from_millis(50)).await;
         call(&router, "/work").await

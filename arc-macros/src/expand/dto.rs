@@ -22,7 +22,7 @@ fn number(value: f64) -> TokenStream {
 
 /// The field's validation rules as schemars attributes, so the JSON Schema states what the
 /// server checks: `length`, `range` and the allowed values.
-pub fn schema_rules(f: &Field) -> TokenStream {
+pub(super) fn schema_rules(f: &Field) -> TokenStream {
     let mut out = TokenStream::new();
     let bounds = |min: Option<TokenStream>, max: Option<TokenStream>| {
         let min = min.map(|m| quote!(min = #m));
@@ -48,7 +48,7 @@ pub fn schema_rules(f: &Field) -> TokenStream {
     out
 }
 
-pub fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
+pub(super) fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
     let ident = &model.ident;
     let create = format_ident!("{}Create", ident);
     let patch = format_ident!("{}Patch", ident);

@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 use crate::model::{Field, Resource, Scalar};
 
 /// The column type of a field, as stored: enums as text.
-pub fn stored_type(field: &Field) -> TokenStream {
+pub(super) fn stored_type(field: &Field) -> TokenStream {
     let inner = match &field.fty.scalar {
         Scalar::Uuid => quote!(::arc_runtime::uuid::Uuid),
         Scalar::String | Scalar::Enum(_) => quote!(::std::string::String),
@@ -27,7 +27,7 @@ pub fn stored_type(field: &Field) -> TokenStream {
     }
 }
 
-pub fn expand(model: &Resource) -> TokenStream {
+pub(super) fn expand(model: &Resource) -> TokenStream {
     let module = &model.entity_mod;
     let table = &model.table;
     let ident = &model.ident;

@@ -62,7 +62,7 @@ fn serde_str(attrs: &[syn::Attribute], key: &str) -> Option<LitStr> {
     found
 }
 
-pub fn expand(cx: &Ctxt, input: &DeriveInput) -> TokenStream {
+pub(crate) fn expand(cx: &Ctxt, input: &DeriveInput) -> TokenStream {
     let ident = &input.ident;
     let Data::Enum(data) = &input.data else {
         cx.error_spanned_by(ident, "`Enum` derives for fieldless enums only");

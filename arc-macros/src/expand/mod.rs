@@ -5,7 +5,7 @@
 
 mod dto;
 mod entity;
-pub mod enumeration;
+pub(crate) mod enumeration;
 mod resource_impl;
 
 use proc_macro2::TokenStream;
@@ -15,7 +15,7 @@ use syn::ItemStruct;
 use crate::model::Resource;
 
 /// The user's struct without our helper attributes (`#[permissions]`, `#[field]`).
-pub fn strip_field_attrs(item: &ItemStruct) -> ItemStruct {
+pub(crate) fn strip_field_attrs(item: &ItemStruct) -> ItemStruct {
     let mut item = item.clone();
     item.attrs.retain(|a| !crate::model::is_permissions(a));
     for field in &mut item.fields {
@@ -41,7 +41,7 @@ fn with_schema(model: &Resource, mut item: ItemStruct) -> ItemStruct {
 }
 
 /// Everything `#[resource]` emits for a checked model.
-pub fn resource(model: &Resource, item: &ItemStruct) -> TokenStream {
+pub(crate) fn resource(model: &Resource, item: &ItemStruct) -> TokenStream {
     let item = with_schema(model, strip_field_attrs(item));
     let entity = entity::expand(model);
     let dtos = dto::expand(model, &item.vis);

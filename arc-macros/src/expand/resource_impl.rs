@@ -212,7 +212,7 @@ fn router(model: &Resource) -> TokenStream {
     }
 }
 
-pub fn expand(model: &Resource) -> TokenStream {
+pub(super) fn expand(model: &Resource) -> TokenStream {
     let ident = &model.ident;
     let module = &model.entity_mod;
     let (name, path, table) = (&model.name, &model.path, &model.table);

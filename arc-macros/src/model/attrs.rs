@@ -7,7 +7,7 @@ use syn::{Expr, Ident, Lit};
 
 /// `#[resource(..)]`
 #[derive(Debug, Default, FromMeta)]
-pub struct ResourceArgs {
+pub(crate) struct ResourceArgs {
     /// Resource name (default: the struct name in snake_case).
     pub name: Option<SpannedValue<String>>,
     /// Collection path (default: `/` + plural kebab-case name).
@@ -24,7 +24,7 @@ pub struct ResourceArgs {
 
 /// `presets(soft_delete, slug_lookup(field = "handle"), tree, bulk)`
 #[derive(Debug, Default, FromMeta)]
-pub struct PresetArgs {
+pub(crate) struct PresetArgs {
     pub soft_delete: Option<SpannedValue<Override<PresetField>>>,
     pub slug_lookup: Option<SpannedValue<Override<PresetField>>>,
     pub tree: Option<SpannedValue<Override<PresetField>>>,
@@ -37,7 +37,7 @@ pub struct PresetArgs {
 
 /// The field a preset uses, when not its default name.
 #[derive(Debug, Default, Clone, FromMeta)]
-pub struct PresetField {
+pub(crate) struct PresetField {
     pub field: Option<SpannedValue<String>>,
     /// Roles that bypass `owned_by_user`.
     pub bypass: Option<SpannedValue<StrList>>,
@@ -45,7 +45,7 @@ pub struct PresetField {
 
 /// `query(filter = [..], sort = [..], search = [..], default_sort = "-created_at", lenient)`
 #[derive(Debug, Default, FromMeta)]
-pub struct QueryArgs {
+pub(crate) struct QueryArgs {
     #[darling(default)]
     pub filter: IdentList,
     #[darling(default)]
@@ -58,7 +58,7 @@ pub struct QueryArgs {
 
 /// `[a, b, c]`: field names.
 #[derive(Debug, Default, Clone)]
-pub struct IdentList(pub Vec<Ident>);
+pub(crate) struct IdentList(pub Vec<Ident>);
 
 impl FromMeta for IdentList {
     fn from_expr(expr: &Expr) -> darling::Result<Self> {
@@ -85,7 +85,7 @@ impl FromMeta for IdentList {
 
 /// A numeric bound: an integer or float literal, possibly negative.
 #[derive(Debug, Clone, Copy)]
-pub struct Num(pub f64);
+pub(crate) struct Num(pub f64);
 
 impl FromMeta for Num {
     fn from_expr(expr: &Expr) -> darling::Result<Self> {
@@ -111,14 +111,14 @@ impl FromMeta for Num {
 
 /// `range(min = 0, max = 100)`
 #[derive(Debug, Default, Clone, FromMeta)]
-pub struct RangeArgs {
+pub(crate) struct RangeArgs {
     pub min: Option<Num>,
     pub max: Option<Num>,
 }
 
 /// `one_of("a", "b")`
 #[derive(Debug, Default, Clone)]
-pub struct StrList(pub Vec<syn::LitStr>);
+pub(crate) struct StrList(pub Vec<syn::LitStr>);
 
 impl FromMeta for StrList {
     fn from_list(items: &[darling::ast::NestedMeta]) -> darling::Result<Self> {
@@ -138,7 +138,7 @@ impl FromMeta for StrList {
 /// `#[field(..)]` on a struct field.
 #[derive(Debug, FromField)]
 #[darling(attributes(field))]
-pub struct FieldArgs {
+pub(crate) struct FieldArgs {
     pub ident: Option<Ident>,
     pub ty: syn::Type,
     /// The primary key.

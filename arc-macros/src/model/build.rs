@@ -17,7 +17,7 @@ const RESERVED: [&str; 6] = ["page", "limit", "after", "sort", "select", "search
 
 impl Resource {
     /// Builds and checks the model; `None` when any error was pushed.
-    pub fn from_ast(cx: &Ctxt, args: TokenStream, item: &ItemStruct) -> Option<Resource> {
+    pub(crate) fn from_ast(cx: &Ctxt, args: TokenStream, item: &ItemStruct) -> Option<Resource> {
         let args = match darling::ast::NestedMeta::parse_meta_list(args) {
             Ok(list) => match ResourceArgs::from_list(&list) {
                 Ok(args) => Some(args),

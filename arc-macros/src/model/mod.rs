@@ -6,21 +6,21 @@
 //! the [`Ctxt`](crate::ctxt::Ctxt) at the user's token. The expanders read the model as plain
 //! data.
 
-pub mod attrs;
+pub(crate) mod attrs;
 mod build;
 mod check;
-pub mod names;
-pub mod permissions;
-pub mod ty;
+pub(crate) mod names;
+pub(crate) mod permissions;
+pub(crate) mod ty;
 
 use proc_macro2::Span;
 use syn::Ident;
 
-pub use ty::{FieldTy, Scalar};
+pub(crate) use ty::{FieldTy, Scalar};
 
 /// What the server fills in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Auto {
+pub(crate) enum Auto {
     None,
     Uuid,
     CreatedAt,
@@ -29,7 +29,7 @@ pub enum Auto {
 
 /// One field of the resource.
 #[derive(Debug)]
-pub struct Field {
+pub(crate) struct Field {
     pub ident: Ident,
     pub name: String,
     /// The type as the user wrote it.
@@ -62,14 +62,14 @@ pub struct Field {
 impl Field {
     /// Filtered or sorted: worth an index (a unique field has its own, made by the runtime's
     /// migration over the field's scope).
-    pub fn indexed(&self) -> bool {
+    pub(crate) fn indexed(&self) -> bool {
         (self.filter || self.sort) && !self.id && !self.unique
     }
 }
 
 /// The presets, as field indexes.
 #[derive(Debug, Default)]
-pub struct Presets {
+pub(crate) struct Presets {
     pub soft_delete: Option<usize>,
     pub slug_lookup: Option<usize>,
     pub tree: Option<usize>,
@@ -81,7 +81,7 @@ pub struct Presets {
 
 /// A checked resource.
 #[derive(Debug)]
-pub struct Resource {
+pub(crate) struct Resource {
     pub ident: Ident,
     pub name: String,
     pub path: String,
@@ -99,7 +99,7 @@ pub struct Resource {
 }
 
 /// Whether `attr` is `#[permissions(..)]` (by its last path segment).
-pub fn is_permissions(attr: &syn::Attribute) -> bool {
+pub(crate) fn is_permissions(attr: &syn::Attribute) -> bool {
     attr.path()
         .segments
         .last()

@@ -1,7 +1,7 @@
 //! Naming: the snake, plural and camel forms the expansion derives from the struct's name.
 
 /// `ProductCategory` -> `product_category`.
-pub fn to_snake(s: &str) -> String {
+pub(crate) fn to_snake(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);
     for (i, ch) in s.chars().enumerate() {
         if ch.is_uppercase() {
@@ -17,7 +17,7 @@ pub fn to_snake(s: &str) -> String {
 }
 
 /// `category` -> `categories`, `box` -> `boxes`, `product` -> `products`.
-pub fn pluralize(s: &str) -> String {
+pub(crate) fn pluralize(s: &str) -> String {
     if let Some(stem) = s.strip_suffix('y')
         && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
     {
@@ -30,7 +30,7 @@ pub fn pluralize(s: &str) -> String {
 }
 
 /// `category_id` -> `CategoryId` (sea-orm's column variant names).
-pub fn to_camel(s: &str) -> String {
+pub(crate) fn to_camel(s: &str) -> String {
     s.split('_')
         .filter(|p| !p.is_empty())
         .map(|p| {

@@ -11,7 +11,7 @@ use crate::ctxt::Ctxt;
 use crate::suggest::did_you_mean;
 
 /// Operations a rule can be given for; `default` covers the ones not listed.
-pub const OPERATIONS: [&str; 10] = [
+pub(crate) const OPERATIONS: [&str; 10] = [
     "list", "get", "create", "update", "delete", "deleted", "restore", "tree", "bulk", "default",
 ];
 const COMBINATORS: [&str; 11] = [
@@ -30,7 +30,7 @@ const COMBINATORS: [&str; 11] = [
 
 /// One rule as written.
 #[derive(Debug, Clone)]
-pub enum RuleAst {
+pub(crate) enum RuleAst {
     Public,
     Authenticated,
     Deny,
@@ -54,14 +54,14 @@ pub enum RuleAst {
 
 /// `op = rule`
 #[derive(Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub op: Ident,
     pub rule: RuleAst,
 }
 
 /// The attribute's content, parsed without failing: problems go to the context.
 #[derive(Debug)]
-pub struct PermissionsAst {
+pub(crate) struct PermissionsAst {
     pub entries: Vec<Entry>,
 }
 
@@ -209,7 +209,7 @@ fn rule(cx: &Ctxt, raw: Raw) -> RuleAst {
 
 impl PermissionsAst {
     /// Parses the attribute's tokens; syntax errors go to `cx`.
-    pub fn parse(cx: &Ctxt, tokens: proc_macro2::TokenStream) -> PermissionsAst {
+    pub(crate) fn parse(cx: &Ctxt, tokens: proc_macro2::TokenStream) -> PermissionsAst {
         let parser = Punctuated::<RawEntry, Token![,]>::parse_terminated;
         let raw = match syn::parse::Parser::parse2(parser, tokens) {
             Ok(raw) => raw,
@@ -244,7 +244,7 @@ impl PermissionsAst {
 
     /// Checks owner fields and preset operations against the resource, resolving owner
     /// fields to indexes.
-    pub fn check(&mut self, cx: &Ctxt, model: &Resource) {
+    pub(crate) fn check(&mut self, cx: &Ctxt, model: &Resource) {
         for entry in &mut self.entries {
             let op = entry.op.to_string();
             let preset = match op.as_str() {
@@ -313,7 +313,7 @@ impl PermissionsAst {
     }
 
     /// The rule for `op`: its own, else `default`, else deny.
-    pub fn rule_for(&self, op: &str) -> (RuleAst, bool) {
+    pub(crate) fn rule_for(&self, op: &str) -> (RuleAst, bool) {
         let find = |name: &str| {
             self.entries
                 .iter()
@@ -416,7 +416,7 @@ fn id_field(
 }
 
 /// The rule in the attribute's own syntax, for docs.
-pub fn describe(rule: &RuleAst) -> String {
+pub(crate) fn describe(rule: &RuleAst) -> String {
     let list = |v: &[LitStr]| {
         v.iter()
             .map(|s| format!("{:?}", s.value()))

@@ -4,7 +4,7 @@ use syn::{GenericArgument, PathArguments, Type};
 
 /// The value type of a field, without `Option`.
 #[derive(Debug, Clone)]
-pub enum Scalar {
+pub(crate) enum Scalar {
     Uuid,
     String,
     I32,
@@ -19,11 +19,11 @@ pub enum Scalar {
 }
 
 impl Scalar {
-    pub fn is_string(&self) -> bool {
+    pub(crate) fn is_string(&self) -> bool {
         matches!(self, Scalar::String)
     }
 
-    pub fn is_numeric(&self) -> bool {
+    pub(crate) fn is_numeric(&self) -> bool {
         matches!(
             self,
             Scalar::I32 | Scalar::I64 | Scalar::F64 | Scalar::Decimal
@@ -33,16 +33,16 @@ impl Scalar {
 
 /// A classified field type.
 #[derive(Debug, Clone)]
-pub struct FieldTy {
+pub(crate) struct FieldTy {
     pub scalar: Scalar,
     pub nullable: bool,
 }
 
-pub const SUPPORTED: &str = "Uuid, String, i32, i64, f64, bool, DateTime<Utc>, Decimal, \
+pub(crate) const SUPPORTED: &str = "Uuid, String, i32, i64, f64, bool, DateTime<Utc>, Decimal, \
     serde_json::Value, an enum deriving `arc_runtime::Enum`, or Option<T> of these";
 
 /// Classifies `ty`, or says why it is not a supported field type.
-pub fn classify(ty: &Type) -> Result<FieldTy, String> {
+pub(crate) fn classify(ty: &Type) -> Result<FieldTy, String> {
     if let Some(inner) = generic_arg(ty, "Option") {
         let inner = classify_scalar(inner)?;
         return Ok(FieldTy {

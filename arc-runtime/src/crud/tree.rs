@@ -14,10 +14,10 @@ use crate::resource::{Resource, Shape};
 use crate::value::to_cursor_text;
 
 /// The deepest nesting the tree route writes.
-pub const MAX_DEPTH: usize = 64;
+pub(super) const MAX_DEPTH: usize = 64;
 
 /// Rows and, for each, the indexes of its children.
-pub struct Forest<'a, R: Resource> {
+pub(super) struct Forest<'a, R: Resource> {
     rows: &'a [R::Model],
     roots: Vec<usize>,
     children: Vec<Vec<usize>>,
@@ -26,7 +26,7 @@ pub struct Forest<'a, R: Resource> {
 
 impl<'a, R: Resource> Forest<'a, R> {
     /// Links `rows` by their `parent` field.
-    pub fn build(rows: &'a [R::Model], parent: usize, shape: Shape) -> Self {
+    pub(super) fn build(rows: &'a [R::Model], parent: usize, shape: Shape) -> Self {
         let id_col = R::column(R::META.id);
         let parent_col = R::column(parent);
         let index: HashMap<String, usize> = rows
