@@ -376,17 +376,8 @@ impl FieldSet {
     /// The fields `caller` may see, select, filter, sort and search by: not hidden, and
     /// `visible_to` one of their roles when restricted.
     pub fn visible_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
-        let scope = meta.role_scope();
-        let mut set = FieldSet(0);
-        for (i, f) in meta.fields.iter().enumerate() {
-            if !f.hidden
-                && (f.visible_to.is_empty()
-                    || f.visible_to.iter().any(|r| caller.has_role_in(r, scope)))
-            {
-                set.insert(i);
-            }
-        }
-        set
+        let known = Self::known_to(meta, caller);
+        Self::matching(meta, |i, f| !f.hidden && known.contains(i))
     }
 
     /// The fields `caller` may name in a body: every field but those shown only to roles
@@ -394,22 +385,24 @@ impl FieldSet {
     /// exist, in a body as in a query; hidden fields stay writable (nobody is shown them).
     pub fn known_to(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
         let scope = meta.role_scope();
-        let mut set = FieldSet(0);
-        for (i, f) in meta.fields.iter().enumerate() {
-            if f.visible_to.is_empty() || f.visible_to.iter().any(|r| caller.has_role_in(r, scope))
-            {
-                set.insert(i);
-            }
-        }
-        set
+        Self::matching(meta, |_, f| {
+            f.visible_to.is_empty() || f.visible_to.iter().any(|r| caller.has_role_in(r, scope))
+        })
     }
 
     /// The fields `caller` sees masked (`redact_for` one of their roles).
     pub fn redacted_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
         let scope = meta.role_scope();
+        Self::matching(meta, |_, f| {
+            f.redact_for.iter().any(|r| caller.has_role_in(r, scope))
+        })
+    }
+
+    /// The fields of `meta` that `keep` holds for.
+    fn matching(meta: &ResourceMeta, keep: impl Fn(usize, &FieldMeta) -> bool) -> FieldSet {
         let mut set = FieldSet(0);
         for (i, f) in meta.fields.iter().enumerate() {
-            if f.redact_for.iter().any(|r| caller.has_role_in(r, scope)) {
+            if keep(i, f) {
                 set.insert(i);
             }
         }
