@@ -69,6 +69,7 @@ impl ArcState {
 }
 
 /// Builds an application from resources.
+#[must_use = "an App does nothing until it is served or made into a router"]
 pub struct App {
     db: DatabaseConnection,
     routes: Router<ArcState>,

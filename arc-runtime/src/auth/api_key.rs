@@ -15,6 +15,7 @@ pub const HEADER: &str = "x-api-key";
 
 /// Known API keys, by digest.
 #[derive(Clone, Debug, Default)]
+#[must_use = "a builder does nothing until it is given to the app"]
 pub struct ApiKeys {
     keys: HashMap<[u8; 32], AuthContext>,
 }

@@ -34,6 +34,7 @@ pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(3600);
 
 /// A JWKS URL with its cached keys. Cheap to clone (shared cache).
 #[derive(Clone)]
+#[must_use = "a builder does nothing until it is given to the app"]
 pub struct RemoteJwks {
     inner: Arc<Inner>,
     /// How long past `ttl` the last good set serves while fetching fails.

@@ -260,6 +260,7 @@ pub const DEFAULT_VERIFIED_CACHE: usize = 10_000;
 /// # Ok::<(), arc_runtime::auth::jwt::JwtConfigError>(())
 /// ```
 #[derive(Clone)]
+#[must_use = "a builder does nothing until it is given to the app"]
 pub struct JwtAuthenticator {
     keys: JwtKeys,
     validation: Validation,

@@ -191,6 +191,7 @@ pub trait Authenticator: Send + Sync + 'static {
 /// The app's authentication: authenticators in order, the revocation store, and whether
 /// `x-organization-id` may select an organization.
 #[derive(Clone)]
+#[must_use = "a builder does nothing until it is given to the app"]
 pub struct Auth {
     authenticators: Vec<Arc<dyn Authenticator>>,
     revocation: Arc<dyn RevocationStore>,

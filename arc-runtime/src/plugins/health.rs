@@ -42,6 +42,7 @@ struct Check {
 
 /// The app's readiness checks and its draining flag.
 #[derive(Clone, Default)]
+#[must_use = "a builder does nothing until it is given to the app"]
 pub struct Health {
     checks: Vec<Check>,
     draining: Draining,

@@ -24,6 +24,7 @@ pub enum HttpConfigError {
 /// # Ok::<(), arc_runtime::plugins::hygiene::HttpConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until it is given to the app"]
 pub struct Cors {
     origins: Option<Vec<HeaderValue>>,
     credentials: bool,

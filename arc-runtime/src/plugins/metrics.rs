@@ -37,6 +37,7 @@ type CrudSeries = FxHashMap<(&'static str, &'static str, &'static str), Counter>
 /// The app's metrics: a recorder, its renderer, and the handles of the series seen so far
 /// (so a request updates its series without building and hashing their keys again).
 #[derive(Clone)]
+#[must_use = "a builder does nothing until it is given to the app"]
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,

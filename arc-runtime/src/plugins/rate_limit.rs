@@ -46,6 +46,7 @@ pub enum KeyBy {
 /// # let _ = limit;
 /// ```
 #[derive(Clone)]
+#[must_use = "a builder does nothing until it is given to the app"]
 pub struct RateLimit {
     store: Arc<dyn RateLimitStore>,
     limit: u64,

@@ -44,6 +44,7 @@ struct Version {
 /// # let _ = versions;
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until it is given to the app"]
 pub struct Versioning {
     by: VersionBy,
     current: Arc<str>,
