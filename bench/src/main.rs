@@ -90,10 +90,10 @@ fn serve(mode: &str, db_path: &Path) -> Result<()> {
 
 /// Turns off the optional plugins an `App` has by default: the bare generated layer.
 fn bare(app: arc_runtime::App) -> arc_runtime::App {
-    app.metrics(None)
+    app.without_metrics()
         .etag(false)
-        .security_headers(None)
-        .timeout(None)
+        .without_security_headers()
+        .without_timeout()
 }
 
 /// The server of `mode` (see the module) over `db`.
@@ -114,29 +114,25 @@ fn router(mode: &str, db: arc_runtime::sea_orm::DatabaseConnection) -> Result<ax
                 .preset(arc_runtime::preset::Preset::Production)
                 .cursor_secret(b"bench");
             if !off.contains("ratelimit") {
-                app = app.rate_limit(Some(RateLimit::new(
-                    u64::MAX,
-                    Duration::from_secs(60),
-                    KeyBy::Ip,
-                )));
+                app = app.rate_limit(RateLimit::new(u64::MAX, Duration::from_secs(60), KeyBy::Ip));
             }
             if off.contains("compression") {
                 app = app.compression(false);
             }
             if off.contains("timeout") {
-                app = app.timeout(None);
+                app = app.without_timeout();
             }
             if off.contains("etag") {
                 app = app.etag(false);
             }
             if off.contains("security") {
-                app = app.security_headers(None);
+                app = app.without_security_headers();
             }
             if off.contains("metrics") {
-                app = app.metrics(None);
+                app = app.without_metrics();
             }
             if off.contains("inflight") {
-                app = app.max_in_flight(None);
+                app = app.without_max_in_flight();
             }
             app.into_router()
         }

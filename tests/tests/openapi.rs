@@ -559,7 +559,7 @@ async fn the_rate_limit_is_documented_where_it_applies() {
     let db = arc_runtime::db::connect("sqlite::memory:").await.unwrap();
     let limit = RateLimit::new(10, std::time::Duration::from_secs(60), KeyBy::Ip);
     let doc = arc_tests::shop_app(db)
-        .rate_limit(Some(limit))
+        .rate_limit(limit)
         .openapi()
         .expect("the document builds");
     let responses = |path: &str| doc["paths"][path]["get"]["responses"].clone();

@@ -218,7 +218,7 @@ async fn metrics_use_route_templates_and_parse_as_prometheus() {
 async fn metrics_can_ask_for_a_scraper_token() {
     use arc_runtime::plugins::metrics::Metrics;
     let router = App::new(db().await)
-        .metrics(Some(Metrics::new().bearer_token("scrape-me")))
+        .metrics(Metrics::new().bearer_token("scrape-me"))
         .into_router();
     let (status, headers, body, _) = call(&router, "/_metrics").await;
     assert_error_body(status, &body, 401, "UNAUTHORIZED");
@@ -257,7 +257,7 @@ async fn panics_and_timeouts_answer_in_the_envelope() {
                 "late"
             }),
         )
-        .timeout(Some(Duration::from_millis(100)))
+        .timeout(Duration::from_millis(100))
         .into_router();
     // The clock stands still from here and jumps to the next timer when every task waits:
     // the timeout fires before the handler's sleep, however loaded the machine. (Not
@@ -285,7 +285,7 @@ async fn load_is_shed_with_retry_after() {
                 "done"
             }),
         )
-        .max_in_flight(Some(1))
+        .max_in_flight(1)
         .into_router();
     // Paused time (after the database is set up, as above): the second request arrives
     // 50 ms into the first one's 300 ms, whatever the machine's load.
@@ -389,7 +389,7 @@ async fn security_headers_cors_and_compression() {
         .unwrap();
     let router = App::new(db().await)
         .preset(arc_runtime::preset::Preset::Production)
-        .cors(Some(cors))
+        .cors(cors)
         .into_router();
     let res = send(
         &router,
@@ -604,11 +604,7 @@ async fn rate_limits_per_user_with_headers() {
     use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
     use axum::http::Method;
     fn limited(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
-        arc_tests::shop_app(db).rate_limit(Some(RateLimit::new(
-            2,
-            Duration::from_secs(60),
-            KeyBy::User,
-        )))
+        arc_tests::shop_app(db).rate_limit(RateLimit::new(2, Duration::from_secs(60), KeyBy::User))
     }
     let app = TestApp::sqlite_with(limited).await;
     let ada = arc_tests::acme_admin();
@@ -648,7 +644,7 @@ async fn api_versions_by_header_and_by_path() {
     fn by_header(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
         let versions = Versioning::new(VersionBy::Header, "2")
             .deprecated("1", Some("Sat, 01 May 2027 00:00:00 GMT"));
-        arc_tests::shop_app(db).versioning(Some(versions))
+        arc_tests::shop_app(db).versioning(versions)
     }
     let app = TestApp::sqlite_with(by_header).await;
     let current = app.get("/categories").await;
@@ -669,7 +665,7 @@ async fn api_versions_by_header_and_by_path() {
 
     fn by_path(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
         let versions = Versioning::new(VersionBy::PathPrefix, "2").deprecated("1", None);
-        arc_tests::shop_app(db).versioning(Some(versions))
+        arc_tests::shop_app(db).versioning(versions)
     }
     let app = TestApp::sqlite_with(by_path).await;
     let v2 = app.get("/v2/products?limit=1").await;
@@ -710,7 +706,7 @@ async fn rate_limits_by_ip_need_the_peer_address() {
     use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
     let router = App::new(db().await)
         .route("/work", get(|| async { "done" }))
-        .rate_limit(Some(RateLimit::new(1, Duration::from_secs(60), KeyBy::Ip)))
+        .rate_limit(RateLimit::new(1, Duration::from_secs(60), KeyBy::Ip))
         .into_router();
     let from = |ip: [u8; 4]| {
         let peer: std::net::SocketAddr = (ip, 5000).into();

@@ -48,11 +48,11 @@ async fn get(
 
 /// The shop (JWT auth) on a migrated database, with one request a minute per caller.
 async fn limited_shop() -> axum::Router {
-    let app = arc_tests::shop_app(db().await).rate_limit(Some(RateLimit::new(
+    let app = arc_tests::shop_app(db().await).rate_limit(RateLimit::new(
         1,
         Duration::from_secs(60),
         KeyBy::User,
-    )));
+    ));
     app.migrate().await.unwrap();
     app.into_router()
 }
@@ -135,7 +135,7 @@ async fn the_registry_stays_for_authenticated_platform_admins() {
 #[tokio::test]
 async fn the_metrics_token_works_beside_jwt_auth() {
     let router = arc_tests::shop_app(db().await)
-        .metrics(Some(Metrics::new().bearer_token("scrape-me")))
+        .metrics(Metrics::new().bearer_token("scrape-me"))
         .into_router();
     let (status, _, body, _) = get(&router, "/_metrics", Some("Bearer scrape-me")).await;
     assert_eq!(status, 200, "{body}");
@@ -164,7 +164,7 @@ async fn probes_are_not_shed_with_the_load() {
                 "done"
             }),
         )
-        .max_in_flight(Some(1))
+        .max_in_flight(1)
         .into_router();
     let (busy, during) = tokio::join!(get(&router, "/work", None), async {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -64,10 +64,10 @@ impl App {
         self
     }
 
-    /// Serves these API versions (see [`crate::plugins::versioning`]). With a path prefix,
-    /// the resource routes are mounted under `/v{version}` for each one.
-    pub fn versioning(mut self, versions: Option<crate::plugins::versioning::Versioning>) -> Self {
-        self.versioning = versions;
+    /// Serves these API versions (see [`crate::plugins::versioning`]); off by default. With a
+    /// path prefix, the resource routes are mounted under `/v{version}` for each one.
+    pub fn versioning(mut self, versions: crate::plugins::versioning::Versioning) -> Self {
+        self.versioning = Some(versions);
         self
     }
 
@@ -120,8 +120,14 @@ impl App {
 
     /// Limits each key's requests to the API (see [`crate::plugins::rate_limit`]); off by
     /// default. Health, metrics and the documents are not limited.
-    pub fn rate_limit(mut self, limit: Option<crate::plugins::rate_limit::RateLimit>) -> Self {
-        self.rate_limit = limit;
+    pub fn rate_limit(mut self, limit: crate::plugins::rate_limit::RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// No rate limit (the default).
+    pub fn without_rate_limit(mut self) -> Self {
+        self.rate_limit = None;
         self
     }
 
@@ -147,15 +153,27 @@ impl App {
         self
     }
 
-    /// Cross-origin rules (`None`: no CORS headers, browsers keep to the same origin).
-    pub fn cors(mut self, cors: Option<Cors>) -> Self {
-        self.cors = cors;
+    /// Cross-origin rules (the development preset allows any origin; the others none).
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = Some(cors);
         self
     }
 
-    /// Security headers on every response (on by default; `None` turns them off).
-    pub fn security_headers(mut self, headers: Option<SecurityHeaders>) -> Self {
-        self.security_headers = headers;
+    /// No CORS headers: browsers keep to the same origin.
+    pub fn without_cors(mut self) -> Self {
+        self.cors = None;
+        self
+    }
+
+    /// Security headers on every response (on by default).
+    pub fn security_headers(mut self, headers: SecurityHeaders) -> Self {
+        self.security_headers = Some(headers);
+        self
+    }
+
+    /// No security headers (a proxy in front sets them).
+    pub fn without_security_headers(mut self) -> Self {
+        self.security_headers = None;
         self
     }
 
@@ -191,23 +209,40 @@ impl App {
         self
     }
 
-    /// Prometheus metrics at `/_metrics` (on by default); `None` turns them off.
-    pub fn metrics(mut self, metrics: Option<Metrics>) -> Self {
-        self.metrics = metrics;
+    /// Prometheus metrics at `/_metrics` with these settings (on by default).
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
-    /// The longest a request may take before it is answered 503 (default 30 s; `None`: no
-    /// limit).
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
+    /// No metrics, and no `/_metrics`.
+    pub fn without_metrics(mut self) -> Self {
+        self.metrics = None;
+        self
+    }
+
+    /// The longest a request may take before it is answered 503 (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// No request timeout.
+    pub fn without_timeout(mut self) -> Self {
+        self.timeout = None;
         self
     }
 
     /// Sheds load above `n` requests in flight: the excess is answered 503 with
-    /// `Retry-After` at once instead of queueing (default: no limit).
-    pub fn max_in_flight(mut self, n: Option<usize>) -> Self {
-        self.max_in_flight = n;
+    /// `Retry-After` at once instead of queueing (default: no limit; production 1024).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = Some(n);
+        self
+    }
+
+    /// No limit on requests in flight: none is shed.
+    pub fn without_max_in_flight(mut self) -> Self {
+        self.max_in_flight = None;
         self
     }
 

@@ -82,9 +82,7 @@ async fn build(setup: Setup) -> Result<App, Error> {
     }
     if let Ok(token) = std::env::var("ARC_METRICS_TOKEN") {
         // For a /_metrics reachable from outside the private network.
-        app = app.metrics(Some(
-            arc_runtime::plugins::metrics::Metrics::new().bearer_token(token),
-        ));
+        app = app.metrics(arc_runtime::plugins::metrics::Metrics::new().bearer_token(token));
     }
     if let Some(redis) = &redis {
         // Readiness follows Redis too.
@@ -106,7 +104,7 @@ async fn build(setup: Setup) -> Result<App, Error> {
         if let Some(redis) = &redis {
             limit = limit.store(redis.rate_limit());
         }
-        app = app.rate_limit(Some(limit));
+        app = app.rate_limit(limit);
     }
     Ok(app)
 }
