@@ -133,6 +133,9 @@ fn print_demo_tokens(secret: &[u8]) -> Result<(), Error> {
         let token = shop::demo_token(secret, user, &[], Some(org), org_roles, day)?;
         tracing::info!("demo token for {user} ({org}, roles {org_roles:?}): {token}");
     }
+    // The categories every organization shares are changed by platform admins only.
+    let token = shop::demo_token(secret, "root", &["admin"], Some("acme"), &[], day)?;
+    tracing::info!("demo token for root (platform admin, in acme): {token}");
     Ok(())
 }
 
