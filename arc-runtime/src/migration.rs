@@ -53,6 +53,7 @@ impl<R: Resource> MigrationName for ResourceMigration<R> {
 #[sea_orm_migration::async_trait::async_trait]
 impl<R: Resource> MigrationTrait for ResourceMigration<R> {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        no_statement_timeout(manager).await?;
         let schema = Schema::new(manager.get_database_backend());
         let entity = <R::Entity as Default>::default();
         manager
@@ -72,6 +73,19 @@ impl<R: Resource> MigrationTrait for ResourceMigration<R> {
             .drop_table(Table::drop().table(entity).if_exists().to_owned())
             .await
     }
+}
+
+/// Lifts the request-sized `statement_timeout` every pooled PostgreSQL connection carries
+/// ([`crate::db::STATEMENT_TIMEOUT`]) for the migration's transaction alone: building an index
+/// on a large table may take longer than any request should.
+async fn no_statement_timeout(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    if manager.get_database_backend() == DbBackend::Postgres {
+        manager
+            .get_connection()
+            .execute_unprepared("SET LOCAL statement_timeout = 0")
+            .await?;
+    }
+    Ok(())
 }
 
 /// Every index of `R`'s table (they are all `IF NOT EXISTS`): the entity's, the row scope
@@ -189,6 +203,7 @@ impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        no_statement_timeout(manager).await?;
         let table = R::META.table;
         let db = manager.get_connection();
         match manager.get_database_backend() {
