@@ -340,16 +340,42 @@ fn overloaded(err: &sea_orm::DbErr) -> bool {
     }
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
+/// The body of every error: a human message, a machine code, when, and the request id.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(description = "Every error: a human message, a machine code, when, and the request id.")]
+pub struct ErrorEnvelope<'a> {
+    /// Always `false`.
+    #[schemars(schema_with = "always_false")]
     success: bool,
+    /// What went wrong, for people.
     error: &'a str,
+    /// What went wrong, for programs (see [`ErrorCode`]).
+    #[schemars(schema_with = "error_codes")]
     code: &'static str,
+    /// When, RFC 3339 with milliseconds.
+    #[schemars(extend("format" = "date-time"))]
     timestamp: String,
+    /// The request's id, as in its `x-request-id` header.
     #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     request_id: Option<&'a str>,
+    /// More about it: `errors` lists every invalid field of a `VALIDATION_ERROR`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "details")]
     details: Option<&'a serde_json::Value>,
+}
+
+fn always_false(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "const": false })
+}
+
+fn error_codes(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    schemars::json_schema!({ "type": "string", "enum": codes })
+}
+
+fn details(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "object" })
 }
 
 /// The cause of a 500, kept in the response's extensions (never in its body) so a
@@ -366,7 +392,7 @@ impl IntoResponse for ArcError {
             .map(|s| InternalCause(s.to_string().into()));
         let request_id = request_id::current();
         let request_id = request_id.as_ref().and_then(|id| id.to_str().ok());
-        let body = Envelope {
+        let body = ErrorEnvelope {
             success: false,
             error: &self.message,
             code: self.code.as_str(),

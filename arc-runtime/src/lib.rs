@@ -53,6 +53,7 @@ pub mod resource;
 pub mod stores;
 pub mod telemetry;
 pub mod value;
+pub mod wire;
 
 pub use app::{App, ArcState};
 pub use arc_macros::{Enum, permissions, resource};
@@ -83,40 +84,14 @@ pub use uuid;
 /// The paths generated code uses. Not a public API: it changes with the macro.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::app::ArcState;
-    pub use crate::crud::{handlers, routes};
     pub use crate::enumeration::{IntoDbValue, TextEnum, default_value};
     pub use crate::hooks::Hooks;
     pub use crate::migration::ResourceMigration;
     pub use crate::permissions::{Permissions, Rule};
     pub use crate::resource::{
-        Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, ResourceSchemas, Rules,
-        SerializeFields,
+        Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, Rules, SerializeFields,
     };
-    pub use axum::Router;
-    pub use axum::routing::{delete, get, patch, post};
     pub use schemars;
     pub use sea_orm;
     pub use serde;
-
-    /// Deserializes a present field of a patch DTO as `Some(value)`, `null` as `Some(None)`:
-    /// with `#[serde(default)]`, absent stays `None`.
-    pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-    where
-        T: serde::Deserialize<'de>,
-        D: serde::Deserializer<'de>,
-    {
-        <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
-    }
-
-    /// Deserializes a present field of a patch DTO that is not nullable as `Some(value)`;
-    /// `null` is refused, as the server's decoder refuses it. With `#[serde(default)]`,
-    /// absent stays `None`.
-    pub fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
-    where
-        T: serde::Deserialize<'de>,
-        D: serde::Deserializer<'de>,
-    {
-        T::deserialize(deserializer).map(Some)
-    }
 }

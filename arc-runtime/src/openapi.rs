@@ -1,30 +1,33 @@
-//! The OpenAPI 3.1 document of an app, assembled from what each `#[resource]` declares: the
-//! schemars schemas of its row and bodies, its route table ([`crate::crud::routes`]), its
-//! field table (filters, operators, sort and select fields) and its permission rules. It is
-//! served at `/_docs/openapi.json`; `/_docs` renders it for people.
+//! The OpenAPI 3.1 document of an app, assembled from what each `#[resource]` declares: its
+//! route table ([`crate::crud::routes`]), what each route's handler answers (the typed
+//! outcomes of [`crate::crud::response`], asked through [`crate::crud::routes::Answers`]), its
+//! field table (the bodies, through [`crate::wire`]; filters, operators, sort and select
+//! fields) and its permission rules. It is served at `/_docs/openapi.json`; `/_docs` renders
+//! it for people.
 //!
-//! Component names: a resource's schemas are named after its type (`Product`,
-//! `ProductCreate`, `ProductPatch`) and its envelopes after the resource (`ProductPage`,
-//! `ProductKeysetPage`, `ProductSelection` (a row of a page), `ProductData`, ...); shared ones (`ErrorEnvelope`, `DeleteResult`)
-//! once. A name taken twice (two types of the same name in different modules) is an error of
-//! the document, reported by [`Document::build`].
+//! Component names follow the resource (`Product`, `ProductCreate`, `ProductPatch`,
+//! `ProductPage`, ...: see [`crate::crud::response`]); shared ones (`ErrorEnvelope`,
+//! `DeleteResult`) appear once. A name taken twice (two resources of the same name) is an
+//! error of the document, reported by [`Document::build`].
 
 use axum::http::Method;
+use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::crud::routes::{Action, RouteInfo, routes};
-use crate::error::ErrorCode;
+use crate::crud::routes::{Action, Answer, RouteInfo, routes};
+use crate::error::ErrorEnvelope;
 use crate::query::{Op, QueryLimits};
-use crate::resource::{FieldMeta, FieldType, ResourceMeta, ResourceSchemas};
+use crate::resource::{FieldMeta, ResourceMeta};
+use crate::wire::{self, View, value_schema};
 
 /// A mounted resource, as the document and the registry see it.
 #[derive(Clone, Copy)]
 pub struct Registered {
     /// Its field table, routes and rules.
     pub meta: &'static ResourceMeta,
-    /// Its schemars schemas.
-    pub schemas: fn(&mut schemars::SchemaGenerator) -> ResourceSchemas,
+    /// What each of its routes answers, from the route's handler.
+    pub answer: fn(&RouteInfo, &mut SchemaGenerator) -> Answer,
 }
 
 impl std::fmt::Debug for Registered {
@@ -89,6 +92,9 @@ impl Document {
                 s.definitions_path = "#/components/schemas/".into();
                 s.meta_schema = None;
             })
+            // The generator describes answers: what the server writes (a member skipped when
+            // empty is not required).
+            .for_serialize()
             .into_generator();
         let mut paths: Map<String, Value> = Map::new();
         let mut ours: Map<String, Value> = Map::new();
@@ -98,8 +104,7 @@ impl Document {
             }
             Ok(())
         };
-        add(&mut ours, "ErrorEnvelope".into(), error_envelope())?;
-        add(&mut ours, "DeleteResult".into(), delete_result())?;
+        generator.subschema_for::<ErrorEnvelope>();
         let mut tags = Vec::new();
         let prefixes = if self.prefixes.is_empty() {
             vec![String::new()]
@@ -108,20 +113,25 @@ impl Document {
         };
         for resource in &self.resources {
             let meta = resource.meta;
-            let schemas = (resource.schemas)(&mut generator);
-            let names = Names::of(meta, &schemas);
-            let selection = selection(&names.model, generator.definitions(), meta);
-            add(&mut ours, names.selected.clone(), selection)?;
-            for (name, schema) in envelopes(meta, &names) {
-                add(&mut ours, name, schema)?;
-            }
+            let names = Names::of(meta);
+            add(
+                &mut ours,
+                names.create.clone(),
+                wire::schema(meta, View::Create).to_value(),
+            )?;
+            add(
+                &mut ours,
+                names.patch.clone(),
+                wire::schema(meta, View::Patch).to_value(),
+            )?;
             let tag = meta.path.trim_start_matches('/').to_owned();
             tags.push(
                 json!({ "name": tag, "description": format!("The `{}` resource.", meta.name) }),
             );
             for prefix in &prefixes {
                 for route in routes(meta) {
-                    let op = self.operation(meta, &route, &schemas, &names, &tag, prefix);
+                    let answer = (resource.answer)(&route, &mut generator);
+                    let op = self.operation(meta, &route, &answer, &names, &tag, prefix);
                     let path = paths
                         .entry(format!("{prefix}{}", route.path))
                         .or_insert_with(|| json!({}));
@@ -170,7 +180,7 @@ impl Document {
         &self,
         meta: &ResourceMeta,
         route: &RouteInfo,
-        schemas: &ResourceSchemas,
+        answer: &Answer,
         names: &Names,
         tag: &str,
         prefix: &str,
@@ -189,12 +199,12 @@ impl Document {
             "summary": summary(meta, action),
             "x-arc-permission": action.permission(meta),
             "parameters": parameters(meta, route, &self.limits),
-            "responses": self.responses(meta, action, names, public),
+            "responses": self.responses(meta, action, answer, public),
         });
         if let Some(preset) = action.preset() {
             op["x-arc-preset"] = preset.into();
         }
-        if let Some(body) = request_body(action, meta, schemas) {
+        if let Some(body) = request_body(action, meta, names) {
             op["requestBody"] = body;
         }
         if !self.security_schemes.is_empty() {
@@ -211,35 +221,32 @@ impl Document {
         op
     }
 
-    /// The answers `action` can give.
-    fn responses(&self, meta: &ResourceMeta, action: Action, names: &Names, public: bool) -> Value {
-        let (status, schema) = match action {
-            Action::List | Action::Deleted => (
-                "200",
-                json!({ "oneOf": [reference(&names.page), reference(&names.keyset)] }),
-            ),
-            Action::Get | Action::BySlug | Action::Update | Action::Replace | Action::Restore => {
-                ("200", reference(&names.data))
-            }
-            Action::Create => ("201", reference(&names.data)),
-            Action::Delete => ("200", reference("DeleteResult")),
-            Action::Tree | Action::Children => ("200", reference(&names.list)),
-            Action::BulkCreate => ("201", reference(&names.bulk)),
-            Action::BulkUpdate => ("200", bulk_counts(&["matchedCount", "modifiedCount"])),
-            Action::BulkDelete => ("200", bulk_counts(&["deletedCount"])),
-        };
+    /// The answers `action` can give: its handler's outcome, and the errors it may meet.
+    fn responses(
+        &self,
+        meta: &ResourceMeta,
+        action: Action,
+        answer: &Answer,
+        public: bool,
+    ) -> Value {
         let mut out = Map::new();
         let mut ok = json!({
             "description": summary(meta, action),
-            "content": { "application/json": { "schema": schema } },
+            "content": { "application/json": { "schema": answer.schema } },
         });
-        if action == Action::Create {
-            ok["headers"] = json!({ "Location": {
-                "description": "The path of the new row.",
-                "schema": { "type": "string" },
-            }});
+        if !answer.headers.is_empty() {
+            ok["headers"] = answer
+                .headers
+                .iter()
+                .map(|(name, description)| {
+                    let header =
+                        json!({ "description": description, "schema": { "type": "string" } });
+                    ((*name).to_owned(), header)
+                })
+                .collect::<Map<String, Value>>()
+                .into();
         }
-        out.insert(status.to_owned(), ok);
+        out.insert(answer.status.as_str().to_owned(), ok);
         let mut errors = vec!["400"];
         if !public || meta.presets.tenant.is_some() {
             errors.extend(["401", "403"]);
@@ -285,28 +292,18 @@ impl Document {
     }
 }
 
-/// The component names of one resource.
+/// The component names of one resource's bodies.
 struct Names {
-    model: Value,
-    selected: String,
-    page: String,
-    keyset: String,
-    data: String,
-    list: String,
-    bulk: String,
+    create: String,
+    patch: String,
 }
 
 impl Names {
-    fn of(meta: &ResourceMeta, schemas: &ResourceSchemas) -> Names {
+    fn of(meta: &ResourceMeta) -> Names {
         let base = pascal(meta.name);
         Names {
-            model: schemas.model.clone().to_value(),
-            selected: format!("{base}Selection"),
-            page: format!("{base}Page"),
-            keyset: format!("{base}KeysetPage"),
-            data: format!("{base}Data"),
-            list: format!("{base}List"),
-            bulk: format!("{base}BulkCreated"),
+            create: format!("{base}Create"),
+            patch: format!("{base}Patch"),
         }
     }
 }
@@ -325,160 +322,6 @@ fn pascal(name: &str) -> String {
 
 fn reference(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
-}
-
-/// A row of a list page: the row's members, none required, since `select` keeps the ones
-/// it names (every one the caller may read when absent). `model` is the row's schema or a
-/// `$ref` to it among `definitions`.
-fn selection(model: &Value, definitions: &Map<String, Value>, meta: &ResourceMeta) -> Value {
-    let row = model["$ref"]
-        .as_str()
-        .and_then(|target| target.rsplit('/').next())
-        .and_then(|name| definitions.get(name))
-        .unwrap_or(model);
-    let mut selection = row.clone();
-    if let Some(object) = selection.as_object_mut() {
-        object.remove("required");
-        object.insert(
-            "description".into(),
-            format!(
-                "A row of a page of {}: the members `select` keeps (by default every one the caller may read).",
-                meta.path.trim_start_matches('/')
-            )
-            .into(),
-        );
-    }
-    selection
-}
-
-/// The envelopes of a resource: pages, one row, a list, bulk results.
-fn envelopes(meta: &ResourceMeta, names: &Names) -> Vec<(String, Value)> {
-    let row = names.model.clone();
-    let rows = json!({ "type": "array", "items": row });
-    let selected = json!({ "type": "array", "items": reference(&names.selected) });
-    let success = json!({ "const": true });
-    let mut out = vec![
-        (
-            names.page.clone(),
-            json!({
-                "type": "object",
-                "description": format!("A page of {}, by `page` and `limit`.", meta.path.trim_start_matches('/')),
-                "properties": {
-                    "success": success, "docs": selected,
-                    "page": { "type": "integer", "minimum": 1 },
-                    "limit": { "type": "integer", "minimum": 1 },
-                    "total": { "type": "integer", "minimum": 0 },
-                    "pages": { "type": "integer", "minimum": 0 },
-                    "hasNext": { "type": "boolean" },
-                    "hasPrev": { "type": "boolean" },
-                },
-                "required": ["success", "docs", "page", "limit", "total", "pages", "hasNext", "hasPrev"],
-                "additionalProperties": false,
-            }),
-        ),
-        (
-            names.keyset.clone(),
-            json!({
-                "type": "object",
-                "description": "A keyset page (`after=`): `next` continues it, absent on the last page.",
-                "properties": {
-                    "success": success, "docs": selected,
-                    "limit": { "type": "integer", "minimum": 1 },
-                    "hasNext": { "type": "boolean" },
-                    "next": { "type": "string", "description": "An opaque, signed cursor." },
-                },
-                "required": ["success", "docs", "limit", "hasNext"],
-                // Exactly these members: a page (`page`, `total`, ...) is not a keyset page,
-                // so the list answer's `oneOf` holds for one branch only.
-                "additionalProperties": false,
-            }),
-        ),
-        (
-            names.data.clone(),
-            json!({
-                "type": "object",
-                "properties": {
-                    "success": success, "data": row,
-                    "message": { "type": "string" },
-                },
-                "required": ["success", "data"],
-            }),
-        ),
-        (
-            names.list.clone(),
-            json!({
-                "type": "object",
-                "description": "Rows; in a tree each carries its `children`.",
-                "properties": { "success": success, "data": rows },
-                "required": ["success", "data"],
-            }),
-        ),
-    ];
-    if meta.presets.bulk {
-        out.push((
-            names.bulk.clone(),
-            json!({
-                "type": "object",
-                "properties": {
-                    "success": success, "data": rows,
-                    "count": { "type": "integer", "minimum": 0 },
-                },
-                "required": ["success", "data", "count"],
-            }),
-        ));
-    }
-    out
-}
-
-fn bulk_counts(keys: &[&str]) -> Value {
-    let properties: Map<String, Value> = keys
-        .iter()
-        .map(|k| ((*k).to_owned(), json!({ "type": "integer", "minimum": 0 })))
-        .collect();
-    json!({
-        "type": "object",
-        "properties": {
-            "success": { "const": true },
-            "data": { "type": "object", "properties": properties, "required": keys },
-        },
-        "required": ["success", "data"],
-    })
-}
-
-fn error_envelope() -> Value {
-    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-    json!({
-        "type": "object",
-        "description": "Every error: a human message, a machine code, when, and the request id.",
-        "properties": {
-            "success": { "const": false },
-            "error": { "type": "string" },
-            "code": { "type": "string", "enum": codes },
-            "timestamp": { "type": "string", "format": "date-time" },
-            "requestId": { "type": "string" },
-            "details": { "type": "object" },
-        },
-        "required": ["success", "error", "code", "timestamp", "requestId"],
-    })
-}
-
-fn delete_result() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "success": { "const": true },
-            "data": {
-                "type": "object",
-                "properties": {
-                    "message": { "type": "string" },
-                    "id": { "type": "string" },
-                    "soft": { "type": "boolean", "description": "Present when the row was soft-deleted." },
-                },
-                "required": ["message", "id"],
-            },
-        },
-        "required": ["success", "data"],
-    })
 }
 
 /// The reusable error answers, one per status.
@@ -603,9 +446,9 @@ fn request_body_kind(action: Action) -> Option<BodyKind> {
     }
 }
 
-fn request_body(action: Action, meta: &ResourceMeta, schemas: &ResourceSchemas) -> Option<Value> {
-    let create = schemas.create.clone().to_value();
-    let patch = schemas.patch.clone().to_value();
+fn request_body(action: Action, meta: &ResourceMeta, names: &Names) -> Option<Value> {
+    let create = reference(&names.create);
+    let patch = reference(&names.patch);
     let filterable: Vec<&str> = public_fields(meta)
         .filter(|f| f.filter.0 != 0)
         .map(|f| f.name)
@@ -642,21 +485,6 @@ fn request_body(action: Action, meta: &ResourceMeta, schemas: &ResourceSchemas) 
         "required": true,
         "content": { "application/json": { "schema": schema } },
     }))
-}
-
-/// The JSON Schema of a value of `ty` in a query string or path.
-fn value_schema(ty: FieldType) -> Value {
-    match ty {
-        FieldType::Uuid => json!({ "type": "string", "format": "uuid" }),
-        FieldType::String | FieldType::Json => json!({ "type": "string" }),
-        FieldType::I32 => json!({ "type": "integer", "format": "int32" }),
-        FieldType::I64 => json!({ "type": "integer", "format": "int64" }),
-        FieldType::F64 => json!({ "type": "number" }),
-        FieldType::Bool => json!({ "type": "boolean" }),
-        FieldType::DateTime => json!({ "type": "string", "format": "date-time" }),
-        FieldType::Decimal => json!({ "type": "string", "format": "decimal" }),
-        FieldType::Enum(values) => json!({ "type": "string", "enum": values }),
-    }
 }
 
 fn query(name: String, schema: Value, description: String) -> Value {

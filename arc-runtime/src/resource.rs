@@ -164,6 +164,8 @@ pub struct FieldMeta {
     pub writable_by: &'static [&'static str],
     /// Callers with one of these roles see a mask instead of the value.
     pub redact_for: &'static [&'static str],
+    /// The field's doc comment, for the JSON Schemas (empty when it has none).
+    pub doc: &'static str,
 }
 
 impl FieldMeta {
@@ -187,7 +189,14 @@ impl FieldMeta {
             visible_to: &[],
             writable_by: &[],
             redact_for: &[],
+            doc: "",
         }
+    }
+
+    /// With `doc` as its description in the JSON Schemas.
+    pub const fn doc(mut self, doc: &'static str) -> Self {
+        self.doc = doc;
+        self
     }
 
     /// Seen only by callers with one of `roles`.
@@ -321,6 +330,8 @@ pub struct Presets {
 pub struct ResourceMeta {
     /// The resource name, e.g. `product`.
     pub name: &'static str,
+    /// The struct's doc comment, for the JSON Schemas (empty when it has none).
+    pub doc: &'static str,
     /// The collection path, e.g. `/products`.
     pub path: &'static str,
     /// The table.
@@ -492,22 +503,4 @@ pub trait Resource: Sized + Send + Sync + 'static {
 
     /// The column of field `index` (as in `META.fields`).
     fn column(index: usize) -> <Self::Entity as EntityTrait>::Column;
-
-    /// The resource's routes, each one a generic handler of [`crate::crud::handlers`].
-    fn router() -> axum::Router<crate::app::ArcState>;
-
-    /// The JSON Schemas of the row as answered, the create body and the patch body, from
-    /// their schemars derives; named types land in `generator`'s definitions.
-    fn schemas(generator: &mut schemars::SchemaGenerator) -> ResourceSchemas;
-}
-
-/// The JSON Schemas of one resource (see [`Resource::schemas`]).
-#[derive(Clone, Debug)]
-pub struct ResourceSchemas {
-    /// A row, as `GET` answers it (hidden fields left out).
-    pub model: schemars::Schema,
-    /// The body of `POST`.
-    pub create: schemars::Schema,
-    /// The body of `PATCH`.
-    pub patch: schemars::Schema,
 }

@@ -1,52 +1,13 @@
-//! The create and patch DTOs: the typed bodies of `POST` and `PATCH`, for clients and tests.
-//!
-//! The server decodes bodies through the field table (to report every problem at once); these
-//! types accept exactly the same bodies.
+//! The create and patch DTOs: typed bodies of `POST` and `PATCH` for clients and tests to
+//! send (`Serialize` only). The server decodes bodies through the field table, and the document
+//! describes them from the same table ([`arc_runtime::wire`]): these types are a convenience
+//! for writing a body, not a second description of it.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::Visibility;
 
-use crate::model::{Field, Resource};
-
-/// A bound as a JSON number literal: integral bounds without a fraction.
-fn number(value: f64) -> TokenStream {
-    if value.fract() == 0.0 && value.abs() < 9.0e15 {
-        let int = proc_macro2::Literal::i64_unsuffixed(value as i64);
-        quote!(#int)
-    } else {
-        let float = proc_macro2::Literal::f64_unsuffixed(value);
-        quote!(#float)
-    }
-}
-
-/// The field's validation rules as schemars attributes, so the JSON Schema states what the
-/// server checks: `length`, `range` and the allowed values.
-pub(super) fn schema_rules(f: &Field) -> TokenStream {
-    let mut out = TokenStream::new();
-    let bounds = |min: Option<TokenStream>, max: Option<TokenStream>| {
-        let min = min.map(|m| quote!(min = #m));
-        let max = max.map(|m| quote!(max = #m));
-        let parts: Vec<TokenStream> = min.into_iter().chain(max).collect();
-        quote!(#(#parts),*)
-    };
-    if f.min_len.is_some() || f.max_len.is_some() {
-        let inner = bounds(
-            f.min_len.map(|v| number(f64::from(v))),
-            f.max_len.map(|v| number(f64::from(v))),
-        );
-        out.extend(quote!(#[schemars(length(#inner))]));
-    }
-    if f.min.is_some() || f.max.is_some() {
-        let inner = bounds(f.min.map(number), f.max.map(number));
-        out.extend(quote!(#[schemars(range(#inner))]));
-    }
-    if !f.one_of.is_empty() {
-        let values = &f.one_of;
-        out.extend(quote!(#[schemars(extend("enum" = [#(#values),*]))]));
-    }
-    out
-}
+use crate::model::Resource;
 
 pub(super) fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
     let ident = &model.ident;
@@ -58,40 +19,21 @@ pub(super) fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
         let ty = &f.ty;
         let docs = &f.docs;
         let attr = if f.fty.nullable {
-            quote!(#[serde(default, skip_serializing_if = "Option::is_none")])
-        } else if f.default.is_some() {
-            quote!(#[serde(default)])
+            quote!(#[serde(skip_serializing_if = "Option::is_none")])
         } else {
             quote!()
         };
-        let rules = schema_rules(f);
-        quote! { #(#docs)* #attr #rules pub #name: #ty, }
+        quote! { #(#docs)* #attr pub #name: #ty, }
     });
     let patch_fields = writable.iter().map(|f| {
         let name = &f.ident;
         let ty = &f.ty;
         let docs = &f.docs;
-        let rules = schema_rules(f);
-        let ty_text = quote!(#ty).to_string();
-        if f.fty.nullable {
-            quote! {
-                #(#docs)*
-                #[serde(default, skip_serializing_if = "Option::is_none",
-                        deserialize_with = "::arc_runtime::__private::double_option")]
-                #rules
-                pub #name: Option<#ty>,
-            }
-        } else {
-            // Absent stays `None`; `null` is refused as the server refuses it, and the schema
-            // is the field's own (not nullable), so document, DTO and decoder agree.
-            quote! {
-                #(#docs)*
-                #[serde(default, skip_serializing_if = "Option::is_none",
-                        deserialize_with = "::arc_runtime::__private::present")]
-                #[schemars(with = #ty_text)]
-                #rules
-                pub #name: Option<#ty>,
-            }
+        // Absent when `None`; for a nullable field, `Some(None)` is written as `null`.
+        quote! {
+            #(#docs)*
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub #name: Option<#ty>,
         }
     });
     let path = &model.path;
@@ -102,17 +44,15 @@ pub(super) fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
     );
     quote! {
         #[doc = #create_doc]
-        #[derive(Debug, Clone, ::arc_runtime::__private::serde::Serialize, ::arc_runtime::__private::serde::Deserialize, ::arc_runtime::__private::schemars::JsonSchema)]
-        #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
-        #[schemars(crate = "::arc_runtime::__private::schemars")]
+        #[derive(Debug, Clone, ::arc_runtime::__private::serde::Serialize)]
+        #[serde(crate = "::arc_runtime::__private::serde")]
         #vis struct #create {
             #(#create_fields)*
         }
 
         #[doc = #patch_doc]
-        #[derive(Debug, Clone, Default, ::arc_runtime::__private::serde::Serialize, ::arc_runtime::__private::serde::Deserialize, ::arc_runtime::__private::schemars::JsonSchema)]
-        #[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
-        #[schemars(crate = "::arc_runtime::__private::schemars")]
+        #[derive(Debug, Clone, Default, ::arc_runtime::__private::serde::Serialize)]
+        #[serde(crate = "::arc_runtime::__private::serde")]
         #vis struct #patch {
             #(#patch_fields)*
         }

@@ -24,25 +24,9 @@ pub(crate) fn strip_field_attrs(item: &ItemStruct) -> ItemStruct {
     item
 }
 
-/// The user's struct as the response's JSON Schema describes it: hidden fields left out.
-fn with_schema(model: &Resource, mut item: ItemStruct) -> ItemStruct {
-    item.attrs.push(syn::parse_quote!(
-        #[derive(::arc_runtime::__private::schemars::JsonSchema)]
-    ));
-    item.attrs.push(syn::parse_quote!(
-        #[schemars(crate = "::arc_runtime::__private::schemars")]
-    ));
-    for (field, meta) in item.fields.iter_mut().zip(&model.fields) {
-        if meta.hidden {
-            field.attrs.push(syn::parse_quote!(#[schemars(skip)]));
-        }
-    }
-    item
-}
-
 /// Everything `#[resource]` emits for a checked model.
 pub(crate) fn resource(model: &Resource, item: &ItemStruct) -> TokenStream {
-    let item = with_schema(model, strip_field_attrs(item));
+    let item = strip_field_attrs(item);
     let entity = entity::expand(model);
     let dtos = dto::expand(model, &item.vis);
     let imp = resource_impl::expand(model);

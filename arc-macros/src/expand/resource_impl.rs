@@ -158,10 +158,15 @@ fn field_meta(f: &Field) -> TokenStream {
             add(quote!(#method(&[#(#roles),*])));
         }
     }
+    if !f.doc.is_empty() {
+        let doc = &f.doc;
+        add(quote!(doc(#doc)));
+    }
     chain
 }
 
-fn router(model: &Resource) -> TokenStream {
+/// The impl's doc: the routes, and who may use them.
+fn routes_doc(model: &Resource) -> TokenStream {
     let path = &model.path;
     let one = format!("{path}/{{id}}");
     let mut docs = vec![
@@ -206,9 +211,6 @@ fn router(model: &Resource) -> TokenStream {
         /// The routes, and who may use them:
         ///
         #(#[doc = #docs])*
-        fn router() -> __p::Router<__p::ArcState> {
-            __p::routes::router::<Self>()
-        }
     }
 }
 
@@ -244,9 +246,8 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
     let owner_bypass = &model.presets.owner_bypass;
     let default_sort = &model.default_sort;
     let lenient = model.lenient;
-    let router = router(model);
-    let create = format_ident!("{}Create", ident);
-    let patch = format_ident!("{}Patch", ident);
+    let routes_doc = routes_doc(model);
+    let doc = &model.doc;
     let permissions = permissions(model);
     let hooks = if model.hooks {
         quote!()
@@ -259,6 +260,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
         }
     };
     quote! {
+        #routes_doc
         impl __p::Resource for #ident {
             type Entity = #module::Entity;
             type Model = #module::Model;
@@ -266,6 +268,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
 
             const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
                 name: #name,
+                doc: #doc,
                 path: #path,
                 table: #table,
                 migration: #migration,
@@ -290,16 +293,6 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
             fn column(index: usize) -> #module::Column {
                 const COLUMNS: [#module::Column; #count] = [#(#columns),*];
                 COLUMNS[index]
-            }
-
-            #router
-
-            fn schemas(g: &mut __p::schemars::SchemaGenerator) -> __p::ResourceSchemas {
-                __p::ResourceSchemas {
-                    model: g.subschema_for::<Self>(),
-                    create: g.subschema_for::<#create>(),
-                    patch: g.subschema_for::<#patch>(),
-                }
             }
         }
 

@@ -48,6 +48,7 @@ impl Resource {
             .map_or_else(|| snake.clone(), |n| n.as_ref().clone());
         let plural = pluralize(&name);
         let mut model = Resource {
+            doc: super::doc_text(&item.attrs),
             entity_mod: Ident::new(&format!("{snake}_entity"), ident.span()),
             ident,
             path: args.path.as_ref().map_or_else(
@@ -335,6 +336,7 @@ fn field(cx: &Ctxt, f: &syn::Field) -> Option<Field> {
         ident,
         name,
         ty: args.ty.clone(),
+        doc: super::doc_text(&f.attrs),
         docs: f
             .attrs
             .iter()

@@ -36,6 +36,8 @@ pub(crate) struct Field {
     pub ty: syn::Type,
     /// The user's `///` docs, carried over to the DTO and model fields.
     pub docs: Vec<syn::Attribute>,
+    /// The same docs as text, for the field table (and so the JSON Schemas).
+    pub doc: String,
     pub fty: FieldTy,
     pub id: bool,
     pub system: bool,
@@ -83,6 +85,8 @@ pub(crate) struct Presets {
 #[derive(Debug)]
 pub(crate) struct Resource {
     pub ident: Ident,
+    /// The struct's doc comment, as text.
+    pub doc: String,
     pub name: String,
     pub path: String,
     pub table: String,
@@ -96,6 +100,26 @@ pub(crate) struct Resource {
     pub permissions: permissions::PermissionsAst,
     /// Fields a preset names (even with the wrong type): their own errors are the preset's.
     pub claimed: Vec<usize>,
+}
+
+/// The text of the `///` comments among `attrs`: one line each, the space after `///` dropped,
+/// as rustdoc and schemars read them.
+pub(crate) fn doc_text(attrs: &[syn::Attribute]) -> String {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) if nv.path.is_ident("doc") => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .map(|line| line.strip_prefix(' ').map(str::to_owned).unwrap_or(line))
+        .collect();
+    lines.join("\n").trim().to_owned()
 }
 
 /// Whether `attr` is `#[permissions(..)]` (by its last path segment).

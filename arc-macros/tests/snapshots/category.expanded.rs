@@ -1,6 +1,4 @@
 /// A product category; categories nest through `parent_id`.
-#[derive(::arc_runtime::__private::schemars::JsonSchema)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct Category {
     pub id: Uuid,
     pub name: String,
@@ -34,66 +32,40 @@ pub mod category_entity {
     impl sea_orm::ActiveModelBehavior for ActiveModel {}
 }
 /// The body of `POST /categories`: the client-writable fields of [`Category`].
-#[derive(
-    Debug,
-    Clone,
-    ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize,
-    ::arc_runtime::__private::schemars::JsonSchema
-)]
-#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
+#[derive(Debug, Clone, ::arc_runtime::__private::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private::serde")]
 pub struct CategoryCreate {
-    #[schemars(length(min = 1, max = 100))]
     pub name: String,
-    #[schemars(length(min = 1, max = 100))]
     pub slug: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<Uuid>,
 }
 /// The body of `PATCH /categories/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
-#[derive(
-    Debug,
-    Clone,
-    Default,
-    ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize,
-    ::arc_runtime::__private::schemars::JsonSchema
-)]
-#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
+#[derive(Debug, Clone, Default, ::arc_runtime::__private::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private::serde")]
 pub struct CategoryPatch {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "String")]
-    #[schemars(length(min = 1, max = 100))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "String")]
-    #[schemars(length(min = 1, max = 100))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::double_option"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<Option<Uuid>>,
 }
 const _: () = {
     use ::arc_runtime::__private as __p;
+    /// The routes, and who may use them:
+    ///
+    /// `GET /categories`: public; `POST /categories`: roles("admin")
+    /// `GET /categories/{id}`: public; `PATCH`/`PUT`: roles("admin"); `DELETE`: roles("admin")
+    /// `GET /categories/slug/{slug}`: public
+    /// `GET /categories/tree`, `GET /categories/{id}/children`: public
     impl __p::Resource for Category {
         type Entity = category_entity::Entity;
         type Model = category_entity::Model;
         type ActiveModel = category_entity::ActiveModel;
         const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
             name: "category",
+            doc: "A product category; categories nest through `parent_id`.",
             path: "/categories",
             table: "categories",
             migration: "m_arc_create_categories",
@@ -153,22 +125,6 @@ const _: () = {
                 category_entity::Column::UpdatedAt,
             ];
             COLUMNS[index]
-        }
-        /// The routes, and who may use them:
-        ///
-        /// `GET /categories`: public; `POST /categories`: roles("admin")
-        /// `GET /categories/{id}`: public; `PATCH`/`PUT`: roles("admin"); `DELETE`: roles("admin")
-        /// `GET /categories/slug/{slug}`: public
-        /// `GET /categories/tree`, `GET /categories/{id}/children`: public
-        fn router() -> __p::Router<__p::ArcState> {
-            __p::routes::router::<Self>()
-        }
-        fn schemas(g: &mut __p::schemars::SchemaGenerator) -> __p::ResourceSchemas {
-            __p::ResourceSchemas {
-                model: g.subschema_for::<Self>(),
-                create: g.subschema_for::<CategoryCreate>(),
-                patch: g.subschema_for::<CategoryPatch>(),
-            }
         }
     }
     impl __p::SerializeFields for category_entity::Model {

@@ -1,6 +1,4 @@
 /// A note owned by the user in `owner_id`.
-#[derive(::arc_runtime::__private::schemars::JsonSchema)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct Note {
     pub id: Uuid,
     pub title: String,
@@ -48,87 +46,53 @@ pub mod note_entity {
     impl sea_orm::ActiveModelBehavior for ActiveModel {}
 }
 /// The body of `POST /notes`: the client-writable fields of [`Note`].
-#[derive(
-    Debug,
-    Clone,
-    ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize,
-    ::arc_runtime::__private::schemars::JsonSchema
-)]
-#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
+#[derive(Debug, Clone, ::arc_runtime::__private::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private::serde")]
 pub struct NoteCreate {
-    #[schemars(length(min = 1))]
     pub title: String,
     pub owner_id: String,
     /// Only admins see it, or can select, filter or sort by it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<i64>,
     /// Only admins may set it; anyone else's write is a 403.
-    #[serde(default)]
     pub pinned: bool,
     /// Masked for interns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
 }
 /// The body of `PATCH /notes/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
-#[derive(
-    Debug,
-    Clone,
-    Default,
-    ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize,
-    ::arc_runtime::__private::schemars::JsonSchema
-)]
-#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
+#[derive(Debug, Clone, Default, ::arc_runtime::__private::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private::serde")]
 pub struct NotePatch {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "String")]
-    #[schemars(length(min = 1))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "String")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<String>,
     /// Only admins see it, or can select, filter or sort by it.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::double_option"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<Option<i64>>,
     /// Only admins may set it; anyone else's write is a 403.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "bool")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pinned: Option<bool>,
     /// Masked for interns.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::double_option"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contact: Option<Option<String>>,
 }
 const _: () = {
     use ::arc_runtime::__private as __p;
+    /// The routes, and who may use them:
+    ///
+    /// `GET /notes`: any(owner("owner_id"), roles("admin")); `POST /notes`: roles("writer", "admin")
+    /// `GET /notes/{id}`: any(owner("owner_id"), roles("admin")); `PATCH`/`PUT`: any(all(roles("writer"), owner("owner_id")), roles("admin")); `DELETE`: roles("admin")
+    /// `GET /notes/deleted`: all(org_member, org_roles("auditor")); `POST /notes/{id}/restore`: when(crate::notes::may_restore)
+    /// `POST|PATCH|DELETE /notes/bulk`: roles("admin"), and the rule of create/update/delete
     impl __p::Resource for Note {
         type Entity = note_entity::Entity;
         type Model = note_entity::Model;
         type ActiveModel = note_entity::ActiveModel;
         const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
             name: "note",
+            doc: "A note owned by the user in `owner_id`.",
             path: "/notes",
             table: "notes",
             migration: "m_arc_create_notes",
@@ -146,13 +110,16 @@ const _: () = {
                     .nullable()
                     .filterable()
                     .sortable()
-                    .visible_to(&["admin"]),
+                    .visible_to(&["admin"])
+                    .doc("Only admins see it, or can select, filter or sort by it."),
                 __p::FieldMeta::new("pinned", __p::FieldType::Bool)
                     .default(__p::default_value::<bool>)
-                    .writable_by(&["admin"]),
+                    .writable_by(&["admin"])
+                    .doc("Only admins may set it; anyone else's write is a 403."),
                 __p::FieldMeta::new("contact", __p::FieldType::String)
                     .nullable()
-                    .redact_for(&["intern"]),
+                    .redact_for(&["intern"])
+                    .doc("Masked for interns."),
                 __p::FieldMeta::new("deleted_at", __p::FieldType::DateTime)
                     .nullable()
                     .system(),
@@ -211,22 +178,6 @@ const _: () = {
                 note_entity::Column::UpdatedAt,
             ];
             COLUMNS[index]
-        }
-        /// The routes, and who may use them:
-        ///
-        /// `GET /notes`: any(owner("owner_id"), roles("admin")); `POST /notes`: roles("writer", "admin")
-        /// `GET /notes/{id}`: any(owner("owner_id"), roles("admin")); `PATCH`/`PUT`: any(all(roles("writer"), owner("owner_id")), roles("admin")); `DELETE`: roles("admin")
-        /// `GET /notes/deleted`: all(org_member, org_roles("auditor")); `POST /notes/{id}/restore`: when(crate::notes::may_restore)
-        /// `POST|PATCH|DELETE /notes/bulk`: roles("admin"), and the rule of create/update/delete
-        fn router() -> __p::Router<__p::ArcState> {
-            __p::routes::router::<Self>()
-        }
-        fn schemas(g: &mut __p::schemars::SchemaGenerator) -> __p::ResourceSchemas {
-            __p::ResourceSchemas {
-                model: g.subschema_for::<Self>(),
-                create: g.subschema_for::<NoteCreate>(),
-                patch: g.subschema_for::<NotePatch>(),
-            }
         }
     }
     impl __p::SerializeFields for note_entity::Model {

@@ -2,8 +2,6 @@
 ///
 /// Admins see and update their organization's orders; anyone else sees only their own.
 /// Orders are never deleted (cancel them instead).
-#[derive(::arc_runtime::__private::schemars::JsonSchema)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct Order {
     pub id: Uuid,
     /// The organization it was placed in.
@@ -52,67 +50,39 @@ pub mod order_entity {
     impl sea_orm::ActiveModelBehavior for ActiveModel {}
 }
 /// The body of `POST /orders`: the client-writable fields of [`Order`].
-#[derive(
-    Debug,
-    Clone,
-    ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize,
-    ::arc_runtime::__private::schemars::JsonSchema
-)]
-#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
+#[derive(Debug, Clone, ::arc_runtime::__private::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private::serde")]
 pub struct OrderCreate {
     pub product_id: Uuid,
-    #[schemars(range(min = 1, max = 1000))]
     pub quantity: i32,
     /// Where the order is; set by admins only (a member's order starts `pending`).
-    #[serde(default)]
     pub status: OrderStatus,
 }
 /// The body of `PATCH /orders/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
-#[derive(
-    Debug,
-    Clone,
-    Default,
-    ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize,
-    ::arc_runtime::__private::schemars::JsonSchema
-)]
-#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
+#[derive(Debug, Clone, Default, ::arc_runtime::__private::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private::serde")]
 pub struct OrderPatch {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "Uuid")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub product_id: Option<Uuid>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "i32")]
-    #[schemars(range(min = 1, max = 1000))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i32>,
     /// Where the order is; set by admins only (a member's order starts `pending`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "OrderStatus")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<OrderStatus>,
 }
 const _: () = {
     use ::arc_runtime::__private as __p;
+    /// The routes, and who may use them:
+    ///
+    /// `GET /orders`: org_member; `POST /orders`: org_member
+    /// `GET /orders/{id}`: org_member; `PATCH`/`PUT`: roles("admin"); `DELETE`: deny
     impl __p::Resource for Order {
         type Entity = order_entity::Entity;
         type Model = order_entity::Model;
         type ActiveModel = order_entity::ActiveModel;
         const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
             name: "order",
+            doc: "An order of one product; its total is computed by the server.\n\nAdmins see and update their organization's orders; anyone else sees only their own.\nOrders are never deleted (cancel them instead).",
             path: "/orders",
             table: "orders",
             migration: "m_arc_create_orders",
@@ -120,22 +90,30 @@ const _: () = {
                 __p::FieldMeta::new("id", __p::FieldType::Uuid)
                     .id()
                     .auto(__p::Auto::Uuid),
-                __p::FieldMeta::new("org_id", __p::FieldType::String).system(),
-                __p::FieldMeta::new("customer_id", __p::FieldType::String).system(),
+                __p::FieldMeta::new("org_id", __p::FieldType::String)
+                    .system()
+                    .doc("The organization it was placed in."),
+                __p::FieldMeta::new("customer_id", __p::FieldType::String)
+                    .system()
+                    .doc("The caller who placed it."),
                 __p::FieldMeta::new("product_id", __p::FieldType::Uuid).filterable(),
                 __p::FieldMeta::new("quantity", __p::FieldType::I32)
                     .range(Some(1.0), Some(1000.0)),
                 __p::FieldMeta::new("total", __p::FieldType::I64)
                     .system()
                     .filterable()
-                    .sortable(),
+                    .sortable()
+                    .doc("`price × quantity`, computed on every write."),
                 __p::FieldMeta::new(
                         "status",
                         __p::FieldType::Enum(<OrderStatus as __p::TextEnum>::VARIANTS),
                     )
                     .default(__p::default_value::<OrderStatus>)
                     .filterable()
-                    .writable_by(&["admin"]),
+                    .writable_by(&["admin"])
+                    .doc(
+                        "Where the order is; set by admins only (a member's order starts `pending`).",
+                    ),
                 __p::FieldMeta::new("created_at", __p::FieldType::DateTime)
                     .auto(__p::Auto::CreatedAt)
                     .filterable()
@@ -180,20 +158,6 @@ const _: () = {
                 order_entity::Column::UpdatedAt,
             ];
             COLUMNS[index]
-        }
-        /// The routes, and who may use them:
-        ///
-        /// `GET /orders`: org_member; `POST /orders`: org_member
-        /// `GET /orders/{id}`: org_member; `PATCH`/`PUT`: roles("admin"); `DELETE`: deny
-        fn router() -> __p::Router<__p::ArcState> {
-            __p::routes::router::<Self>()
-        }
-        fn schemas(g: &mut __p::schemars::SchemaGenerator) -> __p::ResourceSchemas {
-            __p::ResourceSchemas {
-                model: g.subschema_for::<Self>(),
-                create: g.subschema_for::<OrderCreate>(),
-                patch: g.subschema_for::<OrderPatch>(),
-            }
         }
     }
     impl __p::SerializeFields for order_entity::Model {

@@ -1,6 +1,4 @@
 /// A product of one organization's catalog. Prices are integers in minor units (cents).
-#[derive(::arc_runtime::__private::schemars::JsonSchema)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
 pub struct Product {
     pub id: Uuid,
     /// The owning organization (the caller's, set by the multi-tenant preset).
@@ -12,7 +10,6 @@ pub struct Product {
     pub category_id: Option<Uuid>,
     /// What the product costs the shop: only admins see it.
     pub cost: Option<i64>,
-    #[schemars(skip)]
     pub internal_note: Option<String>,
     /// Shown first in the storefront; only admins may set it.
     pub is_featured: bool,
@@ -64,118 +61,63 @@ pub mod product_entity {
     impl sea_orm::ActiveModelBehavior for ActiveModel {}
 }
 /// The body of `POST /products`: the client-writable fields of [`Product`].
-#[derive(
-    Debug,
-    Clone,
-    ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize,
-    ::arc_runtime::__private::schemars::JsonSchema
-)]
-#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
+#[derive(Debug, Clone, ::arc_runtime::__private::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private::serde")]
 pub struct ProductCreate {
-    #[schemars(length(min = 1, max = 200))]
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 200))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    #[schemars(range(min = 0))]
     pub price: i64,
-    #[serde(default)]
     pub status: ProductStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category_id: Option<Uuid>,
     /// What the product costs the shop: only admins see it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2000))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub internal_note: Option<String>,
     /// Shown first in the storefront; only admins may set it.
-    #[serde(default)]
     pub is_featured: bool,
 }
 /// The body of `PATCH /products/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
-#[derive(
-    Debug,
-    Clone,
-    Default,
-    ::arc_runtime::__private::serde::Serialize,
-    ::arc_runtime::__private::serde::Deserialize,
-    ::arc_runtime::__private::schemars::JsonSchema
-)]
-#[serde(crate = "::arc_runtime::__private::serde", deny_unknown_fields)]
-#[schemars(crate = "::arc_runtime::__private::schemars")]
+#[derive(Debug, Clone, Default, ::arc_runtime::__private::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private::serde")]
 pub struct ProductPatch {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "String")]
-    #[schemars(length(min = 1, max = 200))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::double_option"
-    )]
-    #[schemars(length(min = 1, max = 200))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slug: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "i64")]
-    #[schemars(range(min = 0))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<i64>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "ProductStatus")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<ProductStatus>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::double_option"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub category_id: Option<Option<Uuid>>,
     /// What the product costs the shop: only admins see it.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::double_option"
-    )]
-    #[schemars(range(min = 0))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<Option<i64>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::double_option"
-    )]
-    #[schemars(length(max = 2000))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub internal_note: Option<Option<String>>,
     /// Shown first in the storefront; only admins may set it.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "::arc_runtime::__private::present"
-    )]
-    #[schemars(with = "bool")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_featured: Option<bool>,
 }
 const _: () = {
     use ::arc_runtime::__private as __p;
+    /// The routes, and who may use them:
+    ///
+    /// `GET /products`: org_member; `POST /products`: roles("admin", "editor")
+    /// `GET /products/{id}`: org_member; `PATCH`/`PUT`: any(roles("admin"), all(roles("editor"), owner("created_by"))); `DELETE`: roles("admin")
+    /// `GET /products/deleted`: roles("admin"); `POST /products/{id}/restore`: roles("admin")
+    /// `GET /products/slug/{slug}`: org_member
+    /// `POST|PATCH|DELETE /products/bulk`: roles("admin"), and the rule of create/update/delete
     impl __p::Resource for Product {
         type Entity = product_entity::Entity;
         type Model = product_entity::Model;
         type ActiveModel = product_entity::ActiveModel;
         const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
             name: "product",
+            doc: "A product of one organization's catalog. Prices are integers in minor units (cents).",
             path: "/products",
             table: "products",
             migration: "m_arc_create_products",
@@ -183,7 +125,11 @@ const _: () = {
                 __p::FieldMeta::new("id", __p::FieldType::Uuid)
                     .id()
                     .auto(__p::Auto::Uuid),
-                __p::FieldMeta::new("org_id", __p::FieldType::String).system(),
+                __p::FieldMeta::new("org_id", __p::FieldType::String)
+                    .system()
+                    .doc(
+                        "The owning organization (the caller's, set by the multi-tenant preset).",
+                    ),
                 __p::FieldMeta::new("name", __p::FieldType::String)
                     .filterable()
                     .sortable()
@@ -209,7 +155,8 @@ const _: () = {
                 __p::FieldMeta::new("cost", __p::FieldType::I64)
                     .nullable()
                     .range(Some(0.0), None)
-                    .visible_to(&["admin"]),
+                    .visible_to(&["admin"])
+                    .doc("What the product costs the shop: only admins see it."),
                 __p::FieldMeta::new("internal_note", __p::FieldType::String)
                     .nullable()
                     .hidden()
@@ -217,8 +164,11 @@ const _: () = {
                 __p::FieldMeta::new("is_featured", __p::FieldType::Bool)
                     .default(__p::default_value::<bool>)
                     .filterable()
-                    .writable_by(&["admin"]),
-                __p::FieldMeta::new("created_by", __p::FieldType::String).system(),
+                    .writable_by(&["admin"])
+                    .doc("Shown first in the storefront; only admins may set it."),
+                __p::FieldMeta::new("created_by", __p::FieldType::String)
+                    .system()
+                    .doc("Who created it (the caller, set by a hook)."),
                 __p::FieldMeta::new("deleted_at", __p::FieldType::DateTime)
                     .nullable()
                     .system(),
@@ -278,23 +228,6 @@ const _: () = {
                 product_entity::Column::UpdatedAt,
             ];
             COLUMNS[index]
-        }
-        /// The routes, and who may use them:
-        ///
-        /// `GET /products`: org_member; `POST /products`: roles("admin", "editor")
-        /// `GET /products/{id}`: org_member; `PATCH`/`PUT`: any(roles("admin"), all(roles("editor"), owner("created_by"))); `DELETE`: roles("admin")
-        /// `GET /products/deleted`: roles("admin"); `POST /products/{id}/restore`: roles("admin")
-        /// `GET /products/slug/{slug}`: org_member
-        /// `POST|PATCH|DELETE /products/bulk`: roles("admin"), and the rule of create/update/delete
-        fn router() -> __p::Router<__p::ArcState> {
-            __p::routes::router::<Self>()
-        }
-        fn schemas(g: &mut __p::schemars::SchemaGenerator) -> __p::ResourceSchemas {
-            __p::ResourceSchemas {
-                model: g.subschema_for::<Self>(),
-                create: g.subschema_for::<ProductCreate>(),
-                patch: g.subschema_for::<ProductPatch>(),
-            }
         }
     }
     impl __p::SerializeFields for product_entity::Model {

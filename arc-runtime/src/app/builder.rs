@@ -15,7 +15,6 @@ use crate::plugins::hygiene::{Cors, SecurityHeaders};
 use crate::plugins::metrics::Metrics;
 use crate::preset::Preset;
 use crate::query::{CursorKey, QueryLimits};
-use crate::resource::Resource;
 
 impl App {
     /// An application over `db`, with no resource yet.
@@ -253,12 +252,12 @@ impl App {
     }
 
     /// Mounts a resource's routes and registers its migration.
-    pub fn resource<R: Resource>(mut self) -> Self {
-        self.routes = self.routes.merge(R::router());
+    pub fn resource<R: crate::hooks::Hooks>(mut self) -> Self {
+        self.routes = self.routes.merge(crate::crud::routes::router::<R>());
         self.migrator.add::<R>();
         self.resources.push(crate::openapi::Registered {
             meta: R::META,
-            schemas: R::schemas,
+            answer: crate::crud::routes::answer::<R>,
         });
         self
     }

@@ -7,10 +7,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
+use super::response::{
+    BulkCreated, BulkDeleted, BulkUpdated, Created, Deleted, Listing, Nodes, One, Outcome,
+};
+
 use super::ops::{self, Scope};
 use super::routes::Action;
 use crate::app::ArcState;
 use crate::auth::{AuthContext, Caller};
+use crate::error::ArcError;
 use crate::extract::{JsonObject, PathParam};
 use crate::hooks::Hooks;
 use crate::plugins::etag::Audience;
@@ -19,34 +24,61 @@ use crate::resource::Resource;
 /// The headers a resource's answers vary on: who is asking, and in which organization.
 const VARY: HeaderValue = HeaderValue::from_static("authorization, x-api-key, x-organization-id");
 
-/// The response, labelled with the resource and operation (for metrics, logs and steps), and
-/// marked as what it is: an answer for this caller. Shared caches must not serve it to anyone
-/// else (`Vary`; `Cache-Control: private` when the caller signed in), and its `ETag` is
-/// made from the caller's view as well as the body ([`Audience`]).
-fn respond<R: Resource>(
-    caller: &AuthContext,
-    action: Action,
-    result: Result<Response, crate::ArcError>,
-) -> Response {
-    let mut response = result.unwrap_or_else(IntoResponse::into_response);
-    let headers = response.headers_mut();
-    headers.insert(header::VARY, VARY);
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(if caller.is_authenticated() {
-            "private, no-cache"
-        } else {
-            "no-cache"
-        }),
-    );
-    let extensions = response.extensions_mut();
-    extensions.insert(CrudOperation {
-        resource: R::META.name,
-        action,
-        operation: action.name(),
-    });
-    extensions.insert(Audience::of(caller));
-    response
+/// A handler's answer: the outcome of its operation (or the error), labelled with the
+/// resource and action (for metrics, logs and steps) and marked as what it is: an answer for
+/// this caller. Shared caches must not serve it to anyone else (`Vary`; `Cache-Control:
+/// private` when the caller signed in), and its `ETag` is made from the caller's view as well
+/// as the body ([`Audience`]). Its type says what the route answers: the document reads it
+/// ([`super::routes::Answers`]).
+#[must_use]
+pub struct Reply<O> {
+    result: Result<O, ArcError>,
+    operation: CrudOperation,
+    audience: Audience,
+    signed_in: bool,
+}
+
+impl<O: Outcome> Reply<O> {
+    /// `result`, answered to `caller` by `action` of `R`.
+    pub fn new<R: Resource>(
+        caller: &AuthContext,
+        action: Action,
+        result: Result<O, ArcError>,
+    ) -> Self {
+        Self {
+            result,
+            operation: CrudOperation {
+                resource: R::META.name,
+                action,
+                operation: action.name(),
+            },
+            audience: Audience::of(caller),
+            signed_in: caller.is_authenticated(),
+        }
+    }
+}
+
+impl<O: Outcome> IntoResponse for Reply<O> {
+    fn into_response(self) -> Response {
+        let mut response = self
+            .result
+            .and_then(Outcome::into_response)
+            .unwrap_or_else(IntoResponse::into_response);
+        let headers = response.headers_mut();
+        headers.insert(header::VARY, VARY);
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(if self.signed_in {
+                "private, no-cache"
+            } else {
+                "no-cache"
+            }),
+        );
+        let extensions = response.extensions_mut();
+        extensions.insert(self.operation);
+        extensions.insert(self.audience);
+        response
+    }
 }
 
 /// Which resource operation produced a response (in its extensions), for metrics and logs.
@@ -66,8 +98,8 @@ pub async fn list<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     RawQuery(q): RawQuery,
-) -> Response {
-    respond::<R>(
+) -> Reply<Listing<R>> {
+    Reply::new::<R>(
         &caller,
         Action::List,
         ops::list::<R>(&st, &caller, q.as_deref(), Scope::Live).await,
@@ -79,8 +111,8 @@ pub async fn get<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
-) -> Response {
-    respond::<R>(&caller, Action::Get, ops::get::<R>(&st, &caller, &id).await)
+) -> Reply<One<R>> {
+    Reply::new::<R>(&caller, Action::Get, ops::get::<R>(&st, &caller, &id).await)
 }
 
 /// `POST /{path}`
@@ -88,8 +120,8 @@ pub async fn create<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     JsonObject(body): JsonObject,
-) -> Response {
-    respond::<R>(
+) -> Reply<Created<R>> {
+    Reply::new::<R>(
         &caller,
         Action::Create,
         ops::create::<R>(&st, &caller, &body).await,
@@ -102,8 +134,8 @@ pub async fn update<R: Hooks>(
     caller: Caller,
     PathParam(id): PathParam,
     JsonObject(body): JsonObject,
-) -> Response {
-    respond::<R>(
+) -> Reply<One<R>> {
+    Reply::new::<R>(
         &caller,
         Action::Update,
         ops::update::<R>(&st, &caller, &id, &body).await,
@@ -116,8 +148,8 @@ pub async fn replace<R: Hooks>(
     caller: Caller,
     PathParam(id): PathParam,
     JsonObject(body): JsonObject,
-) -> Response {
-    respond::<R>(
+) -> Reply<One<R>> {
+    Reply::new::<R>(
         &caller,
         Action::Replace,
         ops::update::<R>(&st, &caller, &id, &body).await,
@@ -129,8 +161,8 @@ pub async fn delete<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
-) -> Response {
-    respond::<R>(
+) -> Reply<Deleted> {
+    Reply::new::<R>(
         &caller,
         Action::Delete,
         ops::delete::<R>(&st, &caller, &id).await,
@@ -142,8 +174,8 @@ pub async fn list_deleted<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     RawQuery(q): RawQuery,
-) -> Response {
-    respond::<R>(
+) -> Reply<Listing<R>> {
+    Reply::new::<R>(
         &caller,
         Action::Deleted,
         ops::list::<R>(&st, &caller, q.as_deref(), Scope::Deleted).await,
@@ -155,8 +187,8 @@ pub async fn restore<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
-) -> Response {
-    respond::<R>(
+) -> Reply<One<R>> {
+    Reply::new::<R>(
         &caller,
         Action::Restore,
         ops::restore::<R>(&st, &caller, &id).await,
@@ -168,8 +200,8 @@ pub async fn get_by_slug<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(slug): PathParam,
-) -> Response {
-    respond::<R>(
+) -> Reply<One<R>> {
+    Reply::new::<R>(
         &caller,
         Action::BySlug,
         ops::get_by_slug::<R>(&st, &caller, &slug).await,
@@ -177,8 +209,8 @@ pub async fn get_by_slug<R: Resource>(
 }
 
 /// `GET /{path}/tree` (tree)
-pub async fn tree<R: Resource>(State(st): State<ArcState>, caller: Caller) -> Response {
-    respond::<R>(&caller, Action::Tree, ops::tree::<R>(&st, &caller).await)
+pub async fn tree<R: Resource>(State(st): State<ArcState>, caller: Caller) -> Reply<Nodes<R>> {
+    Reply::new::<R>(&caller, Action::Tree, ops::tree::<R>(&st, &caller).await)
 }
 
 /// `GET /{path}/{parent_id}/children` (tree)
@@ -186,8 +218,8 @@ pub async fn children<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
-) -> Response {
-    respond::<R>(
+) -> Reply<Nodes<R>> {
+    Reply::new::<R>(
         &caller,
         Action::Children,
         ops::children::<R>(&st, &caller, &id).await,
@@ -199,8 +231,8 @@ pub async fn bulk_create<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     JsonObject(body): JsonObject,
-) -> Response {
-    respond::<R>(
+) -> Reply<BulkCreated<R>> {
+    Reply::new::<R>(
         &caller,
         Action::BulkCreate,
         ops::bulk_create::<R>(&st, &caller, &body).await,
@@ -212,8 +244,8 @@ pub async fn bulk_update<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     JsonObject(body): JsonObject,
-) -> Response {
-    respond::<R>(
+) -> Reply<BulkUpdated> {
+    Reply::new::<R>(
         &caller,
         Action::BulkUpdate,
         ops::bulk_update::<R>(&st, &caller, &body).await,
@@ -225,8 +257,8 @@ pub async fn bulk_delete<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     JsonObject(body): JsonObject,
-) -> Response {
-    respond::<R>(
+) -> Reply<BulkDeleted> {
+    Reply::new::<R>(
         &caller,
         Action::BulkDelete,
         ops::bulk_delete::<R>(&st, &caller, &body).await,

@@ -1,13 +1,94 @@
-//! The success envelopes of the contract, serialized straight from models with a field mask
-//! (no intermediate `serde_json::Value`).
+//! What the operations answer: typed outcomes, each with its status, its body (the contract's
+//! envelopes, serialized straight from models through a field mask, with no intermediate
+//! `serde_json::Value`) and its JSON Schema. The OpenAPI document asks these types what a
+//! route answers ([`super::routes::Endpoint`]), so an envelope is described once, beside the
+//! code that writes it.
+//!
+//! Component names follow the resource: `Product` (a row), `ProductSelection` (a row of a
+//! page), `ProductPage`, `ProductKeysetPage`, `ProductData` (one row), `ProductList` (rows,
+//! or a tree), `ProductBulkCreated`; and once for all: `DeleteResult`, `BulkUpdateResult`,
+//! `BulkDeleteResult`, `ErrorEnvelope`.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 use crate::error::ArcError;
 use crate::resource::{FieldType, Resource, SerializeFields, Shape};
+use crate::wire::{self, View};
+
+/// A success answer: its status, its body and (through [`JsonSchema`]) its description.
+pub trait Outcome: Serialize + JsonSchema {
+    /// The status it is answered with.
+    const STATUS: StatusCode;
+    /// The headers it carries beside the body, for the document: `(name, description)`.
+    const HEADERS: &'static [(&'static str, &'static str)] = &[];
+
+    /// Sets this answer's own headers (a create's `Location`).
+    fn headers(&self, _headers: &mut HeaderMap) {}
+
+    /// The answer: [`Self::STATUS`], the body as JSON and [`Self::headers`].
+    fn into_response(self) -> Result<Response, ArcError>
+    where
+        Self: Sized,
+    {
+        let mut response = json(Self::STATUS, &self)?;
+        self.headers(response.headers_mut());
+        Ok(response)
+    }
+}
+
+/// The resource's name as a schema name: `order_line` → `OrderLine`.
+fn pascal<R: Resource>(suffix: &str) -> Cow<'static, str> {
+    let mut name: String = R::META
+        .name
+        .split(['_', '-'])
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect();
+    name.push_str(suffix);
+    Cow::Owned(name)
+}
+
+/// A schema id unique per resource (two resources may share a name in different apps, never
+/// in one: [`crate::openapi::Document::build`] refuses that).
+fn schema_id<R: Resource>(kind: &str) -> Cow<'static, str> {
+    Cow::Owned(format!("arc_runtime::{kind}::{}", R::META.name))
+}
+
+/// `true`, always: the `success` member of every success envelope.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Success;
+
+impl Serialize for Success {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bool(true)
+    }
+}
+
+impl JsonSchema for Success {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Success".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "const": true })
+    }
+}
 
 /// The mask written in place of a redacted value: `"***"` for text, `null` otherwise.
 fn mask(ty: FieldType) -> Option<&'static str> {
@@ -31,51 +112,135 @@ pub fn write_fields<R: Resource, M: SerializeMap>(
     Ok(())
 }
 
-/// One row as a caller is shown it.
-pub struct Record<'a, R: Resource> {
+/// One row as a caller is shown it; described as the resource's row (`Product`).
+pub struct Row<R: Resource> {
     /// The row.
-    pub model: &'a R::Model,
+    pub model: R::Model,
     /// What to write of it.
     pub shape: Shape,
 }
 
-impl<R: Resource> Serialize for Record<'_, R> {
+impl<R: Resource> Serialize for Row<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        write_fields::<R, _>(self.model, self.shape, &mut map)?;
+        write_fields::<R, _>(&self.model, self.shape, &mut map)?;
         map.end()
     }
 }
 
-/// Many rows with the same shape.
-pub struct Records<'a, R: Resource> {
+impl<R: Resource> JsonSchema for Row<R> {
+    fn schema_name() -> Cow<'static, str> {
+        pascal::<R>("")
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        schema_id::<R>("Row")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        wire::schema(R::META, View::Row)
+    }
+}
+
+/// Rows with one shape, each written as [`Row`] describes it.
+pub struct Rows<R: Resource> {
     /// The rows.
-    pub models: &'a [R::Model],
+    pub models: Vec<R::Model>,
     /// What to write of each.
     pub shape: Shape,
 }
 
-impl<R: Resource> Serialize for Records<'_, R> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.models.len()))?;
-        for model in self.models {
-            seq.serialize_element(&Record::<R> {
-                model,
-                shape: self.shape,
-            })?;
+/// Writes `models` as a JSON array of rows.
+fn write_rows<R: Resource, S: Serializer>(
+    models: &[R::Model],
+    shape: Shape,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    struct One<'a, R: Resource>(&'a R::Model, Shape);
+    impl<R: Resource> Serialize for One<'_, R> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(None)?;
+            write_fields::<R, _>(self.0, self.1, &mut map)?;
+            map.end()
         }
-        seq.end()
+    }
+    let mut seq = serializer.serialize_seq(Some(models.len()))?;
+    for model in models {
+        seq.serialize_element(&One::<R>(model, shape))?;
+    }
+    seq.end()
+}
+
+impl<R: Resource> Serialize for Rows<R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        write_rows::<R, S>(&self.models, self.shape, serializer)
+    }
+}
+
+impl<R: Resource> JsonSchema for Rows<R> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        pascal::<R>("Rows")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let row = generator.subschema_for::<Row<R>>();
+        json_schema!({ "type": "array", "items": row })
+    }
+}
+
+/// The rows of a page: a `select` may keep only some members of each.
+pub struct Selected<R: Resource>(pub Rows<R>);
+
+impl<R: Resource> Serialize for Selected<R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// A row of a page (`ProductSelection`).
+struct Selection<R>(PhantomData<R>);
+
+impl<R: Resource> JsonSchema for Selection<R> {
+    fn schema_name() -> Cow<'static, str> {
+        pascal::<R>("Selection")
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        schema_id::<R>("Selection")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        wire::schema(R::META, View::Selection)
+    }
+}
+
+impl<R: Resource> JsonSchema for Selected<R> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        pascal::<R>("Selections")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let row = generator.subschema_for::<Selection<R>>();
+        json_schema!({ "type": "array", "items": row })
     }
 }
 
 /// `{"success":true,"docs":[..],"page":..,"limit":..,"total":..,"pages":..,"hasNext":..,"hasPrev":..}`
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase", bound = "")]
-pub struct OffsetPage<'a, R: Resource> {
+pub struct Page<R: Resource> {
     /// Always `true`.
-    pub success: bool,
+    pub success: Success,
     /// The rows of this page.
-    pub docs: Records<'a, R>,
+    pub docs: Selected<R>,
     /// 1-based page number.
     pub page: u64,
     /// Page size.
@@ -90,14 +255,44 @@ pub struct OffsetPage<'a, R: Resource> {
     pub has_prev: bool,
 }
 
+impl<R: Resource> JsonSchema for Page<R> {
+    fn schema_name() -> Cow<'static, str> {
+        pascal::<R>("Page")
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        schema_id::<R>("Page")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let docs = generator.subschema_for::<Selected<R>>();
+        json_schema!({
+            "type": "object",
+            "description": format!("A page of {}, by `page` and `limit`.", R::META.path.trim_start_matches('/')),
+            "properties": {
+                "success": { "const": true }, "docs": docs,
+                "page": { "type": "integer", "minimum": 1 },
+                "limit": { "type": "integer", "minimum": 1 },
+                "total": { "type": "integer", "minimum": 0 },
+                "pages": { "type": "integer", "minimum": 0 },
+                "hasNext": { "type": "boolean" },
+                "hasPrev": { "type": "boolean" },
+            },
+            "required": ["success", "docs", "page", "limit", "total", "pages", "hasNext", "hasPrev"],
+            // Exactly these members, so a page is never also a keyset page (`Listing`).
+            "additionalProperties": false,
+        })
+    }
+}
+
 /// `{"success":true,"docs":[..],"limit":..,"hasNext":..,"next":"<cursor>"?}`
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase", bound = "")]
-pub struct KeysetPage<'a, R: Resource> {
+pub struct KeysetPage<R: Resource> {
     /// Always `true`.
-    pub success: bool,
+    pub success: Success,
     /// The rows of this page.
-    pub docs: Records<'a, R>,
+    pub docs: Selected<R>,
     /// Page size.
     pub limit: u64,
     /// A page follows.
@@ -107,37 +302,326 @@ pub struct KeysetPage<'a, R: Resource> {
     pub next: Option<String>,
 }
 
-/// `{"success":true,"data":..,"message":..?}` plus any extra top-level members.
-#[derive(Serialize)]
-pub struct Data<'a, T: Serialize> {
-    /// Always `true`.
-    pub success: bool,
-    /// The payload.
-    pub data: T,
-    /// A message for people.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<&'a str>,
-    /// `count` of bulk creates.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub count: Option<usize>,
+impl<R: Resource> JsonSchema for KeysetPage<R> {
+    fn schema_name() -> Cow<'static, str> {
+        pascal::<R>("KeysetPage")
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        schema_id::<R>("KeysetPage")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let docs = generator.subschema_for::<Selected<R>>();
+        json_schema!({
+            "type": "object",
+            "description": "A keyset page (`after=`): `next` continues it, absent on the last page.",
+            "properties": {
+                "success": { "const": true }, "docs": docs,
+                "limit": { "type": "integer", "minimum": 1 },
+                "hasNext": { "type": "boolean" },
+                "next": { "type": "string", "description": "An opaque, signed cursor." },
+            },
+            "required": ["success", "docs", "limit", "hasNext"],
+            // Exactly these members: a page (`page`, `total`, ...) is not a keyset page.
+            "additionalProperties": false,
+        })
+    }
 }
 
-impl<T: Serialize> Data<'static, T> {
-    /// `{"success":true,"data":data}`
-    pub fn new(data: T) -> Self {
-        Self {
-            success: true,
-            data,
-            message: None,
-            count: None,
+/// A list's answer: a page by number, or a keyset page when the query has `after`.
+pub enum Listing<R: Resource> {
+    /// `page=` paging.
+    Page(Page<R>),
+    /// `after=` paging.
+    Keyset(KeysetPage<R>),
+}
+
+impl<R: Resource> Serialize for Listing<R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Page(page) => page.serialize(serializer),
+            Self::Keyset(page) => page.serialize(serializer),
         }
     }
+}
 
-    /// With a `message`.
-    pub fn with_message(mut self, message: &'static str) -> Self {
-        self.message = Some(message);
-        self
+impl<R: Resource> JsonSchema for Listing<R> {
+    fn inline_schema() -> bool {
+        true
     }
+
+    fn schema_name() -> Cow<'static, str> {
+        pascal::<R>("Listing")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let page = generator.subschema_for::<Page<R>>();
+        let keyset = generator.subschema_for::<KeysetPage<R>>();
+        json_schema!({ "oneOf": [page, keyset] })
+    }
+}
+
+impl<R: Resource> Outcome for Listing<R> {
+    const STATUS: StatusCode = StatusCode::OK;
+}
+
+/// `{"success":true,"data":{..},"message":..?}`: one row.
+#[derive(Serialize)]
+#[serde(bound = "")]
+pub struct One<R: Resource> {
+    /// Always `true`.
+    pub success: Success,
+    /// The row.
+    pub data: Row<R>,
+    /// A message for people (`"Updated successfully"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'static str>,
+}
+
+impl<R: Resource> One<R> {
+    /// `model` as `shape` shows it, with an optional message.
+    pub fn new(model: R::Model, shape: Shape, message: Option<&'static str>) -> Self {
+        Self {
+            success: Success,
+            data: Row { model, shape },
+            message,
+        }
+    }
+}
+
+impl<R: Resource> JsonSchema for One<R> {
+    fn schema_name() -> Cow<'static, str> {
+        pascal::<R>("Data")
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        schema_id::<R>("Data")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let row = generator.subschema_for::<Row<R>>();
+        json_schema!({
+            "type": "object",
+            "properties": {
+                "success": { "const": true }, "data": row,
+                "message": { "type": "string" },
+            },
+            "required": ["success", "data"],
+        })
+    }
+}
+
+impl<R: Resource> Outcome for One<R> {
+    const STATUS: StatusCode = StatusCode::OK;
+}
+
+/// A new row: `201 Created`, its path in `Location`, the body as [`One`].
+pub struct Created<R: Resource> {
+    /// The body.
+    pub one: One<R>,
+    /// The new row's path.
+    pub location: String,
+}
+
+impl<R: Resource> Serialize for Created<R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.one.serialize(serializer)
+    }
+}
+
+impl<R: Resource> JsonSchema for Created<R> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        pascal::<R>("Created")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        generator.subschema_for::<One<R>>()
+    }
+}
+
+impl<R: Resource> Outcome for Created<R> {
+    const STATUS: StatusCode = StatusCode::CREATED;
+    const HEADERS: &'static [(&'static str, &'static str)] =
+        &[("Location", "The path of the new row.")];
+
+    fn headers(&self, headers: &mut HeaderMap) {
+        if let Ok(location) = HeaderValue::try_from(self.location.as_str()) {
+            headers.insert(header::LOCATION, location);
+        }
+    }
+}
+
+/// The answer of a delete: which row, and whether it was soft-deleted.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "DeleteResult")]
+pub struct Deleted {
+    /// Always `true`.
+    pub success: Success,
+    /// What was deleted.
+    pub data: DeletedRow,
+}
+
+/// The `data` of [`Deleted`].
+#[derive(Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct DeletedRow {
+    /// `"Deleted successfully"`.
+    pub message: &'static str,
+    /// The row's id.
+    pub id: String,
+    /// Present when the row was soft-deleted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub soft: bool,
+}
+
+impl Outcome for Deleted {
+    const STATUS: StatusCode = StatusCode::OK;
+}
+
+/// `{"success":true,"data":[..]}`: rows, or in a tree the roots, each with its `children`.
+pub struct Nodes<R: Resource> {
+    /// The rows.
+    pub rows: Rows<R>,
+    /// For a tree, the parent field: the rows nest under their parents.
+    pub tree: Option<usize>,
+}
+
+impl<R: Resource> Serialize for Nodes<R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Data<'a, R: Resource>(&'a Nodes<R>);
+        impl<R: Resource> Serialize for Data<'_, R> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let rows = &self.0.rows;
+                match self.0.tree {
+                    Some(parent) => {
+                        super::tree::Forest::<R>::build(&rows.models, parent, rows.shape)
+                            .serialize(serializer)
+                    }
+                    None => rows.serialize(serializer),
+                }
+            }
+        }
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("success", &Success)?;
+        map.serialize_entry("data", &Data(self))?;
+        map.end()
+    }
+}
+
+impl<R: Resource> JsonSchema for Nodes<R> {
+    fn schema_name() -> Cow<'static, str> {
+        pascal::<R>("List")
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        schema_id::<R>("List")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let rows = generator.subschema_for::<Rows<R>>();
+        json_schema!({
+            "type": "object",
+            "description": "Rows; in a tree each carries its `children`.",
+            "properties": { "success": { "const": true }, "data": rows },
+            "required": ["success", "data"],
+        })
+    }
+}
+
+impl<R: Resource> Outcome for Nodes<R> {
+    const STATUS: StatusCode = StatusCode::OK;
+}
+
+/// `{"success":true,"data":[..],"count":n}`: the rows a bulk create made.
+pub struct BulkCreated<R: Resource>(pub Rows<R>);
+
+impl<R: Resource> Serialize for BulkCreated<R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("success", &Success)?;
+        map.serialize_entry("data", &self.0)?;
+        map.serialize_entry("count", &self.0.models.len())?;
+        map.end()
+    }
+}
+
+impl<R: Resource> JsonSchema for BulkCreated<R> {
+    fn schema_name() -> Cow<'static, str> {
+        pascal::<R>("BulkCreated")
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        schema_id::<R>("BulkCreated")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let rows = generator.subschema_for::<Rows<R>>();
+        json_schema!({
+            "type": "object",
+            "properties": {
+                "success": { "const": true }, "data": rows,
+                "count": { "type": "integer", "minimum": 0 },
+            },
+            "required": ["success", "data", "count"],
+        })
+    }
+}
+
+impl<R: Resource> Outcome for BulkCreated<R> {
+    const STATUS: StatusCode = StatusCode::CREATED;
+}
+
+/// The answer of a bulk update: rows the filter selected, and rows written.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "BulkUpdateResult")]
+pub struct BulkUpdated {
+    /// Always `true`.
+    pub success: Success,
+    /// The counts.
+    pub data: UpdateCounts,
+}
+
+/// The `data` of [`BulkUpdated`].
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(inline)]
+pub struct UpdateCounts {
+    /// Rows the filter selected.
+    pub matched_count: u64,
+    /// Rows written.
+    pub modified_count: u64,
+}
+
+impl Outcome for BulkUpdated {
+    const STATUS: StatusCode = StatusCode::OK;
+}
+
+/// The answer of a bulk delete: rows deleted.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "BulkDeleteResult")]
+pub struct BulkDeleted {
+    /// Always `true`.
+    pub success: Success,
+    /// The count.
+    pub data: DeleteCount,
+}
+
+/// The `data` of [`BulkDeleted`].
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(inline)]
+pub struct DeleteCount {
+    /// Rows deleted (soft-deleted where the resource is).
+    pub deleted_count: u64,
+}
+
+impl Outcome for BulkDeleted {
+    const STATUS: StatusCode = StatusCode::OK;
 }
 
 /// A JSON response; serialization failure is an internal error.

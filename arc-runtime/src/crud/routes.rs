@@ -3,10 +3,13 @@
 //! and the CLI's `routes`, so none of them can disagree with another.
 
 use axum::Router;
-use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use schemars::SchemaGenerator;
 
-use super::handlers as h;
+use super::handlers::{self as h, Reply};
+use super::response::Outcome;
 use crate::app::ArcState;
 use crate::hooks::Hooks;
 use crate::permissions::Operation;
@@ -173,24 +176,93 @@ pub fn routes(meta: &ResourceMeta) -> Vec<RouteInfo> {
         .collect()
 }
 
-/// The handler of `action` for the resource `R`.
-fn handler<R: Hooks>(action: Action) -> MethodRouter<ArcState> {
-    match action {
-        Action::List => get(h::list::<R>),
-        Action::Create => post(h::create::<R>),
-        Action::Get => get(h::get::<R>),
-        Action::Update => patch(h::update::<R>),
-        Action::Replace => put(h::replace::<R>),
-        Action::Delete => delete(h::delete::<R>),
-        Action::Deleted => get(h::list_deleted::<R>),
-        Action::Restore => post(h::restore::<R>),
-        Action::BySlug => get(h::get_by_slug::<R>),
-        Action::Tree => get(h::tree::<R>),
-        Action::Children => get(h::children::<R>),
-        Action::BulkCreate => post(h::bulk_create::<R>),
-        Action::BulkUpdate => patch(h::bulk_update::<R>),
-        Action::BulkDelete => delete(h::bulk_delete::<R>),
+/// A handler function, and the outcome it answers with: for `F: Fn(..) -> Future<Output =
+/// Reply<O>>`, `O`. The document describes a route by asking its handler's type, as
+/// dropshot's `ApiEndpoint` does, so a route cannot answer one thing and document another.
+pub trait Answers<Args> {
+    /// What the handler answers on success.
+    type Outcome: Outcome;
+}
+
+macro_rules! answers {
+    ($($arg:ident),*) => {
+        impl<F, Fut, O, $($arg,)*> Answers<($($arg,)*)> for F
+        where
+            F: Fn($($arg),*) -> Fut,
+            Fut: std::future::Future<Output = Reply<O>>,
+            O: Outcome,
+        {
+            type Outcome = O;
+        }
+    };
+}
+answers!(A, B);
+answers!(A, B, C);
+answers!(A, B, C, D);
+
+/// What a route answers on success, as the document states it.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The body's schema (named types land in the generator's definitions).
+    pub schema: schemars::Schema,
+    /// The headers it carries: `(name, description)`.
+    pub headers: &'static [(&'static str, &'static str)],
+}
+
+/// One route's handler, and what it answers.
+struct Endpoint {
+    method: MethodRouter<ArcState>,
+    answer: fn(&mut SchemaGenerator) -> Answer,
+}
+
+impl Endpoint {
+    /// `handler` on `method`; its answer read from its type.
+    fn new<H, T, A>(method: &Method, handler: H) -> Self
+    where
+        H: Handler<T, ArcState> + Answers<A>,
+        T: 'static,
+    {
+        fn answer<O: Outcome>(generator: &mut SchemaGenerator) -> Answer {
+            Answer {
+                status: O::STATUS,
+                schema: generator.subschema_for::<O>(),
+                headers: O::HEADERS,
+            }
+        }
+        let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+        Self {
+            method: on(filter, handler),
+            answer: answer::<<H as Answers<A>>::Outcome>,
+        }
     }
+}
+
+/// The handler of `route` for the resource `R`.
+fn endpoint<R: Hooks>(route: &RouteInfo) -> Endpoint {
+    let m = &route.method;
+    match route.action {
+        Action::List => Endpoint::new(m, h::list::<R>),
+        Action::Create => Endpoint::new(m, h::create::<R>),
+        Action::Get => Endpoint::new(m, h::get::<R>),
+        Action::Update => Endpoint::new(m, h::update::<R>),
+        Action::Replace => Endpoint::new(m, h::replace::<R>),
+        Action::Delete => Endpoint::new(m, h::delete::<R>),
+        Action::Deleted => Endpoint::new(m, h::list_deleted::<R>),
+        Action::Restore => Endpoint::new(m, h::restore::<R>),
+        Action::BySlug => Endpoint::new(m, h::get_by_slug::<R>),
+        Action::Tree => Endpoint::new(m, h::tree::<R>),
+        Action::Children => Endpoint::new(m, h::children::<R>),
+        Action::BulkCreate => Endpoint::new(m, h::bulk_create::<R>),
+        Action::BulkUpdate => Endpoint::new(m, h::bulk_update::<R>),
+        Action::BulkDelete => Endpoint::new(m, h::bulk_delete::<R>),
+    }
+}
+
+/// What `route` of `R` answers on success, from its handler's type.
+pub fn answer<R: Hooks>(route: &RouteInfo, generator: &mut SchemaGenerator) -> Answer {
+    (endpoint::<R>(route).answer)(generator)
 }
 
 /// The router of `R`: every route of [`routes`], each to its generic handler.
@@ -204,7 +276,7 @@ pub fn router<R: Hooks>() -> Router<ArcState> {
         let same = rest.iter().take_while(|r| r.path == first.path).count();
         let methods = rest[..same]
             .iter()
-            .map(|r| handler::<R>(r.action))
+            .map(|r| endpoint::<R>(r).method)
             .reduce(MethodRouter::merge)
             .unwrap_or_default();
         router = router.route(&first.path, methods);

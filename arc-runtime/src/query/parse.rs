@@ -560,6 +560,7 @@ mod tests {
             .sortable(),
     ];
     const META: ResourceMeta = ResourceMeta {
+        doc: "",
         name: "thing",
         path: "/things",
         table: "things",
@@ -675,6 +676,7 @@ mod tests {
     #[test]
     fn the_default_sort_may_use_fields_clients_cannot_sort_by() {
         let meta = ResourceMeta {
+            doc: "",
             default_sort: "-kind",
             ..META
         };
@@ -739,6 +741,7 @@ mod tests {
     #[test]
     fn lenient_resources_ignore_unknown_parameters_only() {
         let meta = ResourceMeta {
+            doc: "",
             lenient: true,
             ..META
         };

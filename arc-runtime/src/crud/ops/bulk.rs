@@ -1,8 +1,6 @@
 //! The bulk writes: create many items all or nothing, and update or delete the rows a filter
 //! selects, in one transaction.
 
-use axum::http::StatusCode;
-use axum::response::Response;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
@@ -16,7 +14,9 @@ use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::crud::access::{Scope, allowed, check_writable, may_create};
 use crate::crud::body::{self, Mode};
-use crate::crud::response::{self, Data, Records};
+use crate::crud::response::{
+    BulkCreated, BulkDeleted, BulkUpdated, DeleteCount, Rows, Success, UpdateCounts,
+};
 use crate::error::{ArcError, FieldError};
 use crate::hooks::{Hooks, WriteContext};
 use crate::permissions::{Operation, authorize};
@@ -28,7 +28,7 @@ pub async fn bulk_create<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     body: &Map<String, Json>,
-) -> Result<Response, ArcError> {
+) -> Result<BulkCreated<R>, ArcError> {
     may_create::<R>(Operation::Bulk, caller)?;
     may_create::<R>(Operation::Create, caller)?;
     let items = match body.get("items") {
@@ -84,13 +84,10 @@ pub async fn bulk_create<R: Hooks>(
         created.push(insert::<R>(&txn, caller, values).await?);
     }
     txn.commit().await?;
-    let count = created.len();
-    let mut data = Data::new(Records::<R> {
-        models: &created,
+    Ok(BulkCreated(Rows {
+        models: created,
         shape: shape::<R>(caller),
-    });
-    data.count = Some(count);
-    response::json(StatusCode::CREATED, &data)
+    }))
 }
 
 /// The rows a bulk body's `filter` selects, inside the live scope.
@@ -168,7 +165,7 @@ pub async fn bulk_update<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     body: &Map<String, Json>,
-) -> Result<Response, ArcError> {
+) -> Result<BulkUpdated, ArcError> {
     only_members(body, &["filter", "data"])?;
     let cond = bulk_filter::<R>(state, caller, Operation::Update, body)?;
     let data = body::object(body, "data").map_err(ArcError::bad_request)?;
@@ -204,8 +201,13 @@ pub async fn bulk_update<R: Hooks>(
         (matched, update.exec(&txn).await?.rows_affected)
     };
     txn.commit().await?;
-    let counts = serde_json::json!({ "matchedCount": matched, "modifiedCount": modified });
-    response::json(StatusCode::OK, &Data::new(counts))
+    Ok(BulkUpdated {
+        success: Success,
+        data: UpdateCounts {
+            matched_count: matched,
+            modified_count: modified,
+        },
+    })
 }
 
 /// `DELETE /products/bulk` `{"filter":{..}}` → `{deletedCount}` (soft when the resource is),
@@ -215,7 +217,7 @@ pub async fn bulk_delete<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     body: &Map<String, Json>,
-) -> Result<Response, ArcError> {
+) -> Result<BulkDeleted, ArcError> {
     only_members(body, &["filter"])?;
     let cond = bulk_filter::<R>(state, caller, Operation::Delete, body)?;
     let txn = state.db().begin().await?;
@@ -248,8 +250,10 @@ pub async fn bulk_delete<R: Hooks>(
         }
     };
     txn.commit().await?;
-    response::json(
-        StatusCode::OK,
-        &Data::new(serde_json::json!({ "deletedCount": deleted })),
-    )
+    Ok(BulkDeleted {
+        success: Success,
+        data: DeleteCount {
+            deleted_count: deleted,
+        },
+    })
 }

@@ -1,15 +1,12 @@
 //! The reads: list (live or deleted), one row by id or slug, the tree and a node's children.
 
-use axum::http::StatusCode;
-use axum::response::Response;
 use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QuerySelect};
 
 use super::{MAX_TREE_ROWS, shape};
 use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::crud::access::{Scope, allowed, find, not_found, parse_id};
-use crate::crud::response::{self, Data, KeysetPage, OffsetPage, Record, Records};
-use crate::crud::tree;
+use crate::crud::response::{KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success};
 use crate::error::ArcError;
 use crate::permissions::Operation;
 use crate::query::{self, Paging, parse::sort_text, sql};
@@ -22,7 +19,7 @@ pub async fn list<R: Resource>(
     caller: &AuthContext,
     raw_query: Option<&str>,
     within: Scope,
-) -> Result<Response, ArcError> {
+) -> Result<Listing<R>, ArcError> {
     let meta = R::META;
     let op = if within == Scope::Deleted {
         Operation::Deleted
@@ -49,22 +46,19 @@ pub async fn list<R: Resource>(
                 .limit(spec.limit);
             let (total, docs) = tokio::try_join!(base.count(db), rows.all(db))?;
             let pages = total.div_ceil(spec.limit);
-            response::json(
-                StatusCode::OK,
-                &OffsetPage {
-                    success: true,
-                    docs: Records::<R> {
-                        models: &docs,
-                        shape: shape.select(spec.select),
-                    },
-                    page: *page,
-                    limit: spec.limit,
-                    total,
-                    pages,
-                    has_next: *page < pages,
-                    has_prev: *page > 1,
-                },
-            )
+            Ok(Listing::Page(Page {
+                success: Success,
+                docs: Selected(Rows {
+                    models: docs,
+                    shape: shape.select(spec.select),
+                }),
+                page: *page,
+                limit: spec.limit,
+                total,
+                pages,
+                has_next: *page < pages,
+                has_prev: *page > 1,
+            }))
         }
         Paging::Keyset { after } => {
             let filtered = match after {
@@ -92,19 +86,16 @@ pub async fn list<R: Resource>(
                 }
                 _ => None,
             };
-            response::json(
-                StatusCode::OK,
-                &KeysetPage {
-                    success: true,
-                    docs: Records::<R> {
-                        models: &docs,
-                        shape: shape.select(spec.select),
-                    },
-                    limit: spec.limit,
-                    has_next,
-                    next,
-                },
-            )
+            Ok(Listing::Keyset(KeysetPage {
+                success: Success,
+                docs: Selected(Rows {
+                    models: docs,
+                    shape: shape.select(spec.select),
+                }),
+                limit: spec.limit,
+                has_next,
+                next,
+            }))
         }
     }
 }
@@ -114,16 +105,10 @@ pub async fn get<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
     id: &str,
-) -> Result<Response, ArcError> {
+) -> Result<One<R>, ArcError> {
     let rows = allowed::<R>(Scope::Live, Operation::Get, caller)?;
     let model = find::<R, _>(state.db(), parse_id::<R>(id)?, rows).await?;
-    response::json(
-        StatusCode::OK,
-        &Data::new(Record::<R> {
-            model: &model,
-            shape: shape::<R>(caller),
-        }),
-    )
+    Ok(One::new(model, shape::<R>(caller), None))
 }
 
 /// `GET /products/slug/:slug`
@@ -131,7 +116,7 @@ pub async fn get_by_slug<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
     slug: &str,
-) -> Result<Response, ArcError> {
+) -> Result<One<R>, ArcError> {
     let field = R::META.presets.slug_lookup.ok_or_else(not_found::<R>)?;
     // No row holds a NUL (PostgreSQL text cannot): not found on either database.
     if slug.contains('\0') {
@@ -144,19 +129,13 @@ pub async fn get_by_slug<R: Resource>(
         .one(state.db())
         .await?
         .ok_or_else(not_found::<R>)?;
-    response::json(
-        StatusCode::OK,
-        &Data::new(Record::<R> {
-            model: &model,
-            shape: shape::<R>(caller),
-        }),
-    )
+    Ok(One::new(model, shape::<R>(caller), None))
 }
 /// `GET /categories/tree`: every live row, nested under its parent as `children`.
 pub async fn tree<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
-) -> Result<Response, ArcError> {
+) -> Result<Nodes<R>, ArcError> {
     let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
     let allowed = allowed::<R>(Scope::Live, Operation::Tree, caller)?;
     let sort = query::parse::default_sort(R::META)?;
@@ -169,8 +148,13 @@ pub async fn tree<R: Resource>(
             "the tree has more than {MAX_TREE_ROWS} nodes; page through the list instead"
         )));
     }
-    let forest = tree::Forest::<R>::build(&rows, parent, shape::<R>(caller));
-    response::json(StatusCode::OK, &Data::new(forest))
+    Ok(Nodes {
+        rows: Rows {
+            models: rows,
+            shape: shape::<R>(caller),
+        },
+        tree: Some(parent),
+    })
 }
 
 /// `GET /categories/:parent_id/children`: the live rows whose parent is `parent_id`.
@@ -178,7 +162,7 @@ pub async fn children<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
     parent_id: &str,
-) -> Result<Response, ArcError> {
+) -> Result<Nodes<R>, ArcError> {
     let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
     let allowed = allowed::<R>(Scope::Live, Operation::Tree, caller)?;
     let id = parse_id::<R>(parent_id)?;
@@ -194,11 +178,11 @@ pub async fn children<R: Resource>(
     .limit(MAX_TREE_ROWS)
     .all(db)
     .await?;
-    response::json(
-        StatusCode::OK,
-        &Data::new(Records::<R> {
-            models: &rows,
+    Ok(Nodes {
+        rows: Rows {
+            models: rows,
             shape: shape::<R>(caller),
-        }),
-    )
+        },
+        tree: None,
+    })
 }

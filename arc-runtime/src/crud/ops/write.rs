@@ -1,8 +1,6 @@
 //! The single-row writes, each in one transaction with the resource's hooks: create, update,
 //! delete (soft or for good) and restore.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
 use sea_orm::{ActiveModelTrait, IntoActiveModel, ModelTrait, TransactionTrait};
 use serde_json::{Map, Value as Json};
 
@@ -13,7 +11,7 @@ use crate::crud::access::{
     Scope, allowed, check_writable, find_for_write, may_create, not_found, parse_id,
 };
 use crate::crud::body::{Mode, Values};
-use crate::crud::response::{self, Data, Record};
+use crate::crud::response::{Created, Deleted, DeletedRow, One, Success};
 use crate::error::ArcError;
 use crate::hooks::{Hooks, WriteContext};
 use crate::permissions::Operation;
@@ -38,7 +36,7 @@ pub async fn create<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     body: &Map<String, Json>,
-) -> Result<Response, ArcError> {
+) -> Result<Created<R>, ArcError> {
     may_create::<R>(Operation::Create, caller)?;
     check_writable::<R>(body, caller)?;
     let values = decode_or_reject::<R>(caller, body, Mode::Create)?;
@@ -46,17 +44,11 @@ pub async fn create<R: Hooks>(
     let txn = db.begin().await?;
     let model = insert::<R>(&txn, caller, values).await?;
     txn.commit().await?;
-    let data = Data::new(Record::<R> {
-        model: &model,
-        shape: shape::<R>(caller),
-    })
-    .with_message("Created successfully");
-    let mut response = response::json(StatusCode::CREATED, &data)?;
     let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
-    if let Ok(location) = HeaderValue::try_from(location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(Created {
+        one: One::new(model, shape::<R>(caller), Some("Created successfully")),
+        location,
+    })
 }
 
 /// `PATCH /products/:id` (and `PUT`): absent fields stay, `null` clears nullable ones.
@@ -65,7 +57,7 @@ pub async fn update<R: Hooks>(
     caller: &AuthContext,
     id: &str,
     body: &Map<String, Json>,
-) -> Result<Response, ArcError> {
+) -> Result<One<R>, ArcError> {
     let rows = allowed::<R>(Scope::Live, Operation::Update, caller)?;
     check_writable::<R>(body, caller)?;
     let id = parse_id::<R>(id)?;
@@ -89,12 +81,11 @@ pub async fn update<R: Hooks>(
     };
     R::after_update(&ctx, &current, &model).await?;
     txn.commit().await?;
-    let data = Data::new(Record::<R> {
-        model: &model,
-        shape: shape::<R>(caller),
-    })
-    .with_message("Updated successfully");
-    response::json(StatusCode::OK, &data)
+    Ok(One::new(
+        model,
+        shape::<R>(caller),
+        Some("Updated successfully"),
+    ))
 }
 
 /// Deletes `current`: soft (its `deleted_at` set) when the resource has `soft_delete`, for good
@@ -117,20 +108,12 @@ pub(super) async fn remove<R: Resource>(
     }
 }
 
-#[derive(serde::Serialize)]
-struct Deleted<'a> {
-    message: &'static str,
-    id: &'a str,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    soft: bool,
-}
-
 /// `DELETE /products/:id`: soft when the resource has `soft_delete`.
 pub async fn delete<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     id: &str,
-) -> Result<Response, ArcError> {
+) -> Result<Deleted, ArcError> {
     let rows = allowed::<R>(Scope::Live, Operation::Delete, caller)?;
     let id = parse_id::<R>(id)?;
     let db = state.db();
@@ -142,13 +125,14 @@ pub async fn delete<R: Hooks>(
     let soft = remove::<R>(&txn, &current).await?;
     R::after_delete(&ctx, &current).await?;
     txn.commit().await?;
-    let id = id_text::<R>(&current);
-    let body = Data::new(Deleted {
-        message: "Deleted successfully",
-        id: &id,
-        soft,
-    });
-    response::json(StatusCode::OK, &body)
+    Ok(Deleted {
+        success: Success,
+        data: DeletedRow {
+            message: "Deleted successfully",
+            id: id_text::<R>(&current),
+            soft,
+        },
+    })
 }
 
 /// `POST /products/:id/restore`: a soft-deleted row back to life.
@@ -156,7 +140,7 @@ pub async fn restore<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     id: &str,
-) -> Result<Response, ArcError> {
+) -> Result<One<R>, ArcError> {
     let field = R::META.presets.soft_delete.ok_or_else(not_found::<R>)?;
     let rows = allowed::<R>(Scope::Deleted, Operation::Restore, caller)?;
     let id = parse_id::<R>(id)?;
@@ -172,10 +156,9 @@ pub async fn restore<R: Hooks>(
     let model = row.update(&txn).await?;
     R::after_update(&ctx, &current, &model).await?;
     txn.commit().await?;
-    let data = Data::new(Record::<R> {
-        model: &model,
-        shape: shape::<R>(caller),
-    })
-    .with_message("Restored successfully");
-    response::json(StatusCode::OK, &data)
+    Ok(One::new(
+        model,
+        shape::<R>(caller),
+        Some("Restored successfully"),
+    ))
 }
