@@ -260,6 +260,16 @@ pub fn permissions(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Implements `arc_runtime::TextEnum` for a fieldless enum, with serde's names: the enum is
 /// stored as text and can be a field of a resource.
 ///
+/// The names are serde's own reading of `#[serde(rename_all = ..)]`, `#[serde(rename = ..)]`
+/// and `#[serde(alias = ..)]` (every `rename_all` rule serde has). A variant is stored, shown
+/// and accepted by the API under the name serde writes (the `serialize` one where
+/// `rename(serialize = .., deserialize = ..)` differ); `TextEnum::from_name` also takes every
+/// name serde reads (the `deserialize` name, aliases, and any name for a `#[serde(other)]`
+/// variant). The `#[serde]` attributes belong to serde's derives, which must be beside this
+/// one and report their mistakes; this derive refuses what serde accepts but a text column
+/// cannot hold: `tag`, `untagged`, `from`/`try_from`/`into`, skipped variants, `with`, and two
+/// variants stored under one name.
+///
 /// ```
 /// use arc_runtime::prelude::*;
 /// use serde::{Deserialize, Serialize};
@@ -268,7 +278,7 @@ pub fn permissions(args: TokenStream, input: TokenStream) -> TokenStream {
 /// #[serde(rename_all = "lowercase")]
 /// pub enum Status { #[default] Draft, Active, Archived } // "draft", "active", "archived"
 /// ```
-#[proc_macro_derive(Enum, attributes(serde))]
+#[proc_macro_derive(Enum)]
 pub fn derive_enum(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     let cx = Ctxt::new();

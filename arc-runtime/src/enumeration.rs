@@ -1,8 +1,9 @@
 //! Rust enums as field types: stored as text, written and read by their serde names.
 //!
 //! `#[derive(arc_runtime::Enum)]` implements [`TextEnum`] from the variants and the enum's
-//! `#[serde(rename_all = ..)]` / `#[serde(rename = ..)]` attributes, so the database, the
-//! query grammar and JSON all use the same names.
+//! `#[serde(rename_all = ..)]` / `#[serde(rename = ..)]` / `#[serde(alias = ..)]` attributes,
+//! read as serde reads them, so the database, the query grammar and JSON all use the same
+//! names: the one serde writes for each variant.
 
 /// A fieldless enum stored as text.
 #[diagnostic::on_unimplemented(
@@ -13,11 +14,12 @@
             `arc_runtime::Enum`"
 )]
 pub trait TextEnum: Sized + Send + Sync + 'static {
-    /// Every variant's name, in declaration order.
+    /// Every variant's name as stored (the name serde writes), in declaration order.
     const VARIANTS: &'static [&'static str];
-    /// This variant's name.
+    /// This variant's name as stored.
     fn as_str(&self) -> &'static str;
-    /// The variant with this name.
+    /// The variant stored as `name`, else the one serde's `Deserialize` reads from `name`
+    /// (a `deserialize` rename, an alias, a `#[serde(other)]` variant).
     fn from_name(name: &str) -> Option<Self>;
 }
 

@@ -20,6 +20,16 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// The value of `var`, which a test that needs a service or a tool reads; a panic naming it
+/// when unset. Such tests are `#[ignore = "needs .."]`: a plain `cargo test` lists them as
+/// ignored, and `-- --include-ignored` (what `.ci/run` runs) runs them, where a missing
+/// service is a failure, never a skip.
+pub fn required_env(var: &str, what: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is unset: this test needs {what} (`.ci/run` sets it up; see the README)")
+    })
+}
+
 /// Builds the app under test over a database.
 pub type MakeApp = fn(DatabaseConnection) -> arc_runtime::App;
 
@@ -106,9 +116,9 @@ impl TestApp {
         Self::sqlite_with(shop_app).await
     }
 
-    /// The shop on PostgreSQL in a new schema, seeded; `None` (with a printed reason) when
-    /// `ARC_TEST_DATABASE_URL` is unset, which fails instead under `CI=true`.
-    pub async fn postgres() -> Option<TestApp> {
+    /// The shop on PostgreSQL (`ARC_TEST_DATABASE_URL`) in a new schema, seeded; a panic
+    /// when the variable is unset (tests that call it are `#[ignore = "needs PostgreSQL"]`).
+    pub async fn postgres() -> TestApp {
         Self::postgres_with(shop_app).await
     }
 
@@ -121,15 +131,8 @@ impl TestApp {
     }
 
     /// The app `make` builds, on PostgreSQL in a new schema (see [`TestApp::postgres`]).
-    pub async fn postgres_with(make: MakeApp) -> Option<TestApp> {
-        let Ok(url) = std::env::var("ARC_TEST_DATABASE_URL") else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "ARC_TEST_DATABASE_URL must be set under CI=true"
-            );
-            eprintln!("skipped: ARC_TEST_DATABASE_URL is unset (PostgreSQL tests need it)");
-            return None;
-        };
+    pub async fn postgres_with(make: MakeApp) -> TestApp {
+        let url = required_env("ARC_TEST_DATABASE_URL", "PostgreSQL");
         let admin = arc_runtime::db::connect(&url).await.expect("postgres");
         let schema = format!("arc_t_{}", arc_runtime::uuid::Uuid::new_v4().simple());
         admin
@@ -139,7 +142,7 @@ impl TestApp {
         let db = arc_runtime::db::connect_with(&url, Some(&schema))
             .await
             .expect("postgres schema");
-        Some(Self::build(db, "postgres", Some((schema, admin)), make).await)
+        Self::build(db, "postgres", Some((schema, admin)), make).await
     }
 
     /// Migrates the app `make` builds; seeds the shop's demo data when it is the shop.
@@ -283,7 +286,8 @@ pub fn assert_error(reply: &Reply, status: u16, code: &str) {
 }
 
 /// Defines `sqlite::<name>` and `postgres::<name>` tests running `name(&TestApp)` on the
-/// shop, or on the app of `make` with `on_both!(make => name, ..)`.
+/// shop, or on the app of `make` with `on_both!(make => name, ..)`. The PostgreSQL ones are
+/// `#[ignore = "needs PostgreSQL"]` (run with `-- --include-ignored`).
 #[macro_export]
 macro_rules! on_both {
     ($make:path => $($name:ident),* $(,)?) => {
@@ -299,11 +303,11 @@ macro_rules! on_both {
         mod postgres {
             $(
                 #[tokio::test]
+                #[ignore = "needs PostgreSQL"]
                 async fn $name() {
-                    if let Some(app) = $crate::TestApp::postgres_with($make).await {
-                        super::$name(&app).await;
-                        app.cleanup().await;
-                    }
+                    let app = $crate::TestApp::postgres_with($make).await;
+                    super::$name(&app).await;
+                    app.cleanup().await;
                 }
             )*
         }
