@@ -32,6 +32,7 @@
 // Library code answers errors; its unit tests may unwrap.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod action;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -54,6 +55,7 @@ pub mod stores;
 pub mod telemetry;
 pub mod value;
 
+pub use action::Action;
 pub use app::{App, ArcState};
 pub use arc_macros::{Enum, permissions, resource};
 pub use auth::{Auth, AuthContext};

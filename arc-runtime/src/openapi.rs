@@ -9,11 +9,13 @@
 //! once. A name taken twice (two types of the same name in different modules) is an error of
 //! the document, reported by [`Document::build`].
 
+use arc_spec::names::to_pascal;
 use axum::http::Method;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::crud::routes::{Action, RouteInfo, routes};
+use crate::action::Action;
+use crate::crud::routes::{RouteInfo, routes};
 use crate::error::ErrorCode;
 use crate::query::{Op, QueryLimits};
 use crate::resource::{FieldMeta, FieldType, ResourceMeta, ResourceSchemas};
@@ -176,7 +178,7 @@ impl Document {
         prefix: &str,
     ) -> Value {
         let action = route.action;
-        let public = action.is_public(meta);
+        let public = meta.is_public(action);
         let version = prefix.trim_start_matches('/');
         let id = if version.is_empty() {
             format!("{}_{}", meta.name, action.name())
@@ -187,12 +189,12 @@ impl Document {
             "operationId": id,
             "tags": [tag],
             "summary": summary(meta, action),
-            "x-arc-permission": action.permission(meta),
+            "x-arc-permission": meta.permission(action),
             "parameters": parameters(meta, route, &self.limits),
             "responses": self.responses(meta, action, names, public),
         });
         if let Some(preset) = action.preset() {
-            op["x-arc-preset"] = preset.into();
+            op["x-arc-preset"] = preset.name().into();
         }
         if let Some(body) = request_body(action, meta, schemas) {
             op["requestBody"] = body;
@@ -298,7 +300,7 @@ struct Names {
 
 impl Names {
     fn of(meta: &ResourceMeta, schemas: &ResourceSchemas) -> Names {
-        let base = pascal(meta.name);
+        let base = to_pascal(meta.name);
         Names {
             model: schemas.model.clone().to_value(),
             selected: format!("{base}Selection"),
@@ -309,18 +311,6 @@ impl Names {
             bulk: format!("{base}BulkCreated"),
         }
     }
-}
-
-fn pascal(name: &str) -> String {
-    name.split(['_', '-'])
-        .map(|w| {
-            let mut chars = w.chars();
-            chars
-                .next()
-                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
-                .unwrap_or_default()
-        })
-        .collect()
 }
 
 fn reference(name: &str) -> Value {

@@ -183,8 +183,12 @@ const _: () = {
         }
         /// The routes, and who may use them:
         ///
-        /// `GET /orders`: org_member; `POST /orders`: org_member
-        /// `GET /orders/{id}`: org_member; `PATCH`/`PUT`: roles("admin"); `DELETE`: deny
+        /// `GET /orders`: org_member
+        /// `POST /orders`: org_member
+        /// `GET /orders/{id}`: org_member
+        /// `PATCH /orders/{id}`: roles(admin)
+        /// `PUT /orders/{id}`: roles(admin)
+        /// `DELETE /orders/{id}`: deny
         fn router() -> __p::Router<__p::ArcState> {
             __p::routes::router::<Self>()
         }

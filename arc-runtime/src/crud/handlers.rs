@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::ops::{self, Scope};
-use super::routes::Action;
+use crate::action::{Action, ResourceAction};
 use crate::app::ArcState;
 use crate::auth::{AuthContext, Caller};
 use crate::extract::{JsonObject, PathParam};
@@ -40,25 +40,12 @@ fn respond<R: Resource>(
         }),
     );
     let extensions = response.extensions_mut();
-    extensions.insert(CrudOperation {
+    extensions.insert(ResourceAction {
         resource: R::META.name,
         action,
-        operation: action.name(),
     });
     extensions.insert(Audience::of(caller));
     response
-}
-
-/// Which resource operation produced a response (in its extensions), for metrics and logs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CrudOperation {
-    /// The resource's name.
-    pub resource: &'static str,
-    /// The route's action, as the route table, the document and the registry name it.
-    pub action: Action,
-    /// The action's name (`list`, `get_by_slug`, `bulk_create`, ..: [`Action::name`]), the
-    /// label metrics and logs use.
-    pub operation: &'static str,
 }
 
 /// `GET /{path}`

@@ -5,13 +5,13 @@ use axum::response::Response;
 use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QuerySelect};
 
 use super::{MAX_TREE_ROWS, shape};
+use crate::action::Operation;
 use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::crud::access::{Scope, allowed, find, not_found, parse_id};
 use crate::crud::response::{self, Data, KeysetPage, OffsetPage, Record, Records};
 use crate::crud::tree;
 use crate::error::ArcError;
-use crate::permissions::Operation;
 use crate::query::{self, Paging, parse::sort_text, sql};
 use crate::resource::Resource;
 use crate::value;
