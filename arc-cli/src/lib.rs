@@ -65,16 +65,10 @@ fn check_ident(name: &str, what: &'static str) -> Result<()> {
     Ok(())
 }
 
-/// `line_item` → `LineItem`.
+/// `line_item` → `LineItem`: the type name `#[resource]` derives its names from (the same
+/// helper the macro and the runtime use).
 pub fn pascal(name: &str) -> String {
-    name.split(['_', '-'])
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
+    arc_spec::names::to_pascal(name)
 }
 
 /// The value type of a generated field.

@@ -476,8 +476,8 @@ pub fn routes_table(app: &App) -> String {
             rows.push([
                 route.method.to_string(),
                 route.path,
-                route.action.permission(meta),
-                route.action.preset().unwrap_or("-").to_owned(),
+                meta.permission(route.action),
+                route.action.preset().map_or("-", |p| p.name()).to_owned(),
             ]);
         }
     }

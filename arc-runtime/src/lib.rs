@@ -32,6 +32,7 @@
 // Library code answers errors; its unit tests may unwrap.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod action;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -55,6 +56,7 @@ pub mod telemetry;
 pub mod value;
 pub mod wire;
 
+pub use action::Action;
 pub use app::{App, ArcState};
 pub use arc_macros::{Enum, permissions, resource};
 pub use auth::{Auth, AuthContext};
@@ -91,7 +93,6 @@ pub mod __private {
     pub use crate::resource::{
         Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, Rules, SerializeFields,
     };
-    pub use schemars;
     pub use sea_orm;
     pub use serde;
 }

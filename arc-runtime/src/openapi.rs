@@ -10,12 +10,14 @@
 //! `DeleteResult`) appear once. A name taken twice (two resources of the same name) is an
 //! error of the document, reported by [`Document::build`].
 
+use arc_spec::names::to_pascal;
 use axum::http::Method;
 use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::crud::routes::{Action, Answer, RouteInfo, routes};
+use crate::action::Action;
+use crate::crud::routes::{Answer, RouteInfo, routes};
 use crate::error::ErrorEnvelope;
 use crate::query::{Op, QueryLimits};
 use crate::resource::{FieldMeta, ResourceMeta};
@@ -186,7 +188,7 @@ impl Document {
         prefix: &str,
     ) -> Value {
         let action = route.action;
-        let public = action.is_public(meta);
+        let public = meta.is_public(action);
         let version = prefix.trim_start_matches('/');
         let id = if version.is_empty() {
             format!("{}_{}", meta.name, action.name())
@@ -197,12 +199,12 @@ impl Document {
             "operationId": id,
             "tags": [tag],
             "summary": summary(meta, action),
-            "x-arc-permission": action.permission(meta),
+            "x-arc-permission": meta.permission(action),
             "parameters": parameters(meta, route, &self.limits),
             "responses": self.responses(meta, action, answer, public),
         });
         if let Some(preset) = action.preset() {
-            op["x-arc-preset"] = preset.into();
+            op["x-arc-preset"] = preset.name().into();
         }
         if let Some(body) = request_body(action, meta, names) {
             op["requestBody"] = body;
@@ -300,24 +302,12 @@ struct Names {
 
 impl Names {
     fn of(meta: &ResourceMeta) -> Names {
-        let base = pascal(meta.name);
+        let base = to_pascal(meta.name);
         Names {
             create: format!("{base}Create"),
             patch: format!("{base}Patch"),
         }
     }
-}
-
-fn pascal(name: &str) -> String {
-    name.split(['_', '-'])
-        .map(|w| {
-            let mut chars = w.chars();
-            chars
-                .next()
-                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
-                .unwrap_or_default()
-        })
-        .collect()
 }
 
 fn reference(name: &str) -> Value {

@@ -5,8 +5,10 @@
 //! Row filters go through the one scope every query uses, so a row outside them is a 404 on
 //! every route and never appears in a list.
 
+use arc_spec::RuleSyntax;
 use sea_orm::{ColumnTrait, Condition};
 
+use crate::action::Operation;
 use crate::auth::{AuthContext, RoleScope};
 use crate::error::ArcError;
 use crate::resource::Resource;
@@ -79,54 +81,33 @@ impl Permissions {
     };
 }
 
-/// An operation, to look its rule up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
-    /// List.
-    List,
-    /// Read one.
-    Get,
-    /// Create.
-    Create,
-    /// Update.
-    Update,
-    /// Delete.
-    Delete,
-    /// List soft-deleted rows.
-    Deleted,
-    /// Restore a soft-deleted row.
-    Restore,
-    /// Tree and children.
-    Tree,
-    /// Bulk create, update, delete.
-    Bulk,
-}
-
 impl Rule {
     /// The rule in the attribute's own words, fields by name: `any(roles(admin),
-    /// owner(created_by))`. Documents and the registry show it.
+    /// owner(created_by))`. Documents and the registry show it; the macro's route docs
+    /// render the same text, through the same syntax tree.
     pub fn describe(&self, meta: &crate::resource::ResourceMeta) -> String {
-        let field = |i: usize| meta.fields.get(i).map_or("?", |f| f.name);
-        let list = |rules: &[Rule]| {
-            rules
-                .iter()
-                .map(|r| r.describe(meta))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        self.syntax(meta).to_string()
+    }
+
+    /// The rule as the shared syntax tree.
+    fn syntax(&self, meta: &crate::resource::ResourceMeta) -> RuleSyntax {
+        let field = |i: usize| meta.fields.get(i).map_or("?", |f| f.name).to_owned();
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+        let nested = |rules: &[Rule]| rules.iter().map(|r| r.syntax(meta)).collect();
         match self {
-            Rule::Public => "public".to_owned(),
-            Rule::Authenticated => "authenticated".to_owned(),
-            Rule::Deny => "deny".to_owned(),
-            Rule::Roles(roles) => format!("roles({})", roles.join(", ")),
-            Rule::OrgRoles(roles) => format!("org_roles({})", roles.join(", ")),
-            Rule::OrgMember => "org_member".to_owned(),
-            Rule::Owner(i) => format!("owner({})", field(*i)),
-            Rule::TeamMember => "team_member".to_owned(),
-            Rule::Team(i) => format!("team_member({})", field(*i)),
-            Rule::All(rules) => format!("all({})", list(rules)),
-            Rule::Any(rules) => format!("any({})", list(rules)),
-            Rule::When(_) => "when(an app predicate)".to_owned(),
+            Rule::Public => RuleSyntax::Public,
+            Rule::Authenticated => RuleSyntax::Authenticated,
+            Rule::Deny => RuleSyntax::Deny,
+            Rule::Roles(roles) => RuleSyntax::Roles(strings(roles)),
+            Rule::OrgRoles(roles) => RuleSyntax::OrgRoles(strings(roles)),
+            Rule::OrgMember => RuleSyntax::OrgMember,
+            Rule::Owner(i) => RuleSyntax::Owner(field(*i)),
+            Rule::TeamMember => RuleSyntax::TeamMember,
+            Rule::Team(i) => RuleSyntax::Team(field(*i)),
+            Rule::All(rules) => RuleSyntax::All(nested(rules)),
+            Rule::Any(rules) => RuleSyntax::Any(nested(rules)),
+            // The function is all the runtime holds, not its path.
+            Rule::When(_) => RuleSyntax::When(None),
         }
     }
 
@@ -142,7 +123,7 @@ impl Rule {
 }
 
 impl Permissions {
-    /// The rule of `op`.
+    /// The rule of `op` (the field [`Operation::name`] names).
     pub const fn rule(&self, op: Operation) -> Rule {
         match op {
             Operation::List => self.list,

@@ -5,9 +5,9 @@
 
 use serde_json::{Value, json};
 
+use crate::action::{Operation, RoutePreset};
 use crate::crud::routes::routes;
 use crate::openapi::{Registered, ServiceRoute};
-use crate::permissions::Operation;
 use crate::query::{Op, QueryLimits};
 use crate::resource::{Auto, FieldMeta, FieldType, ResourceMeta};
 
@@ -91,25 +91,15 @@ fn field(f: &FieldMeta) -> Value {
 pub fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
     let name_of = |i: Option<usize>| i.and_then(|i| meta.fields.get(i)).map(|f| f.name);
     let presets = &meta.presets;
-    let permissions: serde_json::Map<String, Value> = [
-        ("list", Operation::List),
-        ("get", Operation::Get),
-        ("create", Operation::Create),
-        ("update", Operation::Update),
-        ("delete", Operation::Delete),
-        ("deleted", Operation::Deleted),
-        ("restore", Operation::Restore),
-        ("tree", Operation::Tree),
-        ("bulk", Operation::Bulk),
-    ]
-    .into_iter()
-    .map(|(name, op)| {
-        (
-            name.to_owned(),
-            meta.permissions.rule(op).describe(meta).into(),
-        )
-    })
-    .collect();
+    let permissions: serde_json::Map<String, Value> = Operation::ALL
+        .into_iter()
+        .map(|op| {
+            (
+                op.name().to_owned(),
+                meta.permissions.rule(op).describe(meta).into(),
+            )
+        })
+        .collect();
     let routes: Vec<Value> = routes(meta)
         .into_iter()
         .map(|r| {
@@ -117,8 +107,8 @@ pub fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
                 "method": r.method.as_str(),
                 "path": r.path,
                 "operation": r.action.name(),
-                "preset": r.action.preset(),
-                "permission": r.action.permission(meta),
+                "preset": r.action.preset().map(RoutePreset::name),
+                "permission": meta.permission(r.action),
             })
         })
         .collect();

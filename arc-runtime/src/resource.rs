@@ -7,6 +7,7 @@
 
 use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveModel, ModelTrait};
 
+use crate::action::{Action, RoutePreset};
 use crate::query::Op;
 
 /// The value type of a field, as the query grammar and the body decoder see it.
@@ -325,6 +326,18 @@ pub struct Presets {
     pub owner_bypass: &'static [&'static str],
 }
 
+impl Presets {
+    /// Whether the resource has `preset`, and so its routes.
+    pub const fn has(&self, preset: RoutePreset) -> bool {
+        match preset {
+            RoutePreset::SoftDelete => self.soft_delete.is_some(),
+            RoutePreset::SlugLookup => self.slug_lookup.is_some(),
+            RoutePreset::Tree => self.tree.is_some(),
+            RoutePreset::Bulk => self.bulk,
+        }
+    }
+}
+
 /// The static description of a resource that the macro emits.
 #[derive(Clone, Copy, Debug)]
 pub struct ResourceMeta {
@@ -362,6 +375,25 @@ impl ResourceMeta {
     /// The id field.
     pub fn id_field(&self) -> &'static FieldMeta {
         &self.fields[self.id]
+    }
+
+    /// The rules the route of `action` checks, in the attribute's words, joined by `and`
+    /// (bulk routes check the bulk rule and the operation's).
+    pub fn permission(&self, action: Action) -> String {
+        let rules: Vec<String> = action
+            .operations()
+            .iter()
+            .map(|op| self.permissions.rule(*op).describe(self))
+            .collect();
+        rules.join(" and ")
+    }
+
+    /// Whether anyone, signed in or not, passes every rule the route of `action` checks.
+    pub fn is_public(&self, action: Action) -> bool {
+        action
+            .operations()
+            .iter()
+            .all(|op| self.permissions.rule(*op).is_public())
     }
 
     /// Which of a caller's roles count for this resource's rows: org roles only where

@@ -165,7 +165,7 @@ fn steps_app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
         })
         .transform(|ctx, body| {
             if let (Some(op), Some(data)) = (ctx.operation, body.get_mut("data"))
-                && op.operation == "get"
+                && op.action == arc_runtime::Action::Get
             {
                 data["_links"] =
                     json!({"self": format!("/entries/{}", data["id"].as_str().unwrap_or(""))});

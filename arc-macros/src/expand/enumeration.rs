@@ -80,7 +80,6 @@ pub(crate) fn expand(cx: &Ctxt, input: &DeriveInput) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
 
-    let ident_name = ident.to_string();
     quote! {
         impl ::arc_runtime::__private::TextEnum for #ident {
             const VARIANTS: &'static [&'static str] = &[#(#stored),*];
@@ -97,25 +96,6 @@ pub(crate) fn expand(cx: &Ctxt, input: &DeriveInput) -> TokenStream {
                     #(#read_names => ::core::option::Option::Some(Self::#read_idents),)*
                     _ => #fallback,
                 }
-            }
-        }
-
-        impl ::arc_runtime::__private::schemars::JsonSchema for #ident {
-            fn schema_name() -> ::std::borrow::Cow<'static, str> {
-                ::std::borrow::Cow::Borrowed(#ident_name)
-            }
-
-            fn schema_id() -> ::std::borrow::Cow<'static, str> {
-                ::std::borrow::Cow::Borrowed(::core::concat!(::core::module_path!(), "::", #ident_name))
-            }
-
-            fn json_schema(
-                _: &mut ::arc_runtime::__private::schemars::SchemaGenerator,
-            ) -> ::arc_runtime::__private::schemars::Schema {
-                ::arc_runtime::__private::schemars::json_schema!({
-                    "type": "string",
-                    "enum": [#(#stored),*],
-                })
             }
         }
     }

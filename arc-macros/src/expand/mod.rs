@@ -50,7 +50,7 @@ mod snapshot {
 
     use crate::ctxt::Ctxt;
     use crate::model::Resource;
-    use crate::model::names::to_snake;
+    use arc_spec::names::to_snake;
 
     const SHOP: &str = include_str!("../../../examples/shop/src/resources.rs");
     /// A resource whose permissions use every kind of rule.

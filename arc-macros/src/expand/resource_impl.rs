@@ -5,8 +5,10 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::model::names::to_camel;
-use crate::model::permissions::{RuleAst, describe};
+use arc_spec::names::to_pascal;
+use arc_spec::{Action, Operation};
+
+use crate::model::permissions::{RuleAst, syntax};
 use crate::model::{Auto, Field, Resource, Scalar};
 
 fn rule_tokens(rule: &RuleAst) -> TokenStream {
@@ -43,25 +45,34 @@ fn rule_tokens(rule: &RuleAst) -> TokenStream {
     }
 }
 
-/// `__p::Permissions { list: .., .. }`, unlisted operations denied (or `default`).
+/// `__p::Permissions { list: .., .. }`: a field per operation of the shared table, unlisted
+/// operations denied (or `default`).
 fn permissions(model: &Resource) -> TokenStream {
-    let ops = [
-        "list", "get", "create", "update", "delete", "deleted", "restore", "tree", "bulk",
-    ];
-    let fields = ops.iter().map(|op| {
-        let name = format_ident!("{}", op);
+    let fields = Operation::ALL.map(|op| {
+        let name = format_ident!("{}", op.name());
         let rule = rule_tokens(&model.permissions.rule_for(op).0);
         quote!(#name: #rule)
     });
     quote!(__p::Permissions { #(#fields),* })
 }
 
-/// The rule of `op` for the route table's doc: as written, or "deny (not listed)".
-fn rule_doc(model: &Resource, op: &str) -> String {
-    match model.permissions.rule_for(op) {
-        (rule, true) => describe(&rule),
-        (_, false) => "deny (not listed)".into(),
-    }
+/// The rules `action` checks, as the runtime's document and registry print them (joined by
+/// `and`), an operation neither listed nor covered by `default` marked "(not listed)".
+fn route_doc(model: &Resource, action: Action) -> String {
+    let rules: Vec<String> = action
+        .operations()
+        .iter()
+        .map(|op| match model.permissions.rule_for(*op) {
+            (rule, true) => syntax(&rule).to_string(),
+            (rule, false) => format!("{} (not listed)", syntax(&rule)),
+        })
+        .collect();
+    format!(
+        " `{} {}`: {}",
+        action.method(),
+        action.path(&model.path),
+        rules.join(" and ")
+    )
 }
 
 fn field_type(f: &Field) -> TokenStream {
@@ -167,46 +178,7 @@ fn field_meta(f: &Field) -> TokenStream {
 
 /// The impl's doc: the routes, and who may use them.
 fn routes_doc(model: &Resource) -> TokenStream {
-    let path = &model.path;
-    let one = format!("{path}/{{id}}");
-    let mut docs = vec![
-        format!(
-            " `GET {path}`: {}; `POST {path}`: {}",
-            rule_doc(model, "list"),
-            rule_doc(model, "create")
-        ),
-        format!(
-            " `GET {one}`: {}; `PATCH`/`PUT`: {}; `DELETE`: {}",
-            rule_doc(model, "get"),
-            rule_doc(model, "update"),
-            rule_doc(model, "delete")
-        ),
-    ];
-    if model.presets.soft_delete.is_some() {
-        docs.push(format!(
-            " `GET {path}/deleted`: {}; `POST {path}/{{id}}/restore`: {}",
-            rule_doc(model, "deleted"),
-            rule_doc(model, "restore")
-        ));
-    }
-    if model.presets.slug_lookup.is_some() {
-        docs.push(format!(
-            " `GET {path}/slug/{{slug}}`: {}",
-            rule_doc(model, "get")
-        ));
-    }
-    if model.presets.tree.is_some() {
-        docs.push(format!(
-            " `GET {path}/tree`, `GET {path}/{{id}}/children`: {}",
-            rule_doc(model, "tree")
-        ));
-    }
-    if model.presets.bulk {
-        docs.push(format!(
-            " `POST|PATCH|DELETE {path}/bulk`: {}, and the rule of create/update/delete",
-            rule_doc(model, "bulk")
-        ));
-    }
+    let docs = Action::served(|preset| model.presets.has(preset)).map(|a| route_doc(model, a));
     quote! {
         /// The routes, and who may use them:
         ///
@@ -222,7 +194,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
     let metas = model.fields.iter().map(field_meta);
     let count = Literal::usize_unsuffixed(model.fields.len());
     let columns = model.fields.iter().map(|f| {
-        let variant = format_ident!("{}", to_camel(&f.name));
+        let variant = format_ident!("{}", to_pascal(&f.name));
         quote!(#module::Column::#variant)
     });
     let serialize_arms = model

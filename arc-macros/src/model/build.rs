@@ -2,18 +2,17 @@
 //! (query fields, preset fields, the default sort) are resolved here, with the errors of
 //! resolving them; the rules of the grammar are `check`'s.
 
+use arc_spec::QueryParam;
+use arc_spec::names::{pluralize, to_snake};
 use darling::util::{Override, SpannedValue};
 use darling::{FromField, FromMeta};
 use proc_macro2::{Span, TokenStream};
 use syn::{Ident, ItemStruct};
 
 use super::attrs::{FieldArgs, IdentList, PresetField, ResourceArgs};
-use super::names::{pluralize, to_snake};
 use super::{Auto, Field, Presets, Resource, Scalar, check, is_permissions, permissions, ty};
 use crate::ctxt::Ctxt;
 use crate::suggest::did_you_mean;
-
-const RESERVED: [&str; 6] = ["page", "limit", "after", "sort", "select", "search"];
 
 impl Resource {
     /// Builds and checks the model; `None` when any error was pushed.
@@ -216,7 +215,7 @@ impl Resource {
             }
             match kind {
                 "filter" => {
-                    if RESERVED.contains(&name.as_str()) {
+                    if QueryParam::is_reserved(&name) {
                         cx.error_spanned_by(
                             ident,
                             format!(

@@ -2,17 +2,18 @@
 //!
 //! [`Resource::from_ast`] (in `build`) parses with darling, classifies field types and
 //! resolves every reference (query fields, preset fields, the default sort); `check` holds
-//! the named checks of the grammar; `names` the naming helpers. Each problem is pushed into
+//! the named checks of the grammar; the naming helpers are `arc_spec::names`, shared with the
+//! runtime. Each problem is pushed into
 //! the [`Ctxt`](crate::ctxt::Ctxt) at the user's token. The expanders read the model as plain
 //! data.
 
 pub(crate) mod attrs;
 mod build;
 mod check;
-pub(crate) mod names;
 pub(crate) mod permissions;
 pub(crate) mod ty;
 
+use arc_spec::RoutePreset;
 use proc_macro2::Span;
 use syn::Ident;
 
@@ -79,6 +80,18 @@ pub(crate) struct Presets {
     pub tenant: Option<usize>,
     pub owner: Option<usize>,
     pub owner_bypass: Vec<String>,
+}
+
+impl Presets {
+    /// Whether the resource has `preset` (and so its routes).
+    pub(crate) fn has(&self, preset: RoutePreset) -> bool {
+        match preset {
+            RoutePreset::SoftDelete => self.soft_delete.is_some(),
+            RoutePreset::SlugLookup => self.slug_lookup.is_some(),
+            RoutePreset::Tree => self.tree.is_some(),
+            RoutePreset::Bulk => self.bulk,
+        }
+    }
 }
 
 /// A checked resource.

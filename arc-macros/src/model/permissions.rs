@@ -6,27 +6,11 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Token, parenthesized};
 
+use arc_spec::{DEFAULT_KEY, Operation, RuleSyntax, RuleWord};
+
 use super::{Resource, Scalar};
 use crate::ctxt::Ctxt;
 use crate::suggest::did_you_mean;
-
-/// Operations a rule can be given for; `default` covers the ones not listed.
-pub(crate) const OPERATIONS: [&str; 10] = [
-    "list", "get", "create", "update", "delete", "deleted", "restore", "tree", "bulk", "default",
-];
-const COMBINATORS: [&str; 11] = [
-    "public",
-    "authenticated",
-    "deny",
-    "roles",
-    "org_roles",
-    "org_member",
-    "owner",
-    "team_member",
-    "all",
-    "any",
-    "when",
-];
 
 /// One rule as written.
 #[derive(Debug, Clone)]
@@ -56,6 +40,8 @@ pub(crate) enum RuleAst {
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub op: Ident,
+    /// The operation the key names; `None` for `default`.
+    pub key: Option<Operation>,
     pub rule: RuleAst,
 }
 
@@ -160,14 +146,20 @@ fn rule(cx: &Ctxt, raw: Raw) -> RuleAst {
         }
         rule
     };
-    match word.as_str() {
-        "public" => no_args(RuleAst::Public),
-        "authenticated" => no_args(RuleAst::Authenticated),
-        "deny" => no_args(RuleAst::Deny),
-        "org_member" => no_args(RuleAst::OrgMember),
-        "roles" => RuleAst::Roles(strings(cx, &name, args)),
-        "org_roles" => RuleAst::OrgRoles(strings(cx, &name, args)),
-        "owner" => {
+    let Some(known) = RuleWord::from_name(&word) else {
+        let message = format!("unknown permission rule `{word}`");
+        let words = RuleWord::ALL.map(RuleWord::name);
+        cx.error_spanned_by(&name, did_you_mean(message, &word, words));
+        return RuleAst::Invalid;
+    };
+    match known {
+        RuleWord::Public => no_args(RuleAst::Public),
+        RuleWord::Authenticated => no_args(RuleAst::Authenticated),
+        RuleWord::Deny => no_args(RuleAst::Deny),
+        RuleWord::OrgMember => no_args(RuleAst::OrgMember),
+        RuleWord::Roles => RuleAst::Roles(strings(cx, &name, args)),
+        RuleWord::OrgRoles => RuleAst::OrgRoles(strings(cx, &name, args)),
+        RuleWord::Owner => {
             match args.map(|a| a.into_iter().collect::<Vec<_>>()).as_deref() {
                 Some([Raw::Str(field)]) => RuleAst::Owner(field.clone(), None),
                 _ => {
@@ -176,7 +168,7 @@ fn rule(cx: &Ctxt, raw: Raw) -> RuleAst {
                 }
             }
         }
-        "team_member" => match args.map(|a| a.into_iter().collect::<Vec<_>>()).as_deref() {
+        RuleWord::TeamMember => match args.map(|a| a.into_iter().collect::<Vec<_>>()).as_deref() {
             None => RuleAst::TeamMember,
             Some([Raw::Str(field)]) => RuleAst::Team(field.clone(), None),
             Some(_) => {
@@ -184,25 +176,20 @@ fn rule(cx: &Ctxt, raw: Raw) -> RuleAst {
                 RuleAst::Invalid
             }
         },
-        "when" => {
+        RuleWord::When => {
             cx.error_spanned_by(&name, "`when` names a function: when(path::to::predicate)");
             RuleAst::Invalid
         }
-        "all" | "any" => {
+        RuleWord::All | RuleWord::Any => {
             let rules: Vec<RuleAst> = args.into_iter().flatten().map(|a| rule(cx, a)).collect();
             if rules.is_empty() {
                 cx.error_spanned_by(&name, format!("`{word}(..)` needs at least one rule"));
             }
-            if word == "all" {
+            if known == RuleWord::All {
                 RuleAst::All(rules)
             } else {
                 RuleAst::Any(rules)
             }
-        }
-        _ => {
-            let message = format!("unknown permission rule `{word}`");
-            cx.error_spanned_by(&name, did_you_mean(message, &word, COMBINATORS));
-            RuleAst::Invalid
         }
     }
 }
@@ -223,10 +210,15 @@ impl PermissionsAst {
         let mut entries: Vec<Entry> = Vec::new();
         for RawEntry { op, rule: raw } in raw {
             let name = op.to_string();
-            if !OPERATIONS.contains(&name.as_str()) {
+            let key = Operation::from_name(&name);
+            if key.is_none() && name != DEFAULT_KEY {
                 cx.error_spanned_by(
                     &op,
-                    did_you_mean(format!("unknown operation `{name}`"), &name, OPERATIONS),
+                    did_you_mean(
+                        format!("unknown operation `{name}`"),
+                        &name,
+                        Operation::keys(),
+                    ),
                 );
                 continue;
             }
@@ -236,6 +228,7 @@ impl PermissionsAst {
             }
             entries.push(Entry {
                 op,
+                key,
                 rule: rule(cx, raw),
             });
         }
@@ -246,23 +239,19 @@ impl PermissionsAst {
     /// fields to indexes.
     pub(crate) fn check(&mut self, cx: &Ctxt, model: &Resource) {
         for entry in &mut self.entries {
-            let op = entry.op.to_string();
-            let preset = match op.as_str() {
-                "deleted" | "restore" => model.presets.soft_delete.map(|_| ()).ok_or("soft_delete"),
-                "tree" => model.presets.tree.map(|_| ()).ok_or("tree"),
-                "bulk" => {
-                    if model.presets.bulk {
-                        Ok(())
-                    } else {
-                        Err("bulk")
-                    }
-                }
-                _ => Ok(()),
-            };
-            if let Err(preset) = preset {
-                cx.error_spanned_by(&entry.op, format!("`{op}` is a route of the `{preset}` preset, which this resource does not have"));
+            if let Some(preset) = entry.key.and_then(Operation::preset)
+                && !model.presets.has(preset)
+            {
+                cx.error_spanned_by(
+                    &entry.op,
+                    format!(
+                        "`{}` is a route of the `{preset}` preset, which this resource does not have",
+                        entry.op
+                    ),
+                );
             }
-            let creates = matches!(op.as_str(), "create" | "bulk");
+            // `owner` and `team_member` filter rows; a create has none yet.
+            let creates = matches!(entry.key, Some(Operation::Create | Operation::Bulk));
             check_rule(cx, model, &mut entry.rule, creates);
         }
         self.check_create_gap(cx, model);
@@ -273,12 +262,12 @@ impl PermissionsAst {
     /// callers could pick that state on create. Each such field must say who may write it
     /// (`writable_by`) or that choosing it on create is by design (`writable_on_create`).
     fn check_create_gap(&self, cx: &Ctxt, model: &Resource) {
-        let (update, _) = self.rule_for("update");
+        let (update, _) = self.rule_for(Operation::Update);
         let Some(updaters) = role_gate(&update) else {
             // Not role-gated: no set of callers to compare with.
             return;
         };
-        let (create, _) = self.rule_for("create");
+        let (create, _) = self.rule_for(Operation::Create);
         if role_gate(&create).is_some_and(|creators| creators.is_subset(&updaters)) {
             return;
         }
@@ -300,29 +289,30 @@ impl PermissionsAst {
             cx.error_at(
                 span,
                 format!(
-                    "`{name}` has a default, and `create = {create}` lets in callers that \
-                     `update = {update}` keeps out: they could choose `{name}` on create. \
+                    "`{name}` has a default, and `create = {create:#}` lets in callers that \
+                     `update = {update:#}` keeps out: they could choose `{name}` on create. \
                      Say who may write it, e.g. `#[field(default, writable_by({roles}))]`, or \
                      add `writable_on_create` if anyone who may create may choose it",
                     name = f.name,
-                    create = describe(&create),
-                    update = describe(&update),
+                    create = syntax(&create),
+                    update = syntax(&update),
                 ),
             );
         }
     }
 
-    /// The rule for `op`: its own, else `default`, else deny.
-    pub(crate) fn rule_for(&self, op: &str) -> (RuleAst, bool) {
-        let find = |name: &str| {
+    /// The rule for `op`: its own, else `default`, else deny; and whether it is listed
+    /// (its own or `default`).
+    pub(crate) fn rule_for(&self, op: Operation) -> (RuleAst, bool) {
+        let find = |key: Option<Operation>| {
             self.entries
                 .iter()
-                .find(|e| e.op == name)
+                .find(|e| e.key == key)
                 .map(|e| e.rule.clone())
         };
-        match find(op) {
+        match find(Some(op)) {
             Some(rule) => (rule, true),
-            None => match find("default") {
+            None => match find(None) {
                 Some(rule) => (rule, true),
                 None => (RuleAst::Deny, false),
             },
@@ -415,30 +405,25 @@ fn id_field(
     }
 }
 
-/// The rule in the attribute's own syntax, for docs.
-pub(crate) fn describe(rule: &RuleAst) -> String {
-    let list = |v: &[LitStr]| {
-        v.iter()
-            .map(|s| format!("{:?}", s.value()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let nested = |v: &[RuleAst]| v.iter().map(describe).collect::<Vec<_>>().join(", ");
+/// The rule as the shared syntax tree, which renders it: `{}` as the runtime's document and
+/// registry show it, `{:#}` in the attribute's own syntax (for errors).
+pub(crate) fn syntax(rule: &RuleAst) -> RuleSyntax {
+    let strings = |v: &[LitStr]| v.iter().map(LitStr::value).collect();
+    let nested = |v: &[RuleAst]| v.iter().map(syntax).collect();
     match rule {
-        RuleAst::Public => "public".into(),
-        RuleAst::Authenticated => "authenticated".into(),
-        RuleAst::Deny | RuleAst::Invalid => "deny".into(),
-        RuleAst::OrgMember => "org_member".into(),
-        RuleAst::Roles(r) => format!("roles({})", list(r)),
-        RuleAst::OrgRoles(r) => format!("org_roles({})", list(r)),
-        RuleAst::Owner(f, _) => format!("owner({:?})", f.value()),
-        RuleAst::TeamMember => "team_member".into(),
-        RuleAst::Team(f, _) => format!("team_member({:?})", f.value()),
-        RuleAst::All(r) => format!("all({})", nested(r)),
-        RuleAst::Any(r) => format!("any({})", nested(r)),
-        RuleAst::When(path) => format!(
-            "when({})",
-            quote::quote!(#path).to_string().replace(' ', "")
-        ),
+        RuleAst::Public => RuleSyntax::Public,
+        RuleAst::Authenticated => RuleSyntax::Authenticated,
+        RuleAst::Deny | RuleAst::Invalid => RuleSyntax::Deny,
+        RuleAst::OrgMember => RuleSyntax::OrgMember,
+        RuleAst::Roles(r) => RuleSyntax::Roles(strings(r)),
+        RuleAst::OrgRoles(r) => RuleSyntax::OrgRoles(strings(r)),
+        RuleAst::Owner(f, _) => RuleSyntax::Owner(f.value()),
+        RuleAst::TeamMember => RuleSyntax::TeamMember,
+        RuleAst::Team(f, _) => RuleSyntax::Team(f.value()),
+        RuleAst::All(r) => RuleSyntax::All(nested(r)),
+        RuleAst::Any(r) => RuleSyntax::Any(nested(r)),
+        RuleAst::When(path) => {
+            RuleSyntax::When(Some(quote::quote!(#path).to_string().replace(' ', "")))
+        }
     }
 }

@@ -55,10 +55,15 @@ const _: () = {
     use ::arc_runtime::__private as __p;
     /// The routes, and who may use them:
     ///
-    /// `GET /categories`: public; `POST /categories`: roles("admin")
-    /// `GET /categories/{id}`: public; `PATCH`/`PUT`: roles("admin"); `DELETE`: roles("admin")
+    /// `GET /categories`: public
+    /// `POST /categories`: roles(admin)
+    /// `GET /categories/{id}`: public
+    /// `PATCH /categories/{id}`: roles(admin)
+    /// `PUT /categories/{id}`: roles(admin)
+    /// `DELETE /categories/{id}`: roles(admin)
     /// `GET /categories/slug/{slug}`: public
-    /// `GET /categories/tree`, `GET /categories/{id}/children`: public
+    /// `GET /categories/tree`: public
+    /// `GET /categories/{id}/children`: public
     impl __p::Resource for Category {
         type Entity = category_entity::Entity;
         type Model = category_entity::Model;

@@ -82,10 +82,17 @@ const _: () = {
     use ::arc_runtime::__private as __p;
     /// The routes, and who may use them:
     ///
-    /// `GET /notes`: any(owner("owner_id"), roles("admin")); `POST /notes`: roles("writer", "admin")
-    /// `GET /notes/{id}`: any(owner("owner_id"), roles("admin")); `PATCH`/`PUT`: any(all(roles("writer"), owner("owner_id")), roles("admin")); `DELETE`: roles("admin")
-    /// `GET /notes/deleted`: all(org_member, org_roles("auditor")); `POST /notes/{id}/restore`: when(crate::notes::may_restore)
-    /// `POST|PATCH|DELETE /notes/bulk`: roles("admin"), and the rule of create/update/delete
+    /// `GET /notes`: any(owner(owner_id), roles(admin))
+    /// `POST /notes`: roles(writer, admin)
+    /// `GET /notes/{id}`: any(owner(owner_id), roles(admin))
+    /// `PATCH /notes/{id}`: any(all(roles(writer), owner(owner_id)), roles(admin))
+    /// `PUT /notes/{id}`: any(all(roles(writer), owner(owner_id)), roles(admin))
+    /// `DELETE /notes/{id}`: roles(admin)
+    /// `GET /notes/deleted`: all(org_member, org_roles(auditor))
+    /// `POST /notes/{id}/restore`: when(crate::notes::may_restore)
+    /// `POST /notes/bulk`: roles(admin) and roles(writer, admin)
+    /// `PATCH /notes/bulk`: roles(admin) and any(all(roles(writer), owner(owner_id)), roles(admin))
+    /// `DELETE /notes/bulk`: roles(admin) and roles(admin)
     impl __p::Resource for Note {
         type Entity = note_entity::Entity;
         type Model = note_entity::Model;

@@ -74,8 +74,12 @@ const _: () = {
     use ::arc_runtime::__private as __p;
     /// The routes, and who may use them:
     ///
-    /// `GET /orders`: org_member; `POST /orders`: org_member
-    /// `GET /orders/{id}`: org_member; `PATCH`/`PUT`: roles("admin"); `DELETE`: deny
+    /// `GET /orders`: org_member
+    /// `POST /orders`: org_member
+    /// `GET /orders/{id}`: org_member
+    /// `PATCH /orders/{id}`: roles(admin)
+    /// `PUT /orders/{id}`: roles(admin)
+    /// `DELETE /orders/{id}`: deny
     impl __p::Resource for Order {
         type Entity = order_entity::Entity;
         type Model = order_entity::Model;

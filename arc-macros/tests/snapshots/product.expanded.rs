@@ -106,11 +106,18 @@ const _: () = {
     use ::arc_runtime::__private as __p;
     /// The routes, and who may use them:
     ///
-    /// `GET /products`: org_member; `POST /products`: roles("admin", "editor")
-    /// `GET /products/{id}`: org_member; `PATCH`/`PUT`: any(roles("admin"), all(roles("editor"), owner("created_by"))); `DELETE`: roles("admin")
-    /// `GET /products/deleted`: roles("admin"); `POST /products/{id}/restore`: roles("admin")
+    /// `GET /products`: org_member
+    /// `POST /products`: roles(admin, editor)
+    /// `GET /products/{id}`: org_member
+    /// `PATCH /products/{id}`: any(roles(admin), all(roles(editor), owner(created_by)))
+    /// `PUT /products/{id}`: any(roles(admin), all(roles(editor), owner(created_by)))
+    /// `DELETE /products/{id}`: roles(admin)
+    /// `GET /products/deleted`: roles(admin)
+    /// `POST /products/{id}/restore`: roles(admin)
     /// `GET /products/slug/{slug}`: org_member
-    /// `POST|PATCH|DELETE /products/bulk`: roles("admin"), and the rule of create/update/delete
+    /// `POST /products/bulk`: roles(admin) and roles(admin, editor)
+    /// `PATCH /products/bulk`: roles(admin) and any(roles(admin), all(roles(editor), owner(created_by)))
+    /// `DELETE /products/bulk`: roles(admin) and roles(admin)
     impl __p::Resource for Product {
         type Entity = product_entity::Entity;
         type Model = product_entity::Model;

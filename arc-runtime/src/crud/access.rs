@@ -10,9 +10,10 @@ use sea_orm::{
 };
 use serde_json::{Map, Value as Json};
 
+use crate::action::Operation;
 use crate::auth::AuthContext;
 use crate::error::ArcError;
-use crate::permissions::{Operation, authorize};
+use crate::permissions::authorize;
 use crate::resource::{FieldSet, Resource};
 use crate::value;
 

@@ -12,7 +12,7 @@ use super::response::{
 };
 
 use super::ops::{self, Scope};
-use super::routes::Action;
+use crate::action::{Action, ResourceAction};
 use crate::app::ArcState;
 use crate::auth::{AuthContext, Caller};
 use crate::error::ArcError;
@@ -33,7 +33,7 @@ const VARY: HeaderValue = HeaderValue::from_static("authorization, x-api-key, x-
 #[must_use]
 pub struct Reply<O> {
     result: Result<O, ArcError>,
-    operation: CrudOperation,
+    operation: ResourceAction,
     audience: Audience,
     signed_in: bool,
 }
@@ -47,10 +47,9 @@ impl<O: Outcome> Reply<O> {
     ) -> Self {
         Self {
             result,
-            operation: CrudOperation {
+            operation: ResourceAction {
                 resource: R::META.name,
                 action,
-                operation: action.name(),
             },
             audience: Audience::of(caller),
             signed_in: caller.is_authenticated(),
@@ -79,18 +78,6 @@ impl<O: Outcome> IntoResponse for Reply<O> {
         extensions.insert(self.audience);
         response
     }
-}
-
-/// Which resource operation produced a response (in its extensions), for metrics and logs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CrudOperation {
-    /// The resource's name.
-    pub resource: &'static str,
-    /// The route's action, as the route table, the document and the registry name it.
-    pub action: Action,
-    /// The action's name (`list`, `get_by_slug`, `bulk_create`, ..: [`Action::name`]), the
-    /// label metrics and logs use.
-    pub operation: &'static str,
 }
 
 /// `GET /{path}`

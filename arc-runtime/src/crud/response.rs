@@ -45,19 +45,7 @@ pub trait Outcome: Serialize + JsonSchema {
 
 /// The resource's name as a schema name: `order_line` → `OrderLine`.
 fn pascal<R: Resource>(suffix: &str) -> Cow<'static, str> {
-    let mut name: String = R::META
-        .name
-        .split(['_', '-'])
-        .map(|w| {
-            let mut chars = w.chars();
-            chars
-                .next()
-                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
-                .unwrap_or_default()
-        })
-        .collect();
-    name.push_str(suffix);
-    Cow::Owned(name)
+    Cow::Owned(arc_spec::names::to_pascal(R::META.name) + suffix)
 }
 
 /// A schema id unique per resource (two resources may share a name in different apps, never

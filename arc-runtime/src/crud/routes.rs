@@ -1,6 +1,7 @@
-//! The route table of a resource: which routes its presets give it, with the handler and the
-//! permission rule of each. One table serves the router, the OpenAPI document, the registry
-//! and the CLI's `routes`, so none of them can disagree with another.
+//! The route table of a resource: which routes its presets give it, with the handler of each.
+//! The actions (method, path, preset, rules: [`Action`]) are one table shared with the macro;
+//! this one serves the router, the OpenAPI document, the registry and the CLI's `routes`, so
+//! none of them can disagree with another.
 
 use axum::Router;
 use axum::handler::Handler;
@@ -10,112 +11,10 @@ use schemars::SchemaGenerator;
 
 use super::handlers::{self as h, Reply};
 use super::response::Outcome;
+use crate::action::{self, Action};
 use crate::app::ArcState;
 use crate::hooks::Hooks;
-use crate::permissions::Operation;
 use crate::resource::ResourceMeta;
-
-/// What a route does: one of the generic handlers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// `GET /things`
-    List,
-    /// `POST /things`
-    Create,
-    /// `GET /things/{id}`
-    Get,
-    /// `PATCH /things/{id}`
-    Update,
-    /// `PUT /things/{id}` (the same as PATCH)
-    Replace,
-    /// `DELETE /things/{id}`
-    Delete,
-    /// `GET /things/deleted`
-    Deleted,
-    /// `POST /things/{id}/restore`
-    Restore,
-    /// `GET /things/slug/{slug}`
-    BySlug,
-    /// `GET /things/tree`
-    Tree,
-    /// `GET /things/{id}/children`
-    Children,
-    /// `POST /things/bulk`
-    BulkCreate,
-    /// `PATCH /things/bulk`
-    BulkUpdate,
-    /// `DELETE /things/bulk`
-    BulkDelete,
-}
-
-impl Action {
-    /// The operation name metrics and documents use (`list`, `bulk_create`, ...).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Action::List => "list",
-            Action::Create => "create",
-            Action::Get => "get",
-            Action::Update => "update",
-            Action::Replace => "replace",
-            Action::Delete => "delete",
-            Action::Deleted => "deleted",
-            Action::Restore => "restore",
-            Action::BySlug => "get_by_slug",
-            Action::Tree => "tree",
-            Action::Children => "children",
-            Action::BulkCreate => "bulk_create",
-            Action::BulkUpdate => "bulk_update",
-            Action::BulkDelete => "bulk_delete",
-        }
-    }
-
-    /// The permission operations the route checks: its own, and for bulk routes the bulk
-    /// rule as well.
-    pub const fn operations(self) -> &'static [Operation] {
-        match self {
-            Action::List => &[Operation::List],
-            Action::Create => &[Operation::Create],
-            Action::Get | Action::BySlug => &[Operation::Get],
-            Action::Update | Action::Replace => &[Operation::Update],
-            Action::Delete => &[Operation::Delete],
-            Action::Deleted => &[Operation::Deleted],
-            Action::Restore => &[Operation::Restore],
-            Action::Tree | Action::Children => &[Operation::Tree],
-            Action::BulkCreate => &[Operation::Bulk, Operation::Create],
-            Action::BulkUpdate => &[Operation::Bulk, Operation::Update],
-            Action::BulkDelete => &[Operation::Bulk, Operation::Delete],
-        }
-    }
-
-    /// The rules the route checks, in the attribute's words, joined by `and` (bulk routes
-    /// check the bulk rule and the operation's).
-    pub fn permission(self, meta: &ResourceMeta) -> String {
-        let rules: Vec<String> = self
-            .operations()
-            .iter()
-            .map(|op| meta.permissions.rule(*op).describe(meta))
-            .collect();
-        rules.join(" and ")
-    }
-
-    /// Whether anyone, signed in or not, passes every rule the route checks.
-    pub fn is_public(self, meta: &ResourceMeta) -> bool {
-        self.operations()
-            .iter()
-            .all(|op| meta.permissions.rule(*op).is_public())
-    }
-
-    /// The preset that adds the route (`None` for the five CRUD routes).
-    pub const fn preset(self) -> Option<&'static str> {
-        match self {
-            Action::Deleted | Action::Restore => Some("soft_delete"),
-            Action::BySlug => Some("slug_lookup"),
-            Action::Tree | Action::Children => Some("tree"),
-            Action::BulkCreate | Action::BulkUpdate | Action::BulkDelete => Some("bulk"),
-            _ => None,
-        }
-    }
-}
 
 /// One route of a resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,49 +27,12 @@ pub struct RouteInfo {
     pub action: Action,
 }
 
-/// Every route of the resource `meta` describes, in a stable order.
+/// Every route of the resource `meta` describes, in a stable order ([`Action::ALL`]'s).
 pub fn routes(meta: &ResourceMeta) -> Vec<RouteInfo> {
-    let base = meta.path;
-    let one = format!("{base}/{{id}}");
-    let mut table = vec![
-        (Method::GET, base.to_owned(), Action::List),
-        (Method::POST, base.to_owned(), Action::Create),
-        (Method::GET, one.clone(), Action::Get),
-        (Method::PATCH, one.clone(), Action::Update),
-        (Method::PUT, one.clone(), Action::Replace),
-        (Method::DELETE, one, Action::Delete),
-    ];
-    let presets = &meta.presets;
-    if presets.soft_delete.is_some() {
-        table.push((Method::GET, format!("{base}/deleted"), Action::Deleted));
-        table.push((
-            Method::POST,
-            format!("{base}/{{id}}/restore"),
-            Action::Restore,
-        ));
-    }
-    if presets.slug_lookup.is_some() {
-        table.push((Method::GET, format!("{base}/slug/{{slug}}"), Action::BySlug));
-    }
-    if presets.tree.is_some() {
-        table.push((Method::GET, format!("{base}/tree"), Action::Tree));
-        table.push((
-            Method::GET,
-            format!("{base}/{{id}}/children"),
-            Action::Children,
-        ));
-    }
-    if presets.bulk {
-        let bulk = format!("{base}/bulk");
-        table.push((Method::POST, bulk.clone(), Action::BulkCreate));
-        table.push((Method::PATCH, bulk.clone(), Action::BulkUpdate));
-        table.push((Method::DELETE, bulk, Action::BulkDelete));
-    }
-    table
-        .into_iter()
-        .map(|(method, path, action)| RouteInfo {
-            method,
-            path,
+    Action::served(|preset| meta.presets.has(preset))
+        .map(|action| RouteInfo {
+            method: action::method(action),
+            path: action.path(meta.path),
             action,
         })
         .collect()

@@ -14,9 +14,8 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::action::{Action, ResourceAction};
 use crate::auth::AuthContext;
-use crate::crud::handlers::CrudOperation;
-use crate::crud::routes::Action;
 
 /// The largest body that gets an ETag (larger ones are streamed through untouched).
 const MAX_TAGGED: usize = 8 * 1024 * 1024;
@@ -97,7 +96,7 @@ async fn with_etag(response: Response, request: &HeaderMap) -> Response {
     }
     let weak = response
         .extensions()
-        .get::<CrudOperation>()
+        .get::<ResourceAction>()
         .is_some_and(|op| {
             matches!(
                 op.action,

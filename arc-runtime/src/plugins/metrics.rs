@@ -20,7 +20,7 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
-use crate::crud::handlers::CrudOperation;
+use crate::action::ResourceAction;
 
 /// Request duration buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -162,9 +162,9 @@ impl Metrics {
         };
         counter.increment(1);
         histogram.record(seconds);
-        if let Some(op) = response.extensions().get::<CrudOperation>() {
+        if let Some(op) = response.extensions().get::<ResourceAction>() {
             let outcome = if status.is_success() { "ok" } else { "error" };
-            let key = (op.resource, op.operation, outcome);
+            let key = (op.resource, op.action.name(), outcome);
             let counter = {
                 let mut crud = self.crud.lock().unwrap_or_else(|e| e.into_inner());
                 crud.entry(key)

@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::action::ResourceAction;
 use crate::auth::AuthContext;
-use crate::crud::handlers::CrudOperation;
 use crate::error::ArcError;
 
 /// What a step knows of the request.
@@ -27,8 +27,8 @@ pub struct StepContext<'a> {
     pub headers: &'a HeaderMap,
     /// The caller.
     pub caller: &'a AuthContext,
-    /// The resource operation that answered (transforms only).
-    pub operation: Option<CrudOperation>,
+    /// The resource and action that answered (transforms only).
+    pub operation: Option<ResourceAction>,
 }
 
 /// May refuse a request with a contract error.
@@ -88,7 +88,7 @@ pub async fn layer(State(steps): State<Arc<Steps>>, req: Request, next: Next) ->
     if !is_json {
         return response;
     }
-    let operation = response.extensions().get::<CrudOperation>().copied();
+    let operation = response.extensions().get::<ResourceAction>().copied();
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return ArcError::new(crate::ErrorCode::Internal, "Internal server error").into_response();
@@ -117,7 +117,7 @@ struct Seen {
 }
 
 impl Seen {
-    fn context(&self, operation: Option<CrudOperation>) -> StepContext<'_> {
+    fn context(&self, operation: Option<ResourceAction>) -> StepContext<'_> {
         StepContext {
             method: &self.method,
             route: self.route.as_deref(),

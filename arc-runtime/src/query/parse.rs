@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use arc_spec::QueryParam;
 use sea_orm::Value;
 
 use super::{CursorKey, Filter, Op, Operand, Paging, QuerySpec, SortKey, regex_guard};
@@ -87,14 +88,14 @@ pub fn parse_query(
     let mut filters = Vec::new();
 
     for (name, val) in &pairs {
-        let slot = match name.as_str() {
-            "page" => &mut page,
-            "limit" => &mut limit,
-            "after" => &mut after,
-            "sort" => &mut sort,
-            "select" => &mut select,
-            "search" => &mut search,
-            _ => {
+        let slot = match QueryParam::from_name(name) {
+            Some(QueryParam::Page) => &mut page,
+            Some(QueryParam::Limit) => &mut limit,
+            Some(QueryParam::After) => &mut after,
+            Some(QueryParam::Sort) => &mut sort,
+            Some(QueryParam::Select) => &mut select,
+            Some(QueryParam::Search) => &mut search,
+            None => {
                 match parse_filter(meta, allowed, name, val, limits) {
                     Ok(filter) => {
                         filters.push(filter);

@@ -10,6 +10,7 @@ use serde_json::{Map, Value as Json};
 
 use super::write::{insert, remove};
 use super::{MAX_BULK_ITEMS, decode_or_reject, fill_auto, now, set_values, shape};
+use crate::action::Operation;
 use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::crud::access::{Scope, allowed, check_writable, may_create};
@@ -19,7 +20,7 @@ use crate::crud::response::{
 };
 use crate::error::{ArcError, FieldError};
 use crate::hooks::{Hooks, WriteContext};
-use crate::permissions::{Operation, authorize};
+use crate::permissions::authorize;
 use crate::query::{self, sql};
 use crate::resource::{Auto, FieldSet, Resource};
 

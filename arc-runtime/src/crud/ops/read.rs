@@ -3,12 +3,12 @@
 use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QuerySelect};
 
 use super::{MAX_TREE_ROWS, shape};
+use crate::action::Operation;
 use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::crud::access::{Scope, allowed, find, not_found, parse_id};
 use crate::crud::response::{KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success};
 use crate::error::ArcError;
-use crate::permissions::Operation;
 use crate::query::{self, Paging, parse::sort_text, sql};
 use crate::resource::Resource;
 use crate::value;

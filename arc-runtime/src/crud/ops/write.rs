@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait, IntoActiveModel, ModelTrait, TransactionTrait};
 use serde_json::{Map, Value as Json};
 
 use super::{decode_or_reject, fill_auto, id_text, new_row, now, set_values, shape};
+use crate::action::Operation;
 use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::crud::access::{
@@ -14,7 +15,6 @@ use crate::crud::body::{Mode, Values};
 use crate::crud::response::{Created, Deleted, DeletedRow, One, Success};
 use crate::error::ArcError;
 use crate::hooks::{Hooks, WriteContext};
-use crate::permissions::Operation;
 use crate::resource::Resource;
 use crate::value;
 

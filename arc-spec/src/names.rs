@@ -1,7 +1,9 @@
-//! Naming: the snake, plural and camel forms the expansion derives from the struct's name.
+//! Naming: the snake, plural and Pascal forms derived from a type's or a field's name, the
+//! same in the expansion (entity module, table, path, column variants) and in the runtime
+//! (the document's component names).
 
 /// `ProductCategory` -> `product_category`.
-pub(crate) fn to_snake(s: &str) -> String {
+pub fn to_snake(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);
     for (i, ch) in s.chars().enumerate() {
         if ch.is_uppercase() {
@@ -17,7 +19,7 @@ pub(crate) fn to_snake(s: &str) -> String {
 }
 
 /// `category` -> `categories`, `box` -> `boxes`, `product` -> `products`.
-pub(crate) fn pluralize(s: &str) -> String {
+pub fn pluralize(s: &str) -> String {
     if let Some(stem) = s.strip_suffix('y')
         && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
     {
@@ -29,12 +31,12 @@ pub(crate) fn pluralize(s: &str) -> String {
     format!("{s}s")
 }
 
-/// `category_id` -> `CategoryId` (sea-orm's column variant names).
-pub(crate) fn to_camel(s: &str) -> String {
-    s.split('_')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut chars = p.chars();
+/// `category_id` -> `CategoryId`, `line-item` -> `LineItem`: words split at `_` and `-`,
+/// each capitalized (sea-orm's column variant names, the document's component names).
+pub fn to_pascal(s: &str) -> String {
+    s.split(['_', '-'])
+        .map(|word| {
+            let mut chars = word.chars();
             chars
                 .next()
                 .map(|c| c.to_uppercase().chain(chars).collect::<String>())
@@ -54,6 +56,8 @@ mod tests {
         assert_eq!(pluralize("key"), "keys");
         assert_eq!(pluralize("box"), "boxes");
         assert_eq!(pluralize("order"), "orders");
-        assert_eq!(to_camel("category_id"), "CategoryId");
+        assert_eq!(to_pascal("category_id"), "CategoryId");
+        assert_eq!(to_pascal("line-item"), "LineItem");
+        assert_eq!(to_pascal("a__b_"), "AB");
     }
 }

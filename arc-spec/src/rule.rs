@@ -1,0 +1,226 @@
+//! The rule grammar of `#[permissions(..)]`: its words, and [`RuleSyntax`], the one
+//! rendering of a rule as text. The macro builds a [`RuleSyntax`] from the rule it parsed,
+//! the runtime from its `Rule` and the field table, so the route docs of an expansion, the
+//! OpenAPI document, the registry and the CLI print a rule the same way.
+
+use std::fmt;
+
+/// A word of the rule grammar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RuleWord {
+    /// `public`: anyone, signed in or not.
+    Public,
+    /// `authenticated`: any signed-in caller.
+    Authenticated,
+    /// `deny`: nobody.
+    Deny,
+    /// `roles("a", ..)`: one of these roles.
+    Roles,
+    /// `org_roles("a", ..)`: one of these roles in the active organization.
+    OrgRoles,
+    /// `org_member`: a caller with an active organization.
+    OrgMember,
+    /// `owner("field")`: the rows whose field holds the caller's user id.
+    Owner,
+    /// `team_member`, or `team_member("field")`: a caller in a team, or its team's rows.
+    TeamMember,
+    /// `all(rule, ..)`: every rule holds.
+    All,
+    /// `any(rule, ..)`: some rule holds.
+    Any,
+    /// `when(path::to::predicate)`: a function of the app's over the caller.
+    When,
+}
+
+impl RuleWord {
+    /// Every word.
+    pub const ALL: [RuleWord; 11] = [
+        RuleWord::Public,
+        RuleWord::Authenticated,
+        RuleWord::Deny,
+        RuleWord::Roles,
+        RuleWord::OrgRoles,
+        RuleWord::OrgMember,
+        RuleWord::Owner,
+        RuleWord::TeamMember,
+        RuleWord::All,
+        RuleWord::Any,
+        RuleWord::When,
+    ];
+
+    /// The word as written.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RuleWord::Public => "public",
+            RuleWord::Authenticated => "authenticated",
+            RuleWord::Deny => "deny",
+            RuleWord::Roles => "roles",
+            RuleWord::OrgRoles => "org_roles",
+            RuleWord::OrgMember => "org_member",
+            RuleWord::Owner => "owner",
+            RuleWord::TeamMember => "team_member",
+            RuleWord::All => "all",
+            RuleWord::Any => "any",
+            RuleWord::When => "when",
+        }
+    }
+
+    /// The word `name` is, if it is one.
+    pub fn from_name(name: &str) -> Option<RuleWord> {
+        RuleWord::ALL.into_iter().find(|w| w.name() == name)
+    }
+}
+
+impl fmt::Display for RuleWord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A rule as text: the syntax tree both sides render through.
+///
+/// `{}` writes it as the document and the registry show it, strings bare:
+/// `any(owner(created_by), roles(admin))`. `{:#}` writes it as the attribute is written,
+/// strings quoted: `any(owner("created_by"), roles("admin"))` (for compile errors, which
+/// tell the user what to write).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleSyntax {
+    /// `public`
+    Public,
+    /// `authenticated`
+    Authenticated,
+    /// `deny`
+    Deny,
+    /// `roles(..)`
+    Roles(Vec<String>),
+    /// `org_roles(..)`
+    OrgRoles(Vec<String>),
+    /// `org_member`
+    OrgMember,
+    /// `owner(field)`
+    Owner(String),
+    /// `team_member`
+    TeamMember,
+    /// `team_member(field)`
+    Team(String),
+    /// `all(..)`
+    All(Vec<RuleSyntax>),
+    /// `any(..)`
+    Any(Vec<RuleSyntax>),
+    /// `when(path)`; `None` where the path is not known (the runtime holds only the
+    /// function): `when(an app predicate)`.
+    When(Option<String>),
+}
+
+impl RuleSyntax {
+    /// Its word.
+    pub const fn word(&self) -> RuleWord {
+        match self {
+            RuleSyntax::Public => RuleWord::Public,
+            RuleSyntax::Authenticated => RuleWord::Authenticated,
+            RuleSyntax::Deny => RuleWord::Deny,
+            RuleSyntax::Roles(_) => RuleWord::Roles,
+            RuleSyntax::OrgRoles(_) => RuleWord::OrgRoles,
+            RuleSyntax::OrgMember => RuleWord::OrgMember,
+            RuleSyntax::Owner(_) => RuleWord::Owner,
+            RuleSyntax::TeamMember | RuleSyntax::Team(_) => RuleWord::TeamMember,
+            RuleSyntax::All(_) => RuleWord::All,
+            RuleSyntax::Any(_) => RuleWord::Any,
+            RuleSyntax::When(_) => RuleWord::When,
+        }
+    }
+}
+
+/// A string argument: quoted in the attribute's syntax, bare otherwise.
+fn string(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    if f.alternate() {
+        write!(f, "{s:?}")
+    } else {
+        f.write_str(s)
+    }
+}
+
+/// `items`, separated by `, `, each written by `one`.
+fn list<T>(
+    f: &mut fmt::Formatter<'_>,
+    items: &[T],
+    one: fn(&mut fmt::Formatter<'_>, &T) -> fmt::Result,
+) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        one(f, item)?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for RuleSyntax {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word().name())?;
+        match self {
+            RuleSyntax::Public
+            | RuleSyntax::Authenticated
+            | RuleSyntax::Deny
+            | RuleSyntax::OrgMember
+            | RuleSyntax::TeamMember => return Ok(()),
+            _ => f.write_str("(")?,
+        }
+        match self {
+            RuleSyntax::Roles(roles) | RuleSyntax::OrgRoles(roles) => {
+                list(f, roles, |f, s| string(f, s))?;
+            }
+            RuleSyntax::Owner(field) | RuleSyntax::Team(field) => string(f, field)?,
+            RuleSyntax::All(rules) | RuleSyntax::Any(rules) => list(f, rules, |f, rule| {
+                if f.alternate() {
+                    write!(f, "{rule:#}")
+                } else {
+                    write!(f, "{rule}")
+                }
+            })?,
+            RuleSyntax::When(Some(path)) => f.write_str(path)?,
+            RuleSyntax::When(None) => f.write_str("an app predicate")?,
+            _ => {}
+        }
+        f.write_str(")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_forms() {
+        let rule = RuleSyntax::Any(vec![
+            RuleSyntax::All(vec![
+                RuleSyntax::Roles(vec!["writer".into(), "admin".into()]),
+                RuleSyntax::Owner("created_by".into()),
+            ]),
+            RuleSyntax::Team("team_id".into()),
+            RuleSyntax::OrgMember,
+            RuleSyntax::When(None),
+        ]);
+        assert_eq!(
+            rule.to_string(),
+            "any(all(roles(writer, admin), owner(created_by)), team_member(team_id), \
+             org_member, when(an app predicate))"
+        );
+        assert_eq!(
+            format!("{rule:#}"),
+            "any(all(roles(\"writer\", \"admin\"), owner(\"created_by\")), \
+             team_member(\"team_id\"), org_member, when(an app predicate))"
+        );
+        assert_eq!(
+            RuleSyntax::When(Some("crate::may".into())).to_string(),
+            "when(crate::may)"
+        );
+    }
+
+    #[test]
+    fn words_round_trip() {
+        for word in RuleWord::ALL {
+            assert_eq!(RuleWord::from_name(word.name()), Some(word));
+        }
+    }
+}
