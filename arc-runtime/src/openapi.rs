@@ -71,6 +71,8 @@ pub struct Document {
     pub security_schemes: Vec<(&'static str, Value)>,
     /// Whether a rate limit may answer 429.
     pub rate_limited: bool,
+    /// Whether reads carry an `ETag` and answer `If-None-Match` with 304.
+    pub conditional: bool,
     /// Path prefixes the resources are served under (`["/v1", "/v2"]` with path
     /// versioning; `[""]` otherwise).
     pub prefixes: Vec<String>,
@@ -266,16 +268,24 @@ impl Document {
         if one_row {
             errors.push("404");
         }
-        if matches!(
+        let read = matches!(
             action,
-            Action::Create
-                | Action::Update
-                | Action::Replace
-                | Action::Restore
-                | Action::BulkCreate
-                | Action::BulkUpdate
-        ) {
+            Action::List
+                | Action::Get
+                | Action::Deleted
+                | Action::BySlug
+                | Action::Tree
+                | Action::Children
+        );
+        if !read {
+            // A unique value taken, or a hook refusing the write as a conflict.
             errors.push("409");
+        }
+        if read && self.conditional {
+            out.insert(
+                "304".to_owned(),
+                json!({ "description": "Not modified: the `If-None-Match` tag still holds (no body)." }),
+            );
         }
         if request_body_kind(action).is_some() {
             errors.extend(["413", "415"]);
@@ -339,7 +349,7 @@ const ERROR_STATUSES: [(&str, &str, &str); 11] = [
     (
         "409",
         "Conflict",
-        "A unique value is taken (`DUPLICATE_KEY`).",
+        "A unique value is taken (`DUPLICATE_KEY`), or a hook refused the write as a conflict.",
     ),
     ("413", "PayloadTooLarge", "The body is over the limit."),
     ("415", "UnsupportedMediaType", "The body is not JSON."),

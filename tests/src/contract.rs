@@ -7,7 +7,6 @@
 //! [`TestApp`]: crate::TestApp
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use axum::http::{Method, StatusCode};
 use serde_json::Value;
@@ -20,12 +19,8 @@ pub struct Contract {
     doc: Value,
     /// `(path template, method)` of every operation, most literal templates first.
     operations: Vec<(Vec<String>, String)>,
-    compiled: Mutex<Compiled>,
-}
-
-struct Compiled {
-    compiler: boon::Compiler,
     schemas: boon::Schemas,
+    /// The compiled schema of each answer's JSON body, by the schema's JSON pointer.
     by_pointer: HashMap<String, boon::SchemaIndex>,
 }
 
@@ -56,38 +51,59 @@ impl Contract {
         operations.sort_by_key(|(segments, _)| {
             std::cmp::Reverse(segments.iter().filter(|s| !s.starts_with('{')).count())
         });
+        // Every answer's schema, compiled once (the compiler itself is not `Send`).
         let mut compiler = boon::Compiler::new();
         compiler.set_default_draft(boon::Draft::V2020_12);
         compiler
             .add_resource(BASE, doc.clone())
             .expect("the document is a JSON value");
+        let mut schemas = boon::Schemas::new();
+        let mut by_pointer = HashMap::new();
+        let mut pointers: Vec<String> = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                for (code, response) in op["responses"].as_object().into_iter().flatten() {
+                    let pointer = match response.get("$ref").and_then(Value::as_str) {
+                        Some(target) => target.trim_start_matches('#').to_owned(),
+                        None => format!("/paths/{}/{method}/responses/{code}", escape(path)),
+                    };
+                    pointers.push(format!("{pointer}/content/application~1json/schema"));
+                }
+            }
+        }
+        for pointer in pointers {
+            if by_pointer.contains_key(&pointer) || doc.pointer(&pointer).is_none() {
+                continue;
+            }
+            let index = compiler
+                .compile(&format!("{BASE}#{pointer}"), &mut schemas)
+                .unwrap_or_else(|e| panic!("the document's schema at {pointer}: {e:#}"));
+            by_pointer.insert(pointer, index);
+        }
         Contract {
             doc,
             operations,
-            compiled: Mutex::new(Compiled {
-                compiler,
-                schemas: boon::Schemas::new(),
-                by_pointer: HashMap::new(),
-            }),
+            schemas,
+            by_pointer,
         }
     }
 
-    /// The documented path template `path` (without its query) matches, for `method`.
+    /// The operation of `method` on the documented path template `path` (without its query)
+    /// matches, as the router picks it: the most literal template first. `None` when that
+    /// template has no such method (the router's 405) or no template matches (its 404).
     fn operation(&self, method: &Method, path: &str) -> Option<String> {
         let method = method.as_str().to_ascii_lowercase();
         let segments: Vec<&str> = path.split('/').collect();
-        self.operations
-            .iter()
-            .find(|(template, m)| {
-                *m == method
-                    && template.len() == segments.len()
-                    && template.iter().zip(&segments).all(|(t, s)| {
-                        t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
-                    })
-            })
-            .map(|(template, _)| {
-                format!("/paths/{}/{method}", escape(&template.join("/")))
-            })
+        let (template, _) = self.operations.iter().find(|(template, _)| {
+            template.len() == segments.len()
+                && template.iter().zip(&segments).all(|(t, s)| {
+                    t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
+                })
+        })?;
+        let path = escape(&template.join("/"));
+        self.doc
+            .pointer(&format!("/paths/{path}/{method}"))
+            .map(|_| format!("/paths/{path}/{method}"))
     }
 
     /// The value at `pointer`, following one `$ref` to a reusable response.
@@ -139,24 +155,70 @@ impl Contract {
             ));
         };
         let schema = format!("{pointer}/content/application~1json/schema");
-        let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
-        let Compiled {
-            compiler,
-            schemas,
-            by_pointer,
-        } = &mut *compiled;
-        let index = match by_pointer.get(&schema) {
-            Some(index) => *index,
-            None => {
-                let index = compiler
-                    .compile(&format!("{BASE}#{schema}"), schemas)
-                    .unwrap_or_else(|e| panic!("the document's schema at {schema}: {e:#}"));
-                by_pointer.insert(schema.clone(), index);
-                index
-            }
-        };
-        schemas.validate(body, index).err().map(|e| {
+        let index = *self.by_pointer.get(&schema)?;
+        self.schemas.validate(body, index).err().map(|e| {
             format!("{method} {uri} answered {code} with a body the document does not allow:\n{e:#}\nbody: {body}")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn contract() -> Contract {
+        Contract::new(json!({
+            "openapi": "3.1.0",
+            "paths": {
+                "/things/{id}": { "get": { "responses": {
+                    "200": { "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["id"],
+                        "properties": { "id": { "type": "string" } },
+                    } } } },
+                    "404": { "$ref": "#/components/responses/NotFound" },
+                } } },
+                "/things/tree": { "get": { "responses": { "200": { "description": "ok" } } } },
+            },
+            "components": { "responses": { "NotFound": { "content": { "application/json": {
+                "schema": { "type": "object", "required": ["code"] },
+            } } } } },
+        }))
+    }
+
+    #[test]
+    fn a_documented_answer_passes_and_a_wrong_one_is_named() {
+        let c = contract();
+        let ok = json!({ "id": "a" });
+        assert_eq!(
+            c.check(&Method::GET, "/things/a?x=1", StatusCode::OK, Some(&ok)),
+            None
+        );
+        let wrong = json!({ "id": 1 });
+        let problem = c.check(&Method::GET, "/things/a", StatusCode::OK, Some(&wrong));
+        assert!(problem.is_some_and(|p| p.contains("does not allow")));
+        let problem = c.check(&Method::GET, "/things/a", StatusCode::CONFLICT, Some(&ok));
+        assert!(problem.is_some_and(|p| p.contains("does not list")));
+        let problem = c.check(&Method::GET, "/things/a", StatusCode::NOT_FOUND, Some(&ok));
+        assert!(problem.is_some(), "a referenced response is checked too");
+    }
+
+    #[test]
+    fn routes_the_document_does_not_have_are_the_routers_own() {
+        let c = contract();
+        // `/things/tree` is literal: a PUT there is the router's 405, not `/things/{id}`'s.
+        assert_eq!(
+            c.check(
+                &Method::PUT,
+                "/things/tree",
+                StatusCode::METHOD_NOT_ALLOWED,
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            c.check(&Method::GET, "/nowhere", StatusCode::NOT_FOUND, None),
+            None
+        );
     }
 }

@@ -7,6 +7,7 @@
     reason = "test fixtures: the resources' fields and the helpers are named for what they are"
 )]
 
+pub mod contract;
 pub mod gadget;
 pub mod ledger;
 pub mod notes;
@@ -82,6 +83,8 @@ pub struct TestApp {
     /// Headers sent with every request unless the request names them itself (an empty value
     /// then leaves the header out). The shop's tests send `authorization` as [`acme_admin`].
     pub default_headers: Vec<(String, String)>,
+    /// The app's OpenAPI document: every answer is checked against it ([`contract`]).
+    pub contract: Option<contract::Contract>,
     schema: Option<(String, DatabaseConnection)>,
 }
 
@@ -161,7 +164,9 @@ impl TestApp {
             shop::seed::seed(&db).await.expect("seed");
             default_headers.push(("authorization".to_owned(), acme_admin()));
         }
+        let contract = app.openapi().ok().map(contract::Contract::new);
         TestApp {
+            contract,
             router: app.into_router(),
             db,
             backend,
@@ -222,11 +227,25 @@ impl TestApp {
     }
 
     async fn dispatch(&self, req: Request<Body>) -> Reply {
+        let (method, uri) = (req.method().clone(), req.uri().to_string());
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let json = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let parsed: Option<Value> = json.then(|| serde_json::from_slice(&bytes).ok()).flatten();
+        if let Some(contract) = &self.contract
+            && let Some(problem) = contract.check(&method, &uri, status, parsed.as_ref())
+        {
+            panic!(
+                "{}: the answer breaks the document: {problem}",
+                self.backend
+            );
+        }
+        let body = parsed.unwrap_or_else(|| serde_json::from_slice(&bytes).unwrap_or(Value::Null));
         Reply {
             status,
             headers,

@@ -140,6 +140,7 @@ impl App {
                 .map(crate::auth::Auth::security_schemes)
                 .unwrap_or_default(),
             rate_limited: self.rate_limit.is_some(),
+            conditional: self.etag,
             prefixes,
             limits: self.limits,
         }
