@@ -53,9 +53,13 @@ fn or_null(mut schema: Value) -> Value {
     if let Some(values) = schema.get_mut("enum").and_then(Value::as_array_mut) {
         values.push(Value::Null);
     }
-    if let Some(Value::String(ty)) = schema.get_mut("type") {
-        let ty = std::mem::take(ty);
-        schema["type"] = json!([ty, "null"]);
+    match schema.get_mut("type") {
+        Some(Value::String(ty)) => {
+            let ty = std::mem::take(ty);
+            schema["type"] = json!([ty, "null"]);
+        }
+        Some(Value::Array(types)) => types.push("null".into()),
+        _ => {}
     }
     schema
 }
@@ -63,7 +67,11 @@ fn or_null(mut schema: Value) -> Value {
 /// The schema of one field in `view`.
 fn field_schema(field: &FieldMeta, view: View) -> Value {
     let body = matches!(view, View::Create | View::Patch);
-    let mut schema = value_schema(field.ty);
+    let mut schema = match field.ty {
+        // A decimal is given as a string or as a number (answered as a string).
+        FieldType::Decimal if body => json!({ "type": ["string", "number"] }),
+        ty => value_schema(ty),
+    };
     if body {
         let rules = &field.rules;
         if let Some(min) = rules.min_len {
@@ -80,10 +88,6 @@ fn field_schema(field: &FieldMeta, view: View) -> Value {
         }
         if !rules.one_of.is_empty() {
             schema["enum"] = json!(rules.one_of);
-        }
-        if field.ty == FieldType::Decimal {
-            // A decimal is given as a string or as a number (answered as a string).
-            schema = json!({ "type": ["string", "number"] });
         }
     } else if !field.redact_for.is_empty() {
         // Some callers see a mask instead: `"***"` for text, `null` otherwise.
@@ -277,5 +281,7 @@ mod tests {
             json!({ "type": ["string", "null"], "enum": ["a", null] })
         );
         assert_eq!(or_null(value_schema(FieldType::Json)), json!({}));
+        let decimal = or_null(json!({ "type": ["string", "number"] }));
+        assert_eq!(decimal["type"], json!(["string", "number", "null"]));
     }
 }
