@@ -66,8 +66,8 @@ writes `src/resources/book.rs`, declares it in `src/resources/mod.rs` and mounts
 pub const MAIN_RS: &str = r#"//! `cargo run`: serves {{name}}; `cargo run -- --help` lists the other commands.
 
 use arc_runtime::App;
-use arc_runtime::cli::{Cli, Error, Setup};
-use arc_runtime::preset::Preset;
+use arc_runtime::{Cli, CliError as Error, Setup};
+use arc_runtime::Preset;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -102,9 +102,9 @@ pub const LIB_RS: &str = r#"//! {{name}}: the app and its resources.
 pub mod resources;
 
 use arc_runtime::App;
-use arc_runtime::auth::jwt::JwtConfigError;
-use arc_runtime::auth::{Auth, JwtAuthenticator, JwtKeys};
-use arc_runtime::preset::Preset;
+use arc_runtime::config::JwtConfigError;
+use arc_runtime::config::{Auth, JwtAuthenticator, JwtKeys};
+use arc_runtime::Preset;
 use arc_runtime::sea_orm::DatabaseConnection;
 
 /// The HS256 secret used when `ARC_JWT_SECRET` is unset outside production. Public: never
@@ -194,8 +194,8 @@ pub const API_TEST: &str = r#"//! The API of {{name}}, in process: every resourc
 
 use std::time::Duration;
 
-use arc_runtime::auth::jwt::{JwtSigner, TokenClaims};
-use arc_runtime::resource::{FieldType, ResourceMeta};
+use arc_runtime::config::{JwtSigner, TokenClaims};
+use arc_runtime::{FieldType, ResourceMeta};
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
@@ -203,9 +203,9 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 async fn app() -> arc_runtime::App {
-    let db = arc_runtime::db::connect("sqlite::memory:").await.unwrap();
+    let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
     let secret = {{crate}}::DEV_JWT_SECRET.as_bytes();
-    let app = {{crate}}::app(db, secret, arc_runtime::preset::Preset::Testing).unwrap();
+    let app = {{crate}}::app(db, secret, arc_runtime::Preset::Testing).unwrap();
     app.migrate().await.unwrap();
     app
 }

@@ -9,7 +9,8 @@
 
 use axum::http::Method;
 
-pub use arc_spec::{Action, Operation, RoutePreset};
+pub use arc_spec::Action;
+pub(crate) use arc_spec::{Operation, RoutePreset};
 
 /// Which resource and action produced a response (in its extensions), for metrics, logs and
 /// steps. Its label is [`Action::name`] (`list`, `get_by_slug`, `bulk_create`, ..).
@@ -22,7 +23,7 @@ pub struct ResourceAction {
 }
 
 /// The HTTP method `action` answers.
-pub fn method(action: Action) -> Method {
+pub(crate) fn method(action: Action) -> Method {
     match action.method() {
         arc_spec::Method::Get => Method::GET,
         arc_spec::Method::Post => Method::POST,

@@ -1,22 +1,4 @@
-//! The command line every arc-rs app gets in one line of `main`: `serve` (the default),
-//! `openapi`, `describe`, `routes`, `migrate up|down|status|fresh` and `doctor`, plus the
-//! app's own commands.
-//!
-//! ```no_run
-//! use arc_runtime::cli::Cli;
-//! # fn build(setup: arc_runtime::cli::Setup) -> Result<arc_runtime::App, arc_runtime::cli::Error> {
-//! #     Ok(arc_runtime::App::new(setup.db))
-//! # }
-//! #[tokio::main]
-//! async fn main() -> std::process::ExitCode {
-//!     Cli::new("shop", |setup| async move { build(setup) }).run().await
-//! }
-//! ```
-//!
-//! The database comes from `DATABASE_URL` (or the app's default), the preset from `ARC_ENV`.
-//! `serve` applies pending migrations in development and testing; in production and edge it
-//! refuses to start on pending ones unless given `--migrate`. `openapi`, `describe` and
-//! `routes` need no database.
+//! The command line of an app: [`Cli`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -98,7 +80,25 @@ enum MigrateAction {
     Fresh,
 }
 
-/// The app's command line. See the [module docs](self).
+/// The command line every arc-rs app gets in one line of `main`: `serve` (the default),
+/// `openapi`, `describe`, `routes`, `migrate up|down|status|fresh` and `doctor`, plus the
+/// app's own commands.
+///
+/// ```no_run
+/// use arc_runtime::Cli;
+/// # fn build(setup: arc_runtime::Setup) -> Result<arc_runtime::App, arc_runtime::CliError> {
+/// #     Ok(arc_runtime::App::new(setup.db))
+/// # }
+/// #[tokio::main]
+/// async fn main() -> std::process::ExitCode {
+///     Cli::new("shop", |setup| async move { build(setup) }).run().await
+/// }
+/// ```
+///
+/// The database comes from `DATABASE_URL` (or the app's default), the preset from `ARC_ENV`.
+/// `serve` applies pending migrations in development and testing; in production and edge it
+/// refuses to start on pending ones unless given `--migrate`. `openapi`, `describe` and
+/// `routes` need no database.
 #[must_use = "call .run().await"]
 pub struct Cli {
     name: &'static str,
@@ -464,7 +464,7 @@ async fn migrate(app: &App, action: MigrateAction) -> Result<(), Error> {
 
 /// The `routes` table: method, path, permission, preset; resources' routes, then the
 /// service routes.
-pub fn routes_table(app: &App) -> String {
+pub(crate) fn routes_table(app: &App) -> String {
     let mut rows: Vec<[String; 4]> = vec![[
         "METHOD".into(),
         "PATH".into(),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 /// The longest a PostgreSQL statement may run (its `statement_timeout`), below the default
-/// request timeout ([`crate::app::DEFAULT_TIMEOUT`]).
+/// request timeout ([`App::DEFAULT_TIMEOUT`](crate::App::DEFAULT_TIMEOUT)).
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Opens a pool for `url` (`sqlite://file.db?mode=rwc`, `sqlite::memory:`, `postgres://..`).

@@ -38,7 +38,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// The document's routes. `document` is the serialized OpenAPI document, or why it could
 /// not be made (answered as a 500 and logged at build).
-pub fn docs_routes(document: Result<Bytes, String>) -> Router<ArcState> {
+pub(crate) fn docs_routes(document: Result<Bytes, String>) -> Router<ArcState> {
     let document = Arc::new(document);
     Router::new()
         .route(
@@ -69,7 +69,7 @@ pub fn docs_routes(document: Result<Bytes, String>) -> Router<ArcState> {
 }
 
 /// `/_resources`: the registry, for callers with the platform role `admin`.
-pub fn registry_route(description: serde_json::Value) -> Router<ArcState> {
+pub(crate) fn registry_route(description: serde_json::Value) -> Router<ArcState> {
     let description = Arc::new(description);
     Router::new().route(
         "/_resources",

@@ -159,13 +159,6 @@ pub struct FieldError {
     pub keyword: &'static str,
 }
 
-/// The most field errors listed in a `VALIDATION_ERROR`'s `details.errors`.
-pub const MAX_LISTED_ERRORS: usize = 100;
-/// The longest field name an error repeats, in bytes.
-pub const MAX_FIELD_NAME: usize = 100;
-/// The longest error message, in bytes.
-pub const MAX_MESSAGE: usize = 1024;
-
 /// `text` cut to at most `max` bytes at a character boundary, with `…` when cut.
 fn clip(text: &str, max: usize) -> Cow<'_, str> {
     if text.len() <= max {
@@ -197,11 +190,22 @@ pub struct ArcError {
 }
 
 impl ArcError {
-    /// An error with this code and message (clipped to [`MAX_MESSAGE`] bytes: a message
+    /// The most field errors listed in a `VALIDATION_ERROR`'s `details.errors`.
+    pub const MAX_LISTED_ERRORS: usize = 100;
+
+    /// The longest field name an error repeats, in bytes.
+    pub const MAX_FIELD_NAME: usize = 100;
+
+    /// The longest error message, in bytes.
+    pub const MAX_MESSAGE: usize = 1024;
+}
+
+impl ArcError {
+    /// An error with this code and message (clipped to [`ArcError::MAX_MESSAGE`] bytes: a message
     /// that quotes client input stays small).
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         let message = message.into();
-        let message = match clip(&message, MAX_MESSAGE) {
+        let message = match clip(&message, ArcError::MAX_MESSAGE) {
             Cow::Borrowed(_) => message,
             Cow::Owned(clipped) => Cow::Owned(clipped),
         };
@@ -234,15 +238,15 @@ impl ArcError {
         Self::new(ErrorCode::Forbidden, message)
     }
 
-    /// 400 `VALIDATION_ERROR` listing the field errors: the first [`MAX_LISTED_ERRORS`] in
+    /// 400 `VALIDATION_ERROR` listing the field errors: the first [`ArcError::MAX_LISTED_ERRORS`] in
     /// `details.errors`, and how many more there were in `details.omitted` (absent when
-    /// none). Field names are clipped to [`MAX_FIELD_NAME`] characters, so an error never
+    /// none). Field names are clipped to [`ArcError::MAX_FIELD_NAME`] characters, so an error never
     /// echoes unbounded client input (an unknown key of 100 KB).
     pub fn validation(mut errors: Vec<FieldError>) -> Self {
         let total = errors.len();
-        errors.truncate(MAX_LISTED_ERRORS);
+        errors.truncate(ArcError::MAX_LISTED_ERRORS);
         for error in &mut errors {
-            if let Cow::Owned(clipped) = clip(&error.field, MAX_FIELD_NAME) {
+            if let Cow::Owned(clipped) = clip(&error.field, ArcError::MAX_FIELD_NAME) {
                 error.field = clipped;
             }
         }
@@ -271,12 +275,14 @@ impl ArcError {
     }
 
     /// Attaches `details` to the envelope.
+    #[must_use]
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = Some(details);
         self
     }
 
     /// Adds a `Retry-After` header (seconds) to the response.
+    #[must_use]
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
@@ -343,7 +349,7 @@ fn overloaded(err: &sea_orm::DbErr) -> bool {
 /// The body of every error: a human message, a machine code, when, and the request id.
 #[derive(Serialize, schemars::JsonSchema)]
 #[schemars(description = "Every error: a human message, a machine code, when, and the request id.")]
-pub struct ErrorEnvelope<'a> {
+pub(crate) struct ErrorEnvelope<'a> {
     /// Always `false`.
     #[schemars(schema_with = "always_false")]
     success: bool,
@@ -381,7 +387,7 @@ fn details(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 /// The cause of a 500, kept in the response's extensions (never in its body) so a
 /// development app can show it (see [`crate::plugins::errors::envelope`]).
 #[derive(Clone, Debug)]
-pub struct InternalCause(pub std::sync::Arc<str>);
+pub(crate) struct InternalCause(pub std::sync::Arc<str>);
 
 impl IntoResponse for ArcError {
     fn into_response(self) -> Response {
@@ -458,15 +464,15 @@ mod tests {
         let details = e.details().unwrap();
         assert_eq!(
             details["errors"].as_array().unwrap().len(),
-            MAX_LISTED_ERRORS
+            ArcError::MAX_LISTED_ERRORS
         );
         assert_eq!(details["omitted"], 150);
         let field = details["errors"][0]["field"].as_str().unwrap();
         assert!(
-            field.len() <= MAX_FIELD_NAME + 3 && field.ends_with('…'),
+            field.len() <= ArcError::MAX_FIELD_NAME + 3 && field.ends_with('…'),
             "{field}"
         );
         let long = ArcError::bad_request(format!("unknown `{}`", "x".repeat(5000)));
-        assert!(long.message().len() <= MAX_MESSAGE + 3);
+        assert!(long.message().len() <= ArcError::MAX_MESSAGE + 3);
     }
 }

@@ -14,7 +14,7 @@ use crate::error::{ArcError, ErrorCode};
 
 /// A JSON object body.
 #[derive(Debug)]
-pub struct JsonObject(pub Map<String, Json>);
+pub(crate) struct JsonObject(pub Map<String, Json>);
 
 fn is_json(content_type: &str) -> bool {
     let mime = content_type
@@ -62,7 +62,7 @@ fn body_rejection(rejection: BytesRejection) -> ArcError {
 
 /// One path parameter, as text; a segment that does not decode is a 404.
 #[derive(Debug)]
-pub struct PathParam(pub String);
+pub(crate) struct PathParam(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     type Rejection = ArcError;

@@ -19,7 +19,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let db = arc_runtime::db::connect("sqlite::memory:").await?;
+//! let db = arc_runtime::connect("sqlite::memory:").await?;
 //! let app = App::new(db).resource::<Product>();
 //! app.migrate().await?; // creates the `products` table
 //! // app.serve("127.0.0.1:3000").await?;
@@ -32,43 +32,107 @@
 // Library code answers errors; its unit tests may unwrap.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod action;
-pub mod app;
-pub mod auth;
-pub mod cli;
-pub mod crud;
-pub mod db;
-pub mod docs;
-pub mod enumeration;
-pub mod error;
-pub mod extract;
-pub mod hooks;
-pub mod migration;
-pub mod openapi;
-pub mod permissions;
-pub mod plugins;
-pub mod preset;
-pub mod query;
-pub mod registry;
-pub mod resource;
-pub mod stores;
-pub mod telemetry;
-pub mod value;
-pub mod wire;
+// Each module is private: what an app names is re-exported below, at the root or in
+// [`config`], and what generated code names in `__private_0_1`. The tests of the crate's
+// internals live beside them.
+mod action;
+mod app;
+mod auth;
+mod cli;
+mod crud;
+mod db;
+mod docs;
+mod enumeration;
+mod error;
+mod extract;
+mod hooks;
+mod migration;
+mod openapi;
+mod permissions;
+mod plugins;
+mod preset;
+mod query;
+mod registry;
+mod resource;
+mod stores;
+mod telemetry;
+mod value;
+mod wire;
 
-pub use action::Action;
-pub use app::{App, ArcState};
+#[cfg(test)]
+mod fuzz;
+
+// Generated code names `::arc_runtime`; so do this crate's own tests of the macros.
+#[cfg(test)]
+extern crate self as arc_runtime;
+
 pub use arc_macros::{Enum, permissions, resource};
-pub use auth::{Auth, AuthContext};
+
+// Declaring resources.
+pub use action::{Action, ResourceAction};
+pub use crud::RouteInfo;
 pub use enumeration::TextEnum;
-pub use error::{ArcError, ErrorCode, FieldError};
 pub use hooks::{Hooks, WriteContext};
-pub use resource::Resource;
+pub use permissions::{Permissions, Rule};
+pub use resource::{Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, Rules};
+
+// Building and serving an app.
+pub use app::{App, ArcState};
+pub use cli::{Cli, Error as CliError, Setup};
+pub use db::{connect, connect_with};
+pub use plugins::steps::StepContext;
+pub use preset::{Preset, UnknownPreset};
+
+// Who is calling, and what goes wrong.
+pub use auth::{AuthContext, AuthMethod, Caller, RoleScope};
+pub use error::{ArcError, ErrorCode, FieldError};
+pub use plugins::versioning::ApiVersion;
+
+// What an app tells about itself.
+pub use migration::Migrator;
+pub use openapi::{DocumentError, ServiceRoute};
+
+pub mod config {
+    //! What [`App`](crate::App)'s builder takes: authentication, the plugins' settings, the
+    //! stores they keep their state in, and the errors their constructors return.
+    //!
+    //! ```
+    //! use arc_runtime::config::{KeyBy, RateLimit};
+    //! use std::time::Duration;
+    //!
+    //! let limit = RateLimit::new(100, Duration::from_secs(60), KeyBy::User);
+    //! # let _ = limit;
+    //! ```
+
+    #[cfg(feature = "remote-jwks")]
+    pub use crate::auth::jwks::RemoteJwks;
+    pub use crate::auth::jwt::{
+        DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, JwtAuthenticator, JwtConfigError, JwtKeys, JwtSigner,
+        TokenClaims,
+    };
+    pub use crate::auth::{AccessLayer, AccessService, ApiKeys, Auth, Authenticator};
+    pub use crate::db::{STATEMENT_TARGET, STATEMENT_TIMEOUT};
+    pub use crate::plugins::health::{CheckReport, Draining, Health, HealthReport};
+    pub use crate::plugins::hygiene::{Cors, HttpConfigError, SecurityHeaders};
+    pub use crate::plugins::metrics::Metrics;
+    pub use crate::plugins::rate_limit::{KeyBy, RateLimit};
+    pub use crate::plugins::request_id::{RequestId, RequestIdLayer};
+    pub use crate::plugins::versioning::{VersionBy, Versioning};
+    pub use crate::preset::{LogFormat, PresetDefaults};
+    pub use crate::query::QueryLimits;
+    #[cfg(feature = "redis")]
+    pub use crate::stores::redis::{Redis, RedisRateLimit, RedisRevocation};
+    pub use crate::stores::{
+        BoxFuture, Hit, InMemoryRateLimit, InMemoryRevocation, RateLimitStore, RevocationStore,
+        StoreError,
+    };
+    pub use crate::telemetry::{Telemetry, TelemetryError, TelemetryGuard};
+}
 
 /// What a file of resources needs in scope.
 pub mod prelude {
     pub use crate::{
-        App, ArcError, Auth, AuthContext, Enum, Hooks, Resource, TextEnum, WriteContext,
+        App, ArcError, AuthContext, Enum, Hooks, Resource, TextEnum, WriteContext, config::Auth,
         permissions, resource,
     };
     pub use chrono::{DateTime, Utc};
@@ -83,9 +147,11 @@ pub use sea_orm;
 pub use serde_json;
 pub use uuid;
 
-/// The paths generated code uses. Not a public API: it changes with the macro.
+/// The paths generated code uses, and nothing else. Not a public API: it changes with the
+/// macro, and its name carries the version so a mismatched `arc-macros` fails to build
+/// rather than compile against the wrong layout (arc-runtime pins arc-macros exactly).
 #[doc(hidden)]
-pub mod __private {
+pub mod __private_0_1 {
     pub use crate::enumeration::{IntoDbValue, TextEnum, default_value};
     pub use crate::hooks::Hooks;
     pub use crate::migration::ResourceMigration;

@@ -1,16 +1,4 @@
-//! The migration stub of every resource: create its table, with an index on each filter and
-//! sort field, a unique index on each unique field (the slug) over its scope, and one on the
-//! row scope of the tenancy presets (tenant, owner, soft-delete marker, then the default sort
-//! key); or drop it.
-//!
-//! Uniqueness is per scope: on a `multi_tenant` resource a value is unique within its tenant
-//! (two organizations may use the same slug, and no 409 tells one what the other holds), and
-//! with `soft_delete` only among live rows (a deleted row releases its values). Tables made
-//! before that, with a plain `UNIQUE` column, are moved over by [`UniqueScopeMigration`].
-//!
-//! The statements come from the sea-orm entity the macro emits, so the table always matches
-//! the struct. `up` is idempotent (`IF NOT EXISTS`). The app gathers them into a
-//! [`Migrator`] (`up`, `down`, `status`, `fresh`), which records what it applied.
+//! Migrations: each resource's table, and the [`Migrator`] that applies them.
 
 use std::marker::PhantomData;
 
@@ -167,14 +155,14 @@ async fn create_unique_indexes<R: Resource>(manager: &SchemaManager<'_>) -> Resu
 /// (created anew, rows copied, renamed, its indexes made again) when it still has one.
 /// Registered by [`Migrator::add`] for resources with a unique field; a no-op on tables that
 /// [`ResourceMigration`] made.
-pub struct UniqueScopeMigration<R> {
+pub(crate) struct UniqueScopeMigration<R> {
     name: String,
     marker: PhantomData<fn() -> R>,
 }
 
 impl<R: Resource> UniqueScopeMigration<R> {
     /// The migration of `R`: `m_arc_unique_per_scope_{table}`.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             name: format!("m_arc_unique_per_scope_{}", R::META.table),
             marker: PhantomData,
@@ -280,6 +268,20 @@ async fn rebuild_sqlite_table<R: Resource>(manager: &SchemaManager<'_>) -> Resul
 /// migrator.up(app.db(), None).await?;
 /// # Ok(()) }
 /// ```
+///
+/// The migration stub of every resource: create its table, with an index on each filter and
+/// sort field, a unique index on each unique field (the slug) over its scope, and one on the
+/// row scope of the tenancy presets (tenant, owner, soft-delete marker, then the default sort
+/// key); or drop it.
+///
+/// Uniqueness is per scope: on a `multi_tenant` resource a value is unique within its tenant
+/// (two organizations may use the same slug, and no 409 tells one what the other holds), and
+/// with `soft_delete` only among live rows (a deleted row releases its values). Tables made
+/// before that, with a plain `UNIQUE` column, are moved over by a second migration the migrator adds for each such resource.
+///
+/// The statements come from the sea-orm entity the macro emits, so the table always matches
+/// the struct. `up` is idempotent (`IF NOT EXISTS`). The app gathers them into a
+/// [`Migrator`] (`up`, `down`, `status`, `fresh`), which records what it applied.
 #[derive(Clone, Default)]
 pub struct Migrator {
     makers: Vec<fn() -> Box<dyn MigrationTrait>>,

@@ -10,6 +10,7 @@
 //! `DeleteResult`) appear once. A name taken twice (two resources of the same name) is an
 //! error of the document, reported by [`Document::build`].
 
+use arc_spec::QueryParam;
 use arc_spec::names::to_pascal;
 use axum::http::Method;
 use schemars::SchemaGenerator;
@@ -25,7 +26,7 @@ use crate::wire::{self, View, value_schema};
 
 /// A mounted resource, as the document and the registry see it.
 #[derive(Clone, Copy)]
-pub struct Registered {
+pub(crate) struct Registered {
     /// Its field table, routes and rules.
     pub meta: &'static ResourceMeta,
     /// What each of its routes answers, from the route's handler.
@@ -58,7 +59,7 @@ pub struct ServiceRoute {
 
 /// What the document is made of (the App fills it in).
 #[derive(Clone, Debug, Default)]
-pub struct Document {
+pub(crate) struct Document {
     /// `info.title`.
     pub title: String,
     /// `info.version`.
@@ -90,7 +91,7 @@ pub enum DocumentError {
 
 impl Document {
     /// The OpenAPI 3.1 document, as JSON.
-    pub fn build(&self) -> Result<Value, DocumentError> {
+    pub(crate) fn build(&self) -> Result<Value, DocumentError> {
         let mut generator = SchemaSettings::draft2020_12()
             .with(|s| {
                 s.definitions_path = "#/components/schemas/".into();
@@ -521,52 +522,67 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
     if !matches!(route.action, Action::List | Action::Deleted) {
         return out.into();
     }
-    out.push(query(
-        "page".into(),
-        json!({ "type": "integer", "minimum": 1, "default": 1 }),
-        "Page number.".into(),
-    ));
-    out.push(query(
-        "limit".into(),
-        json!({ "type": "integer", "minimum": 1, "default": limits.default_limit }),
-        format!(
-            "Rows per page (at most {}; more is clamped).",
-            limits.max_limit
-        ),
-    ));
-    out.push(query(
-        "after".into(),
-        json!({ "type": "string" }),
-        "Keyset paging: empty for the first page, then the previous page's `next`.".into(),
-    ));
-    let sortable: Vec<String> = public_fields(meta)
-        .filter(|f| f.sortable || f.id)
-        .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
-        .collect();
-    out.push(list(
-        "sort",
-        json!({ "type": "string", "enum": sortable }),
-        "Sort keys, comma-separated, `-` for descending; the id breaks ties.".to_owned(),
-    ));
-    let selectable: Vec<String> = public_fields(meta)
-        .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
-        .collect();
-    out.push(list(
-        "select",
-        json!({ "type": "string", "enum": selectable }),
-        "The fields to answer with, comma-separated; `-name` leaves one out instead (not mixed)."
-            .to_owned(),
-    ));
-    let searchable: Vec<&str> = public_fields(meta)
-        .filter(|f| f.searchable)
-        .map(|f| f.name)
-        .collect();
-    if !searchable.is_empty() {
-        out.push(query(
-            "search".into(),
-            json!({ "type": "string", "maxLength": limits.max_search }),
-            format!("Text searched in {}.", searchable.join(", ")),
-        ));
+    // Every reserved parameter, by the one list the parser reads: a new one cannot go
+    // undocumented.
+    for param in QueryParam::ALL {
+        let name = param.name();
+        match param {
+            QueryParam::Page => out.push(query(
+                name.into(),
+                json!({ "type": "integer", "minimum": 1, "default": 1 }),
+                "Page number.".into(),
+            )),
+            QueryParam::Limit => out.push(query(
+                name.into(),
+                json!({ "type": "integer", "minimum": 1, "default": limits.default_limit }),
+                format!(
+                    "Rows per page (at most {}; more is clamped).",
+                    limits.max_limit
+                ),
+            )),
+            QueryParam::After => out.push(query(
+                name.into(),
+                json!({ "type": "string" }),
+                "Keyset paging: empty for the first page, then the previous page's `next`.".into(),
+            )),
+            QueryParam::Sort => {
+                let sortable: Vec<String> = public_fields(meta)
+                    .filter(|f| f.sortable || f.id)
+                    .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
+                    .collect();
+                out.push(list(
+                    name,
+                    json!({ "type": "string", "enum": sortable }),
+                    "Sort keys, comma-separated, `-` for descending; the id breaks ties."
+                        .to_owned(),
+                ));
+            }
+            QueryParam::Select => {
+                let selectable: Vec<String> = public_fields(meta)
+                    .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
+                    .collect();
+                out.push(list(
+                    name,
+                    json!({ "type": "string", "enum": selectable }),
+                    "The fields to answer with, comma-separated; `-name` leaves one out \
+                     instead (not mixed)."
+                        .to_owned(),
+                ));
+            }
+            QueryParam::Search => {
+                let searchable: Vec<&str> = public_fields(meta)
+                    .filter(|f| f.searchable)
+                    .map(|f| f.name)
+                    .collect();
+                if !searchable.is_empty() {
+                    out.push(query(
+                        name.into(),
+                        json!({ "type": "string", "maxLength": limits.max_search }),
+                        format!("Text searched in {}.", searchable.join(", ")),
+                    ));
+                }
+            }
+        }
     }
     for field in public_fields(meta).filter(|f| f.filter.0 != 0) {
         for op in Op::ALL.into_iter().filter(|op| field.filter.contains(*op)) {

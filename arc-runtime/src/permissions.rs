@@ -39,8 +39,9 @@ pub enum Rule {
     All(&'static [Rule]),
     /// Some rule holds (row filters are combined with OR).
     Any(&'static [Rule]),
-    /// A predicate of the app's over the caller: `when(path::to::fn)`.
-    When(fn(&AuthContext) -> bool),
+    /// A predicate of the app's over the caller: `when(path::to::fn)`, with the path as
+    /// written (for documents and the registry).
+    When(fn(&AuthContext) -> bool, &'static str),
 }
 
 /// The rules of a resource's operations. An operation with no rule is denied.
@@ -106,8 +107,7 @@ impl Rule {
             Rule::Team(i) => RuleSyntax::Team(field(*i)),
             Rule::All(rules) => RuleSyntax::All(nested(rules)),
             Rule::Any(rules) => RuleSyntax::Any(nested(rules)),
-            // The function is all the runtime holds, not its path.
-            Rule::When(_) => RuleSyntax::When(None),
+            Rule::When(_, path) => RuleSyntax::When((*path).to_owned()),
         }
     }
 
@@ -141,7 +141,7 @@ impl Permissions {
 
 /// Which rows a granted rule covers.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RowRule {
+pub(crate) enum RowRule {
     /// The field (by index) holds the caller's id.
     Owner(usize),
     /// The field (by index) holds the caller's active team.
@@ -154,7 +154,7 @@ pub enum RowRule {
 
 /// The outcome of a rule for a caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// Not allowed.
     Denied,
     /// Allowed on every row.
@@ -165,7 +165,7 @@ pub enum Access {
 
 /// Evaluates `rule` for `caller` on rows of `scope` (which roles count: see
 /// [`AuthContext::has_role_in`]).
-pub fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> Access {
+pub(crate) fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> Access {
     let grant = |ok: bool| if ok { Access::Full } else { Access::Denied };
     match rule {
         Rule::Public => Access::Full,
@@ -182,7 +182,7 @@ pub fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> Access {
                     .any(|r| caller.org_roles.iter().any(|o| o == r)),
         ),
         Rule::OrgMember => grant(caller.is_authenticated() && caller.org_id.is_some()),
-        Rule::When(predicate) => grant(predicate(caller)),
+        Rule::When(predicate, _) => grant(predicate(caller)),
         Rule::TeamMember => grant(in_team(caller)),
         Rule::Team(field) if in_team(caller) => Access::Rows(RowRule::Team(*field)),
         Rule::Team(_) => Access::Denied,
@@ -232,7 +232,7 @@ fn in_team(caller: &AuthContext) -> bool {
 
 /// The caller's access to `op` on `R`: the row condition to add to the scope, or the error
 /// (401 for anonymous callers, 403 otherwise).
-pub fn authorize<R: Resource>(
+pub(crate) fn authorize<R: Resource>(
     op: Operation,
     caller: &AuthContext,
 ) -> Result<Option<Condition>, ArcError> {
@@ -337,7 +337,10 @@ mod tests {
         fn editors(c: &AuthContext) -> bool {
             c.roles.iter().any(|r| r == "editor")
         }
-        assert_eq!(evaluate(&Rule::When(editors), &editor, ORG), Access::Full);
+        assert_eq!(
+            evaluate(&Rule::When(editors, "editors"), &editor, ORG),
+            Access::Full
+        );
         assert_eq!(
             evaluate(&Rule::Roles(&["admin"]), &org_admin, RoleScope::Platform),
             Access::Denied,
@@ -353,7 +356,7 @@ mod tests {
             Access::Full
         );
         assert_eq!(
-            evaluate(&Rule::When(editors), &org_admin, ORG),
+            evaluate(&Rule::When(editors, "editors"), &org_admin, ORG),
             Access::Denied
         );
     }

@@ -1,29 +1,31 @@
-//! Presets: sensible defaults for where the app runs, chosen by `ARC_ENV` or in code. Each
-//! plugin stays configurable after the preset.
-//!
-//! | | production | development | testing | edge |
-//! |---|---|---|---|---|
-//! | logs | JSON, info | pretty, info (SQL with `RUST_LOG=sea_orm=debug`) | warnings only | JSON, info |
-//! | 500 details | never | the cause, in `details.cause` | the cause | never |
-//! | CORS | none unless configured | any origin, no credentials | none | none unless configured |
-//! | security headers | yes, with HSTS | yes | yes | yes, with HSTS |
-//! | compression | gzip | off | off | gzip |
-//! | timeout / in flight | 30 s / 1024 | 30 s / unlimited | 5 s / unlimited | 10 s / 256 |
-//! | body limit | 1 MiB | 1 MiB | 1 MiB | 256 KiB |
-//! | required secrets | cursor secret | - | - | cursor secret |
-//! | tokens | `jti` required, a day at most | any | any | `jti` required, a day at most |
-//! | pending migrations at `serve` | only with `--migrate` | applied | applied | only with `--migrate` |
-//!
-//! [`Preset::defaults`] holds this table; [`App::preset`](crate::App::preset),
-//! [`JwtAuthenticator::preset`](crate::auth::JwtAuthenticator::preset), the log subscriber
-//! and the CLI read it from there.
+//! Presets, the defaults for where an app runs: [`Preset`] and its table.
 
 use std::time::Duration;
 
-use crate::app::{DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT};
+use crate::App;
 use crate::auth::jwt::DEFAULT_MAX_LIFETIME;
 
 /// Where the app runs.
+///
+/// Presets: sensible defaults for where the app runs, chosen by `ARC_ENV` or in code. Each
+/// plugin stays configurable after the preset.
+///
+/// | | production | development | testing | edge |
+/// |---|---|---|---|---|
+/// | logs | JSON, info | pretty, info (SQL with `RUST_LOG=sea_orm=debug`) | warnings only | JSON, info |
+/// | 500 details | never | the cause, in `details.cause` | the cause | never |
+/// | CORS | none unless configured | any origin, no credentials | none | none unless configured |
+/// | security headers | yes, with HSTS | yes | yes | yes, with HSTS |
+/// | compression | gzip | off | off | gzip |
+/// | timeout / in flight | 30 s / 1024 | 30 s / unlimited | 5 s / unlimited | 10 s / 256 |
+/// | body limit | 1 MiB | 1 MiB | 1 MiB | 256 KiB |
+/// | required secrets | cursor secret | - | - | cursor secret |
+/// | tokens | `jti` required, a day at most | any | any | `jti` required, a day at most |
+/// | pending migrations at `serve` | only with `--migrate` | applied | applied | only with `--migrate` |
+///
+/// [`Preset::defaults`] holds this table; [`App::preset`](crate::App::preset),
+/// [`JwtAuthenticator::preset`](crate::config::JwtAuthenticator::preset), the log subscriber
+/// and the CLI read it from there.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Preset {
     /// Behind a load balancer, for real users.
@@ -40,7 +42,7 @@ pub enum Preset {
 impl Preset {
     /// From `ARC_ENV` (`production`, `development`, `testing`, `edge`; `prod`, `dev`, `test`
     /// also work); unset means development. An unknown value is an error, not a guess.
-    pub fn from_env() -> Result<Preset, String> {
+    pub fn from_env() -> Result<Preset, UnknownPreset> {
         match std::env::var("ARC_ENV") {
             Err(_) => Ok(Preset::Development),
             Ok(value) => value.parse(),
@@ -48,15 +50,15 @@ impl Preset {
     }
 
     /// The preset's defaults: one row of the table above.
-    pub fn defaults(self) -> Defaults {
+    pub fn defaults(self) -> PresetDefaults {
         let deployed = matches!(self, Preset::Production | Preset::Edge);
         let (timeout, max_in_flight, body_limit) = match self {
-            Preset::Production => (DEFAULT_TIMEOUT, Some(1024), DEFAULT_BODY_LIMIT),
-            Preset::Development => (DEFAULT_TIMEOUT, None, DEFAULT_BODY_LIMIT),
-            Preset::Testing => (Duration::from_secs(5), None, DEFAULT_BODY_LIMIT),
+            Preset::Production => (App::DEFAULT_TIMEOUT, Some(1024), App::DEFAULT_BODY_LIMIT),
+            Preset::Development => (App::DEFAULT_TIMEOUT, None, App::DEFAULT_BODY_LIMIT),
+            Preset::Testing => (Duration::from_secs(5), None, App::DEFAULT_BODY_LIMIT),
             Preset::Edge => (Duration::from_secs(10), Some(256), 256 * 1024),
         };
-        Defaults {
+        PresetDefaults {
             log_format: match self {
                 Preset::Production | Preset::Edge => LogFormat::Json,
                 Preset::Development => LogFormat::Pretty,
@@ -94,10 +96,10 @@ impl Preset {
     }
 }
 
-/// What a preset sets, one field per setting it touches (see the table in [`crate::preset`]).
+/// What a preset sets, one field per setting it touches (see the table on [`Preset`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Defaults {
+pub struct PresetDefaults {
     /// How log lines are written.
     pub log_format: LogFormat,
     /// The log levels when `RUST_LOG` is unset.
@@ -137,18 +139,21 @@ pub enum LogFormat {
     Test,
 }
 
-impl std::str::FromStr for Preset {
-    type Err = String;
+/// A name that is not a preset's (`ARC_ENV=staging`, say).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("ARC_ENV={0:?} is not one of production, development, testing, edge")]
+pub struct UnknownPreset(pub String);
 
-    fn from_str(s: &str) -> Result<Preset, String> {
+impl std::str::FromStr for Preset {
+    type Err = UnknownPreset;
+
+    fn from_str(s: &str) -> Result<Preset, UnknownPreset> {
         match s {
             "production" | "prod" => Ok(Preset::Production),
             "development" | "dev" => Ok(Preset::Development),
             "testing" | "test" => Ok(Preset::Testing),
             "edge" => Ok(Preset::Edge),
-            other => Err(format!(
-                "ARC_ENV={other:?} is not one of production, development, testing, edge"
-            )),
+            other => Err(UnknownPreset(other.to_owned())),
         }
     }
 }

@@ -12,11 +12,11 @@ use crate::query::{Op, QueryLimits};
 use crate::resource::{Auto, FieldMeta, FieldType, ResourceMeta};
 
 /// The `$schema` of the description.
-pub const SCHEMA: &str = "arc-describe/v1";
+pub(crate) const SCHEMA: &str = "arc-describe/v1";
 
 /// The description of an app: `{"$schema": "arc-describe/v1", "app": .., "resources": [..],
 /// "service": [..]}`.
-pub fn describe(
+pub(crate) fn describe(
     title: &str,
     version: &str,
     resources: &[Registered],
@@ -88,7 +88,7 @@ fn field(f: &FieldMeta) -> Value {
 }
 
 /// The description of one resource.
-pub fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
+pub(crate) fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
     let name_of = |i: Option<usize>| i.and_then(|i| meta.fields.get(i)).map(|f| f.name);
     let presets = &meta.presets;
     let permissions: serde_json::Map<String, Value> = Operation::ALL

@@ -52,7 +52,7 @@ impl FieldType {
     }
 }
 
-/// A set of filter operators, as a bitset over [`Op`].
+/// A set of filter operators (`eq`, `gt`, `like`, ..), as a bitset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Ops(pub u16);
 
@@ -69,7 +69,7 @@ impl Ops {
     pub const TEXT: Ops = Ops(Self::ORDERED.0 | Op::Like.bit() | Op::Regex.bit());
 
     /// Whether `op` is in the set.
-    pub const fn contains(self, op: Op) -> bool {
+    pub(crate) const fn contains(self, op: Op) -> bool {
         self.0 & op.bit() != 0
     }
 
@@ -129,6 +129,7 @@ impl Rules {
 
 /// One field of a resource: its wire and column name, type, flags and rules.
 #[derive(Clone, Copy, Debug)]
+#[must_use]
 pub struct FieldMeta {
     /// JSON name and column name.
     pub name: &'static str,
@@ -143,7 +144,7 @@ pub struct FieldMeta {
     /// Never in a response, never selectable, filterable or sortable.
     pub hidden: bool,
     /// Unique among the live rows of its scope: per tenant on a `multi_tenant` resource, and
-    /// a soft-deleted row releases its value (see [`crate::migration`]).
+    /// a soft-deleted row releases its value (see [`Migrator`](crate::Migrator)).
     pub unique: bool,
     /// May be left out of a create body (it has a default or is nullable).
     pub has_default: bool,
@@ -377,6 +378,13 @@ impl ResourceMeta {
         &self.fields[self.id]
     }
 
+    /// The routes this resource serves, in a stable order: each action its presets give it,
+    /// with its method and path. The router, the document, the registry and `routes` read
+    /// the same table.
+    pub fn routes(&self) -> Vec<crate::crud::RouteInfo> {
+        crate::crud::routes(self)
+    }
+
     /// The rules the route of `action` checks, in the attribute's words, joined by `and`
     /// (bulk routes check the bulk rule and the operation's).
     pub fn permission(&self, action: Action) -> String {
@@ -408,17 +416,18 @@ impl ResourceMeta {
 
 /// A set of fields by index (projections, field masks). Resources have at most 64 fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct FieldSet(pub u64);
+pub(crate) struct FieldSet(pub u64);
 
 impl FieldSet {
     /// The fields every caller may see: all but hidden and role-restricted ones.
-    pub fn visible(meta: &ResourceMeta) -> FieldSet {
+    #[cfg(test)]
+    pub(crate) fn visible(meta: &ResourceMeta) -> FieldSet {
         Self::visible_for(meta, &crate::auth::AuthContext::anonymous())
     }
 
     /// The fields `caller` may see, select, filter, sort and search by: not hidden, and
     /// `visible_to` one of their roles when restricted.
-    pub fn visible_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
+    pub(crate) fn visible_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
         let known = Self::known_to(meta, caller);
         Self::matching(meta, |i, f| !f.hidden && known.contains(i))
     }
@@ -426,7 +435,7 @@ impl FieldSet {
     /// The fields `caller` may name in a body: every field but those shown only to roles
     /// they lack (`visible_to`). A field a caller cannot see answers like one that does not
     /// exist, in a body as in a query; hidden fields stay writable (nobody is shown them).
-    pub fn known_to(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
+    pub(crate) fn known_to(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
         let scope = meta.role_scope();
         Self::matching(meta, |_, f| {
             f.visible_to.is_empty() || f.visible_to.iter().any(|r| caller.has_role_in(r, scope))
@@ -434,7 +443,7 @@ impl FieldSet {
     }
 
     /// The fields `caller` sees masked (`redact_for` one of their roles).
-    pub fn redacted_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
+    pub(crate) fn redacted_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
         let scope = meta.role_scope();
         Self::matching(meta, |_, f| {
             f.redact_for.iter().any(|r| caller.has_role_in(r, scope))
@@ -453,17 +462,17 @@ impl FieldSet {
     }
 
     /// Adds field `i`.
-    pub fn insert(&mut self, i: usize) {
+    pub(crate) fn insert(&mut self, i: usize) {
         self.0 |= 1 << i;
     }
 
     /// Whether field `i` is in the set.
-    pub const fn contains(self, i: usize) -> bool {
+    pub(crate) const fn contains(self, i: usize) -> bool {
         self.0 & (1 << i) != 0
     }
 
     /// The indexes in the set, ascending (visits only the set bits).
-    pub fn iter(self) -> impl Iterator<Item = usize> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = usize> {
         let mut bits = self.0;
         std::iter::from_fn(move || {
             if bits == 0 {
@@ -478,7 +487,7 @@ impl FieldSet {
 
 /// What of each row a caller is shown: which fields, and which of them masked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Shape {
+pub(crate) struct Shape {
     /// The fields written.
     pub fields: FieldSet,
     /// Fields written as a mask instead of their value.
@@ -487,7 +496,7 @@ pub struct Shape {
 
 impl Shape {
     /// Everything `caller` may see of a row of `meta`.
-    pub fn for_caller(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> Shape {
+    pub(crate) fn for_caller(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> Shape {
         Shape {
             fields: FieldSet::visible_for(meta, caller),
             redact: FieldSet::redacted_for(meta, caller),
@@ -495,7 +504,7 @@ impl Shape {
     }
 
     /// The same, narrowed to `fields` (a `select`).
-    pub fn select(self, fields: FieldSet) -> Shape {
+    pub(crate) fn select(self, fields: FieldSet) -> Shape {
         Shape {
             fields: FieldSet(self.fields.0 & fields.0),
             redact: self.redact,
@@ -515,7 +524,7 @@ pub trait SerializeFields {
 
 /// A resource: the struct under `#[resource]`, its sea-orm entity and its field table.
 ///
-/// Implemented by the macro; the generic handlers in [`crate::crud`] are written against it.
+/// Implemented by the macro; the generic handlers of the runtime are written against it.
 pub trait Resource: Sized + Send + Sync + 'static {
     /// The sea-orm entity.
     type Entity: EntityTrait<Model = Self::Model, ActiveModel = Self::ActiveModel>;

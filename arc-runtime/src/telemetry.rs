@@ -1,17 +1,4 @@
-//! The process's tracing subscriber: log lines in the preset's format and, with the `otlp`
-//! feature, request and database spans exported to an OpenTelemetry collector over OTLP/HTTP.
-//!
-//! ```no_run
-//! use arc_runtime::{preset::Preset, telemetry::Telemetry};
-//! // OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 turns the export on.
-//! let _guard = Telemetry::new(Preset::Production).from_env().init().expect("telemetry");
-//! // ... serve; dropping the guard flushes the spans still buffered.
-//! ```
-//!
-//! Each request is one span (`request`, see [`crate::plugins::trace`]) and each database call
-//! one child span of it (sea-orm's `sea_orm.*` spans, with `db.system`, `db.operation` and the
-//! statement). Log lines leave the database spans and statements out unless `RUST_LOG` asks
-//! for `sea_orm` (`RUST_LOG=info,sea_orm=debug`); the exporter sees the spans at info level.
+//! The process's tracing subscriber: [`Telemetry`].
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -33,7 +20,22 @@ pub enum TelemetryError {
     Exporter(String),
 }
 
-/// Builds the process's subscriber. See the [module docs](self).
+/// Builds the process's subscriber.
+///
+/// The process's tracing subscriber: log lines in the preset's format and, with the `otlp`
+/// feature, request and database spans exported to an OpenTelemetry collector over OTLP/HTTP.
+///
+/// ```no_run
+/// use arc_runtime::{Preset, config::Telemetry};
+/// // OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 turns the export on.
+/// let _guard = Telemetry::new(Preset::Production).from_env().init().expect("telemetry");
+/// // ... serve; dropping the guard flushes the spans still buffered.
+/// ```
+///
+/// Each request is one span (`request`, with the trace context of its `traceparent`) and each database call
+/// one child span of it (sea-orm's `sea_orm.*` spans, with `db.system`, `db.operation` and the
+/// statement). Log lines leave the database spans and statements out unless `RUST_LOG` asks
+/// for `sea_orm` (`RUST_LOG=info,sea_orm=debug`); the exporter sees the spans at info level.
 #[derive(Clone, Debug)]
 #[must_use = "call .init() to install it"]
 pub struct Telemetry {
@@ -145,7 +147,7 @@ fn log_filter(preset: Preset, rust_log: Option<&str>) -> EnvFilter {
 /// database left out. Statements (target `sea_orm::statement`, see [`crate::db`]) and
 /// sea-orm's spans show only when `RUST_LOG` asks for them (`RUST_LOG=info,sea_orm=debug`);
 /// the exporter sees the spans whatever the log level.
-pub fn default_log_directives(preset: Preset) -> &'static str {
+pub(crate) fn default_log_directives(preset: Preset) -> &'static str {
     preset.defaults().log_directives
 }
 

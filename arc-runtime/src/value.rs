@@ -15,7 +15,7 @@ use crate::resource::{FieldMeta, FieldType};
 
 /// Why a value was refused: the JSON Schema keyword and a message for people.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ValueError {
+pub(crate) struct ValueError {
     /// `type`, `enum`, `minLength`, `maximum`, ...
     pub keyword: &'static str,
     /// What is wrong.
@@ -48,7 +48,7 @@ impl ValueError {
 
 /// Refuses text holding a NUL character: PostgreSQL's `text` and `jsonb` cannot store one,
 /// so no database may (the same answer on SQLite and PostgreSQL).
-pub fn check_text(text: &str) -> Result<(), ValueError> {
+pub(crate) fn check_text(text: &str) -> Result<(), ValueError> {
     if text.contains('\0') {
         Err(ValueError::nul())
     } else {
@@ -70,7 +70,7 @@ fn check_json_text(json: &Json) -> Result<(), ValueError> {
 }
 
 /// The SQL `NULL` of a field's type.
-pub fn null_of(ty: FieldType) -> Value {
+pub(crate) fn null_of(ty: FieldType) -> Value {
     match ty {
         FieldType::Uuid => Value::Uuid(None),
         FieldType::String | FieldType::Enum(_) => Value::String(None),
@@ -98,7 +98,7 @@ fn integer(n: &serde_json::Number) -> Option<i64> {
 }
 
 /// A JSON body value of `field`, typed and checked against the field's rules.
-pub fn from_json(field: &FieldMeta, json: &Json) -> Result<Value, ValueError> {
+pub(crate) fn from_json(field: &FieldMeta, json: &Json) -> Result<Value, ValueError> {
     if json.is_null() {
         return if field.nullable {
             Ok(null_of(field.ty))
@@ -138,7 +138,7 @@ pub fn from_json(field: &FieldMeta, json: &Json) -> Result<Value, ValueError> {
 
 /// A query-string or cursor value of a field of type `ty`. Strings are taken as they are,
 /// except that a NUL character is refused ([`check_text`]).
-pub fn from_text(ty: FieldType, text: &str) -> Result<Value, ValueError> {
+pub(crate) fn from_text(ty: FieldType, text: &str) -> Result<Value, ValueError> {
     let bad = || ValueError::expected(ty);
     Ok(match ty {
         FieldType::String => {
@@ -192,7 +192,7 @@ fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Checks `value` against the field's validation rules.
-pub fn check_rules(field: &FieldMeta, value: &Value) -> Result<(), ValueError> {
+pub(crate) fn check_rules(field: &FieldMeta, value: &Value) -> Result<(), ValueError> {
     let rules = &field.rules;
     if let Value::String(Some(s)) = value {
         let len = s.chars().count();
@@ -248,7 +248,7 @@ fn as_f64(value: &Value) -> Option<f64> {
 }
 
 /// A value as JSON text for cursors: the inverse of [`from_text`] for every field type.
-pub fn to_cursor_text(value: &Value) -> Option<String> {
+pub(crate) fn to_cursor_text(value: &Value) -> Option<String> {
     Some(match value {
         Value::String(Some(s)) => s.clone(),
         Value::Uuid(Some(u)) => u.to_string(),

@@ -15,7 +15,7 @@ use crate::resource::{FieldMeta, FieldType, ResourceMeta};
 
 /// Which description of a resource's fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum View {
+pub(crate) enum View {
     /// A row as `GET` answers it: every member the caller may read; members shown to some
     /// roles only (`visible_to`) may be absent.
     Row,
@@ -30,7 +30,7 @@ pub enum View {
 }
 
 /// The JSON Schema of a value of `ty` (not `null`), as answers write it and bodies give it.
-pub fn value_schema(ty: FieldType) -> Value {
+pub(crate) fn value_schema(ty: FieldType) -> Value {
     match ty {
         FieldType::Uuid => json!({ "type": "string", "format": "uuid" }),
         FieldType::String => json!({ "type": "string" }),
@@ -142,7 +142,7 @@ fn to_json(value: &sea_orm::Value) -> Option<Value> {
 }
 
 /// The JSON Schema of `meta`'s fields in `view`.
-pub fn schema(meta: &ResourceMeta, view: View) -> Schema {
+pub(crate) fn schema(meta: &ResourceMeta, view: View) -> Schema {
     let body = matches!(view, View::Create | View::Patch);
     let fields = meta
         .fields

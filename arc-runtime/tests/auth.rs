@@ -3,12 +3,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use arc_runtime::ArcError;
-use arc_runtime::auth::{
-    ApiKeys, Auth, AuthContext, AuthMethod, Authenticator, JwtAuthenticator, JwtKeys,
+use arc_runtime::config::{
+    ApiKeys, Auth, Authenticator, BoxFuture, JwtAuthenticator, JwtKeys, RequestIdLayer,
+    RevocationStore, StoreError,
 };
-use arc_runtime::plugins::request_id::RequestIdLayer;
-use arc_runtime::stores::{BoxFuture, RevocationStore, StoreError};
+use arc_runtime::{ArcError, AuthContext, AuthMethod};
 use axum::Json;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, request::Parts};
@@ -288,7 +287,7 @@ impl JwksServer {
 
 #[tokio::test]
 async fn jwks_from_a_url_is_cached_and_follows_rotation() {
-    use arc_runtime::auth::jwt::RemoteJwks;
+    use arc_runtime::config::RemoteJwks;
     use std::time::Duration;
     let server = JwksServer::start(Some(JWKS)).await;
     let remote =
@@ -334,7 +333,7 @@ fn withdrawn() -> &'static str {
 
 #[tokio::test]
 async fn a_withdrawn_jwks_key_is_refused_even_when_the_issuer_is_down() {
-    use arc_runtime::auth::jwt::RemoteJwks;
+    use arc_runtime::config::RemoteJwks;
     use std::time::Duration;
     let server = JwksServer::start(Some(ROTATED)).await;
     // Expired at once, so every token asks for a fetch.
@@ -381,7 +380,7 @@ async fn a_withdrawn_jwks_key_is_refused_even_when_the_issuer_is_down() {
 
 #[tokio::test]
 async fn jwks_from_a_url_fails_closed_and_refetches_at_most_so_often() {
-    use arc_runtime::auth::jwt::RemoteJwks;
+    use arc_runtime::config::RemoteJwks;
     use std::time::Duration;
     let server = JwksServer::start(None).await;
     let remote = RemoteJwks::with_ttl(
@@ -544,8 +543,8 @@ async fn token_lifetime_is_bounded_when_a_maximum_is_set() {
 
 #[tokio::test]
 async fn production_requires_jti_and_at_most_a_day() {
-    use arc_runtime::auth::jwt::{DEFAULT_MAX_LIFETIME, JwtSigner, TokenClaims};
-    use arc_runtime::preset::Preset;
+    use arc_runtime::Preset;
+    use arc_runtime::config::{DEFAULT_MAX_LIFETIME, JwtSigner, TokenClaims};
     use std::time::Duration;
     assert_eq!(DEFAULT_MAX_LIFETIME, Duration::from_secs(24 * 3600));
     let jwt = |preset| JwtAuthenticator::new(JwtKeys::hs256(SECRET).unwrap()).preset(preset);
@@ -622,10 +621,10 @@ struct BrokenStore;
 
 impl RevocationStore for BrokenStore {
     fn is_revoked<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async { Err(StoreError("down".into())) })
+        Box::pin(async { Err(StoreError::new("down")) })
     }
     fn revoke<'a>(&'a self, _: &'a str, _: u64) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError("down".into())) })
+        Box::pin(async { Err(StoreError::new("down")) })
     }
 }
 

@@ -107,9 +107,8 @@ pub enum RuleSyntax {
     All(Vec<RuleSyntax>),
     /// `any(..)`
     Any(Vec<RuleSyntax>),
-    /// `when(path)`; `None` where the path is not known (the runtime holds only the
-    /// function): `when(an app predicate)`.
-    When(Option<String>),
+    /// `when(path)`, the path as written.
+    When(String),
 }
 
 impl RuleSyntax {
@@ -178,8 +177,7 @@ impl fmt::Display for RuleSyntax {
                     write!(f, "{rule}")
                 }
             })?,
-            RuleSyntax::When(Some(path)) => f.write_str(path)?,
-            RuleSyntax::When(None) => f.write_str("an app predicate")?,
+            RuleSyntax::When(path) => f.write_str(path)?,
             _ => {}
         }
         f.write_str(")")
@@ -199,20 +197,20 @@ mod tests {
             ]),
             RuleSyntax::Team("team_id".into()),
             RuleSyntax::OrgMember,
-            RuleSyntax::When(None),
+            RuleSyntax::When("crate::may".into()),
         ]);
         assert_eq!(
             rule.to_string(),
             "any(all(roles(writer, admin), owner(created_by)), team_member(team_id), \
-             org_member, when(an app predicate))"
+             org_member, when(crate::may))"
         );
         assert_eq!(
             format!("{rule:#}"),
             "any(all(roles(\"writer\", \"admin\"), owner(\"created_by\")), \
-             team_member(\"team_id\"), org_member, when(an app predicate))"
+             team_member(\"team_id\"), org_member, when(crate::may))"
         );
         assert_eq!(
-            RuleSyntax::When(Some("crate::may".into())).to_string(),
+            RuleSyntax::When("crate::may".into()).to_string(),
             "when(crate::may)"
         );
     }

@@ -78,7 +78,7 @@ fn serve(mode: &str, db_path: &Path) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let db = arc_runtime::db::connect(&sqlite_url(db_path)).await?;
+        let db = arc_runtime::connect(&sqlite_url(db_path)).await?;
         let router = router(mode, db)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("{}", listener.local_addr()?.port());
@@ -98,7 +98,7 @@ fn bare(app: arc_runtime::App) -> arc_runtime::App {
 
 /// The server of `mode` (see the module) over `db`.
 fn router(mode: &str, db: arc_runtime::sea_orm::DatabaseConnection) -> Result<axum::Router> {
-    use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
+    use arc_runtime::config::{KeyBy, RateLimit};
     let open = || arc_runtime::App::new(db.clone()).resource::<open::OpenProduct>();
     Ok(match mode {
         "open" => bare(open()).cursor_secret(b"bench").into_router(),
@@ -111,7 +111,7 @@ fn router(mode: &str, db: arc_runtime::sea_orm::DatabaseConnection) -> Result<ax
             // turns plugins off, to see what each costs.
             let off = std::env::var("ARC_BENCH_PROD_OFF").unwrap_or_default();
             let mut app = open()
-                .preset(arc_runtime::preset::Preset::Production)
+                .preset(arc_runtime::Preset::Production)
                 .cursor_secret(b"bench");
             if !off.contains("ratelimit") {
                 app = app.rate_limit(RateLimit::new(u64::MAX, Duration::from_secs(60), KeyBy::Ip));
@@ -158,7 +158,7 @@ fn inproc(n: usize, only: Option<&str>, route: Option<&str>) -> Result<()> {
             } else {
                 &open_seed
             };
-            let db = arc_runtime::db::connect(&sqlite_url(seed)).await?;
+            let db = arc_runtime::connect(&sqlite_url(seed)).await?;
             let router = router(mode, db)?;
             let auth = auth_header(mode)?;
             // Parsed once: the client's cost of a header is not the server's.
@@ -268,7 +268,7 @@ async fn seed(dir: &Path) -> Result<(PathBuf, PathBuf, Vec<Uuid>)> {
     let now = Utc::now();
     let ids: Vec<Uuid> = (0..ROWS).map(|_| Uuid::new_v4()).collect();
     let open_path = dir.join("seed-open.db");
-    let db = arc_runtime::db::connect(&sqlite_url(&open_path)).await?;
+    let db = arc_runtime::connect(&sqlite_url(&open_path)).await?;
     let app = arc_runtime::App::new(db.clone()).resource::<open::OpenProduct>();
     app.migrate().await?;
     let rows: Vec<_> = ids
@@ -284,7 +284,7 @@ async fn seed(dir: &Path) -> Result<(PathBuf, PathBuf, Vec<Uuid>)> {
     checkpoint(db).await?;
 
     let shop_path = dir.join("seed-shop.db");
-    let db = arc_runtime::db::connect(&sqlite_url(&shop_path)).await?;
+    let db = arc_runtime::connect(&sqlite_url(&shop_path)).await?;
     shop::app(db.clone(), SECRET)?.migrate().await?;
     let rows: Vec<_> = ids
         .iter()

@@ -127,7 +127,7 @@ impl TestApp {
 
     /// The app `make` builds, on a fresh in-memory SQLite database.
     pub async fn sqlite_with(make: MakeApp) -> TestApp {
-        let db = arc_runtime::db::connect("sqlite::memory:")
+        let db = arc_runtime::connect("sqlite::memory:")
             .await
             .expect("sqlite");
         Self::build(db, "sqlite", None, make).await
@@ -136,13 +136,13 @@ impl TestApp {
     /// The app `make` builds, on PostgreSQL in a new schema (see [`TestApp::postgres`]).
     pub async fn postgres_with(make: MakeApp) -> TestApp {
         let url = required_env("ARC_TEST_DATABASE_URL", "PostgreSQL");
-        let admin = arc_runtime::db::connect(&url).await.expect("postgres");
+        let admin = arc_runtime::connect(&url).await.expect("postgres");
         let schema = format!("arc_t_{}", arc_runtime::uuid::Uuid::new_v4().simple());
         admin
             .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
             .await
             .expect("create schema");
-        let db = arc_runtime::db::connect_with(&url, Some(&schema))
+        let db = arc_runtime::connect_with(&url, Some(&schema))
             .await
             .expect("postgres schema");
         Self::build(db, "postgres", Some((schema, admin)), make).await

@@ -1,7 +1,7 @@
 //! A test resource whose permissions use every kind of rule, with an app that authenticates
 //! HS256 tokens, and a helper to mint them.
 
-use arc_runtime::auth::{JwtAuthenticator, JwtKeys};
+use arc_runtime::config::{JwtAuthenticator, JwtKeys};
 use arc_runtime::prelude::*;
 
 /// The secret test tokens are signed with.

@@ -1,6 +1,6 @@
 //! A multi-tenant resource owned by its reporter, for the tenancy presets.
 
-use arc_runtime::auth::{JwtAuthenticator, JwtKeys};
+use arc_runtime::config::{JwtAuthenticator, JwtKeys};
 use arc_runtime::prelude::*;
 
 /// A support ticket: scoped to an organization, seen by its reporter and by `support`.

@@ -49,7 +49,7 @@ fn run(chromium: &Path, profile: &Path, url: &str, args: &[&str]) -> (String, St
 #[ignore = "needs Chromium (.ci/run installs Debian's chromium)"]
 async fn the_docs_page_renders_in_chromium() {
     let chromium = chromium();
-    let db = arc_runtime::db::connect("sqlite::memory:").await.unwrap();
+    let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
     let router = arc_tests::shop_app(db).into_router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -83,7 +83,7 @@ async fn nul_characters_are_refused_alike(app: &TestApp) {
 
 /// The shop on SQLite with a 2 MiB body limit, so a 1 MiB body reaches the decoder.
 async fn roomy_shop() -> axum::Router {
-    let db = arc_runtime::db::connect("sqlite::memory:")
+    let db = arc_runtime::connect("sqlite::memory:")
         .await
         .expect("sqlite");
     let app = arc_tests::shop_app(db).body_limit(2 << 20);
@@ -183,7 +183,7 @@ fn a_pool_timeout_is_a_503() {
 }
 
 /// A statement PostgreSQL cancels at its `statement_timeout` (every pooled connection has one,
-/// `arc_runtime::db::STATEMENT_TIMEOUT`) is the server overloaded, not broken: 503 with
+/// `arc_runtime::config::STATEMENT_TIMEOUT`) is the server overloaded, not broken: 503 with
 /// `Retry-After`, never 500.
 #[tokio::test]
 #[ignore = "needs PostgreSQL"]

@@ -13,7 +13,7 @@ use serde_json::Value;
 const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots/shop.openapi.json");
 
 async fn shop() -> (arc_runtime::App, Value) {
-    let db = arc_runtime::db::connect("sqlite::memory:").await.unwrap();
+    let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
     let app = arc_tests::shop_app(db);
     let doc = app.openapi().expect("the document builds");
     (app, doc)
@@ -97,7 +97,7 @@ async fn document_and_router_agree() {
     // What the app says it serves, from the tables the router is built from.
     let mut served = BTreeSet::new();
     for meta in app.resources() {
-        for route in arc_runtime::crud::routes::routes(meta) {
+        for route in meta.routes() {
             served.insert((route.method.to_string(), route.path));
         }
     }
@@ -534,8 +534,8 @@ fn uuid_zero() -> &'static str {
 
 #[tokio::test]
 async fn the_rate_limit_is_documented_where_it_applies() {
-    use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
-    let db = arc_runtime::db::connect("sqlite::memory:").await.unwrap();
+    use arc_runtime::config::{KeyBy, RateLimit};
+    let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
     let limit = RateLimit::new(10, std::time::Duration::from_secs(60), KeyBy::Ip);
     let doc = arc_tests::shop_app(db)
         .rate_limit(limit)

@@ -5,8 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use arc_runtime::preset::Preset;
-use arc_runtime::telemetry::Telemetry;
+use arc_runtime::Preset;
+use arc_runtime::config::Telemetry;
 use arc_tests::TestApp;
 use axum::http::Method;
 use serde_json::Value;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use arc_runtime::App;
-use arc_runtime::plugins::health::Health;
+use arc_runtime::config::Health;
 use arc_tests::TestApp;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -15,7 +15,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 async fn db() -> arc_runtime::sea_orm::DatabaseConnection {
-    arc_runtime::db::connect("sqlite::memory:").await.unwrap()
+    arc_runtime::connect("sqlite::memory:").await.unwrap()
 }
 
 async fn call(
@@ -85,7 +85,7 @@ async fn health_live_and_ready_with_checks() {
     let (_, _, _, text) = call(&router, "/_health/ready").await;
     assert!(!text.contains("hunter2"), "{text}");
     let router = App::new(db.clone())
-        .preset(arc_runtime::preset::Preset::Development)
+        .preset(arc_runtime::Preset::Development)
         .health(leaky())
         .into_router();
     let (_, _, body, _) = call(&router, "/_health/ready").await;
@@ -216,7 +216,7 @@ async fn metrics_use_route_templates_and_parse_as_prometheus() {
 
 #[tokio::test]
 async fn metrics_can_ask_for_a_scraper_token() {
-    use arc_runtime::plugins::metrics::Metrics;
+    use arc_runtime::config::Metrics;
     let router = App::new(db().await)
         .metrics(Metrics::new().bearer_token("scrape-me"))
         .into_router();
@@ -382,13 +382,13 @@ async fn send(router: &axum::Router, req: Request<Body>) -> axum::response::Resp
 
 #[tokio::test]
 async fn security_headers_cors_and_compression() {
-    use arc_runtime::plugins::hygiene::Cors;
+    use arc_runtime::config::Cors;
     let cors = Cors::origins(&["https://shop.example"])
         .unwrap()
         .with_credentials()
         .unwrap();
     let router = App::new(db().await)
-        .preset(arc_runtime::preset::Preset::Production)
+        .preset(arc_runtime::Preset::Production)
         .cors(cors)
         .into_router();
     let res = send(
@@ -456,7 +456,7 @@ async fn security_headers_cors_and_compression() {
 
 #[tokio::test]
 async fn presets_decide_causes_and_refuse_to_start_without_secrets() {
-    use arc_runtime::preset::Preset;
+    use arc_runtime::Preset;
     let failing =
         || get(|| async { Err::<&str, _>(arc_runtime::ArcError::internal("disk on fire")) });
     let dev = App::new(db().await)
@@ -601,7 +601,7 @@ async fn etags_and_conditional_gets() {
 
 #[tokio::test]
 async fn rate_limits_per_user_with_headers() {
-    use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
+    use arc_runtime::config::{KeyBy, RateLimit};
     use axum::http::Method;
     fn limited(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
         arc_tests::shop_app(db).rate_limit(RateLimit::new(2, Duration::from_secs(60), KeyBy::User))
@@ -639,7 +639,7 @@ async fn rate_limits_per_user_with_headers() {
 
 #[tokio::test]
 async fn api_versions_by_header_and_by_path() {
-    use arc_runtime::plugins::versioning::{VersionBy, Versioning};
+    use arc_runtime::config::{VersionBy, Versioning};
     use axum::http::Method;
     fn by_header(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
         let versions = Versioning::new(VersionBy::Header, "2")
@@ -703,7 +703,7 @@ async fn api_versions_by_header_and_by_path() {
 
 #[tokio::test]
 async fn rate_limits_by_ip_need_the_peer_address() {
-    use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
+    use arc_runtime::config::{KeyBy, RateLimit};
     let router = App::new(db().await)
         .route("/work", get(|| async { "done" }))
         .rate_limit(RateLimit::new(1, Duration::from_secs(60), KeyBy::Ip))

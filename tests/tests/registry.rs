@@ -84,6 +84,6 @@ async fn the_registry_is_for_admins_and_describes_the_shop() {
     assert_eq!(restore["path"], "/products/{id}/restore");
     assert_eq!(restore["preset"], "soft_delete");
     // The same document the App gives the CLI.
-    let db = arc_runtime::db::connect("sqlite::memory:").await.unwrap();
+    let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
     assert_eq!(&arc_tests::shop_app(db).describe(), doc);
 }

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use arc_runtime::App;
-use arc_runtime::plugins::metrics::Metrics;
-use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
+use arc_runtime::config::Metrics;
+use arc_runtime::config::{KeyBy, RateLimit};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 async fn db() -> arc_runtime::sea_orm::DatabaseConnection {
-    arc_runtime::db::connect("sqlite::memory:").await.unwrap()
+    arc_runtime::connect("sqlite::memory:").await.unwrap()
 }
 
 /// Status, `www-authenticate`, JSON body (`Null` when not JSON), `x-request-id`.

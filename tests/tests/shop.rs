@@ -533,10 +533,10 @@ async fn tokens_and_org_selection(app: &TestApp) {
 }
 
 /// The Redis of the revocation test, under a prefix of this process.
-static REDIS: std::sync::OnceLock<arc_runtime::stores::redis::Redis> = std::sync::OnceLock::new();
+static REDIS: std::sync::OnceLock<arc_runtime::config::Redis> = std::sync::OnceLock::new();
 
 fn shop_on_redis(db: arc_runtime::sea_orm::DatabaseConnection) -> arc_runtime::App {
-    let preset = arc_runtime::preset::Preset::Development;
+    let preset = arc_runtime::Preset::Development;
     shop::app_with(db, shop::DEV_JWT_SECRET.as_bytes(), REDIS.get(), preset).expect("app")
 }
 
@@ -546,7 +546,7 @@ fn shop_on_redis(db: arc_runtime::sea_orm::DatabaseConnection) -> arc_runtime::A
 async fn revocation_is_shared_through_redis() {
     let url = arc_tests::required_env("ARC_TEST_REDIS_URL", "Redis");
     let prefix = format!("shop-test:{}:", arc_runtime::uuid::Uuid::new_v4().simple());
-    let redis = arc_runtime::stores::redis::Redis::new(&url, prefix).unwrap();
+    let redis = arc_runtime::config::Redis::new(&url, prefix).unwrap();
     REDIS.set(redis.clone()).ok();
     let app = TestApp::sqlite_with(shop_on_redis).await;
     let token = shop_token("ada", "acme", &["admin"]);
@@ -563,7 +563,7 @@ async fn revocation_is_shared_through_redis() {
             .status,
         200
     );
-    use arc_runtime::stores::RevocationStore;
+    use arc_runtime::config::RevocationStore;
     let other_instance = redis.revocation();
     let exp = claims["exp"].as_u64().unwrap();
     other_instance

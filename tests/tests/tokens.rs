@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use arc_runtime::preset::Preset;
+use arc_runtime::Preset;
 use arc_tests::TestApp;
 use axum::body::Body;
 use axum::http::Request;
@@ -35,7 +35,7 @@ fn signed(claims: serde_json::Value) -> String {
 }
 
 async fn shop(preset: Preset) -> axum::Router {
-    let db = arc_runtime::db::connect("sqlite::memory:").await.unwrap();
+    let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
     let app = shop::app_with(db, SECRET, None, preset).unwrap();
     app.migrate().await.unwrap();
     app.into_router()
@@ -47,7 +47,7 @@ async fn production_takes_the_demo_tokens_and_refuses_unrevocable_or_long_ones()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let day = arc_runtime::auth::jwt::DEFAULT_MAX_LIFETIME;
+    let day = arc_runtime::config::DEFAULT_MAX_LIFETIME;
     let no_jti = signed(serde_json::json!({"iat": now, "exp": now + 600}));
     let no_iat = signed(serde_json::json!({"jti": "j1", "exp": now + 600}));
     let week = signed(serde_json::json!({"jti": "j2", "iat": now, "exp": now + 7 * 86_400}));

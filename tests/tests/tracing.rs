@@ -41,7 +41,7 @@ async fn requests_and_their_statements_are_traced() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     // A trace is continued, or a new one started; the answer names our span.
-    let db = arc_runtime::db::connect("sqlite::memory:").await.unwrap();
+    let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
     let router = App::new(db)
         .route(
             "/work",
@@ -94,7 +94,7 @@ async fn requests_and_their_statements_are_traced() {
     let text = logs.text();
     let statements: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains(arc_runtime::db::STATEMENT_TARGET) && l.contains("req-db"))
+        .filter(|l| l.contains(arc_runtime::config::STATEMENT_TARGET) && l.contains("req-db"))
         .collect();
     assert!(statements.len() >= 2, "the count and the page: {text}");
     assert!(

@@ -44,15 +44,15 @@ pub(super) fn expand(model: &Resource, vis: &Visibility) -> TokenStream {
     );
     quote! {
         #[doc = #create_doc]
-        #[derive(Debug, Clone, ::arc_runtime::__private::serde::Serialize)]
-        #[serde(crate = "::arc_runtime::__private::serde")]
+        #[derive(Debug, Clone, ::arc_runtime::__private_0_1::serde::Serialize)]
+        #[serde(crate = "::arc_runtime::__private_0_1::serde")]
         #vis struct #create {
             #(#create_fields)*
         }
 
         #[doc = #patch_doc]
-        #[derive(Debug, Clone, Default, ::arc_runtime::__private::serde::Serialize)]
-        #[serde(crate = "::arc_runtime::__private::serde")]
+        #[derive(Debug, Clone, Default, ::arc_runtime::__private_0_1::serde::Serialize)]
+        #[serde(crate = "::arc_runtime::__private_0_1::serde")]
         #vis struct #patch {
             #(#patch_fields)*
         }

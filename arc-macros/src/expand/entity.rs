@@ -54,7 +54,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
         pub mod #module {
             // sea-orm's derives name their paths `sea_orm::..` and some prelude items bare;
             // field types below are fully qualified, so the glob shadows nothing of the user's.
-            use ::arc_runtime::__private::sea_orm;
+            use ::arc_runtime::__private_0_1::sea_orm;
             use sea_orm::entity::prelude::*;
 
             /// A row as stored.

@@ -81,7 +81,7 @@ pub(crate) fn expand(cx: &Ctxt, input: &DeriveInput) -> TokenStream {
     };
 
     quote! {
-        impl ::arc_runtime::__private::TextEnum for #ident {
+        impl ::arc_runtime::__private_0_1::TextEnum for #ident {
             const VARIANTS: &'static [&'static str] = &[#(#stored),*];
 
             fn as_str(&self) -> &'static str {

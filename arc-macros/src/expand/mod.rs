@@ -1,6 +1,6 @@
 //! Code generation: one module per output, each reading the checked model.
 //!
-//! Generated items refer to everything through `::arc_runtime::__private`, so they do not
+//! Generated items refer to everything through `::arc_runtime::__private_0_1`, so they do not
 //! depend on the user's imports; items that need no name live in one `const _: () = {..}`.
 
 mod dto;
@@ -35,7 +35,7 @@ pub(crate) fn resource(model: &Resource, item: &ItemStruct) -> TokenStream {
         #entity
         #dtos
         const _: () = {
-            use ::arc_runtime::__private as __p;
+            use ::arc_runtime::__private_0_1 as __p;
             #imp
         };
     }

@@ -41,7 +41,10 @@ fn rule_tokens(rule: &RuleAst) -> TokenStream {
         }
         // Spanned at the user's path: one that does not resolve, or is not a
         // `fn(&AuthContext) -> bool`, is reported there.
-        RuleAst::When(path) => quote_spanned!(path.span()=> __p::Rule::When(#path)),
+        RuleAst::When(path) => {
+            let text = crate::model::permissions::path_text(path);
+            quote_spanned!(path.span()=> __p::Rule::When(#path, #text))
+        }
     }
 }
 

@@ -422,8 +422,12 @@ pub(crate) fn syntax(rule: &RuleAst) -> RuleSyntax {
         RuleAst::Team(f, _) => RuleSyntax::Team(f.value()),
         RuleAst::All(r) => RuleSyntax::All(nested(r)),
         RuleAst::Any(r) => RuleSyntax::Any(nested(r)),
-        RuleAst::When(path) => {
-            RuleSyntax::When(Some(quote::quote!(#path).to_string().replace(' ', "")))
-        }
+        RuleAst::When(path) => RuleSyntax::When(path_text(path)),
     }
+}
+
+/// A `when(..)` predicate's path as the rule text shows it (`crate::may`): the same in the
+/// expansion's route docs and, through the generated `Rule::When`, in the runtime's.
+pub(crate) fn path_text(path: &syn::Path) -> String {
+    quote::quote!(#path).to_string().replace(' ', "")
 }

@@ -9,7 +9,7 @@ pub struct Category {
 }
 /// The sea-orm entity of [`super::Category`]: table `categories`.
 pub mod category_entity {
-    use ::arc_runtime::__private::sea_orm;
+    use ::arc_runtime::__private_0_1::sea_orm;
     use sea_orm::entity::prelude::*;
     /// A row as stored.
     #[derive(Clone, Debug, PartialEq, sea_orm::DeriveEntityModel)]
@@ -32,8 +32,8 @@ pub mod category_entity {
     impl sea_orm::ActiveModelBehavior for ActiveModel {}
 }
 /// The body of `POST /categories`: the client-writable fields of [`Category`].
-#[derive(Debug, Clone, ::arc_runtime::__private::serde::Serialize)]
-#[serde(crate = "::arc_runtime::__private::serde")]
+#[derive(Debug, Clone, ::arc_runtime::__private_0_1::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private_0_1::serde")]
 pub struct CategoryCreate {
     pub name: String,
     pub slug: String,
@@ -41,8 +41,8 @@ pub struct CategoryCreate {
     pub parent_id: Option<Uuid>,
 }
 /// The body of `PATCH /categories/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
-#[derive(Debug, Clone, Default, ::arc_runtime::__private::serde::Serialize)]
-#[serde(crate = "::arc_runtime::__private::serde")]
+#[derive(Debug, Clone, Default, ::arc_runtime::__private_0_1::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private_0_1::serde")]
 pub struct CategoryPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -52,7 +52,7 @@ pub struct CategoryPatch {
     pub parent_id: Option<Option<Uuid>>,
 }
 const _: () = {
-    use ::arc_runtime::__private as __p;
+    use ::arc_runtime::__private_0_1 as __p;
     /// The routes, and who may use them:
     ///
     /// `GET /categories`: public

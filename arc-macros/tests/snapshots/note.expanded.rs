@@ -15,7 +15,7 @@ pub struct Note {
 }
 /// The sea-orm entity of [`super::Note`]: table `notes`.
 pub mod note_entity {
-    use ::arc_runtime::__private::sea_orm;
+    use ::arc_runtime::__private_0_1::sea_orm;
     use sea_orm::entity::prelude::*;
     /// A row as stored.
     #[derive(Clone, Debug, PartialEq, sea_orm::DeriveEntityModel)]
@@ -46,8 +46,8 @@ pub mod note_entity {
     impl sea_orm::ActiveModelBehavior for ActiveModel {}
 }
 /// The body of `POST /notes`: the client-writable fields of [`Note`].
-#[derive(Debug, Clone, ::arc_runtime::__private::serde::Serialize)]
-#[serde(crate = "::arc_runtime::__private::serde")]
+#[derive(Debug, Clone, ::arc_runtime::__private_0_1::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private_0_1::serde")]
 pub struct NoteCreate {
     pub title: String,
     pub owner_id: String,
@@ -61,8 +61,8 @@ pub struct NoteCreate {
     pub contact: Option<String>,
 }
 /// The body of `PATCH /notes/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
-#[derive(Debug, Clone, Default, ::arc_runtime::__private::serde::Serialize)]
-#[serde(crate = "::arc_runtime::__private::serde")]
+#[derive(Debug, Clone, Default, ::arc_runtime::__private_0_1::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private_0_1::serde")]
 pub struct NotePatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
@@ -79,7 +79,7 @@ pub struct NotePatch {
     pub contact: Option<Option<String>>,
 }
 const _: () = {
-    use ::arc_runtime::__private as __p;
+    use ::arc_runtime::__private_0_1 as __p;
     /// The routes, and who may use them:
     ///
     /// `GET /notes`: any(owner(owner_id), roles(admin))
@@ -167,7 +167,10 @@ const _: () = {
                 deleted: __p::Rule::All(
                     &[__p::Rule::OrgMember, __p::Rule::OrgRoles(&["auditor"])],
                 ),
-                restore: __p::Rule::When(crate::notes::may_restore),
+                restore: __p::Rule::When(
+                    crate::notes::may_restore,
+                    "crate::notes::may_restore",
+                ),
                 tree: __p::Rule::Deny,
                 bulk: __p::Rule::Roles(&["admin"]),
             },

@@ -19,7 +19,7 @@ pub struct Order {
 }
 /// The sea-orm entity of [`super::Order`]: table `orders`.
 pub mod order_entity {
-    use ::arc_runtime::__private::sea_orm;
+    use ::arc_runtime::__private_0_1::sea_orm;
     use sea_orm::entity::prelude::*;
     /// A row as stored.
     #[derive(Clone, Debug, PartialEq, sea_orm::DeriveEntityModel)]
@@ -50,8 +50,8 @@ pub mod order_entity {
     impl sea_orm::ActiveModelBehavior for ActiveModel {}
 }
 /// The body of `POST /orders`: the client-writable fields of [`Order`].
-#[derive(Debug, Clone, ::arc_runtime::__private::serde::Serialize)]
-#[serde(crate = "::arc_runtime::__private::serde")]
+#[derive(Debug, Clone, ::arc_runtime::__private_0_1::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private_0_1::serde")]
 pub struct OrderCreate {
     pub product_id: Uuid,
     pub quantity: i32,
@@ -59,8 +59,8 @@ pub struct OrderCreate {
     pub status: OrderStatus,
 }
 /// The body of `PATCH /orders/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
-#[derive(Debug, Clone, Default, ::arc_runtime::__private::serde::Serialize)]
-#[serde(crate = "::arc_runtime::__private::serde")]
+#[derive(Debug, Clone, Default, ::arc_runtime::__private_0_1::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private_0_1::serde")]
 pub struct OrderPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_id: Option<Uuid>,
@@ -71,7 +71,7 @@ pub struct OrderPatch {
     pub status: Option<OrderStatus>,
 }
 const _: () = {
-    use ::arc_runtime::__private as __p;
+    use ::arc_runtime::__private_0_1 as __p;
     /// The routes, and who may use them:
     ///
     /// `GET /orders`: org_member

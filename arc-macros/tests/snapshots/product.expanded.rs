@@ -21,7 +21,7 @@ pub struct Product {
 }
 /// The sea-orm entity of [`super::Product`]: table `products`.
 pub mod product_entity {
-    use ::arc_runtime::__private::sea_orm;
+    use ::arc_runtime::__private_0_1::sea_orm;
     use sea_orm::entity::prelude::*;
     /// A row as stored.
     #[derive(Clone, Debug, PartialEq, sea_orm::DeriveEntityModel)]
@@ -61,8 +61,8 @@ pub mod product_entity {
     impl sea_orm::ActiveModelBehavior for ActiveModel {}
 }
 /// The body of `POST /products`: the client-writable fields of [`Product`].
-#[derive(Debug, Clone, ::arc_runtime::__private::serde::Serialize)]
-#[serde(crate = "::arc_runtime::__private::serde")]
+#[derive(Debug, Clone, ::arc_runtime::__private_0_1::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private_0_1::serde")]
 pub struct ProductCreate {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,8 +80,8 @@ pub struct ProductCreate {
     pub is_featured: bool,
 }
 /// The body of `PATCH /products/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
-#[derive(Debug, Clone, Default, ::arc_runtime::__private::serde::Serialize)]
-#[serde(crate = "::arc_runtime::__private::serde")]
+#[derive(Debug, Clone, Default, ::arc_runtime::__private_0_1::serde::Serialize)]
+#[serde(crate = "::arc_runtime::__private_0_1::serde")]
 pub struct ProductPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -103,7 +103,7 @@ pub struct ProductPatch {
     pub is_featured: Option<bool>,
 }
 const _: () = {
-    use ::arc_runtime::__private as __p;
+    use ::arc_runtime::__private_0_1 as __p;
     /// The routes, and who may use them:
     ///
     /// `GET /products`: org_member

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::routing::MethodRouter;
 use sea_orm::DatabaseConnection;
 
-use super::{App, ArcState, DEFAULT_BODY_LIMIT, DEFAULT_DRAIN, DEFAULT_TIMEOUT};
+use super::{App, ArcState};
 use crate::error::ArcError;
 use crate::migration;
 use crate::plugins::health::Health;
@@ -30,13 +30,13 @@ impl App {
             docs: true,
             cursor_key: None,
             limits: QueryLimits::default(),
-            body_limit: DEFAULT_BODY_LIMIT,
+            body_limit: App::DEFAULT_BODY_LIMIT,
             auth: None,
             health: Health::new(),
             metrics: Some(Metrics::new()),
-            timeout: Some(DEFAULT_TIMEOUT),
+            timeout: Some(App::DEFAULT_TIMEOUT),
             max_in_flight: None,
-            drain: DEFAULT_DRAIN,
+            drain: App::DEFAULT_DRAIN,
             preset: Preset::Development,
             cors: None,
             security_headers: Some(SecurityHeaders { hsts: false }),
@@ -52,7 +52,7 @@ impl App {
     }
 
     /// Runs `hook` at shutdown, after in-flight requests drained and before the database pool
-    /// closes (flush buffers, leave a cluster), each within [`SHUTDOWN_HOOK_TIMEOUT`](super::SHUTDOWN_HOOK_TIMEOUT), in the
+    /// closes (flush buffers, leave a cluster), each within [`App::SHUTDOWN_HOOK_TIMEOUT`], in the
     /// order given.
     pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Self
     where
@@ -63,7 +63,7 @@ impl App {
         self
     }
 
-    /// Serves these API versions (see [`crate::plugins::versioning`]); off by default. With a
+    /// Serves these API versions (see [`Versioning`](crate::config::Versioning)); off by default. With a
     /// path prefix, the resource routes are mounted under `/v{version}` for each one.
     pub fn versioning(mut self, versions: crate::plugins::versioning::Versioning) -> Self {
         self.versioning = Some(versions);
@@ -117,7 +117,7 @@ impl App {
         self
     }
 
-    /// Limits each key's requests to the API (see [`crate::plugins::rate_limit`]); off by
+    /// Limits each key's requests to the API (see [`RateLimit`](crate::config::RateLimit)); off by
     /// default. Health, metrics and the documents are not limited.
     pub fn rate_limit(mut self, limit: crate::plugins::rate_limit::RateLimit) -> Self {
         self.rate_limit = Some(limit);
@@ -136,7 +136,7 @@ impl App {
         self
     }
 
-    /// Applies a preset's defaults (see [`crate::preset`]); settings made afterwards win.
+    /// Applies a preset's defaults (see [`Preset`]'s table); settings made afterwards win.
     pub fn preset(mut self, preset: Preset) -> Self {
         let defaults = preset.defaults();
         self.preset = preset;

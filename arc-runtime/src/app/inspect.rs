@@ -108,7 +108,7 @@ impl App {
 
     /// Runs the readiness checks now (the database ping and the registered ones), with
     /// their errors, for an operator's eyes (the CLI's `doctor`).
-    pub async fn health_report(&self) -> crate::plugins::health::Report {
+    pub async fn health_report(&self) -> crate::plugins::health::HealthReport {
         self.health
             .clone()
             .database(self.db.clone())

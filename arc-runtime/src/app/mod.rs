@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let db = arc_runtime::db::connect("sqlite::memory:").await?;
+//! let db = arc_runtime::connect("sqlite::memory:").await?;
 //! let app = arc_runtime::App::new(db); // .resource::<Product>() ...
 //! app.migrate().await?;
 //! app.serve("127.0.0.1:3000").await?;
@@ -31,15 +31,6 @@ mod inspect;
 mod layers;
 mod serve;
 
-pub use serve::shutdown_signal;
-
-/// The default request body limit: 1 MiB.
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
-/// The default time a request may take before it is answered 503.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The default time in-flight requests get to finish at shutdown.
-pub const DEFAULT_DRAIN: Duration = Duration::from_secs(20);
-
 /// What every handler shares: the database pool and the settings of the query grammar.
 #[derive(Clone, Debug)]
 pub struct ArcState(Arc<StateInner>);
@@ -58,7 +49,7 @@ impl ArcState {
     }
 
     /// The key that signs keyset cursors.
-    pub fn cursor_key(&self) -> &CursorKey {
+    pub(crate) fn cursor_key(&self) -> &CursorKey {
         &self.0.cursor_key
     }
 
@@ -104,8 +95,19 @@ pub struct App {
 /// Code run once at shutdown, after in-flight requests drained and before the pool closes.
 type ShutdownHook = Box<dyn FnOnce() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
-/// How long each shutdown hook may take.
-pub const SHUTDOWN_HOOK_TIMEOUT: Duration = Duration::from_secs(5);
+impl App {
+    /// The default request body limit: 1 MiB.
+    pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+    /// The default time a request may take before it is answered 503.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// The default time in-flight requests get to finish at shutdown.
+    pub const DEFAULT_DRAIN: Duration = Duration::from_secs(20);
+
+    /// How long each shutdown hook may take.
+    pub const SHUTDOWN_HOOK_TIMEOUT: Duration = Duration::from_secs(5);
+}
 
 /// A layer given to [`App::layer`], applied when the router is built.
 type LayerFn = Box<dyn FnOnce(Router<ArcState>) -> Router<ArcState> + Send>;

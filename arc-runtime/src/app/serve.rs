@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::net::ToSocketAddrs;
 
-use super::{App, SHUTDOWN_HOOK_TIMEOUT};
+use super::App;
 
 impl App {
     /// Serves on `addr` until Ctrl-C or SIGTERM, then drains (see [`App::serve_on`]).
@@ -61,11 +61,14 @@ impl App {
             ),
         }
         for hook in hooks {
-            if tokio::time::timeout(SHUTDOWN_HOOK_TIMEOUT, hook())
+            if tokio::time::timeout(App::SHUTDOWN_HOOK_TIMEOUT, hook())
                 .await
                 .is_err()
             {
-                tracing::warn!("a shutdown hook took longer than {SHUTDOWN_HOOK_TIMEOUT:?}");
+                tracing::warn!(
+                    "a shutdown hook took longer than {:?}",
+                    App::SHUTDOWN_HOOK_TIMEOUT
+                );
             }
         }
         if let Err(e) = db.close().await {
@@ -77,7 +80,7 @@ impl App {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -11,7 +11,7 @@ use crate::error::ArcError;
 use crate::stores::BoxFuture;
 
 /// The header that carries the key.
-pub const HEADER: &str = "x-api-key";
+pub(crate) const HEADER: &str = "x-api-key";
 
 /// Known API keys, by digest.
 #[derive(Clone, Debug, Default)]
@@ -21,7 +21,7 @@ pub struct ApiKeys {
 }
 
 /// The SHA-256 digest of a key, as stored.
-pub fn digest(key: &str) -> [u8; 32] {
+pub(crate) fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 

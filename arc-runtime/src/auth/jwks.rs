@@ -4,7 +4,7 @@
 //! Each fetched set replaces the last: a key the issuer withdraws is refused as soon as a
 //! fetch no longer lists it (within the cache lifetime, or at once for a token naming a key
 //! the cache does not hold). A failed fetch keeps the last good set for
-//! [`DEFAULT_MAX_STALE`] past its lifetime (never bringing back a withdrawn key); with no
+//! [`RemoteJwks::DEFAULT_MAX_STALE`] past its lifetime (never bringing back a withdrawn key); with no
 //! usable set, tokens are refused (401): verification fails closed.
 
 use std::collections::HashMap;
@@ -15,10 +15,6 @@ use jsonwebtoken::DecodingKey;
 
 use super::jwt::{JwtConfigError, parse_jwks};
 
-/// How long fetched keys are used before they are fetched again.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
-/// The least time between two fetches, whatever tokens ask for.
-pub const MIN_REFETCH: Duration = Duration::from_secs(30);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_DOCUMENT: usize = 256 * 1024;
 
@@ -28,9 +24,6 @@ struct Cached {
     fetched: Option<Instant>,
     attempted: Option<Instant>,
 }
-
-/// How long past its lifetime the last fetched key set still serves while fetching fails.
-pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(3600);
 
 /// A JWKS URL with its cached keys. Cheap to clone (shared cache).
 #[derive(Clone)]
@@ -60,10 +53,21 @@ impl std::fmt::Debug for RemoteJwks {
 }
 
 impl RemoteJwks {
-    /// Keys from `url` (http or https), cached for [`DEFAULT_TTL`]. Nothing is fetched until
+    /// How long fetched keys are used before they are fetched again.
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
+
+    /// The least time between two fetches, whatever tokens ask for.
+    pub const MIN_REFETCH: Duration = Duration::from_secs(30);
+
+    /// How long past its lifetime the last fetched key set still serves while fetching fails.
+    pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(3600);
+}
+
+impl RemoteJwks {
+    /// Keys from `url` (http or https), cached for [`RemoteJwks::DEFAULT_TTL`]. Nothing is fetched until
     /// the first token needs a key (or [`RemoteJwks::refresh`] is called).
     pub fn new(url: &str) -> Result<Self, JwtConfigError> {
-        Self::with_ttl(url, DEFAULT_TTL, MIN_REFETCH)
+        Self::with_ttl(url, RemoteJwks::DEFAULT_TTL, RemoteJwks::MIN_REFETCH)
     }
 
     /// Like [`RemoteJwks::new`], with the cache lifetime and the floor between fetches.
@@ -90,12 +94,12 @@ impl RemoteJwks {
                 cache: RwLock::new(Cached::default()),
                 fetching: tokio::sync::Mutex::new(()),
             }),
-            max_stale: DEFAULT_MAX_STALE,
+            max_stale: RemoteJwks::DEFAULT_MAX_STALE,
         })
     }
 
     /// While the URL fails, the last fetched set serves up to `grace` past its lifetime
-    /// (default [`DEFAULT_MAX_STALE`]); after that every token is refused until a fetch
+    /// (default [`RemoteJwks::DEFAULT_MAX_STALE`]); after that every token is refused until a fetch
     /// succeeds. Set on this handle and the clones made from it afterwards.
     pub fn max_stale(mut self, grace: Duration) -> Self {
         self.max_stale = grace;
@@ -106,7 +110,7 @@ impl RemoteJwks {
     ///
     /// A fetched set replaces the one before it whole: a key the issuer no longer lists is
     /// gone at once, and is never taken from an older set. When fetching fails (or may not
-    /// happen yet, see [`MIN_REFETCH`]), the last good set serves up to
+    /// happen yet, see [`RemoteJwks::MIN_REFETCH`]), the last good set serves up to
     /// [`max_stale`](Self::max_stale) past its lifetime, then nothing does.
     pub async fn key(&self, kid: &str) -> Option<DecodingKey> {
         if let Some(key) = self.cached(kid, Duration::ZERO) {

@@ -17,7 +17,7 @@ use jsonwebtoken::{
 use serde_json::{Map, Value};
 
 #[cfg(feature = "remote-jwks")]
-pub use super::jwks::RemoteJwks;
+pub(crate) use super::jwks::RemoteJwks;
 use super::{AuthContext, AuthMethod, Authenticator};
 use crate::error::ArcError;
 use crate::stores::BoxFuture;
@@ -117,6 +117,7 @@ pub(crate) fn parse_jwks(document: &str) -> Result<HashMap<String, DecodingKey>,
 
 /// The contract's claims, for issuing a token (see [`JwtSigner`]).
 #[derive(Clone, Debug, Default, serde::Serialize)]
+#[must_use = "claims do nothing until a JwtSigner signs them"]
 pub struct TokenClaims {
     /// The user id.
     pub sub: String,
@@ -176,12 +177,12 @@ impl TokenClaims {
 /// Issues HS256 tokens, for apps that sign their own (demo tokens, tests, a login route).
 ///
 /// ```
-/// use arc_runtime::auth::jwt::{JwtSigner, TokenClaims};
+/// use arc_runtime::config::{JwtSigner, TokenClaims};
 /// let signer = JwtSigner::hs256(b"a development secret of 32+ bytes!")?;
 /// let claims = TokenClaims::new("alice", std::time::Duration::from_secs(3600)).org("acme", &["admin"]);
 /// let token = signer.sign(&claims)?;
 /// assert_eq!(token.split('.').count(), 3);
-/// # Ok::<(), arc_runtime::auth::jwt::JwtConfigError>(())
+/// # Ok::<(), arc_runtime::config::JwtConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct JwtSigner {
@@ -237,9 +238,6 @@ impl Verified {
     }
 }
 
-/// How many verified tokens [`JwtAuthenticator`] remembers by default.
-pub const DEFAULT_VERIFIED_CACHE: usize = 10_000;
-
 /// Authenticates `Authorization: Bearer <JWT>`.
 ///
 /// By default `exp` and `sub` are required, `jti` and `iat` are optional and any lifetime is
@@ -250,14 +248,14 @@ pub const DEFAULT_VERIFIED_CACHE: usize = 10_000;
 /// the app runs: production and edge require `jti` and at most [`DEFAULT_MAX_LIFETIME`].
 ///
 /// ```
-/// use arc_runtime::auth::{JwtAuthenticator, JwtKeys};
-/// use arc_runtime::preset::Preset;
+/// use arc_runtime::config::{JwtAuthenticator, JwtKeys};
+/// use arc_runtime::Preset;
 /// let keys = JwtKeys::hs256(b"a production secret of 32+ bytes!")?;
 /// let jwt = JwtAuthenticator::new(keys)
 ///     .preset(Preset::Production) // jti required, a day at most
 ///     .max_lifetime(std::time::Duration::from_secs(3600)); // later settings win
 /// # let _ = jwt;
-/// # Ok::<(), arc_runtime::auth::jwt::JwtConfigError>(())
+/// # Ok::<(), arc_runtime::config::JwtConfigError>(())
 /// ```
 #[derive(Clone)]
 #[must_use = "a builder does nothing until it is given to the app"]
@@ -268,6 +266,11 @@ pub struct JwtAuthenticator {
     require_jti: bool,
     /// The longest `exp - iat` accepted, in seconds; `None`: any.
     max_lifetime: Option<u64>,
+}
+
+impl JwtAuthenticator {
+    /// How many verified tokens [`JwtAuthenticator`] remembers by default.
+    pub const DEFAULT_VERIFIED_CACHE: usize = 10_000;
 }
 
 impl JwtAuthenticator {
@@ -291,7 +294,7 @@ impl JwtAuthenticator {
             require_jti: false,
             max_lifetime: None,
         }
-        .verified_cache(DEFAULT_VERIFIED_CACHE)
+        .verified_cache(JwtAuthenticator::DEFAULT_VERIFIED_CACHE)
     }
 
     /// The token rules of `preset`: production and edge require `jti`
@@ -336,7 +339,7 @@ impl JwtAuthenticator {
         self
     }
 
-    /// Remembers up to `capacity` verified tokens (0: none), see [`DEFAULT_VERIFIED_CACHE`].
+    /// Remembers up to `capacity` verified tokens (0: none), see [`JwtAuthenticator::DEFAULT_VERIFIED_CACHE`].
     /// Tokens verified with keys from a JWKS URL are never remembered, so a key the issuer
     /// withdraws stops working at the next fetch.
     pub fn verified_cache(mut self, capacity: usize) -> Self {

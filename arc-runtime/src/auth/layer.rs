@@ -15,7 +15,7 @@ use crate::plugins::rate_limit::{self, RateLimit};
 use crate::stores::BoxFuture;
 
 /// The header that selects the active organization.
-pub const ORG_HEADER: &str = "x-organization-id";
+pub(crate) const ORG_HEADER: &str = "x-organization-id";
 
 /// Selects the active organization from `x-organization-id`: only an authenticated caller
 /// may send it (401 otherwise, checked first), and it must be one the caller belongs to (400
@@ -64,9 +64,6 @@ pub struct AccessLayer {
     rate_limit: Option<Arc<RateLimit>>,
 }
 
-/// The layer [`Auth::layer`] gives: authentication alone.
-pub type AuthLayer = AccessLayer;
-
 impl AccessLayer {
     /// Authentication with `auth`, no rate limit.
     pub fn new(auth: Auth) -> Self {
@@ -103,9 +100,6 @@ pub struct AccessService<S> {
     inner: S,
     access: AccessLayer,
 }
-
-/// The service [`AuthLayer`] makes.
-pub type AuthService<S> = AccessService<S>;
 
 impl<S> Service<Request> for AccessService<S>
 where

@@ -1,14 +1,14 @@
 //! Authentication: who is calling, as an [`AuthContext`] in every request's extensions.
 //!
 //! An [`Auth`] holds the app's authenticators (JWT bearer tokens, API keys, or any custom
-//! [`Authenticator`]), the revocation store and the org-selection rule; [`AuthLayer`] runs
+//! [`Authenticator`]), the revocation store and the org-selection rule; [`AccessLayer`] runs
 //! them once per request. No credentials gives the anonymous context (routes decide whether
 //! that is enough); credentials that do not verify are a 401, on every route.
 
-pub mod api_key;
+pub(crate) mod api_key;
 #[cfg(feature = "remote-jwks")]
-pub mod jwks;
-pub mod jwt;
+pub(crate) mod jwks;
+pub(crate) mod jwt;
 mod layer;
 
 use std::sync::Arc;
@@ -18,8 +18,8 @@ use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
 pub use api_key::ApiKeys;
-pub use jwt::{JwtAuthenticator, JwtKeys};
-pub use layer::{AccessLayer, AccessService, AuthLayer, AuthService, ORG_HEADER};
+pub(crate) use layer::ORG_HEADER;
+pub use layer::{AccessLayer, AccessService};
 
 use crate::error::ArcError;
 use crate::stores::{BoxFuture, InMemoryRevocation, RevocationStore};
@@ -101,7 +101,7 @@ impl AuthContext {
     /// active organization only on that organization's own rows.
     ///
     /// ```
-    /// use arc_runtime::auth::{AuthContext, RoleScope};
+    /// use arc_runtime::{AuthContext, RoleScope};
     /// let org_admin = AuthContext {
     ///     user_id: Some("ada".into()),
     ///     org_id: Some("acme".into()),
@@ -255,8 +255,8 @@ impl Auth {
     }
 
     /// The layer that authenticates every request.
-    pub fn layer(&self) -> AuthLayer {
-        AuthLayer::new(self.clone())
+    pub fn layer(&self) -> AccessLayer {
+        AccessLayer::new(self.clone())
     }
 
     /// The caller of a request: the first authenticator that finds credentials, checked

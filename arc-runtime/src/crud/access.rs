@@ -19,7 +19,7 @@ use crate::value;
 
 /// Which rows a route works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// Rows that are not soft-deleted (every route but the two below).
     Live,
     /// Soft-deleted rows (`GET /deleted`, `POST /:id/restore`).
@@ -27,7 +27,7 @@ pub enum Scope {
 }
 
 /// The condition of the rows `scope` covers.
-pub fn scope<R: Resource>(scope: Scope) -> Condition {
+pub(crate) fn scope<R: Resource>(scope: Scope) -> Condition {
     let mut cond = Condition::all();
     if let Some(i) = R::META.presets.soft_delete {
         let col = R::column(i);
@@ -41,7 +41,7 @@ pub fn scope<R: Resource>(scope: Scope) -> Condition {
 
 /// The rows `caller` may touch through `op`, within `within`: the scope condition plus the
 /// rule's row filter. Denied callers get their 401/403 here, before any query.
-pub fn allowed<R: Resource>(
+pub(crate) fn allowed<R: Resource>(
     within: Scope,
     op: Operation,
     caller: &AuthContext,
@@ -169,7 +169,7 @@ pub(super) fn check_writable<R: Resource>(
 }
 
 /// A path id as a typed value; a malformed id is a 404, like a missing row.
-pub fn parse_id<R: Resource>(raw: &str) -> Result<Value, ArcError> {
+pub(crate) fn parse_id<R: Resource>(raw: &str) -> Result<Value, ArcError> {
     value::from_text(R::META.id_field().ty, raw).map_err(|_| not_found::<R>())
 }
 

@@ -13,7 +13,7 @@ use crate::value;
 
 /// What the body is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// A create: required fields must be present.
     Create,
     /// A partial update: any subset.
@@ -21,12 +21,12 @@ pub enum Mode {
 }
 
 /// Field index and typed value, one per field the body gives.
-pub type Values = Vec<(usize, Value)>;
+pub(crate) type Values = Vec<(usize, Value)>;
 
 /// Decodes `body` for `meta`, pushing every problem into `errors` (field names prefixed by
 /// `prefix`, e.g. `items[3].`). A field outside `known` (one the caller may not see, see
 /// [`FieldSet::known_to`]) is refused as if it did not exist.
-pub fn decode(
+pub(crate) fn decode(
     meta: &ResourceMeta,
     known: FieldSet,
     body: &Map<String, Json>,
@@ -82,7 +82,10 @@ pub fn decode(
 }
 
 /// `body[key]` as an object, or a message saying what it must be.
-pub fn object<'a>(body: &'a Map<String, Json>, key: &str) -> Result<&'a Map<String, Json>, String> {
+pub(crate) fn object<'a>(
+    body: &'a Map<String, Json>,
+    key: &str,
+) -> Result<&'a Map<String, Json>, String> {
     match body.get(key) {
         Some(Json::Object(map)) if !map.is_empty() => Ok(map),
         Some(Json::Object(_)) | None => Err(format!("`{key}` must be a non-empty object")),

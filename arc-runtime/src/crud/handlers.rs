@@ -31,7 +31,7 @@ const VARY: HeaderValue = HeaderValue::from_static("authorization, x-api-key, x-
 /// as the body ([`Audience`]). Its type says what the route answers: the document reads it
 /// ([`super::routes::Answers`]).
 #[must_use]
-pub struct Reply<O> {
+pub(crate) struct Reply<O> {
     result: Result<O, ArcError>,
     operation: ResourceAction,
     audience: Audience,
@@ -40,7 +40,7 @@ pub struct Reply<O> {
 
 impl<O: Outcome> Reply<O> {
     /// `result`, answered to `caller` by `action` of `R`.
-    pub fn new<R: Resource>(
+    pub(crate) fn new<R: Resource>(
         caller: &AuthContext,
         action: Action,
         result: Result<O, ArcError>,
@@ -81,7 +81,7 @@ impl<O: Outcome> IntoResponse for Reply<O> {
 }
 
 /// `GET /{path}`
-pub async fn list<R: Resource>(
+pub(crate) async fn list<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     RawQuery(q): RawQuery,
@@ -94,7 +94,7 @@ pub async fn list<R: Resource>(
 }
 
 /// `GET /{path}/{id}`
-pub async fn get<R: Resource>(
+pub(crate) async fn get<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
@@ -103,7 +103,7 @@ pub async fn get<R: Resource>(
 }
 
 /// `POST /{path}`
-pub async fn create<R: Hooks>(
+pub(crate) async fn create<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     JsonObject(body): JsonObject,
@@ -116,7 +116,7 @@ pub async fn create<R: Hooks>(
 }
 
 /// `PATCH /{path}/{id}`
-pub async fn update<R: Hooks>(
+pub(crate) async fn update<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
@@ -130,7 +130,7 @@ pub async fn update<R: Hooks>(
 }
 
 /// `PUT /{path}/{id}`: the same as `PATCH`, labelled `replace` as the document names it.
-pub async fn replace<R: Hooks>(
+pub(crate) async fn replace<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
@@ -144,7 +144,7 @@ pub async fn replace<R: Hooks>(
 }
 
 /// `DELETE /{path}/{id}`
-pub async fn delete<R: Hooks>(
+pub(crate) async fn delete<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
@@ -157,7 +157,7 @@ pub async fn delete<R: Hooks>(
 }
 
 /// `GET /{path}/deleted` (soft_delete)
-pub async fn list_deleted<R: Resource>(
+pub(crate) async fn list_deleted<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     RawQuery(q): RawQuery,
@@ -170,7 +170,7 @@ pub async fn list_deleted<R: Resource>(
 }
 
 /// `POST /{path}/{id}/restore` (soft_delete)
-pub async fn restore<R: Hooks>(
+pub(crate) async fn restore<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
@@ -183,7 +183,7 @@ pub async fn restore<R: Hooks>(
 }
 
 /// `GET /{path}/slug/{slug}` (slug_lookup)
-pub async fn get_by_slug<R: Resource>(
+pub(crate) async fn get_by_slug<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(slug): PathParam,
@@ -196,12 +196,15 @@ pub async fn get_by_slug<R: Resource>(
 }
 
 /// `GET /{path}/tree` (tree)
-pub async fn tree<R: Resource>(State(st): State<ArcState>, caller: Caller) -> Reply<Nodes<R>> {
+pub(crate) async fn tree<R: Resource>(
+    State(st): State<ArcState>,
+    caller: Caller,
+) -> Reply<Nodes<R>> {
     Reply::new::<R>(&caller, Action::Tree, ops::tree::<R>(&st, &caller).await)
 }
 
 /// `GET /{path}/{parent_id}/children` (tree)
-pub async fn children<R: Resource>(
+pub(crate) async fn children<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
@@ -214,7 +217,7 @@ pub async fn children<R: Resource>(
 }
 
 /// `POST /{path}/bulk` (bulk)
-pub async fn bulk_create<R: Hooks>(
+pub(crate) async fn bulk_create<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     JsonObject(body): JsonObject,
@@ -227,7 +230,7 @@ pub async fn bulk_create<R: Hooks>(
 }
 
 /// `PATCH /{path}/bulk` (bulk)
-pub async fn bulk_update<R: Hooks>(
+pub(crate) async fn bulk_update<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     JsonObject(body): JsonObject,
@@ -240,7 +243,7 @@ pub async fn bulk_update<R: Hooks>(
 }
 
 /// `DELETE /{path}/bulk` (bulk)
-pub async fn bulk_delete<R: Hooks>(
+pub(crate) async fn bulk_delete<R: Hooks>(
     State(st): State<ArcState>,
     caller: Caller,
     JsonObject(body): JsonObject,

@@ -7,11 +7,12 @@
 //! route table of a resource.
 
 mod access;
-pub mod body;
-pub mod handlers;
-pub mod ops;
-pub mod response;
-pub mod routes;
-mod tree;
+pub(crate) mod body;
+pub(crate) mod handlers;
+pub(crate) mod ops;
+pub(crate) mod response;
+pub(crate) mod routes;
 
-pub use ops::Scope;
+pub use routes::RouteInfo;
+pub(crate) use routes::routes;
+mod tree;

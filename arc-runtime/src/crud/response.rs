@@ -23,7 +23,7 @@ use crate::resource::{FieldType, Resource, SerializeFields, Shape};
 use crate::wire::{self, View};
 
 /// A success answer: its status, its body and (through [`JsonSchema`]) its description.
-pub trait Outcome: Serialize + JsonSchema {
+pub(crate) trait Outcome: Serialize + JsonSchema {
     /// The status it is answered with.
     const STATUS: StatusCode;
     /// The headers it carries beside the body, for the document: `(name, description)`.
@@ -56,7 +56,7 @@ fn schema_id<R: Resource>(kind: &str) -> Cow<'static, str> {
 
 /// `true`, always: the `success` member of every success envelope.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Success;
+pub(crate) struct Success;
 
 impl Serialize for Success {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -84,7 +84,7 @@ fn mask(ty: FieldType) -> Option<&'static str> {
 }
 
 /// Writes `shape`'s fields of `model` into `map`, masking the redacted ones.
-pub fn write_fields<R: Resource, M: SerializeMap>(
+pub(crate) fn write_fields<R: Resource, M: SerializeMap>(
     model: &R::Model,
     shape: Shape,
     map: &mut M,
@@ -101,7 +101,7 @@ pub fn write_fields<R: Resource, M: SerializeMap>(
 }
 
 /// One row as a caller is shown it; described as the resource's row (`Product`).
-pub struct Row<R: Resource> {
+pub(crate) struct Row<R: Resource> {
     /// The row.
     pub model: R::Model,
     /// What to write of it.
@@ -131,7 +131,7 @@ impl<R: Resource> JsonSchema for Row<R> {
 }
 
 /// Rows with one shape, each written as [`Row`] describes it.
-pub struct Rows<R: Resource> {
+pub(crate) struct Rows<R: Resource> {
     /// The rows.
     pub models: Vec<R::Model>,
     /// What to write of each.
@@ -181,7 +181,7 @@ impl<R: Resource> JsonSchema for Rows<R> {
 }
 
 /// The rows of a page: a `select` may keep only some members of each.
-pub struct Selected<R: Resource>(pub Rows<R>);
+pub(crate) struct Selected<R: Resource>(pub Rows<R>);
 
 impl<R: Resource> Serialize for Selected<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -224,7 +224,7 @@ impl<R: Resource> JsonSchema for Selected<R> {
 /// `{"success":true,"docs":[..],"page":..,"limit":..,"total":..,"pages":..,"hasNext":..,"hasPrev":..}`
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase", bound = "")]
-pub struct Page<R: Resource> {
+pub(crate) struct Page<R: Resource> {
     /// Always `true`.
     pub success: Success,
     /// The rows of this page.
@@ -276,7 +276,7 @@ impl<R: Resource> JsonSchema for Page<R> {
 /// `{"success":true,"docs":[..],"limit":..,"hasNext":..,"next":"<cursor>"?}`
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase", bound = "")]
-pub struct KeysetPage<R: Resource> {
+pub(crate) struct KeysetPage<R: Resource> {
     /// Always `true`.
     pub success: Success,
     /// The rows of this page.
@@ -318,7 +318,7 @@ impl<R: Resource> JsonSchema for KeysetPage<R> {
 }
 
 /// A list's answer: a page by number, or a keyset page when the query has `after`.
-pub enum Listing<R: Resource> {
+pub(crate) enum Listing<R: Resource> {
     /// `page=` paging.
     Page(Page<R>),
     /// `after=` paging.
@@ -357,7 +357,7 @@ impl<R: Resource> Outcome for Listing<R> {
 /// `{"success":true,"data":{..},"message":..?}`: one row.
 #[derive(Serialize)]
 #[serde(bound = "")]
-pub struct One<R: Resource> {
+pub(crate) struct One<R: Resource> {
     /// Always `true`.
     pub success: Success,
     /// The row.
@@ -369,7 +369,7 @@ pub struct One<R: Resource> {
 
 impl<R: Resource> One<R> {
     /// `model` as `shape` shows it, with an optional message.
-    pub fn new(model: R::Model, shape: Shape, message: Option<&'static str>) -> Self {
+    pub(crate) fn new(model: R::Model, shape: Shape, message: Option<&'static str>) -> Self {
         Self {
             success: Success,
             data: Row { model, shape },
@@ -405,7 +405,7 @@ impl<R: Resource> Outcome for One<R> {
 }
 
 /// A new row: `201 Created`, its path in `Location`, the body as [`One`].
-pub struct Created<R: Resource> {
+pub(crate) struct Created<R: Resource> {
     /// The body.
     pub one: One<R>,
     /// The new row's path.
@@ -447,7 +447,7 @@ impl<R: Resource> Outcome for Created<R> {
 /// The answer of a delete: which row, and whether it was soft-deleted.
 #[derive(Serialize, JsonSchema)]
 #[schemars(rename = "DeleteResult")]
-pub struct Deleted {
+pub(crate) struct Deleted {
     /// Always `true`.
     pub success: Success,
     /// What was deleted.
@@ -457,7 +457,7 @@ pub struct Deleted {
 /// The `data` of [`Deleted`].
 #[derive(Serialize, JsonSchema)]
 #[schemars(inline)]
-pub struct DeletedRow {
+pub(crate) struct DeletedRow {
     /// `"Deleted successfully"`.
     pub message: &'static str,
     /// The row's id.
@@ -472,7 +472,7 @@ impl Outcome for Deleted {
 }
 
 /// `{"success":true,"data":[..]}`: rows, or in a tree the roots, each with its `children`.
-pub struct Nodes<R: Resource> {
+pub(crate) struct Nodes<R: Resource> {
     /// The rows.
     pub rows: Rows<R>,
     /// For a tree, the parent field: the rows nest under their parents.
@@ -526,7 +526,7 @@ impl<R: Resource> Outcome for Nodes<R> {
 }
 
 /// `{"success":true,"data":[..],"count":n}`: the rows a bulk create made.
-pub struct BulkCreated<R: Resource>(pub Rows<R>);
+pub(crate) struct BulkCreated<R: Resource>(pub Rows<R>);
 
 impl<R: Resource> Serialize for BulkCreated<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -567,7 +567,7 @@ impl<R: Resource> Outcome for BulkCreated<R> {
 /// The answer of a bulk update: rows the filter selected, and rows written.
 #[derive(Serialize, JsonSchema)]
 #[schemars(rename = "BulkUpdateResult")]
-pub struct BulkUpdated {
+pub(crate) struct BulkUpdated {
     /// Always `true`.
     pub success: Success,
     /// The counts.
@@ -578,7 +578,7 @@ pub struct BulkUpdated {
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(inline)]
-pub struct UpdateCounts {
+pub(crate) struct UpdateCounts {
     /// Rows the filter selected.
     pub matched_count: u64,
     /// Rows written.
@@ -592,7 +592,7 @@ impl Outcome for BulkUpdated {
 /// The answer of a bulk delete: rows deleted.
 #[derive(Serialize, JsonSchema)]
 #[schemars(rename = "BulkDeleteResult")]
-pub struct BulkDeleted {
+pub(crate) struct BulkDeleted {
     /// Always `true`.
     pub success: Success,
     /// The count.
@@ -603,7 +603,7 @@ pub struct BulkDeleted {
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(inline)]
-pub struct DeleteCount {
+pub(crate) struct DeleteCount {
     /// Rows deleted (soft-deleted where the resource is).
     pub deleted_count: u64,
 }
@@ -613,7 +613,7 @@ impl Outcome for BulkDeleted {
 }
 
 /// A JSON response; serialization failure is an internal error.
-pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, ArcError> {
+pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, ArcError> {
     let bytes = serde_json::to_vec(body).map_err(ArcError::internal)?;
     let mut response = Response::new(axum::body::Body::from(bytes));
     *response.status_mut() = status;

@@ -28,7 +28,7 @@ pub struct RouteInfo {
 }
 
 /// Every route of the resource `meta` describes, in a stable order ([`Action::ALL`]'s).
-pub fn routes(meta: &ResourceMeta) -> Vec<RouteInfo> {
+pub(crate) fn routes(meta: &ResourceMeta) -> Vec<RouteInfo> {
     Action::served(|preset| meta.presets.has(preset))
         .map(|action| RouteInfo {
             method: action::method(action),
@@ -41,7 +41,7 @@ pub fn routes(meta: &ResourceMeta) -> Vec<RouteInfo> {
 /// A handler function, and the outcome it answers with: for `F: Fn(..) -> Future<Output =
 /// Reply<O>>`, `O`. The document describes a route by asking its handler's type, as
 /// dropshot's `ApiEndpoint` does, so a route cannot answer one thing and document another.
-pub trait Answers<Args> {
+pub(crate) trait Answers<Args> {
     /// What the handler answers on success.
     type Outcome: Outcome;
 }
@@ -64,7 +64,7 @@ answers!(A, B, C, D);
 
 /// What a route answers on success, as the document states it.
 #[derive(Clone, Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// The status.
     pub status: StatusCode,
     /// The body's schema (named types land in the generator's definitions).
@@ -123,12 +123,12 @@ fn endpoint<R: Hooks>(route: &RouteInfo) -> Endpoint {
 }
 
 /// What `route` of `R` answers on success, from its handler's type.
-pub fn answer<R: Hooks>(route: &RouteInfo, generator: &mut SchemaGenerator) -> Answer {
+pub(crate) fn answer<R: Hooks>(route: &RouteInfo, generator: &mut SchemaGenerator) -> Answer {
     (endpoint::<R>(route).answer)(generator)
 }
 
 /// The router of `R`: every route of [`routes`], each to its generic handler.
-pub fn router<R: Hooks>() -> Router<ArcState> {
+pub(crate) fn router<R: Hooks>() -> Router<ArcState> {
     let mut table = routes(R::META);
     // One MethodRouter per path: routes of a path are adjacent after a stable sort.
     table.sort_by(|a, b| a.path.cmp(&b.path));

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use crate::error::{ArcError, ErrorCode, InternalCause};
 
 /// The response to a panic: 500 `INTERNAL_ERROR`; the panic is logged, not sent.
-pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     let message = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -31,7 +31,7 @@ fn is_json(response: &Response) -> bool {
 
 /// `response` as an envelope when it is an error without one; with `expose_causes`, a 500's
 /// cause is added as `details.cause`.
-pub fn envelope(response: Response, expose_causes: bool) -> Response {
+pub(crate) fn envelope(response: Response, expose_causes: bool) -> Response {
     if expose_causes && let Some(InternalCause(cause)) = response.extensions().get().cloned() {
         return ArcError::new(ErrorCode::Internal, "Internal server error")
             .with_details(serde_json::json!({ "cause": &*cause }))

@@ -24,11 +24,11 @@ const MAX_TAGGED: usize = 8 * 1024 * 1024;
 /// roles, active organization and roles there, team). The handlers of a resource put it in
 /// their responses' extensions; [`tag`] mixes it in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Audience(pub u64);
+pub(crate) struct Audience(pub u64);
 
 impl Audience {
     /// The view of `caller`.
-    pub fn of(caller: &AuthContext) -> Audience {
+    pub(crate) fn of(caller: &AuthContext) -> Audience {
         let mut hasher = std::hash::DefaultHasher::new();
         (
             &caller.user_id,
@@ -44,7 +44,7 @@ impl Audience {
 
 /// The tag of `body` as seen by `audience` (none: anyone): `"<16 hex digits>"`, with `W/` in
 /// front when `weak`.
-pub fn tag(body: &[u8], audience: Option<Audience>, weak: bool) -> String {
+pub(crate) fn tag(body: &[u8], audience: Option<Audience>, weak: bool) -> String {
     let mut hasher = std::hash::DefaultHasher::new();
     body.hash(&mut hasher);
     audience.hash(&mut hasher);
@@ -55,7 +55,7 @@ pub fn tag(body: &[u8], audience: Option<Audience>, weak: bool) -> String {
 }
 
 /// Whether `If-None-Match` in `headers` names `etag` (weak comparison, as GET uses).
-pub fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+pub(crate) fn none_match(headers: &HeaderMap, etag: &str) -> bool {
     let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
     let wanted = opaque(etag);
     headers
@@ -68,7 +68,7 @@ pub fn none_match(headers: &HeaderMap, etag: &str) -> bool {
 
 /// What a conditional request asks: `Some` for `GET`/`HEAD` (with its `If-None-Match`
 /// values, usually none), `None` for requests that get no tag.
-pub fn conditional(req: &Request) -> Option<Vec<HeaderValue>> {
+pub(crate) fn conditional(req: &Request) -> Option<Vec<HeaderValue>> {
     matches!(*req.method(), Method::GET | Method::HEAD).then(|| {
         req.headers()
             .get_all(header::IF_NONE_MATCH)
@@ -79,7 +79,7 @@ pub fn conditional(req: &Request) -> Option<Vec<HeaderValue>> {
 }
 
 /// Tags a `200` answer to a conditional request and answers `304` when it names the tag.
-pub async fn apply(response: Response, if_none_match: Vec<HeaderValue>) -> Response {
+pub(crate) async fn apply(response: Response, if_none_match: Vec<HeaderValue>) -> Response {
     if response.status() != StatusCode::OK {
         return response;
     }

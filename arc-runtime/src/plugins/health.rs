@@ -1,17 +1,4 @@
-//! Health: `/_health/live` (the process answers) and `/_health/ready` (every registered check
-//! passes within its timeout, and the app is not draining for shutdown).
-//!
-//! Checks run concurrently; a failed or slow critical check makes readiness 503 naming it, a
-//! failed non-critical one is reported and does not. The database ping is built in.
-//!
-//! ```
-//! use std::time::Duration;
-//! use arc_runtime::plugins::health::Health;
-//! let health = Health::new().check("cache", false, Duration::from_millis(200), || async {
-//!     Ok::<(), String>(()) // ping the cache here
-//! });
-//! # let _ = health;
-//! ```
+//! Health checks and readiness: [`Health`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,7 +15,7 @@ use crate::error::{ArcError, ErrorCode};
 use crate::stores::BoxFuture;
 
 /// The default time a check may take before it counts as failed.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 type CheckFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
@@ -41,6 +28,21 @@ struct Check {
 }
 
 /// The app's readiness checks and its draining flag.
+///
+/// Health: `/_health/live` (the process answers) and `/_health/ready` (every registered check
+/// passes within its timeout, and the app is not draining for shutdown).
+///
+/// Checks run concurrently; a failed or slow critical check makes readiness 503 naming it, a
+/// failed non-critical one is reported and does not. The database ping is built in.
+///
+/// ```
+/// use std::time::Duration;
+/// use arc_runtime::config::Health;
+/// let health = Health::new().check("cache", false, Duration::from_millis(200), || async {
+///     Ok(()) // ping the cache here: `cache.ping().await?;`
+/// });
+/// # let _ = health;
+/// ```
 #[derive(Clone, Default)]
 #[must_use = "a builder does nothing until it is given to the app"]
 pub struct Health {
@@ -89,7 +91,9 @@ impl Health {
         self
     }
 
-    /// Adds a check named `name`: `critical` ones fail readiness; each gets `timeout`.
+    /// Adds a check named `name`: `critical` ones fail readiness; each gets `timeout`. A
+    /// failure is any error (`?` converts one, `Err("..".into())` makes one); readiness
+    /// reports its text where errors are exposed.
     pub fn check<F, Fut>(
         mut self,
         name: &'static str,
@@ -99,14 +103,17 @@ impl Health {
     ) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
+        Fut: Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send + 'static,
     {
         self.checks.retain(|c| c.name != name);
         self.checks.push(Check {
             name,
             critical,
             timeout,
-            run: Arc::new(move || Box::pin(run())),
+            run: Arc::new(move || {
+                let check = run();
+                Box::pin(async move { check.await.map_err(|e| e.to_string()) })
+            }),
         });
         self
     }
@@ -115,17 +122,18 @@ impl Health {
     pub fn database(self, db: DatabaseConnection) -> Self {
         self.check("database", true, DEFAULT_TIMEOUT, move || {
             let db = db.clone();
-            async move { db.ping().await.map_err(|e| e.to_string()) }
+            async move { Ok(db.ping().await?) }
         })
     }
 
-    /// The draining flag, to set when shutdown starts.
+    /// The draining flag: the app sets it when shutdown starts; an orchestrator's pre-stop
+    /// hook can set it earlier.
     pub fn draining(&self) -> Draining {
         self.draining.clone()
     }
 
     /// Runs every check concurrently, each within its timeout.
-    pub async fn report(&self) -> Report {
+    pub async fn report(&self) -> HealthReport {
         let runs = self.checks.iter().map(|check| async move {
             let start = Instant::now();
             let outcome = tokio::time::timeout(check.timeout, (check.run)()).await;
@@ -156,7 +164,7 @@ impl Health {
             }
         });
         let checks = futures_util::future::join_all(runs).await;
-        Report {
+        HealthReport {
             draining: self.draining.is_set(),
             checks,
         }
@@ -182,14 +190,14 @@ pub struct CheckReport {
 
 /// Every check's outcome, and whether the app is draining.
 #[derive(Debug)]
-pub struct Report {
+pub struct HealthReport {
     /// Shutting down.
     pub draining: bool,
     /// Per check.
     pub checks: Vec<CheckReport>,
 }
 
-impl Report {
+impl HealthReport {
     /// The critical checks that failed.
     pub fn failed(&self) -> Vec<&'static str> {
         self.checks
@@ -200,7 +208,7 @@ impl Report {
     }
 }
 
-impl IntoResponse for Report {
+impl IntoResponse for HealthReport {
     fn into_response(self) -> Response {
         let failed = self.failed();
         if self.draining {
@@ -222,6 +230,6 @@ impl IntoResponse for Report {
 }
 
 /// `GET /_health/live`.
-pub async fn live() -> Response {
+pub(crate) async fn live() -> Response {
     Json(serde_json::json!({ "success": true, "status": "live" })).into_response()
 }

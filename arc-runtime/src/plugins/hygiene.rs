@@ -18,10 +18,10 @@ pub enum HttpConfigError {
 /// Cross-origin rules.
 ///
 /// ```
-/// use arc_runtime::plugins::hygiene::Cors;
+/// use arc_runtime::config::Cors;
 /// let cors = Cors::origins(&["https://shop.example"])?.with_credentials()?;
 /// assert!(Cors::any().with_credentials().is_err());
-/// # Ok::<(), arc_runtime::plugins::hygiene::HttpConfigError>(())
+/// # Ok::<(), arc_runtime::config::HttpConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until it is given to the app"]
@@ -156,7 +156,7 @@ impl SecurityHeaders {
 /// except images (already compressed; SVG is text), event streams (compression would hold
 /// events back) and gRPC. tower-http's default compresses from 32 bytes and leaves SVG out.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Compressible;
+pub(crate) struct Compressible;
 
 impl tower_http::compression::Predicate for Compressible {
     fn should_compress<B>(&self, response: &axum::http::Response<B>) -> bool

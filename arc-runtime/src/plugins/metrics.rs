@@ -85,7 +85,7 @@ impl Metrics {
     /// uses for its API (it is not a user's token, and no authenticator sees it).
     ///
     /// ```
-    /// let metrics = arc_runtime::plugins::metrics::Metrics::new().bearer_token("s3cret-scraper");
+    /// let metrics = arc_runtime::config::Metrics::new().bearer_token("s3cret-scraper");
     /// # let _ = metrics;
     /// ```
     pub fn bearer_token(mut self, token: impl AsRef<[u8]>) -> Self {
@@ -129,7 +129,7 @@ impl Metrics {
     }
 
     /// Counts and times the answer of the request `timer` timed.
-    pub fn observe(&self, timer: Timer, response: &Response) {
+    pub(crate) fn observe(&self, timer: Timer, response: &Response) {
         let Timer {
             method,
             route,
@@ -186,7 +186,7 @@ impl Metrics {
 }
 
 /// `GET /_metrics`.
-pub async fn render(metrics: Metrics, headers: axum::http::HeaderMap) -> Response {
+pub(crate) async fn render(metrics: Metrics, headers: axum::http::HeaderMap) -> Response {
     if !metrics.admits(&headers) {
         return crate::error::ArcError::unauthorized("Metrics need the scraper's bearer token")
             .into_response();
@@ -229,7 +229,7 @@ fn method_label(method: &Method) -> &'static str {
 
 /// A request being timed: its method and route, and when it started.
 #[derive(Debug)]
-pub struct Timer {
+pub(crate) struct Timer {
     method: &'static str,
     /// The matched template (shared, not copied); `None` for the fallback.
     route: Option<MatchedPath>,
@@ -238,7 +238,7 @@ pub struct Timer {
 
 impl Timer {
     /// Starts timing `req`.
-    pub fn start(req: &Request) -> Timer {
+    pub(crate) fn start(req: &Request) -> Timer {
         Timer {
             method: method_label(req.method()),
             route: req.extensions().get::<MatchedPath>().cloned(),

@@ -1,13 +1,13 @@
 //! Cross-cutting request plumbing, each piece a tower layer or axum middleware.
 
-pub mod errors;
-pub mod etag;
-pub mod health;
-pub mod hygiene;
-pub mod metrics;
-pub mod pipeline;
-pub mod rate_limit;
-pub mod request_id;
-pub mod steps;
-pub mod trace;
-pub mod versioning;
+pub(crate) mod errors;
+pub(crate) mod etag;
+pub(crate) mod health;
+pub(crate) mod hygiene;
+pub(crate) mod metrics;
+pub(crate) mod pipeline;
+pub(crate) mod rate_limit;
+pub(crate) mod request_id;
+pub(crate) mod steps;
+pub(crate) mod trace;
+pub(crate) mod versioning;

@@ -28,7 +28,7 @@ use crate::error::{ArcError, ErrorCode};
 
 /// Which always-on plugins run, and how.
 #[derive(Clone, Debug, Default)]
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     /// Prometheus metrics, when on.
     pub metrics: Option<Metrics>,
     /// Show a 500's cause in `details.cause` (development).
@@ -46,14 +46,14 @@ pub struct Pipeline {
 /// A limit on requests in flight: a counter, not a queue (a request over the limit is
 /// answered at once, so a client can go elsewhere).
 #[derive(Clone, Debug)]
-pub struct InFlight {
+pub(crate) struct InFlight {
     max: usize,
     current: Arc<AtomicUsize>,
 }
 
 impl InFlight {
     /// At most `max` requests at once (at least one).
-    pub fn new(max: usize) -> InFlight {
+    pub(crate) fn new(max: usize) -> InFlight {
         InFlight {
             max: max.max(1),
             current: Arc::new(AtomicUsize::new(0)),
@@ -77,7 +77,7 @@ impl Drop for Permit<'_> {
 }
 
 /// The middleware: `from_fn_with_state(Arc<Pipeline>, pipeline::layer)` (the App adds it).
-pub async fn layer(
+pub(crate) async fn layer(
     State(pipeline): State<Arc<Pipeline>>,
     mut req: Request,
     next: Next,

@@ -1,11 +1,4 @@
-//! Rate limiting per key (client IP, user, or tenant, or a function of the request), over a
-//! [`RateLimitStore`]. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and
-//! `RateLimit-Reset`; a request over budget gets 429 `RATE_LIMITED` with `Retry-After`.
-//!
-//! It runs in the access layer right after authentication (see
-//! [`crate::auth::AccessLayer`]), so the caller is known. If the store cannot answer,
-//! the request goes through (and it is logged): limits protect capacity, and an outage of the
-//! counter store should not take the API down with it.
+//! Rate limiting per key: [`RateLimit`] and its admission check.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +14,7 @@ use crate::error::{ArcError, ErrorCode};
 use crate::stores::{Hit, InMemoryRateLimit, RateLimitStore};
 
 /// A key function: the request head and the caller to a key, or `None` to skip limiting.
-pub type KeyFn = Arc<dyn Fn(&Parts, &AuthContext) -> Option<String> + Send + Sync>;
+pub(crate) type KeyFn = Arc<dyn Fn(&Parts, &AuthContext) -> Option<String> + Send + Sync>;
 
 /// What requests share a budget.
 #[derive(Clone)]
@@ -41,10 +34,19 @@ pub enum KeyBy {
 ///
 /// ```
 /// use std::time::Duration;
-/// use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
+/// use arc_runtime::config::{KeyBy, RateLimit};
 /// let limit = RateLimit::new(100, Duration::from_secs(60), KeyBy::User);
 /// # let _ = limit;
 /// ```
+///
+/// Rate limiting per key (client IP, user, or tenant, or a function of the request), over a
+/// [`RateLimitStore`]. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and
+/// `RateLimit-Reset`; a request over budget gets 429 `RATE_LIMITED` with `Retry-After`.
+///
+/// It runs in the access layer right after authentication (see
+/// [`crate::auth::AccessLayer`]), so the caller is known. If the store cannot answer,
+/// the request goes through (and it is logged): limits protect capacity, and an outage of the
+/// counter store should not take the API down with it.
 #[derive(Clone)]
 #[must_use = "a builder does nothing until it is given to the app"]
 pub struct RateLimit {
@@ -119,7 +121,7 @@ const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// Puts `RateLimit-Limit`, `-Remaining` and `-Reset` on an answer.
-pub fn annotate(response: &mut Response, hit: &Hit) {
+pub(crate) fn annotate(response: &mut Response, hit: &Hit) {
     let headers = response.headers_mut();
     headers.insert(LIMIT, HeaderValue::from(hit.limit));
     headers.insert(REMAINING, HeaderValue::from(hit.remaining));
@@ -154,7 +156,7 @@ impl RateLimit {
     /// Counts the request of `parts` against its key's budget: `Err` with the 429 answer when
     /// over it, `Ok(Some(hit))` with the figures for the answer's headers ([`annotate`]),
     /// `Ok(None)` when the request is not limited (no key, or the store is down).
-    pub async fn admit(&self, parts: &Parts) -> Result<Option<Hit>, Response> {
+    pub(crate) async fn admit(&self, parts: &Parts) -> Result<Option<Hit>, Response> {
         let Some(key) = self.key_of(parts) else {
             return Ok(None);
         };

@@ -18,7 +18,7 @@ use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 /// The header name.
-pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_LEN: usize = 128;
 
 tokio::task_local! {
@@ -26,12 +26,12 @@ tokio::task_local! {
 }
 
 /// The id of the request being handled on this task, if any.
-pub fn current() -> Option<HeaderValue> {
+pub(crate) fn current() -> Option<HeaderValue> {
     REQUEST_ID.try_with(HeaderValue::clone).ok()
 }
 
 /// Whether a client-sent id is safe to echo: 1 to 128 of `[A-Za-z0-9._-]`.
-pub fn is_sane(id: &[u8]) -> bool {
+pub(crate) fn is_sane(id: &[u8]) -> bool {
     !id.is_empty()
         && id.len() <= MAX_LEN
         && id
@@ -40,7 +40,7 @@ pub fn is_sane(id: &[u8]) -> bool {
 }
 
 /// A new id: 16 hex digits of a random per-process prefix, then 16 of a counter.
-pub fn make() -> HeaderValue {
+pub(crate) fn make() -> HeaderValue {
     static PREFIX: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = *PREFIX.get_or_init(rand::random);

@@ -32,13 +32,13 @@ pub struct StepContext<'a> {
 }
 
 /// May refuse a request with a contract error.
-pub type Guard = Arc<dyn Fn(&StepContext<'_>) -> Result<(), ArcError> + Send + Sync>;
+pub(crate) type Guard = Arc<dyn Fn(&StepContext<'_>) -> Result<(), ArcError> + Send + Sync>;
 /// May rewrite a successful JSON answer.
-pub type Transform = Arc<dyn Fn(&StepContext<'_>, &mut serde_json::Value) + Send + Sync>;
+pub(crate) type Transform = Arc<dyn Fn(&StepContext<'_>, &mut serde_json::Value) + Send + Sync>;
 
 /// The app's guards and transforms, in the order given.
 #[derive(Clone, Default)]
-pub struct Steps {
+pub(crate) struct Steps {
     /// Run before the handler; the first error answers the request.
     pub guards: Vec<Guard>,
     /// Run on 2xx JSON answers.
@@ -56,13 +56,13 @@ impl std::fmt::Debug for Steps {
 
 impl Steps {
     /// Whether there is nothing to run.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.guards.is_empty() && self.transforms.is_empty()
     }
 }
 
 /// The middleware: `from_fn_with_state(Arc<Steps>, steps::layer)` (the App adds it).
-pub async fn layer(State(steps): State<Arc<Steps>>, req: Request, next: Next) -> Response {
+pub(crate) async fn layer(State(steps): State<Arc<Steps>>, req: Request, next: Next) -> Response {
     let seen = Seen {
         caller: caller(&req),
         method: req.method().clone(),

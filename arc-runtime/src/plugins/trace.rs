@@ -13,11 +13,11 @@ use axum::response::Response;
 use super::request_id::hex;
 
 /// The W3C trace-context header.
-pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The trace a request belongs to, and this server's span in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TraceContext {
+pub(crate) struct TraceContext {
     /// 16 bytes, never all zero.
     pub trace_id: u128,
     /// This server's span: 8 bytes, never zero.
@@ -31,7 +31,7 @@ pub struct TraceContext {
 impl TraceContext {
     /// Continues the trace of a `traceparent` value (version 00), or starts a new one when
     /// it is absent or malformed.
-    pub fn continue_or_start(traceparent: Option<&[u8]>) -> TraceContext {
+    pub(crate) fn continue_or_start(traceparent: Option<&[u8]>) -> TraceContext {
         let span_id = nonzero_u64();
         match traceparent.and_then(parse) {
             Some((trace_id, parent_id, sampled)) => TraceContext {
@@ -50,7 +50,7 @@ impl TraceContext {
     }
 
     /// The `traceparent` value naming this server's span, for answers and outgoing calls.
-    pub fn traceparent(&self) -> HeaderValue {
+    pub(crate) fn traceparent(&self) -> HeaderValue {
         // 00-<32 hex>-<16 hex>-<2 hex>, written without the formatter: this runs per request.
         let mut buf = *b"00-00000000000000000000000000000000-0000000000000000-00";
         hex((self.trace_id >> 64) as u64, &mut buf[3..19]);
@@ -93,7 +93,7 @@ fn parse(value: &[u8]) -> Option<(u128, u64, bool)> {
 /// Starts a request's trace: continues or starts the trace context (put in the request's
 /// extensions) and opens its span, to instrument the rest of the request with. With an
 /// OpenTelemetry exporter installed, the span is exported under the context's ids.
-pub fn begin(req: &mut Request) -> (TraceContext, tracing::Span) {
+pub(crate) fn begin(req: &mut Request) -> (TraceContext, tracing::Span) {
     #[allow(unused_mut)] // set by the exporter when there is one
     let mut context =
         TraceContext::continue_or_start(req.headers().get(&TRACEPARENT).map(|v| v.as_bytes()));
@@ -127,7 +127,7 @@ pub fn begin(req: &mut Request) -> (TraceContext, tracing::Span) {
 
 /// Ends a request's trace: records status and latency on its span and answers with
 /// `traceparent`.
-pub fn finish(
+pub(crate) fn finish(
     span: &tracing::Span,
     context: &TraceContext,
     start: Instant,

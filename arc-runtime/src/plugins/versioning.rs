@@ -1,7 +1,4 @@
-//! API versioning, by the `x-api-version` request header or by a path prefix (`/v1/...`).
-//! Every answer names its version in `x-api-version`; a deprecated version also gets
-//! `Deprecation` and, when its end is known, `Sunset` (RFC 8594); an unknown version is a 400.
-//! Handlers read the version as an [`ApiVersion`] request extension.
+//! API versioning: [`Versioning`] and the layer that applies it.
 
 use std::sync::Arc;
 
@@ -13,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ArcError;
 
 /// The request and response header naming the version.
-pub const HEADER: HeaderName = HeaderName::from_static("x-api-version");
+pub(crate) const HEADER: HeaderName = HeaderName::from_static("x-api-version");
 
 /// The version a request is served as.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,11 +35,16 @@ struct Version {
 /// The versions an app serves.
 ///
 /// ```
-/// use arc_runtime::plugins::versioning::{VersionBy, Versioning};
+/// use arc_runtime::config::{VersionBy, Versioning};
 /// let versions = Versioning::new(VersionBy::Header, "2")
 ///     .deprecated("1", Some("Sat, 01 May 2027 00:00:00 GMT"));
 /// # let _ = versions;
 /// ```
+///
+/// API versioning, by the `x-api-version` request header or by a path prefix (`/v1/...`).
+/// Every answer names its version in `x-api-version`; a deprecated version also gets
+/// `Deprecation` and, when its end is known, `Sunset` (RFC 8594); an unknown version is a 400.
+/// Handlers read the version as an [`ApiVersion`] request extension.
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until it is given to the app"]
 pub struct Versioning {
@@ -101,7 +103,7 @@ impl Versioning {
 
     /// The middleware's state for header versioning (`fixed` = `None`), or for the routes
     /// under `/v{name}` (`fixed` = that name): `from_fn_with_state(scope, versioning::layer)`.
-    pub fn scope(&self, fixed: Option<&str>) -> VersionScope {
+    pub(crate) fn scope(&self, fixed: Option<&str>) -> VersionScope {
         VersionScope {
             versions: Arc::new(self.clone()),
             fixed: fixed.map(Arc::from),
@@ -111,13 +113,17 @@ impl Versioning {
 
 /// The versions and, under a path prefix, the one the routes serve.
 #[derive(Clone, Debug)]
-pub struct VersionScope {
+pub(crate) struct VersionScope {
     versions: Arc<Versioning>,
     fixed: Option<Arc<str>>,
 }
 
 /// The middleware (see the module).
-pub async fn layer(State(scope): State<VersionScope>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn layer(
+    State(scope): State<VersionScope>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let versions = &scope.versions;
     let asked: Option<String> = match &scope.fixed {
         Some(fixed) => Some(fixed.to_string()),

@@ -15,7 +15,7 @@ const MAX_CURSOR_LEN: usize = 4096;
 
 /// The secret that signs cursors. Instances behind one load balancer must share it.
 #[derive(Clone)]
-pub struct CursorKey(HmacSha256);
+pub(crate) struct CursorKey(HmacSha256);
 
 impl std::fmt::Debug for CursorKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,7 +25,7 @@ impl std::fmt::Debug for CursorKey {
 
 impl CursorKey {
     /// A key from a secret (any length; at least 32 random bytes recommended).
-    pub fn new(secret: &[u8]) -> Self {
+    pub(crate) fn new(secret: &[u8]) -> Self {
         // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
         let mac = match HmacSha256::new_from_slice(secret) {
             Ok(mac) => mac,
@@ -35,7 +35,7 @@ impl CursorKey {
     }
 
     /// A random key: cursors stay valid for the life of this process only.
-    pub fn random() -> Self {
+    pub(crate) fn random() -> Self {
         let secret: [u8; 32] = rand::random();
         Self::new(&secret)
     }
@@ -50,7 +50,7 @@ impl CursorKey {
     }
 
     /// Encodes the sort spec and the last row's values (as text, `None` for null).
-    pub fn encode(&self, sort: &str, values: &[Option<String>]) -> String {
+    pub(crate) fn encode(&self, sort: &str, values: &[Option<String>]) -> String {
         let payload = serde_json::json!({ "s": sort, "v": values }).to_string();
         let tag = self.tag(payload.as_bytes());
         format!(
@@ -61,7 +61,11 @@ impl CursorKey {
     }
 
     /// Decodes a cursor made by [`encode`](Self::encode) for the same sort spec.
-    pub fn decode(&self, sort: &str, cursor: &str) -> Result<Vec<Option<String>>, &'static str> {
+    pub(crate) fn decode(
+        &self,
+        sort: &str,
+        cursor: &str,
+    ) -> Result<Vec<Option<String>>, &'static str> {
         const BAD: &str = "invalid cursor";
         if cursor.len() > MAX_CURSOR_LEN {
             return Err(BAD);

@@ -5,21 +5,24 @@
 //! parameter. [`sql`] turns the spec into a sea-query condition and ordering, so the grammar
 //! can be tested without a database.
 
-pub mod cursor;
-pub mod parse;
-pub mod regex_guard;
-pub mod sql;
+pub(crate) mod cursor;
+pub(crate) mod parse;
+#[cfg(test)]
+mod regex_grammar;
+pub(crate) mod regex_guard;
+pub(crate) mod sql;
 
 use sea_orm::Value;
 
-pub use cursor::CursorKey;
-pub use parse::{QueryLimits, parse_query};
+pub(crate) use cursor::CursorKey;
+pub use parse::QueryLimits;
+pub(crate) use parse::parse_query;
 
 use crate::resource::FieldSet;
 
 /// A filter operator of the grammar: `field[op]=value`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
+pub(crate) enum Op {
     /// `=`
     Eq,
     /// `<>`
@@ -46,7 +49,7 @@ pub enum Op {
 
 impl Op {
     /// Every operator, in the order of the contract.
-    pub const ALL: [Op; 11] = [
+    pub(crate) const ALL: [Op; 11] = [
         Op::Eq,
         Op::Ne,
         Op::Gt,
@@ -61,7 +64,7 @@ impl Op {
     ];
 
     /// The operator's name in the grammar.
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Op::Eq => "eq",
             Op::Ne => "ne",
@@ -78,19 +81,19 @@ impl Op {
     }
 
     /// The operator with this name.
-    pub fn from_name(name: &str) -> Option<Op> {
+    pub(crate) fn from_name(name: &str) -> Option<Op> {
         Op::ALL.into_iter().find(|op| op.as_str() == name)
     }
 
     /// This operator as a bit of [`crate::resource::Ops`].
-    pub const fn bit(self) -> u16 {
+    pub(crate) const fn bit(self) -> u16 {
         1 << self as u16
     }
 }
 
 /// The operand of a filter, typed by its field.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Operand {
+pub(crate) enum Operand {
     /// One value (`eq ne gt gte lt lte`).
     One(Value),
     /// A list (`in nin`).
@@ -103,7 +106,7 @@ pub enum Operand {
 
 /// One filter: field index, operator, operand.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Filter {
+pub(crate) struct Filter {
     /// Index into the resource's fields.
     pub field: usize,
     /// The operator.
@@ -118,7 +121,7 @@ impl Filter {
     /// column, `in` of every value its type has (both booleans, every variant of an enum), a
     /// `like` of nothing or a `regex` that matches the empty string. Bulk writes
     /// refuse a filter made only of these (a "filter" that selects the whole table).
-    pub fn matches_everything(&self, field: &crate::resource::FieldMeta) -> bool {
+    pub(crate) fn matches_everything(&self, field: &crate::resource::FieldMeta) -> bool {
         match (&self.op, &self.operand) {
             (Op::Nin, Operand::Many(values)) => values.is_empty(),
             // Every value the column can hold: both booleans, every variant of an enum.
@@ -145,7 +148,7 @@ impl Filter {
 
 /// One sort key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SortKey {
+pub(crate) struct SortKey {
     /// Index into the resource's fields.
     pub field: usize,
     /// Descending (`-field`).
@@ -154,7 +157,7 @@ pub struct SortKey {
 
 /// How a list is paged.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Paging {
+pub(crate) enum Paging {
     /// `page` and `limit`, with a total count.
     Offset {
         /// 1-based page.
@@ -169,7 +172,7 @@ pub enum Paging {
 
 /// A parsed, validated list query.
 #[derive(Clone, Debug, PartialEq)]
-pub struct QuerySpec {
+pub(crate) struct QuerySpec {
     /// Filters, all of which must hold.
     pub filters: Vec<Filter>,
     /// Sort keys; the id is always the last one (tie-breaker).

@@ -57,7 +57,7 @@ fn bad(message: impl Into<Cow<'static, str>>) -> ArcError {
 /// Parses `raw` (the part after `?`, percent-encoded) for the resource `meta`.
 /// `allowed` is what the caller may see and use (see `FieldSet::visible_for`); other fields
 /// answer exactly like fields that do not exist.
-pub fn parse_query(
+pub(crate) fn parse_query(
     meta: &ResourceMeta,
     raw: Option<&str>,
     key: &CursorKey,
@@ -354,7 +354,7 @@ fn parse_filter(
 
 /// The filters of a bulk body: `{"status":"draft","price":{"gte":100},"id":{"in":[..]}}`,
 /// with the list grammar's fields, operators and value types.
-pub fn filters_from_json(
+pub(crate) fn filters_from_json(
     meta: &ResourceMeta,
     allowed: FieldSet,
     filter: &serde_json::Map<String, serde_json::Value>,
@@ -426,7 +426,7 @@ fn check_regex_count(filters: &[Filter], limits: &QueryLimits) -> Result<(), Arc
 
 /// The resource's default sort (its `default_sort`, then the id), as parsed sort keys.
 /// The default is the server's choice: it may use fields clients cannot sort by.
-pub fn default_sort(meta: &ResourceMeta) -> Result<Vec<SortKey>, ArcError> {
+pub(crate) fn default_sort(meta: &ResourceMeta) -> Result<Vec<SortKey>, ArcError> {
     parse_sort(meta, FieldSet(u64::MAX), meta.default_sort, true)
 }
 
@@ -489,7 +489,7 @@ fn parse_select(meta: &ResourceMeta, allowed: FieldSet, text: &str) -> Result<Fi
 }
 
 /// The canonical text of a sort, as bound into cursors.
-pub fn sort_text(meta: &ResourceMeta, sort: &[SortKey]) -> String {
+pub(crate) fn sort_text(meta: &ResourceMeta, sort: &[SortKey]) -> String {
     let parts: Vec<String> = sort
         .iter()
         .map(|k| {

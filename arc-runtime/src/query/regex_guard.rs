@@ -30,21 +30,21 @@ use regex_syntax::ast::{
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// The longest pattern accepted, in bytes.
-pub const MAX_REGEX_LEN: usize = 500;
+pub(crate) const MAX_REGEX_LEN: usize = 500;
 /// The largest count of a counted repetition (PostgreSQL's `DUPMAX`).
-pub const MAX_REPEAT: u32 = 255;
+pub(crate) const MAX_REPEAT: u32 = 255;
 /// The most atoms a pattern may have once its repetitions are unrolled.
-pub const MAX_EXPANSION: u64 = 1_000;
+pub(crate) const MAX_EXPANSION: u64 = 1_000;
 /// The largest estimated compiled size of a pattern (about 5 bytes of automaton each).
-pub const MAX_WEIGHT: u64 = 50_000;
+pub(crate) const MAX_WEIGHT: u64 = 50_000;
 
 /// What the grammar accepts, for error messages.
-pub const GRAMMAR: &str = "literals, `.`, `[..]` classes with ranges, `\\d \\w \\s \\D \\W \\S`, \
+pub(crate) const GRAMMAR: &str = "literals, `.`, `[..]` classes with ranges, `\\d \\w \\s \\D \\W \\S`, \
      `^ $`, `( )`, `(?: )`, `|`, `* + ?`, `{m,n}` up to 255 and a leading `(?i)`";
 
 /// Why a pattern was refused; each message is for the client.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RegexError {
+pub(crate) enum RegexError {
     /// Over [`MAX_REGEX_LEN`].
     #[error("regex is longer than {MAX_REGEX_LEN} characters")]
     TooLong,
@@ -63,7 +63,7 @@ pub enum RegexError {
 }
 
 /// Checks a `regex` operand.
-pub fn check(pattern: &str) -> Result<(), RegexError> {
+pub(crate) fn check(pattern: &str) -> Result<(), RegexError> {
     if pattern.len() > MAX_REGEX_LEN {
         return Err(RegexError::TooLong);
     }

@@ -13,7 +13,11 @@ use crate::resource::Resource;
 
 /// `scope` narrowed by the spec's filters and its search. Filters are folded into `scope`
 /// itself, so a query without them adds nothing to the SQL.
-pub fn condition<R: Resource>(scope: Condition, spec: &QuerySpec, backend: DbBackend) -> Condition {
+pub(crate) fn condition<R: Resource>(
+    scope: Condition,
+    spec: &QuerySpec,
+    backend: DbBackend,
+) -> Condition {
     let mut cond = scope;
     for filter in &spec.filters {
         cond = cond.add(filter_expr::<R>(filter, backend));
@@ -31,7 +35,7 @@ pub fn condition<R: Resource>(scope: Condition, spec: &QuerySpec, backend: DbBac
 }
 
 /// One filter as an expression.
-pub fn filter_expr<R: Resource>(filter: &Filter, backend: DbBackend) -> SimpleExpr {
+pub(crate) fn filter_expr<R: Resource>(filter: &Filter, backend: DbBackend) -> SimpleExpr {
     let col = R::column(filter.field);
     match (&filter.op, &filter.operand) {
         (Op::Eq, Operand::One(v)) => col.eq(v.clone()),
@@ -79,7 +83,10 @@ fn contains<R: Resource>(field: usize, text: &str) -> SimpleExpr {
 /// Orders `select` by the spec's sort keys, NULLs last. Only nullable columns carry an
 /// explicit `NULLS LAST`: on the others it changes nothing but can keep SQLite from walking
 /// an index in order.
-pub fn order<R: Resource>(mut select: Select<R::Entity>, sort: &[SortKey]) -> Select<R::Entity> {
+pub(crate) fn order<R: Resource>(
+    mut select: Select<R::Entity>,
+    sort: &[SortKey],
+) -> Select<R::Entity> {
     for key in sort {
         let order = if key.desc { Order::Desc } else { Order::Asc };
         let col = R::column(key.field);
@@ -94,7 +101,7 @@ pub fn order<R: Resource>(mut select: Select<R::Entity>, sort: &[SortKey]) -> Se
 
 /// Rows strictly after `after` in the order of `sort` (keyset paging):
 /// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR ...`, with `<` for descending keys.
-pub fn after<R: Resource>(sort: &[SortKey], after: &[Value]) -> Condition {
+pub(crate) fn after<R: Resource>(sort: &[SortKey], after: &[Value]) -> Condition {
     let mut any = Condition::any();
     for i in 0..sort.len() {
         let mut all = Condition::all();

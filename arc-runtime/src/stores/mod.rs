@@ -1,10 +1,10 @@
 //! Shared state behind traits: every store has an in-memory implementation here (the
 //! embedded default) and Redis/SQL ones elsewhere, so N instances can behave as one.
 
-pub mod rate_limit;
+pub(crate) mod rate_limit;
 #[cfg(feature = "redis")]
-pub mod redis;
-pub mod revocation;
+pub(crate) mod redis;
+pub(crate) mod revocation;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,7 +15,26 @@ pub use revocation::{InMemoryRevocation, RevocationStore};
 /// A boxed future, for the object-safe store and authenticator traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A store that could not answer. Callers fail closed on it.
+/// A store that could not answer, with its cause (a `redis::RedisError`, say, which
+/// [`downcast_ref`](std::error::Error) on the cause finds). Callers fail closed on it.
 #[derive(Debug, thiserror::Error)]
 #[error("store unavailable: {0}")]
-pub struct StoreError(pub String);
+pub struct StoreError(Box<dyn std::error::Error + Send + Sync>);
+
+impl StoreError {
+    /// A store error caused by `cause`: an error value, or a message.
+    ///
+    /// ```
+    /// use arc_runtime::config::StoreError;
+    /// let e = StoreError::new("the connection was refused");
+    /// assert_eq!(e.to_string(), "store unavailable: the connection was refused");
+    /// ```
+    pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+        StoreError(cause.into())
+    }
+
+    /// What made the store fail.
+    pub fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}

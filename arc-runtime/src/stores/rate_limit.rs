@@ -98,7 +98,7 @@ impl RateLimitStore for InMemoryRateLimit {
                 };
                 Hit::of(count, limit, seconds, now)
             })
-            .map_err(|_| StoreError("rate-limit store lock poisoned".into()));
+            .map_err(|_| StoreError::new("rate-limit store lock poisoned"));
         Box::pin(std::future::ready(result))
     }
 }

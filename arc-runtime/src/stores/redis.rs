@@ -9,8 +9,8 @@ use deadpool_redis::{Config, Pool, Runtime};
 use super::rate_limit::{Hit, RateLimitStore, unix_now};
 use super::{BoxFuture, RevocationStore, StoreError};
 
-fn store_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::new(e)
 }
 
 /// A Redis connection pool and a key prefix.

@@ -42,7 +42,7 @@ impl RevocationStore for InMemoryRevocation {
             .revoked
             .lock()
             .map(|map| map.get(jti).is_some_and(|until| *until >= now()))
-            .map_err(|_| StoreError("revocation store lock poisoned".into()));
+            .map_err(|_| StoreError::new("revocation store lock poisoned"));
         Box::pin(std::future::ready(result))
     }
 
@@ -59,7 +59,7 @@ impl RevocationStore for InMemoryRevocation {
                 map.retain(|_, until| *until >= now);
                 map.insert(jti.to_owned(), expires_at);
             })
-            .map_err(|_| StoreError("revocation store lock poisoned".into()));
+            .map_err(|_| StoreError::new("revocation store lock poisoned"));
         Box::pin(std::future::ready(result))
     }
 }

@@ -10,11 +10,11 @@ pub mod seed;
 use std::time::Duration;
 
 use arc_runtime::App;
-use arc_runtime::auth::jwt::{JwtConfigError, JwtSigner, TokenClaims};
-use arc_runtime::auth::{Auth, JwtAuthenticator, JwtKeys};
-use arc_runtime::preset::Preset;
+use arc_runtime::Preset;
+use arc_runtime::config::Redis;
+use arc_runtime::config::{Auth, JwtAuthenticator, JwtKeys};
+use arc_runtime::config::{JwtConfigError, JwtSigner, TokenClaims};
 use arc_runtime::sea_orm::DatabaseConnection;
-use arc_runtime::stores::redis::Redis;
 
 pub use resources::*;
 
@@ -65,7 +65,7 @@ fn auth(jwt_secret: &[u8], redis: Option<&Redis>, preset: Preset) -> Result<Auth
 /// A token for `user` with platform `roles`, active in `org` (when given) with `org_roles`
 /// there, valid for `ttl`, signed with `jwt_secret`. It carries a fresh `jti` and `iat`, so
 /// production accepts it when `ttl` is at most
-/// [`DEFAULT_MAX_LIFETIME`](arc_runtime::auth::jwt::DEFAULT_MAX_LIFETIME).
+/// [`DEFAULT_MAX_LIFETIME`](arc_runtime::config::DEFAULT_MAX_LIFETIME).
 pub fn demo_token(
     jwt_secret: &[u8],
     user: &str,

@@ -1,7 +1,7 @@
 //! `cargo run -p shop`: the shop on SQLite (`shop.db`), seeded, on http://127.0.0.1:3000.
 //! `cargo run -p shop -- token --user alice --org acme --org-roles admin` mints a token;
 //! `openapi`, `describe`, `routes`, `migrate up|down|status|fresh` and `doctor` are the
-//! commands every arc-rs app gets (see `arc_runtime::cli`).
+//! commands every arc-rs app gets (see `arc_runtime::Cli`).
 //!
 //! Environment: `ARC_ENV` (`development` by default; `production` for JSON logs, strict
 //! CORS, gzip, load shedding and required secrets), `HOST`, `PORT`, `DATABASE_URL` (default
@@ -19,9 +19,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use arc_runtime::App;
-use arc_runtime::cli::{Cli, Error, Setup};
-use arc_runtime::plugins::rate_limit::{KeyBy, RateLimit};
-use arc_runtime::preset::Preset;
+use arc_runtime::Preset;
+use arc_runtime::config::{KeyBy, RateLimit};
+use arc_runtime::{Cli, CliError as Error, Setup};
 use clap::{Arg, ArgMatches};
 
 #[tokio::main]
@@ -69,7 +69,7 @@ async fn build(setup: Setup) -> Result<App, Error> {
         );
     }
     let redis = match std::env::var("REDIS_URL") {
-        Ok(url) => Some(arc_runtime::stores::redis::Redis::new(&url, "shop:")?),
+        Ok(url) => Some(arc_runtime::config::Redis::new(&url, "shop:")?),
         Err(_) => None,
     };
     // In production and edge, tokens need a `jti` and live a day at most.
@@ -82,18 +82,18 @@ async fn build(setup: Setup) -> Result<App, Error> {
     }
     if let Ok(token) = std::env::var("ARC_METRICS_TOKEN") {
         // For a /_metrics reachable from outside the private network.
-        app = app.metrics(arc_runtime::plugins::metrics::Metrics::new().bearer_token(token));
+        app = app.metrics(arc_runtime::config::Metrics::new().bearer_token(token));
     }
     if let Some(redis) = &redis {
         // Readiness follows Redis too.
         let redis = redis.clone();
-        let health = arc_runtime::plugins::health::Health::new().check(
+        let health = arc_runtime::config::Health::new().check(
             "redis",
             true,
             Duration::from_millis(500),
             move || {
                 let redis = redis.clone();
-                async move { redis.ping().await.map_err(|e| e.to_string()) }
+                async move { Ok(redis.ping().await?) }
             },
         );
         app = app.health(health);
@@ -189,7 +189,7 @@ async fn token(preset: Preset, args: ArgMatches) -> Result<(), Error> {
     let org = args.get_one::<String>("org").map(String::as_str);
     let hours = args.get_one::<u64>("hours").copied().unwrap_or(24);
     let ttl = Duration::from_secs(hours.saturating_mul(3600));
-    let max = arc_runtime::auth::jwt::DEFAULT_MAX_LIFETIME;
+    let max = arc_runtime::config::DEFAULT_MAX_LIFETIME;
     if matches!(preset, Preset::Production | Preset::Edge) && ttl > max {
         return Err(format!(
             "--hours {hours}: the server refuses tokens that live longer than {} hours under ARC_ENV={preset:?}",

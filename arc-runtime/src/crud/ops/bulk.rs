@@ -25,7 +25,7 @@ use crate::query::{self, sql};
 use crate::resource::{Auto, FieldSet, Resource};
 
 /// `POST /products/bulk` `{"items":[..]}`: all or nothing, every item's problems at once.
-pub async fn bulk_create<R: Hooks>(
+pub(crate) async fn bulk_create<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     body: &Map<String, Json>,
@@ -162,7 +162,7 @@ async fn bulk_rows<R: Resource>(
 /// in one transaction. A resource with hooks updates row by row through `before_update` and
 /// `after_update` (an error from any of them rolls the whole write back); one without runs a
 /// single `UPDATE`.
-pub async fn bulk_update<R: Hooks>(
+pub(crate) async fn bulk_update<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     body: &Map<String, Json>,
@@ -214,7 +214,7 @@ pub async fn bulk_update<R: Hooks>(
 /// `DELETE /products/bulk` `{"filter":{..}}` → `{deletedCount}` (soft when the resource is),
 /// in one transaction; row by row through `before_delete` and `after_delete` when the
 /// resource has hooks.
-pub async fn bulk_delete<R: Hooks>(
+pub(crate) async fn bulk_delete<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     body: &Map<String, Json>,

@@ -16,15 +16,15 @@ mod bulk;
 mod read;
 mod write;
 
-pub use super::access::{Scope, allowed, parse_id, scope};
-pub use bulk::{bulk_create, bulk_delete, bulk_update};
-pub use read::{children, get, get_by_slug, list, tree};
-pub use write::{create, delete, restore, update};
+pub(crate) use super::access::Scope;
+pub(crate) use bulk::{bulk_create, bulk_delete, bulk_update};
+pub(crate) use read::{children, get, get_by_slug, list, tree};
+pub(crate) use write::{create, delete, restore, update};
 
 /// The most items of one bulk create.
-pub const MAX_BULK_ITEMS: usize = 1000;
+pub(crate) const MAX_BULK_ITEMS: usize = 1000;
 /// The most rows the tree route assembles.
-pub const MAX_TREE_ROWS: u64 = 10_000;
+pub(crate) const MAX_TREE_ROWS: u64 = 10_000;
 
 fn now() -> Value {
     Value::ChronoDateTimeUtc(Some(chrono::Utc::now()))

@@ -14,7 +14,7 @@ use crate::resource::Resource;
 use crate::value;
 
 /// `GET /products` (and `GET /products/deleted` with [`Scope::Deleted`]).
-pub async fn list<R: Resource>(
+pub(crate) async fn list<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
     raw_query: Option<&str>,
@@ -101,7 +101,7 @@ pub async fn list<R: Resource>(
 }
 
 /// `GET /products/:id`
-pub async fn get<R: Resource>(
+pub(crate) async fn get<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
     id: &str,
@@ -112,7 +112,7 @@ pub async fn get<R: Resource>(
 }
 
 /// `GET /products/slug/:slug`
-pub async fn get_by_slug<R: Resource>(
+pub(crate) async fn get_by_slug<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
     slug: &str,
@@ -132,7 +132,7 @@ pub async fn get_by_slug<R: Resource>(
     Ok(One::new(model, shape::<R>(caller), None))
 }
 /// `GET /categories/tree`: every live row, nested under its parent as `children`.
-pub async fn tree<R: Resource>(
+pub(crate) async fn tree<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
 ) -> Result<Nodes<R>, ArcError> {
@@ -158,7 +158,7 @@ pub async fn tree<R: Resource>(
 }
 
 /// `GET /categories/:parent_id/children`: the live rows whose parent is `parent_id`.
-pub async fn children<R: Resource>(
+pub(crate) async fn children<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
     parent_id: &str,

@@ -32,7 +32,7 @@ pub(super) async fn insert<R: Hooks>(
 }
 
 /// `POST /products`: 201 with the row and a `Location` header.
-pub async fn create<R: Hooks>(
+pub(crate) async fn create<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     body: &Map<String, Json>,
@@ -52,7 +52,7 @@ pub async fn create<R: Hooks>(
 }
 
 /// `PATCH /products/:id` (and `PUT`): absent fields stay, `null` clears nullable ones.
-pub async fn update<R: Hooks>(
+pub(crate) async fn update<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     id: &str,
@@ -109,7 +109,7 @@ pub(super) async fn remove<R: Resource>(
 }
 
 /// `DELETE /products/:id`: soft when the resource has `soft_delete`.
-pub async fn delete<R: Hooks>(
+pub(crate) async fn delete<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     id: &str,
@@ -136,7 +136,7 @@ pub async fn delete<R: Hooks>(
 }
 
 /// `POST /products/:id/restore`: a soft-deleted row back to life.
-pub async fn restore<R: Hooks>(
+pub(crate) async fn restore<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
     id: &str,

@@ -1,5 +1,5 @@
 use arc_runtime::prelude::*;
-use arc_runtime::permissions::Rule;
+use arc_runtime::Rule;
 
 /// `#[permissions]` above `#[resource]` works too.
 #[permissions(list = public, get = any(owner("author"), roles("admin")), create = authenticated)]
