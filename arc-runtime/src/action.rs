@@ -9,8 +9,7 @@
 
 use axum::http::Method;
 
-pub use arc_spec::Action;
-pub(crate) use arc_spec::{Operation, RoutePreset};
+pub use arc_spec::{Action, Operation, RoutePreset};
 
 /// Which resource and action produced a response (in its extensions), for metrics, logs and
 /// steps. Its label is [`Action::name`] (`list`, `get_by_slug`, `bulk_create`, ..).

@@ -1,14 +1,4 @@
-//! Connecting to the database: SQLite (a file, or one shared in-memory database) or
-//! PostgreSQL, with the settings every pooled connection needs.
-//!
-//! SQLite settings are connection options, so each pooled connection gets WAL,
-//! `synchronous = NORMAL`, foreign keys, a busy timeout and the `REGEXP` function, not only
-//! the first one. Every database call is a span of its own (sea-orm's `sea_orm.*` spans,
-//! children of the request's span; exported by [`crate::telemetry`]), and every statement is
-//! reported as a `tracing` event (target [`STATEMENT_TARGET`], debug level: SQL without its
-//! values, duration, failure) inside the span of the request that ran it. The target is
-//! under `sea_orm` so that `RUST_LOG=sea_orm=debug` shows the SQL and the default log
-//! level (see [`crate::telemetry`]) does not.
+//! Connecting to the database: [`connect`], and the statement events.
 
 use std::time::Duration;
 
@@ -18,7 +8,19 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 /// request timeout ([`App::DEFAULT_TIMEOUT`](crate::App::DEFAULT_TIMEOUT)).
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Opens a pool for `url` (`sqlite://file.db?mode=rwc`, `sqlite::memory:`, `postgres://..`).
+/// Opens a pool for `url` (`sqlite://file.db?mode=rwc`, `sqlite::memory:`, `postgres://..`):
+/// SQLite (a file, or one shared in-memory database) or PostgreSQL, with the settings every
+/// pooled connection needs.
+///
+/// SQLite settings are connection options, so each pooled connection gets WAL,
+/// `synchronous = NORMAL`, foreign keys, a busy timeout and the `REGEXP` function, not only
+/// the first one. On PostgreSQL every connection gets the
+/// [`STATEMENT_TIMEOUT`](crate::config::STATEMENT_TIMEOUT).
+///
+/// Every database call is a span of its own (sea-orm's `sea_orm.*` spans, children of the
+/// request's span; exported by [`Telemetry`](crate::config::Telemetry)), and every statement
+/// is reported as a `tracing` event with the target
+/// [`STATEMENT_TARGET`](crate::config::STATEMENT_TARGET).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     connect_with(url, None).await
 }
@@ -67,7 +69,13 @@ pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Database
     Ok(db)
 }
 
-/// The target of the statement events.
+/// The `tracing` target of the event every statement of a pool from [`connect`] is reported
+/// as: debug level, with the SQL without its values (`sql`, cut at 300 characters), the
+/// duration (`elapsed_ms`) and whether it failed (`failed`), inside the span of the request
+/// that ran it.
+///
+/// The target is under `sea_orm` so that `RUST_LOG=sea_orm=debug` shows the SQL and the
+/// default log level (see [`Telemetry`](crate::config::Telemetry)) does not.
 pub const STATEMENT_TARGET: &str = "sea_orm::statement";
 
 /// The most SQL text a statement event carries.

@@ -1,11 +1,12 @@
-//! Rust enums as field types: stored as text, written and read by their serde names.
-//!
-//! `#[derive(arc_runtime::Enum)]` implements [`TextEnum`] from the variants and the enum's
-//! `#[serde(rename_all = ..)]` / `#[serde(rename = ..)]` / `#[serde(alias = ..)]` attributes,
-//! read as serde reads them, so the database, the query grammar and JSON all use the same
-//! names: the one serde writes for each variant.
+//! Rust enums as field types: [`TextEnum`].
 
-/// A fieldless enum stored as text.
+/// A fieldless enum stored as text: a Rust enum as a field type, written and read by its serde
+/// names.
+///
+/// `#[derive(arc_runtime::Enum)]` ([`Enum`](derive@crate::Enum)) implements `TextEnum` from the
+/// variants and the enum's `#[serde(rename_all = ..)]` / `#[serde(rename = ..)]` /
+/// `#[serde(alias = ..)]` attributes, read as serde reads them, so the database, the query
+/// grammar and JSON all use the same names: the one serde writes for each variant.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a type a resource field can have",
     label = "not a supported scalar, and no `#[derive(arc_runtime::Enum)]`",

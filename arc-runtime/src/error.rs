@@ -1,9 +1,4 @@
-//! `ArcError`: the one error type at the HTTP edge, and its JSON envelope.
-//!
-//! Every failure a client can see becomes an [`ArcError`], which renders as the contract's
-//! error envelope: `{"success":false,"error":..,"code":..,"timestamp":..,"requestId":..}`.
-//! Server-side causes (database errors and the like) are logged with `tracing` and never
-//! leave the process: the client sees `INTERNAL_ERROR` and the request id to quote.
+//! The one error type at the HTTP edge: [`ArcError`], its [`ErrorCode`]s and [`FieldError`]s.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -171,7 +166,13 @@ fn clip(text: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(format!("{}…", &text[..end]))
 }
 
-/// An error as a client sees it: a code, a message, optional details.
+/// An error as a client sees it: a code, a message, optional details. The one error type at
+/// the HTTP edge.
+///
+/// Every failure a client can see becomes an `ArcError`, which renders as the contract's
+/// error envelope: `{"success":false,"error":..,"code":..,"timestamp":..,"requestId":..}`.
+/// Server-side causes (database errors and the like) are logged with `tracing` and never
+/// leave the process: the client sees `INTERNAL_ERROR` and the request id to quote.
 ///
 /// ```
 /// use arc_runtime::{ArcError, ErrorCode};

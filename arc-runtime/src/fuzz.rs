@@ -17,9 +17,17 @@ use arc_runtime::prelude::*;
 use arc_runtime::query::{CursorKey, QueryLimits, parse_query};
 use proptest::prelude::*;
 
-/// A resource with a field of each kind the grammar treats differently.
+/// A stored enum, with serde's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Enum)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Size {
+    Small,
+    ExtraLarge,
+}
+
+/// A resource with a field of each kind the grammar and the body decoder treat differently.
 #[resource(query(
-    filter = [name, price, ratio, status, maker, made_at, flag, note],
+    filter = [name, price, ratio, status, maker, made_at, flag, note, size, count],
     sort = [name, price, ratio, made_at],
     search = [name]
 ))]
@@ -41,6 +49,13 @@ pub(crate) struct Thing {
     pub made_at: DateTime<Utc>,
     pub flag: bool,
     pub note: Option<String>,
+    pub size: Size,
+    #[field(range(min = 0, max = 1000))]
+    pub count: i32,
+    pub amount: Option<Decimal>,
+    pub extra: Option<Json>,
+    #[field(system)]
+    pub stamp: Option<DateTime<Utc>>,
     #[field(hidden)]
     pub secret: String,
     pub created_at: DateTime<Utc>,
@@ -214,6 +229,9 @@ fn json_value() -> impl Strategy<Value = Json> {
         Just(json!("00000000-0000-0000-0000-000000000000")),
         Just(json!("2026-01-02T03:04:05Z")),
         Just(json!("draft")),
+        Just(json!("extra_large")),
+        Just(json!("12.50")),
+        Just(json!(1000)),
         "\\PC{0,20}".prop_map(Json::from),
         "[\\x00-\\x7f]{0,8}".prop_map(Json::from),
     ];

@@ -1,8 +1,4 @@
-//! Hooks: resource code that runs inside a write's transaction, before the row is saved.
-//!
-//! The macro implements [`Hooks`] with its no-op defaults unless the resource says
-//! `#[resource(hooks)]`, in which case the user writes the `impl` and overrides what they
-//! need. Dispatch is static: a resource without hooks pays nothing.
+//! Hooks: resource code run inside a write's transaction, [`Hooks`] and its [`WriteContext`].
 
 use std::future::Future;
 
@@ -22,6 +18,10 @@ pub struct WriteContext<'a> {
 /// Code run around a resource's writes, inside the write's transaction. Every method defaults
 /// to doing nothing. Before hooks may change the row or reject the write with a contract
 /// error; after hooks see the result and may still reject (the write is rolled back).
+///
+/// The macro implements `Hooks` with its no-op defaults unless the resource says
+/// `#[resource(hooks)]`, in which case you write the `impl` and override what you need.
+/// Dispatch is static: a resource without hooks pays nothing.
 ///
 /// ```
 /// use arc_runtime::prelude::*;

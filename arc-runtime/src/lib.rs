@@ -69,7 +69,7 @@ extern crate self as arc_runtime;
 pub use arc_macros::{Enum, permissions, resource};
 
 // Declaring resources.
-pub use action::{Action, ResourceAction};
+pub use action::{Action, Operation, ResourceAction, RoutePreset};
 pub use crud::RouteInfo;
 pub use enumeration::TextEnum;
 pub use hooks::{Hooks, WriteContext};
@@ -77,7 +77,7 @@ pub use permissions::{Permissions, Rule};
 pub use resource::{Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, Rules};
 
 // Building and serving an app.
-pub use app::{App, ArcState};
+pub use app::{App, ArcState, shutdown_signal};
 pub use cli::{Cli, Error as CliError, Setup};
 pub use db::{connect, connect_with};
 pub use plugins::steps::StepContext;
@@ -86,10 +86,11 @@ pub use preset::{Preset, UnknownPreset};
 // Who is calling, and what goes wrong.
 pub use auth::{AuthContext, AuthMethod, Caller, RoleScope};
 pub use error::{ArcError, ErrorCode, FieldError};
+pub use plugins::request_id::current as request_id;
 pub use plugins::versioning::ApiVersion;
 
 // What an app tells about itself.
-pub use migration::Migrator;
+pub use migration::{Migrator, ResourceMigration};
 pub use openapi::{DocumentError, ServiceRoute};
 
 pub mod config {
@@ -115,8 +116,9 @@ pub mod config {
     pub use crate::plugins::health::{CheckReport, Draining, Health, HealthReport};
     pub use crate::plugins::hygiene::{Cors, HttpConfigError, SecurityHeaders};
     pub use crate::plugins::metrics::Metrics;
+    pub use crate::plugins::rate_limit::KeyFn;
     pub use crate::plugins::rate_limit::{KeyBy, RateLimit};
-    pub use crate::plugins::request_id::{RequestId, RequestIdLayer};
+    pub use crate::plugins::request_id::{RequestIdLayer, RequestIdService};
     pub use crate::plugins::versioning::{VersionBy, Versioning};
     pub use crate::preset::{LogFormat, PresetDefaults};
     pub use crate::query::QueryLimits;
@@ -154,11 +156,9 @@ pub use uuid;
 pub mod __private_0_1 {
     pub use crate::enumeration::{IntoDbValue, TextEnum, default_value};
     pub use crate::hooks::Hooks;
-    pub use crate::migration::ResourceMigration;
     pub use crate::permissions::{Permissions, Rule};
     pub use crate::resource::{
-        Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, Rules, SerializeFields,
+        Auto, FieldMeta, FieldType, Presets, Resource, ResourceMeta, SerializeFields,
     };
-    pub use sea_orm;
-    pub use serde;
+    pub use {chrono, rust_decimal, sea_orm, serde, serde_json, uuid};
 }

@@ -12,7 +12,22 @@ use sea_orm_migration::{
 
 use crate::resource::Resource;
 
-/// The migration that creates (and drops) the table of `R`.
+/// The migration of the resource `R`: create its table, with an index on each filter and
+/// sort field, a unique index on each unique field (the slug) over its scope, and one on the
+/// row scope of the tenancy presets (tenant, owner, soft-delete marker, then the default sort
+/// key); or drop it.
+///
+/// Uniqueness is per scope: on a `multi_tenant` resource a value is unique within its tenant
+/// (two organizations may use the same slug, and no 409 tells one what the other holds), and
+/// with `soft_delete` only among live rows (a deleted row releases its values). Tables made
+/// before that, with a plain `UNIQUE` column, are moved over
+/// by a second migration the migrator adds for each such resource.
+///
+/// The statements come from the sea-orm entity the macro emits, so the table always matches
+/// the struct. `up` is idempotent (`IF NOT EXISTS`). The app gathers them into a
+/// [`Migrator`] (`up`, `down`, `status`, `fresh`), which records what it applied; an app
+/// that keeps its own sea-orm-migration migrator lists `ResourceMigration::<R>::new()`
+/// among its migrations instead.
 pub struct ResourceMigration<R>(PhantomData<fn() -> R>);
 
 impl<R> ResourceMigration<R> {
@@ -268,20 +283,6 @@ async fn rebuild_sqlite_table<R: Resource>(manager: &SchemaManager<'_>) -> Resul
 /// migrator.up(app.db(), None).await?;
 /// # Ok(()) }
 /// ```
-///
-/// The migration stub of every resource: create its table, with an index on each filter and
-/// sort field, a unique index on each unique field (the slug) over its scope, and one on the
-/// row scope of the tenancy presets (tenant, owner, soft-delete marker, then the default sort
-/// key); or drop it.
-///
-/// Uniqueness is per scope: on a `multi_tenant` resource a value is unique within its tenant
-/// (two organizations may use the same slug, and no 409 tells one what the other holds), and
-/// with `soft_delete` only among live rows (a deleted row releases its values). Tables made
-/// before that, with a plain `UNIQUE` column, are moved over by a second migration the migrator adds for each such resource.
-///
-/// The statements come from the sea-orm entity the macro emits, so the table always matches
-/// the struct. `up` is idempotent (`IF NOT EXISTS`). The app gathers them into a
-/// [`Migrator`] (`up`, `down`, `status`, `fresh`), which records what it applied.
 #[derive(Clone, Default)]
 pub struct Migrator {
     makers: Vec<fn() -> Box<dyn MigrationTrait>>,

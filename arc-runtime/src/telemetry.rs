@@ -20,9 +20,7 @@ pub enum TelemetryError {
     Exporter(String),
 }
 
-/// Builds the process's subscriber.
-///
-/// The process's tracing subscriber: log lines in the preset's format and, with the `otlp`
+/// Builds the process's tracing subscriber: log lines in the preset's format and, with the `otlp`
 /// feature, request and database spans exported to an OpenTelemetry collector over OTLP/HTTP.
 ///
 /// ```no_run

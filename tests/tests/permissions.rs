@@ -463,3 +463,18 @@ async fn redact_for_masks(app: &TestApp) {
     let admin = as_(app, &w.admin, Method::GET, &format!("/notes/{id}"), None).await;
     assert_eq!(admin.body["data"]["contact"], "+1 555");
 }
+
+/// A `when(..)` rule reads as written, in the document and the registry as in the
+/// expansion's route docs: the predicate's path, not a placeholder.
+#[test]
+fn a_when_rule_reads_as_written() {
+    let meta = <arc_tests::notes::Note as arc_runtime::Resource>::META;
+    assert_eq!(
+        meta.permissions.restore.describe(meta),
+        "when(crate::notes::may_restore)"
+    );
+    assert_eq!(
+        meta.permission(arc_runtime::Action::Restore),
+        "when(crate::notes::may_restore)"
+    );
+}

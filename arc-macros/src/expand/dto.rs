@@ -1,6 +1,6 @@
 //! The create and patch DTOs: typed bodies of `POST` and `PATCH` for clients and tests to
 //! send (`Serialize` only). The server decodes bodies through the field table, and the document
-//! describes them from the same table (`arc_runtime::wire`): these types are a convenience
+//! describes them from the same table (arc-runtime's `wire` module): these types are a convenience
 //! for writing a body, not a second description of it.
 
 use proc_macro2::TokenStream;

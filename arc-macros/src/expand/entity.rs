@@ -9,15 +9,19 @@ use crate::model::{Field, Resource, Scalar};
 /// The column type of a field, as stored: enums as text.
 pub(super) fn stored_type(field: &Field) -> TokenStream {
     let inner = match &field.fty.scalar {
-        Scalar::Uuid => quote!(::arc_runtime::uuid::Uuid),
+        Scalar::Uuid => quote!(::arc_runtime::__private_0_1::uuid::Uuid),
         Scalar::String | Scalar::Enum(_) => quote!(::std::string::String),
         Scalar::I32 => quote!(i32),
         Scalar::I64 => quote!(i64),
         Scalar::F64 => quote!(f64),
         Scalar::Bool => quote!(bool),
-        Scalar::DateTime => quote!(::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>),
-        Scalar::Decimal => quote!(::arc_runtime::rust_decimal::Decimal),
-        Scalar::Json => quote!(::arc_runtime::serde_json::Value),
+        Scalar::DateTime => quote!(
+            ::arc_runtime::__private_0_1::chrono::DateTime<
+                ::arc_runtime::__private_0_1::chrono::Utc,
+            >
+        ),
+        Scalar::Decimal => quote!(::arc_runtime::__private_0_1::rust_decimal::Decimal),
+        Scalar::Json => quote!(::arc_runtime::__private_0_1::serde_json::Value),
     };
     // sea-orm reads nullability from a literal `Option<` prefix.
     if field.fty.nullable {

@@ -16,15 +16,19 @@ pub mod category_entity {
     #[sea_orm(table_name = "categories")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub id: ::arc_runtime::uuid::Uuid,
+        pub id: ::arc_runtime::__private_0_1::uuid::Uuid,
         #[sea_orm(indexed)]
         pub name: ::std::string::String,
         pub slug: ::std::string::String,
         #[sea_orm(indexed)]
-        pub parent_id: Option<::arc_runtime::uuid::Uuid>,
+        pub parent_id: Option<::arc_runtime::__private_0_1::uuid::Uuid>,
         #[sea_orm(indexed)]
-        pub created_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
-        pub updated_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+        pub created_at: ::arc_runtime::__private_0_1::chrono::DateTime<
+            ::arc_runtime::__private_0_1::chrono::Utc,
+        >,
+        pub updated_at: ::arc_runtime::__private_0_1::chrono::DateTime<
+            ::arc_runtime::__private_0_1::chrono::Utc,
+        >,
     }
     /// No relations are declared.
     #[derive(Copy, Clone, Debug, sea_orm::EnumIter, sea_orm::DeriveRelation)]

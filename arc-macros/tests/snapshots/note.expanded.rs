@@ -22,7 +22,7 @@ pub mod note_entity {
     #[sea_orm(table_name = "notes")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub id: ::arc_runtime::uuid::Uuid,
+        pub id: ::arc_runtime::__private_0_1::uuid::Uuid,
         #[sea_orm(indexed)]
         pub title: ::std::string::String,
         #[sea_orm(indexed)]
@@ -35,10 +35,16 @@ pub mod note_entity {
         /// Masked for interns.
         pub contact: Option<::std::string::String>,
         pub deleted_at: Option<
-            ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+            ::arc_runtime::__private_0_1::chrono::DateTime<
+                ::arc_runtime::__private_0_1::chrono::Utc,
+            >,
         >,
-        pub created_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
-        pub updated_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+        pub created_at: ::arc_runtime::__private_0_1::chrono::DateTime<
+            ::arc_runtime::__private_0_1::chrono::Utc,
+        >,
+        pub updated_at: ::arc_runtime::__private_0_1::chrono::DateTime<
+            ::arc_runtime::__private_0_1::chrono::Utc,
+        >,
     }
     /// No relations are declared.
     #[derive(Copy, Clone, Debug, sea_orm::EnumIter, sea_orm::DeriveRelation)]

@@ -26,13 +26,13 @@ pub mod order_entity {
     #[sea_orm(table_name = "orders")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub id: ::arc_runtime::uuid::Uuid,
+        pub id: ::arc_runtime::__private_0_1::uuid::Uuid,
         /// The organization it was placed in.
         pub org_id: ::std::string::String,
         /// The caller who placed it.
         pub customer_id: ::std::string::String,
         #[sea_orm(indexed)]
-        pub product_id: ::arc_runtime::uuid::Uuid,
+        pub product_id: ::arc_runtime::__private_0_1::uuid::Uuid,
         pub quantity: i32,
         /// `price × quantity`, computed on every write.
         #[sea_orm(indexed)]
@@ -41,8 +41,12 @@ pub mod order_entity {
         #[sea_orm(indexed)]
         pub status: ::std::string::String,
         #[sea_orm(indexed)]
-        pub created_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
-        pub updated_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+        pub created_at: ::arc_runtime::__private_0_1::chrono::DateTime<
+            ::arc_runtime::__private_0_1::chrono::Utc,
+        >,
+        pub updated_at: ::arc_runtime::__private_0_1::chrono::DateTime<
+            ::arc_runtime::__private_0_1::chrono::Utc,
+        >,
     }
     /// No relations are declared.
     #[derive(Copy, Clone, Debug, sea_orm::EnumIter, sea_orm::DeriveRelation)]

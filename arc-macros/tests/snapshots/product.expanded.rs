@@ -28,7 +28,7 @@ pub mod product_entity {
     #[sea_orm(table_name = "products")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub id: ::arc_runtime::uuid::Uuid,
+        pub id: ::arc_runtime::__private_0_1::uuid::Uuid,
         /// The owning organization (the caller's, set by the multi-tenant preset).
         pub org_id: ::std::string::String,
         #[sea_orm(indexed)]
@@ -39,7 +39,7 @@ pub mod product_entity {
         #[sea_orm(indexed)]
         pub status: ::std::string::String,
         #[sea_orm(indexed)]
-        pub category_id: Option<::arc_runtime::uuid::Uuid>,
+        pub category_id: Option<::arc_runtime::__private_0_1::uuid::Uuid>,
         /// What the product costs the shop: only admins see it.
         pub cost: Option<i64>,
         pub internal_note: Option<::std::string::String>,
@@ -49,11 +49,17 @@ pub mod product_entity {
         /// Who created it (the caller, set by a hook).
         pub created_by: ::std::string::String,
         pub deleted_at: Option<
-            ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+            ::arc_runtime::__private_0_1::chrono::DateTime<
+                ::arc_runtime::__private_0_1::chrono::Utc,
+            >,
         >,
         #[sea_orm(indexed)]
-        pub created_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
-        pub updated_at: ::arc_runtime::chrono::DateTime<::arc_runtime::chrono::Utc>,
+        pub created_at: ::arc_runtime::__private_0_1::chrono::DateTime<
+            ::arc_runtime::__private_0_1::chrono::Utc,
+        >,
+        pub updated_at: ::arc_runtime::__private_0_1::chrono::DateTime<
+            ::arc_runtime::__private_0_1::chrono::Utc,
+        >,
     }
     /// No relations are declared.
     #[derive(Copy, Clone, Debug, sea_orm::EnumIter, sea_orm::DeriveRelation)]

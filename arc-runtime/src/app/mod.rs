@@ -31,6 +31,8 @@ mod inspect;
 mod layers;
 mod serve;
 
+pub use serve::shutdown_signal;
+
 /// What every handler shares: the database pool and the settings of the query grammar.
 #[derive(Clone, Debug)]
 pub struct ArcState(Arc<StateInner>);

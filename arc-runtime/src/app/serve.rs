@@ -79,8 +79,10 @@ impl App {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub(crate) async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM: what [`App::serve`] waits for, for an app that serves
+/// [`App::into_router`] itself or combines it with a signal of its own in
+/// [`App::serve_until`].
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

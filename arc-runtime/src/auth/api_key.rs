@@ -1,5 +1,4 @@
-//! API keys (`x-api-key`): stored as SHA-256 digests, each mapped to the caller it stands for.
-//! The raw key is never kept; a key that matches none is a 401.
+//! API-key authentication: [`ApiKeys`].
 
 use std::collections::HashMap;
 
@@ -13,7 +12,10 @@ use crate::stores::BoxFuture;
 /// The header that carries the key.
 pub(crate) const HEADER: &str = "x-api-key";
 
-/// Known API keys, by digest.
+/// Authenticates `x-api-key`: the known API keys, stored as SHA-256 digests, each mapped to
+/// the caller it stands for.
+///
+/// The raw key is never kept; a key that matches none is a 401.
 #[derive(Clone, Debug, Default)]
 #[must_use = "a builder does nothing until it is given to the app"]
 pub struct ApiKeys {

@@ -1,11 +1,4 @@
-//! JWKS documents fetched from a URL, cached, and fetched again on expiry or when a token
-//! names a key the cache does not hold (key rotation), never more often than a floor.
-//!
-//! Each fetched set replaces the last: a key the issuer withdraws is refused as soon as a
-//! fetch no longer lists it (within the cache lifetime, or at once for a token naming a key
-//! the cache does not hold). A failed fetch keeps the last good set for
-//! [`RemoteJwks::DEFAULT_MAX_STALE`] past its lifetime (never bringing back a withdrawn key); with no
-//! usable set, tokens are refused (401): verification fails closed.
+//! Keys from a JWKS URL, cached: [`RemoteJwks`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -26,6 +19,16 @@ struct Cached {
 }
 
 /// A JWKS URL with its cached keys. Cheap to clone (shared cache).
+///
+/// The document is fetched from the URL, cached, and fetched again on expiry or when a token
+/// names a key the cache does not hold (key rotation), never more often than a floor
+/// ([`RemoteJwks::MIN_REFETCH`]).
+///
+/// Each fetched set replaces the last: a key the issuer withdraws is refused as soon as a
+/// fetch no longer lists it (within the cache lifetime, or at once for a token naming a key
+/// the cache does not hold). A failed fetch keeps the last good set for
+/// [`RemoteJwks::DEFAULT_MAX_STALE`] past its lifetime (never bringing back a withdrawn key); with no
+/// usable set, tokens are refused (401): verification fails closed.
 #[derive(Clone)]
 #[must_use = "a builder does nothing until it is given to the app"]
 pub struct RemoteJwks {

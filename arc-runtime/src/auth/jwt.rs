@@ -1,9 +1,5 @@
-//! Bearer JWTs: HS256 with a secret, RS256 with a public key or a JWKS document.
-//!
-//! Exactly the configured algorithm is accepted (no `alg: none`, no algorithm confusion);
-//! `exp` is required and `nbf` checked, with a small leeway; audience and issuer are checked
-//! when configured. Claims follow the contract: `sub`, `roles`, `org_id`, `org_roles`, `orgs`,
-//! `jti`, `exp`; a claim of the wrong shape makes the token invalid.
+//! JWT authentication: [`JwtAuthenticator`], its keys ([`JwtKeys`]), and issuing tokens
+//! ([`JwtSigner`], [`TokenClaims`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,7 +25,10 @@ pub const DEFAULT_LEEWAY: u64 = 30;
 /// (see [`JwtAuthenticator::preset`]): a day.
 pub const DEFAULT_MAX_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// The keys tokens are verified with.
+/// The keys tokens are verified with: HS256 with a secret, RS256 with a public key or a JWKS
+/// document.
+///
+/// Exactly the algorithm of the keys is accepted: no `alg: none`, no algorithm confusion.
 #[derive(Clone)]
 pub enum JwtKeys {
     /// One key for one algorithm (HS256 secret, RS256 public key).
@@ -238,7 +237,12 @@ impl Verified {
     }
 }
 
-/// Authenticates `Authorization: Bearer <JWT>`.
+/// Authenticates `Authorization: Bearer <JWT>`, verified with [`JwtKeys`].
+///
+/// `exp` is required and `nbf` checked, with a small [`leeway`](Self::leeway)
+/// ([`DEFAULT_LEEWAY`] seconds); [`audience`](Self::audience) and [`issuer`](Self::issuer) are
+/// checked when configured. Claims follow the contract: `sub`, `roles`, `org_id`, `org_roles`,
+/// `orgs`, `jti`, `exp`; a claim of the wrong shape makes the token invalid.
 ///
 /// By default `exp` and `sub` are required, `jti` and `iat` are optional and any lifetime is
 /// accepted. [`require_jti`](Self::require_jti) refuses tokens that cannot be revoked (no

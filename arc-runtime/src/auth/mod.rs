@@ -1,9 +1,5 @@
-//! Authentication: who is calling, as an [`AuthContext`] in every request's extensions.
-//!
-//! An [`Auth`] holds the app's authenticators (JWT bearer tokens, API keys, or any custom
-//! [`Authenticator`]), the revocation store and the org-selection rule; [`AccessLayer`] runs
-//! them once per request. No credentials gives the anonymous context (routes decide whether
-//! that is enough); credentials that do not verify are a 401, on every route.
+//! Authentication: [`Auth`], its [`Authenticator`]s, and the [`AuthContext`] it leaves on
+//! every request.
 
 pub(crate) mod api_key;
 #[cfg(feature = "remote-jwks")]
@@ -188,8 +184,14 @@ pub trait Authenticator: Send + Sync + 'static {
     }
 }
 
-/// The app's authentication: authenticators in order, the revocation store, and whether
-/// `x-organization-id` may select an organization.
+/// The app's authentication: who is calling, as an [`AuthContext`] in every request's
+/// extensions.
+///
+/// An `Auth` holds the app's authenticators in order (JWT bearer tokens, API keys, or any
+/// custom [`Authenticator`]), the revocation store, and whether `x-organization-id` may select
+/// an organization; [`AccessLayer`] runs them once per request. No credentials gives the
+/// anonymous context (routes decide whether that is enough); credentials that do not verify
+/// are a 401, on every route.
 #[derive(Clone)]
 #[must_use = "a builder does nothing until it is given to the app"]
 pub struct Auth {

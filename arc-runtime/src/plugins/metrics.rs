@@ -1,10 +1,4 @@
-//! Prometheus metrics at `/_metrics`: `arc_http_requests_total` and
-//! `arc_http_request_duration_seconds` by method, route template and status, and
-//! `arc_crud_operations_total` by resource, operation and outcome.
-//!
-//! Labels are bounded: the route is the template the router matched (`/products/{id}`), or
-//! `unmatched`; methods outside the standard ones count as `other`. Each [`Metrics`] has its own
-//! recorder (not the process-global one), so apps and tests do not share counters.
+//! Prometheus metrics at `/_metrics`: [`Metrics`].
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -34,8 +28,15 @@ type RouteSeries = FxHashMap<(&'static str, u16), FxHashMap<String, (Counter, Hi
 /// The CRUD counters, by resource, operation and outcome.
 type CrudSeries = FxHashMap<(&'static str, &'static str, &'static str), Counter>;
 
-/// The app's metrics: a recorder, its renderer, and the handles of the series seen so far
-/// (so a request updates its series without building and hashing their keys again).
+/// The app's Prometheus metrics, served at `/_metrics`: `arc_http_requests_total` and
+/// `arc_http_request_duration_seconds` by method, route template and status, and
+/// `arc_crud_operations_total` by resource, operation and outcome.
+///
+/// Labels are bounded: the route is the template the router matched (`/products/{id}`), or
+/// `unmatched`; methods outside the standard ones count as `other`. Each `Metrics` has its own
+/// recorder (not the process-global one), so apps and tests do not share counters; it keeps
+/// the handles of the series seen so far, so a request updates its series without building and
+/// hashing their keys again.
 #[derive(Clone)]
 #[must_use = "a builder does nothing until it is given to the app"]
 pub struct Metrics {

@@ -14,20 +14,40 @@ use crate::error::{ArcError, ErrorCode};
 use crate::stores::{Hit, InMemoryRateLimit, RateLimitStore};
 
 /// A key function: the request head and the caller to a key, or `None` to skip limiting.
-pub(crate) type KeyFn = Arc<dyn Fn(&Parts, &AuthContext) -> Option<String> + Send + Sync>;
+pub type KeyFn = Arc<dyn Fn(&Parts, &AuthContext) -> Option<String> + Send + Sync>;
 
 /// What requests share a budget.
 #[derive(Clone)]
 pub enum KeyBy {
     /// The client's address (the TCP peer, known when served by [`crate::App::serve`]; behind
-    /// a proxy, use `Custom` over the header it sets). Without it, requests are not limited.
+    /// a proxy, use [`KeyBy::custom`] over the header it sets). Without it, requests are not limited.
     Ip,
     /// The signed-in user; anonymous callers fall back to their address.
     User,
     /// The active organization; callers without one fall back to the user, then address.
     Tenant,
-    /// A function of the request head and the caller; `None` skips limiting.
+    /// A function of the request head and the caller; `None` skips limiting. See
+    /// [`KeyBy::custom`].
     Custom(KeyFn),
+}
+
+impl KeyBy {
+    /// Keys by `key`, a function of the request head and the caller (`None` skips
+    /// limiting): behind a proxy, the address it forwards.
+    ///
+    /// ```
+    /// use arc_runtime::config::KeyBy;
+    /// let by_forwarded = KeyBy::custom(|head, _caller| {
+    ///     let value = head.headers.get("x-forwarded-for")?.to_str().ok()?;
+    ///     Some(format!("ip:{}", value.split(',').next()?.trim()))
+    /// });
+    /// # let _ = by_forwarded;
+    /// ```
+    pub fn custom(
+        key: impl Fn(&Parts, &AuthContext) -> Option<String> + Send + Sync + 'static,
+    ) -> KeyBy {
+        KeyBy::Custom(Arc::new(key))
+    }
 }
 
 /// A budget of `limit` requests per `window` per key.
@@ -44,7 +64,7 @@ pub enum KeyBy {
 /// `RateLimit-Reset`; a request over budget gets 429 `RATE_LIMITED` with `Retry-After`.
 ///
 /// It runs in the access layer right after authentication (see
-/// [`crate::auth::AccessLayer`]), so the caller is known. If the store cannot answer,
+/// [`AccessLayer`](crate::config::AccessLayer)), so the caller is known. If the store cannot answer,
 /// the request goes through (and it is logged): limits protect capacity, and an outage of the
 /// counter store should not take the API down with it.
 #[derive(Clone)]

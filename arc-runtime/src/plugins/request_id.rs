@@ -25,8 +25,10 @@ tokio::task_local! {
     static REQUEST_ID: HeaderValue;
 }
 
-/// The id of the request being handled on this task, if any.
-pub(crate) fn current() -> Option<HeaderValue> {
+/// The id of the request being handled on this task (its `x-request-id`), if any: for an
+/// app's own log lines, error reports and outgoing calls. Hooks and handlers run on the
+/// request's task; a task they spawn does not carry it.
+pub fn current() -> Option<HeaderValue> {
     REQUEST_ID.try_with(HeaderValue::clone).ok()
 }
 
@@ -66,20 +68,20 @@ pub(crate) fn hex(mut v: u64, out: &mut [u8]) {
 pub struct RequestIdLayer;
 
 impl<S> Layer<S> for RequestIdLayer {
-    type Service = RequestId<S>;
+    type Service = RequestIdService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestId { inner }
+        RequestIdService { inner }
     }
 }
 
 /// The service of [`RequestIdLayer`].
 #[derive(Clone, Debug)]
-pub struct RequestId<S> {
+pub struct RequestIdService<S> {
     inner: S,
 }
 
-impl<S> Service<Request> for RequestId<S>
+impl<S> Service<Request> for RequestIdService<S>
 where
     S: Service<Request, Response = Response>,
 {

@@ -15,8 +15,8 @@ pub use revocation::{InMemoryRevocation, RevocationStore};
 /// A boxed future, for the object-safe store and authenticator traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A store that could not answer, with its cause (a `redis::RedisError`, say, which
-/// [`downcast_ref`](std::error::Error) on the cause finds). Callers fail closed on it.
+/// A store that could not answer, with its cause: [`StoreError::cause`] gives it back, and
+/// a `redis::RedisError` stays one (`cause().downcast_ref()`). Callers fail closed on it.
 #[derive(Debug, thiserror::Error)]
 #[error("store unavailable: {0}")]
 pub struct StoreError(Box<dyn std::error::Error + Send + Sync>);
