@@ -95,7 +95,8 @@ pub use openapi::{DocumentError, ServiceRoute};
 
 pub mod config {
     //! What [`App`](crate::App)'s builder takes: authentication, the plugins' settings, the
-    //! stores they keep their state in, and the errors their constructors return.
+    //! stores they keep their state in; with the errors their constructors return, the tower
+    //! layers they are made of, and what they report (health, hits, telemetry guards).
     //!
     //! ```
     //! use arc_runtime::config::{KeyBy, RateLimit};
@@ -116,8 +117,7 @@ pub mod config {
     pub use crate::plugins::health::{CheckReport, Draining, Health, HealthReport};
     pub use crate::plugins::hygiene::{Cors, HttpConfigError, SecurityHeaders};
     pub use crate::plugins::metrics::Metrics;
-    pub use crate::plugins::rate_limit::KeyFn;
-    pub use crate::plugins::rate_limit::{KeyBy, RateLimit};
+    pub use crate::plugins::rate_limit::{KeyBy, KeyFn, RateLimit};
     pub use crate::plugins::request_id::{RequestIdLayer, RequestIdService};
     pub use crate::plugins::versioning::{VersionBy, Versioning};
     pub use crate::preset::{LogFormat, PresetDefaults};
