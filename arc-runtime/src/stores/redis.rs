@@ -9,10 +9,6 @@ use deadpool_redis::{Config, Pool, Runtime};
 use super::rate_limit::{Hit, RateLimitStore, unix_now};
 use super::{BoxFuture, RevocationStore, StoreError};
 
-fn store_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::new(e)
-}
-
 /// A Redis connection pool and a key prefix.
 #[derive(Clone)]
 pub struct Redis {
@@ -34,7 +30,7 @@ impl Redis {
     pub fn new(url: &str, prefix: impl Into<String>) -> Result<Self, StoreError> {
         let pool = Config::from_url(url)
             .create_pool(Some(Runtime::Tokio1))
-            .map_err(store_error)?;
+            .map_err(StoreError::new)?;
         Ok(Self {
             pool,
             prefix: prefix.into(),
@@ -43,11 +39,11 @@ impl Redis {
 
     /// `PING`, for health checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.pool.get().await.map_err(store_error)?;
+        let mut conn = self.pool.get().await.map_err(StoreError::new)?;
         let _: String = redis::cmd("PING")
             .query_async(&mut conn)
             .await
-            .map_err(store_error)?;
+            .map_err(StoreError::new)?;
         Ok(())
     }
 
@@ -73,10 +69,10 @@ pub struct RedisRevocation(Redis);
 impl RevocationStore for RedisRevocation {
     fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let mut conn = self.0.pool.get().await.map_err(store_error)?;
+            let mut conn = self.0.pool.get().await.map_err(StoreError::new)?;
             conn.exists(self.0.key("revoked", jti))
                 .await
-                .map_err(store_error)
+                .map_err(StoreError::new)
         })
     }
 
@@ -87,10 +83,10 @@ impl RevocationStore for RedisRevocation {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let seconds = expires_at.saturating_sub(unix_now()).max(1);
-            let mut conn = self.0.pool.get().await.map_err(store_error)?;
+            let mut conn = self.0.pool.get().await.map_err(StoreError::new)?;
             conn.set_ex::<_, _, ()>(self.0.key("revoked", jti), 1, seconds)
                 .await
-                .map_err(store_error)
+                .map_err(StoreError::new)
         })
     }
 }
@@ -111,7 +107,7 @@ impl RateLimitStore for RedisRateLimit {
             let seconds = window.as_secs().max(1);
             let now = unix_now();
             let slot = self.0.key("rate", &format!("{key}:{}", now / seconds));
-            let mut conn = self.0.pool.get().await.map_err(store_error)?;
+            let mut conn = self.0.pool.get().await.map_err(StoreError::new)?;
             let (count,): (u64,) = redis::pipe()
                 .atomic()
                 .incr(&slot, 1u64)
@@ -122,7 +118,7 @@ impl RateLimitStore for RedisRateLimit {
                 .ignore()
                 .query_async(&mut conn)
                 .await
-                .map_err(store_error)?;
+                .map_err(StoreError::new)?;
             Ok(Hit::of(count, limit, seconds, now))
         })
     }
