@@ -44,6 +44,7 @@ mod db;
 mod docs;
 mod enumeration;
 mod error;
+mod events;
 mod extract;
 mod hooks;
 mod migration;
@@ -86,6 +87,7 @@ pub use preset::{Preset, UnknownPreset};
 // Who is calling, and what goes wrong.
 pub use auth::{AuthContext, AuthMethod, Caller, RoleScope};
 pub use error::{ArcError, ErrorCode, FieldError};
+pub use events::{Event, EventMeta};
 pub use plugins::request_id::current as request_id;
 pub use plugins::versioning::ApiVersion;
 
@@ -114,6 +116,7 @@ pub mod config {
     };
     pub use crate::auth::{AccessLayer, AccessService, ApiKeys, Auth, Authenticator};
     pub use crate::db::{STATEMENT_TARGET, STATEMENT_TIMEOUT};
+    pub use crate::events::{BadPattern, EventPattern, EventRetry, Events};
     pub use crate::plugins::health::{CheckReport, Draining, Health, HealthReport};
     pub use crate::plugins::hygiene::{Cors, HttpConfigError, SecurityHeaders};
     pub use crate::plugins::metrics::Metrics;

@@ -316,6 +316,14 @@ impl Migrator {
         }
     }
 
+    /// Adds a migration of the framework's own tables (the events plugin's), once.
+    pub(crate) fn add_migration(&mut self, make: fn() -> Box<dyn MigrationTrait>) {
+        let name = make().name().to_owned();
+        if !self.makers.iter().any(|m| m().name() == name) {
+            self.makers.push(make);
+        }
+    }
+
     /// Each migration's name and whether it is applied, in order.
     pub async fn status(&self, db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
         let all = MigratorTraitSelf::get_migration_with_status(self, db).await?;

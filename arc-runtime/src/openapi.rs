@@ -673,16 +673,40 @@ fn service_operation(route: &ServiceRoute, rate_limited: bool) -> Value {
         "bearer token" => {
             responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
         }
+        "authenticated" => {
+            responses["400"] = json!({ "$ref": "#/components/responses/BadRequest" });
+            responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
+            if rate_limited {
+                responses["429"] = json!({ "$ref": "#/components/responses/RateLimited" });
+            }
+        }
         _ => {}
+    }
+    let mut parameters = Vec::new();
+    if route.path == crate::events::STREAM_PATH {
+        parameters.push(json!({
+            "name": "events", "in": "query", "required": false,
+            "description": "Comma-separated event-type patterns (`product.*,order.created`); every event the caller may see without it.",
+            "schema": { "type": "string" },
+        }));
+        parameters.push(json!({
+            "name": "Last-Event-ID", "in": "header", "required": false,
+            "description": "Resume after this event (the `id:` of the last one received).",
+            "schema": { "type": "string" },
+        }));
     }
     if route.path == "/_health/ready" {
         responses["503"] = json!({ "$ref": "#/components/responses/ServiceUnavailable" });
     }
-    json!({
+    let mut operation = json!({
         "operationId": format!("{}_{id}", route.method.as_str().to_ascii_lowercase()),
         "tags": ["service"],
         "summary": route.summary,
         "x-arc-permission": route.access,
         "responses": responses,
-    })
+    });
+    if !parameters.is_empty() {
+        operation["parameters"] = parameters.into();
+    }
+    operation
 }

@@ -152,6 +152,25 @@ pub(crate) enum RowRule {
     Or(Vec<RowRule>),
 }
 
+impl RowRule {
+    /// Whether a row whose fields hold `value_of(index)` is covered, for `caller`: the same
+    /// question as the SQL condition this filter becomes, asked of values in memory (the
+    /// event stream's rows).
+    pub(crate) fn holds<'a>(
+        &self,
+        value_of: &impl Fn(usize) -> Option<&'a str>,
+        caller: &AuthContext,
+    ) -> bool {
+        let is = |field: usize, want: Option<&str>| want.is_some() && value_of(field) == want;
+        match self {
+            RowRule::Owner(field) => is(*field, caller.user_id.as_deref()),
+            RowRule::Team(field) => is(*field, caller.team_id.as_deref()),
+            RowRule::And(all) => all.iter().all(|r| r.holds(value_of, caller)),
+            RowRule::Or(any) => any.iter().any(|r| r.holds(value_of, caller)),
+        }
+    }
+}
+
 /// The outcome of a rule for a caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Access {

@@ -11,6 +11,7 @@ pub mod contract;
 pub mod gadget;
 pub mod ledger;
 pub mod notes;
+pub mod sse;
 pub mod tickets;
 
 use arc_runtime::sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -126,7 +127,7 @@ impl TestApp {
     }
 
     /// The app `make` builds, on a fresh in-memory SQLite database.
-    pub async fn sqlite_with(make: MakeApp) -> TestApp {
+    pub async fn sqlite_with(make: impl FnOnce(DatabaseConnection) -> arc_runtime::App) -> TestApp {
         let db = arc_runtime::connect("sqlite::memory:")
             .await
             .expect("sqlite");
@@ -134,7 +135,9 @@ impl TestApp {
     }
 
     /// The app `make` builds, on PostgreSQL in a new schema (see [`TestApp::postgres`]).
-    pub async fn postgres_with(make: MakeApp) -> TestApp {
+    pub async fn postgres_with(
+        make: impl FnOnce(DatabaseConnection) -> arc_runtime::App,
+    ) -> TestApp {
         let url = required_env("ARC_TEST_DATABASE_URL", "PostgreSQL");
         let admin = arc_runtime::connect(&url).await.expect("postgres");
         let schema = format!("arc_t_{}", arc_runtime::uuid::Uuid::new_v4().simple());
@@ -153,7 +156,7 @@ impl TestApp {
         db: DatabaseConnection,
         backend: &'static str,
         schema: Option<(String, DatabaseConnection)>,
-        make: MakeApp,
+        make: impl FnOnce(DatabaseConnection) -> arc_runtime::App,
     ) -> TestApp {
         let app = make(db.clone())
             .cursor_secret(b"test secret")
@@ -172,6 +175,23 @@ impl TestApp {
             backend,
             default_headers,
             schema,
+        }
+    }
+
+    /// Another instance of an app over this one's database (migrated and seeded already), as
+    /// a second process behind the same load balancer would be.
+    #[must_use]
+    pub fn instance(&self, make: impl FnOnce(DatabaseConnection) -> arc_runtime::App) -> TestApp {
+        let app = make(self.db.clone())
+            .cursor_secret(b"test secret")
+            .body_limit(64 * 1024);
+        TestApp {
+            contract: app.openapi().ok().map(contract::Contract::new),
+            router: app.into_router(),
+            db: self.db.clone(),
+            backend: self.backend,
+            default_headers: self.default_headers.clone(),
+            schema: None,
         }
     }
 

@@ -48,7 +48,46 @@ impl App {
             layers: Vec::new(),
             versioning: None,
             on_shutdown: Vec::new(),
+            events: None,
         }
+    }
+
+    /// Turns domain events on with these settings (see [`Events`](crate::config::Events)):
+    /// each write of a resource records its event in the outbox, in its transaction; the
+    /// relay publishes them to the subscribers ([`App::on`]) and to `GET /events/stream`.
+    /// Subscribers given to [`App::on`] before this call are kept.
+    pub fn events(mut self, events: crate::events::Events) -> Self {
+        let before = self
+            .events
+            .take()
+            .map(|e| e.subscribers)
+            .unwrap_or_default();
+        let mut events = events;
+        events.subscribers.splice(0..0, before);
+        self.events = Some(events);
+        self
+    }
+
+    /// Runs `handler` for each event whose type matches `pattern` (`product.*`), turning
+    /// events on with their defaults if they are off (see [`Events::on`](crate::config::Events::on)).
+    ///
+    /// ```no_run
+    /// # fn f(app: arc_runtime::App) -> arc_runtime::App {
+    /// app.on("order.created", |event| async move {
+    ///     println!("new order {:?} in {:?}", event.meta.resource_id, event.meta.organization_id);
+    ///     Ok::<(), std::io::Error>(())
+    /// })
+    /// # }
+    /// ```
+    pub fn on<F, Fut, E>(mut self, pattern: &str, handler: F) -> Self
+    where
+        F: Fn(std::sync::Arc<crate::events::Event>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+    {
+        let events = self.events.take().unwrap_or_default();
+        self.events = Some(events.on(pattern, handler));
+        self
     }
 
     /// Runs `hook` at shutdown, after in-flight requests drained and before the database pool

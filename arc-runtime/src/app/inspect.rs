@@ -19,6 +19,9 @@ impl App {
                     .to_owned(),
             );
         }
+        if let Some(events) = &self.events {
+            problems.extend(events.problems.iter().cloned());
+        }
         problems
     }
 
@@ -69,6 +72,14 @@ impl App {
                 "Prometheus metrics.",
                 access,
                 "text/plain",
+            ));
+        }
+        if self.events.as_ref().is_some_and(|e| e.stream) {
+            out.push(route(
+                crate::events::STREAM_PATH,
+                "The events the caller may see, as Server-Sent Events.",
+                "authenticated",
+                "text/event-stream",
             ));
         }
         if self.docs {
@@ -169,16 +180,20 @@ impl App {
 
     /// The mounted resources' migrations, as a migrator (`up`, `down`, `status`, `fresh`).
     pub fn migrator(&self) -> migration::Migrator {
-        self.migrator.clone()
+        let mut migrator = self.migrator.clone();
+        if self.events.is_some() {
+            migrator.add_migration(|| Box::new(crate::events::EventsMigration));
+        }
+        migrator
     }
 
     /// Applies the pending migrations: creates every mounted resource's table and indexes.
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        self.migrator.up(&self.db, None).await
+        self.migrator().up(&self.db, None).await
     }
 
     /// Rolls back every applied migration, the last mounted first. Data is lost.
     pub async fn migrate_down(&self) -> Result<(), DbErr> {
-        self.migrator.down(&self.db, None).await
+        self.migrator().down(&self.db, None).await
     }
 }

@@ -31,7 +31,9 @@ impl App {
         self.build().0
     }
 
-    pub(super) fn build(self) -> (Router, Health) {
+    /// The router, the health checks (serving drains them) and the events plugin (serving
+    /// stops its relay at shutdown).
+    pub(super) fn build(self) -> (Router, Health, Option<Arc<crate::events::EventsRuntime>>) {
         let (documents, registry) = if self.docs {
             let document = self
                 .openapi()
@@ -53,10 +55,21 @@ impl App {
             .clone()
             .database(self.db.clone())
             .expose_errors(self.expose_causes);
+        let events = self.events.map(|settings| {
+            let resources: Vec<_> = self.resources.iter().map(|r| r.meta).collect();
+            crate::events::EventsRuntime::start(
+                settings,
+                self.db.clone(),
+                self.metrics.clone(),
+                &resources,
+            )
+        });
+        let stream = events.as_ref().is_some_and(|e| e.settings.stream);
         let state = ArcState(Arc::new(StateInner {
             db: self.db,
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
             limits: self.limits,
+            events: events.clone(),
         }));
         let api = match &self.versioning {
             None => self.routes,
@@ -78,6 +91,12 @@ impl App {
         // The API: what callers reach with their credentials, under their limits. The
         // registry is for admins, so it is here too; so are the 404 and 405 answers (an
         // unknown path is a caller's request like any other).
+        let api = if stream {
+            // One stream for every API version: events are not versioned.
+            api.route(crate::events::STREAM_PATH, get(crate::events::stream))
+        } else {
+            api
+        };
         let mut api = match registry {
             Some(registry) => api.merge(registry),
             None => api,
@@ -169,7 +188,7 @@ impl App {
             );
         }
         let router = router.layer(request_id::RequestIdLayer).with_state(state);
-        (router, health)
+        (router, health, events)
     }
 }
 

@@ -42,6 +42,7 @@ struct StateInner {
     db: DatabaseConnection,
     cursor_key: CursorKey,
     limits: QueryLimits,
+    events: Option<Arc<crate::events::EventsRuntime>>,
 }
 
 impl ArcState {
@@ -58,6 +59,18 @@ impl ArcState {
     /// Bounds of the list query grammar.
     pub fn query_limits(&self) -> &QueryLimits {
         &self.0.limits
+    }
+
+    /// The events plugin, when the app has it.
+    pub(crate) fn events(&self) -> Option<&Arc<crate::events::EventsRuntime>> {
+        self.0.events.as_ref()
+    }
+
+    /// Tells the events relay that a transaction which wrote events committed.
+    pub(crate) fn committed(&self) {
+        if let Some(events) = &self.0.events {
+            events.wake.notify_one();
+        }
     }
 }
 
@@ -92,6 +105,7 @@ pub struct App {
     layers: Vec<LayerFn>,
     versioning: Option<crate::plugins::versioning::Versioning>,
     on_shutdown: Vec<ShutdownHook>,
+    events: Option<crate::events::Events>,
 }
 
 /// Code run once at shutdown, after in-flight requests drained and before the pool closes.

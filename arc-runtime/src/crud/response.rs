@@ -79,7 +79,7 @@ impl JsonSchema for Success {
 }
 
 /// The mask written in place of a redacted value: `"***"` for text, `null` otherwise.
-fn mask(ty: FieldType) -> Option<&'static str> {
+pub(crate) fn mask(ty: FieldType) -> Option<&'static str> {
     matches!(ty, FieldType::String | FieldType::Enum(_)).then_some("***")
 }
 

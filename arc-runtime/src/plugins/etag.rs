@@ -80,7 +80,12 @@ pub(crate) fn conditional(req: &Request) -> Option<Vec<HeaderValue>> {
 
 /// Tags a `200` answer to a conditional request and answers `304` when it names the tag.
 pub(crate) async fn apply(response: Response, if_none_match: Vec<HeaderValue>) -> Response {
-    if response.status() != StatusCode::OK {
+    // A stream (`text/event-stream`) never ends: there is no body to tag.
+    let streaming = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if response.status() != StatusCode::OK || streaming {
         return response;
     }
     let mut request = HeaderMap::new();

@@ -90,7 +90,9 @@ pub(crate) async fn layer(
     } else {
         None
     };
-    let response = guarded(&pipeline, req, next).instrument(span.clone()).await;
+    let response = trace::scope(context, guarded(&pipeline, req, next))
+        .instrument(span.clone())
+        .await;
     let mut response = errors::envelope(response, pipeline.expose_causes);
     if let Some(if_none_match) = conditional {
         response = etag::apply(response, if_none_match).await;

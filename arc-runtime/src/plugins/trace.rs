@@ -61,6 +61,20 @@ impl TraceContext {
     }
 }
 
+tokio::task_local! {
+    static CURRENT: TraceContext;
+}
+
+/// The trace of the request being handled on this task, if any (events carry its id).
+pub(crate) fn current() -> Option<TraceContext> {
+    CURRENT.try_with(|context| *context).ok()
+}
+
+/// Runs `fut` with `context` as [`current`].
+pub(crate) async fn scope<F: Future>(context: TraceContext, fut: F) -> F::Output {
+    CURRENT.scope(context, fut).await
+}
+
 fn nonzero_u64() -> u64 {
     rand::random::<u64>().max(1)
 }

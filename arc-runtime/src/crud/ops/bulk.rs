@@ -19,6 +19,7 @@ use crate::crud::response::{
     BulkCreated, BulkDeleted, BulkUpdated, DeleteCount, Rows, Success, UpdateCounts,
 };
 use crate::error::{ArcError, FieldError};
+use crate::events::{Change, record};
 use crate::hooks::{Hooks, WriteContext};
 use crate::permissions::authorize;
 use crate::query::{self, sql};
@@ -84,7 +85,9 @@ pub(crate) async fn bulk_create<R: Hooks>(
     for values in decoded {
         created.push(insert::<R>(&txn, caller, values).await?);
     }
+    record::<R>(state, &txn, caller, Change::Created, &created).await?;
     txn.commit().await?;
+    state.committed();
     Ok(BulkCreated(Rows {
         models: created,
         shape: shape::<R>(caller),
@@ -176,7 +179,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
     let (matched, modified) = if R::DECLARED {
         let rows = bulk_rows::<R>(&txn, cond).await?;
         let ctx = WriteContext { txn: &txn, caller };
-        let mut modified = 0u64;
+        let mut updated = Vec::with_capacity(rows.len());
         for current in &rows {
             let mut row = current.clone().into_active_model();
             set_values::<R>(&mut row, values.clone())?;
@@ -184,9 +187,10 @@ pub(crate) async fn bulk_update<R: Hooks>(
             R::before_update(&ctx, current, &mut row).await?;
             let model = row.update(&txn).await?;
             R::after_update(&ctx, current, &model).await?;
-            modified += 1;
+            updated.push(model);
         }
-        (rows.len() as u64, modified)
+        record::<R>(state, &txn, caller, Change::Updated, &updated).await?;
+        (rows.len() as u64, updated.len() as u64)
     } else {
         let matched = R::Entity::find().filter(cond.clone()).count(&txn).await?;
         let mut update = R::Entity::update_many().filter(cond);
@@ -199,9 +203,18 @@ pub(crate) async fn bulk_update<R: Hooks>(
         for (i, v) in values {
             update = update.col_expr(R::column(i), Expr::val(v));
         }
-        (matched, update.exec(&txn).await?.rows_affected)
+        let modified = if state.events().is_some() {
+            // One statement still, returning the rows for their events.
+            let updated = update.exec_with_returning(&txn).await?;
+            record::<R>(state, &txn, caller, Change::Updated, &updated).await?;
+            updated.len() as u64
+        } else {
+            update.exec(&txn).await?.rows_affected
+        };
+        (matched, modified)
     };
     txn.commit().await?;
+    state.committed();
     Ok(BulkUpdated {
         success: Success,
         data: UpdateCounts {
@@ -225,12 +238,34 @@ pub(crate) async fn bulk_delete<R: Hooks>(
     let deleted = if R::DECLARED {
         let rows = bulk_rows::<R>(&txn, cond).await?;
         let ctx = WriteContext { txn: &txn, caller };
-        for current in &rows {
-            R::before_delete(&ctx, current).await?;
-            remove::<R>(&txn, current).await?;
-            R::after_delete(&ctx, current).await?;
+        let mut removed = Vec::with_capacity(rows.len());
+        for current in rows {
+            R::before_delete(&ctx, &current).await?;
+            let soft = remove::<R>(&txn, &current).await?;
+            R::after_delete(&ctx, &current).await?;
+            removed.push(soft.unwrap_or(current));
         }
-        rows.len() as u64
+        record::<R>(state, &txn, caller, Change::Deleted, &removed).await?;
+        removed.len() as u64
+    } else if state.events().is_some() {
+        // One statement still, returning the rows for their events.
+        let deleted = match R::META.presets.soft_delete {
+            Some(i) => {
+                R::Entity::update_many()
+                    .col_expr(R::column(i), Expr::val(now()))
+                    .filter(cond)
+                    .exec_with_returning(&txn)
+                    .await?
+            }
+            None => {
+                R::Entity::delete_many()
+                    .filter(cond)
+                    .exec_with_returning(&txn)
+                    .await?
+            }
+        };
+        record::<R>(state, &txn, caller, Change::Deleted, &deleted).await?;
+        deleted.len() as u64
     } else {
         match R::META.presets.soft_delete {
             Some(i) => {
@@ -251,6 +286,7 @@ pub(crate) async fn bulk_delete<R: Hooks>(
         }
     };
     txn.commit().await?;
+    state.committed();
     Ok(BulkDeleted {
         success: Success,
         data: DeleteCount {

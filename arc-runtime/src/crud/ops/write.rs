@@ -14,6 +14,7 @@ use crate::crud::access::{
 use crate::crud::body::{Mode, Values};
 use crate::crud::response::{Created, Deleted, DeletedRow, One, Success};
 use crate::error::ArcError;
+use crate::events::{Change, record};
 use crate::hooks::{Hooks, WriteContext};
 use crate::resource::Resource;
 use crate::value;
@@ -43,7 +44,16 @@ pub(crate) async fn create<R: Hooks>(
     let db = state.db();
     let txn = db.begin().await?;
     let model = insert::<R>(&txn, caller, values).await?;
+    record::<R>(
+        state,
+        &txn,
+        caller,
+        Change::Created,
+        std::slice::from_ref(&model),
+    )
+    .await?;
     txn.commit().await?;
+    state.committed();
     let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
     Ok(Created {
         one: One::new(model, shape::<R>(caller), Some("Created successfully")),
@@ -74,13 +84,25 @@ pub(crate) async fn update<R: Hooks>(
     }
     let ctx = WriteContext { txn: &txn, caller };
     R::before_update(&ctx, &current, &mut row).await?;
-    let model = if row.is_changed() {
+    let changed = row.is_changed();
+    let model = if changed {
         row.update(&txn).await?
     } else {
         current.clone()
     };
     R::after_update(&ctx, &current, &model).await?;
+    if changed {
+        record::<R>(
+            state,
+            &txn,
+            caller,
+            Change::Updated,
+            std::slice::from_ref(&model),
+        )
+        .await?;
+    }
     txn.commit().await?;
+    state.committed();
     Ok(One::new(
         model,
         shape::<R>(caller),
@@ -89,21 +111,20 @@ pub(crate) async fn update<R: Hooks>(
 }
 
 /// Deletes `current`: soft (its `deleted_at` set) when the resource has `soft_delete`, for good
-/// otherwise. Whether it was soft.
+/// otherwise. The soft-deleted row, or `None` when it is gone.
 pub(super) async fn remove<R: Resource>(
     txn: &sea_orm::DatabaseTransaction,
     current: &R::Model,
-) -> Result<bool, ArcError> {
+) -> Result<Option<R::Model>, ArcError> {
     match R::META.presets.soft_delete {
         Some(i) => {
             let mut row = current.clone().into_active_model();
             row.try_set(R::column(i), now())?;
-            row.update(txn).await?;
-            Ok(true)
+            Ok(Some(row.update(txn).await?))
         }
         None => {
             current.clone().delete(txn).await?;
-            Ok(false)
+            Ok(None)
         }
     }
 }
@@ -122,9 +143,20 @@ pub(crate) async fn delete<R: Hooks>(
     let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
     let ctx = WriteContext { txn: &txn, caller };
     R::before_delete(&ctx, &current).await?;
-    let soft = remove::<R>(&txn, &current).await?;
+    let removed = remove::<R>(&txn, &current).await?;
     R::after_delete(&ctx, &current).await?;
+    let last = removed.as_ref().unwrap_or(&current);
+    record::<R>(
+        state,
+        &txn,
+        caller,
+        Change::Deleted,
+        std::slice::from_ref(last),
+    )
+    .await?;
+    let soft = removed.is_some();
     txn.commit().await?;
+    state.committed();
     Ok(Deleted {
         success: Success,
         data: DeletedRow {
@@ -155,7 +187,16 @@ pub(crate) async fn restore<R: Hooks>(
     R::before_update(&ctx, &current, &mut row).await?;
     let model = row.update(&txn).await?;
     R::after_update(&ctx, &current, &model).await?;
+    record::<R>(
+        state,
+        &txn,
+        caller,
+        Change::Restored,
+        std::slice::from_ref(&model),
+    )
+    .await?;
     txn.commit().await?;
+    state.committed();
     Ok(One::new(
         model,
         shape::<R>(caller),

@@ -1,0 +1,410 @@
+//! `GET /events/stream`: the events a caller may see, as Server-Sent Events.
+//!
+//! Authenticated (401 without credentials, whatever the resources' rules say). Each event is
+//! checked against the caller as a read of its row would be: the resource's `get` rule, the
+//! tenant (the caller's active organization), the owner preset, the rule's row filter; its
+//! row is shown as a `GET` would show it to them (no hidden field, `visible_to` and
+//! `redact_for` applied). The writer's user id is not sent. `?events=product.*,order.*`
+//! narrows the types; `Last-Event-ID` resumes from the outbox (within its retention); a
+//! heartbeat comment keeps proxies from closing an idle stream; a client that falls more than
+//! a buffer behind is disconnected (it reconnects with `Last-Event-ID`) rather than buffered
+//! without bound.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value as Json, json};
+use tokio::sync::broadcast;
+
+use super::outbox;
+use super::{Delivery, EventPattern, EventsRuntime};
+use crate::app::ArcState;
+use crate::auth::{AuthContext, Caller};
+use crate::crud::response::mask;
+use crate::error::{ArcError, ErrorCode};
+use crate::permissions::{Access, evaluate};
+use crate::resource::Shape;
+
+/// Rows read from the outbox per resume query.
+const REPLAY_PAGE: u64 = 256;
+
+/// The handler.
+pub(crate) async fn stream(
+    State(state): State<ArcState>,
+    caller: Caller,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match open(&state, caller.0, &headers, query.as_deref()).await {
+        Ok(sse) => sse.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// How long a stream waits for the feed of a starting app.
+const FEED_START: Duration = Duration::from_secs(5);
+
+async fn open(
+    state: &ArcState,
+    caller: Arc<AuthContext>,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>> + use<>>, ArcError> {
+    let runtime = state
+        .events()
+        .cloned()
+        .ok_or_else(|| ArcError::not_found("Route not found"))?;
+    if !caller.is_authenticated() {
+        return Err(ArcError::unauthorized("Authentication required"));
+    }
+    let patterns = patterns(query)?;
+    let slot = StreamSlot::take(&runtime).ok_or_else(|| {
+        ArcError::new(
+            ErrorCode::ServiceUnavailable,
+            "Too many open event streams, try again",
+        )
+        .with_retry_after(5)
+    })?;
+    let ids = Ids::new(state.cursor_key().clone(), &caller);
+    // An id this server did not give this caller resumes nothing (it is no error: browsers
+    // resend what they got): nobody reads history by naming a position.
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| ids.position(v.trim()));
+    let ends = stream_end(&runtime, &caller);
+    // Subscribe, then read where the feed is: what it sends from now on is past that
+    // position; what it sent before is in the outbox, for a resume to read.
+    let live = runtime.subscribe();
+    let fed = runtime.fed_until(FEED_START).await.ok_or_else(|| {
+        ArcError::new(
+            ErrorCode::ServiceUnavailable,
+            "The event stream is starting, try again",
+        )
+        .with_retry_after(1)
+    })?;
+    let (floor, replay_until) = match resume {
+        Some(after) if after < fed => (after, Some(fed)),
+        _ => (fed, None),
+    };
+    let tail = Tail {
+        live,
+        replay: VecDeque::new(),
+        floor,
+        replay_until,
+        caller,
+        patterns,
+        ids,
+        ends,
+        stop: runtime.stopping(),
+        runtime: runtime.clone(),
+        _slot: slot,
+    };
+    let events = futures_util::stream::unfold(tail, |mut tail| async move {
+        let event = tail.next().await?;
+        Some((Ok(event), tail))
+    });
+    Ok(Sse::new(events).keep_alive(
+        KeepAlive::new()
+            .interval(runtime.settings.heartbeat)
+            .text("heartbeat"),
+    ))
+}
+
+/// `?events=a,b`: the patterns a stream is narrowed to (every event without it). Any other
+/// parameter is a 400, like an unknown list parameter.
+fn patterns(query: Option<&str>) -> Result<Vec<EventPattern>, ArcError> {
+    let mut out = Vec::new();
+    for (key, value) in query_pairs(query.unwrap_or("")) {
+        if key != "events" {
+            return Err(ArcError::bad_request(format!(
+                "unknown query parameter `{key}` (the stream takes `events`)"
+            )));
+        }
+        for pattern in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            out.push(
+                pattern
+                    .parse::<EventPattern>()
+                    .map_err(|e| ArcError::bad_request(e.to_string()))?,
+            );
+        }
+    }
+    if out.is_empty() {
+        out.push(EventPattern::all());
+    }
+    Ok(out)
+}
+
+/// The pairs of a query string, percent-decoded.
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    let text = text.replace('+', " ");
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A stream's state: the resume still to replay, then the live events.
+struct Tail {
+    live: broadcast::Receiver<Arc<Delivery>>,
+    replay: VecDeque<Delivery>,
+    /// The position of the last event passed on (or skipped): publication positions only
+    /// grow, so anything at or below it is a duplicate.
+    floor: i64,
+    /// Replay from the outbox up to this position (what the feed had sent before the stream
+    /// subscribed); `None` once done.
+    replay_until: Option<i64>,
+    caller: Arc<AuthContext>,
+    patterns: Vec<EventPattern>,
+    ids: Ids,
+    /// When the stream closes: its lifetime, or the caller's credentials' expiry, if sooner.
+    /// The client reconnects (authenticated again) and resumes.
+    ends: tokio::time::Instant,
+    /// The app is stopping: streams close so draining does not wait for them.
+    stop: tokio::sync::watch::Receiver<bool>,
+    runtime: Arc<EventsRuntime>,
+    _slot: StreamSlot,
+}
+
+/// When a stream for `caller` closes.
+fn stream_end(runtime: &EventsRuntime, caller: &AuthContext) -> tokio::time::Instant {
+    let lifetime = runtime.settings.stream_lifetime;
+    let until_expiry = caller.expires_at.map(|at| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        Duration::from_secs(at.saturating_sub(now))
+    });
+    tokio::time::Instant::now() + until_expiry.map_or(lifetime, |left| left.min(lifetime))
+}
+
+/// One of the instance's open streams, given back on drop.
+struct StreamSlot(Arc<EventsRuntime>);
+
+impl StreamSlot {
+    fn take(runtime: &Arc<EventsRuntime>) -> Option<StreamSlot> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let max = runtime.settings.max_streams;
+        runtime
+            .streams
+            .fetch_update(SeqCst, SeqCst, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| StreamSlot(runtime.clone()))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0
+            .streams
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The `id:` of a stream's events: the publication position, signed for the caller (their
+/// user and organization) with the app's cursor secret, so `Last-Event-ID` resumes only from
+/// where this server told this caller it was.
+struct Ids {
+    key: crate::query::CursorKey,
+    audience: String,
+}
+
+impl Ids {
+    fn new(key: crate::query::CursorKey, caller: &AuthContext) -> Ids {
+        let audience = format!(
+            "events|{}|{}",
+            caller.user_id.as_deref().unwrap_or(""),
+            caller.org_id.as_deref().unwrap_or("")
+        );
+        Ids { key, audience }
+    }
+
+    fn id(&self, position: i64) -> String {
+        self.key
+            .encode(&self.audience, &[Some(position.to_string())])
+    }
+
+    fn position(&self, id: &str) -> Option<i64> {
+        match self.key.decode(&self.audience, id).ok()?.as_slice() {
+            [Some(position)] => position.parse().ok().filter(|p| *p >= 0),
+            _ => None,
+        }
+    }
+}
+
+impl Tail {
+    /// The next event this caller may see; `None` ends the stream.
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if *self.stop.borrow() || tokio::time::Instant::now() >= self.ends {
+                return None;
+            }
+            let delivery = if let Some(delivery) = self.replay.pop_front() {
+                Arc::new(delivery)
+            } else if let Some(until) = self.replay_until {
+                match outbox::published_since(&self.runtime.db, self.floor, REPLAY_PAGE).await {
+                    Ok(page) => {
+                        let done = (page.len() as u64) < REPLAY_PAGE
+                            || page.last().is_some_and(|d| d.seq >= until);
+                        if done {
+                            self.replay_until = None;
+                        }
+                        self.replay
+                            .extend(page.into_iter().filter(|d| d.seq <= until));
+                    }
+                    Err(e) => {
+                        // Without the outbox the resume cannot be complete: end the stream,
+                        // and the client retries with its `Last-Event-ID`.
+                        tracing::warn!(error = %e, "events: resuming a stream failed");
+                        return None;
+                    }
+                }
+                continue;
+            } else {
+                let received = tokio::select! {
+                    received = self.live.recv() => received,
+                    () = tokio::time::sleep_until(self.ends) => return None,
+                    _ = self.stop.changed() => return None,
+                };
+                match received {
+                    Ok(delivery) => delivery,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::info!(missed, "events: a stream fell behind and was closed");
+                        return None;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            };
+            if delivery.seq <= self.floor {
+                continue;
+            }
+            self.floor = delivery.seq;
+            if let Some(event) = self.render(&delivery) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// The SSE event for `delivery` if this caller may see it.
+    fn render(&self, delivery: &Delivery) -> Option<SseEvent> {
+        let event = &delivery.event;
+        if !self.patterns.iter().any(|p| p.matches(&event.name)) {
+            return None;
+        }
+        let data = visible(&self.runtime, &self.caller, delivery)?;
+        let body = json!({
+            "type": event.name,
+            "payload": data,
+            "meta": {
+                "id": event.meta.id,
+                "timestamp": event.meta.timestamp,
+                "resource": event.meta.resource,
+                "resourceId": event.meta.resource_id,
+            },
+        });
+        Some(
+            SseEvent::default()
+                .id(self.ids.id(delivery.seq))
+                .event(event.name.as_str())
+                .data(body.to_string()),
+        )
+    }
+}
+
+/// The payload of `delivery` as `caller` may see it, or `None` when they may not read the
+/// row. Events of no resource (an app's own) are not streamed.
+pub(crate) fn visible(
+    runtime: &EventsRuntime,
+    caller: &AuthContext,
+    delivery: &Delivery,
+) -> Option<Json> {
+    let event = &delivery.event;
+    let meta = *runtime.resources.get(event.meta.resource.as_deref()?)?;
+    let scope = meta.role_scope();
+    let fact = |i: usize| {
+        delivery
+            .facts
+            .get(meta.fields.get(i)?.name)
+            .and_then(Json::as_str)
+    };
+    let presets = &meta.presets;
+    if let Some(i) = presets.tenant
+        && (caller.org_id.is_none() || fact(i) != caller.org_id.as_deref())
+    {
+        return None;
+    }
+    if let Some(i) = presets.owner
+        && !presets
+            .owner_bypass
+            .iter()
+            .any(|role| caller.has_role_in(role, scope))
+        && (caller.user_id.is_none() || fact(i) != caller.user_id.as_deref())
+    {
+        return None;
+    }
+    // A stream lists rows as they change: the caller needs the `list` rule and the `get`
+    // rule, and each of their row filters.
+    for rule in [&meta.permissions.list, &meta.permissions.get] {
+        match evaluate(rule, caller, scope) {
+            Access::Denied => return None,
+            Access::Full => {}
+            Access::Rows(rows) => {
+                if !rows.holds(&fact, caller) {
+                    return None;
+                }
+            }
+        }
+    }
+    let shape = Shape::for_caller(meta, caller);
+    let written = event.payload.get("data").and_then(Json::as_object)?;
+    let mut data = Map::new();
+    for i in shape.fields.iter() {
+        let field = &meta.fields[i];
+        if let Some(value) = written.get(field.name) {
+            let value = if shape.redact.contains(i) {
+                json!(mask(field.ty))
+            } else {
+                value.clone()
+            };
+            data.insert(field.name.to_owned(), value);
+        }
+    }
+    Some(json!({
+        "resource": meta.name,
+        "operation": event.payload.get("operation"),
+        "data": data,
+        "timestamp": event.meta.timestamp,
+    }))
+}
