@@ -69,19 +69,25 @@ async fn migrator_records_steps_and_fresh(app: &TestApp) {
         "m_arc_create_products",
         "m_arc_unique_per_scope_products",
         "m_arc_create_orders",
+        // The events plugin's outbox, dead letters and relay lease, after the resources.
+        "m_arc_create_event_tables",
     ];
-    let status = |applied: [bool; 5]| -> Vec<(String, bool)> {
+    let status = |applied: [bool; 6]| -> Vec<(String, bool)> {
         names
             .iter()
             .zip(applied)
             .map(|(n, a)| ((*n).to_owned(), a))
             .collect()
     };
-    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 5]));
-    migrator.down(&app.db, Some(1)).await.expect("down one");
+    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 6]));
+    migrator.down(&app.db, Some(2)).await.expect("down two");
     assert_eq!(
         migrator.status(&app.db).await.unwrap(),
-        status([true, true, true, true, false])
+        status([true, true, true, true, false, false])
+    );
+    assert!(
+        count(app, "arc_outbox").await.is_err(),
+        "the outbox dropped"
     );
     assert!(count(app, "orders").await.is_err(), "orders dropped");
     assert!(count(app, "products").await.is_ok(), "products kept");
@@ -96,7 +102,7 @@ async fn migrator_records_steps_and_fresh(app: &TestApp) {
         .await;
     assert_eq!(created.status, 201);
     migrator.fresh(&app.db).await.expect("fresh");
-    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 5]));
+    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 6]));
     assert_eq!(
         app.get("/products").await.body["total"],
         0,
@@ -104,9 +110,9 @@ async fn migrator_records_steps_and_fresh(app: &TestApp) {
     );
 
     migrator.down(&app.db, None).await.expect("down all");
-    assert_eq!(migrator.status(&app.db).await.unwrap(), status([false; 5]));
+    assert_eq!(migrator.status(&app.db).await.unwrap(), status([false; 6]));
     migrator.up(&app.db, None).await.expect("up again");
-    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 5]));
+    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 6]));
 }
 
 /// A products table as it was made before uniqueness per tenant: `slug` UNIQUE across every

@@ -133,6 +133,22 @@ async fn document_and_router_agree() {
             } else {
                 Body::from("{}")
             };
+            if *method == Method::GET
+                && doc["paths"][path.as_str()]["get"]["responses"]["200"]["content"]
+                    .get("text/event-stream")
+                    .is_some()
+            {
+                // A stream never ends: open it, see that it is one, and let it go.
+                let auth: Vec<(&str, &str)> = app
+                    .default_headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let stream = arc_tests::sse::open(&app.router, &concrete(path), &auth).await;
+                assert_eq!(stream.status, 200, "GET {path}: {}", stream.error);
+                assert!(stream.content_type.starts_with("text/event-stream"));
+                continue;
+            }
             let reply = app.raw(request.body(body).unwrap()).await;
             let is_documented = documented.contains(&(method.to_string(), path.clone()));
             let fallback = reply.body["error"] == "Route not found";

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use arc_runtime::App;
 use arc_runtime::Preset;
-use arc_runtime::config::Redis;
 use arc_runtime::config::{Auth, JwtAuthenticator, JwtKeys};
+use arc_runtime::config::{Events, Redis};
 use arc_runtime::config::{JwtConfigError, JwtSigner, TokenClaims};
 use arc_runtime::sea_orm::DatabaseConnection;
 
@@ -42,13 +42,23 @@ pub fn app_with(
         .preset(preset))
 }
 
-/// The resources, with no authentication yet.
+/// The resources, with no authentication yet, and their events: each write is recorded in
+/// the outbox with it, streamed at `/events/stream`, and new orders are logged.
 fn resources(db: DatabaseConnection) -> App {
     App::new(db)
         .info("shop", env!("CARGO_PKG_VERSION"))
         .resource::<Category>()
         .resource::<Product>()
         .resource::<Order>()
+        .events(Events::new())
+        .on("order.created", |event| async move {
+            tracing::info!(
+                order = event.meta.resource_id.as_deref().unwrap_or(""),
+                org = event.meta.organization_id.as_deref().unwrap_or(""),
+                "order placed"
+            );
+            Ok::<(), std::convert::Infallible>(())
+        })
 }
 
 /// Bearer tokens signed with `jwt_secret`, checked as `preset` says, revoked in `redis`

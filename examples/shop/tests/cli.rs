@@ -128,7 +128,7 @@ fn migrations_and_doctor() {
         stdout(&status),
         "pending m_arc_create_categories\npending m_arc_unique_per_scope_categories\n\
          pending m_arc_create_products\npending m_arc_unique_per_scope_products\n\
-         pending m_arc_create_orders\n"
+         pending m_arc_create_orders\npending m_arc_create_event_tables\n"
     );
     let doctor = dir.shop(&["doctor"], &[]);
     assert_eq!(doctor.status.code(), Some(1), "{}", stdout(&doctor));
@@ -144,17 +144,18 @@ fn migrations_and_doctor() {
 
     let up = dir.shop(&["migrate", "up"], &[]);
     assert!(up.status.success(), "{}", stderr(&up));
-    assert_eq!(stdout(&up), "applied 5 migration(s)\n");
+    assert_eq!(stdout(&up), "applied 6 migration(s)\n");
     let doctor = dir.shop(&["doctor"], &[]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
     assert!(stdout(&doctor).contains("no problems found"));
 
-    let down = dir.shop(&["migrate", "down", "--steps", "1"], &[]);
+    let down = dir.shop(&["migrate", "down", "--steps", "2"], &[]);
     assert!(down.status.success(), "{}", stderr(&down));
     let status = stdout(&dir.shop(&["migrate", "status"], &[]));
     assert!(
         status.contains("applied m_arc_create_products")
-            && status.contains("pending m_arc_create_orders"),
+            && status.contains("pending m_arc_create_orders")
+            && status.contains("pending m_arc_create_event_tables"),
         "{status}"
     );
     let fresh = dir.shop(&["migrate", "fresh"], &[]);
