@@ -18,7 +18,8 @@
 //! ROUNDS (default 2) rotate which server goes first, each on a fresh copy of the seed, so
 //! none gains from its place; figures are means over the rounds. Prints req/s, p50, p99 and
 //! server CPU per request for each route, open against hand-written and secured against open,
-//! and each server's RSS.
+//! each server's RSS, and the events of the secured server's creates (the shop has events on):
+//! how many its relay published while it ran, at what rate, and their lag.
 
 mod hand;
 mod load;
@@ -526,6 +527,52 @@ fn print(title: &str, (a_name, a): (&str, &Summary), (b_name, b): (&str, &Summar
     );
 }
 
+/// What the secured server's outbox holds after its run: every create's event, how many the
+/// relay published while the server ran, at what rate, and how long each waited.
+struct OutboxFigures {
+    events: usize,
+    published: usize,
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+async fn outbox_figures(db_path: &Path) -> Result<OutboxFigures> {
+    let db = arc_runtime::connect(&sqlite_url(db_path)).await?;
+    let rows = db
+        .query_all_raw(arc_runtime::sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT created_at, delivered_at FROM arc_outbox",
+        ))
+        .await?;
+    let events = rows.len();
+    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    let mut lags = Vec::with_capacity(events);
+    for row in rows {
+        let written: i64 = row.try_get("", "created_at")?;
+        if let Some(published) = row.try_get::<Option<i64>>("", "delivered_at")? {
+            lags.push(published - written);
+            first = first.min(written);
+            last = last.max(published);
+        }
+    }
+    lags.sort_unstable();
+    let at = |q: f64| {
+        let i = ((lags.len().max(1) - 1) as f64 * q).round() as usize;
+        lags.get(i).copied().unwrap_or(0) as f64
+    };
+    let span = (last - first).max(1) as f64 / 1000.0;
+    Ok(OutboxFigures {
+        events,
+        published: lags.len(),
+        per_second: lags.len() as f64 / span,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: at(1.0),
+    })
+}
+
 fn run(seconds: Duration, rounds: usize) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("arc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -545,6 +592,7 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         seconds.as_secs()
     );
     let mut runs: Vec<Vec<Measured>> = MODES.iter().map(|_| Vec::new()).collect();
+    let mut outboxes = Vec::new();
     for round in 0..rounds {
         for k in 0..MODES.len() {
             let m = (k + round) % MODES.len();
@@ -557,6 +605,9 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
             };
             std::fs::copy(seed, &db)?;
             runs[m].push(measure(&rt, mode, &db, &ids, seconds)?);
+            if mode == "secured" {
+                outboxes.push(rt.block_on(outbox_figures(&db))?);
+            }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -578,6 +629,18 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         ("open", &open),
     );
     println!();
+    for (round, o) in outboxes.iter().enumerate() {
+        println!(
+            "secured's events, round {}: {} written, {} published by the relay at {:.0} events/s; lag (published - written) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            round + 1,
+            o.events,
+            o.published,
+            o.per_second,
+            o.p50_ms,
+            o.p99_ms,
+            o.max_ms
+        );
+    }
     println!(
         "server RSS after a run (peak): open {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1}), secured {:.1} MiB ({:.1}), production {:.1} MiB ({:.1})",
         open.rss.0,

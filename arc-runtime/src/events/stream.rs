@@ -233,9 +233,15 @@ impl Drop for StreamSlot {
     }
 }
 
-/// The `id:` of a stream's events: the publication position, signed for the caller (their
-/// user and organization) with the app's cursor secret, so `Last-Event-ID` resumes only from
-/// where this server told this caller it was.
+/// The `id:` of a stream's events: the publication position, enciphered and signed for the
+/// caller (their user and organization) with the app's cursor secret. `Last-Event-ID`
+/// resumes only from where this server told this caller it was, and the ids tell nothing:
+/// not how many events others' writes made in between (a count of rows the caller cannot
+/// see), nor where another caller's stream is.
+///
+/// Wire form: `base64url(enciphered position (8 bytes) ‖ first 8 bytes of its MAC)`. The
+/// cipher is a 4-round Feistel network over the 64-bit position whose round function is the
+/// HMAC (a pseudorandom permutation, Luby-Rackoff).
 struct Ids {
     key: crate::query::CursorKey,
     audience: String,
@@ -244,7 +250,7 @@ struct Ids {
 impl Ids {
     fn new(key: crate::query::CursorKey, caller: &AuthContext) -> Ids {
         let audience = format!(
-            "events|{}|{}",
+            "{}|{}",
             caller.user_id.as_deref().unwrap_or(""),
             caller.org_id.as_deref().unwrap_or("")
         );
@@ -252,17 +258,74 @@ impl Ids {
     }
 
     fn id(&self, position: i64) -> String {
-        self.key
-            .encode(&self.audience, &[Some(position.to_string())])
+        use base64::Engine;
+        let sealed = self.permute(position.cast_unsigned(), true).to_be_bytes();
+        let tag = self.tag(&sealed);
+        let mut wire = [0u8; 16];
+        wire[..8].copy_from_slice(&sealed);
+        wire[8..].copy_from_slice(&tag);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(wire)
     }
 
     fn position(&self, id: &str) -> Option<i64> {
-        match self.key.decode(&self.audience, id).ok()?.as_slice() {
-            [Some(position)] => position.parse().ok().filter(|p| *p >= 0),
-            _ => None,
+        use base64::Engine;
+        if id.len() != 22 {
+            return None;
         }
+        let wire = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(id)
+            .ok()?;
+        let (sealed, tag) = wire.split_at_checked(8)?;
+        let sealed: [u8; 8] = sealed.try_into().ok()?;
+        // Constant time: the comparison says nothing of how much of a forged tag was right.
+        let expected = self.tag(&sealed);
+        if tag.len() != expected.len()
+            || tag.iter().zip(expected).fold(0u8, |d, (a, b)| d | (a ^ b)) != 0
+        {
+            return None;
+        }
+        let position = self
+            .permute(u64::from_be_bytes(sealed), false)
+            .cast_signed();
+        (position >= 0).then_some(position)
+    }
+
+    fn tag(&self, sealed: &[u8; 8]) -> [u8; 8] {
+        let mac = self
+            .key
+            .mac(&[b"arc events id", self.audience.as_bytes(), sealed]);
+        let mut tag = [0u8; 8];
+        tag.copy_from_slice(&mac[..8]);
+        tag
+    }
+
+    /// The Feistel network, forward (enciphering) or back.
+    fn permute(&self, value: u64, forward: bool) -> u64 {
+        let round = |i: u8, half: u32| {
+            let mac = self.key.mac(&[
+                b"arc events round",
+                self.audience.as_bytes(),
+                &[i],
+                &half.to_be_bytes(),
+            ]);
+            u32::from_be_bytes([mac[0], mac[1], mac[2], mac[3]])
+        };
+        let (mut left, mut right) = ((value >> 32) as u32, value as u32);
+        if forward {
+            for i in 0..ROUNDS {
+                (left, right) = (right, left ^ round(i, right));
+            }
+        } else {
+            for i in (0..ROUNDS).rev() {
+                (left, right) = (right ^ round(i, left), left);
+            }
+        }
+        (u64::from(left) << 32) | u64::from(right)
     }
 }
+
+/// Rounds of the ids' Feistel network.
+const ROUNDS: u8 = 4;
 
 impl Tail {
     /// The next event this caller may see; `None` ends the stream.
@@ -407,4 +470,55 @@ pub(crate) fn visible(
         "data": data,
         "timestamp": event.meta.timestamp,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(user: &str, org: &str) -> AuthContext {
+        AuthContext {
+            user_id: Some(user.into()),
+            org_id: Some(org.into()),
+            ..AuthContext::default()
+        }
+    }
+
+    #[test]
+    fn ids_round_trip_and_hide_positions() {
+        let key = crate::query::CursorKey::new(b"secret");
+        let carl = Ids::new(key.clone(), &caller("carl", "acme"));
+        for position in [0, 1, 2, 41, 1 << 40, i64::MAX] {
+            let id = carl.id(position);
+            assert_eq!(id.len(), 22, "{id}");
+            assert_eq!(carl.position(&id), Some(position));
+        }
+        // Consecutive positions give unrelated ids: no shared prefix to count from.
+        let (a, b) = (carl.id(1000), carl.id(1001));
+        assert_ne!(a[..6], b[..6], "{a} {b}");
+        // Another caller, another organization, another key: not theirs to resume.
+        let id = carl.id(7);
+        let cleo = Ids::new(key.clone(), &caller("cleo", "acme"));
+        assert_eq!(cleo.position(&id), None);
+        assert_eq!(Ids::new(key, &caller("carl", "globex")).position(&id), None);
+        let other = Ids::new(
+            crate::query::CursorKey::new(b"other"),
+            &caller("carl", "acme"),
+        );
+        assert_eq!(other.position(&id), None);
+        // Tampered, truncated, garbage.
+        let mut bytes = id.clone().into_bytes();
+        bytes[3] = if bytes[3] == b'A' { b'B' } else { b'A' };
+        assert_eq!(carl.position(&String::from_utf8(bytes).unwrap()), None);
+        for bad in [
+            "",
+            "0",
+            "7",
+            &id[..21],
+            "!!!!!!!!!!!!!!!!!!!!!!",
+            &format!("{id}A"),
+        ] {
+            assert_eq!(carl.position(bad), None, "{bad:?}");
+        }
+    }
 }

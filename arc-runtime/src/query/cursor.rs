@@ -40,6 +40,17 @@ impl CursorKey {
         Self::new(&secret)
     }
 
+    /// The HMAC-SHA256 of `parts` under this key, each part length-prefixed (so no two lists
+    /// of parts share their bytes), for other signed values of the app (event ids).
+    pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
     fn tag(&self, payload: &[u8]) -> [u8; TAG_LEN] {
         let mut mac = self.0.clone();
         mac.update(payload);
