@@ -47,6 +47,7 @@ both!(
     the_stream_resumes_and_beats,
     a_write_on_one_instance_reaches_the_streams_of_every_instance,
     streams_are_bounded_and_close_in_time,
+    delivered_rows_are_pruned_and_positions_go_on,
 );
 
 async fn app_on(backend: &str, make: impl FnOnce(DatabaseConnection) -> App) -> TestApp {
@@ -611,6 +612,49 @@ async fn streams_are_bounded_and_close_in_time(backend: &str) {
     assert!(expiring.drain(Duration::from_secs(3)).await.is_empty());
     assert!(expiring.ended(), "the stream closed when its token expired");
     app2.cleanup().await;
+    app.cleanup().await;
+}
+
+async fn delivered_rows_are_pruned_and_positions_go_on(backend: &str) {
+    let app = app_on(backend, |db| {
+        shop_app(db).events(fast().retention(Duration::from_millis(300)))
+    })
+    .await;
+    for n in 0..3 {
+        let created = app
+            .post("/products", json!({"name": format!("Old {n}"), "price": n}))
+            .await;
+        assert_eq!(created.status, 201);
+    }
+    delivered(&app).await;
+    let last = scalar(&app.db, "SELECT position FROM arc_outbox_lease").await;
+    assert!(last > 0);
+    let mut left = i64::MAX;
+    for _ in 0..100 {
+        left = outbox_rows(&app).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        left, 0,
+        "delivered rows older than the retention are pruned"
+    );
+    // The next event's position comes after every earlier one, though their rows are gone.
+    let carl = shop_token("carl", "acme", &[]);
+    let mut stream = sse::open(&app.router, "/events/stream", &[("authorization", &carl)]).await;
+    let created = app
+        .post("/products", json!({"name": "New", "price": 9}))
+        .await;
+    let event = stream
+        .next(Duration::from_secs(5))
+        .await
+        .expect("the new event");
+    assert_eq!(event.data["meta"]["resourceId"], json!(id_of(&created)));
+    delivered(&app).await;
+    let now = scalar(&app.db, "SELECT position FROM arc_outbox_lease").await;
+    assert!(now > last, "{now} after {last}");
     app.cleanup().await;
 }
 

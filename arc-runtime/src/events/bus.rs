@@ -17,7 +17,7 @@ const QUEUE: usize = 4096;
 /// Rows the streams' feed reads at a time.
 const TAIL_PAGE: u64 = 256;
 
-/// How often the relay prunes delivered rows.
+/// How often the relay prunes delivered rows, at most (a shorter retention prunes as often).
 const PRUNE_EVERY_MS: i64 = 60_000;
 
 /// A subscriber's queue, as the relay sees it.
@@ -66,10 +66,10 @@ async fn relay(runtime: Arc<EventsRuntime>, queues: Vec<Queue>) {
             }
         };
         let now = now_ms();
-        if now - last_prune > PRUNE_EVERY_MS {
+        let retention = i64::try_from(runtime.settings.retention.as_millis()).unwrap_or(i64::MAX);
+        if now - last_prune > PRUNE_EVERY_MS.min(retention) {
             last_prune = now;
-            let before =
-                now - i64::try_from(runtime.settings.retention.as_millis()).unwrap_or(i64::MAX);
+            let before = now.saturating_sub(retention);
             match outbox::prune(&runtime.db, before).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(rows = n, "events: pruned delivered outbox rows"),
