@@ -1,14 +1,16 @@
 //! `GET /events/stream`: the events a caller may see, as Server-Sent Events.
 //!
 //! Authenticated (401 without credentials, whatever the resources' rules say). Each event is
-//! checked against the caller as a read of its row would be: the resource's `get` rule, the
-//! tenant (the caller's active organization), the owner preset, the rule's row filter; its
-//! row is shown as a `GET` would show it to them (no hidden field, `visible_to` and
-//! `redact_for` applied). The writer's user id is not sent. `?events=product.*,order.*`
-//! narrows the types; `Last-Event-ID` resumes from the outbox (within its retention); a
-//! heartbeat comment keeps proxies from closing an idle stream; a client that falls more than
-//! a buffer behind is disconnected (it reconnects with `Last-Event-ID`) rather than buffered
-//! without bound.
+//! checked against the caller as a list of its rows would be: the resource's `list` and `get`
+//! rules and their row filters, the tenant (the caller's active organization), the owner
+//! preset; its row is shown as a `GET` would show it to them (no hidden field, `visible_to`
+//! and `redact_for` applied). The writer's user id is not sent. `?events=product.*,order.*`
+//! narrows the types; `Last-Event-ID` resumes from the outbox (within its retention, from ids
+//! this server gave this caller); a heartbeat comment keeps proxies from closing an idle
+//! stream; a client that falls more than a buffer behind is disconnected (it reconnects with
+//! `Last-Event-ID`) rather than buffered without bound. An instance keeps a bounded number of
+//! streams open; each closes at its lifetime or its token's expiry (the client reconnects and
+//! is authenticated again), and at shutdown.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -50,6 +52,8 @@ pub(crate) async fn stream(
 /// How long a stream waits for the feed of a starting app.
 const FEED_START: Duration = Duration::from_secs(5);
 
+/// Opens a stream for `caller`, or says why not (404 without events, 401, 400 for the
+/// query, 503 when the instance has all the streams it keeps or its feed is not up yet).
 async fn open(
     state: &ArcState,
     caller: Arc<AuthContext>,
