@@ -125,8 +125,6 @@ pub mod config {
     pub use crate::plugins::versioning::{VersionBy, Versioning};
     pub use crate::preset::{LogFormat, PresetDefaults};
     pub use crate::query::QueryLimits;
-    #[cfg(feature = "redis")]
-    pub use crate::stores::redis::{Redis, RedisRateLimit, RedisRevocation};
     pub use crate::stores::{
         BoxFuture, Hit, InMemoryRateLimit, InMemoryRevocation, RateLimitStore, RevocationStore,
         StoreError,

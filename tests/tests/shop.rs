@@ -533,7 +533,7 @@ async fn tokens_and_org_selection(app: &TestApp) {
 }
 
 /// The Redis of the revocation test, under a prefix of this process.
-static REDIS: std::sync::OnceLock<arc_runtime::config::Redis> = std::sync::OnceLock::new();
+static REDIS: std::sync::OnceLock<arc_stores::Redis> = std::sync::OnceLock::new();
 
 fn shop_on_redis(db: arc_runtime::sea_orm::DatabaseConnection) -> arc_runtime::App {
     let preset = arc_runtime::Preset::Development;
@@ -546,7 +546,7 @@ fn shop_on_redis(db: arc_runtime::sea_orm::DatabaseConnection) -> arc_runtime::A
 async fn revocation_is_shared_through_redis() {
     let url = arc_tests::required_env("ARC_TEST_REDIS_URL", "Redis");
     let prefix = format!("shop-test:{}:", arc_runtime::uuid::Uuid::new_v4().simple());
-    let redis = arc_runtime::config::Redis::new(&url, prefix).unwrap();
+    let redis = arc_stores::Redis::new(&url, prefix).unwrap();
     REDIS.set(redis.clone()).ok();
     let app = TestApp::sqlite_with(shop_on_redis).await;
     let token = shop_token("ada", "acme", &["admin"]);

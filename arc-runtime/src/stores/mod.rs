@@ -1,9 +1,7 @@
 //! Shared state behind traits: every store has an in-memory implementation here (the
-//! embedded default) and Redis/SQL ones elsewhere, so N instances can behave as one.
+//! embedded default) and Redis ones in the arc-stores crate, so N instances can behave as one.
 
 pub(crate) mod rate_limit;
-#[cfg(feature = "redis")]
-pub(crate) mod redis;
 pub(crate) mod revocation;
 
 use std::future::Future;

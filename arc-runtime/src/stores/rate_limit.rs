@@ -1,5 +1,5 @@
 //! Rate-limit counters: fixed windows per key. The in-memory store serves one process; the
-//! Redis one ([`super::redis::RedisRateLimit`]) makes N instances share one budget.
+//! Redis one (arc-stores' `RedisRateLimit`) makes N instances share one budget.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -69,7 +69,7 @@ async fn build(setup: Setup) -> Result<App, Error> {
         );
     }
     let redis = match std::env::var("REDIS_URL") {
-        Ok(url) => Some(arc_runtime::config::Redis::new(&url, "shop:")?),
+        Ok(url) => Some(arc_stores::Redis::new(&url, "shop:")?),
         Err(_) => None,
     };
     // In production and edge, tokens need a `jti` and live a day at most.

@@ -6,8 +6,14 @@ use std::time::Duration;
 use deadpool_redis::redis::{self, AsyncCommands};
 use deadpool_redis::{Config, Pool, Runtime};
 
-use super::rate_limit::{Hit, RateLimitStore, unix_now};
-use super::{BoxFuture, RevocationStore, StoreError};
+use arc_runtime::config::{BoxFuture, Hit, RateLimitStore, RevocationStore, StoreError};
+
+/// Seconds since the epoch, now.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// A Redis connection pool and a key prefix.
 #[derive(Clone)]

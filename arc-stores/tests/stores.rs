@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use arc_runtime::config::Redis;
 use arc_runtime::config::{InMemoryRateLimit, InMemoryRevocation, RateLimitStore, RevocationStore};
+use arc_stores::Redis;
 
 /// The Redis server of the tests (`ARC_TEST_REDIS_URL`), under a fresh prefix; a panic when
 /// the variable is unset (the tests that call it are `#[ignore = "needs Redis"]`).
