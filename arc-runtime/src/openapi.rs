@@ -674,8 +674,9 @@ fn service_operation(route: &ServiceRoute, rate_limited: bool) -> Value {
             responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
         }
         "authenticated" => {
-            responses["400"] = json!({ "$ref": "#/components/responses/BadRequest" });
+            // Without credentials; or with an organization the caller is not a member of.
             responses["401"] = json!({ "$ref": "#/components/responses/Unauthorized" });
+            responses["403"] = json!({ "$ref": "#/components/responses/Forbidden" });
             if rate_limited {
                 responses["429"] = json!({ "$ref": "#/components/responses/RateLimited" });
             }
@@ -684,6 +685,9 @@ fn service_operation(route: &ServiceRoute, rate_limited: bool) -> Value {
     }
     let mut parameters = Vec::new();
     if route.path == crate::events::STREAM_PATH {
+        // A malformed `events` filter; an instance with all the streams it keeps open.
+        responses["400"] = json!({ "$ref": "#/components/responses/BadRequest" });
+        responses["503"] = json!({ "$ref": "#/components/responses/ServiceUnavailable" });
         parameters.push(json!({
             "name": "events", "in": "query", "required": false,
             "description": "Comma-separated event-type patterns (`product.*,order.created`); every event the caller may see without it.",

@@ -582,6 +582,7 @@ async fn streams_are_bounded_and_close_in_time(backend: &str) {
     let third = sse::open(&app.router, "/events/stream", &auth).await;
     assert_eq!(third.status, 503, "{}", third.error);
     assert_eq!(third.error["code"], "SERVICE_UNAVAILABLE");
+    documented(&app, &third);
     // At their lifetime, streams close (the client reconnects, authenticated again).
     assert!(one.drain(Duration::from_secs(3)).await.is_empty());
     assert!(one.ended(), "the stream closed at its lifetime");
@@ -658,6 +659,19 @@ async fn delivered_rows_are_pruned_and_positions_go_on(backend: &str) {
     app.cleanup().await;
 }
 
+/// Panics unless the document allows the stream's refusal: its status and its body.
+fn documented(app: &TestApp, refused: &sse::SseStream) {
+    let contract = app.contract.as_ref().expect("the app's document");
+    if let Some(problem) = contract.check(
+        &Method::GET,
+        "/events/stream",
+        refused.status,
+        Some(&refused.error),
+    ) {
+        panic!("the stream's answer breaks the document: {problem}");
+    }
+}
+
 fn names(events: &[SseEvent]) -> Vec<String> {
     events
         .iter()
@@ -672,6 +686,7 @@ async fn the_stream_shows_each_caller_what_it_may_read(backend: &str) {
     let anonymous = sse::open(&app.router, "/events/stream", &[]).await;
     assert_eq!(anonymous.status, 401, "{}", anonymous.error);
     assert_eq!(anonymous.error["code"], "UNAUTHORIZED");
+    documented(&app, &anonymous);
     let carl = shop_token("carl", "acme", &[]);
     let bad = sse::open(
         &app.router,
@@ -680,6 +695,7 @@ async fn the_stream_shows_each_caller_what_it_may_read(backend: &str) {
     )
     .await;
     assert_eq!(bad.status, 400, "{}", bad.error);
+    documented(&app, &bad);
     let unknown = sse::open(
         &app.router,
         "/events/stream?limit=3",
@@ -687,6 +703,15 @@ async fn the_stream_shows_each_caller_what_it_may_read(backend: &str) {
     )
     .await;
     assert_eq!(unknown.status, 400);
+    // Another organization's stream: refused before any event is looked at.
+    let elsewhere = sse::open(
+        &app.router,
+        "/events/stream",
+        &[("authorization", &carl), ("x-organization-id", "globex")],
+    )
+    .await;
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.error);
+    documented(&app, &elsewhere);
 
     let ada = arc_tests::acme_admin();
     let cleo = shop_token("cleo", "acme", &[]);
