@@ -126,8 +126,8 @@ pub mod config {
     pub use crate::preset::{LogFormat, PresetDefaults};
     pub use crate::query::QueryLimits;
     pub use crate::stores::{
-        BoxFuture, Hit, InMemoryRateLimit, InMemoryRevocation, RateLimitStore, RevocationStore,
-        StoreError,
+        BoxFuture, EventTransport, Hit, InMemoryRateLimit, InMemoryRevocation, InMemoryTransport,
+        RateLimitStore, Received, RevocationStore, StoreError,
     };
     pub use crate::telemetry::{Telemetry, TelemetryError, TelemetryGuard};
 }

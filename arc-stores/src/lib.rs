@@ -1,7 +1,8 @@
 //! arc-stores: the shared implementations of [arc-runtime]'s store traits, so N instances of
 //! an app behave as one. arc-runtime keeps the traits and their in-memory implementations
 //! (the embedded default); this crate holds the ones on real infrastructure, today Redis
-//! ([`Redis`]: token revocation and rate-limit counters).
+//! ([`Redis`]: token revocation, rate-limit counters, and the events' transport on Redis
+//! Streams, [`RedisStreams`]).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -22,5 +23,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod redis;
+mod streams;
 
 pub use redis::{Redis, RedisRateLimit, RedisRevocation};
+pub use streams::{DeadLetter, RedisStreams};

@@ -18,8 +18,10 @@ fn unix_now() -> u64 {
 /// A Redis connection pool and a key prefix.
 #[derive(Clone)]
 pub struct Redis {
-    pool: Pool,
-    prefix: String,
+    pub(crate) pool: Pool,
+    /// For the connections that block (stream reads), which stay out of the pool.
+    pub(crate) client: redis::Client,
+    pub(crate) prefix: String,
 }
 
 impl std::fmt::Debug for Redis {
@@ -37,8 +39,10 @@ impl Redis {
         let pool = Config::from_url(url)
             .create_pool(Some(Runtime::Tokio1))
             .map_err(StoreError::new)?;
+        let client = redis::Client::open(url).map_err(StoreError::new)?;
         Ok(Self {
             pool,
+            client,
             prefix: prefix.into(),
         })
     }
@@ -53,7 +57,7 @@ impl Redis {
         Ok(())
     }
 
-    fn key(&self, kind: &str, key: &str) -> String {
+    pub(crate) fn key(&self, kind: &str, key: &str) -> String {
         format!("{}{kind}:{key}", self.prefix)
     }
 
@@ -65,6 +69,12 @@ impl Redis {
     /// The rate-limit store on this server.
     pub fn rate_limit(&self) -> RedisRateLimit {
         RedisRateLimit(self.clone())
+    }
+
+    /// The events' transport on this server: the stream `{prefix}events` (see
+    /// [`RedisStreams`](crate::RedisStreams)).
+    pub fn event_streams(&self) -> crate::RedisStreams {
+        crate::RedisStreams::new(self.clone())
     }
 }
 

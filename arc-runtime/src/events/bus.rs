@@ -1,18 +1,16 @@
-//! Delivery: the relay, which publishes the outbox in order while it holds the lease, and the
-//! app's subscribers, each on a task of its own, retried with backoff, then dead-lettered.
+//! Delivery: the relay, which publishes the outbox in order to the transport while it holds
+//! the lease; the app's subscribers, each a consumer group of the transport, retried with
+//! backoff, then dead-lettered; and the feed of this instance's streams.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::outbox::{self, now_ms};
-use super::{Delivery, EventPattern, EventsRuntime, Subscriber};
-
-/// How many events wait for a subscriber before the relay waits for it.
-const QUEUE: usize = 4096;
+use super::{Event, EventsRuntime, Subscriber};
+use crate::stores::{EventTransport, Received};
 
 /// Rows the streams' feed reads at a time.
 const TAIL_PAGE: u64 = 256;
@@ -20,41 +18,54 @@ const TAIL_PAGE: u64 = 256;
 /// How often the relay prunes delivered rows, at most (a shorter retention prunes as often).
 const PRUNE_EVERY_MS: i64 = 60_000;
 
-/// A subscriber's queue, as the relay sees it.
-struct Queue {
-    pattern: EventPattern,
-    tx: mpsc::Sender<Arc<Delivery>>,
+/// A round's failure: the database's or the transport's.
+type RoundError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The tasks of an app's events: the relay, the streams' feed and what wakes it, and the
+/// subscribers (which [`EventsRuntime::shutdown`] stops last).
+pub(super) struct Tasks {
+    pub(super) relay: Vec<JoinHandle<()>>,
+    pub(super) subscribers: Vec<JoinHandle<()>>,
 }
 
-/// Starts the relay and one task per subscriber.
-pub(super) fn spawn(runtime: &Arc<EventsRuntime>) -> Vec<JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    let mut queues = Vec::new();
-    for sub in runtime.settings.subscribers.clone() {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        queues.push(Queue {
-            pattern: sub.pattern.clone(),
-            tx,
-        });
-        tasks.push(tokio::spawn(subscriber(runtime.clone(), sub, rx)));
+/// Starts the relay, the feed, and one consumer per subscriber.
+pub(super) fn spawn(runtime: &Arc<EventsRuntime>) -> Tasks {
+    let subscribers = runtime
+        .settings
+        .subscribers
+        .iter()
+        .map(|sub| tokio::spawn(subscriber(runtime.clone(), sub.clone())))
+        .collect();
+    Tasks {
+        relay: vec![
+            tokio::spawn(relay(runtime.clone())),
+            tokio::spawn(tail(runtime.clone())),
+            tokio::spawn(watch(runtime.clone())),
+        ],
+        subscribers,
     }
-    tasks.push(tokio::spawn(relay(runtime.clone(), queues)));
-    tasks.push(tokio::spawn(tail(runtime.clone())));
-    tasks
 }
 
 /// The relay: a round whenever a commit wakes it or the poll interval passes, until the
-/// app stops; then it gives its lease up. Its queues close with it, so the subscribers
-/// finish what is queued and end.
-async fn relay(runtime: Arc<EventsRuntime>, queues: Vec<Queue>) {
+/// app stops; then it gives its lease up. Before its first round it makes sure every
+/// subscriber's group exists, so none misses the first events.
+async fn relay(runtime: Arc<EventsRuntime>) {
     let mut stop = runtime.stopping();
     let mut last_prune = 0i64;
     let mut failures = 0u32;
+    let mut joined = false;
     loop {
         if *stop.borrow() {
             break;
         }
-        let more = match round(&runtime, &queues).await {
+        let outcome = match joined {
+            true => round(&runtime).await,
+            false => join_all(&runtime).await.map(|()| {
+                joined = true;
+                true
+            }),
+        };
+        let more = match outcome {
             Ok(more) => {
                 failures = 0;
                 more
@@ -100,6 +111,14 @@ async fn relay(runtime: Arc<EventsRuntime>, queues: Vec<Queue>) {
     }
 }
 
+/// Makes sure each subscriber's consumer group exists.
+async fn join_all(runtime: &EventsRuntime) -> Result<(), RoundError> {
+    for sub in &runtime.settings.subscribers {
+        runtime.transport.join(&sub.name).await?;
+    }
+    Ok(())
+}
+
 /// Takes or renews the relay's lease for this instance, for the lease's length from now.
 /// Whether it holds it.
 async fn hold_lease(runtime: &EventsRuntime) -> Result<bool, sea_orm::DbErr> {
@@ -116,7 +135,7 @@ async fn hold_lease(runtime: &EventsRuntime) -> Result<bool, sea_orm::DbErr> {
 
 /// One round: take (or renew) the lease, publish the first undelivered rows in order, mark
 /// them delivered. Whether a full batch went out (more may be waiting).
-async fn round(runtime: &EventsRuntime, queues: &[Queue]) -> Result<bool, sea_orm::DbErr> {
+async fn round(runtime: &EventsRuntime) -> Result<bool, RoundError> {
     let settings = &runtime.settings;
     let now = now_ms();
     if !hold_lease(runtime).await? {
@@ -134,22 +153,14 @@ async fn round(runtime: &EventsRuntime, queues: &[Queue]) -> Result<bool, sea_or
     runtime.metric(|| metrics::gauge!("arc_outbox_lag_seconds").set(lag));
     let full = rows.len() == settings.batch as usize;
     let mut delivered = Vec::with_capacity(rows.len());
+    let mut events = Vec::with_capacity(rows.len());
     for row in rows {
         // Rows go out in order: one not due yet holds back those after it.
         if row.next_attempt_at.is_some_and(|at| at > now) {
             break;
         }
         match row.delivery {
-            Ok(delivery) => {
-                if !publish(runtime, queues, Arc::new(delivery)).await? {
-                    // Another instance took the lease while a subscriber held this one up:
-                    // it publishes from here (what went out meanwhile goes out twice).
-                    tracing::warn!(
-                        "events: the relay's lease passed to another instance mid-round"
-                    );
-                    return Ok(false);
-                }
-            }
+            Ok(delivery) => events.push(delivery.event),
             Err(e) => {
                 // Not an envelope this crate wrote: it can never be delivered; say so once.
                 tracing::error!(seq = row.seq, error = %e, "events: unreadable outbox row, skipped");
@@ -161,51 +172,79 @@ async fn round(runtime: &EventsRuntime, queues: &[Queue]) -> Result<bool, sea_or
         }
         delivered.push(row.seq);
     }
+    if !events.is_empty() && !publish(runtime, &events).await? {
+        // Another instance took the lease while the transport held this one up: it
+        // publishes from here (the transport skips what went out twice).
+        tracing::warn!("events: the relay's lease passed to another instance mid-round");
+        return Ok(false);
+    }
     let all = delivered.len();
     if !outbox::mark_published(&runtime.db, &runtime.instance, &delivered).await? {
         tracing::warn!("events: the relay's lease expired before its round was marked");
         return Ok(false);
     }
     if all > 0 {
+        runtime.metric(|| {
+            for event in &events {
+                metrics::counter!("arc_events_published_total", "type" => event.name.clone())
+                    .increment(1);
+            }
+        });
         runtime.published.notify_one();
+        if let Err(e) = runtime.transport.announce().await {
+            tracing::debug!(error = %e, "events: announcing published events failed");
+        }
     }
     Ok(full && all == settings.batch as usize)
 }
 
-/// Hands one event to the matching subscribers' queues. A full queue (a subscriber more
-/// than [`QUEUE`] events behind) holds the relay back rather than buffering without bound;
-/// while it waits, the relay keeps renewing its lease. Whether it still holds the lease.
-async fn publish(
-    runtime: &EventsRuntime,
-    queues: &[Queue],
-    delivery: Arc<Delivery>,
-) -> Result<bool, sea_orm::DbErr> {
+/// Appends `events` to the transport. A full log (a subscriber far behind) holds the relay
+/// back rather than buffering without bound; while it waits, the relay keeps renewing its
+/// lease. Whether it still holds the lease.
+async fn publish(runtime: &EventsRuntime, events: &[Arc<Event>]) -> Result<bool, RoundError> {
     let renew_every = runtime.settings.lease / 3;
-    for queue in queues {
-        if !queue.pattern.matches(&delivery.event.name) {
-            continue;
-        }
-        loop {
-            match tokio::time::timeout(renew_every, queue.tx.reserve()).await {
-                Ok(Ok(permit)) => {
-                    permit.send(delivery.clone());
-                    break;
-                }
-                // A closed queue is a subscriber task that ended with the app.
-                Ok(Err(_)) => break,
-                Err(_) => {
-                    if !hold_lease(runtime).await? {
-                        return Ok(false);
-                    }
+    let mut publishing = runtime.transport.publish(events);
+    loop {
+        match tokio::time::timeout(renew_every, &mut publishing).await {
+            Ok(published) => return published.map(|()| true).map_err(Into::into),
+            Err(_) => {
+                if !hold_lease(runtime).await? {
+                    return Ok(false);
                 }
             }
         }
     }
-    runtime.metric(|| {
-        metrics::counter!("arc_events_published_total", "type" => delivery.event.name.clone())
-            .increment(1);
-    });
-    Ok(true)
+}
+
+/// Wakes this instance's feed when another instance's relay announces published events
+/// (a transport of one process never does: the relay wakes the feed itself).
+async fn watch(runtime: Arc<EventsRuntime>) {
+    let mut stop = runtime.stopping();
+    let mut after: Option<String> = None;
+    let mut failures = 0u32;
+    loop {
+        let heard = tokio::select! {
+            heard = runtime.transport.watch(after.as_deref()) => heard,
+            _ = stop.changed() => break,
+        };
+        match heard {
+            Ok(name) => {
+                failures = 0;
+                if after.is_some() && name != after {
+                    runtime.published.notify_one();
+                }
+                after = name;
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::debug!(error = %e, "events: watching for published events failed");
+                tokio::select! {
+                    () = tokio::time::sleep(runtime.settings.retry.backoff(failures)) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        }
+    }
 }
 
 /// The streams' feed on every instance: what the relay (of whichever instance holds the
@@ -263,64 +302,123 @@ async fn tail(runtime: Arc<EventsRuntime>) {
     }
 }
 
-/// A subscriber's task: each queued event through its handler, retried per the settings,
-/// then dead-lettered.
-async fn subscriber(
-    runtime: Arc<EventsRuntime>,
-    sub: Subscriber,
-    mut rx: mpsc::Receiver<Arc<Delivery>>,
+/// A subscriber's task: a consumer of its group, on this instance. Each entry goes through
+/// the handler, retried per the settings, then dead-lettered; then it is acknowledged. At
+/// shutdown (after the relay stopped) it takes what is left for it, then ends.
+async fn subscriber(runtime: Arc<EventsRuntime>, sub: Subscriber) {
+    let transport = runtime.transport.clone();
+    let mut drain = runtime.draining();
+    let mut failures = 0u32;
+    loop {
+        let draining = *drain.borrow();
+        let received = tokio::select! {
+            received = transport.receive(&sub.name, &runtime.instance) => received,
+            _ = drain.changed(), if !draining => continue,
+        };
+        match received {
+            Ok(entries) if entries.is_empty() && draining => break,
+            Ok(entries) => {
+                failures = 0;
+                for entry in entries {
+                    handle(&runtime, &*transport, &sub, &entry).await;
+                }
+            }
+            Err(e) => {
+                if draining {
+                    break;
+                }
+                failures = failures.saturating_add(1);
+                tracing::warn!(subscriber = %sub.name, error = %e, failures, "events: receiving failed");
+                // The group may be gone (a transport that lost its data): join it again.
+                if let Err(e) = transport.join(&sub.name).await {
+                    tracing::debug!(error = %e, "events: joining the group failed");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(runtime.settings.retry.backoff(failures)) => {}
+                    _ = drain.changed() => {}
+                }
+            }
+        }
+    }
+}
+
+/// Hands `entry` to `sub` (when it matches its pattern), then acknowledges it.
+async fn handle(
+    runtime: &EventsRuntime,
+    transport: &dyn EventTransport,
+    sub: &Subscriber,
+    entry: &Received,
+) {
+    // The group reads every event; the handler sees those of its pattern.
+    if sub.pattern.matches(&entry.event.name) {
+        deliver(runtime, transport, sub, entry).await;
+    }
+    // An acknowledgement lost is a delivery again later: at least once.
+    if let Err(e) = transport.ack(&sub.name, &entry.id).await {
+        tracing::warn!(subscriber = %sub.name, error = %e, "events: acknowledging failed");
+    }
+}
+
+/// Runs `entry` through `sub`'s handler until it succeeds or the attempts run out, then
+/// dead-letters it.
+async fn deliver(
+    runtime: &EventsRuntime,
+    transport: &dyn EventTransport,
+    sub: &Subscriber,
+    entry: &Received,
 ) {
     let retry = runtime.settings.retry;
-    while let Some(delivery) = rx.recv().await {
-        let event = &delivery.event;
-        let mut attempt = 1;
-        loop {
-            let outcome =
-                match std::panic::catch_unwind(AssertUnwindSafe(|| (sub.handler)(event.clone()))) {
-                    Ok(fut) => AssertUnwindSafe(fut)
-                        .catch_unwind()
-                        .await
-                        .unwrap_or_else(|_| Err("the handler panicked".into())),
-                    Err(_) => Err("the handler panicked".into()),
-                };
-            match outcome {
-                Ok(()) => {
-                    runtime.metric(|| {
-                        metrics::counter!(
-                            "arc_events_consumed_total",
-                            "type" => event.name.clone(),
-                            "outcome" => "ok",
-                        )
+    let event = &entry.event;
+    let mut attempt = 1;
+    loop {
+        let outcome =
+            match std::panic::catch_unwind(AssertUnwindSafe(|| (sub.handler)(event.clone()))) {
+                Ok(fut) => AssertUnwindSafe(fut)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| Err("the handler panicked".into())),
+                Err(_) => Err("the handler panicked".into()),
+            };
+        match outcome {
+            Ok(()) => {
+                runtime.metric(|| {
+                    metrics::counter!(
+                        "arc_events_consumed_total",
+                        "type" => event.name.clone(),
+                        "outcome" => "ok",
+                    )
+                    .increment(1);
+                });
+                break;
+            }
+            Err(e) if attempt < retry.attempts => {
+                tracing::debug!(subscriber = %sub.name, event = %event.meta.id, attempt, error = %e, "events: handler failed, retrying");
+                tokio::time::sleep(retry.backoff(attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => {
+                let error = e.to_string();
+                let envelope = serde_json::to_string(&**event).unwrap_or_default();
+                tracing::error!(subscriber = %sub.name, attempts = attempt, error = %error, %envelope, "events: handler failed for good, dead-lettered");
+                runtime.metric(|| {
+                    metrics::counter!(
+                        "arc_events_consumed_total",
+                        "type" => event.name.clone(),
+                        "outcome" => "dead_letter",
+                    )
+                    .increment(1);
+                    metrics::counter!("arc_events_dead_letters_total", "type" => event.name.clone())
                         .increment(1);
-                    });
-                    break;
+                });
+                let kept =
+                    outbox::dead_letter(&runtime.db, &sub.name, event, &error, attempt).await;
+                if let Err(e) = kept {
+                    tracing::error!(error = %e, "events: the dead letter could not be stored");
                 }
-                Err(e) if attempt < retry.attempts => {
-                    tracing::debug!(subscriber = %sub.name, event = %event.meta.id, attempt, error = %e, "events: handler failed, retrying");
-                    tokio::time::sleep(retry.backoff(attempt)).await;
-                    attempt += 1;
+                if let Err(e) = transport.dead_letter(&sub.name, entry, &error).await {
+                    tracing::error!(error = %e, "events: the transport's dead letter could not be stored");
                 }
-                Err(e) => {
-                    let envelope = serde_json::to_string(&**event).unwrap_or_default();
-                    tracing::error!(subscriber = %sub.name, attempts = attempt, error = %e, %envelope, "events: handler failed for good, dead-lettered");
-                    runtime.metric(|| {
-                        metrics::counter!(
-                            "arc_events_consumed_total",
-                            "type" => event.name.clone(),
-                            "outcome" => "dead_letter",
-                        )
-                        .increment(1);
-                        metrics::counter!("arc_events_dead_letters_total", "type" => event.name.clone())
-                            .increment(1);
-                    });
-                    let kept =
-                        outbox::dead_letter(&runtime.db, &sub.name, event, &e.to_string(), attempt)
-                            .await;
-                    if let Err(e) = kept {
-                        tracing::error!(error = %e, "events: the dead letter could not be stored");
-                    }
-                    break;
-                }
+                break;
             }
         }
     }

@@ -36,7 +36,7 @@ pub(crate) use stream::stream;
 
 use crate::plugins::metrics::Metrics;
 use crate::resource::ResourceMeta;
-use crate::stores::BoxFuture;
+use crate::stores::{BoxFuture, EventTransport, InMemoryTransport};
 
 /// An event, in arc's envelope: `{"type", "payload", "meta"}`.
 ///
@@ -86,6 +86,34 @@ pub struct EventMeta {
     /// The request's W3C trace id (32 hex digits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+}
+
+impl Event {
+    /// An event named `name` with `payload`: a new id, the time now, version 1, and the
+    /// request's `x-request-id` and trace id when made while serving one.
+    ///
+    /// ```
+    /// let event = arc_runtime::Event::new("invoice.sent", serde_json::json!({ "number": 42 }));
+    /// assert_eq!(event.meta.version, 1);
+    /// ```
+    pub fn new(name: impl Into<String>, payload: Json) -> Event {
+        Event {
+            name: name.into(),
+            payload,
+            meta: EventMeta {
+                id: Uuid::new_v4(),
+                timestamp: Utc::now(),
+                version: 1,
+                resource: None,
+                resource_id: None,
+                user_id: None,
+                organization_id: None,
+                correlation_id: crate::plugins::request_id::current()
+                    .and_then(|v| v.to_str().ok().map(str::to_owned)),
+                trace_id: crate::plugins::trace::current().map(|t| format!("{:032x}", t.trace_id)),
+            },
+        }
+    }
 }
 
 /// What a subscriber answers: `Ok` when it handled the event; an error is retried with
@@ -159,6 +187,7 @@ pub struct Events {
     pub(crate) stream_lifetime: Duration,
     pub(crate) max_streams: usize,
     pub(crate) subscribers: Vec<Subscriber>,
+    pub(crate) transport: Option<Arc<dyn EventTransport>>,
     pub(crate) problems: Vec<String>,
 }
 
@@ -176,6 +205,7 @@ impl std::fmt::Debug for Events {
             .field("stream_lifetime", &self.stream_lifetime)
             .field("max_streams", &self.max_streams)
             .field("subscribers", &subscribers)
+            .field("transport", &self.transport)
             .finish()
     }
 }
@@ -218,6 +248,7 @@ impl Events {
             stream_lifetime: Self::DEFAULT_STREAM_LIFETIME,
             max_streams: Self::DEFAULT_MAX_STREAMS,
             subscribers: Vec::new(),
+            transport: None,
             problems: Vec::new(),
         }
     }
@@ -270,6 +301,16 @@ impl Events {
     /// How many streams this instance keeps open at once.
     pub fn max_streams(mut self, streams: usize) -> Self {
         self.max_streams = streams;
+        self
+    }
+
+    /// Where the relay publishes and the subscribers read: the in-process
+    /// [`InMemoryTransport`](crate::config::InMemoryTransport) by default, or a shared one
+    /// (arc-stores' Redis Streams), with which each subscriber is a consumer group whose work
+    /// is split between the instances, events survive an instance's death, and every
+    /// instance's streams hear of new events at once.
+    pub fn transport(mut self, transport: impl EventTransport) -> Self {
+        self.transport = Some(Arc::new(transport));
         self
     }
 
@@ -349,8 +390,13 @@ pub(crate) struct EventsRuntime {
     pub(crate) streams: std::sync::atomic::AtomicUsize,
     /// Every published event (of any instance's relay), for the streams of this instance.
     pub(crate) live: tokio::sync::broadcast::Sender<Arc<Delivery>>,
+    /// Where the relay publishes and the subscribers read.
+    pub(crate) transport: Arc<dyn EventTransport>,
+    /// Stops the relay, the feed and the streams.
     stop: tokio::sync::watch::Sender<bool>,
-    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Tells the subscribers to take what is left and end (once the relay stopped).
+    drain: tokio::sync::watch::Sender<bool>,
+    tasks: Mutex<Option<bus::Tasks>>,
 }
 
 impl std::fmt::Debug for EventsRuntime {
@@ -382,6 +428,11 @@ impl EventsRuntime {
     ) -> Arc<EventsRuntime> {
         let (live, _) = tokio::sync::broadcast::channel(STREAM_BUFFER);
         let (stop, _) = tokio::sync::watch::channel(false);
+        let (drain, _) = tokio::sync::watch::channel(false);
+        let transport = settings
+            .transport
+            .clone()
+            .unwrap_or_else(|| Arc::new(InMemoryTransport::new()));
         let runtime = Arc::new(EventsRuntime {
             settings,
             db,
@@ -394,12 +445,14 @@ impl EventsRuntime {
             feed: Mutex::new(()),
             streams: std::sync::atomic::AtomicUsize::new(0),
             live,
+            transport,
             stop,
-            tasks: Mutex::new(Vec::new()),
+            drain,
+            tasks: Mutex::new(None),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             let tasks = bus::spawn(&runtime);
-            *runtime.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
+            *runtime.tasks.lock().unwrap_or_else(|e| e.into_inner()) = Some(tasks);
         } else {
             tracing::warn!("events: no Tokio runtime, so no relay; events wait in the outbox");
         }
@@ -413,13 +466,23 @@ impl EventsRuntime {
         }
     }
 
-    /// Stops the relay after its current round (releasing its lease) and lets the subscribers
-    /// finish the events queued for them, within `within`.
+    /// Stops the relay after its current round (releasing its lease), then lets the
+    /// subscribers take what the transport holds for them, within `within`.
     pub(crate) async fn shutdown(&self, within: Duration) {
         self.stop.send_replace(true);
-        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        let all = futures_util::future::join_all(tasks);
-        if tokio::time::timeout(within, all).await.is_err() {
+        let tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(tasks) = tasks else { return };
+        let deadline = tokio::time::Instant::now() + within;
+        let relay = futures_util::future::join_all(tasks.relay);
+        if tokio::time::timeout_at(deadline, relay).await.is_err() {
+            tracing::warn!("events: the relay did not stop in time");
+        }
+        self.drain.send_replace(true);
+        let subscribers = futures_util::future::join_all(tasks.subscribers);
+        if tokio::time::timeout_at(deadline, subscribers)
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 "events: subscribers still busy at shutdown; their queued events are left"
             );
@@ -449,5 +512,9 @@ impl EventsRuntime {
 
     pub(crate) fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
         self.stop.subscribe()
+    }
+
+    pub(crate) fn draining(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.drain.subscribe()
     }
 }

@@ -3,12 +3,14 @@
 
 pub(crate) mod rate_limit;
 pub(crate) mod revocation;
+pub(crate) mod transport;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use rate_limit::{Hit, InMemoryRateLimit, RateLimitStore};
 pub use revocation::{InMemoryRevocation, RevocationStore};
+pub use transport::{EventTransport, InMemoryTransport, Received};
 
 /// A boxed future, for the object-safe store and authenticator traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
