@@ -532,8 +532,18 @@ async fn tokens_and_org_selection(app: &TestApp) {
     assert_error(&wrong_org, 403, "ORG_ACCESS_DENIED");
 }
 
-/// The Redis of the revocation test, under a prefix of this process.
+/// The Redis of the tests of the shop on Redis, under a prefix of this process.
 static REDIS: std::sync::OnceLock<arc_stores::Redis> = std::sync::OnceLock::new();
+
+fn redis() -> arc_stores::Redis {
+    REDIS
+        .get_or_init(|| {
+            let url = arc_tests::required_env("ARC_TEST_REDIS_URL", "Redis");
+            let prefix = format!("shop-test:{}:", arc_runtime::uuid::Uuid::new_v4().simple());
+            arc_stores::Redis::new(&url, prefix).unwrap()
+        })
+        .clone()
+}
 
 fn shop_on_redis(db: arc_runtime::sea_orm::DatabaseConnection) -> arc_runtime::App {
     let preset = arc_runtime::Preset::Development;
@@ -544,10 +554,7 @@ fn shop_on_redis(db: arc_runtime::sea_orm::DatabaseConnection) -> arc_runtime::A
 #[tokio::test]
 #[ignore = "needs Redis"]
 async fn revocation_is_shared_through_redis() {
-    let url = arc_tests::required_env("ARC_TEST_REDIS_URL", "Redis");
-    let prefix = format!("shop-test:{}:", arc_runtime::uuid::Uuid::new_v4().simple());
-    let redis = arc_stores::Redis::new(&url, prefix).unwrap();
-    REDIS.set(redis.clone()).ok();
+    let redis = redis();
     let app = TestApp::sqlite_with(shop_on_redis).await;
     let token = shop_token("ada", "acme", &["admin"]);
     let claims = jsonwebtoken::decode::<Value>(
@@ -573,4 +580,36 @@ async fn revocation_is_shared_through_redis() {
     let refused = as_(&app, &token, Method::GET, "/products", None).await;
     assert_error(&refused, 401, "UNAUTHORIZED");
     assert_eq!(refused.body["error"], "Token has been revoked");
+}
+
+/// With Redis, the shop's events travel on its stream (`{prefix}events`).
+#[tokio::test]
+#[ignore = "needs Redis"]
+async fn the_shops_events_travel_on_redis() {
+    let streams = redis().event_streams();
+    let app = TestApp::sqlite_with(shop_on_redis).await;
+    let ada = shop_token("ada", "acme", &["admin"]);
+    let created = as_(
+        &app,
+        &ada,
+        Method::POST,
+        "/products",
+        Some(json!({"name": "On Redis", "price": 3})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["data"]["id"].as_str().unwrap().to_owned();
+    for _ in 0..250 {
+        let entries = streams.read("-", 1000).await.unwrap();
+        if let Some(entry) = entries
+            .iter()
+            .find(|e| e.event.meta.resource_id.as_deref() == Some(id.as_str()))
+        {
+            assert_eq!(entry.event.name, "product.created");
+            assert_eq!(entry.event.payload["data"]["name"], "On Redis");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("product.created never reached the stream");
 }

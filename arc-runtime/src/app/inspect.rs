@@ -20,7 +20,7 @@ impl App {
             );
         }
         if let Some(events) = &self.events {
-            problems.extend(events.problems.iter().cloned());
+            problems.extend(events.problems());
         }
         problems
     }

@@ -354,6 +354,21 @@ impl Events {
     }
 }
 
+impl Events {
+    /// What keeps these settings from working: malformed patterns, and a lease that would
+    /// lapse between the relay's rounds (it is renewed each round, at least every poll).
+    pub(crate) fn problems(&self) -> Vec<String> {
+        let mut problems = self.problems.clone();
+        if self.lease <= self.poll {
+            problems.push(format!(
+                "events: the relay's lease ({:?}) must outlast its poll interval ({:?})",
+                self.lease, self.poll
+            ));
+        }
+        problems
+    }
+}
+
 /// An outbox row on its way: the event, its place in the outbox, and the values of the
 /// fields that decide who may see it (tenant, owner, the rules' fields), which are never
 /// sent.

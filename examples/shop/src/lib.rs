@@ -26,32 +26,37 @@ pub const DEV_JWT_SECRET: &str = "arc-rs shop development secret: never use in p
 /// The shop's application over `db`, authenticating bearer tokens signed with `jwt_secret`
 /// (at least 32 bytes), with in-memory stores and development defaults.
 pub fn app(db: DatabaseConnection, jwt_secret: &[u8]) -> Result<App, JwtConfigError> {
-    Ok(resources(db).auth(auth(jwt_secret, None, Preset::Development)?))
+    Ok(resources(db, Events::new()).auth(auth(jwt_secret, None, Preset::Development)?))
 }
 
 /// The shop under `preset` (the app's defaults and its token rules: in production and edge,
 /// tokens need a `jti` and live a day at most, see [`JwtAuthenticator::preset`]); with
-/// `redis`, revoked tokens are kept there, so every instance refuses them.
+/// `redis`, revoked tokens are kept there, so every instance refuses them, and events travel
+/// on its streams, so instances share the subscribers' work and hear each other's events.
 pub fn app_with(
     db: DatabaseConnection,
     jwt_secret: &[u8],
     redis: Option<&Redis>,
     preset: Preset,
 ) -> Result<App, JwtConfigError> {
-    Ok(resources(db)
+    let events = match redis {
+        Some(redis) => Events::new().transport(redis.event_streams()),
+        None => Events::new(),
+    };
+    Ok(resources(db, events)
         .auth(auth(jwt_secret, redis, preset)?)
         .preset(preset))
 }
 
 /// The resources, with no authentication yet, and their events: each write is recorded in
 /// the outbox with it, streamed at `/events/stream`, and new orders are logged.
-fn resources(db: DatabaseConnection) -> App {
+fn resources(db: DatabaseConnection, events: Events) -> App {
     App::new(db)
         .info("shop", env!("CARGO_PKG_VERSION"))
         .resource::<Category>()
         .resource::<Product>()
         .resource::<Order>()
-        .events(Events::new())
+        .events(events)
         .on("order.created", |event| async move {
             tracing::info!(
                 order = event.meta.resource_id.as_deref().unwrap_or(""),
