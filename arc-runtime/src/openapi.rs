@@ -699,6 +699,21 @@ fn service_operation(route: &ServiceRoute, rate_limited: bool) -> Value {
             "schema": { "type": "string" },
         }));
     }
+    if route.path == crate::events::WS_PATH {
+        // The upgrade, not a 200; a request that is no upgrade, or a malformed filter; an
+        // instance with all the streams it keeps open.
+        if let Some(map) = responses.as_object_mut() {
+            map.remove("200");
+        }
+        responses["101"] = json!({ "description": "Switched to the WebSocket protocol: arc's messages (`connected`, `subscribe`/`subscribed`, events as `{type, data, meta}`, `ping`, `error`)." });
+        responses["400"] = json!({ "$ref": "#/components/responses/BadRequest" });
+        responses["503"] = json!({ "$ref": "#/components/responses/ServiceUnavailable" });
+        parameters.push(json!({
+            "name": "events", "in": "query", "required": false,
+            "description": "Comma-separated event-type patterns to subscribe to at once (`product.*,order.created`); nothing until a `subscribe` message without it.",
+            "schema": { "type": "string" },
+        }));
+    }
     if route.path == "/_health/ready" {
         responses["503"] = json!({ "$ref": "#/components/responses/ServiceUnavailable" });
     }

@@ -14,6 +14,7 @@ pub mod notes;
 pub mod proxy;
 pub mod sse;
 pub mod tickets;
+pub mod ws;
 
 use arc_runtime::sea_orm::{ConnectionTrait, DatabaseConnection};
 use axum::Router;

@@ -1,6 +1,6 @@
 //! Events across instances on Redis Streams, with PostgreSQL: a subscriber is a consumer
-//! group whose work the instances split; a write on one instance reaches the streams of the
-//! other at once; a Redis outage delays events and loses none; a relay killed between
+//! group whose work the instances split; a write on one instance reaches the SSE and
+//! WebSocket clients of the other at once; a Redis outage delays events and loses none; a relay killed between
 //! publishing and marking is taken over, and nothing reaches a group twice.
 
 use std::collections::HashMap;
@@ -152,6 +152,13 @@ async fn instances_split_a_group_and_hear_each_others_writes() {
         arc_tests::sse::open(&app.router, "/events/stream", &[("authorization", &carl)]).await;
     let mut there =
         arc_tests::sse::open(&other.router, "/events/stream", &[("authorization", &carl)]).await;
+    let socket = arc_tests::ws::serve(&other.router).await;
+    let mut there_ws =
+        arc_tests::ws::connect(socket, "/ws?events=product.*", &[("authorization", &carl)])
+            .await
+            .unwrap_or_else(|r| panic!("refused: {r:?}"));
+    let hello = there_ws.next(Duration::from_secs(2)).await.expect("hello");
+    assert_eq!(hello["type"], "connected");
 
     // Writes on the lease holder: the other instance's stream has them well before its
     // next poll of the outbox, through Redis.
@@ -169,6 +176,15 @@ async fn instances_split_a_group_and_hear_each_others_writes() {
         }
         assert_eq!(names, [json!("First"), json!("Second")]);
     }
+    let mut names = Vec::new();
+    while names.len() < 2 {
+        let event = there_ws
+            .next(Duration::from_millis(1500))
+            .await
+            .expect("the event within 1.5 s, on the other instance's WebSocket");
+        names.push(event["data"]["data"]["name"].clone());
+    }
+    assert_eq!(names, [json!("First"), json!("Second")]);
 
     // The subscriber is one consumer group: its work is split, each event handled once.
     for n in 0..37 {

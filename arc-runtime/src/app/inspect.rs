@@ -82,6 +82,14 @@ impl App {
                 "text/event-stream",
             ));
         }
+        if self.events.as_ref().is_some_and(|e| e.websocket) {
+            out.push(route(
+                crate::events::WS_PATH,
+                "The events the caller may see, over a WebSocket (arc's protocol).",
+                "authenticated",
+                "application/json",
+            ));
+        }
         if self.docs {
             out.push(route(
                 "/_docs",

@@ -65,6 +65,7 @@ impl App {
             )
         });
         let stream = events.as_ref().is_some_and(|e| e.settings.stream);
+        let websocket = events.as_ref().is_some_and(|e| e.settings.websocket);
         let state = ArcState(Arc::new(StateInner {
             db: self.db,
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
@@ -91,9 +92,14 @@ impl App {
         // The API: what callers reach with their credentials, under their limits. The
         // registry is for admins, so it is here too; so are the 404 and 405 answers (an
         // unknown path is a caller's request like any other).
+        // One stream for every API version: events are not versioned.
         let api = if stream {
-            // One stream for every API version: events are not versioned.
             api.route(crate::events::STREAM_PATH, get(crate::events::stream))
+        } else {
+            api
+        };
+        let api = if websocket {
+            api.route(crate::events::WS_PATH, get(crate::events::websocket))
         } else {
             api
         };

@@ -353,9 +353,18 @@ async fn handle(
     if sub.pattern.matches(&entry.event.name) {
         deliver(runtime, transport, sub, entry).await;
     }
-    // An acknowledgement lost is a delivery again later: at least once.
-    if let Err(e) = transport.ack(&sub.name, &entry.id).await {
-        tracing::warn!(subscriber = %sub.name, error = %e, "events: acknowledging failed");
+    // Acknowledged as soon as the transport answers again (an outage stops the consumer
+    // anyway), so a short outage does not make the entry someone else's to handle again;
+    // an acknowledgement given up at shutdown is a delivery again later: at least once.
+    let drain = runtime.draining();
+    let mut failures = 0;
+    while let Err(e) = transport.ack(&sub.name, &entry.id).await {
+        failures += 1;
+        tracing::warn!(subscriber = %sub.name, error = %e, failures, "events: acknowledging failed");
+        if *drain.borrow() {
+            break;
+        }
+        tokio::time::sleep(runtime.settings.retry.backoff(failures)).await;
     }
 }
 

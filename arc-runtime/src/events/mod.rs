@@ -20,6 +20,7 @@ mod bus;
 mod outbox;
 mod pattern;
 mod stream;
+mod ws;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,7 @@ use uuid::Uuid;
 pub(crate) use outbox::{Change, EventsMigration, record};
 pub use pattern::{BadPattern, EventPattern};
 pub(crate) use stream::stream;
+pub(crate) use ws::{WS_PATH, websocket};
 
 use crate::plugins::metrics::Metrics;
 use crate::resource::ResourceMeta;
@@ -183,6 +185,7 @@ pub struct Events {
     pub(crate) retention: Duration,
     pub(crate) retry: EventRetry,
     pub(crate) stream: bool,
+    pub(crate) websocket: bool,
     pub(crate) heartbeat: Duration,
     pub(crate) stream_lifetime: Duration,
     pub(crate) max_streams: usize,
@@ -201,6 +204,7 @@ impl std::fmt::Debug for Events {
             .field("retention", &self.retention)
             .field("retry", &self.retry)
             .field("stream", &self.stream)
+            .field("websocket", &self.websocket)
             .field("heartbeat", &self.heartbeat)
             .field("stream_lifetime", &self.stream_lifetime)
             .field("max_streams", &self.max_streams)
@@ -232,10 +236,12 @@ impl Events {
     /// How long a stream stays open before the client must reconnect (and authenticate
     /// again): a revoked token or a lost membership stops its stream within this.
     pub const DEFAULT_STREAM_LIFETIME: Duration = Duration::from_secs(15 * 60);
-    /// How many streams one instance keeps open at once; more are answered 503.
+    /// How many streams (SSE and WebSocket) one instance keeps open at once; more are
+    /// answered 503.
     pub const DEFAULT_MAX_STREAMS: usize = 1024;
 
-    /// Events with the defaults above, the SSE stream at `/events/stream` and no subscriber.
+    /// Events with the defaults above, the SSE stream at `/events/stream`, the WebSocket at
+    /// `/ws` and no subscriber.
     pub fn new() -> Self {
         Events {
             poll: Self::DEFAULT_POLL,
@@ -244,6 +250,7 @@ impl Events {
             retention: Self::DEFAULT_RETENTION,
             retry: EventRetry::default(),
             stream: true,
+            websocket: true,
             heartbeat: Self::DEFAULT_HEARTBEAT,
             stream_lifetime: Self::DEFAULT_STREAM_LIFETIME,
             max_streams: Self::DEFAULT_MAX_STREAMS,
@@ -317,6 +324,12 @@ impl Events {
     /// No `/events/stream`.
     pub fn without_stream(mut self) -> Self {
         self.stream = false;
+        self
+    }
+
+    /// No WebSocket at `/ws`.
+    pub fn without_websocket(mut self) -> Self {
+        self.websocket = false;
         self
     }
 

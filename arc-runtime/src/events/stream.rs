@@ -49,7 +49,7 @@ pub(crate) async fn stream(
     }
 }
 
-/// How long a stream waits for the feed of a starting app.
+/// How long a stream waits for the feed of a starting app (see [`FEED_START`]).
 const FEED_START: Duration = Duration::from_secs(5);
 
 /// Opens a stream for `caller`, or says why not (404 without events, 401, 400 for the
@@ -60,21 +60,8 @@ async fn open(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>> + use<>>, ArcError> {
-    let runtime = state
-        .events()
-        .cloned()
-        .ok_or_else(|| ArcError::not_found("Route not found"))?;
-    if !caller.is_authenticated() {
-        return Err(ArcError::unauthorized("Authentication required"));
-    }
-    let patterns = patterns(query)?;
-    let slot = StreamSlot::take(&runtime).ok_or_else(|| {
-        ArcError::new(
-            ErrorCode::ServiceUnavailable,
-            "Too many open event streams, try again",
-        )
-        .with_retry_after(5)
-    })?;
+    let runtime = runtime_for(state, &caller)?;
+    let patterns = patterns(query, true)?;
     let ids = Ids::new(state.cursor_key().clone(), &caller);
     // An id this server did not give this caller resumes nothing (it is no error: browsers
     // resend what they got): nobody reads history by naming a position.
@@ -82,37 +69,15 @@ async fn open(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| ids.position(v.trim()));
-    let ends = stream_end(&runtime, &caller);
-    // Subscribe, then read where the feed is: what it sends from now on is past that
-    // position; what it sent before is in the outbox, for a resume to read.
-    let live = runtime.subscribe();
-    let fed = runtime.fed_until(FEED_START).await.ok_or_else(|| {
-        ArcError::new(
-            ErrorCode::ServiceUnavailable,
-            "The event stream is starting, try again",
-        )
-        .with_retry_after(1)
-    })?;
-    let (floor, replay_until) = match resume {
-        Some(after) if after < fed => (after, Some(fed)),
-        _ => (fed, None),
-    };
-    let tail = Tail {
-        live,
-        replay: VecDeque::new(),
-        floor,
-        replay_until,
-        caller,
-        patterns,
-        ids,
-        ends,
-        stop: runtime.stopping(),
-        runtime: runtime.clone(),
-        _slot: slot,
-    };
-    let events = futures_util::stream::unfold(tail, |mut tail| async move {
-        let event = tail.next().await?;
-        Some((Ok(event), tail))
+    let tail = Tail::open(&runtime, caller, patterns, resume).await?;
+    let events = futures_util::stream::unfold((tail, ids), |(mut tail, ids)| async move {
+        let (seq, body) = tail.next().await.ok()?;
+        let name = body["type"].as_str().unwrap_or_default().to_owned();
+        let event = SseEvent::default()
+            .id(ids.id(seq))
+            .event(name)
+            .data(body.to_string());
+        Some((Ok(event), (tail, ids)))
     });
     Ok(Sse::new(events).keep_alive(
         KeepAlive::new()
@@ -121,9 +86,24 @@ async fn open(
     ))
 }
 
-/// `?events=a,b`: the patterns a stream is narrowed to (every event without it). Any other
-/// parameter is a 400, like an unknown list parameter.
-fn patterns(query: Option<&str>) -> Result<Vec<EventPattern>, ArcError> {
+/// The events plugin for an authenticated `caller` (404 without events, 401 anonymous).
+pub(super) fn runtime_for(
+    state: &ArcState,
+    caller: &AuthContext,
+) -> Result<Arc<EventsRuntime>, ArcError> {
+    let runtime = state
+        .events()
+        .cloned()
+        .ok_or_else(|| ArcError::not_found("Route not found"))?;
+    if !caller.is_authenticated() {
+        return Err(ArcError::unauthorized("Authentication required"));
+    }
+    Ok(runtime)
+}
+
+/// `?events=a,b`: the patterns a stream is narrowed to (without it, every event when `all`,
+/// none otherwise). Any other parameter is a 400, like an unknown list parameter.
+pub(super) fn patterns(query: Option<&str>, all: bool) -> Result<Vec<EventPattern>, ArcError> {
     let mut out = Vec::new();
     for (key, value) in query_pairs(query.unwrap_or("")) {
         if key != "events" {
@@ -139,7 +119,7 @@ fn patterns(query: Option<&str>) -> Result<Vec<EventPattern>, ArcError> {
             );
         }
     }
-    if out.is_empty() {
+    if out.is_empty() && all {
         out.push(EventPattern::all());
     }
     Ok(out)
@@ -179,8 +159,21 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Why a stream ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum End {
+    /// Its lifetime, or the caller's credentials, ran out: the client authenticates again.
+    Expired,
+    /// The app is stopping.
+    Shutdown,
+    /// The client fell more than a buffer behind.
+    Behind,
+    /// The outbox could not be read for a resume.
+    Unavailable,
+}
+
 /// A stream's state: the resume still to replay, then the live events.
-struct Tail {
+pub(super) struct Tail {
     live: broadcast::Receiver<Arc<Delivery>>,
     replay: VecDeque<Delivery>,
     /// The position of the last event passed on (or skipped): publication positions only
@@ -190,8 +183,8 @@ struct Tail {
     /// subscribed); `None` once done.
     replay_until: Option<i64>,
     caller: Arc<AuthContext>,
-    patterns: Vec<EventPattern>,
-    ids: Ids,
+    /// The event types passed on.
+    pub(super) patterns: Vec<EventPattern>,
     /// When the stream closes: its lifetime, or the caller's credentials' expiry, if sooner.
     /// The client reconnects (authenticated again) and resumes.
     ends: tokio::time::Instant,
@@ -199,6 +192,58 @@ struct Tail {
     stop: tokio::sync::watch::Receiver<bool>,
     runtime: Arc<EventsRuntime>,
     _slot: StreamSlot,
+}
+
+impl Tail {
+    /// Whose stream it is.
+    pub(super) fn caller(&self) -> &AuthContext {
+        &self.caller
+    }
+
+    /// A stream of `runtime`'s events for `caller`, narrowed to `patterns`, resuming after
+    /// position `resume` when given (and still in the outbox). 503 when the instance has all
+    /// the streams it keeps or its feed is not up yet.
+    pub(super) async fn open(
+        runtime: &Arc<EventsRuntime>,
+        caller: Arc<AuthContext>,
+        patterns: Vec<EventPattern>,
+        resume: Option<i64>,
+    ) -> Result<Tail, ArcError> {
+        let slot = StreamSlot::take(runtime).ok_or_else(|| {
+            ArcError::new(
+                ErrorCode::ServiceUnavailable,
+                "Too many open event streams, try again",
+            )
+            .with_retry_after(5)
+        })?;
+        let ends = stream_end(runtime, &caller);
+        // Subscribe, then read where the feed is: what it sends from now on is past that
+        // position; what it sent before is in the outbox, for a resume to read.
+        let live = runtime.subscribe();
+        let fed = runtime.fed_until(FEED_START).await.ok_or_else(|| {
+            ArcError::new(
+                ErrorCode::ServiceUnavailable,
+                "The event stream is starting, try again",
+            )
+            .with_retry_after(1)
+        })?;
+        let (floor, replay_until) = match resume {
+            Some(after) if after < fed => (after, Some(fed)),
+            _ => (fed, None),
+        };
+        Ok(Tail {
+            live,
+            replay: VecDeque::new(),
+            floor,
+            replay_until,
+            caller,
+            patterns,
+            ends,
+            stop: runtime.stopping(),
+            runtime: runtime.clone(),
+            _slot: slot,
+        })
+    }
 }
 
 /// When a stream for `caller` closes.
@@ -332,11 +377,15 @@ impl Ids {
 const ROUNDS: u8 = 4;
 
 impl Tail {
-    /// The next event this caller may see; `None` ends the stream.
-    async fn next(&mut self) -> Option<SseEvent> {
+    /// The next event this caller may see, with its position and as `{type, payload, meta}`;
+    /// or why the stream ends. Cancel-safe once the resume is replayed.
+    pub(super) async fn next(&mut self) -> Result<(i64, Json), End> {
         loop {
-            if *self.stop.borrow() || tokio::time::Instant::now() >= self.ends {
-                return None;
+            if *self.stop.borrow() {
+                return Err(End::Shutdown);
+            }
+            if tokio::time::Instant::now() >= self.ends {
+                return Err(End::Expired);
             }
             let delivery = if let Some(delivery) = self.replay.pop_front() {
                 Arc::new(delivery)
@@ -355,43 +404,43 @@ impl Tail {
                         // Without the outbox the resume cannot be complete: end the stream,
                         // and the client retries with its `Last-Event-ID`.
                         tracing::warn!(error = %e, "events: resuming a stream failed");
-                        return None;
+                        return Err(End::Unavailable);
                     }
                 }
                 continue;
             } else {
                 let received = tokio::select! {
                     received = self.live.recv() => received,
-                    () = tokio::time::sleep_until(self.ends) => return None,
-                    _ = self.stop.changed() => return None,
+                    () = tokio::time::sleep_until(self.ends) => return Err(End::Expired),
+                    _ = self.stop.changed() => return Err(End::Shutdown),
                 };
                 match received {
                     Ok(delivery) => delivery,
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::info!(missed, "events: a stream fell behind and was closed");
-                        return None;
+                        return Err(End::Behind);
                     }
-                    Err(broadcast::error::RecvError::Closed) => return None,
+                    Err(broadcast::error::RecvError::Closed) => return Err(End::Shutdown),
                 }
             };
             if delivery.seq <= self.floor {
                 continue;
             }
             self.floor = delivery.seq;
-            if let Some(event) = self.render(&delivery) {
-                return Some(event);
+            if let Some(body) = self.render(&delivery) {
+                return Ok((delivery.seq, body));
             }
         }
     }
 
-    /// The SSE event for `delivery` if this caller may see it.
-    fn render(&self, delivery: &Delivery) -> Option<SseEvent> {
+    /// `delivery` as this caller may see it, if they may.
+    fn render(&self, delivery: &Delivery) -> Option<Json> {
         let event = &delivery.event;
         if !self.patterns.iter().any(|p| p.matches(&event.name)) {
             return None;
         }
         let data = visible(&self.runtime, &self.caller, delivery)?;
-        let body = json!({
+        Some(json!({
             "type": event.name,
             "payload": data,
             "meta": {
@@ -400,13 +449,7 @@ impl Tail {
                 "resource": event.meta.resource,
                 "resourceId": event.meta.resource_id,
             },
-        });
-        Some(
-            SseEvent::default()
-                .id(self.ids.id(delivery.seq))
-                .event(event.name.as_str())
-                .data(body.to_string()),
-        )
+        }))
     }
 }
 

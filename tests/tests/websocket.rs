@@ -1,0 +1,345 @@
+//! `GET /ws`: arc's WebSocket protocol over the events, on both databases: authenticated
+//! before the upgrade, each caller shown what it may read (its org, its own orders, no
+//! hidden field), subscriptions by resource or pattern, mistakes answered without closing,
+//! and the session closed at its lifetime with arc's 4003.
+
+use std::time::Duration;
+
+use arc_runtime::App;
+use arc_runtime::config::Events;
+use arc_runtime::sea_orm::DatabaseConnection;
+use arc_tests::ws::{self, WsClient};
+use arc_tests::{TestApp, shop_app, shop_token};
+use axum::http::Method;
+use serde_json::{Value, json};
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name("sqlite").await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL"]
+                async fn $name() {
+                    super::$name("postgres").await;
+                }
+            )*
+        }
+    };
+}
+
+both!(
+    the_upgrade_is_refused_in_the_error_envelope,
+    each_caller_sees_what_it_may_read,
+    messages_are_answered_and_mistakes_do_not_close,
+    the_session_ends_at_its_lifetime,
+);
+
+fn fast() -> Events {
+    Events::new()
+        .poll_interval(Duration::from_millis(20))
+        .heartbeat(Duration::from_millis(200))
+}
+
+async fn app_on(backend: &str, make: impl FnOnce(DatabaseConnection) -> App) -> TestApp {
+    match backend {
+        "postgres" => TestApp::postgres_with(make).await,
+        _ => TestApp::sqlite_with(make).await,
+    }
+}
+
+fn shop(db: DatabaseConnection) -> App {
+    shop_app(db).events(fast())
+}
+
+async fn open(addr: std::net::SocketAddr, path: &str, token: &str) -> WsClient {
+    let mut client = ws::connect(addr, path, &[("authorization", token)])
+        .await
+        .unwrap_or_else(|r| panic!("refused: {r:?}"));
+    let hello = client.next(Duration::from_secs(2)).await.expect("hello");
+    assert_eq!(hello["type"], "connected", "{hello}");
+    client
+}
+
+async fn subscribe(client: &mut WsClient, message: Value) -> Value {
+    client.send(&message).await;
+    client
+        .next(Duration::from_secs(2))
+        .await
+        .expect("an answer")
+}
+
+async fn the_upgrade_is_refused_in_the_error_envelope(backend: &str) {
+    let app = app_on(backend, shop).await;
+    let addr = ws::serve(&app.router).await;
+    // No credentials: a 401 before any upgrade, in the envelope.
+    let anonymous = ws::connect(addr, "/ws", &[]).await.err().expect("refused");
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.body["success"], false);
+    assert_eq!(anonymous.body["code"], "UNAUTHORIZED");
+    let forged = ws::connect(addr, "/ws", &[("authorization", "Bearer not.a.token")])
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(forged.status, 401);
+    // Another organization's: 403.
+    let carl = shop_token("carl", "acme", &[]);
+    let elsewhere = ws::connect(
+        addr,
+        "/ws",
+        &[("authorization", &carl), ("x-organization-id", "globex")],
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert_eq!(elsewhere.status, 403, "{:?}", elsewhere.body);
+    // A bad filter, an unknown parameter: 400.
+    for path in ["/ws?events=pro*", "/ws?limit=1"] {
+        let bad = ws::connect(addr, path, &[("authorization", &carl)])
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(bad.status, 400, "{path}: {:?}", bad.body);
+        assert_eq!(bad.body["success"], false);
+    }
+    // A plain GET (no upgrade): a 400 the document allows (the test client checks every
+    // answer against it).
+    let plain = app
+        .send(Method::GET, "/ws", None, &[("authorization", &carl)])
+        .await;
+    assert_eq!(plain.status, 400, "{}", plain.body);
+    assert_eq!(plain.body["success"], false);
+    let anonymous = app
+        .send(Method::GET, "/ws", None, &[("authorization", "")])
+        .await;
+    assert_eq!(anonymous.status, 401);
+    app.cleanup().await;
+}
+
+async fn each_caller_sees_what_it_may_read(backend: &str) {
+    let app = app_on(backend, shop).await;
+    let addr = ws::serve(&app.router).await;
+    let carl = shop_token("carl", "acme", &[]);
+    let cleo = shop_token("cleo", "acme", &[]);
+    let gwen = shop_token("gwen", "globex", &["admin"]);
+    let ada = arc_tests::acme_admin();
+
+    let mut carl_ws = open(addr, "/ws", &carl).await;
+    for resource in ["product", "order"] {
+        let answer = subscribe(
+            &mut carl_ws,
+            json!({"type": "subscribe", "resource": resource}),
+        )
+        .await;
+        assert_eq!(answer, json!({"type": "subscribed", "channel": resource}));
+    }
+    let mut ada_ws = open(addr, "/ws?events=product.*,order.*", &ada).await;
+    let mut gwen_ws = open(addr, "/ws", &gwen).await;
+    subscribe(&mut gwen_ws, json!({"type": "subscribe", "events": "*"})).await;
+
+    let lamp = app
+        .post(
+            "/products",
+            json!({"name": "Acme lamp", "price": 5, "cost": 2, "status": "active", "internal_note": "n"}),
+        )
+        .await;
+    assert_eq!(lamp.status, 201, "{}", lamp.body);
+    let lamp_id = lamp.body["data"]["id"].as_str().unwrap().to_owned();
+    let globex = app
+        .send(
+            Method::POST,
+            "/products",
+            Some(json!({"name": "Globex lamp", "price": 6, "status": "active"})),
+            &[("authorization", &gwen)],
+        )
+        .await;
+    assert_eq!(globex.status, 201, "{}", globex.body);
+    let mut orders = Vec::new();
+    for who in [&cleo, &carl] {
+        let placed = app
+            .send(
+                Method::POST,
+                "/orders",
+                Some(json!({"product_id": lamp_id, "quantity": 1})),
+                &[("authorization", who)],
+            )
+            .await;
+        assert_eq!(placed.status, 201, "{}", placed.body);
+        orders.push(placed.body["data"]["id"].clone());
+    }
+
+    let quiet = Duration::from_millis(500);
+    let seen = |messages: Vec<Value>| -> Vec<(String, Value)> {
+        messages
+            .into_iter()
+            .filter(|m| m["type"] != "ping")
+            .map(|m| {
+                (
+                    m["type"].as_str().unwrap().to_owned(),
+                    m["meta"]["resourceId"].clone(),
+                )
+            })
+            .collect()
+    };
+    let carl_got = carl_ws.drain(quiet).await;
+    assert_eq!(
+        seen(carl_got.clone()),
+        [
+            ("product.created".to_owned(), json!(lamp_id)),
+            ("order.created".to_owned(), orders[1].clone()),
+        ],
+        "acme's product and carl's own order; not cleo's order, not globex's product"
+    );
+    // The row as a member's GET shows it: no hidden field, no admin-only one, and not
+    // who wrote it.
+    let data = &carl_got[0]["data"]["data"];
+    assert_eq!(data["name"], "Acme lamp");
+    assert!(data.get("internal_note").is_none(), "{data}");
+    assert!(data.get("cost").is_none(), "{data}");
+    assert!(carl_got[0]["data"].get("userId").is_none());
+    assert!(carl_got[0]["meta"].get("userId").is_none());
+
+    let ada_got = ada_ws.drain(quiet).await;
+    assert_eq!(
+        seen(ada_got.clone()),
+        [
+            ("product.created".to_owned(), json!(lamp_id)),
+            ("order.created".to_owned(), orders[0].clone()),
+            ("order.created".to_owned(), orders[1].clone()),
+        ],
+        "the admin: every acme event"
+    );
+    assert_eq!(
+        ada_got[0]["data"]["data"]["cost"],
+        json!(2),
+        "admins see cost"
+    );
+    assert!(ada_got[0]["data"]["data"].get("internal_note").is_none());
+
+    let gwen_got = seen(gwen_ws.drain(quiet).await);
+    assert_eq!(gwen_got.len(), 1, "only globex's product: {gwen_got:?}");
+    assert_eq!(gwen_got[0].0, "product.created");
+    assert_eq!(gwen_got[0].1, globex.body["data"]["id"]);
+
+    // Unsubscribed: no more of that resource.
+    let answer = subscribe(
+        &mut carl_ws,
+        json!({"type": "unsubscribe", "resource": "product"}),
+    )
+    .await;
+    assert_eq!(
+        answer,
+        json!({"type": "unsubscribed", "channel": "product"})
+    );
+    let again = app
+        .post("/products", json!({"name": "Another", "price": 1}))
+        .await;
+    assert_eq!(again.status, 201);
+    assert!(seen(carl_ws.drain(quiet).await).is_empty());
+    app.cleanup().await;
+}
+
+async fn messages_are_answered_and_mistakes_do_not_close(backend: &str) {
+    let app = app_on(backend, shop).await;
+    let addr = ws::serve(&app.router).await;
+    let carl = shop_token("carl", "acme", &[]);
+    let mut client = ws::connect(addr, "/ws", &[("authorization", &carl)])
+        .await
+        .unwrap();
+    let hello = client.next(Duration::from_secs(2)).await.unwrap();
+    assert!(hello["clientId"].as_str().unwrap().starts_with("ws_"));
+    assert_eq!(hello["resources"], json!(["category", "order", "product"]));
+
+    let cases = [
+        (
+            json!({"type": "subscribe", "resource": "nope"}),
+            json!({"type": "error", "channel": "nope", "error": "Unknown resource"}),
+        ),
+        (
+            json!({"type": "subscribe", "events": "pro*"}),
+            json!("error"),
+        ),
+        (json!({"type": "subscribe"}), json!("error")),
+        (
+            json!({"type": "dance"}),
+            json!({"type": "error", "error": "Unknown message type"}),
+        ),
+        (
+            json!([1, 2]),
+            json!({"type": "error", "error": "Invalid message format"}),
+        ),
+        (json!({"type": "ping"}), json!("pong")),
+    ];
+    for (message, expected) in cases {
+        let answer = subscribe(&mut client, message.clone()).await;
+        match expected {
+            Value::String(kind) => assert_eq!(answer["type"], kind, "{message}: {answer}"),
+            exact => assert_eq!(answer, exact, "{message}"),
+        }
+    }
+    client.send_text("{not json").await;
+    let answer = client.next(Duration::from_secs(2)).await.unwrap();
+    assert_eq!(answer["error"], "Invalid message format");
+    client.send_text(&"x".repeat(20 * 1024)).await;
+    let answer = client.next(Duration::from_secs(2)).await.unwrap();
+    assert_eq!(answer["error"], "Message too large");
+    // Still open: a subscription works, and the server pings.
+    let answer = subscribe(
+        &mut client,
+        json!({"type": "subscribe", "channel": "product"}),
+    )
+    .await;
+    assert_eq!(answer["type"], "subscribed");
+    let messages = client.drain(Duration::from_millis(500)).await;
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["type"] == "ping" && m["timestamp"].is_i64()),
+        "a heartbeat: {messages:?}"
+    );
+    // Subscriptions are bounded.
+    let mut refused = None;
+    for n in 0..80 {
+        let answer = subscribe(
+            &mut client,
+            json!({"type": "subscribe", "events": format!("thing{n}.*")}),
+        )
+        .await;
+        if answer["type"] == "error" {
+            refused = Some(answer);
+            break;
+        }
+    }
+    assert_eq!(
+        refused.expect("a limit")["error"],
+        "Subscription limit reached"
+    );
+    app.cleanup().await;
+}
+
+async fn the_session_ends_at_its_lifetime(backend: &str) {
+    let app = app_on(backend, |db| {
+        shop_app(db).events(fast().stream_lifetime(Duration::from_secs(1)))
+    })
+    .await;
+    let addr = ws::serve(&app.router).await;
+    let carl = shop_token("carl", "acme", &[]);
+    let mut client = open(addr, "/ws", &carl).await;
+    let (messages, closed) = client.until_closed(Duration::from_secs(5)).await;
+    assert!(
+        messages
+            .iter()
+            .any(|m| m == &json!({"type": "error", "error": "Session expired"})),
+        "{messages:?}"
+    );
+    assert_eq!(closed.code, Some(4003));
+    assert_eq!(closed.reason, "Session expired");
+    app.cleanup().await;
+}
