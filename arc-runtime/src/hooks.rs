@@ -8,11 +8,47 @@ use crate::error::ArcError;
 use crate::resource::Resource;
 
 /// What a hook can see of the write it runs in.
+#[non_exhaustive]
 pub struct WriteContext<'a> {
     /// The write's transaction: queries here commit or roll back with the write.
     pub txn: &'a DatabaseTransaction,
     /// Who is writing.
     pub caller: &'a crate::auth::AuthContext,
+    events: Option<&'a crate::events::EventsRuntime>,
+}
+
+impl<'a> WriteContext<'a> {
+    pub(crate) fn new(
+        state: &'a crate::app::ArcState,
+        txn: &'a DatabaseTransaction,
+        caller: &'a crate::auth::AuthContext,
+    ) -> Self {
+        WriteContext {
+            txn,
+            caller,
+            events: state.events().map(|e| &**e),
+        }
+    }
+
+    /// Publishes the app's own event `event` with the write: into the outbox in its
+    /// transaction, so it is delivered if and only if the write commits, on behalf of the
+    /// caller. It must be declared ([`Events::define`](crate::config::Events::define)) and
+    /// match its schema; otherwise the write fails (a 500: the app's bug, logged).
+    ///
+    /// ```no_run
+    /// # use arc_runtime::{DomainEvent, WriteContext};
+    /// # #[derive(serde::Serialize, schemars::JsonSchema)] struct Shipped { order: String }
+    /// # impl DomainEvent for Shipped { const NAME: &'static str = "order.shipped"; }
+    /// # async fn after(ctx: &WriteContext<'_>, id: String) -> Result<(), arc_runtime::ArcError> {
+    /// ctx.publish(&Shipped { order: id }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn publish<E: crate::events::DomainEvent>(
+        &self,
+        event: &E,
+    ) -> Result<(), crate::events::PublishError> {
+        crate::events::publish(self.events, self.txn, Some(self.caller), event).await
+    }
 }
 
 /// Code run around a resource's writes, inside the write's transaction. Every method defaults

@@ -87,7 +87,7 @@ pub use preset::{Preset, UnknownPreset};
 // Who is calling, and what goes wrong.
 pub use auth::{AuthContext, AuthMethod, Caller, RoleScope};
 pub use error::{ArcError, ErrorCode, FieldError};
-pub use events::{Event, EventMeta};
+pub use events::{DomainEvent, Event, EventMeta, PublishError};
 pub use plugins::request_id::current as request_id;
 pub use plugins::versioning::ApiVersion;
 

@@ -37,6 +37,19 @@ pub struct AuditLine {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The app's own event of a large entry (|amount| of 1000 or more), published by
+/// `after_create` with the write (declared by the event tests).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct LargeEntry {
+    pub code: String,
+    pub amount: i64,
+}
+
+impl arc_runtime::DomainEvent for LargeEntry {
+    const NAME: &'static str = "ledger.large";
+    const VERSION: u32 = 2;
+}
+
 async fn audit(ctx: &WriteContext<'_>, what: String) -> Result<(), ArcError> {
     let now = Utc::now();
     audit_line_entity::ActiveModel {
@@ -65,6 +78,18 @@ impl Hooks for Entry {
         ctx: &WriteContext<'_>,
         created: &entry_entity::Model,
     ) -> Result<(), ArcError> {
+        if created.amount.abs() >= 1000 {
+            // Published before the refusal below: a refused write takes it back with it.
+            let large = LargeEntry {
+                code: created.code.clone(),
+                amount: created.amount,
+            };
+            match ctx.publish(&large).await {
+                // Events off, or not declared: these apps do without it.
+                Err(arc_runtime::PublishError::Off | arc_runtime::PublishError::Undeclared(_)) => {}
+                other => other?,
+            }
+        }
         if created.amount < 0 {
             return Err(ArcError::new(
                 ErrorCode::Conflict,

@@ -48,6 +48,7 @@ both!(
     a_write_on_one_instance_reaches_the_streams_of_every_instance,
     streams_are_bounded_and_close_in_time,
     delivered_rows_are_pruned_and_positions_go_on,
+    apps_publish_their_own_events_checked_against_their_schemas,
 );
 
 async fn app_on(backend: &str, make: impl FnOnce(DatabaseConnection) -> App) -> TestApp {
@@ -1150,4 +1151,151 @@ mod isolation {
             panic!("{e}");
         }
     }
+}
+
+/// An announcement, the app's own event: published by a route on its own.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Announcement {
+    #[schemars(length(min = 1, max = 20))]
+    text: String,
+}
+
+impl arc_runtime::DomainEvent for Announcement {
+    const NAME: &'static str = "board.announced";
+}
+
+/// Never declared.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Rumour {
+    text: String,
+}
+
+impl arc_runtime::DomainEvent for Rumour {
+    const NAME: &'static str = "board.rumour";
+}
+
+/// `POST /announce {"text", "rumour"}`: publishes, and says what `publish` answered.
+async fn announce(
+    axum::extract::State(state): axum::extract::State<arc_runtime::ArcState>,
+    axum::Json(body): axum::Json<Value>,
+) -> axum::Json<Value> {
+    let text = body["text"].as_str().unwrap_or_default().to_owned();
+    let outcome = if body["rumour"] == json!(true) {
+        state.publish(&Rumour { text }).await
+    } else {
+        state.publish(&Announcement { text }).await
+    };
+    axum::Json(match outcome {
+        Ok(()) => json!({"published": true}),
+        Err(e) => json!({"published": false, "error": e.to_string()}),
+    })
+}
+
+async fn apps_publish_their_own_events_checked_against_their_schemas(backend: &str) {
+    let seen = Seen::default();
+    let app = app_on(backend, |db| {
+        let seen = seen.clone();
+        arc_tests::ledger::app(db)
+            .events(
+                fast()
+                    .define::<Announcement>()
+                    .define::<arc_tests::ledger::LargeEntry>(),
+            )
+            .route("/announce", axum::routing::post(announce))
+            .on("board.*", {
+                let seen = seen.clone();
+                move |event| {
+                    let seen = seen.clone();
+                    async move {
+                        seen.lock().unwrap().push(event);
+                        Ok::<(), std::convert::Infallible>(())
+                    }
+                }
+            })
+            .on("ledger.*", move |event| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(event);
+                    Ok::<(), std::convert::Infallible>(())
+                }
+            })
+    })
+    .await;
+    let said = app.post("/announce", json!({"text": "Hello"})).await;
+    assert_eq!(said.body, json!({"published": true}));
+    for (body, error) in [
+        (json!({"text": ""}), "does not match its schema"),
+        (json!({"text": "x".repeat(21)}), "does not match its schema"),
+        (json!({"text": "psst", "rumour": true}), "is not declared"),
+    ] {
+        let refused = app.post("/announce", body.clone()).await;
+        assert_eq!(refused.body["published"], false, "{body}");
+        let text = refused.body["error"].as_str().unwrap();
+        assert!(text.contains(error), "{body}: {text}");
+    }
+    // A hook publishes with the write: a committed large entry has its event, a refused
+    // one (its after hook refuses negatives, after publishing) has none.
+    let large = app
+        .post("/entries", json!({"code": "big", "amount": 5000}))
+        .await;
+    assert_eq!(large.status, 201, "{}", large.body);
+    let refused = app
+        .post("/entries", json!({"code": "debt", "amount": -5000}))
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let small = app
+        .post("/entries", json!({"code": "small", "amount": 5}))
+        .await;
+    assert_eq!(small.status, 201);
+
+    let events = seen_n(&seen, 2).await;
+    delivered(&app).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let events_now = seen.lock().unwrap().clone();
+    assert_eq!(events_now.len(), 2, "{events_now:#?}");
+    // Two subscribers, each at its own pace: find each one's.
+    let by_name = |name: &str| events.iter().find(|e| e.name == name).unwrap().clone();
+    let said = by_name("board.announced");
+    assert_eq!(said.payload, json!({"text": "Hello"}));
+    assert_eq!(said.meta.version, 1);
+    assert_eq!(said.meta.resource, None);
+    let large = by_name("ledger.large");
+    assert_eq!(large.payload, json!({"code": "BIG", "amount": 5000}));
+    assert_eq!(large.meta.version, 2);
+    app.cleanup().await;
+
+    // The registry lists them with their schemas.
+    let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
+    let described = arc_tests::ledger::app(db.clone())
+        .events(Events::new().define::<Announcement>())
+        .describe();
+    assert_eq!(described["events"][0]["type"], "board.announced");
+    assert_eq!(described["events"][0]["version"], 1);
+    assert_eq!(
+        described["events"][0]["schema"]["properties"]["text"]["maxLength"],
+        20
+    );
+    // Declarations that cannot work keep the app from starting.
+    let twice = arc_tests::ledger::app(db.clone()).events(
+        Events::new()
+            .define::<Announcement>()
+            .define::<Announcement>(),
+    );
+    assert_eq!(
+        twice.problems(),
+        ["event `board.announced` is declared twice"]
+    );
+    let clash = arc_tests::ledger::app(db).events(Events::new().define::<EntryCreated>());
+    assert_eq!(
+        clash.problems(),
+        ["event `entry.created` is a resource's own: choose another type"]
+    );
+}
+
+/// A type the ledger's entries already use.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct EntryCreated {}
+
+impl arc_runtime::DomainEvent for EntryCreated {
+    const NAME: &'static str = "entry.created";
 }

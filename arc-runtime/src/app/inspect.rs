@@ -21,6 +21,19 @@ impl App {
         }
         if let Some(events) = &self.events {
             problems.extend(events.problems());
+            for definition in &events.defined {
+                let taken = self.resources.iter().any(|r| {
+                    crate::events::Change::ALL
+                        .iter()
+                        .any(|change| definition.name == change.event_name(r.meta.name))
+                });
+                if taken {
+                    problems.push(format!(
+                        "event `{}` is a resource's own: choose another type",
+                        definition.name
+                    ));
+                }
+            }
         }
         problems
     }
@@ -172,13 +185,24 @@ impl App {
 
     /// The registry: `{"$schema": "arc-describe/v1", ..}` (what `/_resources` serves).
     pub fn describe(&self) -> serde_json::Value {
-        crate::registry::describe(
+        let mut description = crate::registry::describe(
             &self.title,
             &self.version,
             &self.resources,
             &self.service_routes(),
             &self.limits,
-        )
+        );
+        // The app's own events, with the schemas they are checked against.
+        let defined = self.events.iter().flat_map(|e| &e.defined);
+        let events: Vec<serde_json::Value> = defined
+            .map(
+                |d| serde_json::json!({ "type": d.name, "version": d.version, "schema": d.schema }),
+            )
+            .collect();
+        if !events.is_empty() {
+            description["events"] = events.into();
+        }
+        description
     }
 
     /// The database pool.

@@ -72,6 +72,20 @@ impl ArcState {
             events.wake.notify_one();
         }
     }
+
+    /// Publishes the app's own event on its own, not with a write (with one, a hook's
+    /// [`WriteContext::publish`](crate::WriteContext::publish) puts it in the write's
+    /// transaction): declared ([`Events::define`](crate::config::Events::define)), checked
+    /// against its schema, then into the outbox, delivered at least once.
+    pub async fn publish<E: crate::events::DomainEvent>(
+        &self,
+        event: &E,
+    ) -> Result<(), crate::events::PublishError> {
+        let events = self.events().map(|e| &**e);
+        crate::events::publish(events, self.db(), None, event).await?;
+        self.committed();
+        Ok(())
+    }
 }
 
 /// Builds an application from resources.

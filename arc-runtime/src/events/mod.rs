@@ -17,6 +17,7 @@
 //! ```
 
 mod bus;
+mod defined;
 mod outbox;
 mod pattern;
 mod stream;
@@ -31,6 +32,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
+pub(crate) use defined::{Definition, publish};
+pub use defined::{DomainEvent, PublishError};
 pub(crate) use outbox::{Change, EventsMigration, record};
 pub use pattern::{BadPattern, EventPattern};
 pub(crate) use stream::stream;
@@ -191,6 +194,7 @@ pub struct Events {
     pub(crate) max_streams: usize,
     pub(crate) subscribers: Vec<Subscriber>,
     pub(crate) transport: Option<Arc<dyn EventTransport>>,
+    pub(crate) defined: Vec<Definition>,
     pub(crate) problems: Vec<String>,
 }
 
@@ -210,6 +214,7 @@ impl std::fmt::Debug for Events {
             .field("max_streams", &self.max_streams)
             .field("subscribers", &subscribers)
             .field("transport", &self.transport)
+            .field("defined", &self.defined)
             .finish()
     }
 }
@@ -256,6 +261,7 @@ impl Events {
             max_streams: Self::DEFAULT_MAX_STREAMS,
             subscribers: Vec::new(),
             transport: None,
+            defined: Vec::new(),
             problems: Vec::new(),
         }
     }
@@ -321,6 +327,15 @@ impl Events {
         self
     }
 
+    /// Declares the app's own event `E` (see [`DomainEvent`]): published events of its type
+    /// are checked against its JSON Schema, and the registry (`/_resources`) lists it. A
+    /// malformed name, a type declared twice or one a resource's writes already use keeps
+    /// the app from starting ([`App::problems`](crate::App::problems)).
+    pub fn define<E: DomainEvent>(mut self) -> Self {
+        self.defined.push(Definition::of::<E>());
+        self
+    }
+
     /// No `/events/stream`.
     pub fn without_stream(mut self) -> Self {
         self.stream = false;
@@ -372,6 +387,12 @@ impl Events {
     /// lapse between the relay's rounds (it is renewed each round, at least every poll).
     pub(crate) fn problems(&self) -> Vec<String> {
         let mut problems = self.problems.clone();
+        for (i, definition) in self.defined.iter().enumerate() {
+            problems.extend(definition.problems());
+            if self.defined[..i].iter().any(|d| d.name == definition.name) {
+                problems.push(format!("event `{}` is declared twice", definition.name));
+            }
+        }
         if self.lease <= self.poll {
             problems.push(format!(
                 "events: the relay's lease ({:?}) must outlast its poll interval ({:?})",

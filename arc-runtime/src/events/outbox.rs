@@ -245,6 +245,19 @@ pub(crate) enum Change {
 }
 
 impl Change {
+    /// Every change.
+    pub(crate) const ALL: [Change; 4] = [
+        Change::Created,
+        Change::Updated,
+        Change::Restored,
+        Change::Deleted,
+    ];
+
+    /// The event type of this change to a row of `resource`.
+    pub(crate) fn event_name(self, resource: &str) -> String {
+        format!("{resource}.{}", self.past())
+    }
+
     /// The event type's last segment.
     fn past(self) -> &'static str {
         match self {
@@ -311,7 +324,7 @@ pub(crate) async fn record<R: Resource>(
     let correlation_id =
         crate::plugins::request_id::current().and_then(|v| v.to_str().ok().map(str::to_owned));
     let trace_id = crate::plugins::trace::current().map(|t| format!("{:032x}", t.trace_id));
-    let name = format!("{}.{}", meta.name, change.past());
+    let name = change.event_name(meta.name);
     // A statement per chunk: databases bound the parameters of one (SQLite 32766).
     for chunk in rows.chunks(RECORD_CHUNK) {
         let mut insert = Query::insert();
@@ -382,6 +395,35 @@ pub(crate) async fn record<R: Resource>(
         }
         txn.execute(&insert).await?;
     }
+    Ok(())
+}
+
+/// Writes one event of no resource (an app's own) into the outbox over `conn`: delivered to
+/// the subscribers, never to the streams (no row decides who may see it).
+pub(crate) async fn append<C: ConnectionTrait>(conn: &C, event: &Event) -> Result<(), DbErr> {
+    let envelope =
+        serde_json::to_string(event).map_err(|e| DbErr::Custom(format!("an event: {e}")))?;
+    let mut insert = Query::insert();
+    insert
+        .into_table(ArcOutbox::Table)
+        .columns([
+            ArcOutbox::EventId,
+            ArcOutbox::Name,
+            ArcOutbox::Org,
+            ArcOutbox::Envelope,
+            ArcOutbox::Facts,
+            ArcOutbox::CreatedAt,
+        ])
+        .values([
+            event.meta.id.to_string().into(),
+            event.name.clone().into(),
+            event.meta.organization_id.clone().into(),
+            envelope.into(),
+            "{}".into(),
+            event.meta.timestamp.timestamp_millis().into(),
+        ])
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    conn.execute(&insert).await?;
     Ok(())
 }
 

@@ -83,7 +83,7 @@ pub(crate) async fn bulk_create<R: Hooks>(
     let txn = db.begin().await?;
     let mut created = Vec::with_capacity(decoded.len());
     for values in decoded {
-        created.push(insert::<R>(&txn, caller, values).await?);
+        created.push(insert::<R>(state, &txn, caller, values).await?);
     }
     record::<R>(state, &txn, caller, Change::Created, &created).await?;
     txn.commit().await?;
@@ -178,7 +178,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
     let txn = state.db().begin().await?;
     let (matched, modified) = if R::DECLARED {
         let rows = bulk_rows::<R>(&txn, cond).await?;
-        let ctx = WriteContext { txn: &txn, caller };
+        let ctx = WriteContext::new(state, &txn, caller);
         let mut updated = Vec::with_capacity(rows.len());
         for current in &rows {
             let mut row = current.clone().into_active_model();
@@ -237,7 +237,7 @@ pub(crate) async fn bulk_delete<R: Hooks>(
     let txn = state.db().begin().await?;
     let deleted = if R::DECLARED {
         let rows = bulk_rows::<R>(&txn, cond).await?;
-        let ctx = WriteContext { txn: &txn, caller };
+        let ctx = WriteContext::new(state, &txn, caller);
         let mut removed = Vec::with_capacity(rows.len());
         for current in rows {
             R::before_delete(&ctx, &current).await?;

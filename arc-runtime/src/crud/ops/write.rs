@@ -20,12 +20,13 @@ use crate::resource::Resource;
 use crate::value;
 
 pub(super) async fn insert<R: Hooks>(
+    state: &ArcState,
     txn: &sea_orm::DatabaseTransaction,
     caller: &AuthContext,
     values: Values,
 ) -> Result<R::Model, ArcError> {
     let mut row = new_row::<R>(values, caller)?;
-    let ctx = WriteContext { txn, caller };
+    let ctx = WriteContext::new(state, txn, caller);
     R::before_create(&ctx, &mut row).await?;
     let created = row.insert(txn).await?;
     R::after_create(&ctx, &created).await?;
@@ -43,7 +44,7 @@ pub(crate) async fn create<R: Hooks>(
     let values = decode_or_reject::<R>(caller, body, Mode::Create)?;
     let db = state.db();
     let txn = db.begin().await?;
-    let model = insert::<R>(&txn, caller, values).await?;
+    let model = insert::<R>(state, &txn, caller, values).await?;
     record::<R>(
         state,
         &txn,
@@ -82,7 +83,7 @@ pub(crate) async fn update<R: Hooks>(
     if changes {
         fill_auto::<R>(&mut row, Mode::Patch)?;
     }
-    let ctx = WriteContext { txn: &txn, caller };
+    let ctx = WriteContext::new(state, &txn, caller);
     R::before_update(&ctx, &current, &mut row).await?;
     let changed = row.is_changed();
     let model = if changed {
@@ -141,7 +142,7 @@ pub(crate) async fn delete<R: Hooks>(
     let txn = db.begin().await?;
     let write = (Scope::Live, rows);
     let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
-    let ctx = WriteContext { txn: &txn, caller };
+    let ctx = WriteContext::new(state, &txn, caller);
     R::before_delete(&ctx, &current).await?;
     let removed = remove::<R>(&txn, &current).await?;
     R::after_delete(&ctx, &current).await?;
@@ -183,7 +184,7 @@ pub(crate) async fn restore<R: Hooks>(
     let mut row = current.clone().into_active_model();
     row.try_set(R::column(field), value::null_of(R::META.fields[field].ty))?;
     fill_auto::<R>(&mut row, Mode::Patch)?;
-    let ctx = WriteContext { txn: &txn, caller };
+    let ctx = WriteContext::new(state, &txn, caller);
     R::before_update(&ctx, &current, &mut row).await?;
     let model = row.update(&txn).await?;
     R::after_update(&ctx, &current, &model).await?;
