@@ -318,6 +318,9 @@ impl RedisStreams {
             .atomic()
             .cmd("XADD")
             .arg(self.dead_stream())
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.max_len.max(1000))
             .arg("*")
             .arg("originalStream")
             .arg(&self.stream)
@@ -538,6 +541,41 @@ impl EventTransport for RedisStreams {
             }
             Ok(out)
         })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        group: &'a str,
+        consumer: &'a str,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            if ids.is_empty() {
+                return Ok(());
+            }
+            // Claimed again by the consumer that holds them: idle from now, and (JUSTID)
+            // not counted as another delivery.
+            let mut conn = self.pooled().await?;
+            redis::cmd("XCLAIM")
+                .arg(&self.stream)
+                .arg(self.group(group))
+                .arg(consumer)
+                .arg(0)
+                .arg(ids)
+                .arg("JUSTID")
+                .query_async::<Value>(&mut conn)
+                .await
+                .map_err(StoreError::new)?;
+            Ok(())
+        })
+    }
+
+    fn keepalive(&self) -> Option<Duration> {
+        Some(self.claim_after / 3)
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 
     fn ack<'a>(&'a self, group: &'a str, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {

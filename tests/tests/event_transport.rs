@@ -110,6 +110,12 @@ async fn handled_n(handled: &Handled, n: usize) -> Vec<(&'static str, String)> {
     panic!("{} events handled, {n} expected", now.len());
 }
 
+/// Waits past the time after which another consumer would claim an unacknowledged entry
+/// (2 s here): a duplicate would have come by then.
+async fn past_the_claim_time() {
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+}
+
 /// Every event id in `expected` handled exactly once, and nothing else.
 fn exactly_once(handled: &[(&'static str, String)], expected: &[String]) {
     let mut counts: HashMap<&str, usize> = HashMap::new();
@@ -192,7 +198,7 @@ async fn instances_split_a_group_and_hear_each_others_writes() {
         assert_eq!(create(on, &format!("P{n}")).await, 201);
     }
     let all = handled_n(&handled, 40).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    past_the_claim_time().await;
     let all_now = handled.lock().unwrap().clone();
     assert_eq!(all_now.len(), all.len(), "nothing more: {}", all_now.len());
     exactly_once(&all_now, &product_event_ids(&app.db).await);
@@ -243,7 +249,7 @@ async fn a_redis_outage_delays_events_and_loses_none() {
 
     proxy.restore();
     let all = handled_n(&handled, 15).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    past_the_claim_time().await;
     assert_eq!(handled.lock().unwrap().len(), all.len());
     exactly_once(&all, &product_event_ids(&app.db).await);
     app.cleanup().await;
@@ -320,7 +326,7 @@ async fn a_relay_killed_mid_batch_is_taken_over_and_nothing_reaches_a_group_twic
     }
     assert!(!armed.load(Ordering::SeqCst), "the relay was killed");
     let all = handled_n(&handled, created).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    past_the_claim_time().await;
     assert_eq!(handled.lock().unwrap().len(), all.len(), "nothing twice");
     exactly_once(&all, &product_event_ids(&app.db).await);
     let waiting = scalar(

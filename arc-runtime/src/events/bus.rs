@@ -172,6 +172,11 @@ async fn round(runtime: &EventsRuntime) -> Result<bool, RoundError> {
         }
         delivered.push(row.seq);
     }
+    if !events.is_empty() {
+        // Each round, so a transport that lost its groups (a Redis without persistence that
+        // restarted) has them again before these events.
+        join_all(runtime).await?;
+    }
     if !events.is_empty() && !publish(runtime, &events).await? {
         // Another instance took the lease while the transport held this one up: it
         // publishes from here (the transport skips what went out twice).
@@ -303,25 +308,31 @@ async fn tail(runtime: Arc<EventsRuntime>) {
 }
 
 /// A subscriber's task: a consumer of its group, on this instance. Each entry goes through
-/// the handler, retried per the settings, then dead-lettered; then it is acknowledged. At
-/// shutdown (after the relay stopped) it takes what is left for it, then ends.
+/// the handler, retried per the settings, then dead-lettered; then it is acknowledged. While
+/// a batch is being handled, its entries not yet acknowledged are kept from other consumers.
+/// At shutdown (after the relay stopped) it finishes its batch; with a log of this process
+/// it first takes what is left for it.
 async fn subscriber(runtime: Arc<EventsRuntime>, sub: Subscriber) {
     let transport = runtime.transport.clone();
-    let mut drain = runtime.draining();
+    let drain = runtime.draining();
     let mut failures = 0u32;
+    let mut joined = false;
     loop {
         let draining = *drain.borrow();
-        let received = tokio::select! {
-            received = transport.receive(&sub.name, &runtime.instance) => received,
-            _ = drain.changed(), if !draining => continue,
-        };
-        match received {
+        if draining && transport.shared() {
+            break;
+        }
+        if !joined {
+            // The relay joins too, before it publishes; joining twice is no error.
+            joined = transport.join(&sub.name).await.is_ok();
+        }
+        // Not raced against the drain: a read cut off would leave its entries pending with
+        // this consumer until another claims them.
+        match transport.receive(&sub.name, &runtime.instance).await {
             Ok(entries) if entries.is_empty() && draining => break,
             Ok(entries) => {
                 failures = 0;
-                for entry in entries {
-                    handle(&runtime, &*transport, &sub, &entry).await;
-                }
+                handle_batch(&runtime, &*transport, &sub, &entries).await;
             }
             Err(e) => {
                 if draining {
@@ -330,15 +341,48 @@ async fn subscriber(runtime: Arc<EventsRuntime>, sub: Subscriber) {
                 failures = failures.saturating_add(1);
                 tracing::warn!(subscriber = %sub.name, error = %e, failures, "events: receiving failed");
                 // The group may be gone (a transport that lost its data): join it again.
-                if let Err(e) = transport.join(&sub.name).await {
-                    tracing::debug!(error = %e, "events: joining the group failed");
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(runtime.settings.retry.backoff(failures)) => {}
-                    _ = drain.changed() => {}
-                }
+                joined = false;
+                tokio::time::sleep(runtime.settings.retry.backoff(failures)).await;
             }
         }
+    }
+}
+
+/// Handles `entries` in order, keeping those not acknowledged yet with this consumer.
+async fn handle_batch(
+    runtime: &EventsRuntime,
+    transport: &dyn EventTransport,
+    sub: &Subscriber,
+    entries: &[Received],
+) {
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let work = async {
+        for entry in entries {
+            handle(runtime, transport, sub, entry).await;
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    };
+    let Some(every) = transport.keepalive() else {
+        return work.await;
+    };
+    let keep = async {
+        let every = every.max(std::time::Duration::from_millis(10));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tick.tick().await;
+            let from = done.load(std::sync::atomic::Ordering::SeqCst);
+            let ids: Vec<String> = entries[from.min(entries.len())..]
+                .iter()
+                .map(|e| e.id.clone())
+                .collect();
+            if let Err(e) = transport.extend(&sub.name, &runtime.instance, &ids).await {
+                tracing::debug!(subscriber = %sub.name, error = %e, "events: keeping entries failed");
+            }
+        }
+    };
+    tokio::select! {
+        () = work => {}
+        () = keep => {}
     }
 }
 

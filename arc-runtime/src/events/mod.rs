@@ -522,11 +522,14 @@ impl EventsRuntime {
         let tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(tasks) = tasks else { return };
         let deadline = tokio::time::Instant::now() + within;
+        let aborts: Vec<_> = tasks.relay.iter().map(|t| t.abort_handle()).collect();
         let relay = futures_util::future::join_all(tasks.relay);
         if tokio::time::timeout_at(deadline, relay).await.is_err() {
             tracing::warn!("events: the relay did not stop in time");
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
         }
         self.drain.send_replace(true);
+        let aborts: Vec<_> = tasks.subscribers.iter().map(|t| t.abort_handle()).collect();
         let subscribers = futures_util::future::join_all(tasks.subscribers);
         if tokio::time::timeout_at(deadline, subscribers)
             .await
@@ -535,6 +538,7 @@ impl EventsRuntime {
             tracing::warn!(
                 "events: subscribers still busy at shutdown; their queued events are left"
             );
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
         }
     }
 

@@ -101,6 +101,9 @@ pub(super) fn runtime_for(
     Ok(runtime)
 }
 
+/// The most event patterns one stream follows.
+pub(super) const MAX_PATTERNS: usize = 64;
+
 /// `?events=a,b`: the patterns a stream is narrowed to (without it, every event when `all`,
 /// none otherwise). Any other parameter is a 400, like an unknown list parameter.
 pub(super) fn patterns(query: Option<&str>, all: bool) -> Result<Vec<EventPattern>, ArcError> {
@@ -112,11 +115,17 @@ pub(super) fn patterns(query: Option<&str>, all: bool) -> Result<Vec<EventPatter
             )));
         }
         for pattern in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            out.push(
-                pattern
-                    .parse::<EventPattern>()
-                    .map_err(|e| ArcError::bad_request(e.to_string()))?,
-            );
+            let pattern = pattern
+                .parse::<EventPattern>()
+                .map_err(|e| ArcError::bad_request(e.to_string()))?;
+            if !out.contains(&pattern) {
+                out.push(pattern);
+            }
+            if out.len() > MAX_PATTERNS {
+                return Err(ArcError::bad_request(format!(
+                    "at most {MAX_PATTERNS} event patterns"
+                )));
+            }
         }
     }
     if out.is_empty() && all {

@@ -17,6 +17,7 @@
 //!   expired"}` and close code 4003; at shutdown 1001; a client too far behind 1013.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
@@ -24,12 +25,14 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value as Json, json};
 
+use super::outbox::now_ms;
 use super::stream::{End, Tail, patterns, runtime_for};
 use super::{EventPattern, EventsRuntime};
 use crate::app::ArcState;
 use crate::auth::{AuthContext, Caller};
 use crate::error::ArcError;
 use crate::permissions::{Access, evaluate};
+use crate::resource::ResourceMeta;
 
 /// Where the WebSocket is served (arc's default).
 pub(crate) const WS_PATH: &str = "/ws";
@@ -40,8 +43,11 @@ const MAX_MESSAGE: usize = 16 * 1024;
 /// The largest frame the connection reads at all (beyond it, it closes).
 const MAX_FRAME: usize = 64 * 1024;
 
-/// Subscriptions one connection may hold.
-const MAX_SUBSCRIPTIONS: usize = 64;
+/// Subscriptions one connection may hold (the URL's `?events=` included).
+const MAX_SUBSCRIPTIONS: usize = super::stream::MAX_PATTERNS;
+
+/// The longest room name or pattern a client may name (longer ones are not echoed back).
+const MAX_NAME: usize = 200;
 
 /// The handler.
 pub(crate) async fn websocket(
@@ -79,14 +85,23 @@ async fn accept(
 /// One connection, until either side ends it.
 async fn session(socket: WebSocket, mut tail: Tail, runtime: Arc<EventsRuntime>) {
     let (mut sink, mut source) = socket.split();
-    let mut resources: Vec<&str> = runtime.resources.keys().copied().collect();
+    // The resources whose events this caller may subscribe to, not every one there is.
+    let mut resources: Vec<&str> = runtime
+        .resources
+        .values()
+        .filter(|meta| may_list(tail.caller(), meta))
+        .map(|meta| meta.name)
+        .collect();
     resources.sort_unstable();
+    // A client that does not read holds its messages up: it gets a heartbeat's time (and
+    // at least a few seconds), then the connection is dropped and its slot freed.
+    let patience = runtime.settings.heartbeat.max(Duration::from_secs(5));
     let hello = json!({
         "type": "connected",
         "clientId": format!("ws_{}", uuid::Uuid::new_v4().simple()),
         "resources": resources,
     });
-    if send(&mut sink, &hello).await.is_err() {
+    if send(&mut sink, &hello, patience).await.is_err() {
         return;
     }
     let heartbeat = runtime.settings.heartbeat;
@@ -101,24 +116,25 @@ async fn session(socket: WebSocket, mut tail: Tail, runtime: Arc<EventsRuntime>)
                         "data": body["payload"],
                         "meta": body["meta"],
                     });
-                    send(&mut sink, &message).await
+                    send(&mut sink, &message, patience).await
                 }
                 Err(end) => break end,
             },
             incoming = source.next() => match incoming {
                 Some(Ok(Message::Text(text))) => match answer(&mut tail, &runtime, text.as_str()) {
-                    Some(reply) => send(&mut sink, &reply).await,
+                    Some(reply) => send(&mut sink, &reply, patience).await,
                     None => Ok(()),
                 },
                 Some(Ok(Message::Binary(_))) => {
-                    send(&mut sink, &error("Invalid message format")).await
+                    send(&mut sink, &error("Invalid message format"), patience).await
                 }
                 // The library answers pings; pongs need nothing.
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                 Some(Ok(Message::Close(_)) | Err(_)) | None => return,
             },
             _ = beat.tick() => {
-                send(&mut sink, &json!({ "type": "ping", "timestamp": now_ms() })).await
+                let ping = json!({ "type": "ping", "timestamp": now_ms() });
+                send(&mut sink, &ping, patience).await
             }
         };
         if sent.is_err() {
@@ -128,7 +144,7 @@ async fn session(socket: WebSocket, mut tail: Tail, runtime: Arc<EventsRuntime>)
     let (code, reason) = match end {
         End::Expired => {
             // arc says so before closing; its clients look for it.
-            let _ = send(&mut sink, &error("Session expired")).await;
+            let _ = send(&mut sink, &error("Session expired"), patience).await;
             (4003, "Session expired")
         }
         End::Shutdown => (1001, "The server is shutting down"),
@@ -139,22 +155,32 @@ async fn session(socket: WebSocket, mut tail: Tail, runtime: Arc<EventsRuntime>)
         code,
         reason: reason.into(),
     }));
-    let _ = sink.send(close).await;
+    let _ = tokio::time::timeout(patience, sink.send(close)).await;
 }
 
+/// Sends `message`, or fails when the client has not taken it within `patience`.
 async fn send(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     message: &Json,
-) -> Result<(), axum::Error> {
-    sink.send(Message::Text(message.to_string().into())).await
+    patience: Duration,
+) -> Result<(), ()> {
+    let sent = sink.send(Message::Text(message.to_string().into()));
+    match tokio::time::timeout(patience, sent).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(()),
+    }
+}
+
+/// Whether `caller` may list `meta`'s rows at all (some of them, at least).
+fn may_list(caller: &AuthContext, meta: &ResourceMeta) -> bool {
+    !matches!(
+        evaluate(&meta.permissions.list, caller, meta.role_scope()),
+        Access::Denied
+    )
 }
 
 fn error(message: &str) -> Json {
     json!({ "type": "error", "error": message })
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// The reply to a client's message, if it needs one; subscriptions change `tail`.
@@ -199,10 +225,7 @@ fn subscribe(
         let Some(meta) = runtime.resources.get(resource) else {
             return refuse("Unknown resource");
         };
-        if matches!(
-            evaluate(&meta.permissions.list, tail.caller(), meta.role_scope()),
-            Access::Denied
-        ) {
+        if !may_list(tail.caller(), meta) {
             return refuse("Subscription denied");
         }
     }
@@ -219,6 +242,12 @@ fn subscribe(
 /// `product.*`; `events` is a pattern as is.
 fn room(message: &serde_json::Map<String, Json>) -> Result<(String, EventPattern), Json> {
     let text = |key: &str| message.get(key).and_then(Json::as_str);
+    let named = text("resource")
+        .or_else(|| text("channel"))
+        .or_else(|| text("events"));
+    if named.is_some_and(|name| name.len() > MAX_NAME) {
+        return Err(error("Name too long"));
+    }
     if let Some(resource) = text("resource").or_else(|| text("channel")) {
         let pattern = format!("{resource}.*").parse::<EventPattern>().map_err(
             |_| json!({ "type": "error", "channel": resource, "error": "Unknown resource" }),

@@ -63,6 +63,31 @@ pub trait EventTransport: Send + Sync + std::fmt::Debug + 'static {
         consumer: &'a str,
     ) -> BoxFuture<'a, Result<Vec<Received>, StoreError>>;
 
+    /// Keeps entries `ids` with `consumer` of `group` (it is still at them): they are not
+    /// claimed by another consumer for a while. The runtime calls it every
+    /// [`EventTransport::keepalive`] for the entries of a batch it has not acknowledged yet.
+    fn extend<'a>(
+        &'a self,
+        group: &'a str,
+        consumer: &'a str,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = (group, consumer, ids);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// How often to [`EventTransport::extend`] entries being handled (well within the time
+    /// after which another consumer claims them); `None`: entries are never claimed.
+    fn keepalive(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Whether the log outlives this process (then a stopping subscriber leaves what is left
+    /// to the other instances; otherwise it handles what the log holds before it ends).
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// `group` handled entry `id`: it is not delivered again.
     fn ack<'a>(&'a self, group: &'a str, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 
@@ -283,7 +308,7 @@ impl EventTransport for InMemoryTransport {
                     let now = Instant::now();
                     let first = entries.front().map_or(0, |(id, _)| *id);
                     let at = |id: u64| {
-                        usize::try_from(id - first)
+                        usize::try_from(id.checked_sub(first)?)
                             .ok()
                             .and_then(|i| entries.get(i))
                     };
@@ -313,6 +338,28 @@ impl EventTransport for InMemoryTransport {
                 }
             }
         })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        group: &'a str,
+        _consumer: &'a str,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let mut log = self.lock();
+        if let Some(g) = log.groups.get_mut(group) {
+            let now = Instant::now();
+            for id in ids.iter().filter_map(|id| id.parse::<u64>().ok()) {
+                if let Some(since) = g.pending.get_mut(&id) {
+                    *since = now;
+                }
+            }
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn keepalive(&self) -> Option<Duration> {
+        Some(self.claim_after / 3)
     }
 
     fn ack<'a>(&'a self, group: &'a str, id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
