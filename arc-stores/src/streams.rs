@@ -56,8 +56,13 @@ pub struct DeadLetter {
     pub data: String,
 }
 
-/// The events' transport on Redis Streams; see the [module](self) and
-/// [`Events::transport`](arc_runtime::config::Events::transport).
+/// The events' transport on Redis Streams (see
+/// [`Events::transport`](arc_runtime::config::Events::transport)): the relay appends each
+/// event to one stream; each subscriber of the app is a consumer group on it with one
+/// consumer per instance; entries are acknowledged once handled, those a dead consumer left
+/// are claimed by another, and those that fail for good go to a dead-letter stream. Entries
+/// carry arc's fields (`type`, `data` = the JSON envelope, and `id`), so services on arc and
+/// on arc-rs can share a stream.
 ///
 /// ```no_run
 /// use arc_runtime::config::Events;
