@@ -135,6 +135,7 @@ const _: () = {
                 slug_lookup: None,
                 tree: None,
                 bulk: false,
+                audited: false,
                 tenant: Some(1),
                 owner: Some(2),
                 owner_bypass: &["admin"],
