@@ -9,6 +9,7 @@ use sea_orm::{
 use serde_json::{Map, Value as Json};
 
 use super::write::{insert, remove};
+use super::written::{self, AfterCommit, Written};
 use super::{MAX_BULK_ITEMS, decode_or_reject, fill_auto, now, set_values, shape};
 use crate::action::Operation;
 use crate::app::ArcState;
@@ -19,7 +20,7 @@ use crate::crud::response::{
     BulkCreated, BulkDeleted, BulkUpdated, DeleteCount, Rows, Success, UpdateCounts,
 };
 use crate::error::{ArcError, FieldError};
-use crate::events::{Change, record};
+use crate::events::Change;
 use crate::hooks::{Hooks, WriteContext};
 use crate::permissions::authorize;
 use crate::query::{self, sql};
@@ -85,9 +86,8 @@ pub(crate) async fn bulk_create<R: Hooks>(
     for values in decoded {
         created.push(insert::<R>(&txn, caller, values).await?);
     }
-    record::<R>(state, &txn, caller, Change::Created, &created).await?;
-    txn.commit().await?;
-    state.committed();
+    let after = written::record::<R>(state, &txn, caller, Written::created(&created)).await?;
+    written::commit(state, txn, after).await?;
     Ok(BulkCreated(Rows {
         models: created,
         shape: shape::<R>(caller),
@@ -139,9 +139,16 @@ fn only_members(body: &Map<String, Json>, allowed: &[&str]) -> Result<(), ArcErr
     }
 }
 
-/// The rows a bulk write of a resource with hooks works on, locked inside its transaction
-/// (`FOR UPDATE` on PostgreSQL; SQLite's write transaction holds the database). Each of them
-/// runs its hooks, so there are at most [`MAX_BULK_ITEMS`], like a bulk create; more is a 400.
+/// Whether a bulk write of `R` goes row by row: when it runs hooks, and when it is `audited`
+/// (each row's entry needs the row before). Otherwise one statement does it.
+fn row_by_row<R: Hooks>() -> bool {
+    R::DECLARED || R::META.presets.audited
+}
+
+/// The rows a bulk write of a resource with hooks (or audited) works on, locked inside its
+/// transaction (`FOR UPDATE` on PostgreSQL; SQLite's write transaction holds the database).
+/// Each of them runs its hooks and has its audit entry, so there are at most
+/// [`MAX_BULK_ITEMS`], like a bulk create; more is a 400.
 async fn bulk_rows<R: Resource>(
     txn: &sea_orm::DatabaseTransaction,
     cond: Condition,
@@ -163,8 +170,8 @@ async fn bulk_rows<R: Resource>(
 
 /// `PATCH /products/bulk` `{"filter":{..},"data":{..}}` → `{matchedCount, modifiedCount}`,
 /// in one transaction. A resource with hooks updates row by row through `before_update` and
-/// `after_update` (an error from any of them rolls the whole write back); one without runs a
-/// single `UPDATE`.
+/// `after_update` (an error from any of them rolls the whole write back), and so does an
+/// `audited` one (its entries need each row before); any other runs a single `UPDATE`.
 pub(crate) async fn bulk_update<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
@@ -176,7 +183,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
     check_writable::<R>(data, caller)?;
     let values = decode_or_reject::<R>(caller, data, Mode::Patch)?;
     let txn = state.db().begin().await?;
-    let (matched, modified) = if R::DECLARED {
+    let (matched, modified, after) = if row_by_row::<R>() {
         let rows = bulk_rows::<R>(&txn, cond).await?;
         let ctx = WriteContext { txn: &txn, caller };
         let mut updated = Vec::with_capacity(rows.len());
@@ -189,8 +196,9 @@ pub(crate) async fn bulk_update<R: Hooks>(
             R::after_update(&ctx, current, &model).await?;
             updated.push(model);
         }
-        record::<R>(state, &txn, caller, Change::Updated, &updated).await?;
-        (rows.len() as u64, updated.len() as u64)
+        let written = Written::changed(Change::Updated, &rows, &updated);
+        let after = written::record::<R>(state, &txn, caller, written).await?;
+        (rows.len() as u64, updated.len() as u64, after)
     } else {
         let matched = R::Entity::find().filter(cond.clone()).count(&txn).await?;
         let mut update = R::Entity::update_many().filter(cond);
@@ -203,18 +211,19 @@ pub(crate) async fn bulk_update<R: Hooks>(
         for (i, v) in values {
             update = update.col_expr(R::column(i), Expr::val(v));
         }
-        let modified = if state.events().is_some() {
+        let (modified, after) = if state.events().is_some() {
             // One statement still, returning the rows for their events.
             let updated = update.exec_with_returning(&txn).await?;
-            record::<R>(state, &txn, caller, Change::Updated, &updated).await?;
-            updated.len() as u64
+            let written = Written::changed(Change::Updated, &[], &updated);
+            let after = written::record::<R>(state, &txn, caller, written).await?;
+            (updated.len() as u64, after)
         } else {
-            update.exec(&txn).await?.rows_affected
+            let modified = update.exec(&txn).await?.rows_affected;
+            (modified, AfterCommit::default())
         };
-        (matched, modified)
+        (matched, modified, after)
     };
-    txn.commit().await?;
-    state.committed();
+    written::commit(state, txn, after).await?;
     Ok(BulkUpdated {
         success: Success,
         data: UpdateCounts {
@@ -226,7 +235,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
 
 /// `DELETE /products/bulk` `{"filter":{..}}` → `{deletedCount}` (soft when the resource is),
 /// in one transaction; row by row through `before_delete` and `after_delete` when the
-/// resource has hooks.
+/// resource has hooks (or is `audited`).
 pub(crate) async fn bulk_delete<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
@@ -235,18 +244,19 @@ pub(crate) async fn bulk_delete<R: Hooks>(
     only_members(body, &["filter"])?;
     let cond = bulk_filter::<R>(state, caller, Operation::Delete, body)?;
     let txn = state.db().begin().await?;
-    let deleted = if R::DECLARED {
+    let (deleted, after) = if row_by_row::<R>() {
         let rows = bulk_rows::<R>(&txn, cond).await?;
         let ctx = WriteContext { txn: &txn, caller };
-        let mut removed = Vec::with_capacity(rows.len());
-        for current in rows {
-            R::before_delete(&ctx, &current).await?;
-            let soft = remove::<R>(&txn, &current).await?;
-            R::after_delete(&ctx, &current).await?;
-            removed.push(soft.unwrap_or(current));
+        // The soft-deleted rows (none when rows are deleted for good).
+        let mut soft = Vec::new();
+        for current in &rows {
+            R::before_delete(&ctx, current).await?;
+            soft.extend(remove::<R>(&txn, current).await?);
+            R::after_delete(&ctx, current).await?;
         }
-        record::<R>(state, &txn, caller, Change::Deleted, &removed).await?;
-        removed.len() as u64
+        let written = Written::changed(Change::Deleted, &rows, &soft);
+        let after = written::record::<R>(state, &txn, caller, written).await?;
+        (rows.len() as u64, after)
     } else if state.events().is_some() {
         // One statement still, returning the rows for their events.
         let deleted = match R::META.presets.soft_delete {
@@ -264,10 +274,15 @@ pub(crate) async fn bulk_delete<R: Hooks>(
                     .await?
             }
         };
-        record::<R>(state, &txn, caller, Change::Deleted, &deleted).await?;
-        deleted.len() as u64
+        // The rows as they are now: soft-deleted, or as they were when deleted for good.
+        let written = match R::META.presets.soft_delete {
+            Some(_) => Written::changed(Change::Deleted, &[], &deleted),
+            None => Written::changed(Change::Deleted, &deleted, &[]),
+        };
+        let after = written::record::<R>(state, &txn, caller, written).await?;
+        (deleted.len() as u64, after)
     } else {
-        match R::META.presets.soft_delete {
+        let deleted = match R::META.presets.soft_delete {
             Some(i) => {
                 R::Entity::update_many()
                     .col_expr(R::column(i), Expr::val(now()))
@@ -283,10 +298,10 @@ pub(crate) async fn bulk_delete<R: Hooks>(
                     .await?
                     .rows_affected
             }
-        }
+        };
+        (deleted, AfterCommit::default())
     };
-    txn.commit().await?;
-    state.committed();
+    written::commit(state, txn, after).await?;
     Ok(BulkDeleted {
         success: Success,
         data: DeleteCount {
