@@ -61,7 +61,7 @@ impl AuditAction {
 /// `after` is the whole row (and `before` is `None`); on a delete for good, `before` is the
 /// whole row; on an update, a restore or a soft delete, only the fields that changed
 /// (`updated_at` is left out: the entry's `timestamp` says when). A hidden field's value is
-/// never recorded: it appears as [`REDACTED`](crate::config::AuditEntry::REDACTED).
+/// never recorded: it appears as [`REDACTED`](AuditEntry::REDACTED).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

@@ -7,15 +7,14 @@
 
 use sea_orm::sea_query::{Alias, Index, IndexCreateStatement, IndexOrder, Table};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Schema,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, Schema,
 };
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
 use super::audit::{AuditPage, AuditQuery, AuditStore};
 use super::{BoxFuture, StoreError};
 use crate::audit::{AuditEntry, AuditRecord, table};
-use crate::query::sql;
+use crate::crud::ops::fetch;
 
 /// The audit store in the app's database (the default): entries are rows of `arc_audit`,
 /// inserted in the write's own transaction, and `GET /_audit` is one indexed query.
@@ -70,8 +69,6 @@ impl AuditStore for SqlAudit {
                     total,
                 });
             }
-            let db = &self.db;
-            let spec = &query.spec;
             let mut scope = Condition::all();
             if let Some(org) = &query.organization {
                 scope = scope.add(table::Column::OrganizationId.eq(org.as_str()));
@@ -79,24 +76,11 @@ impl AuditStore for SqlAudit {
             if let Some(resources) = &query.resources {
                 scope = scope.add(table::Column::Resource.is_in(resources.iter().copied()));
             }
-            if let crate::query::Paging::Keyset {
-                after: Some(values),
-            } = &spec.paging
-            {
-                scope = scope.add(sql::after::<AuditRecord>(&spec.sort, values));
-            }
-            let cond = sql::condition::<AuditRecord>(scope, spec, db.get_database_backend());
-            let base = table::Entity::find().filter(cond);
-            let rows = sql::order::<AuditRecord>(base.clone(), &spec.sort)
-                .offset(query.offset())
-                .limit(query.limit());
-            let (total, rows) = if query.counts() {
-                let (total, rows) =
-                    tokio::try_join!(base.count(db), rows.all(db)).map_err(StoreError::new)?;
-                (Some(total), rows)
-            } else {
-                (None, rows.all(db).await.map_err(StoreError::new)?)
-            };
+            // The same SQL as a resource's list.
+            let (rows, total) = fetch::<AuditRecord>(&self.db, scope, &query.spec)
+                .await
+                .map_err(StoreError::new)?;
+            let total = query.counts().then_some(total);
             let mut entries = Vec::with_capacity(rows.len());
             for row in rows {
                 let id = row.id;
@@ -112,7 +96,7 @@ impl AuditStore for SqlAudit {
 }
 
 /// The audit trail's table, `arc_audit`, with an index for each question `GET /_audit`
-/// asks most: the newest entries, an organization's, a row's history, a user's.
+/// asks most: the newest entries, an organization's, a row's history.
 pub(crate) struct AuditMigration;
 
 /// The migration's name, as `seaql_migrations` records it.
@@ -161,12 +145,10 @@ impl MigrationTrait for AuditMigration {
             .col(Column::DocumentId)
             .col((Column::Timestamp, IndexOrder::Desc))
             .to_owned();
-        // What one user did.
-        let user = index("user")
-            .col(Column::UserId)
-            .col((Column::Timestamp, IndexOrder::Desc))
-            .to_owned();
-        for index in [newest, organization, document, user] {
+        // No index leads with the user: a user's entries are a filter over one of these (each
+        // index costs every audited write; measured on SQLite, the four first planned took
+        // an audited create from ~1.7k/s to ~0.9k/s).
+        for index in [newest, organization, document] {
             manager.create_index(index).await?;
         }
         Ok(())

@@ -1,6 +1,9 @@
 //! The reads: list (live or deleted), one row by id or slug, the tree and a node's children.
 
-use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ModelTrait, PaginatorTrait,
+    QueryFilter, QuerySelect,
+};
 
 use super::{MAX_TREE_ROWS, shape};
 use crate::action::Operation;
@@ -35,10 +38,26 @@ pub(crate) async fn list<R: Resource>(
         state.query_limits(),
         shape.fields,
     )?;
-    let db = state.db();
-    let cond = sql::condition::<R>(rows, &spec, db.get_database_backend());
+    let (docs, total) = fetch::<R>(state.db(), rows, &spec).await?;
+    Ok(listing::<R>(
+        state,
+        &spec,
+        shape.select(spec.select),
+        docs,
+        total,
+    ))
+}
+
+/// The rows `spec` selects within `scope`, one page of them: with paging by number, the
+/// page and the count of every row selected; with keyset paging, up to one row more than a
+/// page after the cursor (and a count of 0, not asked). What [`listing`] makes an answer of.
+pub(crate) async fn fetch<R: Resource>(
+    db: &DatabaseConnection,
+    scope: Condition,
+    spec: &QuerySpec,
+) -> Result<(Vec<R::Model>, u64), DbErr> {
+    let cond = sql::condition::<R>(scope, spec, db.get_database_backend());
     let base = R::Entity::find().filter(cond);
-    let shape = shape.select(spec.select);
     match &spec.paging {
         Paging::Offset { page } => {
             let offset = (page - 1).saturating_mul(spec.limit);
@@ -46,7 +65,7 @@ pub(crate) async fn list<R: Resource>(
                 .offset(offset)
                 .limit(spec.limit);
             let (total, docs) = tokio::try_join!(base.count(db), rows.all(db))?;
-            Ok(listing::<R>(state, &spec, shape, docs, total))
+            Ok((docs, total))
         }
         Paging::Keyset { after } => {
             let filtered = match after {
@@ -57,7 +76,7 @@ pub(crate) async fn list<R: Resource>(
                 .limit(spec.limit + 1)
                 .all(db)
                 .await?;
-            Ok(listing::<R>(state, &spec, shape, docs, 0))
+            Ok((docs, 0))
         }
     }
 }
