@@ -1,7 +1,7 @@
 //! Audited resources, for the audit trail's tests: an organization's dossiers (soft-deleted,
 //! bulk-written, with a hidden field, a field only `finance` sees, a field masked for
 //! `intern`s, and after-hooks that refuse on demand), notices every organization shares
-//! (deleted for good), and memos each author alone reads.
+//! (deleted for good), and memos each author alone reads (soft-deleted, with no hooks).
 
 use arc_runtime::config::{Audit, InMemoryAudit, JwtAuthenticator, JwtKeys};
 use arc_runtime::prelude::*;
@@ -91,11 +91,16 @@ pub struct Notice {
 }
 
 /// A memo of an organization, read by its author alone (no role lets anyone else by).
-#[resource(presets(
-    audited,
-    multi_tenant(field = "org_id"),
-    owned_by_user(field = "author")
-))]
+#[resource(
+    presets(
+        audited,
+        soft_delete,
+        bulk,
+        multi_tenant(field = "org_id"),
+        owned_by_user(field = "author")
+    ),
+    query(filter = [text])
+)]
 #[permissions(default = org_member)]
 pub struct Memo {
     #[field(id)]
@@ -106,6 +111,8 @@ pub struct Memo {
     pub author: String,
     #[field(min_len = 1, max_len = 200)]
     pub text: String,
+    #[field(system)]
+    pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

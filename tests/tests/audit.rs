@@ -780,6 +780,44 @@ async fn bulk_writes_leave_an_entry_per_row(app: &TestApp) {
     assert_eq!(notices[2]["before"], json!({"text": "x1"}));
     let texts: Vec<&Value> = notices[3..].iter().map(|e| &e["before"]["text"]).collect();
     assert!(texts.contains(&&json!("y1")) && texts.contains(&&json!("x2")));
+
+    // Memos have no hooks and are soft-deleted: one statement, after reading the rows.
+    for text in ["m1", "m2", "m3"] {
+        let memo = send_as(
+            app,
+            &ada,
+            Method::POST,
+            "/memos",
+            Some(json!({"text": text})),
+        )
+        .await;
+        assert_eq!(memo.status, 201, "{}", memo.body);
+    }
+    let set = json!({"filter": {"text": {"in": ["m1", "m2"]}}, "data": {"text": "m0"}});
+    let renamed = send_as(app, &ada, Method::PATCH, "/memos/bulk", Some(set)).await;
+    assert_eq!(renamed.body["data"]["modifiedCount"], 2, "{}", renamed.body);
+    let filter = json!({"filter": {"text": {"in": ["m0", "m3"]}}});
+    let gone = send_as(app, &ada, Method::DELETE, "/memos/bulk", Some(filter)).await;
+    assert_eq!(gone.body["data"]["deletedCount"], 3, "{}", gone.body);
+    let memos = entries(app, &root, "resource=memo&sort=timestamp,action").await;
+    assert_eq!(
+        strings(&memos, "action"),
+        [
+            "create", "create", "create", "update", "update", "delete", "delete", "delete"
+        ],
+        "{memos:#?}"
+    );
+    for renamed in &memos[3..5] {
+        assert_eq!(renamed["changes"], json!(["text"]));
+        assert_eq!(renamed["after"], json!({"text": "m0"}));
+        let before = renamed["before"]["text"].as_str().unwrap();
+        assert!(["m1", "m2"].contains(&before), "{renamed}");
+    }
+    for deleted in &memos[5..] {
+        assert_eq!(deleted["changes"], json!(["deleted_at"]));
+        assert!(deleted["after"]["deleted_at"].is_string(), "{deleted}");
+        assert_eq!(deleted["userId"], "ada");
+    }
 }
 
 async fn org_admins_see_their_orgs_rows_only(app: &TestApp) {
