@@ -67,6 +67,7 @@ use crate::ctxt::Ctxt;
 /// | `slug_lookup` | `slug`: a `String` or `Option<String>`, not hidden | `GET /products/slug/{slug}`; the slug is unique (per tenant, among live rows) |
 /// | `tree` | `parent_id`: `Option<T>`, `T` the id's type | `GET /products/tree` and `GET /products/{id}/children` |
 /// | `bulk` | none | `POST`, `PATCH` and `DELETE /products/bulk` (`{items}`, `{filter, data}`, `{filter}`) |
+/// | `audited` | none | each write (bulk ones too) leaves an entry in the audit trail, in its transaction: who, when, which fields changed from what to what (hidden ones redacted); read at `GET /_audit` |
 /// | `multi_tenant` | `org_id`: a `String`, `#[field(system)]` | every query scoped to the caller's active organization, creates stamped with it |
 /// | `owned_by_user` | `created_by`: a `String`, `#[field(system)]` | callers see only their own rows, creates stamped with the caller; `bypass("admin", ..)` names roles that see all |
 ///

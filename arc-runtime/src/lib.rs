@@ -37,6 +37,7 @@
 // internals live beside them.
 mod action;
 mod app;
+mod audit;
 mod auth;
 mod cli;
 mod crud;
@@ -85,6 +86,7 @@ pub use plugins::steps::StepContext;
 pub use preset::{Preset, UnknownPreset};
 
 // Who is calling, and what goes wrong.
+pub use audit::{AuditAction, AuditEntry};
 pub use auth::{AuthContext, AuthMethod, Caller, RoleScope};
 pub use error::{ArcError, ErrorCode, FieldError};
 pub use events::{DomainEvent, Event, EventMeta, PublishError};
@@ -108,6 +110,7 @@ pub mod config {
     //! # let _ = limit;
     //! ```
 
+    pub use crate::audit::Audit;
     #[cfg(feature = "remote-jwks")]
     pub use crate::auth::jwks::RemoteJwks;
     pub use crate::auth::jwt::{
@@ -126,8 +129,9 @@ pub mod config {
     pub use crate::preset::{LogFormat, PresetDefaults};
     pub use crate::query::QueryLimits;
     pub use crate::stores::{
-        BoxFuture, EventTransport, Hit, InMemoryRateLimit, InMemoryRevocation, InMemoryTransport,
-        RateLimitStore, Received, RevocationStore, StoreError,
+        AuditPage, AuditQuery, AuditStore, BoxFuture, EventTransport, Hit, InMemoryAudit,
+        InMemoryRateLimit, InMemoryRevocation, InMemoryTransport, RateLimitStore, Received,
+        RevocationStore, SqlAudit, StoreError,
     };
     pub use crate::telemetry::{Telemetry, TelemetryError, TelemetryGuard};
 }

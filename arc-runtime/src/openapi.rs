@@ -145,9 +145,13 @@ impl Document {
             }
         }
         for route in &self.service {
+            let op = if route.path == crate::audit::PATH {
+                self.audit_operation(route, &mut generator)
+            } else {
+                service_operation(route, self.rate_limited)
+            };
             let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
-            path[route.method.as_str().to_ascii_lowercase()] =
-                service_operation(route, self.rate_limited);
+            path[route.method.as_str().to_ascii_lowercase()] = op;
         }
         tags.push(json!({ "name": "service", "description": "Health, metrics, documents and the registry." }));
         let mut schemas = generator.take_definitions(true);
@@ -178,6 +182,62 @@ impl Document {
             "paths": paths,
             "components": components,
         }))
+    }
+
+    /// `GET /_audit`: the list grammar over the audit entries' field table, answered with the
+    /// list's envelopes, for admins (see `crate::audit::route`).
+    fn audit_operation(&self, route: &ServiceRoute, generator: &mut SchemaGenerator) -> Value {
+        use crate::audit::AuditRecord;
+        use crate::crud::response::Listing;
+        use crate::resource::Resource;
+        let info = RouteInfo {
+            method: route.method.clone(),
+            path: route.path.clone(),
+            action: Action::List,
+        };
+        let mut parameters = match parameters(AuditRecord::META, &info, &self.limits) {
+            Value::Array(parameters) => parameters,
+            _ => Vec::new(),
+        };
+        parameters.push(org_header(
+            "Selects the active organization among the caller's memberships: an organization admin reads its entries.",
+        ));
+        let schema = generator.subschema_for::<Listing<AuditRecord>>();
+        let mut responses = json!({
+            "200": {
+                "description": route.summary,
+                "content": { "application/json": { "schema": schema } },
+            },
+        });
+        if self.conditional {
+            responses["304"] = json!({ "description": "Not modified: the `If-None-Match` tag still holds (no body)." });
+        }
+        let mut errors = vec!["400", "401", "403"];
+        if self.rate_limited {
+            errors.push("429");
+        }
+        errors.extend(["500", "503"]);
+        for status in errors {
+            responses[status] =
+                json!({ "$ref": format!("#/components/responses/{}", response_name(status)) });
+        }
+        let mut op = json!({
+            "operationId": "get_audit",
+            "tags": ["service"],
+            "summary": route.summary,
+            "x-arc-permission": route.access,
+            "parameters": parameters,
+            "responses": responses,
+        });
+        if !self.security_schemes.is_empty() {
+            op["security"] = self
+                .security_schemes
+                .iter()
+                .map(|(name, _)| json!({ *name: [] }))
+                .collect::<Vec<_>>()
+                .into();
+        }
+        op
     }
 
     /// One operation of a resource route.
@@ -499,6 +559,15 @@ fn public_fields(meta: &ResourceMeta) -> impl Iterator<Item = &'static FieldMeta
         .filter(|f| !f.hidden && f.visible_to.is_empty())
 }
 
+/// The `x-organization-id` header, as `select_org` takes it: not blank, at most 128 bytes.
+fn org_header(description: &str) -> Value {
+    json!({
+        "name": crate::auth::ORG_HEADER, "in": "header", "required": false,
+        "schema": { "type": "string", "minLength": 1, "maxLength": 128, "pattern": "\\S" },
+        "description": description,
+    })
+}
+
 fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> Value {
     let mut out = Vec::new();
     for segment in route.path.split('/') {
@@ -512,12 +581,9 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
         out.push(json!({ "name": name, "in": "path", "required": true, "schema": schema }));
     }
     if meta.presets.tenant.is_some() {
-        out.push(json!({
-            "name": crate::auth::ORG_HEADER, "in": "header", "required": false,
-            // As `select_org` takes it: not blank, at most 128 bytes.
-            "schema": { "type": "string", "minLength": 1, "maxLength": 128, "pattern": "\\S" },
-            "description": "Selects the active organization among the caller's memberships.",
-        }));
+        out.push(org_header(
+            "Selects the active organization among the caller's memberships.",
+        ));
     }
     if !matches!(route.action, Action::List | Action::Deleted) {
         return out.into();

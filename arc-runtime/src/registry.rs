@@ -131,6 +131,7 @@ pub(crate) fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
             "slugLookup": name_of(presets.slug_lookup),
             "tree": name_of(presets.tree),
             "bulk": presets.bulk,
+            "audited": presets.audited,
             "multiTenant": name_of(presets.tenant),
             "ownedByUser": name_of(presets.owner).map(|f| json!({
                 "field": f, "bypass": presets.owner_bypass,

@@ -317,6 +317,9 @@ pub struct Presets {
     pub tree: Option<usize>,
     /// `bulk`: the `/bulk` routes.
     pub bulk: bool,
+    /// `audited`: each write leaves an entry in the audit trail, inside its transaction
+    /// (read at `GET /_audit`).
+    pub audited: bool,
     /// `multi_tenant`: the organization field; every query is scoped to the caller's
     /// active organization, and creates are stamped with it.
     pub tenant: Option<usize>,

@@ -223,6 +223,7 @@ mod tests {
             slug_lookup: None,
             tree: None,
             bulk: false,
+            audited: false,
             tenant: None,
             owner: None,
             owner_bypass: &[],

@@ -8,6 +8,7 @@
 )]
 
 pub mod contract;
+pub mod dossiers;
 pub mod gadget;
 pub mod ledger;
 pub mod notes;

@@ -110,19 +110,25 @@ impl WsClient {
         }
     }
 
-    /// Every JSON message until nothing but the server's `ping`s comes for `quiet` (those
-    /// included).
+    /// The next JSON message within `wait`, the server's `ping`s included.
+    pub async fn next_any(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??
+                .ok()?;
+            if let Message::Text(text) = message {
+                return Some(serde_json::from_str(text.as_str()).expect("JSON"));
+            }
+        }
+    }
+
+    /// Every JSON message but the server's `ping`s, until none comes for `quiet`.
     pub async fn drain(&mut self, quiet: Duration) -> Vec<Value> {
         let mut out = Vec::new();
-        let mut until = tokio::time::Instant::now() + quiet;
-        while let Ok(Some(Ok(message))) = tokio::time::timeout_at(until, self.socket.next()).await {
-            if let Message::Text(text) = message {
-                let value: Value = serde_json::from_str(text.as_str()).expect("JSON");
-                if value["type"] != "ping" {
-                    until = tokio::time::Instant::now() + quiet;
-                }
-                out.push(value);
-            }
+        while let Some(value) = self.next(quiet).await {
+            out.push(value);
         }
         out
     }

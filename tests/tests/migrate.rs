@@ -71,19 +71,25 @@ async fn migrator_records_steps_and_fresh(app: &TestApp) {
         "m_arc_create_orders",
         // The events plugin's outbox, dead letters and relay lease, after the resources.
         "m_arc_create_event_tables",
+        // The audit trail's table (orders are audited).
+        "m_arc_create_audit_table",
     ];
-    let status = |applied: [bool; 6]| -> Vec<(String, bool)> {
+    let status = |applied: [bool; 7]| -> Vec<(String, bool)> {
         names
             .iter()
             .zip(applied)
             .map(|(n, a)| ((*n).to_owned(), a))
             .collect()
     };
-    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 6]));
-    migrator.down(&app.db, Some(2)).await.expect("down two");
+    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 7]));
+    migrator.down(&app.db, Some(3)).await.expect("down three");
     assert_eq!(
         migrator.status(&app.db).await.unwrap(),
-        status([true, true, true, true, false, false])
+        status([true, true, true, true, false, false, false])
+    );
+    assert!(
+        count(app, "arc_audit").await.is_err(),
+        "the audit trail dropped"
     );
     assert!(
         count(app, "arc_outbox").await.is_err(),
@@ -102,7 +108,7 @@ async fn migrator_records_steps_and_fresh(app: &TestApp) {
         .await;
     assert_eq!(created.status, 201);
     migrator.fresh(&app.db).await.expect("fresh");
-    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 6]));
+    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 7]));
     assert_eq!(
         app.get("/products").await.body["total"],
         0,
@@ -110,9 +116,9 @@ async fn migrator_records_steps_and_fresh(app: &TestApp) {
     );
 
     migrator.down(&app.db, None).await.expect("down all");
-    assert_eq!(migrator.status(&app.db).await.unwrap(), status([false; 6]));
+    assert_eq!(migrator.status(&app.db).await.unwrap(), status([false; 7]));
     migrator.up(&app.db, None).await.expect("up again");
-    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 6]));
+    assert_eq!(migrator.status(&app.db).await.unwrap(), status([true; 7]));
 }
 
 /// A products table as it was made before uniqueness per tenant: `slug` UNIQUE across every

@@ -216,6 +216,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
     let slug_lookup = index(model.presets.slug_lookup);
     let tree = index(model.presets.tree);
     let bulk = model.presets.bulk;
+    let audited = model.presets.audited;
     let tenant = index(model.presets.tenant);
     let owner = index(model.presets.owner);
     let owner_bypass = &model.presets.owner_bypass;
@@ -256,6 +257,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
                     slug_lookup: #slug_lookup,
                     tree: #tree,
                     bulk: #bulk,
+                    audited: #audited,
                     tenant: #tenant,
                     owner: #owner,
                     owner_bypass: &[#(#owner_bypass),*],

@@ -22,17 +22,53 @@ pub(crate) struct ResourceArgs {
     pub hooks: Flag,
 }
 
-/// `presets(soft_delete, slug_lookup(field = "handle"), tree, bulk)`
+/// `presets(soft_delete, slug_lookup(field = "handle"), tree, bulk, audited)`
 #[derive(Debug, Default, FromMeta)]
 pub(crate) struct PresetArgs {
     pub soft_delete: Option<SpannedValue<Override<PresetField>>>,
     pub slug_lookup: Option<SpannedValue<Override<PresetField>>>,
     pub tree: Option<SpannedValue<Override<PresetField>>>,
-    pub bulk: Flag,
+    pub bulk: Word,
+    /// Every write leaves an entry in the audit trail.
+    pub audited: Word,
     /// `multi_tenant(field = "org_id")`
     pub multi_tenant: Option<SpannedValue<Override<PresetField>>>,
     /// `owned_by_user(field = "created_by", bypass("admin"))`
     pub owned_by_user: Option<SpannedValue<Override<PresetField>>>,
+}
+
+/// A preset that is a bare word (`bulk`, `audited`): there or not, with no options. Unlike
+/// darling's `Flag`, an option given to it (`audited(x = 1)`) is refused in our words.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Word(bool);
+
+impl Word {
+    /// Whether the word was written.
+    pub(crate) fn is_present(self) -> bool {
+        self.0
+    }
+}
+
+impl FromMeta for Word {
+    fn from_none() -> Option<Self> {
+        Some(Word(false))
+    }
+
+    fn from_meta(item: &syn::Meta) -> darling::Result<Self> {
+        match item {
+            syn::Meta::Path(_) => Ok(Word(true)),
+            other => {
+                let name = other
+                    .path()
+                    .get_ident()
+                    .map_or_else(String::new, ToString::to_string);
+                Err(darling::Error::custom(format!(
+                    "preset `{name}` takes no options: write `{name}` alone"
+                ))
+                .with_span(other))
+            }
+        }
+    }
 }
 
 /// The field a preset uses, when not its default name.

@@ -63,6 +63,7 @@ impl Resource {
             id,
             presets: Presets {
                 bulk: args.presets.bulk.is_present(),
+                audited: args.presets.audited.is_present(),
                 ..Presets::default()
             },
             default_sort: String::new(),

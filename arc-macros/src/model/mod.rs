@@ -77,6 +77,8 @@ pub(crate) struct Presets {
     pub slug_lookup: Option<usize>,
     pub tree: Option<usize>,
     pub bulk: bool,
+    /// `audited`: each write leaves an audit entry (no route of its own).
+    pub audited: bool,
     pub tenant: Option<usize>,
     pub owner: Option<usize>,
     pub owner_bypass: Vec<String>,

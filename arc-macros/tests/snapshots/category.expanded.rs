@@ -106,6 +106,7 @@ const _: () = {
                 slug_lookup: Some(2),
                 tree: Some(3),
                 bulk: false,
+                audited: false,
                 tenant: None,
                 owner: None,
                 owner_bypass: &[],

@@ -147,6 +147,7 @@ const _: () = {
                 slug_lookup: None,
                 tree: None,
                 bulk: true,
+                audited: false,
                 tenant: None,
                 owner: None,
                 owner_bypass: &[],

@@ -1,7 +1,8 @@
 /// An order of one product; its total is computed by the server.
 ///
 /// Admins see and update their organization's orders; anyone else sees only their own.
-/// Orders are never deleted (cancel them instead).
+/// Orders are never deleted (cancel them instead). Every write of one is in the audit trail
+/// (`GET /_audit`).
 pub struct Order {
     pub id: Uuid,
     /// The organization it was placed in.
@@ -90,7 +91,7 @@ const _: () = {
         type ActiveModel = order_entity::ActiveModel;
         const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
             name: "order",
-            doc: "An order of one product; its total is computed by the server.\n\nAdmins see and update their organization's orders; anyone else sees only their own.\nOrders are never deleted (cancel them instead).",
+            doc: "An order of one product; its total is computed by the server.\n\nAdmins see and update their organization's orders; anyone else sees only their own.\nOrders are never deleted (cancel them instead). Every write of one is in the audit trail\n(`GET /_audit`).",
             path: "/orders",
             table: "orders",
             migration: "m_arc_create_orders",
@@ -135,6 +136,7 @@ const _: () = {
                 slug_lookup: None,
                 tree: None,
                 bulk: false,
+                audited: true,
                 tenant: Some(1),
                 owner: Some(2),
                 owner_bypass: &["admin"],

@@ -198,6 +198,7 @@ const _: () = {
                 slug_lookup: Some(3),
                 tree: None,
                 bulk: true,
+                audited: false,
                 tenant: Some(1),
                 owner: None,
                 owner_bypass: &[],

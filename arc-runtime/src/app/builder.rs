@@ -49,7 +49,17 @@ impl App {
             versioning: None,
             on_shutdown: Vec::new(),
             events: None,
+            audit: None,
         }
+    }
+
+    /// Keeps the audit trail with these settings (see [`Audit`](crate::config::Audit)):
+    /// each write of an `audited` resource leaves its entries in it, in the write's
+    /// transaction, and `GET /_audit` reads them. On by default (in the app's database) as
+    /// soon as a resource is `audited`.
+    pub fn audit(mut self, audit: crate::audit::Audit) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     /// Turns domain events on with these settings (see [`Events`](crate::config::Events)):

@@ -103,6 +103,14 @@ impl App {
                 "application/json",
             ));
         }
+        if self.audit_settings().is_some() {
+            out.push(route(
+                crate::audit::PATH,
+                "The audit trail: admins of the platform see every entry, admins of an organization its own.",
+                "admin",
+                "application/json",
+            ));
+        }
         if self.docs {
             out.push(route(
                 "/_docs",
@@ -205,6 +213,19 @@ impl App {
         description
     }
 
+    /// The audit trail's settings: those given to [`App::audit`], or the defaults when a
+    /// mounted resource is `audited`; `None` when the app keeps no trail.
+    pub(super) fn audit_settings(&self) -> Option<crate::audit::Audit> {
+        match &self.audit {
+            Some(audit) => Some(audit.clone()),
+            None => self
+                .resources
+                .iter()
+                .any(|r| r.meta.presets.audited)
+                .then(crate::audit::Audit::new),
+        }
+    }
+
     /// The database pool.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
@@ -215,6 +236,9 @@ impl App {
         let mut migrator = self.migrator.clone();
         if self.events.is_some() {
             migrator.add_migration(|| Box::new(crate::events::EventsMigration));
+        }
+        if self.audit_settings().is_some() {
+            migrator.add_migration(|| Box::new(crate::stores::AuditMigration));
         }
         migrator
     }

@@ -55,6 +55,7 @@ impl App {
             .clone()
             .database(self.db.clone())
             .expose_errors(self.expose_causes);
+        let audit_settings = self.audit_settings();
         let events = self.events.map(|settings| {
             let resources: Vec<_> = self.resources.iter().map(|r| r.meta).collect();
             crate::events::EventsRuntime::start(
@@ -66,11 +67,22 @@ impl App {
         });
         let stream = events.as_ref().is_some_and(|e| e.settings.stream);
         let websocket = events.as_ref().is_some_and(|e| e.settings.websocket);
+        let audit = audit_settings.map(|settings| {
+            let resources: Vec<_> = self.resources.iter().map(|r| r.meta).collect();
+            crate::audit::AuditRuntime::start(
+                settings,
+                self.db.clone(),
+                self.metrics.clone(),
+                &resources,
+            )
+        });
+        let audited = audit.is_some();
         let state = ArcState(Arc::new(StateInner {
             db: self.db,
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
             limits: self.limits,
             events: events.clone(),
+            audit,
         }));
         let api = match &self.versioning {
             None => self.routes,
@@ -100,6 +112,12 @@ impl App {
         };
         let api = if websocket {
             api.route(crate::events::WS_PATH, get(crate::events::websocket))
+        } else {
+            api
+        };
+        let api = if audited {
+            // One trail for every API version, like the stream.
+            api.route(crate::audit::PATH, get(crate::audit::route::list))
         } else {
             api
         };

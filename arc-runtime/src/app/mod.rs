@@ -43,6 +43,7 @@ struct StateInner {
     cursor_key: CursorKey,
     limits: QueryLimits,
     events: Option<Arc<crate::events::EventsRuntime>>,
+    audit: Option<Arc<crate::audit::AuditRuntime>>,
 }
 
 impl ArcState {
@@ -64,6 +65,11 @@ impl ArcState {
     /// The events plugin, when the app has it.
     pub(crate) fn events(&self) -> Option<&Arc<crate::events::EventsRuntime>> {
         self.0.events.as_ref()
+    }
+
+    /// The audit trail, when the app has it.
+    pub(crate) fn audit(&self) -> Option<&Arc<crate::audit::AuditRuntime>> {
+        self.0.audit.as_ref()
     }
 
     /// Tells the events relay that a transaction which wrote events committed.
@@ -120,6 +126,7 @@ pub struct App {
     versioning: Option<crate::plugins::versioning::Versioning>,
     on_shutdown: Vec<ShutdownHook>,
     events: Option<crate::events::Events>,
+    audit: Option<crate::audit::Audit>,
 }
 
 /// Code run once at shutdown, after in-flight requests drained and before the pool closes.

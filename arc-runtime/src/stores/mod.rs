@@ -1,6 +1,10 @@
 //! Shared state behind traits: every store has an in-memory implementation here (the
 //! embedded default) and Redis ones in the arc-stores crate, so N instances can behave as one.
+//! The audit trail's default store is the app's own database ([`SqlAudit`]), kept here with
+//! its table's migration.
 
+pub(crate) mod audit;
+pub(crate) mod audit_sql;
 pub(crate) mod rate_limit;
 pub(crate) mod revocation;
 pub(crate) mod transport;
@@ -8,6 +12,9 @@ pub(crate) mod transport;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use audit::{AuditPage, AuditQuery, AuditStore, InMemoryAudit};
+pub(crate) use audit_sql::AuditMigration;
+pub use audit_sql::SqlAudit;
 pub use rate_limit::{Hit, InMemoryRateLimit, RateLimitStore};
 pub use revocation::{InMemoryRevocation, RevocationStore};
 pub use transport::{EventTransport, InMemoryTransport, Received};
@@ -36,5 +43,10 @@ impl StoreError {
     /// What made the store fail.
     pub fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
         &*self.0
+    }
+
+    /// What made the store fail, owned (to downcast it).
+    pub(crate) fn into_cause(self) -> Box<dyn std::error::Error + Send + Sync> {
+        self.0
     }
 }

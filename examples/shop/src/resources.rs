@@ -119,12 +119,14 @@ pub enum OrderStatus {
 /// An order of one product; its total is computed by the server.
 ///
 /// Admins see and update their organization's orders; anyone else sees only their own.
-/// Orders are never deleted (cancel them instead).
+/// Orders are never deleted (cancel them instead). Every write of one is in the audit trail
+/// (`GET /_audit`).
 #[resource(
     hooks,
     presets(
         multi_tenant(field = "org_id"),
-        owned_by_user(field = "customer_id", bypass("admin"))
+        owned_by_user(field = "customer_id", bypass("admin")),
+        audited
     ),
     query(filter = [status, product_id, total, created_at], sort = [total, created_at])
 )]

@@ -128,7 +128,8 @@ fn migrations_and_doctor() {
         stdout(&status),
         "pending m_arc_create_categories\npending m_arc_unique_per_scope_categories\n\
          pending m_arc_create_products\npending m_arc_unique_per_scope_products\n\
-         pending m_arc_create_orders\npending m_arc_create_event_tables\n"
+         pending m_arc_create_orders\npending m_arc_create_event_tables\n\
+         pending m_arc_create_audit_table\n"
     );
     let doctor = dir.shop(&["doctor"], &[]);
     assert_eq!(doctor.status.code(), Some(1), "{}", stdout(&doctor));
@@ -144,18 +145,19 @@ fn migrations_and_doctor() {
 
     let up = dir.shop(&["migrate", "up"], &[]);
     assert!(up.status.success(), "{}", stderr(&up));
-    assert_eq!(stdout(&up), "applied 6 migration(s)\n");
+    assert_eq!(stdout(&up), "applied 7 migration(s)\n");
     let doctor = dir.shop(&["doctor"], &[]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
     assert!(stdout(&doctor).contains("no problems found"));
 
-    let down = dir.shop(&["migrate", "down", "--steps", "2"], &[]);
+    let down = dir.shop(&["migrate", "down", "--steps", "3"], &[]);
     assert!(down.status.success(), "{}", stderr(&down));
     let status = stdout(&dir.shop(&["migrate", "status"], &[]));
     assert!(
         status.contains("applied m_arc_create_products")
             && status.contains("pending m_arc_create_orders")
-            && status.contains("pending m_arc_create_event_tables"),
+            && status.contains("pending m_arc_create_event_tables")
+            && status.contains("pending m_arc_create_audit_table"),
         "{status}"
     );
     let fresh = dir.shop(&["migrate", "fresh"], &[]);

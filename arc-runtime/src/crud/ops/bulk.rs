@@ -3,13 +3,14 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, Condition, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, ModelTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 use serde_json::{Map, Value as Json};
 
 use super::write::{insert, remove};
-use super::{MAX_BULK_ITEMS, decode_or_reject, fill_auto, now, set_values, shape};
+use super::written::{self, AfterCommit, Written};
+use super::{MAX_BULK_ITEMS, decode_or_reject, fill_auto, id_text, now, set_values, shape};
 use crate::action::Operation;
 use crate::app::ArcState;
 use crate::auth::AuthContext;
@@ -19,7 +20,7 @@ use crate::crud::response::{
     BulkCreated, BulkDeleted, BulkUpdated, DeleteCount, Rows, Success, UpdateCounts,
 };
 use crate::error::{ArcError, FieldError};
-use crate::events::{Change, record};
+use crate::events::Change;
 use crate::hooks::{Hooks, WriteContext};
 use crate::permissions::authorize;
 use crate::query::{self, sql};
@@ -85,9 +86,8 @@ pub(crate) async fn bulk_create<R: Hooks>(
     for values in decoded {
         created.push(insert::<R>(state, &txn, caller, values).await?);
     }
-    record::<R>(state, &txn, caller, Change::Created, &created).await?;
-    txn.commit().await?;
-    state.committed();
+    let after = written::record::<R>(state, &txn, caller, Written::created(&created)).await?;
+    written::commit(state, txn, after).await?;
     Ok(BulkCreated(Rows {
         models: created,
         shape: shape::<R>(caller),
@@ -139,9 +139,10 @@ fn only_members(body: &Map<String, Json>, allowed: &[&str]) -> Result<(), ArcErr
     }
 }
 
-/// The rows a bulk write of a resource with hooks works on, locked inside its transaction
-/// (`FOR UPDATE` on PostgreSQL; SQLite's write transaction holds the database). Each of them
-/// runs its hooks, so there are at most [`MAX_BULK_ITEMS`], like a bulk create; more is a 400.
+/// The rows a bulk write of a resource with hooks (or an `audited` one) works on, locked
+/// inside its transaction (`FOR UPDATE` on PostgreSQL; SQLite's write transaction holds the
+/// database). Each of them runs its hooks or has its audit entry (made from it), so there
+/// are at most [`MAX_BULK_ITEMS`], like a bulk create; more is a 400.
 async fn bulk_rows<R: Resource>(
     txn: &sea_orm::DatabaseTransaction,
     cond: Condition,
@@ -155,16 +156,34 @@ async fn bulk_rows<R: Resource>(
     if rows.len() > MAX_BULK_ITEMS {
         return Err(ArcError::bad_request(format!(
             "the filter selects more than {MAX_BULK_ITEMS} rows, each of which runs the \
-             resource's hooks; narrow it"
+             resource's hooks or is audited; narrow it"
         )));
     }
     Ok(rows)
 }
 
+/// The rows whose ids are those of `rows`.
+fn ids_of<R: Resource>(rows: &[R::Model]) -> Condition {
+    let column = R::column(R::META.id);
+    Condition::all().add(column.is_in(rows.iter().map(|m| m.get(column))))
+}
+
+/// `after` (the rows one statement returned) in the order of `before`, by id: the pairs
+/// an audited bulk write's entries are made of.
+fn aligned<R: Resource>(before: &[R::Model], after: Vec<R::Model>) -> Vec<R::Model> {
+    let mut by_id: std::collections::HashMap<String, R::Model> =
+        after.into_iter().map(|m| (id_text::<R>(&m), m)).collect();
+    before
+        .iter()
+        .filter_map(|m| by_id.remove(&id_text::<R>(m)))
+        .collect()
+}
+
 /// `PATCH /products/bulk` `{"filter":{..},"data":{..}}` → `{matchedCount, modifiedCount}`,
 /// in one transaction. A resource with hooks updates row by row through `before_update` and
-/// `after_update` (an error from any of them rolls the whole write back); one without runs a
-/// single `UPDATE`.
+/// `after_update` (an error from any of them rolls the whole write back); any other runs a
+/// single `UPDATE`, after reading (and locking) the rows it changes when the resource is
+/// `audited` (their entries need the values before).
 pub(crate) async fn bulk_update<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
@@ -176,7 +195,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
     check_writable::<R>(data, caller)?;
     let values = decode_or_reject::<R>(caller, data, Mode::Patch)?;
     let txn = state.db().begin().await?;
-    let (matched, modified) = if R::DECLARED {
+    let (matched, modified, after) = if R::DECLARED {
         let rows = bulk_rows::<R>(&txn, cond).await?;
         let ctx = WriteContext::new(state, &txn, caller);
         let mut updated = Vec::with_capacity(rows.len());
@@ -189,11 +208,11 @@ pub(crate) async fn bulk_update<R: Hooks>(
             R::after_update(&ctx, current, &model).await?;
             updated.push(model);
         }
-        record::<R>(state, &txn, caller, Change::Updated, &updated).await?;
-        (rows.len() as u64, updated.len() as u64)
+        let written = Written::changed(Change::Updated, &rows, &updated);
+        let after = written::record::<R>(state, &txn, caller, written).await?;
+        (rows.len() as u64, updated.len() as u64, after)
     } else {
-        let matched = R::Entity::find().filter(cond.clone()).count(&txn).await?;
-        let mut update = R::Entity::update_many().filter(cond);
+        let mut update = R::Entity::update_many();
         let now = now();
         for (i, field) in R::META.fields.iter().enumerate() {
             if field.auto == Auto::UpdatedAt {
@@ -203,18 +222,34 @@ pub(crate) async fn bulk_update<R: Hooks>(
         for (i, v) in values {
             update = update.col_expr(R::column(i), Expr::val(v));
         }
-        let modified = if state.events().is_some() {
-            // One statement still, returning the rows for their events.
-            let updated = update.exec_with_returning(&txn).await?;
-            record::<R>(state, &txn, caller, Change::Updated, &updated).await?;
-            updated.len() as u64
+        if R::META.presets.audited {
+            // The rows before, locked; then one statement over exactly them.
+            let rows = bulk_rows::<R>(&txn, cond).await?;
+            let updated = update
+                .filter(ids_of::<R>(&rows))
+                .exec_with_returning(&txn)
+                .await?;
+            let updated = aligned::<R>(&rows, updated);
+            let written = Written::changed(Change::Updated, &rows, &updated);
+            let after = written::record::<R>(state, &txn, caller, written).await?;
+            (rows.len() as u64, updated.len() as u64, after)
         } else {
-            update.exec(&txn).await?.rows_affected
-        };
-        (matched, modified)
+            let matched = R::Entity::find().filter(cond.clone()).count(&txn).await?;
+            let update = update.filter(cond);
+            let (modified, after) = if state.events().is_some() {
+                // One statement still, returning the rows for their events.
+                let updated = update.exec_with_returning(&txn).await?;
+                let written = Written::changed(Change::Updated, &[], &updated);
+                let after = written::record::<R>(state, &txn, caller, written).await?;
+                (updated.len() as u64, after)
+            } else {
+                let modified = update.exec(&txn).await?.rows_affected;
+                (modified, AfterCommit::default())
+            };
+            (matched, modified, after)
+        }
     };
-    txn.commit().await?;
-    state.committed();
+    written::commit(state, txn, after).await?;
     Ok(BulkUpdated {
         success: Success,
         data: UpdateCounts {
@@ -226,7 +261,8 @@ pub(crate) async fn bulk_update<R: Hooks>(
 
 /// `DELETE /products/bulk` `{"filter":{..}}` → `{deletedCount}` (soft when the resource is),
 /// in one transaction; row by row through `before_delete` and `after_delete` when the
-/// resource has hooks.
+/// resource has hooks, and otherwise in one statement (after reading and locking the rows
+/// when the resource is `audited`).
 pub(crate) async fn bulk_delete<R: Hooks>(
     state: &ArcState,
     caller: &AuthContext,
@@ -235,18 +271,40 @@ pub(crate) async fn bulk_delete<R: Hooks>(
     only_members(body, &["filter"])?;
     let cond = bulk_filter::<R>(state, caller, Operation::Delete, body)?;
     let txn = state.db().begin().await?;
-    let deleted = if R::DECLARED {
+    let (deleted, after) = if R::DECLARED {
         let rows = bulk_rows::<R>(&txn, cond).await?;
         let ctx = WriteContext::new(state, &txn, caller);
-        let mut removed = Vec::with_capacity(rows.len());
-        for current in rows {
-            R::before_delete(&ctx, &current).await?;
-            let soft = remove::<R>(&txn, &current).await?;
-            R::after_delete(&ctx, &current).await?;
-            removed.push(soft.unwrap_or(current));
+        // The soft-deleted rows (none when rows are deleted for good).
+        let mut soft = Vec::new();
+        for current in &rows {
+            R::before_delete(&ctx, current).await?;
+            soft.extend(remove::<R>(&txn, current).await?);
+            R::after_delete(&ctx, current).await?;
         }
-        record::<R>(state, &txn, caller, Change::Deleted, &removed).await?;
-        removed.len() as u64
+        let written = Written::changed(Change::Deleted, &rows, &soft);
+        let after = written::record::<R>(state, &txn, caller, written).await?;
+        (rows.len() as u64, after)
+    } else if R::META.presets.audited {
+        // The rows before, locked; then one statement over exactly them.
+        let rows = bulk_rows::<R>(&txn, cond).await?;
+        let these = ids_of::<R>(&rows);
+        let soft = match R::META.presets.soft_delete {
+            Some(i) => {
+                let soft = R::Entity::update_many()
+                    .col_expr(R::column(i), Expr::val(now()))
+                    .filter(these)
+                    .exec_with_returning(&txn)
+                    .await?;
+                aligned::<R>(&rows, soft)
+            }
+            None => {
+                R::Entity::delete_many().filter(these).exec(&txn).await?;
+                Vec::new()
+            }
+        };
+        let written = Written::changed(Change::Deleted, &rows, &soft);
+        let after = written::record::<R>(state, &txn, caller, written).await?;
+        (rows.len() as u64, after)
     } else if state.events().is_some() {
         // One statement still, returning the rows for their events.
         let deleted = match R::META.presets.soft_delete {
@@ -264,10 +322,15 @@ pub(crate) async fn bulk_delete<R: Hooks>(
                     .await?
             }
         };
-        record::<R>(state, &txn, caller, Change::Deleted, &deleted).await?;
-        deleted.len() as u64
+        // The rows as they are now: soft-deleted, or as they were when deleted for good.
+        let written = match R::META.presets.soft_delete {
+            Some(_) => Written::changed(Change::Deleted, &[], &deleted),
+            None => Written::changed(Change::Deleted, &deleted, &[]),
+        };
+        let after = written::record::<R>(state, &txn, caller, written).await?;
+        (deleted.len() as u64, after)
     } else {
-        match R::META.presets.soft_delete {
+        let deleted = match R::META.presets.soft_delete {
             Some(i) => {
                 R::Entity::update_many()
                     .col_expr(R::column(i), Expr::val(now()))
@@ -283,10 +346,10 @@ pub(crate) async fn bulk_delete<R: Hooks>(
                     .await?
                     .rows_affected
             }
-        }
+        };
+        (deleted, AfterCommit::default())
     };
-    txn.commit().await?;
-    state.committed();
+    written::commit(state, txn, after).await?;
     Ok(BulkDeleted {
         success: Success,
         data: DeleteCount {

@@ -1,6 +1,9 @@
 //! The reads: list (live or deleted), one row by id or slug, the tree and a node's children.
 
-use sea_orm::{ColumnTrait, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ModelTrait, PaginatorTrait,
+    QueryFilter, QuerySelect,
+};
 
 use super::{MAX_TREE_ROWS, shape};
 use crate::action::Operation;
@@ -9,8 +12,8 @@ use crate::auth::AuthContext;
 use crate::crud::access::{Scope, allowed, find, not_found, parse_id};
 use crate::crud::response::{KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success};
 use crate::error::ArcError;
-use crate::query::{self, Paging, parse::sort_text, sql};
-use crate::resource::Resource;
+use crate::query::{self, Paging, QuerySpec, parse::sort_text, sql};
+use crate::resource::{Resource, Shape};
 use crate::value;
 
 /// `GET /products` (and `GET /products/deleted` with [`Scope::Deleted`]).
@@ -35,8 +38,25 @@ pub(crate) async fn list<R: Resource>(
         state.query_limits(),
         shape.fields,
     )?;
-    let db = state.db();
-    let cond = sql::condition::<R>(rows, &spec, db.get_database_backend());
+    let (docs, total) = fetch::<R>(state.db(), rows, &spec).await?;
+    Ok(listing::<R>(
+        state,
+        &spec,
+        shape.select(spec.select),
+        docs,
+        total,
+    ))
+}
+
+/// The rows `spec` selects within `scope`, one page of them: with paging by number, the
+/// page and the count of every row selected; with keyset paging, up to one row more than a
+/// page after the cursor (and a count of 0, not asked). What [`listing`] makes an answer of.
+pub(crate) async fn fetch<R: Resource>(
+    db: &DatabaseConnection,
+    scope: Condition,
+    spec: &QuerySpec,
+) -> Result<(Vec<R::Model>, u64), DbErr> {
+    let cond = sql::condition::<R>(scope, spec, db.get_database_backend());
     let base = R::Entity::find().filter(cond);
     match &spec.paging {
         Paging::Offset { page } => {
@@ -45,12 +65,41 @@ pub(crate) async fn list<R: Resource>(
                 .offset(offset)
                 .limit(spec.limit);
             let (total, docs) = tokio::try_join!(base.count(db), rows.all(db))?;
+            Ok((docs, total))
+        }
+        Paging::Keyset { after } => {
+            let filtered = match after {
+                Some(values) => base.filter(sql::after::<R>(&spec.sort, values)),
+                None => base,
+            };
+            let docs = sql::order::<R>(filtered, &spec.sort)
+                .limit(spec.limit + 1)
+                .all(db)
+                .await?;
+            Ok((docs, 0))
+        }
+    }
+}
+
+/// A list's answer, from the rows its query `spec` found, each written as `shape` says: with
+/// paging by number, the page's rows and `total`, the count of every row the query selects;
+/// with keyset paging, up to one row more than a page (which says another page follows, and
+/// is left out), and the cursor of the next page from the last row shown.
+pub(crate) fn listing<R: Resource>(
+    state: &ArcState,
+    spec: &QuerySpec,
+    shape: Shape,
+    mut docs: Vec<R::Model>,
+    total: u64,
+) -> Listing<R> {
+    match &spec.paging {
+        Paging::Offset { page } => {
             let pages = total.div_ceil(spec.limit);
-            Ok(Listing::Page(Page {
+            Listing::Page(Page {
                 success: Success,
                 docs: Selected(Rows {
                     models: docs,
-                    shape: shape.select(spec.select),
+                    shape,
                 }),
                 page: *page,
                 limit: spec.limit,
@@ -58,19 +107,11 @@ pub(crate) async fn list<R: Resource>(
                 pages,
                 has_next: *page < pages,
                 has_prev: *page > 1,
-            }))
+            })
         }
-        Paging::Keyset { after } => {
-            let filtered = match after {
-                Some(values) => base.filter(sql::after::<R>(&spec.sort, values)),
-                None => base,
-            };
-            let mut docs = sql::order::<R>(filtered, &spec.sort)
-                .limit(spec.limit + 1)
-                .all(db)
-                .await?;
+        Paging::Keyset { .. } => {
             let has_next = docs.len() as u64 > spec.limit;
-            docs.truncate(spec.limit as usize);
+            docs.truncate(usize::try_from(spec.limit).unwrap_or(usize::MAX));
             let next = match docs.last() {
                 Some(last) if has_next => {
                     let values: Vec<Option<String>> = spec
@@ -81,21 +122,21 @@ pub(crate) async fn list<R: Resource>(
                     Some(
                         state
                             .cursor_key()
-                            .encode(&sort_text(meta, &spec.sort), &values),
+                            .encode(&sort_text(R::META, &spec.sort), &values),
                     )
                 }
                 _ => None,
             };
-            Ok(Listing::Keyset(KeysetPage {
+            Listing::Keyset(KeysetPage {
                 success: Success,
                 docs: Selected(Rows {
                     models: docs,
-                    shape: shape.select(spec.select),
+                    shape,
                 }),
                 limit: spec.limit,
                 has_next,
                 next,
-            }))
+            })
         }
     }
 }

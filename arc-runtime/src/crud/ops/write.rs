@@ -4,6 +4,7 @@
 use sea_orm::{ActiveModelTrait, IntoActiveModel, ModelTrait, TransactionTrait};
 use serde_json::{Map, Value as Json};
 
+use super::written::{self, AfterCommit, Written};
 use super::{decode_or_reject, fill_auto, id_text, new_row, now, set_values, shape};
 use crate::action::Operation;
 use crate::app::ArcState;
@@ -14,7 +15,7 @@ use crate::crud::access::{
 use crate::crud::body::{Mode, Values};
 use crate::crud::response::{Created, Deleted, DeletedRow, One, Success};
 use crate::error::ArcError;
-use crate::events::{Change, record};
+use crate::events::Change;
 use crate::hooks::{Hooks, WriteContext};
 use crate::resource::Resource;
 use crate::value;
@@ -45,16 +46,9 @@ pub(crate) async fn create<R: Hooks>(
     let db = state.db();
     let txn = db.begin().await?;
     let model = insert::<R>(state, &txn, caller, values).await?;
-    record::<R>(
-        state,
-        &txn,
-        caller,
-        Change::Created,
-        std::slice::from_ref(&model),
-    )
-    .await?;
-    txn.commit().await?;
-    state.committed();
+    let rows = std::slice::from_ref(&model);
+    let after = written::record::<R>(state, &txn, caller, Written::created(rows)).await?;
+    written::commit(state, txn, after).await?;
     let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
     Ok(Created {
         one: One::new(model, shape::<R>(caller), Some("Created successfully")),
@@ -92,18 +86,14 @@ pub(crate) async fn update<R: Hooks>(
         current.clone()
     };
     R::after_update(&ctx, &current, &model).await?;
-    if changed {
-        record::<R>(
-            state,
-            &txn,
-            caller,
-            Change::Updated,
-            std::slice::from_ref(&model),
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    state.committed();
+    let after = if changed {
+        let (before, after) = (std::slice::from_ref(&current), std::slice::from_ref(&model));
+        let rows = Written::changed(Change::Updated, before, after);
+        written::record::<R>(state, &txn, caller, rows).await?
+    } else {
+        AfterCommit::default()
+    };
+    written::commit(state, txn, after).await?;
     Ok(One::new(
         model,
         shape::<R>(caller),
@@ -146,18 +136,11 @@ pub(crate) async fn delete<R: Hooks>(
     R::before_delete(&ctx, &current).await?;
     let removed = remove::<R>(&txn, &current).await?;
     R::after_delete(&ctx, &current).await?;
-    let last = removed.as_ref().unwrap_or(&current);
-    record::<R>(
-        state,
-        &txn,
-        caller,
-        Change::Deleted,
-        std::slice::from_ref(last),
-    )
-    .await?;
+    let before = std::slice::from_ref(&current);
+    let rows = Written::changed(Change::Deleted, before, removed.as_slice());
+    let after = written::record::<R>(state, &txn, caller, rows).await?;
     let soft = removed.is_some();
-    txn.commit().await?;
-    state.committed();
+    written::commit(state, txn, after).await?;
     Ok(Deleted {
         success: Success,
         data: DeletedRow {
@@ -188,16 +171,10 @@ pub(crate) async fn restore<R: Hooks>(
     R::before_update(&ctx, &current, &mut row).await?;
     let model = row.update(&txn).await?;
     R::after_update(&ctx, &current, &model).await?;
-    record::<R>(
-        state,
-        &txn,
-        caller,
-        Change::Restored,
-        std::slice::from_ref(&model),
-    )
-    .await?;
-    txn.commit().await?;
-    state.committed();
+    let (before, after) = (std::slice::from_ref(&current), std::slice::from_ref(&model));
+    let rows = Written::changed(Change::Restored, before, after);
+    let after = written::record::<R>(state, &txn, caller, rows).await?;
+    written::commit(state, txn, after).await?;
     Ok(One::new(
         model,
         shape::<R>(caller),

@@ -14,7 +14,7 @@ pub enum Kind {
     name = "thing",
     path = "/things",
     table = "things",
-    presets(soft_delete(field = "removed_at"), slug_lookup(field = "handle"), tree(field = "parent"), bulk),
+    presets(soft_delete(field = "removed_at"), slug_lookup(field = "handle"), tree(field = "parent"), bulk, audited),
     query(filter = [name, count, big, ratio, flag, kind, at, amount, parent], sort = [name, at], search = [name], default_sort = "-at", lenient)
 )]
 #[permissions(default = public)]
@@ -48,4 +48,5 @@ fn main() {
     let meta = <Thing as Resource>::META;
     assert_eq!(meta.fields.len(), 14);
     assert!(meta.presets.bulk);
+    assert!(meta.presets.audited);
 }

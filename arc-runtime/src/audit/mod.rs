@@ -1,0 +1,175 @@
+//! The audit trail: what the `audited` preset records, and where it is read.
+//!
+//! Each write of an `audited` resource (create, update, delete, restore, and each row of a
+//! bulk write) leaves one [`AuditEntry`] per row it changed: who, in which organization, in
+//! which request, which fields changed from what to what, and when. The entries are made
+//! inside the write's transaction, from the rows before and after it (`trail`), and given to
+//! the app's [`AuditStore`](crate::config::AuditStore): the app's own database by default
+//! ([`SqlAudit`](crate::config::SqlAudit): a rolled-back write has no entry, a committed one
+//! always has its entries), or memory ([`InMemoryAudit`](crate::config::InMemoryAudit)).
+//! `GET /_audit` (`route`) reads them: platform admins every entry, organization admins
+//! their organization's, each through the field rules of its resource.
+//!
+//! ```no_run
+//! # fn f(app: arc_runtime::App) -> arc_runtime::App {
+//! use arc_runtime::config::{Audit, InMemoryAudit};
+//! // Audit is on whenever a resource is `audited`; this keeps the entries in memory instead.
+//! app.audit(Audit::new().store(InMemoryAudit::new()))
+//! # }
+//! ```
+
+mod entry;
+pub(crate) mod route;
+mod trail;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sea_orm::DatabaseTransaction;
+
+pub use entry::{AuditAction, AuditEntry};
+pub(crate) use entry::{AuditRecord, table, value_of};
+
+use crate::auth::AuthContext;
+use crate::error::{ArcError, ErrorCode};
+use crate::events::Change;
+use crate::plugins::metrics::Metrics;
+use crate::resource::{Resource, ResourceMeta};
+use crate::stores::{AuditStore, StoreError};
+
+/// Where the trail is read.
+pub(crate) const PATH: &str = "/_audit";
+
+/// The audit trail's settings (see [`App::audit`](crate::App::audit)): where its entries
+/// are kept. An app with an `audited` resource has it on with [`Audit::new`]'s defaults.
+#[derive(Clone, Default)]
+#[must_use]
+pub struct Audit {
+    store: Option<Arc<dyn AuditStore>>,
+}
+
+impl std::fmt::Debug for Audit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audit")
+            .field(
+                "store",
+                &if self.store.is_some() {
+                    "custom"
+                } else {
+                    "sql"
+                },
+            )
+            .finish()
+    }
+}
+
+impl Audit {
+    /// The trail in the app's own database ([`SqlAudit`](crate::config::SqlAudit)), in
+    /// the table `arc_audit` its migrations create.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps the entries in `store` instead (e.g.
+    /// [`InMemoryAudit`](crate::config::InMemoryAudit) for tests).
+    pub fn store(mut self, store: impl AuditStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+}
+
+/// The running audit trail of an app, shared by the writes and `GET /_audit`.
+pub(crate) struct AuditRuntime {
+    store: Arc<dyn AuditStore>,
+    metrics: Option<Metrics>,
+    /// The app's resources by name: each entry is shown through its resource's rules.
+    resources: HashMap<&'static str, &'static ResourceMeta>,
+}
+
+impl std::fmt::Debug for AuditRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditRuntime").finish_non_exhaustive()
+    }
+}
+
+/// A store's failure as an answer: a database error as the database's (a busy database is
+/// a 503), anything else a 503: the trail cannot be kept or read now.
+fn unavailable(error: StoreError) -> ArcError {
+    match error.into_cause().downcast::<sea_orm::DbErr>() {
+        Ok(db) => ArcError::from(*db),
+        Err(cause) => {
+            tracing::error!(error = %cause, "audit store unavailable");
+            ArcError::new(
+                ErrorCode::ServiceUnavailable,
+                "The audit trail is unavailable, try again shortly",
+            )
+            .with_retry_after(1)
+        }
+    }
+}
+
+impl AuditRuntime {
+    /// The trail of an app with `settings` over `db`, for its `resources`.
+    pub(crate) fn start(
+        settings: Audit,
+        db: sea_orm::DatabaseConnection,
+        metrics: Option<Metrics>,
+        resources: &[&'static ResourceMeta],
+    ) -> Arc<AuditRuntime> {
+        let store = settings
+            .store
+            .unwrap_or_else(|| Arc::new(crate::stores::SqlAudit::new(db)));
+        Arc::new(AuditRuntime {
+            store,
+            metrics,
+            resources: resources.iter().map(|m| (m.name, *m)).collect(),
+        })
+    }
+
+    /// Inside the write's transaction `txn`: the entries of `change` to `before` and `after`
+    /// (see `trail::entries`), given to the store. They are returned for
+    /// [`AuditRuntime::committed`].
+    pub(crate) async fn write<R: Resource>(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &AuthContext,
+        change: Change,
+        before: &[R::Model],
+        after: &[R::Model],
+    ) -> Result<Vec<AuditEntry>, ArcError> {
+        let entries = trail::entries::<R>(caller, change, before, after)?;
+        if !entries.is_empty() {
+            self.store.write(txn, &entries).await.map_err(unavailable)?;
+            tracing::debug!(
+                resource = R::META.name,
+                entries = entries.len(),
+                "audit entries written"
+            );
+        }
+        Ok(entries)
+    }
+
+    /// After the commit of the write that made `entries`: counted, and kept by a store
+    /// outside the database. The write stands whatever happens here; a failure is logged.
+    pub(crate) async fn committed(&self, entries: Vec<AuditEntry>) {
+        if entries.is_empty() {
+            return;
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.record(|| {
+                for entry in &entries {
+                    metrics::counter!(
+                        "arc_audit_entries_total",
+                        "resource" => entry.resource.clone(),
+                        "action" => entry.action.as_str(),
+                    )
+                    .increment(1);
+                }
+            });
+        }
+        let count = entries.len();
+        if let Err(e) = self.store.committed(entries).await {
+            tracing::error!(error = %e, entries = count, "audit: committed entries not kept");
+        }
+    }
+}
