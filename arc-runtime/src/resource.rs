@@ -331,6 +331,18 @@ pub struct Presets {
 }
 
 impl Presets {
+    /// No preset.
+    pub const NONE: Presets = Presets {
+        soft_delete: None,
+        slug_lookup: None,
+        tree: None,
+        bulk: false,
+        audited: false,
+        tenant: None,
+        owner: None,
+        owner_bypass: &[],
+    };
+
     /// Whether the resource has `preset`, and so its routes.
     pub const fn has(&self, preset: RoutePreset) -> bool {
         match preset {

@@ -209,6 +209,20 @@ impl TestApp {
         }
     }
 
+    /// The number in the first column of the first row `sql` answers (`SELECT COUNT(*) ..`),
+    /// asked of the app's database directly.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let db = &self.db;
+        let statement =
+            arc_runtime::sea_orm::Statement::from_string(db.get_database_backend(), sql);
+        let row = db
+            .query_one_raw(statement)
+            .await
+            .expect("query")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("a number")
+    }
+
     /// Sends a request with optional JSON body and extra headers (see `default_headers`).
     pub async fn send(
         &self,
