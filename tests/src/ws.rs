@@ -97,15 +97,10 @@ impl WsClient {
     pub async fn next(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let message = tokio::time::timeout_at(deadline, self.socket.next())
-                .await
-                .ok()??
-                .ok()?;
-            if let Message::Text(text) = message {
-                let value: Value = serde_json::from_str(text.as_str()).expect("JSON");
-                if value["type"] != "ping" {
-                    return Some(value);
-                }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let value = self.next_any(left).await?;
+            if value["type"] != "ping" {
+                return Some(value);
             }
         }
     }
