@@ -39,6 +39,7 @@ mod action;
 mod app;
 mod audit;
 mod auth;
+mod cache;
 mod cli;
 mod crud;
 mod db;
@@ -118,6 +119,7 @@ pub mod config {
         TokenClaims,
     };
     pub use crate::auth::{AccessLayer, AccessService, ApiKeys, Auth, Authenticator};
+    pub use crate::cache::{Cache, CacheMeta};
     pub use crate::db::{STATEMENT_TARGET, STATEMENT_TIMEOUT};
     pub use crate::events::{BadPattern, EventPattern, EventRetry, Events};
     pub use crate::plugins::health::{CheckReport, Draining, Health, HealthReport};
@@ -129,9 +131,9 @@ pub mod config {
     pub use crate::preset::{LogFormat, PresetDefaults};
     pub use crate::query::QueryLimits;
     pub use crate::stores::{
-        AuditPage, AuditQuery, AuditStore, BoxFuture, EventTransport, Hit, InMemoryAudit,
-        InMemoryRateLimit, InMemoryRevocation, InMemoryTransport, RateLimitStore, Received,
-        RevocationStore, SqlAudit, StoreError,
+        AuditPage, AuditQuery, AuditStore, BoxFuture, CacheStore, EventTransport, Hit,
+        InMemoryAudit, InMemoryCache, InMemoryRateLimit, InMemoryRevocation, InMemoryTransport,
+        Lookup, RateLimitStore, Received, RevocationStore, SqlAudit, StoreError,
     };
     pub use crate::telemetry::{Telemetry, TelemetryError, TelemetryGuard};
 }
@@ -159,11 +161,13 @@ pub use uuid;
 /// rather than compile against the wrong layout (arc-runtime pins arc-macros exactly).
 #[doc(hidden)]
 pub mod __private_0_1 {
+    pub use crate::cache::CacheMeta;
     pub use crate::enumeration::{IntoDbValue, TextEnum, default_value};
     pub use crate::hooks::Hooks;
     pub use crate::permissions::{Permissions, Rule};
     pub use crate::resource::{
         Auto, FieldMeta, FieldType, Presets, Resource, ResourceMeta, SerializeFields,
     };
+    pub use core::time::Duration;
     pub use {chrono, rust_decimal, sea_orm, serde, serde_json, uuid};
 }

@@ -303,6 +303,7 @@ impl Document {
             ok["headers"] = answer
                 .headers
                 .iter()
+                .filter(|(name, _)| *name != crate::cache::X_CACHE || meta.cache.is_some())
                 .map(|(name, description)| {
                     let header =
                         json!({ "description": description, "schema": { "type": "string" } });

@@ -380,6 +380,8 @@ pub struct ResourceMeta {
     pub lenient: bool,
     /// Who may do what.
     pub permissions: crate::permissions::Permissions,
+    /// The query cache, when reads are cached (`#[resource(cache(..))]`).
+    pub cache: Option<crate::cache::CacheMeta>,
 }
 
 impl ResourceMeta {

@@ -222,6 +222,7 @@ mod tests {
         default_sort: "-id",
         lenient: false,
         permissions: crate::permissions::Permissions::PUBLIC,
+        cache: None,
     };
 
     #[test]

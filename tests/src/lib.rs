@@ -11,6 +11,7 @@ pub mod contract;
 pub mod dossiers;
 pub mod gadget;
 pub mod ledger;
+pub mod memos;
 pub mod notes;
 pub mod proxy;
 pub mod sse;

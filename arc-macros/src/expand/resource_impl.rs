@@ -179,6 +179,30 @@ fn field_meta(f: &Field) -> TokenStream {
     chain
 }
 
+/// `cache: Some(..)` when reads are cached: the settings, and the key's part of the resource,
+/// its name and a fingerprint of its field table (`product@1a2b3c4d5e6f7a8b`), so answers a
+/// build with other fields kept are never read.
+fn cache(model: &Resource, metas: &[TokenStream]) -> TokenStream {
+    let Some(cache) = &model.cache else {
+        return quote!(None);
+    };
+    // FNV-1a: stable across builds and compilers, unlike std's hasher.
+    let table = quote!(#(#metas,)*).to_string();
+    let fingerprint = table.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let key = format!("{}@{fingerprint:016x}", model.name);
+    let (stale, expire, tags) = (cache.stale_ms, cache.expire_ms, &cache.tags);
+    quote! {
+        Some(__p::CacheMeta {
+            stale: __p::Duration::from_millis(#stale),
+            expire: __p::Duration::from_millis(#expire),
+            tags: &[#(#tags),*],
+            key: #key,
+        })
+    }
+}
+
 /// The impl's doc: the routes, and who may use them.
 fn routes_doc(model: &Resource) -> TokenStream {
     let docs = Action::served(|preset| model.presets.has(preset)).map(|a| route_doc(model, a));
@@ -194,7 +218,8 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
     let module = &model.entity_mod;
     let (name, path, table) = (&model.name, &model.path, &model.table);
     let migration = format!("m_arc_create_{table}");
-    let metas = model.fields.iter().map(field_meta);
+    let metas: Vec<TokenStream> = model.fields.iter().map(field_meta).collect();
+    let cache = cache(model, &metas);
     let count = Literal::usize_unsuffixed(model.fields.len());
     let columns = model.fields.iter().map(|f| {
         let variant = format_ident!("{}", to_pascal(&f.name));
@@ -265,6 +290,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
                 default_sort: #default_sort,
                 lenient: #lenient,
                 permissions: #permissions,
+                cache: #cache,
             };
 
             fn column(index: usize) -> #module::Column {

@@ -20,6 +20,20 @@ pub(crate) struct ResourceArgs {
     pub query: QueryArgs,
     /// The user implements `Hooks` for the struct.
     pub hooks: Flag,
+    /// `cache` or `cache(stale = "30s", expire = "5m", tags = ["catalog"])`: reads are
+    /// answered from the query cache.
+    pub cache: Option<SpannedValue<Override<CacheArgs>>>,
+}
+
+/// `cache(stale = "30s", expire = "5m", tags = ["catalog"])`
+#[derive(Debug, Default, Clone, FromMeta)]
+pub(crate) struct CacheArgs {
+    /// How long an answer is served as fresh.
+    pub stale: Option<SpannedValue<String>>,
+    /// How long it is kept at all (served stale, and refreshed, after `stale`).
+    pub expire: Option<SpannedValue<String>>,
+    /// Names whose writes also make the answers old (the resource's own name always does).
+    pub tags: Option<StrList>,
 }
 
 /// `presets(soft_delete, slug_lookup(field = "handle"), tree, bulk, audited)`
@@ -152,11 +166,32 @@ pub(crate) struct RangeArgs {
     pub max: Option<Num>,
 }
 
-/// `one_of("a", "b")`
+/// `one_of("a", "b")`, or as a value `tags = ["a", "b"]`
 #[derive(Debug, Default, Clone)]
 pub(crate) struct StrList(pub Vec<syn::LitStr>);
 
 impl FromMeta for StrList {
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        let Expr::Array(array) = expr else {
+            return Err(
+                darling::Error::custom("expected a list of strings: `[\"a\", \"b\"]`")
+                    .with_span(expr),
+            );
+        };
+        let mut errors = darling::Error::accumulator();
+        let mut values = Vec::new();
+        for elem in &array.elems {
+            match elem {
+                Expr::Lit(syn::ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => values.push(s.clone()),
+                other => errors
+                    .push(darling::Error::custom("expected a string literal").with_span(other)),
+            }
+        }
+        errors.finish_with(StrList(values))
+    }
+
     fn from_list(items: &[darling::ast::NestedMeta]) -> darling::Result<Self> {
         let mut errors = darling::Error::accumulator();
         let mut values = Vec::new();

@@ -69,6 +69,7 @@ impl Resource {
             default_sort: String::new(),
             lenient: args.query.lenient.is_present(),
             hooks: args.hooks.is_present(),
+            cache: check::cache(cx, args.cache.as_ref()),
             permissions: permissions::PermissionsAst {
                 entries: Vec::new(),
             },

@@ -5,7 +5,7 @@
 use darling::util::{Override, SpannedValue};
 use syn::ItemStruct;
 
-use super::attrs::{FieldArgs, PresetArgs, PresetField};
+use super::attrs::{CacheArgs, FieldArgs, PresetArgs, PresetField};
 use super::{Auto, Field, Resource, Scalar};
 use crate::ctxt::Ctxt;
 
@@ -258,4 +258,73 @@ fn id_attrs(cx: &Ctxt, args: &FieldArgs, field: &Field) {
     if field.id && (args.system.is_present() || args.hidden.is_present()) {
         cx.error_spanned_by(&field.ident, "the id is always server-owned and visible");
     }
+}
+
+/// `cache(..)`: its durations read (`"30s"`), `stale` no longer than `expire`, which is not
+/// zero, and each tag a name (`[a-z0-9_.-]`, once).
+pub(super) fn cache(
+    cx: &Ctxt,
+    args: Option<&SpannedValue<Override<CacheArgs>>>,
+) -> Option<super::Cache> {
+    let args = args?;
+    let explicit = match args.as_ref() {
+        Override::Inherit => CacheArgs::default(),
+        Override::Explicit(explicit) => explicit.clone(),
+    };
+    // Each duration with the span and text errors name: the user's, or `cache`'s own.
+    let read = |value: Option<&SpannedValue<String>>, default: &str| {
+        let (text, span) = value.map_or((default, args.span()), |v| (v.as_str(), v.span()));
+        match arc_spec::parse_duration(text) {
+            Ok(d) => Some((
+                u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+                text.to_owned(),
+                span,
+            )),
+            Err(e) => {
+                cx.error_at(span, e);
+                None
+            }
+        }
+    };
+    let stale = read(explicit.stale.as_ref(), "30s");
+    let expire = read(explicit.expire.as_ref(), "5m");
+    if let Some((0, _, span)) = expire {
+        cx.error_at(
+            span,
+            "`expire` must be longer than 0: the cache would keep nothing",
+        );
+    }
+    if let (Some((stale, stale_text, span)), Some((expire, expire_text, _))) = (&stale, &expire)
+        && *stale > *expire
+    {
+        cx.error_at(
+            *span,
+            format!(
+                "`stale` ({stale_text}) is longer than `expire` ({expire_text}): an answer would be gone before it went stale"
+            ),
+        );
+    }
+    let mut tags: Vec<String> = Vec::new();
+    for tag in explicit.tags.iter().flat_map(|t| &t.0) {
+        let text = tag.value();
+        let valid = !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+        if !valid {
+            cx.error_spanned_by(
+                tag,
+                "a cache tag is a name of lowercase letters, digits, `_`, `.` or `-`",
+            );
+        } else if tags.contains(&text) {
+            cx.error_spanned_by(tag, format!("the cache tag {text:?} is listed twice"));
+        } else {
+            tags.push(text);
+        }
+    }
+    Some(super::Cache {
+        stale_ms: stale?.0,
+        expire_ms: expire?.0,
+        tags,
+    })
 }

@@ -96,6 +96,14 @@ impl Presets {
     }
 }
 
+/// `cache(..)`, checked: its times in milliseconds and its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cache {
+    pub stale_ms: u64,
+    pub expire_ms: u64,
+    pub tags: Vec<String>,
+}
+
 /// A checked resource.
 #[derive(Debug)]
 pub(crate) struct Resource {
@@ -112,6 +120,8 @@ pub(crate) struct Resource {
     pub default_sort: String,
     pub lenient: bool,
     pub hooks: bool,
+    /// The query cache's settings, when reads are cached.
+    pub cache: Option<Cache>,
     pub permissions: permissions::PermissionsAst,
     /// Fields a preset names (even with the wrong type): their own errors are the preset's.
     pub claimed: Vec<usize>,

@@ -50,7 +50,27 @@ impl App {
             on_shutdown: Vec::new(),
             events: None,
             audit: None,
+            cache: None,
+            cache_off: false,
         }
+    }
+
+    /// Keeps the query cache with these settings (see [`Cache`](crate::config::Cache)):
+    /// where its entries and versions live. On by default (in memory, 64 MiB) as soon as a
+    /// resource declares `cache`; give it a shared store (Redis) when several instances serve
+    /// the app.
+    pub fn cache(mut self, cache: crate::cache::Cache) -> Self {
+        self.cache = Some(cache);
+        self.cache_off = false;
+        self
+    }
+
+    /// Turns the query cache off, whatever the resources declare: every read asks the
+    /// database (and answers carry no `x-cache`).
+    pub fn without_cache(mut self) -> Self {
+        self.cache = None;
+        self.cache_off = true;
+        self
     }
 
     /// Keeps the audit trail with these settings (see [`Audit`](crate::config::Audit)):

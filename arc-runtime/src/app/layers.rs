@@ -77,12 +77,19 @@ impl App {
             )
         });
         let audited = audit.is_some();
+        let cache = if self.cache_off {
+            None
+        } else {
+            let resources: Vec<_> = self.resources.iter().map(|r| r.meta).collect();
+            crate::cache::CacheRuntime::start(self.cache, &resources, self.metrics.clone())
+        };
         let state = ArcState(Arc::new(StateInner {
             db: self.db,
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
             limits: self.limits,
             events: events.clone(),
             audit,
+            cache,
         }));
         let api = match &self.versioning {
             None => self.routes,

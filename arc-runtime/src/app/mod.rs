@@ -44,6 +44,7 @@ struct StateInner {
     limits: QueryLimits,
     events: Option<Arc<crate::events::EventsRuntime>>,
     audit: Option<Arc<crate::audit::AuditRuntime>>,
+    cache: Option<Arc<crate::cache::CacheRuntime>>,
 }
 
 impl ArcState {
@@ -70,6 +71,11 @@ impl ArcState {
     /// The audit trail, when the app has it.
     pub(crate) fn audit(&self) -> Option<&Arc<crate::audit::AuditRuntime>> {
         self.0.audit.as_ref()
+    }
+
+    /// The query cache, when a resource of the app is cached.
+    pub(crate) fn cache(&self) -> Option<&Arc<crate::cache::CacheRuntime>> {
+        self.0.cache.as_ref()
     }
 
     /// Tells the events relay that a transaction which wrote events committed.
@@ -127,6 +133,8 @@ pub struct App {
     on_shutdown: Vec<ShutdownHook>,
     events: Option<crate::events::Events>,
     audit: Option<crate::audit::Audit>,
+    cache: Option<crate::cache::Cache>,
+    cache_off: bool,
 }
 
 /// Code run once at shutdown, after in-flight requests drained and before the pool closes.

@@ -269,6 +269,7 @@ static META: ResourceMeta = ResourceMeta {
     default_sort: "-timestamp",
     lenient: false,
     permissions: NOBODY,
+    cache: None,
 };
 
 impl Resource for AuditRecord {

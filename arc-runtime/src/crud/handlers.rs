@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::response::{
-    BulkCreated, BulkDeleted, BulkUpdated, Created, Deleted, Listing, Nodes, One, Outcome,
+    BulkCreated, BulkDeleted, BulkUpdated, Cached, Created, Deleted, Listing, Nodes, One, Outcome,
 };
 
 use super::ops::{self, Scope};
@@ -85,7 +85,7 @@ pub(crate) async fn list<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     RawQuery(q): RawQuery,
-) -> Reply<Listing<R>> {
+) -> Reply<Cached<Listing<R>>> {
     Reply::new::<R>(
         &caller,
         Action::List,
@@ -98,7 +98,7 @@ pub(crate) async fn get<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
-) -> Reply<One<R>> {
+) -> Reply<Cached<One<R>>> {
     Reply::new::<R>(&caller, Action::Get, ops::get::<R>(&st, &caller, &id).await)
 }
 
@@ -161,7 +161,7 @@ pub(crate) async fn list_deleted<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     RawQuery(q): RawQuery,
-) -> Reply<Listing<R>> {
+) -> Reply<Cached<Listing<R>>> {
     Reply::new::<R>(
         &caller,
         Action::Deleted,
@@ -187,7 +187,7 @@ pub(crate) async fn get_by_slug<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(slug): PathParam,
-) -> Reply<One<R>> {
+) -> Reply<Cached<One<R>>> {
     Reply::new::<R>(
         &caller,
         Action::BySlug,
@@ -199,7 +199,7 @@ pub(crate) async fn get_by_slug<R: Resource>(
 pub(crate) async fn tree<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
-) -> Reply<Nodes<R>> {
+) -> Reply<Cached<Nodes<R>>> {
     Reply::new::<R>(&caller, Action::Tree, ops::tree::<R>(&st, &caller).await)
 }
 
@@ -208,7 +208,7 @@ pub(crate) async fn children<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
-) -> Reply<Nodes<R>> {
+) -> Reply<Cached<Nodes<R>>> {
     Reply::new::<R>(
         &caller,
         Action::Children,

@@ -612,9 +612,80 @@ impl Outcome for BulkDeleted {
     const STATUS: StatusCode = StatusCode::OK;
 }
 
+/// An answer of a read the query cache serves ([`crate::cache::read`]): the outcome itself
+/// when the resource is not cached, or its body as the cache gave it, with `x-cache`. Either
+/// is the same document: the schema is the outcome's.
+pub(crate) enum Cached<O> {
+    /// Not cached: the outcome, written as always.
+    Fresh(O),
+    /// The body the cache holds (or just kept), and what the cache said.
+    Kept {
+        /// The outcome's JSON.
+        body: bytes::Bytes,
+        /// `x-cache`.
+        status: crate::cache::CacheStatus,
+    },
+}
+
+impl<O: Serialize> Serialize for Cached<O> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Fresh(outcome) => outcome.serialize(serializer),
+            Self::Kept { body, .. } => serde_json::from_slice::<serde_json::Value>(body)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer),
+        }
+    }
+}
+
+impl<O: JsonSchema> JsonSchema for Cached<O> {
+    fn inline_schema() -> bool {
+        O::inline_schema()
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        O::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        O::schema_id()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        O::json_schema(generator)
+    }
+}
+
+impl<O: Outcome> Outcome for Cached<O> {
+    const STATUS: StatusCode = O::STATUS;
+    const HEADERS: &'static [(&'static str, &'static str)] = &[(
+        crate::cache::X_CACHE,
+        "How the query cache answered: `HIT` (kept, fresh), `STALE` (kept, refreshing) or `MISS`. Sent by resources with the cache on.",
+    )];
+
+    fn into_response(self) -> Result<Response, ArcError> {
+        match self {
+            Self::Fresh(outcome) => outcome.into_response(),
+            Self::Kept { body, status } => {
+                let mut response = json_bytes(O::STATUS, body);
+                response.headers_mut().insert(
+                    crate::cache::X_CACHE,
+                    HeaderValue::from_static(status.as_str()),
+                );
+                Ok(response)
+            }
+        }
+    }
+}
+
 /// A JSON response; serialization failure is an internal error.
 pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, ArcError> {
     let bytes = serde_json::to_vec(body).map_err(ArcError::internal)?;
+    Ok(json_bytes(status, bytes.into()))
+}
+
+/// A response of `status` with `bytes`, JSON already.
+pub(crate) fn json_bytes(status: StatusCode, bytes: bytes::Bytes) -> Response {
     let mut response = Response::new(axum::body::Body::from(bytes));
     *response.status_mut() = status;
     // Room for what the layers add on the way out (request id, trace, tag, security
@@ -625,5 +696,5 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Respons
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Ok(response)
+    response
 }

@@ -572,6 +572,7 @@ mod tests {
         default_sort: "-price",
         lenient: false,
         permissions: crate::permissions::Permissions::PUBLIC,
+        cache: None,
     };
 
     fn parse(q: &str) -> Result<QuerySpec, ArcError> {

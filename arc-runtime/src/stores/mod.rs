@@ -1,10 +1,12 @@
 //! Shared state behind traits: every store has an in-memory implementation here (the
-//! embedded default) and Redis ones in the arc-stores crate, so N instances can behave as one.
+//! embedded default) and Redis ones in the arc-stores crate, so N instances can behave as one
+//! (rate limits, revocation, the events' transport, the query cache).
 //! The audit trail's default store is the app's own database ([`SqlAudit`]), kept here with
 //! its table's migration.
 
 pub(crate) mod audit;
 pub(crate) mod audit_sql;
+pub(crate) mod cache;
 pub(crate) mod rate_limit;
 pub(crate) mod revocation;
 pub(crate) mod transport;
@@ -15,6 +17,7 @@ use std::pin::Pin;
 pub use audit::{AuditPage, AuditQuery, AuditStore, InMemoryAudit};
 pub(crate) use audit_sql::AuditMigration;
 pub use audit_sql::SqlAudit;
+pub use cache::{CacheStore, InMemoryCache, Lookup};
 pub use rate_limit::{Hit, InMemoryRateLimit, RateLimitStore};
 pub use revocation::{InMemoryRevocation, RevocationStore};
 pub use transport::{EventTransport, InMemoryTransport, Received};

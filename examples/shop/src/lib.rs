@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use arc_runtime::App;
 use arc_runtime::Preset;
-use arc_runtime::config::Events;
 use arc_runtime::config::{Auth, JwtAuthenticator, JwtKeys};
+use arc_runtime::config::{Cache, Events};
 use arc_runtime::config::{JwtConfigError, JwtSigner, TokenClaims};
 use arc_runtime::sea_orm::DatabaseConnection;
 use arc_stores::Redis;
@@ -31,8 +31,10 @@ pub fn app(db: DatabaseConnection, jwt_secret: &[u8]) -> Result<App, JwtConfigEr
 
 /// The shop under `preset` (the app's defaults and its token rules: in production and edge,
 /// tokens need a `jti` and live a day at most, see [`JwtAuthenticator::preset`]); with
-/// `redis`, revoked tokens are kept there, so every instance refuses them, and events travel
-/// on its streams, so instances share the subscribers' work and hear each other's events.
+/// `redis`, revoked tokens are kept there, so every instance refuses them, the query cache's
+/// answers and versions too, so a write on one instance makes the next read on every other
+/// fresh, and events travel on its streams, so instances share the subscribers' work and hear
+/// each other's events.
 pub fn app_with(
     db: DatabaseConnection,
     jwt_secret: &[u8],
@@ -43,9 +45,13 @@ pub fn app_with(
         Some(redis) => Events::new().transport(redis.event_streams()),
         None => Events::new(),
     };
-    Ok(resources(db, events)
+    let app = resources(db, events)
         .auth(auth(jwt_secret, redis, preset)?)
-        .preset(preset))
+        .preset(preset);
+    Ok(match redis {
+        Some(redis) => app.cache(Cache::new().store(redis.cache())),
+        None => app,
+    })
 }
 
 /// The resources, with no authentication yet, and their events: each write is recorded in

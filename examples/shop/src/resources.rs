@@ -56,6 +56,7 @@ pub enum ProductStatus {
 #[resource(
     hooks,
     presets(soft_delete, slug_lookup, bulk, multi_tenant(field = "org_id")),
+    cache(stale = "30s", expire = "5m"),
     query(
         filter = [name, price, status, category_id, is_featured, created_at],
         sort = [name, price, created_at],

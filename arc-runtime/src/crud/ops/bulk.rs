@@ -87,7 +87,7 @@ pub(crate) async fn bulk_create<R: Hooks>(
         created.push(insert::<R>(state, &txn, caller, values).await?);
     }
     let after = written::record::<R>(state, &txn, caller, Written::created(&created)).await?;
-    written::commit(state, txn, after).await?;
+    written::commit::<R>(state, txn, after).await?;
     Ok(BulkCreated(Rows {
         models: created,
         shape: shape::<R>(caller),
@@ -249,7 +249,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
             (matched, modified, after)
         }
     };
-    written::commit(state, txn, after).await?;
+    written::commit::<R>(state, txn, after).await?;
     Ok(BulkUpdated {
         success: Success,
         data: UpdateCounts {
@@ -349,7 +349,7 @@ pub(crate) async fn bulk_delete<R: Hooks>(
         };
         (deleted, AfterCommit::default())
     };
-    written::commit(state, txn, after).await?;
+    written::commit::<R>(state, txn, after).await?;
     Ok(BulkDeleted {
         success: Success,
         data: DeleteCount {

@@ -1,20 +1,43 @@
 //! The reads: list (live or deleted), one row by id or slug, the tree and a node's children.
+//!
+//! Each decides first who may ask and what (the rows' scope, the caller's shape, the parsed
+//! query), then asks the database in a closure the query cache runs when it has no current
+//! answer ([`cache::read`]): the SQL that closure runs, and the shape, are the question.
 
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ModelTrait, PaginatorTrait,
-    QueryFilter, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, ModelTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
 };
 
 use super::{MAX_TREE_ROWS, shape};
-use crate::action::Operation;
+use crate::action::{Action, Operation};
 use crate::app::ArcState;
 use crate::auth::AuthContext;
+use crate::cache::{self, Question};
 use crate::crud::access::{Scope, allowed, find, not_found, parse_id};
-use crate::crud::response::{KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success};
+use crate::crud::response::{
+    Cached, KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success,
+};
 use crate::error::ArcError;
 use crate::query::{self, Paging, QuerySpec, parse::sort_text, sql};
 use crate::resource::{Resource, Shape};
 use crate::value;
+
+/// The question `select` asks, as `action` of a caller shown `shape`, when reads of `R` are
+/// cached.
+fn question<R: Resource>(
+    state: &ArcState,
+    action: Action,
+    select: impl FnOnce(DbBackend) -> Select<R::Entity>,
+    shape: Shape,
+) -> Option<Question> {
+    cache::caches::<R>(state).then(|| {
+        let backend = state.db().get_database_backend();
+        Question::new(action)
+            .part(select(backend).build(backend).to_string().as_bytes())
+            .shape(shape)
+    })
+}
 
 /// `GET /products` (and `GET /products/deleted` with [`Scope::Deleted`]).
 pub(crate) async fn list<R: Resource>(
@@ -22,12 +45,12 @@ pub(crate) async fn list<R: Resource>(
     caller: &AuthContext,
     raw_query: Option<&str>,
     within: Scope,
-) -> Result<Listing<R>, ArcError> {
+) -> Result<Cached<Listing<R>>, ArcError> {
     let meta = R::META;
-    let op = if within == Scope::Deleted {
-        Operation::Deleted
+    let (op, action) = if within == Scope::Deleted {
+        (Operation::Deleted, Action::Deleted)
     } else {
-        Operation::List
+        (Operation::List, Action::List)
     };
     let rows = allowed::<R>(within, op, caller)?;
     let shape = shape::<R>(caller);
@@ -38,14 +61,45 @@ pub(crate) async fn list<R: Resource>(
         state.query_limits(),
         shape.fields,
     )?;
-    let (docs, total) = fetch::<R>(state.db(), rows, &spec).await?;
-    Ok(listing::<R>(
+    let shown = shape.select(spec.select);
+    let question = question::<R>(
         state,
-        &spec,
-        shape.select(spec.select),
-        docs,
-        total,
-    ))
+        action,
+        |backend| pages::<R>(rows.clone(), &spec, backend).1,
+        shown,
+    );
+    cache::read::<R, _, _, _>(state, question, move |state| async move {
+        let (docs, total) = fetch::<R>(state.db(), rows, &spec).await?;
+        Ok(listing::<R>(&state, &spec, shown, docs, total))
+    })
+    .await
+}
+
+/// The queries of a list: the rows `spec` selects within `scope` (to count), and the page of
+/// them to show (with keyset paging, one row more than a page).
+fn pages<R: Resource>(
+    scope: Condition,
+    spec: &QuerySpec,
+    backend: DbBackend,
+) -> (Select<R::Entity>, Select<R::Entity>) {
+    let cond = sql::condition::<R>(scope, spec, backend);
+    let base = R::Entity::find().filter(cond);
+    let page = match &spec.paging {
+        Paging::Offset { page } => {
+            let offset = (page - 1).saturating_mul(spec.limit);
+            sql::order::<R>(base.clone(), &spec.sort)
+                .offset(offset)
+                .limit(spec.limit)
+        }
+        Paging::Keyset { after } => {
+            let filtered = match after {
+                Some(values) => base.clone().filter(sql::after::<R>(&spec.sort, values)),
+                None => base.clone(),
+            };
+            sql::order::<R>(filtered, &spec.sort).limit(spec.limit + 1)
+        }
+    };
+    (base, page)
 }
 
 /// The rows `spec` selects within `scope`, one page of them: with paging by number, the
@@ -56,28 +110,13 @@ pub(crate) async fn fetch<R: Resource>(
     scope: Condition,
     spec: &QuerySpec,
 ) -> Result<(Vec<R::Model>, u64), DbErr> {
-    let cond = sql::condition::<R>(scope, spec, db.get_database_backend());
-    let base = R::Entity::find().filter(cond);
+    let (base, page) = pages::<R>(scope, spec, db.get_database_backend());
     match &spec.paging {
-        Paging::Offset { page } => {
-            let offset = (page - 1).saturating_mul(spec.limit);
-            let rows = sql::order::<R>(base.clone(), &spec.sort)
-                .offset(offset)
-                .limit(spec.limit);
-            let (total, docs) = tokio::try_join!(base.count(db), rows.all(db))?;
+        Paging::Offset { .. } => {
+            let (total, docs) = tokio::try_join!(base.count(db), page.all(db))?;
             Ok((docs, total))
         }
-        Paging::Keyset { after } => {
-            let filtered = match after {
-                Some(values) => base.filter(sql::after::<R>(&spec.sort, values)),
-                None => base,
-            };
-            let docs = sql::order::<R>(filtered, &spec.sort)
-                .limit(spec.limit + 1)
-                .all(db)
-                .await?;
-            Ok((docs, 0))
-        }
+        Paging::Keyset { .. } => Ok((page.all(db).await?, 0)),
     }
 }
 
@@ -146,10 +185,28 @@ pub(crate) async fn get<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
     id: &str,
-) -> Result<One<R>, ArcError> {
+) -> Result<Cached<One<R>>, ArcError> {
     let rows = allowed::<R>(Scope::Live, Operation::Get, caller)?;
-    let model = find::<R, _>(state.db(), parse_id::<R>(id)?, rows).await?;
-    Ok(One::new(model, shape::<R>(caller), None))
+    let select = R::Entity::find()
+        .filter(rows)
+        .filter(R::column(R::META.id).eq(parse_id::<R>(id)?));
+    one::<R>(state, Action::Get, select, shape::<R>(caller)).await
+}
+
+/// The one row `select` finds (a 404 without one), shown as `shape`.
+async fn one<R: Resource>(
+    state: &ArcState,
+    action: Action,
+    select: Select<R::Entity>,
+    shape: Shape,
+) -> Result<Cached<One<R>>, ArcError> {
+    let question = question::<R>(state, action, |_| select.clone(), shape);
+    let ask = select;
+    cache::read::<R, _, _, _>(state, question, move |state| async move {
+        let model = ask.one(state.db()).await?.ok_or_else(not_found::<R>)?;
+        Ok(One::new(model, shape, None))
+    })
+    .await
 }
 
 /// `GET /products/slug/:slug`
@@ -157,45 +214,47 @@ pub(crate) async fn get_by_slug<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
     slug: &str,
-) -> Result<One<R>, ArcError> {
+) -> Result<Cached<One<R>>, ArcError> {
     let field = R::META.presets.slug_lookup.ok_or_else(not_found::<R>)?;
     // No row holds a NUL (PostgreSQL text cannot): not found on either database.
     if slug.contains('\0') {
         return Err(not_found::<R>());
     }
     let rows = allowed::<R>(Scope::Live, Operation::Get, caller)?;
-    let model = R::Entity::find()
+    let select = R::Entity::find()
         .filter(rows)
-        .filter(R::column(field).eq(slug))
-        .one(state.db())
-        .await?
-        .ok_or_else(not_found::<R>)?;
-    Ok(One::new(model, shape::<R>(caller), None))
+        .filter(R::column(field).eq(slug));
+    one::<R>(state, Action::BySlug, select, shape::<R>(caller)).await
 }
+
 /// `GET /categories/tree`: every live row, nested under its parent as `children`.
 pub(crate) async fn tree<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
-) -> Result<Nodes<R>, ArcError> {
+) -> Result<Cached<Nodes<R>>, ArcError> {
     let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
     let allowed = allowed::<R>(Scope::Live, Operation::Tree, caller)?;
     let sort = query::parse::default_sort(R::META)?;
-    let rows = sql::order::<R>(R::Entity::find().filter(allowed), &sort)
-        .limit(MAX_TREE_ROWS + 1)
-        .all(state.db())
-        .await?;
-    if rows.len() as u64 > MAX_TREE_ROWS {
-        return Err(ArcError::bad_request(format!(
-            "the tree has more than {MAX_TREE_ROWS} nodes; page through the list instead"
-        )));
-    }
-    Ok(Nodes {
-        rows: Rows {
-            models: rows,
-            shape: shape::<R>(caller),
-        },
-        tree: Some(parent),
+    let select = sql::order::<R>(R::Entity::find().filter(allowed), &sort).limit(MAX_TREE_ROWS + 1);
+    let shape = shape::<R>(caller);
+    let question = question::<R>(state, Action::Tree, |_| select.clone(), shape);
+    let ask = select;
+    cache::read::<R, _, _, _>(state, question, move |state| async move {
+        let rows = ask.all(state.db()).await?;
+        if rows.len() as u64 > MAX_TREE_ROWS {
+            return Err(ArcError::bad_request(format!(
+                "the tree has more than {MAX_TREE_ROWS} nodes; page through the list instead"
+            )));
+        }
+        Ok(Nodes {
+            rows: Rows {
+                models: rows,
+                shape,
+            },
+            tree: Some(parent),
+        })
     })
+    .await
 }
 
 /// `GET /categories/:parent_id/children`: the live rows whose parent is `parent_id`.
@@ -203,27 +262,33 @@ pub(crate) async fn children<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
     parent_id: &str,
-) -> Result<Nodes<R>, ArcError> {
+) -> Result<Cached<Nodes<R>>, ArcError> {
     let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
     let allowed = allowed::<R>(Scope::Live, Operation::Tree, caller)?;
     let id = parse_id::<R>(parent_id)?;
-    let db = state.db();
-    find::<R, _>(db, id.clone(), allowed.clone()).await?;
     let sort = query::parse::default_sort(R::META)?;
-    let rows = sql::order::<R>(
+    let select = sql::order::<R>(
         R::Entity::find()
-            .filter(allowed)
-            .filter(R::column(parent).eq(id)),
+            .filter(allowed.clone())
+            .filter(R::column(parent).eq(id.clone())),
         &sort,
     )
-    .limit(MAX_TREE_ROWS)
-    .all(db)
-    .await?;
-    Ok(Nodes {
-        rows: Rows {
-            models: rows,
-            shape: shape::<R>(caller),
-        },
-        tree: None,
+    .limit(MAX_TREE_ROWS);
+    let shape = shape::<R>(caller);
+    // The children's query names the parent and the caller's scope: the parent's lookup
+    // asks nothing more.
+    let question = question::<R>(state, Action::Children, |_| select.clone(), shape);
+    let ask = select;
+    cache::read::<R, _, _, _>(state, question, move |state| async move {
+        let db = state.db();
+        find::<R, _>(db, id, allowed).await?;
+        Ok(Nodes {
+            rows: Rows {
+                models: ask.all(db).await?,
+                shape,
+            },
+            tree: None,
+        })
     })
+    .await
 }

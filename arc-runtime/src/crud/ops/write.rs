@@ -48,7 +48,7 @@ pub(crate) async fn create<R: Hooks>(
     let model = insert::<R>(state, &txn, caller, values).await?;
     let rows = std::slice::from_ref(&model);
     let after = written::record::<R>(state, &txn, caller, Written::created(rows)).await?;
-    written::commit(state, txn, after).await?;
+    written::commit::<R>(state, txn, after).await?;
     let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
     Ok(Created {
         one: One::new(model, shape::<R>(caller), Some("Created successfully")),
@@ -93,7 +93,7 @@ pub(crate) async fn update<R: Hooks>(
     } else {
         AfterCommit::default()
     };
-    written::commit(state, txn, after).await?;
+    written::commit::<R>(state, txn, after).await?;
     Ok(One::new(
         model,
         shape::<R>(caller),
@@ -140,7 +140,7 @@ pub(crate) async fn delete<R: Hooks>(
     let rows = Written::changed(Change::Deleted, before, removed.as_slice());
     let after = written::record::<R>(state, &txn, caller, rows).await?;
     let soft = removed.is_some();
-    written::commit(state, txn, after).await?;
+    written::commit::<R>(state, txn, after).await?;
     Ok(Deleted {
         success: Success,
         data: DeletedRow {
@@ -174,7 +174,7 @@ pub(crate) async fn restore<R: Hooks>(
     let (before, after) = (std::slice::from_ref(&current), std::slice::from_ref(&model));
     let rows = Written::changed(Change::Restored, before, after);
     let after = written::record::<R>(state, &txn, caller, rows).await?;
-    written::commit(state, txn, after).await?;
+    written::commit::<R>(state, txn, after).await?;
     Ok(One::new(
         model,
         shape::<R>(caller),

@@ -1,8 +1,8 @@
 //! What follows every write, in one place for all of them: inside its transaction, the
 //! outbox's events and, for an `audited` resource, the audit trail's entries, both made from
 //! the rows before and after the write ([`record`]); then its commit, and what waits for the
-//! commit: the relay's wake-up, the trail's count and a store outside the database
-//! ([`commit`]).
+//! commit: the query cache's bump, the relay's wake-up, the trail's count and a store
+//! outside the database ([`commit`]).
 
 use sea_orm::DatabaseTransaction;
 
@@ -79,14 +79,19 @@ pub(super) async fn record<R: Resource>(
     Ok(AfterCommit { entries })
 }
 
-/// Commits `txn`, then does what waited for it: wakes the events relay and hands the audit
-/// entries on (counted; kept by a store outside the database).
-pub(super) async fn commit(
+/// Commits `txn`, a write of `R`, then does what waited for it: makes the query cache's
+/// answers that depend on `R` old (before the write answers, so no later read is served what
+/// was there before it), wakes the events relay and hands the audit entries on (counted;
+/// kept by a store outside the database).
+pub(super) async fn commit<R: Resource>(
     state: &ArcState,
     txn: DatabaseTransaction,
     after: AfterCommit,
 ) -> Result<(), ArcError> {
     txn.commit().await?;
+    if let Some(cache) = state.cache() {
+        cache.bump(R::META).await;
+    }
     state.committed();
     if let Some(audit) = state.audit() {
         audit.committed(after.entries).await;

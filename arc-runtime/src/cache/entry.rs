@@ -1,0 +1,209 @@
+//! What the cache keeps and finds by: the digest of a question, and an entry (the versions it
+//! was made at, when, and the answer's body) in the bytes a store holds.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::CacheMeta;
+use crate::action::Action;
+use crate::error::ArcError;
+use crate::resource::Shape;
+
+/// A question asked of a resource, as a digest of its parts: the route's action, the SQL of
+/// the query it runs (values included) and what of each row the caller is shown.
+pub(crate) struct Question(Sha256);
+
+impl Question {
+    /// A question of `action`.
+    pub(crate) fn new(action: Action) -> Self {
+        Self(Sha256::new()).part(action.name().as_bytes())
+    }
+
+    /// Adds `bytes`, length first, so no two lists of parts digest alike.
+    pub(crate) fn part(mut self, bytes: &[u8]) -> Self {
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+        self
+    }
+
+    /// Adds the shape rows are shown in: the fields written, and those masked.
+    pub(crate) fn shape(self, shape: Shape) -> Self {
+        self.part(&shape.fields.0.to_le_bytes())
+            .part(&shape.redact.0.to_le_bytes())
+    }
+
+    /// The key of the answer: the resource's part, then 128 bits of the digest in hex.
+    pub(crate) fn key(self, resource: &str) -> String {
+        let digest = self.0.finalize();
+        let mut key = String::with_capacity(resource.len() + 33);
+        key.push_str(resource);
+        key.push(':');
+        for byte in &digest[..16] {
+            key.push(char::from(HEX[usize::from(byte >> 4)]));
+            key.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        key
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The key of a computation in flight: the entry's key at the versions it is made for (a
+/// caller that read newer versions never waits for an older answer).
+pub(super) fn flight_key(key: &str, versions: &[u64]) -> String {
+    let mut flight = key.to_owned();
+    for v in versions {
+        flight.push('@');
+        flight.push_str(&v.to_string());
+    }
+    flight
+}
+
+/// The body of an answer, as it is sent and kept.
+pub(super) fn body<O: Serialize>(outcome: &O) -> Result<Bytes, ArcError> {
+    serde_json::to_vec(outcome)
+        .map(Bytes::from)
+        .map_err(ArcError::internal)
+}
+
+/// Milliseconds since the epoch: entries are dated by the wall clock, which instances share.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// How an entry stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Freshness {
+    /// Current and younger than `stale`.
+    Fresh,
+    /// Current, past `stale`.
+    Stale,
+    /// Made at versions no longer current, or past `expire`.
+    Old,
+}
+
+/// A kept answer: the versions of its names when its query ran, when it was made, its body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Entry {
+    pub(super) versions: Vec<u64>,
+    pub(super) created_ms: u64,
+    pub(super) body: Bytes,
+}
+
+impl Entry {
+    /// An answer made now, from a query run at `versions`.
+    pub(super) fn new(versions: &[u64], body: Bytes) -> Self {
+        Self {
+            versions: versions.to_vec(),
+            created_ms: now_ms(),
+            body,
+        }
+    }
+
+    /// `[count: u8][versions: u64 LE..][created ms: u64 LE][body]`.
+    pub(super) fn encode(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(9 + 8 * self.versions.len() + self.body.len());
+        out.put_u8(u8::try_from(self.versions.len()).unwrap_or(u8::MAX));
+        for v in self.versions.iter().take(usize::from(u8::MAX)) {
+            out.put_u64_le(*v);
+        }
+        out.put_u64_le(self.created_ms);
+        out.put_slice(&self.body);
+        out.freeze()
+    }
+
+    /// The entry in `bytes`; `None` for bytes it cannot be (they are treated as no entry).
+    pub(super) fn decode(bytes: Bytes) -> Option<Self> {
+        let count = usize::from(*bytes.first()?);
+        let head = 1 + 8 * count + 8;
+        if bytes.len() < head {
+            return None;
+        }
+        let word = |at: usize| {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(le)
+        };
+        Some(Self {
+            versions: (0..count).map(|i| word(1 + 8 * i)).collect(),
+            created_ms: word(1 + 8 * count),
+            body: bytes.slice(head..),
+        })
+    }
+
+    /// How the entry stands against the `current` versions and the resource's times.
+    pub(super) fn freshness(&self, current: &[u64], settings: CacheMeta) -> Freshness {
+        if self.versions != current {
+            return Freshness::Old;
+        }
+        let age = u128::from(now_ms().saturating_sub(self.created_ms));
+        if age < settings.stale.as_millis() {
+            Freshness::Fresh
+        } else if age < settings.expire.as_millis() {
+            Freshness::Stale
+        } else {
+            Freshness::Old
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const SETTINGS: CacheMeta = CacheMeta {
+        stale: Duration::from_secs(30),
+        expire: Duration::from_secs(300),
+        tags: &[],
+        key: "product@0",
+    };
+
+    #[test]
+    fn an_entry_reads_back_as_written() {
+        let entry = Entry::new(&[7, 9], Bytes::from_static(b"{\"success\":true}"));
+        assert_eq!(Entry::decode(entry.encode()), Some(entry));
+    }
+
+    #[test]
+    fn bytes_that_are_no_entry_are_none() {
+        for bytes in [&b""[..], &[1, 0, 0], &[2; 20]] {
+            assert_eq!(Entry::decode(Bytes::copy_from_slice(bytes)), None);
+        }
+    }
+
+    #[test]
+    fn freshness_follows_versions_and_age() {
+        let mut entry = Entry::new(&[3], Bytes::new());
+        assert_eq!(entry.freshness(&[3], SETTINGS), Freshness::Fresh);
+        assert_eq!(entry.freshness(&[4], SETTINGS), Freshness::Old);
+        entry.created_ms -= 31_000;
+        assert_eq!(entry.freshness(&[3], SETTINGS), Freshness::Stale);
+        entry.created_ms -= 300_000;
+        assert_eq!(entry.freshness(&[3], SETTINGS), Freshness::Old);
+    }
+
+    #[test]
+    fn questions_differ_when_any_part_does() {
+        let key = |parts: &[&[u8]]| {
+            parts
+                .iter()
+                .fold(Question::new(Action::List), |q, p| q.part(p))
+                .key("product@0")
+        };
+        assert_eq!(key(&[b"ab", b"c"]), key(&[b"ab", b"c"]));
+        assert_ne!(key(&[b"ab", b"c"]), key(&[b"a", b"bc"]));
+        assert_ne!(
+            Question::new(Action::List).key("p"),
+            Question::new(Action::Get).key("p")
+        );
+        assert!(key(&[]).starts_with("product@0:"));
+        assert_eq!(key(&[]).len(), "product@0:".len() + 32);
+    }
+}

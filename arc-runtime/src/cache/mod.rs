@@ -1,0 +1,533 @@
+//! The query cache: the answers of a resource's reads, kept by what was asked and by what
+//! the caller may see, and made old by writes.
+//!
+//! A resource turns it on with `#[resource(cache(stale = "30s", expire = "5m", tags = [..]))]`
+//! ([`CacheMeta`]); its reads (list, get and the presets' reads) then go through [`read`]:
+//!
+//! - The **key** is the resource's (its name and a fingerprint of its fields, fixed at
+//!   compile time) and a digest of the question: the SQL of the query the read would run,
+//!   with its values (so the normalized query and everything that scopes the caller's rows,
+//!   organization, owner and the rule's row filter, are in it), and the caller's field mask
+//!   (what they may see of a row, what is redacted). Two callers share an answer exactly
+//!   when the database would be asked the same thing and they would be shown the same fields.
+//! - Every committed write **bumps** the version of its resource and of the tags the resource
+//!   declares ([`CacheRuntime::bump`]), before it answers; an entry is stamped with the
+//!   versions read before its query ran, and only served while they are current. So no read
+//!   that starts after a write's answer is served what was there before it, on this instance
+//!   or, with a shared store, on any other.
+//! - Within `stale`, an entry is a `HIT`; after it, until `expire`, it is served `STALE` while
+//!   one refresh runs in the background. Concurrent misses of one key (at one version) make
+//!   one query (single flight); the others wait for its answer.
+//! - A store that fails or is slow (Redis down) costs the cache, never the answer: the read
+//!   runs as a `MISS` and nothing is kept. A write whose bump fails leaves its names
+//!   *pending*: this instance reads them uncached, and retries the bump until it lands.
+
+mod entry;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::OnceCell;
+
+use crate::app::ArcState;
+use crate::crud::response::{Cached, Outcome};
+use crate::error::ArcError;
+use crate::plugins::metrics::Metrics;
+use crate::resource::{Resource, ResourceMeta};
+use crate::stores::{CacheStore, InMemoryCache, StoreError};
+
+pub(crate) use entry::Question;
+use entry::{Entry, Freshness};
+
+/// What `#[resource(cache(..))]` declares; the macro writes it into the resource's
+/// [`ResourceMeta`].
+#[derive(Clone, Copy, Debug)]
+pub struct CacheMeta {
+    /// How long an answer is served as fresh (`HIT`).
+    pub stale: Duration,
+    /// How long it is kept: after `stale`, it is served `STALE` and refreshed.
+    pub expire: Duration,
+    /// Names whose writes also make the answers old, beside the resource's own name.
+    pub tags: &'static [&'static str],
+    /// The resource's part of every key: its name and a fingerprint of its fields, so a
+    /// build that changes the resource never reads what an older one kept.
+    pub key: &'static str,
+}
+
+/// The header that says how the cache answered.
+pub(crate) const X_CACHE: &str = "x-cache";
+
+/// What the cache said of an answer: `x-cache`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CacheStatus {
+    /// Kept and fresh.
+    Hit,
+    /// Kept, past `stale`: served while a refresh runs.
+    Stale,
+    /// Not kept (or not current): asked of the database.
+    Miss,
+}
+
+impl CacheStatus {
+    /// The header's value.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "HIT",
+            Self::Stale => "STALE",
+            Self::Miss => "MISS",
+        }
+    }
+}
+
+/// The query cache's settings: where entries and versions live, and how long a lookup may
+/// take before the read goes on without it.
+///
+/// An app with a resource that declares `cache` gets one on its own (in memory, 64 MiB);
+/// apps that run several instances give it a shared store:
+///
+/// ```no_run
+/// # fn f(app: arc_runtime::App, store: arc_runtime::config::InMemoryCache) -> arc_runtime::App {
+/// use arc_runtime::config::Cache;
+/// app.cache(Cache::new().store(store)) // arc_stores::Redis::cache() across instances
+/// # }
+/// ```
+#[derive(Clone)]
+#[must_use = "a builder does nothing until it is given to the app"]
+pub struct Cache {
+    store: Arc<dyn CacheStore>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("shared", &self.store.shared())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cache {
+    /// The default time a store may take to answer: 250 ms.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+
+    /// The default: in memory, at most 64 MiB of entries.
+    pub fn new() -> Self {
+        Self {
+            store: Arc::new(InMemoryCache::default()),
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Keeps entries and versions in `store`.
+    pub fn store(mut self, store: impl CacheStore) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
+    /// How long a lookup, a put or a bump may take; past it the store counts as failed.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether instances share the store.
+    pub fn shared(&self) -> bool {
+        self.store.shared()
+    }
+}
+
+/// A computation of an answer in flight, which concurrent misses of its key wait for:
+/// its body, or `None` when it failed (each waiter then asks on its own).
+type Flight = Arc<OnceCell<Option<Bytes>>>;
+
+/// The cache at work: the store, the flights, the names whose bump is pending.
+pub(crate) struct CacheRuntime {
+    store: Arc<dyn CacheStore>,
+    timeout: Duration,
+    /// Names some cached resource reads (its own, its tags): only their versions are bumped.
+    watched: HashSet<&'static str>,
+    flights: Mutex<HashMap<String, Flight>>,
+    /// Names whose bump failed: read uncached here until a bump of them lands.
+    pending: Mutex<HashSet<&'static str>>,
+    /// Whether a task retries the pending bumps.
+    retrying: AtomicBool,
+    metrics: Option<Metrics>,
+}
+
+impl std::fmt::Debug for CacheRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheRuntime")
+            .field("watched", &self.watched)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every name whose version answers of `meta` depend on: its own, then its tags.
+fn names(meta: &'static ResourceMeta) -> impl Iterator<Item = &'static str> {
+    let tags = meta.cache.map_or(&[][..], |c| c.tags);
+    std::iter::once(meta.name).chain(tags.iter().copied())
+}
+
+impl CacheRuntime {
+    /// The cache of an app serving `resources`; `None` when none of them is cached.
+    pub(crate) fn start(
+        settings: Option<Cache>,
+        resources: &[&'static ResourceMeta],
+        metrics: Option<Metrics>,
+    ) -> Option<Arc<Self>> {
+        let watched: HashSet<&'static str> = resources
+            .iter()
+            .filter(|meta| meta.cache.is_some())
+            .flat_map(|meta| names(meta))
+            .collect();
+        if watched.is_empty() {
+            return None;
+        }
+        let settings = settings.unwrap_or_default();
+        Some(Arc::new(Self {
+            store: settings.store,
+            timeout: settings.timeout,
+            watched,
+            flights: Mutex::default(),
+            pending: Mutex::default(),
+            retrying: AtomicBool::new(false),
+            metrics,
+        }))
+    }
+
+    /// Runs a store call within the timeout.
+    async fn within<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or_else(|_| Err(StoreError::new("the cache store did not answer in time")))
+    }
+
+    /// Makes every answer that depends on `meta`'s writes old: called after each committed
+    /// write, before it answers. A failed bump leaves the names pending (read uncached here,
+    /// bumped again until it lands).
+    pub(crate) async fn bump(self: &Arc<Self>, meta: &'static ResourceMeta) {
+        let names: Vec<&'static str> = names(meta).filter(|n| self.watched.contains(n)).collect();
+        if names.is_empty() {
+            return;
+        }
+        if let Err(e) = self.within(self.store.bump(&names)).await {
+            tracing::warn!(error = %e, resource = meta.name, "cache: a write's bump failed; its reads go uncached here until it lands");
+            self.pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(names);
+            self.retry();
+        }
+    }
+
+    /// Bumps the pending names again (a task, one at a time) until it lands.
+    fn retry(self: &Arc<Self>) {
+        if self.retrying.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let cache = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(50);
+            loop {
+                if cache.flush().await {
+                    break;
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            cache.retrying.store(false, Ordering::Release);
+            // A bump that failed between the last flush and the flag's release.
+            if cache.has_pending() {
+                cache.retry();
+            }
+        });
+    }
+
+    fn has_pending(&self) -> bool {
+        !self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Bumps the pending names; whether none is left.
+    async fn flush(&self) -> bool {
+        let names: Vec<&'static str> = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .copied()
+            .collect();
+        if names.is_empty() {
+            return true;
+        }
+        match self.within(self.store.bump(&names)).await {
+            Ok(()) => {
+                let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                for name in &names {
+                    pending.remove(name);
+                }
+                tracing::info!(names = ?names, "cache: pending bumps landed");
+                pending.is_empty()
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Whether any of `names` waits for its bump.
+    fn is_pending(&self, names: &[&'static str]) -> bool {
+        let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        !pending.is_empty() && names.iter().any(|n| pending.contains(n))
+    }
+
+    fn count(&self, meta: &'static ResourceMeta, status: CacheStatus) {
+        if let Some(metrics) = &self.metrics {
+            let resource = meta.name;
+            metrics.record(|| match status {
+                CacheStatus::Hit => {
+                    metrics::counter!("arc_cache_hits_total", "resource" => resource, "state" => "fresh")
+                        .increment(1);
+                }
+                CacheStatus::Stale => {
+                    metrics::counter!("arc_cache_hits_total", "resource" => resource, "state" => "stale")
+                        .increment(1);
+                }
+                CacheStatus::Miss => {
+                    metrics::counter!("arc_cache_misses_total", "resource" => resource).increment(1);
+                }
+            });
+        }
+    }
+
+    /// The answer to `question`, from the cache or from `compute` (see the module's doc).
+    async fn answer<R, O, F, Fut>(
+        self: &Arc<Self>,
+        state: &ArcState,
+        settings: CacheMeta,
+        question: Question,
+        compute: F,
+    ) -> Result<Cached<O>, ArcError>
+    where
+        R: Resource,
+        O: Outcome + Send + 'static,
+        F: FnOnce(ArcState) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
+    {
+        let meta = R::META;
+        let names: Vec<&'static str> = names(meta).collect();
+        let key = question.key(settings.key);
+        let lookup = if self.is_pending(&names) {
+            None
+        } else {
+            match self.within(self.store.lookup(&key, &names)).await {
+                Ok(lookup) => Some(lookup),
+                Err(e) => {
+                    tracing::debug!(error = %e, resource = meta.name, "cache: lookup failed; reading uncached");
+                    None
+                }
+            }
+        };
+        let Some(lookup) = lookup else {
+            // No versions to stamp an entry with: answer, keep nothing.
+            self.count(meta, CacheStatus::Miss);
+            let outcome = compute(state.clone()).await?;
+            return Ok(Cached::Kept {
+                body: entry::body(&outcome)?,
+                status: CacheStatus::Miss,
+            });
+        };
+        let kept = lookup.entry.and_then(Entry::decode);
+        match kept.map(|e| (e.freshness(&lookup.versions, settings), e)) {
+            Some((Freshness::Fresh, e)) => {
+                self.count(meta, CacheStatus::Hit);
+                Ok(Cached::Kept {
+                    body: e.body,
+                    status: CacheStatus::Hit,
+                })
+            }
+            Some((Freshness::Stale, e)) => {
+                self.count(meta, CacheStatus::Stale);
+                self.refresh(state, settings, key, lookup.versions, compute);
+                Ok(Cached::Kept {
+                    body: e.body,
+                    status: CacheStatus::Stale,
+                })
+            }
+            Some((Freshness::Old, _)) | None => {
+                self.count(meta, CacheStatus::Miss);
+                let body = self
+                    .fly(state, settings, &key, lookup.versions, compute)
+                    .await?;
+                Ok(Cached::Kept {
+                    body,
+                    status: CacheStatus::Miss,
+                })
+            }
+        }
+    }
+
+    /// Computes the answer at `key` for the `versions` read before it, once for every
+    /// concurrent caller, and keeps it.
+    async fn fly<O, F, Fut>(
+        &self,
+        state: &ArcState,
+        settings: CacheMeta,
+        key: &str,
+        versions: Vec<u64>,
+        compute: F,
+    ) -> Result<Bytes, ArcError>
+    where
+        O: Outcome + Send + 'static,
+        F: FnOnce(ArcState) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
+    {
+        let flight_key = entry::flight_key(key, &versions);
+        let flight = Arc::clone(
+            self.flights
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(flight_key.clone())
+                .or_default(),
+        );
+        let mut compute = Some(compute);
+        let mut failure = None;
+        let shared = flight
+            .get_or_init(|| async {
+                let Some(compute) = compute.take() else {
+                    return None;
+                };
+                match self
+                    .compute_and_keep(state, settings, key, &versions, compute)
+                    .await
+                {
+                    Ok(body) => Some(body),
+                    Err(e) => {
+                        failure = Some(e);
+                        None
+                    }
+                }
+            })
+            .await
+            .clone();
+        {
+            let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+            if flights
+                .get(&flight_key)
+                .is_some_and(|f| Arc::ptr_eq(f, &flight))
+            {
+                flights.remove(&flight_key);
+            }
+        }
+        match (shared, failure, compute) {
+            (Some(body), _, _) => Ok(body),
+            (None, Some(e), _) => Err(e),
+            // The flight this caller joined failed: it asks on its own.
+            (None, None, Some(compute)) => entry::body(&compute(state.clone()).await?),
+            (None, None, None) => Err(ArcError::internal(StoreError::new(
+                "a cache flight ended without an answer",
+            ))),
+        }
+    }
+
+    /// Runs `compute`, keeps its answer stamped with `versions`, and gives its body.
+    async fn compute_and_keep<O, F, Fut>(
+        &self,
+        state: &ArcState,
+        settings: CacheMeta,
+        key: &str,
+        versions: &[u64],
+        compute: F,
+    ) -> Result<Bytes, ArcError>
+    where
+        O: Outcome,
+        F: FnOnce(ArcState) -> Fut,
+        Fut: Future<Output = Result<O, ArcError>>,
+    {
+        let body = entry::body(&compute(state.clone()).await?)?;
+        let kept = Entry::new(versions, body.clone()).encode();
+        if let Err(e) = self
+            .within(self.store.put(key, kept, settings.expire))
+            .await
+        {
+            tracing::debug!(error = %e, "cache: keeping an answer failed");
+        }
+        Ok(body)
+    }
+
+    /// Refreshes the stale entry at `key` in the background, unless a refresh of it runs.
+    fn refresh<O, F, Fut>(
+        self: &Arc<Self>,
+        state: &ArcState,
+        settings: CacheMeta,
+        key: String,
+        versions: Vec<u64>,
+        compute: F,
+    ) where
+        O: Outcome + Send + 'static,
+        F: FnOnce(ArcState) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
+    {
+        let flight_key = entry::flight_key(&key, &versions);
+        if self
+            .flights
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&flight_key)
+        {
+            return;
+        }
+        let cache = Arc::clone(self);
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = cache.fly(&state, settings, &key, versions, compute).await {
+                tracing::debug!(error = %e, "cache: refreshing a stale answer failed");
+            }
+        });
+    }
+}
+
+/// Whether reads of `R` go through the cache: `R` declares one and the app keeps it. The
+/// reads ask their [`Question`] only then.
+pub(crate) fn caches<R: Resource>(state: &ArcState) -> bool {
+    R::META.cache.is_some() && state.cache().is_some()
+}
+
+/// The answer of a read of `R` to `question` (asked when [`caches`] says so): from the cache,
+/// else `compute`d as always ([`Cached::Fresh`]). `compute` gets its own state so a stale
+/// answer can be refreshed after the request is gone.
+pub(crate) async fn read<R, O, F, Fut>(
+    state: &ArcState,
+    question: Option<Question>,
+    compute: F,
+) -> Result<Cached<O>, ArcError>
+where
+    R: Resource,
+    O: Outcome + Send + 'static,
+    F: FnOnce(ArcState) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
+{
+    match (R::META.cache, state.cache(), question) {
+        (Some(settings), Some(cache), Some(question)) => {
+            cache
+                .answer::<R, O, F, Fut>(state, settings, question, compute)
+                .await
+        }
+        _ => compute(state.clone()).await.map(Cached::Fresh),
+    }
+}
