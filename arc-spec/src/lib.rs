@@ -1,7 +1,7 @@
 //! The vocabulary `#[resource]` (arc-macros) and the runtime that serves it (arc-runtime)
 //! share, stored once: the permission operations, the route actions with their methods, paths
 //! and presets, the reserved query parameters, the words of the rule grammar with the one
-//! renderer of rule text, and the naming helpers.
+//! renderer of rule text, the naming helpers, and the grammar of durations in attributes.
 //!
 //! As `serde_derive_internals` is for serde, this crate is an implementation detail: apps
 //! depend on `arc-runtime`, which re-exports what they need ([`Action`], [`Operation`]). It
@@ -11,6 +11,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod action;
+pub mod duration;
 pub mod names;
 mod operation;
 mod query;
