@@ -50,7 +50,17 @@ impl App {
             on_shutdown: Vec::new(),
             events: None,
             audit: None,
+            idempotency: None,
         }
+    }
+
+    /// Idempotency keys with these settings (see
+    /// [`Idempotency`](crate::config::Idempotency)): where keys live, how long a lease
+    /// holds. On by default (in memory) as soon as a resource declares `idempotency`; its
+    /// mutating routes then take an `idempotency-key` header.
+    pub fn idempotency(mut self, idempotency: crate::plugins::idempotency::Idempotency) -> Self {
+        self.idempotency = Some(idempotency);
+        self
     }
 
     /// Keeps the audit trail with these settings (see [`Audit`](crate::config::Audit)):

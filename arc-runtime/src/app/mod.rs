@@ -127,6 +127,7 @@ pub struct App {
     on_shutdown: Vec<ShutdownHook>,
     events: Option<crate::events::Events>,
     audit: Option<crate::audit::Audit>,
+    idempotency: Option<crate::plugins::idempotency::Idempotency>,
 }
 
 /// Code run once at shutdown, after in-flight requests drained and before the pool closes.

@@ -80,12 +80,14 @@ pub(super) async fn record<R: Resource>(
 }
 
 /// Commits `txn`, then does what waited for it: wakes the events relay and hands the audit
-/// entries on (counted; kept by a store outside the database).
+/// entries on (counted; kept by a store outside the database). A request with an
+/// idempotency key first seals its key in `txn` (a lost lease rolls the write back).
 pub(super) async fn commit(
     state: &ArcState,
     txn: DatabaseTransaction,
     after: AfterCommit,
 ) -> Result<(), ArcError> {
+    crate::plugins::idempotency::seal(&txn).await?;
     txn.commit().await?;
     state.committed();
     if let Some(audit) = state.audit() {
