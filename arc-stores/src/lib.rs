@@ -1,8 +1,8 @@
 //! arc-stores: the shared implementations of [arc-runtime]'s store traits, so N instances of
 //! an app behave as one. arc-runtime keeps the traits and their in-memory implementations
 //! (the embedded default); this crate holds the ones on real infrastructure, today Redis
-//! ([`Redis`]: token revocation, rate-limit counters, and the events' transport on Redis
-//! Streams, [`RedisStreams`]).
+//! ([`Redis`]: token revocation, rate-limit counters, idempotency keys
+//! ([`RedisIdempotency`]), and the events' transport on Redis Streams, [`RedisStreams`]).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -22,8 +22,10 @@
 // Library code answers errors; its unit tests may unwrap.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod idempotency;
 mod redis;
 mod streams;
 
+pub use idempotency::RedisIdempotency;
 pub use redis::{Redis, RedisRateLimit, RedisRevocation};
 pub use streams::{DeadLetter, RedisStreams};

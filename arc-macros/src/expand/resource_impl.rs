@@ -222,6 +222,11 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
     let owner_bypass = &model.presets.owner_bypass;
     let default_sort = &model.default_sort;
     let lenient = model.lenient;
+    let idempotency = match model.idempotency {
+        None => quote!(None),
+        Some(None) => quote!(Some(__p::Idempotent::DEFAULT)),
+        Some(Some(secs)) => quote!(Some(__p::Idempotent::ttl_secs(#secs))),
+    };
     let routes_doc = routes_doc(model);
     let doc = &model.doc;
     let permissions = permissions(model);
@@ -264,6 +269,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
                 },
                 default_sort: #default_sort,
                 lenient: #lenient,
+                idempotency: #idempotency,
                 permissions: #permissions,
             };
 

@@ -20,6 +20,8 @@ pub(crate) struct ResourceArgs {
     pub query: QueryArgs,
     /// The user implements `Hooks` for the struct.
     pub hooks: Flag,
+    /// `idempotency` or `idempotency(ttl = "24h")`: idempotency keys on the mutating routes.
+    pub idempotency: Option<SpannedValue<Override<super::idempotency::IdempotencyArgs>>>,
 }
 
 /// `presets(soft_delete, slug_lookup(field = "handle"), tree, bulk, audited)`

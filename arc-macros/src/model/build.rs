@@ -69,6 +69,7 @@ impl Resource {
             default_sort: String::new(),
             lenient: args.query.lenient.is_present(),
             hooks: args.hooks.is_present(),
+            idempotency: super::idempotency::declared(cx, args.idempotency.as_ref()),
             permissions: permissions::PermissionsAst {
                 entries: Vec::new(),
             },

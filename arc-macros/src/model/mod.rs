@@ -10,6 +10,7 @@
 pub(crate) mod attrs;
 mod build;
 mod check;
+mod idempotency;
 pub(crate) mod permissions;
 pub(crate) mod ty;
 
@@ -112,6 +113,9 @@ pub(crate) struct Resource {
     pub default_sort: String,
     pub lenient: bool,
     pub hooks: bool,
+    /// `idempotency`: `Some(None)` for the runtime's default TTL, `Some(Some(secs))` for one
+    /// of its own.
+    pub idempotency: Option<Option<u64>>,
     pub permissions: permissions::PermissionsAst,
     /// Fields a preset names (even with the wrong type): their own errors are the preset's.
     pub claimed: Vec<usize>,

@@ -113,6 +113,7 @@ const _: () = {
             },
             default_sort: "name",
             lenient: false,
+            idempotency: None,
             permissions: __p::Permissions {
                 list: __p::Rule::Public,
                 get: __p::Rule::Public,

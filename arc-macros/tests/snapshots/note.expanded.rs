@@ -154,6 +154,7 @@ const _: () = {
             },
             default_sort: "-created_at",
             lenient: false,
+            idempotency: None,
             permissions: __p::Permissions {
                 list: __p::Rule::Any(
                     &[__p::Rule::Owner(2), __p::Rule::Roles(&["admin"])],

@@ -205,6 +205,7 @@ const _: () = {
             },
             default_sort: "-created_at",
             lenient: false,
+            idempotency: None,
             permissions: __p::Permissions {
                 list: __p::Rule::OrgMember,
                 get: __p::Rule::OrgMember,

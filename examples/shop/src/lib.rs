@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use arc_runtime::App;
 use arc_runtime::Preset;
-use arc_runtime::config::Events;
+use arc_runtime::config::{Events, Idempotency};
 use arc_runtime::config::{Auth, JwtAuthenticator, JwtKeys};
 use arc_runtime::config::{JwtConfigError, JwtSigner, TokenClaims};
 use arc_runtime::sea_orm::DatabaseConnection;
@@ -31,7 +31,8 @@ pub fn app(db: DatabaseConnection, jwt_secret: &[u8]) -> Result<App, JwtConfigEr
 
 /// The shop under `preset` (the app's defaults and its token rules: in production and edge,
 /// tokens need a `jti` and live a day at most, see [`JwtAuthenticator::preset`]); with
-/// `redis`, revoked tokens are kept there, so every instance refuses them, and events travel
+/// `redis`, revoked tokens are kept there, so every instance refuses them, idempotency keys
+/// too, so a retried order is placed once whichever instance it reaches, and events travel
 /// on its streams, so instances share the subscribers' work and hear each other's events.
 pub fn app_with(
     db: DatabaseConnection,
@@ -43,8 +44,13 @@ pub fn app_with(
         Some(redis) => Events::new().transport(redis.event_streams()),
         None => Events::new(),
     };
+    let idempotency = match redis {
+        Some(redis) => Idempotency::new().store(redis.idempotency()),
+        None => Idempotency::new(),
+    };
     Ok(resources(db, events)
         .auth(auth(jwt_secret, redis, preset)?)
+        .idempotency(idempotency)
         .preset(preset))
 }
 

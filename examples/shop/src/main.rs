@@ -8,8 +8,8 @@
 //! `sqlite://shop.db?mode=rwc`; `sqlite::memory:` and `postgres://..` work), `ARC_JWT_SECRET`
 //! (HS256 secret; a public development secret when unset, required in production),
 //! `ARC_CURSOR_SECRET` (signs list cursors; random per process when unset, required in
-//! production), `REDIS_URL` (when set: revoked tokens, rate-limit counters and the events'
-//! streams live there, and readiness checks it), `ARC_METRICS_TOKEN` (scrapers must send it), `RUST_LOG` (info by
+//! production), `REDIS_URL` (when set: revoked tokens, rate-limit counters, idempotency keys
+//! and the events' streams live there, and readiness checks it), `ARC_METRICS_TOKEN` (scrapers must send it), `RUST_LOG` (info by
 //! default; `RUST_LOG=info,sea_orm=debug` adds the SQL), `OTEL_EXPORTER_OTLP_ENDPOINT`.
 //! Production and edge limit each user to 1200 requests a minute. Development applies
 //! pending migrations on start; production refuses to start with pending ones unless served
