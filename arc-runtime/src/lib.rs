@@ -133,8 +133,8 @@ pub mod config {
     pub use crate::stores::{
         AuditPage, AuditQuery, AuditStore, Begin, BoxFuture, Claim, EventTransport, Hit,
         IdempotencyStore, InMemoryAudit, InMemoryIdempotency, InMemoryRateLimit,
-        InMemoryRevocation, InMemoryTransport, RateLimitStore, Received, RevocationStore,
-        SqlAudit, StoreError,
+        InMemoryRevocation, InMemoryTransport, RateLimitStore, Received, RevocationStore, SqlAudit,
+        SqlIdempotency, StoreError,
     };
     pub use crate::telemetry::{Telemetry, TelemetryError, TelemetryGuard};
 }

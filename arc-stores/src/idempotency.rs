@@ -1,6 +1,6 @@
 //! Idempotency keys on Redis: [`RedisIdempotency`]. A key is one hash (`fp`, `token`,
 //! `state`, `resp`) under the store's prefix: taken with a lease by a script that sets it
-//! only when absent (SET NX PX, with the fingerprint compared in the same step), completed
+//! only when absent (SET NX PX, with the fingerprint compared in the same step: `EVAL` runs a script atomically), completed
 //! and released by scripts that check the lease's token, so only its holder changes it.
 //!
 //! Redis is not the app's database: [`seal`](IdempotencyStore::seal) checks the lease just
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use arc_runtime::config::{Begin, BoxFuture, Claim, IdempotencyStore, StoreError};
 use arc_runtime::sea_orm::DatabaseTransaction;
-use deadpool_redis::redis::{self, Script, Value};
+use deadpool_redis::redis::{self, Value};
 
 use crate::Redis;
 
@@ -49,8 +49,18 @@ return 0
 #[derive(Clone, Debug)]
 pub struct RedisIdempotency(pub(crate) Redis);
 
+/// `EVAL script 1 key ..`: the scripts are short, so each call sends its text (no script
+/// cache to miss after a server restart).
+fn eval(script: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script).arg(1);
+    cmd
+}
+
 fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// The first word of a script's reply, and what follows it.
@@ -81,12 +91,12 @@ impl IdempotencyStore for RedisIdempotency {
     fn begin<'a>(&'a self, claim: &'a Claim<'a>) -> BoxFuture<'a, Result<Begin, StoreError>> {
         Box::pin(async move {
             let mut conn = self.0.pool.get().await.map_err(StoreError::new)?;
-            let value: Value = Script::new(BEGIN)
-                .key(self.0.key("idem", claim.key))
+            let value: Value = eval(BEGIN)
+                .arg(self.0.key("idem", claim.key))
                 .arg(claim.fingerprint)
                 .arg(claim.token)
                 .arg(millis(claim.lease))
-                .invoke_async(&mut conn)
+                .query_async(&mut conn)
                 .await
                 .map_err(StoreError::new)?;
             Ok(match reply(value)? {
@@ -108,25 +118,29 @@ impl IdempotencyStore for RedisIdempotency {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut conn = self.0.pool.get().await.map_err(StoreError::new)?;
-            let _: i64 = Script::new(COMPLETE)
-                .key(self.0.key("idem", key))
+            let _: i64 = eval(COMPLETE)
+                .arg(self.0.key("idem", key))
                 .arg(token)
                 .arg(response)
                 .arg(millis(ttl))
-                .invoke_async(&mut conn)
+                .query_async(&mut conn)
                 .await
                 .map_err(StoreError::new)?;
             Ok(())
         })
     }
 
-    fn release<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut conn = self.0.pool.get().await.map_err(StoreError::new)?;
-            let _: i64 = Script::new(RELEASE)
-                .key(self.0.key("idem", key))
+            let _: i64 = eval(RELEASE)
+                .arg(self.0.key("idem", key))
                 .arg(token)
-                .invoke_async(&mut conn)
+                .query_async(&mut conn)
                 .await
                 .map_err(StoreError::new)?;
             Ok(())

@@ -38,9 +38,9 @@ impl FromMeta for DurationLit {
                 secs,
                 span: text.span(),
             }),
-            Err(DurationError::Empty) => Err(error(
-                "the duration is empty: write e.g. \"24h\"".into(),
-            )),
+            Err(DurationError::Empty) => {
+                Err(error("the duration is empty: write e.g. \"24h\"".into()))
+            }
             Err(e) => Err(error(e.to_string())),
         }
     }

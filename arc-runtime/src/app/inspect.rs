@@ -228,9 +228,7 @@ impl App {
 
     /// The settings of idempotency keys: those given to [`App::idempotency`], or the
     /// defaults when a mounted resource declares `idempotency`; `None` when none does.
-    pub(super) fn idempotency_settings(
-        &self,
-    ) -> Option<crate::plugins::idempotency::Idempotency> {
+    pub(super) fn idempotency_settings(&self) -> Option<crate::plugins::idempotency::Idempotency> {
         let declared = self.resources.iter().any(|r| r.meta.idempotency.is_some());
         match &self.idempotency {
             Some(settings) => declared.then(|| settings.clone()),

@@ -331,7 +331,9 @@ impl Stored {
             headers: KEPT_HEADERS
                 .iter()
                 .flat_map(|name| headers.get_all(name).iter().map(move |v| (name, v)))
-                .filter_map(|(name, v)| Some((name.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .filter_map(|(name, v)| {
+                    Some((name.as_str().to_owned(), v.to_str().ok()?.to_owned()))
+                })
                 .collect(),
             body: base64::engine::general_purpose::STANDARD.encode(body),
         }
@@ -511,7 +513,11 @@ async fn settle(lease: &Lease, ttl: Duration, response: Response) -> Response {
     let record = Stored::of(parts.status, &parts.headers, &bytes);
     match serde_json::to_vec(&record) {
         Ok(record) => {
-            if let Err(e) = lease.store.complete(&lease.key, &lease.token, &record, ttl).await {
+            if let Err(e) = lease
+                .store
+                .complete(&lease.key, &lease.token, &record, ttl)
+                .await
+            {
                 // The answer still goes out; the key stays leased until its lease runs out.
                 tracing::error!(error = %e, "idempotency: the answer was not kept");
             }
@@ -562,9 +568,15 @@ mod tests {
     #[test]
     fn bodies_in_any_key_order_are_one_body() {
         let mut a = String::new();
-        canonical(&serde_json::json!({"b": [1, {"y": 2, "x": 1}], "a": "\"q\""}), &mut a);
+        canonical(
+            &serde_json::json!({"b": [1, {"y": 2, "x": 1}], "a": "\"q\""}),
+            &mut a,
+        );
         let mut b = String::new();
-        canonical(&serde_json::json!({"a": "\"q\"", "b": [1, {"x": 1, "y": 2}]}), &mut b);
+        canonical(
+            &serde_json::json!({"a": "\"q\"", "b": [1, {"x": 1, "y": 2}]}),
+            &mut b,
+        );
         assert_eq!(a, b);
         assert_eq!(a, r#"{"a":"\"q\"","b":[1,{"x":1,"y":2}]}"#);
     }

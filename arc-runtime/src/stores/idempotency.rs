@@ -59,7 +59,8 @@ pub trait IdempotencyStore: Send + Sync + 'static {
 
     /// Frees the key, if the lease `token` holds it and its write did not commit (a 5xx,
     /// a cancelled request): the same request may run again at once.
-    fn release<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn release<'a>(&'a self, key: &'a str, token: &'a str)
+    -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Inside the write's transaction `txn`, just before its commit: whether the lease
     /// `token` still holds the key (if not, the write rolls back: another attempt has it).
@@ -119,9 +120,8 @@ impl Keys {
     /// Forgets what has expired; then, until there is room for one more key and `incoming`
     /// more bytes, the completed keys that expire first. Pending keys are never dropped.
     fn make_room(&mut self, now: Instant, incoming: usize, max_entries: usize, max_bytes: usize) {
-        let fits = |keys: &Keys| {
-            keys.entries.len() < max_entries && keys.bytes + incoming <= max_bytes
-        };
+        let fits =
+            |keys: &Keys| keys.entries.len() < max_entries && keys.bytes + incoming <= max_bytes;
         if fits(self) {
             return;
         }
@@ -259,7 +259,11 @@ impl IdempotencyStore for InMemoryIdempotency {
         }))
     }
 
-    fn release<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         ready(self.with(|keys| {
             let ours = keys
                 .entries
@@ -307,42 +311,81 @@ mod tests {
         let store = InMemoryIdempotency::new();
         let first = claim("k", "f", "t1");
         assert_eq!(store.begin(&first).await.unwrap(), Begin::Started);
-        assert_eq!(store.begin(&claim("k", "f", "t2")).await.unwrap(), Begin::InFlight);
-        assert_eq!(store.begin(&claim("k", "g", "t2")).await.unwrap(), Begin::Mismatch);
-        store.complete("k", "t2", b"not mine", Duration::from_secs(60)).await.unwrap();
-        store.complete("k", "t1", b"answer", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(
+            store.begin(&claim("k", "f", "t2")).await.unwrap(),
+            Begin::InFlight
+        );
+        assert_eq!(
+            store.begin(&claim("k", "g", "t2")).await.unwrap(),
+            Begin::Mismatch
+        );
+        store
+            .complete("k", "t2", b"not mine", Duration::from_secs(60))
+            .await
+            .unwrap();
+        store
+            .complete("k", "t1", b"answer", Duration::from_secs(60))
+            .await
+            .unwrap();
         assert_eq!(
             store.begin(&claim("k", "f", "t3")).await.unwrap(),
             Begin::Replay(b"answer".to_vec())
         );
         store.release("k", "t1").await.unwrap();
-        assert!(matches!(store.begin(&claim("k", "f", "t3")).await.unwrap(), Begin::Replay(_)));
+        assert!(matches!(
+            store.begin(&claim("k", "f", "t3")).await.unwrap(),
+            Begin::Replay(_)
+        ));
     }
 
     #[tokio::test]
     async fn a_release_frees_the_key() {
         let store = InMemoryIdempotency::new();
-        assert_eq!(store.begin(&claim("k", "f", "t1")).await.unwrap(), Begin::Started);
+        assert_eq!(
+            store.begin(&claim("k", "f", "t1")).await.unwrap(),
+            Begin::Started
+        );
         store.release("k", "other").await.unwrap();
-        assert_eq!(store.begin(&claim("k", "f", "t2")).await.unwrap(), Begin::InFlight);
+        assert_eq!(
+            store.begin(&claim("k", "f", "t2")).await.unwrap(),
+            Begin::InFlight
+        );
         store.release("k", "t1").await.unwrap();
-        assert_eq!(store.begin(&claim("k", "f", "t2")).await.unwrap(), Begin::Started);
+        assert_eq!(
+            store.begin(&claim("k", "f", "t2")).await.unwrap(),
+            Begin::Started
+        );
     }
 
     #[tokio::test]
     async fn bounded() {
         let store = InMemoryIdempotency::bounded(2, 10);
         for (key, token) in [("a", "1"), ("b", "2")] {
-            assert_eq!(store.begin(&claim(key, "f", token)).await.unwrap(), Begin::Started);
+            assert_eq!(
+                store.begin(&claim(key, "f", token)).await.unwrap(),
+                Begin::Started
+            );
         }
         // Both in flight: a third key is refused, not kept beyond the bound.
         assert!(store.begin(&claim("c", "f", "3")).await.is_err());
-        store.complete("a", "1", b"12345", Duration::from_secs(60)).await.unwrap();
+        store
+            .complete("a", "1", b"12345", Duration::from_secs(60))
+            .await
+            .unwrap();
         // A completed key makes room.
-        assert_eq!(store.begin(&claim("c", "f", "3")).await.unwrap(), Begin::Started);
+        assert_eq!(
+            store.begin(&claim("c", "f", "3")).await.unwrap(),
+            Begin::Started
+        );
         // An answer over the byte bound is not kept, and the key stays taken.
-        store.complete("c", "3", &[0; 11], Duration::from_secs(60)).await.unwrap();
-        assert_eq!(store.begin(&claim("c", "f", "4")).await.unwrap(), Begin::Lost);
+        store
+            .complete("c", "3", &[0; 11], Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.begin(&claim("c", "f", "4")).await.unwrap(),
+            Begin::Lost
+        );
         let keys = store.keys.lock().unwrap();
         assert!(keys.entries.len() <= 2 && keys.bytes <= 10);
     }

@@ -47,18 +47,23 @@ fn ms(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// The store in the app's database (`Idempotency::new().sql()`): a row per key in
-/// `arc_idempotency`, sealed in the write's transaction (see the module's page for the
-/// guarantee and the window left).
+/// The store in the app's database: a row per key in `arc_idempotency`, sealed in the
+/// write's transaction, so a write that committed is never run again (one window is left:
+/// an instance that stops between its commit and storing the answer leaves the key without
+/// one, and a retry is answered 409 `CONFLICT` until the key expires).
+///
+/// [`Idempotency::sql`](crate::config::Idempotency::sql) gives it and adds its table to the
+/// app's migrations; built here (to wrap it), it must be over the app's own database, whose
+/// migrations include that table (`Idempotency::sql()` on the app does it).
 #[derive(Debug)]
-pub(crate) struct SqlIdempotency {
+pub struct SqlIdempotency {
     db: DatabaseConnection,
     claims: AtomicU64,
 }
 
 impl SqlIdempotency {
     /// The store over `db`, the app's database, whose migrations create the table.
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: DatabaseConnection) -> Self {
         Self {
             db,
             claims: AtomicU64::new(0),
@@ -202,7 +207,11 @@ impl IdempotencyStore for SqlIdempotency {
         })
     }
 
-    fn release<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             // Only a pending key: a sealed one committed its write and must not run again.
             let delete = Query::delete()

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use arc_runtime::App;
 use arc_runtime::Preset;
-use arc_runtime::config::{Events, Idempotency};
 use arc_runtime::config::{Auth, JwtAuthenticator, JwtKeys};
+use arc_runtime::config::{Events, Idempotency};
 use arc_runtime::config::{JwtConfigError, JwtSigner, TokenClaims};
 use arc_runtime::sea_orm::DatabaseConnection;
 use arc_stores::Redis;
