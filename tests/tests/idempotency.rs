@@ -729,7 +729,15 @@ async fn a_member_of_another_organization_gets_nothing_of_a_key() {
     // With globex's own product, another of globex's members gets an order of her own.
     let globex = an_order(&app, &token("gia", "globex", &["admin"])).await;
     let gwen = token("gwen", "globex", &[]);
-    let own = send(&app, Method::POST, "/orders", &gwen, Some(&key), Some(globex)).await;
+    let own = send(
+        &app,
+        Method::POST,
+        "/orders",
+        &gwen,
+        Some(&key),
+        Some(globex),
+    )
+    .await;
     assert_eq!(own.status, 201, "{}", own.body);
     assert!(!replayed(&own));
     assert_ne!(own.body["data"]["id"], placed.body["data"]["id"]);
