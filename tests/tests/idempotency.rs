@@ -166,6 +166,11 @@ async fn send(
     app.send(method, path, body, &headers).await
 }
 
+/// `POST /parcels` with `body`, as `token`, under `key`.
+async fn parcel(app: &TestApp, token: &str, key: &str, body: Value) -> Reply {
+    send(app, Method::POST, "/parcels", token, Some(key), Some(body)).await
+}
+
 fn replayed(reply: &Reply) -> bool {
     reply.header("x-idempotency-replayed") == Some("true")
 }
@@ -185,18 +190,10 @@ mod behaviour {
         let ada = token("ada", "acme", &[]);
         let (key, label) = (unique("key"), unique("parcel"));
         let body = json!({ "label": label });
-        let first = send(
-            app,
-            Method::POST,
-            "/parcels",
-            &ada,
-            Some(&key),
-            Some(body.clone()),
-        )
-        .await;
+        let first = parcel(app, &ada, &key, body.clone()).await;
         assert_eq!(first.status, 201, "{}", first.body);
         assert!(!replayed(&first));
-        let again = send(app, Method::POST, "/parcels", &ada, Some(&key), Some(body)).await;
+        let again = parcel(app, &ada, &key, body).await;
         assert_eq!(again.status, 201);
         assert!(replayed(&again), "{:?}", again.headers);
         assert_eq!(again.body, first.body, "the first answer, as it was");
@@ -259,30 +256,14 @@ mod behaviour {
         let ada = token("ada", "acme", &[]);
         let (key, label) = (unique("key"), unique("parcel"));
         let body = json!({ "label": label, "hold_ms": 0 });
-        let first = send(app, Method::POST, "/parcels", &ada, Some(&key), Some(body)).await;
+        let first = parcel(app, &ada, &key, body).await;
         assert_eq!(first.status, 201);
         // The same body in another key order is the same request.
         let reordered = json!({ "hold_ms": 0, "label": label });
-        let again = send(
-            app,
-            Method::POST,
-            "/parcels",
-            &ada,
-            Some(&key),
-            Some(reordered),
-        )
-        .await;
+        let again = parcel(app, &ada, &key, reordered).await;
         assert!(replayed(&again), "{}", again.body);
         let other = unique("parcel");
-        let changed = send(
-            app,
-            Method::POST,
-            "/parcels",
-            &ada,
-            Some(&key),
-            Some(json!({ "label": other })),
-        )
-        .await;
+        let changed = parcel(app, &ada, &key, json!({ "label": other })).await;
         assert_error(&changed, 422, "UNPROCESSABLE_ENTITY");
         assert!(!replayed(&changed));
         assert_eq!(rows(app, &other).await, 0, "nothing written");
@@ -316,21 +297,13 @@ mod behaviour {
             ),
             async {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                send(
-                    app,
-                    Method::POST,
-                    "/parcels",
-                    &ada,
-                    Some(&key),
-                    Some(body.clone()),
-                )
-                .await
+                parcel(app, &ada, &key, body.clone()).await
             }
         );
         assert_eq!(first.status, 201, "{}", first.body);
         assert_error(&duplicate, 409, "IDEMPOTENCY_CONFLICT");
         assert_eq!(duplicate.header("retry-after"), Some("1"));
-        let later = send(app, Method::POST, "/parcels", &ada, Some(&key), Some(body)).await;
+        let later = parcel(app, &ada, &key, body).await;
         assert!(replayed(&later) && later.body == first.body);
         assert_eq!(rows(app, &label).await, 1);
     }
@@ -340,17 +313,9 @@ mod behaviour {
         let ada = token("ada", "acme", &[]);
         let (key, label) = (unique("key"), unique("parcel"));
         let body = json!({ "label": label, "fail_once": true });
-        let failed = send(
-            app,
-            Method::POST,
-            "/parcels",
-            &ada,
-            Some(&key),
-            Some(body.clone()),
-        )
-        .await;
+        let failed = parcel(app, &ada, &key, body.clone()).await;
         assert_error(&failed, 500, "INTERNAL_ERROR");
-        let retry = send(app, Method::POST, "/parcels", &ada, Some(&key), Some(body)).await;
+        let retry = parcel(app, &ada, &key, body).await;
         assert_eq!(
             retry.status, 201,
             "the failure was not kept: {}",
@@ -365,36 +330,8 @@ mod behaviour {
         let (key, label) = (unique("key"), unique("parcel"));
         let body = json!({ "label": label, "fail_once": true });
         // An instance takes the key and dies before its write (nothing released).
-        let crashed = send(
-            &s.crashed,
-            Method::POST,
-            "/parcels",
-            &ada,
-            Some(&key),
-            Some(body.clone()),
-        )
-        .await;
+        let (crashed, retry) = crash_then_retry(s, &ada, &key, body).await;
         assert_eq!(crashed.status, 500);
-        let held = send(
-            &s.app,
-            Method::POST,
-            "/parcels",
-            &ada,
-            Some(&key),
-            Some(body.clone()),
-        )
-        .await;
-        assert_error(&held, 409, "IDEMPOTENCY_CONFLICT");
-        tokio::time::sleep(LEASE + Duration::from_millis(300)).await;
-        let retry = send(
-            &s.app,
-            Method::POST,
-            "/parcels",
-            &ada,
-            Some(&key),
-            Some(body),
-        )
-        .await;
         assert_eq!(retry.status, 201, "the lease ran out: {}", retry.body);
         assert!(!replayed(&retry));
         assert_eq!(rows(&s.app, &label).await, 1);
@@ -419,15 +356,7 @@ mod behaviour {
             ),
             async {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                send(
-                    app,
-                    Method::POST,
-                    "/parcels",
-                    &bob,
-                    Some(&key),
-                    Some(body.clone()),
-                )
-                .await
+                parcel(app, &bob, &key, body.clone()).await
             }
         );
         assert_eq!(first.status, 201);
@@ -449,36 +378,31 @@ mod behaviour {
         assert_eq!(changed.status, 201, "{}", changed.body);
         // An admin of the organization has a scope of their own too.
         let admin = token("root", "acme", &["admin"]);
-        let by_admin = send(
-            app,
-            Method::POST,
-            "/parcels",
-            &admin,
-            Some(&key),
-            Some(body.clone()),
-        )
-        .await;
+        let by_admin = parcel(app, &admin, &key, body.clone()).await;
         assert_eq!(by_admin.status, 201);
         assert!(!replayed(&by_admin));
         // The same user in another organization never gets the first organization's answer.
         let ada_globex = token("ada", "globex", &[]);
-        let elsewhere = send(
-            app,
-            Method::POST,
-            "/parcels",
-            &ada_globex,
-            Some(&key),
-            Some(body.clone()),
-        )
-        .await;
+        let elsewhere = parcel(app, &ada_globex, &key, body.clone()).await;
         assert_eq!(elsewhere.status, 201);
         assert!(!replayed(&elsewhere));
         assert_eq!(elsewhere.body["data"]["org_id"], "globex");
         // And ada, in acme, still gets hers.
-        let again = send(app, Method::POST, "/parcels", &ada, Some(&key), Some(body)).await;
+        let again = parcel(app, &ada, &key, body).await;
         assert!(replayed(&again) && again.body == first.body);
         assert_eq!(rows(app, &label).await, 4);
     }
+}
+
+/// `body` under `key` on the crashed instance; then on the app while the crashed lease holds
+/// (a 409), and once more after it ran out. The first answer and the last.
+async fn crash_then_retry(s: &Setup, token: &str, key: &str, body: Value) -> (Reply, Reply) {
+    let first = parcel(&s.crashed, token, key, body.clone()).await;
+    let held = parcel(&s.app, token, key, body.clone()).await;
+    assert_error(&held, 409, "IDEMPOTENCY_CONFLICT");
+    tokio::time::sleep(LEASE + Duration::from_millis(300)).await;
+    let retry = parcel(&s.app, token, key, body).await;
+    (first, retry)
 }
 
 /// With the store in the database, a write that committed is never run again, even when
@@ -487,36 +411,8 @@ async fn a_crash_after_the_commit_never_runs_twice(s: &Setup) {
     let ada = token("ada", "acme", &[]);
     let (key, label) = (unique("key"), unique("parcel"));
     let body = json!({ "label": label });
-    let written = send(
-        &s.crashed,
-        Method::POST,
-        "/parcels",
-        &ada,
-        Some(&key),
-        Some(body.clone()),
-    )
-    .await;
+    let (written, retry) = crash_then_retry(s, &ada, &key, body).await;
     assert_eq!(written.status, 201);
-    let held = send(
-        &s.app,
-        Method::POST,
-        "/parcels",
-        &ada,
-        Some(&key),
-        Some(body.clone()),
-    )
-    .await;
-    assert_error(&held, 409, "IDEMPOTENCY_CONFLICT");
-    tokio::time::sleep(LEASE + Duration::from_millis(300)).await;
-    let retry = send(
-        &s.app,
-        Method::POST,
-        "/parcels",
-        &ada,
-        Some(&key),
-        Some(body),
-    )
-    .await;
     assert_error(&retry, 409, "CONFLICT");
     assert_eq!(retry.header("retry-after"), None, "waiting does not help");
     assert_eq!(rows(&s.app, &label).await, 1, "one write");
