@@ -238,7 +238,7 @@ impl IdempotencyStore for InMemoryIdempotency {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let now = Instant::now();
         ready(self.with(|keys| {
-            if !keys.entries.get(key).is_some_and(|e| e.token == token) {
+            if keys.entries.get(key).is_none_or(|e| e.token != token) {
                 return Ok(());
             }
             let Some(mut entry) = keys.entries.remove(key) else {
