@@ -57,6 +57,8 @@ use crate::ctxt::Ctxt;
 /// | `hooks` | you write `impl Hooks for Product` (code run inside each write's transaction); without it the hooks do nothing |
 /// | `presets(..)` | the presets below, each adding routes or behaviour |
 /// | `query(..)` | what the list route's query string may use, below |
+/// | `idempotency` | every route that changes data takes an `idempotency-key` header: a retry with the same key is answered once, the first answer replayed for a day |
+/// | `idempotency(ttl = "1h")` | the same, the answer kept for `ttl` (`"30s"`, `"5m"`, `"24h"`, `"7d"`; 1 s to 30 days) |
 ///
 /// `presets(..)`: each preset uses a field, by a default name or the one given with
 /// `field = ".."`:

@@ -35,6 +35,8 @@ pub enum ErrorCode {
     Conflict,
     /// 409: a unique constraint would be violated.
     DuplicateKey,
+    /// 409: a request with the same idempotency key is still in flight (with `Retry-After`).
+    IdempotencyConflict,
     /// 413: the body is over the configured limit.
     PayloadTooLarge,
     /// 415: the body is not JSON.
@@ -51,7 +53,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract's table.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         Self::Validation,
         Self::BadRequest,
         Self::Unauthorized,
@@ -63,6 +65,7 @@ impl ErrorCode {
         Self::MethodNotAllowed,
         Self::Conflict,
         Self::DuplicateKey,
+        Self::IdempotencyConflict,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::Unprocessable,
@@ -85,6 +88,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict => "CONFLICT",
             Self::DuplicateKey => "DUPLICATE_KEY",
+            Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::Unprocessable => "UNPROCESSABLE_ENTITY",
@@ -105,7 +109,7 @@ impl ErrorCode {
             | Self::OrgAccessDenied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict | Self::DuplicateKey => StatusCode::CONFLICT,
+            Self::Conflict | Self::DuplicateKey | Self::IdempotencyConflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,

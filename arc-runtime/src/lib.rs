@@ -77,6 +77,7 @@ pub use crud::RouteInfo;
 pub use enumeration::TextEnum;
 pub use hooks::{Hooks, WriteContext};
 pub use permissions::{Permissions, Rule};
+pub use plugins::idempotency::Idempotent;
 pub use resource::{Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, Rules};
 
 // Building and serving an app.
@@ -124,6 +125,7 @@ pub mod config {
     pub use crate::events::{BadPattern, EventPattern, EventRetry, Events};
     pub use crate::plugins::health::{CheckReport, Draining, Health, HealthReport};
     pub use crate::plugins::hygiene::{Cors, HttpConfigError, SecurityHeaders};
+    pub use crate::plugins::idempotency::Idempotency;
     pub use crate::plugins::metrics::Metrics;
     pub use crate::plugins::rate_limit::{KeyBy, KeyFn, RateLimit};
     pub use crate::plugins::request_id::{RequestIdLayer, RequestIdService};
@@ -131,9 +133,10 @@ pub mod config {
     pub use crate::preset::{LogFormat, PresetDefaults};
     pub use crate::query::QueryLimits;
     pub use crate::stores::{
-        AuditPage, AuditQuery, AuditStore, BoxFuture, CacheStore, EventTransport, Hit,
-        InMemoryAudit, InMemoryCache, InMemoryRateLimit, InMemoryRevocation, InMemoryTransport,
-        Lookup, RateLimitStore, Received, RevocationStore, SqlAudit, StoreError,
+        AuditPage, AuditQuery, AuditStore, Begin, BoxFuture, CacheStore, Claim, EventTransport,
+        Hit, IdempotencyStore, InMemoryAudit, InMemoryCache, InMemoryIdempotency,
+        InMemoryRateLimit, InMemoryRevocation, InMemoryTransport, Lookup, RateLimitStore, Received,
+        RevocationStore, SqlAudit, SqlIdempotency, StoreError,
     };
     pub use crate::telemetry::{Telemetry, TelemetryError, TelemetryGuard};
 }
@@ -165,6 +168,7 @@ pub mod __private_0_1 {
     pub use crate::enumeration::{IntoDbValue, TextEnum, default_value};
     pub use crate::hooks::Hooks;
     pub use crate::permissions::{Permissions, Rule};
+    pub use crate::plugins::idempotency::Idempotent;
     pub use crate::resource::{
         Auto, FieldMeta, FieldType, Presets, Resource, ResourceMeta, SerializeFields,
     };

@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 use crate::action::Action;
 use crate::crud::routes::{Answer, RouteInfo, routes};
 use crate::error::ErrorEnvelope;
+use crate::plugins::idempotency::{KEY_HEADER, MAX_KEY_LEN, REPLAYED_HEADER};
 use crate::query::{Op, QueryLimits};
 use crate::resource::{FieldMeta, ResourceMeta};
 use crate::wire::{self, View, value_schema};
@@ -312,10 +313,20 @@ impl Document {
                 .collect::<Map<String, Value>>()
                 .into();
         }
+        let idempotent = meta.idempotency.is_some() && action.mutates();
+        if idempotent {
+            ok["headers"][REPLAYED_HEADER.as_str()] = json!({
+                "description": "`true` when this is the kept answer to an earlier request with the same `idempotency-key`.",
+                "schema": { "type": "string", "enum": ["true"] },
+            });
+        }
         out.insert(answer.status.as_str().to_owned(), ok);
         let mut errors = vec!["400"];
         if !public || meta.presets.tenant.is_some() {
             errors.extend(["401", "403"]);
+        } else if idempotent {
+            // A key needs a signed-in caller.
+            errors.push("401");
         }
         let one_row = matches!(
             action,
@@ -362,6 +373,14 @@ impl Document {
                 json!({ "$ref": format!("#/components/responses/{}", response_name(status)) }),
             );
         }
+        if idempotent {
+            for (status, name) in [("409", IDEMPOTENT_CONFLICT), ("422", "Unprocessable")] {
+                out.insert(
+                    status.to_owned(),
+                    json!({ "$ref": format!("#/components/responses/{name}") }),
+                );
+            }
+        }
         out.into()
     }
 }
@@ -387,7 +406,7 @@ fn reference(name: &str) -> Value {
 }
 
 /// The reusable error answers, one per status.
-const ERROR_STATUSES: [(&str, &str, &str); 11] = [
+const ERROR_STATUSES: [(&str, &str, &str); 12] = [
     (
         "400",
         "BadRequest",
@@ -414,6 +433,11 @@ const ERROR_STATUSES: [(&str, &str, &str); 11] = [
         "A unique value is taken (`DUPLICATE_KEY`), or a hook refused the write as a conflict.",
     ),
     ("413", "PayloadTooLarge", "The body is over the limit."),
+    (
+        "422",
+        "Unprocessable",
+        "The `idempotency-key` was used for another request (method, path or body): use a new key.",
+    ),
     ("415", "UnsupportedMediaType", "The body is not JSON."),
     (
         "429",
@@ -444,8 +468,11 @@ fn response_name(status: &str) -> &'static str {
         .map_or("InternalError", |(_, name, _)| name)
 }
 
+/// The 409 of a route that takes an `idempotency-key`: its conflicts, and the key's.
+const IDEMPOTENT_CONFLICT: &str = "ConflictOrInFlight";
+
 fn error_responses() -> Value {
-    ERROR_STATUSES
+    let mut responses: Map<String, Value> = ERROR_STATUSES
         .iter()
         .map(|(_, name, description)| {
             (
@@ -456,8 +483,21 @@ fn error_responses() -> Value {
                 }),
             )
         })
-        .collect::<Map<String, Value>>()
-        .into()
+        .collect();
+    responses.insert(
+        IDEMPOTENT_CONFLICT.to_owned(),
+        json!({
+            "description": "A request with the same `idempotency-key` is still in flight (`IDEMPOTENCY_CONFLICT`, with `Retry-After`); or a unique value is taken (`DUPLICATE_KEY`), a hook refused the write as a conflict, or the key's request was carried out but its answer was not kept (`CONFLICT`).",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before retrying (on `IDEMPOTENCY_CONFLICT`).",
+                    "schema": { "type": "string" },
+                },
+            },
+            "content": { "application/json": { "schema": reference("ErrorEnvelope") } },
+        }),
+    );
+    responses.into()
 }
 
 fn summary(meta: &ResourceMeta, action: Action) -> String {
@@ -585,6 +625,16 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
         out.push(org_header(
             "Selects the active organization among the caller's memberships.",
         ));
+    }
+    if meta.idempotency.is_some() && route.action.mutates() {
+        out.push(json!({
+            "name": KEY_HEADER.as_str(), "in": "header", "required": false,
+            "schema": {
+                "type": "string", "minLength": 1, "maxLength": MAX_KEY_LEN,
+                "pattern": "^[\\x21-\\x7E]+$",
+            },
+            "description": "Runs the request at most once per key (for the signed-in caller and organization): a repeat gets the first answer again, with `x-idempotency-replayed: true`. 1 to 255 visible ASCII characters.",
+        }));
     }
     if !matches!(route.action, Action::List | Action::Deleted) {
         return out.into();

@@ -378,6 +378,9 @@ pub struct ResourceMeta {
     pub default_sort: &'static str,
     /// Unknown query parameters are ignored instead of rejected.
     pub lenient: bool,
+    /// `idempotency`: every mutating route takes an `idempotency-key`, and the first answer
+    /// to a key is replayed for the TTL (see [`Idempotent`](crate::Idempotent)); `None`: off.
+    pub idempotency: Option<crate::plugins::idempotency::Idempotent>,
     /// Who may do what.
     pub permissions: crate::permissions::Permissions,
     /// The query cache, when reads are cached (`#[resource(cache(..))]`).

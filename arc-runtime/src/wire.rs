@@ -221,6 +221,7 @@ mod tests {
         presets: crate::resource::Presets::NONE,
         default_sort: "-id",
         lenient: false,
+        idempotency: None,
         permissions: crate::permissions::Permissions::PUBLIC,
         cache: None,
     };

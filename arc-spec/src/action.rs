@@ -166,6 +166,12 @@ impl Action {
         }
     }
 
+    /// Whether the route changes data (every method but `GET`): the routes that take an
+    /// `idempotency-key` when the resource has `idempotency`.
+    pub const fn mutates(self) -> bool {
+        !matches!(self.method(), Method::Get)
+    }
+
     /// The shape of its path after the collection's (`/{id}/restore`; empty for the
     /// collection itself), parameters as the router writes them.
     pub const fn path_suffix(self) -> &'static str {
@@ -248,6 +254,28 @@ mod tests {
                 assert!(op.preset().is_none() || op.preset() == action.preset());
             }
         }
+    }
+
+    #[test]
+    fn writes_mutate() {
+        let writes: Vec<_> = Action::ALL
+            .into_iter()
+            .filter(|a| a.mutates())
+            .map(Action::name)
+            .collect();
+        assert_eq!(
+            writes,
+            [
+                "create",
+                "update",
+                "replace",
+                "delete",
+                "restore",
+                "bulk_create",
+                "bulk_update",
+                "bulk_delete"
+            ]
+        );
     }
 
     #[test]

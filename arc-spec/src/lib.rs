@@ -1,7 +1,7 @@
 //! The vocabulary `#[resource]` (arc-macros) and the runtime that serves it (arc-runtime)
 //! share, stored once: the permission operations, the route actions with their methods, paths
 //! and presets, the reserved query parameters, the words of the rule grammar with the one
-//! renderer of rule text, durations as attributes write them, and the naming helpers.
+//! renderer of rule text, the naming helpers, and the grammar of durations in attributes.
 //!
 //! As `serde_derive_internals` is for serde, this crate is an implementation detail: apps
 //! depend on `arc-runtime`, which re-exports what they need ([`Action`], [`Operation`]). It
@@ -11,14 +11,13 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod action;
-mod duration;
+pub mod duration;
 pub mod names;
 mod operation;
 mod query;
 mod rule;
 
 pub use action::{Action, Method, RoutePreset};
-pub use duration::parse_duration;
 pub use operation::{DEFAULT_KEY, Operation};
 pub use query::QueryParam;
 pub use rule::{RuleSyntax, RuleWord};

@@ -1,8 +1,9 @@
 //! arc-stores: the shared implementations of [arc-runtime]'s store traits, so N instances of
 //! an app behave as one. arc-runtime keeps the traits and their in-memory implementations
 //! (the embedded default); this crate holds the ones on real infrastructure, today Redis
-//! ([`Redis`]: token revocation, rate-limit counters, the query cache, [`RedisCache`], and the
-//! events' transport on Redis Streams, [`RedisStreams`]).
+//! ([`Redis`]: token revocation, rate-limit counters, the query cache ([`RedisCache`]),
+//! idempotency keys ([`RedisIdempotency`]), and the events' transport on Redis Streams,
+//! [`RedisStreams`]).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -23,9 +24,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod cache;
+mod idempotency;
 mod redis;
 mod streams;
 
 pub use cache::RedisCache;
+pub use idempotency::RedisIdempotency;
 pub use redis::{Redis, RedisRateLimit, RedisRevocation};
 pub use streams::{DeadLetter, RedisStreams};

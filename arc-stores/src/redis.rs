@@ -66,6 +66,12 @@ impl Redis {
         RedisRevocation(self.clone())
     }
 
+    /// The store of idempotency keys on this server (see
+    /// [`RedisIdempotency`](crate::RedisIdempotency)).
+    pub fn idempotency(&self) -> crate::RedisIdempotency {
+        crate::RedisIdempotency(self.clone())
+    }
+
     /// The rate-limit store on this server.
     pub fn rate_limit(&self) -> RedisRateLimit {
         RedisRateLimit(self.clone())

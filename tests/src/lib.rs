@@ -13,6 +13,7 @@ pub mod gadget;
 pub mod ledger;
 pub mod memos;
 pub mod notes;
+pub mod parcels;
 pub mod proxy;
 pub mod sse;
 pub mod tickets;
@@ -91,6 +92,8 @@ pub struct TestApp {
     /// The app's OpenAPI document: every answer is checked against it ([`contract`]).
     pub contract: Option<contract::Contract>,
     schema: Option<(String, DatabaseConnection)>,
+    /// The SQLite file of [`TestApp::sqlite_file_with`].
+    file: Option<std::path::PathBuf>,
 }
 
 /// A response: status, headers, JSON body (`Null` when empty or not JSON).
@@ -138,6 +141,23 @@ impl TestApp {
         Self::build(db, "sqlite", None, make).await
     }
 
+    /// The app `make` builds, on a fresh SQLite database in a file of its own (a pool of
+    /// several connections, where `sqlite::memory:` has one: a request can wait inside its
+    /// transaction while others go on). The file is removed by [`TestApp::cleanup`].
+    pub async fn sqlite_file_with(
+        make: impl FnOnce(DatabaseConnection) -> arc_runtime::App,
+    ) -> TestApp {
+        let path = std::env::temp_dir().join(format!(
+            "arc-test-{}.db",
+            arc_runtime::uuid::Uuid::new_v4().simple()
+        ));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let db = arc_runtime::connect(&url).await.expect("sqlite file");
+        let mut app = Self::build(db, "sqlite", None, make).await;
+        app.file = Some(path);
+        app
+    }
+
     /// The app `make` builds, on PostgreSQL in a new schema (see [`TestApp::postgres`]).
     pub async fn postgres_with(
         make: impl FnOnce(DatabaseConnection) -> arc_runtime::App,
@@ -179,6 +199,7 @@ impl TestApp {
             backend,
             default_headers,
             schema,
+            file: None,
         }
     }
 
@@ -196,11 +217,18 @@ impl TestApp {
             backend: self.backend,
             default_headers: self.default_headers.clone(),
             schema: None,
+            file: None,
         }
     }
 
-    /// Drops the PostgreSQL schema.
+    /// Drops the PostgreSQL schema, or removes the SQLite file.
     pub async fn cleanup(self) {
+        if let Some(path) = &self.file {
+            self.db.close_by_ref().await.ok();
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
         if let Some((schema, admin)) = self.schema {
             self.db.close_by_ref().await.ok();
             admin

@@ -192,11 +192,15 @@ fn cache(model: &Resource, metas: &[TokenStream]) -> TokenStream {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     let key = format!("{}@{fingerprint:016x}", model.name);
-    let (stale, expire, tags) = (cache.stale_ms, cache.expire_ms, &cache.tags);
+    let (stale, expire) = (
+        Literal::u64_unsuffixed(cache.stale_secs),
+        Literal::u64_unsuffixed(cache.expire_secs),
+    );
+    let tags = &cache.tags;
     quote! {
         Some(__p::CacheMeta {
-            stale: __p::Duration::from_millis(#stale),
-            expire: __p::Duration::from_millis(#expire),
+            stale: __p::Duration::from_secs(#stale),
+            expire: __p::Duration::from_secs(#expire),
             tags: &[#(#tags),*],
             key: #key,
         })
@@ -247,6 +251,11 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
     let owner_bypass = &model.presets.owner_bypass;
     let default_sort = &model.default_sort;
     let lenient = model.lenient;
+    let idempotency = match model.idempotency {
+        None => quote!(None),
+        Some(None) => quote!(Some(__p::Idempotent::DEFAULT)),
+        Some(Some(secs)) => quote!(Some(__p::Idempotent::ttl_secs(#secs))),
+    };
     let routes_doc = routes_doc(model);
     let doc = &model.doc;
     let permissions = permissions(model);
@@ -289,6 +298,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
                 },
                 default_sort: #default_sort,
                 lenient: #lenient,
+                idempotency: #idempotency,
                 permissions: #permissions,
                 cache: #cache,
             };

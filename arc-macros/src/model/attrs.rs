@@ -1,8 +1,10 @@
 //! What the attributes say, as darling parses them: `#[resource(..)]` and `#[field(..)]`.
 //! No validation beyond syntax here; [`super::check`] judges the whole model.
 
+use arc_spec::duration::{self, DurationError};
 use darling::util::{Flag, Override, SpannedValue};
 use darling::{FromField, FromMeta};
+use proc_macro2::Span;
 use syn::{Expr, Ident, Lit};
 
 /// `#[resource(..)]`
@@ -23,15 +25,17 @@ pub(crate) struct ResourceArgs {
     /// `cache` or `cache(stale = "30s", expire = "5m", tags = ["catalog"])`: reads are
     /// answered from the query cache.
     pub cache: Option<SpannedValue<Override<CacheArgs>>>,
+    /// `idempotency` or `idempotency(ttl = "24h")`: idempotency keys on the mutating routes.
+    pub idempotency: Option<SpannedValue<Override<super::idempotency::IdempotencyArgs>>>,
 }
 
 /// `cache(stale = "30s", expire = "5m", tags = ["catalog"])`
 #[derive(Debug, Default, Clone, FromMeta)]
 pub(crate) struct CacheArgs {
     /// How long an answer is served as fresh.
-    pub stale: Option<SpannedValue<String>>,
+    pub stale: Option<DurationLit>,
     /// How long it is kept at all (served stale, and refreshed, after `stale`).
-    pub expire: Option<SpannedValue<String>>,
+    pub expire: Option<DurationLit>,
     /// Names whose writes also make the answers old (the resource's own name always does).
     pub tags: Option<StrList>,
 }
@@ -164,6 +168,38 @@ impl FromMeta for Num {
 pub(crate) struct RangeArgs {
     pub min: Option<Num>,
     pub max: Option<Num>,
+}
+
+/// A duration written as a string literal (`"24h"`), in seconds, with its span.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DurationLit {
+    pub secs: u64,
+    pub span: Span,
+}
+
+impl FromMeta for DurationLit {
+    fn from_expr(expr: &syn::Expr) -> darling::Result<Self> {
+        let error = |message: String| darling::Error::custom(message).with_span(expr);
+        let syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) = expr
+        else {
+            return Err(error(
+                "expected a duration as a string, e.g. \"30s\", \"5m\", \"24h\" or \"7d\"".into(),
+            ));
+        };
+        match duration::parse(&text.value()) {
+            Ok(secs) => Ok(DurationLit {
+                secs,
+                span: text.span(),
+            }),
+            Err(DurationError::Empty) => {
+                Err(error("the duration is empty: write e.g. \"24h\"".into()))
+            }
+            Err(e) => Err(error(e.to_string())),
+        }
+    }
 }
 
 /// `one_of("a", "b")`, or as a value `tags = ["a", "b"]`

@@ -70,6 +70,7 @@ impl Resource {
             lenient: args.query.lenient.is_present(),
             hooks: args.hooks.is_present(),
             cache: check::cache(cx, args.cache.as_ref()),
+            idempotency: super::idempotency::declared(cx, args.idempotency.as_ref()),
             permissions: permissions::PermissionsAst {
                 entries: Vec::new(),
             },

@@ -260,47 +260,33 @@ fn id_attrs(cx: &Ctxt, args: &FieldArgs, field: &Field) {
     }
 }
 
-/// `cache(..)`: its durations read (`"30s"`), `stale` no longer than `expire`, which is not
-/// zero, and each tag a name (`[a-z0-9_.-]`, once).
+/// `cache(..)`: `stale` no longer than `expire`, which is not zero (the durations were read
+/// by [`DurationLit`](super::attrs::DurationLit)), and each tag a name (`[a-z0-9_.-]`, once).
 pub(super) fn cache(
     cx: &Ctxt,
     args: Option<&SpannedValue<Override<CacheArgs>>>,
 ) -> Option<super::Cache> {
+    /// `cache` alone: fresh for 30 s, kept for 5 min.
+    const STALE: u64 = 30;
+    const EXPIRE: u64 = 300;
     let args = args?;
     let explicit = match args.as_ref() {
         Override::Inherit => CacheArgs::default(),
         Override::Explicit(explicit) => explicit.clone(),
     };
-    // Each duration with the span and text errors name: the user's, or `cache`'s own.
-    let read = |value: Option<&SpannedValue<String>>, default: &str| {
-        let (text, span) = value.map_or((default, args.span()), |v| (v.as_str(), v.span()));
-        match arc_spec::parse_duration(text) {
-            Ok(d) => Some((
-                u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
-                text.to_owned(),
-                span,
-            )),
-            Err(e) => {
-                cx.error_at(span, e);
-                None
-            }
-        }
-    };
-    let stale = read(explicit.stale.as_ref(), "30s");
-    let expire = read(explicit.expire.as_ref(), "5m");
-    if let Some((0, _, span)) = expire {
+    let stale = explicit.stale.map_or(STALE, |d| d.secs);
+    let expire = explicit.expire.map_or(EXPIRE, |d| d.secs);
+    let at = |d: Option<super::attrs::DurationLit>| d.map_or(args.span(), |d| d.span);
+    if expire == 0 {
         cx.error_at(
-            span,
+            at(explicit.expire),
             "`expire` must be longer than 0: the cache would keep nothing",
         );
-    }
-    if let (Some((stale, stale_text, span)), Some((expire, expire_text, _))) = (&stale, &expire)
-        && *stale > *expire
-    {
+    } else if stale > expire {
         cx.error_at(
-            *span,
+            at(explicit.stale),
             format!(
-                "`stale` ({stale_text}) is longer than `expire` ({expire_text}): an answer would be gone before it went stale"
+                "`stale` ({stale} s) is longer than `expire` ({expire} s): an answer would be gone before it went stale"
             ),
         );
     }
@@ -323,8 +309,8 @@ pub(super) fn cache(
         }
     }
     Some(super::Cache {
-        stale_ms: stale?.0,
-        expire_ms: expire?.0,
+        stale_secs: stale,
+        expire_secs: expire,
         tags,
     })
 }

@@ -10,6 +10,7 @@
 pub(crate) mod attrs;
 mod build;
 mod check;
+mod idempotency;
 pub(crate) mod permissions;
 pub(crate) mod ty;
 
@@ -96,11 +97,11 @@ impl Presets {
     }
 }
 
-/// `cache(..)`, checked: its times in milliseconds and its tags.
+/// `cache(..)`, checked: its times in seconds and its tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Cache {
-    pub stale_ms: u64,
-    pub expire_ms: u64,
+    pub stale_secs: u64,
+    pub expire_secs: u64,
     pub tags: Vec<String>,
 }
 
@@ -122,6 +123,9 @@ pub(crate) struct Resource {
     pub hooks: bool,
     /// The query cache's settings, when reads are cached.
     pub cache: Option<Cache>,
+    /// `idempotency`: `Some(None)` for the runtime's default TTL, `Some(Some(secs))` for one
+    /// of its own.
+    pub idempotency: Option<Option<u64>>,
     pub permissions: permissions::PermissionsAst,
     /// Fields a preset names (even with the wrong type): their own errors are the preset's.
     pub claimed: Vec<usize>,

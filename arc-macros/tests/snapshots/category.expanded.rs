@@ -113,6 +113,7 @@ const _: () = {
             },
             default_sort: "name",
             lenient: false,
+            idempotency: None,
             permissions: __p::Permissions {
                 list: __p::Rule::Public,
                 get: __p::Rule::Public,
@@ -124,6 +125,7 @@ const _: () = {
                 tree: __p::Rule::Public,
                 bulk: __p::Rule::Roles(&["admin"]),
             },
+            cache: None,
         };
         fn column(index: usize) -> category_entity::Column {
             const COLUMNS: [category_entity::Column; 6] = [

@@ -154,6 +154,7 @@ const _: () = {
             },
             default_sort: "-created_at",
             lenient: false,
+            idempotency: None,
             permissions: __p::Permissions {
                 list: __p::Rule::Any(
                     &[__p::Rule::Owner(2), __p::Rule::Roles(&["admin"])],
@@ -181,6 +182,7 @@ const _: () = {
                 tree: __p::Rule::Deny,
                 bulk: __p::Rule::Roles(&["admin"]),
             },
+            cache: None,
         };
         fn column(index: usize) -> note_entity::Column {
             const COLUMNS: [note_entity::Column; 9] = [

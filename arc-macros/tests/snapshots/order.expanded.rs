@@ -2,7 +2,7 @@
 ///
 /// Admins see and update their organization's orders; anyone else sees only their own.
 /// Orders are never deleted (cancel them instead). Every write of one is in the audit trail
-/// (`GET /_audit`).
+/// (`GET /_audit`). A client that may retry sends an `idempotency-key`: one order per key.
 pub struct Order {
     pub id: Uuid,
     /// The organization it was placed in.
@@ -91,7 +91,7 @@ const _: () = {
         type ActiveModel = order_entity::ActiveModel;
         const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
             name: "order",
-            doc: "An order of one product; its total is computed by the server.\n\nAdmins see and update their organization's orders; anyone else sees only their own.\nOrders are never deleted (cancel them instead). Every write of one is in the audit trail\n(`GET /_audit`).",
+            doc: "An order of one product; its total is computed by the server.\n\nAdmins see and update their organization's orders; anyone else sees only their own.\nOrders are never deleted (cancel them instead). Every write of one is in the audit trail\n(`GET /_audit`). A client that may retry sends an `idempotency-key`: one order per key.",
             path: "/orders",
             table: "orders",
             migration: "m_arc_create_orders",
@@ -143,6 +143,7 @@ const _: () = {
             },
             default_sort: "-created_at",
             lenient: false,
+            idempotency: Some(__p::Idempotent::DEFAULT),
             permissions: __p::Permissions {
                 list: __p::Rule::OrgMember,
                 get: __p::Rule::OrgMember,
@@ -154,6 +155,7 @@ const _: () = {
                 tree: __p::Rule::Deny,
                 bulk: __p::Rule::Deny,
             },
+            cache: None,
         };
         fn column(index: usize) -> order_entity::Column {
             const COLUMNS: [order_entity::Column; 9] = [

@@ -205,6 +205,7 @@ const _: () = {
             },
             default_sort: "-created_at",
             lenient: false,
+            idempotency: None,
             permissions: __p::Permissions {
                 list: __p::Rule::OrgMember,
                 get: __p::Rule::OrgMember,
@@ -223,6 +224,12 @@ const _: () = {
                 tree: __p::Rule::Roles(&["admin"]),
                 bulk: __p::Rule::Roles(&["admin"]),
             },
+            cache: Some(__p::CacheMeta {
+                stale: __p::Duration::from_secs(30),
+                expire: __p::Duration::from_secs(300),
+                tags: &[],
+                key: "product@8a5ebb8e6e396476",
+            }),
         };
         fn column(index: usize) -> product_entity::Column {
             const COLUMNS: [product_entity::Column; 14] = [

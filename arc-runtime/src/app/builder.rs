@@ -52,7 +52,27 @@ impl App {
             audit: None,
             cache: None,
             cache_off: false,
+            idempotency: None,
+            distributed: false,
+            instances: 1,
         }
+    }
+
+    /// Declares that several instances of this app serve together (behind one load
+    /// balancer, on one database): it then refuses to start ([`App::problems`]) while any
+    /// plugin that shares state keeps it in this process (the query cache, idempotency keys,
+    /// rate limits, token revocation, the events' transport, the audit trail's store) or
+    /// without a cursor secret, naming each one.
+    pub fn distributed(mut self) -> Self {
+        self.distributed = true;
+        self
+    }
+
+    /// Declares how many instances serve this app (the shop reads `ARC_INSTANCES`). Under
+    /// the production preset, more than one is [`App::distributed`].
+    pub fn instances(mut self, n: usize) -> Self {
+        self.instances = n;
+        self
     }
 
     /// Keeps the query cache with these settings (see [`Cache`](crate::config::Cache)):
@@ -70,6 +90,15 @@ impl App {
     pub fn without_cache(mut self) -> Self {
         self.cache = None;
         self.cache_off = true;
+        self
+    }
+
+    /// Idempotency keys with these settings (see
+    /// [`Idempotency`](crate::config::Idempotency)): where keys live, how long a lease
+    /// holds. On by default (in memory) as soon as a resource declares `idempotency`; its
+    /// mutating routes then take an `idempotency-key` header.
+    pub fn idempotency(mut self, idempotency: crate::plugins::idempotency::Idempotency) -> Self {
+        self.idempotency = Some(idempotency);
         self
     }
 

@@ -226,6 +226,16 @@ impl App {
         }
     }
 
+    /// The settings of idempotency keys: those given to [`App::idempotency`], or the
+    /// defaults when a mounted resource declares `idempotency`; `None` when none does.
+    pub(super) fn idempotency_settings(&self) -> Option<crate::plugins::idempotency::Idempotency> {
+        let declared = self.resources.iter().any(|r| r.meta.idempotency.is_some());
+        match &self.idempotency {
+            Some(settings) => declared.then(|| settings.clone()),
+            None => declared.then(crate::plugins::idempotency::Idempotency::new),
+        }
+    }
+
     /// The database pool.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
@@ -239,6 +249,12 @@ impl App {
         }
         if self.audit_settings().is_some() {
             migrator.add_migration(|| Box::new(crate::stores::AuditMigration));
+        }
+        if self
+            .idempotency_settings()
+            .is_some_and(|settings| settings.in_database())
+        {
+            migrator.add_migration(|| Box::new(crate::stores::IdempotencyMigration));
         }
         migrator
     }

@@ -56,6 +56,13 @@ impl App {
             .database(self.db.clone())
             .expose_errors(self.expose_causes);
         let audit_settings = self.audit_settings();
+        let idempotency = self.idempotency_settings().map(|settings| {
+            crate::plugins::idempotency::IdempotencyRuntime::start(
+                settings,
+                self.db.clone(),
+                self.body_limit,
+            )
+        });
         let events = self.events.map(|settings| {
             let resources: Vec<_> = self.resources.iter().map(|r| r.meta).collect();
             crate::events::EventsRuntime::start(
@@ -106,6 +113,12 @@ impl App {
                     .layer(from_fn_with_state(scope, crate::plugins::versioning::layer));
                 router.nest(&prefix, versioned)
             }),
+        };
+
+        // The idempotent routes find the store here (their middleware is the route's own).
+        let api = match idempotency {
+            Some(runtime) => api.layer(axum::Extension(runtime)),
+            None => api,
         };
 
         // The API: what callers reach with their credentials, under their limits. The

@@ -135,6 +135,10 @@ pub struct App {
     audit: Option<crate::audit::Audit>,
     cache: Option<crate::cache::Cache>,
     cache_off: bool,
+    /// Declared to run as several instances ([`App::distributed`], [`App::instances`]).
+    distributed: bool,
+    instances: usize,
+    idempotency: Option<crate::plugins::idempotency::Idempotency>,
 }
 
 /// Code run once at shutdown, after in-flight requests drained and before the pool closes.

@@ -268,6 +268,7 @@ static META: ResourceMeta = ResourceMeta {
     presets: Presets::NONE,
     default_sort: "-timestamp",
     lenient: false,
+    idempotency: None,
     permissions: NOBODY,
     cache: None,
 };

@@ -409,9 +409,7 @@ impl CacheRuntime {
         let mut failure = None;
         let shared = flight
             .get_or_init(|| async {
-                let Some(compute) = compute.take() else {
-                    return None;
-                };
+                let compute = compute.take()?;
                 match self
                     .compute_and_keep(state, settings, key, &versions, compute)
                     .await

@@ -6,6 +6,7 @@
 use axum::Router;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use schemars::SchemaGenerator;
 
@@ -14,6 +15,7 @@ use super::response::Outcome;
 use crate::action::{self, Action};
 use crate::app::ArcState;
 use crate::hooks::Hooks;
+use crate::plugins::idempotency;
 use crate::resource::ResourceMeta;
 
 /// One route of a resource.
@@ -122,6 +124,26 @@ fn endpoint<R: Hooks>(route: &RouteInfo) -> Endpoint {
     }
 }
 
+/// `method`, behind the idempotency middleware when `route` changes data on a resource that
+/// declares `idempotency`.
+fn with_idempotency(
+    meta: &'static ResourceMeta,
+    route: &RouteInfo,
+    method: MethodRouter<ArcState>,
+) -> MethodRouter<ArcState> {
+    match meta.idempotency {
+        Some(declared) if route.action.mutates() => {
+            let state = idempotency::Route {
+                meta,
+                action: route.action,
+                ttl: declared.ttl,
+            };
+            method.layer(from_fn_with_state(state, idempotency::layer))
+        }
+        _ => method,
+    }
+}
+
 /// What `route` of `R` answers on success, from its handler's type.
 pub(crate) fn answer<R: Hooks>(route: &RouteInfo, generator: &mut SchemaGenerator) -> Answer {
     (endpoint::<R>(route).answer)(generator)
@@ -138,7 +160,7 @@ pub(crate) fn router<R: Hooks>() -> Router<ArcState> {
         let same = rest.iter().take_while(|r| r.path == first.path).count();
         let methods = rest[..same]
             .iter()
-            .map(|r| endpoint::<R>(r).method)
+            .map(|r| with_idempotency(R::META, r, endpoint::<R>(r).method))
             .reduce(MethodRouter::merge)
             .unwrap_or_default();
         router = router.route(&first.path, methods);

@@ -15,6 +15,7 @@ use metrics_exporter_prometheus::{
 };
 
 use crate::action::ResourceAction;
+use crate::plugins::idempotency::Replayed;
 
 /// Request duration buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -164,6 +165,18 @@ impl Metrics {
         counter.increment(1);
         histogram.record(seconds);
         if let Some(op) = response.extensions().get::<ResourceAction>() {
+            if response.extensions().get::<Replayed>().is_some() {
+                // A replay ran no operation: counted apart (replays are rare).
+                self.record(|| {
+                    metrics::counter!(
+                        "arc_idempotency_replays_total",
+                        "resource" => op.resource,
+                        "operation" => op.action.name(),
+                    )
+                    .increment(1);
+                });
+                return;
+            }
             let outcome = if status.is_success() { "ok" } else { "error" };
             let key = (op.resource, op.action.name(), outcome);
             let counter = {

@@ -4,6 +4,7 @@ pub(crate) mod errors;
 pub(crate) mod etag;
 pub(crate) mod health;
 pub(crate) mod hygiene;
+pub(crate) mod idempotency;
 pub(crate) mod metrics;
 pub(crate) mod pipeline;
 pub(crate) mod rate_limit;

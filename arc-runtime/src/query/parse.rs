@@ -571,6 +571,7 @@ mod tests {
         presets: Presets::NONE,
         default_sort: "-price",
         lenient: false,
+        idempotency: None,
         permissions: crate::permissions::Permissions::PUBLIC,
         cache: None,
     };
@@ -737,6 +738,7 @@ mod tests {
         let meta = ResourceMeta {
             doc: "",
             lenient: true,
+            idempotency: None,
             ..META
         };
         let parse = |q| parse_with(&meta, q);

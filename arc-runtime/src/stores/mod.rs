@@ -2,11 +2,13 @@
 //! embedded default) and Redis ones in the arc-stores crate, so N instances can behave as one
 //! (rate limits, revocation, the events' transport, the query cache).
 //! The audit trail's default store is the app's own database ([`SqlAudit`]), kept here with
-//! its table's migration.
+//! its table's migration, as is the store of idempotency keys in that database.
 
 pub(crate) mod audit;
 pub(crate) mod audit_sql;
 pub(crate) mod cache;
+pub(crate) mod idempotency;
+pub(crate) mod idempotency_sql;
 pub(crate) mod rate_limit;
 pub(crate) mod revocation;
 pub(crate) mod transport;
@@ -18,6 +20,9 @@ pub use audit::{AuditPage, AuditQuery, AuditStore, InMemoryAudit};
 pub(crate) use audit_sql::AuditMigration;
 pub use audit_sql::SqlAudit;
 pub use cache::{CacheStore, InMemoryCache, Lookup};
+pub use idempotency::{Begin, Claim, IdempotencyStore, InMemoryIdempotency};
+pub(crate) use idempotency_sql::IdempotencyMigration;
+pub use idempotency_sql::SqlIdempotency;
 pub use rate_limit::{Hit, InMemoryRateLimit, RateLimitStore};
 pub use revocation::{InMemoryRevocation, RevocationStore};
 pub use transport::{EventTransport, InMemoryTransport, Received};

@@ -12,7 +12,7 @@ use std::time::Duration;
 use arc_runtime::App;
 use arc_runtime::Preset;
 use arc_runtime::config::{Auth, JwtAuthenticator, JwtKeys};
-use arc_runtime::config::{Cache, Events};
+use arc_runtime::config::{Cache, Events, Idempotency};
 use arc_runtime::config::{JwtConfigError, JwtSigner, TokenClaims};
 use arc_runtime::sea_orm::DatabaseConnection;
 use arc_stores::Redis;
@@ -33,8 +33,9 @@ pub fn app(db: DatabaseConnection, jwt_secret: &[u8]) -> Result<App, JwtConfigEr
 /// tokens need a `jti` and live a day at most, see [`JwtAuthenticator::preset`]); with
 /// `redis`, revoked tokens are kept there, so every instance refuses them, the query cache's
 /// answers and versions too, so a write on one instance makes the next read on every other
-/// fresh, and events travel on its streams, so instances share the subscribers' work and hear
-/// each other's events.
+/// fresh, idempotency keys too, so a retried order is placed once whichever instance it
+/// reaches, and events travel on its streams, so instances share the subscribers' work and
+/// hear each other's events.
 pub fn app_with(
     db: DatabaseConnection,
     jwt_secret: &[u8],
@@ -45,13 +46,18 @@ pub fn app_with(
         Some(redis) => Events::new().transport(redis.event_streams()),
         None => Events::new(),
     };
-    let app = resources(db, events)
+    let (cache, idempotency) = match redis {
+        Some(redis) => (
+            Cache::new().store(redis.cache()),
+            Idempotency::new().store(redis.idempotency()),
+        ),
+        None => (Cache::new(), Idempotency::new()),
+    };
+    Ok(resources(db, events)
         .auth(auth(jwt_secret, redis, preset)?)
-        .preset(preset);
-    Ok(match redis {
-        Some(redis) => app.cache(Cache::new().store(redis.cache())),
-        None => app,
-    })
+        .cache(cache)
+        .idempotency(idempotency)
+        .preset(preset))
 }
 
 /// The resources, with no authentication yet, and their events: each write is recorded in

@@ -8,8 +8,10 @@
 //! `sqlite://shop.db?mode=rwc`; `sqlite::memory:` and `postgres://..` work), `ARC_JWT_SECRET`
 //! (HS256 secret; a public development secret when unset, required in production),
 //! `ARC_CURSOR_SECRET` (signs list cursors; random per process when unset, required in
-//! production), `REDIS_URL` (when set: revoked tokens, rate-limit counters, the query cache and
-//! the events' streams live there, and readiness checks it), `ARC_METRICS_TOKEN` (scrapers must send it), `RUST_LOG` (info by
+//! production), `REDIS_URL` (when set: revoked tokens, rate-limit counters, the query cache,
+//! idempotency keys and the events' streams live there, and readiness checks it), `ARC_INSTANCES` (how many
+//! instances serve the shop: in production, more than one refuses to start while any shared
+//! state is in process memory), `ARC_METRICS_TOKEN` (scrapers must send it), `RUST_LOG` (info by
 //! default; `RUST_LOG=info,sea_orm=debug` adds the SQL), `OTEL_EXPORTER_OTLP_ENDPOINT`.
 //! Production and edge limit each user to 1200 requests a minute. Development applies
 //! pending migrations on start; production refuses to start with pending ones unless served
@@ -79,6 +81,13 @@ async fn build(setup: Setup) -> Result<App, Error> {
         Err(_) => tracing::warn!(
             "ARC_CURSOR_SECRET is unset: list cursors are valid for this process only"
         ),
+    }
+    if let Ok(n) = std::env::var("ARC_INSTANCES") {
+        // More than one in production: every shared store must be Redis (or the database).
+        let n = n
+            .parse()
+            .map_err(|_| "ARC_INSTANCES must be a whole number of instances")?;
+        app = app.instances(n);
     }
     if let Ok(token) = std::env::var("ARC_METRICS_TOKEN") {
         // For a /_metrics reachable from outside the private network.

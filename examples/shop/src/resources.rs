@@ -121,9 +121,10 @@ pub enum OrderStatus {
 ///
 /// Admins see and update their organization's orders; anyone else sees only their own.
 /// Orders are never deleted (cancel them instead). Every write of one is in the audit trail
-/// (`GET /_audit`).
+/// (`GET /_audit`). A client that may retry sends an `idempotency-key`: one order per key.
 #[resource(
     hooks,
+    idempotency,
     presets(
         multi_tenant(field = "org_id"),
         owned_by_user(field = "customer_id", bypass("admin")),

@@ -82,12 +82,14 @@ pub(super) async fn record<R: Resource>(
 /// Commits `txn`, a write of `R`, then does what waited for it: makes the query cache's
 /// answers that depend on `R` old (before the write answers, so no later read is served what
 /// was there before it), wakes the events relay and hands the audit entries on (counted;
-/// kept by a store outside the database).
+/// kept by a store outside the database). A request with an idempotency key first seals its
+/// key in `txn` (a lost lease rolls the write back).
 pub(super) async fn commit<R: Resource>(
     state: &ArcState,
     txn: DatabaseTransaction,
     after: AfterCommit,
 ) -> Result<(), ArcError> {
+    crate::plugins::idempotency::seal(&txn).await?;
     txn.commit().await?;
     if let Some(cache) = state.cache() {
         cache.bump(R::META).await;

@@ -1,6 +1,6 @@
 use arc_runtime::prelude::*;
 
-// Durations are a whole number and a unit.
+// Durations are whole numbers with a unit.
 #[resource(cache(stale = "30 seconds", expire = "5min"))]
 #[permissions(default = public)]
 pub struct Words {
@@ -24,9 +24,16 @@ pub struct Never {
 }
 
 // Tags are lowercase names, each once.
-#[resource(cache(tags = ["Catalog", "board", "board", 7]))]
+#[resource(cache(tags = ["Catalog", "board", "board"]))]
 #[permissions(default = public)]
 pub struct Tagged {
+    #[field(id)]
+    pub id: Uuid,
+}
+
+#[resource(cache(tags = [7]))]
+#[permissions(default = public)]
+pub struct Numbered {
     #[field(id)]
     pub id: Uuid,
 }
