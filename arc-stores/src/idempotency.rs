@@ -164,4 +164,8 @@ impl IdempotencyStore for RedisIdempotency {
             Ok(held.as_deref() == Some(token))
         })
     }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }

@@ -111,6 +111,10 @@ impl RevocationStore for RedisRevocation {
                 .map_err(StoreError::new)
         })
     }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }
 
 /// Fixed-window counters: `INCR` and `EXPIRE .. NX` in one transaction, so instances share
@@ -143,5 +147,9 @@ impl RateLimitStore for RedisRateLimit {
                 .map_err(StoreError::new)?;
             Ok(Hit::of(count, limit, seconds, now))
         })
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 }

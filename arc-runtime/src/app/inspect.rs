@@ -10,14 +10,22 @@ use crate::plugins::versioning::VersionBy;
 
 impl App {
     /// What keeps this app from starting under its preset: in production and edge, a
-    /// missing cursor secret (instances would not accept each other's cursors).
+    /// missing cursor secret (instances would not accept each other's cursors); when several
+    /// instances serve it ([`App::distributed`]), every plugin that keeps shared state in
+    /// this process ([`App::local_state`]).
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if self.preset.defaults().require_cursor_secret && self.cursor_key.is_none() {
+        let cursors = self.preset.defaults().require_cursor_secret || self.is_distributed();
+        if cursors && self.cursor_key.is_none() {
             problems.push(
                 "no cursor secret: set one (App::cursor_secret) so every instance accepts the others' cursors"
                     .to_owned(),
             );
+        }
+        if self.is_distributed() {
+            problems.extend(self.local_state().into_iter().map(|what| {
+                format!("{what} is kept in this process, but several instances serve the app: give it a shared store")
+            }));
         }
         if let Some(events) = &self.events {
             problems.extend(events.problems());
@@ -36,6 +44,60 @@ impl App {
             }
         }
         problems
+    }
+
+    /// Whether several instances serve the app: declared with [`App::distributed`], or more
+    /// than one [`App::instances`] under the production preset.
+    pub fn is_distributed(&self) -> bool {
+        self.distributed || (self.preset == crate::Preset::Production && self.instances > 1)
+    }
+
+    /// The plugins on that keep state instances must share in this process's memory, named
+    /// with the setting that moves them (what [`App::distributed`] refuses).
+    pub fn local_state(&self) -> Vec<String> {
+        let mut local = Vec::new();
+        let cached: Vec<&str> = self
+            .resources
+            .iter()
+            .filter(|r| r.meta.cache.is_some())
+            .map(|r| r.meta.name)
+            .collect();
+        if !cached.is_empty()
+            && !self.cache_off
+            && !self.cache.as_ref().is_some_and(crate::cache::Cache::shared)
+        {
+            local.push(format!(
+                "the query cache (of {}; App::cache)",
+                cached.join(", ")
+            ));
+        }
+        if self
+            .idempotency_settings()
+            .is_some_and(|settings| !settings.shared())
+        {
+            local.push("idempotency keys (App::idempotency)".to_owned());
+        }
+        if self
+            .rate_limit
+            .as_ref()
+            .is_some_and(|limit| !limit.shared())
+        {
+            local.push("the rate limit's counters (RateLimit::store)".to_owned());
+        }
+        if self
+            .auth
+            .as_ref()
+            .is_some_and(|auth| !auth.revocation_store().shared())
+        {
+            local.push("token revocation (Auth::revocation)".to_owned());
+        }
+        if self.events.as_ref().is_some_and(|events| !events.shared()) {
+            local.push("the events' transport (Events::transport)".to_owned());
+        }
+        if self.audit_settings().is_some_and(|audit| !audit.shared()) {
+            local.push("the audit trail (Audit::store)".to_owned());
+        }
+        local
     }
 
     /// The metrics of this app, to record app-specific ones or render them elsewhere.

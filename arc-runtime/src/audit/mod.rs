@@ -64,6 +64,11 @@ impl std::fmt::Debug for Audit {
 }
 
 impl Audit {
+    /// Whether instances share the trail (the default, the app's database, does).
+    pub(crate) fn shared(&self) -> bool {
+        self.store.as_ref().is_none_or(|store| store.shared())
+    }
+
     /// The trail in the app's own database ([`SqlAudit`](crate::config::SqlAudit)), in
     /// the table `arc_audit` its migrations create.
     pub fn new() -> Self {

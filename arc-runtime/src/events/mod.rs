@@ -401,6 +401,11 @@ impl Events {
         }
         problems
     }
+
+    /// Whether instances share the transport (the default is in this process).
+    pub(crate) fn shared(&self) -> bool {
+        self.transport.as_ref().is_some_and(|t| t.shared())
+    }
 }
 
 /// An outbox row on its way: the event, its place in the outbox, and the values of the

@@ -148,6 +148,15 @@ impl Idempotency {
         }
     }
 
+    /// Whether instances share the keys (the app's database does).
+    pub(crate) fn shared(&self) -> bool {
+        match &self.store {
+            Store::Memory => false,
+            Store::Sql => true,
+            Store::Custom(store) => store.shared(),
+        }
+    }
+
     /// Keeps keys in `store` (e.g. arc-stores' `redis.idempotency()`, shared by instances).
     pub fn store(mut self, store: impl IdempotencyStore) -> Self {
         self.store = Store::Custom(Arc::new(store));

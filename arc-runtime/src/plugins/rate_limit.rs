@@ -96,6 +96,11 @@ impl RateLimit {
         }
     }
 
+    /// Whether instances share the counters.
+    pub(crate) fn shared(&self) -> bool {
+        self.store.shared()
+    }
+
     /// Counts in `store` (e.g. Redis, so instances share the budget).
     pub fn store(mut self, store: impl RateLimitStore) -> Self {
         self.store = Arc::new(store);

@@ -37,6 +37,13 @@ pub trait AuditStore: Send + Sync + 'static {
     /// One page of the entries `query` selects, in its order, with their count when it asks
     /// for one ([`AuditQuery::counts`]).
     fn query<'a>(&'a self, query: &'a AuditQuery) -> BoxFuture<'a, Result<AuditPage, StoreError>>;
+
+    /// Whether other instances see what this one stores: false for a process's memory.
+    /// Distributed apps ([`App::distributed`](crate::App::distributed)) refuse stores that
+    /// are not.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// What a store answers to an [`AuditQuery`].

@@ -93,6 +93,10 @@ impl AuditStore for SqlAudit {
             Ok(AuditPage { entries, total })
         })
     }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }
 
 /// The audit trail's table, `arc_audit`, with an index for each question `GET /_audit`

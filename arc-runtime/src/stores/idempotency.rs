@@ -75,6 +75,13 @@ pub trait IdempotencyStore: Send + Sync + 'static {
         let _ = (txn, key, token);
         Box::pin(std::future::ready(Ok(true)))
     }
+
+    /// Whether other instances see what this one stores: false for a process's memory.
+    /// Distributed apps ([`App::distributed`](crate::App::distributed)) refuse stores that
+    /// are not.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// One key in memory.

@@ -243,6 +243,10 @@ impl IdempotencyStore for SqlIdempotency {
             Ok(sealed.rows_affected() == 1)
         })
     }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }
 
 /// The table `arc_idempotency`, with an index on the expiry the sweep deletes by.

@@ -42,6 +42,13 @@ pub trait RateLimitStore: Send + Sync + 'static {
         limit: u64,
         window: Duration,
     ) -> BoxFuture<'a, Result<Hit, StoreError>>;
+
+    /// Whether other instances see what this one stores: false for a process's memory.
+    /// Distributed apps ([`App::distributed`](crate::App::distributed)) refuse stores that
+    /// are not.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// Seconds since the Unix epoch.

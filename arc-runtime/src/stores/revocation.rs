@@ -15,6 +15,13 @@ pub trait RevocationStore: Send + Sync + 'static {
     /// Revokes `jti` until `expires_at` (Unix seconds), after which the token is dead anyway.
     fn revoke<'a>(&'a self, jti: &'a str, expires_at: u64)
     -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Whether other instances see what this one stores: false for a process's memory.
+    /// Distributed apps ([`App::distributed`](crate::App::distributed)) refuse stores that
+    /// are not.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 fn now() -> u64 {
