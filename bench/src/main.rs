@@ -7,7 +7,11 @@
 //!   rules and the created_by hook, called as an admin of the seeded organization;
 //! - `production`: the open resource with the production preset and a rate limit on
 //!   (`ARC_BENCH_PROD_OFF=compression,ratelimit,timeout,etag,security,metrics,inflight` turns
-//!   plugins off, to see what each costs).
+//!   plugins off, to see what each costs);
+//! - the query cache: `cached` (the open resource with the cache on: the same list again is a
+//!   `HIT`, a list never asked before a `MISS`), `stale` (every read `STALE`, with its refresh
+//!   in the background) and `memory`, a bare axum handler answering the list's JSON from
+//!   memory (the ceiling a `HIT` is measured against).
 //!
 //! `open` and `secured` turn off the App's optional plugins (metrics, ETags, security
 //! headers, timeout), so they measure the generated layer alone.
@@ -42,7 +46,17 @@ const CONCURRENCY: usize = 32;
 /// `sysconf(_SC_CLK_TCK)` on Linux.
 const CLOCK_TICKS: f64 = 100.0;
 /// The servers, in the order of the first round.
-const MODES: [&str; 4] = ["open", "hand", "secured", "production"];
+const MODES: [&str; 7] = [
+    "open",
+    "hand",
+    "secured",
+    "production",
+    "memory",
+    "cached",
+    "stale",
+];
+/// The servers of the query cache's table, which measure lists only.
+const CACHE_MODES: [&str; 3] = ["memory", "cached", "stale"];
 /// The HS256 secret of the secured server.
 const SECRET: &[u8] = b"arc-bench secret, 32 bytes or more";
 
@@ -80,7 +94,7 @@ fn serve(mode: &str, db_path: &Path) -> Result<()> {
         .build()?;
     rt.block_on(async {
         let db = arc_runtime::connect(&sqlite_url(db_path)).await?;
-        let router = router(mode, db)?;
+        let router = router(mode, db).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("{}", listener.local_addr()?.port());
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -97,15 +111,45 @@ fn bare(app: arc_runtime::App) -> arc_runtime::App {
         .without_timeout()
 }
 
+/// The list every server answers.
+const LIST: &str = "/products?limit=20";
+
 /// The server of `mode` (see the module) over `db`.
-fn router(mode: &str, db: arc_runtime::sea_orm::DatabaseConnection) -> Result<axum::Router> {
+async fn router(mode: &str, db: arc_runtime::sea_orm::DatabaseConnection) -> Result<axum::Router> {
     use arc_runtime::config::{KeyBy, RateLimit};
     let open = || arc_runtime::App::new(db.clone()).resource::<open::OpenProduct>();
     Ok(match mode {
         "open" => bare(open()).cursor_secret(b"bench").into_router(),
+        // The shop's own cache is off here: this server measures what security costs.
         "secured" => bare(shop::app(db.clone(), SECRET)?)
+            .without_cache()
             .cursor_secret(b"bench")
             .into_router(),
+        "cached" => bare(arc_runtime::App::new(db.clone()).resource::<open::CachedProduct>())
+            .cursor_secret(b"bench")
+            .into_router(),
+        "stale" => bare(arc_runtime::App::new(db.clone()).resource::<open::StaleProduct>())
+            .cursor_secret(b"bench")
+            .into_router(),
+        "memory" => {
+            // The open server's answer to the list, asked once, then served as bytes.
+            use tower::ServiceExt;
+            let request = axum::http::Request::get(LIST).body(axum::body::Body::empty())?;
+            let answer = bare(open()).into_router().oneshot(request).await?;
+            let body = axum::body::to_bytes(answer.into_body(), usize::MAX).await?;
+            axum::Router::new().route(
+                "/products",
+                axum::routing::get(move || {
+                    let body = body.clone();
+                    async move {
+                        (
+                            [(axum::http::header::CONTENT_TYPE, "application/json")],
+                            body,
+                        )
+                    }
+                }),
+            )
+        }
         // Every production plugin, with a rate limit high enough never to refuse.
         "production" => {
             // ARC_BENCH_PROD_OFF=compression,ratelimit,timeout,etag,security,metrics,inflight
@@ -153,29 +197,37 @@ fn inproc(n: usize, only: Option<&str>, route: Option<&str>) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     rt.block_on(async {
         let (open_seed, shop_seed, ids) = seed(&dir).await?;
-        for mode in MODES.into_iter().filter(|m| only.is_none_or(|o| o == *m)) {
+        // The cache's servers answer lists only: asked for by name.
+        let asked = |m: &&str| only.map_or(!CACHE_MODES.contains(m), |o| o == *m);
+        for mode in MODES.into_iter().filter(asked) {
             let seed = if mode == "secured" {
                 &shop_seed
             } else {
                 &open_seed
             };
             let db = arc_runtime::connect(&sqlite_url(seed)).await?;
-            let router = router(mode, db)?;
+            let router = router(mode, db).await?;
             let auth = auth_header(mode)?;
             // Parsed once: the client's cost of a header is not the server's.
             let token = auth.trim().strip_prefix("authorization: ").unwrap_or("");
             let token = (!token.is_empty())
                 .then(|| axum::http::HeaderValue::from_str(token))
                 .transpose()?;
-            for name in ["list", "get", "create"]
-                .into_iter()
+            let routes: &[&str] = if CACHE_MODES.contains(&mode) {
+                &["list"]
+            } else {
+                &["list", "get", "create"]
+            };
+            for name in routes
+                .iter()
+                .copied()
                 .filter(|r| route.is_none_or(|o| o == *r))
             {
                 let start = std::time::Instant::now();
                 let cpu_start = self_cpu_seconds();
                 for i in 0..n {
                     let (method, uri, body, status) = match name {
-                        "list" => ("GET", "/products?limit=20".to_owned(), String::new(), 200),
+                        "list" => ("GET", LIST.to_owned(), String::new(), 200),
                         "get" => (
                             "GET",
                             format!("/products/{}", ids[i % ids.len()]),
@@ -384,7 +436,7 @@ fn requests(
     auth: &str,
 ) -> Vec<(&'static str, u16, load::RequestFn)> {
     let head = format!("Host: {addr}\r\n{auth}");
-    let list_req = format!("GET /products?limit=20 HTTP/1.1\r\n{head}\r\n").into_bytes();
+    let list_req = format!("GET {LIST} HTTP/1.1\r\n{head}\r\n").into_bytes();
     let h = head.clone();
     let get: load::RequestFn = Arc::new(move |w, n| {
         let id = ids[(w * 7919 + n as usize) % ids.len()];
@@ -410,6 +462,36 @@ fn requests(
     ]
 }
 
+/// The lists the query cache's servers answer: the same list again (a `HIT` on `cached`,
+/// `STALE` on `stale`) and, on `cached`, a list never asked before (a `MISS`: the lookup, the
+/// query and the keeping of its answer).
+fn cache_requests(
+    mode: &str,
+    addr: std::net::SocketAddr,
+) -> Vec<(&'static str, u16, load::RequestFn)> {
+    let same = format!("GET {LIST} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes();
+    let mut requests: Vec<(&'static str, u16, load::RequestFn)> = vec![(
+        match mode {
+            "cached" => "list, HIT",
+            "stale" => "list, STALE",
+            _ => "list",
+        },
+        200,
+        Arc::new(move |_, _| same.clone()),
+    )];
+    if mode == "cached" {
+        requests.push((
+            "list, MISS",
+            200,
+            Arc::new(move |w, n| {
+                format!("GET {LIST}&price[ne]={w}{n:09} HTTP/1.1\r\nHost: {addr}\r\n\r\n")
+                    .into_bytes()
+            }),
+        ));
+    }
+    requests
+}
+
 /// `authorization: Bearer ..` for an admin of the seeded organization, on the secured server.
 fn auth_header(mode: &str) -> Result<String> {
     if mode != "secured" {
@@ -429,7 +511,12 @@ fn measure(
 ) -> Result<Measured> {
     let server = Server::start(mode, db)?;
     let mut routes = Vec::new();
-    for (name, status, make) in requests(ids.clone(), server.addr, &auth_header(mode)?) {
+    let requests = if CACHE_MODES.contains(&mode) {
+        cache_requests(mode, server.addr)
+    } else {
+        requests(ids.clone(), server.addr, &auth_header(mode)?)
+    };
+    for (name, status, make) in requests {
         let cpu_before = server.cpu_seconds();
         let stats = rt.block_on(load::drive(
             server.addr,
@@ -527,6 +614,35 @@ fn print(title: &str, (a_name, a): (&str, &Summary), (b_name, b): (&str, &Summar
     );
 }
 
+/// The query cache's lists against the same JSON answered from memory by a bare handler.
+fn print_cache(memory: &Summary, cached: &Summary, stale: &Summary, open: &Summary) {
+    println!();
+    println!(
+        "The query cache's list (20 of 1000) against a bare axum handler answering the same JSON from memory:"
+    );
+    println!();
+    println!("| server | req/s | p50 | p99 | CPU/req | req/s ÷ memory |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let base = memory.routes[0].per_sec;
+    let rows = [
+        ("memory (bare axum)", &memory.routes[0]),
+        ("cached, HIT", &cached.routes[0]),
+        ("stale, STALE", &stale.routes[0]),
+        ("cached, MISS", &cached.routes[1]),
+        ("open, no cache", &open.routes[0]),
+    ];
+    for (name, r) in rows {
+        println!(
+            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.2}× |",
+            r.per_sec,
+            r.p50_us,
+            r.p99_us,
+            r.cpu_us,
+            r.per_sec / base
+        );
+    }
+}
+
 /// What the secured server's outbox holds after its run: every create's event, how many the
 /// relay published while the server ran, at what rate, and how long each waited.
 struct OutboxFigures {
@@ -612,7 +728,8 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&dir);
 
-    let [open, hand, secured, production] = [0, 1, 2, 3].map(|m| summarize(&runs[m]));
+    let [open, hand, secured, production, memory, cached, stale] =
+        [0, 1, 2, 3, 4, 5, 6].map(|m| summarize(&runs[m]));
     print(
         "The generated open resource against the hand-written one:",
         ("open", &open),
@@ -628,6 +745,7 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         ("production", &production),
         ("open", &open),
     );
+    print_cache(&memory, &cached, &stale, &open);
     println!();
     for (round, o) in outboxes.iter().enumerate() {
         println!(
@@ -642,7 +760,7 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         );
     }
     println!(
-        "server RSS after a run (peak): open {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1}), secured {:.1} MiB ({:.1}), production {:.1} MiB ({:.1})",
+        "server RSS after a run (peak): open {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1}), secured {:.1} MiB ({:.1}), production {:.1} MiB ({:.1}), cached {:.1} MiB ({:.1})",
         open.rss.0,
         open.rss.1,
         hand.rss.0,
@@ -650,7 +768,9 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         secured.rss.0,
         secured.rss.1,
         production.rss.0,
-        production.rss.1
+        production.rss.1,
+        cached.rss.0,
+        cached.rss.1
     );
     Ok(())
 }
