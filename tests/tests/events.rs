@@ -6,38 +6,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arc_runtime::config::{EventRetry, Events};
+use arc_runtime::config::Events;
 use arc_runtime::sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use arc_runtime::{App, Event};
+use arc_tests::events::{Seen, delivered, fast, shop_subscribed};
 use arc_tests::sse::{self, SseEvent};
-use arc_tests::{TestApp, shop_app, shop_token};
+use arc_tests::{Backend, TestApp, on_each_backend, shop_app, shop_token};
 use axum::http::Method;
 use serde_json::{Value, json};
 
-/// Both databases for each test: `$name(backend)`.
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name("sqlite").await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                #[ignore = "needs PostgreSQL"]
-                async fn $name() {
-                    super::$name("postgres").await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+on_each_backend!(
     writes_publish_their_events,
     rolled_back_writes_have_no_event,
     failing_subscribers_are_retried_then_dead_lettered,
@@ -51,92 +29,23 @@ both!(
     apps_publish_their_own_events_checked_against_their_schemas,
 );
 
-async fn app_on(backend: &str, make: impl FnOnce(DatabaseConnection) -> App) -> TestApp {
-    match backend {
-        "postgres" => TestApp::postgres_with(make).await,
-        _ => TestApp::sqlite_with(make).await,
-    }
-}
-
-/// Events as fast as a test wants them.
-fn fast() -> Events {
-    Events::new()
-        .poll_interval(Duration::from_millis(20))
-        .retry(EventRetry {
-            attempts: 3,
-            base: Duration::from_millis(5),
-            max: Duration::from_millis(20),
-        })
-}
-
-type Seen = Arc<Mutex<Vec<Arc<Event>>>>;
-
 /// The shop with fast events and a subscriber to every event, which keeps what it sees.
-fn shop_seeing(seen: &Seen) -> impl FnOnce(DatabaseConnection) -> App + use<> {
-    let seen = seen.clone();
-    move |db| {
-        shop_app(db).events(fast()).on("*", move |event| {
-            let seen = seen.clone();
-            async move {
-                seen.lock().unwrap().push(event);
-                Ok::<(), std::convert::Infallible>(())
-            }
-        })
-    }
-}
-
-async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .expect("query")
-        .expect("a row");
-    row.try_get_by_index::<i64>(0).expect("a number")
+fn shop_seeing(seen: &Seen<Arc<Event>>) -> impl FnOnce(DatabaseConnection) -> App + use<> {
+    shop_subscribed(fast(), "*", seen, |event| event, Duration::ZERO)
 }
 
 async fn outbox_rows(app: &TestApp) -> i64 {
-    scalar(&app.db, "SELECT COUNT(*) FROM arc_outbox").await
-}
-
-/// Waits until the relay has delivered every outbox row (at most 10 s).
-async fn delivered(app: &TestApp) {
-    for _ in 0..500 {
-        let pending = scalar(
-            &app.db,
-            "SELECT COUNT(*) FROM arc_outbox WHERE delivered_at IS NULL",
-        )
-        .await;
-        if pending == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the outbox was not delivered within 10 s");
+    app.scalar("SELECT COUNT(*) FROM arc_outbox").await
 }
 
 /// Waits until `seen` holds `n` events (at most 10 s); they are returned.
-async fn seen_n(seen: &Seen, n: usize) -> Vec<Arc<Event>> {
-    for _ in 0..500 {
-        let now = seen.lock().unwrap().clone();
-        if now.len() >= n {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let now = seen.lock().unwrap().clone();
-    panic!("{} events seen, {n} expected: {now:#?}", now.len());
+async fn seen_n(seen: &Seen<Arc<Event>>, n: usize) -> Vec<Arc<Event>> {
+    arc_tests::events::seen_n(seen, n, Duration::from_secs(10)).await
 }
 
-fn id_of(reply: &arc_tests::Reply) -> String {
-    reply.body["data"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {}", reply.body))
-        .to_owned()
-}
-
-async fn writes_publish_their_events(backend: &str) {
+async fn writes_publish_their_events(backend: Backend) {
     let seen = Seen::default();
-    let app = app_on(backend, shop_seeing(&seen)).await;
+    let app = backend.app(shop_seeing(&seen)).await;
     let created = app
         .send(
             Method::POST,
@@ -148,7 +57,7 @@ async fn writes_publish_their_events(backend: &str) {
         )
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
-    let id = id_of(&created);
+    let id = created.id();
     let updated = app
         .send(
             Method::PATCH,
@@ -240,7 +149,7 @@ async fn writes_publish_their_events(backend: &str) {
     );
     let desk = events
         .iter()
-        .find(|e| e.meta.resource_id.as_deref() == Some(id_of(&by_editor).as_str()))
+        .find(|e| e.meta.resource_id.as_deref() == Some(by_editor.id().as_str()))
         .expect("the editor's event");
     assert_eq!(desk.meta.user_id.as_deref(), Some("eve"));
     assert!(
@@ -289,8 +198,10 @@ async fn writes_publish_their_events(backend: &str) {
     app.cleanup().await;
 }
 
-async fn rolled_back_writes_have_no_event(backend: &str) {
-    let ledger = app_on(backend, |db| arc_tests::ledger::app(db).events(fast())).await;
+async fn rolled_back_writes_have_no_event(backend: Backend) {
+    let ledger = backend
+        .app(|db| arc_tests::ledger::app(db).events(fast()))
+        .await;
     let before = outbox_rows(&ledger).await;
     // An after hook refuses: the row and its event go together.
     let refused = ledger
@@ -301,7 +212,7 @@ async fn rolled_back_writes_have_no_event(backend: &str) {
         .post("/entries", json!({"code": "keep", "amount": 5}))
         .await;
     assert_eq!(kept.status, 201, "{}", kept.body);
-    let keep = id_of(&kept);
+    let keep = kept.id();
     let refused = ledger.delete(&format!("/entries/{keep}")).await;
     assert_eq!(
         refused.status, 409,
@@ -323,7 +234,7 @@ async fn rolled_back_writes_have_no_event(backend: &str) {
     );
     ledger.cleanup().await;
 
-    let app = app_on(backend, |db| shop_app(db).events(fast())).await;
+    let app = backend.app(|db| shop_app(db).events(fast())).await;
     let before = outbox_rows(&app).await;
     let member = shop_token("carl", "acme", &[]);
     let denied = app
@@ -370,43 +281,44 @@ async fn rolled_back_writes_have_no_event(backend: &str) {
     app.cleanup().await;
 }
 
-async fn failing_subscribers_are_retried_then_dead_lettered(backend: &str) {
+async fn failing_subscribers_are_retried_then_dead_lettered(backend: Backend) {
     let calls = Arc::new(Mutex::new(Vec::<String>::new()));
     let (flaky, broken, panicky) = (calls.clone(), calls.clone(), calls.clone());
-    let app = app_on(backend, move |db| {
-        shop_app(db)
-            .events(fast())
-            // Fails twice, then handles it.
-            .on("product.created", move |event| {
-                let calls = flaky.clone();
-                async move {
-                    let mut calls = calls.lock().unwrap();
-                    calls.push(format!("flaky {}", event.name));
-                    let tries = calls.iter().filter(|c| c.starts_with("flaky")).count();
-                    if tries < 3 { Err("not yet") } else { Ok(()) }
-                }
-            })
-            .on("product.deleted", move |event| {
-                let calls = broken.clone();
-                async move {
-                    calls.lock().unwrap().push(format!("broken {}", event.name));
-                    Err::<(), _>("the downstream service is gone")
-                }
-            })
-            .on("product.updated", move |_| {
-                panicky.lock().unwrap().push("panicky".to_owned());
-                async move {
-                    panic!("a bug in a subscriber");
-                    #[allow(unreachable_code)]
-                    Ok::<(), std::convert::Infallible>(())
-                }
-            })
-    })
-    .await;
+    let app = backend
+        .app(move |db| {
+            shop_app(db)
+                .events(fast())
+                // Fails twice, then handles it.
+                .on("product.created", move |event| {
+                    let calls = flaky.clone();
+                    async move {
+                        let mut calls = calls.lock().unwrap();
+                        calls.push(format!("flaky {}", event.name));
+                        let tries = calls.iter().filter(|c| c.starts_with("flaky")).count();
+                        if tries < 3 { Err("not yet") } else { Ok(()) }
+                    }
+                })
+                .on("product.deleted", move |event| {
+                    let calls = broken.clone();
+                    async move {
+                        calls.lock().unwrap().push(format!("broken {}", event.name));
+                        Err::<(), _>("the downstream service is gone")
+                    }
+                })
+                .on("product.updated", move |_| {
+                    panicky.lock().unwrap().push("panicky".to_owned());
+                    async move {
+                        panic!("a bug in a subscriber");
+                        #[allow(unreachable_code)]
+                        Ok::<(), std::convert::Infallible>(())
+                    }
+                })
+        })
+        .await;
     let created = app
         .post("/products", json!({"name": "Fan", "price": 10}))
         .await;
-    let id = id_of(&created);
+    let id = created.id();
     let patched = app
         .send(
             Method::PATCH,
@@ -423,7 +335,9 @@ async fn failing_subscribers_are_retried_then_dead_lettered(backend: &str) {
     delivered(&app).await;
     let mut letters = 0;
     for _ in 0..500 {
-        letters = scalar(&app.db, "SELECT COUNT(*) FROM arc_event_dead_letters").await;
+        letters = app
+            .scalar("SELECT COUNT(*) FROM arc_event_dead_letters")
+            .await;
         if letters >= 2 {
             break;
         }
@@ -469,10 +383,10 @@ async fn failing_subscribers_are_retried_then_dead_lettered(backend: &str) {
     app.cleanup().await;
 }
 
-async fn one_relay_publishes_each_row_once(backend: &str) {
+async fn one_relay_publishes_each_row_once(backend: Backend) {
     // Two instances on one database: each relays to its own subscriber, under one lease.
     let (one, two) = (Seen::default(), Seen::default());
-    let app = app_on(backend, shop_seeing(&one)).await;
+    let app = backend.app(shop_seeing(&one)).await;
     let other = app.instance(shop_seeing(&two));
     for n in 0..24 {
         let on = if n % 2 == 0 { &app } else { &other };
@@ -499,9 +413,9 @@ async fn one_relay_publishes_each_row_once(backend: &str) {
     app.cleanup().await;
 }
 
-async fn a_dead_relays_lease_is_taken_over(backend: &str) {
+async fn a_dead_relays_lease_is_taken_over(backend: Backend) {
     let seen = Seen::default();
-    let app = app_on(backend, shop_seeing(&seen)).await;
+    let app = backend.app(shop_seeing(&seen)).await;
     // An instance that died holding the lease, for 1.5 s more.
     let until = arc_runtime::chrono::Utc::now().timestamp_millis() + 1500;
     app.db
@@ -523,19 +437,17 @@ async fn a_dead_relays_lease_is_taken_over(backend: &str) {
     let events = seen_n(&seen, 1).await;
     assert_eq!(
         events[0].meta.resource_id.as_deref(),
-        Some(id_of(&created).as_str())
+        Some(created.id().as_str())
     );
-    let owner = scalar(
-        &app.db,
-        "SELECT COUNT(*) FROM arc_outbox_lease WHERE owner <> 'dead'",
-    )
-    .await;
+    let owner = app
+        .scalar("SELECT COUNT(*) FROM arc_outbox_lease WHERE owner <> 'dead'")
+        .await;
     assert_eq!(owner, 1, "this instance holds it now");
     app.cleanup().await;
 }
 
-async fn a_write_on_one_instance_reaches_the_streams_of_every_instance(backend: &str) {
-    let app = app_on(backend, |db| shop_app(db).events(fast())).await;
+async fn a_write_on_one_instance_reaches_the_streams_of_every_instance(backend: Backend) {
+    let app = backend.app(|db| shop_app(db).events(fast())).await;
     let other = app.instance(|db| shop_app(db).events(fast()));
     let carl = shop_token("carl", "acme", &[]);
     let mut here = sse::open(&app.router, "/events/stream", &[("authorization", &carl)]).await;
@@ -547,7 +459,7 @@ async fn a_write_on_one_instance_reaches_the_streams_of_every_instance(backend: 
             .post("/products", json!({"name": format!("I{n}"), "price": n}))
             .await;
         assert_eq!(created.status, 201, "{}", created.body);
-        written.push(json!(id_of(&created)));
+        written.push(json!(created.id()));
     }
     delivered(&app).await;
     for stream in [&mut here, &mut there] {
@@ -566,15 +478,16 @@ async fn a_write_on_one_instance_reaches_the_streams_of_every_instance(backend: 
     app.cleanup().await;
 }
 
-async fn streams_are_bounded_and_close_in_time(backend: &str) {
-    let app = app_on(backend, |db| {
-        shop_app(db).events(
-            fast()
-                .max_streams(2)
-                .stream_lifetime(Duration::from_secs(1)),
-        )
-    })
-    .await;
+async fn streams_are_bounded_and_close_in_time(backend: Backend) {
+    let app = backend
+        .app(|db| {
+            shop_app(db).events(
+                fast()
+                    .max_streams(2)
+                    .stream_lifetime(Duration::from_secs(1)),
+            )
+        })
+        .await;
     let carl = shop_token("carl", "acme", &[]);
     let auth = [("authorization", carl.as_str())];
     let mut one = sse::open(&app.router, "/events/stream", &auth).await;
@@ -603,7 +516,7 @@ async fn streams_are_bounded_and_close_in_time(backend: &str) {
     )
     .unwrap();
     drop(again);
-    let app2 = app_on(backend, |db| shop_app(db).events(fast())).await;
+    let app2 = backend.app(|db| shop_app(db).events(fast())).await;
     let mut expiring = sse::open(
         &app2.router,
         "/events/stream",
@@ -617,11 +530,10 @@ async fn streams_are_bounded_and_close_in_time(backend: &str) {
     app.cleanup().await;
 }
 
-async fn delivered_rows_are_pruned_and_positions_go_on(backend: &str) {
-    let app = app_on(backend, |db| {
-        shop_app(db).events(fast().retention(Duration::from_millis(300)))
-    })
-    .await;
+async fn delivered_rows_are_pruned_and_positions_go_on(backend: Backend) {
+    let app = backend
+        .app(|db| shop_app(db).events(fast().retention(Duration::from_millis(300))))
+        .await;
     for n in 0..3 {
         let created = app
             .post("/products", json!({"name": format!("Old {n}"), "price": n}))
@@ -629,7 +541,7 @@ async fn delivered_rows_are_pruned_and_positions_go_on(backend: &str) {
         assert_eq!(created.status, 201);
     }
     delivered(&app).await;
-    let last = scalar(&app.db, "SELECT position FROM arc_outbox_lease").await;
+    let last = app.scalar("SELECT position FROM arc_outbox_lease").await;
     assert!(last > 0);
     let mut left = i64::MAX;
     for _ in 0..100 {
@@ -653,9 +565,9 @@ async fn delivered_rows_are_pruned_and_positions_go_on(backend: &str) {
         .next(Duration::from_secs(5))
         .await
         .expect("the new event");
-    assert_eq!(event.data["meta"]["resourceId"], json!(id_of(&created)));
+    assert_eq!(event.data["meta"]["resourceId"], json!(created.id()));
     delivered(&app).await;
-    let now = scalar(&app.db, "SELECT position FROM arc_outbox_lease").await;
+    let now = app.scalar("SELECT position FROM arc_outbox_lease").await;
     assert!(now > last, "{now} after {last}");
     app.cleanup().await;
 }
@@ -680,8 +592,8 @@ fn names(events: &[SseEvent]) -> Vec<String> {
         .collect()
 }
 
-async fn the_stream_shows_each_caller_what_it_may_read(backend: &str) {
-    let app = app_on(backend, |db| shop_app(db).events(fast())).await;
+async fn the_stream_shows_each_caller_what_it_may_read(backend: Backend) {
+    let app = backend.app(|db| shop_app(db).events(fast())).await;
     let quiet = Duration::from_millis(400);
     // Fails closed: no credentials, no stream; a bad filter is a 400.
     let anonymous = sse::open(&app.router, "/events/stream", &[]).await;
@@ -743,7 +655,7 @@ async fn the_stream_shows_each_caller_what_it_may_read(backend: &str) {
         )
         .await;
     assert_eq!(globex_product.status, 201, "{}", globex_product.body);
-    let lamp = id_of(&acme_product);
+    let lamp = acme_product.id();
     let order = |who: &String| {
         let who = who.clone();
         let lamp = lamp.clone();
@@ -758,7 +670,7 @@ async fn the_stream_shows_each_caller_what_it_may_read(backend: &str) {
                 )
                 .await;
             assert_eq!(placed.status, 201, "{}", placed.body);
-            id_of(&placed)
+            placed.id()
         }
     };
     let carls_order = order(&carl).await;
@@ -809,11 +721,10 @@ async fn the_stream_shows_each_caller_what_it_may_read(backend: &str) {
     app.cleanup().await;
 }
 
-async fn the_stream_resumes_and_beats(backend: &str) {
-    let app = app_on(backend, |db| {
-        shop_app(db).events(fast().heartbeat(Duration::from_millis(100)))
-    })
-    .await;
+async fn the_stream_resumes_and_beats(backend: Backend) {
+    let app = backend
+        .app(|db| shop_app(db).events(fast().heartbeat(Duration::from_millis(100))))
+        .await;
     let carl = shop_token("carl", "acme", &[]);
     let mut first = sse::open(&app.router, "/events/stream", &[("authorization", &carl)]).await;
     let mut ids = Vec::new();
@@ -821,7 +732,7 @@ async fn the_stream_resumes_and_beats(backend: &str) {
         let created = app
             .post("/products", json!({"name": format!("R{n}"), "price": n}))
             .await;
-        ids.push(id_of(&created));
+        ids.push(created.id());
     }
     let got = first.drain(Duration::from_millis(400)).await;
     assert_eq!(got.len(), 3, "{got:#?}");
@@ -852,7 +763,7 @@ async fn the_stream_resumes_and_beats(backend: &str) {
         .next(Duration::from_secs(5))
         .await
         .expect("the live event");
-    assert_eq!(next.data["meta"]["resourceId"], json!(id_of(&live)));
+    assert_eq!(next.data["meta"]["resourceId"], json!(live.id()));
     // Ids are the server's word to this caller: a made-up position, or another caller's id,
     // resumes nothing (no history by naming a position).
     for (who, id) in [
@@ -887,7 +798,7 @@ async fn the_stream_resumes_and_beats(backend: &str) {
 mod isolation {
     use super::*;
     use proptest::prelude::*;
-    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    use proptest::test_runner::TestCaseError;
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     struct Persona {
@@ -991,7 +902,7 @@ mod isolation {
                         )
                         .await;
                     if r.status == 201 {
-                        let id = id_of(&r);
+                        let id = r.id();
                         products.push((id.clone(), persona.org));
                         expected.push(Expected {
                             kind: "product.created".into(),
@@ -1018,7 +929,7 @@ mod isolation {
                         .await;
                     // The product may have been deleted meanwhile: then the hook refuses it.
                     if r.status == 201 {
-                        let id = id_of(&r);
+                        let id = r.id();
                         orders.push((id.clone(), persona.user));
                         expected.push(Expected {
                             kind: "order.created".into(),
@@ -1137,15 +1048,8 @@ mod isolation {
             .enable_all()
             .build()
             .unwrap();
-        let cases = std::env::var("ARC_PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(24);
-        let mut runner = TestRunner::new(Config {
-            cases,
-            failure_persistence: None,
-            ..Config::default()
-        });
+        let cases = arc_tests::proptest_cases(24);
+        let mut runner = arc_tests::proptest_runner(cases);
         let result = runner.run(&writes(), |ops| rt.block_on(run_case(&ops)));
         if let Err(e) = result {
             panic!("{e}");
@@ -1191,36 +1095,37 @@ async fn announce(
     })
 }
 
-async fn apps_publish_their_own_events_checked_against_their_schemas(backend: &str) {
+async fn apps_publish_their_own_events_checked_against_their_schemas(backend: Backend) {
     let seen = Seen::default();
-    let app = app_on(backend, |db| {
-        let seen = seen.clone();
-        arc_tests::ledger::app(db)
-            .events(
-                fast()
-                    .define::<Announcement>()
-                    .define::<arc_tests::ledger::LargeEntry>(),
-            )
-            .route("/announce", axum::routing::post(announce))
-            .on("board.*", {
-                let seen = seen.clone();
-                move |event| {
+    let app = backend
+        .app(|db| {
+            let seen = seen.clone();
+            arc_tests::ledger::app(db)
+                .events(
+                    fast()
+                        .define::<Announcement>()
+                        .define::<arc_tests::ledger::LargeEntry>(),
+                )
+                .route("/announce", axum::routing::post(announce))
+                .on("board.*", {
+                    let seen = seen.clone();
+                    move |event| {
+                        let seen = seen.clone();
+                        async move {
+                            seen.lock().unwrap().push(event);
+                            Ok::<(), std::convert::Infallible>(())
+                        }
+                    }
+                })
+                .on("ledger.*", move |event| {
                     let seen = seen.clone();
                     async move {
                         seen.lock().unwrap().push(event);
                         Ok::<(), std::convert::Infallible>(())
                     }
-                }
-            })
-            .on("ledger.*", move |event| {
-                let seen = seen.clone();
-                async move {
-                    seen.lock().unwrap().push(event);
-                    Ok::<(), std::convert::Infallible>(())
-                }
-            })
-    })
-    .await;
+                })
+        })
+        .await;
     let said = app.post("/announce", json!({"text": "Hello"})).await;
     assert_eq!(said.body, json!({"published": true}));
     for (body, error) in [

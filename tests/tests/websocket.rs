@@ -6,54 +6,19 @@
 use std::time::Duration;
 
 use arc_runtime::App;
-use arc_runtime::config::Events;
 use arc_runtime::sea_orm::DatabaseConnection;
+use arc_tests::events::fast;
 use arc_tests::ws::{self, WsClient};
-use arc_tests::{TestApp, shop_app, shop_token};
+use arc_tests::{Backend, on_each_backend, shop_app, shop_token};
 use axum::http::Method;
 use serde_json::{Value, json};
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name("sqlite").await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                #[ignore = "needs PostgreSQL"]
-                async fn $name() {
-                    super::$name("postgres").await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+on_each_backend!(
     the_upgrade_is_refused_in_the_error_envelope,
     each_caller_sees_what_it_may_read,
     messages_are_answered_and_mistakes_do_not_close,
     the_session_ends_at_its_lifetime,
 );
-
-fn fast() -> Events {
-    Events::new()
-        .poll_interval(Duration::from_millis(20))
-        .heartbeat(Duration::from_millis(200))
-}
-
-async fn app_on(backend: &str, make: impl FnOnce(DatabaseConnection) -> App) -> TestApp {
-    match backend {
-        "postgres" => TestApp::postgres_with(make).await,
-        _ => TestApp::sqlite_with(make).await,
-    }
-}
 
 fn shop(db: DatabaseConnection) -> App {
     shop_app(db).events(fast())
@@ -76,8 +41,8 @@ async fn subscribe(client: &mut WsClient, message: Value) -> Value {
         .expect("an answer")
 }
 
-async fn the_upgrade_is_refused_in_the_error_envelope(backend: &str) {
-    let app = app_on(backend, shop).await;
+async fn the_upgrade_is_refused_in_the_error_envelope(backend: Backend) {
+    let app = backend.app(shop).await;
     let addr = ws::serve(&app.router).await;
     // No credentials: a 401 before any upgrade, in the envelope.
     let anonymous = ws::connect(addr, "/ws", &[]).await.err().expect("refused");
@@ -128,8 +93,8 @@ async fn the_upgrade_is_refused_in_the_error_envelope(backend: &str) {
     app.cleanup().await;
 }
 
-async fn each_caller_sees_what_it_may_read(backend: &str) {
-    let app = app_on(backend, shop).await;
+async fn each_caller_sees_what_it_may_read(backend: Backend) {
+    let app = backend.app(shop).await;
     let addr = ws::serve(&app.router).await;
     let carl = shop_token("carl", "acme", &[]);
     let cleo = shop_token("cleo", "acme", &[]);
@@ -266,8 +231,8 @@ async fn each_caller_sees_what_it_may_read(backend: &str) {
     app.cleanup().await;
 }
 
-async fn messages_are_answered_and_mistakes_do_not_close(backend: &str) {
-    let app = app_on(backend, shop).await;
+async fn messages_are_answered_and_mistakes_do_not_close(backend: Backend) {
+    let app = backend.app(shop).await;
     let addr = ws::serve(&app.router).await;
     let carl = shop_token("carl", "acme", &[]);
     let mut client = ws::connect(addr, "/ws", &[("authorization", &carl)])
@@ -343,11 +308,10 @@ async fn messages_are_answered_and_mistakes_do_not_close(backend: &str) {
     app.cleanup().await;
 }
 
-async fn the_session_ends_at_its_lifetime(backend: &str) {
-    let app = app_on(backend, |db| {
-        shop_app(db).events(fast().stream_lifetime(Duration::from_secs(1)))
-    })
-    .await;
+async fn the_session_ends_at_its_lifetime(backend: Backend) {
+    let app = backend
+        .app(|db| shop_app(db).events(fast().stream_lifetime(Duration::from_secs(1))))
+        .await;
     let addr = ws::serve(&app.router).await;
     let carl = shop_token("carl", "acme", &[]);
     let mut client = open(addr, "/ws", &carl).await;
