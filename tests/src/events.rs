@@ -7,6 +7,8 @@ use std::time::Duration;
 use arc_runtime::config::{EventRetry, Events};
 use arc_runtime::sea_orm::DatabaseConnection;
 use arc_runtime::{App, Event};
+use axum::http::Method;
+use serde_json::json;
 
 use crate::{TestApp, shop_app};
 
@@ -89,4 +91,42 @@ pub async fn delivered(app: &TestApp) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the outbox was not delivered within 10 s");
+}
+
+/// The writes of the streams' example tests, the ids they made.
+pub struct Lamps {
+    /// Acme's lamp: by ada, with a cost (for admins' eyes) and a hidden note.
+    pub acme: String,
+    /// Globex's lamp, by gwen.
+    pub globex: String,
+    /// An order of acme's lamp by each customer, in their order.
+    pub orders: Vec<String>,
+}
+
+/// Writes a lamp in acme and one in globex, then an order of acme's by each of `customers`
+/// (tokens); every write must commit.
+pub async fn lamps(app: &TestApp, customers: &[&str]) -> Lamps {
+    let ada = crate::acme_admin();
+    let gwen = crate::shop_token("gwen", "globex", &["admin"]);
+    let create = async |token: &str, uri: &str, body: serde_json::Value| {
+        let made = app
+            .send(Method::POST, uri, Some(body), &[("authorization", token)])
+            .await;
+        assert_eq!(made.status, 201, "{uri}: {}", made.body);
+        made.id()
+    };
+    let acme = json!({"name": "Acme lamp", "price": 5, "cost": 2, "status": "active", "internal_note": "n"});
+    let acme = create(&ada, "/products", acme).await;
+    let globex = json!({"name": "Globex lamp", "price": 6, "status": "active"});
+    let globex = create(&gwen, "/products", globex).await;
+    let mut orders = Vec::new();
+    for customer in customers {
+        let order = json!({"product_id": acme, "quantity": 1});
+        orders.push(create(customer, "/orders", order).await);
+    }
+    Lamps {
+        acme,
+        globex,
+        orders,
+    }
 }

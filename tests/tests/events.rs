@@ -629,7 +629,6 @@ async fn the_stream_shows_each_caller_what_it_may_read(backend: Backend) {
     let ada = arc_tests::acme_admin();
     let cleo = shop_token("cleo", "acme", &[]);
     let gil = shop_token("gil", "globex", &[]);
-    let gwen = shop_token("gwen", "globex", &["admin"]);
     let mut carl_s = sse::open(&app.router, "/events/stream", &[("authorization", &carl)]).await;
     assert_eq!(carl_s.status, 200);
     assert!(carl_s.content_type.starts_with("text/event-stream"));
@@ -642,39 +641,8 @@ async fn the_stream_shows_each_caller_what_it_may_read(backend: Backend) {
     )
     .await;
 
-    let acme_product = app
-        .post("/products", json!({"name": "Acme lamp", "price": 5, "cost": 2, "status": "active", "internal_note": "n"}))
-        .await;
-    assert_eq!(acme_product.status, 201, "{}", acme_product.body);
-    let globex_product = app
-        .send(
-            Method::POST,
-            "/products",
-            Some(json!({"name": "Globex lamp", "price": 6, "status": "active"})),
-            &[("authorization", &gwen)],
-        )
-        .await;
-    assert_eq!(globex_product.status, 201, "{}", globex_product.body);
-    let lamp = acme_product.id();
-    let order = |who: &String| {
-        let who = who.clone();
-        let lamp = lamp.clone();
-        let app = &app;
-        async move {
-            let placed = app
-                .send(
-                    Method::POST,
-                    "/orders",
-                    Some(json!({"product_id": lamp, "quantity": 1})),
-                    &[("authorization", &who)],
-                )
-                .await;
-            assert_eq!(placed.status, 201, "{}", placed.body);
-            placed.id()
-        }
-    };
-    let carls_order = order(&carl).await;
-    let cleos_order = order(&cleo).await;
+    let written = arc_tests::events::lamps(&app, &[&carl, &cleo]).await;
+    let (lamp, carls_order, cleos_order) = (&written.acme, &written.orders[0], &written.orders[1]);
 
     let carl_sees = carl_s.drain(quiet).await;
     assert_eq!(
