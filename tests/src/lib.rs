@@ -12,6 +12,7 @@ pub mod dossiers;
 pub mod events;
 pub mod gadget;
 pub mod ledger;
+pub mod live;
 pub mod notes;
 pub mod proxy;
 pub mod sse;
