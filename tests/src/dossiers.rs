@@ -3,7 +3,7 @@
 //! `intern`s, and after-hooks that refuse on demand), notices every organization shares
 //! (deleted for good), and memos each author alone reads (soft-deleted, with no hooks).
 
-use arc_runtime::config::{Audit, InMemoryAudit, JwtAuthenticator, JwtKeys};
+use arc_runtime::config::{Audit, InMemoryAudit};
 use arc_runtime::prelude::*;
 
 /// A dossier of an organization.
@@ -120,12 +120,11 @@ pub struct Memo {
 /// Dossiers, notices and memos, with their trail in the app's database (the default),
 /// authenticating tokens signed with the notes secret ([`crate::notes::bearer`]).
 pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
-    let keys = JwtKeys::hs256(crate::notes::SECRET).expect("a 32-byte secret");
     App::new(db)
         .resource::<Dossier>()
         .resource::<Notice>()
         .resource::<Memo>()
-        .auth(Auth::new().with(JwtAuthenticator::new(keys)))
+        .auth(crate::notes::auth())
 }
 
 /// The same app, its trail kept in memory.

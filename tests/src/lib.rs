@@ -9,8 +9,10 @@
 
 pub mod contract;
 pub mod dossiers;
+pub mod events;
 pub mod gadget;
 pub mod ledger;
+pub mod live;
 pub mod memos;
 pub mod notes;
 pub mod parcels;
@@ -118,6 +120,34 @@ impl Reply {
             .and_then(Value::as_array);
         rows.map(|r| r.iter().map(|d| d[field].clone()).collect())
             .unwrap_or_default()
+    }
+
+    /// The `id` of the row in `data`; a panic showing the body when there is none.
+    #[track_caller]
+    pub fn id(&self) -> String {
+        self.body["data"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {}", self.body))
+            .to_owned()
+    }
+}
+
+/// A database the tests run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in memory.
+    Sqlite,
+    /// PostgreSQL (`ARC_TEST_DATABASE_URL`), in a schema of the test's own.
+    Postgres,
+}
+
+impl Backend {
+    /// The app `make` builds, on this database, migrated (and seeded, when it is the shop).
+    pub async fn app(self, make: impl FnOnce(DatabaseConnection) -> arc_runtime::App) -> TestApp {
+        match self {
+            Backend::Sqlite => TestApp::sqlite_with(make).await,
+            Backend::Postgres => TestApp::postgres_with(make).await,
+        }
     }
 }
 
@@ -402,12 +432,58 @@ macro_rules! on_both {
     };
 }
 
-/// How many cases each property test runs: `ARC_FUZZ_CASES` when set (a long run by command,
+/// Defines `sqlite::<name>` and `postgres::<name>` tests running `name(Backend)`, for tests
+/// that build their app themselves (with [`Backend::app`]), unlike [`on_both!`]'s. The
+/// PostgreSQL ones are `#[ignore = "needs PostgreSQL"]` (run with `-- --include-ignored`).
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL"]
+                async fn $name() {
+                    super::$name($crate::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// How many cases each fuzz test runs: `ARC_FUZZ_CASES` when set (a long run by command,
 /// e.g. `ARC_FUZZ_CASES=100000 cargo test -p arc-tests --test fuzz --release`), else `default`
 /// (the short run inside `cargo test`).
 pub fn fuzz_cases(default: u32) -> u32 {
-    std::env::var("ARC_FUZZ_CASES")
+    cases_from("ARC_FUZZ_CASES", default)
+}
+
+/// How many cases a property test over whole requests runs: `ARC_PROPTEST_CASES` when set
+/// (a longer run by command), else `default` (the short run inside `cargo test`).
+pub fn proptest_cases(default: u32) -> u32 {
+    cases_from("ARC_PROPTEST_CASES", default)
+}
+
+fn cases_from(var: &str, default: u32) -> u32 {
+    std::env::var(var)
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(default)
+}
+
+/// A property test's runner of `cases` cases, which keeps no file of past failures (each run
+/// stands alone; a failure prints its minimal case).
+pub fn proptest_runner(cases: u32) -> proptest::test_runner::TestRunner {
+    proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    })
 }

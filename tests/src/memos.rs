@@ -2,7 +2,7 @@
 //! organization (`multi_tenant`), the owner (`owned_by_user`; admins and auditors see every
 //! row), a field only admins see and one masked for interns. Tokens are the notes' ([`crate::notes::bearer`]).
 
-use arc_runtime::config::{Cache, JwtAuthenticator, JwtKeys};
+use arc_runtime::config::Cache;
 use arc_runtime::prelude::*;
 
 /// A memo of one user, in one organization.
@@ -51,10 +51,7 @@ pub struct Memo {
 
 /// An app serving memos, with the query cache in `cache` (`None`: the default, in memory).
 pub fn app_with(db: arc_runtime::sea_orm::DatabaseConnection, cache: Option<Cache>) -> App {
-    let keys = JwtKeys::hs256(crate::notes::SECRET).expect("a 32-byte secret");
-    let app = App::new(db)
-        .resource::<Memo>()
-        .auth(Auth::new().with(JwtAuthenticator::new(keys)));
+    let app = App::new(db).resource::<Memo>().auth(crate::notes::auth());
     match cache {
         Some(cache) => app.cache(cache),
         None => app,

@@ -50,10 +50,14 @@ pub fn may_restore(caller: &AuthContext) -> bool {
 
 /// An app serving notes, authenticating HS256 bearer tokens signed with [`SECRET`].
 pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+    App::new(db).resource::<Note>().auth(auth())
+}
+
+/// Authentication of HS256 bearer tokens signed with [`SECRET`] (what [`bearer`] mints),
+/// for the test apps that take them.
+pub fn auth() -> Auth {
     let keys = JwtKeys::hs256(SECRET).expect("a 32-byte secret");
-    App::new(db)
-        .resource::<Note>()
-        .auth(Auth::new().with(JwtAuthenticator::new(keys)))
+    Auth::new().with(JwtAuthenticator::new(keys))
 }
 
 /// `Bearer <token>` for `user` with platform `roles`, active `org` and `org_roles` there.

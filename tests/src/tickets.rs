@@ -1,6 +1,5 @@
 //! A multi-tenant resource owned by its reporter, for the tenancy presets.
 
-use arc_runtime::config::{JwtAuthenticator, JwtKeys};
 use arc_runtime::prelude::*;
 
 /// A support ticket: scoped to an organization, seen by its reporter and by `support`.
@@ -42,9 +41,8 @@ pub struct Card {
 
 /// An app serving tickets and cards, authenticating HS256 tokens signed with the notes secret.
 pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
-    let keys = JwtKeys::hs256(crate::notes::SECRET).expect("a 32-byte secret");
     App::new(db)
         .resource::<Ticket>()
         .resource::<Card>()
-        .auth(Auth::new().with(JwtAuthenticator::new(keys)))
+        .auth(crate::notes::auth())
 }

@@ -5,7 +5,7 @@
 //! trail in the database (the default) and in memory.
 
 use arc_tests::notes::{bearer, bearer_in};
-use arc_tests::{Reply, TestApp, assert_error, on_both, shop_token};
+use arc_tests::{Reply, TestApp, assert_error, on_both, platform_admin, shop_token};
 use axum::http::Method;
 use serde_json::{Value, json};
 
@@ -19,31 +19,31 @@ mod shop {
     );
 }
 
-/// The trail in the app's database.
-mod sql {
-    use super::*;
-    on_both!(arc_tests::dossiers::app =>
-        writes_are_recorded_and_hidden_fields_never,
-        field_rules_apply_to_the_reader,
-        a_refused_write_leaves_neither_row_nor_entry,
-        bulk_writes_leave_an_entry_per_row,
-        org_admins_see_their_orgs_rows_only,
-        the_query_grammar_applies,
-    );
+/// Defines the dossiers' tests twice: with the trail in the app's database (`sql`, the
+/// default) and in memory (`memory`), each on both databases.
+macro_rules! on_both_trails {
+    ($($name:ident),* $(,)?) => {
+        /// The trail in the app's database.
+        mod sql {
+            use super::*;
+            on_both!(arc_tests::dossiers::app => $($name),*);
+        }
+        /// The trail in memory.
+        mod memory {
+            use super::*;
+            on_both!(arc_tests::dossiers::app_in_memory => $($name),*);
+        }
+    };
 }
 
-/// The trail in memory.
-mod memory {
-    use super::*;
-    on_both!(arc_tests::dossiers::app_in_memory =>
-        writes_are_recorded_and_hidden_fields_never,
-        field_rules_apply_to_the_reader,
-        a_refused_write_leaves_neither_row_nor_entry,
-        bulk_writes_leave_an_entry_per_row,
-        org_admins_see_their_orgs_rows_only,
-        the_query_grammar_applies,
-    );
-}
+on_both_trails!(
+    writes_are_recorded_and_hidden_fields_never,
+    field_rules_apply_to_the_reader,
+    a_refused_write_leaves_neither_row_nor_entry,
+    bulk_writes_leave_an_entry_per_row,
+    org_admins_see_their_orgs_rows_only,
+    the_query_grammar_applies,
+);
 
 /// `GET /_audit?{query}` as `token` ("" for nobody).
 async fn trail(app: &TestApp, token: &str, query: &str) -> Reply {
@@ -82,19 +82,8 @@ async fn send_as(
         .await
 }
 
-fn id_of(reply: &Reply) -> String {
-    reply.body["data"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {}", reply.body))
-        .to_owned()
-}
-
 // ---------------------------------------------------------------------------------------
 // The shop's orders (the trail in the database, the default).
-
-fn platform_admin() -> String {
-    arc_tests::platform_admin()
-}
 
 /// A product of acme to order.
 async fn a_product(app: &TestApp) -> String {
@@ -102,7 +91,7 @@ async fn a_product(app: &TestApp) -> String {
         .post("/products", json!({"name": "Audited lamp", "price": 250}))
         .await;
     assert_eq!(product.status, 201, "{}", product.body);
-    id_of(&product)
+    product.id()
 }
 
 async fn every_write_of_an_order_is_in_the_trail(app: &TestApp) {
@@ -118,7 +107,7 @@ async fn every_write_of_an_order_is_in_the_trail(app: &TestApp) {
         )
         .await;
     assert_eq!(placed.status, 201, "{}", placed.body);
-    let id = id_of(&placed);
+    let id = placed.id();
     let uri = format!("/orders/{id}");
 
     let paid = send_as(
@@ -336,7 +325,7 @@ async fn an_org_admin_never_learns_of_another_orgs_entries(app: &TestApp) {
         Some(json!({"name": "Globex lamp", "price": 99})),
     )
     .await;
-    let globex_product = id_of(&globex_product);
+    let globex_product = globex_product.id();
     let ada = arc_tests::acme_admin();
     for _ in 0..2 {
         let placed = send_as(
@@ -358,7 +347,7 @@ async fn an_org_admin_never_learns_of_another_orgs_entries(app: &TestApp) {
     )
     .await;
     assert_eq!(theirs.status, 201);
-    let their_id = id_of(&theirs);
+    let their_id = theirs.id();
 
     let acme = entries(app, &ada, "").await;
     assert_eq!(strings(&acme, "organizationId"), ["acme", "acme"]);
@@ -470,7 +459,7 @@ fn root() -> String {
 async fn create_dossier(app: &TestApp, token: &str, body: Value) -> String {
     let created = send_as(app, token, Method::POST, "/dossiers", Some(body)).await;
     assert_eq!(created.status, 201, "{}", created.body);
-    id_of(&created)
+    created.id()
 }
 
 /// The history of one row, oldest first, as `token` reads it.
@@ -558,7 +547,7 @@ async fn writes_are_recorded_and_hidden_fields_never(app: &TestApp) {
     )
     .await;
     assert_eq!(notice.status, 201, "{}", notice.body);
-    let notice = id_of(&notice);
+    let notice = notice.id();
     let gone = send_as(
         app,
         &root,

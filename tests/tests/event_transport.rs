@@ -4,20 +4,21 @@
 //! publishing and marking is taken over, and nothing reaches a group twice.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_runtime::config::{BoxFuture, EventRetry, EventTransport, Events, Received, StoreError};
 use arc_runtime::sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use arc_runtime::{App, Event};
 use arc_stores::{Redis, RedisStreams};
+use arc_tests::events::{Seen, seen_n, shop_subscribed};
 use arc_tests::proxy::Proxy;
-use arc_tests::{TestApp, required_env, shop_app, shop_token};
+use arc_tests::{TestApp, required_env, shop_token};
 use serde_json::json;
 
 /// Who handled which event: `(instance, event id)`.
-type Handled = Arc<Mutex<Vec<(&'static str, String)>>>;
+type Handled = Seen<(&'static str, String)>;
 
 fn redis_url() -> String {
     required_env("ARC_TEST_REDIS_URL", "Redis")
@@ -58,29 +59,14 @@ fn shop_noting(
     handled: &Handled,
     instance: &'static str,
 ) -> impl FnOnce(DatabaseConnection) -> App + use<> {
-    let handled = handled.clone();
-    move |db| {
-        shop_app(db).events(events).on("product.*", move |event| {
-            let handled = handled.clone();
-            async move {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                handled
-                    .lock()
-                    .unwrap()
-                    .push((instance, event.meta.id.to_string()));
-                Ok::<(), std::convert::Infallible>(())
-            }
-        })
-    }
-}
-
-async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .expect("query")
-        .expect("a row");
-    row.try_get_by_index::<i64>(0).expect("a number")
+    let note = move |event: Arc<Event>| (instance, event.meta.id.to_string());
+    shop_subscribed(
+        events,
+        "product.*",
+        handled,
+        note,
+        Duration::from_millis(20),
+    )
 }
 
 /// The ids of the product events in the outbox: every committed write's.
@@ -99,15 +85,7 @@ async fn product_event_ids(db: &DatabaseConnection) -> Vec<String> {
 
 /// Waits until `handled` holds `n` entries (at most 20 s).
 async fn handled_n(handled: &Handled, n: usize) -> Vec<(&'static str, String)> {
-    for _ in 0..1000 {
-        let now = handled.lock().unwrap().clone();
-        if now.len() >= n {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let now = handled.lock().unwrap().clone();
-    panic!("{} events handled, {n} expected", now.len());
+    seen_n(handled, n, Duration::from_secs(20)).await
 }
 
 /// Waits past the time after which another consumer would claim an unacknowledged entry
@@ -240,11 +218,9 @@ async fn a_redis_outage_delays_events_and_loses_none() {
         5,
         "nothing handled while Redis is away"
     );
-    let waiting = scalar(
-        &app.db,
-        "SELECT COUNT(*) FROM arc_outbox WHERE delivered_at IS NULL",
-    )
-    .await;
+    let waiting = app
+        .scalar("SELECT COUNT(*) FROM arc_outbox WHERE delivered_at IS NULL")
+        .await;
     assert_eq!(waiting, 10, "the events wait in the outbox");
 
     proxy.restore();
@@ -329,11 +305,9 @@ async fn a_relay_killed_mid_batch_is_taken_over_and_nothing_reaches_a_group_twic
     past_the_claim_time().await;
     assert_eq!(handled.lock().unwrap().len(), all.len(), "nothing twice");
     exactly_once(&all, &product_event_ids(&app.db).await);
-    let waiting = scalar(
-        &app.db,
-        "SELECT COUNT(*) FROM arc_outbox WHERE delivered_at IS NULL",
-    )
-    .await;
+    let waiting = app
+        .scalar("SELECT COUNT(*) FROM arc_outbox WHERE delivered_at IS NULL")
+        .await;
     assert_eq!(
         waiting, 0,
         "the other relay marked what the dead one published"

@@ -18,7 +18,7 @@ use arc_runtime::uuid::Uuid;
 use arc_tests::TestApp;
 use axum::http::Method;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
 use shop::{category_entity, order_entity, product_entity};
 
@@ -508,13 +508,6 @@ async fn run_case(
     Ok(())
 }
 
-fn cases(default: u32) -> u32 {
-    std::env::var("ARC_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn run(cases: u32, backend: &'static str) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -524,11 +517,7 @@ fn run(cases: u32, backend: &'static str) {
         "postgres" => Some(rt.block_on(TestApp::postgres())),
         _ => None,
     };
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = arc_tests::proptest_runner(cases);
     let requests = std::cell::Cell::new(0usize);
     let result = runner.run(&case(), |(cast, ops)| {
         rt.block_on(async {
@@ -555,11 +544,11 @@ fn run(cases: u32, backend: &'static str) {
 
 #[test]
 fn nobody_crosses_an_org_or_ownership_sqlite() {
-    run(cases(96), "sqlite");
+    run(arc_tests::proptest_cases(96), "sqlite");
 }
 
 #[test]
 #[ignore = "needs PostgreSQL"]
 fn nobody_crosses_an_org_or_ownership_postgres() {
-    run(cases(96) / 4, "postgres");
+    run(arc_tests::proptest_cases(96) / 4, "postgres");
 }
