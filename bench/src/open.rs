@@ -6,7 +6,10 @@
 // The structs declare resources (rows travel as their entities' models), and their create
 // and patch types serve the document, never built here; which of them the lint sees as
 // unused differs between the binary and its tests, so it is allowed, not expected.
-#![allow(dead_code, reason = "declarations: rows travel as the entities' models")]
+#![allow(
+    dead_code,
+    reason = "declarations: rows travel as the entities' models"
+)]
 
 use arc_runtime::prelude::*;
 use shop::ProductStatus;

@@ -34,7 +34,7 @@ fn question<R: Resource>(
     cache::caches::<R>(state).then(|| {
         let backend = state.db().get_database_backend();
         Question::new(action)
-            .part(select(backend).build(backend).to_string().as_bytes())
+            .statement(&select(backend).build(backend))
             .shape(shape)
     })
 }
