@@ -52,6 +52,17 @@ async fn one_instance_needs_nothing_shared() {
     // More than one in production is distributed.
     let many = local_shop().await.preset(Preset::Production).instances(3);
     assert!(many.is_distributed());
+    assert!(
+        local_shop()
+            .await
+            .preset(Preset::Edge)
+            .instances(2)
+            .is_distributed()
+    );
+    assert!(
+        !local_shop().await.instances(2).is_distributed(),
+        "development is one process"
+    );
     assert_eq!(many.problems().len(), 6, "{:?}", many.problems());
 }
 

@@ -69,7 +69,7 @@ impl App {
     }
 
     /// Declares how many instances serve this app (the shop reads `ARC_INSTANCES`). Under
-    /// the production preset, more than one is [`App::distributed`].
+    /// a deployed preset (production, edge), more than one is [`App::distributed`].
     pub fn instances(mut self, n: usize) -> Self {
         self.instances = n;
         self

@@ -47,9 +47,9 @@ impl App {
     }
 
     /// Whether several instances serve the app: declared with [`App::distributed`], or more
-    /// than one [`App::instances`] under the production preset.
+    /// than one [`App::instances`] under a deployed preset (production, edge).
     pub fn is_distributed(&self) -> bool {
-        self.distributed || (self.preset == crate::Preset::Production && self.instances > 1)
+        self.distributed || (self.preset != crate::Preset::Development && self.instances > 1)
     }
 
     /// The plugins on that keep state instances must share in this process's memory, named

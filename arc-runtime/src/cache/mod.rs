@@ -147,9 +147,65 @@ impl Cache {
     }
 }
 
+/// A write's bump, armed before its commit (see [`CacheRuntime::before_commit`]).
+#[must_use = "run the bump after the commit"]
+pub(crate) struct Bump {
+    cache: Option<Arc<CacheRuntime>>,
+    meta: &'static ResourceMeta,
+}
+
+impl Bump {
+    /// Bumps, in a task of its own (so dropping this future does not stop it), and waits
+    /// for it: the write answers after its bump.
+    pub(crate) async fn run(mut self) {
+        if let Some(cache) = self.cache.take() {
+            let meta = self.meta;
+            let task = tokio::spawn(async move { cache.bump(meta).await });
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "cache: a write's bump task failed");
+            }
+        }
+    }
+}
+
+impl Drop for Bump {
+    fn drop(&mut self) {
+        // Dropped armed: the request went away between the commit and its bump.
+        if let (Some(cache), Ok(runtime)) =
+            (self.cache.take(), tokio::runtime::Handle::try_current())
+        {
+            let meta = self.meta;
+            runtime.spawn(async move { cache.bump(meta).await });
+        }
+    }
+}
+
 /// A computation of an answer in flight, which concurrent misses of its key wait for:
 /// its body, or `None` when it failed (each waiter then asks on its own).
 type Flight = Arc<OnceCell<Option<Bytes>>>;
+
+/// Takes a flight out of the map when the last caller that joined it is done with it, or
+/// dropped (the map holds a flight only while someone computes or waits for it; a newer one
+/// under the key stays).
+struct Leave<'a> {
+    flights: &'a Mutex<HashMap<String, Flight>>,
+    key: &'a str,
+    flight: &'a Flight,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        // Callers take their handle under this lock: the map's and this caller's are the
+        // last two when nobody else is in the flight.
+        if flights
+            .get(self.key)
+            .is_some_and(|f| Arc::ptr_eq(f, self.flight) && Arc::strong_count(f) <= 2)
+        {
+            flights.remove(self.key);
+        }
+    }
+}
 
 /// The cache at work: the store, the flights, the names whose bump is pending.
 pub(crate) struct CacheRuntime {
@@ -216,10 +272,19 @@ impl CacheRuntime {
             .unwrap_or_else(|_| Err(StoreError::new("the cache store did not answer in time")))
     }
 
-    /// Makes every answer that depends on `meta`'s writes old: called after each committed
-    /// write, before it answers. A failed bump leaves the names pending (read uncached here,
-    /// bumped again until it lands).
-    pub(crate) async fn bump(self: &Arc<Self>, meta: &'static ResourceMeta) {
+    /// The bump of a write of `meta`, taken before its commit: [`Bump::run`] after the
+    /// commit; if the request is dropped first (a timeout, a client gone), the bump still
+    /// runs, in a task of its own, so no committed write goes without one.
+    pub(crate) fn before_commit(self: &Arc<Self>, meta: &'static ResourceMeta) -> Bump {
+        Bump {
+            cache: Some(Arc::clone(self)),
+            meta,
+        }
+    }
+
+    /// Makes every answer that depends on `meta`'s writes old. A failed bump leaves the names
+    /// pending (read uncached here, bumped again until it lands).
+    async fn bump(self: &Arc<Self>, meta: &'static ResourceMeta) {
         let names: Vec<&'static str> = names(meta).filter(|n| self.watched.contains(n)).collect();
         if names.is_empty() {
             return;
@@ -405,6 +470,13 @@ impl CacheRuntime {
                 .entry(flight_key.clone())
                 .or_default(),
         );
+        // Leaves the map when this caller is done, or dropped (a timeout, a client gone): a
+        // flight nobody waits for never stays.
+        let _leave = Leave {
+            flights: &self.flights,
+            key: &flight_key,
+            flight: &flight,
+        };
         let mut compute = Some(compute);
         let mut failure = None;
         let shared = flight
@@ -423,15 +495,6 @@ impl CacheRuntime {
             })
             .await
             .clone();
-        {
-            let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
-            if flights
-                .get(&flight_key)
-                .is_some_and(|f| Arc::ptr_eq(f, &flight))
-            {
-                flights.remove(&flight_key);
-            }
-        }
         match (shared, failure, compute) {
             (Some(body), _, _) => Ok(body),
             (None, Some(e), _) => Err(e),
@@ -507,7 +570,7 @@ pub(crate) fn caches<R: Resource>(state: &ArcState) -> bool {
 }
 
 /// The answer of a read of `R` to `question` (asked when [`caches`] says so): from the cache,
-/// else `compute`d as always ([`Cached::Fresh`]). `compute` gets its own state so a stale
+/// else `compute`d as always ([`Cached::Direct`]). `compute` gets its own state so a stale
 /// answer can be refreshed after the request is gone.
 pub(crate) async fn read<R, O, F, Fut>(
     state: &ArcState,
@@ -526,6 +589,6 @@ where
                 .answer::<R, O, F, Fut>(state, settings, question, compute)
                 .await
         }
-        _ => compute(state.clone()).await.map(Cached::Fresh),
+        _ => compute(state.clone()).await.map(Cached::Direct),
     }
 }

@@ -617,7 +617,7 @@ impl Outcome for BulkDeleted {
 /// is the same document: the schema is the outcome's.
 pub(crate) enum Cached<O> {
     /// Not cached: the outcome, written as always.
-    Fresh(O),
+    Direct(O),
     /// The body the cache holds (or just kept), and what the cache said.
     Kept {
         /// The outcome's JSON.
@@ -630,7 +630,7 @@ pub(crate) enum Cached<O> {
 impl<O: Serialize> Serialize for Cached<O> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Fresh(outcome) => outcome.serialize(serializer),
+            Self::Direct(outcome) => outcome.serialize(serializer),
             Self::Kept { body, .. } => serde_json::from_slice::<serde_json::Value>(body)
                 .map_err(serde::ser::Error::custom)?
                 .serialize(serializer),
@@ -665,7 +665,7 @@ impl<O: Outcome> Outcome for Cached<O> {
 
     fn into_response(self) -> Result<Response, ArcError> {
         match self {
-            Self::Fresh(outcome) => outcome.into_response(),
+            Self::Direct(outcome) => outcome.into_response(),
             Self::Kept { body, status } => {
                 let mut response = json_bytes(O::STATUS, body);
                 response.headers_mut().insert(

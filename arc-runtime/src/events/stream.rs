@@ -3,8 +3,10 @@
 //! Authenticated (401 without credentials, whatever the resources' rules say). Each event is
 //! checked against the caller as a list of its rows would be: the resource's `list` and `get`
 //! rules and their row filters, the tenant (the caller's active organization), the owner
-//! preset; its row is shown as a `GET` would show it to them (no hidden field, `visible_to`
-//! and `redact_for` applied). The writer's user id is not sent. `?events=product.*,order.*`
+//! preset; its row is the row as the writer's field rules let the event keep it, narrowed
+//! again by the reader's (no hidden field, `visible_to` and `redact_for` applied): a reader
+//! never sees more than a `GET` would show them, and may see less (an admin does not see an
+//! admin-only field of a row an editor wrote). The writer's user id is not sent. `?events=product.*,order.*`
 //! narrows the types; `Last-Event-ID` resumes from the outbox (within its retention, from ids
 //! this server gave this caller); a heartbeat comment keeps proxies from closing an idle
 //! stream; a client that falls more than a buffer behind is disconnected (it reconnects with

@@ -1,8 +1,8 @@
 //! `GET /ws`: the events a caller may see, over a WebSocket, in arc's protocol.
 //!
 //! The same stream as `/events/stream` (authentication before the upgrade, 401 without it;
-//! each event checked against the caller's rules, tenant and owner scope, and shown as a
-//! `GET` would show the row; bounded, closed at its lifetime or the token's expiry), with
+//! each event checked against the caller's rules, tenant and owner scope, and never shown
+//! more of its row than a `GET` would show; bounded, closed at its lifetime or the token's expiry), with
 //! arc's messages so its clients keep working:
 //!
 //! - the server says `{"type":"connected","clientId","resources"}` first;

@@ -176,7 +176,11 @@ impl CacheStore for InMemoryCache {
         entry: Bytes,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let expires = Instant::now() + ttl;
+        let now = Instant::now();
+        // A year stands for any longer time (an `Instant` cannot reach every duration).
+        let expires = now
+            .checked_add(ttl)
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
         self.entries.insert(key.to_owned(), Kept { entry, expires });
         Box::pin(std::future::ready(Ok(())))
     }

@@ -90,10 +90,14 @@ pub(super) async fn commit<R: Resource>(
     after: AfterCommit,
 ) -> Result<(), ArcError> {
     crate::plugins::idempotency::seal(&txn).await?;
-    txn.commit().await?;
-    if let Some(cache) = state.cache() {
-        cache.bump(R::META).await;
+    // Armed before the commit: a request dropped after it still bumps (a commit that failed
+    // bumps too, which costs one miss).
+    let bump = state.cache().map(|cache| cache.before_commit(R::META));
+    let committed = txn.commit().await;
+    if let Some(bump) = bump {
+        bump.run().await;
     }
+    committed?;
     state.committed();
     if let Some(audit) = state.audit() {
         audit.committed(after.entries).await;
