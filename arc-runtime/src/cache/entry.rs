@@ -164,10 +164,13 @@ impl Entry {
 
     /// How the entry stands against the `current` versions and the resource's times.
     pub(super) fn freshness(&self, current: &[u64], settings: CacheMeta) -> Freshness {
-        if self.versions != current {
+        let now = now_ms();
+        // Made "later" than now by more than a second: another instance's clock runs ahead;
+        // its age is unknown, so it is not served.
+        if self.versions != current || self.created_ms > now.saturating_add(1000) {
             return Freshness::Old;
         }
-        let age = u128::from(now_ms().saturating_sub(self.created_ms));
+        let age = u128::from(now.saturating_sub(self.created_ms));
         if age < settings.stale.as_millis() {
             Freshness::Fresh
         } else if age < settings.expire.as_millis() {
@@ -213,6 +216,12 @@ mod tests {
         assert_eq!(entry.freshness(&[3], SETTINGS), Freshness::Stale);
         entry.created_ms -= 300_000;
         assert_eq!(entry.freshness(&[3], SETTINGS), Freshness::Old);
+        entry.created_ms = now_ms() + 60_000;
+        assert_eq!(
+            entry.freshness(&[3], SETTINGS),
+            Freshness::Old,
+            "dated in the future"
+        );
     }
 
     #[test]

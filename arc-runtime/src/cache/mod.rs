@@ -38,7 +38,7 @@ use crate::crud::response::{Cached, Outcome};
 use crate::error::ArcError;
 use crate::plugins::metrics::Metrics;
 use crate::resource::{Resource, ResourceMeta};
-use crate::stores::{CacheStore, InMemoryCache, StoreError};
+use crate::stores::{CacheStore, InMemoryCache, Lookup, StoreError};
 
 pub(crate) use entry::Question;
 use entry::{Entry, Freshness};
@@ -57,6 +57,9 @@ pub struct CacheMeta {
     /// build that changes the resource never reads what an older one kept.
     pub key: &'static str,
 }
+
+/// The largest answer kept (1 MiB); a larger one is answered, and asked again next time.
+const MAX_KEPT: usize = 1024 * 1024;
 
 /// The header that says how the cache answered.
 pub(crate) const X_CACHE: &str = "x-cache";
@@ -380,6 +383,36 @@ impl CacheRuntime {
         }
     }
 
+    /// The versions of `names` and the entry at `key`; `None` when the store cannot say.
+    /// A version never set, or lost (a restart, an eviction), reads 0: no entry can be
+    /// trusted against it, so it is set (above every version handed out before) and read
+    /// again.
+    async fn look_up(&self, key: &str, names: &[&'static str]) -> Option<Lookup> {
+        let mut lookup = self.within(self.store.lookup(key, names)).await;
+        if let Ok(found) = &lookup
+            && found.versions.contains(&0)
+        {
+            let unknown: Vec<&'static str> = names
+                .iter()
+                .zip(&found.versions)
+                .filter(|(_, v)| **v == 0)
+                .map(|(n, _)| *n)
+                .collect();
+            lookup = match self.within(self.store.bump(&unknown)).await {
+                Ok(()) => self.within(self.store.lookup(key, names)).await,
+                Err(e) => Err(e),
+            };
+        }
+        match lookup {
+            Ok(found) if !found.versions.contains(&0) => Some(found),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!(error = %e, key, "cache: lookup failed; reading uncached");
+                None
+            }
+        }
+    }
+
     /// The answer to `question`, from the cache or from `compute` (see the module's doc).
     async fn answer<R, O, F, Fut>(
         self: &Arc<Self>,
@@ -400,13 +433,7 @@ impl CacheRuntime {
         let lookup = if self.is_pending(&names) {
             None
         } else {
-            match self.within(self.store.lookup(&key, &names)).await {
-                Ok(lookup) => Some(lookup),
-                Err(e) => {
-                    tracing::debug!(error = %e, resource = meta.name, "cache: lookup failed; reading uncached");
-                    None
-                }
-            }
+            self.look_up(&key, &names).await
         };
         let Some(lookup) = lookup else {
             // No versions to stamp an entry with: answer, keep nothing.
@@ -521,6 +548,10 @@ impl CacheRuntime {
         Fut: Future<Output = Result<O, ArcError>>,
     {
         let body = entry::body(&compute(state.clone()).await?)?;
+        if body.len() > MAX_KEPT {
+            // Served, not kept: one answer must not crowd out a store's worth of others.
+            return Ok(body);
+        }
         let kept = Entry::new(versions, body.clone()).encode();
         if let Err(e) = self
             .within(self.store.put(key, kept, settings.expire))

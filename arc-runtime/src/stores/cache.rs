@@ -16,7 +16,8 @@ use quick_cache::sync::Cache;
 use super::{BoxFuture, StoreError};
 
 /// What a [`CacheStore::lookup`] found: the current version of each name asked (0 for a
-/// name never bumped), and the entry at the key, if one is kept.
+/// name never bumped, or whose version was lost: the cache then trusts no entry and bumps
+/// it), and the entry at the key, if one is kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Lookup {
     /// The versions, in the order the names were given.
