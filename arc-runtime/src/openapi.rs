@@ -25,13 +25,16 @@ use crate::query::{Op, QueryLimits};
 use crate::resource::{FieldMeta, ResourceMeta};
 use crate::wire::{self, View, value_schema};
 
-/// A mounted resource, as the document and the registry see it.
+/// A mounted resource: its router, and what the document and the registry see of it.
 #[derive(Clone, Copy)]
 pub(crate) struct Registered {
     /// Its field table, routes and rules.
     pub meta: &'static ResourceMeta,
     /// What each of its routes answers, from the route's handler.
     pub answer: fn(&RouteInfo, &mut SchemaGenerator) -> Answer,
+    /// Its routes, those that read a body limited to the bytes given (the app's limit,
+    /// known when the router is built).
+    pub router: fn(usize) -> axum::Router<crate::app::ArcState>,
 }
 
 impl std::fmt::Debug for Registered {

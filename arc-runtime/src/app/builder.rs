@@ -351,11 +351,11 @@ impl App {
 
     /// Mounts a resource's routes and registers its migration.
     pub fn resource<R: crate::hooks::Hooks>(mut self) -> Self {
-        self.routes = self.routes.merge(crate::crud::routes::router::<R>());
         self.migrator.add::<R>();
         self.resources.push(crate::openapi::Registered {
             meta: R::META,
             answer: crate::crud::routes::answer::<R>,
+            router: crate::crud::routes::router::<R>,
         });
         self
     }

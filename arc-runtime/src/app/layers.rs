@@ -17,11 +17,12 @@ use crate::query::CursorKey;
 
 impl App {
     /// The axum router: every route, health and metrics, the contract's 404 and 405, and the
-    /// layers, outermost first: request ids, compression, CORS, the pipeline (trace span and
-    /// context, error envelope, ETags, security headers, metrics, load shedding, the timeout
-    /// and panic catching: one middleware), the body limit, then, for the API alone (the
-    /// resources, the app's routes, the registry and the 404/405 answers), authentication,
-    /// rate limits, steps and the app's own layers.
+    /// layers, outermost first: request ids (in the pipeline when neither compression nor
+    /// CORS is on), compression, CORS, the pipeline (trace span and context, error envelope,
+    /// ETags, security headers, metrics, load shedding, the timeout and panic catching: one
+    /// middleware), then, for the API alone (the resources, the app's routes, the registry
+    /// and the 404/405 answers), authentication, rate limits, steps and the app's own layers;
+    /// the body limit on the routes that read a body (the app's routes, the resources' writes).
     ///
     /// Health, metrics and the documents are service routes: they answer whatever the callers
     /// send and however many there are (a load balancer's probe or a scraper is not a user),
@@ -98,17 +99,23 @@ impl App {
             audit,
             cache,
         }));
+        // The app's own routes may read a body of any kind: the limit is theirs as a layer.
+        // The resources' routes limit the bodies of their writes themselves, so that a read
+        // crosses one layer fewer.
+        let routes = self.resources.iter().fold(
+            self.routes.layer(DefaultBodyLimit::max(self.body_limit)),
+            |routes, resource| routes.merge((resource.router)(self.body_limit)),
+        );
         let api = match &self.versioning {
-            None => self.routes,
-            Some(v) if v.by() == VersionBy::Header => self.routes.layer(from_fn_with_state(
+            None => routes,
+            Some(v) if v.by() == VersionBy::Header => routes.layer(from_fn_with_state(
                 v.scope(None),
                 crate::plugins::versioning::layer,
             )),
             Some(v) => v.names().fold(Router::new(), |router, name| {
                 let prefix = format!("/v{name}");
                 let scope = v.scope(Some(name));
-                let versioned = self
-                    .routes
+                let versioned = routes
                     .clone()
                     .layer(from_fn_with_state(scope, crate::plugins::versioning::layer));
                 router.nest(&prefix, versioned)
@@ -188,6 +195,11 @@ impl App {
             in_flight: self
                 .max_in_flight
                 .map(crate::plugins::pipeline::InFlight::new),
+            // A layer in front of the pipeline answers some requests itself (a CORS preflight)
+            // and changes others on their way out: the request id layer goes in front of it.
+            // Without one, the pipeline gives the ids, and every request crosses one layer
+            // fewer.
+            request_id: self.cors.is_none() && !self.compression,
         };
         // Health is not shed: a probe answered 503 because the instance is busy takes it out
         // of the balancer (or restarts it), which moves its load onto the others until they
@@ -198,6 +210,7 @@ impl App {
             in_flight: None,
             ..pipeline.clone()
         };
+        let pipeline_ids = pipeline.request_id;
         let ready = health.clone();
         let health_routes = Router::new()
             .route("/_health/live", get(health::live))
@@ -213,15 +226,10 @@ impl App {
                 Arc::new(probes),
                 crate::plugins::pipeline::layer,
             ));
-        let mut router = health_routes.merge(
-            service
-                .merge(api)
-                .layer(DefaultBodyLimit::max(self.body_limit))
-                .layer(from_fn_with_state(
-                    Arc::new(pipeline),
-                    crate::plugins::pipeline::layer,
-                )),
-        );
+        let mut router = health_routes.merge(service.merge(api).layer(from_fn_with_state(
+            Arc::new(pipeline),
+            crate::plugins::pipeline::layer,
+        )));
         if let Some(cors) = &self.cors {
             router = router.layer(cors.layer());
         }
@@ -231,7 +239,12 @@ impl App {
                     .compress_when(crate::plugins::hygiene::Compressible),
             );
         }
-        let router = router.layer(request_id::RequestIdLayer).with_state(state);
+        let router = if pipeline_ids {
+            router
+        } else {
+            router.layer(request_id::RequestIdLayer)
+        };
+        let router = router.with_state(state);
         (router, health, events)
     }
 }

@@ -4,6 +4,7 @@
 //! none of them can disagree with another.
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::middleware::from_fn_with_state;
@@ -149,8 +150,10 @@ pub(crate) fn answer<R: Hooks>(route: &RouteInfo, generator: &mut SchemaGenerato
     (endpoint::<R>(route).answer)(generator)
 }
 
-/// The router of `R`: every route of [`routes`], each to its generic handler.
-pub(crate) fn router<R: Hooks>() -> Router<ArcState> {
+/// The router of `R`: every route of [`routes`], each to its generic handler; those that
+/// read a body (the writes) take at most `body_limit` bytes of it. The reads cross no body
+/// limit layer at all: they read none.
+pub(crate) fn router<R: Hooks>(body_limit: usize) -> Router<ArcState> {
     let mut table = routes(R::META);
     // One MethodRouter per path: routes of a path are adjacent after a stable sort.
     table.sort_by(|a, b| a.path.cmp(&b.path));
@@ -160,7 +163,14 @@ pub(crate) fn router<R: Hooks>() -> Router<ArcState> {
         let same = rest.iter().take_while(|r| r.path == first.path).count();
         let methods = rest[..same]
             .iter()
-            .map(|r| with_idempotency(R::META, r, endpoint::<R>(r).method))
+            .map(|r| {
+                let method = with_idempotency(R::META, r, endpoint::<R>(r).method);
+                if r.action.mutates() {
+                    method.layer(DefaultBodyLimit::max(body_limit))
+                } else {
+                    method
+                }
+            })
             .reduce(MethodRouter::merge)
             .unwrap_or_default();
         router = router.route(&first.path, methods);

@@ -4,10 +4,12 @@
 //! tower layer each keeps the per-request cost to one boxed future and one service clone,
 //! however many of them are on (a tower layer is cloned with its route on every request).
 //!
-//! Order, on the way in: trace, metrics timer, the in-flight limit (503 with `Retry-After`
-//! when full), then the rest of the stack under the timeout (503) and a panic guard (500).
-//! On the way out: the envelope first (so metrics and tags see the final status), then
-//! ETags, security headers, metrics, and the trace's `traceparent`.
+//! Order, on the way in: the request id (when no layer sits in front of the pipeline, else
+//! the [request id layer](super::request_id) did it), trace, metrics timer, the in-flight
+//! limit (503 with `Retry-After` when full), then the rest of the stack under the timeout
+//! (503) and a panic guard (500). On the way out: the envelope first (so metrics and tags see
+//! the final status), then ETags, security headers, metrics, the trace's `traceparent`, and
+//! the request id.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use tracing::Instrument;
 
 use super::hygiene::SecurityHeaders;
 use super::metrics::{Metrics, Timer};
-use super::{errors, etag, trace};
+use super::{errors, etag, request_id, trace};
 use crate::error::{ArcError, ErrorCode};
 
 /// Which always-on plugins run, and how.
@@ -41,6 +43,8 @@ pub(crate) struct Pipeline {
     pub timeout: Option<Duration>,
     /// At most this many requests at once; more are shed with 503.
     pub in_flight: Option<InFlight>,
+    /// Whether the pipeline gives requests their ids (no request id layer in front of it).
+    pub request_id: bool,
 }
 
 /// A limit on requests in flight: a counter, not a queue (a request over the limit is
@@ -82,15 +86,26 @@ pub(crate) async fn layer(
     mut req: Request,
     next: Next,
 ) -> Response {
+    if !pipeline.request_id {
+        return run(&pipeline, req, next).await;
+    }
+    let id = request_id::adopt(&mut req);
+    let mut response = request_id::scope(id.clone(), run(&pipeline, req, next)).await;
+    response.headers_mut().insert(request_id::HEADER, id);
+    response
+}
+
+/// The pipeline, within the request's id.
+async fn run(pipeline: &Pipeline, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let (context, span) = trace::begin(&mut req);
+    let (context, span) = trace::begin(&req);
     let timer = pipeline.metrics.as_ref().map(|_| Timer::start(&req));
     let conditional = if pipeline.etag {
         etag::conditional(&req)
     } else {
         None
     };
-    let response = trace::scope(context, guarded(&pipeline, req, next))
+    let response = trace::scope(context, guarded(pipeline, req, next))
         .instrument(span.clone())
         .await;
     let mut response = errors::envelope(response, pipeline.expose_causes);

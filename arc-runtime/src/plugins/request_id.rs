@@ -4,6 +4,8 @@
 //! A tower layer, cheap enough to sit in front of every request: a made id is a per-process
 //! random prefix and a counter, 32 hex digits written on the stack, and the one `HeaderValue`
 //! (a reference-counted buffer) serves the request header, the task-local and the response.
+//! When no layer sits between them (no CORS, no compression), the pipeline does the same
+//! work itself ([`adopt`], [`scope`]), and the app has one layer fewer.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,6 +34,23 @@ pub fn current() -> Option<HeaderValue> {
     REQUEST_ID.try_with(HeaderValue::clone).ok()
 }
 
+/// The id of `request`: the client's when sane, else a new one, set on the request.
+pub(crate) fn adopt(request: &mut Request) -> HeaderValue {
+    match request.headers().get(&HEADER) {
+        Some(given) if is_sane(given.as_bytes()) => given.clone(),
+        _ => {
+            let id = make();
+            request.headers_mut().insert(HEADER, id.clone());
+            id
+        }
+    }
+}
+
+/// Runs `fut` with `id` as the request's id ([`current`]).
+pub(crate) fn scope<F: Future>(id: HeaderValue, fut: F) -> TaskLocalFuture<HeaderValue, F> {
+    REQUEST_ID.scope(id, fut)
+}
+
 /// Whether a client-sent id is safe to echo: 1 to 128 of `[A-Za-z0-9._-]`.
 pub(crate) fn is_sane(id: &[u8]) -> bool {
     !id.is_empty()
@@ -50,8 +69,10 @@ pub(crate) fn make() -> HeaderValue {
     let mut buf = [0u8; 32];
     hex(prefix, &mut buf[..16]);
     hex(n, &mut buf[16..]);
-    // 32 ASCII hex digits are always a valid header value.
-    HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("0"))
+    // 32 ASCII hex digits are always a valid header value. Owned by a shared buffer from the
+    // start, so the clones the request, the task-local and the response take copy nothing.
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(buf))
+        .unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 /// Writes `v` as lower-case hex digits filling `out` (the low digits; leading zeros kept).
@@ -94,16 +115,9 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        let id = match request.headers().get(&HEADER) {
-            Some(given) if is_sane(given.as_bytes()) => given.clone(),
-            _ => {
-                let id = make();
-                request.headers_mut().insert(HEADER, id.clone());
-                id
-            }
-        };
+        let id = adopt(&mut request);
         ResponseFuture {
-            inner: REQUEST_ID.scope(id.clone(), self.inner.call(request)),
+            inner: scope(id.clone(), self.inner.call(request)),
             id: Some(id),
         }
     }

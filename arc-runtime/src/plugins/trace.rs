@@ -1,8 +1,8 @@
 //! A `tracing` span per request (method, route template, request id, W3C trace id, status,
 //! latency), so every log line of a request carries its ids, and W3C `traceparent`
 //! propagation: an incoming trace is continued, a new one started otherwise, and the answer
-//! carries `traceparent` with this server's span. Handlers read the [`TraceContext`] to pass
-//! it on to the services they call.
+//! carries `traceparent` with this server's span. Code running for the request reads the
+//! [`TraceContext`] ([`current`], a task-local) to pass it on to the services it calls.
 
 use std::time::Instant;
 
@@ -104,10 +104,10 @@ fn parse(value: &[u8]) -> Option<(u128, u64, bool)> {
     Some((trace_id, parent, flags & 1 == 1))
 }
 
-/// Starts a request's trace: continues or starts the trace context (put in the request's
-/// extensions) and opens its span, to instrument the rest of the request with. With an
+/// Starts a request's trace: continues or starts the trace context (to put in scope with
+/// [`scope`]) and opens its span, to instrument the rest of the request with. With an
 /// OpenTelemetry exporter installed, the span is exported under the context's ids.
-pub(crate) fn begin(req: &mut Request) -> (TraceContext, tracing::Span) {
+pub(crate) fn begin(req: &Request) -> (TraceContext, tracing::Span) {
     #[allow(unused_mut)] // set by the exporter when there is one
     let mut context =
         TraceContext::continue_or_start(req.headers().get(&TRACEPARENT).map(|v| v.as_bytes()));
@@ -135,7 +135,6 @@ pub(crate) fn begin(req: &mut Request) -> (TraceContext, tracing::Span) {
         crate::telemetry::otlp::adopt(&span, &mut context);
         span.record("trace_id", format_args!("{:032x}", context.trace_id));
     }
-    req.extensions_mut().insert(context);
     (context, span)
 }
 
