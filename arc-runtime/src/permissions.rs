@@ -120,6 +120,17 @@ impl Rule {
             _ => false,
         }
     }
+
+    /// Whether it calls the app's code (a `when(..)` anywhere in it): its answer may then
+    /// depend on more than the parts of the caller rules read
+    /// ([`AuthContext::view_parts`]), or on when it is asked.
+    pub(crate) fn calls_app(&self) -> bool {
+        match self {
+            Rule::When(..) => true,
+            Rule::All(rules) | Rule::Any(rules) => rules.iter().any(Rule::calls_app),
+            _ => false,
+        }
+    }
 }
 
 impl Permissions {
@@ -249,15 +260,15 @@ fn in_team(caller: &AuthContext) -> bool {
     caller.is_authenticated() && caller.org_id.is_some() && caller.team_id.is_some()
 }
 
-/// The caller's access to `op` on `R`: the row condition to add to the scope, or the error
-/// (401 for anonymous callers, 403 otherwise).
+/// The caller's access to `op` on `R`: all rows, or the rows of a row rule (see
+/// [`condition`]), or the error (401 for anonymous callers, 403 otherwise).
 pub(crate) fn authorize<R: Resource>(
     op: Operation,
     caller: &AuthContext,
-) -> Result<Option<Condition>, ArcError> {
+) -> Result<Option<RowRule>, ArcError> {
     match evaluate(&R::META.permissions.rule(op), caller, R::META.role_scope()) {
         Access::Full => Ok(None),
-        Access::Rows(rows) => Ok(Some(condition::<R>(&rows, caller))),
+        Access::Rows(rows) => Ok(Some(rows)),
         Access::Denied if caller.is_authenticated() => {
             Err(ArcError::forbidden("You do not have permission to do this"))
         }
@@ -265,7 +276,8 @@ pub(crate) fn authorize<R: Resource>(
     }
 }
 
-fn condition<R: Resource>(rows: &RowRule, caller: &AuthContext) -> Condition {
+/// The rows `rows` lets `caller` touch, as SQL.
+pub(crate) fn condition<R: Resource>(rows: &RowRule, caller: &AuthContext) -> Condition {
     match rows {
         RowRule::Owner(field) => {
             let user = caller.user_id.clone().unwrap_or_default();
@@ -290,6 +302,29 @@ mod tests {
 
     /// Rows of the active organization, where its roles count.
     const ORG: RoleScope = RoleScope::Organization;
+
+    fn never(_: &AuthContext) -> bool {
+        false
+    }
+
+    #[test]
+    fn a_when_anywhere_calls_the_app() {
+        const WHEN: Rule = Rule::When(never, "never");
+        for rule in [
+            WHEN,
+            Rule::Any(&[Rule::Owner(1), WHEN]),
+            Rule::All(&[Rule::OrgMember, Rule::Any(&[Rule::Public, WHEN])]),
+        ] {
+            assert!(rule.calls_app(), "{rule:?}");
+        }
+        for rule in [
+            Rule::Public,
+            Rule::Any(&[Rule::Owner(1), Rule::Roles(&["admin"])]),
+            Rule::All(&[Rule::OrgMember, Rule::Team(2)]),
+        ] {
+            assert!(!rule.calls_app(), "{rule:?}");
+        }
+    }
 
     fn user(roles: &[&str], org: Option<&str>, org_roles: &[&str]) -> AuthContext {
         AuthContext {

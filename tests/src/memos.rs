@@ -67,3 +67,43 @@ pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
 pub fn uncached(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
     app(db).without_cache()
 }
+
+/// Whether bulletins are open to every member of their organization: an app-wide switch that
+/// a `when(..)` rule reads, outside anything a request carries.
+pub static BOARD_OPEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// The `when(..)` of bulletins' reads.
+pub fn board_open(_: &AuthContext) -> bool {
+    BOARD_OPEN.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// A cached resource whose read rule calls the app's code: every member sees every bulletin
+/// of their organization while the board is open ([`BOARD_OPEN`]), only their own otherwise.
+/// The same caller asking the same thing can be owed two answers.
+#[resource(
+    presets(multi_tenant(field = "org_id")),
+    cache(stale = "1h", expire = "1h")
+)]
+#[permissions(
+    list = any(when(crate::memos::board_open), owner("owner_id")),
+    get = any(when(crate::memos::board_open), owner("owner_id")),
+    create = org_member,
+)]
+pub struct Bulletin {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(system)]
+    pub org_id: String,
+    pub owner_id: String,
+    #[field(min_len = 1, max_len = 100)]
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An app serving bulletins, with the default query cache.
+pub fn bulletins(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+    App::new(db)
+        .resource::<Bulletin>()
+        .auth(crate::notes::auth())
+}

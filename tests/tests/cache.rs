@@ -301,6 +301,59 @@ mod memo {
     }
 }
 
+/// The front index remembers the key of a request's question, not the rule's answer: a rule
+/// that calls the app's code (`when(..)`) may answer the same caller and request differently
+/// from one moment to the next, so its reads are asked again each time (and a change of the
+/// app's mind is seen at once, with no write in between).
+#[tokio::test]
+async fn a_rule_that_calls_the_app_is_asked_every_time() {
+    let app = TestApp::sqlite_with(memos::bulletins).await;
+    let (mine, theirs) = (
+        bearer("m1", &[], Some("acme"), &[]),
+        bearer("m2", &[], Some("acme"), &[]),
+    );
+    for (token, owner) in [(&mine, "m1"), (&theirs, "m2")] {
+        let reply = app
+            .send(
+                Method::POST,
+                "/bulletins",
+                Some(json!({"title": format!("by {owner}"), "owner_id": owner})),
+                &[("authorization", token)],
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    let headers = [("authorization", mine.as_str())];
+    let titles = |reply: &arc_tests::Reply| {
+        let mut titles: Vec<String> = reply.body["docs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| d["title"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        titles.sort();
+        titles
+    };
+    memos::BOARD_OPEN.store(true, Ordering::SeqCst);
+    for _ in 0..2 {
+        let open = app.send(Method::GET, "/bulletins", None, &headers).await;
+        assert_eq!(titles(&open), ["by m1", "by m2"]);
+    }
+    memos::BOARD_OPEN.store(false, Ordering::SeqCst);
+    for _ in 0..2 {
+        let closed = app.send(Method::GET, "/bulletins", None, &headers).await;
+        assert_eq!(titles(&closed), ["by m1"], "{:?}", closed.header("x-cache"));
+    }
+    memos::BOARD_OPEN.store(true, Ordering::SeqCst);
+    let open = app.send(Method::GET, "/bulletins", None, &headers).await;
+    assert_eq!(titles(&open), ["by m1", "by m2"]);
+    assert_eq!(
+        open.header("x-cache"),
+        Some("HIT"),
+        "still cached, by its question"
+    );
+}
+
 /// A body without what differs from request to request (an error's id and time).
 fn without_request(mut body: Value) -> Value {
     if let Some(map) = body.as_object_mut() {
@@ -426,6 +479,8 @@ impl Pair {
                 let uri = QUERIES[query].replace("{id}", &id).replace("{slug}", &slug);
                 let token = Self::token(caller);
                 let headers = [("authorization", token.as_str())];
+                // Asked twice: the second time, a request the front index has seen.
+                self.cached.send(Method::GET, &uri, None, &headers).await;
                 let cached = self.cached.send(Method::GET, &uri, None, &headers).await;
                 let truth = self.truth.send(Method::GET, &uri, None, &headers).await;
                 prop_assert_eq!(

@@ -53,7 +53,7 @@ pub(crate) async fn list(
         header::VARY,
         HeaderValue::from_static("authorization, x-api-key, x-organization-id"),
     );
-    response.extensions_mut().insert(Audience::of(&caller));
+    response.extensions_mut().insert(Audience(caller.0));
     response
 }
 

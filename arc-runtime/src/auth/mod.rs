@@ -118,6 +118,54 @@ impl AuthContext {
     pub fn is_member_of(&self, org: &str) -> bool {
         self.org_id.as_deref() == Some(org) || self.orgs.iter().any(|o| o == org)
     }
+
+    /// Gives `part` each part of the caller that the framework's rules read: who they are,
+    /// their roles, organization, memberships and team, and how they signed in. Rules, row
+    /// filters, tenancy and field rules read nothing else (only `when(..)` rules read the
+    /// rest: the token's id, expiry and claims), so two callers alike in these parts are
+    /// answered alike by every declarative rule. ETags ([`Audience`](crate::plugins::etag))
+    /// and the query cache's front index tell callers apart by them.
+    pub(crate) fn view_parts(&self, mut part: impl FnMut(&[u8])) {
+        // Destructured, so a field added to the caller is a compile error here until it is
+        // placed on one side or the other.
+        let Self {
+            user_id,
+            roles,
+            org_id,
+            org_roles,
+            orgs,
+            team_id,
+            method,
+            token_id: _,
+            expires_at: _,
+            claims: _,
+        } = self;
+        let mut optional = |value: &Option<String>| match value {
+            None => part(&[0]),
+            Some(v) => {
+                part(&[1]);
+                part(v.as_bytes());
+            }
+        };
+        optional(user_id);
+        optional(org_id);
+        optional(team_id);
+        for list in [roles, org_roles, orgs] {
+            part(&(list.len() as u64).to_le_bytes());
+            for item in list {
+                part(item.as_bytes());
+            }
+        }
+        match method {
+            AuthMethod::Anonymous => part(b"anonymous"),
+            AuthMethod::Jwt => part(b"jwt"),
+            AuthMethod::ApiKey => part(b"api-key"),
+            AuthMethod::Custom(name) => {
+                part(b"custom");
+                part(name.as_bytes());
+            }
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for AuthContext {

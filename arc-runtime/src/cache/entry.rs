@@ -102,6 +102,14 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// The 64-bit little-endian word `bytes` holds (8 of them; fewer read as zeros above).
+fn word(bytes: &[u8]) -> u64 {
+    let mut le = [0u8; 8];
+    let n = bytes.len().min(8);
+    le[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(le)
+}
+
 /// How an entry stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Freshness {
@@ -113,19 +121,27 @@ pub(super) enum Freshness {
     Old,
 }
 
-/// A kept answer: the versions of its names when its query ran, when it was made, its body.
+/// A kept answer: the versions of its names when its query ran (as kept: 64-bit
+/// little-endian words, read where they lie), when it was made, its body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Entry {
-    pub(super) versions: Vec<u64>,
-    pub(super) created_ms: u64,
+    versions: Bytes,
+    created_ms: u64,
     pub(super) body: Bytes,
 }
+
+/// The most versions an entry holds (its count is a byte).
+const MAX_VERSIONS: usize = u8::MAX as usize;
 
 impl Entry {
     /// An answer made now, from a query run at `versions`.
     pub(super) fn new(versions: &[u64], body: Bytes) -> Self {
+        let mut words = BytesMut::with_capacity(8 * versions.len());
+        for v in versions.iter().take(MAX_VERSIONS) {
+            words.put_u64_le(*v);
+        }
         Self {
-            versions: versions.to_vec(),
+            versions: words.freeze(),
             created_ms: now_ms(),
             body,
         }
@@ -133,33 +149,38 @@ impl Entry {
 
     /// `[count: u8][versions: u64 LE..][created ms: u64 LE][body]`.
     pub(super) fn encode(&self) -> Bytes {
-        let mut out = BytesMut::with_capacity(9 + 8 * self.versions.len() + self.body.len());
-        out.put_u8(u8::try_from(self.versions.len()).unwrap_or(u8::MAX));
-        for v in self.versions.iter().take(usize::from(u8::MAX)) {
-            out.put_u64_le(*v);
-        }
+        let count = self.versions.len() / 8;
+        let mut out = BytesMut::with_capacity(9 + self.versions.len() + self.body.len());
+        out.put_u8(u8::try_from(count).unwrap_or(u8::MAX));
+        out.put_slice(&self.versions);
         out.put_u64_le(self.created_ms);
         out.put_slice(&self.body);
         out.freeze()
     }
 
-    /// The entry in `bytes`; `None` for bytes it cannot be (they are treated as no entry).
+    /// The entry in `bytes` (sharing them: nothing is copied); `None` for bytes it cannot
+    /// be (they are treated as no entry).
     pub(super) fn decode(bytes: Bytes) -> Option<Self> {
         let count = usize::from(*bytes.first()?);
         let head = 1 + 8 * count + 8;
         if bytes.len() < head {
             return None;
         }
-        let word = |at: usize| {
-            let mut le = [0u8; 8];
-            le.copy_from_slice(&bytes[at..at + 8]);
-            u64::from_le_bytes(le)
-        };
         Some(Self {
-            versions: (0..count).map(|i| word(1 + 8 * i)).collect(),
-            created_ms: word(1 + 8 * count),
+            versions: bytes.slice(1..1 + 8 * count),
+            created_ms: word(&bytes[1 + 8 * count..head]),
             body: bytes.slice(head..),
         })
+    }
+
+    /// Whether it was made at exactly the `current` versions.
+    fn is_at(&self, current: &[u64]) -> bool {
+        self.versions.len() == 8 * current.len()
+            && self
+                .versions
+                .chunks_exact(8)
+                .zip(current)
+                .all(|(kept, now)| word(kept) == *now)
     }
 
     /// How the entry stands against the `current` versions and the resource's times.
@@ -167,7 +188,7 @@ impl Entry {
         let now = now_ms();
         // Made "later" than now by more than a second: another instance's clock runs ahead;
         // its age is unknown, so it is not served.
-        if self.versions != current || self.created_ms > now.saturating_add(1000) {
+        if !self.is_at(current) || self.created_ms > now.saturating_add(1000) {
             return Freshness::Old;
         }
         let age = u128::from(now.saturating_sub(self.created_ms));
@@ -183,16 +204,9 @@ impl Entry {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
-    const SETTINGS: CacheMeta = CacheMeta {
-        stale: Duration::from_secs(30),
-        expire: Duration::from_secs(300),
-        tags: &[],
-        key: "product@0",
-    };
+    use crate::cache::TEST_SETTINGS as SETTINGS;
 
     #[test]
     fn an_entry_reads_back_as_written() {
@@ -212,6 +226,8 @@ mod tests {
         let mut entry = Entry::new(&[3], Bytes::new());
         assert_eq!(entry.freshness(&[3], SETTINGS), Freshness::Fresh);
         assert_eq!(entry.freshness(&[4], SETTINGS), Freshness::Old);
+        assert_eq!(entry.freshness(&[3, 0], SETTINGS), Freshness::Old);
+        assert_eq!(entry.freshness(&[], SETTINGS), Freshness::Old);
         entry.created_ms -= 31_000;
         assert_eq!(entry.freshness(&[3], SETTINGS), Freshness::Stale);
         entry.created_ms -= 300_000;

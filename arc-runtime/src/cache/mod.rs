@@ -21,9 +21,14 @@
 //! - A store that fails or is slow (Redis down) costs the cache, never the answer: the read
 //!   runs as a `MISS` and nothing is kept. A write whose bump fails leaves its names
 //!   *pending*: this instance reads them uncached, and retries the bump until it lands.
+//! - A request asked before (the same route, path parameter, raw query and caller's view)
+//!   finds its key in the [front index](front) and is answered by [`hit`] when the entry is
+//!   fresh, without its query being parsed or its SQL built again.
 
 mod entry;
+mod front;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,9 +36,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use tokio::sync::OnceCell;
 
+use crate::action::{Action, Operation};
 use crate::app::ArcState;
+use crate::auth::AuthContext;
 use crate::crud::response::{Cached, Outcome};
 use crate::error::ArcError;
 use crate::plugins::metrics::Metrics;
@@ -42,6 +50,8 @@ use crate::stores::{CacheStore, InMemoryCache, Lookup, StoreError};
 
 pub(crate) use entry::Question;
 use entry::{Entry, Freshness};
+pub(crate) use front::Asked;
+use front::FrontIndex;
 
 /// What `#[resource(cache(..))]` declares; the macro writes it into the resource's
 /// [`ResourceMeta`].
@@ -57,6 +67,15 @@ pub struct CacheMeta {
     /// build that changes the resource never reads what an older one kept.
     pub key: &'static str,
 }
+
+/// The settings the cache's unit tests use: fresh for 30 s, kept for 5 min.
+#[cfg(test)]
+const TEST_SETTINGS: CacheMeta = CacheMeta {
+    stale: Duration::from_secs(30),
+    expire: Duration::from_secs(300),
+    tags: &[],
+    key: "product@0",
+};
 
 /// The largest answer kept (1 MiB); a larger one is answered, and asked again next time.
 const MAX_KEPT: usize = 1024 * 1024;
@@ -221,6 +240,8 @@ pub(crate) struct CacheRuntime {
     pending: Mutex<HashSet<&'static str>>,
     /// Whether a task retries the pending bumps.
     retrying: AtomicBool,
+    /// The keys of the questions requests asked.
+    front: FrontIndex,
     metrics: Option<Metrics>,
 }
 
@@ -232,10 +253,17 @@ impl std::fmt::Debug for CacheRuntime {
     }
 }
 
-/// Every name whose version answers of `meta` depend on: its own, then its tags.
-fn names(meta: &'static ResourceMeta) -> impl Iterator<Item = &'static str> {
-    let tags = meta.cache.map_or(&[][..], |c| c.tags);
-    std::iter::once(meta.name).chain(tags.iter().copied())
+/// Every name whose version answers of `meta` depend on: its own, then its tags (without
+/// tags, borrowed: the common read allocates nothing for them).
+fn names(meta: &'static ResourceMeta) -> Cow<'static, [&'static str]> {
+    match meta.cache.map_or(&[][..], |c| c.tags) {
+        [] => Cow::Borrowed(std::slice::from_ref(&meta.name)),
+        tags => Cow::Owned(
+            std::iter::once(meta.name)
+                .chain(tags.iter().copied())
+                .collect(),
+        ),
+    }
 }
 
 impl CacheRuntime {
@@ -248,7 +276,7 @@ impl CacheRuntime {
         let watched: HashSet<&'static str> = resources
             .iter()
             .filter(|meta| meta.cache.is_some())
-            .flat_map(|meta| names(meta))
+            .flat_map(|meta| names(meta).into_owned())
             .collect();
         if watched.is_empty() {
             return None;
@@ -261,15 +289,21 @@ impl CacheRuntime {
             flights: Mutex::default(),
             pending: Mutex::default(),
             retrying: AtomicBool::new(false),
+            front: FrontIndex::new(),
             metrics,
         }))
     }
 
-    /// Runs a store call within the timeout.
+    /// Runs a store call within the timeout (a call that answers at once, as the in-memory
+    /// store's do, sets no timer).
     async fn within<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        let mut call = std::pin::pin!(call);
+        if let Some(answer) = call.as_mut().now_or_never() {
+            return answer;
+        }
         tokio::time::timeout(self.timeout, call)
             .await
             .unwrap_or_else(|_| Err(StoreError::new("the cache store did not answer in time")))
@@ -288,7 +322,11 @@ impl CacheRuntime {
     /// Makes every answer that depends on `meta`'s writes old. A failed bump leaves the names
     /// pending (read uncached here, bumped again until it lands).
     async fn bump(self: &Arc<Self>, meta: &'static ResourceMeta) {
-        let names: Vec<&'static str> = names(meta).filter(|n| self.watched.contains(n)).collect();
+        let names: Vec<&'static str> = names(meta)
+            .iter()
+            .copied()
+            .filter(|n| self.watched.contains(n))
+            .collect();
         if names.is_empty() {
             return;
         }
@@ -413,11 +451,13 @@ impl CacheRuntime {
         }
     }
 
-    /// The answer to `question`, from the cache or from `compute` (see the module's doc).
+    /// The answer to `question`, from the cache or from `compute` (see the module's doc);
+    /// `asked` is the request that asks it, for the front index (with what [`hit`] found).
     async fn answer<R, O, F, Fut>(
         self: &Arc<Self>,
         state: &ArcState,
         settings: CacheMeta,
+        asked: Option<Asked>,
         question: Question,
         compute: F,
     ) -> Result<Cached<O>, ArcError>
@@ -428,12 +468,20 @@ impl CacheRuntime {
         Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
     {
         let meta = R::META;
-        let names: Vec<&'static str> = names(meta).collect();
-        let key = question.key(settings.key);
-        let lookup = if self.is_pending(&names) {
-            None
-        } else {
-            self.look_up(&key, &names).await
+        let names = names(meta);
+        let key: Arc<str> = Arc::from(question.key(settings.key));
+        let mut found = None;
+        if let Some(mut asked) = asked {
+            found = asked.found.take().filter(|(k, _)| *k == key);
+            if found.is_none() {
+                self.front.insert(asked, Arc::clone(&key));
+            }
+        }
+        let lookup = match found {
+            // Asked of the store a moment ago, at this key.
+            Some((_, lookup)) => lookup,
+            None if self.is_pending(&names) => None,
+            None => self.look_up(&key, &names).await,
         };
         let Some(lookup) = lookup else {
             // No versions to stamp an entry with: answer, keep nothing.
@@ -567,7 +615,7 @@ impl CacheRuntime {
         self: &Arc<Self>,
         state: &ArcState,
         settings: CacheMeta,
-        key: String,
+        key: Arc<str>,
         versions: Vec<u64>,
         compute: F,
     ) where
@@ -600,11 +648,63 @@ pub(crate) fn caches<R: Resource>(state: &ArcState) -> bool {
     R::META.cache.is_some() && state.cache().is_some()
 }
 
+/// What a read by `action` (under the rule of `op`) of `R` asks, with the route's `params`
+/// (its path parameter, its raw query), for the front index: `None` when reads of `R` are not
+/// cached, or when the rule calls the app's code (see [`front`]). Taken after the route's
+/// permission is checked.
+pub(crate) fn asked<R: Resource>(
+    state: &ArcState,
+    op: Operation,
+    action: Action,
+    params: &[Option<&str>],
+    caller: &AuthContext,
+) -> Option<Asked> {
+    let settings = R::META.cache.as_ref()?;
+    state.cache()?;
+    if R::META.permissions.rule(op).calls_app() {
+        return None;
+    }
+    Some(Asked::new(settings, action, params, caller))
+}
+
+/// The fresh answer to what was `asked`, when a request alike asked it before and its entry
+/// is current and fresh (a `HIT`); else `None`, and the read goes on (from what was found).
+pub(crate) async fn hit<R: Resource, O>(
+    state: &ArcState,
+    asked: Option<&mut Asked>,
+) -> Option<Cached<O>> {
+    let (asked, cache, settings) = (asked?, state.cache()?, R::META.cache?);
+    let key = cache.front.get(asked)?;
+    let names = names(R::META);
+    if cache.is_pending(&names) {
+        return None;
+    }
+    let lookup = cache.look_up(&key, &names).await;
+    let fresh = lookup.as_ref().and_then(|found| {
+        let entry = Entry::decode(found.entry.clone()?)?;
+        (entry.freshness(&found.versions, settings) == Freshness::Fresh).then_some(entry)
+    });
+    match fresh {
+        Some(entry) => {
+            cache.count(R::META, CacheStatus::Hit);
+            Some(Cached::Kept {
+                body: entry.body,
+                status: CacheStatus::Hit,
+            })
+        }
+        None => {
+            asked.found = Some((key, lookup));
+            None
+        }
+    }
+}
+
 /// The answer of a read of `R` to `question` (asked when [`caches`] says so): from the cache,
 /// else `compute`d as always ([`Cached::Direct`]). `compute` gets its own state so a stale
 /// answer can be refreshed after the request is gone.
 pub(crate) async fn read<R, O, F, Fut>(
     state: &ArcState,
+    asked: Option<Asked>,
     question: Option<Question>,
     compute: F,
 ) -> Result<Cached<O>, ArcError>
@@ -617,7 +717,7 @@ where
     match (R::META.cache, state.cache(), question) {
         (Some(settings), Some(cache), Some(question)) => {
             cache
-                .answer::<R, O, F, Fut>(state, settings, question, compute)
+                .answer::<R, O, F, Fut>(state, settings, asked, question, compute)
                 .await
         }
         _ => compute(state.clone()).await.map(Cached::Direct),

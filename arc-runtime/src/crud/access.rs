@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json};
 use crate::action::Operation;
 use crate::auth::AuthContext;
 use crate::error::ArcError;
-use crate::permissions::authorize;
+use crate::permissions::{RowRule, authorize, condition};
 use crate::resource::{FieldSet, Resource};
 use crate::value;
 
@@ -46,33 +46,96 @@ pub(crate) fn allowed<R: Resource>(
     op: Operation,
     caller: &AuthContext,
 ) -> Result<Condition, ArcError> {
-    let (rows, cond) = checked::<R>(op, caller, scope::<R>(within))?;
-    Ok(match rows {
-        Some(rows) => cond.add(rows),
-        None => cond,
+    Ok(decide::<R>(op, caller)?.rows(scope::<R>(within)))
+}
+
+/// What was decided of a caller's access to an operation of `R`: whether their rows are
+/// narrowed by a row rule, to a tenant, to an owner. Its conditions are built only when
+/// asked ([`Decided::rows`]): a read answered from the cache needs the decision alone.
+pub(crate) struct Decided<'a, R> {
+    caller: &'a AuthContext,
+    rule: Option<RowRule>,
+    tenant: Option<(usize, &'a str)>,
+    owner: Option<(usize, &'a str)>,
+    resource: std::marker::PhantomData<R>,
+}
+
+impl<R: Resource> Decided<'_, R> {
+    /// The rule's row filter, if any.
+    fn rule(&self) -> Option<Condition> {
+        self.rule
+            .as_ref()
+            .map(|rows| condition::<R>(rows, self.caller))
+    }
+
+    /// `cond` narrowed to the tenant and the owner.
+    fn narrow(&self, mut cond: Condition) -> Condition {
+        if let Some((i, org)) = self.tenant {
+            cond = cond.add(R::column(i).eq(org));
+        }
+        if let Some((i, user)) = self.owner {
+            cond = cond.add(R::column(i).eq(user));
+        }
+        cond
+    }
+
+    /// `cond` narrowed to every row the caller may touch.
+    pub(crate) fn rows(&self, cond: Condition) -> Condition {
+        let cond = self.narrow(cond);
+        match self.rule() {
+            Some(rows) => cond.add(rows),
+            None => cond,
+        }
+    }
+}
+
+/// The caller's access to `op` on `R`, or their error: a signed-in caller without an
+/// organization hears that first (`ORG_SELECTION_REQUIRED`), an anonymous one that they must
+/// sign in (401), before any 403.
+pub(crate) fn decide<R: Resource>(
+    op: Operation,
+    caller: &AuthContext,
+) -> Result<Decided<'_, R>, ArcError> {
+    let (rule, (tenant, owner)) = if caller.is_authenticated() {
+        let tenancy = tenancy::<R>(caller)?;
+        (authorize::<R>(op, caller)?, tenancy)
+    } else {
+        let rule = authorize::<R>(op, caller)?;
+        (rule, tenancy::<R>(caller)?)
+    };
+    Ok(Decided {
+        caller,
+        rule,
+        tenant,
+        owner,
+        resource: std::marker::PhantomData,
     })
 }
 
-/// `cond` narrowed to the caller's tenant (`multi_tenant`) and, without a bypass role, to
-/// their own rows (`owned_by_user`).
-pub(super) fn tenancy<R: Resource>(
-    mut cond: Condition,
-    caller: &AuthContext,
-) -> Result<Condition, ArcError> {
+/// The tenant and the owner rows are narrowed to, each as (field, value).
+type Narrowing<'a> = (Option<(usize, &'a str)>, Option<(usize, &'a str)>);
+
+/// The caller's tenant (`multi_tenant`) and, without a bypass role, the owner their rows are
+/// narrowed to (`owned_by_user`).
+fn tenancy<R: Resource>(caller: &AuthContext) -> Result<Narrowing<'_>, ArcError> {
     let presets = &R::META.presets;
-    if let Some(i) = presets.tenant {
-        cond = cond.add(R::column(i).eq(active_org(caller)?));
-    }
+    let tenant = match presets.tenant {
+        Some(i) => Some((i, active_org(caller)?)),
+        None => None,
+    };
     let scope = R::META.role_scope();
-    if let Some(i) = presets.owner
-        && !presets
-            .owner_bypass
-            .iter()
-            .any(|role| caller.has_role_in(role, scope))
-    {
-        cond = cond.add(R::column(i).eq(user(caller)?));
-    }
-    Ok(cond)
+    let owner = match presets.owner {
+        Some(i)
+            if !presets
+                .owner_bypass
+                .iter()
+                .any(|role| caller.has_role_in(role, scope)) =>
+        {
+            Some((i, user(caller)?))
+        }
+        _ => None,
+    };
+    Ok((tenant, owner))
 }
 
 pub(super) fn active_org(caller: &AuthContext) -> Result<&str, ArcError> {
@@ -112,26 +175,9 @@ pub(super) fn stamp<R: Resource>(
 /// Like [`allowed`], for operations that create rows, where a row filter has nothing to
 /// filter: only a full grant allows them.
 pub(super) fn may_create<R: Resource>(op: Operation, caller: &AuthContext) -> Result<(), ArcError> {
-    match checked::<R>(op, caller, Condition::all())? {
-        (None, _) => Ok(()),
-        (Some(_), _) => Err(ArcError::forbidden("You do not have permission to do this")),
-    }
-}
-
-/// The rule's row filter and `cond` narrowed by [`tenancy`]. A signed-in caller without an
-/// organization hears that first (`ORG_SELECTION_REQUIRED`), an anonymous one that they must
-/// sign in (401).
-pub(super) fn checked<R: Resource>(
-    op: Operation,
-    caller: &AuthContext,
-    cond: Condition,
-) -> Result<(Option<Condition>, Condition), ArcError> {
-    if caller.is_authenticated() {
-        let cond = tenancy::<R>(cond, caller)?;
-        Ok((authorize::<R>(op, caller)?, cond))
-    } else {
-        let rows = authorize::<R>(op, caller)?;
-        Ok((rows, tenancy::<R>(cond, caller)?))
+    match decide::<R>(op, caller)?.rule {
+        None => Ok(()),
+        Some(_) => Err(ArcError::forbidden("You do not have permission to do this")),
     }
 }
 

@@ -14,7 +14,7 @@ use super::response::{
 use super::ops::{self, Scope};
 use crate::action::{Action, ResourceAction};
 use crate::app::ArcState;
-use crate::auth::{AuthContext, Caller};
+use crate::auth::Caller;
 use crate::error::ArcError;
 use crate::extract::{JsonObject, PathParam};
 use crate::hooks::Hooks;
@@ -41,7 +41,7 @@ pub(crate) struct Reply<O> {
 impl<O: Outcome> Reply<O> {
     /// `result`, answered to `caller` by `action` of `R`.
     pub(crate) fn new<R: Resource>(
-        caller: &AuthContext,
+        caller: &Caller,
         action: Action,
         result: Result<O, ArcError>,
     ) -> Self {
@@ -51,7 +51,7 @@ impl<O: Outcome> Reply<O> {
                 resource: R::META.name,
                 action,
             },
-            audience: Audience::of(caller),
+            audience: Audience(std::sync::Arc::clone(&caller.0)),
             signed_in: caller.is_authenticated(),
         }
     }

@@ -8,6 +8,7 @@
 //! copy (their views differ even where their bytes agree).
 
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -20,34 +21,30 @@ use crate::auth::AuthContext;
 /// The largest body that gets an ETag (larger ones are streamed through untouched).
 const MAX_TAGGED: usize = 8 * 1024 * 1024;
 
-/// Whose view an answer is: a hash of what decides what the caller may see (user, platform
-/// roles, active organization and roles there, team). The handlers of a resource put it in
-/// their responses' extensions; [`tag`] mixes it in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Audience(pub u64);
+/// Whose view an answer is: the caller, whose view ([`AuthContext::view_parts`]) [`tag`]
+/// mixes in. The handlers of a resource put it in their responses' extensions (the caller
+/// shared, not copied: the view is hashed only when a tag is made).
+#[derive(Clone, Debug)]
+pub(crate) struct Audience(pub Arc<AuthContext>);
 
 impl Audience {
-    /// The view of `caller`.
-    pub(crate) fn of(caller: &AuthContext) -> Audience {
+    /// A hash of the caller's view: the same on every instance running the same build.
+    fn hash(&self) -> u64 {
         let mut hasher = std::hash::DefaultHasher::new();
-        (
-            &caller.user_id,
-            &caller.roles,
-            &caller.org_id,
-            &caller.org_roles,
-            &caller.team_id,
-        )
-            .hash(&mut hasher);
-        Audience(hasher.finish())
+        self.0.view_parts(|part| {
+            hasher.write_usize(part.len());
+            hasher.write(part);
+        });
+        hasher.finish()
     }
 }
 
 /// The tag of `body` as seen by `audience` (none: anyone): `"<16 hex digits>"`, with `W/` in
 /// front when `weak`.
-pub(crate) fn tag(body: &[u8], audience: Option<Audience>, weak: bool) -> String {
+pub(crate) fn tag(body: &[u8], audience: Option<&Audience>, weak: bool) -> String {
     let mut hasher = std::hash::DefaultHasher::new();
     body.hash(&mut hasher);
-    audience.hash(&mut hasher);
+    audience.map(Audience::hash).hash(&mut hasher);
     let mut buf = *b"W/\"0000000000000000\"";
     super::request_id::hex(hasher.finish(), &mut buf[3..19]);
     let text = if weak { &buf[..] } else { &buf[2..] };
@@ -116,7 +113,7 @@ async fn with_etag(response: Response, request: &HeaderMap) -> Response {
             return crate::ArcError::internal(e.to_string()).into_response();
         }
     };
-    let etag = tag(&bytes, parts.extensions.get::<Audience>().copied(), weak);
+    let etag = tag(&bytes, parts.extensions.get::<Audience>(), weak);
     let Ok(value) = HeaderValue::from_str(&etag) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
@@ -153,11 +150,11 @@ mod tests {
             user_id: Some("cleo".into()),
             ..AuthContext::default()
         };
-        let for_carl = tag(b"{\"a\":1}", Some(Audience::of(&carl)), false);
+        let for_carl = tag(b"{\"a\":1}", Some(&Audience(Arc::new(carl))), false);
         assert_ne!(for_carl, strong, "a caller's view is part of the tag");
         assert_ne!(
             for_carl,
-            tag(b"{\"a\":1}", Some(Audience::of(&cleo)), false),
+            tag(b"{\"a\":1}", Some(&Audience(Arc::new(cleo))), false),
             "the same bytes for two callers are two representations"
         );
         let mut headers = HeaderMap::new();

@@ -22,7 +22,7 @@ use crate::crud::response::{
 use crate::error::{ArcError, FieldError};
 use crate::events::Change;
 use crate::hooks::{Hooks, WriteContext};
-use crate::permissions::authorize;
+use crate::permissions::{authorize, condition};
 use crate::query::{self, sql};
 use crate::resource::{Auto, FieldSet, Resource};
 
@@ -106,7 +106,7 @@ fn bulk_filter<R: Resource>(
 ) -> Result<Condition, ArcError> {
     let mut cond = allowed::<R>(Scope::Live, Operation::Bulk, caller)?;
     if let Some(rows) = authorize::<R>(op, caller)? {
-        cond = cond.add(rows);
+        cond = cond.add(condition::<R>(&rows, caller));
     }
     let filter = body::object(body, "filter").map_err(ArcError::bad_request)?;
     let filters = query::parse::filters_from_json(

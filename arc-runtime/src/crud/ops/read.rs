@@ -1,8 +1,10 @@
 //! The reads: list (live or deleted), one row by id or slug, the tree and a node's children.
 //!
-//! Each decides first who may ask and what (the rows' scope, the caller's shape, the parsed
-//! query), then asks the database in a closure the query cache runs when it has no current
-//! answer ([`cache::read`]): the SQL that closure runs, and the shape, are the question.
+//! Each decides first who may ask; on a cached resource, a request asked before is then
+//! answered from the cache at once ([`cache::hit`]). Otherwise it decides what is asked (the
+//! rows' scope, the caller's shape, the parsed query) and asks the database in a closure the
+//! query cache runs when it has no current answer ([`cache::read`]): the SQL that closure
+//! runs, and the shape, are the question.
 
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, ModelTrait,
@@ -14,7 +16,7 @@ use crate::action::{Action, Operation};
 use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::cache::{self, Question};
-use crate::crud::access::{Scope, allowed, find, not_found, parse_id};
+use crate::crud::access::{Scope, decide, find, not_found, parse_id, scope};
 use crate::crud::response::{
     Cached, KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success,
 };
@@ -52,7 +54,12 @@ pub(crate) async fn list<R: Resource>(
     } else {
         (Operation::List, Action::List)
     };
-    let rows = allowed::<R>(within, op, caller)?;
+    let decided = decide::<R>(op, caller)?;
+    let mut asked = cache::asked::<R>(state, op, action, &[raw_query], caller);
+    if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
+        return Ok(hit);
+    }
+    let rows = decided.rows(scope::<R>(within));
     let shape = shape::<R>(caller);
     let spec = query::parse_query(
         meta,
@@ -68,10 +75,15 @@ pub(crate) async fn list<R: Resource>(
         |backend| pages::<R>(rows.clone(), &spec, backend).1,
         shown,
     );
-    cache::read::<R, _, _, _>(state, question, move |state| async move {
-        let (docs, total) = fetch::<R>(state.db(), rows, &spec).await?;
-        Ok(listing::<R>(&state, &spec, shown, docs, total))
-    })
+    Box::pin(cache::read::<R, _, _, _>(
+        state,
+        asked,
+        question,
+        move |state| async move {
+            let (docs, total) = fetch::<R>(state.db(), rows, &spec).await?;
+            Ok(listing::<R>(&state, &spec, shown, docs, total))
+        },
+    ))
     .await
 }
 
@@ -186,26 +198,37 @@ pub(crate) async fn get<R: Resource>(
     caller: &AuthContext,
     id: &str,
 ) -> Result<Cached<One<R>>, ArcError> {
-    let rows = allowed::<R>(Scope::Live, Operation::Get, caller)?;
+    let decided = decide::<R>(Operation::Get, caller)?;
+    let mut asked = cache::asked::<R>(state, Operation::Get, Action::Get, &[Some(id)], caller);
+    if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
+        return Ok(hit);
+    }
+    let rows = decided.rows(scope::<R>(Scope::Live));
     let select = R::Entity::find()
         .filter(rows)
         .filter(R::column(R::META.id).eq(parse_id::<R>(id)?));
-    one::<R>(state, Action::Get, select, shape::<R>(caller)).await
+    one::<R>(state, Action::Get, asked, select, shape::<R>(caller)).await
 }
 
 /// The one row `select` finds (a 404 without one), shown as `shape`.
 async fn one<R: Resource>(
     state: &ArcState,
     action: Action,
+    asked: Option<cache::Asked>,
     select: Select<R::Entity>,
     shape: Shape,
 ) -> Result<Cached<One<R>>, ArcError> {
     let question = question::<R>(state, action, |_| select.clone(), shape);
     let ask = select;
-    cache::read::<R, _, _, _>(state, question, move |state| async move {
-        let model = ask.one(state.db()).await?.ok_or_else(not_found::<R>)?;
-        Ok(One::new(model, shape, None))
-    })
+    Box::pin(cache::read::<R, _, _, _>(
+        state,
+        asked,
+        question,
+        move |state| async move {
+            let model = ask.one(state.db()).await?.ok_or_else(not_found::<R>)?;
+            Ok(One::new(model, shape, None))
+        },
+    ))
     .await
 }
 
@@ -220,11 +243,16 @@ pub(crate) async fn get_by_slug<R: Resource>(
     if slug.contains('\0') {
         return Err(not_found::<R>());
     }
-    let rows = allowed::<R>(Scope::Live, Operation::Get, caller)?;
+    let decided = decide::<R>(Operation::Get, caller)?;
+    let mut asked = cache::asked::<R>(state, Operation::Get, Action::BySlug, &[Some(slug)], caller);
+    if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
+        return Ok(hit);
+    }
+    let rows = decided.rows(scope::<R>(Scope::Live));
     let select = R::Entity::find()
         .filter(rows)
         .filter(R::column(field).eq(slug));
-    one::<R>(state, Action::BySlug, select, shape::<R>(caller)).await
+    one::<R>(state, Action::BySlug, asked, select, shape::<R>(caller)).await
 }
 
 /// `GET /categories/tree`: every live row, nested under its parent as `children`.
@@ -233,27 +261,37 @@ pub(crate) async fn tree<R: Resource>(
     caller: &AuthContext,
 ) -> Result<Cached<Nodes<R>>, ArcError> {
     let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
-    let allowed = allowed::<R>(Scope::Live, Operation::Tree, caller)?;
+    let decided = decide::<R>(Operation::Tree, caller)?;
+    let mut asked = cache::asked::<R>(state, Operation::Tree, Action::Tree, &[], caller);
+    if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
+        return Ok(hit);
+    }
+    let allowed = decided.rows(scope::<R>(Scope::Live));
     let sort = query::parse::default_sort(R::META)?;
     let select = sql::order::<R>(R::Entity::find().filter(allowed), &sort).limit(MAX_TREE_ROWS + 1);
     let shape = shape::<R>(caller);
     let question = question::<R>(state, Action::Tree, |_| select.clone(), shape);
     let ask = select;
-    cache::read::<R, _, _, _>(state, question, move |state| async move {
-        let rows = ask.all(state.db()).await?;
-        if rows.len() as u64 > MAX_TREE_ROWS {
-            return Err(ArcError::bad_request(format!(
-                "the tree has more than {MAX_TREE_ROWS} nodes; page through the list instead"
-            )));
-        }
-        Ok(Nodes {
-            rows: Rows {
-                models: rows,
-                shape,
-            },
-            tree: Some(parent),
-        })
-    })
+    Box::pin(cache::read::<R, _, _, _>(
+        state,
+        asked,
+        question,
+        move |state| async move {
+            let rows = ask.all(state.db()).await?;
+            if rows.len() as u64 > MAX_TREE_ROWS {
+                return Err(ArcError::bad_request(format!(
+                    "the tree has more than {MAX_TREE_ROWS} nodes; page through the list instead"
+                )));
+            }
+            Ok(Nodes {
+                rows: Rows {
+                    models: rows,
+                    shape,
+                },
+                tree: Some(parent),
+            })
+        },
+    ))
     .await
 }
 
@@ -264,7 +302,18 @@ pub(crate) async fn children<R: Resource>(
     parent_id: &str,
 ) -> Result<Cached<Nodes<R>>, ArcError> {
     let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
-    let allowed = allowed::<R>(Scope::Live, Operation::Tree, caller)?;
+    let decided = decide::<R>(Operation::Tree, caller)?;
+    let mut asked = cache::asked::<R>(
+        state,
+        Operation::Tree,
+        Action::Children,
+        &[Some(parent_id)],
+        caller,
+    );
+    if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
+        return Ok(hit);
+    }
+    let allowed = decided.rows(scope::<R>(Scope::Live));
     let id = parse_id::<R>(parent_id)?;
     let sort = query::parse::default_sort(R::META)?;
     let select = sql::order::<R>(
@@ -279,16 +328,21 @@ pub(crate) async fn children<R: Resource>(
     // asks nothing more.
     let question = question::<R>(state, Action::Children, |_| select.clone(), shape);
     let ask = select;
-    cache::read::<R, _, _, _>(state, question, move |state| async move {
-        let db = state.db();
-        find::<R, _>(db, id, allowed).await?;
-        Ok(Nodes {
-            rows: Rows {
-                models: ask.all(db).await?,
-                shape,
-            },
-            tree: None,
-        })
-    })
+    Box::pin(cache::read::<R, _, _, _>(
+        state,
+        asked,
+        question,
+        move |state| async move {
+            let db = state.db();
+            find::<R, _>(db, id, allowed).await?;
+            Ok(Nodes {
+                rows: Rows {
+                    models: ask.all(db).await?,
+                    shape,
+                },
+                tree: None,
+            })
+        },
+    ))
     .await
 }
