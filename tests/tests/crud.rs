@@ -502,3 +502,49 @@ async fn orders_are_priced_by_their_hook(app: &TestApp) {
         "failed creates wrote nothing"
     );
 }
+
+/// A body read by the app's own layer (here, a signature check reading it whole) or by its
+/// own route is held to the app's limit (the test apps' is 64 KiB), like the resources'
+/// writes: a 413.
+#[tokio::test]
+async fn the_body_limit_holds_for_the_apps_own_layers_and_routes() {
+    /// Reads the whole body as the app's limit allows (a signature check would), then
+    /// passes it on.
+    async fn reads_the_body(
+        req: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        use axum::RequestExt;
+        let (parts, body) = req.with_limited_body().into_parts();
+        match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => {
+                next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+                    .await
+            }
+            Err(_) => axum::response::IntoResponse::into_response(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+        }
+    }
+    let app = TestApp::sqlite_with(|db| {
+        arc_tests::shop_app(db).route(
+            "/echo",
+            axum::routing::post(|body: axum::body::Bytes| async move { body }),
+        )
+    })
+    .await;
+    let big = "x".repeat(100 * 1024);
+    let post = |uri: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .body(Body::from(big.clone()))
+            .unwrap()
+    };
+    assert_eq!(app.raw(post("/echo")).await.status, 413);
+    let layered = TestApp::sqlite_with(|db| {
+        arc_tests::shop_app(db).layer(axum::middleware::from_fn(reads_the_body))
+    })
+    .await;
+    assert_eq!(layered.raw(post("/products")).await.status, 413);
+}

@@ -154,8 +154,13 @@ impl App {
         }
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
+        // The app's own layers may read a body too: when it has some, they get the limit.
+        let app_layers = !self.layers.is_empty();
         for apply in self.layers {
             api = apply(api);
+        }
+        if app_layers {
+            api = api.layer(DefaultBodyLimit::max(self.body_limit));
         }
         if !self.steps.is_empty() {
             api = api.layer(from_fn_with_state(

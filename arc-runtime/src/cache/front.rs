@@ -15,9 +15,9 @@ use std::sync::Arc;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
-use super::CacheMeta;
 use crate::action::Action;
 use crate::auth::AuthContext;
+use crate::resource::ResourceMeta;
 use crate::stores::Lookup;
 
 /// What one request asked of a cached resource, as the index's key (every part length
@@ -30,10 +30,10 @@ pub(crate) struct Asked {
 }
 
 impl Asked {
-    /// `action` of the resource with `settings`, with the route's `params` (the path
-    /// parameter, the raw query), by `caller`.
+    /// `action` of the resource `meta`, with the route's `params` (the path parameter, the
+    /// raw query), by `caller`.
     pub(super) fn new(
-        settings: &CacheMeta,
+        meta: &ResourceMeta,
         action: Action,
         params: &[Option<&str>],
         caller: &AuthContext,
@@ -43,7 +43,12 @@ impl Asked {
             bytes.extend_from_slice(&(p.len() as u64).to_le_bytes());
             bytes.extend_from_slice(p);
         };
-        part(settings.key.as_bytes());
+        // Its cache key (name and fields), and where it is mounted and stored: two resources
+        // alike in name and fields are told apart by their paths (the app mounts no two on
+        // one), and their rules may differ.
+        part(meta.cache.map_or("", |c| c.key).as_bytes());
+        part(meta.path.as_bytes());
+        part(meta.table.as_bytes());
         part(action.name().as_bytes());
         for param in params {
             match param {
@@ -59,7 +64,7 @@ impl Asked {
     }
 }
 
-/// The index: bounded by bytes, least recently used keys out first.
+/// The index: bounded by bytes, the least useful keys out first (quick_cache's policy).
 pub(super) struct FrontIndex(Cache<Box<[u8]>, Arc<str>, Size>);
 
 /// What an indexed request weighs: its bytes, its key's and an allowance for the map.
@@ -99,7 +104,31 @@ impl FrontIndex {
 mod tests {
     use super::*;
 
-    use crate::cache::TEST_SETTINGS as SETTINGS;
+    use crate::cache::TEST_SETTINGS;
+    use crate::resource::{FieldMeta, FieldType, Presets};
+
+    const FIELDS: &[FieldMeta] = &[FieldMeta::new("id", FieldType::Uuid).id()];
+
+    /// A cached resource with one field, mounted at `path`.
+    const fn meta(path: &'static str) -> ResourceMeta {
+        ResourceMeta {
+            doc: "",
+            fields: FIELDS,
+            name: "product",
+            path,
+            table: "products",
+            migration: "m",
+            id: 0,
+            presets: Presets::NONE,
+            default_sort: "-id",
+            lenient: false,
+            idempotency: None,
+            permissions: crate::permissions::Permissions::PUBLIC,
+            cache: Some(TEST_SETTINGS),
+        }
+    }
+
+    const PRODUCTS: ResourceMeta = meta("/products");
 
     fn caller(user: Option<&str>, roles: &[&str]) -> AuthContext {
         AuthContext {
@@ -112,7 +141,7 @@ mod tests {
     #[test]
     fn requests_differ_when_any_part_does() {
         let bytes = |action, params: &[Option<&str>], who: &AuthContext| {
-            Asked::new(&SETTINGS, action, params, who).bytes
+            Asked::new(&PRODUCTS, action, params, who).bytes
         };
         let anyone = caller(None, &[]);
         let ada = caller(Some("ada"), &[]);
@@ -128,6 +157,9 @@ mod tests {
         ] {
             assert_ne!(base, other);
         }
+        // Two resources alike in name and fields, mounted apart (their rules may differ).
+        let anyone_at = |meta| Asked::new(&meta, Action::List, &[Some("a=1")], &anyone).bytes;
+        assert_ne!(base, anyone_at(meta("/admin/products")));
         // A value cannot pass for a boundary between parts.
         assert_ne!(
             bytes(Action::Get, &[Some("ab"), Some("c")], &anyone),
@@ -142,14 +174,14 @@ mod tests {
         a.token_id = Some("one".into());
         b.token_id = Some("two".into());
         b.expires_at = Some(1);
-        let bytes = |who: &AuthContext| Asked::new(&SETTINGS, Action::Get, &[Some("1")], who).bytes;
+        let bytes = |who: &AuthContext| Asked::new(&PRODUCTS, Action::Get, &[Some("1")], who).bytes;
         assert_eq!(bytes(&a), bytes(&b));
     }
 
     #[test]
     fn the_index_gives_back_what_it_was_told() {
         let index = FrontIndex::new();
-        let asked = || Asked::new(&SETTINGS, Action::List, &[None], &AuthContext::default());
+        let asked = || Asked::new(&PRODUCTS, Action::List, &[None], &AuthContext::default());
         assert_eq!(index.get(&asked()), None);
         index.insert(asked(), Arc::from("product@0:abc"));
         assert_eq!(index.get(&asked()).as_deref(), Some("product@0:abc"));

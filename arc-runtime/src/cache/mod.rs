@@ -659,12 +659,12 @@ pub(crate) fn asked<R: Resource>(
     params: &[Option<&str>],
     caller: &AuthContext,
 ) -> Option<Asked> {
-    let settings = R::META.cache.as_ref()?;
+    R::META.cache?;
     state.cache()?;
     if R::META.permissions.rule(op).calls_app() {
         return None;
     }
-    Some(Asked::new(settings, action, params, caller))
+    Some(Asked::new(R::META, action, params, caller))
 }
 
 /// The fresh answer to what was `asked`, when a request alike asked it before and its entry
