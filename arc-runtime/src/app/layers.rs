@@ -56,10 +56,13 @@ impl App {
             .database(self.db.clone())
             .expose_errors(self.expose_causes);
         let audit_settings = self.audit_settings();
+        let writer = crate::db::Writer::new(&self.db);
+        // The SQL store of idempotency keys writes on the writer too (its seal is in the
+        // write's transaction): a keyed request never waits for a write in SQLite.
         let idempotency = self.idempotency_settings().map(|settings| {
             crate::plugins::idempotency::IdempotencyRuntime::start(
                 settings,
-                self.db.clone(),
+                writer.db().clone(),
                 self.body_limit,
             )
         });
@@ -68,6 +71,7 @@ impl App {
             crate::events::EventsRuntime::start(
                 settings,
                 self.db.clone(),
+                writer.db().clone(),
                 self.metrics.clone(),
                 &resources,
             )
@@ -91,6 +95,7 @@ impl App {
             crate::cache::CacheRuntime::start(self.cache, &resources, self.metrics.clone())
         };
         let state = ArcState(Arc::new(StateInner {
+            writer,
             db: self.db,
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
             limits: self.limits,

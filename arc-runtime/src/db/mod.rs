@@ -1,8 +1,13 @@
-//! Connecting to the database: [`connect`], and the statement events.
+//! Connecting to the database: [`connect`], the statement events, and the one writer that
+//! every write runs on ([`writer`]).
 
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+mod writer;
+
+pub(crate) use writer::Writer;
 
 /// The longest a PostgreSQL statement may run (its `statement_timeout`), below the default
 /// request timeout ([`App::DEFAULT_TIMEOUT`](crate::App::DEFAULT_TIMEOUT)).
@@ -14,7 +19,8 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
 ///
 /// SQLite settings are connection options, so each pooled connection gets WAL,
 /// `synchronous = NORMAL`, foreign keys, a busy timeout and the `REGEXP` function, not only
-/// the first one. On PostgreSQL every connection gets the
+/// the first one. An [`App`](crate::App) over a SQLite file runs its writes on one
+/// connection of its own beside this pool, so they never wait for each other in SQLite. On PostgreSQL every connection gets the
 /// [`STATEMENT_TIMEOUT`](crate::config::STATEMENT_TIMEOUT).
 ///
 /// Every database call is a span of its own (sea-orm's `sea_orm.*` spans, children of the
