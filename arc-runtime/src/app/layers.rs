@@ -57,12 +57,12 @@ impl App {
             .expose_errors(self.expose_causes);
         let audit_settings = self.audit_settings();
         let writer = crate::db::Writer::new(&self.db);
-        // The SQL store of idempotency keys writes on the writer too (its seal is in the
-        // write's transaction): a keyed request never waits for a write in SQLite.
+        // The SQL store of idempotency keys stays on the app's pool: a key's claim must be
+        // answered (409 while its request runs) without waiting for the writer.
         let idempotency = self.idempotency_settings().map(|settings| {
             crate::plugins::idempotency::IdempotencyRuntime::start(
                 settings,
-                writer.db().clone(),
+                self.db.clone(),
                 self.body_limit,
             )
         });

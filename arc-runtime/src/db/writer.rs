@@ -72,10 +72,15 @@ impl Writer {
         &self.db
     }
 
-    /// Begins a write transaction: `BEGIN IMMEDIATE` on SQLite (the write lock from the
-    /// start), the database's default `BEGIN` elsewhere.
-    pub(crate) async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        if self.sqlite {
+    /// Begins a write transaction: on SQLite `BEGIN IMMEDIATE` (the write lock from the
+    /// start) when `immediate`, the database's default `BEGIN` otherwise and elsewhere.
+    ///
+    /// A transaction that runs a resource's hooks is not `immediate`: a hook runs code of
+    /// its own for as long as it takes, and SQLite's write lock held over it would stop every
+    /// writer outside the writer (an idempotency key's claim on the app's pool, another
+    /// process). Writes of this process wait for the writer either way.
+    pub(crate) async fn begin(&self, immediate: bool) -> Result<DatabaseTransaction, DbErr> {
+        if self.sqlite && immediate {
             let options = TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()

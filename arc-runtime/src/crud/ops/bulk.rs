@@ -81,7 +81,7 @@ pub(crate) async fn bulk_create<R: Hooks>(
     if !errors.is_empty() {
         return Err(ArcError::validation(errors));
     }
-    let txn = written::begin(state).await?;
+    let txn = written::begin::<R>(state).await?;
     let mut created = Vec::with_capacity(decoded.len());
     for values in decoded {
         created.push(insert::<R>(state, &txn, caller, values).await?);
@@ -194,7 +194,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
     let data = body::object(body, "data").map_err(ArcError::bad_request)?;
     check_writable::<R>(data, caller)?;
     let values = decode_or_reject::<R>(caller, data, Mode::Patch)?;
-    let txn = written::begin(state).await?;
+    let txn = written::begin::<R>(state).await?;
     let (matched, modified, after) = if R::DECLARED {
         let rows = bulk_rows::<R>(&txn, cond).await?;
         let ctx = WriteContext::new(state, &txn, caller);
@@ -275,7 +275,7 @@ pub(crate) async fn bulk_delete<R: Hooks>(
         let deleted = delete_where::<R, _>(alone.db(), cond).await;
         return Ok(deleted_count(alone.done(deleted).await?));
     }
-    let txn = written::begin(state).await?;
+    let txn = written::begin::<R>(state).await?;
     let (deleted, after) = if R::DECLARED {
         let rows = bulk_rows::<R>(&txn, cond).await?;
         let ctx = WriteContext::new(state, &txn, caller);

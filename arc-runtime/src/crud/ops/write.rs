@@ -49,7 +49,7 @@ pub(crate) async fn create<R: Hooks>(
         let inserted = row.insert(alone.db()).await;
         alone.done(inserted).await?
     } else {
-        let txn = written::begin(state).await?;
+        let txn = written::begin::<R>(state).await?;
         let model = insert::<R>(state, &txn, caller, values).await?;
         let rows = std::slice::from_ref(&model);
         let after = written::record::<R>(state, &txn, caller, Written::created(rows)).await?;
@@ -74,7 +74,7 @@ pub(crate) async fn update<R: Hooks>(
     check_writable::<R>(body, caller)?;
     let id = parse_id::<R>(id)?;
     let values = decode_or_reject::<R>(caller, body, Mode::Patch)?;
-    let txn = written::begin(state).await?;
+    let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
     let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
     let mut row = current.clone().into_active_model();
@@ -134,7 +134,7 @@ pub(crate) async fn delete<R: Hooks>(
 ) -> Result<Deleted, ArcError> {
     let rows = allowed::<R>(Scope::Live, Operation::Delete, caller)?;
     let id = parse_id::<R>(id)?;
-    let txn = written::begin(state).await?;
+    let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
     let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
     let ctx = WriteContext::new(state, &txn, caller);
@@ -165,7 +165,7 @@ pub(crate) async fn restore<R: Hooks>(
     let field = R::META.presets.soft_delete.ok_or_else(not_found::<R>)?;
     let rows = allowed::<R>(Scope::Deleted, Operation::Restore, caller)?;
     let id = parse_id::<R>(id)?;
-    let txn = written::begin(state).await?;
+    let txn = written::begin::<R>(state).await?;
     let write = (Scope::Deleted, rows);
     let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
     let mut row = current.clone().into_active_model();

@@ -18,10 +18,11 @@ use crate::events::{self, Change};
 use crate::hooks::Hooks;
 use crate::resource::Resource;
 
-/// Begins a write's transaction on the app's writer (`BEGIN IMMEDIATE` on SQLite: the write
-/// lock from its first statement, so it never waits in SQLite's busy handler).
-pub(super) async fn begin(state: &ArcState) -> Result<DatabaseTransaction, ArcError> {
-    Ok(state.writer().begin().await?)
+/// Begins a write of `R`'s transaction on the app's writer: `BEGIN IMMEDIATE` on SQLite (the
+/// write lock from its first statement, so it never waits in SQLite's busy handler), unless
+/// the resource has hooks (see [`Writer::begin`](crate::db::Writer::begin)).
+pub(super) async fn begin<R: Hooks>(state: &ArcState) -> Result<DatabaseTransaction, ArcError> {
+    Ok(state.writer().begin(!R::DECLARED).await?)
 }
 
 /// A write of `R` that is one statement and nothing else, run alone on the writer, outside
