@@ -1,4 +1,5 @@
-//! `cargo run --release -p arc-bench [-- SECONDS [ROUNDS]]`: three servers of the shop's
+//! `cargo run --release -p arc-bench [-- SECONDS [ROUNDS]]` (and `-- wal [SECONDS [MODE
+//! [mixed]]]`: the write-ahead log's size under SECONDS of creates): three servers of the shop's
 //! product resource, on copies of seeded SQLite files:
 //!
 //! - `open`: the resource generated without authentication, permissions or tenancy;
@@ -70,6 +71,11 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("serve") => serve(&args[2], Path::new(&args[3])),
+        Some("wal") => wal(
+            args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60),
+            args.get(3).map_or("open", String::as_str),
+            args.get(4).is_some_and(|m| m == "mixed"),
+        ),
         Some("inproc") => inproc(
             args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20_000),
             args.get(3).map(String::as_str),
@@ -190,6 +196,82 @@ async fn router(mode: &str, path: &Path) -> Result<axum::Router> {
         }
         _ => hand::router(db),
     })
+}
+
+/// `arc-bench wal [SECONDS [MODE [mixed]]]`: SECONDS (default 60) of creates on the server
+/// MODE (default `open`), with lists at the same time when `mixed`; the size of the SQLite
+/// file's write-ahead log is sampled every 100 ms and its largest and last sizes printed.
+fn wal(seconds: u64, mode: &str, mixed: bool) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("arc-bench-wal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let (open_seed, _, ids) = rt.block_on(seed(&dir))?;
+    let db = dir.join(format!("{mode}-wal.db"));
+    std::fs::copy(&open_seed, &db)?;
+    let server = Server::start(mode, &db)?;
+    let mut routes = requests(Arc::new(ids), server.addr, "");
+    let (create_name, create_status, create) = routes.pop().ok_or("no create")?;
+    let (_, _, list) = routes.swap_remove(0);
+    let wal_path = PathBuf::from(format!("{}-wal", db.display()));
+    let size = move || std::fs::metadata(&wal_path).map_or(0, |m| m.len());
+    let duration = Duration::from_secs(seconds);
+    let (stats, largest) = rt.block_on(async {
+        let sampler = async {
+            let mut largest = 0;
+            let end = tokio::time::Instant::now() + duration + Duration::from_secs(1);
+            while tokio::time::Instant::now() < end {
+                largest = largest.max(size());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            largest
+        };
+        let half = CONCURRENCY / 2;
+        let creates = load::drive(
+            server.addr,
+            create,
+            create_status,
+            if mixed { half } else { CONCURRENCY },
+            Duration::from_secs(1),
+            duration,
+        );
+        let lists = async {
+            if mixed {
+                let s = load::drive(
+                    server.addr,
+                    list,
+                    200,
+                    half,
+                    Duration::from_secs(1),
+                    duration,
+                );
+                Some(s.await)
+            } else {
+                None
+            }
+        };
+        let (stats, lists, largest) = tokio::join!(creates, lists, sampler);
+        if let Some(l) = lists {
+            eprintln!("  lists: {:.0} req/s, {} errors", l.per_sec, l.errors);
+        }
+        (stats, largest)
+    });
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "{mode} {create_name}{}: {seconds} s, {:.0} req/s, p99 {:.1} ms, {} errors; WAL largest {:.1} MiB, last {:.1} MiB; database {:.1} MiB",
+        if mixed { " with lists at once" } else { "" },
+        stats.per_sec,
+        stats.p99_us as f64 / 1000.0,
+        stats.errors,
+        mib(largest),
+        mib(size()),
+        mib(std::fs::metadata(&db).map_or(0, |m| m.len()))
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 /// `arc-bench inproc [N [MODE [ROUTE]]]`: N in-process requests per route and server (no

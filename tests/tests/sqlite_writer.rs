@@ -84,3 +84,47 @@ async fn concurrent_mixed_writes_never_meet_in_sqlite() {
     );
     app.cleanup().await;
 }
+
+/// The size the writer truncates the write-ahead log under (`db::writer::WAL_LIMIT`).
+const WAL_LIMIT: u64 = 16 << 20;
+
+/// A reader holding its snapshot keeps every checkpoint from finishing, so the write-ahead log
+/// grows past the writer's limit; once the reader is gone, the writer's next checks empty the
+/// log and truncate its file (SQLite alone would keep the file at its largest).
+#[tokio::test]
+async fn the_write_ahead_log_is_truncated_once_readers_let_it() {
+    use arc_runtime::sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    let app = TestApp::sqlite_file_with(arc_tests::ledger::app).await;
+    let create = |i: usize| app.post("/audit-lines", json!({"what": format!("line {i}")}));
+    assert_eq!(create(0).await.status, 201);
+    // A read transaction on the app's pool: its snapshot pins the log.
+    let reader = app.db.begin().await.expect("begin");
+    let count = Statement::from_string(
+        reader.get_database_backend(),
+        "SELECT COUNT(*) FROM audit_lines",
+    );
+    reader.query_one_raw(count).await.expect("read");
+    let mut n = 1;
+    while app.wal_bytes().unwrap_or(0) <= WAL_LIMIT + (4 << 20) && n < 50_000 {
+        assert_eq!(create(n).await.status, 201);
+        n += 1;
+    }
+    let grown = app.wal_bytes().unwrap_or(0);
+    assert!(
+        grown > WAL_LIMIT,
+        "the log grew to {grown} bytes only, after {n} writes"
+    );
+    reader.rollback().await.expect("end the read");
+    // The writer looks at the log every 128 commits; its truncation runs beside the writes.
+    let mut after = 0;
+    while app.wal_bytes().unwrap_or(0) > WAL_LIMIT && after < 1024 {
+        assert_eq!(create(n + after).await.status, 201);
+        after += 1;
+    }
+    let now = app.wal_bytes().unwrap_or(0);
+    assert!(
+        now <= WAL_LIMIT,
+        "the log is still {now} bytes after {after} more writes (it had grown to {grown})"
+    );
+    app.cleanup().await;
+}

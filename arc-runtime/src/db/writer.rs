@@ -11,16 +11,51 @@
 //!
 //! On PostgreSQL, and on a SQLite pool of one connection (`sqlite::memory:`), the writer is
 //! the app's pool itself and a transaction begins as it always did.
+//!
+//! ## The write-ahead log
+//!
+//! SQLite's automatic checkpoint (after a commit that leaves 1000 pages or more in the WAL)
+//! is passive: it copies into the database the pages no reader still needs, and the WAL
+//! starts again from its beginning only when a write finds every page copied **and** no
+//! reader on a snapshot that reads from the WAL. Under a steady stream of reads on the app's
+//! pool there is nearly always such a reader, so the log is never started again and grows
+//! with every commit (checkpoint starvation); before the one writer, writers waiting in the
+//! busy handler on the pool's other connections held those snapshots themselves. So every
+//! [`WAL_CHECK_EVERY`] commits the writer looks at the log's size, and above [`WAL_LIMIT`]
+//! it runs `PRAGMA wal_checkpoint(TRUNCATE)` in a task of its own (on the writer: writes wait
+//! for it; readers that started before it are waited for, readers after it read the
+//! database file), which empties the log and truncates its file.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 /// How long a write waits for the writer before it fails (the app pool's wait, too).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After how many commits the writer looks at the size of the write-ahead log.
+pub(crate) const WAL_CHECK_EVERY: u32 = 128;
+
+/// The size of the write-ahead log above which the writer empties and truncates it (the
+/// automatic checkpoint keeps it near 4 MiB when readers let it).
+pub(crate) const WAL_LIMIT: u64 = 16 << 20;
+
+/// The writer's watch over the write-ahead log of a SQLite file.
+#[derive(Debug)]
+struct Wal {
+    /// The `-wal` file beside the database.
+    path: PathBuf,
+    /// Commits so far.
+    commits: AtomicU32,
+    /// Whether a truncating checkpoint is under way.
+    running: AtomicBool,
+}
 
 /// The connection writes run on (see the module).
 #[derive(Debug, Clone)]
@@ -29,6 +64,8 @@ pub(crate) struct Writer {
     db: DatabaseConnection,
     /// Whether the database is SQLite (transactions begin `IMMEDIATE`).
     sqlite: bool,
+    /// The watch over the write-ahead log, on a writer of its own for a SQLite file.
+    wal: Option<Arc<Wal>>,
 }
 
 impl Writer {
@@ -39,6 +76,7 @@ impl Writer {
         let shared = || Self {
             db: db.clone(),
             sqlite: db.get_database_backend() == DbBackend::Sqlite,
+            wal: None,
         };
         let sea_orm::DatabaseConnectionType::SqlxSqlitePoolConnection(_) = &db.inner else {
             return shared();
@@ -49,6 +87,13 @@ impl Writer {
             return shared();
         }
         let options = (*pool.connect_options()).clone();
+        let mut path = options.get_filename().as_os_str().to_owned();
+        path.push("-wal");
+        let wal = Wal {
+            path: path.into(),
+            commits: AtomicU32::new(0),
+            running: AtomicBool::new(false),
+        };
         let one = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(0)
@@ -64,6 +109,7 @@ impl Writer {
         Self {
             db: writer,
             sqlite: true,
+            wal: Some(Arc::new(wal)),
         }
     }
 
@@ -89,5 +135,46 @@ impl Writer {
         } else {
             self.db.begin().await
         }
+    }
+
+    /// Called after every commit of a write: every [`WAL_CHECK_EVERY`] commits, when the
+    /// write-ahead log is over [`WAL_LIMIT`], empties and truncates it in a task of its own
+    /// (see the module).
+    pub(crate) fn committed(&self) {
+        let Some(wal) = &self.wal else {
+            return;
+        };
+        let n = wal.commits.fetch_add(1, Ordering::Relaxed);
+        if n % WAL_CHECK_EVERY != WAL_CHECK_EVERY - 1 {
+            return;
+        }
+        let size = std::fs::metadata(&wal.path).map_or(0, |m| m.len());
+        if size <= WAL_LIMIT || wal.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (db, wal) = (self.db.clone(), Arc::clone(wal));
+        tokio::spawn(async move {
+            truncate(&db, size).await;
+            wal.running.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)` on the writer `db`, whose log has `size` bytes.
+async fn truncate(db: &DatabaseConnection, size: u64) {
+    let pragma = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(TRUNCATE)");
+    match db.query_one_raw(pragma).await {
+        // (busy, pages in the log, pages checkpointed): busy when a reader or a writer
+        // outside this process held on past the busy timeout; the next check tries again.
+        Ok(Some(row)) => {
+            let busy = row.try_get_by_index::<i64>(0).unwrap_or(1) != 0;
+            if busy {
+                tracing::debug!(wal_bytes = size, "database: the WAL is busy; not truncated");
+            } else {
+                tracing::debug!(wal_bytes = size, "database: the WAL is truncated");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, wal_bytes = size, "database: WAL checkpoint failed"),
     }
 }

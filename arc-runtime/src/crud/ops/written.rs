@@ -61,7 +61,9 @@ impl<'a> Alone<'a> {
         if let Some(bump) = self.bump.take() {
             bump.run().await;
         }
-        Ok(result?)
+        let value = result?;
+        self.state.writer().committed();
+        Ok(value)
     }
 }
 
@@ -150,6 +152,7 @@ pub(super) async fn commit<R: Resource>(
         bump.run().await;
     }
     committed?;
+    state.writer().committed();
     state.committed();
     if let Some(audit) = state.audit() {
         audit.committed(after.entries).await;
