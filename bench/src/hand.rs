@@ -54,7 +54,8 @@ impl<'a> From<&'a product::Model> for ProductOut<'a> {
     }
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+/// The error envelope every server of the bench answers with.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({ "success": false, "error": message });
     (status, Json(body)).into_response()
 }
@@ -79,31 +80,39 @@ async fn list(State(db): State<DatabaseConnection>, Query(q): Query<Paging>) -> 
         Ok(r) => r,
         Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
     };
-    let pages = total.div_ceil(limit);
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Page<'a> {
-        success: bool,
-        docs: Vec<ProductOut<'a>>,
-        page: u64,
-        limit: u64,
-        total: u64,
-        pages: u64,
-        has_next: bool,
-        has_prev: bool,
+    let docs: Vec<_> = docs.iter().map(ProductOut::from).collect();
+    Json(Page::new(docs, page, limit, total)).into_response()
+}
+
+/// A list's answer, as every server of the bench writes it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Page<T> {
+    success: bool,
+    docs: Vec<T>,
+    page: u64,
+    limit: u64,
+    total: u64,
+    pages: u64,
+    has_next: bool,
+    has_prev: bool,
+}
+
+impl<T> Page<T> {
+    /// Page `page` of `limit` rows, `docs`, of `total`.
+    pub(crate) fn new(docs: Vec<T>, page: u64, limit: u64, total: u64) -> Self {
+        let pages = total.div_ceil(limit);
+        Self {
+            success: true,
+            docs,
+            page,
+            limit,
+            total,
+            pages,
+            has_next: page < pages,
+            has_prev: page > 1,
+        }
     }
-    let docs = docs.iter().map(ProductOut::from).collect();
-    let body = Page {
-        success: true,
-        docs,
-        page,
-        limit,
-        total,
-        pages,
-        has_next: page < pages,
-        has_prev: page > 1,
-    };
-    Json(body).into_response()
 }
 
 async fn get_one(State(db): State<DatabaseConnection>, Path(id): Path<String>) -> Response {
@@ -122,24 +131,32 @@ async fn get_one(State(db): State<DatabaseConnection>, Path(id): Path<String>) -
     }
 }
 
+/// A create's body, as every server of the bench reads it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewProduct {
-    name: String,
-    slug: Option<String>,
-    price: i64,
+pub(crate) struct NewProduct {
+    pub(crate) name: String,
+    pub(crate) slug: Option<String>,
+    pub(crate) price: i64,
     #[serde(default)]
-    status: ProductStatus,
-    category_id: Option<Uuid>,
-    cost: Option<i64>,
-    internal_note: Option<String>,
+    pub(crate) status: ProductStatus,
+    pub(crate) category_id: Option<Uuid>,
+    pub(crate) cost: Option<i64>,
+    pub(crate) internal_note: Option<String>,
     #[serde(default)]
-    is_featured: bool,
+    pub(crate) is_featured: bool,
+}
+
+impl NewProduct {
+    /// Whether the body breaks the resource's field rules (the 400 every server answers).
+    pub(crate) fn invalid(&self) -> bool {
+        let name_len = self.name.chars().count();
+        !(1..=200).contains(&name_len) || self.price < 0 || self.cost.is_some_and(|c| c < 0)
+    }
 }
 
 async fn create(State(db): State<DatabaseConnection>, Json(p): Json<NewProduct>) -> Response {
-    let name_len = p.name.chars().count();
-    if !(1..=200).contains(&name_len) || p.price < 0 || p.cost.is_some_and(|c| c < 0) {
+    if p.invalid() {
         return error(StatusCode::BAD_REQUEST, "Validation failed");
     }
     let now = Utc::now();

@@ -1,8 +1,11 @@
-//! `cargo run --release -p arc-bench [-- SECONDS [ROUNDS]]`: three servers of the shop's
+//! `cargo run --release -p arc-bench [-- SECONDS [ROUNDS]]` (and `-- wal [SECONDS [MODE
+//! [mixed]]]`: the write-ahead log's size under SECONDS of creates): three servers of the shop's
 //! product resource, on copies of seeded SQLite files:
 //!
 //! - `open`: the resource generated without authentication, permissions or tenancy;
-//! - `hand`: the same open resource hand-written in axum + sea-orm (the floor);
+//! - `hand`: the same open resource hand-written in axum + sea-orm;
+//! - `floor`: the same three routes in axum over one rusqlite connection used inline, with
+//!   cached prepared statements (the SQLite floor: every table shows each server ÷ floor);
 //! - `secured`: the shop's own resource: bearer JWT, permission rules, multi-tenancy, field
 //!   rules and the created_by hook, called as an admin of the seeded organization;
 //! - `production`: the open resource with the production preset and a rate limit on
@@ -25,6 +28,7 @@
 //! each server's RSS, and the events of the secured server's creates (the shop has events on):
 //! how many its relay published while it ran, at what rate, and their lag.
 
+mod floor;
 mod hand;
 mod load;
 mod open;
@@ -46,9 +50,10 @@ const CONCURRENCY: usize = 32;
 /// `sysconf(_SC_CLK_TCK)` on Linux.
 const CLOCK_TICKS: f64 = 100.0;
 /// The servers, in the order of the first round.
-const MODES: [&str; 7] = [
+const MODES: [&str; 8] = [
     "open",
     "hand",
+    "floor",
     "secured",
     "production",
     "memory",
@@ -66,6 +71,11 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("serve") => serve(&args[2], Path::new(&args[3])),
+        Some("wal") => wal(
+            args.get(2).and_then(|s| s.parse().ok()).unwrap_or(60),
+            args.get(3).map_or("open", String::as_str),
+            args.get(4).is_some_and(|m| m == "mixed"),
+        ),
         Some("inproc") => inproc(
             args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20_000),
             args.get(3).map(String::as_str),
@@ -93,8 +103,7 @@ fn serve(mode: &str, db_path: &Path) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let db = arc_runtime::connect(&sqlite_url(db_path)).await?;
-        let router = router(mode, db).await?;
+        let router = router(mode, db_path).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("{}", listener.local_addr()?.port());
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -114,9 +123,13 @@ fn bare(app: arc_runtime::App) -> arc_runtime::App {
 /// The list every server answers.
 const LIST: &str = "/products?limit=20";
 
-/// The server of `mode` (see the module) over `db`.
-async fn router(mode: &str, db: arc_runtime::sea_orm::DatabaseConnection) -> Result<axum::Router> {
+/// The server of `mode` (see the module) over the database file at `path`.
+async fn router(mode: &str, path: &Path) -> Result<axum::Router> {
     use arc_runtime::config::{KeyBy, RateLimit};
+    if mode == "floor" {
+        return Ok(floor::router(path)?);
+    }
+    let db = arc_runtime::connect(&sqlite_url(path)).await?;
     let open = || arc_runtime::App::new(db.clone()).resource::<open::OpenProduct>();
     Ok(match mode {
         "open" => bare(open()).cursor_secret(b"bench").into_router(),
@@ -185,6 +198,82 @@ async fn router(mode: &str, db: arc_runtime::sea_orm::DatabaseConnection) -> Res
     })
 }
 
+/// `arc-bench wal [SECONDS [MODE [mixed]]]`: SECONDS (default 60) of creates on the server
+/// MODE (default `open`), with lists at the same time when `mixed`; the size of the SQLite
+/// file's write-ahead log is sampled every 100 ms and its largest and last sizes printed.
+fn wal(seconds: u64, mode: &str, mixed: bool) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("arc-bench-wal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let (open_seed, _, ids) = rt.block_on(seed(&dir))?;
+    let db = dir.join(format!("{mode}-wal.db"));
+    std::fs::copy(&open_seed, &db)?;
+    let server = Server::start(mode, &db)?;
+    let mut routes = requests(Arc::new(ids), server.addr, "");
+    let (create_name, create_status, create) = routes.pop().ok_or("no create")?;
+    let (_, _, list) = routes.swap_remove(0);
+    let wal_path = PathBuf::from(format!("{}-wal", db.display()));
+    let size = move || std::fs::metadata(&wal_path).map_or(0, |m| m.len());
+    let duration = Duration::from_secs(seconds);
+    let (stats, largest) = rt.block_on(async {
+        let sampler = async {
+            let mut largest = 0;
+            let end = tokio::time::Instant::now() + duration + Duration::from_secs(1);
+            while tokio::time::Instant::now() < end {
+                largest = largest.max(size());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            largest
+        };
+        let half = CONCURRENCY / 2;
+        let creates = load::drive(
+            server.addr,
+            create,
+            create_status,
+            if mixed { half } else { CONCURRENCY },
+            Duration::from_secs(1),
+            duration,
+        );
+        let lists = async {
+            if mixed {
+                let s = load::drive(
+                    server.addr,
+                    list,
+                    200,
+                    half,
+                    Duration::from_secs(1),
+                    duration,
+                );
+                Some(s.await)
+            } else {
+                None
+            }
+        };
+        let (stats, lists, largest) = tokio::join!(creates, lists, sampler);
+        if let Some(l) = lists {
+            eprintln!("  lists: {:.0} req/s, {} errors", l.per_sec, l.errors);
+        }
+        (stats, largest)
+    });
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "{mode} {create_name}{}: {seconds} s, {:.0} req/s, p99 {:.1} ms, {} errors; WAL largest {:.1} MiB, last {:.1} MiB; database {:.1} MiB",
+        if mixed { " with lists at once" } else { "" },
+        stats.per_sec,
+        stats.p99_us as f64 / 1000.0,
+        stats.errors,
+        mib(largest),
+        mib(size()),
+        mib(std::fs::metadata(&db).map_or(0, |m| m.len()))
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 /// `arc-bench inproc [N [MODE [ROUTE]]]`: N in-process requests per route and server (no
 /// sockets), for the CPU cost of each layer without network noise (run it under
 /// `taskset -c 0`, or `perf stat`/`perf record` it with one MODE and ROUTE: list, get).
@@ -205,8 +294,7 @@ fn inproc(n: usize, only: Option<&str>, route: Option<&str>) -> Result<()> {
             } else {
                 &open_seed
             };
-            let db = arc_runtime::connect(&sqlite_url(seed)).await?;
-            let router = router(mode, db).await?;
+            let router = router(mode, seed).await?;
             let auth = auth_header(mode)?;
             // Parsed once: the client's cost of a header is not the server's.
             let token = auth.trim().strip_prefix("authorization: ").unwrap_or("");
@@ -577,18 +665,24 @@ fn summarize(runs: &[Measured]) -> Summary {
     Summary { routes, rss }
 }
 
-/// A table of `a` against `b`: throughput ratio a/b and CPU ratio b/a.
-fn print(title: &str, (a_name, a): (&str, &Summary), (b_name, b): (&str, &Summary)) {
+/// A table of `a` against `b`: throughput ratio a/b and CPU ratio b/a, and each one's
+/// throughput ÷ the SQLite floor's on the same route.
+fn print(
+    title: &str,
+    (a_name, a): (&str, &Summary),
+    (b_name, b): (&str, &Summary),
+    floor: &Summary,
+) {
     println!();
     println!("{title}");
     println!();
     println!(
-        "| route | {a_name} req/s | p50 | p99 | CPU/req | {b_name} req/s | p50 | p99 | CPU/req | req/s ratio | CPU ratio |"
+        "| route | {a_name} req/s | p50 | p99 | CPU/req | {b_name} req/s | p50 | p99 | CPU/req | req/s ratio | CPU ratio | {a_name} ÷ floor | {b_name} ÷ floor |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (ar, br) in a.routes.iter().zip(&b.routes) {
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for ((ar, br), fr) in a.routes.iter().zip(&b.routes).zip(&floor.routes) {
         println!(
-            "| {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.2}× | {:.2}× |",
+            "| {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.2}× | {:.2}× | {:.2}× | {:.2}× |",
             ar.name,
             ar.per_sec,
             ar.p50_us,
@@ -599,31 +693,58 @@ fn print(title: &str, (a_name, a): (&str, &Summary), (b_name, b): (&str, &Summar
             br.p99_us,
             br.cpu_us,
             ar.per_sec / br.per_sec,
-            br.cpu_us / ar.cpu_us
+            br.cpu_us / ar.cpu_us,
+            ar.per_sec / fr.per_sec,
+            br.per_sec / fr.per_sec
         );
         if ar.errors + br.errors > 0 {
             println!(
-                "|   errors | {} | | | | {} | | | | | |",
+                "|   errors | {} | | | | {} | | | | | | | |",
                 ar.errors, br.errors
             );
         }
     }
     println!();
     println!(
-        "req/s ratio = {a_name} / {b_name} throughput; CPU ratio = {b_name} / {a_name} server CPU per request"
+        "req/s ratio = {a_name} / {b_name} throughput; CPU ratio = {b_name} / {a_name} server CPU per request; ÷ floor = throughput / the SQLite floor's (axum + rusqlite inline) in the same run"
     );
 }
 
+/// The SQLite floor alone: what SQLite itself does on each route here.
+fn print_floor(floor: &Summary) {
+    println!();
+    println!("The SQLite floor (axum + one rusqlite connection used inline, cached statements):");
+    println!();
+    println!("| route | req/s | p50 | p99 | CPU/req |");
+    println!("|---|---:|---:|---:|---:|");
+    for r in &floor.routes {
+        println!(
+            "| {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs |",
+            r.name, r.per_sec, r.p50_us, r.p99_us, r.cpu_us
+        );
+        if r.errors > 0 {
+            println!("|   errors | {} | | | |", r.errors);
+        }
+    }
+}
+
 /// The query cache's lists against the same JSON answered from memory by a bare handler.
-fn print_cache(memory: &Summary, cached: &Summary, stale: &Summary, open: &Summary) {
+fn print_cache(
+    memory: &Summary,
+    cached: &Summary,
+    stale: &Summary,
+    open: &Summary,
+    floor: &Summary,
+) {
     println!();
     println!(
         "The query cache's list (20 of 1000) against a bare axum handler answering the same JSON from memory:"
     );
     println!();
-    println!("| server | req/s | p50 | p99 | CPU/req | req/s ÷ memory |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("| server | req/s | p50 | p99 | CPU/req | req/s ÷ memory | req/s ÷ floor |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     let base = memory.routes[0].per_sec;
+    let floor = floor.routes[0].per_sec;
     let rows = [
         ("memory (bare axum)", &memory.routes[0]),
         ("cached, HIT", &cached.routes[0]),
@@ -633,12 +754,13 @@ fn print_cache(memory: &Summary, cached: &Summary, stale: &Summary, open: &Summa
     ];
     for (name, r) in rows {
         println!(
-            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.2}× |",
+            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.2}× | {:.2}× |",
             r.per_sec,
             r.p50_us,
             r.p99_us,
             r.cpu_us,
-            r.per_sec / base
+            r.per_sec / base,
+            r.per_sec / floor
         );
     }
 }
@@ -728,24 +850,36 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&dir);
 
-    let [open, hand, secured, production, memory, cached, stale] =
-        [0, 1, 2, 3, 4, 5, 6].map(|m| summarize(&runs[m]));
+    let [
+        open,
+        hand,
+        floor,
+        secured,
+        production,
+        memory,
+        cached,
+        stale,
+    ] = [0, 1, 2, 3, 4, 5, 6, 7].map(|m| summarize(&runs[m]));
+    print_floor(&floor);
     print(
         "The generated open resource against the hand-written one:",
         ("open", &open),
         ("hand", &hand),
+        &floor,
     );
     print(
         "With authentication, permissions, tenancy and field rules on, against the open resource:",
         ("secured", &secured),
         ("open", &open),
+        &floor,
     );
     print(
         "The production preset (request spans, metrics, ETags, security headers, CORS, gzip, timeout, load shedding, rate limit) against the bare open resource:",
         ("production", &production),
         ("open", &open),
+        &floor,
     );
-    print_cache(&memory, &cached, &stale, &open);
+    print_cache(&memory, &cached, &stale, &open, &floor);
     println!();
     for (round, o) in outboxes.iter().enumerate() {
         println!(
@@ -760,7 +894,9 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         );
     }
     println!(
-        "server RSS after a run (peak): open {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1}), secured {:.1} MiB ({:.1}), production {:.1} MiB ({:.1}), cached {:.1} MiB ({:.1})",
+        "server RSS after a run (peak): floor {:.1} MiB ({:.1}), open {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1}), secured {:.1} MiB ({:.1}), production {:.1} MiB ({:.1}), cached {:.1} MiB ({:.1})",
+        floor.rss.0,
+        floor.rss.1,
         open.rss.0,
         open.rss.1,
         hand.rss.0,

@@ -188,6 +188,46 @@ impl TestApp {
         app
     }
 
+    /// Like [`TestApp::sqlite_file_with`], on a pool whose connections never wait for a lock
+    /// (a busy timeout of 0, where [`arc_runtime::connect`] waits up to 5 s): two writes that
+    /// meet in SQLite fail with `SQLITE_BUSY` instead of sleeping in its busy handler, so a
+    /// test sees every collision.
+    pub async fn sqlite_file_unwaiting_with(
+        make: impl FnOnce(DatabaseConnection) -> arc_runtime::App,
+    ) -> TestApp {
+        use arc_runtime::sea_orm::sqlx::sqlite::{
+            SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+        };
+        let path = std::env::temp_dir().join(format!(
+            "arc-test-{}.db",
+            arc_runtime::uuid::Uuid::new_v4().simple()
+        ));
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::ZERO);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .expect("sqlite file");
+        let db = arc_runtime::sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+        let mut app = Self::build(db, "sqlite", None, make).await;
+        app.file = Some(path);
+        app
+    }
+
+    /// The size in bytes of the SQLite file's write-ahead log (`<file>-wal`), 0 when there is
+    /// none; `None` when the app is not on a SQLite file.
+    pub fn wal_bytes(&self) -> Option<u64> {
+        let path = self.file.as_ref()?;
+        let wal = format!("{}-wal", path.display());
+        Some(std::fs::metadata(wal).map_or(0, |m| m.len()))
+    }
+
     /// The app `make` builds, on PostgreSQL in a new schema (see [`TestApp::postgres`]).
     pub async fn postgres_with(
         make: impl FnOnce(DatabaseConnection) -> arc_runtime::App,

@@ -57,6 +57,9 @@ impl App {
             .database(self.db.clone())
             .expose_errors(self.expose_causes);
         let audit_settings = self.audit_settings();
+        let writer = crate::db::Writer::new(&self.db);
+        // The SQL store of idempotency keys stays on the app's pool: a key's claim must be
+        // answered (409 while its request runs) without waiting for the writer.
         let idempotency = self.idempotency_settings().map(|settings| {
             crate::plugins::idempotency::IdempotencyRuntime::start(
                 settings,
@@ -69,6 +72,7 @@ impl App {
             crate::events::EventsRuntime::start(
                 settings,
                 self.db.clone(),
+                writer.db().clone(),
                 self.metrics.clone(),
                 &resources,
             )
@@ -92,6 +96,7 @@ impl App {
             crate::cache::CacheRuntime::start(self.cache, &resources, self.metrics.clone())
         };
         let state = ArcState(Arc::new(StateInner {
+            writer,
             db: self.db,
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
             limits: self.limits,

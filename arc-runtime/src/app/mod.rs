@@ -40,6 +40,7 @@ pub struct ArcState(Arc<StateInner>);
 #[derive(Debug)]
 struct StateInner {
     db: DatabaseConnection,
+    writer: crate::db::Writer,
     cursor_key: CursorKey,
     limits: QueryLimits,
     events: Option<Arc<crate::events::EventsRuntime>>,
@@ -51,6 +52,11 @@ impl ArcState {
     /// The database pool.
     pub fn db(&self) -> &DatabaseConnection {
         &self.0.db
+    }
+
+    /// The connection every write runs on (see [`Writer`](crate::db::Writer)).
+    pub(crate) fn writer(&self) -> &crate::db::Writer {
+        &self.0.writer
     }
 
     /// The key that signs keyset cursors.
@@ -94,7 +100,7 @@ impl ArcState {
         event: &E,
     ) -> Result<(), crate::events::PublishError> {
         let events = self.events().map(|e| &**e);
-        crate::events::publish(events, self.db(), None, event).await?;
+        crate::events::publish(events, self.writer().db(), None, event).await?;
         self.committed();
         Ok(())
     }

@@ -81,7 +81,7 @@ async fn relay(runtime: Arc<EventsRuntime>) {
         if now - last_prune > PRUNE_EVERY_MS.min(retention) {
             last_prune = now;
             let before = now.saturating_sub(retention);
-            match outbox::prune(&runtime.db, before).await {
+            match outbox::prune(&runtime.writer, before).await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(rows = n, "events: pruned delivered outbox rows"),
                 Err(e) => tracing::warn!(error = %e, "events: pruning the outbox failed"),
@@ -106,7 +106,7 @@ async fn relay(runtime: Arc<EventsRuntime>) {
             _ = stop.changed() => {}
         }
     }
-    if let Err(e) = outbox::release_lease(&runtime.db, &runtime.instance).await {
+    if let Err(e) = outbox::release_lease(&runtime.writer, &runtime.instance).await {
         tracing::warn!(error = %e, "events: releasing the relay's lease failed");
     }
 }
@@ -125,7 +125,7 @@ async fn hold_lease(runtime: &EventsRuntime) -> Result<bool, sea_orm::DbErr> {
     let now = now_ms();
     let lease = i64::try_from(runtime.settings.lease.as_millis()).unwrap_or(i64::MAX);
     outbox::take_lease(
-        &runtime.db,
+        &runtime.writer,
         &runtime.instance,
         now,
         now.saturating_add(lease),
@@ -184,7 +184,7 @@ async fn round(runtime: &EventsRuntime) -> Result<bool, RoundError> {
         return Ok(false);
     }
     let all = delivered.len();
-    if !outbox::mark_published(&runtime.db, &runtime.instance, &delivered).await? {
+    if !outbox::mark_published(&runtime.writer, &runtime.instance, &delivered).await? {
         tracing::warn!("events: the relay's lease expired before its round was marked");
         return Ok(false);
     }
@@ -464,7 +464,7 @@ async fn deliver(
                         .increment(1);
                 });
                 let kept =
-                    outbox::dead_letter(&runtime.db, &sub.name, event, &error, attempt).await;
+                    outbox::dead_letter(&runtime.writer, &sub.name, event, &error, attempt).await;
                 if let Err(e) = kept {
                     tracing::error!(error = %e, "events: the dead letter could not be stored");
                 }

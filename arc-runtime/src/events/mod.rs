@@ -424,7 +424,11 @@ pub(crate) struct Delivery {
 /// relay and the stream.
 pub(crate) struct EventsRuntime {
     pub(crate) settings: Events,
+    /// The app's pool, for the relay's and the streams' reads.
     pub(crate) db: sea_orm::DatabaseConnection,
+    /// The app's writer ([`Writer`](crate::db::Writer)), for the relay's writes: on SQLite
+    /// they queue with the routes' writes instead of meeting them in SQLite.
+    pub(crate) writer: sea_orm::DatabaseConnection,
     pub(crate) metrics: Option<Metrics>,
     /// The resources by name, for the stream's scoping.
     pub(crate) resources: HashMap<&'static str, &'static ResourceMeta>,
@@ -477,6 +481,7 @@ impl EventsRuntime {
     pub(crate) fn start(
         settings: Events,
         db: sea_orm::DatabaseConnection,
+        writer: sea_orm::DatabaseConnection,
         metrics: Option<Metrics>,
         resources: &[&'static ResourceMeta],
     ) -> Arc<EventsRuntime> {
@@ -490,6 +495,7 @@ impl EventsRuntime {
         let runtime = Arc::new(EventsRuntime {
             settings,
             db,
+            writer,
             metrics,
             resources: resources.iter().map(|m| (m.name, *m)).collect(),
             instance: Uuid::new_v4().to_string(),

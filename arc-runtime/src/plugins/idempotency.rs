@@ -406,6 +406,14 @@ tokio::task_local! {
     static LEASE: Arc<Lease>;
 }
 
+/// Whether the request being served holds an idempotency key that its write must seal (in
+/// the write's transaction, so a write with one always has a transaction).
+pub(crate) fn unsealed() -> bool {
+    LEASE
+        .try_with(|lease| !lease.sealed.load(Ordering::Acquire))
+        .unwrap_or(false)
+}
+
 /// Called by every write just before its commit, in its transaction `txn`: when the request
 /// carries an idempotency key, whether its lease still holds the key (see the module's
 /// page). A lease lost means another attempt of the same request runs: this one rolls back.

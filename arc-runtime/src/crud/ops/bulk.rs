@@ -1,15 +1,16 @@
 //! The bulk writes: create many items all or nothing, and update or delete the rows a filter
-//! selects, in one transaction.
+//! selects, in one transaction (a bulk delete with nothing going with it, see
+//! [`Alone`](super::written::Alone), is its one statement alone).
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, ModelTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    ModelTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
 use serde_json::{Map, Value as Json};
 
 use super::write::{insert, remove};
-use super::written::{self, AfterCommit, Written};
+use super::written::{self, AfterCommit, Alone, Written};
 use super::{MAX_BULK_ITEMS, decode_or_reject, fill_auto, id_text, now, set_values, shape};
 use crate::action::Operation;
 use crate::app::ArcState;
@@ -80,8 +81,7 @@ pub(crate) async fn bulk_create<R: Hooks>(
     if !errors.is_empty() {
         return Err(ArcError::validation(errors));
     }
-    let db = state.db();
-    let txn = db.begin().await?;
+    let txn = written::begin::<R>(state).await?;
     let mut created = Vec::with_capacity(decoded.len());
     for values in decoded {
         created.push(insert::<R>(state, &txn, caller, values).await?);
@@ -194,7 +194,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
     let data = body::object(body, "data").map_err(ArcError::bad_request)?;
     check_writable::<R>(data, caller)?;
     let values = decode_or_reject::<R>(caller, data, Mode::Patch)?;
-    let txn = state.db().begin().await?;
+    let txn = written::begin::<R>(state).await?;
     let (matched, modified, after) = if R::DECLARED {
         let rows = bulk_rows::<R>(&txn, cond).await?;
         let ctx = WriteContext::new(state, &txn, caller);
@@ -270,7 +270,12 @@ pub(crate) async fn bulk_delete<R: Hooks>(
 ) -> Result<BulkDeleted, ArcError> {
     only_members(body, &["filter"])?;
     let cond = bulk_filter::<R>(state, caller, Operation::Delete, body)?;
-    let txn = state.db().begin().await?;
+    if let Some(alone) = Alone::of::<R>(state) {
+        // One statement is the whole write.
+        let deleted = delete_where::<R, _>(alone.db(), cond).await;
+        return Ok(deleted_count(alone.done(deleted).await?));
+    }
+    let txn = written::begin::<R>(state).await?;
     let (deleted, after) = if R::DECLARED {
         let rows = bulk_rows::<R>(&txn, cond).await?;
         let ctx = WriteContext::new(state, &txn, caller);
@@ -330,30 +335,44 @@ pub(crate) async fn bulk_delete<R: Hooks>(
         let after = written::record::<R>(state, &txn, caller, written).await?;
         (deleted.len() as u64, after)
     } else {
-        let deleted = match R::META.presets.soft_delete {
-            Some(i) => {
-                R::Entity::update_many()
-                    .col_expr(R::column(i), Expr::val(now()))
-                    .filter(cond)
-                    .exec(&txn)
-                    .await?
-                    .rows_affected
-            }
-            None => {
-                R::Entity::delete_many()
-                    .filter(cond)
-                    .exec(&txn)
-                    .await?
-                    .rows_affected
-            }
-        };
+        // Nothing goes with the write, but the idempotency key it seals in its transaction.
+        let deleted = delete_where::<R, _>(&txn, cond).await?;
         (deleted, AfterCommit::default())
     };
     written::commit::<R>(state, txn, after).await?;
-    Ok(BulkDeleted {
+    Ok(deleted_count(deleted))
+}
+
+/// Deletes the rows `cond` selects in one statement (soft when the resource is), on `db`.
+/// How many.
+async fn delete_where<R: Resource, C: ConnectionTrait>(
+    db: &C,
+    cond: Condition,
+) -> Result<u64, sea_orm::DbErr> {
+    Ok(match R::META.presets.soft_delete {
+        Some(i) => {
+            R::Entity::update_many()
+                .col_expr(R::column(i), Expr::val(now()))
+                .filter(cond)
+                .exec(db)
+                .await?
+                .rows_affected
+        }
+        None => {
+            R::Entity::delete_many()
+                .filter(cond)
+                .exec(db)
+                .await?
+                .rows_affected
+        }
+    })
+}
+
+fn deleted_count(deleted: u64) -> BulkDeleted {
+    BulkDeleted {
         success: Success,
         data: DeleteCount {
             deleted_count: deleted,
         },
-    })
+    }
 }

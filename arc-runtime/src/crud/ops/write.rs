@@ -1,10 +1,11 @@
 //! The single-row writes, each in one transaction with the resource's hooks: create, update,
-//! delete (soft or for good) and restore.
+//! delete (soft or for good) and restore. A create with nothing going with it (see
+//! [`Alone`](super::written::Alone)) is its `INSERT` alone.
 
-use sea_orm::{ActiveModelTrait, IntoActiveModel, ModelTrait, TransactionTrait};
+use sea_orm::{ActiveModelTrait, IntoActiveModel, ModelTrait};
 use serde_json::{Map, Value as Json};
 
-use super::written::{self, AfterCommit, Written};
+use super::written::{self, AfterCommit, Alone, Written};
 use super::{decode_or_reject, fill_auto, id_text, new_row, now, set_values, shape};
 use crate::action::Operation;
 use crate::app::ArcState;
@@ -43,12 +44,18 @@ pub(crate) async fn create<R: Hooks>(
     may_create::<R>(Operation::Create, caller)?;
     check_writable::<R>(body, caller)?;
     let values = decode_or_reject::<R>(caller, body, Mode::Create)?;
-    let db = state.db();
-    let txn = db.begin().await?;
-    let model = insert::<R>(state, &txn, caller, values).await?;
-    let rows = std::slice::from_ref(&model);
-    let after = written::record::<R>(state, &txn, caller, Written::created(rows)).await?;
-    written::commit::<R>(state, txn, after).await?;
+    let model = if let Some(alone) = Alone::of::<R>(state) {
+        let row = new_row::<R>(values, caller)?;
+        let inserted = row.insert(alone.db()).await;
+        alone.done(inserted).await?
+    } else {
+        let txn = written::begin::<R>(state).await?;
+        let model = insert::<R>(state, &txn, caller, values).await?;
+        let rows = std::slice::from_ref(&model);
+        let after = written::record::<R>(state, &txn, caller, Written::created(rows)).await?;
+        written::commit::<R>(state, txn, after).await?;
+        model
+    };
     let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
     Ok(Created {
         one: One::new(model, shape::<R>(caller), Some("Created successfully")),
@@ -67,8 +74,7 @@ pub(crate) async fn update<R: Hooks>(
     check_writable::<R>(body, caller)?;
     let id = parse_id::<R>(id)?;
     let values = decode_or_reject::<R>(caller, body, Mode::Patch)?;
-    let db = state.db();
-    let txn = db.begin().await?;
+    let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
     let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
     let mut row = current.clone().into_active_model();
@@ -128,8 +134,7 @@ pub(crate) async fn delete<R: Hooks>(
 ) -> Result<Deleted, ArcError> {
     let rows = allowed::<R>(Scope::Live, Operation::Delete, caller)?;
     let id = parse_id::<R>(id)?;
-    let db = state.db();
-    let txn = db.begin().await?;
+    let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
     let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
     let ctx = WriteContext::new(state, &txn, caller);
@@ -160,8 +165,7 @@ pub(crate) async fn restore<R: Hooks>(
     let field = R::META.presets.soft_delete.ok_or_else(not_found::<R>)?;
     let rows = allowed::<R>(Scope::Deleted, Operation::Restore, caller)?;
     let id = parse_id::<R>(id)?;
-    let db = state.db();
-    let txn = db.begin().await?;
+    let txn = written::begin::<R>(state).await?;
     let write = (Scope::Deleted, rows);
     let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
     let mut row = current.clone().into_active_model();

@@ -1,17 +1,71 @@
-//! What follows every write, in one place for all of them: inside its transaction, the
-//! outbox's events and, for an `audited` resource, the audit trail's entries, both made from
-//! the rows before and after the write ([`record`]); then its commit, and what waits for the
-//! commit: the query cache's bump, the relay's wake-up, the trail's count and a store
-//! outside the database ([`commit`]).
+//! Every write starts and ends here. It runs on the app's one writer
+//! ([`Writer`](crate::db::Writer)): in a transaction begun by [`begin`] (`BEGIN IMMEDIATE` on
+//! SQLite), or, when one statement is the whole write and nothing goes with it (no hook of
+//! the resource's, no event, no audit entry, no idempotency key to seal), alone outside any
+//! transaction ([`Alone`]). Inside the transaction, the outbox's events and, for an `audited`
+//! resource, the audit trail's entries, both made from the rows before and after the write
+//! ([`record`]); then its commit, and what waits for the commit: the query cache's bump, the
+//! relay's wake-up, the trail's count and a store outside the database ([`commit`]).
 
-use sea_orm::DatabaseTransaction;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 use crate::app::ArcState;
 use crate::audit::AuditEntry;
 use crate::auth::AuthContext;
+use crate::cache::Bump;
 use crate::error::ArcError;
 use crate::events::{self, Change};
+use crate::hooks::Hooks;
 use crate::resource::Resource;
+
+/// Begins a write of `R`'s transaction on the app's writer: `BEGIN IMMEDIATE` on SQLite (the
+/// write lock from its first statement, so it never waits in SQLite's busy handler), unless
+/// the resource has hooks (see [`Writer::begin`](crate::db::Writer::begin)).
+pub(super) async fn begin<R: Hooks>(state: &ArcState) -> Result<DatabaseTransaction, ArcError> {
+    Ok(state.writer().begin(!R::DECLARED).await?)
+}
+
+/// A write of `R` that is one statement and nothing else, run alone on the writer, outside
+/// any transaction (SQLite's autocommit: no `BEGIN` and `COMMIT` around it). Made by
+/// [`Alone::of`] only when nothing goes with the write: the resource declares no hooks, the
+/// app records no events, the resource is not audited, and the request holds no idempotency
+/// key to seal.
+#[must_use = "finish the write with `done`"]
+pub(super) struct Alone<'a> {
+    state: &'a ArcState,
+    /// The query cache's bump, armed before the statement (see [`commit`]).
+    bump: Option<Bump>,
+}
+
+impl<'a> Alone<'a> {
+    /// The way to run a write of `R` alone, or `None` when it needs its transaction.
+    pub(super) fn of<R: Hooks>(state: &'a ArcState) -> Option<Self> {
+        let alone = !R::DECLARED
+            && state.events().is_none()
+            && !R::META.presets.audited
+            && !crate::plugins::idempotency::unsealed();
+        alone.then(|| Self {
+            state,
+            bump: state.cache().map(|cache| cache.before_commit(R::META)),
+        })
+    }
+
+    /// The connection to run the statement on: the writer's.
+    pub(super) fn db(&self) -> &DatabaseConnection {
+        self.state.writer().db()
+    }
+
+    /// What waits for the statement `result`: the query cache's bump (a failed statement
+    /// bumps too, which costs one miss).
+    pub(super) async fn done<T>(mut self, result: Result<T, DbErr>) -> Result<T, ArcError> {
+        if let Some(bump) = self.bump.take() {
+            bump.run().await;
+        }
+        let value = result?;
+        self.state.writer().committed();
+        Ok(value)
+    }
+}
 
 /// The rows a write touched.
 pub(super) struct Written<'a, M> {
@@ -98,6 +152,7 @@ pub(super) async fn commit<R: Resource>(
         bump.run().await;
     }
     committed?;
+    state.writer().committed();
     state.committed();
     if let Some(audit) = state.audit() {
         audit.committed(after.entries).await;

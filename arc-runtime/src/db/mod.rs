@@ -1,8 +1,13 @@
-//! Connecting to the database: [`connect`], and the statement events.
+//! Connecting to the database: [`connect`], the statement events, and the one writer that
+//! every write runs on ([`writer`]).
 
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+mod writer;
+
+pub(crate) use writer::Writer;
 
 /// The longest a PostgreSQL statement may run (its `statement_timeout`), below the default
 /// request timeout ([`App::DEFAULT_TIMEOUT`](crate::App::DEFAULT_TIMEOUT)).
@@ -13,8 +18,10 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
 /// pooled connection needs.
 ///
 /// SQLite settings are connection options, so each pooled connection gets WAL,
-/// `synchronous = NORMAL`, foreign keys, a busy timeout and the `REGEXP` function, not only
-/// the first one. On PostgreSQL every connection gets the
+/// `synchronous = NORMAL`, foreign keys, a busy timeout, a `journal_size_limit` of 64 MiB
+/// and the `REGEXP` function, not only the first one. An [`App`](crate::App) over a SQLite
+/// file runs its writes on one connection of its own beside this pool, so they never wait
+/// for each other in SQLite. On PostgreSQL every connection gets the
 /// [`STATEMENT_TIMEOUT`](crate::config::STATEMENT_TIMEOUT).
 ///
 /// Every database call is a span of its own (sea-orm's `sea_orm.*` spans, children of the
@@ -48,6 +55,9 @@ pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Database
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
+                // A log started again is cut back to this size (SQLite keeps the file
+                // otherwise); the writer keeps it far below (`writer`'s page).
+                .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string())
                 .with_regexp()
         });
     } else {
@@ -68,6 +78,9 @@ pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Database
     tracing::debug!(backend = ?db.get_database_backend(), "database connected");
     Ok(db)
 }
+
+/// The size SQLite cuts a write-ahead log file back to when the log starts again.
+const JOURNAL_SIZE_LIMIT: u64 = 64 << 20;
 
 /// The `tracing` target of the event every statement of a pool from [`connect`] is reported
 /// as: debug level, with the SQL without its values (`sql`, cut at 300 characters), the
