@@ -700,7 +700,9 @@ pub(crate) async fn hit<R: Resource, O>(
 }
 
 /// The answer of a read of `R` to `question` (asked when [`caches`] says so): from the cache,
-/// else `compute`d as always ([`Cached::Direct`]). `compute` gets its own state so a stale
+/// else `compute`d as always ([`Cached::Direct`]). `asked` is the request's entry in the front
+/// index (from [`asked`], after [`hit`] found no fresh answer): its key is noted, and what
+/// [`hit`] found is used rather than asked again. `compute` gets its own state so a stale
 /// answer can be refreshed after the request is gone.
 pub(crate) async fn read<R, O, F, Fut>(
     state: &ArcState,
