@@ -298,6 +298,11 @@ async fn load_is_shed_with_retry_after() {
     assert_eq!(b.0, 503, "{}", b.2);
     assert_eq!(b.2["code"], "SERVICE_UNAVAILABLE");
     assert_eq!(b.1["retry-after"], "1");
+    assert_eq!(
+        b.2["requestId"],
+        b.1["x-request-id"].to_str().unwrap(),
+        "a shed request is answered under its id"
+    );
     assert_eq!(call(&router, "/work").await.0, 200, "capacity is back");
 }
 

@@ -11,6 +11,7 @@ use super::{App, ArcState, StateInner};
 use crate::error::{ArcError, ErrorCode};
 use crate::plugins::health::{self, Health};
 use crate::plugins::metrics;
+use crate::plugins::pipeline::{InFlight, Pipeline, PipelineLayer};
 use crate::plugins::request_id;
 use crate::plugins::versioning::VersionBy;
 use crate::query::CursorKey;
@@ -20,7 +21,7 @@ impl App {
     /// layers, outermost first: request ids (in the pipeline when neither compression nor
     /// CORS is on), compression, CORS, the pipeline (trace span and context, error envelope,
     /// ETags, security headers, metrics, load shedding, the timeout and panic catching: one
-    /// middleware), then, for the API alone (the resources, the app's routes, the registry
+    /// tower service), then, for the API alone (the resources, the app's routes, the registry
     /// and the 404/405 answers), authentication, rate limits, steps and the app's own layers;
     /// the body limit on the routes that read a body (the app's routes, the resources' writes).
     ///
@@ -196,7 +197,7 @@ impl App {
         }
         let service = service.method_not_allowed_fallback(method_not_allowed);
 
-        let pipeline = crate::plugins::pipeline::Pipeline {
+        let pipeline = Pipeline {
             metrics: self.metrics.clone(),
             expose_causes: self.expose_causes,
             security_headers: self.security_headers,
@@ -204,7 +205,7 @@ impl App {
             timeout: self.timeout,
             in_flight: self
                 .max_in_flight
-                .map(crate::plugins::pipeline::InFlight::new),
+                .map(InFlight::new),
             // A layer in front of the pipeline answers some requests itself (a CORS preflight)
             // and changes others on their way out: the request id layer goes in front of it.
             // Without one, the pipeline gives the ids, and every request crosses one layer
@@ -216,7 +217,7 @@ impl App {
         // fall over too. Readiness says whether the instance can serve, not how busy it is;
         // the probes are cheap and do not count against the limit. The timeout still
         // applies: a readiness check stuck past it is a 503, which is the truth.
-        let probes = crate::plugins::pipeline::Pipeline {
+        let probes = Pipeline {
             in_flight: None,
             ..pipeline.clone()
         };
@@ -232,14 +233,8 @@ impl App {
                 }),
             )
             .method_not_allowed_fallback(method_not_allowed)
-            .layer(from_fn_with_state(
-                Arc::new(probes),
-                crate::plugins::pipeline::layer,
-            ));
-        let mut router = health_routes.merge(service.merge(api).layer(from_fn_with_state(
-            Arc::new(pipeline),
-            crate::plugins::pipeline::layer,
-        )));
+            .layer(PipelineLayer::new(probes));
+        let mut router = health_routes.merge(service.merge(api).layer(PipelineLayer::new(pipeline)));
         if let Some(cors) = &self.cors {
             router = router.layer(cors.layer());
         }

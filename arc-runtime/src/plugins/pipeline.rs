@@ -1,8 +1,11 @@
 //! The one middleware in front of every route, running the always-on plugins in a single
 //! pass: the request's trace and span, metrics, load shedding, the request timeout, panic
-//! catching, the error envelope, security headers and ETags. One middleware rather than one
-//! tower layer each keeps the per-request cost to one boxed future and one service clone,
-//! however many of them are on (a tower layer is cloned with its route on every request).
+//! catching, the error envelope, security headers and ETags. One tower service rather than a
+//! layer each keeps the per-request cost to one boxed future, however many of them are on (a
+//! layer is cloned with its route on every request). It is written by hand rather than with
+//! `axum::middleware::from_fn`, which clones the route under it and boxes it once more on
+//! every request: what the pipeline does before the route runs is synchronous, so it is done
+//! in `call`, and only the waiting is boxed.
 //!
 //! Order, on the way in: the request id (when no layer sits in front of the pipeline, else
 //! the [request id layer](super::request_id) did it), trace, metrics timer, the in-flight
@@ -11,16 +14,21 @@
 //! the final status), then ETags, security headers, metrics, the trace's `traceparent`, and
 //! the request id.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::hygiene::SecurityHeaders;
@@ -64,78 +72,150 @@ impl InFlight {
         }
     }
 
-    fn try_acquire(&self) -> Option<Permit<'_>> {
+    fn try_acquire(&self) -> Option<Permit> {
         let before = self.current.fetch_add(1, Ordering::AcqRel);
-        let permit = Permit(&self.current);
+        let permit = Permit(Arc::clone(&self.current));
         (before < self.max).then_some(permit)
     }
 }
 
 /// One request's place under an [`InFlight`] limit, given back on drop.
-struct Permit<'a>(&'a AtomicUsize);
+struct Permit(Arc<AtomicUsize>);
 
-impl Drop for Permit<'_> {
+impl Drop for Permit {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-/// The middleware: `from_fn_with_state(Arc<Pipeline>, pipeline::layer)` (the App adds it).
-pub(crate) async fn layer(
-    State(pipeline): State<Arc<Pipeline>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    if !pipeline.request_id {
-        return run(&pipeline, req, next).await;
+/// The pipeline as a layer over each route (the App adds it with `Router::layer`).
+#[derive(Clone, Debug)]
+pub(crate) struct PipelineLayer(Arc<Pipeline>);
+
+impl PipelineLayer {
+    pub(crate) fn new(pipeline: Pipeline) -> Self {
+        Self(Arc::new(pipeline))
     }
-    let id = request_id::adopt(&mut req);
-    let mut response = request_id::scope(id.clone(), run(&pipeline, req, next)).await;
-    response.headers_mut().insert(request_id::HEADER, id);
-    response
 }
 
-/// The pipeline, within the request's id.
-async fn run(pipeline: &Pipeline, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let (context, span) = trace::begin(&req);
-    let timer = pipeline.metrics.as_ref().map(|_| Timer::start(&req));
-    let conditional = if pipeline.etag {
-        etag::conditional(&req)
-    } else {
-        None
-    };
-    let response = trace::scope(context, guarded(pipeline, req, next))
-        .instrument(span.clone())
-        .await;
+impl<S> Layer<S> for PipelineLayer {
+    type Service = PipelineService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PipelineService {
+            pipeline: Arc::clone(&self.0),
+            inner,
+        }
+    }
+}
+
+/// The service of [`PipelineLayer`]: the pipeline around one route.
+#[derive(Clone, Debug)]
+pub(crate) struct PipelineService<S> {
+    pipeline: Arc<Pipeline>,
+    inner: S,
+}
+
+/// The pipeline's response future.
+type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> Service<Request> for PipelineService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    /// The way in, up to the route's future: the route's `call` runs here, before the
+    /// request's id and trace are in scope. Under `Router::layer` the route is axum's, whose
+    /// `call` only makes its future (the handler runs when it is polled, in scope).
+    fn call(&mut self, mut req: Request) -> Answer {
+        let pipeline = Arc::clone(&self.pipeline);
+        let id = pipeline.request_id.then(|| request_id::adopt(&mut req));
+        let way_in = WayIn {
+            start: Instant::now(),
+            trace: trace::begin(&req),
+            timer: pipeline.metrics.as_ref().map(|_| Timer::start(&req)),
+            conditional: if pipeline.etag {
+                etag::conditional(&req)
+            } else {
+                None
+            },
+        };
+        // Over the in-flight limit, the route is not called at all.
+        let route = match &pipeline.in_flight {
+            None => Ok((None, self.inner.call(req))),
+            Some(limit) => match limit.try_acquire() {
+                Some(permit) => Ok((Some(permit), self.inner.call(req))),
+                None => Err(()),
+            },
+        };
+        let answer = async move {
+            let response = match route {
+                Ok((permit, route)) => {
+                    let (context, span) = &way_in.trace;
+                    let response = trace::scope(*context, guarded(&pipeline, route))
+                        .instrument(span.clone())
+                        .await;
+                    drop(permit);
+                    response
+                }
+                Err(()) => ArcError::new(ErrorCode::ServiceUnavailable, "Server busy, try again")
+                    .with_retry_after(1)
+                    .into_response(),
+            };
+            Ok(way_out(&pipeline, way_in, response).await)
+        };
+        match id {
+            None => Box::pin(answer),
+            Some(id) => Box::pin(request_id::scope(id.clone(), answer).map(|answer| {
+                answer.map(|mut response| {
+                    response.headers_mut().insert(request_id::HEADER, id);
+                    response
+                })
+            })),
+        }
+    }
+}
+
+/// What the way in noted for the way out.
+struct WayIn {
+    start: Instant,
+    trace: (trace::TraceContext, tracing::Span),
+    timer: Option<Timer>,
+    conditional: Option<Vec<HeaderValue>>,
+}
+
+/// The way out: the envelope first (so metrics and tags see the final status), then ETags,
+/// security headers, metrics and the trace's `traceparent`.
+async fn way_out(pipeline: &Pipeline, way_in: WayIn, response: Response) -> Response {
     let mut response = errors::envelope(response, pipeline.expose_causes);
-    if let Some(if_none_match) = conditional {
+    if let Some(if_none_match) = way_in.conditional {
         response = etag::apply(response, if_none_match).await;
     }
     if let Some(headers) = &pipeline.security_headers {
         headers.apply(&mut response);
     }
-    if let (Some(metrics), Some(timer)) = (&pipeline.metrics, timer) {
+    if let (Some(metrics), Some(timer)) = (&pipeline.metrics, way_in.timer) {
         metrics.observe(timer, &response);
     }
-    trace::finish(&span, &context, start, &mut response);
+    let (context, span) = &way_in.trace;
+    trace::finish(span, context, way_in.start, &mut response);
     response
 }
 
-/// The rest of the stack, under the in-flight limit, the timeout and the panic guard.
-async fn guarded(pipeline: &Pipeline, req: Request, next: Next) -> Response {
-    let _permit = match &pipeline.in_flight {
-        None => None,
-        Some(limit) => match limit.try_acquire() {
-            Some(permit) => Some(permit),
-            None => {
-                return ArcError::new(ErrorCode::ServiceUnavailable, "Server busy, try again")
-                    .with_retry_after(1)
-                    .into_response();
-            }
-        },
-    };
-    let run = AssertUnwindSafe(next.run(req)).catch_unwind();
+/// The route, under the timeout and the panic guard.
+async fn guarded<F>(pipeline: &Pipeline, route: F) -> Response
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    let run = AssertUnwindSafe(route).catch_unwind();
     let outcome = match pipeline.timeout {
         None => run.await,
         Some(limit) => match tokio::time::timeout(limit, run).await {
@@ -147,5 +227,9 @@ async fn guarded(pipeline: &Pipeline, req: Request, next: Next) -> Response {
             }
         },
     };
-    outcome.unwrap_or_else(errors::panic_response)
+    match outcome {
+        Ok(Ok(response)) => response,
+        Ok(Err(never)) => match never {},
+        Err(panic) => errors::panic_response(panic),
+    }
 }
