@@ -220,6 +220,11 @@ impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
                 }
             }
             DbBackend::Sqlite => {
+                // The write lock first: a transaction that reads, then writes while another
+                // connection (a live instance, its relay) commits in between fails at once
+                // with SQLITE_BUSY; one whose first statement writes waits for the lock.
+                db.execute_unprepared(&format!(r#"DELETE FROM "{table}" WHERE 0"#))
+                    .await?;
                 let legacy = db
                     .query_one_raw(Statement::from_sql_and_values(
                         DbBackend::Sqlite,
