@@ -339,13 +339,29 @@ impl From<sea_orm::DbErr> for ArcError {
 }
 
 /// Whether `err` says the database is overloaded: no connection could be had in time, or a
-/// statement was cancelled by its timeout (PostgreSQL's `query_canceled`, SQLSTATE 57014).
+/// statement was cancelled by its timeout (PostgreSQL's `query_canceled`, SQLSTATE 57014;
+/// a SQLite read stopped by the [`Reader`](crate::db::Reader)), or SQLite stayed locked past
+/// the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`).
 fn overloaded(err: &sea_orm::DbErr) -> bool {
     use sea_orm::{DbErr, RuntimeErr};
     match err {
         DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout) => true,
         DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
-            matches!(&**e, sqlx::Error::Database(db) if db.code().as_deref() == Some("57014"))
+            let sqlx::Error::Database(db) = &**e else {
+                return false;
+            };
+            match db.code().as_deref() {
+                Some("57014") => true,
+                // SQLite's SQLITE_BUSY and SQLITE_LOCKED, with their extended codes: a lock
+                // held past the busy timeout.
+                Some(code) if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => code
+                    .parse::<u32>()
+                    .is_ok_and(|code| matches!(code & 0xff, 5 | 6)),
+                _ => false,
+            }
+        }
+        DbErr::Query(RuntimeErr::Internal(message)) => {
+            message == crate::db::STATEMENT_STOPPED || message == crate::db::STATEMENT_BUSY
         }
         _ => false,
     }

@@ -557,7 +557,11 @@ pub trait Resource: Sized + Send + Sync + 'static {
         + Send
         + Sync;
     /// The row as written.
-    type ActiveModel: ActiveModelTrait<Entity = Self::Entity> + ActiveModelBehavior + Send + Sync;
+    type ActiveModel: ActiveModelTrait<Entity = Self::Entity>
+        + ActiveModelBehavior
+        + sea_orm::TryIntoModel<Self::Model>
+        + Send
+        + Sync;
 
     /// The field table.
     const META: &'static ResourceMeta;

@@ -98,6 +98,17 @@ pub struct TestApp {
     file: Option<std::path::PathBuf>,
 }
 
+impl Drop for TestApp {
+    /// Removes the app's SQLite file, if it has one (an open connection keeps reading it).
+    fn drop(&mut self) {
+        if let Some(path) = self.file.take() {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+}
+
 /// A response: status, headers, JSON body (`Null` when empty or not JSON).
 #[derive(Debug)]
 pub struct Reply {
@@ -163,8 +174,16 @@ impl TestApp {
         Self::postgres_with(shop_app).await
     }
 
-    /// The app `make` builds, on a fresh in-memory SQLite database.
+    /// The app `make` builds, on a fresh SQLite database in a file of its own, as an app is
+    /// deployed (its reads inline on connections of their own, its writes on the writer).
     pub async fn sqlite_with(make: impl FnOnce(DatabaseConnection) -> arc_runtime::App) -> TestApp {
+        Self::sqlite_file_with(make).await
+    }
+
+    /// The app `make` builds, on a fresh in-memory SQLite database (one connection).
+    pub async fn sqlite_memory_with(
+        make: impl FnOnce(DatabaseConnection) -> arc_runtime::App,
+    ) -> TestApp {
         let db = arc_runtime::connect("sqlite::memory:")
             .await
             .expect("sqlite");
@@ -173,7 +192,7 @@ impl TestApp {
 
     /// The app `make` builds, on a fresh SQLite database in a file of its own (a pool of
     /// several connections, where `sqlite::memory:` has one: a request can wait inside its
-    /// transaction while others go on). The file is removed by [`TestApp::cleanup`].
+    /// transaction while others go on). The file is removed when the app is dropped.
     pub async fn sqlite_file_with(
         make: impl FnOnce(DatabaseConnection) -> arc_runtime::App,
     ) -> TestApp {
@@ -291,15 +310,12 @@ impl TestApp {
         }
     }
 
-    /// Drops the PostgreSQL schema, or removes the SQLite file.
-    pub async fn cleanup(self) {
-        if let Some(path) = &self.file {
+    /// Drops the PostgreSQL schema (the SQLite file goes when the app is dropped).
+    pub async fn cleanup(mut self) {
+        if self.file.is_some() {
             self.db.close_by_ref().await.ok();
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
         }
-        if let Some((schema, admin)) = self.schema {
+        if let Some((schema, admin)) = self.schema.take() {
             self.db.close_by_ref().await.ok();
             admin
                 .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))

@@ -96,8 +96,10 @@ impl App {
             let resources: Vec<_> = self.resources.iter().map(|r| r.meta).collect();
             crate::cache::CacheRuntime::start(self.cache, &resources, self.metrics.clone())
         };
+        let reader = crate::db::Reader::new(&self.db);
         let state = ArcState(Arc::new(StateInner {
             writer,
+            reader,
             db: self.db,
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
             limits: self.limits,
@@ -203,9 +205,7 @@ impl App {
             security_headers: self.security_headers,
             etag: self.etag,
             timeout: self.timeout,
-            in_flight: self
-                .max_in_flight
-                .map(InFlight::new),
+            in_flight: self.max_in_flight.map(InFlight::new),
             // A layer in front of the pipeline answers some requests itself (a CORS preflight)
             // and changes others on their way out: the request id layer goes in front of it.
             // Without one, the pipeline gives the ids, and every request crosses one layer
@@ -234,7 +234,8 @@ impl App {
             )
             .method_not_allowed_fallback(method_not_allowed)
             .layer(PipelineLayer::new(probes));
-        let mut router = health_routes.merge(service.merge(api).layer(PipelineLayer::new(pipeline)));
+        let mut router =
+            health_routes.merge(service.merge(api).layer(PipelineLayer::new(pipeline)));
         if let Some(cors) = &self.cors {
             router = router.layer(cors.layer());
         }

@@ -41,6 +41,7 @@ pub struct ArcState(Arc<StateInner>);
 struct StateInner {
     db: DatabaseConnection,
     writer: crate::db::Writer,
+    reader: Option<crate::db::Reader>,
     cursor_key: CursorKey,
     limits: QueryLimits,
     events: Option<Arc<crate::events::EventsRuntime>>,
@@ -57,6 +58,15 @@ impl ArcState {
     /// The connection every write runs on (see [`Writer`](crate::db::Writer)).
     pub(crate) fn writer(&self) -> &crate::db::Writer {
         &self.0.writer
+    }
+
+    /// Where the CRUD routes' reads go: inline on a SQLite file (see
+    /// [`Reader`](crate::db::Reader)), else the pool.
+    pub(crate) fn reads(&self) -> crate::db::Reads<'_> {
+        match &self.0.reader {
+            Some(reader) => crate::db::Reads::Inline(reader),
+            None => crate::db::Reads::Pool(&self.0.db),
+        }
     }
 
     /// The key that signs keyset cursors.

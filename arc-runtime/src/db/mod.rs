@@ -1,12 +1,14 @@
-//! Connecting to the database: [`connect`], the statement events, and the one writer that
-//! every write runs on ([`writer`]).
+//! Connecting to the database: [`connect`], the statement events, the one writer that
+//! every write runs on ([`writer`]) and the inline reads of a SQLite file ([`reader`]).
 
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
+mod reader;
 mod writer;
 
+pub(crate) use reader::{Reader, Reads, STATEMENT_BUSY, STATEMENT_STOPPED};
 pub(crate) use writer::Writer;
 
 /// The longest a PostgreSQL statement may run (its `statement_timeout`), below the default
@@ -21,7 +23,10 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
 /// `synchronous = NORMAL`, foreign keys, a busy timeout, a `journal_size_limit` of 64 MiB
 /// and the `REGEXP` function, not only the first one. An [`App`](crate::App) over a SQLite
 /// file runs its writes on one connection of its own beside this pool, so they never wait
-/// for each other in SQLite. On PostgreSQL every connection gets the
+/// for each other in SQLite, and the reads of its routes inline on query-only connections
+/// of their own (no thread hop; a read that runs past a millisecond or two moves to a
+/// blocking thread). Those reads are reported as every statement is (spans and events
+/// below), but a callback set with `set_metric_callback` on this pool does not see them. On PostgreSQL every connection gets the
 /// [`STATEMENT_TIMEOUT`](crate::config::STATEMENT_TIMEOUT).
 ///
 /// Every database call is a span of its own (sea-orm's `sea_orm.*` spans, children of the
@@ -35,9 +40,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 /// Like [`connect`], with the PostgreSQL schema search path set on every connection.
 pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
-    options
-        .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(10));
+    options.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT);
     if url.starts_with("sqlite:") {
         if is_memory(url) {
             // Every new connection to `:memory:` is a new, empty database: keep exactly one
@@ -54,7 +57,7 @@ pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Database
             o.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(BUSY_TIMEOUT)
                 // A log started again is cut back to this size (SQLite keeps the file
                 // otherwise); the writer keeps it far below (`writer`'s page).
                 .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string())
@@ -79,6 +82,13 @@ pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Database
     Ok(db)
 }
 
+/// How long a statement waits for a connection (of the pool, the writer or the readers)
+/// before it fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a SQLite statement waits for a lock (the busy timeout).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The size SQLite cuts a write-ahead log file back to when the log starts again.
 const JOURNAL_SIZE_LIMIT: u64 = 64 << 20;
 
@@ -95,18 +105,22 @@ pub const STATEMENT_TARGET: &str = "sea_orm::statement";
 const MAX_SQL: usize = 300;
 
 fn trace_statement(info: &sea_orm::metric::Info<'_>) {
+    trace(&info.statement.sql, info.elapsed, info.failed);
+}
+
+/// Reports a statement that ran for `elapsed` (see [`STATEMENT_TARGET`]).
+fn trace(sql: &str, elapsed: Duration, failed: bool) {
     if !tracing::enabled!(target: STATEMENT_TARGET, tracing::Level::DEBUG) {
         return;
     }
-    let sql = info.statement.sql.as_str();
     let end = sql
         .char_indices()
         .nth(MAX_SQL)
         .map_or(sql.len(), |(i, _)| i);
     tracing::debug!(
         target: STATEMENT_TARGET,
-        elapsed_ms = info.elapsed.as_secs_f64() * 1e3,
-        failed = info.failed,
+        elapsed_ms = elapsed.as_secs_f64() * 1e3,
+        failed,
         sql = &sql[..end],
         "statement"
     );

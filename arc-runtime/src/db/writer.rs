@@ -7,7 +7,8 @@
 //! the writer is therefore a pool of **one** connection of its own beside the app's pool:
 //! writes wait for it in this process, in order (the pool's fair queue), and a write
 //! transaction starts with `BEGIN IMMEDIATE`, so it holds the write lock from its first
-//! statement. Reads stay on the app's pool (WAL: they never wait for the writer).
+//! statement. Reads go to the app's pool or the inline readers ([`Reader`](super::Reader)); in
+//! WAL mode they never wait for the writer.
 //!
 //! On PostgreSQL, and on a SQLite pool of one connection (`sqlite::memory:`), the writer is
 //! the app's pool itself and a transaction begins as it always did.
@@ -29,15 +30,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::Duration;
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
-
-/// How long a write waits for the writer before it fails (the app pool's wait, too).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// After how many commits the writer looks at the size of the write-ahead log.
 pub(crate) const WAL_CHECK_EVERY: u32 = 128;
@@ -97,7 +94,7 @@ impl Writer {
         let one = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(0)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(super::ACQUIRE_TIMEOUT)
             .idle_timeout(None)
             .max_lifetime(None)
             // A local file's connection does not go away: no ping before each write.

@@ -77,7 +77,7 @@ impl AuditStore for SqlAudit {
                 scope = scope.add(table::Column::Resource.is_in(resources.iter().copied()));
             }
             // The same SQL as a resource's list.
-            let (rows, total) = fetch::<AuditRecord>(&self.db, scope, &query.spec)
+            let (rows, total) = fetch::<AuditRecord>((&self.db).into(), scope, &query.spec)
                 .await
                 .map_err(StoreError::new)?;
             let total = query.counts().then_some(total);

@@ -7,8 +7,8 @@
 //! runs, and the shape, are the question.
 
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, ModelTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, DbBackend, DbErr, EntityTrait, ModelTrait, QueryFilter, QuerySelect,
+    QueryTrait, Select,
 };
 
 use super::{MAX_TREE_ROWS, shape};
@@ -20,6 +20,7 @@ use crate::crud::access::{Scope, decide, find, not_found, parse_id, scope};
 use crate::crud::response::{
     Cached, KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success,
 };
+use crate::db::Reads;
 use crate::error::ArcError;
 use crate::query::{self, Paging, QuerySpec, parse::sort_text, sql};
 use crate::resource::{Resource, Shape};
@@ -80,7 +81,7 @@ pub(crate) async fn list<R: Resource>(
         asked,
         question,
         move |state| async move {
-            let (docs, total) = fetch::<R>(state.db(), rows, &spec).await?;
+            let (docs, total) = fetch::<R>(state.reads(), rows, &spec).await?;
             Ok(listing::<R>(&state, &spec, shown, docs, total))
         },
     ))
@@ -118,17 +119,17 @@ fn pages<R: Resource>(
 /// page and the count of every row selected; with keyset paging, up to one row more than a
 /// page after the cursor (and a count of 0, not asked). What [`listing`] makes an answer of.
 pub(crate) async fn fetch<R: Resource>(
-    db: &DatabaseConnection,
+    reads: Reads<'_>,
     scope: Condition,
     spec: &QuerySpec,
 ) -> Result<(Vec<R::Model>, u64), DbErr> {
-    let (base, page) = pages::<R>(scope, spec, db.get_database_backend());
+    let (base, page) = pages::<R>(scope, spec, reads.backend());
     match &spec.paging {
         Paging::Offset { .. } => {
-            let (total, docs) = tokio::try_join!(base.count(db), page.all(db))?;
+            let (total, docs) = tokio::try_join!(reads.count(base), reads.all(page))?;
             Ok((docs, total))
         }
-        Paging::Keyset { .. } => Ok((page.all(db).await?, 0)),
+        Paging::Keyset { .. } => Ok((reads.all(page).await?, 0)),
     }
 }
 
@@ -225,7 +226,7 @@ async fn one<R: Resource>(
         asked,
         question,
         move |state| async move {
-            let model = ask.one(state.db()).await?.ok_or_else(not_found::<R>)?;
+            let model = state.reads().one(ask).await?.ok_or_else(not_found::<R>)?;
             Ok(One::new(model, shape, None))
         },
     ))
@@ -277,7 +278,7 @@ pub(crate) async fn tree<R: Resource>(
         asked,
         question,
         move |state| async move {
-            let rows = ask.all(state.db()).await?;
+            let rows = state.reads().all(ask).await?;
             if rows.len() as u64 > MAX_TREE_ROWS {
                 return Err(ArcError::bad_request(format!(
                     "the tree has more than {MAX_TREE_ROWS} nodes; page through the list instead"
@@ -333,11 +334,10 @@ pub(crate) async fn children<R: Resource>(
         asked,
         question,
         move |state| async move {
-            let db = state.db();
-            find::<R, _>(db, id, allowed).await?;
+            find::<R, _>(state.db(), id, allowed).await?;
             Ok(Nodes {
                 rows: Rows {
-                    models: ask.all(db).await?,
+                    models: state.reads().all(ask).await?,
                     shape,
                 },
                 tree: None,

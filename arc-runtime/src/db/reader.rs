@@ -1,0 +1,1245 @@
+//! Reads of a SQLite file without a thread hop: the CRUD routes' selects on rusqlite
+//! connections of their own, run inline on the request's task.
+//!
+//! sqlx runs each SQLite connection on a worker thread of its own: every statement is a
+//! message to that thread and a wake-up back, which costs more than a short indexed read
+//! itself. On a SQLite file the app's [`Reads`] therefore go to a [`Reader`]: a few rusqlite
+//! connections (`query_only`: a statement that would write fails), each statement prepared
+//! once and cached, run on the calling thread.
+//!
+//! Running a statement inline blocks the async runtime's thread for as long as it runs, so
+//! an inline statement has a budget ([`INLINE_BUDGET`]): a watchdog thread interrupts it
+//! (`sqlite3_interrupt`, which also stops the steps SQLite's progress handler never sees,
+//! such as a whole-table `COUNT(*)`) when it runs longer, and it runs again from its start on
+//! a blocking thread (`spawn_blocking`), where it may take up to the
+//! [`STATEMENT_TIMEOUT`](super::STATEMENT_TIMEOUT) before it is stopped and answered 503,
+//! like a PostgreSQL statement. A read that would wait for a lock (`SQLITE_BUSY`, rare in
+//! WAL mode) does not wait inline either: it goes to a blocking thread, which waits up to
+//! the busy timeout. So a read holds the runtime's thread for at most the budget and one
+//! tick of the watchdog ([`WATCH_EVERY`]), plus decoding its rows (and, once per connection,
+//! opening it).
+//!
+//! Values are bound and rows decoded as sqlx does it on the same file (UUIDs as 16-byte
+//! blobs, times as RFC 3339 text, decimals read back through `f64`, JSON as text), so a row
+//! reads the same through either. Statements are the ones sea-orm builds; a row becomes the
+//! entity's model through its active model's own conversions. A column of a type the reader
+//! does not decode sends its statements to the pool instead.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use chrono::{
+    DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, SecondsFormat, TimeZone,
+    Utc,
+};
+use rusqlite::types::{Value as Sql, ValueRef};
+use rusqlite::{Connection, InterruptHandle, OpenFlags};
+use sea_orm::sea_query::{Expr, Value};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ColumnType, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    IdenStatic, Iterable, QuerySelect, QueryTrait, RuntimeErr, Select, Statement, TryIntoModel,
+};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use super::{ACQUIRE_TIMEOUT, BUSY_TIMEOUT, STATEMENT_TIMEOUT};
+
+/// How long a statement may run on the async runtime's thread before it is stopped and run
+/// again on a blocking thread.
+const INLINE_BUDGET: Duration = Duration::from_millis(1);
+
+/// How often the watchdog looks at the statements running (while any ran lately).
+const WATCH_EVERY: Duration = Duration::from_millis(1);
+
+/// How many idle looks before the watchdog sleeps until the next statement.
+const WATCH_IDLE: u32 = 100;
+
+/// How many statements each read connection keeps prepared.
+const STATEMENT_CACHE: usize = 64;
+
+/// The message of the error a read stopped by the [`STATEMENT_TIMEOUT`] fails with
+/// (answered 503, see `ArcError`'s `From<DbErr>`).
+pub(crate) const STATEMENT_STOPPED: &str = "the statement ran past its timeout and was stopped";
+
+/// The message of the error a read that waited the whole busy timeout for a lock fails with
+/// (answered 503).
+pub(crate) const STATEMENT_BUSY: &str = "the database stayed locked past the busy timeout";
+
+/// A deadline that is no deadline: no statement runs.
+const IDLE: u64 = u64::MAX;
+
+thread_local! {
+    /// Whether a statement on this thread may wait for a lock: on a blocking thread only.
+    static MAY_WAIT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Where the reads of the CRUD routes go: a [`Reader`] on a SQLite file, else the app's pool
+/// through sea-orm.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Reads<'a> {
+    /// sea-orm on the app's pool (PostgreSQL, `sqlite::memory:`, a pool of the app's own).
+    Pool(&'a DatabaseConnection),
+    /// The reader of a SQLite file.
+    Inline(&'a Reader),
+}
+
+impl<'a> From<&'a DatabaseConnection> for Reads<'a> {
+    fn from(db: &'a DatabaseConnection) -> Self {
+        Self::Pool(db)
+    }
+}
+
+impl Reads<'_> {
+    /// The SQL dialect the statements are built for.
+    pub(crate) fn backend(self) -> DbBackend {
+        match self {
+            Self::Pool(db) => db.get_database_backend(),
+            Self::Inline(_) => DbBackend::Sqlite,
+        }
+    }
+
+    /// Every row `select` finds.
+    pub(crate) async fn all<E: EntityTrait>(self, select: Select<E>) -> Result<Vec<E::Model>, DbErr>
+    where
+        E::Model: Send + 'static,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        match self {
+            Self::Pool(db) => select.all(db).await,
+            Self::Inline(reader) => {
+                let stmt = select.build(DbBackend::Sqlite);
+                match reader
+                    .run("sea_orm.query_all", stmt, Models::<E>::new())
+                    .await
+                {
+                    Err(Unsupported) => select.all(reader.pool()).await,
+                    Ok(done) => done,
+                }
+            }
+        }
+    }
+
+    /// The first row `select` finds.
+    pub(crate) async fn one<E: EntityTrait>(
+        self,
+        select: Select<E>,
+    ) -> Result<Option<E::Model>, DbErr>
+    where
+        E::Model: Send + 'static,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        match self {
+            Self::Pool(db) => select.one(db).await,
+            Self::Inline(reader) => {
+                let stmt = select.clone().limit(1).build(DbBackend::Sqlite);
+                match reader
+                    .run("sea_orm.query_one", stmt, Models::<E>::new())
+                    .await
+                {
+                    Err(Unsupported) => select.one(reader.pool()).await,
+                    Ok(done) => Ok(done?.into_iter().next()),
+                }
+            }
+        }
+    }
+
+    /// How many rows `select` finds (it has no order, limit or offset).
+    pub(crate) async fn count<E: EntityTrait>(self, select: Select<E>) -> Result<u64, DbErr>
+    where
+        E::Model: Sync,
+    {
+        use sea_orm::PaginatorTrait;
+        match self {
+            Self::Pool(db) => select.count(db).await,
+            Self::Inline(reader) => {
+                let stmt = select
+                    .clone()
+                    .select_only()
+                    .column_as(Expr::cust("COUNT(*)"), "num_items")
+                    .build(DbBackend::Sqlite);
+                match reader.run("sea_orm.query_one", stmt, Count).await {
+                    Err(Unsupported) => select.count(reader.pool()).await,
+                    Ok(done) => Ok(done?.into_iter().next().unwrap_or(0)),
+                }
+            }
+        }
+    }
+}
+
+/// A statement's columns or values are of a type the reader does not handle: the pool runs
+/// it.
+struct Unsupported;
+
+/// The read connections of a SQLite file (see the module).
+#[derive(Clone, Debug)]
+pub(crate) struct Reader(Arc<Pool>);
+
+#[derive(Debug)]
+struct Pool {
+    /// The database file.
+    path: PathBuf,
+    /// The app's pool, for the statements the reader does not decode.
+    db: DatabaseConnection,
+    /// Connections not in use.
+    idle: Mutex<Vec<Conn>>,
+    /// One per connection there may be.
+    permits: Arc<Semaphore>,
+    /// What the connections' deadlines count from.
+    epoch: Instant,
+    /// How long a statement may run on a blocking thread.
+    timeout: Duration,
+    /// How many statements ran past their inline budget, or would have waited for a lock,
+    /// and went to a blocking thread.
+    moved: AtomicU64,
+    /// What the watchdog watches.
+    watch: Watch,
+}
+
+/// The watchdog's view of the connections: each one's deadline and the handle that stops
+/// its statement.
+#[derive(Default)]
+struct Watch {
+    /// Every connection opened.
+    conns: Mutex<Vec<(Arc<AtomicU64>, InterruptHandle)>>,
+    /// Whether the watchdog sleeps until woken.
+    asleep: AtomicBool,
+    /// The watchdog's thread, once started (`None`: none could be).
+    thread: std::sync::OnceLock<Option<std::thread::Thread>>,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("asleep", &self.asleep)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // The watchdog sees the pool gone and ends.
+        if let Some(Some(thread)) = self.watch.thread.get() {
+            thread.unpark();
+        }
+    }
+}
+
+/// A read connection, and until when its statement may run.
+struct Conn {
+    db: Connection,
+    /// Nanoseconds after the pool's epoch ([`IDLE`] between statements); the watchdog stops
+    /// a statement past it.
+    deadline: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").finish_non_exhaustive()
+    }
+}
+
+/// Why a statement failed.
+enum Failure {
+    /// It was stopped: past its deadline.
+    Interrupted,
+    /// It would have waited for a lock (inline), or waited the whole busy timeout.
+    Busy,
+    /// A column or value the reader does not handle.
+    Unsupported,
+    /// Anything else.
+    Db(DbErr),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::OperationInterrupted) => Self::Interrupted,
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Self::Busy
+            }
+            _ => Self::Db(query_err(err)),
+        }
+    }
+}
+
+impl From<DbErr> for Failure {
+    fn from(err: DbErr) -> Self {
+        Self::Db(err)
+    }
+}
+
+fn query_err(err: impl std::fmt::Display) -> DbErr {
+    DbErr::Query(RuntimeErr::Internal(err.to_string()))
+}
+
+/// Resets [`MAY_WAIT`] when dropped, a panic included.
+struct Waiting;
+
+impl Waiting {
+    fn begin() -> Self {
+        MAY_WAIT.set(true);
+        Self
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        MAY_WAIT.set(false);
+    }
+}
+
+impl Reader {
+    /// The reader of the app whose pool is `db`: on a pool of more than one connection to a
+    /// SQLite file, as many rusqlite connections to the same file (opened on first use);
+    /// `None` otherwise (PostgreSQL, an in-memory database, a file that is not there).
+    pub(crate) fn new(db: &DatabaseConnection) -> Option<Self> {
+        let sea_orm::DatabaseConnectionType::SqlxSqlitePoolConnection(_) = &db.inner else {
+            return None;
+        };
+        let pool = db.get_sqlite_connection_pool();
+        let size = pool.options().get_max_connections();
+        let path = pool.connect_options().get_filename().to_owned();
+        // One connection (`:memory:`), or an in-memory database by URI: a connection of our
+        // own would be another, empty database.
+        let memory = path.to_string_lossy().starts_with("file:");
+        if size <= 1 || memory || !path.is_file() {
+            return None;
+        }
+        tracing::debug!(
+            connections = size,
+            "database: inline readers for the SQLite file"
+        );
+        Some(Self(Arc::new(Pool {
+            path,
+            db: db.clone(),
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(usize::try_from(size).unwrap_or(1))),
+            epoch: Instant::now(),
+            timeout: STATEMENT_TIMEOUT,
+            moved: AtomicU64::new(0),
+            watch: Watch::default(),
+        })))
+    }
+
+    /// The app's pool.
+    fn pool(&self) -> &DatabaseConnection {
+        &self.0.db
+    }
+
+    /// Runs `stmt`, each row decoded by `decode`, inline within [`INLINE_BUDGET`], else on a
+    /// blocking thread (see the module); in a span named as sea-orm names its own.
+    /// `Err(Unsupported)` when the reader cannot run it (the caller asks the pool).
+    async fn run<D: Decode>(
+        &self,
+        name: &'static str,
+        stmt: Statement,
+        decode: D,
+    ) -> Result<Result<Vec<D::Out>, DbErr>, Unsupported> {
+        let span = tracing::info_span!(
+            "sea_orm.query",
+            otel.name = name,
+            otel.kind = "client",
+            db.system = "sqlite",
+            db.operation = "SELECT",
+            db.statement = stmt.sql.as_str(),
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = self
+            .query(stmt.clone(), decode)
+            .instrument(span.clone())
+            .await;
+        let result = match result {
+            Err(Failure::Unsupported) => return Err(Unsupported),
+            Err(Failure::Interrupted) => Err(query_err(STATEMENT_STOPPED)),
+            Err(Failure::Busy) => Err(query_err(STATEMENT_BUSY)),
+            Err(Failure::Db(err)) => Err(err),
+            Ok(rows) => Ok(rows),
+        };
+        match &result {
+            Ok(_) => span.record("otel.status_code", "OK"),
+            Err(e) => {
+                span.record("otel.status_code", "ERROR");
+                span.record("exception.message", tracing::field::display(e))
+            }
+        };
+        super::trace(&stmt.sql, started.elapsed(), result.is_err());
+        Ok(result)
+    }
+
+    async fn query<D: Decode>(&self, stmt: Statement, decode: D) -> Result<Vec<D::Out>, Failure> {
+        let permits = Arc::clone(&self.0.permits);
+        let permit = match Arc::clone(&permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => tokio::time::timeout(ACQUIRE_TIMEOUT, permits.acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .ok_or(DbErr::ConnectionAcquire(
+                    sea_orm::error::ConnAcquireErr::Timeout,
+                ))?,
+        };
+        let conn = self.checkout()?;
+        match conn.query(&self.0, &stmt, &decode, INLINE_BUDGET) {
+            Err(Failure::Interrupted | Failure::Busy) => {}
+            done => {
+                self.checkin(conn);
+                return done;
+            }
+        }
+        // Too long (or a lock to wait for) for the runtime's thread: again, on a blocking one.
+        // The connection goes back to the pool from there, even when this request is gone.
+        self.0.moved.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(budget = ?INLINE_BUDGET, "database: a read moved to a blocking thread");
+        let reader = self.clone();
+        let blocking = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let waiting = Waiting::begin();
+            let done = conn.query(&reader.0, &stmt, &decode, reader.0.timeout);
+            drop(waiting);
+            reader.checkin(conn);
+            done
+        });
+        blocking.await.map_err(|e| Failure::Db(query_err(e)))?
+    }
+
+    /// A connection not in use, or a new one.
+    fn checkout(&self) -> Result<Conn, Failure> {
+        let idle = self.0.idle.lock().ok().and_then(|mut idle| idle.pop());
+        match idle {
+            Some(conn) => Ok(conn),
+            None => self
+                .open()
+                .map_err(|e| Failure::Db(DbErr::Conn(RuntimeErr::Internal(e.to_string())))),
+        }
+    }
+
+    fn checkin(&self, conn: Conn) {
+        if let Ok(mut idle) = self.0.idle.lock() {
+            idle.push(conn);
+        }
+    }
+
+    fn open(&self) -> rusqlite::Result<Conn> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let db = Connection::open_with_flags(&self.0.path, flags)?;
+        // Reads only: a statement that would write fails.
+        db.pragma_update(None, "query_only", true)?;
+        db.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        db.busy_handler(Some(busy))?;
+        register_regexp(&db)?;
+        let deadline = Arc::new(AtomicU64::new(IDLE));
+        if let Ok(mut conns) = self.0.watch.conns.lock() {
+            conns.push((Arc::clone(&deadline), db.get_interrupt_handle()));
+        }
+        self.0
+            .watch
+            .thread
+            .get_or_init(|| spawn_watchdog(Arc::downgrade(&self.0)));
+        tracing::debug!(path = %self.0.path.display(), "database: a read connection opened");
+        Ok(Conn { db, deadline })
+    }
+}
+
+/// Starts the watchdog of `pool`: every [`WATCH_EVERY`] it stops the statements past their
+/// deadline; after [`WATCH_IDLE`] looks with none running it sleeps until a statement
+/// starts; it ends with the pool. `None` when no thread could be had (statements then run
+/// unwatched; logged).
+fn spawn_watchdog(pool: Weak<Pool>) -> Option<std::thread::Thread> {
+    let spawned = std::thread::Builder::new()
+        .name("arc-sqlite-watchdog".into())
+        .spawn(move || {
+            let mut idle_looks = 0;
+            while let Some(alive) = pool.upgrade() {
+                if alive.watch.stop_late(alive.epoch) {
+                    idle_looks = 0;
+                } else {
+                    idle_looks += 1;
+                }
+                if idle_looks < WATCH_IDLE {
+                    drop(alive);
+                    std::thread::park_timeout(WATCH_EVERY);
+                    continue;
+                }
+                // Asleep, then one more look: a statement that began before this saw the
+                // watchdog awake and does not wake it.
+                alive.watch.asleep.store(true, Ordering::SeqCst);
+                if alive.watch.stop_late(alive.epoch) {
+                    alive.watch.asleep.store(false, Ordering::SeqCst);
+                    idle_looks = 0;
+                    continue;
+                }
+                drop(alive);
+                std::thread::park();
+                // Woken by a statement, or by the pool's end.
+                if let Some(alive) = pool.upgrade() {
+                    alive.watch.asleep.store(false, Ordering::SeqCst);
+                }
+                idle_looks = 0;
+            }
+        });
+    match spawned {
+        Ok(handle) => Some(handle.thread().clone()),
+        Err(e) => {
+            tracing::warn!(error = %e, "database: no watchdog thread for the inline reads");
+            None
+        }
+    }
+}
+
+impl Watch {
+    /// Stops every statement past its deadline; whether any statement is running.
+    fn stop_late(&self, epoch: Instant) -> bool {
+        let Ok(conns) = self.conns.lock() else {
+            return false;
+        };
+        let now = nanos_since(epoch);
+        let mut running = false;
+        for (deadline, handle) in conns.iter() {
+            let deadline = deadline.load(Ordering::SeqCst);
+            if deadline != IDLE {
+                running = true;
+                if now > deadline {
+                    handle.interrupt();
+                }
+            }
+        }
+        running
+    }
+
+    /// Wakes the watchdog if it sleeps (a statement begins).
+    fn wake(&self) {
+        if self.asleep.load(Ordering::SeqCst)
+            && let Some(Some(thread)) = self.thread.get()
+        {
+            thread.unpark();
+        }
+    }
+}
+
+fn nanos_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(IDLE - 1)
+}
+
+/// SQLite's busy handler of the read connections: waits (a millisecond at a time, up to the
+/// busy timeout) on a blocking thread only.
+fn busy(tries: i32) -> bool {
+    let waited = Duration::from_millis(u64::try_from(tries).unwrap_or(0));
+    if MAY_WAIT.get() && waited < BUSY_TIMEOUT {
+        std::thread::sleep(Duration::from_millis(1));
+        true
+    } else {
+        false
+    }
+}
+
+impl Conn {
+    /// Runs `stmt`, stopped by the watchdog after `budget`.
+    fn query<D: Decode>(
+        &self,
+        pool: &Pool,
+        stmt: &Statement,
+        decode: &D,
+        budget: Duration,
+    ) -> Result<Vec<D::Out>, Failure> {
+        let limit = u64::try_from(budget.as_nanos()).unwrap_or(IDLE - 1);
+        let deadline = nanos_since(pool.epoch).saturating_add(limit).min(IDLE - 1);
+        let mut tries = 0;
+        loop {
+            self.deadline.store(deadline, Ordering::SeqCst);
+            pool.watch.wake();
+            let result = self.rows(stmt, decode);
+            self.deadline.store(IDLE, Ordering::SeqCst);
+            // The watchdog read the deadline of the statement before this one on this
+            // connection and stopped this one: not late, run it again.
+            let early = nanos_since(pool.epoch) < deadline;
+            match result {
+                Err(Failure::Interrupted) if early && tries < 2 => tries += 1,
+                done => return done,
+            }
+        }
+    }
+
+    fn rows<D: Decode>(&self, stmt: &Statement, decode: &D) -> Result<Vec<D::Out>, Failure> {
+        let mut prepared = self.db.prepare_cached(&stmt.sql)?;
+        if let Some(values) = &stmt.values {
+            for (i, value) in values.0.iter().enumerate() {
+                let value = bind(value).ok_or(Failure::Unsupported)?;
+                prepared.raw_bind_parameter(i + 1, value)?;
+            }
+        }
+        let plan = decode
+            .plan(&prepared.column_names())
+            .ok_or(Failure::Unsupported)?;
+        let mut rows = prepared.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(decode.row(&plan, row)?);
+        }
+        Ok(out)
+    }
+}
+
+/// What a statement's rows become.
+trait Decode: Send + 'static {
+    /// One row, decoded.
+    type Out: Send + 'static;
+    /// What is known of the statement's columns before its first row.
+    type Plan;
+    /// The plan for the statement whose columns are named `columns`; `None` when a column
+    /// is not one this decoder reads.
+    fn plan(&self, columns: &[&str]) -> Option<Self::Plan>;
+    /// One row.
+    fn row(&self, plan: &Self::Plan, row: &rusqlite::Row<'_>) -> Result<Self::Out, DbErr>;
+}
+
+/// The first column as a count.
+struct Count;
+
+impl Decode for Count {
+    type Out = u64;
+    type Plan = ();
+
+    fn plan(&self, _: &[&str]) -> Option<()> {
+        Some(())
+    }
+
+    fn row(&self, (): &(), row: &rusqlite::Row<'_>) -> Result<u64, DbErr> {
+        let n: i64 = row.get(0).map_err(query_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// Rows as `E`'s models: each column's value set on an active model, which becomes the
+/// model (sea-orm's own conversions, as for a row read through it).
+struct Models<E>(PhantomData<fn() -> E>);
+
+impl<E> Models<E> {
+    fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<E: EntityTrait> Decode for Models<E>
+where
+    E::Model: Send + 'static,
+    E::ActiveModel: TryIntoModel<E::Model>,
+{
+    type Out = E::Model;
+    /// Each column's entity column and kind.
+    type Plan = Vec<(E::Column, Kind)>;
+
+    fn plan(&self, columns: &[&str]) -> Option<Self::Plan> {
+        columns
+            .iter()
+            .map(|name| {
+                let column = E::Column::iter().find(|c| c.as_str() == *name)?;
+                Some((column, Kind::of(column.def().get_column_type())?))
+            })
+            .collect()
+    }
+
+    fn row(&self, plan: &Self::Plan, row: &rusqlite::Row<'_>) -> Result<E::Model, DbErr> {
+        let mut model = <E::ActiveModel as ActiveModelTrait>::default();
+        for (i, (column, kind)) in plan.iter().enumerate() {
+            let raw = row.get_ref(i).map_err(query_err)?;
+            let value = kind
+                .decode(raw)
+                .map_err(|e| query_err(format!("column `{}`: {e}", column.as_str())))?;
+            model.try_set(*column, value)?;
+        }
+        model.try_into_model()
+    }
+}
+
+/// The value a column holds, as its model field reads it (sea-orm's `ValueType` takes one
+/// variant of [`Value`] per Rust type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Bool,
+    TinyInt,
+    SmallInt,
+    Int,
+    BigInt,
+    Float,
+    Double,
+    Text,
+    Bytes,
+    Uuid,
+    DateTimeUtc,
+    DateTime,
+    Date,
+    Time,
+    Decimal,
+    Json,
+}
+
+impl Kind {
+    /// The kind of a column of type `ty` (`None`: not read inline).
+    fn of(ty: &ColumnType) -> Option<Self> {
+        Some(match ty {
+            ColumnType::Boolean => Self::Bool,
+            ColumnType::TinyInteger => Self::TinyInt,
+            ColumnType::SmallInteger => Self::SmallInt,
+            ColumnType::Integer => Self::Int,
+            ColumnType::BigInteger => Self::BigInt,
+            ColumnType::Float => Self::Float,
+            ColumnType::Double => Self::Double,
+            ColumnType::String(_) | ColumnType::Text | ColumnType::Enum { .. } => Self::Text,
+            ColumnType::Binary(_) | ColumnType::VarBinary(_) | ColumnType::Blob => Self::Bytes,
+            ColumnType::Uuid => Self::Uuid,
+            ColumnType::TimestampWithTimeZone => Self::DateTimeUtc,
+            ColumnType::DateTime | ColumnType::Timestamp => Self::DateTime,
+            ColumnType::Date => Self::Date,
+            ColumnType::Time => Self::Time,
+            ColumnType::Decimal(_) | ColumnType::Money(_) => Self::Decimal,
+            ColumnType::Json | ColumnType::JsonBinary => Self::Json,
+            _ => return None,
+        })
+    }
+
+    /// `raw` as a value of this kind, read as sqlx reads it.
+    fn decode(self, raw: ValueRef<'_>) -> Result<Value, String> {
+        if raw == ValueRef::Null {
+            return Ok(self.null());
+        }
+        Ok(match self {
+            Self::Bool => Value::Bool(Some(integer(raw)? != 0)),
+            Self::TinyInt => Value::TinyInt(Some(narrow(integer(raw)?)?)),
+            Self::SmallInt => Value::SmallInt(Some(narrow(integer(raw)?)?)),
+            Self::Int => Value::Int(Some(narrow(integer(raw)?)?)),
+            Self::BigInt => Value::BigInt(Some(integer(raw)?)),
+            #[allow(clippy::cast_possible_truncation)]
+            Self::Float => Value::Float(Some(real(raw)? as f32)),
+            Self::Double => Value::Double(Some(real(raw)?)),
+            Self::Text => Value::String(Some(text(raw)?)),
+            Self::Bytes => Value::Bytes(Some(match raw {
+                ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
+                _ => return Err("not a blob".into()),
+            })),
+            Self::Uuid => Value::Uuid(Some(match raw {
+                ValueRef::Blob(b) => uuid::Uuid::from_slice(b).map_err(|e| e.to_string())?,
+                _ => return Err("not a UUID blob".into()),
+            })),
+            Self::DateTimeUtc => Value::ChronoDateTimeUtc(Some(datetime(raw)?.with_timezone(&Utc))),
+            Self::DateTime => Value::ChronoDateTime(Some(datetime(raw)?.naive_local())),
+            Self::Date => Value::ChronoDate(Some(
+                NaiveDate::parse_from_str(&text(raw)?, "%F").map_err(|e| e.to_string())?,
+            )),
+            Self::Time => Value::ChronoTime(Some(time(&text(raw)?)?)),
+            Self::Decimal => {
+                let f = real(raw)?;
+                Value::Decimal(Some(
+                    rust_decimal::Decimal::try_from(f).map_err(|e| e.to_string())?,
+                ))
+            }
+            Self::Json => Value::Json(Some(Box::new(match raw {
+                ValueRef::Text(t) => serde_json::from_slice(t).map_err(|e| e.to_string())?,
+                _ => return Err("not JSON text".into()),
+            }))),
+        })
+    }
+
+    /// The null of this kind.
+    fn null(self) -> Value {
+        match self {
+            Self::Bool => Value::Bool(None),
+            Self::TinyInt => Value::TinyInt(None),
+            Self::SmallInt => Value::SmallInt(None),
+            Self::Int => Value::Int(None),
+            Self::BigInt => Value::BigInt(None),
+            Self::Float => Value::Float(None),
+            Self::Double => Value::Double(None),
+            Self::Text => Value::String(None),
+            Self::Bytes => Value::Bytes(None),
+            Self::Uuid => Value::Uuid(None),
+            Self::DateTimeUtc => Value::ChronoDateTimeUtc(None),
+            Self::DateTime => Value::ChronoDateTime(None),
+            Self::Date => Value::ChronoDate(None),
+            Self::Time => Value::ChronoTime(None),
+            Self::Decimal => Value::Decimal(None),
+            Self::Json => Value::Json(None),
+        }
+    }
+}
+
+/// An integer: a value stored as one (sqlx refuses the others).
+fn integer(raw: ValueRef<'_>) -> Result<i64, String> {
+    match raw {
+        ValueRef::Integer(i) => Ok(i),
+        _ => Err("not an integer".into()),
+    }
+}
+
+/// An integer narrowed to a field's type, refused when it does not fit (as sqlx does).
+fn narrow<T: TryFrom<i64>>(i: i64) -> Result<T, String> {
+    T::try_from(i).map_err(|_| format!("{i} is out of range"))
+}
+
+/// A real number, as SQLite's `sqlite3_value_double` reads one.
+fn real(raw: ValueRef<'_>) -> Result<f64, String> {
+    match raw {
+        #[allow(clippy::cast_precision_loss)]
+        ValueRef::Integer(i) => Ok(i as f64),
+        ValueRef::Real(f) => Ok(f),
+        ValueRef::Text(t) => std::str::from_utf8(t)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| "not a number".into()),
+        _ => Err("not a number".into()),
+    }
+}
+
+/// Text: a value stored as text (sqlx refuses the others).
+fn text(raw: ValueRef<'_>) -> Result<String, String> {
+    match raw {
+        ValueRef::Text(t) => String::from_utf8(t.to_vec()).map_err(|e| e.to_string()),
+        _ => Err("not text".into()),
+    }
+}
+
+/// The time-of-day formats sqlx-sqlite reads.
+const TIME_FORMATS: [&str; 7] = ["%T.f", "%T%.f", "%R", "%RZ", "%T%.fZ", "%R%:z", "%T%.f%:z"];
+
+/// A time of day in one of [`TIME_FORMATS`].
+fn time(text: &str) -> Result<NaiveTime, String> {
+    TIME_FORMATS
+        .iter()
+        .find_map(|format| NaiveTime::parse_from_str(text, format).ok())
+        .ok_or_else(|| format!("invalid time: {text}"))
+}
+
+/// The date and time formats sqlx-sqlite reads besides RFC 3339: SQLite's own, with or
+/// without a zone.
+const DATETIME_FORMATS: [&str; 12] = [
+    "%F %T%.f",
+    "%F %R",
+    "%F %RZ",
+    "%F %R%:z",
+    "%F %T%.fZ",
+    "%F %T%.f%:z",
+    "%FT%R",
+    "%FT%RZ",
+    "%FT%R%:z",
+    "%FT%T%.f",
+    "%FT%T%.fZ",
+    "%FT%T%.f%:z",
+];
+
+/// A point in time as sqlx-sqlite reads one: RFC 3339 or one of SQLite's formats (text), Unix
+/// seconds (integer) or a Julian day number (real).
+fn datetime(raw: ValueRef<'_>) -> Result<DateTime<FixedOffset>, String> {
+    let utc = Utc.fix();
+    let found = match raw {
+        ValueRef::Text(t) => {
+            let t = std::str::from_utf8(t).map_err(|e| e.to_string())?;
+            DateTime::parse_from_rfc3339(t).ok().or_else(|| {
+                DATETIME_FORMATS.iter().find_map(|format| {
+                    DateTime::parse_from_str(t, format).ok().or_else(|| {
+                        NaiveDateTime::parse_from_str(t, format)
+                            .ok()
+                            .map(|d| utc.from_utc_datetime(&d))
+                    })
+                })
+            })
+        }
+        ValueRef::Integer(seconds) => utc.timestamp_opt(seconds, 0).single(),
+        ValueRef::Real(julian) => {
+            let seconds = (julian - 2_440_587.5) * 86_400.0;
+            if seconds.is_finite() {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                utc.timestamp_opt(seconds.trunc() as i64, (seconds.fract() * 1e9).abs() as u32)
+                    .single()
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    found.ok_or_else(|| "not a date and time".into())
+}
+
+/// `value` bound as sqlx-sqlite binds it (sea-query-sqlx's arguments); `None` for a value
+/// the reader does not bind (the pool runs the statement).
+fn bind(value: &Value) -> Option<Sql> {
+    fn or_null<T>(v: Option<T>, f: impl FnOnce(T) -> Sql) -> Sql {
+        v.map_or(Sql::Null, f)
+    }
+    fn rfc3339<Tz: TimeZone>(t: DateTime<Tz>) -> Sql
+    where
+        Tz::Offset: std::fmt::Display,
+    {
+        Sql::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, false))
+    }
+    Some(match value {
+        Value::Bool(v) => or_null(*v, |b| Sql::Integer(i64::from(b))),
+        Value::TinyInt(v) => or_null(*v, |i| Sql::Integer(i64::from(i))),
+        Value::SmallInt(v) => or_null(*v, |i| Sql::Integer(i64::from(i))),
+        Value::Int(v) => or_null(*v, |i| Sql::Integer(i64::from(i))),
+        Value::BigInt(v) => or_null(*v, Sql::Integer),
+        Value::TinyUnsigned(v) => or_null(*v, |i| Sql::Integer(i64::from(i))),
+        Value::SmallUnsigned(v) => or_null(*v, |i| Sql::Integer(i64::from(i))),
+        Value::Unsigned(v) => or_null(*v, |i| Sql::Integer(i64::from(i))),
+        Value::Float(v) => or_null(*v, |f| Sql::Real(f64::from(f))),
+        Value::Double(v) => or_null(*v, Sql::Real),
+        Value::String(v) => or_null(v.clone(), Sql::Text),
+        Value::Char(v) => or_null(*v, |c| Sql::Text(c.to_string())),
+        Value::Enum(sea_orm::sea_query::OptionEnum::Some(e)) => Sql::Text(e.value.to_string()),
+        Value::Enum(sea_orm::sea_query::OptionEnum::None(_)) => Sql::Null,
+        Value::Bytes(v) => or_null(v.clone(), Sql::Blob),
+        Value::Uuid(v) => or_null(*v, |u| Sql::Blob(u.as_bytes().to_vec())),
+        Value::ChronoDateTimeUtc(v) => or_null(*v, rfc3339),
+        Value::ChronoDateTimeLocal(v) => or_null(*v, rfc3339),
+        Value::ChronoDateTimeWithTimeZone(v) => or_null(*v, rfc3339),
+        Value::ChronoDateTime(v) => or_null(*v, |t| Sql::Text(t.format("%F %T%.f").to_string())),
+        Value::ChronoDate(v) => or_null(*v, |d| Sql::Text(d.format("%F").to_string())),
+        Value::ChronoTime(v) => or_null(*v, |t| Sql::Text(t.format("%T%.f").to_string())),
+        Value::Decimal(v) => or_null(*v, |d| Sql::Text(d.to_string())),
+        Value::Json(Some(json)) => Sql::Text(serde_json::to_string(json).ok()?),
+        Value::Json(None) => Sql::Null,
+        _ => return None,
+    })
+}
+
+/// The `REGEXP` function, as sqlx registers it: `subject REGEXP pattern` calls
+/// `regexp(pattern, subject)`; the pattern is compiled once per statement (an invalid one
+/// fails the statement), `NULL` when either argument is. A number is matched as its text
+/// (a real number as Rust writes it, which may differ from SQLite's `%!.15g`).
+fn register_regexp(db: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+    fn text(value: ValueRef<'_>) -> Result<Option<std::borrow::Cow<'_, str>>, BoxError> {
+        Ok(Some(match value {
+            ValueRef::Null => return Ok(None),
+            ValueRef::Integer(i) => i.to_string().into(),
+            ValueRef::Real(f) => f.to_string().into(),
+            ValueRef::Text(t) | ValueRef::Blob(t) => std::str::from_utf8(t)?.into(),
+        }))
+    }
+    db.create_scalar_function(
+        "regexp",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            if ctx.get_raw(0) == ValueRef::Null {
+                return Ok(None);
+            }
+            let regex = ctx.get_or_create_aux(0, |pattern| -> Result<regex::Regex, BoxError> {
+                let pattern = text(pattern)?.unwrap_or_default();
+                Ok(regex::Regex::new(&pattern)?)
+            })?;
+            let subject = text(ctx.get_raw(1)).map_err(rusqlite::Error::UserFunctionError)?;
+            Ok(subject.map(|subject| regex.is_match(&subject)))
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SQLite file of its own, its pool (as [`crate::connect`] opens it) and its reader.
+    async fn file() -> (PathBuf, DatabaseConnection, Reader) {
+        let path =
+            std::env::temp_dir().join(format!("arc-reader-{}.db", uuid::Uuid::new_v4().simple()));
+        let db = crate::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("sqlite file");
+        let reader = Reader::new(&db).expect("a file has a reader");
+        (path, db, reader)
+    }
+
+    /// The first column as an integer, negative ones included.
+    struct Int;
+
+    impl Decode for Int {
+        type Out = i64;
+        type Plan = ();
+
+        fn plan(&self, _: &[&str]) -> Option<()> {
+            Some(())
+        }
+
+        fn row(&self, (): &(), row: &rusqlite::Row<'_>) -> Result<i64, DbErr> {
+            row.get(0).map_err(query_err)
+        }
+    }
+
+    /// `stmt` run by `reader`, decoded by `decode` (it must be one the reader runs).
+    async fn ask<D: Decode>(
+        reader: &Reader,
+        stmt: Statement,
+        decode: D,
+    ) -> Result<Vec<D::Out>, DbErr> {
+        match reader.run("t", stmt, decode).await {
+            Ok(done) => done,
+            Err(Unsupported) => panic!("the reader runs it"),
+        }
+    }
+
+    fn remove(path: &std::path::Path) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    /// A statement that counts to `n`, one row at a time (about 50 ms per million here).
+    fn count_to(n: u64) -> Statement {
+        Statement::from_string(
+            DbBackend::Sqlite,
+            format!(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) \
+                 SELECT count(*) FROM c"
+            ),
+        )
+    }
+
+    #[tokio::test]
+    async fn memory_has_no_reader() {
+        let db = crate::connect("sqlite::memory:").await.expect("sqlite");
+        assert!(Reader::new(&db).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_short_read_runs_inline_and_a_long_one_on_a_blocking_thread() {
+        let (path, _db, reader) = file().await;
+        let short = ask(&reader, count_to(10), Count).await.expect("short");
+        assert_eq!(short, vec![10]);
+        assert_eq!(
+            reader.0.moved.load(Ordering::Relaxed),
+            0,
+            "the short read stayed inline"
+        );
+        // Far past the inline budget: stopped there, run again on a blocking thread, whole.
+        let long = ask(&reader, count_to(3_000_000), Count)
+            .await
+            .expect("long");
+        assert_eq!(long, vec![3_000_000]);
+        assert_eq!(reader.0.moved.load(Ordering::Relaxed), 1);
+        // The connection came back, and its deadline does not stop the next short read.
+        let again = ask(&reader, count_to(10), Count).await.expect("again");
+        assert_eq!(again, vec![10]);
+        assert_eq!(reader.0.idle.lock().unwrap().len(), 1);
+        remove(&path);
+    }
+
+    #[tokio::test]
+    async fn a_read_past_the_statement_timeout_is_stopped_and_answered_503() {
+        let (path, _db, reader) = file().await;
+        let pool = Pool {
+            path: reader.0.path.clone(),
+            db: reader.0.db.clone(),
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(1)),
+            epoch: Instant::now(),
+            timeout: Duration::from_millis(50),
+            moved: AtomicU64::new(0),
+            watch: Watch::default(),
+        };
+        let reader = Reader(Arc::new(pool));
+        // Never ends on its own.
+        let endless = Statement::from_string(
+            DbBackend::Sqlite,
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+        );
+        let err = ask(&reader, endless, Count).await.expect_err("stopped");
+        let answer = crate::ArcError::from(err);
+        assert_eq!(answer.code(), crate::error::ErrorCode::ServiceUnavailable);
+        // The connection is still good.
+        assert_eq!(
+            ask(&reader, count_to(3), Count).await.expect("after"),
+            vec![3]
+        );
+        remove(&path);
+    }
+
+    #[tokio::test]
+    async fn a_whole_table_count_is_stopped_inline_too() {
+        use sea_orm::ConnectionTrait;
+        let (path, db, reader) = file().await;
+        db.execute_unprepared(
+            "CREATE TABLE t (x INTEGER); \
+             WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+             INSERT INTO t SELECT x FROM c",
+        )
+        .await
+        .expect("fill");
+        // One step of SQLite's (OP_Count) that its progress handler never sees: stopped by the
+        // watchdog all the same, and answered whole from a blocking thread.
+        let count = Statement::from_string(DbBackend::Sqlite, "SELECT count(*) FROM t");
+        assert_eq!(
+            ask(&reader, count, Count).await.expect("count"),
+            vec![3_000_000]
+        );
+        assert_eq!(reader.0.moved.load(Ordering::Relaxed), 1);
+        remove(&path);
+    }
+
+    mod probe {
+        use sea_orm::entity::prelude::*;
+
+        /// A table with a column the reader does not decode (`u32`).
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = "probe")]
+        pub(crate) struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i32,
+            pub n: u32,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub(crate) enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    #[tokio::test]
+    async fn columns_it_does_not_decode_are_read_by_the_pool() {
+        use sea_orm::{ConnectionTrait, EntityTrait};
+        let (path, db, reader) = file().await;
+        db.execute_unprepared(
+            "CREATE TABLE probe (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); \
+             INSERT INTO probe VALUES (1, 7), (2, 4000000000)",
+        )
+        .await
+        .expect("fill");
+        let reads = Reads::Inline(&reader);
+        let rows = reads.all(probe::Entity::find()).await.expect("all");
+        assert_eq!(
+            rows,
+            vec![
+                probe::Model { id: 1, n: 7 },
+                probe::Model {
+                    id: 2,
+                    n: 4_000_000_000
+                }
+            ]
+        );
+        let one = reads.one(probe::Entity::find_by_id(2)).await.expect("one");
+        assert_eq!(one.map(|m| m.n), Some(4_000_000_000));
+        assert_eq!(reads.count(probe::Entity::find()).await.expect("count"), 2);
+        remove(&path);
+    }
+
+    #[tokio::test]
+    async fn the_readers_write_nothing() {
+        let (path, db, reader) = file().await;
+        sea_orm::ConnectionTrait::execute_unprepared(&db, "CREATE TABLE t (x INTEGER)")
+            .await
+            .expect("create");
+        let insert =
+            Statement::from_string(DbBackend::Sqlite, "INSERT INTO t VALUES (1) RETURNING x");
+        let refused = ask(&reader, insert, Count).await.expect_err("query_only");
+        assert!(refused.to_string().contains("readonly"), "{refused}");
+        let rows = Statement::from_string(DbBackend::Sqlite, "SELECT count(*) FROM t");
+        assert_eq!(ask(&reader, rows, Count).await.expect("count"), vec![0]);
+        remove(&path);
+    }
+
+    #[tokio::test]
+    async fn regexp_answers_as_sqlx_registers_it() {
+        use sea_orm::ConnectionTrait;
+        let (path, db, reader) = file().await;
+        let cases: [(&str, Option<&str>); 7] = [
+            ("^a", Some("abc")),
+            ("^a", Some("cba")),
+            ("(?i)ACME", Some("acme corp")),
+            ("\\d+", Some("no digits")),
+            ("é", Some("café")),
+            ("x", None),
+            ("^$", Some("")),
+        ];
+        for (pattern, subject) in cases {
+            let stmt = || {
+                Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    "SELECT coalesce(? REGEXP ?, -1)",
+                    [subject.map(str::to_owned).into(), pattern.into()],
+                )
+            };
+            let pooled: i64 = db
+                .query_one_raw(stmt())
+                .await
+                .expect("sqlx")
+                .expect("row")
+                .try_get_by_index(0)
+                .expect("int");
+            let inline = ask(&reader, stmt(), Int).await.expect("inline");
+            assert_eq!(inline, vec![pooled], "{pattern:?} on {subject:?}");
+        }
+        remove(&path);
+    }
+
+    #[test]
+    fn times_read_as_sqlx_writes_them() {
+        let t = Utc
+            .with_ymd_and_hms(2026, 12, 3, 5, 16, 45)
+            .single()
+            .unwrap()
+            + chrono::Duration::microseconds(123_456);
+        let Some(Sql::Text(written)) = bind(&Value::ChronoDateTimeUtc(Some(t))) else {
+            panic!("text")
+        };
+        assert_eq!(
+            datetime(ValueRef::Text(written.as_bytes())).unwrap(),
+            t.fixed_offset()
+        );
+        let sqlite_default = "2026-12-03 05:16:45";
+        assert_eq!(
+            datetime(ValueRef::Text(sqlite_default.as_bytes())).unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 3, 5, 16, 45)
+                .single()
+                .unwrap()
+        );
+        assert_eq!(
+            datetime(ValueRef::Integer(0)).unwrap(),
+            Utc.timestamp_opt(0, 0).single().unwrap().fixed_offset()
+        );
+        assert!(datetime(ValueRef::Text(b"yesterday")).is_err());
+    }
+
+    #[test]
+    fn uuids_are_blobs_both_ways() {
+        let id = uuid::Uuid::new_v4();
+        let Some(Sql::Blob(bytes)) = bind(&Value::Uuid(Some(id))) else {
+            panic!("blob")
+        };
+        assert_eq!(
+            Kind::Uuid.decode(ValueRef::Blob(&bytes)).unwrap(),
+            Value::Uuid(Some(id))
+        );
+        assert_eq!(
+            Kind::Uuid.decode(ValueRef::Null).unwrap(),
+            Value::Uuid(None)
+        );
+        assert!(Kind::Uuid.decode(ValueRef::Blob(b"short")).is_err());
+    }
+
+    #[test]
+    fn numbers_read_as_sqlite_converts_them() {
+        assert_eq!(
+            Kind::Int.decode(ValueRef::Integer(7)).unwrap(),
+            Value::Int(Some(7))
+        );
+        assert_eq!(
+            Kind::Double.decode(ValueRef::Integer(2)).unwrap(),
+            Value::Double(Some(2.0))
+        );
+        assert_eq!(
+            Kind::Decimal.decode(ValueRef::Text(b"12.5")).unwrap(),
+            Value::Decimal(Some(rust_decimal::Decimal::new(125, 1)))
+        );
+        assert_eq!(
+            Kind::Bool.decode(ValueRef::Integer(1)).unwrap(),
+            Value::Bool(Some(true))
+        );
+        assert!(Kind::BigInt.decode(ValueRef::Text(b"many")).is_err());
+    }
+}
