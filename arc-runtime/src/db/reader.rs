@@ -15,9 +15,11 @@
 //! [`STATEMENT_TIMEOUT`](super::STATEMENT_TIMEOUT) before it is stopped and answered 503,
 //! like a PostgreSQL statement. A read that would wait for a lock (`SQLITE_BUSY`, rare in
 //! WAL mode) does not wait inline either: it goes to a blocking thread, which waits up to
-//! the busy timeout. So a read holds the runtime's thread for at most the budget and one
-//! tick of the watchdog ([`WATCH_EVERY`]), plus decoding its rows (and, once per connection,
-//! opening it).
+//! about the busy timeout. So a read holds the runtime's thread for about the budget and
+//! one tick of the watchdog ([`WATCH_EVERY`]) at most, its rows decoded within (plus, once
+//! per connection, opening it; plus the scheduling delay of a loaded machine). Without a
+//! watchdog thread (none could be started) the reads go to the pool. Not bounded: SQLite's
+//! own retries for a WAL read lock, which only a crashed writer's recovery makes long.
 //!
 //! Values are bound and rows decoded as sqlx does it on the same file (UUIDs as 16-byte
 //! blobs, times as RFC 3339 text, decimals read back through `f64`, JSON as text), so a row
@@ -385,6 +387,11 @@ impl Reader {
                 ))?,
         };
         let conn = self.checkout()?;
+        if self.0.watch.thread.get().is_some_and(Option::is_none) {
+            // No watchdog could be started: nothing would stop a statement run here.
+            self.checkin(conn);
+            return Err(Failure::Unsupported);
+        }
         match conn.query(&self.0, &stmt, &decode, INLINE_BUDGET) {
             Err(Failure::Interrupted | Failure::Busy) => {}
             done => {
@@ -436,9 +443,12 @@ impl Reader {
         db.busy_handler(Some(busy))?;
         register_regexp(&db)?;
         let deadline = Arc::new(AtomicU64::new(IDLE));
-        if let Ok(mut conns) = self.0.watch.conns.lock() {
-            conns.push((Arc::clone(&deadline), db.get_interrupt_handle()));
-        }
+        self.0
+            .watch
+            .conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((Arc::clone(&deadline), db.get_interrupt_handle()));
         self.0
             .watch
             .thread
@@ -497,12 +507,16 @@ fn spawn_watchdog(pool: Weak<Pool>) -> Option<std::thread::Thread> {
 impl Watch {
     /// Stops every statement past its deadline; whether any statement is running.
     fn stop_late(&self, epoch: Instant) -> bool {
-        let Ok(conns) = self.conns.lock() else {
-            return false;
-        };
+        let mut conns = self
+            .conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A connection dropped (its request's blocking task cancelled at shutdown) is
+        // watched no more.
+        conns.retain(|(deadline, _)| Arc::strong_count(deadline) > 1);
         let now = nanos_since(epoch);
         let mut running = false;
-        for (deadline, handle) in conns.iter() {
+        for (deadline, handle) in &*conns {
             let deadline = deadline.load(Ordering::SeqCst);
             if deadline != IDLE {
                 running = true;
@@ -528,8 +542,9 @@ fn nanos_since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(IDLE - 1)
 }
 
-/// SQLite's busy handler of the read connections: waits (a millisecond at a time, up to the
-/// busy timeout) on a blocking thread only.
+/// SQLite's busy handler of the read connections: waits (a millisecond at a time, as many
+/// times as the busy timeout has milliseconds: somewhat longer than it) on a blocking thread
+/// only.
 fn busy(tries: i32) -> bool {
     let waited = Duration::from_millis(u64::try_from(tries).unwrap_or(0));
     if MAY_WAIT.get() && waited < BUSY_TIMEOUT {
@@ -537,6 +552,23 @@ fn busy(tries: i32) -> bool {
         true
     } else {
         false
+    }
+}
+
+/// A connection's deadline while its statement runs: back to [`IDLE`] when dropped, a panic
+/// included (the watchdog would otherwise see a statement running for ever).
+struct Running<'a>(&'a AtomicU64);
+
+impl<'a> Running<'a> {
+    fn begin(slot: &'a AtomicU64, deadline: u64) -> Self {
+        slot.store(deadline, Ordering::SeqCst);
+        Self(slot)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.store(IDLE, Ordering::SeqCst);
     }
 }
 
@@ -553,10 +585,10 @@ impl Conn {
         let deadline = nanos_since(pool.epoch).saturating_add(limit).min(IDLE - 1);
         let mut tries = 0;
         loop {
-            self.deadline.store(deadline, Ordering::SeqCst);
+            let running = Running::begin(&self.deadline, deadline);
             pool.watch.wake();
             let result = self.rows(stmt, decode);
-            self.deadline.store(IDLE, Ordering::SeqCst);
+            drop(running);
             // The watchdog read the deadline of the statement before this one on this
             // connection and stopped this one: not late, run it again.
             let early = nanos_since(pool.epoch) < deadline;
@@ -887,6 +919,9 @@ fn bind(value: &Value) -> Option<Sql> {
         Value::TinyUnsigned(v) => or_null(*v, |i| Sql::Integer(i64::from(i))),
         Value::SmallUnsigned(v) => or_null(*v, |i| Sql::Integer(i64::from(i))),
         Value::Unsigned(v) => or_null(*v, |i| Sql::Integer(i64::from(i))),
+        // sea-query's LIMIT and OFFSET.
+        Value::BigUnsigned(Some(i)) => Sql::Integer(i64::try_from(*i).ok()?),
+        Value::BigUnsigned(None) => Sql::Null,
         Value::Float(v) => or_null(*v, |f| Sql::Real(f64::from(f))),
         Value::Double(v) => or_null(*v, Sql::Real),
         Value::String(v) => or_null(v.clone(), Sql::Text),
@@ -1098,6 +1133,80 @@ mod tests {
         pub(crate) enum Relation {}
 
         impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    mod sample {
+        use sea_orm::entity::prelude::*;
+
+        /// A row of every kind of field a resource has.
+        #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+        #[sea_orm(table_name = "sample")]
+        pub(crate) struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: Uuid,
+            pub name: String,
+            pub small: i32,
+            pub big: i64,
+            pub ratio: f64,
+            pub flag: bool,
+            pub at: DateTimeUtc,
+            pub amount: Decimal,
+            pub doc: Json,
+            pub maybe: Option<i64>,
+            pub gone: Option<DateTimeUtc>,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub(crate) enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    #[tokio::test]
+    async fn rows_read_inline_as_the_pool_reads_them() {
+        use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Schema};
+        let (path, db, reader) = file().await;
+        let create = Schema::new(DbBackend::Sqlite).create_table_from_entity(sample::Entity);
+        db.execute(&create).await.expect("table");
+        for i in 0..5_i64 {
+            let row = sample::Model {
+                id: uuid::Uuid::new_v4(),
+                name: format!("row {i} é"),
+                small: i32::try_from(i).unwrap() - 2,
+                big: i64::MAX - i,
+                ratio: 0.1 * i as f64,
+                flag: i % 2 == 0,
+                at: Utc::now() - chrono::Duration::microseconds(i * 1_234_567),
+                amount: rust_decimal::Decimal::new(1234 + i, 2),
+                doc: serde_json::json!({"i": i, "tags": ["a", "b"]}),
+                maybe: (i % 2 == 1).then_some(i),
+                gone: (i == 3).then(Utc::now),
+            };
+            sample::Entity::insert(sea_orm::IntoActiveModel::into_active_model(row))
+                .exec_without_returning(&db)
+                .await
+                .expect("insert");
+        }
+        let select = || {
+            sample::Entity::find()
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(sample::Column::Flag.eq(true))
+                        .add(sample::Column::Small.gt(0)),
+                )
+                .order_by_asc(sample::Column::Big)
+                .limit(3)
+                .offset(1)
+        };
+        let stmt = select().build(DbBackend::Sqlite);
+        // `ask` fails if the reader hands the statement to the pool.
+        let inline = ask(&reader, stmt, Models::<sample::Entity>::new())
+            .await
+            .expect("inline");
+        let pooled = select().all(&db).await.expect("pool");
+        assert_eq!(inline.len(), 3);
+        assert_eq!(inline, pooled);
+        remove(&path);
     }
 
     #[tokio::test]
