@@ -352,10 +352,7 @@ impl Reader {
             exception.message = tracing::field::Empty,
         );
         let started = Instant::now();
-        let result = self
-            .query(stmt.clone(), decode)
-            .instrument(span.clone())
-            .await;
+        let result = self.query(&stmt, decode).instrument(span.clone()).await;
         let result = match result {
             Err(Failure::Unsupported) => return Err(Unsupported),
             Err(Failure::Interrupted) => Err(query_err(STATEMENT_STOPPED)),
@@ -374,7 +371,7 @@ impl Reader {
         Ok(result)
     }
 
-    async fn query<D: Decode>(&self, stmt: Statement, decode: D) -> Result<Vec<D::Out>, Failure> {
+    async fn query<D: Decode>(&self, stmt: &Statement, decode: D) -> Result<Vec<D::Out>, Failure> {
         let permits = Arc::clone(&self.0.permits);
         let permit = match Arc::clone(&permits).try_acquire_owned() {
             Ok(permit) => permit,
@@ -392,7 +389,7 @@ impl Reader {
             self.checkin(conn);
             return Err(Failure::Unsupported);
         }
-        match conn.query(&self.0, &stmt, &decode, INLINE_BUDGET) {
+        match conn.query(&self.0, stmt, &decode, INLINE_BUDGET) {
             Err(Failure::Interrupted | Failure::Busy) => {}
             done => {
                 self.checkin(conn);
@@ -404,6 +401,7 @@ impl Reader {
         self.0.moved.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(budget = ?INLINE_BUDGET, "database: a read moved to a blocking thread");
         let reader = self.clone();
+        let stmt = stmt.clone();
         let blocking = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let waiting = Waiting::begin();
