@@ -309,32 +309,54 @@ impl ArcError {
     }
 }
 
-impl From<sea_orm::DbErr> for ArcError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        match err.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+impl ArcError {
+    /// The answer to a row the database refused: 409 for a unique key, 400 for a foreign
+    /// key; `None` for any other refusal.
+    fn refused(err: &sea_orm::SqlErr) -> Option<Self> {
+        match err {
+            sea_orm::SqlErr::UniqueConstraintViolation(_) => {
                 tracing::debug!(error = %err, "unique constraint violated");
-                Self::new(
+                Some(Self::new(
                     ErrorCode::DuplicateKey,
                     "A record with this value already exists",
-                )
+                ))
             }
-            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
-                Self::bad_request("A referenced record does not exist")
+            sea_orm::SqlErr::ForeignKeyConstraintViolation(_) => {
+                Some(Self::bad_request("A referenced record does not exist"))
             }
-            _ if overloaded(&err) => {
-                // The database is busy (every pooled connection taken) or a statement ran
-                // past the database's own timeout: the server is overloaded, not broken, and
-                // says so (503 with `Retry-After`) rather than answering 500.
-                tracing::warn!(error = %err, "database overloaded");
-                Self::new(
-                    ErrorCode::ServiceUnavailable,
-                    "The database is busy, try again shortly",
-                )
-                .with_retry_after(1)
-            }
-            _ => Self::internal(err),
+            _ => None,
         }
+    }
+}
+
+impl From<crate::db::WriteError> for ArcError {
+    fn from(err: crate::db::WriteError) -> Self {
+        match err {
+            crate::db::WriteError::Refused(refused) => {
+                Self::refused(&refused).unwrap_or_else(|| Self::internal(refused))
+            }
+            crate::db::WriteError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ArcError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        if let Some(refused) = err.sql_err().as_ref().and_then(Self::refused) {
+            return refused;
+        }
+        if !overloaded(&err) {
+            return Self::internal(err);
+        }
+        // The database is busy (every pooled connection taken) or a statement ran past the
+        // database's own timeout: the server is overloaded, not broken, and says so (503
+        // with `Retry-After`) rather than answering 500.
+        tracing::warn!(error = %err, "database overloaded");
+        Self::new(
+            ErrorCode::ServiceUnavailable,
+            "The database is busy, try again shortly",
+        )
+        .with_retry_after(1)
     }
 }
 

@@ -1,6 +1,7 @@
 //! SQLite's one writer: writes that come at once on a SQLite file wait for each other in the
-//! process instead of meeting in SQLite, so none of them needs SQLite's busy handler; and the
-//! write-ahead log stays bounded under sustained writes.
+//! process instead of meeting in SQLite, so none of them needs SQLite's busy handler (creates
+//! alone on the committer, the others in transactions on the writer's connection, taking
+//! turns); and the write-ahead log stays bounded under sustained writes.
 //!
 //! The apps here run on a pool whose connections never wait for a lock (a busy timeout of
 //! 0): a write that met another one in SQLite would fail with `SQLITE_BUSY` (a 500).
@@ -36,6 +37,51 @@ async fn concurrent_creates_never_meet_in_sqlite() {
         app.scalar("SELECT COUNT(*) FROM audit_lines").await,
         2 * AT_ONCE as i64
     );
+    app.cleanup().await;
+}
+
+/// Creates alone (audit lines: the committer's batches) and creates in transactions (entries,
+/// whose hooks write audit lines in theirs) all at once: the two connections take turns, and
+/// every create succeeds.
+#[tokio::test]
+async fn creates_alone_and_in_transactions_at_once_never_meet_in_sqlite() {
+    let app = TestApp::sqlite_file_unwaiting_with(arc_tests::ledger::app).await;
+    let alone = (0..AT_ONCE).map(|i| app.post("/audit-lines", json!({"what": format!("a{i}")})));
+    let in_transactions =
+        (0..AT_ONCE).map(|i| app.post("/entries", json!({"code": format!("t{i}"), "amount": i})));
+    let replies = join_all(alone.chain(in_transactions)).await;
+    for reply in &replies {
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM entries").await,
+        AT_ONCE as i64
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_lines").await,
+        2 * AT_ONCE as i64
+    );
+    app.cleanup().await;
+}
+
+/// Creates at once that repeat each other's slugs: in the committer's batches, each repeat
+/// is answered 409 on its own and every first one is created.
+#[tokio::test]
+async fn a_repeated_slug_among_creates_at_once_is_409_alone() {
+    let app = TestApp::sqlite_file_unwaiting_with(arc_tests::memos::app).await;
+    let token = arc_tests::notes::bearer("boss", &[], Some("acme"), &["admin"]);
+    let headers = [("authorization", token.as_str())];
+    let creates = (0..AT_ONCE).map(|i| {
+        let body = json!({"title": format!("m{i}"), "slug": format!("s{}", i % 8)});
+        app.send(axum::http::Method::POST, "/memos", Some(body), &headers)
+    });
+    let replies = join_all(creates).await;
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    for reply in replies.iter().filter(|r| r.status != 201) {
+        arc_tests::assert_error(reply, 409, "DUPLICATE_KEY");
+    }
+    assert_eq!(created, 8);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM memos").await, 8);
     app.cleanup().await;
 }
 

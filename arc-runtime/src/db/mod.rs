@@ -1,15 +1,20 @@
 //! Connecting to the database: [`connect`], the statement events, the one writer that
-//! every write runs on ([`writer`]) and the inline reads of a SQLite file ([`reader`]).
+//! every write runs on ([`writer`]) with its committer on a SQLite file ([`commit`]), and
+//! the inline reads of a SQLite file ([`reader`]), both over [`rows`].
 
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
+mod commit;
 mod reader;
+mod rows;
+mod wal;
 mod writer;
 
-pub(crate) use reader::{Reader, Reads, STATEMENT_BUSY, STATEMENT_STOPPED};
-pub(crate) use writer::Writer;
+pub(crate) use reader::{Reader, Reads};
+pub(crate) use rows::{STATEMENT_BUSY, STATEMENT_STOPPED};
+pub(crate) use writer::{Txn, WriteError, Writer};
 
 /// The longest a PostgreSQL statement may run (its `statement_timeout`), below the default
 /// request timeout ([`App::DEFAULT_TIMEOUT`](crate::App::DEFAULT_TIMEOUT)).

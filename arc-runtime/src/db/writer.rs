@@ -4,11 +4,14 @@
 //! a pool's connections reads first and asks for the write lock on its first write, so under
 //! concurrency writers collide: they sleep in SQLite's busy handler (a millisecond and more
 //! each time), or fail outright when the read snapshot they hold went stale. On a SQLite file
-//! the writer is therefore a pool of **one** connection of its own beside the app's pool:
-//! writes wait for it in this process, in order (the pool's fair queue), and a write
-//! transaction starts with `BEGIN IMMEDIATE`, so it holds the write lock from its first
-//! statement. Reads go to the app's pool or the inline readers ([`Reader`](super::Reader)); in
-//! WAL mode they never wait for the writer.
+//! the writer is therefore a pool of **one** connection of its own beside the app's pool,
+//! and a write transaction starts with `BEGIN IMMEDIATE`, so it holds the write lock from its
+//! first statement. A create that is one statement and nothing else goes to the
+//! [`Committer`](super::commit) instead, which commits such statements in batches on a
+//! connection of its own. The two take turns ([`Turn`], a fair queue in this process: a
+//! transaction holds it from `BEGIN` to its end, the committer for each batch), so neither
+//! ever sleeps in SQLite's busy handler waiting for the other. Reads go to the app's pool or
+//! the inline readers ([`Reader`](super::Reader)); in WAL mode they never wait for a writer.
 //!
 //! On PostgreSQL, and on a SQLite pool of one connection (`sqlite::memory:`), the writer is
 //! the app's pool itself and a transaction begins as it always did.
@@ -23,35 +26,43 @@
 //! with every commit (checkpoint starvation); before the one writer, writers waiting in the
 //! busy handler on the pool's other connections held those snapshots themselves. So every
 //! [`WAL_CHECK_EVERY`] commits the writer looks at the log's size, and above [`WAL_LIMIT`]
-//! it runs `PRAGMA wal_checkpoint(TRUNCATE)` in a task of its own (on the writer: writes wait
-//! for it; readers that started before it are waited for, readers after it read the
-//! database file), which empties the log and truncates its file.
+//! it runs `PRAGMA wal_checkpoint(TRUNCATE)` in the writer's turn (writes wait for it;
+//! readers that started before it are waited for, readers after it read the database file),
+//! which empties the log and truncates its file; the committer does the same after its
+//! batches.
 
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use sea_orm::sea_query::Query;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, Iterable, QueryTrait, SqlErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait, TryIntoModel,
 };
+use tokio::sync::{Mutex, OnceCell, OwnedMutexGuard};
 
-/// After how many commits the writer looks at the size of the write-ahead log.
-pub(crate) const WAL_CHECK_EVERY: u32 = 128;
+use super::commit::Committer;
+use super::rows::{self, Failure, Models};
+use super::wal::Wal;
 
-/// The size of the write-ahead log above which the writer empties and truncates it (the
-/// automatic checkpoint keeps it near 4 MiB when readers let it).
-pub(crate) const WAL_LIMIT: u64 = 16 << 20;
+/// The writer's turn: held by a write on the writer's connection (a transaction, a statement
+/// alone) and by the committer's batches, so the two connections never wait for each other
+/// in SQLite.
+pub(super) type Turn = Arc<Mutex<()>>;
 
-/// The writer's watch over the write-ahead log of a SQLite file.
+/// What the writer of a SQLite file has of its own.
 #[derive(Debug)]
-struct Wal {
-    /// The `-wal` file beside the database.
+struct Own {
+    /// The database file.
     path: PathBuf,
-    /// Commits so far.
-    commits: AtomicU32,
-    /// Whether a truncating checkpoint is under way.
-    running: AtomicBool,
+    /// The watch over its write-ahead log (`None`: SQLite checkpoints on commit).
+    wal: Option<Arc<Wal>>,
+    /// The writer's turn, shared with the committer.
+    turn: Turn,
+    /// The committer, once the first write alone started it (`None`: it could not be).
+    committer: OnceCell<Option<Committer>>,
 }
 
 /// The connection writes run on (see the module).
@@ -61,8 +72,77 @@ pub(crate) struct Writer {
     db: DatabaseConnection,
     /// Whether the database is SQLite (transactions begin `IMMEDIATE`).
     sqlite: bool,
-    /// The watch over the write-ahead log, on a writer of its own for a SQLite file.
-    wal: Option<Arc<Wal>>,
+    /// On a SQLite file: its log, the turn, the committer.
+    own: Option<Arc<Own>>,
+}
+
+/// Why a write failed: the database refused the row (a unique or a foreign key), or
+/// anything else.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WriteError {
+    /// A unique or a foreign key refused the row.
+    #[error(transparent)]
+    Refused(SqlErr),
+    /// Anything else.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl From<Failure> for WriteError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Refused(err) => Self::Refused(err),
+            other => Self::Db(other.into_db_err()),
+        }
+    }
+}
+
+/// A write transaction on the writer, holding the writer's turn until it ends (committed,
+/// or dropped: rolled back). Derefs to the transaction.
+#[must_use = "commit the transaction with `commit`"]
+pub(crate) struct Txn {
+    // Dropped first: the rollback is under way before the turn passes on.
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl Deref for Txn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl Txn {
+    /// Commits the transaction, then passes the turn on.
+    pub(crate) async fn commit(self) -> Result<(), DbErr> {
+        let Self { txn, _turn } = self;
+        txn.commit().await
+    }
+}
+
+/// The writer's connection for statements alone (autocommit), holding the writer's turn
+/// until dropped; then counted as a commit ([`Writer::committed`]). Derefs to the
+/// connection.
+pub(crate) struct Conn<'a> {
+    writer: &'a Writer,
+    turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl Deref for Conn<'_> {
+    type Target = DatabaseConnection;
+
+    fn deref(&self) -> &DatabaseConnection {
+        &self.writer.db
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        drop(self.turn.take());
+        self.writer.committed();
+    }
 }
 
 impl Writer {
@@ -73,7 +153,7 @@ impl Writer {
         let shared = || Self {
             db: db.clone(),
             sqlite: db.get_database_backend() == DbBackend::Sqlite,
-            wal: None,
+            own: None,
         };
         let sea_orm::DatabaseConnectionType::SqlxSqlitePoolConnection(_) = &db.inner else {
             return shared();
@@ -83,14 +163,14 @@ impl Writer {
             // One connection already (`:memory:`): it is the writer.
             return shared();
         }
-        let options = (*pool.connect_options()).clone();
-        let mut path = options.get_filename().as_os_str().to_owned();
-        path.push("-wal");
-        let wal = Wal {
-            path: path.into(),
-            commits: AtomicU32::new(0),
-            running: AtomicBool::new(false),
-        };
+        let mut options = (*pool.connect_options()).clone();
+        let path = options.get_filename().to_owned();
+        let turn = Turn::default();
+        let wal = Wal::start(&path, Arc::clone(&turn));
+        if wal.is_some() {
+            // The checkpointer checkpoints (see `wal`).
+            options = options.pragma("wal_autocheckpoint", "0");
+        }
         let one = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(0)
@@ -106,72 +186,429 @@ impl Writer {
         Self {
             db: writer,
             sqlite: true,
-            wal: Some(Arc::new(wal)),
+            own: Some(Arc::new(Own {
+                path,
+                wal,
+                turn,
+                committer: OnceCell::new(),
+            })),
         }
     }
 
-    /// The writer's connection, for a write that is one statement run alone (autocommit).
+    /// The writer's turn, on a SQLite file.
+    async fn turn(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.own {
+            Some(own) => Some(Arc::clone(&own.turn).lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// The writer's connection, for a write that is one statement run alone (autocommit),
+    /// in the writer's turn.
+    pub(crate) async fn conn(&self) -> Conn<'_> {
+        Conn {
+            turn: self.turn().await,
+            writer: self,
+        }
+    }
+
+    /// The writer's connection, outside the writer's turn: for the events relay and the
+    /// events an app publishes, which run only when every write is a transaction (the
+    /// committer has nothing to do then).
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
     }
 
-    /// Begins a write transaction: on SQLite `BEGIN IMMEDIATE` (the write lock from the
-    /// start) when `immediate`, the database's default `BEGIN` otherwise and elsewhere.
+    /// Begins a write transaction, in the writer's turn: on SQLite `BEGIN IMMEDIATE` (the
+    /// write lock from the start) when `immediate`, the database's default `BEGIN` otherwise
+    /// and elsewhere.
     ///
     /// A transaction that runs a resource's hooks is not `immediate`: a hook runs code of
     /// its own for as long as it takes, and SQLite's write lock held over it would stop every
     /// writer outside the writer (an idempotency key's claim on the app's pool, another
-    /// process). Writes of this process wait for the writer either way.
-    pub(crate) async fn begin(&self, immediate: bool) -> Result<DatabaseTransaction, DbErr> {
-        if self.sqlite && immediate {
+    /// process). Writes of this process wait for the writer's turn either way.
+    pub(crate) async fn begin(&self, immediate: bool) -> Result<Txn, DbErr> {
+        let turn = self.turn().await;
+        let txn = if self.sqlite && immediate {
             let options = TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
             };
-            self.db.begin_with_options(options).await
+            self.db.begin_with_options(options).await?
         } else {
-            self.db.begin().await
-        }
+            self.db.begin().await?
+        };
+        Ok(Txn { txn, _turn: turn })
     }
 
-    /// Called after every commit of a write: every [`WAL_CHECK_EVERY`] commits, when the
-    /// write-ahead log is over [`WAL_LIMIT`], empties and truncates it in a task of its own
-    /// (see the module).
-    pub(crate) fn committed(&self) {
-        let Some(wal) = &self.wal else {
-            return;
+    /// Inserts `row` as one statement alone and reads it back: on a SQLite file through the
+    /// committer (in a batch it commits with others, see [`commit`](super::commit)), else on
+    /// the writer's connection, as sea-orm's `insert` does it.
+    pub(crate) async fn insert<E>(&self, row: E::ActiveModel) -> Result<E::Model, WriteError>
+    where
+        E: EntityTrait,
+        E::Model: sea_orm::IntoActiveModel<E::ActiveModel> + Send + 'static,
+        E::ActiveModel: TryIntoModel<E::Model> + sea_orm::ActiveModelBehavior + Send,
+    {
+        let committer = match &self.own {
+            Some(own) => own
+                .committer
+                .get_or_init(|| async {
+                    let started =
+                        Committer::start(&self.db, &own.path, Arc::clone(&own.turn), own.wal.clone())
+                            .await;
+                    started
+                        .inspect_err(|e| {
+                            tracing::warn!(error = %e, "database: no committer; writes alone go to the writer's connection");
+                        })
+                        .ok()
+                })
+                .await
+                .as_ref(),
+            None => None,
         };
-        let n = wal.commits.fetch_add(1, Ordering::Relaxed);
-        if n % WAL_CHECK_EVERY != WAL_CHECK_EVERY - 1 {
-            return;
+        let Some(committer) = committer else {
+            // The macro's active models have no `before_save` or `after_save` of their own:
+            // sea-orm's `insert` is the statement below.
+            return Ok(row.insert(&*self.conn().await).await?);
+        };
+        let mut insert = sea_orm::Insert::<E::ActiveModel>::one(row).into_query();
+        insert.returning(Query::returning().exprs(
+            E::Column::iter().map(|c| c.select_as(c.into_returning_expr(DbBackend::Sqlite))),
+        ));
+        let stmt = DbBackend::Sqlite.build(&insert);
+        let values: Option<Vec<_>> = stmt
+            .values
+            .iter()
+            .flat_map(|values| values.0.iter().map(rows::bind))
+            .collect();
+        let found = match values {
+            Some(values) if Models::<E>::readable() => {
+                let rows = committer.run(stmt.sql, values, Models::<E>::new());
+                rows.await?.into_iter().next()
+            }
+            // A value or a column the committer does not handle: sea-orm runs it.
+            _ => {
+                E::find()
+                    .from_raw_sql(stmt)
+                    .one(&*self.conn().await)
+                    .await?
+            }
+        };
+        found.ok_or_else(|| {
+            WriteError::Db(DbErr::RecordNotFound("Failed to find inserted item".into()))
+        })
+    }
+
+    /// Called after every commit of a write on the writer's connection: counted for the
+    /// checkpointer (see [`wal`](super::wal)).
+    pub(crate) fn committed(&self) {
+        if let Some(wal) = self.own.as_ref().and_then(|own| own.wal.as_ref()) {
+            wal.committed();
         }
-        let size = std::fs::metadata(&wal.path).map_or(0, |m| m.len());
-        if size <= WAL_LIMIT || wal.running.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let (db, wal) = (self.db.clone(), Arc::clone(wal));
-        tokio::spawn(async move {
-            truncate(&db, size).await;
-            wal.running.store(false, Ordering::Release);
-        });
     }
 }
 
-/// `PRAGMA wal_checkpoint(TRUNCATE)` on the writer `db`, whose log has `size` bytes.
-async fn truncate(db: &DatabaseConnection, size: u64) {
-    let pragma = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(TRUNCATE)");
-    match db.query_one_raw(pragma).await {
-        // (busy, pages in the log, pages checkpointed): busy when a reader or a writer
-        // outside this process held on past the busy timeout; the next check tries again.
-        Ok(Some(row)) => {
-            let busy = row.try_get_by_index::<i64>(0).unwrap_or(1) != 0;
-            if busy {
-                tracing::debug!(wal_bytes = size, "database: the WAL is busy; not truncated");
-            } else {
-                tracing::debug!(wal_bytes = size, "database: the WAL is truncated");
-            }
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::future::join_all;
+    use sea_orm::ActiveValue::{NotSet, Set};
+
+    use super::*;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    mod thing {
+        use sea_orm::entity::prelude::*;
+
+        /// A row with a unique code and a reference to another row.
+        #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+        #[sea_orm(table_name = "things")]
+        pub(crate) struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            pub id: Uuid,
+            pub code: String,
+            pub parent: Option<Uuid>,
+            pub at: DateTimeUtc,
         }
-        Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, wal_bytes = size, "database: WAL checkpoint failed"),
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub(crate) enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    mod wide {
+        use sea_orm::entity::prelude::*;
+
+        /// A row with a column the committer does not decode (`u32`).
+        #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+        #[sea_orm(table_name = "wide")]
+        pub(crate) struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i64,
+            pub n: u32,
+        }
+
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub(crate) enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+
+    /// A SQLite file of its own on a pool whose connections never wait for a lock (a busy
+    /// timeout of 0: two writers that met in SQLite would fail), with the tables above, and
+    /// its writer.
+    async fn file() -> (PathBuf, DatabaseConnection, Writer) {
+        file_with(true).await
+    }
+
+    /// [`file`], with `foreign_keys` on or off.
+    async fn file_with(foreign_keys: bool) -> (PathBuf, DatabaseConnection, Writer) {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+        let path =
+            std::env::temp_dir().join(format!("arc-writer-{}.db", uuid::Uuid::new_v4().simple()));
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(foreign_keys)
+            .busy_timeout(Duration::ZERO);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .expect("sqlite file");
+        let db = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+        db.execute_unprepared(
+            "CREATE TABLE things (id BLOB PRIMARY KEY, code TEXT NOT NULL UNIQUE, \
+             parent BLOB REFERENCES things (id), at TEXT NOT NULL); \
+             CREATE TABLE wide (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
+        )
+        .await
+        .expect("tables");
+        let writer = Writer::new(&db);
+        (path, db, writer)
+    }
+
+    fn remove(path: &std::path::Path) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+
+    fn thing(code: &str, parent: Option<uuid::Uuid>) -> thing::ActiveModel {
+        thing::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            code: Set(code.to_owned()),
+            parent: Set(parent),
+            at: Set(chrono::Utc::now()),
+        }
+    }
+
+    async fn count(db: &DatabaseConnection, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        db.query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+            .await
+            .expect("count")
+            .expect("a row")
+            .try_get_by_index(0)
+            .expect("a number")
+    }
+
+    fn committer(writer: &Writer) -> &Committer {
+        let own = writer.own.as_ref().expect("a writer of its own");
+        own.committer
+            .get()
+            .and_then(Option::as_ref)
+            .expect("a committer")
+    }
+
+    /// 64 creates at once: each is answered its own row as written, all of them committed,
+    /// in batches of more than one.
+    #[tokio::test]
+    async fn creates_at_once_are_committed_together_and_answered_each_its_own() {
+        let (path, db, writer) = file().await;
+        let rows: Vec<_> = (0..64).map(|i| thing(&format!("c{i}"), None)).collect();
+        let sent: Vec<_> = rows.iter().map(|r| r.id.clone().unwrap()).collect();
+        let answers = join_all(
+            rows.into_iter()
+                .map(|row| writer.insert::<thing::Entity>(row)),
+        )
+        .await;
+        for (i, answer) in answers.into_iter().enumerate() {
+            let model = answer.expect("created");
+            assert_eq!(
+                (model.id, model.code.as_str()),
+                (sent[i], format!("c{i}").as_str())
+            );
+        }
+        assert_eq!(count(&db, "things").await, 64);
+        let stored = thing::Entity::find_by_id(sent[7])
+            .one(&db)
+            .await
+            .expect("read");
+        assert_eq!(stored.map(|m| m.code), Some("c7".to_owned()));
+        assert!(
+            committer(&writer).largest_batch() > 1,
+            "64 creates at once were committed one by one"
+        );
+        remove(&path);
+    }
+
+    /// A row a unique key refuses fails alone, with the refusal (409), in a batch whose other
+    /// rows are committed; a row whose reference does not exist is refused by its foreign
+    /// key (the pool's `foreign_keys` hold on the committer too).
+    #[tokio::test]
+    async fn a_refused_row_fails_alone_and_the_rest_of_its_batch_commits() {
+        let (path, db, writer) = file().await;
+        let codes: Vec<String> = (0..40).map(|i| format!("d{}", i % 20)).collect();
+        let answers = join_all(
+            codes
+                .iter()
+                .map(|code| writer.insert::<thing::Entity>(thing(code, None))),
+        )
+        .await;
+        let (created, refused): (Vec<_>, Vec<_>) = answers.into_iter().partition(Result::is_ok);
+        assert_eq!((created.len(), refused.len()), (20, 20));
+        for answer in refused {
+            let err = answer.expect_err("refused");
+            assert!(
+                matches!(
+                    &err,
+                    WriteError::Refused(SqlErr::UniqueConstraintViolation(_))
+                ),
+                "{err:?}"
+            );
+            let answered = crate::ArcError::from(err);
+            assert_eq!(answered.code(), crate::ErrorCode::DuplicateKey);
+        }
+        assert_eq!(count(&db, "things").await, 20);
+        let orphan = writer
+            .insert::<thing::Entity>(thing("orphan", Some(uuid::Uuid::new_v4())))
+            .await
+            .expect_err("no such parent");
+        assert!(
+            matches!(
+                &orphan,
+                WriteError::Refused(SqlErr::ForeignKeyConstraintViolation(_))
+            ),
+            "{orphan:?}"
+        );
+        assert_eq!(
+            crate::ArcError::from(orphan).code().status(),
+            http::StatusCode::BAD_REQUEST
+        );
+        assert_eq!(count(&db, "things").await, 20);
+        remove(&path);
+    }
+
+    /// The committer's connection takes the pool's pragmas: on a pool with `foreign_keys`
+    /// off (SQLite's build here turns them on by default), a row whose reference does not
+    /// exist is written.
+    #[tokio::test]
+    async fn the_committer_takes_the_pools_pragmas() {
+        let (path, db, writer) = file_with(false).await;
+        let orphan = thing("orphan", Some(uuid::Uuid::new_v4()));
+        writer
+            .insert::<thing::Entity>(orphan)
+            .await
+            .expect("no foreign keys on this pool");
+        assert_eq!(count(&db, "things").await, 1);
+        remove(&path);
+    }
+
+    /// A create sent while a transaction of the writer is open waits for the transaction's
+    /// end in this process (the pool's busy timeout is 0: had it met the transaction in
+    /// SQLite, it would have failed), then is written; and the transaction's own write is not
+    /// disturbed.
+    #[tokio::test]
+    async fn the_committer_waits_for_the_writers_transaction() {
+        let (path, db, writer) = file().await;
+        writer
+            .insert::<thing::Entity>(thing("first", None))
+            .await
+            .expect("the committer starts");
+        let txn = writer.begin(true).await.expect("begin");
+        thing("in-txn", None).insert(&*txn).await.expect("insert");
+        let create = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.insert::<thing::Entity>(thing("after", None)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !create.is_finished(),
+            "the create did not wait for its turn"
+        );
+        txn.commit().await.expect("commit");
+        let after = create
+            .await
+            .expect("joined")
+            .expect("created after the commit");
+        assert_eq!(after.code, "after");
+        assert_eq!(count(&db, "things").await, 3);
+        remove(&path);
+    }
+
+    /// The writers checkpoint nothing themselves (`wal_autocheckpoint = 0`): the checkpointer
+    /// keeps the log short. 2000 creates one after the other (a commit each) would leave
+    /// about 24 MiB in a log nobody checkpoints; the log's file never grows past 4 MiB.
+    #[tokio::test]
+    async fn the_checkpointer_keeps_the_log_short() {
+        let (path, _db, writer) = file().await;
+        let mut log = path.as_os_str().to_owned();
+        log.push("-wal");
+        let mut largest = 0;
+        for i in 0..2000 {
+            let row = thing(&format!("w{i}"), None);
+            writer.insert::<thing::Entity>(row).await.expect("created");
+            largest = largest.max(std::fs::metadata(&log).map_or(0, |m| m.len()));
+        }
+        assert!(largest > 0, "no log at all");
+        assert!(largest <= 4 << 20, "the log's file grew to {largest} bytes");
+        remove(&path);
+    }
+
+    /// A row with a column the committer does not decode is written by sea-orm on the
+    /// writer's connection.
+    #[tokio::test]
+    async fn a_row_the_committer_does_not_decode_goes_to_the_writers_connection() {
+        let (path, db, writer) = file().await;
+        let row = wide::ActiveModel {
+            id: NotSet,
+            n: Set(4_000_000_000),
+        };
+        let model = writer.insert::<wide::Entity>(row).await.expect("created");
+        assert_eq!(model.n, 4_000_000_000);
+        assert_eq!(count(&db, "wide").await, 1);
+        remove(&path);
+    }
+
+    /// On a database of one connection (`sqlite::memory:`) there is no committer: a create
+    /// runs on the pool.
+    #[tokio::test]
+    async fn memory_has_no_committer() {
+        let db = crate::connect("sqlite::memory:").await.expect("memory");
+        db.execute_unprepared(
+            "CREATE TABLE things (id BLOB PRIMARY KEY, code TEXT NOT NULL UNIQUE, \
+             parent BLOB, at TEXT NOT NULL)",
+        )
+        .await
+        .expect("table");
+        let writer = Writer::new(&db);
+        assert!(writer.own.is_none());
+        let model = writer
+            .insert::<thing::Entity>(thing("m", None))
+            .await
+            .expect("created");
+        assert_eq!(model.code, "m");
+        let again = writer.insert::<thing::Entity>(thing("m", None)).await;
+        assert_eq!(
+            crate::ArcError::from(again.expect_err("duplicate")).code(),
+            crate::ErrorCode::DuplicateKey
+        );
     }
 }

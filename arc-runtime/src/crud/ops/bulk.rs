@@ -204,7 +204,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
             set_values::<R>(&mut row, values.clone())?;
             fill_auto::<R>(&mut row, Mode::Patch)?;
             R::before_update(&ctx, current, &mut row).await?;
-            let model = row.update(&txn).await?;
+            let model = row.update(&*txn).await?;
             R::after_update(&ctx, current, &model).await?;
             updated.push(model);
         }
@@ -227,23 +227,23 @@ pub(crate) async fn bulk_update<R: Hooks>(
             let rows = bulk_rows::<R>(&txn, cond).await?;
             let updated = update
                 .filter(ids_of::<R>(&rows))
-                .exec_with_returning(&txn)
+                .exec_with_returning(&*txn)
                 .await?;
             let updated = aligned::<R>(&rows, updated);
             let written = Written::changed(Change::Updated, &rows, &updated);
             let after = written::record::<R>(state, &txn, caller, written).await?;
             (rows.len() as u64, updated.len() as u64, after)
         } else {
-            let matched = R::Entity::find().filter(cond.clone()).count(&txn).await?;
+            let matched = R::Entity::find().filter(cond.clone()).count(&*txn).await?;
             let update = update.filter(cond);
             let (modified, after) = if state.events().is_some() {
                 // One statement still, returning the rows for their events.
-                let updated = update.exec_with_returning(&txn).await?;
+                let updated = update.exec_with_returning(&*txn).await?;
                 let written = Written::changed(Change::Updated, &[], &updated);
                 let after = written::record::<R>(state, &txn, caller, written).await?;
                 (updated.len() as u64, after)
             } else {
-                let modified = update.exec(&txn).await?.rows_affected;
+                let modified = update.exec(&*txn).await?.rows_affected;
                 (modified, AfterCommit::default())
             };
             (matched, modified, after)
@@ -272,7 +272,7 @@ pub(crate) async fn bulk_delete<R: Hooks>(
     let cond = bulk_filter::<R>(state, caller, Operation::Delete, body)?;
     if let Some(alone) = Alone::of::<R>(state) {
         // One statement is the whole write.
-        let deleted = delete_where::<R, _>(alone.db(), cond).await;
+        let deleted = delete_where::<R, _>(&*alone.writer().conn().await, cond).await;
         return Ok(deleted_count(alone.done(deleted).await?));
     }
     let txn = written::begin::<R>(state).await?;
@@ -298,12 +298,12 @@ pub(crate) async fn bulk_delete<R: Hooks>(
                 let soft = R::Entity::update_many()
                     .col_expr(R::column(i), Expr::val(now()))
                     .filter(these)
-                    .exec_with_returning(&txn)
+                    .exec_with_returning(&*txn)
                     .await?;
                 aligned::<R>(&rows, soft)
             }
             None => {
-                R::Entity::delete_many().filter(these).exec(&txn).await?;
+                R::Entity::delete_many().filter(these).exec(&*txn).await?;
                 Vec::new()
             }
         };
@@ -317,13 +317,13 @@ pub(crate) async fn bulk_delete<R: Hooks>(
                 R::Entity::update_many()
                     .col_expr(R::column(i), Expr::val(now()))
                     .filter(cond)
-                    .exec_with_returning(&txn)
+                    .exec_with_returning(&*txn)
                     .await?
             }
             None => {
                 R::Entity::delete_many()
                     .filter(cond)
-                    .exec_with_returning(&txn)
+                    .exec_with_returning(&*txn)
                     .await?
             }
         };
@@ -336,7 +336,7 @@ pub(crate) async fn bulk_delete<R: Hooks>(
         (deleted.len() as u64, after)
     } else {
         // Nothing goes with the write, but the idempotency key it seals in its transaction.
-        let deleted = delete_where::<R, _>(&txn, cond).await?;
+        let deleted = delete_where::<R, _>(&*txn, cond).await?;
         (deleted, AfterCommit::default())
     };
     written::commit::<R>(state, txn, after).await?;

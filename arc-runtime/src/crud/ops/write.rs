@@ -46,7 +46,7 @@ pub(crate) async fn create<R: Hooks>(
     let values = decode_or_reject::<R>(caller, body, Mode::Create)?;
     let model = if let Some(alone) = Alone::of::<R>(state) {
         let row = new_row::<R>(values, caller)?;
-        let inserted = row.insert(alone.db()).await;
+        let inserted = alone.writer().insert::<R::Entity>(row).await;
         alone.done(inserted).await?
     } else {
         let txn = written::begin::<R>(state).await?;
@@ -76,7 +76,7 @@ pub(crate) async fn update<R: Hooks>(
     let values = decode_or_reject::<R>(caller, body, Mode::Patch)?;
     let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
-    let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
+    let current = find_for_write::<R, _>(&*txn, id, write, caller).await?;
     let mut row = current.clone().into_active_model();
     let changes = !values.is_empty();
     set_values::<R>(&mut row, values)?;
@@ -87,7 +87,7 @@ pub(crate) async fn update<R: Hooks>(
     R::before_update(&ctx, &current, &mut row).await?;
     let changed = row.is_changed();
     let model = if changed {
-        row.update(&txn).await?
+        row.update(&*txn).await?
     } else {
         current.clone()
     };
@@ -136,7 +136,7 @@ pub(crate) async fn delete<R: Hooks>(
     let id = parse_id::<R>(id)?;
     let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
-    let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
+    let current = find_for_write::<R, _>(&*txn, id, write, caller).await?;
     let ctx = WriteContext::new(state, &txn, caller);
     R::before_delete(&ctx, &current).await?;
     let removed = remove::<R>(&txn, &current).await?;
@@ -167,13 +167,13 @@ pub(crate) async fn restore<R: Hooks>(
     let id = parse_id::<R>(id)?;
     let txn = written::begin::<R>(state).await?;
     let write = (Scope::Deleted, rows);
-    let current = find_for_write::<R, _>(&txn, id, write, caller).await?;
+    let current = find_for_write::<R, _>(&*txn, id, write, caller).await?;
     let mut row = current.clone().into_active_model();
     row.try_set(R::column(field), value::null_of(R::META.fields[field].ty))?;
     fill_auto::<R>(&mut row, Mode::Patch)?;
     let ctx = WriteContext::new(state, &txn, caller);
     R::before_update(&ctx, &current, &mut row).await?;
-    let model = row.update(&txn).await?;
+    let model = row.update(&*txn).await?;
     R::after_update(&ctx, &current, &model).await?;
     let (before, after) = (std::slice::from_ref(&current), std::slice::from_ref(&model));
     let rows = Written::changed(Change::Restored, before, after);

@@ -7,12 +7,13 @@
 //! ([`record`]); then its commit, and what waits for the commit: the query cache's bump, the
 //! relay's wake-up, the trail's count and a store outside the database ([`commit`]).
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+use sea_orm::DatabaseTransaction;
 
 use crate::app::ArcState;
 use crate::audit::AuditEntry;
 use crate::auth::AuthContext;
 use crate::cache::Bump;
+use crate::db::{Txn, Writer};
 use crate::error::ArcError;
 use crate::events::{self, Change};
 use crate::hooks::Hooks;
@@ -21,7 +22,7 @@ use crate::resource::Resource;
 /// Begins a write of `R`'s transaction on the app's writer: `BEGIN IMMEDIATE` on SQLite (the
 /// write lock from its first statement, so it never waits in SQLite's busy handler), unless
 /// the resource has hooks (see [`Writer::begin`](crate::db::Writer::begin)).
-pub(super) async fn begin<R: Hooks>(state: &ArcState) -> Result<DatabaseTransaction, ArcError> {
+pub(super) async fn begin<R: Hooks>(state: &ArcState) -> Result<Txn, ArcError> {
     Ok(state.writer().begin(!R::DECLARED).await?)
 }
 
@@ -50,20 +51,21 @@ impl<'a> Alone<'a> {
         })
     }
 
-    /// The connection to run the statement on: the writer's.
-    pub(super) fn db(&self) -> &DatabaseConnection {
-        self.state.writer().db()
+    /// The writer, to run the statement on (see [`Writer::insert`] and [`Writer::conn`]).
+    pub(super) fn writer(&self) -> &'a Writer {
+        self.state.writer()
     }
 
     /// What waits for the statement `result`: the query cache's bump (a failed statement
     /// bumps too, which costs one miss).
-    pub(super) async fn done<T>(mut self, result: Result<T, DbErr>) -> Result<T, ArcError> {
+    pub(super) async fn done<T, E>(mut self, result: Result<T, E>) -> Result<T, ArcError>
+    where
+        ArcError: From<E>,
+    {
         if let Some(bump) = self.bump.take() {
             bump.run().await;
         }
-        let value = result?;
-        self.state.writer().committed();
-        Ok(value)
+        Ok(result?)
     }
 }
 
@@ -140,7 +142,7 @@ pub(super) async fn record<R: Resource>(
 /// key in `txn` (a lost lease rolls the write back).
 pub(super) async fn commit<R: Resource>(
     state: &ArcState,
-    txn: DatabaseTransaction,
+    txn: Txn,
     after: AfterCommit,
 ) -> Result<(), ArcError> {
     crate::plugins::idempotency::seal(&txn).await?;

@@ -1,0 +1,197 @@
+//! The write-ahead log of a SQLite file kept in bounds, off the writes' way: checkpoints on a
+//! thread of their own.
+//!
+//! SQLite checkpoints the log itself, after a commit that leaves 1000 pages or more in it
+//! (`wal_autocheckpoint`), on the connection that committed: that commit waits for the copy
+//! of the pages into the database and two `fsync`s, and so does every write queued behind
+//! it (measured with `arc-bench`: creates at about two thirds of their rate, their p99
+//! doubled). So the app's writers on a SQLite file (the writer's connection and the
+//! committer's) checkpoint nothing themselves (`wal_autocheckpoint = 0`). [`Wal`] counts
+//! their commits, and every [`CHECKPOINT_EVERY`] commits wakes the checkpointer: a thread
+//! with a connection of its own that runs a `PASSIVE` checkpoint beside the writes (it waits
+//! for no one, and no one waits for it). The log starts again from its beginning at the
+//! first write after a checkpoint that copied all of it, when no reader still reads from it.
+//!
+//! ## Checkpoint starvation
+//!
+//! Under a steady stream of reads there is nearly always a reader on a snapshot that reads
+//! from the log, so it is never started again and grows with every commit. When a checkpoint
+//! finds the log longer than [`WAL_LIMIT`] and could copy all of it, the checkpointer runs
+//! `PRAGMA wal_checkpoint(TRUNCATE)` in the writer's turn (writes wait for it; it waits for
+//! the readers still on the log, which read nothing from it any more), which empties the log
+//! and truncates its file. While a reader holds frames not yet copied, it does not try: that
+//! would make every write wait for the reader.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::writer::Turn;
+
+/// After how many commits of the app's writers the checkpointer runs (a commit of a few rows
+/// adds a few pages to the log: SQLite's own threshold is 1000 pages).
+pub(super) const CHECKPOINT_EVERY: u32 = 128;
+
+/// The length of the log above which the checkpointer empties and truncates it (see the
+/// module).
+pub(crate) const WAL_LIMIT: u64 = 16 << 20;
+
+/// How long a truncating checkpoint waits for the readers still on the log.
+const TRUNCATE_WAIT: Duration = super::BUSY_TIMEOUT;
+
+/// The watch over the write-ahead log of a SQLite file (see the module). Dropped with the
+/// app's writer: the checkpointer then ends.
+#[derive(Debug)]
+pub(super) struct Wal {
+    /// Commits since the last wake-up of the checkpointer.
+    commits: AtomicU32,
+    /// Whether the checkpointer has work.
+    wanted: AtomicBool,
+    /// The checkpointer's thread.
+    thread: std::thread::Thread,
+}
+
+impl Wal {
+    /// Starts the checkpointer of the SQLite file at `path`, which truncates the log in the
+    /// writer's `turn`; `None` when no thread could be started (the writers then checkpoint
+    /// as SQLite does by default).
+    pub(super) fn start(path: &Path, turn: Turn) -> Option<Arc<Self>> {
+        let path = path.to_owned();
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Weak<Self>>(1);
+        let spawned = std::thread::Builder::new()
+            .name("arc-sqlite-checkpointer".into())
+            .spawn(move || {
+                if let Ok(wal) = receiver.recv() {
+                    Checkpointer::new(path, turn).run(&wal);
+                }
+            });
+        let thread = match spawned {
+            Ok(handle) => handle.thread().clone(),
+            Err(e) => {
+                tracing::warn!(error = %e, "database: no checkpointer; SQLite checkpoints on commit");
+                return None;
+            }
+        };
+        let wal = Arc::new(Self {
+            commits: AtomicU32::new(0),
+            wanted: AtomicBool::new(false),
+            thread,
+        });
+        sender.send(Arc::downgrade(&wal)).ok()?;
+        Some(wal)
+    }
+
+    /// Counts a commit of the app's writers; every [`CHECKPOINT_EVERY`] commits, wakes the
+    /// checkpointer.
+    pub(super) fn committed(&self) {
+        let n = self.commits.fetch_add(1, Ordering::Relaxed);
+        if n % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
+            self.wanted.store(true, Ordering::Release);
+            self.thread.unpark();
+        }
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        // The checkpointer sees the watch gone and ends.
+        self.thread.unpark();
+    }
+}
+
+/// The checkpointer's thread: its connection (opened on its first checkpoint) and the
+/// writer's turn.
+struct Checkpointer {
+    path: PathBuf,
+    turn: Turn,
+    db: Option<Connection>,
+}
+
+impl Checkpointer {
+    fn new(path: PathBuf, turn: Turn) -> Self {
+        Self {
+            path,
+            turn,
+            db: None,
+        }
+    }
+
+    /// Checkpoints each time it is woken with work, until the watch is gone.
+    fn run(mut self, wal: &Weak<Wal>) {
+        loop {
+            std::thread::park();
+            let Some(alive) = wal.upgrade() else {
+                break;
+            };
+            if alive.wanted.swap(false, Ordering::AcqRel) {
+                drop(alive);
+                if let Err(e) = self.checkpoint() {
+                    tracing::warn!(error = %e, "database: WAL checkpoint failed");
+                }
+            }
+        }
+        tracing::debug!("database: the checkpointer stopped");
+    }
+
+    fn connection(&mut self) -> rusqlite::Result<&Connection> {
+        if self.db.is_none() {
+            let db = super::rows::open(&self.path)?;
+            db.busy_timeout(TRUNCATE_WAIT)?;
+            self.db = Some(db);
+        }
+        match &self.db {
+            Some(db) => Ok(db),
+            None => Err(rusqlite::Error::InvalidQuery),
+        }
+    }
+
+    /// A `PASSIVE` checkpoint beside the writes; when it could copy every frame it found
+    /// (no reader held one back), another in the writer's turn for the frames written
+    /// meanwhile, so that all of the log is copied and the next write starts it again; and
+    /// when the log has grown past [`WAL_LIMIT`] all the same, a truncating one.
+    fn checkpoint(&mut self) -> rusqlite::Result<()> {
+        let turn = Arc::clone(&self.turn);
+        let db = self.connection()?;
+        let (_, log, copied) = wal_checkpoint(db, "PASSIVE")?;
+        tracing::trace!(
+            log_pages = log,
+            copied_pages = copied,
+            "database: WAL checkpoint"
+        );
+        if copied < log {
+            // A reader still needs frames it could not copy.
+            return Ok(());
+        }
+        let _turn = turn.blocking_lock();
+        let (_, log, copied) = wal_checkpoint(db, "PASSIVE")?;
+        let page: i64 = db.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+        let bytes = u64::try_from(log.saturating_mul(page)).unwrap_or(0);
+        if bytes <= WAL_LIMIT || copied < log {
+            return Ok(());
+        }
+        // Busy: a reader outside this process held on past the wait; the next time.
+        let (busy, ..) = wal_checkpoint(db, "TRUNCATE")?;
+        if busy {
+            tracing::debug!(
+                wal_bytes = bytes,
+                "database: the WAL is busy; not truncated"
+            );
+        } else {
+            tracing::debug!(wal_bytes = bytes, "database: the WAL is truncated");
+        }
+        Ok(())
+    }
+}
+
+/// `PRAGMA wal_checkpoint(mode)` on `db`: whether it could not finish (busy), the pages in
+/// the log and the pages copied (both 0 once a truncating checkpoint emptied it, -1 when the
+/// database is not in WAL mode).
+fn wal_checkpoint(db: &Connection, mode: &str) -> rusqlite::Result<(bool, i64, i64)> {
+    let sql = format!("PRAGMA wal_checkpoint({mode})");
+    db.query_row(&sql, [], |row| {
+        Ok((row.get::<_, i64>(0)? != 0, row.get(1)?, row.get(2)?))
+    })
+}
