@@ -131,12 +131,12 @@ async fn concurrent_mixed_writes_never_meet_in_sqlite() {
     app.cleanup().await;
 }
 
-/// The size the writer truncates the write-ahead log under (`db::writer::WAL_LIMIT`).
+/// The length of the log past which the checkpointer truncates it (`db::wal::WAL_LIMIT`).
 const WAL_LIMIT: u64 = 16 << 20;
 
 /// A reader holding its snapshot keeps every checkpoint from finishing, so the write-ahead log
-/// grows past the writer's limit; once the reader is gone, the writer's next checks empty the
-/// log and truncate its file (SQLite alone would keep the file at its largest).
+/// grows past the checkpointer's limit; once the reader is gone, the checkpointer's next runs
+/// empty the log and truncate its file (SQLite alone would keep the file at its largest).
 #[tokio::test]
 async fn the_write_ahead_log_is_truncated_once_readers_let_it() {
     use arc_runtime::sea_orm::{ConnectionTrait, Statement, TransactionTrait};
@@ -161,7 +161,7 @@ async fn the_write_ahead_log_is_truncated_once_readers_let_it() {
         "the log grew to {grown} bytes only, after {n} writes"
     );
     reader.rollback().await.expect("end the read");
-    // The writer looks at the log every 128 commits; its truncation runs beside the writes.
+    // The checkpointer runs every 128 commits, beside the writes.
     let mut after = 0;
     while app.wal_bytes().unwrap_or(0) > WAL_LIMIT && after < 1024 {
         assert_eq!(create(n + after).await.status, 201);

@@ -4,21 +4,28 @@
 //! A create that is one statement and nothing else (no hook, event, audit entry or
 //! idempotency key goes with it) would run on the writer's sqlx connection: a message to its
 //! worker thread and a wake-up back, and a commit (a write to the log) per row. The
-//! [`Committer`] is one thread with one rusqlite connection instead: it takes every statement
-//! waiting for it, runs them in one transaction (`BEGIN IMMEDIATE` .. `COMMIT`), and answers
-//! each one after the commit, so no caller hears of a row that a crash could still take back.
-//! A statement alone in its batch runs without `BEGIN` and `COMMIT`.
+//! [`Committer`] is one thread with one rusqlite connection instead: in the writer's turn it
+//! takes every statement waiting for it, runs them in one transaction (`BEGIN IMMEDIATE` ..
+//! `COMMIT`), and answers each one after the commit, so no caller hears of a row that is not
+//! committed (durable as the pool's `synchronous` makes commits: with `NORMAL`, a power
+//! loss may take back the last ones, a crash of the process none). A statement alone in its
+//! batch runs without `BEGIN` and `COMMIT`; a statement whose caller has gone before it ran
+//! is not run.
 //!
-//! A statement that fails (a unique key, a foreign key) is undone by SQLite itself (its
-//! conflict resolution, `ABORT`, backs out that statement and keeps the transaction) and is
-//! answered its own error; the others commit. An error that ends the transaction (the disk
-//! full, an I/O error) fails every statement of the batch.
+//! A statement that fails (a unique key, a foreign key) is backed out by SQLite itself (its
+//! default conflict resolution, `ABORT`, keeps the transaction) and is answered its own
+//! error; the others commit. When a failure ends the transaction instead (an
+//! `ON CONFLICT ROLLBACK` clause, a deferred foreign key failing the commit, the disk full),
+//! nothing of the batch is written, and each of its statements runs again by itself: only
+//! the one at fault fails. A statement whose row fails to decode after it ran is answered
+//! its error, and its row is committed all the same (as through sea-orm).
 //!
 //! The committer's connection and the writer's (writes in a transaction) take turns
 //! ([`Turn`]): SQLite would otherwise make one sleep in its busy handler until the other
 //! commits. None of it runs on the async runtime: a request waits for its answer. The
 //! connection gets the pool's `foreign_keys`, `synchronous`, `journal_size_limit` and
-//! `busy_timeout`; its commits are counted for the checkpointer ([`wal`](super::wal)).
+//! `busy_timeout` (not its other settings: collations or functions of an app's own pool are
+//! not on it); its commits are counted for the checkpointer ([`wal`](super::wal)).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,11 +57,16 @@ pub(super) struct Committer {
 
 /// A statement waiting for the committer, and the caller waiting for its answer.
 trait Job: Send {
-    /// Runs the statement on `db`, in the batch's transaction or alone.
+    /// Whether its caller still waits for it (a request dropped before its statement ran:
+    /// the statement is not run).
+    fn wanted(&self) -> bool;
+    /// Runs the statement on `db`, in the batch's transaction or alone (again, when its
+    /// batch failed), and keeps what it did.
     fn run(&mut self, db: &Connection);
-    /// Answers the caller: the statement's rows when `committed`, else its own failure or
-    /// the batch's.
-    fn answer(self: Box<Self>, committed: Result<(), &Failure>);
+    /// What it did is undone: it failed after all.
+    fn fail(&mut self, failure: Failure);
+    /// Answers the caller what it did, once that is committed.
+    fn answer(self: Box<Self>);
 }
 
 /// A statement with its values bound and what its rows become.
@@ -63,25 +75,27 @@ struct Pending<D: Decode> {
     values: Vec<Sql>,
     decode: D,
     /// Its rows, once it ran.
-    rows: Option<Result<Vec<D::Out>, Failure>>,
+    rows: Result<Vec<D::Out>, Failure>,
     reply: oneshot::Sender<Result<Vec<D::Out>, Failure>>,
 }
 
 impl<D: Decode> Job for Pending<D> {
-    fn run(&mut self, db: &Connection) {
-        let values = std::mem::take(&mut self.values).into_iter().map(Some);
-        self.rows = Some(rows::query(db, &self.sql, values, &self.decode));
+    fn wanted(&self) -> bool {
+        !self.reply.is_closed()
     }
 
-    fn answer(self: Box<Self>, committed: Result<(), &Failure>) {
-        let answer = match (self.rows, committed) {
-            (Some(Err(own)), _) => Err(own),
-            (Some(Ok(rows)), Ok(())) => Ok(rows),
-            (_, Err(batch)) => Err(batch.clone()),
-            (None, Ok(())) => Err(Failure::Db(rows::query_err("the statement did not run"))),
-        };
-        // The caller may be gone (its request dropped): the row is written all the same.
-        let _ = self.reply.send(answer);
+    fn run(&mut self, db: &Connection) {
+        let values = self.values.iter().map(Some);
+        self.rows = rows::query(db, &self.sql, values, &self.decode);
+    }
+
+    fn fail(&mut self, failure: Failure) {
+        self.rows = Err(failure);
+    }
+
+    fn answer(self: Box<Self>) {
+        // The caller may have gone since: what was written stays written.
+        let _ = self.reply.send(self.rows);
     }
 }
 
@@ -151,16 +165,16 @@ impl Committer {
     /// committed.
     pub(super) async fn run<D: Decode>(
         &self,
-        sql: String,
+        sql: &str,
         values: Vec<Sql>,
         decode: D,
     ) -> Result<Vec<D::Out>, Failure> {
         let (reply, answer) = oneshot::channel();
         let job = Pending {
-            sql,
+            sql: sql.to_owned(),
             values,
             decode,
-            rows: None,
+            rows: Err(Failure::Db(rows::query_err("the statement did not run"))),
             reply,
         };
         self.jobs
@@ -216,47 +230,89 @@ impl Serve {
     fn run(self) {
         let db = &self.db;
         while let Ok(first) = self.waiting.recv() {
+            let turn = self.turn.blocking_lock();
+            // What came while the turn was waited for joins the batch.
             let mut batch = Vec::with_capacity(8);
             batch.push(first);
             batch.extend(self.waiting.try_iter().take(MAX_BATCH - 1));
+            batch.retain(|job| job.wanted());
             self.largest.fetch_max(batch.len(), Ordering::Relaxed);
-            let turn = self.turn.blocking_lock();
-            let committed = if let [alone] = batch.as_mut_slice() {
-                alone.run(db);
-                Ok(())
-            } else {
-                together(db, &mut batch)
+            let failed = match batch.as_mut_slice() {
+                [] => continue,
+                [alone] => {
+                    alone.run(db);
+                    settle(db, alone);
+                    None
+                }
+                _ => together(db, &mut batch).err(),
             };
+            if let Some(failure) = failed {
+                // Nothing of the batch is written (one statement's failure ended the
+                // transaction, or the commit failed): each statement runs again by itself,
+                // so only the one at fault fails.
+                tracing::warn!(error = ?failure, statements = batch.len(), "database: a batch failed; its statements run again one by one");
+                for job in &mut batch {
+                    job.run(db);
+                    settle(db, job);
+                }
+            }
             drop(turn);
-            if let (Ok(()), Some(wal)) = (&committed, &self.wal) {
+            if let Some(wal) = &self.wal {
                 wal.committed();
             }
             for job in batch {
-                job.answer(committed.as_ref().map(|_| ()));
+                job.answer();
             }
         }
         tracing::debug!("database: the committer stopped");
     }
 }
 
-/// Runs `batch` in one transaction.
+/// After `job` ran alone: a transaction its statement left open is rolled back, and the job
+/// failed.
+fn settle(db: &Connection, job: &mut Box<dyn Job>) {
+    if db.is_autocommit() {
+        return;
+    }
+    let rolled_back = db.execute_batch("ROLLBACK");
+    job.fail(Failure::Db(rows::query_err(format!(
+        "the statement left a transaction open (rolled back: {rolled_back:?})"
+    ))));
+}
+
+/// Runs `batch` in one transaction; on an error, nothing of it is written (a transaction
+/// left open is rolled back). A batch whose transaction could not begin is answered that
+/// failure, each statement (`Ok`: nothing to run again).
 fn together(db: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), Failure> {
-    db.prepare_cached("BEGIN IMMEDIATE")?.raw_execute()?;
-    for job in batch.iter_mut() {
-        job.run(db);
-        if db.is_autocommit() {
-            // The statement's failure ended the transaction: nothing of the batch is written.
-            return Err(Failure::Db(rows::query_err(
-                "the batch's transaction was rolled back by an error",
-            )));
+    let begun = db
+        .prepare_cached("BEGIN IMMEDIATE")
+        .and_then(|mut begin| begin.raw_execute());
+    if let Err(err) = begun {
+        // Not begun (the file stayed locked past the busy timeout, say): each statement
+        // fails with it, as it would have alone.
+        let failure = Failure::from(err);
+        for job in batch.iter_mut() {
+            job.fail(failure.clone());
         }
+        return Ok(());
     }
-    let committed = db.prepare_cached("COMMIT")?.raw_execute();
-    if let Err(err) = committed {
-        if !db.is_autocommit() {
-            let _ = db.execute_batch("ROLLBACK");
+    let done = (|| {
+        for job in batch.iter_mut() {
+            job.run(db);
+            if db.is_autocommit() {
+                return Err(Failure::Db(rows::query_err(
+                    "a statement's failure rolled the batch's transaction back",
+                )));
+            }
         }
-        return Err(err.into());
+        db.prepare_cached("COMMIT")?.raw_execute()?;
+        Ok(())
+    })();
+    if done.is_err()
+        && !db.is_autocommit()
+        && let Err(e) = db.execute_batch("ROLLBACK")
+    {
+        tracing::error!(error = %e, "database: the committer could not roll a batch back");
     }
-    Ok(())
+    done
 }

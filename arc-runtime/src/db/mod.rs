@@ -27,12 +27,14 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
 /// SQLite settings are connection options, so each pooled connection gets WAL,
 /// `synchronous = NORMAL`, foreign keys, a busy timeout, a `journal_size_limit` of 64 MiB
 /// and the `REGEXP` function, not only the first one. An [`App`](crate::App) over a SQLite
-/// file runs its writes on one connection of its own beside this pool, so they never wait
-/// for each other in SQLite, and the reads of its routes inline on query-only connections
-/// of their own (no thread hop; a read that runs past a millisecond or two moves to a
-/// blocking thread). Those reads are reported as every statement is (spans and events
-/// below), but a callback set with `set_metric_callback` on this pool does not see them. On PostgreSQL every connection gets the
-/// [`STATEMENT_TIMEOUT`](crate::config::STATEMENT_TIMEOUT).
+/// file runs its writes beside this pool: transactions on one connection of its own, creates
+/// alone on a committer thread that commits them in batches, the two taking turns so they
+/// never wait for each other in SQLite, and checkpoints of the log on a thread of their own;
+/// and the reads of its routes inline on query-only connections of their own (no thread hop;
+/// a read that runs past a millisecond or two moves to a blocking thread). Those reads and
+/// creates are reported as every statement is (spans and events below), but a callback set
+/// with `set_metric_callback` on this pool does not see them. On PostgreSQL every connection
+/// gets the [`STATEMENT_TIMEOUT`](crate::config::STATEMENT_TIMEOUT).
 ///
 /// Every database call is a span of its own (sea-orm's `sea_orm.*` spans, children of the
 /// request's span; exported by [`Telemetry`](crate::config::Telemetry)), and every statement

@@ -38,7 +38,6 @@ use sea_orm::{
     Statement, TryIntoModel,
 };
 use tokio::sync::Semaphore;
-use tracing::Instrument;
 
 use super::rows::{self, Count, Decode, Failure, Models, bind, query_err, register_regexp};
 use super::{ACQUIRE_TIMEOUT, BUSY_TIMEOUT, STATEMENT_TIMEOUT};
@@ -292,31 +291,12 @@ impl Reader {
         stmt: Statement,
         decode: D,
     ) -> Result<Result<Vec<D::Out>, DbErr>, Unsupported> {
-        let span = tracing::info_span!(
-            "sea_orm.query",
-            otel.name = name,
-            otel.kind = "client",
-            db.system = "sqlite",
-            db.operation = "SELECT",
-            db.statement = stmt.sql.as_str(),
-            otel.status_code = tracing::field::Empty,
-            exception.message = tracing::field::Empty,
-        );
-        let started = Instant::now();
-        let result = self.query(&stmt, decode).instrument(span.clone()).await;
-        let result = match result {
+        let query = self.query(&stmt, decode);
+        let result = match rows::traced(name, "SELECT", &stmt.sql, query).await {
             Err(Failure::Unsupported) => return Err(Unsupported),
             Err(failure) => Err(failure.into_db_err()),
             Ok(rows) => Ok(rows),
         };
-        match &result {
-            Ok(_) => span.record("otel.status_code", "OK"),
-            Err(e) => {
-                span.record("otel.status_code", "ERROR");
-                span.record("exception.message", tracing::field::display(e))
-            }
-        };
-        super::trace(&stmt.sql, started.elapsed(), result.is_err());
         Ok(result)
     }
 

@@ -85,6 +85,39 @@ impl Failure {
     }
 }
 
+/// Runs `statement` (its SQL `sql`) in a span named and shaped as sea-orm's own (`name`,
+/// `operation`), then reports it as every statement is ([`trace`](super::trace)).
+pub(super) async fn traced<T>(
+    name: &'static str,
+    operation: &'static str,
+    sql: &str,
+    statement: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "sea_orm.query",
+        otel.name = name,
+        otel.kind = "client",
+        db.system = "sqlite",
+        db.operation = operation,
+        db.statement = sql,
+        otel.status_code = tracing::field::Empty,
+        exception.message = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let result = statement.instrument(span.clone()).await;
+    match &result {
+        Ok(_) => span.record("otel.status_code", "OK"),
+        Err(failure) => {
+            span.record("otel.status_code", "ERROR");
+            let message = failure.clone().into_db_err();
+            span.record("exception.message", tracing::field::display(message))
+        }
+    };
+    super::trace(sql, started.elapsed(), result.is_err());
+    result
+}
+
 /// A connection of this crate's own to the SQLite file at `path` (the file exists; URIs
 /// as sqlx takes them; used by one thread at a time).
 pub(super) fn open(path: &std::path::Path) -> rusqlite::Result<Connection> {
@@ -101,10 +134,10 @@ pub(super) fn query_err(err: impl std::fmt::Display) -> DbErr {
 
 /// Runs `sql` on `db` (prepared once per connection) with `values` bound in order (`None`:
 /// a value not handled here), each row decoded by `decode`.
-pub(super) fn query<D: Decode>(
+pub(super) fn query<D: Decode, V: rusqlite::ToSql>(
     db: &Connection,
     sql: &str,
-    values: impl IntoIterator<Item = Option<Sql>>,
+    values: impl IntoIterator<Item = Option<V>>,
     decode: &D,
 ) -> Result<Vec<D::Out>, Failure> {
     let mut prepared = db.prepare_cached(sql)?;

@@ -22,7 +22,7 @@
 //! and truncates its file. While a reader holds frames not yet copied, it does not try: that
 //! would make every write wait for the reader.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -31,8 +31,9 @@ use rusqlite::Connection;
 
 use super::writer::Turn;
 
-/// After how many commits of the app's writers the checkpointer runs (a commit of a few rows
-/// adds a few pages to the log: SQLite's own threshold is 1000 pages).
+/// After how many commits of the app's writers the checkpointer runs. A commit adds a page or
+/// more per table and index it wrote to the log (SQLite's own threshold is 1000 pages); a
+/// batch of the committer is one commit, so under load one run copies more.
 pub(super) const CHECKPOINT_EVERY: u32 = 128;
 
 /// The length of the log above which the checkpointer empties and truncates it (see the
@@ -59,13 +60,23 @@ impl Wal {
     /// writer's `turn`; `None` when no thread could be started (the writers then checkpoint
     /// as SQLite does by default).
     pub(super) fn start(path: &Path, turn: Turn) -> Option<Arc<Self>> {
-        let path = path.to_owned();
+        let opened = super::rows::open(path).and_then(|db| {
+            db.busy_timeout(TRUNCATE_WAIT)?;
+            Ok(db)
+        });
+        let db = match opened {
+            Ok(db) => db,
+            Err(e) => {
+                tracing::warn!(error = %e, "database: no checkpointer; SQLite checkpoints on commit");
+                return None;
+            }
+        };
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Weak<Self>>(1);
         let spawned = std::thread::Builder::new()
             .name("arc-sqlite-checkpointer".into())
             .spawn(move || {
                 if let Ok(wal) = receiver.recv() {
-                    Checkpointer::new(path, turn).run(&wal);
+                    Checkpointer { db, turn }.run(&wal);
                 }
             });
         let thread = match spawned {
@@ -102,25 +113,15 @@ impl Drop for Wal {
     }
 }
 
-/// The checkpointer's thread: its connection (opened on its first checkpoint) and the
-/// writer's turn.
+/// The checkpointer's thread: its connection and the writer's turn.
 struct Checkpointer {
-    path: PathBuf,
+    db: Connection,
     turn: Turn,
-    db: Option<Connection>,
 }
 
 impl Checkpointer {
-    fn new(path: PathBuf, turn: Turn) -> Self {
-        Self {
-            path,
-            turn,
-            db: None,
-        }
-    }
-
     /// Checkpoints each time it is woken with work, until the watch is gone.
-    fn run(mut self, wal: &Weak<Wal>) {
+    fn run(self, wal: &Weak<Wal>) {
         loop {
             std::thread::park();
             let Some(alive) = wal.upgrade() else {
@@ -136,25 +137,12 @@ impl Checkpointer {
         tracing::debug!("database: the checkpointer stopped");
     }
 
-    fn connection(&mut self) -> rusqlite::Result<&Connection> {
-        if self.db.is_none() {
-            let db = super::rows::open(&self.path)?;
-            db.busy_timeout(TRUNCATE_WAIT)?;
-            self.db = Some(db);
-        }
-        match &self.db {
-            Some(db) => Ok(db),
-            None => Err(rusqlite::Error::InvalidQuery),
-        }
-    }
-
     /// A `PASSIVE` checkpoint beside the writes; when it could copy every frame it found
     /// (no reader held one back), another in the writer's turn for the frames written
     /// meanwhile, so that all of the log is copied and the next write starts it again; and
     /// when the log has grown past [`WAL_LIMIT`] all the same, a truncating one.
-    fn checkpoint(&mut self) -> rusqlite::Result<()> {
-        let turn = Arc::clone(&self.turn);
-        let db = self.connection()?;
+    fn checkpoint(&self) -> rusqlite::Result<()> {
+        let db = &self.db;
         let (_, log, copied) = wal_checkpoint(db, "PASSIVE")?;
         tracing::trace!(
             log_pages = log,
@@ -165,7 +153,7 @@ impl Checkpointer {
             // A reader still needs frames it could not copy.
             return Ok(());
         }
-        let _turn = turn.blocking_lock();
+        let _turn = self.turn.blocking_lock();
         let (_, log, copied) = wal_checkpoint(db, "PASSIVE")?;
         let page: i64 = db.query_row("PRAGMA page_size", [], |row| row.get(0))?;
         let bytes = u64::try_from(log.saturating_mul(page)).unwrap_or(0);

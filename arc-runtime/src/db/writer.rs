@@ -16,20 +16,12 @@
 //! On PostgreSQL, and on a SQLite pool of one connection (`sqlite::memory:`), the writer is
 //! the app's pool itself and a transaction begins as it always did.
 //!
-//! ## The write-ahead log
+//! A write that fails or is cancelled passes the turn on only once the writer's connection
+//! is idle again ([`Held`]): sqlx runs a dropped transaction's rollback after its caller has
+//! gone. The turn is waited for up to the acquire timeout, then the write is answered 503.
 //!
-//! SQLite's automatic checkpoint (after a commit that leaves 1000 pages or more in the WAL)
-//! is passive: it copies into the database the pages no reader still needs, and the WAL
-//! starts again from its beginning only when a write finds every page copied **and** no
-//! reader on a snapshot that reads from the WAL. Under a steady stream of reads on the app's
-//! pool there is nearly always such a reader, so the log is never started again and grows
-//! with every commit (checkpoint starvation); before the one writer, writers waiting in the
-//! busy handler on the pool's other connections held those snapshots themselves. So every
-//! [`WAL_CHECK_EVERY`] commits the writer looks at the log's size, and above [`WAL_LIMIT`]
-//! it runs `PRAGMA wal_checkpoint(TRUNCATE)` in the writer's turn (writes wait for it;
-//! readers that started before it are waited for, readers after it read the database file),
-//! which empties the log and truncates its file; the committer does the same after its
-//! batches.
+//! The writers checkpoint nothing themselves: a checkpointer thread keeps the write-ahead
+//! log in bounds ([`wal`](super::wal)).
 
 use std::ops::Deref;
 use std::path::PathBuf;
@@ -97,13 +89,49 @@ impl From<Failure> for WriteError {
     }
 }
 
-/// A write transaction on the writer, holding the writer's turn until it ends (committed,
-/// or dropped: rolled back). Derefs to the transaction.
+/// The writer's turn while a write holds it. Passed on at once when the write settled
+/// (committed, its statement done); else, when dropped (a write that failed or was
+/// cancelled), only once the writer's connection is idle again: sqlx runs a dropped
+/// transaction's rollback, or the rest of a cancelled statement, after the caller has gone,
+/// and the committer must not begin before that (it would wait in SQLite's busy handler).
+struct Held {
+    turn: Option<OwnedMutexGuard<()>>,
+    /// The writer's connection (a pool of one: a ping waits for it to be back and idle).
+    db: DatabaseConnection,
+}
+
+impl Held {
+    /// The write settled: the turn passes on now.
+    fn settled(mut self) {
+        drop(self.turn.take());
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let Some(turn) = self.turn.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let db = self.db.clone();
+            runtime.spawn(async move {
+                // The connection comes back to its pool of one after the rollback (or the
+                // statement) sqlx still runs on it; the ping waits for that.
+                if let Err(e) = db.ping().await {
+                    tracing::debug!(error = %e, "database: the writer's connection after a failed write");
+                }
+                drop(turn);
+            });
+        }
+    }
+}
+
+/// A write transaction on the writer, holding the writer's turn until it ends (committed;
+/// or dropped: rolled back, then the turn passes on). Derefs to the transaction.
 #[must_use = "commit the transaction with `commit`"]
 pub(crate) struct Txn {
-    // Dropped first: the rollback is under way before the turn passes on.
     txn: DatabaseTransaction,
-    _turn: Option<OwnedMutexGuard<()>>,
+    turn: Option<Held>,
 }
 
 impl Deref for Txn {
@@ -117,17 +145,21 @@ impl Deref for Txn {
 impl Txn {
     /// Commits the transaction, then passes the turn on.
     pub(crate) async fn commit(self) -> Result<(), DbErr> {
-        let Self { txn, _turn } = self;
-        txn.commit().await
+        let Self { txn, turn } = self;
+        txn.commit().await?;
+        if let Some(turn) = turn {
+            turn.settled();
+        }
+        Ok(())
     }
 }
 
-/// The writer's connection for statements alone (autocommit), holding the writer's turn
-/// until dropped; then counted as a commit ([`Writer::committed`]). Derefs to the
-/// connection.
+/// The writer's connection for a statement alone (autocommit), holding the writer's turn
+/// until dropped (then passed on once the connection is idle) and counted as a commit
+/// ([`Writer::committed`]). Derefs to the connection.
 pub(crate) struct Conn<'a> {
     writer: &'a Writer,
-    turn: Option<OwnedMutexGuard<()>>,
+    _turn: Option<Held>,
 }
 
 impl Deref for Conn<'_> {
@@ -140,7 +172,6 @@ impl Deref for Conn<'_> {
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        drop(self.turn.take());
         self.writer.committed();
     }
 }
@@ -195,21 +226,31 @@ impl Writer {
         }
     }
 
-    /// The writer's turn, on a SQLite file.
-    async fn turn(&self) -> Option<OwnedMutexGuard<()>> {
-        match &self.own {
-            Some(own) => Some(Arc::clone(&own.turn).lock_owned().await),
-            None => None,
+    /// The writer's turn, on a SQLite file: waited for up to the
+    /// [`ACQUIRE_TIMEOUT`](super::ACQUIRE_TIMEOUT), as a pooled connection is (then 503).
+    async fn turn(&self) -> Result<Option<Held>, DbErr> {
+        let Some(own) = &self.own else {
+            return Ok(None);
+        };
+        let turn = Arc::clone(&own.turn).lock_owned();
+        match tokio::time::timeout(super::ACQUIRE_TIMEOUT, turn).await {
+            Ok(turn) => Ok(Some(Held {
+                turn: Some(turn),
+                db: self.db.clone(),
+            })),
+            Err(_) => Err(DbErr::ConnectionAcquire(
+                sea_orm::error::ConnAcquireErr::Timeout,
+            )),
         }
     }
 
     /// The writer's connection, for a write that is one statement run alone (autocommit),
     /// in the writer's turn.
-    pub(crate) async fn conn(&self) -> Conn<'_> {
-        Conn {
-            turn: self.turn().await,
+    pub(crate) async fn conn(&self) -> Result<Conn<'_>, DbErr> {
+        Ok(Conn {
+            _turn: self.turn().await?,
             writer: self,
-        }
+        })
     }
 
     /// The writer's connection, outside the writer's turn: for the events relay and the
@@ -228,7 +269,7 @@ impl Writer {
     /// writer outside the writer (an idempotency key's claim on the app's pool, another
     /// process). Writes of this process wait for the writer's turn either way.
     pub(crate) async fn begin(&self, immediate: bool) -> Result<Txn, DbErr> {
-        let turn = self.turn().await;
+        let turn = self.turn().await?;
         let txn = if self.sqlite && immediate {
             let options = TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -238,7 +279,7 @@ impl Writer {
         } else {
             self.db.begin().await?
         };
-        Ok(Txn { txn, _turn: turn })
+        Ok(Txn { txn, turn })
     }
 
     /// Inserts `row` as one statement alone and reads it back: on a SQLite file through the
@@ -270,7 +311,7 @@ impl Writer {
         let Some(committer) = committer else {
             // The macro's active models have no `before_save` or `after_save` of their own:
             // sea-orm's `insert` is the statement below.
-            return Ok(row.insert(&*self.conn().await).await?);
+            return Ok(row.insert(&*self.conn().await?).await?);
         };
         let mut insert = sea_orm::Insert::<E::ActiveModel>::one(row).into_query();
         insert.returning(Query::returning().exprs(
@@ -284,14 +325,15 @@ impl Writer {
             .collect();
         let found = match values {
             Some(values) if Models::<E>::readable() => {
-                let rows = committer.run(stmt.sql, values, Models::<E>::new());
+                let rows = committer.run(&stmt.sql, values, Models::<E>::new());
+                let rows = rows::traced("sea_orm.query_one", "INSERT", &stmt.sql, rows);
                 rows.await?.into_iter().next()
             }
             // A value or a column the committer does not handle: sea-orm runs it.
             _ => {
                 E::find()
                     .from_raw_sql(stmt)
-                    .one(&*self.conn().await)
+                    .one(&*self.conn().await?)
                     .await?
             }
         };
@@ -361,11 +403,14 @@ mod tests {
     /// timeout of 0: two writers that met in SQLite would fail), with the tables above, and
     /// its writer.
     async fn file() -> (PathBuf, DatabaseConnection, Writer) {
-        file_with(true).await
+        file_with(true, "").await
     }
 
-    /// [`file`], with `foreign_keys` on or off.
-    async fn file_with(foreign_keys: bool) -> (PathBuf, DatabaseConnection, Writer) {
+    /// [`file`], with `foreign_keys` on or off and `conflict` after the code's `UNIQUE`.
+    async fn file_with(
+        foreign_keys: bool,
+        conflict: &str,
+    ) -> (PathBuf, DatabaseConnection, Writer) {
         use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
         let path =
             std::env::temp_dir().join(format!("arc-writer-{}.db", uuid::Uuid::new_v4().simple()));
@@ -381,11 +426,11 @@ mod tests {
             .await
             .expect("sqlite file");
         let db = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
-        db.execute_unprepared(
-            "CREATE TABLE things (id BLOB PRIMARY KEY, code TEXT NOT NULL UNIQUE, \
+        db.execute_unprepared(&format!(
+            "CREATE TABLE things (id BLOB PRIMARY KEY, code TEXT NOT NULL UNIQUE {conflict}, \
              parent BLOB REFERENCES things (id), at TEXT NOT NULL); \
-             CREATE TABLE wide (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
-        )
+             CREATE TABLE wide (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"
+        ))
         .await
         .expect("tables");
         let writer = Writer::new(&db);
@@ -506,12 +551,67 @@ mod tests {
         remove(&path);
     }
 
+    /// A row whose refusal rolls the whole transaction back (`ON CONFLICT ROLLBACK`) fails
+    /// alone all the same: its batch runs again statement by statement, so every other row
+    /// is created and each repeat is refused (409), not answered the batch's failure.
+    #[tokio::test]
+    async fn a_failure_that_ends_the_batch_fails_only_its_own_row() {
+        let (path, db, writer) = file_with(true, "ON CONFLICT ROLLBACK").await;
+        let codes: Vec<String> = (0..40).map(|i| format!("r{}", i % 20)).collect();
+        let answers = join_all(
+            codes
+                .iter()
+                .map(|code| writer.insert::<thing::Entity>(thing(code, None))),
+        )
+        .await;
+        let mut created = 0;
+        for answer in answers {
+            match answer {
+                Ok(_) => created += 1,
+                Err(err) => assert!(
+                    matches!(
+                        &err,
+                        WriteError::Refused(SqlErr::UniqueConstraintViolation(_))
+                    ),
+                    "{err:?}"
+                ),
+            }
+        }
+        assert_eq!(created, 20);
+        assert_eq!(count(&db, "things").await, 20);
+        assert!(committer(&writer).largest_batch() > 1, "no batch to fail");
+        remove(&path);
+    }
+
+    /// A transaction that fails (dropped without its commit) passes the turn on only once
+    /// its rollback has run: creates sent meanwhile never meet it in SQLite (busy timeout 0).
+    #[tokio::test]
+    async fn a_failed_transaction_passes_the_turn_on_after_its_rollback() {
+        let (path, db, writer) = file().await;
+        writer
+            .insert::<thing::Entity>(thing("start", None))
+            .await
+            .expect("the committer starts");
+        for round in 0..50 {
+            let txn = writer.begin(true).await.expect("begin");
+            thing(&format!("gone{round}"), None)
+                .insert(&*txn)
+                .await
+                .expect("insert");
+            let create = writer.insert::<thing::Entity>(thing(&format!("k{round}"), None));
+            let ((), created) = tokio::join!(async move { drop(txn) }, create);
+            created.expect("created after the rollback");
+        }
+        assert_eq!(count(&db, "things").await, 51);
+        remove(&path);
+    }
+
     /// The committer's connection takes the pool's pragmas: on a pool with `foreign_keys`
     /// off (SQLite's build here turns them on by default), a row whose reference does not
     /// exist is written.
     #[tokio::test]
     async fn the_committer_takes_the_pools_pragmas() {
-        let (path, db, writer) = file_with(false).await;
+        let (path, db, writer) = file_with(false, "").await;
         let orphan = thing("orphan", Some(uuid::Uuid::new_v4()));
         writer
             .insert::<thing::Entity>(orphan)

@@ -272,7 +272,7 @@ pub(crate) async fn bulk_delete<R: Hooks>(
     let cond = bulk_filter::<R>(state, caller, Operation::Delete, body)?;
     if let Some(alone) = Alone::of::<R>(state) {
         // One statement is the whole write.
-        let deleted = delete_where::<R, _>(&*alone.writer().conn().await, cond).await;
+        let deleted = delete_where::<R, _>(&*alone.writer().conn().await?, cond).await;
         return Ok(deleted_count(alone.done(deleted).await?));
     }
     let txn = written::begin::<R>(state).await?;

@@ -1,8 +1,9 @@
 //! Every write starts and ends here. It runs on the app's one writer
 //! ([`Writer`](crate::db::Writer)): in a transaction begun by [`begin`] (`BEGIN IMMEDIATE` on
 //! SQLite), or, when one statement is the whole write and nothing goes with it (no hook of
-//! the resource's, no event, no audit entry, no idempotency key to seal), alone outside any
-//! transaction ([`Alone`]). Inside the transaction, the outbox's events and, for an `audited`
+//! the resource's, no event, no audit entry, no idempotency key to seal), alone outside a
+//! transaction of its own ([`Alone`]: on a SQLite file a create goes to the committer, which
+//! commits it in a batch with others). Inside the transaction, the outbox's events and, for an `audited`
 //! resource, the audit trail's entries, both made from the rows before and after the write
 //! ([`record`]); then its commit, and what waits for the commit: the query cache's bump, the
 //! relay's wake-up, the trail's count and a store outside the database ([`commit`]).
@@ -26,8 +27,9 @@ pub(super) async fn begin<R: Hooks>(state: &ArcState) -> Result<Txn, ArcError> {
     Ok(state.writer().begin(!R::DECLARED).await?)
 }
 
-/// A write of `R` that is one statement and nothing else, run alone on the writer, outside
-/// any transaction (SQLite's autocommit: no `BEGIN` and `COMMIT` around it). Made by
+/// A write of `R` that is one statement and nothing else, run without a transaction of its
+/// own: a create through [`Writer::insert`] (on a SQLite file, in a batch of the committer's),
+/// another statement in autocommit on [`Writer::conn`]. Made by
 /// [`Alone::of`] only when nothing goes with the write: the resource declares no hooks, the
 /// app records no events, the resource is not audited, and the request holds no idempotency
 /// key to seal.
