@@ -86,7 +86,14 @@ impl<D: Decode> Job for Pending<D> {
 
     fn run(&mut self, db: &Connection) {
         let values = self.values.iter().map(Some);
-        self.rows = rows::query(db, &self.sql, values, &self.decode);
+        let run = || rows::query(db, &self.sql, values, &self.decode);
+        // A panic while a row decodes fails this statement, not the committer's thread.
+        self.rows =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
+                Err(Failure::Db(rows::query_err(
+                    "the statement's row could not be decoded",
+                )))
+            });
     }
 
     fn fail(&mut self, failure: Failure) {
@@ -177,12 +184,19 @@ impl Committer {
             rows: Err(Failure::Db(rows::query_err("the statement did not run"))),
             reply,
         };
-        self.jobs
-            .send(Box::new(job))
-            .map_err(|_| Failure::Db(rows::query_err("the committer has stopped")))?;
-        answer
-            .await
-            .map_err(|_| Failure::Db(rows::query_err("the committer has stopped")))?
+        if self.jobs.send(Box::new(job)).is_err() {
+            // The thread is gone (it cannot be, short of a panic outside a statement): the
+            // statement did not run, the caller runs it elsewhere.
+            tracing::error!("database: the committer has stopped");
+            return Err(Failure::Unsupported);
+        }
+        // The thread went away with the statement: whether it was written is not known.
+        let gone = || {
+            Failure::Db(rows::query_err(
+                "the committer stopped during the statement",
+            ))
+        };
+        answer.await.map_err(|_| gone())?
     }
 }
 
@@ -315,4 +329,71 @@ fn together(db: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), Failure> 
         tracing::error!(error = %e, "database: the committer could not roll a batch back");
     }
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A decoder that panics on every row.
+    struct Panics;
+
+    impl Decode for Panics {
+        type Out = ();
+        type Plan = ();
+
+        fn plan(&self, _: &[&str]) -> Option<()> {
+            Some(())
+        }
+
+        fn row(&self, (): &(), _: &rusqlite::Row<'_>) -> Result<(), DbErr> {
+            panic!("a row that cannot be decoded")
+        }
+    }
+
+    /// The first column as an integer.
+    struct Int;
+
+    impl Decode for Int {
+        type Out = i64;
+        type Plan = ();
+
+        fn plan(&self, _: &[&str]) -> Option<()> {
+            Some(())
+        }
+
+        fn row(&self, (): &(), row: &rusqlite::Row<'_>) -> Result<i64, DbErr> {
+            row.get(0).map_err(rows::query_err)
+        }
+    }
+
+    /// A panic while a statement's row decodes fails that statement only: the committer's
+    /// thread goes on with the next one.
+    #[tokio::test]
+    async fn a_panic_in_a_statement_does_not_stop_the_committer() {
+        let path =
+            std::env::temp_dir().join(format!("arc-commit-{}.db", uuid::Uuid::new_v4().simple()));
+        let db = crate::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("sqlite file");
+        db.execute_unprepared("CREATE TABLE n (v INTEGER NOT NULL)")
+            .await
+            .expect("table");
+        let committer = Committer::start(&db, &path, Turn::default(), None)
+            .await
+            .expect("started");
+        let sql = "INSERT INTO n (v) VALUES (?1) RETURNING v";
+        let panicked = committer.run(sql, vec![Sql::Integer(1)], Panics).await;
+        assert!(matches!(panicked, Err(Failure::Db(_))), "{panicked:?}");
+        let rows = committer
+            .run(sql, vec![Sql::Integer(2)], Int)
+            .await
+            .expect("the committer goes on");
+        assert_eq!(rows, vec![2]);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
 }

@@ -26,7 +26,8 @@ pub(super) enum Failure {
     Interrupted,
     /// It would have waited for a lock (inline), or waited the whole busy timeout.
     Busy,
-    /// A column or value this module does not handle.
+    /// Not run here (a column or value this module does not handle, or no thread to run it
+    /// on): the caller hands the statement to sea-orm.
     Unsupported,
     /// The database refused the row: a unique or a foreign key.
     Refused(SqlErr),
@@ -106,6 +107,10 @@ pub(super) async fn traced<T>(
     );
     let started = std::time::Instant::now();
     let result = statement.instrument(span.clone()).await;
+    if let Err(Failure::Unsupported) = result {
+        // Not run here: sea-orm runs it, in a span of its own.
+        return result;
+    }
     match &result {
         Ok(_) => span.record("otel.status_code", "OK"),
         Err(failure) => {

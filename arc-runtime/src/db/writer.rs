@@ -323,19 +323,24 @@ impl Writer {
             .iter()
             .flat_map(|values| values.0.iter().map(rows::bind))
             .collect();
-        let found = match values {
+        let ran = match values {
             Some(values) if Models::<E>::readable() => {
                 let rows = committer.run(&stmt.sql, values, Models::<E>::new());
-                let rows = rows::traced("sea_orm.query_one", "INSERT", &stmt.sql, rows);
-                rows.await?.into_iter().next()
+                rows::traced("sea_orm.query_one", "INSERT", &stmt.sql, rows).await
             }
-            // A value or a column the committer does not handle: sea-orm runs it.
-            _ => {
+            _ => Err(Failure::Unsupported),
+        };
+        let found = match ran {
+            Ok(rows) => rows.into_iter().next(),
+            Err(Failure::Unsupported) => {
+                // A value or a column the committer does not handle (or no committer any
+                // more): sea-orm runs it.
                 E::find()
                     .from_raw_sql(stmt)
                     .one(&*self.conn().await?)
                     .await?
             }
+            Err(failure) => return Err(failure.into()),
         };
         found.ok_or_else(|| {
             WriteError::Db(DbErr::RecordNotFound("Failed to find inserted item".into()))
