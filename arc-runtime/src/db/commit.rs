@@ -334,6 +334,7 @@ fn together(db: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), Failure> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::rows::testing::{Int, remove};
 
     /// A decoder that panics on every row.
     struct Panics;
@@ -348,22 +349,6 @@ mod tests {
 
         fn row(&self, (): &(), _: &rusqlite::Row<'_>) -> Result<(), DbErr> {
             panic!("a row that cannot be decoded")
-        }
-    }
-
-    /// The first column as an integer.
-    struct Int;
-
-    impl Decode for Int {
-        type Out = i64;
-        type Plan = ();
-
-        fn plan(&self, _: &[&str]) -> Option<()> {
-            Some(())
-        }
-
-        fn row(&self, (): &(), row: &rusqlite::Row<'_>) -> Result<i64, DbErr> {
-            row.get(0).map_err(rows::query_err)
         }
     }
 
@@ -390,10 +375,6 @@ mod tests {
             .await
             .expect("the committer goes on");
         assert_eq!(rows, vec![2]);
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = path.as_os_str().to_owned();
-            file.push(suffix);
-            let _ = std::fs::remove_file(file);
-        }
+        remove(&path);
     }
 }

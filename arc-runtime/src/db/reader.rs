@@ -535,6 +535,7 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::rows::testing::{Int, remove};
     use chrono::Utc;
 
     /// A SQLite file of its own, its pool (as [`crate::connect`] opens it) and its reader.
@@ -548,22 +549,6 @@ mod tests {
         (path, db, reader)
     }
 
-    /// The first column as an integer, negative ones included.
-    struct Int;
-
-    impl Decode for Int {
-        type Out = i64;
-        type Plan = ();
-
-        fn plan(&self, _: &[&str]) -> Option<()> {
-            Some(())
-        }
-
-        fn row(&self, (): &(), row: &rusqlite::Row<'_>) -> Result<i64, DbErr> {
-            row.get(0).map_err(query_err)
-        }
-    }
-
     /// `stmt` run by `reader`, decoded by `decode` (it must be one the reader runs).
     async fn ask<D: Decode>(
         reader: &Reader,
@@ -573,12 +558,6 @@ mod tests {
         match reader.run("t", stmt, decode).await {
             Ok(done) => done,
             Err(Unsupported) => panic!("the reader runs it"),
-        }
-    }
-
-    fn remove(path: &std::path::Path) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
 

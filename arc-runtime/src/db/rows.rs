@@ -524,6 +524,38 @@ pub(super) fn register_regexp(db: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// What the tests of the SQLite connections share.
+#[cfg(test)]
+pub(super) mod testing {
+    use super::{Decode, query_err};
+    use sea_orm::DbErr;
+
+    /// The first column as an integer, negative ones included.
+    pub(in crate::db) struct Int;
+
+    impl Decode for Int {
+        type Out = i64;
+        type Plan = ();
+
+        fn plan(&self, _: &[&str]) -> Option<()> {
+            Some(())
+        }
+
+        fn row(&self, (): &(), row: &rusqlite::Row<'_>) -> Result<i64, DbErr> {
+            row.get(0).map_err(query_err)
+        }
+    }
+
+    /// Removes the SQLite file at `path`, its log and its shared memory.
+    pub(in crate::db) fn remove(path: &std::path::Path) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -364,6 +364,7 @@ mod tests {
     use sea_orm::ActiveValue::{NotSet, Set};
 
     use super::*;
+    use crate::db::rows::testing::remove;
     use sea_orm::{ConnectionTrait, Statement};
 
     mod thing {
@@ -440,14 +441,6 @@ mod tests {
         .expect("tables");
         let writer = Writer::new(&db);
         (path, db, writer)
-    }
-
-    fn remove(path: &std::path::Path) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = path.as_os_str().to_owned();
-            file.push(suffix);
-            let _ = std::fs::remove_file(file);
-        }
     }
 
     fn thing(code: &str, parent: Option<uuid::Uuid>) -> thing::ActiveModel {
