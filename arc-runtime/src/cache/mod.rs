@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 
 use crate::action::{Action, Operation};
@@ -50,6 +51,10 @@ use crate::stores::{CacheStore, InMemoryCache, Lookup, StoreError};
 
 pub(crate) use entry::Question;
 use entry::{Entry, Freshness};
+
+/// A read the cache runs when it has no current answer: the body of its outcome. Boxed, so
+/// the cache is compiled once rather than once per resource and read.
+type Compute = Box<dyn FnOnce(ArcState) -> BoxFuture<'static, Result<Bytes, ArcError>> + Send>;
 pub(crate) use front::Asked;
 use front::FrontIndex;
 
@@ -451,23 +456,18 @@ impl CacheRuntime {
         }
     }
 
-    /// The answer to `question`, from the cache or from `compute` (see the module's doc);
-    /// `asked` is the request that asks it, for the front index (with what [`hit`] found).
-    async fn answer<R, O, F, Fut>(
+    /// The answer to `question`, from the cache or from `compute` (see the module's doc):
+    /// its body, and what the cache said. `asked` is the request that asks it, for the front
+    /// index (with what [`hit`] found).
+    async fn answer(
         self: &Arc<Self>,
+        meta: &'static ResourceMeta,
         state: &ArcState,
         settings: CacheMeta,
         asked: Option<Asked>,
         question: Question,
-        compute: F,
-    ) -> Result<Cached<O>, ArcError>
-    where
-        R: Resource,
-        O: Outcome + Send + 'static,
-        F: FnOnce(ArcState) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
-    {
-        let meta = R::META;
+        compute: Compute,
+    ) -> Result<(Bytes, CacheStatus), ArcError> {
         let names = names(meta);
         let key: Arc<str> = Arc::from(question.key(settings.key));
         let mut found = None;
@@ -486,57 +486,39 @@ impl CacheRuntime {
         let Some(lookup) = lookup else {
             // No versions to stamp an entry with: answer, keep nothing.
             self.count(meta, CacheStatus::Miss);
-            let outcome = compute(state.clone()).await?;
-            return Ok(Cached::Kept {
-                body: entry::body(&outcome)?,
-                status: CacheStatus::Miss,
-            });
+            return Ok((compute(state.clone()).await?, CacheStatus::Miss));
         };
         let kept = lookup.entry.and_then(Entry::decode);
         match kept.map(|e| (e.freshness(&lookup.versions, settings), e)) {
             Some((Freshness::Fresh, e)) => {
                 self.count(meta, CacheStatus::Hit);
-                Ok(Cached::Kept {
-                    body: e.body,
-                    status: CacheStatus::Hit,
-                })
+                Ok((e.body, CacheStatus::Hit))
             }
             Some((Freshness::Stale, e)) => {
                 self.count(meta, CacheStatus::Stale);
                 self.refresh(state, settings, key, lookup.versions, compute);
-                Ok(Cached::Kept {
-                    body: e.body,
-                    status: CacheStatus::Stale,
-                })
+                Ok((e.body, CacheStatus::Stale))
             }
             Some((Freshness::Old, _)) | None => {
                 self.count(meta, CacheStatus::Miss);
                 let body = self
                     .fly(state, settings, &key, lookup.versions, compute)
                     .await?;
-                Ok(Cached::Kept {
-                    body,
-                    status: CacheStatus::Miss,
-                })
+                Ok((body, CacheStatus::Miss))
             }
         }
     }
 
     /// Computes the answer at `key` for the `versions` read before it, once for every
     /// concurrent caller, and keeps it.
-    async fn fly<O, F, Fut>(
+    async fn fly(
         &self,
         state: &ArcState,
         settings: CacheMeta,
         key: &str,
         versions: Vec<u64>,
-        compute: F,
-    ) -> Result<Bytes, ArcError>
-    where
-        O: Outcome + Send + 'static,
-        F: FnOnce(ArcState) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
-    {
+        compute: Compute,
+    ) -> Result<Bytes, ArcError> {
         let flight_key = entry::flight_key(key, &versions);
         let flight = Arc::clone(
             self.flights
@@ -574,7 +556,7 @@ impl CacheRuntime {
             (Some(body), _, _) => Ok(body),
             (None, Some(e), _) => Err(e),
             // The flight this caller joined failed: it asks on its own.
-            (None, None, Some(compute)) => entry::body(&compute(state.clone()).await?),
+            (None, None, Some(compute)) => compute(state.clone()).await,
             (None, None, None) => Err(ArcError::internal(StoreError::new(
                 "a cache flight ended without an answer",
             ))),
@@ -582,20 +564,15 @@ impl CacheRuntime {
     }
 
     /// Runs `compute`, keeps its answer stamped with `versions`, and gives its body.
-    async fn compute_and_keep<O, F, Fut>(
+    async fn compute_and_keep(
         &self,
         state: &ArcState,
         settings: CacheMeta,
         key: &str,
         versions: &[u64],
-        compute: F,
-    ) -> Result<Bytes, ArcError>
-    where
-        O: Outcome,
-        F: FnOnce(ArcState) -> Fut,
-        Fut: Future<Output = Result<O, ArcError>>,
-    {
-        let body = entry::body(&compute(state.clone()).await?)?;
+        compute: Compute,
+    ) -> Result<Bytes, ArcError> {
+        let body = compute(state.clone()).await?;
         if body.len() > MAX_KEPT {
             // Served, not kept: one answer must not crowd out a store's worth of others.
             return Ok(body);
@@ -611,18 +588,14 @@ impl CacheRuntime {
     }
 
     /// Refreshes the stale entry at `key` in the background, unless a refresh of it runs.
-    fn refresh<O, F, Fut>(
+    fn refresh(
         self: &Arc<Self>,
         state: &ArcState,
         settings: CacheMeta,
         key: Arc<str>,
         versions: Vec<u64>,
-        compute: F,
-    ) where
-        O: Outcome + Send + 'static,
-        F: FnOnce(ArcState) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
-    {
+        compute: Compute,
+    ) {
         let flight_key = entry::flight_key(&key, &versions);
         if self
             .flights
@@ -718,9 +691,13 @@ where
 {
     match (R::META.cache, state.cache(), question) {
         (Some(settings), Some(cache), Some(question)) => {
-            cache
-                .answer::<R, O, F, Fut>(state, settings, asked, question, compute)
-                .await
+            // The cache itself is not generic: it runs one boxed computation of the body.
+            let compute: Compute =
+                Box::new(move |state| Box::pin(async move { entry::body(&compute(state).await?) }));
+            let (body, status) = cache
+                .answer(R::META, state, settings, asked, question, compute)
+                .await?;
+            Ok(Cached::Kept { body, status })
         }
         _ => compute(state.clone()).await.map(Cached::Direct),
     }
