@@ -192,7 +192,14 @@ impl Cli {
         }
     }
 
-    async fn run_matches(self, matches: ArgMatches) -> ExitCode {
+    /// Runs the command `matches` names. Boxed here, so the whole program (the server, the
+    /// migrations, every command) is compiled into this crate once, not into each app's
+    /// binary by the `.await` in its `main`.
+    fn run_matches(self, matches: ArgMatches) -> Pin<Box<dyn Future<Output = ExitCode>>> {
+        Box::pin(self.run_matches_inner(matches))
+    }
+
+    async fn run_matches_inner(self, matches: ArgMatches) -> ExitCode {
         let preset = match Preset::from_env() {
             Ok(preset) => preset,
             Err(e) => {
