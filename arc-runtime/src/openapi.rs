@@ -31,7 +31,7 @@ pub(crate) struct Registered {
     /// Its field table, routes and rules.
     pub meta: &'static ResourceMeta,
     /// What each of its routes answers, from the route's handler.
-    pub answer: fn(&RouteInfo, &mut SchemaGenerator) -> Answer,
+    pub answer: fn(&RouteInfo, &mut SchemaGenerator) -> Option<Answer>,
     /// Its routes, those that read a body limited to the bytes given (the app's limit,
     /// known when the router is built).
     pub router: fn(usize) -> axum::Router<crate::app::ArcState>,
@@ -139,7 +139,10 @@ impl Document {
             );
             for prefix in &prefixes {
                 for route in routes(meta) {
-                    let answer = (resource.answer)(&route, &mut generator);
+                    // Every route of `routes` is served: its answer is known.
+                    let Some(answer) = (resource.answer)(&route, &mut generator) else {
+                        continue;
+                    };
                     let op = self.operation(meta, &route, &answer, &names, &tag, prefix);
                     let path = paths
                         .entry(format!("{prefix}{}", route.path))

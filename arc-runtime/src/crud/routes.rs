@@ -13,7 +13,7 @@ use schemars::SchemaGenerator;
 
 use super::handlers::{self as h, Reply};
 use super::response::Outcome;
-use crate::action::{self, Action};
+use crate::action::{self, Action, RoutePreset};
 use crate::app::ArcState;
 use crate::hooks::Hooks;
 use crate::plugins::idempotency;
@@ -104,24 +104,35 @@ impl Endpoint {
     }
 }
 
-/// The handler of `route` for the resource `R`.
-fn endpoint<R: Hooks>(route: &RouteInfo) -> Endpoint {
+/// The handler of `route` for the resource `R`; `None` for a route of a preset `R` does not
+/// declare. Each preset's arm is guarded by a constant, so a resource's build instantiates
+/// the handlers it serves and no others (a route `R` lacks is not compiled for it at all).
+fn endpoint<R: Hooks>(route: &RouteInfo) -> Option<Endpoint> {
     let m = &route.method;
+    macro_rules! preset {
+        ($preset:ident, $handler:expr) => {
+            if const { R::META.presets.has(RoutePreset::$preset) } {
+                Some(Endpoint::new(m, $handler))
+            } else {
+                None
+            }
+        };
+    }
     match route.action {
-        Action::List => Endpoint::new(m, h::list::<R>),
-        Action::Create => Endpoint::new(m, h::create::<R>),
-        Action::Get => Endpoint::new(m, h::get::<R>),
-        Action::Update => Endpoint::new(m, h::update::<R>),
-        Action::Replace => Endpoint::new(m, h::replace::<R>),
-        Action::Delete => Endpoint::new(m, h::delete::<R>),
-        Action::Deleted => Endpoint::new(m, h::list_deleted::<R>),
-        Action::Restore => Endpoint::new(m, h::restore::<R>),
-        Action::BySlug => Endpoint::new(m, h::get_by_slug::<R>),
-        Action::Tree => Endpoint::new(m, h::tree::<R>),
-        Action::Children => Endpoint::new(m, h::children::<R>),
-        Action::BulkCreate => Endpoint::new(m, h::bulk_create::<R>),
-        Action::BulkUpdate => Endpoint::new(m, h::bulk_update::<R>),
-        Action::BulkDelete => Endpoint::new(m, h::bulk_delete::<R>),
+        Action::List => Some(Endpoint::new(m, h::list::<R>)),
+        Action::Create => Some(Endpoint::new(m, h::create::<R>)),
+        Action::Get => Some(Endpoint::new(m, h::get::<R>)),
+        Action::Update => Some(Endpoint::new(m, h::update::<R>)),
+        Action::Replace => Some(Endpoint::new(m, h::replace::<R>)),
+        Action::Delete => Some(Endpoint::new(m, h::delete::<R>)),
+        Action::Deleted => preset!(SoftDelete, h::list_deleted::<R>),
+        Action::Restore => preset!(SoftDelete, h::restore::<R>),
+        Action::BySlug => preset!(SlugLookup, h::get_by_slug::<R>),
+        Action::Tree => preset!(Tree, h::tree::<R>),
+        Action::Children => preset!(Tree, h::children::<R>),
+        Action::BulkCreate => preset!(Bulk, h::bulk_create::<R>),
+        Action::BulkUpdate => preset!(Bulk, h::bulk_update::<R>),
+        Action::BulkDelete => preset!(Bulk, h::bulk_delete::<R>),
     }
 }
 
@@ -146,8 +157,11 @@ fn with_idempotency(
 }
 
 /// What `route` of `R` answers on success, from its handler's type.
-pub(crate) fn answer<R: Hooks>(route: &RouteInfo, generator: &mut SchemaGenerator) -> Answer {
-    (endpoint::<R>(route).answer)(generator)
+pub(crate) fn answer<R: Hooks>(
+    route: &RouteInfo,
+    generator: &mut SchemaGenerator,
+) -> Option<Answer> {
+    endpoint::<R>(route).map(|endpoint| (endpoint.answer)(generator))
 }
 
 /// The router of `R`: every route of [`routes`], each to its generic handler; those that
@@ -163,13 +177,13 @@ pub(crate) fn router<R: Hooks>(body_limit: usize) -> Router<ArcState> {
         let same = rest.iter().take_while(|r| r.path == first.path).count();
         let methods = rest[..same]
             .iter()
-            .map(|r| {
-                let method = with_idempotency(R::META, r, endpoint::<R>(r).method);
-                if r.action.mutates() {
+            .filter_map(|r| {
+                let method = with_idempotency(R::META, r, endpoint::<R>(r)?.method);
+                Some(if r.action.mutates() {
                     method.layer(DefaultBodyLimit::max(body_limit))
                 } else {
                     method
-                }
+                })
             })
             .reduce(MethodRouter::merge)
             .unwrap_or_default();
