@@ -4,17 +4,22 @@
 //! none of them can disagree with another.
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use schemars::SchemaGenerator;
 
 use super::handlers::{self as h, Reply};
 use super::response::Outcome;
 use crate::action::{self, Action, RoutePreset};
 use crate::app::ArcState;
+use crate::auth::Caller;
+use crate::extract::{JsonObject, PathParam};
 use crate::hooks::Hooks;
 use crate::plugins::idempotency;
 use crate::resource::ResourceMeta;
@@ -82,11 +87,19 @@ struct Endpoint {
     answer: fn(&mut SchemaGenerator) -> Answer,
 }
 
+/// What a route's handler gives axum: its future, boxed. The handlers of one shape (their
+/// extractors) then have one type, a function pointer, so axum's handler and tower's service
+/// machinery, and the proofs that their futures are `Send`, compile once for all of them
+/// rather than once per route and resource.
+type Boxed = BoxFuture<'static, Response>;
+
 impl Endpoint {
-    /// `handler` on `method`; its answer read from its type.
-    fn new<H, T, A>(method: &Method, handler: H) -> Self
+    /// `boxed`, the handler `typed` with its future boxed, on `method`; its answer read from
+    /// the type of `typed` (which is only named, never called, here).
+    fn new<H, A, B, T>(method: &Method, _typed: H, boxed: B) -> Self
     where
-        H: Handler<T, ArcState> + Answers<A>,
+        H: Answers<A>,
+        B: Handler<T, ArcState>,
         T: 'static,
     {
         fn answer<O: Outcome>(generator: &mut SchemaGenerator) -> Answer {
@@ -98,7 +111,7 @@ impl Endpoint {
         }
         let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
         Self {
-            method: on(filter, handler),
+            method: on(filter, boxed),
             answer: answer::<<H as Answers<A>>::Outcome>,
         }
     }
@@ -109,30 +122,42 @@ impl Endpoint {
 /// the handlers it serves and no others (a route `R` lacks is not compiled for it at all).
 fn endpoint<R: Hooks>(route: &RouteInfo) -> Option<Endpoint> {
     let m = &route.method;
+    // The handler, with the extractors after `State` and `Caller` that it takes.
+    macro_rules! route {
+        ($handler:expr $(, $arg:ident: $ty:ty)*) => {
+            Endpoint::new(
+                m,
+                $handler,
+                (|state: State<ArcState>, caller: Caller $(, $arg: $ty)*| -> Boxed {
+                    Box::pin($handler(state, caller $(, $arg)*).map(IntoResponse::into_response))
+                }) as fn(State<ArcState>, Caller $(, $ty)*) -> Boxed,
+            )
+        };
+    }
     macro_rules! preset {
-        ($preset:ident, $handler:expr) => {
+        ($preset:ident, $($route:tt)*) => {
             if const { R::META.presets.has(RoutePreset::$preset) } {
-                Some(Endpoint::new(m, $handler))
+                Some(route!($($route)*))
             } else {
                 None
             }
         };
     }
     match route.action {
-        Action::List => Some(Endpoint::new(m, h::list::<R>)),
-        Action::Create => Some(Endpoint::new(m, h::create::<R>)),
-        Action::Get => Some(Endpoint::new(m, h::get::<R>)),
-        Action::Update => Some(Endpoint::new(m, h::update::<R>)),
-        Action::Replace => Some(Endpoint::new(m, h::replace::<R>)),
-        Action::Delete => Some(Endpoint::new(m, h::delete::<R>)),
-        Action::Deleted => preset!(SoftDelete, h::list_deleted::<R>),
-        Action::Restore => preset!(SoftDelete, h::restore::<R>),
-        Action::BySlug => preset!(SlugLookup, h::get_by_slug::<R>),
+        Action::List => Some(route!(h::list::<R>, query: RawQuery)),
+        Action::Create => Some(route!(h::create::<R>, body: JsonObject)),
+        Action::Get => Some(route!(h::get::<R>, id: PathParam)),
+        Action::Update => Some(route!(h::update::<R>, id: PathParam, body: JsonObject)),
+        Action::Replace => Some(route!(h::replace::<R>, id: PathParam, body: JsonObject)),
+        Action::Delete => Some(route!(h::delete::<R>, id: PathParam)),
+        Action::Deleted => preset!(SoftDelete, h::list_deleted::<R>, query: RawQuery),
+        Action::Restore => preset!(SoftDelete, h::restore::<R>, id: PathParam),
+        Action::BySlug => preset!(SlugLookup, h::get_by_slug::<R>, slug: PathParam),
         Action::Tree => preset!(Tree, h::tree::<R>),
-        Action::Children => preset!(Tree, h::children::<R>),
-        Action::BulkCreate => preset!(Bulk, h::bulk_create::<R>),
-        Action::BulkUpdate => preset!(Bulk, h::bulk_update::<R>),
-        Action::BulkDelete => preset!(Bulk, h::bulk_delete::<R>),
+        Action::Children => preset!(Tree, h::children::<R>, id: PathParam),
+        Action::BulkCreate => preset!(Bulk, h::bulk_create::<R>, body: JsonObject),
+        Action::BulkUpdate => preset!(Bulk, h::bulk_update::<R>, body: JsonObject),
+        Action::BulkDelete => preset!(Bulk, h::bulk_delete::<R>, body: JsonObject),
     }
 }
 
