@@ -194,7 +194,9 @@ impl Cli {
 
     /// Runs the command `matches` names. Boxed here, so the whole program (the server, the
     /// migrations, every command) is compiled into this crate once, not into each app's
-    /// binary by the `.await` in its `main`.
+    /// binary by the `.await` in its `main`. Not `Send`, as it never was: the app's layers
+    /// (`FnOnce` without `Sync`) are held across awaits, so it runs on the task that awaits
+    /// it (`main`'s).
     fn run_matches(self, matches: ArgMatches) -> Pin<Box<dyn Future<Output = ExitCode>>> {
         Box::pin(self.run_matches_inner(matches))
     }

@@ -30,7 +30,8 @@ use crate::wire::{self, View, value_schema};
 pub(crate) struct Registered {
     /// Its field table, routes and rules.
     pub meta: &'static ResourceMeta,
-    /// What each of its routes answers, from the route's handler.
+    /// What each of its routes answers, from the route's handler; `None` for a route it does
+    /// not serve (never one of `routes(meta)`).
     pub answer: fn(&RouteInfo, &mut SchemaGenerator) -> Option<Answer>,
     /// Its routes, those that read a body limited to the bytes given (the app's limit,
     /// known when the router is built).
@@ -139,7 +140,8 @@ impl Document {
             );
             for prefix in &prefixes {
                 for route in routes(meta) {
-                    // Every route of `routes` is served: its answer is known.
+                    // Every route of `routes` is served (one predicate decides both), so
+                    // its answer is known; a route without one could not be documented.
                     let Some(answer) = (resource.answer)(&route, &mut generator) else {
                         continue;
                     };

@@ -51,12 +51,13 @@ use crate::stores::{CacheStore, InMemoryCache, Lookup, StoreError};
 
 pub(crate) use entry::Question;
 use entry::{Entry, Freshness};
-
-/// A read the cache runs when it has no current answer: the body of its outcome. Boxed, so
-/// the cache is compiled once rather than once per resource and read.
-type Compute = Box<dyn FnOnce(ArcState) -> BoxFuture<'static, Result<Bytes, ArcError>> + Send>;
 pub(crate) use front::Asked;
 use front::FrontIndex;
+
+/// The read the cache runs when it has no current answer, not yet started; it gives the
+/// outcome's JSON body. Boxed, so the cache is compiled once rather than once per resource
+/// and read.
+type Compute = BoxFuture<'static, Result<Bytes, ArcError>>;
 
 /// What `#[resource(cache(..))]` declares; the macro writes it into the resource's
 /// [`ResourceMeta`].
@@ -462,7 +463,6 @@ impl CacheRuntime {
     async fn answer(
         self: &Arc<Self>,
         meta: &'static ResourceMeta,
-        state: &ArcState,
         settings: CacheMeta,
         asked: Option<Asked>,
         question: Question,
@@ -486,7 +486,7 @@ impl CacheRuntime {
         let Some(lookup) = lookup else {
             // No versions to stamp an entry with: answer, keep nothing.
             self.count(meta, CacheStatus::Miss);
-            return Ok((compute(state.clone()).await?, CacheStatus::Miss));
+            return Ok((compute.await?, CacheStatus::Miss));
         };
         let kept = lookup.entry.and_then(Entry::decode);
         match kept.map(|e| (e.freshness(&lookup.versions, settings), e)) {
@@ -496,14 +496,12 @@ impl CacheRuntime {
             }
             Some((Freshness::Stale, e)) => {
                 self.count(meta, CacheStatus::Stale);
-                self.refresh(state, settings, key, lookup.versions, compute);
+                self.refresh(settings, key, lookup.versions, compute);
                 Ok((e.body, CacheStatus::Stale))
             }
             Some((Freshness::Old, _)) | None => {
                 self.count(meta, CacheStatus::Miss);
-                let body = self
-                    .fly(state, settings, &key, lookup.versions, compute)
-                    .await?;
+                let body = self.fly(settings, &key, lookup.versions, compute).await?;
                 Ok((body, CacheStatus::Miss))
             }
         }
@@ -513,7 +511,6 @@ impl CacheRuntime {
     /// concurrent caller, and keeps it.
     async fn fly(
         &self,
-        state: &ArcState,
         settings: CacheMeta,
         key: &str,
         versions: Vec<u64>,
@@ -540,7 +537,7 @@ impl CacheRuntime {
             .get_or_init(|| async {
                 let compute = compute.take()?;
                 match self
-                    .compute_and_keep(state, settings, key, &versions, compute)
+                    .compute_and_keep(settings, key, &versions, compute)
                     .await
                 {
                     Ok(body) => Some(body),
@@ -556,7 +553,7 @@ impl CacheRuntime {
             (Some(body), _, _) => Ok(body),
             (None, Some(e), _) => Err(e),
             // The flight this caller joined failed: it asks on its own.
-            (None, None, Some(compute)) => compute(state.clone()).await,
+            (None, None, Some(compute)) => compute.await,
             (None, None, None) => Err(ArcError::internal(StoreError::new(
                 "a cache flight ended without an answer",
             ))),
@@ -566,13 +563,12 @@ impl CacheRuntime {
     /// Runs `compute`, keeps its answer stamped with `versions`, and gives its body.
     async fn compute_and_keep(
         &self,
-        state: &ArcState,
         settings: CacheMeta,
         key: &str,
         versions: &[u64],
         compute: Compute,
     ) -> Result<Bytes, ArcError> {
-        let body = compute(state.clone()).await?;
+        let body = compute.await?;
         if body.len() > MAX_KEPT {
             // Served, not kept: one answer must not crowd out a store's worth of others.
             return Ok(body);
@@ -590,7 +586,6 @@ impl CacheRuntime {
     /// Refreshes the stale entry at `key` in the background, unless a refresh of it runs.
     fn refresh(
         self: &Arc<Self>,
-        state: &ArcState,
         settings: CacheMeta,
         key: Arc<str>,
         versions: Vec<u64>,
@@ -606,9 +601,8 @@ impl CacheRuntime {
             return;
         }
         let cache = Arc::clone(self);
-        let state = state.clone();
         tokio::spawn(async move {
-            if let Err(e) = cache.fly(&state, settings, &key, versions, compute).await {
+            if let Err(e) = cache.fly(settings, &key, versions, compute).await {
                 tracing::debug!(error = %e, "cache: refreshing a stale answer failed");
             }
         });
@@ -692,10 +686,12 @@ where
     match (R::META.cache, state.cache(), question) {
         (Some(settings), Some(cache), Some(question)) => {
             // The cache itself is not generic: it runs one boxed computation of the body.
-            let compute: Compute =
-                Box::new(move |state| Box::pin(async move { entry::body(&compute(state).await?) }));
+            let compute: Compute = {
+                let state = state.clone();
+                async move { entry::body(&compute(state).await?) }.boxed()
+            };
             let (body, status) = cache
-                .answer(R::META, state, settings, asked, question, compute)
+                .answer(R::META, settings, asked, question, compute)
                 .await?;
             Ok(Cached::Kept { body, status })
         }

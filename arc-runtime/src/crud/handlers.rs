@@ -1,7 +1,7 @@
 //! The axum handlers of every resource route: each one extracts, then calls [`super::ops`].
 //!
-//! They are generic over the resource; [`super::routes`] mounts each one a resource serves,
-//! with its future boxed, and reads what it answers from its type.
+//! They are generic over the resource. [`super::routes`] mounts those a resource serves, each
+//! as a function pointer that boxes its future, and reads what each answers from its type.
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};

@@ -16,7 +16,7 @@ use schemars::SchemaGenerator;
 
 use super::handlers::{self as h, Reply};
 use super::response::Outcome;
-use crate::action::{self, Action, RoutePreset};
+use crate::action::{self, Action};
 use crate::app::ArcState;
 use crate::auth::Caller;
 use crate::extract::{JsonObject, PathParam};
@@ -35,9 +35,21 @@ pub struct RouteInfo {
     pub action: Action,
 }
 
+/// Whether the resource `meta` describes serves `action`: always, unless the route is a
+/// preset's and the resource does not declare that preset. A `const fn`, so [`endpoint`]
+/// asks it at compile time.
+const fn serves(meta: &ResourceMeta, action: Action) -> bool {
+    match action.preset() {
+        Some(preset) => meta.presets.has(preset),
+        None => true,
+    }
+}
+
 /// Every route of the resource `meta` describes, in a stable order ([`Action::ALL`]'s).
 pub(crate) fn routes(meta: &ResourceMeta) -> Vec<RouteInfo> {
-    Action::served(|preset| meta.presets.has(preset))
+    Action::ALL
+        .into_iter()
+        .filter(|&action| serves(meta, action))
         .map(|action| RouteInfo {
             method: action::method(action),
             path: action.path(meta.path),
@@ -117,47 +129,45 @@ impl Endpoint {
     }
 }
 
-/// The handler of `route` for the resource `R`; `None` for a route of a preset `R` does not
-/// declare. Each preset's arm is guarded by a constant, so a resource's build instantiates
-/// the handlers it serves and no others (a route `R` lacks is not compiled for it at all).
+/// The handler of `route` for the resource `R`; `None` for a route `R` does not serve. Each
+/// arm asks [`serves`] in a constant, so a resource's build instantiates the handlers of the
+/// routes it serves and no others.
 fn endpoint<R: Hooks>(route: &RouteInfo) -> Option<Endpoint> {
     let m = &route.method;
-    // The handler, with the extractors after `State` and `Caller` that it takes.
+    // `action`'s handler, with the extractors it takes after `State` and `Caller`, when `R`
+    // serves it; its future boxed (see [`Boxed`]).
     macro_rules! route {
-        ($handler:expr $(, $arg:ident: $ty:ty)*) => {
-            Endpoint::new(
-                m,
-                $handler,
-                (|state: State<ArcState>, caller: Caller $(, $arg: $ty)*| -> Boxed {
-                    Box::pin($handler(state, caller $(, $arg)*).map(IntoResponse::into_response))
-                }) as fn(State<ArcState>, Caller $(, $ty)*) -> Boxed,
-            )
-        };
-    }
-    macro_rules! preset {
-        ($preset:ident, $($route:tt)*) => {
-            if const { R::META.presets.has(RoutePreset::$preset) } {
-                Some(route!($($route)*))
+        ($action:ident, $handler:expr $(, $arg:ident: $ty:ty)*) => {
+            if const { serves(R::META, Action::$action) } {
+                Some(Endpoint::new(
+                    m,
+                    $handler,
+                    (|state: State<ArcState>, caller: Caller $(, $arg: $ty)*| -> Boxed {
+                        $handler(state, caller $(, $arg)*)
+                            .map(IntoResponse::into_response)
+                            .boxed()
+                    }) as fn(State<ArcState>, Caller $(, $ty)*) -> Boxed,
+                ))
             } else {
                 None
             }
         };
     }
     match route.action {
-        Action::List => Some(route!(h::list::<R>, query: RawQuery)),
-        Action::Create => Some(route!(h::create::<R>, body: JsonObject)),
-        Action::Get => Some(route!(h::get::<R>, id: PathParam)),
-        Action::Update => Some(route!(h::update::<R>, id: PathParam, body: JsonObject)),
-        Action::Replace => Some(route!(h::replace::<R>, id: PathParam, body: JsonObject)),
-        Action::Delete => Some(route!(h::delete::<R>, id: PathParam)),
-        Action::Deleted => preset!(SoftDelete, h::list_deleted::<R>, query: RawQuery),
-        Action::Restore => preset!(SoftDelete, h::restore::<R>, id: PathParam),
-        Action::BySlug => preset!(SlugLookup, h::get_by_slug::<R>, slug: PathParam),
-        Action::Tree => preset!(Tree, h::tree::<R>),
-        Action::Children => preset!(Tree, h::children::<R>, id: PathParam),
-        Action::BulkCreate => preset!(Bulk, h::bulk_create::<R>, body: JsonObject),
-        Action::BulkUpdate => preset!(Bulk, h::bulk_update::<R>, body: JsonObject),
-        Action::BulkDelete => preset!(Bulk, h::bulk_delete::<R>, body: JsonObject),
+        Action::List => route!(List, h::list::<R>, query: RawQuery),
+        Action::Create => route!(Create, h::create::<R>, body: JsonObject),
+        Action::Get => route!(Get, h::get::<R>, id: PathParam),
+        Action::Update => route!(Update, h::update::<R>, id: PathParam, body: JsonObject),
+        Action::Replace => route!(Replace, h::replace::<R>, id: PathParam, body: JsonObject),
+        Action::Delete => route!(Delete, h::delete::<R>, id: PathParam),
+        Action::Deleted => route!(Deleted, h::list_deleted::<R>, query: RawQuery),
+        Action::Restore => route!(Restore, h::restore::<R>, id: PathParam),
+        Action::BySlug => route!(BySlug, h::get_by_slug::<R>, slug: PathParam),
+        Action::Tree => route!(Tree, h::tree::<R>),
+        Action::Children => route!(Children, h::children::<R>, id: PathParam),
+        Action::BulkCreate => route!(BulkCreate, h::bulk_create::<R>, body: JsonObject),
+        Action::BulkUpdate => route!(BulkUpdate, h::bulk_update::<R>, body: JsonObject),
+        Action::BulkDelete => route!(BulkDelete, h::bulk_delete::<R>, body: JsonObject),
     }
 }
 
@@ -181,7 +191,8 @@ fn with_idempotency(
     }
 }
 
-/// What `route` of `R` answers on success, from its handler's type.
+/// What `route` of `R` answers on success, from its handler's type; `None` for a route `R`
+/// does not serve (never one of [`routes`]).
 pub(crate) fn answer<R: Hooks>(
     route: &RouteInfo,
     generator: &mut SchemaGenerator,
@@ -189,7 +200,8 @@ pub(crate) fn answer<R: Hooks>(
     endpoint::<R>(route).map(|endpoint| (endpoint.answer)(generator))
 }
 
-/// The router of `R`: every route of [`routes`], each to its generic handler; those that
+/// The router of `R`: every route of [`routes`], each to its handler (boxing its future);
+/// those that
 /// read a body (the writes) take at most `body_limit` bytes of it. The reads cross no body
 /// limit layer at all: they read none.
 pub(crate) fn router<R: Hooks>(body_limit: usize) -> Router<ArcState> {
@@ -216,4 +228,53 @@ pub(crate) fn router<R: Hooks>(body_limit: usize) -> Router<ArcState> {
         rest = &rest[same..];
     }
     router
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzz::Thing;
+    use arc_runtime::prelude::*;
+
+    /// A resource with every preset that adds routes.
+    #[resource(presets(soft_delete, slug_lookup, tree, bulk))]
+    #[permissions(default = public)]
+    #[allow(dead_code, reason = "a fixture: its route table is read, not its rows")]
+    pub(crate) struct Node {
+        #[field(id)]
+        pub id: Uuid,
+        pub slug: String,
+        pub parent_id: Option<Uuid>,
+        #[field(system)]
+        pub deleted_at: Option<DateTime<Utc>>,
+    }
+
+    /// The actions `R` has a handler for.
+    fn handled<R: Hooks>() -> Vec<Action> {
+        Action::ALL
+            .into_iter()
+            .filter(|&action| {
+                let route = RouteInfo {
+                    method: action::method(action),
+                    path: action.path(R::META.path),
+                    action,
+                };
+                endpoint::<R>(&route).is_some()
+            })
+            .collect()
+    }
+
+    fn listed(meta: &ResourceMeta) -> Vec<Action> {
+        routes(meta).into_iter().map(|route| route.action).collect()
+    }
+
+    #[test]
+    fn a_resource_has_a_handler_for_each_route_it_serves_and_no_other() {
+        assert_eq!(handled::<Node>(), Action::ALL);
+        assert_eq!(listed(Node::META), Action::ALL);
+        let plain = handled::<Thing>();
+        assert_eq!(plain, listed(Thing::META));
+        assert_eq!(plain.len(), 6);
+        assert!(plain.iter().all(|action| action.preset().is_none()));
+    }
 }
