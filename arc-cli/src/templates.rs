@@ -195,7 +195,7 @@ pub const API_TEST: &str = r#"//! The API of {{name}}, in process: every resourc
 use std::time::Duration;
 
 use arc_runtime::config::{JwtSigner, TokenClaims};
-use arc_runtime::{FieldType, ResourceMeta};
+use arc_runtime::meta::{FieldType, ResourceMeta};
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;

@@ -88,6 +88,40 @@ use crate::ctxt::Ctxt;
 /// Hidden fields cannot be listed in `query`, and `page`, `limit`, `after`, `sort`, `select`
 /// and `search` are reserved and cannot be filters.
 ///
+/// # The list's query string
+///
+/// ```text
+/// GET /products?status=active&price[gte]=1000&price[lt]=5000&name[like]=lamp
+///              &sort=-price,name&select=name,price&search=desk&page=2&limit=50
+/// GET /products?after=<next>&limit=20          keyset paging: follow the `next` cursor
+/// ```
+///
+/// | parameter | meaning |
+/// |---|---|
+/// | `field=v`, `field[op]=v` | a filter on a `filter` field; several are ANDed |
+/// | `sort=-a,b` | order by `sort` fields, `-` descending; always ends on the id, NULLs last |
+/// | `select=a,b`, `select=-a` | only these fields in each row, or all but these (the id always) |
+/// | `search=text` | a case-insensitive substring of any `search` field |
+/// | `page=2`, `limit=50` | page by number; `limit` defaults to 20, at most 1000 |
+/// | `after=<cursor>` | keyset paging from a page's signed `next` cursor (bound to its sort) |
+///
+/// The operators a filter takes depend on the field's type:
+///
+/// | type | operators |
+/// |---|---|
+/// | `String` | `eq ne gt gte lt lte in nin exists like regex` |
+/// | numbers, `DateTime<Utc>`, `Decimal` | `eq ne gt gte lt lte in nin exists` |
+/// | `Uuid`, `bool`, enums | `eq ne in nin exists` |
+/// | `serde_json::Value` | `exists` |
+///
+/// Values parse by the field's type (`in`/`nin` take `a,b,c`; `exists` takes `true` or
+/// `false`). `like` is a case-insensitive substring match in which `%` and `_` are literal;
+/// `ne` and `nin` keep rows whose value is null. `regex` takes the subset PostgreSQL and
+/// SQLite compile alike (literals, `.`, classes, `\d \w \s`, anchors, groups, `|`,
+/// `* + ?`, `{m,n}`, a leading `(?i)`), at most 500 characters and four per query; anything
+/// else is a 400 naming the construct. An undeclared field or operator is a 400 naming the
+/// parameter (unless `query(lenient)`), and a hidden field answers like a missing one.
+///
 /// # Fields
 ///
 /// Field types: `Uuid`, `String`, `i32`, `i64`, `f64`, `bool`, `DateTime<Utc>`, `Decimal`,

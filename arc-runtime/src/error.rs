@@ -427,10 +427,26 @@ fn details(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({ "type": "object" })
 }
 
-/// The cause of a 500, kept in the response's extensions (never in its body) so a
-/// development app can show it (see [`crate::plugins::errors::envelope`]).
+/// The cause of a 500, kept in the response's extensions (never in its body): the
+/// development preset shows it in the body, and an app's own layer may log or report it.
+///
+/// ```
+/// use arc_runtime::InternalCause;
+/// # let response = axum::response::Response::new(axum::body::Body::empty());
+/// if let Some(cause) = response.extensions().get::<InternalCause>() {
+///     tracing::error!(cause = cause.as_str(), "internal error");
+/// }
+/// ```
 #[derive(Clone, Debug)]
-pub(crate) struct InternalCause(pub std::sync::Arc<str>);
+pub struct InternalCause(pub(crate) std::sync::Arc<str>);
+
+impl InternalCause {
+    /// The cause, as its error displays it.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 impl IntoResponse for ArcError {
     fn into_response(self) -> Response {

@@ -78,7 +78,7 @@ pub use enumeration::TextEnum;
 pub use hooks::{Hooks, WriteContext};
 pub use permissions::{Permissions, Rule};
 pub use plugins::idempotency::Idempotent;
-pub use resource::{Auto, FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, Rules};
+pub use resource::Resource;
 
 // Building and serving an app.
 pub use app::{App, ArcState, shutdown_signal};
@@ -90,14 +90,32 @@ pub use preset::{Preset, UnknownPreset};
 // Who is calling, and what goes wrong.
 pub use audit::{AuditAction, AuditEntry};
 pub use auth::{AuthContext, AuthMethod, Caller, RoleScope};
-pub use error::{ArcError, ErrorCode, FieldError};
+pub use error::{ArcError, ErrorCode, FieldError, InternalCause};
 pub use events::{DomainEvent, Event, EventMeta, PublishError};
 pub use plugins::request_id::current as request_id;
+pub use plugins::trace::{TraceContext, current as trace_context};
 pub use plugins::versioning::ApiVersion;
 
 // What an app tells about itself.
 pub use migration::{Migrator, ResourceMigration};
 pub use openapi::{DocumentError, ServiceRoute};
+
+pub mod meta {
+    //! The field table `#[resource]` generates: what the runtime, the document and the CLI
+    //! know of a resource ([`Resource::META`](crate::Resource::META)). Apps read it (to list
+    //! resources, say); they do not build it.
+    //!
+    //! ```
+    //! use arc_runtime::meta::{FieldType, ResourceMeta};
+    //!
+    //! fn columns(meta: &ResourceMeta) -> impl Iterator<Item = (&str, FieldType)> + '_ {
+    //!     meta.fields.iter().map(|f| (f.name, f.ty))
+    //! }
+    //! # let _ = columns;
+    //! ```
+
+    pub use crate::resource::{Auto, FieldMeta, FieldType, Ops, Presets, ResourceMeta, Rules};
+}
 
 pub mod config {
     //! What [`App`](crate::App)'s builder takes: authentication, the plugins' settings, the
@@ -169,9 +187,7 @@ pub mod __private_0_1 {
     pub use crate::hooks::Hooks;
     pub use crate::permissions::{Permissions, Rule};
     pub use crate::plugins::idempotency::Idempotent;
-    pub use crate::resource::{
-        Auto, FieldMeta, FieldType, Presets, Resource, ResourceMeta, SerializeFields,
-    };
+    pub use crate::resource::{Auto, FieldMeta, FieldType, Presets, Resource, ResourceMeta};
     pub use core::time::Duration;
     pub use {chrono, rust_decimal, sea_orm, serde, serde_json, uuid};
 }

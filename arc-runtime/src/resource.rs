@@ -532,16 +532,6 @@ impl Shape {
     }
 }
 
-/// Writes one field of a model into a JSON object; emitted by the macro for each model.
-pub trait SerializeFields {
-    /// Serializes field `index` under its JSON name.
-    fn serialize_field<M: serde::ser::SerializeMap>(
-        &self,
-        index: usize,
-        map: &mut M,
-    ) -> Result<(), M::Error>;
-}
-
 /// A resource: the struct under `#[resource]`, its sea-orm entity and its field table.
 ///
 /// Implemented by the macro; the generic handlers of the runtime are written against it.
@@ -551,7 +541,6 @@ pub trait Resource: Sized + Send + Sync + 'static {
     /// The row as stored.
     type Model: ModelTrait<Entity = Self::Entity>
         + IntoActiveModel<Self::ActiveModel>
-        + SerializeFields
         + sea_orm::FromQueryResult
         + Clone
         + Send

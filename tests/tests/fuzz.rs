@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use arc_runtime::Resource;
-use arc_runtime::ResourceMeta;
+use arc_runtime::meta::ResourceMeta;
 use arc_tests::{TestApp, fuzz_cases};
 use axum::http::Method;
 use proptest::prelude::*;

@@ -229,16 +229,6 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
         let variant = format_ident!("{}", to_pascal(&f.name));
         quote!(#module::Column::#variant)
     });
-    let serialize_arms = model
-        .fields
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| !f.hidden)
-        .map(|(i, f)| {
-            let (name, field) = (&f.name, format_ident!("{}", f.name));
-            let i = Literal::usize_unsuffixed(i);
-            quote!(#i => map.serialize_entry(#name, &self.#field),)
-        });
     let id = Literal::usize_unsuffixed(model.id);
     let index = |i: Option<usize>| opt(i.map(Literal::usize_unsuffixed));
     let soft_delete = index(model.presets.soft_delete);
@@ -306,19 +296,6 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
             fn column(index: usize) -> #module::Column {
                 const COLUMNS: [#module::Column; #count] = [#(#columns),*];
                 COLUMNS[index]
-            }
-        }
-
-        impl __p::SerializeFields for #module::Model {
-            fn serialize_field<M: __p::serde::ser::SerializeMap>(
-                &self,
-                index: usize,
-                map: &mut M,
-            ) -> ::core::result::Result<(), M::Error> {
-                match index {
-                    #(#serialize_arms)*
-                    _ => Ok(()),
-                }
             }
         }
 

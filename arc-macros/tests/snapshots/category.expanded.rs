@@ -139,23 +139,6 @@ const _: () = {
             COLUMNS[index]
         }
     }
-    impl __p::SerializeFields for category_entity::Model {
-        fn serialize_field<M: __p::serde::ser::SerializeMap>(
-            &self,
-            index: usize,
-            map: &mut M,
-        ) -> ::core::result::Result<(), M::Error> {
-            match index {
-                0 => map.serialize_entry("id", &self.id),
-                1 => map.serialize_entry("name", &self.name),
-                2 => map.serialize_entry("slug", &self.slug),
-                3 => map.serialize_entry("parent_id", &self.parent_id),
-                4 => map.serialize_entry("created_at", &self.created_at),
-                5 => map.serialize_entry("updated_at", &self.updated_at),
-                _ => Ok(()),
-            }
-        }
-    }
     /// No hooks declared: the defaults do nothing.
     impl __p::Hooks for Category {
         const DECLARED: bool = false;

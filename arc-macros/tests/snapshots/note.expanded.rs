@@ -199,26 +199,6 @@ const _: () = {
             COLUMNS[index]
         }
     }
-    impl __p::SerializeFields for note_entity::Model {
-        fn serialize_field<M: __p::serde::ser::SerializeMap>(
-            &self,
-            index: usize,
-            map: &mut M,
-        ) -> ::core::result::Result<(), M::Error> {
-            match index {
-                0 => map.serialize_entry("id", &self.id),
-                1 => map.serialize_entry("title", &self.title),
-                2 => map.serialize_entry("owner_id", &self.owner_id),
-                3 => map.serialize_entry("score", &self.score),
-                4 => map.serialize_entry("pinned", &self.pinned),
-                5 => map.serialize_entry("contact", &self.contact),
-                6 => map.serialize_entry("deleted_at", &self.deleted_at),
-                7 => map.serialize_entry("created_at", &self.created_at),
-                8 => map.serialize_entry("updated_at", &self.updated_at),
-                _ => Ok(()),
-            }
-        }
-    }
     /// No hooks declared: the defaults do nothing.
     impl __p::Hooks for Note {
         const DECLARED: bool = false;

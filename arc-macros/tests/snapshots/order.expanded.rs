@@ -172,24 +172,4 @@ const _: () = {
             COLUMNS[index]
         }
     }
-    impl __p::SerializeFields for order_entity::Model {
-        fn serialize_field<M: __p::serde::ser::SerializeMap>(
-            &self,
-            index: usize,
-            map: &mut M,
-        ) -> ::core::result::Result<(), M::Error> {
-            match index {
-                0 => map.serialize_entry("id", &self.id),
-                1 => map.serialize_entry("org_id", &self.org_id),
-                2 => map.serialize_entry("customer_id", &self.customer_id),
-                3 => map.serialize_entry("product_id", &self.product_id),
-                4 => map.serialize_entry("quantity", &self.quantity),
-                5 => map.serialize_entry("total", &self.total),
-                6 => map.serialize_entry("status", &self.status),
-                7 => map.serialize_entry("created_at", &self.created_at),
-                8 => map.serialize_entry("updated_at", &self.updated_at),
-                _ => Ok(()),
-            }
-        }
-    }
 };

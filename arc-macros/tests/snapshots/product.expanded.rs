@@ -251,28 +251,4 @@ const _: () = {
             COLUMNS[index]
         }
     }
-    impl __p::SerializeFields for product_entity::Model {
-        fn serialize_field<M: __p::serde::ser::SerializeMap>(
-            &self,
-            index: usize,
-            map: &mut M,
-        ) -> ::core::result::Result<(), M::Error> {
-            match index {
-                0 => map.serialize_entry("id", &self.id),
-                1 => map.serialize_entry("org_id", &self.org_id),
-                2 => map.serialize_entry("name", &self.name),
-                3 => map.serialize_entry("slug", &self.slug),
-                4 => map.serialize_entry("price", &self.price),
-                5 => map.serialize_entry("status", &self.status),
-                6 => map.serialize_entry("category_id", &self.category_id),
-                7 => map.serialize_entry("cost", &self.cost),
-                9 => map.serialize_entry("is_featured", &self.is_featured),
-                10 => map.serialize_entry("created_by", &self.created_by),
-                11 => map.serialize_entry("deleted_at", &self.deleted_at),
-                12 => map.serialize_entry("created_at", &self.created_at),
-                13 => map.serialize_entry("updated_at", &self.updated_at),
-                _ => Ok(()),
-            }
-        }
-    }
 };

@@ -11,9 +11,7 @@ use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use crate::permissions::{Permissions, Rule};
-use crate::resource::{
-    FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta, SerializeFields,
-};
+use crate::resource::{FieldMeta, FieldType, Ops, Presets, Resource, ResourceMeta};
 
 /// What a write did to a row, as the audit trail names it (arc's `AuditAction`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -296,31 +294,6 @@ impl Resource for AuditRecord {
             table::Column::Timestamp,
         ];
         COLUMNS[index]
-    }
-}
-
-impl SerializeFields for table::Model {
-    fn serialize_field<M: serde::ser::SerializeMap>(
-        &self,
-        index: usize,
-        map: &mut M,
-    ) -> Result<(), M::Error> {
-        let name = FIELDS.get(index).map_or("", |f| f.name);
-        match index {
-            field::ID => map.serialize_entry(name, &self.id),
-            field::RESOURCE => map.serialize_entry(name, &self.resource),
-            field::DOCUMENT_ID => map.serialize_entry(name, &self.document_id),
-            field::ACTION => map.serialize_entry(name, &self.action),
-            field::USER_ID => map.serialize_entry(name, &self.user_id),
-            field::ORGANIZATION_ID => map.serialize_entry(name, &self.organization_id),
-            field::REQUEST_ID => map.serialize_entry(name, &self.request_id),
-            field::TRACE_ID => map.serialize_entry(name, &self.trace_id),
-            field::CHANGES => map.serialize_entry(name, &self.changes),
-            field::BEFORE => map.serialize_entry(name, &self.before),
-            field::AFTER => map.serialize_entry(name, &self.after),
-            field::TIMESTAMP => map.serialize_entry(name, &self.timestamp),
-            _ => Ok(()),
-        }
     }
 }
 

@@ -22,6 +22,7 @@ use super::{AuditEntry, AuditRecord, AuditRuntime, table, unavailable};
 use crate::app::ArcState;
 use crate::auth::{AuthContext, Caller, RoleScope};
 use crate::crud::ops::listing;
+use crate::crud::record::Record;
 use crate::crud::response::{Listing, Outcome, mask};
 use crate::error::ArcError;
 use crate::permissions::{Access, evaluate};
@@ -136,10 +137,10 @@ async fn entries(
         resources,
     };
     let page = audit.store.query(&query).await.map_err(unavailable)?;
-    let models: Vec<table::Model> = page
+    let records: Vec<Record> = page
         .entries
         .into_iter()
-        .map(|entry| table::Model::from(shown(audit, caller, entry)))
+        .map(|entry| Record::of::<AuditRecord>(&table::Model::from(shown(audit, caller, entry))))
         .collect();
     let shape = Shape {
         fields: query.spec.select,
@@ -149,7 +150,7 @@ async fn entries(
         state,
         &query.spec,
         shape,
-        models,
+        records,
         page.total.unwrap_or(0),
     ))
 }

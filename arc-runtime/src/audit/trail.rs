@@ -5,12 +5,11 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::ModelTrait;
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value as Json};
 
 use super::{AuditAction, AuditEntry};
 use crate::auth::AuthContext;
-use crate::crud::response::write_fields;
+use crate::crud::record::Record;
 use crate::error::ArcError;
 use crate::events::Change;
 use crate::resource::{Auto, FieldSet, Resource, Shape};
@@ -25,28 +24,19 @@ fn action(change: Change) -> AuditAction {
     }
 }
 
-/// A row's stored fields, hidden ones left out (they have no serializer), as JSON.
-struct Stored<'a, R: Resource>(&'a R::Model);
-
-impl<R: Resource> Serialize for Stored<'_, R> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let shape = Shape {
-            fields: all_fields(R::META.fields.len()),
-            redact: FieldSet(0),
-        };
-        let mut map = serializer.serialize_map(None)?;
-        write_fields::<R, _>(self.0, shape, &mut map)?;
-        map.end()
-    }
-}
-
 /// Every field of a table of `n`.
 fn all_fields(n: usize) -> FieldSet {
     FieldSet(if n >= 64 { u64::MAX } else { (1u64 << n) - 1 })
 }
 
+/// A row's stored fields as JSON, hidden ones left out ([`Record::write`] never writes them).
 fn stored<R: Resource>(model: &R::Model) -> Result<Map<String, Json>, ArcError> {
-    match serde_json::to_value(Stored::<R>(model)).map_err(ArcError::internal)? {
+    let shape = Shape {
+        fields: all_fields(R::META.fields.len()),
+        redact: FieldSet(0),
+    };
+    let record = Record::of::<R>(model);
+    match serde_json::to_value(record.shown(R::META, shape)).map_err(ArcError::internal)? {
         Json::Object(map) => Ok(map),
         other => Err(ArcError::internal(format!(
             "a row serialized as {other} rather than an object"
@@ -72,7 +62,7 @@ pub(crate) fn entries<R: Resource>(
     let timestamp = now();
     let request_id =
         crate::plugins::request_id::current().and_then(|v| v.to_str().ok().map(str::to_owned));
-    let trace_id = crate::plugins::trace::current().map(|t| format!("{:032x}", t.trace_id));
+    let trace_id = crate::plugins::trace::current().map(|t| t.trace_id_hex());
     let mut out = Vec::with_capacity(before.len().max(after.len()));
     for i in 0..before.len().max(after.len()) {
         let (old, new) = (before.get(i), after.get(i));

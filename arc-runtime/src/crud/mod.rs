@@ -10,6 +10,7 @@ mod access;
 pub(crate) mod body;
 pub(crate) mod handlers;
 pub(crate) mod ops;
+pub(crate) mod record;
 pub(crate) mod response;
 pub(crate) mod routes;
 

@@ -15,11 +15,12 @@ use std::marker::PhantomData;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::ser::{SerializeMap, SerializeSeq};
+use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use super::record::{Record, write_records};
 use crate::error::ArcError;
-use crate::resource::{FieldType, Resource, SerializeFields, Shape};
+use crate::resource::{Resource, Shape};
 use crate::wire::{self, View};
 
 /// A success answer: its status, its body and (through [`JsonSchema`]) its description.
@@ -78,41 +79,20 @@ impl JsonSchema for Success {
     }
 }
 
-/// The mask written in place of a redacted value: `"***"` for text, `null` otherwise.
-pub(crate) fn mask(ty: FieldType) -> Option<&'static str> {
-    matches!(ty, FieldType::String | FieldType::Enum(_)).then_some("***")
-}
-
-/// Writes `shape`'s fields of `model` into `map`, masking the redacted ones.
-pub(crate) fn write_fields<R: Resource, M: SerializeMap>(
-    model: &R::Model,
-    shape: Shape,
-    map: &mut M,
-) -> Result<(), M::Error> {
-    for i in shape.fields.iter() {
-        if shape.redact.contains(i) {
-            let field = &R::META.fields[i];
-            map.serialize_entry(field.name, &mask(field.ty))?;
-        } else {
-            model.serialize_field(i, map)?;
-        }
-    }
-    Ok(())
-}
+pub(crate) use super::record::mask;
 
 /// One row as a caller is shown it; described as the resource's row (`Product`).
 pub(crate) struct Row<R: Resource> {
     /// The row.
-    pub model: R::Model,
+    pub record: Record,
     /// What to write of it.
     pub shape: Shape,
+    _resource: PhantomData<fn() -> R>,
 }
 
 impl<R: Resource> Serialize for Row<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        write_fields::<R, _>(&self.model, self.shape, &mut map)?;
-        map.end()
+        self.record.shown(R::META, self.shape).serialize(serializer)
     }
 }
 
@@ -133,35 +113,31 @@ impl<R: Resource> JsonSchema for Row<R> {
 /// Rows with one shape, each written as [`Row`] describes it.
 pub(crate) struct Rows<R: Resource> {
     /// The rows.
-    pub models: Vec<R::Model>,
+    pub records: Vec<Record>,
     /// What to write of each.
     pub shape: Shape,
+    _resource: PhantomData<fn() -> R>,
 }
 
-/// Writes `models` as a JSON array of rows.
-fn write_rows<R: Resource, S: Serializer>(
-    models: &[R::Model],
-    shape: Shape,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    struct One<'a, R: Resource>(&'a R::Model, Shape);
-    impl<R: Resource> Serialize for One<'_, R> {
-        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            let mut map = serializer.serialize_map(None)?;
-            write_fields::<R, _>(self.0, self.1, &mut map)?;
-            map.end()
+impl<R: Resource> Rows<R> {
+    /// `records`, each shown as `shape` says.
+    pub(crate) fn new(records: Vec<Record>, shape: Shape) -> Self {
+        Self {
+            records,
+            shape,
+            _resource: PhantomData,
         }
     }
-    let mut seq = serializer.serialize_seq(Some(models.len()))?;
-    for model in models {
-        seq.serialize_element(&One::<R>(model, shape))?;
+
+    /// `models`, each shown as `shape` says.
+    pub(crate) fn of(models: &[R::Model], shape: Shape) -> Self {
+        Self::new(models.iter().map(Record::of::<R>).collect(), shape)
     }
-    seq.end()
 }
 
 impl<R: Resource> Serialize for Rows<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        write_rows::<R, S>(&self.models, self.shape, serializer)
+        write_records(&self.records, R::META, self.shape, serializer)
     }
 }
 
@@ -368,13 +344,22 @@ pub(crate) struct One<R: Resource> {
 }
 
 impl<R: Resource> One<R> {
-    /// `model` as `shape` shows it, with an optional message.
-    pub(crate) fn new(model: R::Model, shape: Shape, message: Option<&'static str>) -> Self {
+    /// `record` as `shape` shows it, with an optional message.
+    pub(crate) fn new(record: Record, shape: Shape, message: Option<&'static str>) -> Self {
         Self {
             success: Success,
-            data: Row { model, shape },
+            data: Row {
+                record,
+                shape,
+                _resource: PhantomData,
+            },
             message,
         }
+    }
+
+    /// `model` as `shape` shows it, with an optional message.
+    pub(crate) fn of(model: &R::Model, shape: Shape, message: Option<&'static str>) -> Self {
+        Self::new(Record::of::<R>(model), shape, message)
     }
 }
 
@@ -487,7 +472,7 @@ impl<R: Resource> Serialize for Nodes<R> {
                 let rows = &self.0.rows;
                 match self.0.tree {
                     Some(parent) => {
-                        super::tree::Forest::<R>::build(&rows.models, parent, rows.shape)
+                        super::tree::Forest::build(&rows.records, R::META, parent, rows.shape)
                             .serialize(serializer)
                     }
                     None => rows.serialize(serializer),
@@ -533,7 +518,7 @@ impl<R: Resource> Serialize for BulkCreated<R> {
         let mut map = serializer.serialize_map(Some(3))?;
         map.serialize_entry("success", &Success)?;
         map.serialize_entry("data", &self.0)?;
-        map.serialize_entry("count", &self.0.models.len())?;
+        map.serialize_entry("count", &self.0.records.len())?;
         map.end()
     }
 }

@@ -8,42 +8,46 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use std::collections::HashMap;
 
-use sea_orm::ModelTrait;
-
-use crate::resource::{Resource, Shape};
+use super::record::Record;
+use crate::resource::{ResourceMeta, Shape};
 use crate::value::to_cursor_text;
 
 /// The deepest nesting the tree route writes.
 pub(super) const MAX_DEPTH: usize = 64;
 
 /// Rows and, for each, the indexes of its children.
-pub(super) struct Forest<'a, R: Resource> {
-    rows: &'a [R::Model],
+pub(super) struct Forest<'a> {
+    rows: &'a [Record],
+    meta: &'static ResourceMeta,
     roots: Vec<usize>,
     children: Vec<Vec<usize>>,
     shape: Shape,
 }
 
-impl<'a, R: Resource> Forest<'a, R> {
-    /// Links `rows` by their `parent` field.
-    pub(super) fn build(rows: &'a [R::Model], parent: usize, shape: Shape) -> Self {
-        let id_col = R::column(R::META.id);
-        let parent_col = R::column(parent);
+impl<'a> Forest<'a> {
+    /// Links `rows` of `meta`'s resource by their `parent` field.
+    pub(super) fn build(
+        rows: &'a [Record],
+        meta: &'static ResourceMeta,
+        parent: usize,
+        shape: Shape,
+    ) -> Self {
         let index: HashMap<String, usize> = rows
             .iter()
             .enumerate()
-            .filter_map(|(i, row)| to_cursor_text(&row.get(id_col)).map(|id| (id, i)))
+            .filter_map(|(i, row)| to_cursor_text(row.get(meta.id)).map(|id| (id, i)))
             .collect();
         let mut roots = Vec::new();
         let mut children = vec![Vec::new(); rows.len()];
         for (i, row) in rows.iter().enumerate() {
-            match to_cursor_text(&row.get(parent_col)).and_then(|p| index.get(&p).copied()) {
+            match to_cursor_text(row.get(parent)).and_then(|p| index.get(&p).copied()) {
                 Some(p) if p != i => children[p].push(i),
                 _ => roots.push(i),
             }
         }
         Self {
             rows,
+            meta,
             roots,
             children,
             shape,
@@ -51,17 +55,17 @@ impl<'a, R: Resource> Forest<'a, R> {
     }
 }
 
-struct Node<'f, 'a, R: Resource> {
-    forest: &'f Forest<'a, R>,
+struct Node<'f, 'a> {
+    forest: &'f Forest<'a>,
     index: usize,
     depth: usize,
 }
 
-impl<R: Resource> Serialize for Node<'_, '_, R> {
+impl Serialize for Node<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         let row = &self.forest.rows[self.index];
-        crate::crud::response::write_fields::<R, _>(row, self.forest.shape, &mut map)?;
+        row.write(self.forest.meta, self.forest.shape, &mut map)?;
         let kids = if self.depth + 1 < MAX_DEPTH {
             self.forest.children[self.index].as_slice()
         } else {
@@ -79,13 +83,13 @@ impl<R: Resource> Serialize for Node<'_, '_, R> {
     }
 }
 
-struct Level<'f, 'a, R: Resource> {
-    forest: &'f Forest<'a, R>,
+struct Level<'f, 'a> {
+    forest: &'f Forest<'a>,
     indexes: &'f [usize],
     depth: usize,
 }
 
-impl<R: Resource> Serialize for Level<'_, '_, R> {
+impl Serialize for Level<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.indexes.iter().map(|&index| Node {
             forest: self.forest,
@@ -95,7 +99,7 @@ impl<R: Resource> Serialize for Level<'_, '_, R> {
     }
 }
 
-impl<R: Resource> Serialize for Forest<'_, R> {
+impl Serialize for Forest<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         Level {
             forest: self,

@@ -32,15 +32,13 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, InterruptHandle};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    DatabaseConnection, DbBackend, DbErr, EntityTrait, QuerySelect, QueryTrait, RuntimeErr, Select,
-    Statement, TryIntoModel,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, Statement};
 use tokio::sync::Semaphore;
 
-use super::rows::{self, Count, Decode, Failure, Models, bind, query_err, register_regexp};
+use super::rows::{self, Count, Decode, Failure, Records, bind, query_err, register_regexp};
 use super::{ACQUIRE_TIMEOUT, BUSY_TIMEOUT, STATEMENT_TIMEOUT};
+use crate::crud::record::Record;
+use crate::resource::ResourceMeta;
 
 /// How long a statement may run on the async runtime's thread before it is stopped and run
 /// again on a blocking thread.
@@ -88,72 +86,52 @@ impl Reads<'_> {
         }
     }
 
-    /// Every row `select` finds.
-    pub(crate) async fn all<E: EntityTrait>(self, select: Select<E>) -> Result<Vec<E::Model>, DbErr>
-    where
-        E::Model: Send + 'static,
-        E::ActiveModel: TryIntoModel<E::Model>,
-    {
+    /// The rows `stmt` (a `SELECT` of `meta`'s table) finds, as records of that resource.
+    /// One function for every resource: nothing here is compiled per entity.
+    pub(crate) async fn records(
+        self,
+        meta: &'static ResourceMeta,
+        stmt: &Statement,
+    ) -> Result<Vec<Record>, DbErr> {
         match self {
-            Self::Pool(db) => select.all(db).await,
+            Self::Pool(db) => pooled(db, meta, stmt).await,
             Self::Inline(reader) => {
-                let stmt = select.build(DbBackend::Sqlite);
-                match reader
-                    .run("sea_orm.query_all", stmt, Models::<E>::new())
-                    .await
-                {
-                    Err(Unsupported) => select.all(reader.pool()).await,
+                match reader.run("sea_orm.query_all", stmt, Records(meta)).await {
+                    Err(Unsupported) => pooled(reader.pool(), meta, stmt).await,
                     Ok(done) => done,
                 }
             }
         }
     }
 
-    /// The first row `select` finds.
-    pub(crate) async fn one<E: EntityTrait>(
-        self,
-        select: Select<E>,
-    ) -> Result<Option<E::Model>, DbErr>
-    where
-        E::Model: Send + 'static,
-        E::ActiveModel: TryIntoModel<E::Model>,
-    {
+    /// What the count statement `stmt` (`SELECT COUNT(*) ..`) counts.
+    pub(crate) async fn count(self, stmt: &Statement) -> Result<u64, DbErr> {
+        let pooled = async |db: &DatabaseConnection| -> Result<u64, DbErr> {
+            let row = db.query_one_raw(stmt.clone()).await?;
+            let n: i64 = match row {
+                Some(row) => row.try_get_by_index(0)?,
+                None => 0,
+            };
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
         match self {
-            Self::Pool(db) => select.one(db).await,
-            Self::Inline(reader) => {
-                let stmt = select.clone().limit(1).build(DbBackend::Sqlite);
-                match reader
-                    .run("sea_orm.query_one", stmt, Models::<E>::new())
-                    .await
-                {
-                    Err(Unsupported) => select.one(reader.pool()).await,
-                    Ok(done) => Ok(done?.into_iter().next()),
-                }
-            }
+            Self::Pool(db) => pooled(db).await,
+            Self::Inline(reader) => match reader.run("sea_orm.query_one", stmt, Count).await {
+                Err(Unsupported) => pooled(reader.pool()).await,
+                Ok(done) => Ok(done?.into_iter().next().unwrap_or(0)),
+            },
         }
     }
+}
 
-    /// How many rows `select` finds (it has no order, limit or offset).
-    pub(crate) async fn count<E: EntityTrait>(self, select: Select<E>) -> Result<u64, DbErr>
-    where
-        E::Model: Sync,
-    {
-        use sea_orm::PaginatorTrait;
-        match self {
-            Self::Pool(db) => select.count(db).await,
-            Self::Inline(reader) => {
-                let stmt = select
-                    .clone()
-                    .select_only()
-                    .column_as(Expr::cust("COUNT(*)"), "num_items")
-                    .build(DbBackend::Sqlite);
-                match reader.run("sea_orm.query_one", stmt, Count).await {
-                    Err(Unsupported) => select.count(reader.pool()).await,
-                    Ok(done) => Ok(done?.into_iter().next().unwrap_or(0)),
-                }
-            }
-        }
-    }
+/// The rows `stmt` finds on the pool `db`, as records of `meta`'s resource.
+async fn pooled(
+    db: &DatabaseConnection,
+    meta: &'static ResourceMeta,
+    stmt: &Statement,
+) -> Result<Vec<Record>, DbErr> {
+    let rows = db.query_all_raw(stmt.clone()).await?;
+    rows.iter().map(|row| rows::record(meta, row)).collect()
 }
 
 /// A statement's columns or values are of a type the reader does not handle: the pool runs
@@ -288,10 +266,10 @@ impl Reader {
     async fn run<D: Decode>(
         &self,
         name: &'static str,
-        stmt: Statement,
+        stmt: &Statement,
         decode: D,
     ) -> Result<Result<Vec<D::Out>, DbErr>, Unsupported> {
-        let query = self.query(&stmt, decode);
+        let query = self.query(stmt, decode);
         let result = match rows::traced(name, "SELECT", &stmt.sql, query).await {
             Err(Failure::Unsupported) => return Err(Unsupported),
             Err(failure) => Err(failure.into_db_err()),
@@ -535,8 +513,11 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::rows::Models;
     use crate::db::rows::testing::{Int, remove};
+    use crate::resource::{FieldMeta, FieldType, Presets};
     use chrono::Utc;
+    use sea_orm::{QuerySelect, QueryTrait};
 
     /// A SQLite file of its own, its pool (as [`crate::connect`] opens it) and its reader.
     async fn file() -> (PathBuf, DatabaseConnection, Reader) {
@@ -555,7 +536,7 @@ mod tests {
         stmt: Statement,
         decode: D,
     ) -> Result<Vec<D::Out>, DbErr> {
-        match reader.run("t", stmt, decode).await {
+        match reader.run("t", &stmt, decode).await {
             Ok(done) => done,
             Err(Unsupported) => panic!("the reader runs it"),
         }
@@ -653,24 +634,6 @@ mod tests {
         remove(&path);
     }
 
-    mod probe {
-        use sea_orm::entity::prelude::*;
-
-        /// A table with a column the reader does not decode (`u32`).
-        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-        #[sea_orm(table_name = "probe")]
-        pub(crate) struct Model {
-            #[sea_orm(primary_key)]
-            pub id: i32,
-            pub n: u32,
-        }
-
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub(crate) enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    }
-
     mod sample {
         use sea_orm::entity::prelude::*;
 
@@ -742,36 +705,70 @@ mod tests {
         let pooled = select().all(&db).await.expect("pool");
         assert_eq!(inline.len(), 3);
         assert_eq!(inline, pooled);
+
+        // As records of a resource (the CRUD reads): the same values inline and on the
+        // pool, which are those of the models.
+        let stmt = select().build(DbBackend::Sqlite);
+        let inline = Reads::Inline(&reader).records(&SAMPLE, &stmt).await;
+        let on_pool = Reads::Pool(&db).records(&SAMPLE, &stmt).await;
+        let (inline, on_pool) = (inline.expect("inline"), on_pool.expect("pool"));
+        assert_eq!(inline, on_pool);
+        let of_models: Vec<Vec<sea_orm::Value>> = pooled
+            .iter()
+            .map(|m| {
+                use sea_orm::{Iterable, ModelTrait};
+                sample::Column::iter().map(|c| m.get(c)).collect()
+            })
+            .collect();
+        let of_records: Vec<Vec<sea_orm::Value>> = inline
+            .iter()
+            .map(|r| (0..SAMPLE.fields.len()).map(|i| r.get(i).clone()).collect())
+            .collect();
+        assert_eq!(of_records, of_models);
+
+        // A count, inline and on the pool.
+        let count = sample::Entity::find()
+            .select_only()
+            .column_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), "n")
+            .build(DbBackend::Sqlite);
+        assert_eq!(
+            Reads::Inline(&reader).count(&count).await.expect("count"),
+            5
+        );
+        assert_eq!(Reads::Pool(&db).count(&count).await.expect("count"), 5);
         remove(&path);
     }
 
-    #[tokio::test]
-    async fn columns_it_does_not_decode_are_read_by_the_pool() {
-        use sea_orm::{ConnectionTrait, EntityTrait};
-        let (path, db, reader) = file().await;
-        db.execute_unprepared(
-            "CREATE TABLE probe (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); \
-             INSERT INTO probe VALUES (1, 7), (2, 4000000000)",
-        )
-        .await
-        .expect("fill");
-        let reads = Reads::Inline(&reader);
-        let rows = reads.all(probe::Entity::find()).await.expect("all");
-        assert_eq!(
-            rows,
-            vec![
-                probe::Model { id: 1, n: 7 },
-                probe::Model {
-                    id: 2,
-                    n: 4_000_000_000
-                }
-            ]
-        );
-        let one = reads.one(probe::Entity::find_by_id(2)).await.expect("one");
-        assert_eq!(one.map(|m| m.n), Some(4_000_000_000));
-        assert_eq!(reads.count(probe::Entity::find()).await.expect("count"), 2);
-        remove(&path);
-    }
+    /// The `sample` table as a resource's field table, in its column order.
+    const SAMPLE_FIELDS: &[FieldMeta] = &[
+        FieldMeta::new("id", FieldType::Uuid).id(),
+        FieldMeta::new("name", FieldType::String),
+        FieldMeta::new("small", FieldType::I32),
+        FieldMeta::new("big", FieldType::I64),
+        FieldMeta::new("ratio", FieldType::F64),
+        FieldMeta::new("flag", FieldType::Bool),
+        FieldMeta::new("at", FieldType::DateTime),
+        FieldMeta::new("amount", FieldType::Decimal),
+        FieldMeta::new("doc", FieldType::Json),
+        FieldMeta::new("maybe", FieldType::I64).nullable(),
+        FieldMeta::new("gone", FieldType::DateTime).nullable(),
+    ];
+
+    static SAMPLE: ResourceMeta = ResourceMeta {
+        doc: "",
+        fields: SAMPLE_FIELDS,
+        name: "sample",
+        path: "/samples",
+        table: "sample",
+        migration: "m",
+        id: 0,
+        presets: Presets::NONE,
+        default_sort: "id",
+        lenient: false,
+        idempotency: None,
+        permissions: crate::permissions::Permissions::PUBLIC,
+        cache: None,
+    };
 
     #[tokio::test]
     async fn the_readers_write_nothing() {

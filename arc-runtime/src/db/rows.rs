@@ -19,6 +19,9 @@ use sea_orm::{
     RuntimeErr, SqlErr, TryIntoModel,
 };
 
+use crate::crud::record::Record;
+use crate::resource::{FieldType, ResourceMeta};
+
 /// Why a statement failed.
 #[derive(Clone, Debug)]
 pub(super) enum Failure {
@@ -239,6 +242,63 @@ where
     }
 }
 
+/// Rows as [`Record`]s of one resource: column `i` is field `i` (a select of the entity's
+/// columns lists them in the field table's order), decoded as the type of that field, as
+/// [`Models`] decodes it for the field's model (one decoder for every resource, where
+/// [`Models`] is one per entity).
+pub(super) struct Records(pub(super) &'static ResourceMeta);
+
+impl Decode for Records {
+    type Out = Record;
+    /// Each column's kind.
+    type Plan = Vec<Kind>;
+
+    fn plan(&self, columns: &[&str]) -> Option<Self::Plan> {
+        (columns.len() == self.0.fields.len())
+            .then(|| self.0.fields.iter().map(|f| Kind::of_field(f.ty)).collect())
+    }
+
+    fn row(&self, plan: &Self::Plan, row: &rusqlite::Row<'_>) -> Result<Record, DbErr> {
+        let values = plan
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                let raw = row.get_ref(i).map_err(query_err)?;
+                kind.decode(raw)
+                    .map_err(|e| query_err(format!("field `{}`: {e}", self.0.fields[i].name)))
+            })
+            .collect::<Result<Box<[Value]>, DbErr>>()?;
+        Ok(Record::new(values))
+    }
+}
+
+/// A row of the pool (sqlx) as a record of `meta`'s resource: column `i` is field `i` (as
+/// for [`Records`]), read as the type its model field has.
+pub(super) fn record(meta: &ResourceMeta, row: &sea_orm::QueryResult) -> Result<Record, DbErr> {
+    let values = meta
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            Ok(match field.ty {
+                FieldType::Uuid => Value::Uuid(row.try_get_by_index(i)?),
+                FieldType::String | FieldType::Enum(_) => Value::String(row.try_get_by_index(i)?),
+                FieldType::I32 => Value::Int(row.try_get_by_index(i)?),
+                FieldType::I64 => Value::BigInt(row.try_get_by_index(i)?),
+                FieldType::F64 => Value::Double(row.try_get_by_index(i)?),
+                FieldType::Bool => Value::Bool(row.try_get_by_index(i)?),
+                FieldType::DateTime => Value::ChronoDateTimeUtc(row.try_get_by_index(i)?),
+                FieldType::Decimal => Value::Decimal(row.try_get_by_index(i)?),
+                FieldType::Json => Value::Json(
+                    row.try_get_by_index::<Option<serde_json::Value>>(i)?
+                        .map(Box::new),
+                ),
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    Ok(Record::new(values.into_boxed_slice()))
+}
+
 /// The value a column holds, as its model field reads it (sea-orm's `ValueType` takes one
 /// variant of [`Value`] per Rust type).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -262,6 +322,21 @@ pub(super) enum Kind {
 }
 
 impl Kind {
+    /// The kind of the column the macro declares for a field of type `ty`.
+    fn of_field(ty: FieldType) -> Self {
+        match ty {
+            FieldType::Uuid => Self::Uuid,
+            FieldType::String | FieldType::Enum(_) => Self::Text,
+            FieldType::I32 => Self::Int,
+            FieldType::I64 => Self::BigInt,
+            FieldType::F64 => Self::Double,
+            FieldType::Bool => Self::Bool,
+            FieldType::DateTime => Self::DateTimeUtc,
+            FieldType::Decimal => Self::Decimal,
+            FieldType::Json => Self::Json,
+        }
+    }
+
     /// The kind of a column of type `ty` (`None`: not read inline).
     fn of(ty: &ColumnType) -> Option<Self> {
         Some(match ty {

@@ -115,7 +115,7 @@ impl Event {
                 organization_id: None,
                 correlation_id: crate::plugins::request_id::current()
                     .and_then(|v| v.to_str().ok().map(str::to_owned)),
-                trace_id: crate::plugins::trace::current().map(|t| format!("{:032x}", t.trace_id)),
+                trace_id: crate::plugins::trace::current().map(|t| t.trace_id_hex()),
             },
         }
     }

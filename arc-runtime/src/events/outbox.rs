@@ -7,8 +7,7 @@ use sea_orm::sea_query::{
     Alias, ColumnDef, Expr, ExprTrait, Index, OnConflict, Order, Query, Table,
 };
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, DeriveIden, ModelTrait,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, DeriveIden, TransactionTrait,
 };
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 use serde_json::{Map, Value as Json, json};
@@ -16,7 +15,7 @@ use serde_json::{Map, Value as Json, json};
 use super::{Delivery, Event, EventMeta};
 use crate::app::ArcState;
 use crate::auth::AuthContext;
-use crate::crud::response::Row;
+use crate::crud::record::Record;
 use crate::error::ArcError;
 use crate::permissions::Rule;
 use crate::resource::{FieldSet, Resource, ResourceMeta, Shape};
@@ -323,7 +322,7 @@ pub(crate) async fn record<R: Resource>(
     let created_at = now.timestamp_millis();
     let correlation_id =
         crate::plugins::request_id::current().and_then(|v| v.to_str().ok().map(str::to_owned));
-    let trace_id = crate::plugins::trace::current().map(|t| format!("{:032x}", t.trace_id));
+    let trace_id = crate::plugins::trace::current().map(|t| t.trace_id_hex());
     let name = change.event_name(meta.name);
     // A statement per chunk: databases bound the parameters of one (SQLite 32766).
     for chunk in rows.chunks(RECORD_CHUNK) {
@@ -338,18 +337,12 @@ pub(crate) async fn record<R: Resource>(
             ArcOutbox::CreatedAt,
         ]);
         for model in chunk {
-            let data = serde_json::to_value(Row::<R> {
-                model: model.clone(),
-                shape: shown,
-            })
-            .map_err(ArcError::internal)?;
-            let facts = serde_json::to_value(Row::<R> {
-                model: model.clone(),
-                shape: facts,
-            })
-            .map_err(ArcError::internal)?;
-            let id =
-                crate::value::to_cursor_text(&model.get(R::column(meta.id))).unwrap_or_default();
+            let record = Record::of::<R>(model);
+            let data =
+                serde_json::to_value(record.shown(meta, shown)).map_err(ArcError::internal)?;
+            let facts =
+                serde_json::to_value(record.shown(meta, facts)).map_err(ArcError::internal)?;
+            let id = crate::value::to_cursor_text(record.get(meta.id)).unwrap_or_default();
             let org = meta
                 .presets
                 .tenant

@@ -15,9 +15,20 @@ use super::request_id::hex;
 /// The W3C trace-context header.
 pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
-/// The trace a request belongs to, and this server's span in it.
+/// The trace a request belongs to, and this server's span in it: what a handler passes on
+/// to the services it calls, as their `traceparent`.
+///
+/// ```
+/// # async fn call_another_service() {
+/// if let Some(trace) = arc_runtime::trace_context() {
+///     let traceparent = trace.traceparent(); // "00-<trace id>-<this server's span>-01"
+///     # let _ = traceparent;
+/// }
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct TraceContext {
+#[non_exhaustive]
+pub struct TraceContext {
     /// 16 bytes, never all zero.
     pub trace_id: u128,
     /// This server's span: 8 bytes, never zero.
@@ -49,8 +60,15 @@ impl TraceContext {
         }
     }
 
+    /// The trace id as W3C writes it: 32 lowercase hex digits.
+    #[must_use]
+    pub fn trace_id_hex(&self) -> String {
+        format!("{:032x}", self.trace_id)
+    }
+
     /// The `traceparent` value naming this server's span, for answers and outgoing calls.
-    pub(crate) fn traceparent(&self) -> HeaderValue {
+    #[must_use]
+    pub fn traceparent(&self) -> HeaderValue {
         // 00-<32 hex>-<16 hex>-<2 hex>, written without the formatter: this runs per request.
         let mut buf = *b"00-00000000000000000000000000000000-0000000000000000-00";
         hex((self.trace_id >> 64) as u64, &mut buf[3..19]);
@@ -65,8 +83,10 @@ tokio::task_local! {
     static CURRENT: TraceContext;
 }
 
-/// The trace of the request being handled on this task, if any (events carry its id).
-pub(crate) fn current() -> Option<TraceContext> {
+/// The trace of the request being handled on this task, if any (events, audit entries and
+/// outgoing calls carry its id). `None` outside a request's task.
+#[must_use]
+pub fn current() -> Option<TraceContext> {
     CURRENT.try_with(|context| *context).ok()
 }
 

@@ -14,7 +14,8 @@ use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 use super::audit::{AuditPage, AuditQuery, AuditStore};
 use super::{BoxFuture, StoreError};
 use crate::audit::{AuditEntry, AuditRecord, table};
-use crate::crud::ops::fetch;
+use crate::crud::ops::{fetch, statements};
+use crate::resource::Resource;
 
 /// The audit store in the app's database (the default): entries are rows of `arc_audit`,
 /// inserted in the write's own transaction, and `GET /_audit` is one indexed query.
@@ -77,14 +78,21 @@ impl AuditStore for SqlAudit {
                 scope = scope.add(table::Column::Resource.is_in(resources.iter().copied()));
             }
             // The same SQL as a resource's list.
-            let (rows, total) = fetch::<AuditRecord>((&self.db).into(), scope, &query.spec)
+            let backend = self.db.get_database_backend();
+            let (page, count) = statements::<AuditRecord>(scope, &query.spec, backend);
+            let (rows, total) = fetch((&self.db).into(), AuditRecord::META, &page, count.as_ref())
                 .await
                 .map_err(StoreError::new)?;
             let total = query.counts().then_some(total);
             let mut entries = Vec::with_capacity(rows.len());
             for row in rows {
-                let id = row.id;
-                match row.into_entry() {
+                let id =
+                    crate::value::to_cursor_text(row.get(AuditRecord::META.id)).unwrap_or_default();
+                let entry = row
+                    .into_model::<AuditRecord>()
+                    .map_err(|e| e.to_string())
+                    .and_then(table::Model::into_entry);
+                match entry {
                     Ok(entry) => entries.push(entry),
                     // A row no version of arc-rs wrote: shown to nobody, told to the operator.
                     Err(e) => tracing::warn!(%id, error = %e, "audit: unreadable entry skipped"),

@@ -88,10 +88,7 @@ pub(crate) async fn bulk_create<R: Hooks>(
     }
     let after = written::record::<R>(state, &txn, caller, Written::created(&created)).await?;
     written::commit::<R>(state, txn, after).await?;
-    Ok(BulkCreated(Rows {
-        models: created,
-        shape: shape::<R>(caller),
-    }))
+    Ok(BulkCreated(Rows::of(&created, shape::<R>(caller))))
 }
 
 /// The rows a bulk body's `filter` selects, inside the live scope.

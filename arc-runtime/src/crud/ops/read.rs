@@ -6,9 +6,10 @@
 //! query cache runs when it has no current answer ([`cache::read`]): the SQL that closure
 //! runs, and the shape, are the question.
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DbBackend, DbErr, EntityTrait, ModelTrait, QueryFilter, QuerySelect,
-    QueryTrait, Select,
+    ColumnTrait, Condition, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    Select, Statement,
 };
 
 use super::{MAX_TREE_ROWS, shape};
@@ -17,13 +18,14 @@ use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::cache::{self, Question};
 use crate::crud::access::{Scope, decide, find, not_found, parse_id, scope};
+use crate::crud::record::Record;
 use crate::crud::response::{
     Cached, KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success,
 };
 use crate::db::Reads;
 use crate::error::ArcError;
 use crate::query::{self, Paging, QuerySpec, parse::sort_text, sql};
-use crate::resource::{Resource, Shape};
+use crate::resource::{Resource, ResourceMeta, Shape};
 use crate::value;
 
 /// The question `select` asks, as `action` of a caller shown `shape`, when reads of `R` are
@@ -76,12 +78,13 @@ pub(crate) async fn list<R: Resource>(
         |backend| pages::<R>(rows.clone(), &spec, backend).1,
         shown,
     );
+    let (page, count) = statements::<R>(rows, &spec, state.reads().backend());
     Box::pin(cache::read::<R, _, _, _>(
         state,
         asked,
         question,
         move |state| async move {
-            let (docs, total) = fetch::<R>(state.reads(), rows, &spec).await?;
+            let (docs, total) = fetch(state.reads(), R::META, &page, count.as_ref()).await?;
             Ok(listing::<R>(&state, &spec, shown, docs, total))
         },
     ))
@@ -115,21 +118,36 @@ fn pages<R: Resource>(
     (base, page)
 }
 
-/// The rows `spec` selects within `scope`, one page of them: with paging by number, the
-/// page and the count of every row selected; with keyset paging, up to one row more than a
-/// page after the cursor (and a count of 0, not asked). What [`listing`] makes an answer of.
-pub(crate) async fn fetch<R: Resource>(
-    reads: Reads<'_>,
+/// The statements of a list: the page of rows `spec` selects within `scope` and, with paging
+/// by number, the count of every row it selects. Built per resource; run by [`fetch`].
+pub(crate) fn statements<R: Resource>(
     scope: Condition,
     spec: &QuerySpec,
-) -> Result<(Vec<R::Model>, u64), DbErr> {
-    let (base, page) = pages::<R>(scope, spec, reads.backend());
-    match &spec.paging {
-        Paging::Offset { .. } => {
-            let (total, docs) = tokio::try_join!(reads.count(base), reads.all(page))?;
+    backend: DbBackend,
+) -> (Statement, Option<Statement>) {
+    let (base, page) = pages::<R>(scope, spec, backend);
+    let count = matches!(spec.paging, Paging::Offset { .. }).then(|| {
+        base.select_only()
+            .column_as(Expr::cust("COUNT(*)"), "num_items")
+            .build(backend)
+    });
+    (page.build(backend), count)
+}
+
+/// The rows of a list's `page` statement, and what its `count` statement counts (0 without
+/// one: keyset paging does not count). What [`listing`] makes an answer of.
+pub(crate) async fn fetch(
+    reads: Reads<'_>,
+    meta: &'static ResourceMeta,
+    page: &Statement,
+    count: Option<&Statement>,
+) -> Result<(Vec<Record>, u64), DbErr> {
+    match count {
+        Some(count) => {
+            let (total, docs) = tokio::try_join!(reads.count(count), reads.records(meta, page))?;
             Ok((docs, total))
         }
-        Paging::Keyset { .. } => Ok((reads.all(page).await?, 0)),
+        None => Ok((reads.records(meta, page).await?, 0)),
     }
 }
 
@@ -141,7 +159,7 @@ pub(crate) fn listing<R: Resource>(
     state: &ArcState,
     spec: &QuerySpec,
     shape: Shape,
-    mut docs: Vec<R::Model>,
+    mut docs: Vec<Record>,
     total: u64,
 ) -> Listing<R> {
     match &spec.paging {
@@ -149,10 +167,7 @@ pub(crate) fn listing<R: Resource>(
             let pages = total.div_ceil(spec.limit);
             Listing::Page(Page {
                 success: Success,
-                docs: Selected(Rows {
-                    models: docs,
-                    shape,
-                }),
+                docs: Selected(Rows::new(docs, shape)),
                 page: *page,
                 limit: spec.limit,
                 total,
@@ -169,7 +184,7 @@ pub(crate) fn listing<R: Resource>(
                     let values: Vec<Option<String>> = spec
                         .sort
                         .iter()
-                        .map(|k| value::to_cursor_text(&last.get(R::column(k.field))))
+                        .map(|k| value::to_cursor_text(last.get(k.field)))
                         .collect();
                     Some(
                         state
@@ -181,10 +196,7 @@ pub(crate) fn listing<R: Resource>(
             };
             Listing::Keyset(KeysetPage {
                 success: Success,
-                docs: Selected(Rows {
-                    models: docs,
-                    shape,
-                }),
+                docs: Selected(Rows::new(docs, shape)),
                 limit: spec.limit,
                 has_next,
                 next,
@@ -220,14 +232,15 @@ async fn one<R: Resource>(
     shape: Shape,
 ) -> Result<Cached<One<R>>, ArcError> {
     let question = question::<R>(state, action, |_| select.clone(), shape);
-    let ask = select;
+    let ask = select.limit(1).build(state.reads().backend());
     Box::pin(cache::read::<R, _, _, _>(
         state,
         asked,
         question,
         move |state| async move {
-            let model = state.reads().one(ask).await?.ok_or_else(not_found::<R>)?;
-            Ok(One::new(model, shape, None))
+            let mut found = state.reads().records(R::META, &ask).await?;
+            let record = found.pop().ok_or_else(not_found::<R>)?;
+            Ok(One::new(record, shape, None))
         },
     ))
     .await
@@ -272,23 +285,20 @@ pub(crate) async fn tree<R: Resource>(
     let select = sql::order::<R>(R::Entity::find().filter(allowed), &sort).limit(MAX_TREE_ROWS + 1);
     let shape = shape::<R>(caller);
     let question = question::<R>(state, Action::Tree, |_| select.clone(), shape);
-    let ask = select;
+    let ask = select.build(state.reads().backend());
     Box::pin(cache::read::<R, _, _, _>(
         state,
         asked,
         question,
         move |state| async move {
-            let rows = state.reads().all(ask).await?;
+            let rows = state.reads().records(R::META, &ask).await?;
             if rows.len() as u64 > MAX_TREE_ROWS {
                 return Err(ArcError::bad_request(format!(
                     "the tree has more than {MAX_TREE_ROWS} nodes; page through the list instead"
                 )));
             }
             Ok(Nodes {
-                rows: Rows {
-                    models: rows,
-                    shape,
-                },
+                rows: Rows::new(rows, shape),
                 tree: Some(parent),
             })
         },
@@ -328,7 +338,7 @@ pub(crate) async fn children<R: Resource>(
     // The children's query names the parent and the caller's scope: the parent's lookup
     // asks nothing more.
     let question = question::<R>(state, Action::Children, |_| select.clone(), shape);
-    let ask = select;
+    let ask = select.build(state.reads().backend());
     Box::pin(cache::read::<R, _, _, _>(
         state,
         asked,
@@ -336,10 +346,7 @@ pub(crate) async fn children<R: Resource>(
         move |state| async move {
             find::<R, _>(state.db(), id, allowed).await?;
             Ok(Nodes {
-                rows: Rows {
-                    models: state.reads().all(ask).await?,
-                    shape,
-                },
+                rows: Rows::new(state.reads().records(R::META, &ask).await?, shape),
                 tree: None,
             })
         },

@@ -58,7 +58,7 @@ pub(crate) async fn create<R: Hooks>(
     };
     let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
     Ok(Created {
-        one: One::new(model, shape::<R>(caller), Some("Created successfully")),
+        one: One::of(&model, shape::<R>(caller), Some("Created successfully")),
         location,
     })
 }
@@ -100,8 +100,8 @@ pub(crate) async fn update<R: Hooks>(
         AfterCommit::default()
     };
     written::commit::<R>(state, txn, after).await?;
-    Ok(One::new(
-        model,
+    Ok(One::of(
+        &model,
         shape::<R>(caller),
         Some("Updated successfully"),
     ))
@@ -179,8 +179,8 @@ pub(crate) async fn restore<R: Hooks>(
     let rows = Written::changed(Change::Restored, before, after);
     let after = written::record::<R>(state, &txn, caller, rows).await?;
     written::commit::<R>(state, txn, after).await?;
-    Ok(One::new(
-        model,
+    Ok(One::of(
+        &model,
         shape::<R>(caller),
         Some("Restored successfully"),
     ))
