@@ -36,6 +36,9 @@ pub(crate) struct Registered {
     /// Its routes, those that read a body limited to the bytes given (the app's limit,
     /// known when the router is built).
     pub router: fn(usize) -> axum::Router<crate::app::ArcState>,
+    /// Why its rows cannot be read ([`crate::resource::column_order`]); `None` for every
+    /// resource the macro writes.
+    pub unreadable: fn() -> Option<String>,
 }
 
 impl std::fmt::Debug for Registered {

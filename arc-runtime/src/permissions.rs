@@ -6,12 +6,14 @@
 //! every route and never appears in a list.
 
 use arc_spec::RuleSyntax;
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::Condition;
+use sea_orm::sea_query::ExprTrait;
 
 use crate::action::Operation;
 use crate::auth::{AuthContext, RoleScope};
 use crate::error::ArcError;
-use crate::resource::Resource;
+use crate::query::sql;
+use crate::resource::{Resource, ResourceMeta};
 
 /// A permission rule.
 #[derive(Clone, Copy, Debug)]
@@ -277,22 +279,22 @@ pub(crate) fn authorize<R: Resource>(
 }
 
 /// The rows `rows` lets `caller` touch, as SQL.
-pub(crate) fn condition<R: Resource>(rows: &RowRule, caller: &AuthContext) -> Condition {
+pub(crate) fn condition(meta: &ResourceMeta, rows: &RowRule, caller: &AuthContext) -> Condition {
     match rows {
         RowRule::Owner(field) => {
             let user = caller.user_id.clone().unwrap_or_default();
-            Condition::all().add(R::column(*field).eq(user))
+            Condition::all().add(sql::column(meta, *field).eq(user))
         }
         RowRule::Team(field) => {
             let team = caller.team_id.clone().unwrap_or_default();
-            Condition::all().add(R::column(*field).eq(team))
+            Condition::all().add(sql::column(meta, *field).eq(team))
         }
         RowRule::And(all) => all
             .iter()
-            .fold(Condition::all(), |c, r| c.add(condition::<R>(r, caller))),
+            .fold(Condition::all(), |c, r| c.add(condition(meta, r, caller))),
         RowRule::Or(any) => any
             .iter()
-            .fold(Condition::any(), |c, r| c.add(condition::<R>(r, caller))),
+            .fold(Condition::any(), |c, r| c.add(condition(meta, r, caller))),
     }
 }
 

@@ -131,8 +131,10 @@ impl Rules {
 #[derive(Clone, Copy, Debug)]
 #[must_use]
 pub struct FieldMeta {
-    /// JSON name and column name.
+    /// The JSON name.
     pub name: &'static str,
+    /// The column's name in the table (the JSON name, unless set with [`FieldMeta::column`]).
+    pub column: &'static str,
     /// The value type.
     pub ty: FieldType,
     /// `Option<T>` in the struct: accepts and stores `null`.
@@ -175,6 +177,7 @@ impl FieldMeta {
     pub const fn new(name: &'static str, ty: FieldType) -> Self {
         Self {
             name,
+            column: name,
             ty,
             nullable: false,
             id: false,
@@ -193,6 +196,12 @@ impl FieldMeta {
             redact_for: &[],
             doc: "",
         }
+    }
+
+    /// Stored in the column `column`, where it is not the JSON name.
+    pub const fn column(mut self, column: &'static str) -> Self {
+        self.column = column;
+        self
     }
 
     /// With `doc` as its description in the JSON Schemas.
@@ -556,5 +565,29 @@ pub trait Resource: Sized + Send + Sync + 'static {
     const META: &'static ResourceMeta;
 
     /// The column of field `index` (as in `META.fields`).
+    ///
+    /// The entity's columns are the fields, in the same order: column `i` of the entity's
+    /// `Column::iter()` is `column(i)`, field `i`. Rows are read by position; an app whose
+    /// resource breaks this does not start ([`App::problems`](crate::App::problems)).
     fn column(index: usize) -> <Self::Entity as EntityTrait>::Column;
+}
+
+/// Why rows of `R` cannot be read by position or queried by its field table's column names:
+/// the entity's columns are not its field table's, in its order. `None` for every resource `#[resource]` writes (it declares both
+/// from one list).
+pub(crate) fn column_order<R: Resource>() -> Option<String> {
+    use sea_orm::{IdenStatic, Iterable};
+    let columns: Vec<&str> = <R::Entity as EntityTrait>::Column::iter()
+        .map(|c| c.as_str())
+        .collect();
+    let fields = R::META.fields.len();
+    let in_order =
+        columns.len() == fields && (0..fields).all(|i| R::column(i).as_str() == columns[i]);
+    (!in_order).then(|| {
+        format!(
+            "resource `{}`: its entity's columns ({}) are not its {fields} fields in their order",
+            R::META.name,
+            columns.join(", ")
+        )
+    })
 }

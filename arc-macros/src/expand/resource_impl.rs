@@ -1,5 +1,5 @@
-//! The `Resource` impl: the static field table, the column lookup, the route table, the
-//! model's field serializer, and the no-op hooks when the resource declares none.
+//! The `Resource` impl: the static field table, the column lookup, the route table, and the
+//! no-op hooks when the resource declares none.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};

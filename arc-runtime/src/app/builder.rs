@@ -356,6 +356,7 @@ impl App {
             meta: R::META,
             answer: crate::crud::routes::answer::<R>,
             router: crate::crud::routes::router::<R>,
+            unreadable: crate::resource::column_order::<R>,
         });
         self
     }

@@ -9,12 +9,17 @@ use crate::plugins::metrics::Metrics;
 use crate::plugins::versioning::VersionBy;
 
 impl App {
-    /// What keeps this app from starting under its preset: in production and edge, a
+    /// What keeps this app from starting: a resource whose entity's columns are not its field
+    /// table (a hand-written [`Resource`](crate::Resource) impl); under its preset, in production and edge, a
     /// missing cursor secret (instances would not accept each other's cursors); when several
     /// instances serve it ([`App::distributed`]), every plugin that keeps shared state in
     /// this process ([`App::local_state`]).
     pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
+        let mut problems: Vec<String> = self
+            .resources
+            .iter()
+            .filter_map(|r| (r.unreadable)())
+            .collect();
         let cursors = self.preset.defaults().require_cursor_secret || self.is_distributed();
         if cursors && self.cursor_key.is_none() {
             problems.push(

@@ -211,21 +211,21 @@ static FIELDS: [FieldMeta; 12] = [
     text("resource")
         .sortable()
         .doc("The resource written (`order`)."),
-    text("documentId")
+    text("documentId").column("document_id")
         .sortable()
         .doc("The id of the row written."),
     FieldMeta::new("action", FieldType::Enum(ACTIONS))
         .filterable()
         .sortable()
         .doc("What the write did to the row."),
-    text("userId").nullable().doc("Who wrote it."),
-    text("organizationId")
+    text("userId").column("user_id").nullable().doc("Who wrote it."),
+    text("organizationId").column("organization_id")
         .nullable()
         .doc("The organization whose row it is; null for rows every organization shares."),
-    text("requestId")
+    text("requestId").column("request_id")
         .nullable()
         .doc("The `x-request-id` of the write."),
-    text("traceId")
+    text("traceId").column("trace_id")
         .nullable()
         .doc("The W3C trace id of the write."),
     FieldMeta::new("changes", FieldType::Json)
@@ -322,6 +322,37 @@ pub(crate) fn value_of(entry: &AuditEntry, index: usize) -> sea_orm::Value {
 mod tests {
     use super::*;
 
+    /// The audit table with two columns swapped in its `column`: rows would be read into
+    /// the wrong fields.
+    struct Shuffled;
+
+    impl Resource for Shuffled {
+        type Entity = table::Entity;
+        type Model = table::Model;
+        type ActiveModel = table::ActiveModel;
+
+        const META: &'static ResourceMeta = &META;
+
+        fn column(index: usize) -> table::Column {
+            match index {
+                field::USER_ID => table::Column::OrganizationId,
+                field::ORGANIZATION_ID => table::Column::UserId,
+                i => AuditRecord::column(i),
+            }
+        }
+    }
+
+    #[test]
+    fn an_app_refuses_a_resource_whose_columns_are_not_its_fields_in_order() {
+        assert_eq!(crate::resource::column_order::<AuditRecord>(), None);
+        assert_eq!(crate::resource::column_order::<crate::fuzz::Thing>(), None);
+        let problem = crate::resource::column_order::<Shuffled>().expect("refused");
+        assert!(
+            problem.contains("are not its 12 fields in their order"),
+            "{problem}"
+        );
+    }
+
     #[test]
     fn the_field_table_follows_the_columns() {
         use sea_orm::{ColumnTrait, IdenStatic};
@@ -337,6 +368,7 @@ mod tests {
         for (i, field) in FIELDS.iter().enumerate() {
             let column = AuditRecord::column(i);
             assert_eq!(column.as_str(), snake(field.name), "field {i}");
+            assert_eq!(column.as_str(), field.column, "field {i}");
             let _ = column.def();
         }
     }

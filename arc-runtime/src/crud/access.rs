@@ -5,6 +5,7 @@
 //! route can see (live rows, or deleted ones for the soft-delete routes), so a row outside it
 //! is a 404 everywhere.
 
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Value,
 };
@@ -14,7 +15,8 @@ use crate::action::Operation;
 use crate::auth::AuthContext;
 use crate::error::ArcError;
 use crate::permissions::{RowRule, authorize, condition};
-use crate::resource::{FieldSet, Resource};
+use crate::query::sql;
+use crate::resource::{FieldSet, Resource, ResourceMeta};
 use crate::value;
 
 /// Which rows a route works on.
@@ -26,11 +28,11 @@ pub(crate) enum Scope {
     Deleted,
 }
 
-/// The condition of the rows `scope` covers.
-pub(crate) fn scope<R: Resource>(scope: Scope) -> Condition {
+/// The condition of the rows `scope` covers, in `meta`'s table.
+pub(crate) fn scope(meta: &ResourceMeta, scope: Scope) -> Condition {
     let mut cond = Condition::all();
-    if let Some(i) = R::META.presets.soft_delete {
-        let col = R::column(i);
+    if let Some(i) = meta.presets.soft_delete {
+        let col = sql::column(meta, i);
         cond = cond.add(match scope {
             Scope::Live => col.is_null(),
             Scope::Deleted => col.is_not_null(),
@@ -46,7 +48,7 @@ pub(crate) fn allowed<R: Resource>(
     op: Operation,
     caller: &AuthContext,
 ) -> Result<Condition, ArcError> {
-    Ok(decide::<R>(op, caller)?.rows(scope::<R>(within)))
+    Ok(decide::<R>(op, caller)?.rows(scope(R::META, within)))
 }
 
 /// What was decided of a caller's access to an operation of `R`: whether their rows are
@@ -65,16 +67,16 @@ impl<R: Resource> Decided<'_, R> {
     fn rule(&self) -> Option<Condition> {
         self.rule
             .as_ref()
-            .map(|rows| condition::<R>(rows, self.caller))
+            .map(|rows| condition(R::META, rows, self.caller))
     }
 
     /// `cond` narrowed to the tenant and the owner.
     fn narrow(&self, mut cond: Condition) -> Condition {
         if let Some((i, org)) = self.tenant {
-            cond = cond.add(R::column(i).eq(org));
+            cond = cond.add(sql::column(R::META, i).eq(org));
         }
         if let Some((i, user)) = self.owner {
-            cond = cond.add(R::column(i).eq(user));
+            cond = cond.add(sql::column(R::META, i).eq(user));
         }
         cond
     }

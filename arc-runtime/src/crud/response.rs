@@ -1,6 +1,6 @@
 //! What the operations answer: typed outcomes, each with its status, its body (the contract's
-//! envelopes, serialized straight from models through a field mask, with no intermediate
-//! `serde_json::Value`) and its JSON Schema. The OpenAPI document asks these types what a
+//! envelopes, serialized straight from [`Record`]s through a field mask, with no
+//! intermediate `serde_json::Value`) and its JSON Schema. The OpenAPI document asks these types what a
 //! route answers ([`super::routes::Answers`]), so an envelope is described once, beside the
 //! code that writes it.
 //!

@@ -739,6 +739,50 @@ mod tests {
         remove(&path);
     }
 
+    #[tokio::test]
+    async fn a_null_in_a_field_that_is_not_an_option_is_an_error_both_ways() {
+        use sea_orm::ConnectionTrait;
+        let (path, db, reader) = file().await;
+        db.execute_unprepared(
+            "CREATE TABLE loose (id INTEGER PRIMARY KEY, name TEXT, note TEXT); \
+             INSERT INTO loose VALUES (1, 'a', NULL), (2, NULL, 'b')",
+        )
+        .await
+        .expect("fill");
+        let select = |id: i32| {
+            Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT id, name, note FROM loose WHERE id = ?",
+                [id.into()],
+            )
+        };
+        for reads in [Reads::Inline(&reader), Reads::Pool(&db)] {
+            // `note` is an `Option`: its null is a value.
+            let rows = reads.records(&LOOSE, &select(1)).await.expect("row 1");
+            assert_eq!(rows[0].get(2), &sea_orm::Value::String(None));
+            // `name` is not: a null there is the database's error, never a `null` answered.
+            let err = reads.records(&LOOSE, &select(2)).await.expect_err("row 2");
+            assert!(err.to_string().contains("`name` is null"), "{err}");
+            // A statement whose columns are not the field table's is an error, not a panic.
+            let short = Statement::from_string(DbBackend::Sqlite, "SELECT id FROM loose");
+            assert!(reads.records(&LOOSE, &short).await.is_err());
+        }
+        remove(&path);
+    }
+
+    const LOOSE_FIELDS: &[FieldMeta] = &[
+        FieldMeta::new("id", FieldType::I32).id(),
+        FieldMeta::new("name", FieldType::String),
+        FieldMeta::new("note", FieldType::String).nullable(),
+    ];
+
+    static LOOSE: ResourceMeta = ResourceMeta {
+        fields: LOOSE_FIELDS,
+        name: "loose",
+        table: "loose",
+        ..SAMPLE
+    };
+
     /// The `sample` table as a resource's field table, in its column order.
     const SAMPLE_FIELDS: &[FieldMeta] = &[
         FieldMeta::new("id", FieldType::Uuid).id(),

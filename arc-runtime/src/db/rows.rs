@@ -20,7 +20,7 @@ use sea_orm::{
 };
 
 use crate::crud::record::Record;
-use crate::resource::{FieldType, ResourceMeta};
+use crate::resource::{FieldMeta, FieldType, ResourceMeta};
 
 /// Why a statement failed.
 #[derive(Clone, Debug)]
@@ -261,11 +261,14 @@ impl Decode for Records {
     fn row(&self, plan: &Self::Plan, row: &rusqlite::Row<'_>) -> Result<Record, DbErr> {
         let values = plan
             .iter()
+            .zip(self.0.fields)
             .enumerate()
-            .map(|(i, kind)| {
+            .map(|(i, (kind, field))| {
                 let raw = row.get_ref(i).map_err(query_err)?;
-                kind.decode(raw)
-                    .map_err(|e| query_err(format!("field `{}`: {e}", self.0.fields[i].name)))
+                let value = kind
+                    .decode(raw)
+                    .map_err(|e| query_err(format!("field `{}`: {e}", field.name)))?;
+                present(field, value)
             })
             .collect::<Result<Box<[Value]>, DbErr>>()?;
         Ok(Record::new(values))
@@ -280,7 +283,7 @@ pub(super) fn record(meta: &ResourceMeta, row: &sea_orm::QueryResult) -> Result<
         .iter()
         .enumerate()
         .map(|(i, field)| {
-            Ok(match field.ty {
+            let value = match field.ty {
                 FieldType::Uuid => Value::Uuid(row.try_get_by_index(i)?),
                 FieldType::String | FieldType::Enum(_) => Value::String(row.try_get_by_index(i)?),
                 FieldType::I32 => Value::Int(row.try_get_by_index(i)?),
@@ -293,10 +296,23 @@ pub(super) fn record(meta: &ResourceMeta, row: &sea_orm::QueryResult) -> Result<
                     row.try_get_by_index::<Option<serde_json::Value>>(i)?
                         .map(Box::new),
                 ),
-            })
+            };
+            present(field, value)
         })
-        .collect::<Result<Vec<_>, DbErr>>()?;
-    Ok(Record::new(values.into_boxed_slice()))
+        .collect::<Result<Box<[Value]>, DbErr>>()?;
+    Ok(Record::new(values))
+}
+
+/// `value`, unless it is a null in a field that is not `Option` (a column left nullable by
+/// an earlier version of the struct): an error, as the model's own decoding makes it.
+fn present(field: &FieldMeta, value: Value) -> Result<Value, DbErr> {
+    if !field.nullable && value == value.as_null() {
+        return Err(query_err(format!(
+            "field `{}` is null in the database but not an `Option`",
+            field.name
+        )));
+    }
+    Ok(value)
 }
 
 /// The value a column holds, as its model field reads it (sea-orm's `ValueType` takes one

@@ -1,32 +1,85 @@
 //! A [`QuerySpec`] as sea-query values: the `WHERE` condition, the `ORDER BY` and the
-//! keyset condition, built on the resource's typed columns.
+//! keyset condition, built from the field table's columns ([`column`]), so the same code
+//! serves every resource.
 //!
 //! The same spec gives the same rows on SQLite and PostgreSQL: `like` is a case-insensitive
 //! substring match on `LOWER(col)` with an explicit escape character, `regex` is `REGEXP`
 //! (SQLite, via sqlx's function) or `~` (PostgreSQL), and NULLs sort last in both.
 
-use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, LikeExpr, NullOrdering, SimpleExpr};
-use sea_orm::{ColumnTrait, Condition, DbBackend, Order, QueryOrder, Select, Value};
+use std::borrow::Cow;
+
+use sea_orm::sea_query::{
+    BinOper, Expr, ExprTrait, Func, Iden, LikeExpr, NullOrdering, Query, SelectStatement,
+    SimpleExpr, is_static_iden,
+};
+use sea_orm::{Condition, DbBackend, Order, Value};
 
 use super::{Filter, Op, Operand, QuerySpec, SortKey};
-use crate::resource::Resource;
+use crate::resource::ResourceMeta;
+
+/// A table or column name of a field table, as sea-query writes it (quoted, not copied).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Name(pub &'static str);
+
+impl Iden for Name {
+    fn quoted(&self) -> Cow<'static, str> {
+        if is_static_iden(self.0) {
+            Cow::Borrowed(self.0)
+        } else {
+            Cow::Owned(self.0.replace('"', "\"\""))
+        }
+    }
+
+    fn unquoted(&self) -> &str {
+        self.0
+    }
+}
+
+/// Field `index` of `meta`'s resource as a column of its table: `"products"."price"`.
+pub(crate) fn column(meta: &ResourceMeta, index: usize) -> Expr {
+    Expr::col((Name(meta.table), Name(meta.fields[index].column)))
+}
+
+/// `SELECT` every column of `meta`'s table, in the field table's order (rows are read by
+/// position into records).
+pub(crate) fn select(meta: &ResourceMeta) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .columns(
+            meta.fields
+                .iter()
+                .map(|f| (Name(meta.table), Name(f.column))),
+        )
+        .from(Name(meta.table));
+    select
+}
+
+/// `select` counting its rows instead: `SELECT COUNT(*) FROM .. WHERE ..` (it has no order,
+/// limit or grouping).
+pub(crate) fn count(mut select: SelectStatement) -> SelectStatement {
+    select
+        .clear_selects()
+        .expr_as(Expr::cust("COUNT(*)"), Name("num_items"));
+    select
+}
 
 /// `scope` narrowed by the spec's filters and its search. Filters are folded into `scope`
 /// itself, so a query without them adds nothing to the SQL.
-pub(crate) fn condition<R: Resource>(
+pub(crate) fn condition(
+    meta: &ResourceMeta,
     scope: Condition,
     spec: &QuerySpec,
     backend: DbBackend,
 ) -> Condition {
     let mut cond = scope;
     for filter in &spec.filters {
-        cond = cond.add(filter_expr::<R>(filter, backend));
+        cond = cond.add(filter_expr(meta, filter, backend));
     }
     if let Some(text) = &spec.search {
         let mut any = Condition::any();
-        for (i, field) in R::META.fields.iter().enumerate() {
+        for (i, field) in meta.fields.iter().enumerate() {
             if field.searchable && spec.allowed.contains(i) {
-                any = any.add(contains::<R>(i, text));
+                any = any.add(contains(meta, i, text));
             }
         }
         cond = cond.add(any);
@@ -35,28 +88,27 @@ pub(crate) fn condition<R: Resource>(
 }
 
 /// One filter as an expression.
-pub(crate) fn filter_expr<R: Resource>(filter: &Filter, backend: DbBackend) -> SimpleExpr {
-    let col = R::column(filter.field);
+pub(crate) fn filter_expr(meta: &ResourceMeta, filter: &Filter, backend: DbBackend) -> SimpleExpr {
+    let col = column(meta, filter.field);
     match (&filter.op, &filter.operand) {
         (Op::Eq, Operand::One(v)) => col.eq(v.clone()),
         (Op::Ne, Operand::One(v)) => {
             // SQL's `<>` is unknown on NULL; "not equal" must keep rows whose value is null.
-            col.ne(v.clone()).or(col.is_null())
+            col.clone().ne(v.clone()).or(col.is_null())
         }
         (Op::Gt, Operand::One(v)) => col.gt(v.clone()),
         (Op::Gte, Operand::One(v)) => col.gte(v.clone()),
         (Op::Lt, Operand::One(v)) => col.lt(v.clone()),
         (Op::Lte, Operand::One(v)) => col.lte(v.clone()),
         (Op::In, Operand::Many(vs)) => col.is_in(vs.iter().cloned()),
-        (Op::Nin, Operand::Many(vs)) => col.is_not_in(vs.iter().cloned()).or(col.is_null()),
-        (Op::Like, Operand::Pattern(p)) => contains::<R>(filter.field, p),
+        (Op::Nin, Operand::Many(vs)) => col.clone().is_not_in(vs.iter().cloned()).or(col.is_null()),
+        (Op::Like, Operand::Pattern(p)) => contains(meta, filter.field, p),
         (Op::Regex, Operand::Pattern(p)) => {
             let op = match backend {
                 DbBackend::Postgres => "~",
                 _ => "REGEXP",
             };
-            col.into_expr()
-                .binary(BinOper::Custom(op), Expr::val(p.as_str()))
+            col.binary(BinOper::Custom(op), Expr::val(p.as_str()))
         }
         (Op::Exists, Operand::Exists(true)) => col.is_not_null(),
         (Op::Exists, Operand::Exists(false)) => col.is_null(),
@@ -67,7 +119,7 @@ pub(crate) fn filter_expr<R: Resource>(filter: &Filter, backend: DbBackend) -> S
 }
 
 /// `LOWER(col) LIKE '%text%' ESCAPE '\'`, with the text's own `%`, `_` and `\` literal.
-fn contains<R: Resource>(field: usize, text: &str) -> SimpleExpr {
+fn contains(meta: &ResourceMeta, field: usize, text: &str) -> SimpleExpr {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for ch in text.to_lowercase().chars() {
@@ -77,38 +129,34 @@ fn contains<R: Resource>(field: usize, text: &str) -> SimpleExpr {
         pattern.push(ch);
     }
     pattern.push('%');
-    Func::lower(R::column(field).into_expr()).like(LikeExpr::new(pattern).escape('\\'))
+    Func::lower(column(meta, field)).like(LikeExpr::new(pattern).escape('\\'))
 }
 
 /// Orders `select` by the spec's sort keys, NULLs last. Only nullable columns carry an
 /// explicit `NULLS LAST`: on the others it changes nothing but can keep SQLite from walking
 /// an index in order.
-pub(crate) fn order<R: Resource>(
-    mut select: Select<R::Entity>,
-    sort: &[SortKey],
-) -> Select<R::Entity> {
+pub(crate) fn order(meta: &ResourceMeta, select: &mut SelectStatement, sort: &[SortKey]) {
     for key in sort {
         let order = if key.desc { Order::Desc } else { Order::Asc };
-        let col = R::column(key.field);
-        select = if R::META.fields[key.field].nullable {
-            select.order_by_with_nulls(col, order, NullOrdering::Last)
+        let col = column(meta, key.field);
+        if meta.fields[key.field].nullable {
+            select.order_by_expr_with_nulls(col, order, NullOrdering::Last);
         } else {
-            select.order_by(col, order)
-        };
+            select.order_by_expr(col, order);
+        }
     }
-    select
 }
 
 /// Rows strictly after `after` in the order of `sort` (keyset paging):
 /// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR ...`, with `<` for descending keys.
-pub(crate) fn after<R: Resource>(sort: &[SortKey], after: &[Value]) -> Condition {
+pub(crate) fn after(meta: &ResourceMeta, sort: &[SortKey], after: &[Value]) -> Condition {
     let mut any = Condition::any();
     for i in 0..sort.len() {
         let mut all = Condition::all();
         for (key, value) in sort[..i].iter().zip(after) {
-            all = all.add(R::column(key.field).eq(value.clone()));
+            all = all.add(column(meta, key.field).eq(value.clone()));
         }
-        let col = R::column(sort[i].field);
+        let col = column(meta, sort[i].field);
         let value = after[i].clone();
         all = all.add(if sort[i].desc {
             col.lt(value)

@@ -14,7 +14,7 @@ use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 use super::audit::{AuditPage, AuditQuery, AuditStore};
 use super::{BoxFuture, StoreError};
 use crate::audit::{AuditEntry, AuditRecord, table};
-use crate::crud::ops::{fetch, statements};
+use crate::crud::ops::{fetch, list_statements};
 use crate::resource::Resource;
 
 /// The audit store in the app's database (the default): entries are rows of `arc_audit`,
@@ -79,7 +79,7 @@ impl AuditStore for SqlAudit {
             }
             // The same SQL as a resource's list.
             let backend = self.db.get_database_backend();
-            let (page, count) = statements::<AuditRecord>(scope, &query.spec, backend);
+            let (page, count) = list_statements(AuditRecord::META, scope, &query.spec, backend);
             let (rows, total) = fetch((&self.db).into(), AuditRecord::META, &page, count.as_ref())
                 .await
                 .map_err(StoreError::new)?;

@@ -5,7 +5,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    ModelTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ModelTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 use serde_json::{Map, Value as Json};
 
@@ -103,7 +103,7 @@ fn bulk_filter<R: Resource>(
 ) -> Result<Condition, ArcError> {
     let mut cond = allowed::<R>(Scope::Live, Operation::Bulk, caller)?;
     if let Some(rows) = authorize::<R>(op, caller)? {
-        cond = cond.add(condition::<R>(&rows, caller));
+        cond = cond.add(condition(R::META, &rows, caller));
     }
     let filter = body::object(body, "filter").map_err(ArcError::bad_request)?;
     let filters = query::parse::filters_from_json(
@@ -122,7 +122,7 @@ fn bulk_filter<R: Resource>(
     }
     let backend = state.db().get_database_backend();
     for f in &filters {
-        cond = cond.add(sql::filter_expr::<R>(f, backend));
+        cond = cond.add(sql::filter_expr(R::META, f, backend));
     }
     Ok(cond)
 }
@@ -145,7 +145,9 @@ async fn bulk_rows<R: Resource>(
     cond: Condition,
 ) -> Result<Vec<R::Model>, ArcError> {
     let sort = query::parse::default_sort(R::META)?;
-    let rows = sql::order::<R>(R::Entity::find().filter(cond), &sort)
+    let mut select = R::Entity::find().filter(cond);
+    sql::order(R::META, QueryTrait::query(&mut select), &sort);
+    let rows = select
         .limit(MAX_BULK_ITEMS as u64 + 1)
         .lock_exclusive()
         .all(txn)

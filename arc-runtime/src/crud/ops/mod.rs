@@ -19,7 +19,7 @@ mod written;
 
 pub(crate) use super::access::Scope;
 pub(crate) use bulk::{bulk_create, bulk_delete, bulk_update};
-pub(crate) use read::{children, fetch, get, get_by_slug, list, listing, statements, tree};
+pub(crate) use read::{children, fetch, get, get_by_slug, list, list_statements, listing, tree};
 pub(crate) use write::{create, delete, restore, update};
 
 /// The most items of one bulk create.

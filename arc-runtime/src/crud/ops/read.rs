@@ -6,18 +6,15 @@
 //! query cache runs when it has no current answer ([`cache::read`]): the SQL that closure
 //! runs, and the shape, are the question.
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
-    Select, Statement,
-};
+use sea_orm::sea_query::{ExprTrait, SelectStatement};
+use sea_orm::{Condition, DbBackend, DbErr, Statement};
 
 use super::{MAX_TREE_ROWS, shape};
 use crate::action::{Action, Operation};
 use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::cache::{self, Question};
-use crate::crud::access::{Scope, decide, find, not_found, parse_id, scope};
+use crate::crud::access::{Scope, decide, not_found, parse_id, scope};
 use crate::crud::record::Record;
 use crate::crud::response::{
     Cached, KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success,
@@ -33,13 +30,13 @@ use crate::value;
 fn question<R: Resource>(
     state: &ArcState,
     action: Action,
-    select: impl FnOnce(DbBackend) -> Select<R::Entity>,
+    select: &SelectStatement,
     shape: Shape,
 ) -> Option<Question> {
     cache::caches::<R>(state).then(|| {
         let backend = state.db().get_database_backend();
         Question::new(action)
-            .statement(&select(backend).build(backend))
+            .statement(&backend.build(select))
             .shape(shape)
     })
 }
@@ -62,7 +59,7 @@ pub(crate) async fn list<R: Resource>(
     if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let rows = decided.rows(scope::<R>(within));
+    let rows = decided.rows(scope(meta, within));
     let shape = shape::<R>(caller);
     let spec = query::parse_query(
         meta,
@@ -72,19 +69,15 @@ pub(crate) async fn list<R: Resource>(
         shape.fields,
     )?;
     let shown = shape.select(spec.select);
-    let question = question::<R>(
-        state,
-        action,
-        |backend| pages::<R>(rows.clone(), &spec, backend).1,
-        shown,
-    );
-    let (page, count) = statements::<R>(rows, &spec, state.reads().backend());
+    let (base, page) = pages(meta, rows, &spec, state.reads().backend());
+    let question = question::<R>(state, action, &page, shown);
+    let (page, count) = statements(base, page, &spec, state.reads().backend());
     Box::pin(cache::read::<R, _, _, _>(
         state,
         asked,
         question,
         move |state| async move {
-            let (docs, total) = fetch(state.reads(), R::META, &page, count.as_ref()).await?;
+            let (docs, total) = fetch(state.reads(), meta, &page, count.as_ref()).await?;
             Ok(listing::<R>(&state, &spec, shown, docs, total))
         },
     ))
@@ -93,45 +86,54 @@ pub(crate) async fn list<R: Resource>(
 
 /// The queries of a list: the rows `spec` selects within `scope` (to count), and the page of
 /// them to show (with keyset paging, one row more than a page).
-fn pages<R: Resource>(
+fn pages(
+    meta: &ResourceMeta,
     scope: Condition,
     spec: &QuerySpec,
     backend: DbBackend,
-) -> (Select<R::Entity>, Select<R::Entity>) {
-    let cond = sql::condition::<R>(scope, spec, backend);
-    let base = R::Entity::find().filter(cond);
-    let page = match &spec.paging {
-        Paging::Offset { page } => {
-            let offset = (page - 1).saturating_mul(spec.limit);
-            sql::order::<R>(base.clone(), &spec.sort)
-                .offset(offset)
-                .limit(spec.limit)
+) -> (SelectStatement, SelectStatement) {
+    let mut base = sql::select(meta);
+    base.cond_where(sql::condition(meta, scope, spec, backend));
+    let mut page = base.clone();
+    match &spec.paging {
+        Paging::Offset { page: number } => {
+            let offset = (number - 1).saturating_mul(spec.limit);
+            sql::order(meta, &mut page, &spec.sort);
+            page.offset(offset).limit(spec.limit);
         }
         Paging::Keyset { after } => {
-            let filtered = match after {
-                Some(values) => base.clone().filter(sql::after::<R>(&spec.sort, values)),
-                None => base.clone(),
-            };
-            sql::order::<R>(filtered, &spec.sort).limit(spec.limit + 1)
+            if let Some(values) = after {
+                page.cond_where(sql::after(meta, &spec.sort, values));
+            }
+            sql::order(meta, &mut page, &spec.sort);
+            page.limit(spec.limit + 1);
         }
-    };
+    }
     (base, page)
 }
 
-/// The statements of a list: the page of rows `spec` selects within `scope` and, with paging
-/// by number, the count of every row it selects. Built per resource; run by [`fetch`].
-pub(crate) fn statements<R: Resource>(
+/// The statements of a list from its [`pages`]: the page and, with paging by number, the
+/// count of every row `base` selects. Run by [`fetch`].
+fn statements(
+    base: SelectStatement,
+    page: SelectStatement,
+    spec: &QuerySpec,
+    backend: DbBackend,
+) -> (Statement, Option<Statement>) {
+    let count =
+        matches!(spec.paging, Paging::Offset { .. }).then(|| backend.build(&sql::count(base)));
+    (backend.build(&page), count)
+}
+
+/// The statements of a list of `meta`'s rows within `scope` (see [`fetch`]).
+pub(crate) fn list_statements(
+    meta: &ResourceMeta,
     scope: Condition,
     spec: &QuerySpec,
     backend: DbBackend,
 ) -> (Statement, Option<Statement>) {
-    let (base, page) = pages::<R>(scope, spec, backend);
-    let count = matches!(spec.paging, Paging::Offset { .. }).then(|| {
-        base.select_only()
-            .column_as(Expr::cust("COUNT(*)"), "num_items")
-            .build(backend)
-    });
-    (page.build(backend), count)
+    let (base, page) = pages(meta, scope, spec, backend);
+    statements(base, page, spec, backend)
 }
 
 /// The rows of a list's `page` statement, and what its `count` statement counts (0 without
@@ -216,10 +218,10 @@ pub(crate) async fn get<R: Resource>(
     if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let rows = decided.rows(scope::<R>(Scope::Live));
-    let select = R::Entity::find()
-        .filter(rows)
-        .filter(R::column(R::META.id).eq(parse_id::<R>(id)?));
+    let mut select = sql::select(R::META);
+    select
+        .cond_where(decided.rows(scope(R::META, Scope::Live)))
+        .and_where(sql::column(R::META, R::META.id).eq(parse_id::<R>(id)?));
     one::<R>(state, Action::Get, asked, select, shape::<R>(caller)).await
 }
 
@@ -228,11 +230,11 @@ async fn one<R: Resource>(
     state: &ArcState,
     action: Action,
     asked: Option<cache::Asked>,
-    select: Select<R::Entity>,
+    mut select: SelectStatement,
     shape: Shape,
 ) -> Result<Cached<One<R>>, ArcError> {
-    let question = question::<R>(state, action, |_| select.clone(), shape);
-    let ask = select.limit(1).build(state.reads().backend());
+    let question = question::<R>(state, action, &select, shape);
+    let ask = state.reads().backend().build(select.limit(1));
     Box::pin(cache::read::<R, _, _, _>(
         state,
         asked,
@@ -262,10 +264,10 @@ pub(crate) async fn get_by_slug<R: Resource>(
     if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let rows = decided.rows(scope::<R>(Scope::Live));
-    let select = R::Entity::find()
-        .filter(rows)
-        .filter(R::column(field).eq(slug));
+    let mut select = sql::select(R::META);
+    select
+        .cond_where(decided.rows(scope(R::META, Scope::Live)))
+        .and_where(sql::column(R::META, field).eq(slug));
     one::<R>(state, Action::BySlug, asked, select, shape::<R>(caller)).await
 }
 
@@ -280,12 +282,14 @@ pub(crate) async fn tree<R: Resource>(
     if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let allowed = decided.rows(scope::<R>(Scope::Live));
     let sort = query::parse::default_sort(R::META)?;
-    let select = sql::order::<R>(R::Entity::find().filter(allowed), &sort).limit(MAX_TREE_ROWS + 1);
+    let mut select = sql::select(R::META);
+    select.cond_where(decided.rows(scope(R::META, Scope::Live)));
+    sql::order(R::META, &mut select, &sort);
+    select.limit(MAX_TREE_ROWS + 1);
     let shape = shape::<R>(caller);
-    let question = question::<R>(state, Action::Tree, |_| select.clone(), shape);
-    let ask = select.build(state.reads().backend());
+    let question = question::<R>(state, Action::Tree, &select, shape);
+    let ask = state.reads().backend().build(&select);
     Box::pin(cache::read::<R, _, _, _>(
         state,
         asked,
@@ -324,27 +328,39 @@ pub(crate) async fn children<R: Resource>(
     if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let allowed = decided.rows(scope::<R>(Scope::Live));
+    let allowed = decided.rows(scope(R::META, Scope::Live));
     let id = parse_id::<R>(parent_id)?;
     let sort = query::parse::default_sort(R::META)?;
-    let select = sql::order::<R>(
-        R::Entity::find()
-            .filter(allowed.clone())
-            .filter(R::column(parent).eq(id.clone())),
-        &sort,
-    )
-    .limit(MAX_TREE_ROWS);
+    let mut select = sql::select(R::META);
+    select
+        .cond_where(allowed.clone())
+        .and_where(sql::column(R::META, parent).eq(id.clone()));
+    sql::order(R::META, &mut select, &sort);
+    select.limit(MAX_TREE_ROWS);
     let shape = shape::<R>(caller);
     // The children's query names the parent and the caller's scope: the parent's lookup
     // asks nothing more.
-    let question = question::<R>(state, Action::Children, |_| select.clone(), shape);
-    let ask = select.build(state.reads().backend());
+    let question = question::<R>(state, Action::Children, &select, shape);
+    let ask = state.reads().backend().build(&select);
+    let mut parent_row = sql::select(R::META);
+    parent_row
+        .cond_where(allowed)
+        .and_where(sql::column(R::META, R::META.id).eq(id))
+        .limit(1);
+    let parent_row = state.reads().backend().build(&parent_row);
     Box::pin(cache::read::<R, _, _, _>(
         state,
         asked,
         question,
         move |state| async move {
-            find::<R, _>(state.db(), id, allowed).await?;
+            if state
+                .reads()
+                .records(R::META, &parent_row)
+                .await?
+                .is_empty()
+            {
+                return Err(not_found::<R>());
+            }
             Ok(Nodes {
                 rows: Rows::new(state.reads().records(R::META, &ask).await?, shape),
                 tree: None,
