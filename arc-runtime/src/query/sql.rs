@@ -6,38 +6,17 @@
 //! substring match on `LOWER(col)` with an explicit escape character, `regex` is `REGEXP`
 //! (SQLite, via sqlx's function) or `~` (PostgreSQL), and NULLs sort last in both.
 
-use std::borrow::Cow;
-
 use sea_orm::sea_query::{
-    BinOper, Expr, ExprTrait, Func, Iden, LikeExpr, NullOrdering, Query, SelectStatement,
-    SimpleExpr, is_static_iden,
+    BinOper, Expr, ExprTrait, Func, LikeExpr, NullOrdering, Query, SelectStatement, SimpleExpr,
 };
 use sea_orm::{Condition, DbBackend, Order, Value};
 
 use super::{Filter, Op, Operand, QuerySpec, SortKey};
 use crate::resource::ResourceMeta;
 
-/// A table or column name of a field table, as sea-query writes it (quoted, not copied).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Name(pub &'static str);
-
-impl Iden for Name {
-    fn quoted(&self) -> Cow<'static, str> {
-        if is_static_iden(self.0) {
-            Cow::Borrowed(self.0)
-        } else {
-            Cow::Owned(self.0.replace('"', "\"\""))
-        }
-    }
-
-    fn unquoted(&self) -> &str {
-        self.0
-    }
-}
-
 /// Field `index` of `meta`'s resource as a column of its table: `"products"."price"`.
 pub(crate) fn column(meta: &ResourceMeta, index: usize) -> Expr {
-    Expr::col((Name(meta.table), Name(meta.fields[index].column)))
+    Expr::col((meta.table, meta.fields[index].column))
 }
 
 /// `SELECT` every column of `meta`'s table, in the field table's order (rows are read by
@@ -45,12 +24,8 @@ pub(crate) fn column(meta: &ResourceMeta, index: usize) -> Expr {
 pub(crate) fn select(meta: &ResourceMeta) -> SelectStatement {
     let mut select = Query::select();
     select
-        .columns(
-            meta.fields
-                .iter()
-                .map(|f| (Name(meta.table), Name(f.column))),
-        )
-        .from(Name(meta.table));
+        .columns(meta.fields.iter().map(|f| (meta.table, f.column)))
+        .from(meta.table);
     select
 }
 
@@ -59,7 +34,7 @@ pub(crate) fn select(meta: &ResourceMeta) -> SelectStatement {
 pub(crate) fn count(mut select: SelectStatement) -> SelectStatement {
     select
         .clear_selects()
-        .expr_as(Expr::cust("COUNT(*)"), Name("num_items"));
+        .expr_as(Expr::cust("COUNT(*)"), "num_items");
     select
 }
 
@@ -166,4 +141,48 @@ pub(crate) fn after(meta: &ResourceMeta, sort: &[SortKey], after: &[Value]) -> C
         any = any.add(all);
     }
     any
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::{FieldMeta, FieldType, Presets};
+
+    const FIELDS: &[FieldMeta] = &[
+        FieldMeta::new("id", FieldType::I64).id(),
+        FieldMeta::new("documentId", FieldType::String).column("document_id"),
+        FieldMeta::new("odd", FieldType::String).column("we\"ird"),
+    ];
+
+    const META: ResourceMeta = ResourceMeta {
+        doc: "",
+        fields: FIELDS,
+        name: "entry",
+        path: "/entries",
+        table: "entries",
+        migration: "m",
+        id: 0,
+        presets: Presets::NONE,
+        default_sort: "id",
+        lenient: false,
+        idempotency: None,
+        permissions: crate::permissions::Permissions::PUBLIC,
+        cache: None,
+    };
+
+    #[test]
+    fn statements_name_the_field_tables_columns_quoted_once() {
+        let mut select = select(&META);
+        select.and_where(column(&META, 2).eq("x"));
+        let sql = |s: &SelectStatement, backend: DbBackend| backend.build(s).sql;
+        let expected = r#"SELECT "entries"."id", "entries"."document_id", "entries"."we""ird" FROM "entries" WHERE "entries"."we""ird" = "#;
+        for (backend, mark) in [(DbBackend::Sqlite, "?"), (DbBackend::Postgres, "$1")] {
+            assert_eq!(sql(&select, backend), format!("{expected}{mark}"));
+        }
+        let count = count(select);
+        assert_eq!(
+            sql(&count, DbBackend::Sqlite),
+            r#"SELECT COUNT(*) AS "num_items" FROM "entries" WHERE "entries"."we""ird" = ?"#
+        );
+    }
 }
