@@ -576,18 +576,29 @@ pub trait Resource: Sized + Send + Sync + 'static {
 /// the entity's columns are not its field table's, in its order. `None` for every resource `#[resource]` writes (it declares both
 /// from one list).
 pub(crate) fn column_order<R: Resource>() -> Option<String> {
-    use sea_orm::{IdenStatic, Iterable};
+    use sea_orm::{EntityName, IdenStatic, Iterable};
     let columns: Vec<&str> = <R::Entity as EntityTrait>::Column::iter()
         .map(|c| c.as_str())
         .collect();
-    let fields = R::META.fields.len();
-    let in_order =
-        columns.len() == fields && (0..fields).all(|i| R::column(i).as_str() == columns[i]);
+    let meta = R::META;
+    let fields = meta.fields.len();
+    let in_order = columns.len() == fields
+        && (0..fields)
+            .all(|i| R::column(i).as_str() == columns[i] && meta.fields[i].column == columns[i]);
+    let table = <R::Entity as Default>::default().table_name();
+    if table != meta.table {
+        return Some(format!(
+            "resource `{}`: its entity's table is `{table}`, its field table's `{}`",
+            meta.name, meta.table
+        ));
+    }
     (!in_order).then(|| {
+        let named: Vec<&str> = meta.fields.iter().map(|f| f.column).collect();
         format!(
-            "resource `{}`: its entity's columns ({}) are not its {fields} fields in their order",
-            R::META.name,
-            columns.join(", ")
+            "resource `{}`: its entity's columns ({}) are not its fields' ({}), in their order",
+            meta.name,
+            columns.join(", "),
+            named.join(", ")
         )
     })
 }

@@ -15,8 +15,8 @@ pub enum Finish {
 
 /// Every field type `#[resource]` supports.
 #[resource(query(
-    filter = [small, big, ratio, amount, flag, finish, coating, made_at, maker, label],
-    sort = [small, ratio, amount, made_at, label]
+    filter = [small, big, ratio, amount, flag, finish, coating, made_at, maker, label, kind_],
+    sort = [small, ratio, amount, made_at, label, kind_]
 ))]
 #[permissions(default = public)]
 pub struct Gadget {
@@ -38,6 +38,8 @@ pub struct Gadget {
     pub made_at: DateTime<Utc>,
     pub maker: Option<Uuid>,
     pub specs: Option<serde_json::Value>,
+    /// A name sea-orm would store under another (`kind`): the field table names that column.
+    pub kind_: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

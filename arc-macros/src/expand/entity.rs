@@ -50,8 +50,12 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
         } else {
             quote!()
         };
+        // Named outright where it is not the field's name, so sea-orm's own renaming rule
+        // can never disagree with the field table's (`FieldMeta::column`).
+        let column = f.column();
+        let column = (column != f.name).then(|| quote!(#[sea_orm(column_name = #column)]));
         let docs = &f.docs;
-        quote! { #(#docs)* #attr pub #name: #ty, }
+        quote! { #(#docs)* #attr #column pub #name: #ty, }
     });
     quote! {
         #[doc = #doc]

@@ -110,6 +110,10 @@ fn field_meta(f: &Field) -> TokenStream {
     let ty = field_type(f);
     let mut chain = quote!(__p::FieldMeta::new(#name, #ty));
     let mut add = |call: TokenStream| chain = quote!(#chain.#call);
+    let column = f.column();
+    if column != *name {
+        add(quote!(column(#column)));
+    }
     if f.id {
         add(quote!(id()));
     }

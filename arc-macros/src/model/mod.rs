@@ -69,6 +69,13 @@ impl Field {
     pub(crate) fn indexed(&self) -> bool {
         (self.filter || self.sort) && !self.id && !self.unique
     }
+
+    /// The column the field is stored in: its name, in the snake case sea-orm's derive gives
+    /// a column by default (`kind_` is stored as `kind`, `createdBy` as `created_by`). The
+    /// entity and the field table both name it, so the runtime's SQL and sea-orm's agree.
+    pub(crate) fn column(&self) -> String {
+        arc_spec::names::to_snake(&arc_spec::names::to_pascal(&self.name))
+    }
 }
 
 /// The presets, as field indexes.

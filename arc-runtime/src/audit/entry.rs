@@ -347,10 +347,7 @@ mod tests {
         assert_eq!(crate::resource::column_order::<AuditRecord>(), None);
         assert_eq!(crate::resource::column_order::<crate::fuzz::Thing>(), None);
         let problem = crate::resource::column_order::<Shuffled>().expect("refused");
-        assert!(
-            problem.contains("are not its 12 fields in their order"),
-            "{problem}"
-        );
+        assert!(problem.contains("are not its fields"), "{problem}");
     }
 
     #[test]
