@@ -22,8 +22,10 @@
 //! own retries for a WAL read lock, which only a crashed writer's recovery makes long.
 //!
 //! Values are bound and rows decoded as sqlx does it on the same file ([`rows`](super::rows)),
-//! so a row reads the same through either. Statements are the ones sea-orm builds. A column
-//! of a type the reader does not decode sends its statements to the pool instead.
+//! so a row reads the same through either: into [`Record`]s of the resource, in the field
+//! table's order. Statements are built from the field table (`query::sql`). A statement whose
+//! columns are not the field table's, or whose values the reader does not bind, goes to the
+//! pool instead.
 
 use std::cell::Cell;
 use std::path::PathBuf;

@@ -1,9 +1,10 @@
 //! Values and rows between sea-orm and rusqlite: a statement's values bound as sqlx-sqlite
 //! binds them, its rows decoded as sqlx-sqlite reads them (UUIDs as 16-byte blobs, times as
 //! RFC 3339 text, decimals read back through `f64`, JSON as text), so a row written or read
-//! through either reads the same; a row becomes the entity's model through its active
-//! model's own conversions. Shared by the [`Reader`](super::Reader) and the
-//! [`Committer`](super::commit).
+//! through either reads the same. A read's row becomes a [`Record`] (by the field table's
+//! types, [`Records`]; on the pool, [`record`]); a created row returned to the committer
+//! becomes the entity's model through its active model's own conversions ([`Models`]).
+//! Shared by the [`Reader`](super::Reader) and the [`Committer`](super::commit).
 
 use std::marker::PhantomData;
 

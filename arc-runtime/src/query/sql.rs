@@ -1,5 +1,5 @@
 //! A [`QuerySpec`] as sea-query values: the `WHERE` condition, the `ORDER BY` and the
-//! keyset condition, built from the field table's columns ([`column`]), so the same code
+//! keyset condition, built from the field table's columns ([`column()`]), so the same code
 //! serves every resource.
 //!
 //! The same spec gives the same rows on SQLite and PostgreSQL: `like` is a case-insensitive
