@@ -396,6 +396,33 @@ pub struct ResourceMeta {
     pub cache: Option<crate::cache::CacheMeta>,
 }
 
+#[cfg(test)]
+impl ResourceMeta {
+    /// A public, uncached resource `name` of `fields` (the first the id) in `table`, with
+    /// no presets: the field table of the runtime's own tests.
+    pub(crate) const fn testing(
+        name: &'static str,
+        table: &'static str,
+        fields: &'static [FieldMeta],
+    ) -> Self {
+        Self {
+            name,
+            doc: "",
+            path: "/testing",
+            table,
+            migration: "m",
+            fields,
+            id: 0,
+            presets: Presets::NONE,
+            default_sort: "id",
+            lenient: false,
+            idempotency: None,
+            permissions: crate::permissions::Permissions::PUBLIC,
+            cache: None,
+        }
+    }
+}
+
 impl ResourceMeta {
     /// The field with this JSON name.
     pub fn field(&self, name: &str) -> Option<(usize, &'static FieldMeta)> {

@@ -517,7 +517,7 @@ mod tests {
     use super::*;
     use crate::db::rows::Models;
     use crate::db::rows::testing::{Int, remove};
-    use crate::resource::{FieldMeta, FieldType, Presets};
+    use crate::resource::{FieldMeta, FieldType};
     use chrono::Utc;
     use sea_orm::{QuerySelect, QueryTrait};
 
@@ -778,12 +778,7 @@ mod tests {
         FieldMeta::new("note", FieldType::String).nullable(),
     ];
 
-    static LOOSE: ResourceMeta = ResourceMeta {
-        fields: LOOSE_FIELDS,
-        name: "loose",
-        table: "loose",
-        ..SAMPLE
-    };
+    static LOOSE: ResourceMeta = ResourceMeta::testing("loose", "loose", LOOSE_FIELDS);
 
     /// The `sample` table as a resource's field table, in its column order.
     const SAMPLE_FIELDS: &[FieldMeta] = &[
@@ -800,21 +795,7 @@ mod tests {
         FieldMeta::new("gone", FieldType::DateTime).nullable(),
     ];
 
-    static SAMPLE: ResourceMeta = ResourceMeta {
-        doc: "",
-        fields: SAMPLE_FIELDS,
-        name: "sample",
-        path: "/samples",
-        table: "sample",
-        migration: "m",
-        id: 0,
-        presets: Presets::NONE,
-        default_sort: "id",
-        lenient: false,
-        idempotency: None,
-        permissions: crate::permissions::Permissions::PUBLIC,
-        cache: None,
-    };
+    static SAMPLE: ResourceMeta = ResourceMeta::testing("sample", "sample", SAMPLE_FIELDS);
 
     #[tokio::test]
     async fn the_readers_write_nothing() {

@@ -146,7 +146,7 @@ pub(crate) fn after(meta: &ResourceMeta, sort: &[SortKey], after: &[Value]) -> C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resource::{FieldMeta, FieldType, Presets};
+    use crate::resource::{FieldMeta, FieldType};
 
     const FIELDS: &[FieldMeta] = &[
         FieldMeta::new("id", FieldType::I64).id(),
@@ -154,21 +154,7 @@ mod tests {
         FieldMeta::new("odd", FieldType::String).column("we\"ird"),
     ];
 
-    const META: ResourceMeta = ResourceMeta {
-        doc: "",
-        fields: FIELDS,
-        name: "entry",
-        path: "/entries",
-        table: "entries",
-        migration: "m",
-        id: 0,
-        presets: Presets::NONE,
-        default_sort: "id",
-        lenient: false,
-        idempotency: None,
-        permissions: crate::permissions::Permissions::PUBLIC,
-        cache: None,
-    };
+    const META: ResourceMeta = ResourceMeta::testing("entry", "entries", FIELDS);
 
     #[test]
     fn statements_name_the_field_tables_columns_quoted_once() {
