@@ -27,6 +27,7 @@
 //! server CPU per request for each route, open against hand-written and secured against open,
 //! each server's RSS, and the events of the secured server's creates (the shop has events on):
 //! how many its relay published while it ran, at what rate, and their lag.
+//! `ARC_BENCH_ONLY=floor,open` measures the servers named alone and prints their lines only.
 
 mod floor;
 mod hand;
@@ -831,10 +832,18 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
     );
     let mut runs: Vec<Vec<Measured>> = MODES.iter().map(|_| Vec::new()).collect();
     let mut outboxes = Vec::new();
+    // ARC_BENCH_ONLY=floor,open measures those servers alone and prints their lines only.
+    let only = std::env::var("ARC_BENCH_ONLY").ok();
     for round in 0..rounds {
         for k in 0..MODES.len() {
             let m = (k + round) % MODES.len();
             let mode = MODES[m];
+            if only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|x| x == mode))
+            {
+                continue;
+            }
             let db = dir.join(format!("{mode}-{round}.db"));
             let seed = if mode == "secured" {
                 &shop_seed
@@ -849,6 +858,9 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    if only.is_some() {
+        return Ok(());
+    }
 
     let [
         open,
