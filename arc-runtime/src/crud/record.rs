@@ -7,6 +7,7 @@ use serde::ser::{Error as _, SerializeMap};
 use serde::{Serialize, Serializer};
 
 use crate::resource::{FieldType, Resource, ResourceMeta, Shape};
+use crate::value;
 
 /// One row: a value per field of its resource, in `META.fields` order.
 #[derive(Clone, Debug, PartialEq)]
@@ -118,7 +119,11 @@ impl Serialize for Json<'_> {
             Value::Double(v) => v.serialize(serializer),
             Value::String(v) => v.serialize(serializer),
             Value::Uuid(v) => v.serialize(serializer),
-            Value::ChronoDateTimeUtc(v) => v.serialize(serializer),
+            Value::ChronoDateTimeUtc(Some(v)) => match value::Rfc3339::new(v) {
+                Some(text) => serializer.serialize_str(text.as_str()),
+                None => v.serialize(serializer),
+            },
+            Value::ChronoDateTimeUtc(None) => serializer.serialize_none(),
             Value::Decimal(v) => v.serialize(serializer),
             Value::Json(v) => v.serialize(serializer),
             other => Err(S::Error::custom(format_args!(

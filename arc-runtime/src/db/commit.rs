@@ -343,7 +343,7 @@ mod tests {
         type Out = ();
         type Plan = ();
 
-        fn plan(&self, _: &[&str]) -> Option<()> {
+        fn plan(&self, _: &rusqlite::Statement<'_>) -> Option<()> {
             Some(())
         }
 

@@ -153,9 +153,7 @@ pub(super) fn query<D: Decode, V: rusqlite::ToSql>(
     for (i, value) in values.into_iter().enumerate() {
         prepared.raw_bind_parameter(i + 1, value.ok_or(Failure::Unsupported)?)?;
     }
-    let plan = decode
-        .plan(&prepared.column_names())
-        .ok_or(Failure::Unsupported)?;
+    let plan = decode.plan(&prepared).ok_or(Failure::Unsupported)?;
     let mut rows = prepared.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
@@ -170,9 +168,9 @@ pub(super) trait Decode: Send + 'static {
     type Out: Send + 'static;
     /// What is known of the statement's columns before its first row.
     type Plan;
-    /// The plan for the statement whose columns are named `columns`; `None` when a column
-    /// is not one this decoder reads.
-    fn plan(&self, columns: &[&str]) -> Option<Self::Plan>;
+    /// The plan for `statement`'s columns; `None` when a column is not one this decoder
+    /// reads.
+    fn plan(&self, statement: &rusqlite::Statement<'_>) -> Option<Self::Plan>;
     /// One row.
     fn row(&self, plan: &Self::Plan, row: &rusqlite::Row<'_>) -> Result<Self::Out, DbErr>;
 }
@@ -184,7 +182,7 @@ impl Decode for Count {
     type Out = u64;
     type Plan = ();
 
-    fn plan(&self, _: &[&str]) -> Option<()> {
+    fn plan(&self, _: &rusqlite::Statement<'_>) -> Option<()> {
         Some(())
     }
 
@@ -220,8 +218,9 @@ where
     /// Each column's entity column and kind.
     type Plan = Vec<(E::Column, Kind)>;
 
-    fn plan(&self, columns: &[&str]) -> Option<Self::Plan> {
-        columns
+    fn plan(&self, statement: &rusqlite::Statement<'_>) -> Option<Self::Plan> {
+        statement
+            .column_names()
             .iter()
             .map(|name| {
                 let column = E::Column::iter().find(|c| c.as_str() == *name)?;
@@ -251,22 +250,22 @@ pub(super) struct Records(pub(super) &'static ResourceMeta);
 
 impl Decode for Records {
     type Out = Record;
-    /// Each column's kind.
-    type Plan = Vec<Kind>;
+    /// Nothing: column `i` is field `i`, read as its type says.
+    type Plan = ();
 
-    fn plan(&self, columns: &[&str]) -> Option<Self::Plan> {
-        (columns.len() == self.0.fields.len())
-            .then(|| self.0.fields.iter().map(|f| Kind::of_field(f.ty)).collect())
+    fn plan(&self, statement: &rusqlite::Statement<'_>) -> Option<()> {
+        (statement.column_count() == self.0.fields.len()).then_some(())
     }
 
-    fn row(&self, plan: &Self::Plan, row: &rusqlite::Row<'_>) -> Result<Record, DbErr> {
-        let values = plan
+    fn row(&self, (): &(), row: &rusqlite::Row<'_>) -> Result<Record, DbErr> {
+        let values = self
+            .0
+            .fields
             .iter()
-            .zip(self.0.fields)
             .enumerate()
-            .map(|(i, (kind, field))| {
+            .map(|(i, field)| {
                 let raw = row.get_ref(i).map_err(query_err)?;
-                let value = kind
+                let value = Kind::of_field(field.ty)
                     .decode(raw)
                     .map_err(|e| query_err(format!("field `{}`: {e}", field.name)))?;
                 present(field, value)
@@ -629,7 +628,7 @@ pub(super) mod testing {
         type Out = i64;
         type Plan = ();
 
-        fn plan(&self, _: &[&str]) -> Option<()> {
+        fn plan(&self, _: &rusqlite::Statement<'_>) -> Option<()> {
             Some(())
         }
 

@@ -6,6 +6,9 @@
 //! substring match on `LOWER(col)` with an explicit escape character, `regex` is `REGEXP`
 //! (SQLite, via sqlx's function) or `~` (PostgreSQL), and NULLs sort last in both.
 
+use std::collections::HashMap;
+use std::sync::{OnceLock, PoisonError, RwLock};
+
 use sea_orm::sea_query::{
     BinOper, Expr, ExprTrait, Func, LikeExpr, NullOrdering, Query, SelectStatement, SimpleExpr,
 };
@@ -23,10 +26,46 @@ pub(crate) fn column(meta: &ResourceMeta, index: usize) -> Expr {
 /// position into records).
 pub(crate) fn select(meta: &ResourceMeta) -> SelectStatement {
     let mut select = Query::select();
+    select.expr(Expr::cust(select_list(meta))).from(meta.table);
     select
-        .columns(meta.fields.iter().map(|f| (meta.table, f.column)))
-        .from(meta.table);
-    select
+}
+
+/// The select list of `meta`'s table, `"products"."id", "products"."name", ..`, quoted as
+/// sea-query quotes for SQLite and PostgreSQL. Written once per field table and kept for the
+/// process (a field table is static: there are as many as the app has resources), so a read
+/// neither builds nor quotes its columns again.
+fn select_list(meta: &ResourceMeta) -> &'static str {
+    /// A field table and its table's name, by address: static data, so the same address
+    /// holds the same columns for the life of the process.
+    type Key = (usize, usize, usize, usize);
+    static LISTS: OnceLock<RwLock<HashMap<Key, &'static str>>> = OnceLock::new();
+    let key = (
+        meta.table.as_ptr() as usize,
+        meta.table.len(),
+        meta.fields.as_ptr() as usize,
+        meta.fields.len(),
+    );
+    let lists = LISTS.get_or_init(RwLock::default);
+    let known = lists
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+        .copied();
+    known.unwrap_or_else(|| {
+        let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+        let table = quote(meta.table);
+        let list = meta
+            .fields
+            .iter()
+            .map(|f| format!("{table}.{}", quote(f.column)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        *lists
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_insert_with(|| Box::leak(list.into_boxed_str()))
+    })
 }
 
 /// `select` counting its rows instead: `SELECT COUNT(*) FROM .. WHERE ..` (it has no order,
