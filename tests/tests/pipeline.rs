@@ -459,6 +459,40 @@ async fn security_headers_cors_and_compression() {
     assert_eq!(res.headers()["content-encoding"], "gzip");
 }
 
+/// Compression without CORS sits in the pipeline's layer, which gives the request ids: a
+/// compressed answer still carries its id and trace, and the id given is the one echoed.
+#[tokio::test]
+async fn compressed_answers_keep_their_request_id_and_trace() {
+    let router = App::new(db().await).compression(true).into_router();
+    for _ in 0..20 {
+        send(
+            &router,
+            Request::get("/_health/live").body(Body::empty()).unwrap(),
+        )
+        .await;
+    }
+    let res = send(
+        &router,
+        Request::get("/_metrics")
+            .header("accept-encoding", "gzip")
+            .header("x-request-id", "given-1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    assert_eq!(res.headers()["x-request-id"], "given-1");
+    assert!(res.headers().contains_key("traceparent"));
+    let plain = send(
+        &router,
+        Request::get("/_metrics").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(!plain.headers().contains_key("content-encoding"));
+    assert_eq!(plain.headers()["x-request-id"].len(), 32);
+}
+
 #[tokio::test]
 async fn presets_decide_causes_and_refuse_to_start_without_secrets() {
     use arc_runtime::Preset;

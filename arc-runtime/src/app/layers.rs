@@ -18,8 +18,8 @@ use crate::query::CursorKey;
 
 impl App {
     /// The axum router: every route, health and metrics, the contract's 404 and 405, and the
-    /// layers, outermost first: request ids (in the pipeline when neither compression nor
-    /// CORS is on), compression, CORS, the pipeline (trace span and context, error envelope,
+    /// layers, outermost first: request ids (in the pipeline when CORS is off), CORS,
+    /// compression, the pipeline (trace span and context, error envelope,
     /// ETags, security headers, metrics, load shedding, the timeout and panic catching: one
     /// tower service), then, for the API alone (the resources, the app's routes, the registry
     /// and the 404/405 answers), authentication, rate limits, steps and the app's own layers;
@@ -206,11 +206,11 @@ impl App {
             etag: self.etag,
             timeout: self.timeout,
             in_flight: self.max_in_flight.map(InFlight::new),
-            // A layer in front of the pipeline answers some requests itself (a CORS preflight)
-            // and changes others on their way out: the request id layer goes in front of it.
-            // Without one, the pipeline gives the ids, and every request crosses one layer
-            // fewer.
-            request_id: self.cors.is_none() && !self.compression,
+            // CORS answers some requests itself (a preflight), which never reach the
+            // pipeline: the request id layer goes in front of it. Without CORS the pipeline
+            // gives the ids (compression answers nothing itself and keeps the headers it is
+            // given), and every request crosses one layer fewer.
+            request_id: self.cors.is_none(),
         };
         // Health is not shed: a probe answered 503 because the instance is busy takes it out
         // of the balancer (or restarts it), which moves its load onto the others until they
@@ -222,6 +222,20 @@ impl App {
             ..pipeline.clone()
         };
         let pipeline_ids = pipeline.request_id;
+        // Compression around the pipeline, in the same layer: every `Router::layer` costs each
+        // request a clone of its route and a boxed future.
+        let compression = self.compression.then(|| {
+            tower_http::compression::CompressionLayer::new()
+                .compress_when(crate::plugins::hygiene::Compressible)
+        });
+        let around = |router: Router<ArcState>, pipeline: Pipeline| match &compression {
+            Some(compression) => router.layer(
+                tower::ServiceBuilder::new()
+                    .layer(compression.clone())
+                    .layer(PipelineLayer::new(pipeline)),
+            ),
+            None => router.layer(PipelineLayer::new(pipeline)),
+        };
         let ready = health.clone();
         let health_routes = Router::new()
             .route("/_health/live", get(health::live))
@@ -232,18 +246,10 @@ impl App {
                     async move { health.report().await }
                 }),
             )
-            .method_not_allowed_fallback(method_not_allowed)
-            .layer(PipelineLayer::new(probes));
-        let mut router =
-            health_routes.merge(service.merge(api).layer(PipelineLayer::new(pipeline)));
+            .method_not_allowed_fallback(method_not_allowed);
+        let mut router = around(health_routes, probes).merge(around(service.merge(api), pipeline));
         if let Some(cors) = &self.cors {
             router = router.layer(cors.layer());
-        }
-        if self.compression {
-            router = router.layer(
-                tower_http::compression::CompressionLayer::new()
-                    .compress_when(crate::plugins::hygiene::Compressible),
-            );
         }
         let router = if pipeline_ids {
             router

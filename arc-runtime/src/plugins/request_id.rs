@@ -4,8 +4,8 @@
 //! A tower layer, cheap enough to sit in front of every request: a made id is a per-process
 //! random prefix and a counter, 32 hex digits written on the stack, and the one `HeaderValue`
 //! (a reference-counted buffer) serves the request header, the task-local and the response.
-//! When no layer sits between them (no CORS, no compression), the pipeline does the same
-//! work itself ([`adopt`], [`scope`]), and the app has one layer fewer.
+//! Without CORS (whose preflights are answered before the pipeline), the pipeline does the
+//! same work itself ([`adopt`], [`scope`]), and the app has one layer fewer.
 
 use std::future::Future;
 use std::pin::Pin;
