@@ -31,10 +31,11 @@ pub use entry::{AuditAction, AuditEntry};
 pub(crate) use entry::{AuditRecord, table, value_of};
 
 use crate::auth::AuthContext;
+use crate::crud::record::Record;
 use crate::error::{ArcError, ErrorCode};
 use crate::events::Change;
 use crate::plugins::metrics::Metrics;
-use crate::resource::{Resource, ResourceMeta};
+use crate::resource::ResourceMeta;
 use crate::stores::{AuditStore, StoreError};
 
 /// Where the trail is read.
@@ -134,19 +135,20 @@ impl AuditRuntime {
     /// Inside the write's transaction `txn`: the entries of `change` to `before` and `after`
     /// (see `trail::entries`), given to the store. They are returned for
     /// [`AuditRuntime::committed`].
-    pub(crate) async fn write<R: Resource>(
+    pub(crate) async fn write(
         &self,
         txn: &DatabaseTransaction,
         caller: &AuthContext,
+        meta: &'static ResourceMeta,
         change: Change,
-        before: &[R::Model],
-        after: &[R::Model],
+        before: &[Record],
+        after: &[Record],
     ) -> Result<Vec<AuditEntry>, ArcError> {
-        let entries = trail::entries::<R>(caller, change, before, after)?;
+        let entries = trail::entries(meta, caller, change, before, after)?;
         if !entries.is_empty() {
             self.store.write(txn, &entries).await.map_err(unavailable)?;
             tracing::debug!(
-                resource = R::META.name,
+                resource = meta.name,
                 entries = entries.len(),
                 "audit entries written"
             );

@@ -4,7 +4,6 @@
 //! it is ever stored.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::ModelTrait;
 use serde_json::{Map, Value as Json};
 
 use super::{AuditAction, AuditEntry};
@@ -12,7 +11,7 @@ use crate::auth::AuthContext;
 use crate::crud::record::Record;
 use crate::error::ArcError;
 use crate::events::Change;
-use crate::resource::{Auto, FieldSet, Resource, Shape};
+use crate::resource::{Auto, FieldSet, ResourceMeta, Shape};
 
 /// The action an event's change is, in the trail.
 fn action(change: Change) -> AuditAction {
@@ -30,13 +29,12 @@ fn all_fields(n: usize) -> FieldSet {
 }
 
 /// A row's stored fields as JSON, hidden ones left out ([`Record::write`] never writes them).
-fn stored<R: Resource>(model: &R::Model) -> Result<Map<String, Json>, ArcError> {
+fn stored(meta: &'static ResourceMeta, record: &Record) -> Result<Map<String, Json>, ArcError> {
     let shape = Shape {
-        fields: all_fields(R::META.fields.len()),
+        fields: all_fields(meta.fields.len()),
         redact: FieldSet(0),
     };
-    let record = Record::of::<R>(model);
-    match serde_json::to_value(record.shown(R::META, shape)).map_err(ArcError::internal)? {
+    match serde_json::to_value(record.shown(meta, shape)).map_err(ArcError::internal)? {
         Json::Object(map) => Ok(map),
         other => Err(ArcError::internal(format!(
             "a row serialized as {other} rather than an object"
@@ -52,13 +50,13 @@ pub(crate) fn now() -> DateTime<Utc> {
 /// The entries of a write that did `change` to rows, `before[i]` becoming `after[i]` (one
 /// side empty for a create or a delete for good), by `caller`. A row none of whose fields
 /// changed (an update that wrote the values it had) has no entry.
-pub(crate) fn entries<R: Resource>(
+pub(crate) fn entries(
+    meta: &'static ResourceMeta,
     caller: &AuthContext,
     change: Change,
-    before: &[R::Model],
-    after: &[R::Model],
+    before: &[Record],
+    after: &[Record],
 ) -> Result<Vec<AuditEntry>, ArcError> {
-    let meta = R::META;
     let timestamp = now();
     let request_id =
         crate::plugins::request_id::current().and_then(|v| v.to_str().ok().map(str::to_owned));
@@ -68,8 +66,8 @@ pub(crate) fn entries<R: Resource>(
         let (old, new) = (before.get(i), after.get(i));
         let Some(row) = new.or(old) else { continue };
         let (old_json, new_json) = (
-            old.map(stored::<R>).transpose()?,
-            new.map(stored::<R>).transpose()?,
+            old.map(|r| stored(meta, r)).transpose()?,
+            new.map(|r| stored(meta, r)).transpose()?,
         );
         let mut changes = Vec::new();
         let mut was = Map::new();
@@ -81,9 +79,8 @@ pub(crate) fn entries<R: Resource>(
             let name = field.name;
             let (a, b) = if field.hidden {
                 // The value never leaves the row: only whether it changed.
-                let column = R::column(f);
                 let differs = match (old, new) {
-                    (Some(o), Some(n)) => o.get(column) != n.get(column),
+                    (Some(o), Some(n)) => o.get(f) != n.get(f),
                     _ => true,
                 };
                 if !differs {
@@ -124,8 +121,7 @@ pub(crate) fn entries<R: Resource>(
         out.push(AuditEntry {
             id: uuid::Uuid::new_v4(),
             resource: meta.name.to_owned(),
-            document_id: crate::value::to_cursor_text(&row.get(R::column(meta.id)))
-                .unwrap_or_default(),
+            document_id: crate::value::to_cursor_text(row.get(meta.id)).unwrap_or_default(),
             action: action(change),
             user_id: caller.user_id.clone(),
             organization_id,
@@ -176,6 +172,25 @@ mod tests {
         }
     }
 
+    /// The entries of a write of `Case` rows, from their models as the writes have them.
+    fn case_entries(
+        caller: &AuthContext,
+        change: Change,
+        before: &[<Case as Resource>::Model],
+        after: &[<Case as Resource>::Model],
+    ) -> Result<Vec<AuditEntry>, ArcError> {
+        let records = |rows: &[<Case as Resource>::Model]| {
+            rows.iter().map(Record::of::<Case>).collect::<Vec<_>>()
+        };
+        entries(
+            Case::META,
+            caller,
+            change,
+            &records(before),
+            &records(after),
+        )
+    }
+
     fn ada() -> AuthContext {
         AuthContext {
             user_id: Some("ada".into()),
@@ -187,7 +202,7 @@ mod tests {
     #[test]
     fn a_create_records_the_row_and_never_a_hidden_value() {
         let row = case("A", Some("s3cr3t"));
-        let entries = entries::<Case>(&ada(), Change::Created, &[], &[row]).unwrap();
+        let entries = case_entries(&ada(), Change::Created, &[], &[row]).unwrap();
         let [entry] = entries.as_slice() else {
             panic!("one entry: {entries:?}")
         };
@@ -218,13 +233,13 @@ mod tests {
         let mut same = old.clone();
         same.updated_at = Utc::now() + chrono::Duration::seconds(1);
         let none =
-            entries::<Case>(&ada(), Change::Updated, std::slice::from_ref(&old), &[same]).unwrap();
+            case_entries(&ada(), Change::Updated, std::slice::from_ref(&old), &[same]).unwrap();
         assert!(none.is_empty(), "updated_at alone is no change: {none:?}");
 
         let mut new = old.clone();
         new.title = "B".into();
         new.secret = Some("two".into());
-        let entries = entries::<Case>(&ada(), Change::Updated, &[old], &[new]).unwrap();
+        let entries = case_entries(&ada(), Change::Updated, &[old], &[new]).unwrap();
         let entry = &entries[0];
         assert_eq!(entry.action, AuditAction::Update);
         assert_eq!(entry.changes, ["title", "secret"]);
@@ -241,7 +256,7 @@ mod tests {
     #[test]
     fn a_delete_for_good_records_the_row_before() {
         let row = case("A", None);
-        let entries = entries::<Case>(&ada(), Change::Deleted, &[row], &[]).unwrap();
+        let entries = case_entries(&ada(), Change::Deleted, &[row], &[]).unwrap();
         let entry = &entries[0];
         assert_eq!(entry.action, AuditAction::Delete);
         assert!(entry.after.is_none());

@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::ser::SerializeMap;
@@ -654,7 +654,7 @@ impl<O: Outcome> Outcome for Cached<O> {
             Self::Kept { body, status } => {
                 let mut response = json_bytes(O::STATUS, body);
                 response.headers_mut().insert(
-                    crate::cache::X_CACHE,
+                    const { HeaderName::from_static(crate::cache::X_CACHE) },
                     HeaderValue::from_static(status.as_str()),
                 );
                 Ok(response)

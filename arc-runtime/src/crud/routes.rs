@@ -205,7 +205,17 @@ pub(crate) fn answer<R: Hooks>(
 /// read a body (the writes) take at most `body_limit` bytes of it. The reads cross no body
 /// limit layer at all: they read none.
 pub(crate) fn router<R: Hooks>(body_limit: usize) -> Router<ArcState> {
-    let mut table = routes(R::META);
+    mount(R::META, endpoint::<R>, body_limit)
+}
+
+/// [`router`]'s work, compiled once for every resource: `meta`'s routes, each to the
+/// handler `endpoint` gives it.
+fn mount(
+    meta: &'static ResourceMeta,
+    endpoint: fn(&RouteInfo) -> Option<Endpoint>,
+    body_limit: usize,
+) -> Router<ArcState> {
+    let mut table = routes(meta);
     // One MethodRouter per path: routes of a path are adjacent after a stable sort.
     table.sort_by(|a, b| a.path.cmp(&b.path));
     let mut router = Router::new();
@@ -215,7 +225,7 @@ pub(crate) fn router<R: Hooks>(body_limit: usize) -> Router<ArcState> {
         let methods = rest[..same]
             .iter()
             .filter_map(|r| {
-                let method = with_idempotency(R::META, r, endpoint::<R>(r)?.method);
+                let method = with_idempotency(meta, r, endpoint(r)?.method);
                 Some(if r.action.mutates() {
                     method.layer(DefaultBodyLimit::max(body_limit))
                 } else {

@@ -18,7 +18,7 @@ use crate::auth::AuthContext;
 use crate::crud::record::Record;
 use crate::error::ArcError;
 use crate::permissions::Rule;
-use crate::resource::{FieldSet, Resource, ResourceMeta, Shape};
+use crate::resource::{FieldSet, ResourceMeta, Shape};
 
 #[derive(DeriveIden)]
 enum ArcOutbox {
@@ -302,17 +302,17 @@ pub(crate) fn fact_fields(meta: &ResourceMeta) -> FieldSet {
 
 /// Writes the events of `change` to `rows` into the outbox, inside the write's transaction
 /// `txn` (nothing when the app has no events). One statement for all of them.
-pub(crate) async fn record<R: Resource>(
+pub(crate) async fn record(
     state: &ArcState,
     txn: &DatabaseTransaction,
     caller: &AuthContext,
+    meta: &'static ResourceMeta,
     change: Change,
-    rows: &[R::Model],
+    rows: &[Record],
 ) -> Result<(), ArcError> {
     if state.events().is_none() || rows.is_empty() {
         return Ok(());
     }
-    let meta = R::META;
     let shown = Shape::for_caller(meta, caller);
     let facts = Shape {
         fields: fact_fields(meta),
@@ -336,8 +336,7 @@ pub(crate) async fn record<R: Resource>(
             ArcOutbox::Facts,
             ArcOutbox::CreatedAt,
         ]);
-        for model in chunk {
-            let record = Record::of::<R>(model);
+        for record in chunk {
             let data =
                 serde_json::to_value(record.shown(meta, shown)).map_err(ArcError::internal)?;
             let facts =

@@ -87,7 +87,7 @@ pub(crate) async fn bulk_create<R: Hooks>(
         created.push(insert::<R>(state, &txn, caller, values).await?);
     }
     let after = written::record::<R>(state, &txn, caller, Written::created(&created)).await?;
-    written::commit::<R>(state, txn, after).await?;
+    written::commit(state, R::META, txn, after).await?;
     Ok(BulkCreated(Rows::of(&created, shape::<R>(caller))))
 }
 
@@ -248,7 +248,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
             (matched, modified, after)
         }
     };
-    written::commit::<R>(state, txn, after).await?;
+    written::commit(state, R::META, txn, after).await?;
     Ok(BulkUpdated {
         success: Success,
         data: UpdateCounts {
@@ -338,7 +338,7 @@ pub(crate) async fn bulk_delete<R: Hooks>(
         let deleted = delete_where::<R, _>(&*txn, cond).await?;
         (deleted, AfterCommit::default())
     };
-    written::commit::<R>(state, txn, after).await?;
+    written::commit(state, R::META, txn, after).await?;
     Ok(deleted_count(deleted))
 }
 

@@ -53,7 +53,7 @@ pub(crate) async fn create<R: Hooks>(
         let model = insert::<R>(state, &txn, caller, values).await?;
         let rows = std::slice::from_ref(&model);
         let after = written::record::<R>(state, &txn, caller, Written::created(rows)).await?;
-        written::commit::<R>(state, txn, after).await?;
+        written::commit(state, R::META, txn, after).await?;
         model
     };
     let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
@@ -99,7 +99,7 @@ pub(crate) async fn update<R: Hooks>(
     } else {
         AfterCommit::default()
     };
-    written::commit::<R>(state, txn, after).await?;
+    written::commit(state, R::META, txn, after).await?;
     Ok(One::of(
         &model,
         shape::<R>(caller),
@@ -145,7 +145,7 @@ pub(crate) async fn delete<R: Hooks>(
     let rows = Written::changed(Change::Deleted, before, removed.as_slice());
     let after = written::record::<R>(state, &txn, caller, rows).await?;
     let soft = removed.is_some();
-    written::commit::<R>(state, txn, after).await?;
+    written::commit(state, R::META, txn, after).await?;
     Ok(Deleted {
         success: Success,
         data: DeletedRow {
@@ -178,7 +178,7 @@ pub(crate) async fn restore<R: Hooks>(
     let (before, after) = (std::slice::from_ref(&current), std::slice::from_ref(&model));
     let rows = Written::changed(Change::Restored, before, after);
     let after = written::record::<R>(state, &txn, caller, rows).await?;
-    written::commit::<R>(state, txn, after).await?;
+    written::commit(state, R::META, txn, after).await?;
     Ok(One::of(
         &model,
         shape::<R>(caller),

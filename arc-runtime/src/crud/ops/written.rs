@@ -8,17 +8,20 @@
 //! ([`record`]); then its commit, and what waits for the commit: the query cache's bump, the
 //! relay's wake-up, the trail's count and a store outside the database ([`commit`]).
 
+use std::future::Future;
+
 use sea_orm::DatabaseTransaction;
 
 use crate::app::ArcState;
 use crate::audit::AuditEntry;
 use crate::auth::AuthContext;
 use crate::cache::Bump;
+use crate::crud::record::Record;
 use crate::db::{Txn, Writer};
 use crate::error::ArcError;
 use crate::events::{self, Change};
 use crate::hooks::Hooks;
-use crate::resource::Resource;
+use crate::resource::{Resource, ResourceMeta};
 
 /// Begins a write of `R`'s transaction on the app's writer: `BEGIN IMMEDIATE` on SQLite (the
 /// write lock from its first statement, so it never waits in SQLite's busy handler), unless
@@ -113,23 +116,40 @@ pub(super) struct AfterCommit {
 
 /// Records what the write did in its transaction `txn`: an event per row (the row after, or
 /// the row before when none is left) and, when `R` is `audited`, its audit entries. Errors
-/// roll the write back.
-pub(super) async fn record<R: Resource>(
+/// roll the write back. The rows become records here, when anything records them; the
+/// recording itself is compiled once for every resource.
+pub(super) fn record<'a, R: Resource>(
+    state: &'a ArcState,
+    txn: &'a DatabaseTransaction,
+    caller: &'a AuthContext,
+    written: Written<'_, R::Model>,
+) -> impl Future<Output = Result<AfterCommit, ArcError>> + Send + 'a {
+    let audited = state.audit().is_some() && R::META.presets.audited;
+    let records = |rows: &[R::Model]| rows.iter().map(Record::of::<R>).collect::<Vec<_>>();
+    let (before, after) = if state.events().is_some() || audited {
+        (records(written.before), records(written.after))
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    record_records(state, txn, caller, R::META, written.change, before, after)
+}
+
+/// [`record`], of the rows as records.
+async fn record_records(
     state: &ArcState,
     txn: &DatabaseTransaction,
     caller: &AuthContext,
-    written: Written<'_, R::Model>,
+    meta: &'static ResourceMeta,
+    change: Change,
+    before: Vec<Record>,
+    after: Vec<Record>,
 ) -> Result<AfterCommit, ArcError> {
-    let rows = if written.after.is_empty() {
-        written.before
-    } else {
-        written.after
-    };
-    events::record::<R>(state, txn, caller, written.change, rows).await?;
+    let rows = if after.is_empty() { &before } else { &after };
+    events::record(state, txn, caller, meta, change, rows).await?;
     let entries = match state.audit() {
-        Some(audit) if R::META.presets.audited => {
+        Some(audit) if meta.presets.audited => {
             audit
-                .write::<R>(txn, caller, written.change, written.before, written.after)
+                .write(txn, caller, meta, change, &before, &after)
                 .await?
         }
         _ => Vec::new(),
@@ -137,20 +157,21 @@ pub(super) async fn record<R: Resource>(
     Ok(AfterCommit { entries })
 }
 
-/// Commits `txn`, a write of `R`, then does what waited for it: makes the query cache's
-/// answers that depend on `R` old (before the write answers, so no later read is served what
+/// Commits `txn`, a write of `meta`'s resource, then does what waited for it: makes the query
+/// cache's answers that depend on it old (before the write answers, so no later read is served what
 /// was there before it), wakes the events relay and hands the audit entries on (counted;
 /// kept by a store outside the database). A request with an idempotency key first seals its
 /// key in `txn` (a lost lease rolls the write back).
-pub(super) async fn commit<R: Resource>(
+pub(super) async fn commit(
     state: &ArcState,
+    meta: &'static ResourceMeta,
     txn: Txn,
     after: AfterCommit,
 ) -> Result<(), ArcError> {
     crate::plugins::idempotency::seal(&txn).await?;
     // Armed before the commit: a request dropped after it still bumps (a commit that failed
     // bumps too, which costs one miss).
-    let bump = state.cache().map(|cache| cache.before_commit(R::META));
+    let bump = state.cache().map(|cache| cache.before_commit(meta));
     let committed = txn.commit().await;
     if let Some(bump) = bump {
         bump.run().await;
