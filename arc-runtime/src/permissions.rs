@@ -13,7 +13,7 @@ use crate::action::Operation;
 use crate::auth::{AuthContext, RoleScope};
 use crate::error::ArcError;
 use crate::query::sql;
-use crate::resource::{Resource, ResourceMeta};
+use crate::resource::ResourceMeta;
 
 /// A permission rule.
 #[derive(Clone, Copy, Debug)]
@@ -264,11 +264,12 @@ fn in_team(caller: &AuthContext) -> bool {
 
 /// The caller's access to `op` on `R`: all rows, or the rows of a row rule (see
 /// [`condition`]), or the error (401 for anonymous callers, 403 otherwise).
-pub(crate) fn authorize<R: Resource>(
+pub(crate) fn authorize(
+    meta: &ResourceMeta,
     op: Operation,
     caller: &AuthContext,
 ) -> Result<Option<RowRule>, ArcError> {
-    match evaluate(&R::META.permissions.rule(op), caller, R::META.role_scope()) {
+    match evaluate(&meta.permissions.rule(op), caller, meta.role_scope()) {
         Access::Full => Ok(None),
         Access::Rows(rows) => Ok(Some(rows)),
         Access::Denied if caller.is_authenticated() => {

@@ -147,6 +147,7 @@ async fn entries(
         redact: FieldSet(0),
     };
     Ok(listing::<AuditRecord>(
+        <AuditRecord as crate::resource::Resource>::META,
         state,
         &query.spec,
         shape,

@@ -38,15 +38,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use crate::action::{Action, Operation};
 use crate::app::ArcState;
 use crate::auth::AuthContext;
-use crate::crud::response::{Cached, Outcome};
+use crate::crud::response::Cached;
 use crate::error::ArcError;
 use crate::plugins::metrics::Metrics;
-use crate::resource::{Resource, ResourceMeta};
+use crate::resource::ResourceMeta;
 use crate::stores::{CacheStore, InMemoryCache, Lookup, StoreError};
 
 pub(crate) use entry::Question;
@@ -609,40 +610,42 @@ impl CacheRuntime {
     }
 }
 
-/// Whether reads of `R` go through the cache: `R` declares one and the app keeps it. The
-/// reads ask their [`Question`] only then.
-pub(crate) fn caches<R: Resource>(state: &ArcState) -> bool {
-    R::META.cache.is_some() && state.cache().is_some()
+/// Whether reads of `meta`'s resource go through the cache: it declares one and the app
+/// keeps it. The reads ask their [`Question`] only then.
+pub(crate) fn caches(meta: &ResourceMeta, state: &ArcState) -> bool {
+    meta.cache.is_some() && state.cache().is_some()
 }
 
-/// What a read by `action` (under the rule of `op`) of `R` asks, with the route's `params`
-/// (its path parameter, its raw query), for the front index: `None` when reads of `R` are not
-/// cached, or when the rule calls the app's code (see [`front`]). Taken after the route's
+/// What a read by `action` (under the rule of `op`) of `meta`'s resource asks, with the
+/// route's `params` (its path parameter, its raw query), for the front index: `None` when its
+/// reads are not cached, or when the rule calls the app's code (see [`front`]). Taken after the route's
 /// permission is checked.
-pub(crate) fn asked<R: Resource>(
+pub(crate) fn asked(
+    meta: &ResourceMeta,
     state: &ArcState,
     op: Operation,
     action: Action,
     params: &[Option<&str>],
     caller: &AuthContext,
 ) -> Option<Asked> {
-    R::META.cache?;
+    meta.cache?;
     state.cache()?;
-    if R::META.permissions.rule(op).calls_app() {
+    if meta.permissions.rule(op).calls_app() {
         return None;
     }
-    Some(Asked::new(R::META, action, params, caller))
+    Some(Asked::new(meta, action, params, caller))
 }
 
 /// The fresh answer to what was `asked`, when a request alike asked it before and its entry
 /// is current and fresh (a `HIT`); else `None`, and the read goes on (from what was found).
-pub(crate) async fn hit<R: Resource, O>(
+pub(crate) async fn hit<O>(
+    meta: &'static ResourceMeta,
     state: &ArcState,
     asked: Option<&mut Asked>,
 ) -> Option<Cached<O>> {
-    let (asked, cache, settings) = (asked?, state.cache()?, R::META.cache?);
+    let (asked, cache, settings) = (asked?, state.cache()?, meta.cache?);
     let key = cache.front.get(asked)?;
-    let names = names(R::META);
+    let names = names(meta);
     if cache.is_pending(&names) {
         return None;
     }
@@ -653,7 +656,7 @@ pub(crate) async fn hit<R: Resource, O>(
     });
     match fresh {
         Some(entry) => {
-            cache.count(R::META, CacheStatus::Hit);
+            cache.count(meta, CacheStatus::Hit);
             Some(Cached::Kept {
                 body: entry.body,
                 status: CacheStatus::Hit,
@@ -666,24 +669,24 @@ pub(crate) async fn hit<R: Resource, O>(
     }
 }
 
-/// The answer of a read of `R` to `question` (asked when [`caches`] says so): from the cache,
+/// The answer of a read of `meta`'s resource to `question` (asked when [`caches`] says so): from the cache,
 /// else `compute`d as always ([`Cached::Direct`]). `asked` is the request's entry in the front
 /// index (from [`asked`], after [`hit`] found no fresh answer): its key is noted, and what
 /// [`hit`] found is used rather than asked again. `compute` gets its own state so a stale
 /// answer can be refreshed after the request is gone.
-pub(crate) async fn read<R, O, F, Fut>(
+pub(crate) async fn read<O, F, Fut>(
+    meta: &'static ResourceMeta,
     state: &ArcState,
     asked: Option<Asked>,
     question: Option<Question>,
     compute: F,
 ) -> Result<Cached<O>, ArcError>
 where
-    R: Resource,
-    O: Outcome + Send + 'static,
+    O: Serialize + Send + 'static,
     F: FnOnce(ArcState) -> Fut + Send + 'static,
     Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
 {
-    match (R::META.cache, state.cache(), question) {
+    match (meta.cache, state.cache(), question) {
         (Some(settings), Some(cache), Some(question)) => {
             // The cache itself is not generic: it runs one boxed computation of the body.
             let compute: Compute = {
@@ -691,7 +694,7 @@ where
                 async move { entry::body(&compute(state).await?) }.boxed()
             };
             let (body, status) = cache
-                .answer(R::META, settings, asked, question, compute)
+                .answer(meta, settings, asked, question, compute)
                 .await?;
             Ok(Cached::Kept { body, status })
         }

@@ -43,40 +43,41 @@ pub(crate) fn scope(meta: &ResourceMeta, scope: Scope) -> Condition {
 
 /// The rows `caller` may touch through `op`, within `within`: the scope condition plus the
 /// rule's row filter. Denied callers get their 401/403 here, before any query.
-pub(crate) fn allowed<R: Resource>(
+pub(crate) fn allowed(
+    meta: &'static ResourceMeta,
     within: Scope,
     op: Operation,
     caller: &AuthContext,
 ) -> Result<Condition, ArcError> {
-    Ok(decide::<R>(op, caller)?.rows(scope(R::META, within)))
+    Ok(decide(meta, op, caller)?.rows(scope(meta, within)))
 }
 
-/// What was decided of a caller's access to an operation of `R`: whether their rows are
-/// narrowed by a row rule, to a tenant, to an owner. Its conditions are built only when
+/// What was decided of a caller's access to an operation of a resource: whether their rows
+/// are narrowed by a row rule, to a tenant, to an owner. Its conditions are built only when
 /// asked ([`Decided::rows`]): a read answered from the cache needs the decision alone.
-pub(crate) struct Decided<'a, R> {
+pub(crate) struct Decided<'a> {
+    meta: &'static ResourceMeta,
     caller: &'a AuthContext,
     rule: Option<RowRule>,
     tenant: Option<(usize, &'a str)>,
     owner: Option<(usize, &'a str)>,
-    resource: std::marker::PhantomData<R>,
 }
 
-impl<R: Resource> Decided<'_, R> {
+impl Decided<'_> {
     /// The rule's row filter, if any.
     fn rule(&self) -> Option<Condition> {
         self.rule
             .as_ref()
-            .map(|rows| condition(R::META, rows, self.caller))
+            .map(|rows| condition(self.meta, rows, self.caller))
     }
 
     /// `cond` narrowed to the tenant and the owner.
     fn narrow(&self, mut cond: Condition) -> Condition {
         if let Some((i, org)) = self.tenant {
-            cond = cond.add(sql::column(R::META, i).eq(org));
+            cond = cond.add(sql::column(self.meta, i).eq(org));
         }
         if let Some((i, user)) = self.owner {
-            cond = cond.add(sql::column(R::META, i).eq(user));
+            cond = cond.add(sql::column(self.meta, i).eq(user));
         }
         cond
     }
@@ -91,26 +92,27 @@ impl<R: Resource> Decided<'_, R> {
     }
 }
 
-/// The caller's access to `op` on `R`, or their error: a signed-in caller without an
+/// The caller's access to `op` on `meta`'s resource, or their error: a signed-in caller without an
 /// organization hears that first (`ORG_SELECTION_REQUIRED`), an anonymous one that they must
 /// sign in (401), before any 403.
-pub(crate) fn decide<R: Resource>(
+pub(crate) fn decide<'a>(
+    meta: &'static ResourceMeta,
     op: Operation,
-    caller: &AuthContext,
-) -> Result<Decided<'_, R>, ArcError> {
+    caller: &'a AuthContext,
+) -> Result<Decided<'a>, ArcError> {
     let (rule, (tenant, owner)) = if caller.is_authenticated() {
-        let tenancy = tenancy::<R>(caller)?;
-        (authorize::<R>(op, caller)?, tenancy)
+        let tenancy = tenancy(meta, caller)?;
+        (authorize(meta, op, caller)?, tenancy)
     } else {
-        let rule = authorize::<R>(op, caller)?;
-        (rule, tenancy::<R>(caller)?)
+        let rule = authorize(meta, op, caller)?;
+        (rule, tenancy(meta, caller)?)
     };
     Ok(Decided {
+        meta,
         caller,
         rule,
         tenant,
         owner,
-        resource: std::marker::PhantomData,
     })
 }
 
@@ -119,13 +121,13 @@ type Narrowing<'a> = (Option<(usize, &'a str)>, Option<(usize, &'a str)>);
 
 /// The caller's tenant (`multi_tenant`) and, without a bypass role, the owner their rows are
 /// narrowed to (`owned_by_user`).
-fn tenancy<R: Resource>(caller: &AuthContext) -> Result<Narrowing<'_>, ArcError> {
-    let presets = &R::META.presets;
+fn tenancy<'a>(meta: &ResourceMeta, caller: &'a AuthContext) -> Result<Narrowing<'a>, ArcError> {
+    let presets = &meta.presets;
     let tenant = match presets.tenant {
         Some(i) => Some((i, active_org(caller)?)),
         None => None,
     };
-    let scope = R::META.role_scope();
+    let scope = meta.role_scope();
     let owner = match presets.owner {
         Some(i)
             if !presets
@@ -177,7 +179,7 @@ pub(super) fn stamp<R: Resource>(
 /// Like [`allowed`], for operations that create rows, where a row filter has nothing to
 /// filter: only a full grant allows them.
 pub(super) fn may_create<R: Resource>(op: Operation, caller: &AuthContext) -> Result<(), ArcError> {
-    match decide::<R>(op, caller)?.rule {
+    match decide(R::META, op, caller)?.rule {
         None => Ok(()),
         Some(_) => Err(ArcError::forbidden("You do not have permission to do this")),
     }
@@ -217,12 +219,12 @@ pub(super) fn check_writable<R: Resource>(
 }
 
 /// A path id as a typed value; a malformed id is a 404, like a missing row.
-pub(crate) fn parse_id<R: Resource>(raw: &str) -> Result<Value, ArcError> {
-    value::from_text(R::META.id_field().ty, raw).map_err(|_| not_found::<R>())
+pub(crate) fn parse_id(meta: &ResourceMeta, raw: &str) -> Result<Value, ArcError> {
+    value::from_text(meta.id_field().ty, raw).map_err(|_| not_found(meta))
 }
 
-pub(super) fn not_found<R: Resource>() -> ArcError {
-    ArcError::not_found(format!("{} not found", R::META.name))
+pub(super) fn not_found(meta: &ResourceMeta) -> ArcError {
+    ArcError::not_found(format!("{} not found", meta.name))
 }
 
 /// One row by id, within `scope`.
@@ -236,7 +238,7 @@ pub(super) async fn find<R: Resource, C: ConnectionTrait>(
         .filter(R::column(R::META.id).eq(id))
         .one(db)
         .await?
-        .ok_or_else(not_found::<R>)
+        .ok_or_else(|| not_found(R::META))
 }
 
 /// The row a write works on (`rows`: what its rule allows within `within`), inside its transaction. A row the caller can read but
@@ -254,7 +256,7 @@ pub(super) async fn find_for_write<R: Resource, C: ConnectionTrait>(
                 Scope::Live => Operation::Get,
                 Scope::Deleted => Operation::Deleted,
             };
-            let Ok(readable) = allowed::<R>(within, read, caller) else {
+            let Ok(readable) = allowed(R::META, within, read, caller) else {
                 return Err(e);
             };
             if find::<R, _>(db, id, readable).await.is_ok() {

@@ -89,7 +89,9 @@ pub(crate) async fn list<R: Resource>(
     Reply::new::<R>(
         &caller,
         Action::List,
-        ops::list::<R>(&st, &caller, q.as_deref(), Scope::Live).await,
+        ops::list(R::META, &st, &caller, q.as_deref(), Scope::Live)
+            .await
+            .map(|c| c.map(Listing::retype)),
     )
 }
 
@@ -99,7 +101,8 @@ pub(crate) async fn get<R: Resource>(
     caller: Caller,
     PathParam(id): PathParam,
 ) -> Reply<Cached<One<R>>> {
-    Reply::new::<R>(&caller, Action::Get, ops::get::<R>(&st, &caller, &id).await)
+    let got = ops::get(R::META, &st, &caller, &id).await;
+    Reply::new::<R>(&caller, Action::Get, got.map(|c| c.map(One::retype)))
 }
 
 /// `POST /{path}`
@@ -165,7 +168,9 @@ pub(crate) async fn list_deleted<R: Resource>(
     Reply::new::<R>(
         &caller,
         Action::Deleted,
-        ops::list::<R>(&st, &caller, q.as_deref(), Scope::Deleted).await,
+        ops::list(R::META, &st, &caller, q.as_deref(), Scope::Deleted)
+            .await
+            .map(|c| c.map(Listing::retype)),
     )
 }
 
@@ -191,7 +196,9 @@ pub(crate) async fn get_by_slug<R: Resource>(
     Reply::new::<R>(
         &caller,
         Action::BySlug,
-        ops::get_by_slug::<R>(&st, &caller, &slug).await,
+        ops::get_by_slug(R::META, &st, &caller, &slug)
+            .await
+            .map(|c| c.map(One::retype)),
     )
 }
 
@@ -200,7 +207,8 @@ pub(crate) async fn tree<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
 ) -> Reply<Cached<Nodes<R>>> {
-    Reply::new::<R>(&caller, Action::Tree, ops::tree::<R>(&st, &caller).await)
+    let tree = ops::tree(R::META, &st, &caller).await;
+    Reply::new::<R>(&caller, Action::Tree, tree.map(|c| c.map(Nodes::retype)))
 }
 
 /// `GET /{path}/{parent_id}/children` (tree)
@@ -212,7 +220,9 @@ pub(crate) async fn children<R: Resource>(
     Reply::new::<R>(
         &caller,
         Action::Children,
-        ops::children::<R>(&st, &caller, &id).await,
+        ops::children(R::META, &st, &caller, &id)
+            .await
+            .map(|c| c.map(Nodes::retype)),
     )
 }
 

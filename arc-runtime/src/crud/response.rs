@@ -20,7 +20,7 @@ use serde::{Serialize, Serializer};
 
 use super::record::{Record, write_records};
 use crate::error::ArcError;
-use crate::resource::{Resource, Shape};
+use crate::resource::{Resource, ResourceMeta, Shape};
 use crate::wire::{self, View};
 
 /// A success answer: its status, its body and (through [`JsonSchema`]) its description.
@@ -81,18 +81,27 @@ impl JsonSchema for Success {
 
 pub(crate) use super::record::mask;
 
+/// The resource of an outcome made by code compiled once for every resource (the reads):
+/// its rows carry their field table, and the handler names the resource (`retype`) for the
+/// document. No value has this type.
+pub(crate) enum Erased {}
+
 /// One row as a caller is shown it; described as the resource's row (`Product`).
-pub(crate) struct Row<R: Resource> {
+pub(crate) struct Row<R> {
     /// The row.
     pub record: Record,
     /// What to write of it.
     pub shape: Shape,
+    /// Its resource's field table.
+    meta: &'static ResourceMeta,
     _resource: PhantomData<fn() -> R>,
 }
 
-impl<R: Resource> Serialize for Row<R> {
+impl<R> Serialize for Row<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.record.shown(R::META, self.shape).serialize(serializer)
+        self.record
+            .shown(self.meta, self.shape)
+            .serialize(serializer)
     }
 }
 
@@ -111,33 +120,43 @@ impl<R: Resource> JsonSchema for Row<R> {
 }
 
 /// Rows with one shape, each written as [`Row`] describes it.
-pub(crate) struct Rows<R: Resource> {
+pub(crate) struct Rows<R> {
     /// The rows.
     pub records: Vec<Record>,
     /// What to write of each.
     pub shape: Shape,
+    /// Their resource's field table.
+    pub meta: &'static ResourceMeta,
     _resource: PhantomData<fn() -> R>,
 }
 
-impl<R: Resource> Rows<R> {
-    /// `records`, each shown as `shape` says.
-    pub(crate) fn new(records: Vec<Record>, shape: Shape) -> Self {
+impl<R> Rows<R> {
+    /// `records` of `meta`'s resource, each shown as `shape` says.
+    pub(crate) fn new(meta: &'static ResourceMeta, records: Vec<Record>, shape: Shape) -> Self {
         Self {
             records,
             shape,
+            meta,
             _resource: PhantomData,
         }
     }
 
-    /// `models`, each shown as `shape` says.
-    pub(crate) fn of(models: &[R::Model], shape: Shape) -> Self {
-        Self::new(models.iter().map(Record::of::<R>).collect(), shape)
+    /// The same rows, named for `S`.
+    pub(crate) fn retype<S>(self) -> Rows<S> {
+        Rows::new(self.meta, self.records, self.shape)
     }
 }
 
-impl<R: Resource> Serialize for Rows<R> {
+impl<R: Resource> Rows<R> {
+    /// `models`, each shown as `shape` says.
+    pub(crate) fn of(models: &[R::Model], shape: Shape) -> Self {
+        Self::new(R::META, models.iter().map(Record::of::<R>).collect(), shape)
+    }
+}
+
+impl<R> Serialize for Rows<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        write_records(&self.records, R::META, self.shape, serializer)
+        write_records(&self.records, self.meta, self.shape, serializer)
     }
 }
 
@@ -157,9 +176,9 @@ impl<R: Resource> JsonSchema for Rows<R> {
 }
 
 /// The rows of a page: a `select` may keep only some members of each.
-pub(crate) struct Selected<R: Resource>(pub Rows<R>);
+pub(crate) struct Selected<R>(pub Rows<R>);
 
-impl<R: Resource> Serialize for Selected<R> {
+impl<R> Serialize for Selected<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
@@ -200,7 +219,7 @@ impl<R: Resource> JsonSchema for Selected<R> {
 /// `{"success":true,"docs":[..],"page":..,"limit":..,"total":..,"pages":..,"hasNext":..,"hasPrev":..}`
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase", bound = "")]
-pub(crate) struct Page<R: Resource> {
+pub(crate) struct Page<R> {
     /// Always `true`.
     pub success: Success,
     /// The rows of this page.
@@ -252,7 +271,7 @@ impl<R: Resource> JsonSchema for Page<R> {
 /// `{"success":true,"docs":[..],"limit":..,"hasNext":..,"next":"<cursor>"?}`
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase", bound = "")]
-pub(crate) struct KeysetPage<R: Resource> {
+pub(crate) struct KeysetPage<R> {
     /// Always `true`.
     pub success: Success,
     /// The rows of this page.
@@ -294,14 +313,39 @@ impl<R: Resource> JsonSchema for KeysetPage<R> {
 }
 
 /// A list's answer: a page by number, or a keyset page when the query has `after`.
-pub(crate) enum Listing<R: Resource> {
+pub(crate) enum Listing<R> {
     /// `page=` paging.
     Page(Page<R>),
     /// `after=` paging.
     Keyset(KeysetPage<R>),
 }
 
-impl<R: Resource> Serialize for Listing<R> {
+impl Listing<Erased> {
+    /// The same listing, named for `R`.
+    pub(crate) fn retype<R>(self) -> Listing<R> {
+        match self {
+            Self::Page(p) => Listing::Page(Page {
+                success: Success,
+                docs: Selected(p.docs.0.retype()),
+                page: p.page,
+                limit: p.limit,
+                total: p.total,
+                pages: p.pages,
+                has_next: p.has_next,
+                has_prev: p.has_prev,
+            }),
+            Self::Keyset(p) => Listing::Keyset(KeysetPage {
+                success: Success,
+                docs: Selected(p.docs.0.retype()),
+                limit: p.limit,
+                has_next: p.has_next,
+                next: p.next,
+            }),
+        }
+    }
+}
+
+impl<R> Serialize for Listing<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Self::Page(page) => page.serialize(serializer),
@@ -333,7 +377,7 @@ impl<R: Resource> Outcome for Listing<R> {
 /// `{"success":true,"data":{..},"message":..?}`: one row.
 #[derive(Serialize)]
 #[serde(bound = "")]
-pub(crate) struct One<R: Resource> {
+pub(crate) struct One<R> {
     /// Always `true`.
     pub success: Success,
     /// The row.
@@ -343,23 +387,43 @@ pub(crate) struct One<R: Resource> {
     pub message: Option<&'static str>,
 }
 
-impl<R: Resource> One<R> {
-    /// `record` as `shape` shows it, with an optional message.
-    pub(crate) fn new(record: Record, shape: Shape, message: Option<&'static str>) -> Self {
+impl<R> One<R> {
+    /// `record` of `meta`'s resource as `shape` shows it, with an optional message.
+    pub(crate) fn new(
+        meta: &'static ResourceMeta,
+        record: Record,
+        shape: Shape,
+        message: Option<&'static str>,
+    ) -> Self {
         Self {
             success: Success,
             data: Row {
                 record,
                 shape,
+                meta,
                 _resource: PhantomData,
             },
             message,
         }
     }
+}
 
+impl One<Erased> {
+    /// The same row, named for `R`.
+    pub(crate) fn retype<R>(self) -> One<R> {
+        One::new(
+            self.data.meta,
+            self.data.record,
+            self.data.shape,
+            self.message,
+        )
+    }
+}
+
+impl<R: Resource> One<R> {
     /// `model` as `shape` shows it, with an optional message.
     pub(crate) fn of(model: &R::Model, shape: Shape, message: Option<&'static str>) -> Self {
-        Self::new(Record::of::<R>(model), shape, message)
+        Self::new(R::META, Record::of::<R>(model), shape, message)
     }
 }
 
@@ -457,22 +521,32 @@ impl Outcome for Deleted {
 }
 
 /// `{"success":true,"data":[..]}`: rows, or in a tree the roots, each with its `children`.
-pub(crate) struct Nodes<R: Resource> {
+pub(crate) struct Nodes<R> {
     /// The rows.
     pub rows: Rows<R>,
     /// For a tree, the parent field: the rows nest under their parents.
     pub tree: Option<usize>,
 }
 
-impl<R: Resource> Serialize for Nodes<R> {
+impl Nodes<Erased> {
+    /// The same rows, named for `R`.
+    pub(crate) fn retype<R>(self) -> Nodes<R> {
+        Nodes {
+            rows: self.rows.retype(),
+            tree: self.tree,
+        }
+    }
+}
+
+impl<R> Serialize for Nodes<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Data<'a, R: Resource>(&'a Nodes<R>);
-        impl<R: Resource> Serialize for Data<'_, R> {
+        struct Data<'a, R>(&'a Nodes<R>);
+        impl<R> Serialize for Data<'_, R> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let rows = &self.0.rows;
                 match self.0.tree {
                     Some(parent) => {
-                        super::tree::Forest::build(&rows.records, R::META, parent, rows.shape)
+                        super::tree::Forest::build(&rows.records, rows.meta, parent, rows.shape)
                             .serialize(serializer)
                     }
                     None => rows.serialize(serializer),
@@ -610,6 +684,16 @@ pub(crate) enum Cached<O> {
         /// `x-cache`.
         status: crate::cache::CacheStatus,
     },
+}
+
+impl<O> Cached<O> {
+    /// The outcome made into another (an erased one named for its resource).
+    pub(crate) fn map<P>(self, f: impl FnOnce(O) -> P) -> Cached<P> {
+        match self {
+            Self::Direct(outcome) => Cached::Direct(f(outcome)),
+            Self::Kept { body, status } => Cached::Kept { body, status },
+        }
+    }
 }
 
 impl<O: Serialize> Serialize for Cached<O> {

@@ -88,7 +88,7 @@ pub(crate) async fn bulk_create<R: Hooks>(
     }
     let after = written::record::<R>(state, &txn, caller, Written::created(&created)).await?;
     written::commit(state, R::META, txn, after).await?;
-    Ok(BulkCreated(Rows::of(&created, shape::<R>(caller))))
+    Ok(BulkCreated(Rows::of(&created, shape(R::META, caller))))
 }
 
 /// The rows a bulk body's `filter` selects, inside the live scope.
@@ -101,14 +101,14 @@ fn bulk_filter<R: Resource>(
     op: Operation,
     body: &Map<String, Json>,
 ) -> Result<Condition, ArcError> {
-    let mut cond = allowed::<R>(Scope::Live, Operation::Bulk, caller)?;
-    if let Some(rows) = authorize::<R>(op, caller)? {
+    let mut cond = allowed(R::META, Scope::Live, Operation::Bulk, caller)?;
+    if let Some(rows) = authorize(R::META, op, caller)? {
         cond = cond.add(condition(R::META, &rows, caller));
     }
     let filter = body::object(body, "filter").map_err(ArcError::bad_request)?;
     let filters = query::parse::filters_from_json(
         R::META,
-        shape::<R>(caller).fields,
+        shape(R::META, caller).fields,
         filter,
         state.query_limits(),
     )?;

@@ -9,7 +9,7 @@ use super::access::stamp;
 use super::body::{self, Mode, Values};
 use crate::auth::AuthContext;
 use crate::error::ArcError;
-use crate::resource::{Auto, FieldSet, Resource, Shape};
+use crate::resource::{Auto, FieldSet, Resource, ResourceMeta, Shape};
 use crate::value;
 
 mod bulk;
@@ -84,8 +84,8 @@ fn decode_or_reject<R: Resource>(
 }
 
 /// What `caller` is shown of each row.
-fn shape<R: Resource>(caller: &AuthContext) -> Shape {
-    Shape::for_caller(R::META, caller)
+fn shape(meta: &ResourceMeta, caller: &AuthContext) -> Shape {
+    Shape::for_caller(meta, caller)
 }
 
 fn id_text<R: Resource>(model: &R::Model) -> String {

@@ -5,6 +5,10 @@
 //! rows' scope, the caller's shape, the parsed query) and asks the database in a closure the
 //! query cache runs when it has no current answer ([`cache::read`]): the SQL that closure
 //! runs, and the shape, are the question.
+//!
+//! They take the resource's field table, not its type: compiled once for every resource, they
+//! answer [`Erased`] outcomes (their rows carry the field table), which the handlers name for
+//! their resource (`retype`) so the document still reads the route's answer from its type.
 
 use sea_orm::sea_query::{ExprTrait, SelectStatement};
 use sea_orm::{Condition, DbBackend, DbErr, Statement};
@@ -17,23 +21,24 @@ use crate::cache::{self, Question};
 use crate::crud::access::{Scope, decide, not_found, parse_id, scope};
 use crate::crud::record::Record;
 use crate::crud::response::{
-    Cached, KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success,
+    Cached, Erased, KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success,
 };
 use crate::db::Reads;
 use crate::error::ArcError;
 use crate::query::{self, Paging, QuerySpec, parse::sort_text, sql};
-use crate::resource::{Resource, ResourceMeta, Shape};
+use crate::resource::{ResourceMeta, Shape};
 use crate::value;
 
-/// The question `select` asks, as `action` of a caller shown `shape`, when reads of `R` are
-/// cached.
-fn question<R: Resource>(
+/// The question `select` asks, as `action` of a caller shown `shape`, when reads of `meta`'s
+/// resource are cached.
+fn question(
+    meta: &ResourceMeta,
     state: &ArcState,
     action: Action,
     select: &SelectStatement,
     shape: Shape,
 ) -> Option<Question> {
-    cache::caches::<R>(state).then(|| {
+    cache::caches(meta, state).then(|| {
         let backend = state.db().get_database_backend();
         Question::new(action)
             .statement(&backend.build(select))
@@ -42,25 +47,25 @@ fn question<R: Resource>(
 }
 
 /// `GET /products` (and `GET /products/deleted` with [`Scope::Deleted`]).
-pub(crate) async fn list<R: Resource>(
+pub(crate) async fn list(
+    meta: &'static ResourceMeta,
     state: &ArcState,
     caller: &AuthContext,
     raw_query: Option<&str>,
     within: Scope,
-) -> Result<Cached<Listing<R>>, ArcError> {
-    let meta = R::META;
+) -> Result<Cached<Listing<Erased>>, ArcError> {
     let (op, action) = if within == Scope::Deleted {
         (Operation::Deleted, Action::Deleted)
     } else {
         (Operation::List, Action::List)
     };
-    let decided = decide::<R>(op, caller)?;
-    let mut asked = cache::asked::<R>(state, op, action, &[raw_query], caller);
-    if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
+    let decided = decide(meta, op, caller)?;
+    let mut asked = cache::asked(meta, state, op, action, &[raw_query], caller);
+    if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
         return Ok(hit);
     }
     let rows = decided.rows(scope(meta, within));
-    let shape = shape::<R>(caller);
+    let shape = shape(meta, caller);
     let spec = query::parse_query(
         meta,
         raw_query,
@@ -70,15 +75,16 @@ pub(crate) async fn list<R: Resource>(
     )?;
     let shown = shape.select(spec.select);
     let (base, page) = pages(meta, rows, &spec, state.reads().backend());
-    let question = question::<R>(state, action, &page, shown);
+    let question = question(meta, state, action, &page, shown);
     let (page, count) = statements(base, page, &spec, state.reads().backend());
-    Box::pin(cache::read::<R, _, _, _>(
+    Box::pin(cache::read(
+        meta,
         state,
         asked,
         question,
         move |state| async move {
             let (docs, total) = fetch(state.reads(), meta, &page, count.as_ref()).await?;
-            Ok(listing::<R>(&state, &spec, shown, docs, total))
+            Ok(listing(meta, &state, &spec, shown, docs, total))
         },
     ))
     .await
@@ -157,7 +163,8 @@ pub(crate) async fn fetch(
 /// paging by number, the page's rows and `total`, the count of every row the query selects;
 /// with keyset paging, up to one row more than a page (which says another page follows, and
 /// is left out), and the cursor of the next page from the last row shown.
-pub(crate) fn listing<R: Resource>(
+pub(crate) fn listing<R>(
+    meta: &'static ResourceMeta,
     state: &ArcState,
     spec: &QuerySpec,
     shape: Shape,
@@ -169,7 +176,7 @@ pub(crate) fn listing<R: Resource>(
             let pages = total.div_ceil(spec.limit);
             Listing::Page(Page {
                 success: Success,
-                docs: Selected(Rows::new(docs, shape)),
+                docs: Selected(Rows::new(meta, docs, shape)),
                 page: *page,
                 limit: spec.limit,
                 total,
@@ -191,14 +198,14 @@ pub(crate) fn listing<R: Resource>(
                     Some(
                         state
                             .cursor_key()
-                            .encode(&sort_text(R::META, &spec.sort), &values),
+                            .encode(&sort_text(meta, &spec.sort), &values),
                     )
                 }
                 _ => None,
             };
             Listing::Keyset(KeysetPage {
                 success: Success,
-                docs: Selected(Rows::new(docs, shape)),
+                docs: Selected(Rows::new(meta, docs, shape)),
                 limit: spec.limit,
                 has_next,
                 next,
@@ -208,101 +215,129 @@ pub(crate) fn listing<R: Resource>(
 }
 
 /// `GET /products/:id`
-pub(crate) async fn get<R: Resource>(
+pub(crate) async fn get(
+    meta: &'static ResourceMeta,
     state: &ArcState,
     caller: &AuthContext,
     id: &str,
-) -> Result<Cached<One<R>>, ArcError> {
-    let decided = decide::<R>(Operation::Get, caller)?;
-    let mut asked = cache::asked::<R>(state, Operation::Get, Action::Get, &[Some(id)], caller);
-    if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
+) -> Result<Cached<One<Erased>>, ArcError> {
+    let decided = decide(meta, Operation::Get, caller)?;
+    let mut asked = cache::asked(
+        meta,
+        state,
+        Operation::Get,
+        Action::Get,
+        &[Some(id)],
+        caller,
+    );
+    if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let mut select = sql::select(R::META);
+    let mut select = sql::select(meta);
     select
-        .cond_where(decided.rows(scope(R::META, Scope::Live)))
-        .and_where(sql::column(R::META, R::META.id).eq(parse_id::<R>(id)?));
-    one::<R>(state, Action::Get, asked, select, shape::<R>(caller)).await
+        .cond_where(decided.rows(scope(meta, Scope::Live)))
+        .and_where(sql::column(meta, meta.id).eq(parse_id(meta, id)?));
+    one(meta, state, Action::Get, asked, select, shape(meta, caller)).await
 }
 
 /// The one row `select` finds (a 404 without one), shown as `shape`.
-async fn one<R: Resource>(
+async fn one(
+    meta: &'static ResourceMeta,
     state: &ArcState,
     action: Action,
     asked: Option<cache::Asked>,
     mut select: SelectStatement,
     shape: Shape,
-) -> Result<Cached<One<R>>, ArcError> {
-    let question = question::<R>(state, action, &select, shape);
+) -> Result<Cached<One<Erased>>, ArcError> {
+    let question = question(meta, state, action, &select, shape);
     let ask = state.reads().backend().build(select.limit(1));
-    Box::pin(cache::read::<R, _, _, _>(
+    Box::pin(cache::read(
+        meta,
         state,
         asked,
         question,
         move |state| async move {
-            let mut found = state.reads().records(R::META, &ask).await?;
-            let record = found.pop().ok_or_else(not_found::<R>)?;
-            Ok(One::new(record, shape, None))
+            let mut found = state.reads().records(meta, &ask).await?;
+            let record = found.pop().ok_or_else(|| not_found(meta))?;
+            Ok(One::new(meta, record, shape, None))
         },
     ))
     .await
 }
 
 /// `GET /products/slug/:slug`
-pub(crate) async fn get_by_slug<R: Resource>(
+pub(crate) async fn get_by_slug(
+    meta: &'static ResourceMeta,
     state: &ArcState,
     caller: &AuthContext,
     slug: &str,
-) -> Result<Cached<One<R>>, ArcError> {
-    let field = R::META.presets.slug_lookup.ok_or_else(not_found::<R>)?;
+) -> Result<Cached<One<Erased>>, ArcError> {
+    let field = meta.presets.slug_lookup.ok_or_else(|| not_found(meta))?;
     // No row holds a NUL (PostgreSQL text cannot): not found on either database.
     if slug.contains('\0') {
-        return Err(not_found::<R>());
+        return Err(not_found(meta));
     }
-    let decided = decide::<R>(Operation::Get, caller)?;
-    let mut asked = cache::asked::<R>(state, Operation::Get, Action::BySlug, &[Some(slug)], caller);
-    if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
+    let decided = decide(meta, Operation::Get, caller)?;
+    let mut asked = cache::asked(
+        meta,
+        state,
+        Operation::Get,
+        Action::BySlug,
+        &[Some(slug)],
+        caller,
+    );
+    if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let mut select = sql::select(R::META);
+    let mut select = sql::select(meta);
     select
-        .cond_where(decided.rows(scope(R::META, Scope::Live)))
-        .and_where(sql::column(R::META, field).eq(slug));
-    one::<R>(state, Action::BySlug, asked, select, shape::<R>(caller)).await
+        .cond_where(decided.rows(scope(meta, Scope::Live)))
+        .and_where(sql::column(meta, field).eq(slug));
+    one(
+        meta,
+        state,
+        Action::BySlug,
+        asked,
+        select,
+        shape(meta, caller),
+    )
+    .await
 }
 
 /// `GET /categories/tree`: every live row, nested under its parent as `children`.
-pub(crate) async fn tree<R: Resource>(
+pub(crate) async fn tree(
+    meta: &'static ResourceMeta,
     state: &ArcState,
     caller: &AuthContext,
-) -> Result<Cached<Nodes<R>>, ArcError> {
-    let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
-    let decided = decide::<R>(Operation::Tree, caller)?;
-    let mut asked = cache::asked::<R>(state, Operation::Tree, Action::Tree, &[], caller);
-    if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
+) -> Result<Cached<Nodes<Erased>>, ArcError> {
+    let parent = meta.presets.tree.ok_or_else(|| not_found(meta))?;
+    let decided = decide(meta, Operation::Tree, caller)?;
+    let mut asked = cache::asked(meta, state, Operation::Tree, Action::Tree, &[], caller);
+    if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let sort = query::parse::default_sort(R::META)?;
-    let mut select = sql::select(R::META);
-    select.cond_where(decided.rows(scope(R::META, Scope::Live)));
-    sql::order(R::META, &mut select, &sort);
+    let sort = query::parse::default_sort(meta)?;
+    let mut select = sql::select(meta);
+    select.cond_where(decided.rows(scope(meta, Scope::Live)));
+    sql::order(meta, &mut select, &sort);
     select.limit(MAX_TREE_ROWS + 1);
-    let shape = shape::<R>(caller);
-    let question = question::<R>(state, Action::Tree, &select, shape);
+    let shape = shape(meta, caller);
+    let question = question(meta, state, Action::Tree, &select, shape);
     let ask = state.reads().backend().build(&select);
-    Box::pin(cache::read::<R, _, _, _>(
+    Box::pin(cache::read(
+        meta,
         state,
         asked,
         question,
         move |state| async move {
-            let rows = state.reads().records(R::META, &ask).await?;
+            let rows = state.reads().records(meta, &ask).await?;
             if rows.len() as u64 > MAX_TREE_ROWS {
                 return Err(ArcError::bad_request(format!(
                     "the tree has more than {MAX_TREE_ROWS} nodes; page through the list instead"
                 )));
             }
             Ok(Nodes {
-                rows: Rows::new(rows, shape),
+                rows: Rows::new(meta, rows, shape),
                 tree: Some(parent),
             })
         },
@@ -311,58 +346,56 @@ pub(crate) async fn tree<R: Resource>(
 }
 
 /// `GET /categories/:parent_id/children`: the live rows whose parent is `parent_id`.
-pub(crate) async fn children<R: Resource>(
+pub(crate) async fn children(
+    meta: &'static ResourceMeta,
     state: &ArcState,
     caller: &AuthContext,
     parent_id: &str,
-) -> Result<Cached<Nodes<R>>, ArcError> {
-    let parent = R::META.presets.tree.ok_or_else(not_found::<R>)?;
-    let decided = decide::<R>(Operation::Tree, caller)?;
-    let mut asked = cache::asked::<R>(
+) -> Result<Cached<Nodes<Erased>>, ArcError> {
+    let parent = meta.presets.tree.ok_or_else(|| not_found(meta))?;
+    let decided = decide(meta, Operation::Tree, caller)?;
+    let mut asked = cache::asked(
+        meta,
         state,
         Operation::Tree,
         Action::Children,
         &[Some(parent_id)],
         caller,
     );
-    if let Some(hit) = cache::hit::<R, _>(state, asked.as_mut()).await {
+    if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let allowed = decided.rows(scope(R::META, Scope::Live));
-    let id = parse_id::<R>(parent_id)?;
-    let sort = query::parse::default_sort(R::META)?;
-    let mut select = sql::select(R::META);
+    let allowed = decided.rows(scope(meta, Scope::Live));
+    let id = parse_id(meta, parent_id)?;
+    let sort = query::parse::default_sort(meta)?;
+    let mut select = sql::select(meta);
     select
         .cond_where(allowed.clone())
-        .and_where(sql::column(R::META, parent).eq(id.clone()));
-    sql::order(R::META, &mut select, &sort);
+        .and_where(sql::column(meta, parent).eq(id.clone()));
+    sql::order(meta, &mut select, &sort);
     select.limit(MAX_TREE_ROWS);
-    let shape = shape::<R>(caller);
+    let shape = shape(meta, caller);
     // The children's query names the parent and the caller's scope: the parent's lookup
     // asks nothing more.
-    let question = question::<R>(state, Action::Children, &select, shape);
+    let question = question(meta, state, Action::Children, &select, shape);
     let ask = state.reads().backend().build(&select);
-    let mut parent_row = sql::select(R::META);
+    let mut parent_row = sql::select(meta);
     parent_row
         .cond_where(allowed)
-        .and_where(sql::column(R::META, R::META.id).eq(id))
+        .and_where(sql::column(meta, meta.id).eq(id))
         .limit(1);
     let parent_row = state.reads().backend().build(&parent_row);
-    Box::pin(cache::read::<R, _, _, _>(
+    Box::pin(cache::read(
+        meta,
         state,
         asked,
         question,
         move |state| async move {
-            if state
-                .reads()
-                .records(R::META, &parent_row)
-                .await?
-                .is_empty()
-            {
-                return Err(not_found::<R>());
+            if state.reads().records(meta, &parent_row).await?.is_empty() {
+                return Err(not_found(meta));
             }
             Ok(Nodes {
-                rows: Rows::new(state.reads().records(R::META, &ask).await?, shape),
+                rows: Rows::new(meta, state.reads().records(meta, &ask).await?, shape),
                 tree: None,
             })
         },

@@ -58,7 +58,7 @@ pub(crate) async fn create<R: Hooks>(
     };
     let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
     Ok(Created {
-        one: One::of(&model, shape::<R>(caller), Some("Created successfully")),
+        one: One::of(&model, shape(R::META, caller), Some("Created successfully")),
         location,
     })
 }
@@ -70,9 +70,9 @@ pub(crate) async fn update<R: Hooks>(
     id: &str,
     body: &Map<String, Json>,
 ) -> Result<One<R>, ArcError> {
-    let rows = allowed::<R>(Scope::Live, Operation::Update, caller)?;
+    let rows = allowed(R::META, Scope::Live, Operation::Update, caller)?;
     check_writable::<R>(body, caller)?;
-    let id = parse_id::<R>(id)?;
+    let id = parse_id(R::META, id)?;
     let values = decode_or_reject::<R>(caller, body, Mode::Patch)?;
     let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
@@ -102,7 +102,7 @@ pub(crate) async fn update<R: Hooks>(
     written::commit(state, R::META, txn, after).await?;
     Ok(One::of(
         &model,
-        shape::<R>(caller),
+        shape(R::META, caller),
         Some("Updated successfully"),
     ))
 }
@@ -132,8 +132,8 @@ pub(crate) async fn delete<R: Hooks>(
     caller: &AuthContext,
     id: &str,
 ) -> Result<Deleted, ArcError> {
-    let rows = allowed::<R>(Scope::Live, Operation::Delete, caller)?;
-    let id = parse_id::<R>(id)?;
+    let rows = allowed(R::META, Scope::Live, Operation::Delete, caller)?;
+    let id = parse_id(R::META, id)?;
     let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
     let current = find_for_write::<R, _>(&*txn, id, write, caller).await?;
@@ -162,9 +162,12 @@ pub(crate) async fn restore<R: Hooks>(
     caller: &AuthContext,
     id: &str,
 ) -> Result<One<R>, ArcError> {
-    let field = R::META.presets.soft_delete.ok_or_else(not_found::<R>)?;
-    let rows = allowed::<R>(Scope::Deleted, Operation::Restore, caller)?;
-    let id = parse_id::<R>(id)?;
+    let field = R::META
+        .presets
+        .soft_delete
+        .ok_or_else(|| not_found(R::META))?;
+    let rows = allowed(R::META, Scope::Deleted, Operation::Restore, caller)?;
+    let id = parse_id(R::META, id)?;
     let txn = written::begin::<R>(state).await?;
     let write = (Scope::Deleted, rows);
     let current = find_for_write::<R, _>(&*txn, id, write, caller).await?;
@@ -181,7 +184,7 @@ pub(crate) async fn restore<R: Hooks>(
     written::commit(state, R::META, txn, after).await?;
     Ok(One::of(
         &model,
-        shape::<R>(caller),
+        shape(R::META, caller),
         Some("Restored successfully"),
     ))
 }
