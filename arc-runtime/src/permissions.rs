@@ -262,7 +262,7 @@ fn in_team(caller: &AuthContext) -> bool {
     caller.is_authenticated() && caller.org_id.is_some() && caller.team_id.is_some()
 }
 
-/// The caller's access to `op` on `R`: all rows, or the rows of a row rule (see
+/// The caller's access to `op` on `meta`'s resource: all rows, or the rows of a row rule (see
 /// [`condition`]), or the error (401 for anonymous callers, 403 otherwise).
 pub(crate) fn authorize(
     meta: &ResourceMeta,

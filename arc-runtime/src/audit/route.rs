@@ -146,14 +146,15 @@ async fn entries(
         fields: query.spec.select,
         redact: FieldSet(0),
     };
-    Ok(listing::<AuditRecord>(
-        <AuditRecord as crate::resource::Resource>::META,
+    Ok(listing(
+        meta,
         state,
         &query.spec,
         shape,
         records,
         page.total.unwrap_or(0),
-    ))
+    )
+    .retype())
 }
 
 /// `entry` as `caller` may see it: through the field rules of its resource, with the roles

@@ -140,9 +140,11 @@ impl<R> Rows<R> {
             _resource: PhantomData,
         }
     }
+}
 
-    /// The same rows, named for `S`.
-    pub(crate) fn retype<S>(self) -> Rows<S> {
+impl Rows<Erased> {
+    /// The same rows, named for `R`.
+    pub(crate) fn retype<R>(self) -> Rows<R> {
         Rows::new(self.meta, self.records, self.shape)
     }
 }

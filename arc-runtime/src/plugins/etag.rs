@@ -5,14 +5,12 @@
 //! The tag is a 64-bit hash of the body and, for a resource's answers, of the caller's view
 //! ([`Audience`]): it changes exactly when the representation does, is the same on every
 //! instance running the same build, and one caller's tag never validates another caller's
-//! copy (their views differ even where their bytes agree). The hash is rustc-hash's (unkeyed,
-//! as std's `DefaultHasher::new()` is, and several times faster on a body): a tag needs no
-//! secret, only to change with the bytes.
+//! copy (their views differ even where their bytes agree). The hash is SipHash with std's
+//! fixed keys (`DefaultHasher::new()`): public, but no writer can cheaply make a new body that
+//! keeps an old body's tag (rustc-hash's, tried for speed, lets one cancel bytes out).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-
-use rustc_hash::FxHasher;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -34,7 +32,7 @@ pub(crate) struct Audience(pub Arc<AuthContext>);
 impl Audience {
     /// A hash of the caller's view: the same on every instance running the same build.
     fn hash(&self) -> u64 {
-        let mut hasher = FxHasher::default();
+        let mut hasher = std::hash::DefaultHasher::new();
         self.0.view_parts(|part| {
             hasher.write_usize(part.len());
             hasher.write(part);
@@ -46,7 +44,7 @@ impl Audience {
 /// The tag of `body` as seen by `audience` (none: anyone): `"<16 hex digits>"`, with `W/` in
 /// front when `weak`.
 pub(crate) fn tag(body: &[u8], audience: Option<&Audience>, weak: bool) -> String {
-    let mut hasher = FxHasher::default();
+    let mut hasher = std::hash::DefaultHasher::new();
     body.hash(&mut hasher);
     audience.map(Audience::hash).hash(&mut hasher);
     let mut buf = *b"W/\"0000000000000000\"";

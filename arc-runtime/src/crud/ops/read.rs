@@ -163,14 +163,14 @@ pub(crate) async fn fetch(
 /// paging by number, the page's rows and `total`, the count of every row the query selects;
 /// with keyset paging, up to one row more than a page (which says another page follows, and
 /// is left out), and the cursor of the next page from the last row shown.
-pub(crate) fn listing<R>(
+pub(crate) fn listing(
     meta: &'static ResourceMeta,
     state: &ArcState,
     spec: &QuerySpec,
     shape: Shape,
     mut docs: Vec<Record>,
     total: u64,
-) -> Listing<R> {
+) -> Listing<Erased> {
     match &spec.paging {
         Paging::Offset { page } => {
             let pages = total.div_ceil(spec.limit);

@@ -126,10 +126,15 @@ pub(super) fn record<'a, R: Resource>(
 ) -> impl Future<Output = Result<AfterCommit, ArcError>> + Send + 'a {
     let audited = state.audit().is_some() && R::META.presets.audited;
     let records = |rows: &[R::Model]| rows.iter().map(Record::of::<R>).collect::<Vec<_>>();
-    let (before, after) = if state.events().is_some() || audited {
+    // The audit compares both sides; the events need the side they carry alone.
+    let (before, after) = if audited {
         (records(written.before), records(written.after))
-    } else {
+    } else if state.events().is_none() {
         (Vec::new(), Vec::new())
+    } else if written.after.is_empty() {
+        (records(written.before), Vec::new())
+    } else {
+        (Vec::new(), records(written.after))
     };
     record_records(state, txn, caller, R::META, written.change, before, after)
 }
