@@ -24,6 +24,26 @@ pub trait TextEnum: Sized + Send + Sync + 'static {
     fn from_name(name: &str) -> Option<Self>;
 }
 
+/// Whether `name` is one of `variants`, at compile time: `#[field(states(..))]` checks with it
+/// that each state it names is a value of the field's enum.
+pub const fn is_variant(variants: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < variants.len() {
+        let (a, b) = (variants[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
 /// A field type the runtime can turn into a database value (for `#[field(default)]`).
 pub trait IntoDbValue {
     /// The value as stored.

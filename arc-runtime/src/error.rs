@@ -37,6 +37,9 @@ pub enum ErrorCode {
     DuplicateKey,
     /// 409: a request with the same idempotency key is still in flight (with `Retry-After`).
     IdempotencyConflict,
+    /// 409: a write or action would move a field with declared states along a transition
+    /// that is not declared (`details` names the field, both states and the allowed ones).
+    InvalidTransition,
     /// 413: the body is over the configured limit.
     PayloadTooLarge,
     /// 415: the body is not JSON.
@@ -53,7 +56,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract's table.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         Self::Validation,
         Self::BadRequest,
         Self::Unauthorized,
@@ -66,6 +69,7 @@ impl ErrorCode {
         Self::Conflict,
         Self::DuplicateKey,
         Self::IdempotencyConflict,
+        Self::InvalidTransition,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::Unprocessable,
@@ -89,6 +93,7 @@ impl ErrorCode {
             Self::Conflict => "CONFLICT",
             Self::DuplicateKey => "DUPLICATE_KEY",
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
+            Self::InvalidTransition => "INVALID_TRANSITION",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::Unprocessable => "UNPROCESSABLE_ENTITY",
@@ -109,7 +114,10 @@ impl ErrorCode {
             | Self::OrgAccessDenied => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict | Self::DuplicateKey | Self::IdempotencyConflict => StatusCode::CONFLICT,
+            Self::Conflict
+            | Self::DuplicateKey
+            | Self::IdempotencyConflict
+            | Self::InvalidTransition => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,4 +1,5 @@
-//! Hooks: resource code run inside a write's transaction, [`Hooks`] and its [`WriteContext`].
+//! Resource code run inside a write's transaction: [`Hooks`] around the writes, the
+//! [`Actions`] a resource declares, and the [`WriteContext`] both see.
 
 use std::future::Future;
 
@@ -148,4 +149,93 @@ pub trait Hooks: Resource {
         let _ = (ctx, deleted);
         async { Ok(()) }
     }
+}
+
+/// The body of `POST /things/{id}/action`: one of a resource's actions, by name
+/// (`{"action": "cancel", "reason": ".."}`). `#[resource(actions(..))]` writes the type, an
+/// enum with one variant per action (`OrderAction::Cancel { reason }`), decoded by serde and
+/// described by schemars: the route decodes and the document describes the same type.
+pub trait ActionBody: serde::de::DeserializeOwned + schemars::JsonSchema + Send + 'static {
+    /// Every action's name, in the order `actions(..)` declares them.
+    const NAMES: &'static [&'static str];
+}
+
+/// The actions of a resource that declares none: no value, no route.
+#[derive(Debug, Clone, Copy)]
+pub enum NoActions {}
+
+impl ActionBody for NoActions {
+    const NAMES: &'static [&'static str] = &[];
+}
+
+impl<'de> serde::Deserialize<'de> for NoActions {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("this resource has no actions"))
+    }
+}
+
+impl schemars::JsonSchema for NoActions {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NoActions".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::Schema::from(false)
+    }
+}
+
+/// What a resource's actions do: `#[resource(actions(cancel(reason: String)))]` declares
+/// them (each with its own rule in `#[permissions]`, and `POST /orders/{id}/action`), and
+/// this impl carries them out.
+///
+/// [`act`](Actions::act) runs in the write's transaction, on the row the caller named, found
+/// within what the action's rule lets them touch (tenant, owner, row filters) and locked. It
+/// changes `row`, or refuses with a contract error; the write then goes on as an update does:
+/// `updated_at`, the `before_update` hook, the declared states' transitions, the update,
+/// `after_update`, events and the audit trail. The route answers the row after it.
+///
+/// ```
+/// use arc_runtime::prelude::*;
+/// use arc_runtime::sea_orm::ActiveValue;
+///
+/// #[resource(actions(close(reason: String)))]
+/// #[permissions(default = authenticated, close = roles("admin"))]
+/// pub struct Ticket {
+///     #[field(id)] pub id: Uuid,
+///     pub open: bool,
+///     pub note: Option<String>,
+/// }
+///
+/// impl Actions for Ticket {
+///     type Action = TicketAction;
+///
+///     async fn act(
+///         _ctx: &WriteContext<'_>,
+///         _current: &ticket_entity::Model,
+///         action: TicketAction,
+///         row: &mut ticket_entity::ActiveModel,
+///     ) -> Result<(), ArcError> {
+///         match action {
+///             TicketAction::Close { reason } => {
+///                 row.open = ActiveValue::Set(false);
+///                 row.note = ActiveValue::Set(Some(reason));
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub trait Actions: Hooks {
+    /// The body of the action route: the enum `#[resource(actions(..))]` writes
+    /// (`TicketAction`), or [`NoActions`] (the macro's impl for a resource without actions).
+    type Action: ActionBody;
+
+    /// Carries out `action` on `current`, changing `row` (or refusing with a contract error).
+    fn act(
+        ctx: &WriteContext<'_>,
+        current: &Self::Model,
+        action: Self::Action,
+        row: &mut Self::ActiveModel,
+    ) -> impl Future<Output = Result<(), ArcError>> + Send;
 }

@@ -39,6 +39,8 @@ pub(crate) struct Registered {
     /// Why its rows cannot be read ([`crate::resource::column_order`]); `None` for every
     /// resource the macro writes.
     pub unreadable: fn() -> Option<String>,
+    /// The body of its action route ([`action_body`] of its actions' enum).
+    pub actions: fn() -> ActionSchemas,
 }
 
 impl std::fmt::Debug for Registered {
@@ -137,6 +139,15 @@ impl Document {
                 names.patch.clone(),
                 wire::schema(meta, View::Patch).to_value(),
             )?;
+            let acts = if meta.presets.actions {
+                let acts = (resource.actions)();
+                for (name, schema) in acts.definitions.clone() {
+                    add(&mut ours, name, schema)?;
+                }
+                Some(acts.body)
+            } else {
+                None
+            };
             let tag = meta.path.trim_start_matches('/').to_owned();
             tags.push(
                 json!({ "name": tag, "description": format!("The `{}` resource.", meta.name) }),
@@ -148,7 +159,11 @@ impl Document {
                     let Some(answer) = (resource.answer)(&route, &mut generator) else {
                         continue;
                     };
-                    let op = self.operation(meta, &route, &answer, &names, &tag, prefix);
+                    let body = Bodies {
+                        names: &names,
+                        actions: acts.as_ref(),
+                    };
+                    let op = self.operation(meta, &route, &answer, &body, &tag, prefix);
                     let path = paths
                         .entry(format!("{prefix}{}", route.path))
                         .or_insert_with(|| json!({}));
@@ -258,7 +273,7 @@ impl Document {
         meta: &ResourceMeta,
         route: &RouteInfo,
         answer: &Answer,
-        names: &Names,
+        bodies: &Bodies<'_>,
         tag: &str,
         prefix: &str,
     ) -> Value {
@@ -281,7 +296,7 @@ impl Document {
         if let Some(preset) = action.preset() {
             op["x-arc-preset"] = preset.name().into();
         }
-        if let Some(body) = request_body(action, meta, names) {
+        if let Some(body) = request_body(action, meta, bodies) {
             op["requestBody"] = body;
         }
         if !self.security_schemes.is_empty() {
@@ -348,6 +363,7 @@ impl Document {
                 | Action::Delete
                 | Action::Restore
                 | Action::Children
+                | Action::Act
         );
         if one_row {
             errors.push("404");
@@ -396,6 +412,70 @@ impl Document {
     }
 }
 
+/// What one resource's request bodies are: its component names, and its actions' body.
+struct Bodies<'a> {
+    names: &'a Names,
+    /// The action route's body (a reference), when the resource has actions.
+    actions: Option<&'a Value>,
+}
+
+/// The body of a resource's action route, described from its enum ([`ActionBody`]).
+pub(crate) struct ActionSchemas {
+    /// The body's schema: a reference to the enum's component.
+    pub body: Value,
+    /// The components: the enum, a `oneOf` of its variants discriminated by `action`; a
+    /// component per variant (`OrderActionCancel`); and those its fields' types need.
+    pub definitions: Map<String, Value>,
+}
+
+/// [`ActionSchemas`] of the enum `A`. Bodies are read, so the schemas say what a client
+/// may send (a field with a default, or an `Option`, may be left out). Each variant becomes
+/// a component of its own, so the `oneOf` can name its discriminator's mapping, as OpenAPI
+/// asks.
+pub(crate) fn action_body<A: crate::hooks::ActionBody>() -> ActionSchemas {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "#/components/schemas/".into();
+            s.meta_schema = None;
+        })
+        .for_deserialize()
+        .into_generator();
+    let body = generator.subschema_for::<A>().to_value();
+    let mut definitions = generator.take_definitions(true);
+    let name = body["$ref"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(Value::Array(variants)) = definitions
+        .get_mut(&name)
+        .and_then(|enum_schema| enum_schema.get_mut("oneOf"))
+        .map(Value::take)
+    {
+        let mut one_of = Vec::new();
+        let mut mapping = Map::new();
+        for variant in variants {
+            let action = variant["properties"]["action"]["const"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let component = format!("{name}{}", to_pascal(&action));
+            one_of.push(reference(&component));
+            mapping.insert(action, format!("#/components/schemas/{component}").into());
+            definitions.insert(component, variant);
+        }
+        let mut schema = json!({
+            "oneOf": one_of,
+            "discriminator": { "propertyName": "action", "mapping": mapping },
+        });
+        if let Some(description) = definitions[&name].get("description") {
+            schema["description"] = description.clone();
+        }
+        definitions[&name] = schema;
+    }
+    ActionSchemas { body, definitions }
+}
+
 /// The component names of one resource's bodies.
 struct Names {
     create: String,
@@ -441,7 +521,7 @@ const ERROR_STATUSES: [(&str, &str, &str); 12] = [
     (
         "409",
         "Conflict",
-        "A unique value is taken (`DUPLICATE_KEY`), or a hook refused the write as a conflict.",
+        "A unique value is taken (`DUPLICATE_KEY`), a field with declared states would move along a transition it does not declare (`INVALID_TRANSITION`), or a hook refused the write as a conflict.",
     ),
     ("413", "PayloadTooLarge", "The body is over the limit."),
     (
@@ -498,7 +578,7 @@ fn error_responses() -> Value {
     responses.insert(
         IDEMPOTENT_CONFLICT.to_owned(),
         json!({
-            "description": "A request with the same `idempotency-key` is still in flight (`IDEMPOTENCY_CONFLICT`, with `Retry-After`); or a unique value is taken (`DUPLICATE_KEY`), a hook refused the write as a conflict, or the key's request was carried out but its answer was not kept (`CONFLICT`).",
+            "description": "A request with the same `idempotency-key` is still in flight (`IDEMPOTENCY_CONFLICT`, with `Retry-After`); or a unique value is taken (`DUPLICATE_KEY`), a field with declared states would move along a transition it does not declare (`INVALID_TRANSITION`), a hook refused the write as a conflict, or the key's request was carried out but its answer was not kept (`CONFLICT`).",
             "headers": {
                 "Retry-After": {
                     "description": "Seconds to wait before retrying (on `IDEMPOTENCY_CONFLICT`).",
@@ -535,6 +615,7 @@ fn summary(meta: &ResourceMeta, action: Action) -> String {
         Action::BulkCreate => format!("Create {plural} in bulk"),
         Action::BulkUpdate => format!("Update the {plural} a filter matches"),
         Action::BulkDelete => format!("Delete the {plural} a filter matches"),
+        Action::Act => format!("Carry out an action on {one}"),
     }
 }
 
@@ -546,6 +627,7 @@ enum BodyKind {
     BulkCreate,
     BulkUpdate,
     BulkDelete,
+    Action,
 }
 
 fn request_body_kind(action: Action) -> Option<BodyKind> {
@@ -555,13 +637,14 @@ fn request_body_kind(action: Action) -> Option<BodyKind> {
         Action::BulkCreate => Some(BodyKind::BulkCreate),
         Action::BulkUpdate => Some(BodyKind::BulkUpdate),
         Action::BulkDelete => Some(BodyKind::BulkDelete),
+        Action::Act => Some(BodyKind::Action),
         _ => None,
     }
 }
 
-fn request_body(action: Action, meta: &ResourceMeta, names: &Names) -> Option<Value> {
-    let create = reference(&names.create);
-    let patch = reference(&names.patch);
+fn request_body(action: Action, meta: &ResourceMeta, bodies: &Bodies<'_>) -> Option<Value> {
+    let create = reference(&bodies.names.create);
+    let patch = reference(&bodies.names.patch);
     let filterable: Vec<&str> = public_fields(meta)
         .filter(|f| f.filter.0 != 0)
         .map(|f| f.name)
@@ -593,6 +676,7 @@ fn request_body(action: Action, meta: &ResourceMeta, names: &Names) -> Option<Va
             "required": ["filter"],
             "additionalProperties": false,
         }),
+        BodyKind::Action => bodies.actions?.clone(),
     };
     Some(json!({
         "required": true,

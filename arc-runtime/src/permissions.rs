@@ -67,6 +67,9 @@ pub struct Permissions {
     pub tree: Rule,
     /// `POST|PATCH|DELETE /things/bulk`
     pub bulk: Rule,
+    /// `POST /things/{id}/action`: each action's name and rule, in the order `actions(..)`
+    /// declares them.
+    pub actions: &'static [(&'static str, Rule)],
 }
 
 impl Permissions {
@@ -81,6 +84,7 @@ impl Permissions {
         restore: Rule::Public,
         tree: Rule::Public,
         bulk: Rule::Public,
+        actions: &[],
     };
 }
 
@@ -136,6 +140,13 @@ impl Rule {
 }
 
 impl Permissions {
+    /// The rule of the action `name`, when the resource declares it.
+    pub fn action(&self, name: &str) -> Option<Rule> {
+        self.actions
+            .iter()
+            .find_map(|(n, rule)| (*n == name).then_some(*rule))
+    }
+
     /// The rule of `op` (the field [`Operation::name`] names).
     pub const fn rule(&self, op: Operation) -> Rule {
         match op {
@@ -269,7 +280,16 @@ pub(crate) fn authorize(
     op: Operation,
     caller: &AuthContext,
 ) -> Result<Option<RowRule>, ArcError> {
-    match evaluate(&meta.permissions.rule(op), caller, meta.role_scope()) {
+    authorize_by(meta, &meta.permissions.rule(op), caller)
+}
+
+/// [`authorize`] with `rule`, the rule of one of the resource's actions.
+pub(crate) fn authorize_by(
+    meta: &ResourceMeta,
+    rule: &Rule,
+    caller: &AuthContext,
+) -> Result<Option<RowRule>, ArcError> {
+    match evaluate(rule, caller, meta.role_scope()) {
         Access::Full => Ok(None),
         Access::Rows(rows) => Ok(Some(rows)),
         Access::Denied if caller.is_authenticated() => {

@@ -170,6 +170,9 @@ pub struct FieldMeta {
     pub redact_for: &'static [&'static str],
     /// The field's doc comment, for the JSON Schemas (empty when it has none).
     pub doc: &'static str,
+    /// `#[field(states(..))]`: the transitions its value may make, `(from, to)`; a write
+    /// that changes it along any other is a 409 `INVALID_TRANSITION` (empty: any change).
+    pub states: &'static [(&'static str, &'static str)],
 }
 
 impl FieldMeta {
@@ -195,6 +198,7 @@ impl FieldMeta {
             writable_by: &[],
             redact_for: &[],
             doc: "",
+            states: &[],
         }
     }
 
@@ -313,6 +317,12 @@ impl FieldMeta {
         self.rules.one_of = values;
         self
     }
+
+    /// Changes only along `transitions`, each `(from, to)`.
+    pub const fn states(mut self, transitions: &'static [(&'static str, &'static str)]) -> Self {
+        self.states = transitions;
+        self
+    }
 }
 
 /// The presets a resource turned on, with the index of the field each one uses.
@@ -337,6 +347,9 @@ pub struct Presets {
     pub owner: Option<usize>,
     /// Roles that see every row of an `owned_by_user` resource (within the tenant).
     pub owner_bypass: &'static [&'static str],
+    /// `actions(..)`: the resource declares actions, and so `POST /things/{id}/action`
+    /// (their rules are in [`Permissions::actions`](crate::permissions::Permissions)).
+    pub actions: bool,
 }
 
 impl Presets {
@@ -350,6 +363,7 @@ impl Presets {
         tenant: None,
         owner: None,
         owner_bypass: &[],
+        actions: false,
     };
 
     /// Whether the resource has `preset`, and so its routes.
@@ -359,6 +373,7 @@ impl Presets {
             RoutePreset::SlugLookup => self.slug_lookup.is_some(),
             RoutePreset::Tree => self.tree.is_some(),
             RoutePreset::Bulk => self.bulk,
+            RoutePreset::Actions => self.actions,
         }
     }
 }
@@ -442,8 +457,18 @@ impl ResourceMeta {
     }
 
     /// The rules the route of `action` checks, in the attribute's words, joined by `and`
-    /// (bulk routes check the bulk rule and the operation's).
+    /// (bulk routes check the bulk rule and the operation's); for the action route, each
+    /// action's (`cancel: org_member; approve: roles(admin)`).
     pub fn permission(&self, action: Action) -> String {
+        if action == Action::Act {
+            let rules: Vec<String> = self
+                .permissions
+                .actions
+                .iter()
+                .map(|(name, rule)| format!("{name}: {}", rule.describe(self)))
+                .collect();
+            return rules.join("; ");
+        }
         let rules: Vec<String> = action
             .operations()
             .iter()
@@ -452,8 +477,12 @@ impl ResourceMeta {
         rules.join(" and ")
     }
 
-    /// Whether anyone, signed in or not, passes every rule the route of `action` checks.
+    /// Whether anyone, signed in or not, passes every rule the route of `action` checks
+    /// (for the action route: the rule of every action).
     pub fn is_public(&self, action: Action) -> bool {
+        if action == Action::Act {
+            return self.permissions.actions.iter().all(|(_, r)| r.is_public());
+        }
         action
             .operations()
             .iter()

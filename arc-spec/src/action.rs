@@ -52,6 +52,9 @@ pub enum RoutePreset {
     Tree,
     /// `bulk`: `POST|PATCH|DELETE /things/bulk`.
     Bulk,
+    /// `actions(..)`: `POST /things/{id}/action`, one route for every action the resource
+    /// declares (not a preset of `presets(..)`: the resource has it when it has actions).
+    Actions,
 }
 
 impl RoutePreset {
@@ -62,6 +65,7 @@ impl RoutePreset {
             RoutePreset::SlugLookup => "slug_lookup",
             RoutePreset::Tree => "tree",
             RoutePreset::Bulk => "bulk",
+            RoutePreset::Actions => "actions",
         }
     }
 }
@@ -103,11 +107,14 @@ pub enum Action {
     BulkUpdate,
     /// `DELETE /things/bulk`
     BulkDelete,
+    /// `POST /things/{id}/action`: the body names one of the resource's actions
+    /// (`{"action": "cancel", ..}`), whose own rule is checked.
+    Act,
 }
 
 impl Action {
     /// Every action, in the stable order of a resource's route table.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::List,
         Action::Create,
         Action::Get,
@@ -122,6 +129,7 @@ impl Action {
         Action::BulkCreate,
         Action::BulkUpdate,
         Action::BulkDelete,
+        Action::Act,
     ];
 
     /// Its one name (`list`, `get_by_slug`, `bulk_create`, ...): the metrics label, the
@@ -142,6 +150,7 @@ impl Action {
             Action::BulkCreate => "bulk_create",
             Action::BulkUpdate => "bulk_update",
             Action::BulkDelete => "bulk_delete",
+            Action::Act => "action",
         }
     }
 
@@ -159,7 +168,7 @@ impl Action {
             | Action::BySlug
             | Action::Tree
             | Action::Children => Method::Get,
-            Action::Create | Action::Restore | Action::BulkCreate => Method::Post,
+            Action::Create | Action::Restore | Action::BulkCreate | Action::Act => Method::Post,
             Action::Update | Action::BulkUpdate => Method::Patch,
             Action::Replace => Method::Put,
             Action::Delete | Action::BulkDelete => Method::Delete,
@@ -184,6 +193,7 @@ impl Action {
             Action::Tree => "/tree",
             Action::Children => "/{id}/children",
             Action::BulkCreate | Action::BulkUpdate | Action::BulkDelete => "/bulk",
+            Action::Act => "/{id}/action",
         }
     }
 
@@ -199,12 +209,13 @@ impl Action {
             Action::BySlug => Some(RoutePreset::SlugLookup),
             Action::Tree | Action::Children => Some(RoutePreset::Tree),
             Action::BulkCreate | Action::BulkUpdate | Action::BulkDelete => Some(RoutePreset::Bulk),
+            Action::Act => Some(RoutePreset::Actions),
             _ => None,
         }
     }
 
     /// The permission operations the route checks: its own, and for bulk routes the bulk
-    /// rule first.
+    /// rule first. None for [`Action::Act`]: it checks the rule of the action its body names.
     pub const fn operations(self) -> &'static [Operation] {
         match self {
             Action::List => &[Operation::List],
@@ -218,6 +229,7 @@ impl Action {
             Action::BulkCreate => &[Operation::Bulk, Operation::Create],
             Action::BulkUpdate => &[Operation::Bulk, Operation::Update],
             Action::BulkDelete => &[Operation::Bulk, Operation::Delete],
+            Action::Act => &[],
         }
     }
 
@@ -273,7 +285,8 @@ mod tests {
                 "restore",
                 "bulk_create",
                 "bulk_update",
-                "bulk_delete"
+                "bulk_delete",
+                "action"
             ]
         );
     }

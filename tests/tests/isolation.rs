@@ -1,7 +1,8 @@
 //! The property: whatever users of two organizations, with whatever roles, do to the shop, in
 //! whatever order, on every route of every resource, nobody reads, lists, changes, restores,
-//! bulk-edits or deletes a row outside their organization or their ownership, and hidden or
-//! non-visible fields never appear in a response.
+//! bulk-edits, acts on or deletes a row outside their organization or their ownership, an
+//! order's status moves only along its declared transitions, and hidden or non-visible
+//! fields never appear in a response.
 //!
 //! Each case is a random cast of personas and a random sequence of requests. After every
 //! request the response is checked (no 5xx; every `org_id`, `customer_id` and field it shows
@@ -107,6 +108,8 @@ enum Op {
         paid: bool,
     },
     UpdateOrder(usize),
+    /// `POST /orders/{id}/action` `{"action": "cancel"}`.
+    CancelOrder(usize),
     DeleteOrder(usize),
     CreateCategory,
     UpdateCategory(usize),
@@ -144,6 +147,7 @@ fn op() -> impl Strategy<Value = Op> {
             paid
         }),
         row.prop_map(Op::UpdateOrder),
+        row.prop_map(Op::CancelOrder),
         row.prop_map(Op::DeleteOrder),
         Just(Op::CreateCategory),
         row.prop_map(Op::UpdateCategory),
@@ -332,6 +336,12 @@ fn request(
             Some(json!({"status": "paid"})),
             None,
         ),
+        Op::CancelOrder(n) => (
+            Method::POST,
+            format!("/orders/{}/action", order(*n)),
+            Some(json!({"action": "cancel", "reason": format!("reason {seq}")})),
+            None,
+        ),
         Op::DeleteOrder(n) => (Method::DELETE, format!("/orders/{}", order(*n)), None, None),
         Op::CreateCategory => (
             Method::POST,
@@ -451,12 +461,28 @@ fn check_writes(who: &Persona, before: &Snapshot, after: &Snapshot) -> Result<()
                 }
             }
             Some(old) if old != new => {
-                if !who.admin()
+                // Besides admins, an order's customer cancels it: its status and nothing else.
+                let cancelled = order_entity::Model {
+                    status: "cancelled".into(),
+                    updated_at: new.updated_at,
+                    ..old.clone()
+                };
+                let cancelled_own = old.customer_id == who.user && *new == cancelled;
+                if !(who.admin() || cancelled_own)
                     || old.org_id != who.org
                     || new.org_id != who.org
                     || old.customer_id != new.customer_id
                 {
                     return Err(format!("order {id} changed by {who:?}"));
+                }
+                let declared = [
+                    ("pending", "paid"),
+                    ("paid", "shipped"),
+                    ("pending", "cancelled"),
+                ];
+                let moved = (old.status.as_str(), new.status.as_str());
+                if moved.0 != moved.1 && !declared.contains(&moved) {
+                    return Err(format!("order {id} moved {moved:?}"));
                 }
             }
             Some(_) => {}

@@ -11,6 +11,8 @@ on_both!(
     editors_change_what_they_created,
     field_rules_of_products,
     orders_are_their_customers,
+    orders_are_cancelled_by_their_customers,
+    order_status_moves_only_as_declared,
     tokens_and_org_selection,
 );
 
@@ -352,6 +354,151 @@ async fn field_rules_of_products(app: &TestApp) {
         "{}",
         admin_writes.body
     );
+}
+
+/// A new pending order of `customer`'s: its path.
+async fn place_order(app: &TestApp, customer: &str) -> String {
+    let product = first_product(app, customer).await;
+    let body = json!({"product_id": product["id"], "quantity": 1});
+    let placed = as_(app, customer, Method::POST, "/orders", Some(body)).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    format!("/orders/{}", placed.body["data"]["id"].as_str().unwrap())
+}
+
+/// `POST {order}/action` with `body`, by `token`.
+async fn act(app: &TestApp, token: &str, order: &str, body: Value) -> Reply {
+    let uri = format!("{order}/action");
+    as_(app, token, Method::POST, &uri, Some(body)).await
+}
+
+async fn orders_are_cancelled_by_their_customers(app: &TestApp) {
+    let s = shop();
+    let order = place_order(app, &s.carl).await;
+    let cancel = json!({"action": "cancel", "reason": "ordered twice"});
+
+    // Nobody else reaches it: not signed in, another org's admin, another member.
+    assert_error(
+        &act(app, ANONYMOUS, &order, cancel.clone()).await,
+        401,
+        "UNAUTHORIZED",
+    );
+    for stranger in [&s.gus, &s.cleo] {
+        assert_error(
+            &act(app, stranger, &order, cancel.clone()).await,
+            404,
+            "NOT_FOUND",
+        );
+    }
+    // A missing order is a 404 too, and so is a malformed id.
+    let missing = "/orders/00000000-0000-4000-8000-000000000000";
+    assert_error(
+        &act(app, &s.carl, missing, cancel.clone()).await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_error(
+        &act(app, &s.carl, "/orders/nope", cancel.clone()).await,
+        404,
+        "NOT_FOUND",
+    );
+
+    // Bodies that ask for no action, another one, or cancel wrongly: a 400 naming the problem.
+    for (body, field, says) in [
+        (json!({"reason": "x"}), "action", "`cancel`"),
+        (json!({"action": 7}), "action", "`cancel`"),
+        (
+            json!({"action": "refund", "reason": "x"}),
+            "action",
+            "`refund` is not an action of order: its actions are `cancel`",
+        ),
+        (
+            json!({"action": "cancel"}),
+            "reason",
+            "missing field `reason`",
+        ),
+        (
+            json!({"action": "cancel", "reason": "x", "status": "paid"}),
+            "status",
+            "unknown field `status`",
+        ),
+        (json!({"action": "cancel", "reason": 5}), "", "invalid type"),
+        (
+            json!({"action": "cancel", "reason": "  "}),
+            "reason",
+            "1 to 500",
+        ),
+    ] {
+        let refused = act(app, &s.carl, &order, body.clone()).await;
+        assert_error(&refused, 400, "VALIDATION_ERROR");
+        let error = &refused.body["details"]["errors"][0];
+        assert_eq!(error["field"], field, "{body}: {}", refused.body);
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    let still = as_(app, &s.carl, Method::GET, &order, None).await;
+    assert_eq!(
+        still.body["data"]["status"], "pending",
+        "nothing was written"
+    );
+
+    // Its customer cancels it: 200 with the row after.
+    let cancelled = act(app, &s.carl, &order, cancel.clone()).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.body["success"], true);
+    assert_eq!(cancelled.body["data"]["status"], "cancelled");
+    assert_eq!(cancelled.body["data"]["customer_id"], "carl");
+    // Once: a cancelled order cannot be cancelled again.
+    let again = act(app, &s.carl, &order, cancel.clone()).await;
+    assert_error(&again, 409, "INVALID_TRANSITION");
+    assert_eq!(
+        again.body["details"],
+        json!({"field": "status", "from": "cancelled", "to": "cancelled", "allowed": []})
+    );
+
+    // An admin cancels any pending order of the org, but not a paid one.
+    let other = place_order(app, &s.cleo).await;
+    let by_admin = act(app, &s.ada, &other, cancel.clone()).await;
+    assert_eq!(by_admin.status, 200, "{}", by_admin.body);
+    let paid = place_order(app, &s.cleo).await;
+    let body = Some(json!({"status": "paid"}));
+    let paying = as_(app, &s.ada, Method::PATCH, &paid, body).await;
+    assert_eq!(paying.status, 200, "{}", paying.body);
+    let late = act(app, &s.cleo, &paid, cancel).await;
+    assert_error(&late, 409, "INVALID_TRANSITION");
+    assert_eq!(late.body["details"]["from"], "paid");
+    assert_eq!(late.body["details"]["to"], "cancelled");
+    assert_eq!(late.body["details"]["allowed"], json!(["shipped"]));
+    let kept = as_(app, &s.cleo, Method::GET, &paid, None).await;
+    assert_eq!(kept.body["data"]["status"], "paid");
+}
+
+async fn order_status_moves_only_as_declared(app: &TestApp) {
+    let s = shop();
+    let order = place_order(app, &s.carl).await;
+    let to = |status: &str| Some(json!({ "status": status }));
+    // pending -> shipped skips `paid`: refused, naming both states and what is allowed.
+    let skipped = as_(app, &s.ada, Method::PATCH, &order, to("shipped")).await;
+    assert_error(&skipped, 409, "INVALID_TRANSITION");
+    let message = skipped.body["error"].as_str().unwrap();
+    assert!(
+        message.contains("from `pending` to `shipped`") && message.contains("`paid`"),
+        "{message}"
+    );
+    // Writing the state it is in is no move; each declared step is allowed.
+    for status in ["pending", "paid", "paid", "shipped"] {
+        let moved = as_(app, &s.ada, Method::PATCH, &order, to(status)).await;
+        assert_eq!(moved.status, 200, "{status}: {}", moved.body);
+        assert_eq!(moved.body["data"]["status"], status);
+    }
+    // Shipped is where it ends: no way back, by PUT either.
+    for back in ["paid", "pending", "cancelled"] {
+        let refused = as_(app, &s.ada, Method::PATCH, &order, to(back)).await;
+        assert_error(&refused, 409, "INVALID_TRANSITION");
+        let put = as_(app, &s.ada, Method::PUT, &order, to(back)).await;
+        assert_error(&put, 409, "INVALID_TRANSITION");
+    }
+    let kept = as_(app, &s.ada, Method::GET, &order, None).await;
+    assert_eq!(kept.body["data"]["status"], "shipped");
 }
 
 async fn orders_are_their_customers(app: &TestApp) {

@@ -3,6 +3,7 @@
 //! Generated items refer to everything through `::arc_runtime::__private_0_1`, so they do not
 //! depend on the user's imports; items that need no name live in one `const _: () = {..}`.
 
+mod actions;
 mod dto;
 mod entity;
 pub(crate) mod enumeration;
@@ -30,13 +31,17 @@ pub(crate) fn resource(model: &Resource, item: &ItemStruct) -> TokenStream {
     let entity = entity::expand(model);
     let dtos = dto::expand(model, &item.vis);
     let imp = resource_impl::expand(model);
+    let action_body = actions::body(model, &item.vis);
+    let action_impls = actions::impls(model);
     quote! {
         #item
         #entity
         #dtos
+        #action_body
         const _: () = {
             use ::arc_runtime::__private_0_1 as __p;
             #imp
+            #action_impls
         };
     }
 }

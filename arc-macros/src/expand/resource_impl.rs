@@ -48,28 +48,49 @@ fn rule_tokens(rule: &RuleAst) -> TokenStream {
     }
 }
 
-/// `__p::Permissions { list: .., .. }`: a field per operation of the shared table, unlisted
-/// operations denied (or `default`).
+/// `__p::Permissions { list: .., .., actions: &[..] }`: a field per operation of the shared
+/// table, unlisted operations denied (or `default`), then each action's rule.
 fn permissions(model: &Resource) -> TokenStream {
     let fields = Operation::ALL.map(|op| {
         let name = format_ident!("{}", op.name());
         let rule = rule_tokens(&model.permissions.rule_for(op).0);
         quote!(#name: #rule)
     });
-    quote!(__p::Permissions { #(#fields),* })
+    let actions = model.actions.iter().map(|action| {
+        let name = action.name();
+        let rule = rule_tokens(
+            &model
+                .permissions
+                .action_rule(&name)
+                .unwrap_or(RuleAst::Deny),
+        );
+        quote!((#name, #rule))
+    });
+    quote!(__p::Permissions { #(#fields,)* actions: &[#(#actions),*] })
 }
 
 /// The rules `action` checks, as the runtime's document and registry print them (joined by
 /// `and`), an operation neither listed nor covered by `default` marked "(not listed)".
 fn route_doc(model: &Resource, action: Action) -> String {
-    let rules: Vec<String> = action
-        .operations()
-        .iter()
-        .map(|op| match model.permissions.rule_for(*op) {
-            (rule, true) => syntax(&rule).to_string(),
-            (rule, false) => format!("{} (not listed)", syntax(&rule)),
-        })
-        .collect();
+    let rules: Vec<String> = if action == Action::Act {
+        model
+            .actions
+            .iter()
+            .map(|a| {
+                let rule = model.permissions.action_rule(&a.name());
+                format!("`{}`: {}", a.name(), syntax(&rule.unwrap_or(RuleAst::Deny)))
+            })
+            .collect()
+    } else {
+        action
+            .operations()
+            .iter()
+            .map(|op| match model.permissions.rule_for(*op) {
+                (rule, true) => syntax(&rule).to_string(),
+                (rule, false) => format!("{} (not listed)", syntax(&rule)),
+            })
+            .collect()
+    };
     format!(
         " `{} {}`: {}",
         action.method(),
@@ -180,7 +201,34 @@ fn field_meta(f: &Field) -> TokenStream {
         let doc = &f.doc;
         add(quote!(doc(#doc)));
     }
+    if !f.states.transitions.is_empty() {
+        let moves = f
+            .states
+            .transitions
+            .iter()
+            .map(|(from, to)| quote!((#from, #to)));
+        add(quote!(states(&[#(#moves),*])));
+    }
     chain
+}
+
+/// For a field of an enum type with `states(..)`: a check, at compile time, that each state
+/// it names is a value of the enum (spanned at the state, where the error shows).
+fn state_checks(f: &Field) -> TokenStream {
+    let Scalar::Enum(ty) = &f.fty.scalar else {
+        return quote!();
+    };
+    let checks = f.states.named.iter().map(|state| {
+        let name = state.to_string();
+        let message = format!("`{name}` is not a value of the field's enum");
+        quote_spanned! {state.span()=>
+            const _: () = assert!(
+                __p::is_variant(<#ty as __p::TextEnum>::VARIANTS, #name),
+                #message
+            );
+        }
+    });
+    quote!(#(#checks)*)
 }
 
 /// `cache: Some(..)` when reads are cached: the settings, and the key's part of the resource,
@@ -243,6 +291,8 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
     let tenant = index(model.presets.tenant);
     let owner = index(model.presets.owner);
     let owner_bypass = &model.presets.owner_bypass;
+    let has_actions = model.presets.actions;
+    let state_checks = model.fields.iter().map(state_checks);
     let default_sort = &model.default_sort;
     let lenient = model.lenient;
     let idempotency = match model.idempotency {
@@ -289,6 +339,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
                     tenant: #tenant,
                     owner: #owner,
                     owner_bypass: &[#(#owner_bypass),*],
+                    actions: #has_actions,
                 },
                 default_sort: #default_sort,
                 lenient: #lenient,
@@ -304,5 +355,6 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
         }
 
         #hooks
+        #(#state_checks)*
     }
 }

@@ -27,6 +27,8 @@ pub(crate) struct ResourceArgs {
     pub cache: Option<SpannedValue<Override<CacheArgs>>>,
     /// `idempotency` or `idempotency(ttl = "24h")`: idempotency keys on the mutating routes.
     pub idempotency: Option<SpannedValue<Override<super::idempotency::IdempotencyArgs>>>,
+    /// `actions(cancel(reason: String), approve)`: `POST /{path}/{id}/action`.
+    pub actions: Option<super::actions::ActionsArgs>,
 }
 
 /// `cache(stale = "30s", expire = "5m", tags = ["catalog"])`
@@ -271,4 +273,6 @@ pub(crate) struct FieldArgs {
     pub writable_on_create: Flag,
     /// Masked for these roles.
     pub redact_for: Option<SpannedValue<StrList>>,
+    /// `states(pending -> paid, pending -> cancelled)`: the transitions its value may make.
+    pub states: Option<super::states::StatesArgs>,
 }

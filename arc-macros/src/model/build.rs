@@ -64,6 +64,7 @@ impl Resource {
             presets: Presets {
                 bulk: args.presets.bulk.is_present(),
                 audited: args.presets.audited.is_present(),
+                actions: args.actions.is_some(),
                 ..Presets::default()
             },
             default_sort: String::new(),
@@ -74,6 +75,7 @@ impl Resource {
             permissions: permissions::PermissionsAst {
                 entries: Vec::new(),
             },
+            actions: super::actions::declared(cx, args.actions.as_ref()),
             claimed: Vec::new(),
         };
         check::static_path(cx, args.path.as_ref());
@@ -144,7 +146,8 @@ impl Resource {
         model.permissions = match item.attrs.iter().find(|a| is_permissions(a)) {
             Some(attr) => match &attr.meta {
                 syn::Meta::List(list) => {
-                    permissions::PermissionsAst::parse(cx, list.tokens.clone())
+                    let actions: Vec<String> = model.actions.iter().map(|a| a.name()).collect();
+                    permissions::PermissionsAst::parse(cx, list.tokens.clone(), &actions)
                 }
                 _ => {
                     cx.error_spanned_by(
@@ -364,6 +367,11 @@ fn field(cx: &Ctxt, f: &syn::Field) -> Option<Field> {
         filter: false,
         sort: false,
         search: false,
+        states: args
+            .states
+            .as_ref()
+            .map(|s| super::states::declared(cx, s))
+            .unwrap_or_default(),
     };
     if let Some(one_of) = &args.one_of {
         field.one_of = one_of.0.iter().map(syn::LitStr::value).collect();

@@ -138,6 +138,21 @@ pub(super) fn field_args(cx: &Ctxt, args: &FieldArgs, field: &Field) {
     default(cx, field);
     roles(cx, args, field);
     id_attrs(cx, args, field);
+    states(cx, args, field);
+}
+
+/// `states(..)` on a field that holds a state: an enum (`#[derive(Enum)]`) or a string, not
+/// nullable (a row is always in some state), not the id.
+fn states(cx: &Ctxt, args: &FieldArgs, field: &Field) {
+    let Some(given) = &args.states else { return };
+    let holds_state = matches!(field.fty.scalar, Scalar::Enum(_) | Scalar::String);
+    if !holds_state || field.fty.nullable || field.id {
+        cx.error_at(
+            given.span,
+            "`states(..)` is for a field that holds a state: an enum (`#[derive(Enum)]`) or a \
+             `String`, not an `Option` and not the id",
+        );
+    }
 }
 
 /// `writable_on_create` is for a client-writable field with a `default`.

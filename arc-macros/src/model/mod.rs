@@ -7,11 +7,13 @@
 //! the [`Ctxt`](crate::ctxt::Ctxt) at the user's token. The expanders read the model as plain
 //! data.
 
+pub(crate) mod actions;
 pub(crate) mod attrs;
 mod build;
 mod check;
 mod idempotency;
 pub(crate) mod permissions;
+pub(crate) mod states;
 pub(crate) mod ty;
 
 use arc_spec::RoutePreset;
@@ -61,6 +63,8 @@ pub(crate) struct Field {
     pub filter: bool,
     pub sort: bool,
     pub search: bool,
+    /// `states(..)`: the transitions its value may make (none: any change).
+    pub states: states::States,
 }
 
 impl Field {
@@ -90,6 +94,8 @@ pub(crate) struct Presets {
     pub tenant: Option<usize>,
     pub owner: Option<usize>,
     pub owner_bypass: Vec<String>,
+    /// `actions(..)`: the action route (the actions are [`Resource::actions`]).
+    pub actions: bool,
 }
 
 impl Presets {
@@ -100,6 +106,7 @@ impl Presets {
             RoutePreset::SlugLookup => self.slug_lookup.is_some(),
             RoutePreset::Tree => self.tree.is_some(),
             RoutePreset::Bulk => self.bulk,
+            RoutePreset::Actions => self.actions,
         }
     }
 }
@@ -134,6 +141,8 @@ pub(crate) struct Resource {
     /// of its own.
     pub idempotency: Option<Option<u64>>,
     pub permissions: permissions::PermissionsAst,
+    /// `actions(..)`, in the order declared.
+    pub actions: Vec<actions::ActionDecl>,
     /// Fields a preset names (even with the wrong type): their own errors are the preset's.
     pub claimed: Vec<usize>,
 }

@@ -40,8 +40,10 @@ pub(crate) enum RuleAst {
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub op: Ident,
-    /// The operation the key names; `None` for `default`.
+    /// The operation the key names; `None` for `default` and for an action.
     pub key: Option<Operation>,
+    /// The action the key names (one of `actions(..)`).
+    pub action: Option<String>,
     pub rule: RuleAst,
 }
 
@@ -195,8 +197,13 @@ fn rule(cx: &Ctxt, raw: Raw) -> RuleAst {
 }
 
 impl PermissionsAst {
-    /// Parses the attribute's tokens; syntax errors go to `cx`.
-    pub(crate) fn parse(cx: &Ctxt, tokens: proc_macro2::TokenStream) -> PermissionsAst {
+    /// Parses the attribute's tokens; syntax errors go to `cx`. Its keys are the operations,
+    /// `default` and the resource's `actions`.
+    pub(crate) fn parse(
+        cx: &Ctxt,
+        tokens: proc_macro2::TokenStream,
+        actions: &[String],
+    ) -> PermissionsAst {
         let parser = Punctuated::<RawEntry, Token![,]>::parse_terminated;
         let raw = match syn::parse::Parser::parse2(parser, tokens) {
             Ok(raw) => raw,
@@ -211,14 +218,13 @@ impl PermissionsAst {
         for RawEntry { op, rule: raw } in raw {
             let name = op.to_string();
             let key = Operation::from_name(&name);
-            if key.is_none() && name != DEFAULT_KEY {
+            let action = actions.contains(&name).then(|| name.clone());
+            if key.is_none() && action.is_none() && name != DEFAULT_KEY {
+                let mut keys: Vec<&str> = Operation::keys().collect();
+                keys.extend(actions.iter().map(String::as_str));
                 cx.error_spanned_by(
                     &op,
-                    did_you_mean(
-                        format!("unknown operation `{name}`"),
-                        &name,
-                        Operation::keys(),
-                    ),
+                    did_you_mean(format!("unknown operation or action `{name}`"), &name, keys),
                 );
                 continue;
             }
@@ -229,6 +235,7 @@ impl PermissionsAst {
             entries.push(Entry {
                 op,
                 key,
+                action,
                 rule: rule(cx, raw),
             });
         }
@@ -254,7 +261,35 @@ impl PermissionsAst {
             let creates = matches!(entry.key, Some(Operation::Create | Operation::Bulk));
             check_rule(cx, model, &mut entry.rule, creates);
         }
+        // An action is a write of its own: it never falls back to `default`. (A name
+        // declared twice, or an operation's, has its own error already.)
+        let mut asked: Vec<String> = Vec::new();
+        for action in &model.actions {
+            let name = action.name();
+            if asked.contains(&name) || Operation::from_name(&name).is_some() {
+                continue;
+            }
+            asked.push(name);
+            if self.action_rule(&action.name()).is_none() {
+                cx.error_spanned_by(
+                    &action.ident,
+                    format!(
+                        "action `{name}` has no rule: add `{name} = ..` to #[permissions] \
+                         (an action does not fall back to `default`)",
+                        name = action.name()
+                    ),
+                );
+            }
+        }
         self.check_create_gap(cx, model);
+    }
+
+    /// The rule of the action `name`, when `#[permissions]` gives it one.
+    pub(crate) fn action_rule(&self, name: &str) -> Option<RuleAst> {
+        self.entries
+            .iter()
+            .find(|e| e.action.as_deref() == Some(name))
+            .map(|e| e.rule.clone())
     }
 
     /// Mass assignment: a field with a server default is state the server starts a row in
@@ -307,7 +342,7 @@ impl PermissionsAst {
         let find = |key: Option<Operation>| {
             self.entries
                 .iter()
-                .find(|e| e.key == key)
+                .find(|e| e.key == key && e.action.is_none())
                 .map(|e| e.rule.clone())
         };
         match find(Some(op)) {

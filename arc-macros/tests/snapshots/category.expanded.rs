@@ -110,6 +110,7 @@ const _: () = {
                 tenant: None,
                 owner: None,
                 owner_bypass: &[],
+                actions: false,
             },
             default_sort: "name",
             lenient: false,
@@ -124,6 +125,7 @@ const _: () = {
                 restore: __p::Rule::Roles(&["admin"]),
                 tree: __p::Rule::Public,
                 bulk: __p::Rule::Roles(&["admin"]),
+                actions: &[],
             },
             cache: None,
         };
@@ -142,5 +144,17 @@ const _: () = {
     /// No hooks declared: the defaults do nothing.
     impl __p::Hooks for Category {
         const DECLARED: bool = false;
+    }
+    /// No actions declared: no action route.
+    impl __p::Actions for Category {
+        type Action = __p::NoActions;
+        fn act(
+            _: &__p::WriteContext<'_>,
+            _: &category_entity::Model,
+            action: __p::NoActions,
+            _: &mut category_entity::ActiveModel,
+        ) -> ::core::future::Ready<Result<(), __p::ArcError>> {
+            match action {}
+        }
     }
 };

@@ -151,6 +151,7 @@ const _: () = {
                 tenant: None,
                 owner: None,
                 owner_bypass: &[],
+                actions: false,
             },
             default_sort: "-created_at",
             lenient: false,
@@ -181,6 +182,7 @@ const _: () = {
                 ),
                 tree: __p::Rule::Deny,
                 bulk: __p::Rule::Roles(&["admin"]),
+                actions: &[],
             },
             cache: None,
         };
@@ -202,5 +204,17 @@ const _: () = {
     /// No hooks declared: the defaults do nothing.
     impl __p::Hooks for Note {
         const DECLARED: bool = false;
+    }
+    /// No actions declared: no action route.
+    impl __p::Actions for Note {
+        type Action = __p::NoActions;
+        fn act(
+            _: &__p::WriteContext<'_>,
+            _: &note_entity::Model,
+            action: __p::NoActions,
+            _: &mut note_entity::ActiveModel,
+        ) -> ::core::future::Ready<Result<(), __p::ArcError>> {
+            match action {}
+        }
     }
 };

@@ -1,8 +1,11 @@
 /// An order of one product; its total is computed by the server.
 ///
 /// Admins see and update their organization's orders; anyone else sees only their own.
-/// Orders are never deleted (cancel them instead). Every write of one is in the audit trail
-/// (`GET /_audit`). A client that may retry sends an `idempotency-key`: one order per key.
+/// Orders are never deleted: their customer (or an admin) cancels a pending one with
+/// `POST /orders/{id}/action` `{"action": "cancel", "reason": ".."}`. Its status moves
+/// `pending -> paid -> shipped`, or `pending -> cancelled`, and no other way. Every write of
+/// one is in the audit trail (`GET /_audit`). A client that may retry sends an
+/// `idempotency-key`: one order per key.
 pub struct Order {
     pub id: Uuid,
     /// The organization it was placed in.
@@ -75,6 +78,24 @@ pub struct OrderPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<OrderStatus>,
 }
+/// The body of `POST /orders/{id}/action`: one of the actions of [`Order`], by name.
+#[derive(
+    Debug,
+    Clone,
+    ::arc_runtime::__private_0_1::serde::Deserialize,
+    ::arc_runtime::__private_0_1::schemars::JsonSchema
+)]
+#[serde(
+    crate = "::arc_runtime::__private_0_1::serde",
+    tag = "action",
+    deny_unknown_fields
+)]
+#[schemars(crate = "::arc_runtime::__private_0_1::schemars")]
+pub enum OrderAction {
+    /// `{"action": "cancel", ..}`
+    #[serde(rename = "cancel")]
+    Cancel { reason: String },
+}
 const _: () = {
     use ::arc_runtime::__private_0_1 as __p;
     /// The routes, and who may use them:
@@ -85,13 +106,14 @@ const _: () = {
     /// `PATCH /orders/{id}`: roles(admin)
     /// `PUT /orders/{id}`: roles(admin)
     /// `DELETE /orders/{id}`: deny
+    /// `POST /orders/{id}/action`: `cancel`: org_member
     impl __p::Resource for Order {
         type Entity = order_entity::Entity;
         type Model = order_entity::Model;
         type ActiveModel = order_entity::ActiveModel;
         const META: &'static __p::ResourceMeta = &__p::ResourceMeta {
             name: "order",
-            doc: "An order of one product; its total is computed by the server.\n\nAdmins see and update their organization's orders; anyone else sees only their own.\nOrders are never deleted (cancel them instead). Every write of one is in the audit trail\n(`GET /_audit`). A client that may retry sends an `idempotency-key`: one order per key.",
+            doc: "An order of one product; its total is computed by the server.\n\nAdmins see and update their organization's orders; anyone else sees only their own.\nOrders are never deleted: their customer (or an admin) cancels a pending one with\n`POST /orders/{id}/action` `{\"action\": \"cancel\", \"reason\": \"..\"}`. Its status moves\n`pending -> paid -> shipped`, or `pending -> cancelled`, and no other way. Every write of\none is in the audit trail (`GET /_audit`). A client that may retry sends an\n`idempotency-key`: one order per key.",
             path: "/orders",
             table: "orders",
             migration: "m_arc_create_orders",
@@ -122,6 +144,13 @@ const _: () = {
                     .writable_by(&["admin"])
                     .doc(
                         "Where the order is; set by admins only (a member's order starts `pending`).",
+                    )
+                    .states(
+                        &[
+                            ("pending", "paid"),
+                            ("paid", "shipped"),
+                            ("pending", "cancelled"),
+                        ],
                     ),
                 __p::FieldMeta::new("created_at", __p::FieldType::DateTime)
                     .auto(__p::Auto::CreatedAt)
@@ -140,6 +169,7 @@ const _: () = {
                 tenant: Some(1),
                 owner: Some(2),
                 owner_bypass: &["admin"],
+                actions: true,
             },
             default_sort: "-created_at",
             lenient: false,
@@ -154,6 +184,7 @@ const _: () = {
                 restore: __p::Rule::Deny,
                 tree: __p::Rule::Deny,
                 bulk: __p::Rule::Deny,
+                actions: &[("cancel", __p::Rule::OrgMember)],
             },
             cache: None,
         };
@@ -172,4 +203,27 @@ const _: () = {
             COLUMNS[index]
         }
     }
+    const _: () = assert!(
+        __p::is_variant(< OrderStatus as __p::TextEnum > ::VARIANTS, "pending"),
+        "`pending` is not a value of the field's enum"
+    );
+    const _: () = assert!(
+        __p::is_variant(< OrderStatus as __p::TextEnum > ::VARIANTS, "paid"),
+        "`paid` is not a value of the field's enum"
+    );
+    const _: () = assert!(
+        __p::is_variant(< OrderStatus as __p::TextEnum > ::VARIANTS, "shipped"),
+        "`shipped` is not a value of the field's enum"
+    );
+    const _: () = assert!(
+        __p::is_variant(< OrderStatus as __p::TextEnum > ::VARIANTS, "cancelled"),
+        "`cancelled` is not a value of the field's enum"
+    );
+    impl __p::ActionBody for OrderAction {
+        const NAMES: &'static [&'static str] = &["cancel"];
+    }
+    const _: fn() = || {
+        fn takes_its_actions<T: __p::Actions<Action = OrderAction>>() {}
+        takes_its_actions::<Order>();
+    };
 };

@@ -202,6 +202,7 @@ const _: () = {
                 tenant: Some(1),
                 owner: None,
                 owner_bypass: &[],
+                actions: false,
             },
             default_sort: "-created_at",
             lenient: false,
@@ -223,6 +224,7 @@ const _: () = {
                 restore: __p::Rule::Roles(&["admin"]),
                 tree: __p::Rule::Roles(&["admin"]),
                 bulk: __p::Rule::Roles(&["admin"]),
+                actions: &[],
             },
             cache: Some(__p::CacheMeta {
                 stale: __p::Duration::from_secs(30),
@@ -249,6 +251,18 @@ const _: () = {
                 product_entity::Column::UpdatedAt,
             ];
             COLUMNS[index]
+        }
+    }
+    /// No actions declared: no action route.
+    impl __p::Actions for Product {
+        type Action = __p::NoActions;
+        fn act(
+            _: &__p::WriteContext<'_>,
+            _: &product_entity::Model,
+            action: __p::NoActions,
+            _: &mut product_entity::ActiveModel,
+        ) -> ::core::future::Ready<Result<(), __p::ArcError>> {
+            match action {}
         }
     }
 };

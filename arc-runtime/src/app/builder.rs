@@ -350,13 +350,14 @@ impl App {
     }
 
     /// Mounts a resource's routes and registers its migration.
-    pub fn resource<R: crate::hooks::Hooks>(mut self) -> Self {
+    pub fn resource<R: crate::hooks::Actions>(mut self) -> Self {
         self.migrator.add::<R>();
         self.resources.push(crate::openapi::Registered {
             meta: R::META,
             answer: crate::crud::routes::answer::<R>,
             router: crate::crud::routes::router::<R>,
             unreadable: crate::resource::column_order::<R>,
+            actions: crate::openapi::action_body::<R::Action>,
         });
         self
     }

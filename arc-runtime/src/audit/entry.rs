@@ -253,6 +253,7 @@ const NOBODY: Permissions = Permissions {
     restore: Rule::Deny,
     tree: Rule::Deny,
     bulk: Rule::Deny,
+    actions: &[],
 };
 
 static META: ResourceMeta = ResourceMeta {

@@ -7,14 +7,15 @@
 
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Value,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect, Value,
 };
 use serde_json::{Map, Value as Json};
 
 use crate::action::Operation;
 use crate::auth::AuthContext;
 use crate::error::ArcError;
-use crate::permissions::{RowRule, authorize, condition};
+use crate::permissions::{RowRule, Rule, authorize_by, condition};
 use crate::query::sql;
 use crate::resource::{FieldSet, Resource, ResourceMeta};
 use crate::value;
@@ -100,11 +101,20 @@ pub(crate) fn decide<'a>(
     op: Operation,
     caller: &'a AuthContext,
 ) -> Result<Decided<'a>, ArcError> {
+    decide_by(meta, &meta.permissions.rule(op), caller)
+}
+
+/// [`decide`] under `rule`, the rule of one of the resource's actions.
+pub(crate) fn decide_by<'a>(
+    meta: &'static ResourceMeta,
+    rule: &Rule,
+    caller: &'a AuthContext,
+) -> Result<Decided<'a>, ArcError> {
     let (rule, (tenant, owner)) = if caller.is_authenticated() {
         let tenancy = tenancy(meta, caller)?;
-        (authorize(meta, op, caller)?, tenancy)
+        (authorize_by(meta, rule, caller)?, tenancy)
     } else {
-        let rule = authorize(meta, op, caller)?;
+        let rule = authorize_by(meta, rule, caller)?;
         (rule, tenancy(meta, caller)?)
     };
     Ok(Decided {
@@ -241,6 +251,22 @@ pub(super) async fn find<R: Resource, C: ConnectionTrait>(
         .ok_or_else(|| not_found(R::META))
 }
 
+/// [`find`], the row locked until the transaction ends (`FOR UPDATE` on PostgreSQL; SQLite
+/// has one writer, whose transaction already holds the database).
+async fn find_locked<R: Resource, C: ConnectionTrait>(
+    db: &C,
+    id: Value,
+    within: Condition,
+) -> Result<R::Model, ArcError> {
+    R::Entity::find()
+        .filter(within)
+        .filter(R::column(R::META.id).eq(id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| not_found(R::META))
+}
+
 /// The row a write works on (`rows`: what its rule allows within `within`), inside its transaction. A row the caller can read but
 /// not change (an `owner` rule on the write, not on the read) is a 403 `OWNERSHIP_DENIED`;
 /// a row the caller cannot read either stays a 404, so nothing leaks.
@@ -250,7 +276,7 @@ pub(super) async fn find_for_write<R: Resource, C: ConnectionTrait>(
     (within, rows): (Scope, Condition),
     caller: &AuthContext,
 ) -> Result<R::Model, ArcError> {
-    match find::<R, _>(db, id.clone(), rows).await {
+    match find_locked::<R, _>(db, id.clone(), rows).await {
         Err(e) if e.code() == crate::error::ErrorCode::NotFound => {
             let read = match within {
                 Scope::Live => Operation::Get,

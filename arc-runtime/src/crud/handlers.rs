@@ -17,7 +17,7 @@ use crate::app::ArcState;
 use crate::auth::Caller;
 use crate::error::ArcError;
 use crate::extract::{JsonObject, PathParam};
-use crate::hooks::Hooks;
+use crate::hooks::{Actions, Hooks};
 use crate::plugins::etag::Audience;
 use crate::resource::Resource;
 
@@ -172,6 +172,17 @@ pub(crate) async fn list_deleted<R: Resource>(
             .await
             .map(|c| c.map(Listing::retype)),
     )
+}
+
+/// `POST /{path}/{id}/action` (actions)
+pub(crate) async fn act<R: Actions>(
+    State(st): State<ArcState>,
+    caller: Caller,
+    PathParam(id): PathParam,
+    JsonObject(body): JsonObject,
+) -> Reply<One<R>> {
+    let acted = ops::act::<R>(&st, &caller, &id, &body).await;
+    Reply::new::<R>(&caller, Action::Act, acted)
 }
 
 /// `POST /{path}/{id}/restore` (soft_delete)

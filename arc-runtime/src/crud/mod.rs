@@ -4,7 +4,7 @@
 //! holds the operations (list, get, create, update, delete and the preset routes) as plain
 //! async functions over [`crate::Resource`]; [`handlers`] adapts them to axum; [`body`]
 //! decodes request bodies; [`response`] writes the contract's envelopes; [`routes`] is the
-//! route table of a resource.
+//! route table of a resource; `states` holds the declared states' transitions.
 
 mod access;
 pub(crate) mod body;
@@ -13,6 +13,7 @@ pub(crate) mod ops;
 pub(crate) mod record;
 pub(crate) mod response;
 pub(crate) mod routes;
+mod states;
 
 pub use routes::RouteInfo;
 pub(crate) use routes::routes;

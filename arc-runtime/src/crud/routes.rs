@@ -20,7 +20,7 @@ use crate::action::{self, Action};
 use crate::app::ArcState;
 use crate::auth::Caller;
 use crate::extract::{JsonObject, PathParam};
-use crate::hooks::Hooks;
+use crate::hooks::Actions;
 use crate::plugins::idempotency;
 use crate::resource::ResourceMeta;
 
@@ -132,7 +132,7 @@ impl Endpoint {
 /// The handler of `route` for the resource `R`; `None` for a route `R` does not serve. Each
 /// arm asks [`serves`] in a constant, so a resource's build instantiates the handlers of the
 /// routes it serves and no others.
-fn endpoint<R: Hooks>(route: &RouteInfo) -> Option<Endpoint> {
+fn endpoint<R: Actions>(route: &RouteInfo) -> Option<Endpoint> {
     let m = &route.method;
     // `action`'s handler, with the extractors it takes after `State` and `Caller`, when `R`
     // serves it; its future boxed (see [`Boxed`]).
@@ -168,6 +168,7 @@ fn endpoint<R: Hooks>(route: &RouteInfo) -> Option<Endpoint> {
         Action::BulkCreate => route!(BulkCreate, h::bulk_create::<R>, body: JsonObject),
         Action::BulkUpdate => route!(BulkUpdate, h::bulk_update::<R>, body: JsonObject),
         Action::BulkDelete => route!(BulkDelete, h::bulk_delete::<R>, body: JsonObject),
+        Action::Act => route!(Act, h::act::<R>, id: PathParam, body: JsonObject),
     }
 }
 
@@ -193,7 +194,7 @@ fn with_idempotency(
 
 /// What `route` of `R` answers on success, from its handler's type; `None` for a route `R`
 /// does not serve (never one of [`routes`]).
-pub(crate) fn answer<R: Hooks>(
+pub(crate) fn answer<R: Actions>(
     route: &RouteInfo,
     generator: &mut SchemaGenerator,
 ) -> Option<Answer> {
@@ -204,7 +205,7 @@ pub(crate) fn answer<R: Hooks>(
 /// those that
 /// read a body (the writes) take at most `body_limit` bytes of it. The reads cross no body
 /// limit layer at all: they read none.
-pub(crate) fn router<R: Hooks>(body_limit: usize) -> Router<ArcState> {
+pub(crate) fn router<R: Actions>(body_limit: usize) -> Router<ArcState> {
     mount(R::META, endpoint::<R>, body_limit)
 }
 
@@ -246,9 +247,9 @@ mod tests {
     use crate::fuzz::Thing;
     use arc_runtime::prelude::*;
 
-    /// A resource with every preset that adds routes.
-    #[resource(presets(soft_delete, slug_lookup, tree, bulk))]
-    #[permissions(default = public)]
+    /// A resource with every preset that adds routes, and an action.
+    #[resource(presets(soft_delete, slug_lookup, tree, bulk), actions(touch))]
+    #[permissions(default = public, touch = public)]
     #[allow(dead_code, reason = "a fixture: its route table is read, not its rows")]
     pub(crate) struct Node {
         #[field(id)]
@@ -259,8 +260,21 @@ mod tests {
         pub deleted_at: Option<DateTime<Utc>>,
     }
 
+    impl Actions for Node {
+        type Action = NodeAction;
+
+        async fn act(
+            _: &WriteContext<'_>,
+            _: &node_entity::Model,
+            _: NodeAction,
+            _: &mut node_entity::ActiveModel,
+        ) -> Result<(), ArcError> {
+            Ok(())
+        }
+    }
+
     /// The actions `R` has a handler for.
-    fn handled<R: Hooks>() -> Vec<Action> {
+    fn handled<R: Actions>() -> Vec<Action> {
         Action::ALL
             .into_iter()
             .filter(|&action| {

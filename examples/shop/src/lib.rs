@@ -68,7 +68,7 @@ fn resources(db: DatabaseConnection, events: Events) -> App {
         .resource::<Category>()
         .resource::<Product>()
         .resource::<Order>()
-        .events(events)
+        .events(events.define::<OrderCancelled>())
         .on("order.created", |event| async move {
             tracing::info!(
                 order = event.meta.resource_id.as_deref().unwrap_or(""),

@@ -120,8 +120,11 @@ pub enum OrderStatus {
 /// An order of one product; its total is computed by the server.
 ///
 /// Admins see and update their organization's orders; anyone else sees only their own.
-/// Orders are never deleted (cancel them instead). Every write of one is in the audit trail
-/// (`GET /_audit`). A client that may retry sends an `idempotency-key`: one order per key.
+/// Orders are never deleted: their customer (or an admin) cancels a pending one with
+/// `POST /orders/{id}/action` `{"action": "cancel", "reason": ".."}`. Its status moves
+/// `pending -> paid -> shipped`, or `pending -> cancelled`, and no other way. Every write of
+/// one is in the audit trail (`GET /_audit`). A client that may retry sends an
+/// `idempotency-key`: one order per key.
 #[resource(
     hooks,
     idempotency,
@@ -130,7 +133,8 @@ pub enum OrderStatus {
         owned_by_user(field = "customer_id", bypass("admin")),
         audited
     ),
-    query(filter = [status, product_id, total, created_at], sort = [total, created_at])
+    query(filter = [status, product_id, total, created_at], sort = [total, created_at]),
+    actions(cancel(reason: String))
 )]
 #[permissions(
     list = org_member,
@@ -138,6 +142,7 @@ pub enum OrderStatus {
     create = org_member,
     update = roles("admin"),
     delete = deny,
+    cancel = org_member,
 )]
 pub struct Order {
     #[field(id)]
@@ -155,7 +160,11 @@ pub struct Order {
     #[field(system)]
     pub total: i64,
     /// Where the order is; set by admins only (a member's order starts `pending`).
-    #[field(default, writable_by("admin"))]
+    #[field(
+        default,
+        writable_by("admin"),
+        states(pending -> paid -> shipped, pending -> cancelled)
+    )]
     pub status: OrderStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -240,6 +249,55 @@ impl Hooks for Order {
             || row.quantity.is_set() && set_value(&row.quantity) != Some(current.quantity)
         {
             price_order(ctx, row).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Published when an order is cancelled, with the customer's reason.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct OrderCancelled {
+    /// The order.
+    pub order_id: Uuid,
+    /// Why, in the words of whoever cancelled it.
+    pub reason: String,
+}
+
+impl arc_runtime::DomainEvent for OrderCancelled {
+    const NAME: &'static str = "order.cancelled";
+}
+
+/// The longest reason a cancellation keeps.
+const MAX_REASON: usize = 500;
+
+impl Actions for Order {
+    type Action = OrderAction;
+
+    /// `cancel`: the order becomes `cancelled` (its states allow it from `pending` only: any
+    /// other is a 409), and `order.cancelled` carries the reason.
+    async fn act(
+        ctx: &WriteContext<'_>,
+        current: &order_entity::Model,
+        action: OrderAction,
+        row: &mut order_entity::ActiveModel,
+    ) -> Result<(), ArcError> {
+        match action {
+            OrderAction::Cancel { reason } => {
+                let reason = reason.trim();
+                if reason.is_empty() || reason.chars().count() > MAX_REASON {
+                    return Err(ArcError::validation(vec![arc_runtime::FieldError {
+                        field: "reason".into(),
+                        message: format!("says why, in 1 to {MAX_REASON} characters"),
+                        keyword: "minLength",
+                    }]));
+                }
+                row.status = ActiveValue::Set(OrderStatus::Cancelled.as_str().to_owned());
+                ctx.publish(&OrderCancelled {
+                    order_id: current.id,
+                    reason: reason.to_owned(),
+                })
+                .await?;
+            }
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ use crate::crud::body::{self, Mode};
 use crate::crud::response::{
     BulkCreated, BulkDeleted, BulkUpdated, DeleteCount, Rows, Success, UpdateCounts,
 };
+use crate::crud::states;
 use crate::error::{ArcError, FieldError};
 use crate::events::Change;
 use crate::hooks::{Hooks, WriteContext};
@@ -194,7 +195,10 @@ pub(crate) async fn bulk_update<R: Hooks>(
     check_writable::<R>(data, caller)?;
     let values = decode_or_reject::<R>(caller, data, Mode::Patch)?;
     let txn = written::begin::<R>(state).await?;
-    let (matched, modified, after) = if R::DECLARED {
+    // Row by row through the hooks, and wherever a field with declared states is written
+    // (each row's move is its own).
+    let row_by_row = R::DECLARED || states::touched(R::META.fields, values.iter().map(|v| v.0));
+    let (matched, modified, after) = if row_by_row {
         let rows = bulk_rows::<R>(&txn, cond).await?;
         let ctx = WriteContext::new(state, &txn, caller);
         let mut updated = Vec::with_capacity(rows.len());
@@ -203,6 +207,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
             set_values::<R>(&mut row, values.clone())?;
             fill_auto::<R>(&mut row, Mode::Patch)?;
             R::before_update(&ctx, current, &mut row).await?;
+            states::check::<R>(current, &row)?;
             let model = row.update(&*txn).await?;
             R::after_update(&ctx, current, &model).await?;
             updated.push(model);

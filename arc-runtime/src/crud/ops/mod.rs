@@ -1,5 +1,5 @@
 //! The CRUD operations and preset routes, generic over the resource: `read` (list, get,
-//! tree), `write` (create, update, delete, restore) and `bulk`. Which rows each may touch
+//! tree), `write` (create, update, delete, restore), `bulk` and `act` (the actions). Which rows each may touch
 //! is `crud::access`'s; writes run in one transaction with the resource's hooks.
 
 use sea_orm::{ActiveModelTrait, ModelTrait, Value};
@@ -12,12 +12,14 @@ use crate::error::ArcError;
 use crate::resource::{Auto, FieldSet, Resource, ResourceMeta, Shape};
 use crate::value;
 
+mod act;
 mod bulk;
 mod read;
 mod write;
 mod written;
 
 pub(crate) use super::access::Scope;
+pub(crate) use act::act;
 pub(crate) use bulk::{bulk_create, bulk_delete, bulk_update};
 pub(crate) use read::{children, fetch, get, get_by_slug, list, list_statements, listing, tree};
 pub(crate) use write::{create, delete, restore, update};

@@ -15,6 +15,7 @@ use crate::crud::access::{
 };
 use crate::crud::body::{Mode, Values};
 use crate::crud::response::{Created, Deleted, DeletedRow, One, Success};
+use crate::crud::states;
 use crate::error::ArcError;
 use crate::events::Change;
 use crate::hooks::{Hooks, WriteContext};
@@ -83,8 +84,27 @@ pub(crate) async fn update<R: Hooks>(
     if changes {
         fill_auto::<R>(&mut row, Mode::Patch)?;
     }
+    let model = store_update::<R>(state, txn, caller, current, row).await?;
+    Ok(One::of(
+        &model,
+        shape(R::META, caller),
+        Some("Updated successfully"),
+    ))
+}
+
+/// The rest of a write that changes `current` into `row` in `txn` (an update, an action):
+/// the `before_update` hook, the declared states' check, the `UPDATE` when anything changed,
+/// `after_update`, the write's events and audit entries, and the commit. The row after.
+pub(super) async fn store_update<R: Hooks>(
+    state: &ArcState,
+    txn: crate::db::Txn,
+    caller: &AuthContext,
+    current: R::Model,
+    mut row: R::ActiveModel,
+) -> Result<R::Model, ArcError> {
     let ctx = WriteContext::new(state, &txn, caller);
     R::before_update(&ctx, &current, &mut row).await?;
+    states::check::<R>(&current, &row)?;
     let changed = row.is_changed();
     let model = if changed {
         row.update(&*txn).await?
@@ -100,11 +120,7 @@ pub(crate) async fn update<R: Hooks>(
         AfterCommit::default()
     };
     written::commit(state, R::META, txn, after).await?;
-    Ok(One::of(
-        &model,
-        shape(R::META, caller),
-        Some("Updated successfully"),
-    ))
+    Ok(model)
 }
 
 /// Deletes `current`: soft (its `deleted_at` set) when the resource has `soft_delete`, for good

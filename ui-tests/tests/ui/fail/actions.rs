@@ -1,0 +1,24 @@
+use arc_runtime::prelude::*;
+
+#[resource(actions(
+    cancel(reason: String),
+    cancel,
+    update,
+    approve(action: String, note: String, note: i32),
+    ship
+))]
+#[permissions(default = authenticated, cancle = authenticated, ship = roles("admin"))]
+pub struct Order {
+    #[field(id)]
+    pub id: Uuid,
+    pub note: String,
+}
+
+#[resource(actions())]
+#[permissions(default = authenticated)]
+pub struct Empty {
+    #[field(id)]
+    pub id: Uuid,
+}
+
+fn main() {}
