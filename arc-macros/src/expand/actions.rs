@@ -23,8 +23,8 @@ pub(super) fn body(model: &Resource, vis: &Visibility) -> TokenStream {
         let name = action.name();
         let variant = format_ident!("{}", to_pascal(&name), span = action.ident.span());
         let fields = action.params.iter().map(|p| {
-            let (field, ty) = (&p.ident, &p.ty);
-            quote!(#field: #ty)
+            let (docs, field, ty) = (&p.docs, &p.ident, &p.ty);
+            quote!(#(#docs)* #field: #ty)
         });
         let doc = format!(" `{{\"action\": \"{name}\", ..}}`");
         quote! {
@@ -39,7 +39,7 @@ pub(super) fn body(model: &Resource, vis: &Visibility) -> TokenStream {
     );
     quote! {
         #[doc = #doc]
-        #[derive(Debug, Clone, ::arc_runtime::__private_0_1::serde::Deserialize, ::arc_runtime::__private_0_1::schemars::JsonSchema)]
+        #[derive(Debug, ::arc_runtime::__private_0_1::serde::Deserialize, ::arc_runtime::__private_0_1::schemars::JsonSchema)]
         #[serde(crate = "::arc_runtime::__private_0_1::serde", tag = "action", deny_unknown_fields)]
         #[schemars(crate = "::arc_runtime::__private_0_1::schemars")]
         #vis enum #body {
@@ -64,7 +64,7 @@ pub(super) fn impls(model: &Resource) -> TokenStream {
                     _: &#module::Model,
                     action: __p::NoActions,
                     _: &mut #module::ActiveModel,
-                ) -> ::core::future::Ready<Result<(), __p::ArcError>> {
+                ) -> ::core::future::Ready<::core::result::Result<(), __p::ArcError>> {
                     match action {}
                 }
             }

@@ -219,10 +219,10 @@ fn state_checks(f: &Field) -> TokenStream {
         return quote!();
     };
     let checks = f.states.named.iter().map(|state| {
-        let name = state.to_string();
+        let name = crate::model::states::name(state);
         let message = format!("`{name}` is not a value of the field's enum");
         quote_spanned! {state.span()=>
-            const _: () = assert!(
+            const _: () = ::core::assert!(
                 __p::is_variant(<#ty as __p::TextEnum>::VARIANTS, #name),
                 #message
             );

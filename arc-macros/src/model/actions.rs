@@ -26,18 +26,29 @@ impl ActionDecl {
     }
 }
 
-/// `reason: String`
+/// `/// Why. reason: String`
 #[derive(Debug, Clone)]
 pub(crate) struct Param {
+    /// Its `///` comments: the field's description in the document.
+    pub docs: Vec<syn::Attribute>,
     pub ident: Ident,
     pub ty: syn::Type,
 }
 
+impl Param {
+    /// Its name in the body: the identifier, without `r#`.
+    fn name(&self) -> String {
+        self.ident.to_string().trim_start_matches("r#").to_owned()
+    }
+}
+
 impl Parse for Param {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let ident = input.parse()?;
+        let docs = input.call(syn::Attribute::parse_outer)?;
+        let ident = input.call(syn::ext::IdentExt::parse_any)?;
         input.parse::<Token![:]>()?;
         Ok(Param {
+            docs,
             ident,
             ty: input.parse()?,
         })
@@ -104,6 +115,15 @@ pub(super) fn declared(cx: &Ctxt, given: Option<&ActionsArgs>) -> Vec<ActionDecl
     let mut seen: Vec<String> = Vec::new();
     for decl in &given.decls {
         let name = decl.name();
+        if !is_snake_case(&name) {
+            cx.error_spanned_by(
+                &decl.ident,
+                format!(
+                    "an action's name is snake_case (`a-z`, digits, single `_` between words): \
+                     `{name}` is not"
+                ),
+            );
+        }
         if seen.contains(&name) {
             cx.error_spanned_by(&decl.ident, format!("action `{name}` is declared twice"));
         }
@@ -118,7 +138,10 @@ pub(super) fn declared(cx: &Ctxt, given: Option<&ActionsArgs>) -> Vec<ActionDecl
         seen.push(name);
         let mut fields: Vec<String> = Vec::new();
         for param in &decl.params {
-            let field = param.ident.to_string();
+            if let Some(other) = param.docs.iter().find(|a| !a.path().is_ident("doc")) {
+                cx.error_spanned_by(other, "an action's field takes `///` comments only");
+            }
+            let field = param.name();
             if field == "action" {
                 cx.error_spanned_by(
                     &param.ident,
@@ -131,4 +154,28 @@ pub(super) fn declared(cx: &Ctxt, given: Option<&ActionsArgs>) -> Vec<ActionDecl
         }
     }
     given.decls.clone()
+}
+
+/// `cancel`, `mark_paid`, `step2`: lowercase words joined by single underscores, so each
+/// name has its own variant (`MarkPaid`) and reads the same in the body and the rules.
+fn is_snake_case(name: &str) -> bool {
+    name.split('_').all(|word| {
+        !word.is_empty()
+            && word
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    }) && name.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn action_names_are_snake_case() {
+        for good in ["cancel", "mark_paid", "step2", "a_b_c"] {
+            assert!(super::is_snake_case(good), "{good}");
+        }
+        for bad in ["_", "_x", "x_", "a__b", "markPaid", "Cancel", "2fa", ""] {
+            assert!(!super::is_snake_case(bad), "{bad}");
+        }
+    }
 }

@@ -216,7 +216,7 @@ impl PermissionsAst {
         };
         let mut entries: Vec<Entry> = Vec::new();
         for RawEntry { op, rule: raw } in raw {
-            let name = op.to_string();
+            let name = op.to_string().trim_start_matches("r#").to_owned();
             let key = Operation::from_name(&name);
             let action = actions.contains(&name).then(|| name.clone());
             if key.is_none() && action.is_none() && name != DEFAULT_KEY {

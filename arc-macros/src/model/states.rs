@@ -52,6 +52,11 @@ impl FromMeta for StatesArgs {
     }
 }
 
+/// A state's name as stored: the identifier, without `r#`.
+pub(crate) fn name(state: &Ident) -> String {
+    state.to_string().trim_start_matches("r#").to_owned()
+}
+
 /// The checked transitions, `(from, to)` as the states are stored, with the ident of each
 /// state where it is first named (for the expansion's checks against the field's type).
 #[derive(Debug, Default)]
@@ -65,7 +70,6 @@ pub(crate) struct States {
 /// start) is reached by some transition.
 pub(super) fn declared(cx: &Ctxt, args: &StatesArgs) -> States {
     let mut states = States::default();
-    let name = |i: &Ident| i.to_string().trim_start_matches("r#").to_owned();
     if args.chains.is_empty() {
         cx.error_at(
             args.span,
@@ -105,8 +109,9 @@ pub(super) fn declared(cx: &Ctxt, args: &StatesArgs) -> States {
             cx.error_spanned_by(
                 ident,
                 format!(
-                    "no transition reaches `{state}`: rows start in the first state named \
-                     (`{first}`), and every other needs a transition to it"
+                    "no transition reaches `{state}`: every state but the first named \
+                     (`{first}`, where a row starts unless its writer gives it another) needs a \
+                     transition to it"
                 ),
             );
         }

@@ -153,7 +153,7 @@ const _: () = {
             _: &category_entity::Model,
             action: __p::NoActions,
             _: &mut category_entity::ActiveModel,
-        ) -> ::core::future::Ready<Result<(), __p::ArcError>> {
+        ) -> ::core::future::Ready<::core::result::Result<(), __p::ArcError>> {
             match action {}
         }
     }

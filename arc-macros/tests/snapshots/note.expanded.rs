@@ -213,7 +213,7 @@ const _: () = {
             _: &note_entity::Model,
             action: __p::NoActions,
             _: &mut note_entity::ActiveModel,
-        ) -> ::core::future::Ready<Result<(), __p::ArcError>> {
+        ) -> ::core::future::Ready<::core::result::Result<(), __p::ArcError>> {
             match action {}
         }
     }

@@ -16,7 +16,8 @@ pub struct Order {
     pub quantity: i32,
     /// `price × quantity`, computed on every write.
     pub total: i64,
-    /// Where the order is; set by admins only (a member's order starts `pending`).
+    /// Where the order is: written by admins only (a member's order starts `pending`), along
+    /// its declared transitions; its customer may also cancel it while `pending`.
     pub status: OrderStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -41,7 +42,8 @@ pub mod order_entity {
         /// `price × quantity`, computed on every write.
         #[sea_orm(indexed)]
         pub total: i64,
-        /// Where the order is; set by admins only (a member's order starts `pending`).
+        /// Where the order is: written by admins only (a member's order starts `pending`), along
+        /// its declared transitions; its customer may also cancel it while `pending`.
         #[sea_orm(indexed)]
         pub status: ::std::string::String,
         #[sea_orm(indexed)]
@@ -63,7 +65,8 @@ pub mod order_entity {
 pub struct OrderCreate {
     pub product_id: Uuid,
     pub quantity: i32,
-    /// Where the order is; set by admins only (a member's order starts `pending`).
+    /// Where the order is: written by admins only (a member's order starts `pending`), along
+    /// its declared transitions; its customer may also cancel it while `pending`.
     pub status: OrderStatus,
 }
 /// The body of `PATCH /orders/{id}`: absent fields stay as they are, `Some(None)` (JSON `null`) clears a nullable one; `null` for any other field is refused.
@@ -74,14 +77,14 @@ pub struct OrderPatch {
     pub product_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i32>,
-    /// Where the order is; set by admins only (a member's order starts `pending`).
+    /// Where the order is: written by admins only (a member's order starts `pending`), along
+    /// its declared transitions; its customer may also cancel it while `pending`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<OrderStatus>,
 }
 /// The body of `POST /orders/{id}/action`: one of the actions of [`Order`], by name.
 #[derive(
     Debug,
-    Clone,
     ::arc_runtime::__private_0_1::serde::Deserialize,
     ::arc_runtime::__private_0_1::schemars::JsonSchema
 )]
@@ -94,7 +97,10 @@ pub struct OrderPatch {
 pub enum OrderAction {
     /// `{"action": "cancel", ..}`
     #[serde(rename = "cancel")]
-    Cancel { reason: String },
+    Cancel {
+        /// Why (1 to 500 characters).
+        reason: String,
+    },
 }
 const _: () = {
     use ::arc_runtime::__private_0_1 as __p;
@@ -143,7 +149,7 @@ const _: () = {
                     .filterable()
                     .writable_by(&["admin"])
                     .doc(
-                        "Where the order is; set by admins only (a member's order starts `pending`).",
+                        "Where the order is: written by admins only (a member's order starts `pending`), along\nits declared transitions; its customer may also cancel it while `pending`.",
                     )
                     .states(
                         &[
@@ -203,19 +209,19 @@ const _: () = {
             COLUMNS[index]
         }
     }
-    const _: () = assert!(
+    const _: () = ::core::assert!(
         __p::is_variant(< OrderStatus as __p::TextEnum > ::VARIANTS, "pending"),
         "`pending` is not a value of the field's enum"
     );
-    const _: () = assert!(
+    const _: () = ::core::assert!(
         __p::is_variant(< OrderStatus as __p::TextEnum > ::VARIANTS, "paid"),
         "`paid` is not a value of the field's enum"
     );
-    const _: () = assert!(
+    const _: () = ::core::assert!(
         __p::is_variant(< OrderStatus as __p::TextEnum > ::VARIANTS, "shipped"),
         "`shipped` is not a value of the field's enum"
     );
-    const _: () = assert!(
+    const _: () = ::core::assert!(
         __p::is_variant(< OrderStatus as __p::TextEnum > ::VARIANTS, "cancelled"),
         "`cancelled` is not a value of the field's enum"
     );

@@ -261,7 +261,7 @@ const _: () = {
             _: &product_entity::Model,
             action: __p::NoActions,
             _: &mut product_entity::ActiveModel,
-        ) -> ::core::future::Ready<Result<(), __p::ArcError>> {
+        ) -> ::core::future::Ready<::core::result::Result<(), __p::ArcError>> {
             match action {}
         }
     }

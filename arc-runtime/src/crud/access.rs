@@ -243,24 +243,29 @@ pub(super) async fn find<R: Resource, C: ConnectionTrait>(
     id: Value,
     within: Condition,
 ) -> Result<R::Model, ArcError> {
-    R::Entity::find()
-        .filter(within)
-        .filter(R::column(R::META.id).eq(id))
+    by_id::<R>(id, within)
         .one(db)
         .await?
         .ok_or_else(|| not_found(R::META))
 }
 
-/// [`find`], the row locked until the transaction ends (`FOR UPDATE` on PostgreSQL; SQLite
-/// has one writer, whose transaction already holds the database).
+/// The select of one row by id, within `within`.
+fn by_id<R: Resource>(id: Value, within: Condition) -> sea_orm::Select<R::Entity> {
+    R::Entity::find()
+        .filter(within)
+        .filter(R::column(R::META.id).eq(id))
+}
+
+/// [`find`], the row locked until the transaction ends: `FOR UPDATE` on PostgreSQL. SQLite
+/// locks no rows: this process's writes take turns in the writer, and another process's
+/// write between this read and this transaction's write makes the latter fail
+/// (`SQLITE_BUSY_SNAPSHOT`) rather than be lost.
 async fn find_locked<R: Resource, C: ConnectionTrait>(
     db: &C,
     id: Value,
     within: Condition,
 ) -> Result<R::Model, ArcError> {
-    R::Entity::find()
-        .filter(within)
-        .filter(R::column(R::META.id).eq(id))
+    by_id::<R>(id, within)
         .lock_exclusive()
         .one(db)
         .await?

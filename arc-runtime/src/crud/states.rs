@@ -1,13 +1,16 @@
 //! Declared states: a field with `#[field(states(pending -> paid, ..))]` changes only along
 //! the transitions it declares. Every write that changes a row (update, replace, bulk update,
 //! an action) asks [`check`] before it stores the row; a move not declared is a 409
-//! `INVALID_TRANSITION` naming the field, both states and the moves allowed from the first.
+//! `INVALID_TRANSITION` naming the field, both states and the moves allowed from the first,
+//! to a caller who may see the field (to anyone else it names nothing). A create is no move:
+//! a row starts in whichever state its writer may give it (`writable_by` says who).
 
 use sea_orm::{ActiveModelTrait, ActiveValue, ModelTrait, Value};
 use serde_json::json;
 
+use crate::auth::AuthContext;
 use crate::error::{ArcError, ErrorCode};
-use crate::resource::{FieldMeta, Resource};
+use crate::resource::{FieldMeta, Resource, Shape};
 
 /// Whether any field of `fields` with declared states is among the written `indexes`.
 pub(crate) fn touched(fields: &[FieldMeta], mut indexes: impl Iterator<Item = usize>) -> bool {
@@ -16,8 +19,12 @@ pub(crate) fn touched(fields: &[FieldMeta], mut indexes: impl Iterator<Item = us
 
 /// Refuses `row`, the pending write of `current`, when it moves a field with declared states
 /// along a transition that is not declared. Writing the state a row is in is no move.
-pub(crate) fn check<R: Resource>(current: &R::Model, row: &R::ActiveModel) -> Result<(), ArcError> {
-    moves::<R>(current, row, false)
+pub(crate) fn check<R: Resource>(
+    current: &R::Model,
+    row: &R::ActiveModel,
+    caller: &AuthContext,
+) -> Result<(), ArcError> {
+    moves::<R>(current, row, caller, false)
 }
 
 /// [`check`] for an action: a state it sets is a move it asks for, so setting the state
@@ -25,13 +32,15 @@ pub(crate) fn check<R: Resource>(current: &R::Model, row: &R::ActiveModel) -> Re
 pub(crate) fn check_acted<R: Resource>(
     current: &R::Model,
     row: &R::ActiveModel,
+    caller: &AuthContext,
 ) -> Result<(), ArcError> {
-    moves::<R>(current, row, true)
+    moves::<R>(current, row, caller, true)
 }
 
 fn moves<R: Resource>(
     current: &R::Model,
     row: &R::ActiveModel,
+    caller: &AuthContext,
     acted: bool,
 ) -> Result<(), ArcError> {
     for (i, field) in R::META.fields.iter().enumerate() {
@@ -50,6 +59,13 @@ fn moves<R: Resource>(
         }
         let (from, to) = (text(&from), text(&to));
         if !field.states.iter().any(|&(f, t)| f == from && t == to) {
+            let shape = Shape::for_caller(R::META, caller);
+            if !shape.fields.contains(i) || shape.redact.contains(i) {
+                return Err(ArcError::new(
+                    ErrorCode::InvalidTransition,
+                    "The row's state does not allow this change",
+                ));
+            }
             return Err(refused(field, from, to));
         }
     }

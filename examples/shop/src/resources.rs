@@ -134,7 +134,10 @@ pub enum OrderStatus {
         audited
     ),
     query(filter = [status, product_id, total, created_at], sort = [total, created_at]),
-    actions(cancel(reason: String))
+    actions(cancel(
+        /// Why (1 to 500 characters).
+        reason: String
+    ))
 )]
 #[permissions(
     list = org_member,
@@ -159,7 +162,8 @@ pub struct Order {
     /// `price × quantity`, computed on every write.
     #[field(system)]
     pub total: i64,
-    /// Where the order is; set by admins only (a member's order starts `pending`).
+    /// Where the order is: written by admins only (a member's order starts `pending`), along
+    /// its declared transitions; its customer may also cancel it while `pending`.
     #[field(
         default,
         writable_by("admin"),
@@ -284,11 +288,16 @@ impl Actions for Order {
         match action {
             OrderAction::Cancel { reason } => {
                 let reason = reason.trim();
-                if reason.is_empty() || reason.chars().count() > MAX_REASON {
+                let keyword = match reason.chars().count() {
+                    0 => Some("minLength"),
+                    n if n > MAX_REASON => Some("maxLength"),
+                    _ => None,
+                };
+                if let Some(keyword) = keyword {
                     return Err(ArcError::validation(vec![arc_runtime::FieldError {
                         field: "reason".into(),
                         message: format!("says why, in 1 to {MAX_REASON} characters"),
-                        keyword: "minLength",
+                        keyword,
                     }]));
                 }
                 row.status = ActiveValue::Set(OrderStatus::Cancelled.as_str().to_owned());

@@ -31,7 +31,7 @@ pub(crate) async fn act<R: Actions>(
     let rows = decide_by(R::META, &rule, caller)?.rows(scope(R::META, Scope::Live));
     let id = parse_id(R::META, id)?;
     let action = decode::<R::Action>(body)?;
-    let txn = written::begin::<R>(state).await?;
+    let txn = written::begin_action(state).await?;
     let current = find_for_write::<R, _>(&*txn, id, (Scope::Live, rows), caller).await?;
     let mut row = current.clone().into_active_model();
     R::act(
@@ -41,7 +41,7 @@ pub(crate) async fn act<R: Actions>(
         &mut row,
     )
     .await?;
-    states::check_acted::<R>(&current, &row)?;
+    states::check_acted::<R>(&current, &row, caller)?;
     if sea_orm::ActiveModelTrait::is_changed(&row) {
         fill_auto::<R>(&mut row, Mode::Patch)?;
     }
@@ -100,11 +100,18 @@ fn rule_of(
     }]))
 }
 
-/// The action `body` asks for, with its fields; a field missing, of the wrong type or not
-/// the action's is a 400 naming it.
+/// The most characters of serde's message a 400 repeats (it may quote the value sent).
+const MAX_MESSAGE: usize = 200;
+
+/// The action `body` asks for, with its fields; a field missing or not the action's is a 400
+/// naming it, a value of the wrong type one saying what was expected.
 fn decode<A: ActionBody>(body: &Map<String, Json>) -> Result<A, ArcError> {
     serde_json::from_value(Json::Object(body.clone())).map_err(|e| {
-        let message = e.to_string();
+        let mut message = e.to_string();
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE) {
+            message.truncate(cut);
+            message.push('…');
+        }
         let (field, keyword) = if let Some(rest) = message.strip_prefix("missing field `") {
             (rest.split('`').next().unwrap_or_default(), "required")
         } else if let Some(rest) = message.strip_prefix("unknown field `") {

@@ -181,7 +181,8 @@ fn aligned<R: Resource>(before: &[R::Model], after: Vec<R::Model>) -> Vec<R::Mod
 
 /// `PATCH /products/bulk` `{"filter":{..},"data":{..}}` → `{matchedCount, modifiedCount}`,
 /// in one transaction. A resource with hooks updates row by row through `before_update` and
-/// `after_update` (an error from any of them rolls the whole write back); any other runs a
+/// `after_update` (an error from any of them rolls the whole write back), and so does a
+/// write of a field with declared states (each row's move is checked); any other runs a
 /// single `UPDATE`, after reading (and locking) the rows it changes when the resource is
 /// `audited` (their entries need the values before).
 pub(crate) async fn bulk_update<R: Hooks>(
@@ -207,7 +208,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
             set_values::<R>(&mut row, values.clone())?;
             fill_auto::<R>(&mut row, Mode::Patch)?;
             R::before_update(&ctx, current, &mut row).await?;
-            states::check::<R>(current, &row)?;
+            states::check::<R>(current, &row, caller)?;
             let model = row.update(&*txn).await?;
             R::after_update(&ctx, current, &model).await?;
             updated.push(model);

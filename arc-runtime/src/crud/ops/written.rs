@@ -30,6 +30,12 @@ pub(super) async fn begin<R: Hooks>(state: &ArcState) -> Result<Txn, ArcError> {
     Ok(state.writer().begin(!R::DECLARED).await?)
 }
 
+/// The transaction of an action: never `BEGIN IMMEDIATE`, as the action runs the app's code
+/// (see [`Writer::begin`]).
+pub(super) async fn begin_action(state: &ArcState) -> Result<Txn, ArcError> {
+    Ok(state.writer().begin(false).await?)
+}
+
 /// A write of `R` that is one statement and nothing else, run without a transaction of its
 /// own: a create through [`Writer::insert`] (on a SQLite file, in a batch of the committer's),
 /// another statement in autocommit on [`Writer::conn`]. Made by

@@ -5,9 +5,17 @@ use arc_runtime::prelude::*;
     cancel,
     update,
     approve(action: String, note: String, note: i32),
-    ship
+    ship,
+    markPaid,
+    refund(r#action: i64, #[serde(default)] amount: i64)
 ))]
-#[permissions(default = authenticated, cancle = authenticated, ship = roles("admin"))]
+#[permissions(
+    default = authenticated,
+    cancle = authenticated,
+    ship = roles("admin"),
+    markPaid = authenticated,
+    refund = authenticated
+)]
 pub struct Order {
     #[field(id)]
     pub id: Uuid,
