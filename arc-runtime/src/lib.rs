@@ -188,7 +188,9 @@ pub mod __private_0_1 {
     pub use crate::hooks::{ActionBody, Actions, Hooks, NoActions, WriteContext};
     pub use crate::permissions::{Permissions, Rule};
     pub use crate::plugins::idempotency::Idempotent;
-    pub use crate::resource::{Auto, FieldMeta, FieldType, Presets, Resource, ResourceMeta};
+    pub use crate::resource::{
+        Auto, FieldMeta, FieldType, Presets, Resource, ResourceMeta, meta_of,
+    };
     pub use core::time::Duration;
     pub use {chrono, rust_decimal, schemars, sea_orm, serde, serde_json, uuid};
 }

@@ -36,6 +36,18 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// Whether `self` and `other` hold the same values (two enums always do: they are text),
+    /// at compile time: `#[field(references = ..)]` checks with it that a reference holds
+    /// what the referenced resource's id does.
+    pub const fn same_kind(self, other: FieldType) -> bool {
+        matches!(
+            (self, other),
+            (Self::Uuid, Self::Uuid)
+                | (Self::String | Self::Enum(_), Self::String | Self::Enum(_))
+                | (Self::I32 | Self::I64, Self::I32 | Self::I64)
+        )
+    }
+
     /// The name used in messages: "a string", "an integer", ...
     pub const fn describe(self) -> &'static str {
         match self {
@@ -173,6 +185,9 @@ pub struct FieldMeta {
     /// `#[field(states(..))]`: the transitions its value may make, `(from, to)`; a write
     /// that changes it along any other is a 409 `INVALID_TRANSITION` (empty: any change).
     pub states: &'static [(&'static str, &'static str)],
+    /// `#[field(references = Category)]`: the resource whose id it holds. A write naming a
+    /// row of it the caller cannot read (or none) is a 400 on the field.
+    pub references: Option<fn() -> &'static ResourceMeta>,
 }
 
 impl FieldMeta {
@@ -199,6 +214,7 @@ impl FieldMeta {
             redact_for: &[],
             doc: "",
             states: &[],
+            references: None,
         }
     }
 
@@ -315,6 +331,12 @@ impl FieldMeta {
     /// The allowed values.
     pub const fn one_of(mut self, values: &'static [&'static str]) -> Self {
         self.rules.one_of = values;
+        self
+    }
+
+    /// Holds the id of a row of the resource `target` gives ([`meta_of`]).
+    pub const fn references(mut self, target: fn() -> &'static ResourceMeta) -> Self {
+        self.references = Some(target);
         self
     }
 
@@ -657,4 +679,10 @@ pub(crate) fn column_order<R: Resource>() -> Option<String> {
             named.join(", ")
         )
     })
+}
+
+/// The field table of `R`, as a function: what `#[field(references = R)]` stores, so two
+/// resources may reference each other without their tables depending on each other.
+pub fn meta_of<R: Resource>() -> &'static ResourceMeta {
+    R::META
 }

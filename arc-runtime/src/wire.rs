@@ -112,6 +112,22 @@ fn field_schema(field: &FieldMeta, view: View) -> Value {
     if !field.doc.is_empty() && schema.is_object() {
         schema["description"] = field.doc.into();
     }
+    if let Some(target) = field.references
+        && schema.is_object()
+    {
+        // The resource whose id it holds (a body naming a row the caller cannot read is a
+        // 400), for clients and tools that follow references.
+        schema["x-arc-references"] = target().name.into();
+    }
+    if !field.states.is_empty() && schema.is_object() {
+        // The moves its value may make: any other is a 409 `INVALID_TRANSITION`.
+        let moves: Vec<String> = field
+            .states
+            .iter()
+            .map(|(f, t)| format!("{f} -> {t}"))
+            .collect();
+        schema["x-arc-transitions"] = moves.into();
+    }
     schema
 }
 

@@ -13,6 +13,7 @@ on_both!(
     orders_are_their_customers,
     orders_are_cancelled_by_their_customers,
     order_status_moves_only_as_declared,
+    references_name_rows_the_caller_can_read,
     tokens_and_org_selection,
 );
 
@@ -499,6 +500,74 @@ async fn order_status_moves_only_as_declared(app: &TestApp) {
     }
     let kept = as_(app, &s.ada, Method::GET, &order, None).await;
     assert_eq!(kept.body["data"]["status"], "shipped");
+}
+
+async fn references_name_rows_the_caller_can_read(app: &TestApp) {
+    let s = shop();
+    let categories = as_(app, ANONYMOUS, Method::GET, "/categories?limit=1", None).await;
+    let category = categories.body["docs"][0]["id"].clone();
+    let nowhere = json!("00000000-0000-4000-8000-000000000000");
+    let refused = |reply: &Reply, field: &str, message: &str| {
+        assert_error(reply, 400, "VALIDATION_ERROR");
+        let error = &reply.body["details"]["errors"][0];
+        assert_eq!(error["field"], field, "{}", reply.body);
+        assert_eq!(error["message"], message);
+        assert_eq!(error["keyword"], "exists");
+    };
+
+    // A product names a category that exists, or none.
+    let product =
+        |category: &Value| Some(json!({"name": "Ref", "price": 1, "category_id": category}));
+    let made = as_(app, &s.eve, Method::POST, "/products", product(&category)).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let uri = format!("/products/{}", made.body["data"]["id"].as_str().unwrap());
+    let lost = as_(app, &s.eve, Method::POST, "/products", product(&nowhere)).await;
+    refused(&lost, "category_id", "no such category");
+    let patch = Some(json!({"category_id": nowhere}));
+    refused(
+        &as_(app, &s.eve, Method::PATCH, &uri, patch).await,
+        "category_id",
+        "no such category",
+    );
+    let cleared = as_(
+        app,
+        &s.eve,
+        Method::PATCH,
+        &uri,
+        Some(json!({"category_id": null})),
+    )
+    .await;
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    assert_eq!(cleared.body["data"]["category_id"], Value::Null);
+    let bulk = Some(json!({"items": [
+        {"name": "B1", "price": 1, "category_id": category},
+        {"name": "B2", "price": 1, "category_id": nowhere},
+    ]}));
+    refused(
+        &as_(app, &s.ada, Method::POST, "/products/bulk", bulk).await,
+        "items[1].category_id",
+        "no such category",
+    );
+    let data = Some(json!({"filter": {"name": "Ref"}, "data": {"category_id": nowhere}}));
+    refused(
+        &as_(app, &s.ada, Method::PATCH, "/products/bulk", data).await,
+        "category_id",
+        "no such category",
+    );
+
+    // An order names a product its customer can read: not another org's, not a deleted one,
+    // and the answer is the same as for a product that never was.
+    let order = |product: &Value| Some(json!({"product_id": product, "quantity": 1}));
+    let theirs = first_product(app, &s.gus).await["id"].clone();
+    let foreign = as_(app, &s.carl, Method::POST, "/orders", order(&theirs)).await;
+    refused(&foreign, "product_id", "no such product");
+    let never = as_(app, &s.carl, Method::POST, "/orders", order(&nowhere)).await;
+    assert_eq!(never.body["details"], foreign.body["details"]);
+    let gone = made.body["data"]["id"].clone();
+    let deleted = as_(app, &s.ada, Method::DELETE, &uri, None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let late = as_(app, &s.carl, Method::POST, "/orders", order(&gone)).await;
+    refused(&late, "product_id", "no such product");
 }
 
 async fn orders_are_their_customers(app: &TestApp) {

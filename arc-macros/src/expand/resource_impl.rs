@@ -209,7 +209,30 @@ fn field_meta(f: &Field) -> TokenStream {
             .map(|(from, to)| quote!((#from, #to)));
         add(quote!(states(&[#(#moves),*])));
     }
+    if let Some(target) = &f.references {
+        // Spanned at the user's path: one that is not a resource is reported there.
+        add(quote_spanned!(target.span()=> references(__p::meta_of::<#target>)));
+    }
     chain
+}
+
+/// For a field with `references = ..`: a check, at compile time, that it holds the kind of
+/// value the referenced resource's id is (spanned at the path).
+fn reference_check(f: &Field) -> TokenStream {
+    let Some(target) = &f.references else {
+        return quote!();
+    };
+    let ty = field_type(f);
+    let message = format!(
+        "`{}` holds another kind of value than the id of the resource it references",
+        f.name
+    );
+    quote_spanned! {target.span()=>
+        const _: () = ::core::assert!(
+            #ty.same_kind(<#target as __p::Resource>::META.fields[<#target as __p::Resource>::META.id].ty),
+            #message
+        );
+    }
 }
 
 /// For a field of an enum type with `states(..)`: a check, at compile time, that each state
@@ -293,6 +316,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
     let owner_bypass = &model.presets.owner_bypass;
     let has_actions = model.presets.actions;
     let state_checks = model.fields.iter().map(state_checks);
+    let reference_checks = model.fields.iter().map(reference_check);
     let default_sort = &model.default_sort;
     let lenient = model.lenient;
     let idempotency = match model.idempotency {
@@ -356,5 +380,6 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
 
         #hooks
         #(#state_checks)*
+        #(#reference_checks)*
     }
 }

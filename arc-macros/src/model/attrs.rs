@@ -275,4 +275,6 @@ pub(crate) struct FieldArgs {
     pub redact_for: Option<SpannedValue<StrList>>,
     /// `states(pending -> paid, pending -> cancelled)`: the transitions its value may make.
     pub states: Option<super::states::StatesArgs>,
+    /// `references = Category`: holds the id of a row of that resource.
+    pub references: Option<syn::Path>,
 }

@@ -372,6 +372,7 @@ fn field(cx: &Ctxt, f: &syn::Field) -> Option<Field> {
             .as_ref()
             .map(|s| super::states::declared(cx, s))
             .unwrap_or_default(),
+        references: args.references.clone(),
     };
     if let Some(one_of) = &args.one_of {
         field.one_of = one_of.0.iter().map(syn::LitStr::value).collect();

@@ -139,6 +139,24 @@ pub(super) fn field_args(cx: &Ctxt, args: &FieldArgs, field: &Field) {
     roles(cx, args, field);
     id_attrs(cx, args, field);
     states(cx, args, field);
+    references(cx, args, field);
+}
+
+/// `references = ..` on a field that can hold an id (a UUID or an integer; that it is the
+/// referenced resource's kind of id is checked at compile time by the expansion), not on the
+/// id itself.
+fn references(cx: &Ctxt, args: &FieldArgs, field: &Field) {
+    let Some(target) = &args.references else {
+        return;
+    };
+    let holds_id = matches!(field.fty.scalar, Scalar::Uuid | Scalar::I32 | Scalar::I64);
+    if !holds_id || field.id {
+        cx.error_spanned_by(
+            target,
+            "`references` is for a field that holds another row's id (a `Uuid`, `i32` or \
+             `i64`, or an `Option` of one), not for the id itself",
+        );
+    }
 }
 
 /// `states(..)` on a field that holds a state: an enum (`#[derive(Enum)]`) or a string, not

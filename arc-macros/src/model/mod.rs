@@ -65,13 +65,15 @@ pub(crate) struct Field {
     pub search: bool,
     /// `states(..)`: the transitions its value may make (none: any change).
     pub states: states::States,
+    /// `references = Category`: the resource whose id it holds.
+    pub references: Option<syn::Path>,
 }
 
 impl Field {
-    /// Filtered or sorted: worth an index (a unique field has its own, made by the runtime's
+    /// Filtered, sorted or a reference (joined on, looked up by): worth an index (a unique field has its own, made by the runtime's
     /// migration over the field's scope).
     pub(crate) fn indexed(&self) -> bool {
-        (self.filter || self.sort) && !self.id && !self.unique
+        (self.filter || self.sort || self.references.is_some()) && !self.id && !self.unique
     }
 
     /// The column the field is stored in: its name, in the snake case sea-orm's derive gives

@@ -12,6 +12,7 @@ pub struct Order {
     pub org_id: String,
     /// The caller who placed it.
     pub customer_id: String,
+    /// A product of the order's organization.
     pub product_id: Uuid,
     pub quantity: i32,
     /// `price × quantity`, computed on every write.
@@ -36,6 +37,7 @@ pub mod order_entity {
         pub org_id: ::std::string::String,
         /// The caller who placed it.
         pub customer_id: ::std::string::String,
+        /// A product of the order's organization.
         #[sea_orm(indexed)]
         pub product_id: ::arc_runtime::__private_0_1::uuid::Uuid,
         pub quantity: i32,
@@ -63,6 +65,7 @@ pub mod order_entity {
 #[derive(Debug, Clone, ::arc_runtime::__private_0_1::serde::Serialize)]
 #[serde(crate = "::arc_runtime::__private_0_1::serde")]
 pub struct OrderCreate {
+    /// A product of the order's organization.
     pub product_id: Uuid,
     pub quantity: i32,
     /// Where the order is: written by admins only (a member's order starts `pending`), along
@@ -73,6 +76,7 @@ pub struct OrderCreate {
 #[derive(Debug, Clone, Default, ::arc_runtime::__private_0_1::serde::Serialize)]
 #[serde(crate = "::arc_runtime::__private_0_1::serde")]
 pub struct OrderPatch {
+    /// A product of the order's organization.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,7 +137,10 @@ const _: () = {
                 __p::FieldMeta::new("customer_id", __p::FieldType::String)
                     .system()
                     .doc("The caller who placed it."),
-                __p::FieldMeta::new("product_id", __p::FieldType::Uuid).filterable(),
+                __p::FieldMeta::new("product_id", __p::FieldType::Uuid)
+                    .filterable()
+                    .doc("A product of the order's organization.")
+                    .references(__p::meta_of::<Product>),
                 __p::FieldMeta::new("quantity", __p::FieldType::I32)
                     .range(Some(1.0), Some(1000.0)),
                 __p::FieldMeta::new("total", __p::FieldType::I64)
@@ -224,6 +231,11 @@ const _: () = {
     const _: () = ::core::assert!(
         __p::is_variant(< OrderStatus as __p::TextEnum > ::VARIANTS, "cancelled"),
         "`cancelled` is not a value of the field's enum"
+    );
+    const _: () = ::core::assert!(
+        __p::FieldType::Uuid.same_kind(< Product as __p::Resource > ::META.fields[<
+        Product as __p::Resource > ::META.id].ty),
+        "`product_id` holds another kind of value than the id of the resource it references"
     );
     impl __p::ActionBody for OrderAction {
         const NAMES: &'static [&'static str] = &["cancel"];

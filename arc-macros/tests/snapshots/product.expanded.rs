@@ -164,7 +164,8 @@ const _: () = {
                     .filterable(),
                 __p::FieldMeta::new("category_id", __p::FieldType::Uuid)
                     .nullable()
-                    .filterable(),
+                    .filterable()
+                    .references(__p::meta_of::<Category>),
                 __p::FieldMeta::new("cost", __p::FieldType::I64)
                     .nullable()
                     .range(Some(0.0), None)
@@ -230,7 +231,7 @@ const _: () = {
                 stale: __p::Duration::from_secs(30),
                 expire: __p::Duration::from_secs(300),
                 tags: &[],
-                key: "product@8a5ebb8e6e396476",
+                key: "product@910be225994cf7c8",
             }),
         };
         fn column(index: usize) -> product_entity::Column {
@@ -253,6 +254,11 @@ const _: () = {
             COLUMNS[index]
         }
     }
+    const _: () = ::core::assert!(
+        __p::FieldType::Uuid.same_kind(< Category as __p::Resource > ::META.fields[<
+        Category as __p::Resource > ::META.id].ty),
+        "`category_id` holds another kind of value than the id of the resource it references"
+    );
     /// No actions declared: no action route.
     impl __p::Actions for Product {
         type Action = __p::NoActions;

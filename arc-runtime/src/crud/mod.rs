@@ -4,13 +4,15 @@
 //! holds the operations (list, get, create, update, delete and the preset routes) as plain
 //! async functions over [`crate::Resource`]; [`handlers`] adapts them to axum; [`body`]
 //! decodes request bodies; [`response`] writes the contract's envelopes; [`routes`] is the
-//! route table of a resource; `states` holds the declared states' transitions.
+//! route table of a resource; `states` holds the declared states' transitions, `references`
+//! the check of the rows a write names.
 
 mod access;
 pub(crate) mod body;
 pub(crate) mod handlers;
 pub(crate) mod ops;
 pub(crate) mod record;
+mod references;
 pub(crate) mod response;
 pub(crate) mod routes;
 mod states;

@@ -84,6 +84,7 @@ pub struct Product {
     pub price: i64,
     #[field(default)]
     pub status: ProductStatus,
+    #[field(references = Category)]
     pub category_id: Option<Uuid>,
     /// What the product costs the shop: only admins see it.
     #[field(range(min = 0), visible_to("admin"))]
@@ -156,6 +157,8 @@ pub struct Order {
     /// The caller who placed it.
     #[field(system)]
     pub customer_id: String,
+    /// A product of the order's organization.
+    #[field(references = Product)]
     pub product_id: Uuid,
     #[field(range(min = 1, max = 1000))]
     pub quantity: i32,
@@ -181,8 +184,9 @@ fn set_value<T: Clone + Into<arc_runtime::sea_orm::Value>>(v: &ActiveValue<T>) -
     }
 }
 
-/// Computes `total` from the ordered product's price; a product that does not exist, is
-/// deleted, or belongs to another organization is a validation error on `product_id`.
+/// Computes `total` from the ordered product's price. The reference on `product_id` has
+/// already refused a product the customer cannot read; one deleted since (in the moment
+/// between that check and this read) is the same validation error on `product_id`.
 async fn price_order(
     ctx: &WriteContext<'_>,
     row: &mut order_entity::ActiveModel,

@@ -20,7 +20,7 @@ use crate::crud::body::{self, Mode};
 use crate::crud::response::{
     BulkCreated, BulkDeleted, BulkUpdated, DeleteCount, Rows, Success, UpdateCounts,
 };
-use crate::crud::states;
+use crate::crud::{references, states};
 use crate::error::{ArcError, FieldError};
 use crate::events::Change;
 use crate::hooks::{Hooks, WriteContext};
@@ -57,12 +57,15 @@ pub(crate) async fn bulk_create<R: Hooks>(
     }
     let mut errors: Vec<FieldError> = Vec::new();
     let mut decoded = Vec::with_capacity(items.len());
+    // Each decoded item's place in `items`, for its errors' names.
+    let mut places = Vec::with_capacity(items.len());
     let known = FieldSet::known_to(R::META, caller);
     for (n, item) in items.iter().enumerate() {
         let prefix = format!("items[{n}].");
         match item {
             Json::Object(map) => {
                 check_writable::<R>(map, caller)?;
+                places.push(n);
                 decoded.push(body::decode(
                     R::META,
                     known,
@@ -78,6 +81,13 @@ pub(crate) async fn bulk_create<R: Hooks>(
                 keyword: "type",
             }),
         }
+    }
+    let mut checked = references::Checked::default();
+    for (n, values) in places.into_iter().zip(&decoded) {
+        let prefix = format!("items[{n}].");
+        checked
+            .missing(state.db(), R::META, values, caller, &prefix, &mut errors)
+            .await?;
     }
     if !errors.is_empty() {
         return Err(ArcError::validation(errors));
@@ -195,6 +205,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
     let data = body::object(body, "data").map_err(ArcError::bad_request)?;
     check_writable::<R>(data, caller)?;
     let values = decode_or_reject::<R>(caller, data, Mode::Patch)?;
+    references::check(state.db(), R::META, &values, caller).await?;
     let txn = written::begin::<R>(state).await?;
     // Row by row through the hooks, and wherever a field with declared states is written
     // (each row's move is its own).

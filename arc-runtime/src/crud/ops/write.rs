@@ -15,7 +15,7 @@ use crate::crud::access::{
 };
 use crate::crud::body::{Mode, Values};
 use crate::crud::response::{Created, Deleted, DeletedRow, One, Success};
-use crate::crud::states;
+use crate::crud::{references, states};
 use crate::error::ArcError;
 use crate::events::Change;
 use crate::hooks::{Hooks, WriteContext};
@@ -45,6 +45,7 @@ pub(crate) async fn create<R: Hooks>(
     may_create::<R>(Operation::Create, caller)?;
     check_writable::<R>(body, caller)?;
     let values = decode_or_reject::<R>(caller, body, Mode::Create)?;
+    references::check(state.db(), R::META, &values, caller).await?;
     let model = if let Some(alone) = Alone::of::<R>(state) {
         let row = new_row::<R>(values, caller)?;
         let inserted = alone.writer().insert::<R::Entity>(row).await;
@@ -75,6 +76,7 @@ pub(crate) async fn update<R: Hooks>(
     check_writable::<R>(body, caller)?;
     let id = parse_id(R::META, id)?;
     let values = decode_or_reject::<R>(caller, body, Mode::Patch)?;
+    references::check(state.db(), R::META, &values, caller).await?;
     let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
     let current = find_for_write::<R, _>(&*txn, id, write, caller).await?;

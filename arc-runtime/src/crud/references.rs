@@ -1,0 +1,116 @@
+//! References between resources: a field with `#[field(references = Category)]` holds the id
+//! of a row of that resource, and a write that names one must name a row the caller could
+//! read (within that resource's get rule, tenant, owner and live rows); else it is a 400 on
+//! the field, as if the row did not exist, so a reference never tells a caller about a row
+//! they cannot see.
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, Value};
+
+use crate::action::Operation;
+use crate::auth::AuthContext;
+use crate::crud::access::{Scope, decide, scope};
+use crate::crud::body::Values;
+use crate::error::{ArcError, FieldError};
+use crate::query::sql;
+use crate::resource::ResourceMeta;
+
+/// Refuses `values` (a write of `meta`'s resource, as decoded) when a reference among them
+/// names no row `caller` may read; every such field in one 400.
+pub(crate) async fn check<C: ConnectionTrait>(
+    db: &C,
+    meta: &ResourceMeta,
+    values: &Values,
+    caller: &AuthContext,
+) -> Result<(), ArcError> {
+    let mut errors = Vec::new();
+    Checked::default()
+        .missing(db, meta, values, caller, "", &mut errors)
+        .await?;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ArcError::validation(errors))
+    }
+}
+
+/// The references asked of the database so far, and their answers: a bulk write asks each
+/// (field, id) once, however many of its items name it.
+#[derive(Default)]
+pub(crate) struct Checked(Vec<(usize, Value, bool)>);
+
+impl Checked {
+    /// Adds to `errors` each reference among `values` that names no row `caller` may read;
+    /// `prefix` names the item of a bulk body (`items[2].`).
+    pub(crate) async fn missing<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        meta: &ResourceMeta,
+        values: &Values,
+        caller: &AuthContext,
+        prefix: &str,
+        errors: &mut Vec<FieldError>,
+    ) -> Result<(), ArcError> {
+        for (i, value) in values {
+            let Some(field) = meta.fields.get(*i) else {
+                continue;
+            };
+            let Some(target) = field.references else {
+                continue;
+            };
+            if is_null(value) {
+                continue;
+            }
+            let known = self
+                .0
+                .iter()
+                .find(|(f, v, _)| f == i && v == value)
+                .map(|(_, _, found)| *found);
+            let found = match known {
+                Some(found) => found,
+                None => {
+                    let found = exists(db, target(), value, caller).await?;
+                    self.0.push((*i, value.clone(), found));
+                    found
+                }
+            };
+            if !found {
+                errors.push(FieldError {
+                    field: format!("{prefix}{}", field.name),
+                    message: format!("no such {}", target().name),
+                    keyword: "exists",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `caller` may read the live row of `target` whose id is `id`.
+async fn exists<C: ConnectionTrait>(
+    db: &C,
+    target: &'static ResourceMeta,
+    id: &Value,
+    caller: &AuthContext,
+) -> Result<bool, ArcError> {
+    // A caller who may not read the resource at all sees no row of it.
+    let Ok(decided) = decide(target, Operation::Get, caller) else {
+        return Ok(false);
+    };
+    let mut select = Query::select();
+    select
+        .expr(Expr::val(1))
+        .from(target.table)
+        .cond_where(decided.rows(scope(target, Scope::Live)))
+        .and_where(sql::column(target, target.id).eq(id.clone()))
+        .limit(1);
+    Ok(db.query_one(&select).await?.is_some())
+}
+
+/// Whether `value` is SQL `NULL` (a nullable reference left empty).
+fn is_null(value: &Value) -> bool {
+    matches!(
+        value,
+        Value::Uuid(None) | Value::String(None) | Value::Int(None) | Value::BigInt(None)
+    )
+}

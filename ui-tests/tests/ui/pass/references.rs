@@ -1,0 +1,37 @@
+use arc_runtime::prelude::*;
+
+/// Two resources that reference each other: their field tables do not depend on each other.
+#[resource]
+#[permissions(default = authenticated)]
+pub struct Author {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(references = Book)]
+    pub best_book: Option<Uuid>,
+}
+
+#[resource]
+#[permissions(default = authenticated)]
+pub struct Book {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(references = Author)]
+    pub author_id: Uuid,
+    #[field(references = Shelf)]
+    pub shelf: i32,
+}
+
+#[resource]
+#[permissions(default = authenticated)]
+pub struct Shelf {
+    #[field(id)]
+    pub id: i64,
+}
+
+fn main() {
+    use arc_runtime::Resource;
+    let target = Book::META.fields[1].references.expect("a reference");
+    assert_eq!(target().name, "author");
+    assert_eq!((Author::META.fields[1].references.unwrap())().name, "book");
+    assert!(Book::META.fields[0].references.is_none());
+}
