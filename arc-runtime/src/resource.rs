@@ -36,15 +36,13 @@ pub enum FieldType {
 }
 
 impl FieldType {
-    /// Whether `self` and `other` hold the same values (two enums always do: they are text),
-    /// at compile time: `#[field(references = ..)]` checks with it that a reference holds
-    /// what the referenced resource's id does.
+    /// Whether `self` and `other` are the same kind of id (a UUID, an `i32`, an `i64`), at
+    /// compile time: `#[field(references = ..)]` checks with it that a reference holds what
+    /// the referenced resource's id does.
     pub const fn same_kind(self, other: FieldType) -> bool {
         matches!(
             (self, other),
-            (Self::Uuid, Self::Uuid)
-                | (Self::String | Self::Enum(_), Self::String | Self::Enum(_))
-                | (Self::I32 | Self::I64, Self::I32 | Self::I64)
+            (Self::Uuid, Self::Uuid) | (Self::I32, Self::I32) | (Self::I64, Self::I64)
         )
     }
 

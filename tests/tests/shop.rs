@@ -829,3 +829,24 @@ async fn the_shops_events_travel_on_redis() {
     }
     panic!("product.created never reached the stream");
 }
+
+/// A reference to a resource the app does not serve has no table to look in: the app says so
+/// and does not start, rather than answering its writes with 500s.
+#[tokio::test]
+async fn a_reference_to_a_resource_not_served_keeps_the_app_from_starting() {
+    let db = arc_runtime::connect("sqlite::memory:")
+        .await
+        .expect("sqlite");
+    let products_alone = arc_runtime::App::new(db.clone()).resource::<shop::Product>();
+    let problems = products_alone.problems();
+    assert_eq!(
+        problems,
+        [
+            "`product.category_id` references `category`, which the app does not serve: add .resource::<..>() for it"
+        ]
+    );
+    let both = arc_runtime::App::new(db)
+        .resource::<shop::Category>()
+        .resource::<shop::Product>();
+    assert!(both.problems().is_empty(), "{:?}", both.problems());
+}

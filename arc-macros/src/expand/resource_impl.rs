@@ -218,9 +218,14 @@ fn field_meta(f: &Field) -> TokenStream {
 
 /// For a field with `references = ..`: a check, at compile time, that it holds the kind of
 /// value the referenced resource's id is (spanned at the path).
-fn reference_check(f: &Field) -> TokenStream {
+fn reference_check(f: &Field, ident: &syn::Ident) -> TokenStream {
     let Some(target) = &f.references else {
         return quote!();
+    };
+    // `Self` names the struct outside its impl too.
+    let target = match target.get_ident() {
+        Some(i) if i == "Self" => syn::Path::from(ident.clone()),
+        _ => target.clone(),
     };
     let ty = field_type(f);
     let message = format!(
@@ -316,7 +321,10 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
     let owner_bypass = &model.presets.owner_bypass;
     let has_actions = model.presets.actions;
     let state_checks = model.fields.iter().map(state_checks);
-    let reference_checks = model.fields.iter().map(reference_check);
+    let reference_checks = model
+        .fields
+        .iter()
+        .map(|f| reference_check(f, &model.ident));
     let default_sort = &model.default_sort;
     let lenient = model.lenient;
     let idempotency = match model.idempotency {

@@ -20,6 +20,26 @@ impl App {
             .iter()
             .filter_map(|r| (r.unreadable)())
             .collect();
+        // A reference to a resource the app does not serve has no table to look in.
+        for r in &self.resources {
+            for field in r.meta.fields {
+                let Some(target) = field.references else {
+                    continue;
+                };
+                let target = target();
+                // By name and table: a const's address is not its identity.
+                let served = self
+                    .resources
+                    .iter()
+                    .any(|s| s.meta.name == target.name && s.meta.table == target.table);
+                if !served {
+                    problems.push(format!(
+                        "`{}.{}` references `{}`, which the app does not serve: add .resource::<..>() for it",
+                        r.meta.name, field.name, target.name
+                    ));
+                }
+            }
+        }
         let cursors = self.preset.defaults().require_cursor_secret || self.is_distributed();
         if cursors && self.cursor_key.is_none() {
             problems.push(

@@ -111,6 +111,6 @@ async fn exists<C: ConnectionTrait>(
 fn is_null(value: &Value) -> bool {
     matches!(
         value,
-        Value::Uuid(None) | Value::String(None) | Value::Int(None) | Value::BigInt(None)
+        Value::Uuid(None) | Value::Int(None) | Value::BigInt(None)
     )
 }

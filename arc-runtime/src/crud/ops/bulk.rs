@@ -82,6 +82,9 @@ pub(crate) async fn bulk_create<R: Hooks>(
             }),
         }
     }
+    if !errors.is_empty() {
+        return Err(ArcError::validation(errors));
+    }
     let mut checked = references::Checked::default();
     for (n, values) in places.into_iter().zip(&decoded) {
         let prefix = format!("items[{n}].");

@@ -76,10 +76,17 @@ pub(crate) async fn update<R: Hooks>(
     check_writable::<R>(body, caller)?;
     let id = parse_id(R::META, id)?;
     let values = decode_or_reject::<R>(caller, body, Mode::Patch)?;
-    references::check(state.db(), R::META, &values, caller).await?;
     let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
     let current = find_for_write::<R, _>(&*txn, id, write, caller).await?;
+    // A reference the write changes must name a row the caller can read; one it keeps as it
+    // is (a PUT sending the row back) is not asked again.
+    let changed: Values = values
+        .iter()
+        .filter(|(i, v)| current.get(R::column(*i)) != *v)
+        .cloned()
+        .collect();
+    references::check(&*txn, R::META, &changed, caller).await?;
     let mut row = current.clone().into_active_model();
     let changes = !values.is_empty();
     set_values::<R>(&mut row, values)?;

@@ -18,7 +18,10 @@ pub struct Book {
     #[field(references = Author)]
     pub author_id: Uuid,
     #[field(references = Shelf)]
-    pub shelf: i32,
+    pub shelf: i64,
+    /// The book it follows: a reference to its own resource.
+    #[field(references = Self)]
+    pub sequel_of: Option<Uuid>,
 }
 
 #[resource]
