@@ -139,6 +139,17 @@ impl Document {
                 names.patch.clone(),
                 wire::schema(meta, View::Patch).to_value(),
             )?;
+            // A populated reference's rows, one component per target however many embed it.
+            for target in meta
+                .fields
+                .iter()
+                .filter(|f| f.populate.is_some() && !f.hidden)
+            {
+                if let Some(target) = target.references.map(|target| target()) {
+                    ours.entry(wire::embedded_name(target))
+                        .or_insert_with(|| wire::schema(target, View::Embedded).to_value());
+                }
+            }
             let acts = if meta.presets.actions {
                 let acts = (resource.actions)();
                 for (name, schema) in acts.definitions.clone() {
@@ -731,6 +742,9 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
             "description": "Runs the request at most once per key (for the signed-in caller and organization): a repeat gets the first answer again, with `x-idempotency-replayed: true`. 1 to 255 visible ASCII characters.",
         }));
     }
+    if matches!(route.action, Action::Get | Action::BySlug) {
+        populate_params(meta, &mut out);
+    }
     if !matches!(route.action, Action::List | Action::Deleted) {
         return out.into();
     }
@@ -794,6 +808,7 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
                     ));
                 }
             }
+            QueryParam::Populate => populate_params(meta, &mut out),
         }
     }
     for field in public_fields(meta).filter(|f| f.filter.0 != 0) {
@@ -845,6 +860,37 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
         }
     }
     out.into()
+}
+
+/// `populate` and each `populate[key][select]`, where `meta` has references to populate.
+fn populate_params(meta: &ResourceMeta, out: &mut Vec<Value>) {
+    let populated: Vec<(&str, &ResourceMeta)> = public_fields(meta)
+        .filter_map(|f| Some((f.populate?, f.references?())))
+        .collect();
+    if populated.is_empty() {
+        return;
+    }
+    let keys: Vec<&str> = populated.iter().map(|(key, _)| *key).collect();
+    out.push(list(
+        QueryParam::Populate.name(),
+        json!({ "type": "string", "enum": keys }),
+        "References whose rows to embed, comma-separated: each under its name, as the caller \
+         may read it through its own resource, or as its id where they may not."
+            .to_owned(),
+    ));
+    for (key, target) in populated {
+        let selectable: Vec<String> = public_fields(target)
+            .flat_map(|f| [f.name.to_owned(), format!("-{}", f.name)])
+            .collect();
+        out.push(list(
+            &format!("populate[{key}][select]"),
+            json!({ "type": "string", "enum": selectable }),
+            format!(
+                "Populates `{key}` with only these members of each {} (as `select`).",
+                target.name
+            ),
+        ));
+    }
 }
 
 /// A query parameter holding a comma-separated list (`style: form`, not exploded).

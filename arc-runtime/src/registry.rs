@@ -149,6 +149,9 @@ pub(crate) fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
             ))).collect::<serde_json::Map<String, Value>>(),
             "sort": names(|f| f.sortable || f.id),
             "search": names(|f| f.searchable),
+            "populate": meta.fields.iter().filter_map(|f| Some(json!({
+                "name": f.populate?, "field": f.name, "resource": f.references?().name,
+            }))).collect::<Vec<_>>(),
         },
         // No response cache is configured for resources yet.
         "cache": Value::Null,

@@ -186,6 +186,9 @@ pub struct FieldMeta {
     /// `#[field(references = Category)]`: the resource whose id it holds. A write naming a
     /// row of it the caller cannot read (or none) is a 400 on the field.
     pub references: Option<fn() -> &'static ResourceMeta>,
+    /// `#[resource(query(populate = [category]))]` on a reference: the member its row is
+    /// embedded under with `?populate=category` (beside the id, which stays).
+    pub populate: Option<&'static str>,
 }
 
 impl FieldMeta {
@@ -213,6 +216,7 @@ impl FieldMeta {
             doc: "",
             states: &[],
             references: None,
+            populate: None,
         }
     }
 
@@ -335,6 +339,13 @@ impl FieldMeta {
     /// Holds the id of a row of the resource `target` gives ([`meta_of`]).
     pub const fn references(mut self, target: fn() -> &'static ResourceMeta) -> Self {
         self.references = Some(target);
+        self
+    }
+
+    /// A reference whose row `?populate=key` embeds under `key` (see
+    /// [`FieldMeta::populate`](FieldMeta#structfield.populate)).
+    pub const fn populate(mut self, key: &'static str) -> Self {
+        self.populate = Some(key);
         self
     }
 
@@ -462,6 +473,14 @@ impl ResourceMeta {
     /// The field with this JSON name.
     pub fn field(&self, name: &str) -> Option<(usize, &'static FieldMeta)> {
         self.fields.iter().enumerate().find(|(_, f)| f.name == name)
+    }
+
+    /// The reference `?populate=key` embeds, by the key it is embedded under.
+    pub fn populated(&self, key: &str) -> Option<(usize, &'static FieldMeta)> {
+        self.fields
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.populate == Some(key))
     }
 
     /// The id field.

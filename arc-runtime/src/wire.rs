@@ -21,6 +21,8 @@ pub(crate) enum View {
     Row,
     /// A row of a page: the members `select` keeps, so none is required.
     Selection,
+    /// A row embedded by `populate`: as a row of a page, without embeds of its own.
+    Embedded,
     /// The body of a create: the client-writable fields, required unless they have a default
     /// or take `null`; nothing else.
     Create,
@@ -158,6 +160,12 @@ fn to_json(value: &sea_orm::Value) -> Option<Value> {
 }
 
 /// The JSON Schema of `meta`'s fields in `view`.
+/// The component name of a row of `meta` embedded by `populate` (`ProductEmbedded`): the
+/// document holds it once for every resource some reference populates.
+pub(crate) fn embedded_name(meta: &ResourceMeta) -> String {
+    arc_spec::names::to_pascal(meta.name) + "Embedded"
+}
+
 pub(crate) fn schema(meta: &ResourceMeta, view: View) -> Schema {
     let body = matches!(view, View::Create | View::Patch);
     let fields = meta
@@ -173,10 +181,31 @@ pub(crate) fn schema(meta: &ResourceMeta, view: View) -> Schema {
             // absent.
             View::Row => field.visible_to.is_empty(),
             View::Create => !field.has_default,
-            View::Selection | View::Patch => false,
+            View::Selection | View::Embedded | View::Patch => false,
         };
         if is_required {
             required.push(field.name);
+        }
+    }
+    if matches!(view, View::Row | View::Selection) {
+        for field in meta.fields.iter().filter(|f| !f.hidden) {
+            let (Some(key), Some(target)) = (field.populate, field.references) else {
+                continue;
+            };
+            let target = target();
+            properties.insert(
+                key.to_owned(),
+                json!({
+                    "description": format!(
+                        "With `populate={key}`: the {} `{}` names, as the caller may read it there; its id where they may not.",
+                        target.name, field.name
+                    ),
+                    "oneOf": [
+                        { "$ref": format!("#/components/schemas/{}", embedded_name(target)) },
+                        field_schema(field, View::Row),
+                    ],
+                }),
+            );
         }
     }
     let plural = meta.path.trim_start_matches('/');
@@ -184,6 +213,9 @@ pub(crate) fn schema(meta: &ResourceMeta, view: View) -> Schema {
         View::Row => meta.doc.to_owned(),
         View::Selection => format!(
             "A row of a page of {plural}: the members `select` keeps (by default every one the caller may read)."
+        ),
+        View::Embedded => format!(
+            "A row of {plural}, embedded by `populate`: the members the caller may read (or `populate[..][select]` keeps)."
         ),
         View::Create => format!("The body of `POST {}`.", meta.path),
         View::Patch => format!(

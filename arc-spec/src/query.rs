@@ -18,17 +18,21 @@ pub enum QueryParam {
     Select,
     /// `search`: the text search.
     Search,
+    /// `populate`: the referenced rows to embed (`populate=category`, or
+    /// `populate[category][select]=name,slug` with a select of the embedded rows).
+    Populate,
 }
 
 impl QueryParam {
     /// Every reserved parameter.
-    pub const ALL: [QueryParam; 6] = [
+    pub const ALL: [QueryParam; 7] = [
         QueryParam::Page,
         QueryParam::Limit,
         QueryParam::After,
         QueryParam::Sort,
         QueryParam::Select,
         QueryParam::Search,
+        QueryParam::Populate,
     ];
 
     /// Its name in the query string.
@@ -40,6 +44,7 @@ impl QueryParam {
             QueryParam::Sort => "sort",
             QueryParam::Select => "select",
             QueryParam::Search => "search",
+            QueryParam::Populate => "populate",
         }
     }
 

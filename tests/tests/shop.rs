@@ -14,6 +14,7 @@ on_both!(
     orders_are_cancelled_by_their_customers,
     order_status_moves_only_as_declared,
     references_name_rows_the_caller_can_read,
+    populate_embeds_what_the_caller_could_read,
     tokens_and_org_selection,
 );
 
@@ -568,6 +569,163 @@ async fn references_name_rows_the_caller_can_read(app: &TestApp) {
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     let late = as_(app, &s.carl, Method::POST, "/orders", order(&gone)).await;
     refused(&late, "product_id", "no such product");
+}
+
+async fn populate_embeds_what_the_caller_could_read(app: &TestApp) {
+    use arc_runtime::sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait};
+    let s = shop();
+
+    // Every product of a page with its category, one per reference; none where it names none.
+    let page = as_(
+        app,
+        &s.carl,
+        Method::GET,
+        "/products?limit=50&populate=category",
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let docs = page.body["docs"].as_array().unwrap();
+    assert!(docs.iter().any(|d| d["category_id"].is_string()));
+    for doc in docs {
+        match &doc["category_id"] {
+            Value::Null => assert_eq!(doc["category"], Value::Null, "{doc}"),
+            id => {
+                assert_eq!(&doc["category"]["id"], id, "{doc}");
+                assert!(doc["category"]["slug"].is_string(), "{doc}");
+            }
+        }
+    }
+    // A select of the embedded rows; a page that does not show the reference embeds nothing.
+    let named = as_(
+        app,
+        &s.carl,
+        Method::GET,
+        "/products?populate[category][select]=name&category_id[exists]=true",
+        None,
+    )
+    .await;
+    let category = named.body["docs"][0]["category"].as_object().unwrap();
+    let mut keys: Vec<&str> = category.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["id", "name"]);
+    let bare = as_(
+        app,
+        &s.carl,
+        Method::GET,
+        "/products?select=name&populate=category",
+        None,
+    )
+    .await;
+    assert_eq!(bare.status, 200, "{}", bare.body);
+    assert!(
+        bare.body["docs"][0].get("category").is_none(),
+        "{}",
+        bare.body
+    );
+    // What cannot be populated is a 400 naming what can.
+    for query in [
+        "populate=owner",
+        "populate=category_id",
+        "populate[category][match]=x",
+        "populate[category][select]=nope",
+        "populate=category&populate=category",
+    ] {
+        let refused = as_(
+            app,
+            &s.carl,
+            Method::GET,
+            &format!("/products?{query}"),
+            None,
+        )
+        .await;
+        assert_error(&refused, 400, "BAD_REQUEST");
+    }
+    let refused = as_(app, &s.carl, Method::GET, "/products?populate=owner", None).await;
+    assert!(refused.body["error"].as_str().unwrap().contains("category"));
+
+    // An order's product as its customer would read it: without what only admins see.
+    let product = first_product(app, &s.carl).await;
+    let order = Some(json!({"product_id": product["id"], "quantity": 1}));
+    let placed = as_(app, &s.carl, Method::POST, "/orders", order).await;
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let uri = format!("/orders/{}?populate=product", placed.id());
+    let theirs = as_(app, &s.carl, Method::GET, &uri, None).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.body);
+    assert_eq!(theirs.body["data"]["product"]["id"], product["id"]);
+    assert!(theirs.body["data"]["product"].get("cost").is_none());
+    let admins = as_(app, &s.ada, Method::GET, &uri, None).await;
+    assert!(
+        admins.body["data"]["product"]["cost"].is_i64(),
+        "{}",
+        admins.body
+    );
+    // Without `populate`, the same row as ever.
+    let plain = as_(
+        app,
+        &s.carl,
+        Method::GET,
+        &format!("/orders/{}", placed.id()),
+        None,
+    )
+    .await;
+    assert!(plain.body["data"].get("product").is_none());
+
+    // A product of another organization (written behind the API's back) stays an id, for
+    // a member and an admin alike: populating says nothing the reference did not.
+    let foreign = first_product(app, &s.gus).await["id"].clone();
+    let id: arc_runtime::uuid::Uuid = placed.id().parse().unwrap();
+    shop::order_entity::ActiveModel {
+        id: ActiveValue::Unchanged(id),
+        product_id: ActiveValue::Set(foreign.as_str().unwrap().parse().unwrap()),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .unwrap();
+    for token in [&s.carl, &s.ada] {
+        let hidden = as_(app, token, Method::GET, &uri, None).await;
+        assert_eq!(hidden.body["data"]["product"], foreign, "{}", hidden.body);
+        let listed = as_(app, token, Method::GET, "/orders?populate=product", None).await;
+        let row = listed.body["docs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == placed.body["data"]["id"])
+            .cloned()
+            .unwrap();
+        assert_eq!(row["product"], foreign);
+    }
+    assert!(
+        shop::order_entity::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The embedded rows are cached with the page, and a write to them makes it old.
+    let cached = "/products?limit=50&populate=category&category_id[exists]=true";
+    let first = as_(app, &s.carl, Method::GET, cached, None).await;
+    let again = as_(app, &s.carl, Method::GET, cached, None).await;
+    assert_eq!(again.header("x-cache"), Some("HIT"));
+    assert_eq!(first.body, again.body);
+    let category = first.body["docs"][0]["category"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let renamed = as_(
+        app,
+        &platform_admin(),
+        Method::PATCH,
+        &format!("/categories/{category}"),
+        Some(json!({"name": "Renamed"})),
+    )
+    .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    let after = as_(app, &s.carl, Method::GET, cached, None).await;
+    assert_ne!(after.header("x-cache"), Some("HIT"));
+    assert_eq!(after.body["docs"][0]["category"]["name"], "Renamed");
 }
 
 async fn orders_are_their_customers(app: &TestApp) {

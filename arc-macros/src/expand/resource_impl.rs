@@ -213,6 +213,9 @@ fn field_meta(f: &Field) -> TokenStream {
         // Spanned at the user's path: one that is not a resource is reported there.
         add(quote_spanned!(target.span()=> references(__p::meta_of::<#target>)));
     }
+    if let Some(key) = &f.populate {
+        add(quote!(populate(#key)));
+    }
     chain
 }
 

@@ -99,7 +99,7 @@ pub(crate) struct PresetField {
     pub bypass: Option<SpannedValue<StrList>>,
 }
 
-/// `query(filter = [..], sort = [..], search = [..], default_sort = "-created_at", lenient)`
+/// `query(filter = [..], sort = [..], search = [..], populate = [..], default_sort = "-created_at", lenient)`
 #[derive(Debug, Default, FromMeta)]
 pub(crate) struct QueryArgs {
     #[darling(default)]
@@ -108,6 +108,9 @@ pub(crate) struct QueryArgs {
     pub sort: IdentList,
     #[darling(default)]
     pub search: IdentList,
+    /// The references `?populate=` embeds, by the name they are embedded under.
+    #[darling(default)]
+    pub populate: IdentList,
     pub default_sort: Option<SpannedValue<String>>,
     pub lenient: Flag,
 }

@@ -82,6 +82,7 @@ impl Resource {
         model.mark_query(cx, &args.query.filter, "filter");
         model.mark_query(cx, &args.query.sort, "sort");
         model.mark_query(cx, &args.query.search, "search");
+        model.mark_populate(cx, &args.query.populate);
         model.default_sort = model.default_sort(cx, args.query.default_sort.as_ref());
         let p = &args.presets;
         model.presets.soft_delete = model.preset(
@@ -246,6 +247,75 @@ impl Resource {
         }
     }
 
+    /// `populate = [category]`: each name embeds the row of the reference `category_id`
+    /// under `category`, beside the id. The reference must be declared (`references = ..`),
+    /// readable (not hidden), and its name must not be a field's.
+    fn mark_populate(&mut self, cx: &Ctxt, list: &IdentList) {
+        for (n, ident) in list.0.iter().enumerate() {
+            let key = ident.to_string();
+            if list.0[..n].iter().any(|seen| *seen == key) {
+                cx.error_spanned_by(ident, format!("`{key}` is listed twice in `populate`"));
+                continue;
+            }
+            let id_name = format!("{key}_id");
+            if let Some(i) = self.find(&key) {
+                let message = if self.fields[i].references.is_some() {
+                    format!(
+                        "`{key}` is the reference itself: its row is embedded beside it, under \
+                         another name; name the field `{id_name}` and populate `{key}`"
+                    )
+                } else if self.find(&id_name).is_some() {
+                    format!(
+                        "`{key}` is a field of `{}`: the row of `{id_name}` cannot be embedded \
+                         under its name",
+                        self.ident
+                    )
+                } else {
+                    format!(
+                        "`{key}` is not a reference: `populate` embeds the row a field declared \
+                         with `#[field(references = ..)]` names"
+                    )
+                };
+                cx.error_spanned_by(ident, message);
+                continue;
+            }
+            let Some(i) = self.find(&id_name) else {
+                let populatable: Vec<String> = self
+                    .fields
+                    .iter()
+                    .filter(|f| f.references.is_some())
+                    .filter_map(|f| f.name.strip_suffix("_id").map(str::to_owned))
+                    .collect();
+                let message = format!(
+                    "`populate` names `{key}`, but `{}` has no reference `{id_name}`",
+                    self.ident
+                );
+                cx.error_spanned_by(
+                    ident,
+                    did_you_mean(message, &key, populatable.iter().map(String::as_str)),
+                );
+                continue;
+            };
+            let field = &mut self.fields[i];
+            if field.references.is_none() {
+                cx.error_spanned_by(
+                    ident,
+                    format!(
+                        "`{id_name}` is not a reference: declare it with \
+                         `#[field(references = ..)]` to populate `{key}`"
+                    ),
+                );
+            } else if field.hidden {
+                cx.error_spanned_by(
+                    ident,
+                    format!("`{id_name}` is hidden: no caller could see what `populate` embeds"),
+                );
+            } else {
+                field.populate = Some(key);
+            }
+        }
+    }
+
     fn default_sort(&self, cx: &Ctxt, given: Option<&SpannedValue<String>>) -> String {
         let Some(given) = given else {
             return match self.find("created_at") {
@@ -373,6 +443,7 @@ fn field(cx: &Ctxt, f: &syn::Field) -> Option<Field> {
             .map(|s| super::states::declared(cx, s))
             .unwrap_or_default(),
         references: args.references.clone(),
+        populate: None,
     };
     if let Some(one_of) = &args.one_of {
         field.one_of = one_of.0.iter().map(syn::LitStr::value).collect();

@@ -67,6 +67,8 @@ pub(crate) struct Field {
     pub states: states::States,
     /// `references = Category`: the resource whose id it holds.
     pub references: Option<syn::Path>,
+    /// `query(populate = [category])`: the member `?populate=` embeds its row under.
+    pub populate: Option<String>,
 }
 
 impl Field {

@@ -140,7 +140,8 @@ const _: () = {
                 __p::FieldMeta::new("product_id", __p::FieldType::Uuid)
                     .filterable()
                     .doc("A product of the order's organization.")
-                    .references(__p::meta_of::<Product>),
+                    .references(__p::meta_of::<Product>)
+                    .populate("product"),
                 __p::FieldMeta::new("quantity", __p::FieldType::I32)
                     .range(Some(1.0), Some(1000.0)),
                 __p::FieldMeta::new("total", __p::FieldType::I64)

@@ -165,7 +165,8 @@ const _: () = {
                 __p::FieldMeta::new("category_id", __p::FieldType::Uuid)
                     .nullable()
                     .filterable()
-                    .references(__p::meta_of::<Category>),
+                    .references(__p::meta_of::<Category>)
+                    .populate("category"),
                 __p::FieldMeta::new("cost", __p::FieldType::I64)
                     .nullable()
                     .range(Some(0.0), None)
@@ -231,7 +232,7 @@ const _: () = {
                 stale: __p::Duration::from_secs(30),
                 expire: __p::Duration::from_secs(300),
                 tags: &[],
-                key: "product@910be225994cf7c8",
+                key: "product@573d999c872467bf",
             }),
         };
         fn column(index: usize) -> product_entity::Column {

@@ -260,17 +260,31 @@ impl std::fmt::Debug for CacheRuntime {
     }
 }
 
-/// Every name whose version answers of `meta` depend on: its own, then its tags (without
-/// tags, borrowed: the common read allocates nothing for them).
+/// Every name whose version answers of `meta` depend on: its own, its tags, and the
+/// resources its references populate (an answer may embed their rows, so their writes make
+/// it old too). Without either, borrowed: the common read allocates nothing for them.
 fn names(meta: &'static ResourceMeta) -> Cow<'static, [&'static str]> {
-    match meta.cache.map_or(&[][..], |c| c.tags) {
-        [] => Cow::Borrowed(std::slice::from_ref(&meta.name)),
-        tags => Cow::Owned(
-            std::iter::once(meta.name)
-                .chain(tags.iter().copied())
-                .collect(),
-        ),
+    let tags = meta.cache.map_or(&[][..], |c| c.tags);
+    let mut populated = meta
+        .fields
+        .iter()
+        .filter(|f| f.populate.is_some())
+        .filter_map(|f| f.references)
+        .peekable();
+    if tags.is_empty() && populated.peek().is_none() {
+        return Cow::Borrowed(std::slice::from_ref(&meta.name));
     }
+    let mut names = vec![meta.name];
+    for name in tags
+        .iter()
+        .copied()
+        .chain(populated.map(|target| target().name))
+    {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    Cow::Owned(names)
 }
 
 impl CacheRuntime {
@@ -618,8 +632,9 @@ pub(crate) fn caches(meta: &ResourceMeta, state: &ArcState) -> bool {
 
 /// What a read by `action` (under the rule of `op`) of `meta`'s resource asks, with the
 /// route's `params` (its path parameter, its raw query), for the front index: `None` when its
-/// reads are not cached, or when the rule calls the app's code (see [`front`]). Taken after the route's
-/// permission is checked.
+/// reads are not cached, or when the rule calls the app's code, or the get rule of a resource
+/// its references populate does (see [`front`]). Taken after the route's permission is
+/// checked.
 pub(crate) fn asked(
     meta: &ResourceMeta,
     state: &ArcState,
@@ -630,7 +645,14 @@ pub(crate) fn asked(
 ) -> Option<Asked> {
     meta.cache?;
     state.cache()?;
-    if meta.permissions.rule(op).calls_app() {
+    let populated_calls_app = || {
+        meta.fields
+            .iter()
+            .filter(|f| f.populate.is_some())
+            .filter_map(|f| f.references)
+            .any(|target| target().permissions.rule(Operation::Get).calls_app())
+    };
+    if meta.permissions.rule(op).calls_app() || populated_calls_app() {
         return None;
     }
     Some(Asked::new(meta, action, params, caller))

@@ -100,8 +100,9 @@ pub(crate) async fn get<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(id): PathParam,
+    RawQuery(q): RawQuery,
 ) -> Reply<Cached<One<R>>> {
-    let got = ops::get(R::META, &st, &caller, &id).await;
+    let got = ops::get(R::META, &st, &caller, &id, q.as_deref()).await;
     Reply::new::<R>(&caller, Action::Get, got.map(|c| c.map(One::retype)))
 }
 
@@ -203,11 +204,12 @@ pub(crate) async fn get_by_slug<R: Resource>(
     State(st): State<ArcState>,
     caller: Caller,
     PathParam(slug): PathParam,
+    RawQuery(q): RawQuery,
 ) -> Reply<Cached<One<R>>> {
     Reply::new::<R>(
         &caller,
         Action::BySlug,
-        ops::get_by_slug(R::META, &st, &caller, &slug)
+        ops::get_by_slug(R::META, &st, &caller, &slug, q.as_deref())
             .await
             .map(|c| c.map(One::retype)),
     )

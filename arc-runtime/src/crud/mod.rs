@@ -11,6 +11,7 @@ mod access;
 pub(crate) mod body;
 pub(crate) mod handlers;
 pub(crate) mod ops;
+mod populate;
 pub(crate) mod record;
 mod references;
 pub(crate) mod response;

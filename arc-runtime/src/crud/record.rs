@@ -6,6 +6,7 @@ use sea_orm::{ActiveModelTrait, DbErr, ModelTrait, TryIntoModel, Value};
 use serde::ser::{Error as _, SerializeMap};
 use serde::{Serialize, Serializer};
 
+use super::populate::Embeds;
 use crate::resource::{FieldType, Resource, ResourceMeta, Shape};
 use crate::value;
 
@@ -48,6 +49,7 @@ impl Record {
         &self,
         meta: &ResourceMeta,
         shape: Shape,
+        embeds: Option<&Embeds>,
         map: &mut M,
     ) -> Result<(), M::Error> {
         for i in shape.fields.iter() {
@@ -63,7 +65,10 @@ impl Record {
                 map.serialize_entry(field.name, &Json(self.get(i)))?;
             }
         }
-        Ok(())
+        match embeds {
+            Some(embeds) => embeds.write(self, shape, map),
+            None => Ok(()),
+        }
     }
 
     /// This row as one JSON object of `shape`'s fields.
@@ -72,6 +77,20 @@ impl Record {
             record: self,
             meta,
             shape,
+            embeds: None,
+        }
+    }
+
+    /// The same, with the rows its populated references name ([`Embeds`]).
+    pub(crate) fn shown_with<'a>(
+        &'a self,
+        meta: &'static ResourceMeta,
+        shape: Shape,
+        embeds: &'a Embeds,
+    ) -> Shown<'a> {
+        Shown {
+            embeds: Some(embeds),
+            ..self.shown(meta, shape)
         }
     }
 }
@@ -86,12 +105,14 @@ pub(crate) struct Shown<'a> {
     record: &'a Record,
     meta: &'static ResourceMeta,
     shape: Shape,
+    embeds: Option<&'a Embeds>,
 }
 
 impl Serialize for Shown<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        self.record.write(self.meta, self.shape, &mut map)?;
+        self.record
+            .write(self.meta, self.shape, self.embeds, &mut map)?;
         map.end()
     }
 }
@@ -101,14 +122,15 @@ pub(crate) fn write_records<S: Serializer>(
     records: &[Record],
     meta: &'static ResourceMeta,
     shape: Shape,
+    embeds: &Embeds,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(records.iter().map(|r| r.shown(meta, shape)))
+    serializer.collect_seq(records.iter().map(|r| r.shown_with(meta, shape, embeds)))
 }
 
 /// A field's value written as the model's field is: through the serde impl of the type the
 /// value holds (`Uuid`, `DateTime<Utc>`, `Decimal`, ..), `null` for a null.
-struct Json<'a>(&'a Value);
+pub(crate) struct Json<'a>(pub &'a Value);
 
 impl Serialize for Json<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

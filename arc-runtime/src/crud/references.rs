@@ -108,7 +108,7 @@ async fn exists<C: ConnectionTrait>(
 }
 
 /// Whether `value` is SQL `NULL` (a nullable reference left empty).
-fn is_null(value: &Value) -> bool {
+pub(crate) fn is_null(value: &Value) -> bool {
     matches!(
         value,
         Value::Uuid(None) | Value::Int(None) | Value::BigInt(None)

@@ -18,6 +18,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use super::populate::Embeds;
 use super::record::{Record, write_records};
 use crate::error::ArcError;
 use crate::resource::{Resource, ResourceMeta, Shape};
@@ -94,13 +95,15 @@ pub(crate) struct Row<R> {
     pub shape: Shape,
     /// Its resource's field table.
     meta: &'static ResourceMeta,
+    /// The rows its populated references name.
+    embeds: Embeds,
     _resource: PhantomData<fn() -> R>,
 }
 
 impl<R> Serialize for Row<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.record
-            .shown(self.meta, self.shape)
+            .shown_with(self.meta, self.shape, &self.embeds)
             .serialize(serializer)
     }
 }
@@ -127,6 +130,8 @@ pub(crate) struct Rows<R> {
     pub shape: Shape,
     /// Their resource's field table.
     pub meta: &'static ResourceMeta,
+    /// The rows their populated references name.
+    pub embeds: Embeds,
     _resource: PhantomData<fn() -> R>,
 }
 
@@ -137,6 +142,7 @@ impl<R> Rows<R> {
             records,
             shape,
             meta,
+            embeds: Embeds::default(),
             _resource: PhantomData,
         }
     }
@@ -145,7 +151,13 @@ impl<R> Rows<R> {
 impl Rows<Erased> {
     /// The same rows, named for `R`.
     pub(crate) fn retype<R>(self) -> Rows<R> {
-        Rows::new(self.meta, self.records, self.shape)
+        Rows {
+            records: self.records,
+            shape: self.shape,
+            meta: self.meta,
+            embeds: self.embeds,
+            _resource: PhantomData,
+        }
     }
 }
 
@@ -158,7 +170,13 @@ impl<R: Resource> Rows<R> {
 
 impl<R> Serialize for Rows<R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        write_records(&self.records, self.meta, self.shape, serializer)
+        write_records(
+            &self.records,
+            self.meta,
+            self.shape,
+            &self.embeds,
+            serializer,
+        )
     }
 }
 
@@ -323,6 +341,15 @@ pub(crate) enum Listing<R> {
 }
 
 impl Listing<Erased> {
+    /// The same listing, its rows with `embeds`.
+    pub(crate) fn embedding(mut self, embeds: Embeds) -> Self {
+        match &mut self {
+            Self::Page(p) => p.docs.0.embeds = embeds,
+            Self::Keyset(p) => p.docs.0.embeds = embeds,
+        }
+        self
+    }
+
     /// The same listing, named for `R`.
     pub(crate) fn retype<R>(self) -> Listing<R> {
         match self {
@@ -403,10 +430,17 @@ impl<R> One<R> {
                 record,
                 shape,
                 meta,
+                embeds: Embeds::default(),
                 _resource: PhantomData,
             },
             message,
         }
+    }
+
+    /// The same row, with `embeds`.
+    pub(crate) fn embedding(mut self, embeds: Embeds) -> Self {
+        self.data.embeds = embeds;
+        self
     }
 }
 
@@ -419,6 +453,7 @@ impl One<Erased> {
             self.data.shape,
             self.message,
         )
+        .embedding(self.data.embeds)
     }
 }
 

@@ -65,7 +65,7 @@ impl Serialize for Node<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         let row = &self.forest.rows[self.index];
-        row.write(self.forest.meta, self.forest.shape, &mut map)?;
+        row.write(self.forest.meta, self.forest.shape, None, &mut map)?;
         let kids = if self.depth + 1 < MAX_DEPTH {
             self.forest.children[self.index].as_slice()
         } else {

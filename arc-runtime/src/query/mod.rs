@@ -187,4 +187,16 @@ pub(crate) struct QuerySpec {
     pub limit: u64,
     /// Offset or keyset paging.
     pub paging: Paging,
+    /// The references whose rows are embedded (`populate`).
+    pub populate: Vec<Populate>,
+}
+
+/// A reference `populate` asks to embed the row of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Populate {
+    /// The reference field (it has a [`populate`](crate::FieldMeta#structfield.populate) key).
+    pub field: usize,
+    /// `populate[key][select]=..`: the fields of the embedded rows to write (their grammar
+    /// is `select`'s, checked against the referenced resource when the caller is known).
+    pub select: Option<String>,
 }

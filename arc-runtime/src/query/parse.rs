@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use arc_spec::QueryParam;
 use sea_orm::Value;
 
-use super::{CursorKey, Filter, Op, Operand, Paging, QuerySpec, SortKey, regex_guard};
+use super::{CursorKey, Filter, Op, Operand, Paging, Populate, QuerySpec, SortKey, regex_guard};
 use crate::error::ArcError;
 use crate::resource::{FieldMeta, FieldSet, ResourceMeta};
 use crate::value;
@@ -85,9 +85,15 @@ pub(crate) fn parse_query(
     let mut sort = None;
     let mut select = None;
     let mut search = None;
+    let mut populate = None;
+    let mut selects = Vec::new();
     let mut filters = Vec::new();
 
     for (name, val) in &pairs {
+        if let Some(key) = populate_key(meta, name)? {
+            selects.push((key, val.as_str()));
+            continue;
+        }
         let slot = match QueryParam::from_name(name) {
             Some(QueryParam::Page) => &mut page,
             Some(QueryParam::Limit) => &mut limit,
@@ -95,6 +101,7 @@ pub(crate) fn parse_query(
             Some(QueryParam::Sort) => &mut sort,
             Some(QueryParam::Select) => &mut select,
             Some(QueryParam::Search) => &mut search,
+            Some(QueryParam::Populate) => &mut populate,
             None => {
                 match parse_filter(meta, allowed, name, val, limits) {
                     Ok(filter) => {
@@ -149,8 +156,9 @@ pub(crate) fn parse_query(
     };
     let select = match select.filter(|s| !s.is_empty()) {
         None => allowed,
-        Some(text) => parse_select(meta, allowed, text)?,
+        Some(text) => parse_select(meta, allowed, text, "select")?,
     };
+    let populate = parse_populate(meta, allowed, populate, &selects)?;
     let search = match search.filter(|s| !s.is_empty()) {
         None => None,
         Some(_)
@@ -182,7 +190,114 @@ pub(crate) fn parse_query(
         allowed,
         limit,
         paging,
+        populate,
     })
+}
+
+/// The key `name` populates with a select (`populate[category][select]` → `category`), or
+/// `None` when `name` is not of that form; a 400 for another `populate[..]` form, unless
+/// `meta` is lenient (then it is an unknown parameter, ignored like the others).
+fn populate_key<'a>(meta: &ResourceMeta, name: &'a str) -> Result<Option<&'a str>, ArcError> {
+    let Some(rest) = name.strip_prefix("populate[") else {
+        return Ok(None);
+    };
+    match rest.strip_suffix("][select]") {
+        Some(key) if !key.is_empty() && !key.contains(['[', ']']) => Ok(Some(key)),
+        _ if meta.lenient => Ok(None),
+        _ => Err(bad(format!(
+            "`{name}` is not a form of `populate`: write `populate=name` or `populate[name][select]=a,b`"
+        ))),
+    }
+}
+
+/// The references a query asks to embed: the comma-separated keys of `list` and the keys of
+/// the `populate[key][select]` parameters (`selects`), each a reference `meta` declares
+/// for `populate` and the caller may read (`allowed`); else a 400 naming those they may (a
+/// lenient resource ignores the others, as it ignores unknown parameters).
+fn parse_populate(
+    meta: &ResourceMeta,
+    allowed: FieldSet,
+    list: Option<&str>,
+    selects: &[(&str, &str)],
+) -> Result<Vec<Populate>, ArcError> {
+    let mut asked: Vec<Populate> = Vec::new();
+    let keys = list
+        .into_iter()
+        .flat_map(|l| l.split(','))
+        .filter(|k| !k.is_empty())
+        .map(|k| (k, None))
+        .chain(selects.iter().map(|(k, s)| (*k, Some(*s))));
+    for (key, select) in keys {
+        let Some((field, _)) = meta
+            .populated(key)
+            .filter(|(i, f)| allowed.contains(*i) && !f.hidden)
+        else {
+            if meta.lenient {
+                continue;
+            }
+            let known: Vec<&str> = meta
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(i, f)| allowed.contains(*i) && !f.hidden)
+                .filter_map(|(_, f)| f.populate)
+                .collect();
+            return Err(bad(if known.is_empty() {
+                "`populate` is not available on this resource".to_owned()
+            } else {
+                format!(
+                    "`populate` cannot embed `{key}`: it takes {}",
+                    known.join(", ")
+                )
+            }));
+        };
+        match asked.iter_mut().find(|p| p.field == field) {
+            Some(p) => match (&p.select, select) {
+                (Some(_), Some(_)) => {
+                    return Err(bad(format!(
+                        "`populate[{key}][select]` is given more than once"
+                    )));
+                }
+                (None, Some(select)) => p.select = Some(select.to_owned()),
+                _ => {}
+            },
+            None => asked.push(Populate {
+                field,
+                select: select.map(str::to_owned),
+            }),
+        }
+    }
+    Ok(asked)
+}
+
+/// The references a query asks to embed, for a route that takes no other parameter (`GET
+/// /products/{id}`: the others are ignored there, as they always were).
+pub(crate) fn parse_populate_only(
+    meta: &ResourceMeta,
+    raw: Option<&str>,
+    limits: &QueryLimits,
+    allowed: FieldSet,
+) -> Result<Vec<Populate>, ArcError> {
+    let Some(raw) = raw.filter(|_| meta.fields.iter().any(|f| f.populate.is_some())) else {
+        return Ok(Vec::new());
+    };
+    if raw.len() > limits.max_query_len {
+        return Err(bad(format!(
+            "query string is longer than {} bytes",
+            limits.max_query_len
+        )));
+    }
+    let pairs = decode_pairs(raw, limits.max_params)?;
+    let mut list = None;
+    let mut selects = Vec::new();
+    for (name, val) in &pairs {
+        if let Some(key) = populate_key(meta, name)? {
+            selects.push((key, val.as_str()));
+        } else if name == QueryParam::Populate.name() && list.replace(val.as_str()).is_some() {
+            return Err(bad("`populate` is given more than once"));
+        }
+    }
+    parse_populate(meta, allowed, list, &selects)
 }
 
 /// Splits and percent-decodes `a=1&b=2`. Unlike lenient decoders, a malformed escape or
@@ -463,11 +578,19 @@ fn parse_sort(
     Ok(keys)
 }
 
-fn parse_select(meta: &ResourceMeta, allowed: FieldSet, text: &str) -> Result<FieldSet, ArcError> {
+/// The fields a `select` (the parameter `param`) keeps of those `allowed`; the id always.
+pub(crate) fn parse_select(
+    meta: &ResourceMeta,
+    allowed: FieldSet,
+    text: &str,
+    param: &str,
+) -> Result<FieldSet, ArcError> {
     let parts: Vec<&str> = text.split(',').filter(|p| !p.is_empty()).collect();
     let exclude = parts.iter().all(|p| p.starts_with('-'));
     if !exclude && parts.iter().any(|p| p.starts_with('-')) {
-        return Err(bad("`select` cannot mix included and excluded fields"));
+        return Err(bad(format!(
+            "`{param}` cannot mix included and excluded fields"
+        )));
     }
     let mut set = if exclude {
         allowed
@@ -477,7 +600,7 @@ fn parse_select(meta: &ResourceMeta, allowed: FieldSet, text: &str) -> Result<Fi
     for part in parts {
         let name = part.trim_start_matches('-');
         let (index, _) = queryable(meta, allowed, name)
-            .ok_or_else(|| bad(format!("cannot select `{name}`: no such field")))?;
+            .ok_or_else(|| bad(format!("`{param}` cannot select `{name}`: no such field")))?;
         if exclude {
             set.0 &= !(1 << index);
         } else {
@@ -731,6 +854,118 @@ mod tests {
         refused(&format!("price[in]={}", vec!["1"; 101].join(",")));
         refused(&"a=1&".repeat(65));
         refused(&format!("name={}", "x".repeat(17 * 1024)));
+    }
+
+    /// `META` with a reference to itself (`parent_id`) that `?populate=parent` embeds.
+    fn populating(lenient: bool) -> ResourceMeta {
+        const FIELDS_WITH_PARENT: &[FieldMeta] = &[
+            FieldMeta::new("id", FieldType::Uuid).id().auto(Auto::Uuid),
+            FieldMeta::new("name", FieldType::String),
+            FieldMeta::new("parent_id", FieldType::Uuid)
+                .nullable()
+                .references(|| &META)
+                .populate("parent"),
+            FieldMeta::new("secret_id", FieldType::Uuid)
+                .hidden()
+                .references(|| &META)
+                .populate("secret"),
+        ];
+        ResourceMeta {
+            fields: FIELDS_WITH_PARENT,
+            default_sort: "name",
+            lenient,
+            ..META
+        }
+    }
+
+    #[test]
+    fn populate_names_declared_references_once() {
+        let meta = populating(false);
+        let parse = |q: &str| parse_with(&meta, q);
+        let spec = parse("populate=parent&populate[parent][select]=name,-id").unwrap();
+        assert_eq!(spec.populate.len(), 1, "{spec:?}");
+        assert_eq!(spec.populate[0].field, 2);
+        assert_eq!(spec.populate[0].select.as_deref(), Some("name,-id"));
+        // A select alone asks for the embed; an empty list asks for nothing.
+        assert_eq!(
+            parse("populate[parent][select]=name")
+                .unwrap()
+                .populate
+                .len(),
+            1
+        );
+        assert!(parse("populate=").unwrap().populate.is_empty());
+        assert_eq!(parse("populate=parent,parent").unwrap().populate.len(), 1);
+
+        let refused = |q: &str| match parse(q) {
+            Ok(spec) => panic!("`{q}` was accepted: {spec:?}"),
+            Err(e) => e.message().to_owned(),
+        };
+        assert_eq!(
+            refused("populate=category"),
+            "`populate` cannot embed `category`: it takes parent"
+        );
+        // A hidden reference is not named, whether asked for or not.
+        assert_eq!(
+            refused("populate=secret"),
+            "`populate` cannot embed `secret`: it takes parent"
+        );
+        assert!(refused("populate=parent&populate=parent").contains("more than once"));
+        assert!(
+            refused("populate[parent][select]=a&populate[parent][select]=b")
+                .contains("more than once")
+        );
+        for form in [
+            "populate[parent]",
+            "populate[]",
+            "populate[parent][match]",
+            "populate[a][b][select]",
+        ] {
+            assert!(
+                refused(&format!("{form}=x")).contains("is not a form of `populate`"),
+                "{form}"
+            );
+        }
+        assert_eq!(
+            parse_with(&META, "populate=parent").unwrap_err().message(),
+            "`populate` is not available on this resource"
+        );
+    }
+
+    #[test]
+    fn populate_only_reads_populate_on_single_rows() {
+        let meta = populating(false);
+        let only = |q: &str| {
+            parse_populate_only(
+                &meta,
+                Some(q),
+                &QueryLimits::default(),
+                FieldSet::visible(&meta),
+            )
+        };
+        assert_eq!(only("populate=parent&limit=oops").unwrap().len(), 1);
+        assert!(only("populate=nope").is_err());
+        assert!(only("populate=parent&populate=parent").is_err());
+        // A resource without references ignores the query, as before.
+        let plain = parse_populate_only(
+            &META,
+            Some("populate=x"),
+            &QueryLimits::default(),
+            FieldSet::visible(&META),
+        );
+        assert!(plain.unwrap().is_empty());
+    }
+
+    #[test]
+    fn lenient_resources_ignore_unknown_populate_too() {
+        let meta = populating(true);
+        let spec = parse_with(
+            &meta,
+            "populate=parent,nope&populate[x]=1&populate[y][select]=a",
+        )
+        .unwrap();
+        assert_eq!(spec.populate.len(), 1);
+        assert_eq!(spec.populate[0].field, 2);
     }
 
     #[test]

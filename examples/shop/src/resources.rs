@@ -60,7 +60,8 @@ pub enum ProductStatus {
     query(
         filter = [name, price, status, category_id, is_featured, created_at],
         sort = [name, price, created_at],
-        search = [name]
+        search = [name],
+        populate = [category]
     )
 )]
 #[permissions(
@@ -134,7 +135,11 @@ pub enum OrderStatus {
         owned_by_user(field = "customer_id", bypass("admin")),
         audited
     ),
-    query(filter = [status, product_id, total, created_at], sort = [total, created_at]),
+    query(
+        filter = [status, product_id, total, created_at],
+        sort = [total, created_at],
+        populate = [product]
+    ),
     actions(cancel(
         /// Why (1 to 500 characters).
         reason: String

@@ -19,6 +19,7 @@ use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::cache::{self, Question};
 use crate::crud::access::{Scope, decide, not_found, parse_id, scope};
+use crate::crud::populate::{self, Plan};
 use crate::crud::record::Record;
 use crate::crud::response::{
     Cached, Erased, KeysetPage, Listing, Nodes, One, Page, Rows, Selected, Success,
@@ -29,21 +30,30 @@ use crate::query::{self, Paging, QuerySpec, parse::sort_text, sql};
 use crate::resource::{ResourceMeta, Shape};
 use crate::value;
 
-/// The question `select` asks, as `action` of a caller shown `shape`, when reads of `meta`'s
-/// resource are cached.
+/// The question `select` asks, as `action` of a caller shown `shape` with the embeds
+/// `plans` read, when reads of `meta`'s resource are cached.
 fn question(
     meta: &ResourceMeta,
     state: &ArcState,
     action: Action,
     select: &SelectStatement,
     shape: Shape,
+    plans: &[Plan],
 ) -> Option<Question> {
     cache::caches(meta, state).then(|| {
         let backend = state.db().get_database_backend();
-        Question::new(action)
+        let question = Question::new(action)
             .statement(&backend.build(select))
-            .shape(shape)
+            .shape(shape);
+        populate::ask(question, plans, state.reads())
     })
+}
+
+/// The raw query of a route that reads only `populate` from it, for the cache's front
+/// index: `None` on a resource without references to populate, whose answers it never
+/// changes.
+fn populating<'q>(meta: &ResourceMeta, raw_query: Option<&'q str>) -> Option<&'q str> {
+    raw_query.filter(|_| meta.fields.iter().any(|f| f.populate.is_some()))
 }
 
 /// `GET /products` (and `GET /products/deleted` with [`Scope::Deleted`]).
@@ -74,8 +84,9 @@ pub(crate) async fn list(
         shape.fields,
     )?;
     let shown = shape.select(spec.select);
+    let plans = populate::plan(meta, &spec.populate, caller)?;
     let (base, page) = pages(meta, rows, &spec, state.reads().backend());
-    let question = question(meta, state, action, &page, shown);
+    let question = question(meta, state, action, &page, shown, &plans);
     let (page, count) = statements(base, page, &spec, state.reads().backend());
     Box::pin(cache::read(
         meta,
@@ -84,7 +95,8 @@ pub(crate) async fn list(
         question,
         move |state| async move {
             let (docs, total) = fetch(state.reads(), meta, &page, count.as_ref()).await?;
-            Ok(listing(meta, &state, &spec, shown, docs, total))
+            let embeds = populate::fetch(state.reads(), plans, &docs, shown).await?;
+            Ok(listing(meta, &state, &spec, shown, docs, total).embedding(embeds))
         },
     ))
     .await
@@ -214,20 +226,22 @@ pub(crate) fn listing(
     }
 }
 
-/// `GET /products/:id`
+/// `GET /products/:id` (with `populate` from `raw_query`; its other parameters are ignored).
 pub(crate) async fn get(
     meta: &'static ResourceMeta,
     state: &ArcState,
     caller: &AuthContext,
     id: &str,
+    raw_query: Option<&str>,
 ) -> Result<Cached<One<Erased>>, ArcError> {
     let decided = decide(meta, Operation::Get, caller)?;
+    let raw_query = populating(meta, raw_query);
     let mut asked = cache::asked(
         meta,
         state,
         Operation::Get,
         Action::Get,
-        &[Some(id)],
+        &[Some(id), raw_query],
         caller,
     );
     if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
@@ -237,19 +251,25 @@ pub(crate) async fn get(
     select
         .cond_where(decided.rows(scope(meta, Scope::Live)))
         .and_where(sql::column(meta, meta.id).eq(parse_id(meta, id)?));
-    one(meta, state, Action::Get, asked, select, shape(meta, caller)).await
+    one(meta, state, Action::Get, asked, select, caller, raw_query).await
 }
 
-/// The one row `select` finds (a 404 without one), shown as `shape`.
+/// The one row `select` finds (a 404 without one), shown to `caller` with the references
+/// `raw_query` populates.
 async fn one(
     meta: &'static ResourceMeta,
     state: &ArcState,
     action: Action,
     asked: Option<cache::Asked>,
     mut select: SelectStatement,
-    shape: Shape,
+    caller: &AuthContext,
+    raw_query: Option<&str>,
 ) -> Result<Cached<One<Erased>>, ArcError> {
-    let question = question(meta, state, action, &select, shape);
+    let shape = shape(meta, caller);
+    let asked_to =
+        query::parse::parse_populate_only(meta, raw_query, state.query_limits(), shape.fields)?;
+    let plans = populate::plan(meta, &asked_to, caller)?;
+    let question = question(meta, state, action, &select, shape, &plans);
     let ask = state.reads().backend().build(select.limit(1));
     Box::pin(cache::read(
         meta,
@@ -259,18 +279,21 @@ async fn one(
         move |state| async move {
             let mut found = state.reads().records(meta, &ask).await?;
             let record = found.pop().ok_or_else(|| not_found(meta))?;
-            Ok(One::new(meta, record, shape, None))
+            let embeds =
+                populate::fetch(state.reads(), plans, std::slice::from_ref(&record), shape).await?;
+            Ok(One::new(meta, record, shape, None).embedding(embeds))
         },
     ))
     .await
 }
 
-/// `GET /products/slug/:slug`
+/// `GET /products/slug/:slug` (with `populate` from `raw_query`, as [`get`]).
 pub(crate) async fn get_by_slug(
     meta: &'static ResourceMeta,
     state: &ArcState,
     caller: &AuthContext,
     slug: &str,
+    raw_query: Option<&str>,
 ) -> Result<Cached<One<Erased>>, ArcError> {
     let field = meta.presets.slug_lookup.ok_or_else(|| not_found(meta))?;
     // No row holds a NUL (PostgreSQL text cannot): not found on either database.
@@ -278,12 +301,13 @@ pub(crate) async fn get_by_slug(
         return Err(not_found(meta));
     }
     let decided = decide(meta, Operation::Get, caller)?;
+    let raw_query = populating(meta, raw_query);
     let mut asked = cache::asked(
         meta,
         state,
         Operation::Get,
         Action::BySlug,
-        &[Some(slug)],
+        &[Some(slug), raw_query],
         caller,
     );
     if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
@@ -299,7 +323,8 @@ pub(crate) async fn get_by_slug(
         Action::BySlug,
         asked,
         select,
-        shape(meta, caller),
+        caller,
+        raw_query,
     )
     .await
 }
@@ -322,7 +347,7 @@ pub(crate) async fn tree(
     sql::order(meta, &mut select, &sort);
     select.limit(MAX_TREE_ROWS + 1);
     let shape = shape(meta, caller);
-    let question = question(meta, state, Action::Tree, &select, shape);
+    let question = question(meta, state, Action::Tree, &select, shape, &[]);
     let ask = state.reads().backend().build(&select);
     Box::pin(cache::read(
         meta,
@@ -377,7 +402,7 @@ pub(crate) async fn children(
     let shape = shape(meta, caller);
     // The children's query names the parent and the caller's scope: the parent's lookup
     // asks nothing more.
-    let question = question(meta, state, Action::Children, &select, shape);
+    let question = question(meta, state, Action::Children, &select, shape, &[]);
     let ask = state.reads().backend().build(&select);
     let mut parent_row = sql::select(meta);
     parent_row

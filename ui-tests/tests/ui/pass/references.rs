@@ -10,7 +10,8 @@ pub struct Author {
     pub best_book: Option<Uuid>,
 }
 
-#[resource]
+/// `?populate=author` embeds the author beside `author_id`.
+#[resource(query(populate = [author]))]
 #[permissions(default = authenticated)]
 pub struct Book {
     #[field(id)]
@@ -37,4 +38,7 @@ fn main() {
     assert_eq!(target().name, "author");
     assert_eq!((Author::META.fields[1].references.unwrap())().name, "book");
     assert!(Book::META.fields[0].references.is_none());
+    assert_eq!(Book::META.fields[1].populate, Some("author"));
+    assert_eq!(Book::META.populated("author").map(|(i, _)| i), Some(1));
+    assert!(Book::META.fields[2].populate.is_none());
 }

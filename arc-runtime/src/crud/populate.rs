@@ -1,0 +1,200 @@
+//! `?populate=category`: the rows a page's references name, embedded beside them.
+//!
+//! A reference declared for it (`#[resource(query(populate = [category]))]` on the field
+//! `category_id`) embeds, under `category`, the row it names as the caller would read it
+//! through `GET /categories/{id}`: within that resource's get rule, tenant, owner and live
+//! rows, shown through its field rules. A row the caller could not read there stays its id,
+//! so populating tells nobody more than the reference already did. Every populated
+//! reference costs one query per answer (`id IN (..)` over the page), never one per row.
+//!
+//! A read plans its embeds when the caller is known ([`plan`]); the plans are part of the
+//! cache's question (the answer holds the referenced rows, so the cache keys and versions
+//! them too), and run after the page is read ([`fetch`]).
+
+use sea_orm::sea_query::{ExprTrait, SelectStatement};
+use sea_orm::{DbErr, Value};
+use serde::{Serialize, Serializer};
+
+use crate::action::Operation;
+use crate::auth::AuthContext;
+use crate::cache::Question;
+use crate::crud::access::{Scope, decide, scope};
+use crate::crud::record::{Json, Record};
+use crate::crud::references::is_null;
+use crate::db::Reads;
+use crate::error::ArcError;
+use crate::query::{Populate, parse::parse_select, sql};
+use crate::resource::{ResourceMeta, Shape};
+
+/// How one populated reference is read for one caller.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    /// The member the rows are embedded under.
+    key: &'static str,
+    /// The reference field.
+    field: usize,
+    /// The referenced resource.
+    target: &'static ResourceMeta,
+    /// Its rows the caller may read (the ids are added per page); `None` when they may read
+    /// none of them.
+    rows: Option<SelectStatement>,
+    /// What the caller is shown of each.
+    shape: Shape,
+}
+
+/// The plans of the references `asked` of `meta`'s resource by `caller`. A select of the
+/// embedded rows (`populate[category][select]=name`) is checked here, against what the
+/// caller may read of the referenced resource: a field they may not is a 400 as in a list
+/// of it.
+pub(crate) fn plan(
+    meta: &'static ResourceMeta,
+    asked: &[Populate],
+    caller: &AuthContext,
+) -> Result<Vec<Plan>, ArcError> {
+    asked
+        .iter()
+        .filter_map(|populate| {
+            let field = meta.fields.get(populate.field)?;
+            Some((populate, field.populate?, field.references?()))
+        })
+        .map(|(populate, key, target)| {
+            let mut shape = Shape::for_caller(target, caller);
+            if let Some(text) = &populate.select {
+                let param = format!("populate[{key}][select]");
+                shape = shape.select(parse_select(target, shape.fields, text, &param)?);
+            }
+            // A caller who may not read the resource at all (or not without an
+            // organization) sees its ids only.
+            let rows = decide(target, Operation::Get, caller).ok().map(|decided| {
+                let mut select = sql::select(target);
+                select.cond_where(decided.rows(scope(target, Scope::Live)));
+                select
+            });
+            Ok(Plan {
+                key,
+                field: populate.field,
+                target,
+                rows,
+                shape,
+            })
+        })
+        .collect()
+}
+
+/// `question` with what `plans` read: each one's statement (without its ids: those follow
+/// from the page, which the question holds) and shape.
+pub(crate) fn ask(mut question: Question, plans: &[Plan], reads: Reads<'_>) -> Question {
+    for plan in plans {
+        question = question.part(plan.key.as_bytes());
+        question = match &plan.rows {
+            Some(rows) => question
+                .statement(&reads.backend().build(rows))
+                .shape(plan.shape),
+            None => question.part(b"-"),
+        };
+    }
+    question
+}
+
+/// The rows `plans` embed in `rows` (shown as `shown`): one query per plan whose reference
+/// is shown and names any row.
+pub(crate) async fn fetch(
+    reads: Reads<'_>,
+    plans: Vec<Plan>,
+    rows: &[Record],
+    shown: Shape,
+) -> Result<Embeds, DbErr> {
+    let mut embeds = Vec::with_capacity(plans.len());
+    for plan in plans {
+        if !shown.fields.contains(plan.field) || shown.redact.contains(plan.field) {
+            continue;
+        }
+        let mut ids: Vec<Value> = Vec::new();
+        for row in rows {
+            let id = row.get(plan.field);
+            if !is_null(id) && !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        let found = match plan.rows {
+            Some(mut select) if !ids.is_empty() => {
+                select.and_where(sql::column(plan.target, plan.target.id).is_in(ids));
+                reads
+                    .records(plan.target, &reads.backend().build(&select))
+                    .await?
+            }
+            _ => Vec::new(),
+        };
+        embeds.push(Embedded {
+            key: plan.key,
+            field: plan.field,
+            target: plan.target,
+            shape: plan.shape,
+            found,
+        });
+    }
+    Ok(Embeds(embeds))
+}
+
+/// The referenced rows an answer embeds, by reference.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Embeds(Vec<Embedded>);
+
+impl Embeds {
+    /// Writes into `map` each embed of `row` whose reference `shape` shows.
+    pub(crate) fn write<M: serde::ser::SerializeMap>(
+        &self,
+        row: &Record,
+        shape: Shape,
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        for embedded in &self.0 {
+            if shape.fields.contains(embedded.field) && !shape.redact.contains(embedded.field) {
+                map.serialize_entry(
+                    embedded.key,
+                    &Embed {
+                        embedded,
+                        id: row.get(embedded.field),
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rows of one populated reference.
+#[derive(Clone, Debug)]
+struct Embedded {
+    key: &'static str,
+    field: usize,
+    target: &'static ResourceMeta,
+    shape: Shape,
+    /// The referenced rows the caller may read.
+    found: Vec<Record>,
+}
+
+/// One embed: the row `id` names, as the caller is shown it; its id when they may not
+/// read it; `null` for no reference.
+struct Embed<'a> {
+    embedded: &'a Embedded,
+    id: &'a Value,
+}
+
+impl Serialize for Embed<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Embedded {
+            target,
+            shape,
+            found,
+            ..
+        } = self.embedded;
+        if is_null(self.id) {
+            return serializer.serialize_none();
+        }
+        match found.iter().find(|row| row.get(target.id) == self.id) {
+            Some(row) => row.shown(target, *shape).serialize(serializer),
+            None => Json(self.id).serialize(serializer),
+        }
+    }
+}
