@@ -113,6 +113,7 @@ impl Document {
             .into_generator();
         let mut paths: Map<String, Value> = Map::new();
         let mut ours: Map<String, Value> = Map::new();
+        let mut embedded: Vec<&'static str> = Vec::new();
         let add = |schemas: &mut Map<String, Value>, name: String, schema: Value| {
             if schemas.insert(name.clone(), schema).is_some() {
                 return Err(DocumentError::DuplicateName(name));
@@ -145,9 +146,15 @@ impl Document {
                 .iter()
                 .filter(|f| f.populate.is_some() && !f.hidden)
             {
-                if let Some(target) = target.references.map(|target| target()) {
-                    ours.entry(wire::embedded_name(target))
-                        .or_insert_with(|| wire::schema(target, View::Embedded).to_value());
+                if let Some(target) = target.references.map(|target| target())
+                    && !embedded.contains(&target.name)
+                {
+                    embedded.push(target.name);
+                    add(
+                        &mut ours,
+                        wire::embedded_name(target),
+                        wire::schema(target, View::Embedded).to_value(),
+                    )?;
                 }
             }
             let acts = if meta.presets.actions {

@@ -264,11 +264,22 @@ impl std::fmt::Debug for CacheRuntime {
 /// resources its references populate (an answer may embed their rows, so their writes make
 /// it old too). Without either, borrowed: the common read allocates nothing for them.
 fn names(meta: &'static ResourceMeta) -> Cow<'static, [&'static str]> {
+    names_of(meta, true)
+}
+
+/// The names a write to `meta` bumps: its own and its tags. Not the resources it populates:
+/// their answers do not embed its rows.
+fn written(meta: &'static ResourceMeta) -> Cow<'static, [&'static str]> {
+    names_of(meta, false)
+}
+
+/// `meta`'s name and tags, and with `populated` the names of the resources it embeds.
+fn names_of(meta: &'static ResourceMeta, populated: bool) -> Cow<'static, [&'static str]> {
     let tags = meta.cache.map_or(&[][..], |c| c.tags);
     let mut populated = meta
         .fields
         .iter()
-        .filter(|f| f.populate.is_some())
+        .filter(|f| populated && f.populate.is_some())
         .filter_map(|f| f.references)
         .peekable();
     if tags.is_empty() && populated.peek().is_none() {
@@ -343,7 +354,7 @@ impl CacheRuntime {
     /// Makes every answer that depends on `meta`'s writes old. A failed bump leaves the names
     /// pending (read uncached here, bumped again until it lands).
     async fn bump(self: &Arc<Self>, meta: &'static ResourceMeta) {
-        let names: Vec<&'static str> = names(meta)
+        let names: Vec<&'static str> = written(meta)
             .iter()
             .copied()
             .filter(|n| self.watched.contains(n))
@@ -721,5 +732,40 @@ where
             Ok(Cached::Kept { body, status })
         }
         _ => compute(state.clone()).await.map(Cached::Direct),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::{FieldMeta, FieldType};
+
+    const TARGET: ResourceMeta = ResourceMeta::testing(
+        "category",
+        "categories",
+        &[FieldMeta::new("id", FieldType::Uuid).id()],
+    );
+    const EMBEDDING: ResourceMeta = ResourceMeta {
+        cache: Some(CacheMeta {
+            tags: &["catalog"],
+            ..TEST_SETTINGS
+        }),
+        ..ResourceMeta::testing(
+            "product",
+            "products",
+            &[
+                FieldMeta::new("id", FieldType::Uuid).id(),
+                FieldMeta::new("category_id", FieldType::Uuid)
+                    .references(|| &TARGET)
+                    .populate("category"),
+            ],
+        )
+    };
+
+    #[test]
+    fn reads_depend_on_what_they_embed_and_writes_bump_only_their_own() {
+        assert_eq!(&*names(&EMBEDDING), ["product", "catalog", "category"]);
+        assert_eq!(&*written(&EMBEDDING), ["product", "catalog"]);
+        assert!(matches!(names(&TARGET), Cow::Borrowed(["category"])));
     }
 }

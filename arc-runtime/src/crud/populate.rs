@@ -11,6 +11,8 @@
 //! cache's question (the answer holds the referenced rows, so the cache keys and versions
 //! them too), and run after the page is read ([`fetch`]).
 
+use std::collections::{HashMap, HashSet};
+
 use sea_orm::sea_query::{ExprTrait, SelectStatement};
 use sea_orm::{DbErr, Value};
 use serde::{Serialize, Serializer};
@@ -96,8 +98,12 @@ pub(crate) fn ask(mut question: Question, plans: &[Plan], reads: Reads<'_>) -> Q
     question
 }
 
+/// Ids per `IN (..)` list: far below PostgreSQL's 65,535 bound parameters and SQLite's
+/// 32,766, whatever page size an app allows.
+const IDS_PER_QUERY: usize = 1000;
+
 /// The rows `plans` embed in `rows` (shown as `shown`): one query per plan whose reference
-/// is shown and names any row.
+/// is shown and names any row (one per thousand distinct rows it names, on larger pages).
 pub(crate) async fn fetch(
     reads: Reads<'_>,
     plans: Vec<Plan>,
@@ -109,22 +115,27 @@ pub(crate) async fn fetch(
         if !shown.fields.contains(plan.field) || shown.redact.contains(plan.field) {
             continue;
         }
-        let mut ids: Vec<Value> = Vec::new();
-        for row in rows {
-            let id = row.get(plan.field);
-            if !is_null(id) && !ids.contains(id) {
-                ids.push(id.clone());
+        let mut seen: HashSet<&Value> = HashSet::new();
+        let ids: Vec<Value> = rows
+            .iter()
+            .map(|row| row.get(plan.field))
+            .filter(|id| !is_null(id) && seen.insert(id))
+            .cloned()
+            .collect();
+        let mut found = HashMap::with_capacity(ids.len());
+        if let Some(select) = &plan.rows {
+            for chunk in ids.chunks(IDS_PER_QUERY) {
+                let mut select = select.clone();
+                let id = sql::column(plan.target, plan.target.id);
+                select.and_where(id.is_in(chunk.iter().cloned()));
+                let records = reads
+                    .records(plan.target, &reads.backend().build(&select))
+                    .await?;
+                for record in records {
+                    found.insert(record.get(plan.target.id).clone(), record);
+                }
             }
         }
-        let found = match plan.rows {
-            Some(mut select) if !ids.is_empty() => {
-                select.and_where(sql::column(plan.target, plan.target.id).is_in(ids));
-                reads
-                    .records(plan.target, &reads.backend().build(&select))
-                    .await?
-            }
-            _ => Vec::new(),
-        };
         embeds.push(Embedded {
             key: plan.key,
             field: plan.field,
@@ -170,8 +181,8 @@ struct Embedded {
     field: usize,
     target: &'static ResourceMeta,
     shape: Shape,
-    /// The referenced rows the caller may read.
-    found: Vec<Record>,
+    /// The referenced rows the caller may read, by id.
+    found: HashMap<Value, Record>,
 }
 
 /// One embed: the row `id` names, as the caller is shown it; its id when they may not
@@ -192,7 +203,7 @@ impl Serialize for Embed<'_> {
         if is_null(self.id) {
             return serializer.serialize_none();
         }
-        match found.iter().find(|row| row.get(target.id) == self.id) {
+        match found.get(self.id) {
             Some(row) => row.shown(target, *shape).serialize(serializer),
             None => Json(self.id).serialize(serializer),
         }

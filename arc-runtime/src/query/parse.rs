@@ -281,13 +281,20 @@ pub(crate) fn parse_populate_only(
     let Some(raw) = raw.filter(|_| meta.fields.iter().any(|f| f.populate.is_some())) else {
         return Ok(Vec::new());
     };
+    // Only the `populate` pairs are read (and so checked): the others stay ignored, as on
+    // any single-row route, however they are written.
+    let raw = raw
+        .split('&')
+        .filter(|pair| pair.starts_with(QueryParam::Populate.name()))
+        .collect::<Vec<_>>()
+        .join("&");
     if raw.len() > limits.max_query_len {
         return Err(bad(format!(
             "query string is longer than {} bytes",
             limits.max_query_len
         )));
     }
-    let pairs = decode_pairs(raw, limits.max_params)?;
+    let pairs = decode_pairs(&raw, limits.max_params)?;
     let mut list = None;
     let mut selects = Vec::new();
     for (name, val) in &pairs {
@@ -324,8 +331,10 @@ fn decode_component(text: &str) -> Result<String, ArcError> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
+                // Two hex digits exactly: `from_str_radix` alone would take `+1`.
                 let hex = bytes
                     .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok());
                 let byte = hex
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
@@ -944,6 +953,13 @@ mod tests {
             )
         };
         assert_eq!(only("populate=parent&limit=oops").unwrap().len(), 1);
+        assert_eq!(
+            only("%ZZ&x=%E0%A4&populate=parent").unwrap().len(),
+            1,
+            "others unread"
+        );
+        assert!(only(&"a=1&".repeat(100)).unwrap().is_empty());
+        assert!(only("populate=%ZZ").is_err());
         assert!(only("populate=nope").is_err());
         assert!(only("populate=parent&populate=parent").is_err());
         // A resource without references ignores the query, as before.
@@ -1020,6 +1036,8 @@ mod tests {
         assert_eq!(pairs, expected);
         assert!(decode_pairs("a=%FF", 10).is_err(), "not UTF-8");
         assert!(decode_pairs("a=%G1", 10).is_err(), "bad escape");
+        assert!(decode_pairs("a=%+1", 10).is_err(), "a sign is no hex digit");
+        assert!(decode_pairs("a=%-1", 10).is_err(), "a sign is no hex digit");
         assert!(decode_pairs("a=%2", 10).is_err(), "truncated escape");
         assert!(decode_pairs("a=1&b=2&c=3", 2).is_err(), "too many");
     }

@@ -95,7 +95,11 @@ pub(crate) async fn list(
         question,
         move |state| async move {
             let (docs, total) = fetch(state.reads(), meta, &page, count.as_ref()).await?;
-            let embeds = populate::fetch(state.reads(), plans, &docs, shown).await?;
+            // Not the row a keyset page reads beyond itself to know there is a next one.
+            let shown_rows = docs
+                .len()
+                .min(usize::try_from(spec.limit).unwrap_or(usize::MAX));
+            let embeds = populate::fetch(state.reads(), plans, &docs[..shown_rows], shown).await?;
             Ok(listing(meta, &state, &spec, shown, docs, total).embedding(embeds))
         },
     ))
