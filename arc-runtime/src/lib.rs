@@ -89,7 +89,7 @@ pub use preset::{Preset, UnknownPreset};
 
 // Who is calling, and what goes wrong.
 pub use audit::{AuditAction, AuditEntry};
-pub use auth::{AuthContext, AuthMethod, Caller, RoleScope};
+pub use auth::{AuthContext, AuthMethod, Caller, RoleHierarchy, RoleScope};
 pub use error::{ArcError, ErrorCode, FieldError, InternalCause};
 pub use events::{DomainEvent, Event, EventMeta, PublishError};
 pub use plugins::request_id::current as request_id;

@@ -220,9 +220,7 @@ pub(crate) fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> A
         Rule::OrgRoles(roles) => grant(
             caller.is_authenticated()
                 && caller.org_id.is_some()
-                && roles
-                    .iter()
-                    .any(|r| caller.org_roles.iter().any(|o| o == r)),
+                && roles.iter().any(|r| caller.has_org_role(r)),
         ),
         Rule::OrgMember => grant(caller.is_authenticated() && caller.org_id.is_some()),
         Rule::When(predicate, _) => grant(predicate(caller)),

@@ -570,7 +570,9 @@ impl FieldSet {
     pub(crate) fn redacted_for(meta: &ResourceMeta, caller: &crate::auth::AuthContext) -> FieldSet {
         let scope = meta.role_scope();
         Self::matching(meta, |_, f| {
-            f.redact_for.iter().any(|r| caller.has_role_in(r, scope))
+            f.redact_for
+                .iter()
+                .any(|r| caller.has_given_role_in(r, scope))
         })
     }
 

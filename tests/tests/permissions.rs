@@ -478,3 +478,66 @@ fn a_when_rule_reads_as_written() {
         "when(crate::notes::may_restore)"
     );
 }
+
+/// The notes under a role hierarchy: `senior` ⊇ `writer`, `intern`; `superadmin` ⊇ `admin`;
+/// the organization role `chief` ⊇ `auditor`. Rules and field rules count implied roles;
+/// `redact_for` masks by given roles only.
+mod hierarchy {
+    use super::*;
+    use arc_runtime::RoleHierarchy;
+
+    fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> arc_runtime::App {
+        let roles = RoleHierarchy::new()
+            .includes("senior", ["writer", "intern"])
+            .chain(["superadmin", "admin"])
+            .includes("chief", ["auditor"]);
+        arc_runtime::App::new(db)
+            .resource::<arc_tests::notes::Note>()
+            .auth(arc_tests::notes::auth().role_hierarchy(roles))
+    }
+
+    on_both!(super::app => implied_roles_pass_rules_but_do_not_mask);
+
+    async fn implied_roles_pass_rules_but_do_not_mask(app: &TestApp) {
+        let senior = bearer("sam", &["senior"], None, &[]);
+        let intern = bearer("ivan", &["writer", "intern"], None, &[]);
+        let note =
+            |owner: &str| Some(json!({"title": "n", "owner_id": owner, "contact": "+1 555"}));
+        // `create = roles("writer", "admin")`: the senior is a writer.
+        let own = as_(app, &senior, Method::POST, "/notes", note("sam")).await;
+        assert_eq!(own.status, 201, "{}", own.body);
+        // An implied `intern` does not mask: the senior was not made an intern.
+        assert_eq!(own.body["data"]["contact"], "+1 555");
+        let given = as_(app, &intern, Method::POST, "/notes", note("ivan")).await;
+        assert_eq!(given.body["data"]["contact"], "***");
+        // `visible_to("admin")` and `roles("admin")` admit the superadmin, not the senior.
+        let super_admin = bearer("sue", &["superadmin"], None, &[]);
+        let listed = as_(
+            app,
+            &super_admin,
+            Method::GET,
+            "/notes?select=title,score",
+            None,
+        )
+        .await;
+        assert_eq!(listed.status, 200, "{}", listed.body);
+        assert_eq!(listed.body["total"], 2, "admins list every note");
+        let refused = as_(app, &senior, Method::GET, "/notes?select=score", None).await;
+        assert_error(&refused, 400, "BAD_REQUEST");
+        // `org_roles("auditor")` admits the organization's chief; a platform `chief` implies
+        // a platform `auditor`, which that rule does not count.
+        let chief = bearer("cat", &[], Some("acme"), &["chief"]);
+        assert_eq!(
+            as_(app, &chief, Method::GET, "/notes/deleted", None)
+                .await
+                .status,
+            200
+        );
+        let platform_chief = bearer("cat", &["chief"], Some("acme"), &[]);
+        assert_error(
+            &as_(app, &platform_chief, Method::GET, "/notes/deleted", None).await,
+            403,
+            "FORBIDDEN",
+        );
+    }
+}

@@ -9,6 +9,7 @@ on_both!(
     categories_are_public_to_read,
     products_belong_to_their_org,
     editors_change_what_they_created,
+    admins_may_what_editors_may,
     field_rules_of_products,
     orders_are_their_customers,
     orders_are_cancelled_by_their_customers,
@@ -262,6 +263,49 @@ async fn editors_change_what_they_created(app: &TestApp) {
         .status,
         200,
         "admins update any product of their org"
+    );
+}
+
+/// The shop declares `admin` ⊇ `editor` once; products' `create = roles("editor")` then
+/// admits admins, and nothing else changes: the hierarchy only adds roles downwards.
+async fn admins_may_what_editors_may(app: &TestApp) {
+    let s = shop();
+    let new = || Some(json!({"name": "Lectern", "price": 700, "cost": 300}));
+    let by_admin = as_(app, &s.ada, Method::POST, "/products", new()).await;
+    assert_eq!(by_admin.status, 201, "{}", by_admin.body);
+    assert_eq!(
+        by_admin.body["data"]["cost"], 300,
+        "the admin's own field rules hold"
+    );
+    let by_member = as_(app, &s.carl, Method::POST, "/products", new()).await;
+    assert_error(&by_member, 403, "FORBIDDEN");
+    // The editor gains nothing of the admin's: `cost` stays the admin's.
+    let id = by_admin.body["data"]["id"].as_str().unwrap();
+    let seen = as_(app, &s.eve, Method::GET, &format!("/products/{id}"), None).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert!(seen.body["data"].get("cost").is_none(), "{}", seen.body);
+    // An organization's admin is an editor there, not on the rows every organization
+    // shares (the categories, platform roles only).
+    let category = as_(
+        app,
+        &s.ada,
+        Method::POST,
+        "/categories",
+        Some(json!({"name": "Easels", "slug": "easels"})),
+    )
+    .await;
+    assert_error(&category, 403, "FORBIDDEN");
+    // The registry and the document say who passes `roles("editor")`.
+    let root = platform_admin();
+    let registry = as_(app, &root, Method::GET, "/_resources", None).await;
+    assert_eq!(
+        registry.body["roles"]["includes"],
+        json!({"admin": ["editor"]})
+    );
+    let document = as_(app, &root, Method::GET, "/_docs/openapi.json", None).await;
+    assert_eq!(
+        document.body["info"]["x-arc-roles"],
+        json!({"admin": ["editor"]})
     );
 }
 

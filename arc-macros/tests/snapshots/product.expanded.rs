@@ -113,7 +113,7 @@ const _: () = {
     /// The routes, and who may use them:
     ///
     /// `GET /products`: org_member
-    /// `POST /products`: roles(admin, editor)
+    /// `POST /products`: roles(editor)
     /// `GET /products/{id}`: org_member
     /// `PATCH /products/{id}`: any(roles(admin), all(roles(editor), owner(created_by)))
     /// `PUT /products/{id}`: any(roles(admin), all(roles(editor), owner(created_by)))
@@ -121,7 +121,7 @@ const _: () = {
     /// `GET /products/deleted`: roles(admin)
     /// `POST /products/{id}/restore`: roles(admin)
     /// `GET /products/slug/{slug}`: org_member
-    /// `POST /products/bulk`: roles(admin) and roles(admin, editor)
+    /// `POST /products/bulk`: roles(admin) and roles(editor)
     /// `PATCH /products/bulk`: roles(admin) and any(roles(admin), all(roles(editor), owner(created_by)))
     /// `DELETE /products/bulk`: roles(admin) and roles(admin)
     impl __p::Resource for Product {
@@ -212,7 +212,7 @@ const _: () = {
             permissions: __p::Permissions {
                 list: __p::Rule::OrgMember,
                 get: __p::Rule::OrgMember,
-                create: __p::Rule::Roles(&["admin", "editor"]),
+                create: __p::Rule::Roles(&["editor"]),
                 update: __p::Rule::Any(
                     &[
                         __p::Rule::Roles(&["admin"]),

@@ -270,6 +270,11 @@ impl App {
             conditional: self.etag,
             prefixes,
             limits: self.limits,
+            roles: self
+                .auth
+                .as_ref()
+                .map(|auth| auth.roles().describe())
+                .unwrap_or_default(),
         }
     }
 
@@ -296,6 +301,10 @@ impl App {
             .collect();
         if !events.is_empty() {
             description["events"] = events.into();
+        }
+        // Who passes `roles(..)` besides the role named.
+        if let Some(auth) = self.auth.as_ref().filter(|a| !a.roles().is_empty()) {
+            description["roles"] = serde_json::json!({ "includes": auth.roles().describe() });
         }
         description
     }

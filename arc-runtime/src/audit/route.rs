@@ -77,9 +77,7 @@ impl<'a> Reader<'a> {
             return Ok(Reader::Platform);
         }
         match caller.org_id.as_deref() {
-            Some(org) if caller.org_roles.iter().any(|r| r == READER_ROLE) => {
-                Ok(Reader::Organization(org))
-            }
+            Some(org) if caller.has_org_role(READER_ROLE) => Ok(Reader::Organization(org)),
             _ => Err(ArcError::forbidden(
                 "The audit trail is for admins of the platform or of the organization",
             )),

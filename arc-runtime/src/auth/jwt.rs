@@ -508,6 +508,8 @@ fn claims_to_context(claims: Map<String, Value>) -> Option<AuthContext> {
         expires_at: claims.get("exp").and_then(Value::as_u64),
         method: AuthMethod::Jwt,
         claims: Arc::new(claims),
+        // The app's hierarchy adds these once every authenticator has been asked.
+        ..AuthContext::default()
     })
 }
 

@@ -51,6 +51,7 @@ pub(super) fn select_org(context: &mut Arc<AuthContext>, parts: &Parts) -> Resul
     let context = Arc::make_mut(context);
     context.org_id = Some(org.to_owned());
     context.org_roles.clear();
+    context.implied_org_roles.clear();
     context.team_id = None;
     Ok(())
 }

@@ -6,6 +6,7 @@ pub(crate) mod api_key;
 pub(crate) mod jwks;
 pub(crate) mod jwt;
 mod layer;
+mod roles;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use serde_json::{Map, Value};
 pub use api_key::ApiKeys;
 pub(crate) use layer::ORG_HEADER;
 pub use layer::{AccessLayer, AccessService};
+pub use roles::RoleHierarchy;
 
 use crate::error::ArcError;
 use crate::stores::{BoxFuture, InMemoryRevocation, RevocationStore};
@@ -55,6 +57,10 @@ pub struct AuthContext {
     pub org_id: Option<String>,
     /// Roles in the active organization (`org_roles`).
     pub org_roles: Vec<String>,
+    /// Platform roles that `roles` include through the app's [`RoleHierarchy`], besides them.
+    pub implied_roles: Vec<String>,
+    /// Roles in the active organization that `org_roles` include through the hierarchy.
+    pub implied_org_roles: Vec<String>,
     /// Organizations the caller belongs to (`orgs`).
     pub orgs: Vec<String>,
     /// The active team inside the active organization (`team_id`).
@@ -80,17 +86,42 @@ impl AuthContext {
         self.user_id.is_some()
     }
 
-    /// Whether the caller has `role` among platform roles or roles in the active org.
+    /// Whether the caller has `role` among platform roles or roles in the active org, given
+    /// or implied by the app's [`RoleHierarchy`].
     ///
     /// Resource permissions and field rules do not use this: an org role counts only on
     /// the active org's own rows (see [`AuthContext::has_role_in`]).
     pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().chain(&self.org_roles).any(|r| r == role)
+        self.has_platform_role(role) || self.has_org_role(role)
     }
 
-    /// Whether the caller has `role` among their platform roles (claim `roles`).
+    /// Whether the caller has `role` among their platform roles (claim `roles`) or those
+    /// they imply.
     pub fn has_platform_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
+        self.roles
+            .iter()
+            .chain(&self.implied_roles)
+            .any(|r| r == role)
+    }
+
+    /// Whether the caller has `role` in the active organization (claim `org_roles`) or
+    /// it is implied there.
+    pub fn has_org_role(&self, role: &str) -> bool {
+        self.org_roles
+            .iter()
+            .chain(&self.implied_org_roles)
+            .any(|r| r == role)
+    }
+
+    /// Whether `role` was given to the caller (not only implied by a role that includes it)
+    /// for rows of `scope`: what `redact_for` masks by, so an admin whose role includes
+    /// `intern` still reads what interns see masked.
+    pub(crate) fn has_given_role_in(&self, role: &str, scope: RoleScope) -> bool {
+        let platform = self.roles.iter().any(|r| r == role);
+        match scope {
+            RoleScope::Platform => platform,
+            RoleScope::Organization => platform || self.org_roles.iter().any(|r| r == role),
+        }
     }
 
     /// Whether `role` counts for rows of `scope`: a platform role everywhere, a role in the
@@ -133,6 +164,8 @@ impl AuthContext {
             roles,
             org_id,
             org_roles,
+            implied_roles,
+            implied_org_roles,
             orgs,
             team_id,
             method,
@@ -150,7 +183,7 @@ impl AuthContext {
         optional(user_id);
         optional(org_id);
         optional(team_id);
-        for list in [roles, org_roles, orgs] {
+        for list in [roles, org_roles, implied_roles, implied_org_roles, orgs] {
             part(&(list.len() as u64).to_le_bytes());
             for item in list {
                 part(item.as_bytes());
@@ -245,6 +278,7 @@ pub trait Authenticator: Send + Sync + 'static {
 pub struct Auth {
     authenticators: Vec<Arc<dyn Authenticator>>,
     revocation: Arc<dyn RevocationStore>,
+    hierarchy: Arc<RoleHierarchy>,
 }
 
 impl Auth {
@@ -269,6 +303,7 @@ impl Default for Auth {
         Self {
             authenticators: Vec::new(),
             revocation: Arc::new(InMemoryRevocation::new()),
+            hierarchy: Arc::default(),
         }
     }
 }
@@ -299,6 +334,26 @@ impl Auth {
         self
     }
 
+    /// Declares which roles include which others, for every rule of the app: callers are
+    /// given the roles theirs include once authenticated (`implied_roles`,
+    /// `implied_org_roles`; see [`RoleHierarchy`]).
+    ///
+    /// ```
+    /// use arc_runtime::RoleHierarchy;
+    /// use arc_runtime::config::Auth;
+    /// let auth = Auth::new().role_hierarchy(RoleHierarchy::new().chain(["admin", "editor"]));
+    /// assert!(!auth.roles().is_empty());
+    /// ```
+    pub fn role_hierarchy(mut self, hierarchy: RoleHierarchy) -> Self {
+        self.hierarchy = Arc::new(hierarchy);
+        self
+    }
+
+    /// The role hierarchy (empty unless [`Auth::role_hierarchy`] declared one).
+    pub fn roles(&self) -> &RoleHierarchy {
+        &self.hierarchy
+    }
+
     /// The revocation store, e.g. to revoke a token on logout.
     pub fn revocation_store(&self) -> &Arc<dyn RevocationStore> {
         &self.revocation
@@ -310,7 +365,8 @@ impl Auth {
     }
 
     /// The caller of a request: the first authenticator that finds credentials, checked
-    /// against revocation, with the active organization selected.
+    /// against revocation, with the active organization selected and the roles their roles
+    /// include added.
     pub async fn authenticate(&self, parts: &Parts) -> Result<Arc<AuthContext>, ArcError> {
         static ANONYMOUS: std::sync::OnceLock<Arc<AuthContext>> = std::sync::OnceLock::new();
         let mut context = None;
@@ -337,6 +393,14 @@ impl Auth {
             }
         }
         layer::select_org(&mut context, parts)?;
+        let implied = self.hierarchy.implied(&context.roles);
+        let implied_org = self.hierarchy.implied(&context.org_roles);
+        // A copy only for the callers whose roles imply others.
+        if !implied.is_empty() || !implied_org.is_empty() {
+            let context = Arc::make_mut(&mut context);
+            context.implied_roles = implied;
+            context.implied_org_roles = implied_org;
+        }
         Ok(context)
     }
 }

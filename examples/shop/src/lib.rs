@@ -10,11 +10,11 @@ pub mod seed;
 use std::time::Duration;
 
 use arc_runtime::App;
-use arc_runtime::Preset;
 use arc_runtime::config::{Auth, JwtAuthenticator, JwtKeys};
 use arc_runtime::config::{Cache, Events, Idempotency};
 use arc_runtime::config::{JwtConfigError, JwtSigner, TokenClaims};
 use arc_runtime::sea_orm::DatabaseConnection;
+use arc_runtime::{Preset, RoleHierarchy};
 use arc_stores::Redis;
 
 pub use resources::*;
@@ -83,7 +83,10 @@ fn resources(db: DatabaseConnection, events: Events) -> App {
 /// when given.
 fn auth(jwt_secret: &[u8], redis: Option<&Redis>, preset: Preset) -> Result<Auth, JwtConfigError> {
     let keys = JwtKeys::hs256(jwt_secret)?;
-    let mut auth = Auth::new().with(JwtAuthenticator::new(keys).preset(preset));
+    // An admin may do all an editor may (create products): declared once, not in each rule.
+    let mut auth = Auth::new()
+        .with(JwtAuthenticator::new(keys).preset(preset))
+        .role_hierarchy(RoleHierarchy::new().chain(["admin", "editor"]));
     if let Some(redis) = redis {
         auth = auth.revocation(redis.revocation());
     }

@@ -67,7 +67,7 @@ pub enum ProductStatus {
 #[permissions(
     list = org_member,
     get = org_member,
-    create = roles("admin", "editor"),
+    create = roles("editor"),
     update = any(roles("admin"), all(roles("editor"), owner("created_by"))),
     default = roles("admin"),
 )]
