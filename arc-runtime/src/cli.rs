@@ -8,6 +8,7 @@ use clap::{ArgMatches, FromArgMatches, Subcommand};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::App;
+use crate::migration::ChangeKind;
 use crate::preset::Preset;
 use crate::telemetry::{Telemetry, TelemetryGuard};
 
@@ -76,12 +77,15 @@ enum MigrateAction {
     },
     /// List each migration and whether it is applied.
     Status,
+    /// Show what `up` would do (pending migrations, then the changes each table needs to
+    /// match its resource, applied or refused with the SQL to write), without doing it.
+    Plan,
     /// Drop the app's tables and apply every migration again.
     Fresh,
 }
 
 /// The command line every arc-rs app gets in one line of `main`: `serve` (the default),
-/// `openapi`, `describe`, `routes`, `migrate up|down|status|fresh` and `doctor`, plus the
+/// `openapi`, `describe`, `routes`, `migrate up|down|status|plan|fresh` and `doctor`, plus the
 /// app's own commands.
 ///
 /// ```no_run
@@ -313,18 +317,17 @@ impl Cli {
         if !problems.is_empty() {
             return Err(format!("not starting ({preset:?}): {}", problems.join("; ")).into());
         }
-        let pending = app.migrator().pending(app.db()).await?;
-        if !pending.is_empty() {
+        let plan = app.migrator().plan(app.db()).await?;
+        if !plan.is_empty() {
             if preset.defaults().explicit_migrations && !migrate {
                 return Err(format!(
-                    "not starting: {} pending migration(s) ({}); run `{} migrate up` or serve with --migrate",
-                    pending.len(),
-                    pending.join(", "),
+                    "not starting: the database is behind the app; run `{} migrate plan` to \
+                     see, `{0} migrate up` to apply, or serve with --migrate:\n{plan}",
                     self.name
                 )
                 .into());
             }
-            tracing::info!(migrations = ?pending, "applying pending migrations");
+            tracing::info!(plan = %plan, "applying pending migrations and schema changes");
             app.migrate().await?;
         }
         let app = match &self.started {
@@ -383,13 +386,15 @@ impl Cli {
         for problem in app.problems() {
             say(false, problem);
         }
-        match app.migrator().pending(&db).await {
-            Ok(pending) if pending.is_empty() => say(true, "migrations: none pending".to_owned()),
-            Ok(pending) => say(
+        match app.migrator().plan(&db).await {
+            Ok(plan) if plan.is_empty() => say(
+                true,
+                "migrations: none pending, every table matches its resource".to_owned(),
+            ),
+            Ok(plan) => say(
                 false,
                 format!(
-                    "migrations pending: {} (run `{} migrate up`)",
-                    pending.join(", "),
+                    "the database is behind the app (run `{} migrate up`):\n{plan}",
                     self.name
                 ),
             ),
@@ -446,10 +451,15 @@ async fn migrate(app: &App, action: MigrateAction) -> Result<(), Error> {
     let db = app.db();
     match action {
         MigrateAction::Up { steps } => {
-            let pending = migrator.pending(db).await?;
+            let plan = migrator.plan(db).await?;
             migrator.up(db, steps).await?;
-            let applied = steps.map_or(pending.len(), |n| pending.len().min(n as usize));
+            let applied = steps.map_or(plan.pending.len(), |n| plan.pending.len().min(n as usize));
             emit(format_args!("applied {applied} migration(s)"));
+            if steps.is_none() {
+                for change in plan.changes.iter().filter(|c| c.kind == ChangeKind::Apply) {
+                    emit(format_args!("changed {}: {}", change.table, change.summary));
+                }
+            }
         }
         MigrateAction::Down { steps } => {
             migrator.down(db, Some(steps)).await?;
@@ -462,6 +472,10 @@ async fn migrate(app: &App, action: MigrateAction) -> Result<(), Error> {
                     if applied { "applied" } else { "pending" }
                 ));
             }
+        }
+        MigrateAction::Plan => {
+            let plan = migrator.plan(db).await?;
+            emit(plan.to_string().trim_end());
         }
         MigrateAction::Fresh => {
             migrator.fresh(db).await?;

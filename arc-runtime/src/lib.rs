@@ -97,7 +97,7 @@ pub use plugins::trace::{TraceContext, current as trace_context};
 pub use plugins::versioning::ApiVersion;
 
 // What an app tells about itself.
-pub use migration::{Migrator, ResourceMigration};
+pub use migration::{Change, ChangeKind, Migrator, Plan, ResourceMigration};
 pub use openapi::{DocumentError, ServiceRoute};
 
 pub mod meta {
@@ -174,6 +174,8 @@ pub mod prelude {
 pub use chrono;
 pub use rust_decimal;
 pub use sea_orm;
+/// The migration framework: write a migration of the app's own against it ([`App::migration`]).
+pub use sea_orm_migration;
 pub use serde_json;
 pub use uuid;
 

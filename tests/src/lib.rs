@@ -10,6 +10,7 @@
 pub mod contract;
 pub mod dossiers;
 pub mod events;
+pub mod evolving;
 pub mod gadget;
 pub mod ledger;
 pub mod live;

@@ -362,6 +362,40 @@ impl App {
         self
     }
 
+    /// Adds a migration of the app's own (a data change, or a schema change
+    /// [`Migrator::plan`](crate::Migrator::plan) refuses to make by itself), run in the order
+    /// of the builder's calls among the resources' migrations: one added after
+    /// `.resource::<Product>()` finds the products table there. Recorded by its name, like
+    /// sea-orm-migration's.
+    ///
+    /// ```no_run
+    /// use arc_runtime::sea_orm_migration::prelude::*;
+    /// use arc_runtime::sea_orm_migration::async_trait;
+    ///
+    /// #[derive(DeriveMigrationName)]
+    /// struct Migration; // named after its module: m20261204_000001_backfill_weight
+    ///
+    /// #[async_trait::async_trait]
+    /// impl MigrationTrait for Migration {
+    ///     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+    ///         let db = manager.get_connection();
+    ///         db.execute_unprepared("UPDATE products SET weight = 1 WHERE weight IS NULL")
+    ///             .await?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # fn f(app: arc_runtime::App) -> arc_runtime::App {
+    /// app.migration(Migration)
+    /// # }
+    /// ```
+    pub fn migration(
+        mut self,
+        migration: impl sea_orm_migration::MigrationTrait + 'static,
+    ) -> Self {
+        self.migrator.add_migration(migration);
+        self
+    }
+
     /// Signs keyset cursors with `secret`; instances behind one load balancer must share it.
     /// Without it, a random key is made at start and cursors die with the process.
     pub fn cursor_secret(mut self, secret: &[u8]) -> Self {

@@ -337,25 +337,28 @@ impl App {
         &self.db
     }
 
-    /// The mounted resources' migrations, as a migrator (`up`, `down`, `status`, `fresh`).
+    /// The mounted resources' migrations and the app's own, in the order they were added,
+    /// then the framework's tables, as a migrator (`plan`, `up`, `down`, `status`, `fresh`).
     pub fn migrator(&self) -> migration::Migrator {
         let mut migrator = self.migrator.clone();
         if self.events.is_some() {
-            migrator.add_migration(|| Box::new(crate::events::EventsMigration));
+            migrator.add_migration(crate::events::EventsMigration);
         }
         if self.audit_settings().is_some() {
-            migrator.add_migration(|| Box::new(crate::stores::AuditMigration));
+            migrator.add_migration(crate::stores::AuditMigration);
         }
         if self
             .idempotency_settings()
             .is_some_and(|settings| settings.in_database())
         {
-            migrator.add_migration(|| Box::new(crate::stores::IdempotencyMigration));
+            migrator.add_migration(crate::stores::IdempotencyMigration);
         }
         migrator
     }
 
-    /// Applies the pending migrations: creates every mounted resource's table and indexes.
+    /// Applies the pending migrations (creates every mounted resource's table and indexes,
+    /// runs the app's own) and brings deployed tables to their structs; see
+    /// [`Migrator`](crate::Migrator).
     pub async fn migrate(&self) -> Result<(), DbErr> {
         self.migrator().up(&self.db, None).await
     }

@@ -1,8 +1,16 @@
-//! Migrations: each resource's table, and the [`Migrator`] that applies them.
+//! Migrations: each resource's table, and the [`Migrator`] that applies them and brings
+//! deployed tables to their structs.
 
+mod evolve;
+
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Index, Table};
+pub use evolve::{Change, ChangeKind, Plan};
+
+use sea_orm::sea_query::{Expr, ExprTrait, Index, IndexCreateStatement, Table};
 use sea_orm::{
     ConditionalStatement, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Schema, Statement,
 };
@@ -94,13 +102,24 @@ async fn no_statement_timeout(manager: &SchemaManager<'_>) -> Result<(), DbErr> 
 /// Every index of `R`'s table (they are all `IF NOT EXISTS`): the entity's, the row scope
 /// of the tenancy presets, and the unique ones.
 async fn create_indexes<R: Resource>(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    let schema = Schema::new(manager.get_database_backend());
-    let entity = <R::Entity as Default>::default();
-    for mut index in schema.create_index_from_entity(entity) {
-        manager
-            .create_index(index.if_not_exists().to_owned())
-            .await?;
+    for index in indexes::<R>(manager.get_database_backend()) {
+        manager.create_index(index).await?;
     }
+    Ok(())
+}
+
+/// The statements that make every index of `R`'s table, `IF NOT EXISTS`: the entity's (one
+/// per filter and sort field, `idx-{table}-{column}`), the row scope of the tenancy presets
+/// (`idx-{table}-scope`) and the unique ones (`uq-{table}-{field}`). Indexes named so on
+/// `R`'s table are arc's: [`Migrator::plan`] drops the ones this list no longer holds.
+pub(crate) fn indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStatement> {
+    let schema = Schema::new(backend);
+    let entity = <R::Entity as Default>::default();
+    let mut all: Vec<IndexCreateStatement> = schema
+        .create_index_from_entity(entity)
+        .into_iter()
+        .map(|mut index| index.if_not_exists().to_owned())
+        .collect();
     let presets = &R::META.presets;
     // The first key of the default sort, so an unsorted list walks the index in order.
     let sort_key = R::META
@@ -125,9 +144,10 @@ async fn create_indexes<R: Resource>(manager: &SchemaManager<'_>) -> Result<(), 
         for i in scope {
             index.col(R::column(i));
         }
-        manager.create_index(index).await?;
+        all.push(index);
     }
-    create_unique_indexes::<R>(manager).await
+    all.extend(unique_indexes::<R>());
+    all
 }
 
 /// The name of the unique index of `field`.
@@ -138,9 +158,10 @@ fn unique_index_name(table: &str, field: &str) -> String {
 /// One unique index per unique field: over (tenant, field) on a `multi_tenant` resource,
 /// and only over live rows (`deleted_at IS NULL`) with `soft_delete`. It also serves the
 /// slug lookup, which filters on the same columns.
-async fn create_unique_indexes<R: Resource>(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+fn unique_indexes<R: Resource>() -> Vec<IndexCreateStatement> {
     let entity = <R::Entity as Default>::default();
     let presets = &R::META.presets;
+    let mut all = Vec::new();
     for (i, field) in R::META.fields.iter().enumerate() {
         if !field.unique {
             continue;
@@ -158,9 +179,9 @@ async fn create_unique_indexes<R: Resource>(manager: &SchemaManager<'_>) -> Resu
         if let Some(deleted) = presets.soft_delete {
             index.and_where(Expr::col(R::column(deleted)).is_null());
         }
-        manager.create_index(index).await?;
+        all.push(index);
     }
-    Ok(())
+    all
 }
 
 /// Moves a table made with a plain `UNIQUE` column (unique across every tenant, deleted rows
@@ -238,7 +259,10 @@ impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
             }
             _ => {}
         }
-        create_unique_indexes::<R>(manager).await
+        for index in unique_indexes::<R>() {
+            manager.create_index(index).await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -252,80 +276,106 @@ impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
 /// SQLite's way to change a table's constraints: a new table from the entity, the rows copied,
 /// the old one dropped, the new one renamed, its indexes made.
 async fn rebuild_sqlite_table<R: Resource>(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    let table = R::META.table;
-    let staging = format!("{table}__arc_rebuild");
-    let schema = Schema::new(DbBackend::Sqlite);
-    let entity = <R::Entity as Default>::default();
-    let mut create = schema.create_table_from_entity(entity);
-    create.table(Alias::new(&staging));
-    manager.create_table(create).await?;
-    let columns = R::META
-        .fields
-        .iter()
-        .map(|f| format!(r#""{}""#, f.name))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns: Vec<&str> = R::META.fields.iter().map(|f| f.column).collect();
     let db = manager.get_connection();
-    for sql in [
-        format!(r#"INSERT INTO "{staging}" ({columns}) SELECT {columns} FROM "{table}""#),
-        format!(r#"DROP TABLE "{table}""#),
-        format!(r#"ALTER TABLE "{staging}" RENAME TO "{table}""#),
-    ] {
+    for sql in evolve::sqlite_rebuild::<R>(&columns, |c| format!(r#""{c}""#)) {
         db.execute_unprepared(&sql).await?;
     }
-    create_indexes::<R>(manager).await
+    Ok(())
 }
 
 /// The app's migrations, in mount order, as a sea-orm-migration migrator: applied ones are
 /// recorded in `seaql_migrations` (so `sea-orm-cli migrate status` reads the same table).
 ///
+/// Beyond the recorded migrations it keeps each resource's table in step with its struct
+/// ([`Migrator::plan`]): a field added to a deployed resource adds its column (nullable, or
+/// filled with its `#[field(default)]`), an index that appears or disappears with
+/// `query(..)` is created or dropped; a change that could lose data or needs a value for the
+/// rows already there (a type change, a column that becomes required) is refused, with the
+/// SQL to review and add as a migration of the app's own ([`App::migration`](crate::App::migration)),
+/// which runs in the same sequence.
+///
 /// ```no_run
 /// # async fn f(app: arc_runtime::App) -> Result<(), sea_orm::DbErr> {
 /// let migrator = app.migrator();
-/// for (name, applied) in migrator.status(app.db()).await? {
-///     println!("{name}: {}", if applied { "applied" } else { "pending" });
-/// }
+/// print!("{}", migrator.plan(app.db()).await?);
 /// migrator.up(app.db(), None).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Default)]
 pub struct Migrator {
-    makers: Vec<fn() -> Box<dyn MigrationTrait>>,
+    migrations: Vec<Arc<dyn MigrationTrait>>,
+    tables: Vec<TableShape>,
+}
+
+/// A resource's table: the migration that makes it, and how to find what it needs.
+#[derive(Clone, Copy)]
+struct TableShape {
+    migration: &'static str,
+    changes: for<'a> fn(&'a DatabaseConnection) -> ChangesFuture<'a>,
+}
+
+type ChangesFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Vec<Change>>, DbErr>> + Send + 'a>>;
+
+fn changes_of<R: Resource>(db: &DatabaseConnection) -> ChangesFuture<'_> {
+    Box::pin(evolve::changes::<R>(db))
 }
 
 impl std::fmt::Debug for Migrator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<String> = self
-            .makers
-            .iter()
-            .map(|make| make().name().to_owned())
-            .collect();
+        let names: Vec<&str> = self.migrations.iter().map(|m| m.name()).collect();
         f.debug_struct("Migrator")
             .field("migrations", &names)
             .finish()
     }
 }
 
-fn make<R: Resource>() -> Box<dyn MigrationTrait> {
-    Box::new(ResourceMigration::<R>::new())
+/// A migration the migrator holds, handed to sea-orm-migration (which wants owned boxes).
+struct Shared(Arc<dyn MigrationTrait>);
+
+impl MigrationName for Shared {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for Shared {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        self.0.up(manager).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        self.0.down(manager).await
+    }
+
+    fn use_transaction(&self) -> Option<bool> {
+        self.0.use_transaction()
+    }
 }
 
 impl Migrator {
     /// Adds the migrations of `R` (after the ones added before): its table, and for a
     /// resource with a unique field the move of older tables to uniqueness per scope.
     pub fn add<R: Resource>(&mut self) {
-        self.makers.push(make::<R>);
+        self.migrations
+            .push(Arc::new(ResourceMigration::<R>::new()));
         if R::META.fields.iter().any(|f| f.unique) {
-            self.makers
-                .push(|| Box::new(UniqueScopeMigration::<R>::new()));
+            self.migrations
+                .push(Arc::new(UniqueScopeMigration::<R>::new()));
         }
+        self.tables.push(TableShape {
+            migration: R::META.migration,
+            changes: changes_of::<R>,
+        });
     }
 
-    /// Adds a migration of the framework's own tables (the events plugin's), once.
-    pub(crate) fn add_migration(&mut self, make: fn() -> Box<dyn MigrationTrait>) {
-        let name = make().name().to_owned();
-        if !self.makers.iter().any(|m| m().name() == name) {
-            self.makers.push(make);
+    /// Adds a migration (after the ones added before), once: a second one of the same name
+    /// is left out.
+    pub fn add_migration(&mut self, migration: impl MigrationTrait + 'static) {
+        if !self.migrations.iter().any(|m| m.name() == migration.name()) {
+            self.migrations.push(Arc::new(migration));
         }
     }
 
@@ -349,9 +399,45 @@ impl Migrator {
             .collect())
     }
 
-    /// Applies the pending migrations (`steps` of them, or all).
+    /// What [`Migrator::up`] would do, without doing it: the pending migrations, then what
+    /// each existing resource table lacks or holds beyond its struct. (Changes are read from
+    /// the tables as they are now: a pending migration of the app's own that makes one of
+    /// them is run first by `up`.)
+    pub async fn plan(&self, db: &DatabaseConnection) -> Result<Plan, DbErr> {
+        let pending = self.pending(db).await?;
+        let mut changes = Vec::new();
+        for table in &self.tables {
+            match (table.changes)(db).await? {
+                Some(found) => changes.extend(found),
+                None if pending.iter().any(|p| p == table.migration) => {}
+                None => {
+                    return Err(DbErr::Migration(format!(
+                        "the table of {} is missing while its migration is recorded as                          applied; roll it back (`migrate down`) or run `migrate fresh`",
+                        table.migration
+                    )));
+                }
+            }
+        }
+        Ok(Plan { pending, changes })
+    }
+
+    /// Applies the pending migrations (`steps` of them, or all). With all of them, it then
+    /// brings each table to its struct ([`Migrator::plan`]): nothing of that is done when
+    /// any change is refused, and the error lists them with their SQL.
     pub async fn up(&self, db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
-        MigratorTraitSelf::up(self, db, steps).await
+        MigratorTraitSelf::up(self, db, steps).await?;
+        if steps.is_some() {
+            return Ok(());
+        }
+        let plan = self.plan(db).await?;
+        let refused: Vec<String> = plan.refused().map(ToString::to_string).collect();
+        if !refused.is_empty() {
+            return Err(DbErr::Migration(format!(
+                "the schema cannot follow the resources by itself; nothing was changed:\n{}",
+                refused.concat()
+            )));
+        }
+        evolve::apply(db, &plan.changes).await
     }
 
     /// Rolls back the last `steps` applied migrations (or all of them): their tables are
@@ -384,6 +470,9 @@ impl Migrator {
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTraitSelf for Migrator {
     fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
-        self.makers.iter().map(|make| make()).collect()
+        self.migrations
+            .iter()
+            .map(|m| Box::new(Shared(Arc::clone(m))) as Box<dyn MigrationTrait>)
+            .collect()
     }
 }

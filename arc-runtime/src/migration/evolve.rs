@@ -1,0 +1,508 @@
+//! Schema evolution: how a resource's live table differs from its struct, as [`Change`]s
+//! that `migrate up` applies (a new column, an index that came or went) or refuses with the
+//! SQL to write by hand (a type change, a column that became required).
+//!
+//! The wanted shape is not mapped from Rust types by hand: the entity's table is made as a
+//! temporary table inside a transaction that is rolled back, and both tables are read back
+//! through the same catalog query, so a type compares as the database spells it.
+
+use std::fmt;
+
+use sea_orm::sea_query::{Alias, Index, Table};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityName, QueryResult, Schema,
+    Statement, StatementBuilder, TransactionTrait,
+};
+
+use crate::resource::Resource;
+
+/// What [`Migrator::up`](super::Migrator::up) would do: the migrations not applied yet, then
+/// the changes that bring each resource's table to its struct.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Plan {
+    /// The names of the migrations not applied yet, in order.
+    pub pending: Vec<String>,
+    /// What the tables need, table by table (those a pending migration makes are left out).
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    /// Nothing to apply and nothing refused (kept columns do not count).
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty() && self.changes.iter().all(|c| c.kind == ChangeKind::Keep)
+    }
+
+    /// The changes `migrate up` refuses to make.
+    pub fn refused(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.kind == ChangeKind::Refuse)
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for name in &self.pending {
+            writeln!(f, "pending  migration {name}")?;
+        }
+        for change in &self.changes {
+            write!(f, "{change}")?;
+        }
+        if self.is_empty() {
+            writeln!(f, "nothing to do: every table matches its resource")?;
+        }
+        Ok(())
+    }
+}
+
+/// One difference between a table and its resource's struct.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Change {
+    /// The table.
+    pub table: &'static str,
+    /// What differs, and for a refused change what to do about it.
+    pub summary: String,
+    /// Whether `migrate up` makes it.
+    pub kind: ChangeKind,
+    /// The statements: run by `migrate up` ([`ChangeKind::Apply`]), or to put in a migration
+    /// of the app's own ([`App::migration`](crate::App::migration)) after review.
+    pub sql: Vec<String>,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match self.kind {
+            ChangeKind::Apply => "apply",
+            ChangeKind::Refuse => "REFUSED",
+            ChangeKind::Keep => "keep",
+        };
+        writeln!(f, "{verb:<8} {}: {}", self.table, self.summary)?;
+        for sql in &self.sql {
+            writeln!(f, "           {sql};")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a [`Change`] is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChangeKind {
+    /// Safe: no row loses or gains a value it did not have; `migrate up` runs it.
+    Apply,
+    /// It would lose data or needs a value only the app's authors know: `migrate up` stops
+    /// (applying none of the changes) until a migration of the app's own makes it.
+    Refuse,
+    /// Left as it is: a nullable column the struct no longer has (drop it by hand when no
+    /// instance of an older version still reads it).
+    Keep,
+}
+
+/// A column as the catalog describes it.
+#[derive(Debug)]
+struct Column {
+    name: String,
+    ty: String,
+    not_null: bool,
+    has_default: bool,
+}
+
+/// The names of `columns`.
+fn names(columns: &[Column]) -> Vec<&str> {
+    columns.iter().map(|c| c.name.as_str()).collect()
+}
+
+/// The changes `R`'s table needs; `None` when it does not exist (its migration makes it).
+pub(crate) async fn changes<R: Resource>(
+    db: &DatabaseConnection,
+) -> Result<Option<Vec<Change>>, DbErr> {
+    let backend = db.get_database_backend();
+    let table = R::META.table;
+    let live = columns(db, table).await?;
+    if live.is_empty() {
+        return Ok(None);
+    }
+    let want = wanted_columns::<R>(db).await?;
+    let mut changes = Vec::new();
+    let change = |kind, summary: String, sql: Vec<String>| Change {
+        table,
+        summary,
+        kind,
+        sql,
+    };
+    for w in &want {
+        let field = R::META.fields.iter().position(|f| f.column == w.name);
+        match live.iter().find(|l| l.name == w.name) {
+            None => changes.push(match field {
+                Some(i) => add_column::<R>(backend, i, w),
+                None => change(
+                    ChangeKind::Refuse,
+                    format!("the entity has a column {:?} no field declares", w.name),
+                    Vec::new(),
+                ),
+            }),
+            Some(l) if !l.ty.eq_ignore_ascii_case(&w.ty) => changes.push(change(
+                ChangeKind::Refuse,
+                format!(
+                    "column {:?} changes type from {} to {}: converting its values is a \
+                     decision; write a migration (App::migration) from this",
+                    w.name, l.ty, w.ty
+                ),
+                retype::<R>(backend, &w.name, &w.ty),
+            )),
+            Some(l) if l.not_null && !w.not_null => changes.push(match backend {
+                DbBackend::Postgres => change(
+                    ChangeKind::Apply,
+                    format!("column {:?} becomes nullable", w.name),
+                    vec![format!(
+                        r#"ALTER TABLE "{table}" ALTER COLUMN "{}" DROP NOT NULL"#,
+                        w.name
+                    )],
+                ),
+                _ => change(
+                    ChangeKind::Refuse,
+                    format!(
+                        "column {:?} becomes nullable, which SQLite makes by rebuilding the \
+                         table; write a migration (App::migration) from this",
+                        w.name
+                    ),
+                    sqlite_rebuild::<R>(&names(&live), |column| format!(r#""{column}""#)),
+                ),
+            }),
+            Some(l) if !l.not_null && w.not_null => changes.push(change(
+                ChangeKind::Refuse,
+                format!(
+                    "column {:?} becomes required: rows holding NULL need a value first; \
+                     write a migration (App::migration) from this",
+                    w.name
+                ),
+                require::<R>(backend, &live, &w.name),
+            )),
+            Some(_) => {}
+        }
+    }
+    for l in live
+        .iter()
+        .filter(|l| !want.iter().any(|w| w.name == l.name))
+    {
+        let drop = vec![format!(r#"ALTER TABLE "{table}" DROP COLUMN "{}""#, l.name)];
+        changes.push(if l.not_null && !l.has_default {
+            change(
+                ChangeKind::Refuse,
+                format!(
+                    "column {:?} is no field of the struct, and NOT NULL without a default: \
+                     every create would fail; drop it (or its NOT NULL) in a migration",
+                    l.name
+                ),
+                drop,
+            )
+        } else {
+            change(
+                ChangeKind::Keep,
+                format!(
+                    "column {:?} is no field of the resource; kept (drop it once nothing, \
+                     an older instance included, reads it)",
+                    l.name
+                ),
+                drop,
+            )
+        });
+    }
+    changes.extend(index_changes::<R>(db).await?);
+    Ok(Some(changes))
+}
+
+/// A column the table lacks: added when it may hold NULL or has a default to give the rows
+/// already there; refused otherwise.
+fn add_column<R: Resource>(backend: DbBackend, i: usize, want: &Column) -> Change {
+    let table = R::META.table;
+    let field = &R::META.fields[i];
+    let mut def = Schema::new(backend).get_column_def::<R::Entity>(R::column(i));
+    let alter = |def: &sea_orm::sea_query::ColumnDef| {
+        sql(
+            backend,
+            &Table::alter()
+                .table(Alias::new(table))
+                .add_column(def.clone())
+                .to_owned(),
+        )
+    };
+    let (kind, summary, sql) = match field.default {
+        _ if !want.not_null => (
+            ChangeKind::Apply,
+            format!("add column {:?} (nullable)", want.name),
+            vec![alter(&def)],
+        ),
+        Some(default) => (
+            ChangeKind::Apply,
+            format!(
+                "add column {:?}, the rows there get its #[field(default)]",
+                want.name
+            ),
+            vec![alter(def.default(default()))],
+        ),
+        None => (
+            ChangeKind::Refuse,
+            format!(
+                "add column {:?}: required, with no value for the rows already there; give \
+                 the field #[field(default)], make it an Option, or write a migration \
+                 (App::migration) from this",
+                want.name
+            ),
+            match backend {
+                DbBackend::Postgres => vec![
+                    format!(
+                        r#"ALTER TABLE "{table}" ADD COLUMN "{}" {} NULL"#,
+                        want.name, want.ty
+                    ),
+                    format!(
+                        r#"UPDATE "{table}" SET "{}" = /* the value of the rows there */"#,
+                        want.name
+                    ),
+                    format!(
+                        r#"ALTER TABLE "{table}" ALTER COLUMN "{}" SET NOT NULL"#,
+                        want.name
+                    ),
+                ],
+                _ => vec![format!(
+                    r#"ALTER TABLE "{table}" ADD COLUMN "{}" {} NOT NULL DEFAULT /* the value of the rows there */"#,
+                    want.name, want.ty
+                )],
+            },
+        ),
+    };
+    Change {
+        table,
+        summary,
+        kind,
+        sql,
+    }
+}
+
+/// The statements that change a column's type: in place on PostgreSQL, by a rebuild with a
+/// `CAST` on SQLite.
+fn retype<R: Resource>(backend: DbBackend, column: &str, ty: &str) -> Vec<String> {
+    let table = R::META.table;
+    match backend {
+        DbBackend::Postgres => vec![format!(
+            r#"ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE {ty} USING "{column}"::{ty}"#
+        )],
+        _ => {
+            let columns: Vec<&str> = R::META.fields.iter().map(|f| f.column).collect();
+            sqlite_rebuild::<R>(&columns, |c| {
+                if c == column {
+                    format!(r#"CAST("{c}" AS {ty})"#)
+                } else {
+                    format!(r#""{c}""#)
+                }
+            })
+        }
+    }
+}
+
+/// The statements that make a nullable column required: fill its NULLs, then the constraint.
+fn require<R: Resource>(backend: DbBackend, live: &[Column], column: &str) -> Vec<String> {
+    let table = R::META.table;
+    match backend {
+        DbBackend::Postgres => vec![
+            format!(
+                r#"UPDATE "{table}" SET "{column}" = /* the value of these rows */ WHERE "{column}" IS NULL"#
+            ),
+            format!(r#"ALTER TABLE "{table}" ALTER COLUMN "{column}" SET NOT NULL"#),
+        ],
+        _ => sqlite_rebuild::<R>(&names(live), |c| {
+            if c == column {
+                format!(r#"COALESCE("{c}", /* the value of the rows holding NULL */)"#)
+            } else {
+                format!(r#""{c}""#)
+            }
+        }),
+    }
+}
+
+/// SQLite's way to change a column: a new table from the entity, the rows copied (each
+/// column of `from` the entity also has, through `expr`), the old table dropped, the new one
+/// renamed, its indexes made.
+pub(super) fn sqlite_rebuild<R: Resource>(
+    from: &[&str],
+    expr: impl Fn(&str) -> String,
+) -> Vec<String> {
+    let table = R::META.table;
+    let staging = format!("{table}__arc_rebuild");
+    let schema = Schema::new(DbBackend::Sqlite);
+    let entity = <R::Entity as Default>::default();
+    let mut create = schema.create_table_from_entity(entity);
+    create.table(Alias::new(&staging));
+    let kept: Vec<&str> = R::META
+        .fields
+        .iter()
+        .map(|f| f.column)
+        .filter(|c| from.contains(c))
+        .collect();
+    let names = kept
+        .iter()
+        .map(|c| format!(r#""{c}""#))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let values = kept.iter().map(|c| expr(c)).collect::<Vec<_>>().join(", ");
+    let mut all = vec![
+        sql(DbBackend::Sqlite, &create),
+        format!(r#"INSERT INTO "{staging}" ({names}) SELECT {values} FROM "{table}""#),
+        format!(r#"DROP TABLE "{table}""#),
+        format!(r#"ALTER TABLE "{staging}" RENAME TO "{table}""#),
+    ];
+    all.extend(
+        super::indexes::<R>(DbBackend::Sqlite)
+            .iter()
+            .map(|index| sql(DbBackend::Sqlite, index)),
+    );
+    all
+}
+
+/// Indexes named as arc names them on `R`'s table that `R` no longer declares go; the ones
+/// it declares and the table lacks come.
+async fn index_changes<R: Resource>(db: &DatabaseConnection) -> Result<Vec<Change>, DbErr> {
+    let backend = db.get_database_backend();
+    let table = R::META.table;
+    let live = index_names(db, table).await?;
+    let want = super::indexes::<R>(backend);
+    let wanted = |name: &str| {
+        want.iter()
+            .any(|w| w.get_index_spec().get_name() == Some(name))
+    };
+    let ours = |name: &str| {
+        name.strip_prefix("idx-")
+            .or_else(|| name.strip_prefix("uq-"))
+            .and_then(|rest| rest.strip_prefix(table))
+            .is_some_and(|rest| rest.starts_with('-'))
+    };
+    let mut changes = Vec::new();
+    for name in live.iter().filter(|n| ours(n) && !wanted(n)) {
+        changes.push(Change {
+            table,
+            summary: format!("drop index {name:?}: no field of the resource asks for it now"),
+            kind: ChangeKind::Apply,
+            sql: vec![sql(
+                backend,
+                &Index::drop().name(name.as_str()).if_exists().to_owned(),
+            )],
+        });
+    }
+    for index in &want {
+        let Some(name) = index.get_index_spec().get_name() else {
+            continue;
+        };
+        if !live.iter().any(|l| l == name) {
+            changes.push(Change {
+                table,
+                summary: format!("create index {name:?}"),
+                kind: ChangeKind::Apply,
+                sql: vec![sql(backend, index)],
+            });
+        }
+    }
+    Ok(changes)
+}
+
+/// Runs the [`ChangeKind::Apply`] changes, table by table, each table's in one transaction.
+pub(crate) async fn apply(db: &DatabaseConnection, changes: &[Change]) -> Result<(), DbErr> {
+    let mut tables: Vec<&str> = changes.iter().map(|c| c.table).collect();
+    tables.dedup();
+    for table in tables {
+        let txn = db.begin().await?;
+        if db.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared("SET LOCAL statement_timeout = 0")
+                .await?;
+        }
+        for change in changes
+            .iter()
+            .filter(|c| c.table == table && c.kind == ChangeKind::Apply)
+        {
+            tracing::info!(table, change = %change.summary, "evolving the schema");
+            for statement in &change.sql {
+                txn.execute_unprepared(statement).await?;
+            }
+        }
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// The columns `R`'s entity makes, as the catalog describes them: the table is made as a
+/// temporary one in a transaction that is rolled back.
+async fn wanted_columns<R: Resource>(db: &DatabaseConnection) -> Result<Vec<Column>, DbErr> {
+    let backend = db.get_database_backend();
+    let entity = <R::Entity as Default>::default();
+    let shape = format!("arc_shape_{}", entity.table_name());
+    let mut create = Schema::new(backend).create_table_from_entity(entity);
+    create.table(Alias::new(&shape)).temporary();
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&sql(backend, &create)).await?;
+    let want = columns(&txn, &shape).await;
+    txn.rollback().await?;
+    want
+}
+
+/// The columns of `table` (empty when there is no such table).
+async fn columns(db: &impl ConnectionTrait, table: &str) -> Result<Vec<Column>, DbErr> {
+    let postgres = r#"SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS ty,
+                             a.attnotnull AS not_null, d.adbin IS NOT NULL AS has_default
+                      FROM pg_attribute a
+                      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                      WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attnum > 0
+                        AND NOT a.attisdropped
+                      ORDER BY a.attnum"#;
+    let sqlite = r#"SELECT name, type AS ty, "notnull" <> 0 AS not_null,
+                           dflt_value IS NOT NULL AS has_default
+                    FROM pragma_table_info(?)"#;
+    catalog(db, table, postgres, sqlite)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Column {
+                name: row.try_get("", "name")?,
+                ty: row.try_get("", "ty")?,
+                not_null: row.try_get("", "not_null")?,
+                has_default: row.try_get("", "has_default")?,
+            })
+        })
+        .collect()
+}
+
+/// The names of the indexes on `table`.
+async fn index_names(db: &impl ConnectionTrait, table: &str) -> Result<Vec<String>, DbErr> {
+    let postgres = r#"SELECT c.relname::text AS name FROM pg_index i
+                      JOIN pg_class c ON c.oid = i.indexrelid
+                      WHERE i.indrelid = to_regclass(quote_ident($1))"#;
+    let sqlite = "SELECT name FROM pragma_index_list(?)";
+    catalog(db, table, postgres, sqlite)
+        .await?
+        .iter()
+        .map(|row| row.try_get("", "name"))
+        .collect()
+}
+
+/// The rows a catalog query about `table` answers, in the backend's dialect.
+async fn catalog(
+    db: &impl ConnectionTrait,
+    table: &str,
+    postgres: &str,
+    sqlite: &str,
+) -> Result<Vec<QueryResult>, DbErr> {
+    let backend = db.get_database_backend();
+    let query = match backend {
+        DbBackend::Postgres => postgres,
+        _ => sqlite,
+    };
+    db.query_all_raw(Statement::from_sql_and_values(
+        backend,
+        query,
+        [table.into()],
+    ))
+    .await
+}
+
+/// `statement` as SQL for `backend` (DDL carries no bound values).
+fn sql(backend: DbBackend, statement: &impl StatementBuilder) -> String {
+    statement.build(&backend).sql
+}
