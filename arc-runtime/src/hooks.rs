@@ -1,9 +1,12 @@
-//! Resource code run inside a write's transaction: [`Hooks`] around the writes, the
-//! [`Actions`] a resource declares, and the [`WriteContext`] both see.
+//! Resource code the routes run: [`Hooks`] around the writes (inside their transaction,
+//! seeing a [`WriteContext`]) and before the reads (narrowing their rows, seeing a
+//! [`ReadContext`]), and the [`Actions`] a resource declares.
 
 use std::future::Future;
+use std::pin::Pin;
 
-use sea_orm::DatabaseTransaction;
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
+use sea_orm::{Condition, DatabaseConnection, DatabaseTransaction};
 
 use crate::error::ArcError;
 use crate::resource::Resource;
@@ -52,9 +55,107 @@ impl<'a> WriteContext<'a> {
     }
 }
 
+/// What a read hook can see of the read it narrows.
+#[non_exhaustive]
+pub struct ReadContext<'a> {
+    /// The database, for the hook's own questions (a membership table, say).
+    pub db: &'a DatabaseConnection,
+    /// Who is reading.
+    pub caller: &'a crate::auth::AuthContext,
+}
+
+/// The rows a read may find, as a read hook narrows them: every condition added must hold
+/// (in SQL, with the permission rule's, the tenant's and the query's filters), so a hook
+/// narrows a read and never widens it.
+///
+/// ```
+/// # use arc_runtime::RowFilter;
+/// # use arc_runtime::sea_orm::sea_query::{Expr, ExprTrait};
+/// # fn f(rows: &mut RowFilter) {
+/// rows.and(Expr::col("status").eq("published"));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct RowFilter(Condition);
+
+impl Default for RowFilter {
+    fn default() -> Self {
+        RowFilter(Condition::all())
+    }
+}
+
+impl RowFilter {
+    /// Keeps only the rows `condition` holds for: a sea-query expression or condition on the
+    /// resource's columns (`product_entity::Column::Status.eq("active")`).
+    pub fn and(&mut self, condition: impl IntoCondition) -> &mut Self {
+        self.0 = std::mem::replace(&mut self.0, Condition::all()).add(condition);
+        self
+    }
+
+    /// Keeps no row: a list is empty, a read of one row a 404.
+    pub fn none(&mut self) -> &mut Self {
+        self.and(Expr::val(1).eq(0))
+    }
+
+    /// `rows` narrowed by the conditions added.
+    pub(crate) fn narrow(self, rows: Condition) -> Condition {
+        Condition::all().add(rows).add(self.0)
+    }
+}
+
+/// A read hook of a resource, taken from its [`Hooks`] where the field table is built.
+pub(crate) type ReadHook =
+    for<'a> fn(
+        &'a ReadContext<'a>,
+        &'a mut RowFilter,
+    ) -> Pin<Box<dyn Future<Output = Result<(), ArcError>> + Send + 'a>>;
+
+/// A resource's read hooks, in its field table (`None` there without
+/// `#[resource(read_hooks)]`).
+#[derive(Clone, Copy)]
+pub struct ReadHookFns {
+    pub(crate) list: ReadHook,
+    pub(crate) get: ReadHook,
+}
+
+impl std::fmt::Debug for ReadHookFns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadHookFns")
+    }
+}
+
+impl ReadHookFns {
+    /// The read hooks of `R`, when it declares them.
+    pub const fn of<R: ReadHooks>() -> Option<Self> {
+        if R::DECLARED {
+            Some(ReadHookFns {
+                list: before_list::<R>,
+                get: before_get::<R>,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+fn before_list<'a, R: ReadHooks>(
+    ctx: &'a ReadContext<'a>,
+    rows: &'a mut RowFilter,
+) -> Pin<Box<dyn Future<Output = Result<(), ArcError>> + Send + 'a>> {
+    Box::pin(R::before_list(ctx, rows))
+}
+
+fn before_get<'a, R: ReadHooks>(
+    ctx: &'a ReadContext<'a>,
+    rows: &'a mut RowFilter,
+) -> Pin<Box<dyn Future<Output = Result<(), ArcError>> + Send + 'a>> {
+    Box::pin(R::before_get(ctx, rows))
+}
+
 /// Code run around a resource's writes, inside the write's transaction. Every method defaults
 /// to doing nothing. Before hooks may change the row or reject the write with a contract
 /// error; after hooks see the result and may still reject (the write is rolled back).
+/// [`ReadHooks`] narrow its reads.
 ///
 /// The macro implements `Hooks` with its no-op defaults unless the resource says
 /// `#[resource(hooks)]`, in which case you write the `impl` and override what you need.
@@ -147,6 +248,82 @@ pub trait Hooks: Resource {
         deleted: &Self::Model,
     ) -> impl Future<Output = Result<(), ArcError>> + Send {
         let _ = (ctx, deleted);
+        async { Ok(()) }
+    }
+}
+
+/// Code run before a resource's reads, narrowing the rows they may find in SQL: for
+/// resources whose readers are decided by data (a membership table, a share list) rather
+/// than by the caller's token alone. Both methods default to narrowing nothing.
+///
+/// The macro implements `ReadHooks` with its defaults unless the resource says
+/// `#[resource(read_hooks)]`, in which case you write the `impl` (leaving it out, or writing
+/// it without the attribute, does not compile). A resource without them pays nothing, and
+/// its cached reads keep the cache's fast path; with them, every read runs the hook.
+///
+/// The rows a hook leaves out are missing everywhere a caller could learn of them: lists
+/// and their counts, reads of one row, writes of one row (a 404, as for a row that never
+/// existed), bulk writes, and the rows another resource embeds (`?populate`) or names in a
+/// reference (a 400, as for a missing row).
+///
+/// ```
+/// use arc_runtime::prelude::*;
+/// use arc_runtime::sea_orm::ColumnTrait;
+///
+/// #[resource(read_hooks)]
+/// #[permissions(default = authenticated)]
+/// pub struct Project {
+///     #[field(id)] pub id: Uuid,
+///     pub team: String,
+/// }
+///
+/// impl ReadHooks for Project {
+///     async fn before_list(ctx: &ReadContext<'_>, rows: &mut RowFilter) -> Result<(), ArcError> {
+///         // The caller's teams, asked of a table of the app's own (`ctx.db`).
+///         let teams: Vec<String> = vec!["red".into()];
+///         rows.and(project_entity::Column::Team.is_in(teams));
+///         Ok(())
+///     }
+///
+///     async fn before_get(ctx: &ReadContext<'_>, rows: &mut RowFilter) -> Result<(), ArcError> {
+///         Self::before_list(ctx, rows).await
+///     }
+/// }
+/// # fn main() {}
+/// ```
+pub trait ReadHooks: Resource {
+    /// Whether the resource has read hooks of its own: `false` in the macro's implementation,
+    /// `true` in yours.
+    const DECLARED: bool = true;
+
+    /// Before a list (`GET /products`, `/deleted`, the tree, a node's children and the node
+    /// they are asked of): may
+    /// narrow the rows it finds ([`RowFilter::and`], run in SQL with the permission rule's,
+    /// the tenant's and the query's filters, so counts and pages agree) or refuse
+    /// (`ArcError::forbidden`: the document lists a 403 on every route of a resource with
+    /// read hooks). It may ask the database (`ctx.db`).
+    ///
+    /// On a cached resource its answer is part of the cache key (the SQL it adds), so a
+    /// filter computed from other tables (ids of the caller's projects, say) keys the answer
+    /// by what it found; a filter that reads other tables inside its SQL (a subquery) is
+    /// not invalidated by their writes: declare their tag in `cache(tags = [..])`.
+    fn before_list(
+        ctx: &ReadContext<'_>,
+        rows: &mut RowFilter,
+    ) -> impl Future<Output = Result<(), ArcError>> + Send {
+        let _ = (ctx, rows);
+        async { Ok(()) }
+    }
+
+    /// Before a read of one row (by id, by slug, and the row another resource embeds with `?populate` or a write names in a reference): may
+    /// narrow the rows it may find, as [`ReadHooks::before_list`]. A row it leaves out is a 404,
+    /// the same answer as for a row that never existed (an id as an embed, a 400 as a
+    /// reference).
+    fn before_get(
+        ctx: &ReadContext<'_>,
+        rows: &mut RowFilter,
+    ) -> impl Future<Output = Result<(), ArcError>> + Send {
+        let _ = (ctx, rows);
         async { Ok(()) }
     }
 }

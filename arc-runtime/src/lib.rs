@@ -75,7 +75,9 @@ pub use arc_macros::{Enum, permissions, resource};
 pub use action::{Action, Operation, ResourceAction, RoutePreset};
 pub use crud::RouteInfo;
 pub use enumeration::TextEnum;
-pub use hooks::{ActionBody, Actions, Hooks, NoActions, WriteContext};
+pub use hooks::{
+    ActionBody, Actions, Hooks, NoActions, ReadContext, ReadHooks, RowFilter, WriteContext,
+};
 pub use permissions::{Permissions, Rule};
 pub use plugins::idempotency::Idempotent;
 pub use resource::Resource;
@@ -162,8 +164,8 @@ pub mod config {
 /// What a file of resources needs in scope.
 pub mod prelude {
     pub use crate::{
-        Actions, App, ArcError, AuthContext, Enum, Hooks, Resource, TextEnum, WriteContext,
-        config::Auth, permissions, resource,
+        Actions, App, ArcError, AuthContext, Enum, Hooks, ReadContext, ReadHooks, Resource,
+        RowFilter, TextEnum, WriteContext, config::Auth, permissions, resource,
     };
     pub use chrono::{DateTime, Utc};
     pub use rust_decimal::Decimal;
@@ -187,7 +189,9 @@ pub mod __private_0_1 {
     pub use crate::cache::CacheMeta;
     pub use crate::enumeration::{IntoDbValue, TextEnum, default_value, is_variant};
     pub use crate::error::ArcError;
-    pub use crate::hooks::{ActionBody, Actions, Hooks, NoActions, WriteContext};
+    pub use crate::hooks::{
+        ActionBody, Actions, Hooks, NoActions, ReadHookFns, ReadHooks, WriteContext,
+    };
     pub use crate::permissions::{Permissions, Rule};
     pub use crate::plugins::idempotency::Idempotent;
     pub use crate::resource::{

@@ -373,7 +373,8 @@ impl Document {
         }
         out.insert(answer.status.as_str().to_owned(), ok);
         let mut errors = vec!["400"];
-        if !public || meta.presets.tenant.is_some() {
+        // A read hook may refuse the caller (a 403) whatever the rule says.
+        if !public || meta.presets.tenant.is_some() || meta.read_hooks.is_some() {
             errors.extend(["401", "403"]);
         } else if idempotent {
             // A key needs a signed-in caller.

@@ -440,6 +440,9 @@ pub struct ResourceMeta {
     pub permissions: crate::permissions::Permissions,
     /// The query cache, when reads are cached (`#[resource(cache(..))]`).
     pub cache: Option<crate::cache::CacheMeta>,
+    /// The resource's read hooks ([`ReadHooks::before_list`](crate::ReadHooks::before_list),
+    /// [`before_get`](crate::ReadHooks::before_get)) when it declares them (`#[resource(read_hooks)]`).
+    pub read_hooks: Option<crate::hooks::ReadHookFns>,
 }
 
 #[cfg(test)]
@@ -465,6 +468,7 @@ impl ResourceMeta {
             idempotency: None,
             permissions: crate::permissions::Permissions::PUBLIC,
             cache: None,
+            read_hooks: None,
         }
     }
 }

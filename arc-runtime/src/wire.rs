@@ -272,6 +272,7 @@ mod tests {
         idempotency: None,
         permissions: crate::permissions::Permissions::PUBLIC,
         cache: None,
+        read_hooks: None,
     };
 
     #[test]

@@ -19,6 +19,7 @@ pub mod notes;
 pub mod parcels;
 pub mod proxy;
 pub mod sse;
+pub mod teams;
 pub mod tickets;
 pub mod ws;
 

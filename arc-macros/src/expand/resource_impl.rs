@@ -348,6 +348,16 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
             }
         }
     };
+    let read_hooks = if model.read_hooks {
+        quote!()
+    } else {
+        quote! {
+            /// No read hooks declared: reads are not narrowed.
+            impl __p::ReadHooks for #ident {
+                const DECLARED: bool = false;
+            }
+        }
+    };
     quote! {
         #routes_doc
         impl __p::Resource for #ident {
@@ -381,6 +391,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
                 idempotency: #idempotency,
                 permissions: #permissions,
                 cache: #cache,
+                read_hooks: __p::ReadHookFns::of::<Self>(),
             };
 
             fn column(index: usize) -> #module::Column {
@@ -390,6 +401,7 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
         }
 
         #hooks
+        #read_hooks
         #(#state_checks)*
         #(#reference_checks)*
     }

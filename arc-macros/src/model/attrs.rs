@@ -22,6 +22,8 @@ pub(crate) struct ResourceArgs {
     pub query: QueryArgs,
     /// The user implements `Hooks` for the struct.
     pub hooks: Flag,
+    /// The user implements `ReadHooks` for the struct.
+    pub read_hooks: Flag,
     /// `cache` or `cache(stale = "30s", expire = "5m", tags = ["catalog"])`: reads are
     /// answered from the query cache.
     pub cache: Option<SpannedValue<Override<CacheArgs>>>,

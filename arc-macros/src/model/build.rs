@@ -70,6 +70,7 @@ impl Resource {
             default_sort: String::new(),
             lenient: args.query.lenient.is_present(),
             hooks: args.hooks.is_present(),
+            read_hooks: args.read_hooks.is_present(),
             cache: check::cache(cx, args.cache.as_ref()),
             idempotency: super::idempotency::declared(cx, args.idempotency.as_ref()),
             permissions: permissions::PermissionsAst {

@@ -139,6 +139,8 @@ pub(crate) struct Resource {
     pub default_sort: String,
     pub lenient: bool,
     pub hooks: bool,
+    /// `read_hooks`: the user implements `ReadHooks`.
+    pub read_hooks: bool,
     /// The query cache's settings, when reads are cached.
     pub cache: Option<Cache>,
     /// `idempotency`: `Some(None)` for the runtime's default TTL, `Some(Some(secs))` for one

@@ -128,6 +128,7 @@ const _: () = {
                 actions: &[],
             },
             cache: None,
+            read_hooks: __p::ReadHookFns::of::<Self>(),
         };
         fn column(index: usize) -> category_entity::Column {
             const COLUMNS: [category_entity::Column; 6] = [
@@ -143,6 +144,10 @@ const _: () = {
     }
     /// No hooks declared: the defaults do nothing.
     impl __p::Hooks for Category {
+        const DECLARED: bool = false;
+    }
+    /// No read hooks declared: reads are not narrowed.
+    impl __p::ReadHooks for Category {
         const DECLARED: bool = false;
     }
     /// No actions declared: no action route.

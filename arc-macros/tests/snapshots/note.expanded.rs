@@ -185,6 +185,7 @@ const _: () = {
                 actions: &[],
             },
             cache: None,
+            read_hooks: __p::ReadHookFns::of::<Self>(),
         };
         fn column(index: usize) -> note_entity::Column {
             const COLUMNS: [note_entity::Column; 9] = [
@@ -203,6 +204,10 @@ const _: () = {
     }
     /// No hooks declared: the defaults do nothing.
     impl __p::Hooks for Note {
+        const DECLARED: bool = false;
+    }
+    /// No read hooks declared: reads are not narrowed.
+    impl __p::ReadHooks for Note {
         const DECLARED: bool = false;
     }
     /// No actions declared: no action route.

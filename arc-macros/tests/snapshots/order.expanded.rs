@@ -201,6 +201,7 @@ const _: () = {
                 actions: &[("cancel", __p::Rule::OrgMember)],
             },
             cache: None,
+            read_hooks: __p::ReadHookFns::of::<Self>(),
         };
         fn column(index: usize) -> order_entity::Column {
             const COLUMNS: [order_entity::Column; 9] = [
@@ -216,6 +217,10 @@ const _: () = {
             ];
             COLUMNS[index]
         }
+    }
+    /// No read hooks declared: reads are not narrowed.
+    impl __p::ReadHooks for Order {
+        const DECLARED: bool = false;
     }
     const _: () = ::core::assert!(
         __p::is_variant(< OrderStatus as __p::TextEnum > ::VARIANTS, "pending"),

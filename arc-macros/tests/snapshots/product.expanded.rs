@@ -234,6 +234,7 @@ const _: () = {
                 tags: &[],
                 key: "product@573d999c872467bf",
             }),
+            read_hooks: __p::ReadHookFns::of::<Self>(),
         };
         fn column(index: usize) -> product_entity::Column {
             const COLUMNS: [product_entity::Column; 14] = [
@@ -254,6 +255,10 @@ const _: () = {
             ];
             COLUMNS[index]
         }
+    }
+    /// No read hooks declared: reads are not narrowed.
+    impl __p::ReadHooks for Product {
+        const DECLARED: bool = false;
     }
     const _: () = ::core::assert!(
         __p::FieldType::Uuid.same_kind(< Category as __p::Resource > ::META.fields[<

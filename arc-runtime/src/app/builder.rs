@@ -366,7 +366,8 @@ impl App {
     /// [`Migrator::plan`](crate::Migrator::plan) refuses to make by itself), run in the order
     /// of the builder's calls among the resources' migrations: one added after
     /// `.resource::<Product>()` finds the products table there. Recorded by its name, like
-    /// sea-orm-migration's.
+    /// sea-orm-migration's; run in one transaction on every backend unless its
+    /// `use_transaction` says `Some(false)`.
     ///
     /// ```no_run
     /// use arc_runtime::sea_orm_migration::prelude::*;

@@ -270,6 +270,7 @@ static META: ResourceMeta = ResourceMeta {
     idempotency: None,
     permissions: NOBODY,
     cache: None,
+    read_hooks: None,
 };
 
 impl Resource for AuditRecord {

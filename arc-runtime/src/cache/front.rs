@@ -125,6 +125,7 @@ mod tests {
             idempotency: None,
             permissions: crate::permissions::Permissions::PUBLIC,
             cache: Some(TEST_SETTINGS),
+            read_hooks: None,
         }
     }
 

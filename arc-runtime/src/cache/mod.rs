@@ -643,8 +643,8 @@ pub(crate) fn caches(meta: &ResourceMeta, state: &ArcState) -> bool {
 
 /// What a read by `action` (under the rule of `op`) of `meta`'s resource asks, with the
 /// route's `params` (its path parameter, its raw query), for the front index: `None` when its
-/// reads are not cached, or when the rule calls the app's code, or the get rule of a resource
-/// its references populate does (see [`front`]). Taken after the route's permission is
+/// reads are not cached, or when the rule or a read hook calls the app's code, or the get
+/// rule or read hook of a resource its references populate does (see [`front`]). Taken after the route's permission is
 /// checked.
 pub(crate) fn asked(
     meta: &ResourceMeta,
@@ -656,14 +656,18 @@ pub(crate) fn asked(
 ) -> Option<Asked> {
     meta.cache?;
     state.cache()?;
+    // The app's code decides what is read: its answer may change with more than the caller.
+    let calls_app = |meta: &ResourceMeta, op| {
+        meta.permissions.rule(op).calls_app() || meta.read_hooks.is_some()
+    };
     let populated_calls_app = || {
         meta.fields
             .iter()
             .filter(|f| f.populate.is_some())
             .filter_map(|f| f.references)
-            .any(|target| target().permissions.rule(Operation::Get).calls_app())
+            .any(|target| calls_app(target(), Operation::Get))
     };
-    if meta.permissions.rule(op).calls_app() || populated_calls_app() {
+    if calls_app(meta, op) || populated_calls_app() {
         return None;
     }
     Some(Asked::new(meta, action, params, caller))

@@ -7,14 +7,15 @@
 
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QuerySelect, Value,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QuerySelect, Value,
 };
 use serde_json::{Map, Value as Json};
 
 use crate::action::Operation;
 use crate::auth::AuthContext;
 use crate::error::ArcError;
+use crate::hooks::{ReadContext, RowFilter};
 use crate::permissions::{RowRule, Rule, authorize_by, condition};
 use crate::query::sql;
 use crate::resource::{FieldSet, Resource, ResourceMeta};
@@ -43,14 +44,25 @@ pub(crate) fn scope(meta: &ResourceMeta, scope: Scope) -> Condition {
 }
 
 /// The rows `caller` may touch through `op`, within `within`: the scope condition plus the
-/// rule's row filter. Denied callers get their 401/403 here, before any query.
-pub(crate) fn allowed(
+/// rule's row filter, narrowed by the resource's read hook (a row the caller cannot read,
+/// they cannot change): [`before_list`](crate::ReadHooks::before_list) for a bulk write,
+/// [`before_get`](crate::ReadHooks::before_get) for a write of one row. Denied callers get their
+/// 401/403 here, before any query.
+pub(crate) async fn allowed(
     meta: &'static ResourceMeta,
     within: Scope,
     op: Operation,
     caller: &AuthContext,
+    hooks: &DatabaseConnection,
 ) -> Result<Condition, ArcError> {
-    Ok(decide(meta, op, caller)?.rows(scope(meta, within)))
+    let read = if op == Operation::Bulk {
+        Read::List
+    } else {
+        Read::One
+    };
+    decide(meta, op, caller)?
+        .readable(hooks, read, scope(meta, within))
+        .await
 }
 
 /// What was decided of a caller's access to an operation of a resource: whether their rows
@@ -91,6 +103,41 @@ impl Decided<'_> {
             None => cond,
         }
     }
+
+    /// [`Decided::rows`] of a read, narrowed by the resource's read hook for `read`
+    /// ([`ReadHooks::before_list`](crate::ReadHooks::before_list) or
+    /// [`before_get`](crate::ReadHooks::before_get)), which may also refuse it.
+    pub(crate) async fn readable(
+        &self,
+        db: &DatabaseConnection,
+        read: Read,
+        cond: Condition,
+    ) -> Result<Condition, ArcError> {
+        let rows = self.rows(cond);
+        let Some(hooks) = self.meta.read_hooks else {
+            return Ok(rows);
+        };
+        let hook = match read {
+            Read::List => hooks.list,
+            Read::One => hooks.get,
+        };
+        let ctx = ReadContext {
+            db,
+            caller: self.caller,
+        };
+        let mut filter = RowFilter::default();
+        hook(&ctx, &mut filter).await?;
+        Ok(filter.narrow(rows))
+    }
+}
+
+/// Which read hook narrows a read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// Many rows: [`ReadHooks::before_list`](crate::ReadHooks::before_list).
+    List,
+    /// One row: [`ReadHooks::before_get`](crate::ReadHooks::before_get).
+    One,
 }
 
 /// The caller's access to `op` on `meta`'s resource, or their error: a signed-in caller without an
@@ -277,6 +324,7 @@ async fn find_locked<R: Resource, C: ConnectionTrait>(
 /// a row the caller cannot read either stays a 404, so nothing leaks.
 pub(super) async fn find_for_write<R: Resource, C: ConnectionTrait>(
     db: &C,
+    hooks: &DatabaseConnection,
     id: Value,
     (within, rows): (Scope, Condition),
     caller: &AuthContext,
@@ -287,7 +335,7 @@ pub(super) async fn find_for_write<R: Resource, C: ConnectionTrait>(
                 Scope::Live => Operation::Get,
                 Scope::Deleted => Operation::Deleted,
             };
-            let Ok(readable) = allowed(R::META, within, read, caller) else {
+            let Ok(readable) = allowed(R::META, within, read, caller, hooks).await else {
                 return Err(e);
             };
             if find::<R, _>(db, id, readable).await.is_ok() {

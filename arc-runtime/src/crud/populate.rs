@@ -14,13 +14,13 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::{ExprTrait, SelectStatement};
-use sea_orm::{DbErr, Value};
+use sea_orm::{DatabaseConnection, DbErr, Value};
 use serde::{Serialize, Serializer};
 
 use crate::action::Operation;
 use crate::auth::AuthContext;
 use crate::cache::Question;
-use crate::crud::access::{Scope, decide, scope};
+use crate::crud::access::{Read, Scope, decide, scope};
 use crate::crud::record::{Json, Record};
 use crate::crud::references::is_null;
 use crate::db::Reads;
@@ -48,39 +48,48 @@ pub(crate) struct Plan {
 /// embedded rows (`populate[category][select]=name`) is checked here, against what the
 /// caller may read of the referenced resource: a field they may not is a 400 as in a list
 /// of it.
-pub(crate) fn plan(
+pub(crate) async fn plan(
     meta: &'static ResourceMeta,
     asked: &[Populate],
     caller: &AuthContext,
+    db: &DatabaseConnection,
 ) -> Result<Vec<Plan>, ArcError> {
-    asked
-        .iter()
-        .filter_map(|populate| {
-            let field = meta.fields.get(populate.field)?;
-            Some((populate, field.populate?, field.references?()))
-        })
-        .map(|(populate, key, target)| {
-            let mut shape = Shape::for_caller(target, caller);
-            if let Some(text) = &populate.select {
-                let param = format!("populate[{key}][select]");
-                shape = shape.select(parse_select(target, shape.fields, text, &param)?);
-            }
-            // A caller who may not read the resource at all (or not without an
-            // organization) sees its ids only.
-            let rows = decide(target, Operation::Get, caller).ok().map(|decided| {
+    let mut plans = Vec::with_capacity(asked.len());
+    for populate in asked {
+        let Some(field) = meta.fields.get(populate.field) else {
+            continue;
+        };
+        let (Some(key), Some(target)) = (field.populate, field.references.map(|t| t())) else {
+            continue;
+        };
+        let mut shape = Shape::for_caller(target, caller);
+        if let Some(text) = &populate.select {
+            let param = format!("populate[{key}][select]");
+            shape = shape.select(parse_select(target, shape.fields, text, &param)?);
+        }
+        // A caller who may not read the resource at all (or not without an organization)
+        // sees its ids only.
+        let rows = match decide(target, Operation::Get, caller) {
+            Ok(decided) => {
                 let mut select = sql::select(target);
-                select.cond_where(decided.rows(scope(target, Scope::Live)));
-                select
-            });
-            Ok(Plan {
-                key,
-                field: populate.field,
-                target,
-                rows,
-                shape,
-            })
-        })
-        .collect()
+                select.cond_where(
+                    decided
+                        .readable(db, Read::One, scope(target, Scope::Live))
+                        .await?,
+                );
+                Some(select)
+            }
+            Err(_) => None,
+        };
+        plans.push(Plan {
+            key,
+            field: populate.field,
+            target,
+            rows,
+            shape,
+        });
+    }
+    Ok(plans)
 }
 
 /// `question` with what `plans` read: each one's statement (without its ids: those follow

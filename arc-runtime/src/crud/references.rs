@@ -5,11 +5,11 @@
 //! they cannot see.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
 
 use crate::action::Operation;
 use crate::auth::AuthContext;
-use crate::crud::access::{Scope, decide, scope};
+use crate::crud::access::{Read, Scope, decide, scope};
 use crate::crud::body::Values;
 use crate::error::{ArcError, FieldError};
 use crate::query::sql;
@@ -17,15 +17,19 @@ use crate::resource::ResourceMeta;
 
 /// Refuses `values` (a write of `meta`'s resource, as decoded) when a reference among them
 /// names no row `caller` may read; every such field in one 400.
+///
+/// `db` asks (the write's transaction, where there is one); `hooks` is what the targets'
+/// [`before_get`](crate::ReadHooks::before_get) hooks ask.
 pub(crate) async fn check<C: ConnectionTrait>(
     db: &C,
+    hooks: &DatabaseConnection,
     meta: &ResourceMeta,
     values: &Values,
     caller: &AuthContext,
 ) -> Result<(), ArcError> {
     let mut errors = Vec::new();
     Checked::default()
-        .missing(db, meta, values, caller, "", &mut errors)
+        .missing(db, hooks, meta, values, caller, "", &mut errors)
         .await?;
     if errors.is_empty() {
         Ok(())
@@ -42,9 +46,14 @@ pub(crate) struct Checked(Vec<(usize, Value, bool)>);
 impl Checked {
     /// Adds to `errors` each reference among `values` that names no row `caller` may read;
     /// `prefix` names the item of a bulk body (`items[2].`).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one write's references: where to ask, whose, which, by whom, and where to say"
+    )]
     pub(crate) async fn missing<C: ConnectionTrait>(
         &mut self,
         db: &C,
+        hooks: &DatabaseConnection,
         meta: &ResourceMeta,
         values: &Values,
         caller: &AuthContext,
@@ -69,7 +78,7 @@ impl Checked {
             let found = match known {
                 Some(found) => found,
                 None => {
-                    let found = exists(db, target(), value, caller).await?;
+                    let found = exists(db, hooks, target(), value, caller).await?;
                     self.0.push((*i, value.clone(), found));
                     found
                 }
@@ -89,6 +98,7 @@ impl Checked {
 /// Whether `caller` may read the live row of `target` whose id is `id`.
 async fn exists<C: ConnectionTrait>(
     db: &C,
+    hooks: &DatabaseConnection,
     target: &'static ResourceMeta,
     id: &Value,
     caller: &AuthContext,
@@ -101,7 +111,11 @@ async fn exists<C: ConnectionTrait>(
     select
         .expr(Expr::val(1))
         .from(target.table)
-        .cond_where(decided.rows(scope(target, Scope::Live)))
+        .cond_where(
+            decided
+                .readable(hooks, Read::One, scope(target, Scope::Live))
+                .await?,
+        )
         .and_where(sql::column(target, target.id).eq(id.clone()))
         .limit(1);
     Ok(db.query_one(&select).await?.is_some())

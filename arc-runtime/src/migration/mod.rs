@@ -350,8 +350,11 @@ impl MigrationTrait for Shared {
         self.0.down(manager).await
     }
 
+    /// One transaction per migration on every backend, unless the migration says otherwise
+    /// (sea-orm-migration's default runs SQLite's without one: each statement on any
+    /// connection of the pool, and a rebuild half done when one fails).
     fn use_transaction(&self) -> Option<bool> {
-        self.0.use_transaction()
+        Some(self.0.use_transaction().unwrap_or(true))
     }
 }
 

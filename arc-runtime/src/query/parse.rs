@@ -706,6 +706,7 @@ mod tests {
         idempotency: None,
         permissions: crate::permissions::Permissions::PUBLIC,
         cache: None,
+        read_hooks: None,
     };
 
     fn parse(q: &str) -> Result<QuerySpec, ArcError> {

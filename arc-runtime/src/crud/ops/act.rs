@@ -11,7 +11,7 @@ use super::written;
 use super::{fill_auto, shape};
 use crate::app::ArcState;
 use crate::auth::AuthContext;
-use crate::crud::access::{Scope, decide_by, find_for_write, parse_id, scope};
+use crate::crud::access::{Read, Scope, decide_by, find_for_write, parse_id, scope};
 use crate::crud::body::Mode;
 use crate::crud::response::One;
 use crate::crud::states;
@@ -28,11 +28,14 @@ pub(crate) async fn act<R: Actions>(
     body: &Map<String, Json>,
 ) -> Result<One<R>, ArcError> {
     let rule = rule_of(R::META, <R::Action as ActionBody>::NAMES, body, caller)?;
-    let rows = decide_by(R::META, &rule, caller)?.rows(scope(R::META, Scope::Live));
+    let rows = decide_by(R::META, &rule, caller)?
+        .readable(state.db(), Read::One, scope(R::META, Scope::Live))
+        .await?;
     let id = parse_id(R::META, id)?;
     let action = decode::<R::Action>(body)?;
     let txn = written::begin_action(state).await?;
-    let current = find_for_write::<R, _>(&*txn, id, (Scope::Live, rows), caller).await?;
+    let current =
+        find_for_write::<R, _>(&*txn, state.db(), id, (Scope::Live, rows), caller).await?;
     let mut row = current.clone().into_active_model();
     R::act(
         &WriteContext::new(state, &txn, caller),

@@ -89,7 +89,15 @@ pub(crate) async fn bulk_create<R: Hooks>(
     for (n, values) in places.into_iter().zip(&decoded) {
         let prefix = format!("items[{n}].");
         checked
-            .missing(state.db(), R::META, values, caller, &prefix, &mut errors)
+            .missing(
+                state.db(),
+                state.db(),
+                R::META,
+                values,
+                caller,
+                &prefix,
+                &mut errors,
+            )
             .await?;
     }
     if !errors.is_empty() {
@@ -109,13 +117,13 @@ pub(crate) async fn bulk_create<R: Hooks>(
 /// A bulk update or delete needs the `bulk` rule and the rule of the operation it performs;
 /// both row filters apply. A filter that selects every row by its construction alone
 /// (`{"id": {"nin": []}}`) is refused like an empty one.
-fn bulk_filter<R: Resource>(
+async fn bulk_filter<R: Resource>(
     state: &ArcState,
     caller: &AuthContext,
     op: Operation,
     body: &Map<String, Json>,
 ) -> Result<Condition, ArcError> {
-    let mut cond = allowed(R::META, Scope::Live, Operation::Bulk, caller)?;
+    let mut cond = allowed(R::META, Scope::Live, Operation::Bulk, caller, state.db()).await?;
     if let Some(rows) = authorize(R::META, op, caller)? {
         cond = cond.add(condition(R::META, &rows, caller));
     }
@@ -204,11 +212,11 @@ pub(crate) async fn bulk_update<R: Hooks>(
     body: &Map<String, Json>,
 ) -> Result<BulkUpdated, ArcError> {
     only_members(body, &["filter", "data"])?;
-    let cond = bulk_filter::<R>(state, caller, Operation::Update, body)?;
+    let cond = bulk_filter::<R>(state, caller, Operation::Update, body).await?;
     let data = body::object(body, "data").map_err(ArcError::bad_request)?;
     check_writable::<R>(data, caller)?;
     let values = decode_or_reject::<R>(caller, data, Mode::Patch)?;
-    references::check(state.db(), R::META, &values, caller).await?;
+    references::check(state.db(), state.db(), R::META, &values, caller).await?;
     let txn = written::begin::<R>(state).await?;
     // Row by row through the hooks, and wherever a field with declared states is written
     // (each row's move is its own).
@@ -288,7 +296,7 @@ pub(crate) async fn bulk_delete<R: Hooks>(
     body: &Map<String, Json>,
 ) -> Result<BulkDeleted, ArcError> {
     only_members(body, &["filter"])?;
-    let cond = bulk_filter::<R>(state, caller, Operation::Delete, body)?;
+    let cond = bulk_filter::<R>(state, caller, Operation::Delete, body).await?;
     if let Some(alone) = Alone::of::<R>(state) {
         // One statement is the whole write.
         let deleted = delete_where::<R, _>(&*alone.writer().conn().await?, cond).await;

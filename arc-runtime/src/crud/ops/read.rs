@@ -18,7 +18,7 @@ use crate::action::{Action, Operation};
 use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::cache::{self, Question};
-use crate::crud::access::{Scope, decide, not_found, parse_id, scope};
+use crate::crud::access::{Read, Scope, decide, not_found, parse_id, scope};
 use crate::crud::populate::{self, Plan};
 use crate::crud::record::Record;
 use crate::crud::response::{
@@ -74,7 +74,9 @@ pub(crate) async fn list(
     if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let rows = decided.rows(scope(meta, within));
+    let rows = decided
+        .readable(state.db(), Read::List, scope(meta, within))
+        .await?;
     let shape = shape(meta, caller);
     let spec = query::parse_query(
         meta,
@@ -84,7 +86,7 @@ pub(crate) async fn list(
         shape.fields,
     )?;
     let shown = shape.select(spec.select);
-    let plans = populate::plan(meta, &spec.populate, caller)?;
+    let plans = populate::plan(meta, &spec.populate, caller, state.db()).await?;
     let (base, page) = pages(meta, rows, &spec, state.reads().backend());
     let question = question(meta, state, action, &page, shown, &plans);
     let (page, count) = statements(base, page, &spec, state.reads().backend());
@@ -251,10 +253,15 @@ pub(crate) async fn get(
     if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
         return Ok(hit);
     }
+    let id = parse_id(meta, id)?;
     let mut select = sql::select(meta);
     select
-        .cond_where(decided.rows(scope(meta, Scope::Live)))
-        .and_where(sql::column(meta, meta.id).eq(parse_id(meta, id)?));
+        .cond_where(
+            decided
+                .readable(state.db(), Read::One, scope(meta, Scope::Live))
+                .await?,
+        )
+        .and_where(sql::column(meta, meta.id).eq(id));
     one(meta, state, Action::Get, asked, select, caller, raw_query).await
 }
 
@@ -272,7 +279,7 @@ async fn one(
     let shape = shape(meta, caller);
     let asked_to =
         query::parse::parse_populate_only(meta, raw_query, state.query_limits(), shape.fields)?;
-    let plans = populate::plan(meta, &asked_to, caller)?;
+    let plans = populate::plan(meta, &asked_to, caller, state.db()).await?;
     let question = question(meta, state, action, &select, shape, &plans);
     let ask = state.reads().backend().build(select.limit(1));
     Box::pin(cache::read(
@@ -319,7 +326,11 @@ pub(crate) async fn get_by_slug(
     }
     let mut select = sql::select(meta);
     select
-        .cond_where(decided.rows(scope(meta, Scope::Live)))
+        .cond_where(
+            decided
+                .readable(state.db(), Read::One, scope(meta, Scope::Live))
+                .await?,
+        )
         .and_where(sql::column(meta, field).eq(slug));
     one(
         meta,
@@ -347,7 +358,11 @@ pub(crate) async fn tree(
     }
     let sort = query::parse::default_sort(meta)?;
     let mut select = sql::select(meta);
-    select.cond_where(decided.rows(scope(meta, Scope::Live)));
+    select.cond_where(
+        decided
+            .readable(state.db(), Read::List, scope(meta, Scope::Live))
+            .await?,
+    );
     sql::order(meta, &mut select, &sort);
     select.limit(MAX_TREE_ROWS + 1);
     let shape = shape(meta, caller);
@@ -394,8 +409,10 @@ pub(crate) async fn children(
     if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let allowed = decided.rows(scope(meta, Scope::Live));
     let id = parse_id(meta, parent_id)?;
+    let allowed = decided
+        .readable(state.db(), Read::List, scope(meta, Scope::Live))
+        .await?;
     let sort = query::parse::default_sort(meta)?;
     let mut select = sql::select(meta);
     select

@@ -45,7 +45,7 @@ pub(crate) async fn create<R: Hooks>(
     may_create::<R>(Operation::Create, caller)?;
     check_writable::<R>(body, caller)?;
     let values = decode_or_reject::<R>(caller, body, Mode::Create)?;
-    references::check(state.db(), R::META, &values, caller).await?;
+    references::check(state.db(), state.db(), R::META, &values, caller).await?;
     let model = if let Some(alone) = Alone::of::<R>(state) {
         let row = new_row::<R>(values, caller)?;
         let inserted = alone.writer().insert::<R::Entity>(row).await;
@@ -72,13 +72,13 @@ pub(crate) async fn update<R: Hooks>(
     id: &str,
     body: &Map<String, Json>,
 ) -> Result<One<R>, ArcError> {
-    let rows = allowed(R::META, Scope::Live, Operation::Update, caller)?;
+    let rows = allowed(R::META, Scope::Live, Operation::Update, caller, state.db()).await?;
     check_writable::<R>(body, caller)?;
     let id = parse_id(R::META, id)?;
     let values = decode_or_reject::<R>(caller, body, Mode::Patch)?;
     let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
-    let current = find_for_write::<R, _>(&*txn, id, write, caller).await?;
+    let current = find_for_write::<R, _>(&*txn, state.db(), id, write, caller).await?;
     // A reference the write changes must name a row the caller can read; one it keeps as it
     // is (a PUT sending the row back) is not asked again.
     let changed: Values = values
@@ -86,7 +86,7 @@ pub(crate) async fn update<R: Hooks>(
         .filter(|(i, v)| current.get(R::column(*i)) != *v)
         .cloned()
         .collect();
-    references::check(&*txn, R::META, &changed, caller).await?;
+    references::check(&*txn, state.db(), R::META, &changed, caller).await?;
     let mut row = current.clone().into_active_model();
     let changes = !values.is_empty();
     set_values::<R>(&mut row, values)?;
@@ -157,11 +157,11 @@ pub(crate) async fn delete<R: Hooks>(
     caller: &AuthContext,
     id: &str,
 ) -> Result<Deleted, ArcError> {
-    let rows = allowed(R::META, Scope::Live, Operation::Delete, caller)?;
+    let rows = allowed(R::META, Scope::Live, Operation::Delete, caller, state.db()).await?;
     let id = parse_id(R::META, id)?;
     let txn = written::begin::<R>(state).await?;
     let write = (Scope::Live, rows);
-    let current = find_for_write::<R, _>(&*txn, id, write, caller).await?;
+    let current = find_for_write::<R, _>(&*txn, state.db(), id, write, caller).await?;
     let ctx = WriteContext::new(state, &txn, caller);
     R::before_delete(&ctx, &current).await?;
     let removed = remove::<R>(&txn, &current).await?;
@@ -191,11 +191,18 @@ pub(crate) async fn restore<R: Hooks>(
         .presets
         .soft_delete
         .ok_or_else(|| not_found(R::META))?;
-    let rows = allowed(R::META, Scope::Deleted, Operation::Restore, caller)?;
+    let rows = allowed(
+        R::META,
+        Scope::Deleted,
+        Operation::Restore,
+        caller,
+        state.db(),
+    )
+    .await?;
     let id = parse_id(R::META, id)?;
     let txn = written::begin::<R>(state).await?;
     let write = (Scope::Deleted, rows);
-    let current = find_for_write::<R, _>(&*txn, id, write, caller).await?;
+    let current = find_for_write::<R, _>(&*txn, state.db(), id, write, caller).await?;
     let mut row = current.clone().into_active_model();
     row.try_set(R::column(field), value::null_of(R::META.fields[field].ty))?;
     fill_auto::<R>(&mut row, Mode::Patch)?;
