@@ -78,7 +78,7 @@ pub use enumeration::TextEnum;
 pub use hooks::{
     ActionBody, Actions, Hooks, NoActions, ReadContext, ReadHooks, RowFilter, WriteContext,
 };
-pub use permissions::{Permissions, Rule};
+pub use permissions::{CheckContext, CheckFuture, Permissions, Predicate, Rule, Verdict, WhenFn};
 pub use plugins::idempotency::Idempotent;
 pub use resource::Resource;
 
@@ -164,8 +164,8 @@ pub mod config {
 /// What a file of resources needs in scope.
 pub mod prelude {
     pub use crate::{
-        Actions, App, ArcError, AuthContext, Enum, Hooks, ReadContext, ReadHooks, Resource,
-        RowFilter, TextEnum, WriteContext, config::Auth, permissions, resource,
+        Actions, App, ArcError, AuthContext, CheckContext, Enum, Hooks, ReadContext, ReadHooks,
+        Resource, RowFilter, TextEnum, Verdict, WriteContext, config::Auth, permissions, resource,
     };
     pub use chrono::{DateTime, Utc};
     pub use rust_decimal::Decimal;
@@ -186,13 +186,16 @@ pub use uuid;
 /// rather than compile against the wrong layout (arc-runtime pins arc-macros exactly).
 #[doc(hidden)]
 pub mod __private_0_1 {
+    pub use crate::auth::AuthContext;
     pub use crate::cache::CacheMeta;
     pub use crate::enumeration::{IntoDbValue, TextEnum, default_value, is_variant};
     pub use crate::error::ArcError;
     pub use crate::hooks::{
         ActionBody, Actions, Hooks, NoActions, ReadHookFns, ReadHooks, WriteContext,
     };
-    pub use crate::permissions::{Permissions, Rule};
+    pub use crate::permissions::{
+        AskingDatabase, CheckContext, CheckFuture, OverCaller, Permissions, Predicate, Rule, WhenFn,
+    };
     pub use crate::plugins::idempotency::Idempotent;
     pub use crate::resource::{
         Auto, FieldMeta, FieldType, Presets, Resource, ResourceMeta, meta_of,

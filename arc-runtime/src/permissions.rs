@@ -5,9 +5,12 @@
 //! Row filters go through the one scope every query uses, so a row outside them is a 404 on
 //! every route and never appears in a list.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use arc_spec::RuleSyntax;
-use sea_orm::Condition;
-use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
+use sea_orm::{Condition, DatabaseConnection};
 
 use crate::action::Operation;
 use crate::auth::{AuthContext, RoleScope};
@@ -41,9 +44,166 @@ pub enum Rule {
     All(&'static [Rule]),
     /// Some rule holds (row filters are combined with OR).
     Any(&'static [Rule]),
-    /// A predicate of the app's over the caller: `when(path::to::fn)`, with the path as
-    /// written (for documents and the registry).
-    When(fn(&AuthContext) -> bool, &'static str),
+    /// A predicate of the app's: `when(path::to::fn)`, over the caller alone or asking the
+    /// database (see [`Predicate`]).
+    When(Predicate),
+}
+
+/// What `when(path)` calls: a `fn(&AuthContext) -> bool`, or an
+/// `async fn(&CheckContext<'_>) -> Result<Verdict, ArcError>` that may ask the database and
+/// answer with a row filter. The macro writes both entry points from the one function
+/// ([`WhenFn`]); `sync` answers `None` for an asynchronous one.
+#[derive(Clone, Copy)]
+pub struct Predicate {
+    /// The answer of a synchronous predicate; `None` for an asynchronous one.
+    pub sync: fn(&AuthContext) -> Option<bool>,
+    /// The answer, asked before the rule is evaluated.
+    pub check: for<'a> fn(&'a CheckContext<'a>) -> CheckFuture<'a>,
+    /// The path as written (for documents and the registry).
+    pub path: &'static str,
+}
+
+impl std::fmt::Debug for Predicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "when({})", self.path)
+    }
+}
+
+/// What an asynchronous `when(..)` sees.
+#[non_exhaustive]
+pub struct CheckContext<'a> {
+    /// The database, for the check's own questions (a membership table, say).
+    pub db: &'a DatabaseConnection,
+    /// Who asks.
+    pub caller: &'a AuthContext,
+    /// The resource asked of (`"project"`).
+    pub resource: &'static str,
+    /// What is asked: the operation (`"list"`, `"update"`) or the action (`"cancel"`).
+    pub operation: &'static str,
+}
+
+/// The answer of an asynchronous `when(..)`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Granted, on every row the rest of the rule lets in.
+    Allow,
+    /// Refused: as any rule that does not hold (401 anonymous, 403 signed in).
+    Deny,
+    /// Granted on the rows this condition holds for, in SQL (a list shows only them, a
+    /// read or write of another row is a 404). Inside `any(..)` it is OR-ed with the other
+    /// branches' rows, inside `all(..)` AND-ed, as `owner(..)` is.
+    Rows(Condition),
+}
+
+impl Verdict {
+    /// Granted on the rows `condition` holds for: a sea-query expression on the resource's
+    /// columns (`project_entity::Column::Team.is_in(teams)`).
+    pub fn rows(condition: impl IntoCondition) -> Self {
+        Verdict::Rows(condition.into_condition())
+    }
+}
+
+impl From<bool> for Verdict {
+    fn from(granted: bool) -> Self {
+        if granted {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        }
+    }
+}
+
+/// The future of an asynchronous `when(..)`.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Verdict, ArcError>> + Send + 'a>>;
+
+/// The functions `when(..)` takes. `Marker` tells the two kinds apart (as axum's `Handler`
+/// does); you never name it.
+#[diagnostic::on_unimplemented(
+    message = "`when(..)` takes a `fn(&AuthContext) -> bool` or an `async fn(&CheckContext<'_>) -> Result<Verdict, ArcError>`",
+    label = "not a predicate `when(..)` can call"
+)]
+pub trait WhenFn<'a, Marker> {
+    /// Its answer, when it needs nothing but the caller.
+    fn sync(self, caller: &AuthContext) -> Option<bool>;
+    /// Its answer, as a future.
+    fn check(self, ctx: &'a CheckContext<'a>) -> CheckFuture<'a>;
+}
+
+/// [`WhenFn`]'s marker of a `fn(&AuthContext) -> bool`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum OverCaller {}
+
+/// [`WhenFn`]'s marker of an `async fn(&CheckContext<'_>) -> Result<Verdict, ArcError>`.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum AskingDatabase {}
+
+impl<'a, F: Fn(&AuthContext) -> bool> WhenFn<'a, OverCaller> for F {
+    fn sync(self, caller: &AuthContext) -> Option<bool> {
+        Some(self(caller))
+    }
+
+    fn check(self, ctx: &'a CheckContext<'a>) -> CheckFuture<'a> {
+        let verdict = Verdict::from(self(ctx.caller));
+        Box::pin(std::future::ready(Ok(verdict)))
+    }
+}
+
+impl<'a, F, Fut> WhenFn<'a, AskingDatabase> for F
+where
+    F: Fn(&'a CheckContext<'a>) -> Fut,
+    Fut: Future<Output = Result<Verdict, ArcError>> + Send + 'a,
+{
+    fn sync(self, _: &AuthContext) -> Option<bool> {
+        None
+    }
+
+    fn check(self, ctx: &'a CheckContext<'a>) -> CheckFuture<'a> {
+        Box::pin(self(ctx))
+    }
+}
+
+/// The answers of the asynchronous `when(..)` in a rule, asked before it is evaluated
+/// ([`ask`]); none where nothing may be asked (an event stream's rows, checked in memory):
+/// there such a `when` does not hold.
+#[derive(Debug, Default)]
+pub(crate) struct Answers(Vec<(&'static str, Verdict)>);
+
+impl Answers {
+    /// The answer of the check at `path`, with its place.
+    fn find(&self, path: &str) -> Option<(usize, &Verdict)> {
+        self.0
+            .iter()
+            .enumerate()
+            .find_map(|(i, (p, v))| (*p == path).then_some((i, v)))
+    }
+}
+
+/// Asks every asynchronous `when(..)` of `rule` (each once).
+pub(crate) async fn ask(rule: &Rule, ctx: &CheckContext<'_>) -> Result<Answers, ArcError> {
+    fn asynchronous<'r>(rule: &'r Rule, caller: &AuthContext, out: &mut Vec<&'r Predicate>) {
+        match rule {
+            Rule::When(p) if (p.sync)(caller).is_none() => out.push(p),
+            Rule::All(rules) | Rule::Any(rules) => {
+                for rule in *rules {
+                    asynchronous(rule, caller, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut checks = Vec::new();
+    asynchronous(rule, ctx.caller, &mut checks);
+    let mut answers = Answers::default();
+    for check in checks {
+        if answers.find(check.path).is_none() {
+            let verdict = (check.check)(ctx).await?;
+            answers.0.push((check.path, verdict));
+        }
+    }
+    Ok(answers)
 }
 
 /// The rules of a resource's operations. An operation with no rule is denied.
@@ -113,7 +273,7 @@ impl Rule {
             Rule::Team(i) => RuleSyntax::Team(field(*i)),
             Rule::All(rules) => RuleSyntax::All(nested(rules)),
             Rule::Any(rules) => RuleSyntax::Any(nested(rules)),
-            Rule::When(_, path) => RuleSyntax::When((*path).to_owned()),
+            Rule::When(p) => RuleSyntax::When(p.path.to_owned()),
         }
     }
 
@@ -170,6 +330,8 @@ pub(crate) enum RowRule {
     Owner(usize),
     /// The field (by index) holds the caller's active team.
     Team(usize),
+    /// The rows of an asynchronous `when(..)`'s answer, by its place in [`Answers`].
+    Checked(usize),
     /// All of these.
     And(Vec<RowRule>),
     /// Any of these.
@@ -189,6 +351,8 @@ impl RowRule {
         match self {
             RowRule::Owner(field) => is(*field, caller.user_id.as_deref()),
             RowRule::Team(field) => is(*field, caller.team_id.as_deref()),
+            // The database's answer cannot be asked of values in memory.
+            RowRule::Checked(_) => false,
             RowRule::And(all) => all.iter().all(|r| r.holds(value_of, caller)),
             RowRule::Or(any) => any.iter().any(|r| r.holds(value_of, caller)),
         }
@@ -207,8 +371,13 @@ pub(crate) enum Access {
 }
 
 /// Evaluates `rule` for `caller` on rows of `scope` (which roles count: see
-/// [`AuthContext::has_role_in`]).
-pub(crate) fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> Access {
+/// [`AuthContext::has_role_in`]), with the `answers` of its asynchronous `when(..)`.
+pub(crate) fn evaluate(
+    rule: &Rule,
+    caller: &AuthContext,
+    scope: RoleScope,
+    answers: &Answers,
+) -> Access {
     let grant = |ok: bool| if ok { Access::Full } else { Access::Denied };
     match rule {
         Rule::Public => Access::Full,
@@ -223,7 +392,14 @@ pub(crate) fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> A
                 && roles.iter().any(|r| caller.has_org_role(r)),
         ),
         Rule::OrgMember => grant(caller.is_authenticated() && caller.org_id.is_some()),
-        Rule::When(predicate, _) => grant(predicate(caller)),
+        Rule::When(p) => match (p.sync)(caller) {
+            Some(granted) => grant(granted),
+            None => match answers.find(p.path) {
+                Some((_, Verdict::Allow)) => Access::Full,
+                Some((i, Verdict::Rows(_))) => Access::Rows(RowRule::Checked(i)),
+                Some((_, Verdict::Deny)) | None => Access::Denied,
+            },
+        },
         Rule::TeamMember => grant(in_team(caller)),
         Rule::Team(field) if in_team(caller) => Access::Rows(RowRule::Team(*field)),
         Rule::Team(_) => Access::Denied,
@@ -237,7 +413,7 @@ pub(crate) fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> A
         Rule::Any(rules) => {
             let mut rows = Vec::new();
             for rule in *rules {
-                match evaluate(rule, caller, scope) {
+                match evaluate(rule, caller, scope, answers) {
                     Access::Full => return Access::Full,
                     Access::Rows(r) => rows.push(r),
                     Access::Denied => {}
@@ -252,7 +428,7 @@ pub(crate) fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> A
         Rule::All(rules) => {
             let mut rows = Vec::new();
             for rule in *rules {
-                match evaluate(rule, caller, scope) {
+                match evaluate(rule, caller, scope, answers) {
                     Access::Denied => return Access::Denied,
                     Access::Rows(r) => rows.push(r),
                     Access::Full => {}
@@ -271,23 +447,16 @@ fn in_team(caller: &AuthContext) -> bool {
     caller.is_authenticated() && caller.org_id.is_some() && caller.team_id.is_some()
 }
 
-/// The caller's access to `op` on `meta`'s resource: all rows, or the rows of a row rule (see
-/// [`condition`]), or the error (401 for anonymous callers, 403 otherwise).
-pub(crate) fn authorize(
-    meta: &ResourceMeta,
-    op: Operation,
-    caller: &AuthContext,
-) -> Result<Option<RowRule>, ArcError> {
-    authorize_by(meta, &meta.permissions.rule(op), caller)
-}
-
-/// [`authorize`] with `rule`, the rule of one of the resource's actions.
+/// The caller's access under `rule` on `meta`'s resource, with the `answers` of its
+/// asynchronous checks: all rows, or the rows of a row rule (see [`condition`]), or the
+/// error (401 for anonymous callers, 403 otherwise).
 pub(crate) fn authorize_by(
     meta: &ResourceMeta,
     rule: &Rule,
     caller: &AuthContext,
+    answers: &Answers,
 ) -> Result<Option<RowRule>, ArcError> {
-    match evaluate(rule, caller, meta.role_scope()) {
+    match evaluate(rule, caller, meta.role_scope(), answers) {
         Access::Full => Ok(None),
         Access::Rows(rows) => Ok(Some(rows)),
         Access::Denied if caller.is_authenticated() => {
@@ -297,8 +466,13 @@ pub(crate) fn authorize_by(
     }
 }
 
-/// The rows `rows` lets `caller` touch, as SQL.
-pub(crate) fn condition(meta: &ResourceMeta, rows: &RowRule, caller: &AuthContext) -> Condition {
+/// The rows `rows` lets `caller` touch, as SQL (`answers`: the asynchronous checks' rows).
+pub(crate) fn condition(
+    meta: &ResourceMeta,
+    rows: &RowRule,
+    caller: &AuthContext,
+    answers: &Answers,
+) -> Condition {
     match rows {
         RowRule::Owner(field) => {
             let user = caller.user_id.clone().unwrap_or_default();
@@ -308,12 +482,17 @@ pub(crate) fn condition(meta: &ResourceMeta, rows: &RowRule, caller: &AuthContex
             let team = caller.team_id.clone().unwrap_or_default();
             Condition::all().add(sql::column(meta, *field).eq(team))
         }
-        RowRule::And(all) => all
-            .iter()
-            .fold(Condition::all(), |c, r| c.add(condition(meta, r, caller))),
-        RowRule::Or(any) => any
-            .iter()
-            .fold(Condition::any(), |c, r| c.add(condition(meta, r, caller))),
+        RowRule::Checked(i) => match answers.0.get(*i) {
+            Some((_, Verdict::Rows(rows))) => rows.clone(),
+            // Never built so: a row rule of a check comes from its rows.
+            _ => Condition::all().add(Expr::val(1).eq(0)),
+        },
+        RowRule::And(all) => all.iter().fold(Condition::all(), |c, r| {
+            c.add(condition(meta, r, caller, answers))
+        }),
+        RowRule::Or(any) => any.iter().fold(Condition::any(), |c, r| {
+            c.add(condition(meta, r, caller, answers))
+        }),
     }
 }
 
@@ -324,13 +503,39 @@ mod tests {
     /// Rows of the active organization, where its roles count.
     const ORG: RoleScope = RoleScope::Organization;
 
+    /// [`super::evaluate`] with no asynchronous answer.
+    fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> Access {
+        super::evaluate(rule, caller, scope, &Answers::default())
+    }
+
+    /// A synchronous `when(..)` of `f`, as the macro writes it.
+    macro_rules! when {
+        ($f:path) => {
+            Rule::When(Predicate {
+                sync: {
+                    fn sync(caller: &AuthContext) -> Option<bool> {
+                        WhenFn::sync($f, caller)
+                    }
+                    sync
+                },
+                check: {
+                    fn check<'a>(ctx: &'a CheckContext<'a>) -> CheckFuture<'a> {
+                        WhenFn::check($f, ctx)
+                    }
+                    check
+                },
+                path: stringify!($f),
+            })
+        };
+    }
+
     fn never(_: &AuthContext) -> bool {
         false
     }
 
     #[test]
     fn a_when_anywhere_calls_the_app() {
-        const WHEN: Rule = Rule::When(never, "never");
+        const WHEN: Rule = when!(never);
         for rule in [
             WHEN,
             Rule::Any(&[Rule::Owner(1), WHEN]),
@@ -412,10 +617,7 @@ mod tests {
         fn editors(c: &AuthContext) -> bool {
             c.roles.iter().any(|r| r == "editor")
         }
-        assert_eq!(
-            evaluate(&Rule::When(editors, "editors"), &editor, ORG),
-            Access::Full
-        );
+        assert_eq!(evaluate(&when!(editors), &editor, ORG), Access::Full);
         assert_eq!(
             evaluate(&Rule::Roles(&["admin"]), &org_admin, RoleScope::Platform),
             Access::Denied,
@@ -430,10 +632,7 @@ mod tests {
             ),
             Access::Full
         );
-        assert_eq!(
-            evaluate(&Rule::When(editors, "editors"), &org_admin, ORG),
-            Access::Denied
-        );
+        assert_eq!(evaluate(&when!(editors), &org_admin, ORG), Access::Denied);
     }
 
     #[test]

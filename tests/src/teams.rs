@@ -1,6 +1,7 @@
-//! Read hooks that ask the database: projects are read by the members of their team only, as
-//! a membership table says (not the token); tasks reference projects and embed them. Tokens
-//! are the notes' ([`crate::notes::bearer`]).
+//! Rules decided by data: projects are read by the members of their team only, as a
+//! membership table says (not the token), through read hooks; tasks reference projects and
+//! embed them; documents ask the same table in their permission rules (an asynchronous
+//! `when(..)`). Tokens are the notes' ([`crate::notes::bearer`]).
 
 use arc_runtime::prelude::*;
 use arc_runtime::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -72,11 +73,55 @@ pub struct Task {
     pub project_id: Uuid,
 }
 
-/// An app serving memberships, projects and tasks.
+/// A document of one team, whose permissions ask the membership table themselves (an
+/// asynchronous `when(..)`), combined with the other rules.
+#[resource(query(filter = [team], sort = [title]))]
+#[permissions(
+    list = when(crate::teams::in_team_of_row),
+    get = when(crate::teams::in_team_of_row),
+    update = any(roles("admin"), all(authenticated, when(crate::teams::in_team_of_row))),
+    create = roles("admin"),
+    delete = roles("admin"),
+)]
+pub struct Document {
+    #[field(id)]
+    pub id: Uuid,
+    pub title: String,
+    pub team: String,
+}
+
+/// The documents of the caller's teams, as the membership table says; every document for
+/// admins; none for anonymous callers; `mallory`'s check fails.
+pub async fn in_team_of_row(ctx: &CheckContext<'_>) -> Result<Verdict, ArcError> {
+    if ctx.caller.has_role("admin") {
+        return Ok(Verdict::Allow);
+    }
+    let Some(user) = ctx.caller.user_id.as_deref() else {
+        return Ok(Verdict::Deny);
+    };
+    if user == "mallory" {
+        return Err(ArcError::forbidden("mallory reads no document"));
+    }
+    let teams: Vec<String> = membership_entity::Entity::find()
+        .select_only()
+        .column(membership_entity::Column::Team)
+        .filter(membership_entity::Column::UserId.eq(user))
+        .into_tuple()
+        .all(ctx.db)
+        .await?;
+    if teams.is_empty() {
+        // In no team: refused outright (a 403), not an empty list.
+        return Ok(Verdict::Deny);
+    }
+    Ok(Verdict::rows(document_entity::Column::Team.is_in(teams)))
+}
+
+/// An app serving memberships, projects, tasks and documents.
 pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
     App::new(db)
         .resource::<Membership>()
         .resource::<Project>()
         .resource::<Task>()
+        .resource::<Document>()
         .auth(crate::notes::auth())
 }

@@ -12,7 +12,8 @@ on_both!(
     a_row_the_hook_hides_is_missing_to_every_route_of_one_row,
     membership_changes_show_on_the_next_read_of_a_cached_resource,
     embeds_and_references_ask_the_targets_hook,
-    a_hook_may_refuse_and_never_widens
+    a_hook_may_refuse_and_never_widens,
+    an_asynchronous_when_grants_rows_from_the_database
 );
 
 struct Team {
@@ -29,26 +30,16 @@ async fn setup(app: &TestApp) -> (Team, [String; 3]) {
         bob: bearer("bob", &[], None, &[]),
     };
     for (user, name) in [("alice", "red"), ("bob", "blue")] {
-        let made = as_(
-            app,
-            &team.admin,
-            Method::POST,
-            "/memberships",
-            Some(json!({"user_id": user, "team": name})),
-        )
-        .await;
+        let made = on(app, &team.admin)
+            .post("/memberships", json!({"user_id": user, "team": name}))
+            .await;
         assert_eq!(made.status, 201, "{}", made.body);
     }
     let mut ids = Vec::new();
     for (name, color) in [("p1", "red"), ("p2", "blue"), ("p3", "red")] {
-        let made = as_(
-            app,
-            &team.admin,
-            Method::POST,
-            "/projects",
-            Some(json!({"name": name, "team": color})),
-        )
-        .await;
+        let made = on(app, &team.admin)
+            .post("/projects", json!({"name": name, "team": color}))
+            .await;
         assert_eq!(made.status, 201, "{}", made.body);
         ids.push(made.id());
     }
@@ -56,44 +47,66 @@ async fn setup(app: &TestApp) -> (Team, [String; 3]) {
     (team, ids)
 }
 
-async fn as_(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    uri: &str,
-    body: Option<Value>,
-) -> arc_tests::Reply {
-    app.send(method, uri, body, &[("authorization", token)])
-        .await
+/// Requests of one caller.
+struct Caller<'a> {
+    app: &'a TestApp,
+    token: &'a str,
+}
+
+/// `app` as the caller of `token`.
+fn on<'a>(app: &'a TestApp, token: &'a str) -> Caller<'a> {
+    Caller { app, token }
+}
+
+impl Caller<'_> {
+    async fn send(&self, method: Method, uri: &str, body: Option<Value>) -> arc_tests::Reply {
+        let auth = [("authorization", self.token)];
+        self.app.send(method, uri, body, &auth).await
+    }
+
+    async fn get(&self, uri: &str) -> arc_tests::Reply {
+        self.send(Method::GET, uri, None).await
+    }
+
+    async fn post(&self, uri: &str, body: Value) -> arc_tests::Reply {
+        self.send(Method::POST, uri, Some(body)).await
+    }
+
+    async fn patch(&self, uri: &str, body: Value) -> arc_tests::Reply {
+        self.send(Method::PATCH, uri, Some(body)).await
+    }
+
+    async fn delete(&self, uri: &str) -> arc_tests::Reply {
+        self.send(Method::DELETE, uri, None).await
+    }
+
+    async fn delete_with(&self, uri: &str, body: Value) -> arc_tests::Reply {
+        self.send(Method::DELETE, uri, Some(body)).await
+    }
 }
 
 async fn lists_and_counts_hold_only_the_rows_the_hook_keeps(app: &TestApp) {
     let (team, _) = setup(app).await;
-    let alice = as_(app, &team.alice, Method::GET, "/projects?sort=name", None).await;
+    let alice = on(app, &team.alice).get("/projects?sort=name").await;
     assert_eq!(alice.status, 200, "{}", alice.body);
     assert_eq!(alice.column("name"), [json!("p1"), json!("p3")]);
     assert_eq!(alice.body["total"], 2, "the count agrees with the page");
-    let one_page = as_(
-        app,
-        &team.alice,
-        Method::GET,
-        "/projects?sort=name&limit=1&page=2",
-        None,
-    )
-    .await;
+    let one_page = on(app, &team.alice)
+        .get("/projects?sort=name&limit=1&page=2")
+        .await;
     assert_eq!(one_page.column("name"), [json!("p3")]);
     assert_eq!(one_page.body["pages"], 2);
-    let filtered = as_(app, &team.alice, Method::GET, "/projects?team=blue", None).await;
+    let filtered = on(app, &team.alice).get("/projects?team=blue").await;
     assert_eq!(
         filtered.body["total"], 0,
         "a filter cannot reach past the hook"
     );
-    let bob = as_(app, &team.bob, Method::GET, "/projects", None).await;
+    let bob = on(app, &team.bob).get("/projects").await;
     assert_eq!(bob.column("name"), [json!("p2")]);
-    let admin = as_(app, &team.admin, Method::GET, "/projects", None).await;
+    let admin = on(app, &team.admin).get("/projects").await;
     assert_eq!(admin.body["total"], 3);
     let stranger = bearer("carol", &[], None, &[]);
-    let none = as_(app, &stranger, Method::GET, "/projects", None).await;
+    let none = on(app, &stranger).get("/projects").await;
     assert_eq!(
         (none.status.as_u16(), none.body["total"].clone()),
         (200, json!(0))
@@ -102,82 +115,44 @@ async fn lists_and_counts_hold_only_the_rows_the_hook_keeps(app: &TestApp) {
 
 async fn a_row_the_hook_hides_is_missing_to_every_route_of_one_row(app: &TestApp) {
     let (team, [p1, p2, _]) = setup(app).await;
-    let own = as_(
-        app,
-        &team.alice,
-        Method::GET,
-        &format!("/projects/{p1}"),
-        None,
-    )
-    .await;
+    let own = on(app, &team.alice).get(&format!("/projects/{p1}")).await;
     assert_eq!(own.status, 200, "{}", own.body);
     let missing = format!("/projects/{}", arc_runtime::uuid::Uuid::new_v4());
-    let never = as_(app, &team.alice, Method::GET, &missing, None).await;
-    let hidden = as_(
-        app,
-        &team.alice,
-        Method::GET,
-        &format!("/projects/{p2}"),
-        None,
-    )
-    .await;
+    let never = on(app, &team.alice).get(&missing).await;
+    let hidden = on(app, &team.alice).get(&format!("/projects/{p2}")).await;
     assert_error(&hidden, 404, "NOT_FOUND");
     assert_eq!(
         hidden.body["error"], never.body["error"],
         "the same answer as no row"
     );
-    let patch = as_(
-        app,
-        &team.alice,
-        Method::PATCH,
-        &format!("/projects/{p2}"),
-        Some(json!({"name": "mine"})),
-    )
-    .await;
+    let patch = on(app, &team.alice)
+        .patch(&format!("/projects/{p2}"), json!({"name": "mine"}))
+        .await;
     assert_error(&patch, 404, "NOT_FOUND");
-    let delete = as_(
-        app,
-        &team.alice,
-        Method::DELETE,
-        &format!("/projects/{p2}"),
-        None,
-    )
-    .await;
+    let delete = on(app, &team.alice)
+        .delete(&format!("/projects/{p2}"))
+        .await;
     assert_error(&delete, 404, "NOT_FOUND");
-    let bulk = as_(
-        app,
-        &team.alice,
-        Method::PATCH,
-        "/projects/bulk",
-        Some(json!({"filter": {"name": {"in": ["p1", "p2", "p3"]}}, "data": {"name": "renamed"}})),
-    )
-    .await;
+    let bulk = on(app, &team.alice)
+        .patch(
+            "/projects/bulk",
+            json!({"filter": {"name": {"in": ["p1", "p2", "p3"]}}, "data": {"name": "renamed"}}),
+        )
+        .await;
     assert_eq!(bulk.status, 200, "{}", bulk.body);
     assert_eq!(
         bulk.body["data"]["matchedCount"], 2,
         "the blue project is not touched"
     );
-    let p2_now = as_(
-        app,
-        &team.bob,
-        Method::GET,
-        &format!("/projects/{p2}"),
-        None,
-    )
-    .await;
+    let p2_now = on(app, &team.bob).get(&format!("/projects/{p2}")).await;
     assert_eq!(
         p2_now.body["data"]["name"], "p2",
         "unchanged: {}",
         p2_now.body
     );
-    let bulk_delete = as_(
-        app,
-        &team.alice,
-        Method::DELETE,
-        "/projects/bulk",
-        Some(json!({"filter": {"team": "blue"}})),
-    )
-    .await;
+    let bulk_delete = on(app, &team.alice)
+        .delete_with("/projects/bulk", json!({"filter": {"team": "blue"}}))
+        .await;
     assert_eq!(
         bulk_delete.body["data"]["deletedCount"]
             .as_u64()
@@ -192,111 +167,55 @@ async fn a_row_the_hook_hides_is_missing_to_every_route_of_one_row(app: &TestApp
 async fn membership_changes_show_on_the_next_read_of_a_cached_resource(app: &TestApp) {
     let (team, [_, p2, _]) = setup(app).await;
     for _ in 0..2 {
-        let twice = as_(app, &team.alice, Method::GET, "/projects", None).await;
+        let twice = on(app, &team.alice).get("/projects").await;
         assert_eq!(twice.body["total"], 2);
     }
-    let hidden = as_(
-        app,
-        &team.alice,
-        Method::GET,
-        &format!("/projects/{p2}"),
-        None,
-    )
-    .await;
+    let hidden = on(app, &team.alice).get(&format!("/projects/{p2}")).await;
     assert_eq!(hidden.status, 404);
-    let joined = as_(
-        app,
-        &team.admin,
-        Method::POST,
-        "/memberships",
-        Some(json!({"user_id": "alice", "team": "blue"})),
-    )
-    .await;
+    let joined = on(app, &team.admin)
+        .post("/memberships", json!({"user_id": "alice", "team": "blue"}))
+        .await;
     assert_eq!(joined.status, 201);
-    let now = as_(app, &team.alice, Method::GET, "/projects", None).await;
+    let now = on(app, &team.alice).get("/projects").await;
     assert_eq!(
         now.body["total"], 3,
         "no answer of before the change: {}",
         now.body
     );
-    let seen = as_(
-        app,
-        &team.alice,
-        Method::GET,
-        &format!("/projects/{p2}"),
-        None,
-    )
-    .await;
+    let seen = on(app, &team.alice).get(&format!("/projects/{p2}")).await;
     assert_eq!(seen.status, 200, "{}", seen.body);
     let id = joined.id();
-    let left = as_(
-        app,
-        &team.admin,
-        Method::DELETE,
-        &format!("/memberships/{id}"),
-        None,
-    )
-    .await;
+    let left = on(app, &team.admin)
+        .delete(&format!("/memberships/{id}"))
+        .await;
     assert_eq!(left.status, 200);
-    let gone = as_(
-        app,
-        &team.alice,
-        Method::GET,
-        &format!("/projects/{p2}"),
-        None,
-    )
-    .await;
+    let gone = on(app, &team.alice).get(&format!("/projects/{p2}")).await;
     assert_eq!(gone.status, 404, "left the team: {}", gone.body);
-    assert_eq!(
-        as_(app, &team.alice, Method::GET, "/projects", None)
-            .await
-            .body["total"],
-        2
-    );
+    assert_eq!(on(app, &team.alice).get("/projects").await.body["total"], 2);
 }
 
 async fn embeds_and_references_ask_the_targets_hook(app: &TestApp) {
     let (team, [p1, p2, _]) = setup(app).await;
-    let refused = as_(
-        app,
-        &team.alice,
-        Method::POST,
-        "/tasks",
-        Some(json!({"title": "t", "project_id": p2})),
-    )
-    .await;
+    let refused = on(app, &team.alice)
+        .post("/tasks", json!({"title": "t", "project_id": p2}))
+        .await;
     assert_error(&refused, 400, "VALIDATION_ERROR");
     assert_eq!(
         refused.body["details"]["errors"][0]["keyword"], "exists",
         "{}",
         refused.body
     );
-    let own = as_(
-        app,
-        &team.alice,
-        Method::POST,
-        "/tasks",
-        Some(json!({"title": "a", "project_id": p1})),
-    )
-    .await;
+    let own = on(app, &team.alice)
+        .post("/tasks", json!({"title": "a", "project_id": p1}))
+        .await;
     assert_eq!(own.status, 201, "{}", own.body);
-    let bobs = as_(
-        app,
-        &team.bob,
-        Method::POST,
-        "/tasks",
-        Some(json!({"title": "b", "project_id": p2})),
-    )
-    .await;
+    let bobs = on(app, &team.bob)
+        .post("/tasks", json!({"title": "b", "project_id": p2}))
+        .await;
     assert_eq!(bobs.status, 201, "{}", bobs.body);
-    let listed = as_(
-        app,
-        &team.alice,
-        Method::GET,
-        "/tasks?populate=project&sort=title",
-        None,
-    )
-    .await;
+    let listed = on(app, &team.alice)
+        .get("/tasks?populate=project&sort=title")
+        .await;
     assert_eq!(listed.status, 200, "{}", listed.body);
     let embedded = listed.column("project");
     assert_eq!(embedded[0]["name"], "p1", "{}", listed.body);
@@ -305,14 +224,9 @@ async fn embeds_and_references_ask_the_targets_hook(app: &TestApp) {
         json!(p2),
         "bob's project stays an id for alice"
     );
-    let one = as_(
-        app,
-        &team.alice,
-        Method::GET,
-        &format!("/tasks/{}?populate=project", bobs.id()),
-        None,
-    )
-    .await;
+    let one = on(app, &team.alice)
+        .get(&format!("/tasks/{}?populate=project", bobs.id()))
+        .await;
     assert_eq!(one.body["data"]["project"], json!(p2), "{}", one.body);
 }
 
@@ -320,9 +234,76 @@ async fn a_hook_may_refuse_and_never_widens(app: &TestApp) {
     let (_, [p1, ..]) = setup(app).await;
     let mallory = bearer("mallory", &[], None, &[]);
     for uri in ["/projects".to_owned(), format!("/projects/{p1}")] {
-        let refused = as_(app, &mallory, Method::GET, &uri, None).await;
+        let refused = on(app, &mallory).get(&uri).await;
         assert_error(&refused, 403, "FORBIDDEN");
     }
     let anonymous = app.get("/projects").await;
     assert_eq!(anonymous.status, 401, "the rule answers before the hook");
+}
+
+async fn an_asynchronous_when_grants_rows_from_the_database(app: &TestApp) {
+    let (team, _) = setup(app).await;
+    let mut ids = Vec::new();
+    for (title, color) in [("d1", "red"), ("d2", "blue")] {
+        let made = on(app, &team.admin)
+            .post("/documents", json!({"title": title, "team": color}))
+            .await;
+        assert_eq!(made.status, 201, "{}", made.body);
+        ids.push(made.id());
+    }
+    let (red, blue) = (&ids[0], &ids[1]);
+    let alice = on(app, &team.alice).get("/documents?sort=title").await;
+    assert_eq!(alice.status, 200, "{}", alice.body);
+    assert_eq!(alice.column("title"), [json!("d1")]);
+    assert_eq!(alice.body["total"], 1);
+    let hidden = on(app, &team.alice)
+        .get(&format!("/documents/{blue}"))
+        .await;
+    assert_error(&hidden, 404, "NOT_FOUND");
+    let patch = on(app, &team.alice)
+        .patch(&format!("/documents/{blue}"), json!({"title": "x"}))
+        .await;
+    assert_error(&patch, 404, "NOT_FOUND");
+    let own = on(app, &team.alice)
+        .patch(&format!("/documents/{red}"), json!({"title": "d1b"}))
+        .await;
+    assert_eq!(
+        own.status, 200,
+        "any(.., all(authenticated, when(..))): {}",
+        own.body
+    );
+    let admin = on(app, &team.admin).get("/documents").await;
+    assert_eq!(admin.body["total"], 2);
+    let admin_patch = on(app, &team.admin)
+        .patch(&format!("/documents/{blue}"), json!({"title": "d2b"}))
+        .await;
+    assert_eq!(admin_patch.status, 200, "{}", admin_patch.body);
+    // In no team: the check refuses; anonymous: 401; a failing check: its error.
+    let carol = on(app, &bearer("carol", &[], None, &[]))
+        .get("/documents")
+        .await;
+    assert_error(&carol, 403, "FORBIDDEN");
+    assert_error(&app.get("/documents").await, 401, "UNAUTHORIZED");
+    let mallory = on(app, &bearer("mallory", &[], None, &[]))
+        .get("/documents")
+        .await;
+    assert_error(&mallory, 403, "FORBIDDEN");
+    // The table decides on the next request.
+    let joined = on(app, &team.admin)
+        .post("/memberships", json!({"user_id": "alice", "team": "blue"}))
+        .await;
+    assert_eq!(joined.status, 201);
+    let now = on(app, &team.alice)
+        .get(&format!("/documents/{blue}"))
+        .await;
+    assert_eq!(now.status, 200, "{}", now.body);
+    let described = on(app, &team.admin).get("/_resources").await;
+    assert!(
+        described
+            .body
+            .to_string()
+            .contains("when(crate::teams::in_team_of_row)"),
+        "the registry names the check: {}",
+        described.body
+    );
 }

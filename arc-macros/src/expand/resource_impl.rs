@@ -39,11 +39,28 @@ fn rule_tokens(rule: &RuleAst) -> TokenStream {
             let rules = nested(rules);
             quote!(__p::Rule::Any(&[#(#rules),*]))
         }
-        // Spanned at the user's path: one that does not resolve, or is not a
-        // `fn(&AuthContext) -> bool`, is reported there.
+        // Spanned at the user's path: one that does not resolve, or is neither a
+        // `fn(&AuthContext) -> bool` nor an `async fn(&CheckContext) -> Result<Verdict, _>`,
+        // is reported there. Both entry points are written from the one function.
         RuleAst::When(path) => {
             let text = crate::model::permissions::path_text(path);
-            quote_spanned!(path.span()=> __p::Rule::When(#path, #text))
+            quote_spanned! {path.span()=>
+                __p::Rule::When(__p::Predicate {
+                    sync: {
+                        fn sync(caller: &__p::AuthContext) -> ::core::option::Option<bool> {
+                            __p::WhenFn::sync(#path, caller)
+                        }
+                        sync
+                    },
+                    check: {
+                        fn check<'a>(ctx: &'a __p::CheckContext<'a>) -> __p::CheckFuture<'a> {
+                            __p::WhenFn::check(#path, ctx)
+                        }
+                        check
+                    },
+                    path: #text,
+                })
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::action::Operation;
 use crate::auth::AuthContext;
 use crate::error::ArcError;
 use crate::hooks::{ReadContext, RowFilter};
-use crate::permissions::{RowRule, Rule, authorize_by, condition};
+use crate::permissions::{self, Answers, CheckContext, RowRule, Rule, authorize_by, condition};
 use crate::query::sql;
 use crate::resource::{FieldSet, Resource, ResourceMeta};
 use crate::value;
@@ -60,7 +60,8 @@ pub(crate) async fn allowed(
     } else {
         Read::One
     };
-    decide(meta, op, caller)?
+    decide(meta, op, caller, hooks)
+        .await?
         .readable(hooks, read, scope(meta, within))
         .await
 }
@@ -74,6 +75,8 @@ pub(crate) struct Decided<'a> {
     rule: Option<RowRule>,
     tenant: Option<(usize, &'a str)>,
     owner: Option<(usize, &'a str)>,
+    /// What the rule's asynchronous `when(..)` answered (their rows, for [`Decided::rule`]).
+    answers: Answers,
 }
 
 impl Decided<'_> {
@@ -81,7 +84,7 @@ impl Decided<'_> {
     fn rule(&self) -> Option<Condition> {
         self.rule
             .as_ref()
-            .map(|rows| condition(self.meta, rows, self.caller))
+            .map(|rows| condition(self.meta, rows, self.caller, &self.answers))
     }
 
     /// `cond` narrowed to the tenant and the owner.
@@ -142,27 +145,41 @@ pub(crate) enum Read {
 
 /// The caller's access to `op` on `meta`'s resource, or their error: a signed-in caller without an
 /// organization hears that first (`ORG_SELECTION_REQUIRED`), an anonymous one that they must
-/// sign in (401), before any 403.
-pub(crate) fn decide<'a>(
+/// sign in (401), before any 403. The rule's asynchronous `when(..)` ask `db`.
+pub(crate) async fn decide<'a>(
     meta: &'static ResourceMeta,
     op: Operation,
     caller: &'a AuthContext,
+    db: &DatabaseConnection,
 ) -> Result<Decided<'a>, ArcError> {
-    decide_by(meta, &meta.permissions.rule(op), caller)
+    decide_by(meta, &meta.permissions.rule(op), op.name(), caller, db).await
 }
 
-/// [`decide`] under `rule`, the rule of one of the resource's actions.
-pub(crate) fn decide_by<'a>(
+/// [`decide`] under `rule`, the rule of `asked` (an operation's or an action's name).
+pub(crate) async fn decide_by<'a>(
     meta: &'static ResourceMeta,
     rule: &Rule,
+    asked: &'static str,
     caller: &'a AuthContext,
+    db: &DatabaseConnection,
 ) -> Result<Decided<'a>, ArcError> {
-    let (rule, (tenant, owner)) = if caller.is_authenticated() {
-        let tenancy = tenancy(meta, caller)?;
-        (authorize_by(meta, rule, caller)?, tenancy)
+    // A signed-in caller's organization is checked before the app's code is asked.
+    let tenancy_first = if caller.is_authenticated() {
+        Some(tenancy(meta, caller)?)
     } else {
-        let rule = authorize_by(meta, rule, caller)?;
-        (rule, tenancy(meta, caller)?)
+        None
+    };
+    let ctx = CheckContext {
+        db,
+        caller,
+        resource: meta.name,
+        operation: asked,
+    };
+    let answers = permissions::ask(rule, &ctx).await?;
+    let rule = authorize_by(meta, rule, caller, &answers)?;
+    let (tenant, owner) = match tenancy_first {
+        Some(tenancy) => tenancy,
+        None => tenancy(meta, caller)?,
     };
     Ok(Decided {
         meta,
@@ -170,6 +187,7 @@ pub(crate) fn decide_by<'a>(
         rule,
         tenant,
         owner,
+        answers,
     })
 }
 
@@ -235,8 +253,12 @@ pub(super) fn stamp<R: Resource>(
 
 /// Like [`allowed`], for operations that create rows, where a row filter has nothing to
 /// filter: only a full grant allows them.
-pub(super) fn may_create<R: Resource>(op: Operation, caller: &AuthContext) -> Result<(), ArcError> {
-    match decide(R::META, op, caller)?.rule {
+pub(super) async fn may_create<R: Resource>(
+    op: Operation,
+    caller: &AuthContext,
+    db: &DatabaseConnection,
+) -> Result<(), ArcError> {
+    match decide(R::META, op, caller, db).await?.rule {
         None => Ok(()),
         Some(_) => Err(ArcError::forbidden("You do not have permission to do this")),
     }

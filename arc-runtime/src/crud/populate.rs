@@ -69,7 +69,7 @@ pub(crate) async fn plan(
         }
         // A caller who may not read the resource at all (or not without an organization)
         // sees its ids only.
-        let rows = match decide(target, Operation::Get, caller) {
+        let rows = match decide(target, Operation::Get, caller, db).await {
             Ok(decided) => {
                 let mut select = sql::select(target);
                 select.cond_where(

@@ -104,7 +104,7 @@ async fn exists<C: ConnectionTrait>(
     caller: &AuthContext,
 ) -> Result<bool, ArcError> {
     // A caller who may not read the resource at all sees no row of it.
-    let Ok(decided) = decide(target, Operation::Get, caller) else {
+    let Ok(decided) = decide(target, Operation::Get, caller, hooks).await else {
         return Ok(false);
     };
     let mut select = Query::select();

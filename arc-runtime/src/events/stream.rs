@@ -32,7 +32,7 @@ use crate::app::ArcState;
 use crate::auth::{AuthContext, Caller};
 use crate::crud::response::mask;
 use crate::error::{ArcError, ErrorCode};
-use crate::permissions::{Access, evaluate};
+use crate::permissions::{Access, Answers, evaluate};
 use crate::resource::Shape;
 
 /// Rows read from the outbox per resume query.
@@ -496,9 +496,10 @@ pub(crate) fn visible(
         return None;
     }
     // A stream lists rows as they change: the caller needs the `list` rule and the `get`
-    // rule, and each of their row filters.
+    // rule, and each of their row filters. An asynchronous `when(..)` is not asked of every
+    // event: a rule that needs one does not hold here.
     for rule in [&meta.permissions.list, &meta.permissions.get] {
-        match evaluate(rule, caller, scope) {
+        match evaluate(rule, caller, scope, &Answers::default()) {
             Access::Denied => return None,
             Access::Full => {}
             Access::Rows(rows) => {

@@ -31,7 +31,7 @@ use super::{EventPattern, EventsRuntime};
 use crate::app::ArcState;
 use crate::auth::{AuthContext, Caller};
 use crate::error::ArcError;
-use crate::permissions::{Access, evaluate};
+use crate::permissions::{Access, Answers, evaluate};
 use crate::resource::ResourceMeta;
 
 /// Where the WebSocket is served (arc's default).
@@ -174,7 +174,12 @@ async fn send(
 /// Whether `caller` may list `meta`'s rows at all (some of them, at least).
 fn may_list(caller: &AuthContext, meta: &ResourceMeta) -> bool {
     !matches!(
-        evaluate(&meta.permissions.list, caller, meta.role_scope()),
+        evaluate(
+            &meta.permissions.list,
+            caller,
+            meta.role_scope(),
+            &Answers::default()
+        ),
         Access::Denied
     )
 }

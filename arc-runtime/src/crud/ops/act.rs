@@ -27,8 +27,16 @@ pub(crate) async fn act<R: Actions>(
     id: &str,
     body: &Map<String, Json>,
 ) -> Result<One<R>, ArcError> {
-    let rule = rule_of(R::META, <R::Action as ActionBody>::NAMES, body, caller)?;
-    let rows = decide_by(R::META, &rule, caller)?
+    let (name, rule) = rule_of(
+        state,
+        R::META,
+        <R::Action as ActionBody>::NAMES,
+        body,
+        caller,
+    )
+    .await?;
+    let rows = decide_by(R::META, &rule, name, caller, state.db())
+        .await?
         .readable(state.db(), Read::One, scope(R::META, Scope::Live))
         .await?;
     let id = parse_id(R::META, id)?;
@@ -55,19 +63,25 @@ pub(crate) async fn act<R: Actions>(
 /// The rule of the action `body` names. A body that names none, or one the resource does
 /// not declare, is a 400 naming the actions there are; but a caller no action's rule lets
 /// in hears their 401 or 403 first, as on every other route.
-fn rule_of(
+async fn rule_of(
+    state: &ArcState,
     meta: &'static ResourceMeta,
     names: &[&str],
     body: &Map<String, Json>,
     caller: &AuthContext,
-) -> Result<Rule, ArcError> {
+) -> Result<(&'static str, Rule), ArcError> {
     let named = body.get("action").and_then(Json::as_str);
-    if let Some(rule) = named.and_then(|name| meta.permissions.action(name)) {
-        return Ok(rule);
+    if let Some(found) = named.and_then(|name| {
+        meta.permissions
+            .actions
+            .iter()
+            .find(|(declared, _)| *declared == name)
+    }) {
+        return Ok(*found);
     }
     let mut refusal = None;
-    for (_, rule) in meta.permissions.actions {
-        match decide_by(meta, rule, caller) {
+    for (name, rule) in meta.permissions.actions {
+        match decide_by(meta, rule, name, caller, state.db()).await {
             Ok(_) => {
                 refusal = None;
                 break;

@@ -15,7 +15,7 @@ use super::{MAX_BULK_ITEMS, decode_or_reject, fill_auto, id_text, now, set_value
 use crate::action::Operation;
 use crate::app::ArcState;
 use crate::auth::AuthContext;
-use crate::crud::access::{Scope, allowed, check_writable, may_create};
+use crate::crud::access::{Scope, allowed, check_writable, decide, may_create};
 use crate::crud::body::{self, Mode};
 use crate::crud::response::{
     BulkCreated, BulkDeleted, BulkUpdated, DeleteCount, Rows, Success, UpdateCounts,
@@ -24,7 +24,6 @@ use crate::crud::{references, states};
 use crate::error::{ArcError, FieldError};
 use crate::events::Change;
 use crate::hooks::{Hooks, WriteContext};
-use crate::permissions::{authorize, condition};
 use crate::query::{self, sql};
 use crate::resource::{Auto, FieldSet, Resource};
 
@@ -34,8 +33,8 @@ pub(crate) async fn bulk_create<R: Hooks>(
     caller: &AuthContext,
     body: &Map<String, Json>,
 ) -> Result<BulkCreated<R>, ArcError> {
-    may_create::<R>(Operation::Bulk, caller)?;
-    may_create::<R>(Operation::Create, caller)?;
+    may_create::<R>(Operation::Bulk, caller, state.db()).await?;
+    may_create::<R>(Operation::Create, caller, state.db()).await?;
     let items = match body.get("items") {
         Some(Json::Array(items)) if !items.is_empty() => items,
         Some(Json::Array(_)) | None => {
@@ -124,9 +123,7 @@ async fn bulk_filter<R: Resource>(
     body: &Map<String, Json>,
 ) -> Result<Condition, ArcError> {
     let mut cond = allowed(R::META, Scope::Live, Operation::Bulk, caller, state.db()).await?;
-    if let Some(rows) = authorize(R::META, op, caller)? {
-        cond = cond.add(condition(R::META, &rows, caller));
-    }
+    cond = decide(R::META, op, caller, state.db()).await?.rows(cond);
     let filter = body::object(body, "filter").map_err(ArcError::bad_request)?;
     let filters = query::parse::filters_from_json(
         R::META,

@@ -69,7 +69,7 @@ pub(crate) async fn list(
     } else {
         (Operation::List, Action::List)
     };
-    let decided = decide(meta, op, caller)?;
+    let decided = decide(meta, op, caller, state.db()).await?;
     let mut asked = cache::asked(meta, state, op, action, &[raw_query], caller);
     if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
         return Ok(hit);
@@ -240,7 +240,7 @@ pub(crate) async fn get(
     id: &str,
     raw_query: Option<&str>,
 ) -> Result<Cached<One<Erased>>, ArcError> {
-    let decided = decide(meta, Operation::Get, caller)?;
+    let decided = decide(meta, Operation::Get, caller, state.db()).await?;
     let raw_query = populating(meta, raw_query);
     let mut asked = cache::asked(
         meta,
@@ -311,7 +311,7 @@ pub(crate) async fn get_by_slug(
     if slug.contains('\0') {
         return Err(not_found(meta));
     }
-    let decided = decide(meta, Operation::Get, caller)?;
+    let decided = decide(meta, Operation::Get, caller, state.db()).await?;
     let raw_query = populating(meta, raw_query);
     let mut asked = cache::asked(
         meta,
@@ -351,7 +351,7 @@ pub(crate) async fn tree(
     caller: &AuthContext,
 ) -> Result<Cached<Nodes<Erased>>, ArcError> {
     let parent = meta.presets.tree.ok_or_else(|| not_found(meta))?;
-    let decided = decide(meta, Operation::Tree, caller)?;
+    let decided = decide(meta, Operation::Tree, caller, state.db()).await?;
     let mut asked = cache::asked(meta, state, Operation::Tree, Action::Tree, &[], caller);
     if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
         return Ok(hit);
@@ -397,7 +397,7 @@ pub(crate) async fn children(
     parent_id: &str,
 ) -> Result<Cached<Nodes<Erased>>, ArcError> {
     let parent = meta.presets.tree.ok_or_else(|| not_found(meta))?;
-    let decided = decide(meta, Operation::Tree, caller)?;
+    let decided = decide(meta, Operation::Tree, caller, state.db()).await?;
     let mut asked = cache::asked(
         meta,
         state,

@@ -42,7 +42,7 @@ pub(crate) async fn create<R: Hooks>(
     caller: &AuthContext,
     body: &Map<String, Json>,
 ) -> Result<Created<R>, ArcError> {
-    may_create::<R>(Operation::Create, caller)?;
+    may_create::<R>(Operation::Create, caller, state.db()).await?;
     check_writable::<R>(body, caller)?;
     let values = decode_or_reject::<R>(caller, body, Mode::Create)?;
     references::check(state.db(), state.db(), R::META, &values, caller).await?;
