@@ -194,7 +194,8 @@ pub mod __private_0_1 {
         ActionBody, Actions, Hooks, NoActions, ReadHookFns, ReadHooks, WriteContext,
     };
     pub use crate::permissions::{
-        AskingDatabase, CheckContext, CheckFuture, OverCaller, Permissions, Predicate, Rule, WhenFn,
+        AskingDatabase, CheckContext, CheckFuture, OverCaller, Permissions, Predicate, Rule,
+        TransitionRule, WhenFn,
     };
     pub use crate::plugins::idempotency::Idempotent;
     pub use crate::resource::{

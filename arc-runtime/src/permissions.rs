@@ -230,6 +230,24 @@ pub struct Permissions {
     /// `POST /things/{id}/action`: each action's name and rule, in the order `actions(..)`
     /// declares them.
     pub actions: &'static [(&'static str, Rule)],
+    /// `status(paid -> shipped) = ..`: transitions with a rule of their own, which must hold
+    /// too (beside the write's) for a write or action that makes them.
+    pub transitions: &'static [TransitionRule],
+}
+
+/// A transition's own rule: `status(paid -> shipped) = roles("admin")` in `#[permissions]`.
+#[derive(Clone, Copy, Debug)]
+pub struct TransitionRule {
+    /// The field with `states(..)`.
+    pub field: &'static str,
+    /// The state it leaves, as stored.
+    pub from: &'static str,
+    /// The state it enters, as stored.
+    pub to: &'static str,
+    /// `status(paid -> shipped)`, as asked ([`CheckContext::operation`]) and described.
+    pub name: &'static str,
+    /// Who may make it.
+    pub rule: Rule,
 }
 
 impl Permissions {
@@ -245,6 +263,7 @@ impl Permissions {
         tree: Rule::Public,
         bulk: Rule::Public,
         actions: &[],
+        transitions: &[],
     };
 }
 
@@ -305,6 +324,13 @@ impl Permissions {
         self.actions
             .iter()
             .find_map(|(n, rule)| (*n == name).then_some(*rule))
+    }
+
+    /// The rule of the transition of `field` from `from` to `to`, when it has one of its own.
+    pub fn transition(&self, field: &str, from: &str, to: &str) -> Option<&'static TransitionRule> {
+        self.transitions
+            .iter()
+            .find(|t| t.field == field && t.from == from && t.to == to)
     }
 
     /// The rule of `op` (the field [`Operation::name`] names).

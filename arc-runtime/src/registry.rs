@@ -84,6 +84,7 @@ fn field(f: &FieldMeta) -> Value {
         "visibleTo": f.visible_to,
         "writableBy": f.writable_by,
         "redactFor": f.redact_for,
+        "states": f.states.iter().map(|(from, to)| json!({"from": from, "to": to})).collect::<Vec<_>>(),
     })
 }
 
@@ -98,6 +99,20 @@ pub(crate) fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
                 op.name().to_owned(),
                 meta.permissions.rule(op).describe(meta).into(),
             )
+        })
+        .collect();
+    // Transitions with rules of their own, which hold beside the write's.
+    let transitions: Vec<Value> = meta
+        .permissions
+        .transitions
+        .iter()
+        .map(|t| {
+            json!({
+                "field": t.field,
+                "from": t.from,
+                "to": t.to,
+                "permission": t.rule.describe(meta),
+            })
         })
         .collect();
     let routes: Vec<Value> = routes(meta)
@@ -138,6 +153,7 @@ pub(crate) fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
             })),
         },
         "permissions": permissions,
+        "transitions": transitions,
         "routes": routes,
         "query": {
             "defaultSort": meta.default_sort,

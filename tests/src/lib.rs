@@ -422,6 +422,44 @@ impl TestApp {
     pub async fn delete(&self, uri: &str) -> Reply {
         self.send(Method::DELETE, uri, None, &[]).await
     }
+
+    /// Requests of the caller whose bearer token is `token`.
+    pub fn as_<'a>(&'a self, token: &'a str) -> Caller<'a> {
+        Caller { app: self, token }
+    }
+}
+
+/// Requests of one caller ([`TestApp::as_`]): their bearer token on each.
+pub struct Caller<'a> {
+    app: &'a TestApp,
+    token: &'a str,
+}
+
+impl Caller<'_> {
+    pub async fn send(&self, method: Method, uri: &str, body: Option<Value>) -> Reply {
+        let auth = [("authorization", self.token)];
+        self.app.send(method, uri, body, &auth).await
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.send(Method::GET, uri, None).await
+    }
+
+    pub async fn post(&self, uri: &str, body: Value) -> Reply {
+        self.send(Method::POST, uri, Some(body)).await
+    }
+
+    pub async fn patch(&self, uri: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, uri, Some(body)).await
+    }
+
+    pub async fn delete(&self, uri: &str) -> Reply {
+        self.send(Method::DELETE, uri, None).await
+    }
+
+    pub async fn delete_with(&self, uri: &str, body: Value) -> Reply {
+        self.send(Method::DELETE, uri, Some(body)).await
+    }
 }
 
 /// Percent-encodes the characters a test writes literally but a URI cannot hold.

@@ -31,7 +31,21 @@ pub struct Project {
     pub team: String,
 }
 
-/// The teams the caller is a member of, from the table.
+/// The teams `user` is a member of, from the table.
+async fn teams_of(
+    db: &arc_runtime::sea_orm::DatabaseConnection,
+    user: &str,
+) -> Result<Vec<String>, ArcError> {
+    Ok(membership_entity::Entity::find()
+        .select_only()
+        .column(membership_entity::Column::Team)
+        .filter(membership_entity::Column::UserId.eq(user))
+        .into_tuple::<String>()
+        .all(db)
+        .await?)
+}
+
+/// The teams the caller is a member of (none when anonymous; `mallory` is refused).
 async fn teams(ctx: &ReadContext<'_>) -> Result<Vec<String>, ArcError> {
     let Some(user) = ctx.caller.user_id.as_deref() else {
         return Ok(Vec::new());
@@ -39,13 +53,7 @@ async fn teams(ctx: &ReadContext<'_>) -> Result<Vec<String>, ArcError> {
     if user == "mallory" {
         return Err(ArcError::forbidden("mallory reads no project"));
     }
-    Ok(membership_entity::Entity::find()
-        .select_only()
-        .column(membership_entity::Column::Team)
-        .filter(membership_entity::Column::UserId.eq(user))
-        .into_tuple::<String>()
-        .all(ctx.db)
-        .await?)
+    teams_of(ctx.db, user).await
 }
 
 impl ReadHooks for Project {
@@ -102,13 +110,7 @@ pub async fn in_team_of_row(ctx: &CheckContext<'_>) -> Result<Verdict, ArcError>
     if user == "mallory" {
         return Err(ArcError::forbidden("mallory reads no document"));
     }
-    let teams: Vec<String> = membership_entity::Entity::find()
-        .select_only()
-        .column(membership_entity::Column::Team)
-        .filter(membership_entity::Column::UserId.eq(user))
-        .into_tuple()
-        .all(ctx.db)
-        .await?;
+    let teams = teams_of(ctx.db, user).await?;
     if teams.is_empty() {
         // In no team: refused outright (a 403), not an empty list.
         return Ok(Verdict::Deny);
@@ -116,12 +118,65 @@ pub async fn in_team_of_row(ctx: &CheckContext<'_>) -> Result<Verdict, ArcError>
     Ok(Verdict::rows(document_entity::Column::Team.is_in(teams)))
 }
 
-/// An app serving memberships, projects, tasks and documents.
+/// A shipment of a team, whose moves have rules of their own beside `update`'s: only
+/// shippers ship, only its placer cancels, and packing is for the members of its team (as
+/// the membership table says).
+#[resource(
+    presets(bulk),
+    actions(ship),
+    query(filter = [state, team], sort = [label])
+)]
+#[permissions(
+    default = authenticated,
+    ship = authenticated,
+    state(packed -> shipped) = roles("shipper"),
+    state(placed -> cancelled) = owner("placed_by"),
+    state(placed -> packed) = when(crate::teams::packer),
+)]
+pub struct Shipment {
+    #[field(id)]
+    pub id: Uuid,
+    pub label: String,
+    pub placed_by: String,
+    pub team: String,
+    #[field(states(placed -> packed -> shipped, placed -> cancelled))]
+    pub state: String,
+}
+
+impl Actions for Shipment {
+    type Action = ShipmentAction;
+
+    async fn act(
+        _ctx: &WriteContext<'_>,
+        _current: &shipment_entity::Model,
+        action: ShipmentAction,
+        row: &mut shipment_entity::ActiveModel,
+    ) -> Result<(), ArcError> {
+        match action {
+            ShipmentAction::Ship {} => {
+                row.state = arc_runtime::sea_orm::ActiveValue::Set("shipped".to_owned());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Packs the shipments of the caller's teams.
+pub async fn packer(ctx: &CheckContext<'_>) -> Result<Verdict, ArcError> {
+    let Some(user) = ctx.caller.user_id.as_deref() else {
+        return Ok(Verdict::Deny);
+    };
+    let teams = teams_of(ctx.db, user).await?;
+    Ok(Verdict::rows(shipment_entity::Column::Team.is_in(teams)))
+}
+
+/// An app serving memberships, projects, tasks, documents and shipments.
 pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
     App::new(db)
         .resource::<Membership>()
         .resource::<Project>()
         .resource::<Task>()
         .resource::<Document>()
+        .resource::<Shipment>()
         .auth(crate::notes::auth())
 }

@@ -3,8 +3,7 @@
 
 use arc_tests::notes::bearer;
 use arc_tests::{TestApp, assert_error, on_both};
-use axum::http::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both!(
     arc_tests::teams::app =>
@@ -30,14 +29,16 @@ async fn setup(app: &TestApp) -> (Team, [String; 3]) {
         bob: bearer("bob", &[], None, &[]),
     };
     for (user, name) in [("alice", "red"), ("bob", "blue")] {
-        let made = on(app, &team.admin)
+        let made = app
+            .as_(&team.admin)
             .post("/memberships", json!({"user_id": user, "team": name}))
             .await;
         assert_eq!(made.status, 201, "{}", made.body);
     }
     let mut ids = Vec::new();
     for (name, color) in [("p1", "red"), ("p2", "blue"), ("p3", "red")] {
-        let made = on(app, &team.admin)
+        let made = app
+            .as_(&team.admin)
             .post("/projects", json!({"name": name, "team": color}))
             .await;
         assert_eq!(made.status, 201, "{}", made.body);
@@ -47,66 +48,29 @@ async fn setup(app: &TestApp) -> (Team, [String; 3]) {
     (team, ids)
 }
 
-/// Requests of one caller.
-struct Caller<'a> {
-    app: &'a TestApp,
-    token: &'a str,
-}
-
-/// `app` as the caller of `token`.
-fn on<'a>(app: &'a TestApp, token: &'a str) -> Caller<'a> {
-    Caller { app, token }
-}
-
-impl Caller<'_> {
-    async fn send(&self, method: Method, uri: &str, body: Option<Value>) -> arc_tests::Reply {
-        let auth = [("authorization", self.token)];
-        self.app.send(method, uri, body, &auth).await
-    }
-
-    async fn get(&self, uri: &str) -> arc_tests::Reply {
-        self.send(Method::GET, uri, None).await
-    }
-
-    async fn post(&self, uri: &str, body: Value) -> arc_tests::Reply {
-        self.send(Method::POST, uri, Some(body)).await
-    }
-
-    async fn patch(&self, uri: &str, body: Value) -> arc_tests::Reply {
-        self.send(Method::PATCH, uri, Some(body)).await
-    }
-
-    async fn delete(&self, uri: &str) -> arc_tests::Reply {
-        self.send(Method::DELETE, uri, None).await
-    }
-
-    async fn delete_with(&self, uri: &str, body: Value) -> arc_tests::Reply {
-        self.send(Method::DELETE, uri, Some(body)).await
-    }
-}
-
 async fn lists_and_counts_hold_only_the_rows_the_hook_keeps(app: &TestApp) {
     let (team, _) = setup(app).await;
-    let alice = on(app, &team.alice).get("/projects?sort=name").await;
+    let alice = app.as_(&team.alice).get("/projects?sort=name").await;
     assert_eq!(alice.status, 200, "{}", alice.body);
     assert_eq!(alice.column("name"), [json!("p1"), json!("p3")]);
     assert_eq!(alice.body["total"], 2, "the count agrees with the page");
-    let one_page = on(app, &team.alice)
+    let one_page = app
+        .as_(&team.alice)
         .get("/projects?sort=name&limit=1&page=2")
         .await;
     assert_eq!(one_page.column("name"), [json!("p3")]);
     assert_eq!(one_page.body["pages"], 2);
-    let filtered = on(app, &team.alice).get("/projects?team=blue").await;
+    let filtered = app.as_(&team.alice).get("/projects?team=blue").await;
     assert_eq!(
         filtered.body["total"], 0,
         "a filter cannot reach past the hook"
     );
-    let bob = on(app, &team.bob).get("/projects").await;
+    let bob = app.as_(&team.bob).get("/projects").await;
     assert_eq!(bob.column("name"), [json!("p2")]);
-    let admin = on(app, &team.admin).get("/projects").await;
+    let admin = app.as_(&team.admin).get("/projects").await;
     assert_eq!(admin.body["total"], 3);
     let stranger = bearer("carol", &[], None, &[]);
-    let none = on(app, &stranger).get("/projects").await;
+    let none = app.as_(&stranger).get("/projects").await;
     assert_eq!(
         (none.status.as_u16(), none.body["total"].clone()),
         (200, json!(0))
@@ -115,25 +79,28 @@ async fn lists_and_counts_hold_only_the_rows_the_hook_keeps(app: &TestApp) {
 
 async fn a_row_the_hook_hides_is_missing_to_every_route_of_one_row(app: &TestApp) {
     let (team, [p1, p2, _]) = setup(app).await;
-    let own = on(app, &team.alice).get(&format!("/projects/{p1}")).await;
+    let own = app.as_(&team.alice).get(&format!("/projects/{p1}")).await;
     assert_eq!(own.status, 200, "{}", own.body);
     let missing = format!("/projects/{}", arc_runtime::uuid::Uuid::new_v4());
-    let never = on(app, &team.alice).get(&missing).await;
-    let hidden = on(app, &team.alice).get(&format!("/projects/{p2}")).await;
+    let never = app.as_(&team.alice).get(&missing).await;
+    let hidden = app.as_(&team.alice).get(&format!("/projects/{p2}")).await;
     assert_error(&hidden, 404, "NOT_FOUND");
     assert_eq!(
         hidden.body["error"], never.body["error"],
         "the same answer as no row"
     );
-    let patch = on(app, &team.alice)
+    let patch = app
+        .as_(&team.alice)
         .patch(&format!("/projects/{p2}"), json!({"name": "mine"}))
         .await;
     assert_error(&patch, 404, "NOT_FOUND");
-    let delete = on(app, &team.alice)
+    let delete = app
+        .as_(&team.alice)
         .delete(&format!("/projects/{p2}"))
         .await;
     assert_error(&delete, 404, "NOT_FOUND");
-    let bulk = on(app, &team.alice)
+    let bulk = app
+        .as_(&team.alice)
         .patch(
             "/projects/bulk",
             json!({"filter": {"name": {"in": ["p1", "p2", "p3"]}}, "data": {"name": "renamed"}}),
@@ -144,13 +111,14 @@ async fn a_row_the_hook_hides_is_missing_to_every_route_of_one_row(app: &TestApp
         bulk.body["data"]["matchedCount"], 2,
         "the blue project is not touched"
     );
-    let p2_now = on(app, &team.bob).get(&format!("/projects/{p2}")).await;
+    let p2_now = app.as_(&team.bob).get(&format!("/projects/{p2}")).await;
     assert_eq!(
         p2_now.body["data"]["name"], "p2",
         "unchanged: {}",
         p2_now.body
     );
-    let bulk_delete = on(app, &team.alice)
+    let bulk_delete = app
+        .as_(&team.alice)
         .delete_with("/projects/bulk", json!({"filter": {"team": "blue"}}))
         .await;
     assert_eq!(
@@ -167,36 +135,39 @@ async fn a_row_the_hook_hides_is_missing_to_every_route_of_one_row(app: &TestApp
 async fn membership_changes_show_on_the_next_read_of_a_cached_resource(app: &TestApp) {
     let (team, [_, p2, _]) = setup(app).await;
     for _ in 0..2 {
-        let twice = on(app, &team.alice).get("/projects").await;
+        let twice = app.as_(&team.alice).get("/projects").await;
         assert_eq!(twice.body["total"], 2);
     }
-    let hidden = on(app, &team.alice).get(&format!("/projects/{p2}")).await;
+    let hidden = app.as_(&team.alice).get(&format!("/projects/{p2}")).await;
     assert_eq!(hidden.status, 404);
-    let joined = on(app, &team.admin)
+    let joined = app
+        .as_(&team.admin)
         .post("/memberships", json!({"user_id": "alice", "team": "blue"}))
         .await;
     assert_eq!(joined.status, 201);
-    let now = on(app, &team.alice).get("/projects").await;
+    let now = app.as_(&team.alice).get("/projects").await;
     assert_eq!(
         now.body["total"], 3,
         "no answer of before the change: {}",
         now.body
     );
-    let seen = on(app, &team.alice).get(&format!("/projects/{p2}")).await;
+    let seen = app.as_(&team.alice).get(&format!("/projects/{p2}")).await;
     assert_eq!(seen.status, 200, "{}", seen.body);
     let id = joined.id();
-    let left = on(app, &team.admin)
+    let left = app
+        .as_(&team.admin)
         .delete(&format!("/memberships/{id}"))
         .await;
     assert_eq!(left.status, 200);
-    let gone = on(app, &team.alice).get(&format!("/projects/{p2}")).await;
+    let gone = app.as_(&team.alice).get(&format!("/projects/{p2}")).await;
     assert_eq!(gone.status, 404, "left the team: {}", gone.body);
-    assert_eq!(on(app, &team.alice).get("/projects").await.body["total"], 2);
+    assert_eq!(app.as_(&team.alice).get("/projects").await.body["total"], 2);
 }
 
 async fn embeds_and_references_ask_the_targets_hook(app: &TestApp) {
     let (team, [p1, p2, _]) = setup(app).await;
-    let refused = on(app, &team.alice)
+    let refused = app
+        .as_(&team.alice)
         .post("/tasks", json!({"title": "t", "project_id": p2}))
         .await;
     assert_error(&refused, 400, "VALIDATION_ERROR");
@@ -205,15 +176,18 @@ async fn embeds_and_references_ask_the_targets_hook(app: &TestApp) {
         "{}",
         refused.body
     );
-    let own = on(app, &team.alice)
+    let own = app
+        .as_(&team.alice)
         .post("/tasks", json!({"title": "a", "project_id": p1}))
         .await;
     assert_eq!(own.status, 201, "{}", own.body);
-    let bobs = on(app, &team.bob)
+    let bobs = app
+        .as_(&team.bob)
         .post("/tasks", json!({"title": "b", "project_id": p2}))
         .await;
     assert_eq!(bobs.status, 201, "{}", bobs.body);
-    let listed = on(app, &team.alice)
+    let listed = app
+        .as_(&team.alice)
         .get("/tasks?populate=project&sort=title")
         .await;
     assert_eq!(listed.status, 200, "{}", listed.body);
@@ -224,7 +198,8 @@ async fn embeds_and_references_ask_the_targets_hook(app: &TestApp) {
         json!(p2),
         "bob's project stays an id for alice"
     );
-    let one = on(app, &team.alice)
+    let one = app
+        .as_(&team.alice)
         .get(&format!("/tasks/{}?populate=project", bobs.id()))
         .await;
     assert_eq!(one.body["data"]["project"], json!(p2), "{}", one.body);
@@ -234,7 +209,7 @@ async fn a_hook_may_refuse_and_never_widens(app: &TestApp) {
     let (_, [p1, ..]) = setup(app).await;
     let mallory = bearer("mallory", &[], None, &[]);
     for uri in ["/projects".to_owned(), format!("/projects/{p1}")] {
-        let refused = on(app, &mallory).get(&uri).await;
+        let refused = app.as_(&mallory).get(&uri).await;
         assert_error(&refused, 403, "FORBIDDEN");
     }
     let anonymous = app.get("/projects").await;
@@ -245,26 +220,30 @@ async fn an_asynchronous_when_grants_rows_from_the_database(app: &TestApp) {
     let (team, _) = setup(app).await;
     let mut ids = Vec::new();
     for (title, color) in [("d1", "red"), ("d2", "blue")] {
-        let made = on(app, &team.admin)
+        let made = app
+            .as_(&team.admin)
             .post("/documents", json!({"title": title, "team": color}))
             .await;
         assert_eq!(made.status, 201, "{}", made.body);
         ids.push(made.id());
     }
     let (red, blue) = (&ids[0], &ids[1]);
-    let alice = on(app, &team.alice).get("/documents?sort=title").await;
+    let alice = app.as_(&team.alice).get("/documents?sort=title").await;
     assert_eq!(alice.status, 200, "{}", alice.body);
     assert_eq!(alice.column("title"), [json!("d1")]);
     assert_eq!(alice.body["total"], 1);
-    let hidden = on(app, &team.alice)
+    let hidden = app
+        .as_(&team.alice)
         .get(&format!("/documents/{blue}"))
         .await;
     assert_error(&hidden, 404, "NOT_FOUND");
-    let patch = on(app, &team.alice)
+    let patch = app
+        .as_(&team.alice)
         .patch(&format!("/documents/{blue}"), json!({"title": "x"}))
         .await;
     assert_error(&patch, 404, "NOT_FOUND");
-    let own = on(app, &team.alice)
+    let own = app
+        .as_(&team.alice)
         .patch(&format!("/documents/{red}"), json!({"title": "d1b"}))
         .await;
     assert_eq!(
@@ -272,32 +251,37 @@ async fn an_asynchronous_when_grants_rows_from_the_database(app: &TestApp) {
         "any(.., all(authenticated, when(..))): {}",
         own.body
     );
-    let admin = on(app, &team.admin).get("/documents").await;
+    let admin = app.as_(&team.admin).get("/documents").await;
     assert_eq!(admin.body["total"], 2);
-    let admin_patch = on(app, &team.admin)
+    let admin_patch = app
+        .as_(&team.admin)
         .patch(&format!("/documents/{blue}"), json!({"title": "d2b"}))
         .await;
     assert_eq!(admin_patch.status, 200, "{}", admin_patch.body);
     // In no team: the check refuses; anonymous: 401; a failing check: its error.
-    let carol = on(app, &bearer("carol", &[], None, &[]))
+    let carol = app
+        .as_(&bearer("carol", &[], None, &[]))
         .get("/documents")
         .await;
     assert_error(&carol, 403, "FORBIDDEN");
     assert_error(&app.get("/documents").await, 401, "UNAUTHORIZED");
-    let mallory = on(app, &bearer("mallory", &[], None, &[]))
+    let mallory = app
+        .as_(&bearer("mallory", &[], None, &[]))
         .get("/documents")
         .await;
     assert_error(&mallory, 403, "FORBIDDEN");
     // The table decides on the next request.
-    let joined = on(app, &team.admin)
+    let joined = app
+        .as_(&team.admin)
         .post("/memberships", json!({"user_id": "alice", "team": "blue"}))
         .await;
     assert_eq!(joined.status, 201);
-    let now = on(app, &team.alice)
+    let now = app
+        .as_(&team.alice)
         .get(&format!("/documents/{blue}"))
         .await;
     assert_eq!(now.status, 200, "{}", now.body);
-    let described = on(app, &team.admin).get("/_resources").await;
+    let described = app.as_(&team.admin).get("/_resources").await;
     assert!(
         described
             .body

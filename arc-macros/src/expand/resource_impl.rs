@@ -65,8 +65,9 @@ fn rule_tokens(rule: &RuleAst) -> TokenStream {
     }
 }
 
-/// `__p::Permissions { list: .., .., actions: &[..] }`: a field per operation of the shared
-/// table, unlisted operations denied (or `default`), then each action's rule.
+/// `__p::Permissions { list: .., .., actions: &[..], transitions: &[..] }`: a field per
+/// operation of the shared table, unlisted operations denied (or `default`), then each
+/// action's rule and each transition's own.
 fn permissions(model: &Resource) -> TokenStream {
     let fields = Operation::ALL.map(|op| {
         let name = format_ident!("{}", op.name());
@@ -83,7 +84,21 @@ fn permissions(model: &Resource) -> TokenStream {
         );
         quote!((#name, #rule))
     });
-    quote!(__p::Permissions { #(#fields,)* actions: &[#(#actions),*] })
+    let transitions = model.permissions.transitions().into_iter().map(|t| {
+        let (field, from, to) = (&t.field, &t.from, &t.to);
+        let name = format!("{field}({from} -> {to})");
+        let rule = rule_tokens(&t.rule);
+        quote! {
+            __p::TransitionRule { field: #field, from: #from, to: #to, name: #name, rule: #rule }
+        }
+    });
+    quote! {
+        __p::Permissions {
+            #(#fields,)*
+            actions: &[#(#actions),*],
+            transitions: &[#(#transitions),*],
+        }
+    }
 }
 
 /// The rules `action` checks, as the runtime's document and registry print them (joined by

@@ -8,7 +8,7 @@ use syn::{Ident, LitStr, Token, parenthesized};
 
 use arc_spec::{DEFAULT_KEY, Operation, RuleSyntax, RuleWord};
 
-use super::{Resource, Scalar};
+use super::{Resource, Scalar, states};
 use crate::ctxt::Ctxt;
 use crate::suggest::did_you_mean;
 
@@ -36,14 +36,25 @@ pub(crate) enum RuleAst {
     Invalid,
 }
 
-/// `op = rule`
+/// `op = rule`, or `field(from -> to) = rule`
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub op: Ident,
-    /// The operation the key names; `None` for `default` and for an action.
+    /// The operation the key names; `None` for `default`, an action and a transition.
     pub key: Option<Operation>,
     /// The action the key names (one of `actions(..)`).
     pub action: Option<String>,
+    /// `status(paid -> shipped)`: a transition of the field `op` names.
+    pub transition: Option<(Ident, Ident)>,
+    pub rule: RuleAst,
+}
+
+/// A transition's own rule, checked: the field, both states as stored, and the rule.
+#[derive(Debug, Clone)]
+pub(crate) struct TransitionRule {
+    pub field: String,
+    pub from: String,
+    pub to: String,
     pub rule: RuleAst,
 }
 
@@ -85,15 +96,27 @@ impl Parse for Raw {
 
 struct RawEntry {
     op: Ident,
+    transition: Option<(Ident, Ident)>,
     rule: Raw,
 }
 
 impl Parse for RawEntry {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let op = input.call(syn::ext::IdentExt::parse_any)?;
+        let transition = if input.peek(syn::token::Paren) {
+            let content;
+            parenthesized!(content in input);
+            let from = content.call(syn::ext::IdentExt::parse_any)?;
+            content.parse::<Token![->]>()?;
+            let to = content.call(syn::ext::IdentExt::parse_any)?;
+            Some((from, to))
+        } else {
+            None
+        };
         input.parse::<Token![=]>()?;
         Ok(RawEntry {
             op,
+            transition,
             rule: input.parse()?,
         })
     }
@@ -215,7 +238,41 @@ impl PermissionsAst {
             }
         };
         let mut entries: Vec<Entry> = Vec::new();
-        for RawEntry { op, rule: raw } in raw {
+        for RawEntry {
+            op,
+            transition,
+            rule: raw,
+        } in raw
+        {
+            if let Some((from, to)) = transition {
+                // The field and its transition are checked against the resource later.
+                let same = |e: &Entry| {
+                    e.op == op
+                        && e.transition.as_ref().is_some_and(|(f, t)| {
+                            states::name(f) == states::name(&from)
+                                && states::name(t) == states::name(&to)
+                        })
+                };
+                if entries.iter().any(same) {
+                    cx.error_spanned_by(
+                        &to,
+                        format!(
+                            "`{op}({} -> {})` is given twice",
+                            states::name(&from),
+                            states::name(&to)
+                        ),
+                    );
+                    continue;
+                }
+                entries.push(Entry {
+                    op,
+                    key: None,
+                    action: None,
+                    transition: Some((from, to)),
+                    rule: rule(cx, raw),
+                });
+                continue;
+            }
             let name = op.to_string().trim_start_matches("r#").to_owned();
             let key = Operation::from_name(&name);
             let action = actions.contains(&name).then(|| name.clone());
@@ -228,7 +285,7 @@ impl PermissionsAst {
                 );
                 continue;
             }
-            if entries.iter().any(|e| e.op == op) {
+            if entries.iter().any(|e| e.op == op && e.transition.is_none()) {
                 cx.error_spanned_by(&op, format!("`{name}` is given twice"));
                 continue;
             }
@@ -236,6 +293,7 @@ impl PermissionsAst {
                 op,
                 key,
                 action,
+                transition: None,
                 rule: rule(cx, raw),
             });
         }
@@ -243,9 +301,12 @@ impl PermissionsAst {
     }
 
     /// Checks owner fields and preset operations against the resource, resolving owner
-    /// fields to indexes.
+    /// fields to indexes; and each transition's field and states.
     pub(crate) fn check(&mut self, cx: &Ctxt, model: &Resource) {
         for entry in &mut self.entries {
+            if let Some((from, to)) = &entry.transition {
+                check_transition(cx, model, &entry.op, from, to);
+            }
             if let Some(preset) = entry.key.and_then(Operation::preset)
                 && !model.presets.has(preset)
             {
@@ -282,6 +343,22 @@ impl PermissionsAst {
             }
         }
         self.check_create_gap(cx, model);
+    }
+
+    /// The transitions' own rules, as written (checked by [`PermissionsAst::check`]).
+    pub(crate) fn transitions(&self) -> Vec<TransitionRule> {
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                let (from, to) = e.transition.as_ref()?;
+                Some(TransitionRule {
+                    field: e.op.to_string().trim_start_matches("r#").to_owned(),
+                    from: states::name(from),
+                    to: states::name(to),
+                    rule: e.rule.clone(),
+                })
+            })
+            .collect()
     }
 
     /// The rule of the action `name`, when `#[permissions]` gives it one.
@@ -342,7 +419,7 @@ impl PermissionsAst {
         let find = |key: Option<Operation>| {
             self.entries
                 .iter()
-                .find(|e| e.key == key && e.action.is_none())
+                .find(|e| e.key == key && e.action.is_none() && e.transition.is_none())
                 .map(|e| e.rule.clone())
         };
         match find(Some(op)) {
@@ -352,6 +429,55 @@ impl PermissionsAst {
                 None => (RuleAst::Deny, false),
             },
         }
+    }
+}
+
+/// `field(from -> to) = ..`: the field declares `states(..)` with that transition.
+fn check_transition(cx: &Ctxt, model: &Resource, field: &Ident, from: &Ident, to: &Ident) {
+    let name = field.to_string().trim_start_matches("r#").to_owned();
+    let with_states = model
+        .fields
+        .iter()
+        .filter(|f| !f.states.transitions.is_empty());
+    let Some(declared) = model.fields.iter().find(|f| f.name == name) else {
+        let message = format!("unknown operation, action or field `{name}`");
+        let mut keys: Vec<String> = with_states.map(|f| f.name.clone()).collect();
+        keys.extend(Operation::keys().map(str::to_owned));
+        cx.error_spanned_by(
+            field,
+            did_you_mean(message, &name, keys.iter().map(String::as_str)),
+        );
+        return;
+    };
+    if declared.states.transitions.is_empty() {
+        cx.error_spanned_by(
+            field,
+            format!(
+                "`{name}(from -> to)` gives a transition its own rule, and `{name}` declares no \
+                 transitions: add #[field(states(..))] to it"
+            ),
+        );
+        return;
+    }
+    let (from, to) = (states::name(from), states::name(to));
+    if !declared
+        .states
+        .transitions
+        .contains(&(from.clone(), to.clone()))
+    {
+        let moves: Vec<String> = declared
+            .states
+            .transitions
+            .iter()
+            .map(|(f, t)| format!("{f} -> {t}"))
+            .collect();
+        cx.error_spanned_by(
+            field,
+            format!(
+                "`{name}` has no transition `{from} -> {to}`: it declares {}",
+                moves.join(", ")
+            ),
+        );
     }
 }
 

@@ -126,6 +126,7 @@ const _: () = {
                 tree: __p::Rule::Public,
                 bulk: __p::Rule::Roles(&["admin"]),
                 actions: &[],
+                transitions: &[],
             },
             cache: None,
             read_hooks: __p::ReadHookFns::of::<Self>(),

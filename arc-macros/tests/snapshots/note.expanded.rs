@@ -198,6 +198,7 @@ const _: () = {
                 tree: __p::Rule::Deny,
                 bulk: __p::Rule::Roles(&["admin"]),
                 actions: &[],
+                transitions: &[],
             },
             cache: None,
             read_hooks: __p::ReadHookFns::of::<Self>(),

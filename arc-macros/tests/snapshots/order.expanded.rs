@@ -199,6 +199,7 @@ const _: () = {
                 tree: __p::Rule::Deny,
                 bulk: __p::Rule::Deny,
                 actions: &[("cancel", __p::Rule::OrgMember)],
+                transitions: &[],
             },
             cache: None,
             read_hooks: __p::ReadHookFns::of::<Self>(),

@@ -227,6 +227,7 @@ const _: () = {
                 tree: __p::Rule::Roles(&["admin"]),
                 bulk: __p::Rule::Roles(&["admin"]),
                 actions: &[],
+                transitions: &[],
             },
             cache: Some(__p::CacheMeta {
                 stale: __p::Duration::from_secs(30),

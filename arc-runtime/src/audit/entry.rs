@@ -254,6 +254,7 @@ const NOBODY: Permissions = Permissions {
     tree: Rule::Deny,
     bulk: Rule::Deny,
     actions: &[],
+    transitions: &[],
 };
 
 static META: ResourceMeta = ResourceMeta {

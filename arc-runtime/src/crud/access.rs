@@ -81,7 +81,7 @@ pub(crate) struct Decided<'a> {
 
 impl Decided<'_> {
     /// The rule's row filter, if any.
-    fn rule(&self) -> Option<Condition> {
+    pub(crate) fn rule(&self) -> Option<Condition> {
         self.rule
             .as_ref()
             .map(|rows| condition(self.meta, rows, self.caller, &self.answers))
@@ -307,7 +307,7 @@ pub(super) fn not_found(meta: &ResourceMeta) -> ArcError {
 }
 
 /// One row by id, within `scope`.
-pub(super) async fn find<R: Resource, C: ConnectionTrait>(
+pub(crate) async fn find<R: Resource, C: ConnectionTrait>(
     db: &C,
     id: Value,
     within: Condition,

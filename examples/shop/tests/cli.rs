@@ -134,9 +134,16 @@ fn migrations_and_doctor() {
     let doctor = dir.shop(&["doctor"], &[]);
     assert_eq!(doctor.status.code(), Some(1), "{}", stdout(&doctor));
     assert!(
-        stdout(&doctor).contains("FAIL migrations pending"),
+        stdout(&doctor).contains("FAIL the database is behind the app"),
         "{}",
         stdout(&doctor)
+    );
+    let plan = dir.shop(&["migrate", "plan"], &[]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    assert!(
+        stdout(&plan).starts_with("pending  migration m_arc_create_categories\n"),
+        "{}",
+        stdout(&plan)
     );
     assert!(
         stdout(&doctor).contains("shop migrate up"),
@@ -149,6 +156,12 @@ fn migrations_and_doctor() {
     let doctor = dir.shop(&["doctor"], &[]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
     assert!(stdout(&doctor).contains("no problems found"));
+    let plan = dir.shop(&["migrate", "plan"], &[]);
+    assert_eq!(
+        stdout(&plan),
+        "nothing to do: every table matches its resource\n",
+        "the tables the migrations made match the resources"
+    );
 
     let down = dir.shop(&["migrate", "down", "--steps", "3"], &[]);
     assert!(down.status.success(), "{}", stderr(&down));
@@ -217,7 +230,10 @@ fn serve_migrates_in_development_and_refuses_pending_in_production() {
     let refused = dir.shop(&["serve", "--port", "1"], &production);
     assert!(!refused.status.success());
     let message = stderr(&refused);
-    assert!(message.contains("pending migration"), "{message}");
+    assert!(
+        message.contains("pending  migration m_arc_create_categories"),
+        "{message}"
+    );
     assert!(message.contains("--migrate"), "says how: {message}");
 
     // Development applies them and serves.

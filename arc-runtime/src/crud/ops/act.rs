@@ -52,7 +52,7 @@ pub(crate) async fn act<R: Actions>(
         &mut row,
     )
     .await?;
-    states::check_acted::<R>(&current, &row, caller)?;
+    states::check_acted::<R, _>(&*txn, state.db(), &current, &row, caller).await?;
     if sea_orm::ActiveModelTrait::is_changed(&row) {
         fill_auto::<R>(&mut row, Mode::Patch)?;
     }

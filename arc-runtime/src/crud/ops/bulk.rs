@@ -227,7 +227,7 @@ pub(crate) async fn bulk_update<R: Hooks>(
             set_values::<R>(&mut row, values.clone())?;
             fill_auto::<R>(&mut row, Mode::Patch)?;
             R::before_update(&ctx, current, &mut row).await?;
-            states::check::<R>(current, &row, caller)?;
+            states::check::<R, _>(&*txn, state.db(), current, &row, caller).await?;
             let model = row.update(&*txn).await?;
             R::after_update(&ctx, current, &model).await?;
             updated.push(model);

@@ -113,7 +113,7 @@ pub(super) async fn store_update<R: Hooks>(
 ) -> Result<R::Model, ArcError> {
     let ctx = WriteContext::new(state, &txn, caller);
     R::before_update(&ctx, &current, &mut row).await?;
-    states::check::<R>(&current, &row, caller)?;
+    states::check::<R, _>(&*txn, state.db(), &current, &row, caller).await?;
     let changed = row.is_changed();
     let model = if changed {
         row.update(&*txn).await?
