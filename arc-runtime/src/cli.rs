@@ -512,6 +512,14 @@ pub(crate) fn routes_table(app: &App) -> String {
             "service".to_owned(),
         ]);
     }
+    for route in app.app_routes() {
+        rows.push([
+            route.method.to_string(),
+            route.path.to_owned(),
+            route.permission.clone(),
+            "app".to_owned(),
+        ]);
+    }
     for path in app.custom_routes() {
         rows.push(["*".into(), path.clone(), "app".into(), "app".into()]);
     }

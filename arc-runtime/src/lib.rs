@@ -42,6 +42,7 @@ mod auth;
 mod cache;
 mod cli;
 mod crud;
+mod custom;
 mod db;
 mod docs;
 mod enumeration;
@@ -78,7 +79,10 @@ pub use enumeration::TextEnum;
 pub use hooks::{
     ActionBody, Actions, Hooks, NoActions, ReadContext, ReadHooks, RowFilter, WriteContext,
 };
-pub use permissions::{CheckContext, CheckFuture, Permissions, Predicate, Rule, Verdict, WhenFn};
+pub use permissions::{
+    CheckContext, CheckFuture, Permissions, Predicate, Rule, TransitionRule, Verdict, WhenAnswer,
+    WhenFn,
+};
 pub use plugins::idempotency::Idempotent;
 pub use resource::Resource;
 
@@ -99,6 +103,7 @@ pub use plugins::trace::{TraceContext, current as trace_context};
 pub use plugins::versioning::ApiVersion;
 
 // What an app tells about itself.
+pub use custom::{CustomRoute, RouteContext};
 pub use migration::{Change, ChangeKind, Migrator, Plan, ResourceMigration};
 pub use openapi::{DocumentError, ServiceRoute};
 

@@ -78,6 +78,8 @@ pub(crate) struct Document {
     pub resources: Vec<Registered>,
     /// The service and app routes.
     pub service: Vec<ServiceRoute>,
+    /// The app's routes under the rules ([`crate::CustomRoute`]).
+    pub custom: Vec<crate::custom::RouteDoc>,
     /// The security schemes of the app's authenticators (`bearerAuth`, `apiKey`).
     pub security_schemes: Vec<(&'static str, Value)>,
     /// Whether a rate limit may answer 429.
@@ -199,6 +201,17 @@ impl Document {
             };
             let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
             path[route.method.as_str().to_ascii_lowercase()] = op;
+        }
+        // The app's routes are served where they are mounted, not under version prefixes.
+        for route in &self.custom {
+            let op = custom_operation(route, self.rate_limited, &mut generator);
+            let path = paths
+                .entry(route.path.to_owned())
+                .or_insert_with(|| json!({}));
+            path[route.method.as_str().to_ascii_lowercase()] = op;
+        }
+        if self.custom.iter().any(|r| r.tag.is_none()) {
+            tags.push(json!({ "name": "app", "description": "The app's own routes." }));
         }
         tags.push(json!({ "name": "service", "description": "Health, metrics, documents and the registry." }));
         let mut schemas = generator.take_definitions(true);
@@ -373,8 +386,11 @@ impl Document {
         }
         out.insert(answer.status.as_str().to_owned(), ok);
         let mut errors = vec!["400"];
-        // A read hook may refuse the caller (a 403) whatever the rule says.
-        if !public || meta.presets.tenant.is_some() || meta.read_hooks.is_some() {
+        // A read hook may refuse the caller (a 403) whatever the rule says; so may a
+        // transition's own rule on a write.
+        let transition_rules = action.mutates() && !meta.permissions.transitions.is_empty();
+        if !public || meta.presets.tenant.is_some() || meta.read_hooks.is_some() || transition_rules
+        {
             errors.extend(["401", "403"]);
         } else if idempotent {
             // A key needs a signed-in caller.
@@ -520,6 +536,75 @@ impl Names {
 
 fn reference(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// A route of the app's own ([`crate::CustomRoute`]): its body and answer from its types,
+/// the errors the framework gives it and those it declares.
+fn custom_operation(
+    route: &crate::custom::RouteDoc,
+    rate_limited: bool,
+    generator: &mut SchemaGenerator,
+) -> Value {
+    let data = (route.response)(generator).to_value();
+    let mut responses = json!({
+        route.status.as_str(): {
+            "description": if route.summary.is_empty() { "The route's answer." } else { route.summary },
+            "content": { "application/json": { "schema": {
+                "type": "object",
+                "required": ["success", "data"],
+                "properties": { "success": { "const": true }, "data": data },
+            } } },
+        },
+    });
+    let params: Vec<&str> = route
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .collect();
+    let mut errors: Vec<String> = Vec::new();
+    if route.request.is_some() {
+        errors.extend(["400", "413", "415"].map(str::to_owned));
+    }
+    if !route.public {
+        errors.extend(["401", "403"].map(str::to_owned));
+    }
+    if !params.is_empty() {
+        errors.push("404".to_owned());
+    }
+    if rate_limited {
+        errors.push("429".to_owned());
+    }
+    errors.extend(route.errors.iter().map(u16::to_string));
+    for status in errors {
+        let name = response_name(&status);
+        responses[status.as_str()] = json!({ "$ref": format!("#/components/responses/{name}") });
+    }
+    let id = route
+        .path
+        .replace(['/', '.', '-', '{', '}'], "_")
+        .trim_matches('_')
+        .to_owned();
+    let mut operation = json!({
+        "operationId": format!("{}_{id}", route.method.as_str().to_ascii_lowercase()),
+        "tags": [route.tag.unwrap_or("app")],
+        "summary": route.summary,
+        "x-arc-permission": route.permission,
+        "responses": responses,
+    });
+    if !params.is_empty() {
+        operation["parameters"] = params
+            .iter()
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect::<Vec<_>>()
+            .into();
+    }
+    if let Some(request) = route.request {
+        operation["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": request(generator).to_value() } },
+        });
+    }
+    operation
 }
 
 /// The reusable error answers, one per status.

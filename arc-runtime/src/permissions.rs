@@ -51,16 +51,45 @@ pub enum Rule {
 
 /// What `when(path)` calls: a `fn(&AuthContext) -> bool`, or an
 /// `async fn(&CheckContext<'_>) -> Result<Verdict, ArcError>` that may ask the database and
-/// answer with a row filter. The macro writes both entry points from the one function
-/// ([`WhenFn`]); `sync` answers `None` for an asynchronous one.
+/// answer with a row filter. [`when!`](crate::when) writes it from the function, through
+/// [`WhenFn`].
 #[derive(Clone, Copy)]
 pub struct Predicate {
-    /// The answer of a synchronous predicate; `None` for an asynchronous one.
-    pub sync: fn(&AuthContext) -> Option<bool>,
-    /// The answer, asked before the rule is evaluated.
-    pub check: for<'a> fn(&'a CheckContext<'a>) -> CheckFuture<'a>,
+    /// The function: its answer now when it needs only the caller, else (given the
+    /// context) its future.
+    pub call: for<'a> fn(&AuthContext, Option<&'a CheckContext<'a>>) -> WhenAnswer<'a>,
     /// The path as written (for documents and the registry).
     pub path: &'static str,
+}
+
+impl Predicate {
+    /// Its answer when it needs nothing but the caller; `None` for an asynchronous one.
+    fn sync(&self, caller: &AuthContext) -> Option<bool> {
+        match (self.call)(caller, None) {
+            WhenAnswer::Now(granted) => Some(granted),
+            WhenAnswer::Later(_) | WhenAnswer::NeedsContext => None,
+        }
+    }
+
+    /// Its answer, asked with the request's context.
+    fn check<'a>(&self, ctx: &'a CheckContext<'a>) -> CheckFuture<'a> {
+        match (self.call)(ctx.caller, Some(ctx)) {
+            WhenAnswer::Now(granted) => Box::pin(std::future::ready(Ok(Verdict::from(granted)))),
+            WhenAnswer::Later(future) => future,
+            WhenAnswer::NeedsContext => Box::pin(std::future::ready(Ok(Verdict::Deny))),
+        }
+    }
+}
+
+/// What a `when(..)` function answers when called ([`WhenFn::answer`]).
+#[non_exhaustive]
+pub enum WhenAnswer<'a> {
+    /// Its answer, from the caller alone.
+    Now(bool),
+    /// Its future, given the context.
+    Later(CheckFuture<'a>),
+    /// It needs the context, which was not given.
+    NeedsContext,
 }
 
 impl std::fmt::Debug for Predicate {
@@ -114,6 +143,36 @@ impl From<bool> for Verdict {
     }
 }
 
+/// A `when(..)` rule outside `#[permissions]` (a [`CustomRoute`](crate::CustomRoute)'s
+/// permission, or inside `Rule::Any(&[..])`): `when!(path::to::fn)`, for the same two kinds
+/// of function as the attribute takes. `#[permissions]` writes its `when(..)` through it.
+///
+/// ```
+/// use arc_runtime::{AuthContext, Rule, when};
+/// fn staff(caller: &AuthContext) -> bool { caller.has_role("staff") }
+/// const STAFF_OR_ADMIN: Rule = Rule::Any(&[when!(staff), Rule::Roles(&["admin"])]);
+/// ```
+#[macro_export]
+macro_rules! when {
+    ($f:path) => {
+        $crate::when!($f, ::core::stringify!($f))
+    };
+    ($f:path, $text:expr) => {
+        $crate::Rule::When($crate::Predicate {
+            call: {
+                fn call<'a>(
+                    caller: &$crate::AuthContext,
+                    ctx: ::core::option::Option<&'a $crate::CheckContext<'a>>,
+                ) -> $crate::WhenAnswer<'a> {
+                    $crate::WhenFn::answer($f, caller, ctx)
+                }
+                call
+            },
+            path: $text,
+        })
+    };
+}
+
 /// The future of an asynchronous `when(..)`.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Verdict, ArcError>> + Send + 'a>>;
 
@@ -124,10 +183,8 @@ pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Verdict, ArcError>
     label = "not a predicate `when(..)` can call"
 )]
 pub trait WhenFn<'a, Marker> {
-    /// Its answer, when it needs nothing but the caller.
-    fn sync(self, caller: &AuthContext) -> Option<bool>;
-    /// Its answer, as a future.
-    fn check(self, ctx: &'a CheckContext<'a>) -> CheckFuture<'a>;
+    /// Its answer now when it needs only the caller, else its future given the context.
+    fn answer(self, caller: &AuthContext, ctx: Option<&'a CheckContext<'a>>) -> WhenAnswer<'a>;
 }
 
 /// [`WhenFn`]'s marker of a `fn(&AuthContext) -> bool`.
@@ -141,13 +198,8 @@ pub enum OverCaller {}
 pub enum AskingDatabase {}
 
 impl<'a, F: Fn(&AuthContext) -> bool> WhenFn<'a, OverCaller> for F {
-    fn sync(self, caller: &AuthContext) -> Option<bool> {
-        Some(self(caller))
-    }
-
-    fn check(self, ctx: &'a CheckContext<'a>) -> CheckFuture<'a> {
-        let verdict = Verdict::from(self(ctx.caller));
-        Box::pin(std::future::ready(Ok(verdict)))
+    fn answer(self, caller: &AuthContext, _: Option<&'a CheckContext<'a>>) -> WhenAnswer<'a> {
+        WhenAnswer::Now(self(caller))
     }
 }
 
@@ -156,12 +208,11 @@ where
     F: Fn(&'a CheckContext<'a>) -> Fut,
     Fut: Future<Output = Result<Verdict, ArcError>> + Send + 'a,
 {
-    fn sync(self, _: &AuthContext) -> Option<bool> {
-        None
-    }
-
-    fn check(self, ctx: &'a CheckContext<'a>) -> CheckFuture<'a> {
-        Box::pin(self(ctx))
+    fn answer(self, _: &AuthContext, ctx: Option<&'a CheckContext<'a>>) -> WhenAnswer<'a> {
+        match ctx {
+            Some(ctx) => WhenAnswer::Later(Box::pin(self(ctx))),
+            None => WhenAnswer::NeedsContext,
+        }
     }
 }
 
@@ -185,7 +236,7 @@ impl Answers {
 pub(crate) async fn ask(rule: &Rule, ctx: &CheckContext<'_>) -> Result<Answers, ArcError> {
     fn asynchronous<'r>(rule: &'r Rule, caller: &AuthContext, out: &mut Vec<&'r Predicate>) {
         match rule {
-            Rule::When(p) if (p.sync)(caller).is_none() => out.push(p),
+            Rule::When(p) if p.sync(caller).is_none() => out.push(p),
             Rule::All(rules) | Rule::Any(rules) => {
                 for rule in *rules {
                     asynchronous(rule, caller, out);
@@ -199,7 +250,7 @@ pub(crate) async fn ask(rule: &Rule, ctx: &CheckContext<'_>) -> Result<Answers, 
     let mut answers = Answers::default();
     for check in checks {
         if answers.find(check.path).is_none() {
-            let verdict = (check.check)(ctx).await?;
+            let verdict = check.check(ctx).await?;
             answers.0.push((check.path, verdict));
         }
     }
@@ -418,7 +469,7 @@ pub(crate) fn evaluate(
                 && roles.iter().any(|r| caller.has_org_role(r)),
         ),
         Rule::OrgMember => grant(caller.is_authenticated() && caller.org_id.is_some()),
-        Rule::When(p) => match (p.sync)(caller) {
+        Rule::When(p) => match p.sync(caller) {
             Some(granted) => grant(granted),
             None => match answers.find(p.path) {
                 Some((_, Verdict::Allow)) => Access::Full,
@@ -532,27 +583,6 @@ mod tests {
     /// [`super::evaluate`] with no asynchronous answer.
     fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> Access {
         super::evaluate(rule, caller, scope, &Answers::default())
-    }
-
-    /// A synchronous `when(..)` of `f`, as the macro writes it.
-    macro_rules! when {
-        ($f:path) => {
-            Rule::When(Predicate {
-                sync: {
-                    fn sync(caller: &AuthContext) -> Option<bool> {
-                        WhenFn::sync($f, caller)
-                    }
-                    sync
-                },
-                check: {
-                    fn check<'a>(ctx: &'a CheckContext<'a>) -> CheckFuture<'a> {
-                        WhenFn::check($f, ctx)
-                    }
-                    check
-                },
-                path: stringify!($f),
-            })
-        };
     }
 
     fn never(_: &AuthContext) -> bool {

@@ -21,6 +21,7 @@ pub(crate) fn describe(
     version: &str,
     resources: &[Registered],
     service: &[ServiceRoute],
+    custom: &[crate::custom::RouteDoc],
     limits: &QueryLimits,
 ) -> Value {
     json!({
@@ -32,6 +33,13 @@ pub(crate) fn describe(
             "path": r.path,
             "summary": r.summary,
             "access": r.access,
+        })).collect::<Vec<_>>(),
+        "routes": custom.iter().map(|r| json!({
+            "method": r.method.as_str(),
+            "path": r.path,
+            "summary": r.summary,
+            "permission": r.permission,
+            "resource": r.tag,
         })).collect::<Vec<_>>(),
     })
 }

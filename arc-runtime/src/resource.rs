@@ -445,6 +445,29 @@ pub struct ResourceMeta {
     pub read_hooks: Option<crate::hooks::ReadHookFns>,
 }
 
+impl ResourceMeta {
+    /// The field table of the app itself, for the rules of its own routes: no fields, so
+    /// no row rule can name one.
+    pub(crate) const fn app() -> Self {
+        Self {
+            name: "app",
+            doc: "",
+            path: "/",
+            table: "",
+            migration: "",
+            fields: &[],
+            id: 0,
+            presets: Presets::NONE,
+            default_sort: "",
+            lenient: false,
+            idempotency: None,
+            permissions: crate::permissions::Permissions::PUBLIC,
+            cache: None,
+            read_hooks: None,
+        }
+    }
+}
+
 #[cfg(test)]
 impl ResourceMeta {
     /// A public, uncached resource `name` of `fields` (the first the id) in `table`, with

@@ -3,6 +3,7 @@
 //! embed them; documents ask the same table in their permission rules (an asynchronous
 //! `when(..)`). Tokens are the notes' ([`crate::notes::bearer`]).
 
+use arc_runtime::RouteContext;
 use arc_runtime::prelude::*;
 use arc_runtime::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
@@ -170,13 +171,93 @@ pub async fn packer(ctx: &CheckContext<'_>) -> Result<Verdict, ArcError> {
     Ok(Verdict::rows(shipment_entity::Column::Team.is_in(teams)))
 }
 
-/// An app serving memberships, projects, tasks, documents and shipments.
+/// The body of `POST /projects/{id}/rename`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    /// The new name.
+    pub name: String,
+}
+
+/// A project as the app's own routes answer it.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ProjectName {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// `POST /projects/{id}/rename`: the project as the caller may read it (read hooks
+/// included), renamed by the app's own code.
+async fn rename(ctx: RouteContext, body: Rename) -> Result<ProjectName, ArcError> {
+    use arc_runtime::sea_orm::{ActiveModelTrait, ActiveValue, IntoActiveModel};
+    let project = ctx
+        .find::<Project>(ctx.param("id").unwrap_or_default())
+        .await?;
+    let mut row = project.into_active_model();
+    row.name = ActiveValue::Set(body.name);
+    let saved = row.update(ctx.db()).await?;
+    Ok(ProjectName {
+        id: saved.id,
+        name: saved.name,
+    })
+}
+
+/// `POST /documents/{id}/stamp`: a document the route's own rule (an asynchronous
+/// `when(..)` granting rows) lets the caller reach.
+async fn stamp(
+    ctx: RouteContext,
+    _: serde_json::Map<String, serde_json::Value>,
+) -> Result<String, ArcError> {
+    let document = ctx
+        .find::<Document>(ctx.param("id").unwrap_or_default())
+        .await?;
+    Ok(format!("stamped {}", document.title))
+}
+
+/// `GET /me/teams`: the caller's teams, from the table.
+async fn my_teams(ctx: RouteContext) -> Result<Vec<String>, ArcError> {
+    let user = ctx.caller().user_id.clone().unwrap_or_default();
+    teams_of(ctx.db(), &user).await
+}
+
+/// `GET /admin/count`: how many projects there are, for admins.
+async fn count(ctx: RouteContext) -> Result<u64, ArcError> {
+    use arc_runtime::sea_orm::PaginatorTrait;
+    Ok(project_entity::Entity::find().count(ctx.db()).await?)
+}
+
+/// An app serving memberships, projects, tasks, documents and shipments, and routes of its
+/// own under the rules.
 pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+    use arc_runtime::{CustomRoute, Rule, when};
     App::new(db)
         .resource::<Membership>()
         .resource::<Project>()
         .resource::<Task>()
         .resource::<Document>()
         .resource::<Shipment>()
+        .route_with(
+            CustomRoute::post("/projects/{id}/rename", rename)
+                .of::<Project>()
+                .permission(Rule::Authenticated)
+                .summary("Rename a project of one of the caller's teams"),
+        )
+        .route_with(
+            CustomRoute::post("/documents/{id}/stamp", stamp)
+                .of::<Document>()
+                .permission(when!(crate::teams::in_team_of_row))
+                .summary("Stamp a document"),
+        )
+        .route_with(
+            CustomRoute::get("/me/teams", my_teams)
+                .permission(Rule::Authenticated)
+                .summary("The caller's teams"),
+        )
+        .route_with(
+            CustomRoute::get("/admin/count", count)
+                .permission(Rule::Roles(&["admin"]))
+                .summary("How many projects there are"),
+        )
+        .route_with(CustomRoute::get("/closed", my_teams).summary("No rule given: nobody"))
         .auth(crate::notes::auth())
 }

@@ -2,6 +2,9 @@
 //! safe is applied, what is not is refused with SQL that, completed by hand and added as the
 //! app's own migration, makes it.
 
+#![allow(missing_docs, reason = "test fixtures: versions of resources")]
+
+use arc_runtime::prelude::*;
 use arc_runtime::sea_orm::{ConnectionTrait, DbErr, Statement};
 use arc_runtime::sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager, async_trait};
 use arc_runtime::{Change, ChangeKind};
@@ -11,7 +14,10 @@ use serde_json::json;
 on_each_backend!(
     fresh_tables_match_their_resources,
     added_fields_and_indexes_follow,
-    unsafe_changes_are_refused_until_the_app_migrates_them
+    unsafe_changes_are_refused_until_the_app_migrates_them,
+    an_apps_own_index_named_like_arcs_is_kept,
+    a_unique_index_follows_its_scope_when_soft_delete_comes,
+    long_index_names_settle
 );
 
 /// Right after the migrations made them, every table matches its resource exactly: no
@@ -139,6 +145,24 @@ async fn added_fields_and_indexes_follow(backend: Backend) {
     app.cleanup().await;
 }
 
+/// The SQL v3's plan refuses to run, completed where it asks for a value (`kPa`), as the app
+/// would write its migration: on SQLite the column first, then one rebuild (which makes
+/// `label` nullable too).
+fn v3_by_hand(plan: &arc_runtime::Plan) -> Vec<String> {
+    let sql_of = |what: &str| -> Vec<String> {
+        plan.refused()
+            .find(|c| c.summary.contains(what))
+            .map(|c| c.sql.clone())
+            .unwrap_or_default()
+    };
+    let mut statements = sql_of(r#""unit""#);
+    statements.extend(sql_of(r#""reading""#));
+    statements
+        .into_iter()
+        .map(|s| s.replace("/* the value of the rows there */", "'kPa'"))
+        .collect()
+}
+
 /// A migration of the app's own, from SQL.
 struct Sql {
     name: &'static str,
@@ -199,7 +223,7 @@ async fn unsafe_changes_are_refused_until_the_app_migrates_them(backend: Backend
     );
     let refused = v3.migrate().await.expect_err("refused");
     let message = refused.to_string();
-    for part in ["reading", "unit", "nothing was changed"] {
+    for part in ["reading", "unit", "none of its changes was made"] {
         assert!(message.contains(part), "{message}");
     }
     let still = app.instance(evolving::v2);
@@ -227,20 +251,8 @@ async fn unsafe_changes_are_refused_until_the_app_migrates_them(backend: Backend
         assert_eq!(nullable, 0, "the safe change was not made either");
     }
 
-    // The refused changes' SQL, completed where it asks for a value, as the app's migration:
-    // on SQLite the column first, then one rebuild (it makes `label` nullable too).
-    let sql_of = |what: &str| -> Vec<String> {
-        plan.refused()
-            .find(|c| c.summary.contains(what))
-            .map(|c| c.sql.clone())
-            .unwrap_or_default()
-    };
-    let mut statements = sql_of(r#""unit""#);
-    statements.extend(sql_of(r#""reading""#));
-    let statements = statements
-        .into_iter()
-        .map(|s| s.replace("/* the value of the rows there */", "'kPa'"))
-        .collect();
+    // The refused changes' SQL, completed, as the app's migration.
+    let statements = v3_by_hand(&plan);
     let v3 = evolving::v3(app.db.clone()).migration(Sql {
         name: "m20261204_000001_gauges_v3",
         statements,
@@ -268,4 +280,172 @@ async fn unsafe_changes_are_refused_until_the_app_migrates_them(backend: Backend
         .await;
     assert_eq!(made.status, 201, "{}", made.body);
     app.cleanup().await;
+}
+
+pub mod u1 {
+    use super::*;
+    #[resource(query(filter = [slug]))]
+    #[permissions(default = public)]
+    pub struct Tag {
+        #[field(id)]
+        pub id: Uuid,
+        #[field(unique)]
+        pub slug: String,
+    }
+}
+
+pub mod u2 {
+    use super::*;
+    #[resource(presets(soft_delete), query(filter = [slug]))]
+    #[permissions(default = public)]
+    pub struct Tag {
+        #[field(id)]
+        pub id: Uuid,
+        #[field(unique)]
+        pub slug: String,
+        #[field(system)]
+        pub deleted_at: Option<DateTime<Utc>>,
+    }
+}
+
+/// A table and a filter column whose arc index name is longer than PostgreSQL's 63 bytes.
+pub mod long {
+    use super::*;
+    #[resource(query(filter = [external_billing_reference_code]))]
+    #[permissions(default = public)]
+    pub struct CustomerSubscriptionInvoiceLine {
+        #[field(id)]
+        pub id: Uuid,
+        pub external_billing_reference_code: String,
+    }
+}
+
+fn tags_v1(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+    App::new(db).resource::<u1::Tag>()
+}
+fn tags_v2(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+    App::new(db).resource::<u2::Tag>()
+}
+fn long_app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+    App::new(db).resource::<long::CustomerSubscriptionInvoiceLine>()
+}
+
+async fn exec(app: &TestApp, sql: &str) {
+    app.db
+        .execute_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .expect(sql);
+}
+
+/// The app's own index on the gauges' labels, named like arc's but not one arc gives, stays.
+async fn an_apps_own_index_named_like_arcs_is_kept(backend: Backend) {
+    let app = backend.app(evolving::v1).await;
+    exec(
+        &app,
+        r#"CREATE INDEX "idx-gauges-label-lower" ON "gauges" (lower("label"))"#,
+    )
+    .await;
+    let v1 = evolving::v1(app.db.clone());
+    let plan = v1.migrator().plan(&app.db).await.expect("plan");
+    let drops: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Apply && c.summary.contains("drop index"))
+        .collect();
+    assert!(
+        drops.is_empty(),
+        "the user's index is planned to go: {plan}"
+    );
+}
+
+/// A unique index made before the resource had `soft_delete` is made anew over live rows: a
+/// deleted row releases its slug.
+async fn a_unique_index_follows_its_scope_when_soft_delete_comes(backend: Backend) {
+    let app = backend.app(tags_v1).await;
+    let v2 = tags_v2(app.db.clone());
+    let plan = v2.migrator().plan(&app.db).await.expect("plan");
+    assert!(
+        plan.changes
+            .iter()
+            .any(|c| c.summary.starts_with(r#"make index "uq-tags-slug" anew"#)),
+        "{plan}"
+    );
+    v2.migrate().await.expect("v2");
+    let after = v2.migrator().plan(&app.db).await.expect("plan");
+    assert!(after.is_empty(), "{after}");
+    let served = app.instance(tags_v2);
+    let made = served.post("/tags", json!({"slug": "x"})).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let gone = served.delete(&format!("/tags/{}", made.id())).await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    let again = served.post("/tags", json!({"slug": "x"})).await;
+    assert_eq!(
+        again.status, 201,
+        "a soft-deleted row should release its slug: {}",
+        again.body
+    );
+}
+
+/// An index name over PostgreSQL's 63 bytes is shortened the same way when made and when
+/// compared: a freshly migrated table is not behind.
+async fn long_index_names_settle(backend: Backend) {
+    let app = backend.app(long_app).await;
+    let plan = long_app(app.db.clone())
+        .migrator()
+        .plan(&app.db)
+        .await
+        .expect("plan");
+    assert!(
+        plan.is_empty(),
+        "a fresh table is behind its resource: {plan}"
+    );
+}
+
+/// A column the plan keeps survives the SQLite rebuild a refused change asks for, with its
+/// values.
+#[tokio::test]
+async fn the_sqlite_rebuild_keeps_the_columns_the_plan_keeps() {
+    let app = Backend::Sqlite.app(evolving::v2).await;
+    let made = app
+        .post(
+            "/gauges",
+            json!({"label": "a", "reading": 3, "note": "calibrated 2026-01"}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let v3 = evolving::v3(app.db.clone());
+    let plan = v3.migrator().plan(&app.db).await.expect("plan");
+    assert!(
+        plan.changes
+            .iter()
+            .any(|c| c.kind == ChangeKind::Keep && c.summary.contains("\"note\"")),
+        "{plan}"
+    );
+    let statements = v3_by_hand(&plan);
+    evolving::v3(app.db.clone())
+        .migration(Sql {
+            name: "m20261204_000001_gauges_v3",
+            statements,
+        })
+        .migrate()
+        .await
+        .expect("migrate");
+    let notes = app
+        .db
+        .query_all_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT name FROM pragma_table_info('gauges') WHERE name = 'note'".to_owned(),
+        ))
+        .await
+        .expect("q");
+    assert_eq!(notes.len(), 1, "the kept column `note` is there");
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM gauges WHERE note = 'calibrated 2026-01'")
+            .await,
+        1,
+        "with its values"
+    );
 }

@@ -1,8 +1,17 @@
 //! Read hooks (`before_list`, `before_get`) that ask the database: a project is read, changed
 //! and embedded by the members of its team only, as the membership table says now.
 
+#![allow(
+    missing_docs,
+    reason = "a test fixture: its fields are named for what they are"
+)]
+
+use std::time::Duration;
+
+use arc_runtime::prelude::*;
+use arc_runtime::sea_orm::ColumnTrait;
 use arc_tests::notes::bearer;
-use arc_tests::{TestApp, assert_error, on_both};
+use arc_tests::{TestApp, assert_error, on_both, sse};
 use serde_json::json;
 
 on_both!(
@@ -289,5 +298,121 @@ async fn an_asynchronous_when_grants_rows_from_the_database(app: &TestApp) {
             .contains("when(crate::teams::in_team_of_row)"),
         "the registry names the check: {}",
         described.body
+    );
+}
+
+/// The teams app with events on.
+fn with_events(db: arc_runtime::sea_orm::DatabaseConnection) -> arc_runtime::App {
+    arc_tests::teams::app(db).events(arc_tests::events::fast())
+}
+
+#[tokio::test]
+async fn event_streams_do_not_carry_rows_a_read_hook_hides() {
+    let app = TestApp::sqlite_with(with_events).await;
+    let admin = bearer("root", &["admin"], None, &[]);
+    let alice = bearer("alice", &[], None, &[]);
+    // alice is in red only.
+    let m = app
+        .as_(&admin)
+        .post("/memberships", json!({"user_id": "alice", "team": "red"}))
+        .await;
+    assert_eq!(m.status, 201, "{}", m.body);
+    let mut stream = sse::open(&app.router, "/events/stream", &[("authorization", &alice)]).await;
+    assert_eq!(stream.status, 200, "{}", stream.error);
+    let blue = app
+        .as_(&admin)
+        .post(
+            "/projects",
+            json!({"name": "secret-blue-plan", "team": "blue"}),
+        )
+        .await;
+    assert_eq!(blue.status, 201, "{}", blue.body);
+    let id = blue.id();
+    // alice cannot read it through the routes ...
+    let get = app.as_(&alice).get(&format!("/projects/{id}")).await;
+    assert_eq!(get.status, 404, "{}", get.body);
+    let list = app.as_(&alice).get("/projects").await;
+    assert_eq!(list.body["total"], 0, "{}", list.body);
+    // ... but the stream shows it to her.
+    let seen = stream.drain(Duration::from_millis(600)).await;
+    let leaked: Vec<_> = seen
+        .iter()
+        .filter(|e| e.data["meta"]["resourceId"] == json!(id))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "alice saw a project her read hook hides: {leaked:#?}"
+    );
+}
+
+/// A case file of an organization, read by the caller's desk only (a read hook).
+#[resource(
+    read_hooks,
+    presets(audited, multi_tenant(field = "org_id")),
+    query(filter = [desk])
+)]
+#[permissions(list = org_member, get = org_member, default = org_member)]
+pub struct CaseFile {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(system)]
+    pub org_id: String,
+    pub title: String,
+    pub desk: String,
+}
+
+/// "ada" (org admin) works the red desk only; "root" (platform admin) every desk.
+fn desks(caller: &AuthContext) -> Option<Vec<String>> {
+    if caller.roles.iter().any(|r| r == "admin") {
+        return None;
+    }
+    Some(match caller.user_id.as_deref() {
+        Some("ada") => vec!["red".to_owned()],
+        Some("bo") => vec!["blue".to_owned()],
+        _ => Vec::new(),
+    })
+}
+
+impl ReadHooks for CaseFile {
+    async fn before_list(ctx: &ReadContext<'_>, rows: &mut RowFilter) -> Result<(), ArcError> {
+        if let Some(d) = desks(ctx.caller) {
+            rows.and(case_file_entity::Column::Desk.is_in(d));
+        }
+        Ok(())
+    }
+    async fn before_get(ctx: &ReadContext<'_>, rows: &mut RowFilter) -> Result<(), ArcError> {
+        Self::before_list(ctx, rows).await
+    }
+}
+
+fn case_files(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
+    App::new(db)
+        .resource::<CaseFile>()
+        .auth(arc_tests::notes::auth())
+}
+
+#[tokio::test]
+async fn the_audit_trail_shows_no_entry_of_rows_a_read_hook_hides() {
+    let app = TestApp::sqlite_with(case_files).await;
+    let bo = bearer("bo", &[], Some("acme"), &[]);
+    let ada = bearer("ada", &[], Some("acme"), &["admin"]);
+    let made = app
+        .as_(&bo)
+        .post(
+            "/case-files",
+            json!({"title": "blue-secret", "desk": "blue"}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let id = made.id();
+    let get = app.as_(&ada).get(&format!("/case-files/{id}")).await;
+    assert_eq!(get.status, 404, "the hook hides it from ada: {}", get.body);
+    let audit = app.as_(&ada).get("/_audit").await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let text = audit.body.to_string();
+    assert!(
+        !text.contains("blue-secret"),
+        "ada reads the hidden row through the audit trail: {}",
+        audit.body
     );
 }

@@ -76,6 +76,22 @@ async fn a_role_rule_holds_on_updates_actions_and_bulk(app: &TestApp) {
         .patch(&uri, json!({"state": "placed"}))
         .await;
     assert_error(&back, 409, "INVALID_TRANSITION");
+    // The registry names each transition's rule.
+    let admin = bearer("root", &["admin"], None, &[]);
+    let described = app.as_(&admin).get("/_resources").await.body;
+    let resources = described["resources"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let shipments = resources
+        .iter()
+        .find(|r| r["name"] == "shipment")
+        .unwrap_or_else(|| panic!("{described}"));
+    assert_eq!(
+        shipments["transitions"][0],
+        json!({"field": "state", "from": "packed", "to": "shipped", "permission": "roles(shipper)"}),
+        "{shipments}"
+    );
 }
 
 async fn a_row_rule_holds_on_the_row_moved(app: &TestApp) {

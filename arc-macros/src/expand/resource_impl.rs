@@ -44,23 +44,7 @@ fn rule_tokens(rule: &RuleAst) -> TokenStream {
         // is reported there. Both entry points are written from the one function.
         RuleAst::When(path) => {
             let text = crate::model::permissions::path_text(path);
-            quote_spanned! {path.span()=>
-                __p::Rule::When(__p::Predicate {
-                    sync: {
-                        fn sync(caller: &__p::AuthContext) -> ::core::option::Option<bool> {
-                            __p::WhenFn::sync(#path, caller)
-                        }
-                        sync
-                    },
-                    check: {
-                        fn check<'a>(ctx: &'a __p::CheckContext<'a>) -> __p::CheckFuture<'a> {
-                            __p::WhenFn::check(#path, ctx)
-                        }
-                        check
-                    },
-                    path: #text,
-                })
-            }
+            quote_spanned!(path.span()=> ::arc_runtime::when!(#path, #text))
         }
     }
 }

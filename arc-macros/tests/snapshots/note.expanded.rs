@@ -176,25 +176,9 @@ const _: () = {
                 deleted: __p::Rule::All(
                     &[__p::Rule::OrgMember, __p::Rule::OrgRoles(&["auditor"])],
                 ),
-                restore: __p::Rule::When(__p::Predicate {
-                    sync: {
-                        fn sync(
-                            caller: &__p::AuthContext,
-                        ) -> ::core::option::Option<bool> {
-                            __p::WhenFn::sync(crate::notes::may_restore, caller)
-                        }
-                        sync
-                    },
-                    check: {
-                        fn check<'a>(
-                            ctx: &'a __p::CheckContext<'a>,
-                        ) -> __p::CheckFuture<'a> {
-                            __p::WhenFn::check(crate::notes::may_restore, ctx)
-                        }
-                        check
-                    },
-                    path: "crate::notes::may_restore",
-                }),
+                restore: ::arc_runtime::when!(
+                    crate ::notes::may_restore, "crate::notes::may_restore"
+                ),
                 tree: __p::Rule::Deny,
                 bulk: __p::Rule::Roles(&["admin"]),
                 actions: &[],

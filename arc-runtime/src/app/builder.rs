@@ -25,6 +25,7 @@ impl App {
             migrator: migration::Migrator::default(),
             resources: Vec::new(),
             custom_routes: Vec::new(),
+            app_routes: Vec::new(),
             title: "arc app".to_owned(),
             version: "0.1.0".to_owned(),
             docs: true,
@@ -284,6 +285,17 @@ impl App {
     pub fn route(mut self, path: &str, route: MethodRouter<ArcState>) -> Self {
         self.routes = self.routes.route(path, route);
         self.custom_routes.push(path.to_owned());
+        self
+    }
+
+    /// Mounts a route of the app's own under the framework's rules ([`CustomRoute`]): its
+    /// permission is checked before its handler runs, and it is in the OpenAPI document
+    /// (with its request and answer types), the registry and `routes`.
+    ///
+    /// [`CustomRoute`]: crate::CustomRoute
+    pub fn route_with(mut self, route: crate::CustomRoute) -> Self {
+        self.routes = self.routes.route(route.path, route.method_router());
+        self.app_routes.push(route.doc());
         self
     }
 

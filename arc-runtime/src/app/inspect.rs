@@ -249,6 +249,11 @@ impl App {
         &self.custom_routes
     }
 
+    /// The routes mounted with [`App::route_with`], as the document and `routes` show them.
+    pub(crate) fn app_routes(&self) -> &[crate::custom::RouteDoc] {
+        &self.app_routes
+    }
+
     fn document(&self) -> crate::openapi::Document {
         let prefixes = match &self.versioning {
             Some(v) if v.by() == VersionBy::PathPrefix => {
@@ -261,6 +266,7 @@ impl App {
             version: self.version.clone(),
             resources: self.resources.clone(),
             service: self.service_routes(),
+            custom: self.app_routes.clone(),
             security_schemes: self
                 .auth
                 .as_ref()
@@ -290,6 +296,7 @@ impl App {
             &self.version,
             &self.resources,
             &self.service_routes(),
+            &self.app_routes,
             &self.limits,
         );
         // The app's own events, with the schemas they are checked against.

@@ -124,6 +124,8 @@ pub struct App {
     migrator: migration::Migrator,
     resources: Vec<crate::openapi::Registered>,
     custom_routes: Vec<String>,
+    /// The routes mounted with [`App::route_with`], as the document shows them.
+    app_routes: Vec<crate::custom::RouteDoc>,
     title: String,
     version: String,
     docs: bool,

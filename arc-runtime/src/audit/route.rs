@@ -88,11 +88,14 @@ impl<'a> Reader<'a> {
 /// Whether `caller` may read every row of `meta` in their organization: the resource is
 /// the organization's own (`multi_tenant`), its `list` and `get` rules grant all its rows,
 /// and `owned_by_user`, if on, lets them by. The same question the resource's own routes
-/// answer; a reader limited to some rows (their own) sees none of its entries here.
+/// answer; a reader limited to some rows (their own, or a read hook's) sees none of its
+/// entries here.
 fn reads_every_row(meta: &ResourceMeta, caller: &AuthContext) -> bool {
     let presets = &meta.presets;
     let scope = meta.role_scope();
-    presets.tenant.is_some()
+    // Read hooks narrow rows by data the entries do not carry: their entries are not shown.
+    meta.read_hooks.is_none()
+        && presets.tenant.is_some()
         && presets.owner.is_none_or(|_| {
             presets
                 .owner_bypass

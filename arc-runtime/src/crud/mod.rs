@@ -7,7 +7,7 @@
 //! route table of a resource; `states` holds the declared states' transitions, `references`
 //! the check of the rows a write names.
 
-mod access;
+pub(crate) mod access;
 pub(crate) mod body;
 pub(crate) mod handlers;
 pub(crate) mod ops;

@@ -67,20 +67,20 @@ pub(crate) async fn plan(
             let param = format!("populate[{key}][select]");
             shape = shape.select(parse_select(target, shape.fields, text, &param)?);
         }
-        // A caller who may not read the resource at all (or not without an organization)
-        // sees its ids only.
-        let rows = match decide(target, Operation::Get, caller, db).await {
-            Ok(decided) => {
-                let mut select = sql::select(target);
-                select.cond_where(
-                    decided
-                        .readable(db, Read::One, scope(target, Scope::Live))
-                        .await?,
-                );
-                Some(select)
-            }
+        // A caller who may not read the resource at all (or not without an organization),
+        // or whom its read hook refuses, sees its ids only.
+        let readable = match decide(target, Operation::Get, caller, db).await {
+            Ok(decided) => decided
+                .readable(db, Read::One, scope(target, Scope::Live))
+                .await
+                .ok(),
             Err(_) => None,
         };
+        let rows = readable.map(|rows| {
+            let mut select = sql::select(target);
+            select.cond_where(rows);
+            select
+        });
         plans.push(Plan {
             key,
             field: populate.field,

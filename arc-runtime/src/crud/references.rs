@@ -112,9 +112,14 @@ async fn exists<C: ConnectionTrait>(
         .expr(Expr::val(1))
         .from(target.table)
         .cond_where(
-            decided
+            // A read hook that refuses the caller leaves them no row of it.
+            match decided
                 .readable(hooks, Read::One, scope(target, Scope::Live))
-                .await?,
+                .await
+            {
+                Ok(rows) => rows,
+                Err(_) => return Ok(false),
+            },
         )
         .and_where(sql::column(target, target.id).eq(id.clone()))
         .limit(1);

@@ -123,8 +123,11 @@ async fn permitted<R: Resource, C: ConnectionTrait>(
                 ArcError::forbidden("You do not have permission to do this")
             }
         };
-        let Ok(decided) = decide_by(R::META, &own.rule, own.name, caller, hooks).await else {
-            return Err(forbidden());
+        let decided = match decide_by(R::META, &own.rule, own.name, caller, hooks).await {
+            Ok(decided) => decided,
+            // An anonymous caller hears that they must sign in, as everywhere.
+            Err(e) if !caller.is_authenticated() => return Err(e),
+            Err(_) => return Err(forbidden()),
         };
         if let Some(rows) = decided.rule() {
             let id = current.get(R::column(R::META.id));

@@ -171,17 +171,19 @@ async fn send(
     }
 }
 
-/// Whether `caller` may list `meta`'s rows at all (some of them, at least).
+/// Whether `caller` may list `meta`'s rows at all (some of them, at least). A resource
+/// with read hooks is not streamed (see [`super::stream::visible`]).
 fn may_list(caller: &AuthContext, meta: &ResourceMeta) -> bool {
-    !matches!(
-        evaluate(
-            &meta.permissions.list,
-            caller,
-            meta.role_scope(),
-            &Answers::default()
-        ),
-        Access::Denied
-    )
+    meta.read_hooks.is_none()
+        && !matches!(
+            evaluate(
+                &meta.permissions.list,
+                caller,
+                meta.role_scope(),
+                &Answers::default()
+            ),
+            Access::Denied
+        )
 }
 
 fn error(message: &str) -> Json {

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use sea_orm::sea_query::{Alias, Index, Table};
+use sea_orm::sea_query::{Alias, Index, IndexCreateStatement, Table};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityName, QueryResult, Schema,
     Statement, StatementBuilder, TransactionTrait,
@@ -100,16 +100,11 @@ pub enum ChangeKind {
 
 /// A column as the catalog describes it.
 #[derive(Debug)]
-struct Column {
+pub(super) struct Column {
     name: String,
     ty: String,
     not_null: bool,
     has_default: bool,
-}
-
-/// The names of `columns`.
-fn names(columns: &[Column]) -> Vec<&str> {
-    columns.iter().map(|c| c.name.as_str()).collect()
 }
 
 /// The changes `R`'s table needs; `None` when it does not exist (its migration makes it).
@@ -148,7 +143,7 @@ pub(crate) async fn changes<R: Resource>(
                      decision; write a migration (App::migration) from this",
                     w.name, l.ty, w.ty
                 ),
-                retype::<R>(backend, &w.name, &w.ty),
+                retype::<R>(backend, &live, &w.name, &w.ty),
             )),
             Some(l) if l.not_null && !w.not_null => changes.push(match backend {
                 DbBackend::Postgres => change(
@@ -166,7 +161,7 @@ pub(crate) async fn changes<R: Resource>(
                          table; write a migration (App::migration) from this",
                         w.name
                     ),
-                    sqlite_rebuild::<R>(&names(&live), |column| format!(r#""{column}""#)),
+                    sqlite_rebuild::<R>(&live, |column| format!(r#""{column}""#)),
                 ),
             }),
             Some(l) if !l.not_null && w.not_null => changes.push(change(
@@ -281,22 +276,19 @@ fn add_column<R: Resource>(backend: DbBackend, i: usize, want: &Column) -> Chang
 
 /// The statements that change a column's type: in place on PostgreSQL, by a rebuild with a
 /// `CAST` on SQLite.
-fn retype<R: Resource>(backend: DbBackend, column: &str, ty: &str) -> Vec<String> {
+fn retype<R: Resource>(backend: DbBackend, live: &[Column], column: &str, ty: &str) -> Vec<String> {
     let table = R::META.table;
     match backend {
         DbBackend::Postgres => vec![format!(
             r#"ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE {ty} USING "{column}"::{ty}"#
         )],
-        _ => {
-            let columns: Vec<&str> = R::META.fields.iter().map(|f| f.column).collect();
-            sqlite_rebuild::<R>(&columns, |c| {
-                if c == column {
-                    format!(r#"CAST("{c}" AS {ty})"#)
-                } else {
-                    format!(r#""{c}""#)
-                }
-            })
-        }
+        _ => sqlite_rebuild::<R>(live, |c| {
+            if c == column {
+                format!(r#"CAST("{c}" AS {ty})"#)
+            } else {
+                format!(r#""{c}""#)
+            }
+        }),
     }
 }
 
@@ -310,7 +302,7 @@ fn require<R: Resource>(backend: DbBackend, live: &[Column], column: &str) -> Ve
             ),
             format!(r#"ALTER TABLE "{table}" ALTER COLUMN "{column}" SET NOT NULL"#),
         ],
-        _ => sqlite_rebuild::<R>(&names(live), |c| {
+        _ => sqlite_rebuild::<R>(live, |c| {
             if c == column {
                 format!(r#"COALESCE("{c}", /* the value of the rows holding NULL */)"#)
             } else {
@@ -320,11 +312,13 @@ fn require<R: Resource>(backend: DbBackend, live: &[Column], column: &str) -> Ve
     }
 }
 
-/// SQLite's way to change a column: a new table from the entity, the rows copied (each
-/// column of `from` the entity also has, through `expr`), the old table dropped, the new one
-/// renamed, its indexes made.
+/// SQLite's way to change a column: a new table from the entity (plus, as they are, the
+/// `live` columns no field declares, so a kept column keeps its values), the rows copied
+/// (every field's column through `expr`, the others as they are), the old table dropped,
+/// the new one renamed, arc's indexes made. The app's own indexes and triggers on the table
+/// go with it: make them again after.
 pub(super) fn sqlite_rebuild<R: Resource>(
-    from: &[&str],
+    live: &[Column],
     expr: impl Fn(&str) -> String,
 ) -> Vec<String> {
     let table = R::META.table;
@@ -333,24 +327,36 @@ pub(super) fn sqlite_rebuild<R: Resource>(
     let entity = <R::Entity as Default>::default();
     let mut create = schema.create_table_from_entity(entity);
     create.table(Alias::new(&staging));
-    let kept: Vec<&str> = R::META
-        .fields
+    let fields: Vec<&str> = R::META.fields.iter().map(|f| f.column).collect();
+    let extra: Vec<&Column> = live
         .iter()
-        .map(|f| f.column)
-        .filter(|c| from.contains(c))
+        .filter(|c| !fields.contains(&c.name.as_str()))
         .collect();
-    let names = kept
+    let mut all = vec![sql(DbBackend::Sqlite, &create)];
+    all.extend(extra.iter().map(|c| {
+        format!(
+            r#"ALTER TABLE "{staging}" ADD COLUMN "{}" {}"#,
+            c.name, c.ty
+        )
+    }));
+    let names = fields
         .iter()
+        .copied()
+        .chain(extra.iter().map(|c| c.name.as_str()))
         .map(|c| format!(r#""{c}""#))
         .collect::<Vec<_>>()
         .join(", ");
-    let values = kept.iter().map(|c| expr(c)).collect::<Vec<_>>().join(", ");
-    let mut all = vec![
-        sql(DbBackend::Sqlite, &create),
+    let values = fields
+        .iter()
+        .map(|c| expr(c))
+        .chain(extra.iter().map(|c| format!(r#""{}""#, c.name)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    all.extend([
         format!(r#"INSERT INTO "{staging}" ({names}) SELECT {values} FROM "{table}""#),
         format!(r#"DROP TABLE "{table}""#),
         format!(r#"ALTER TABLE "{staging}" RENAME TO "{table}""#),
-    ];
+    ]);
     all.extend(
         super::indexes::<R>(DbBackend::Sqlite)
             .iter()
@@ -359,49 +365,97 @@ pub(super) fn sqlite_rebuild<R: Resource>(
     all
 }
 
-/// Indexes named as arc names them on `R`'s table that `R` no longer declares go; the ones
-/// it declares and the table lacks come.
+/// [`sqlite_rebuild`] of `R`'s table as it is now, keeping every column as it is.
+pub(super) async fn sqlite_rebuild_now<R: Resource>(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<String>, DbErr> {
+    let live = columns(db, R::META.table).await?;
+    Ok(sqlite_rebuild::<R>(&live, |c| format!(r#""{c}""#)))
+}
+
+/// Arc's indexes on `R`'s table follow the resource: those it no longer declares go, those
+/// it declares and the table lacks come, and one whose columns, uniqueness or scope (a
+/// partial index over live rows) changed is made anew. An index is arc's only by a name arc
+/// gives (see [`super::index_name`]); the app's own indexes are left alone.
 async fn index_changes<R: Resource>(db: &DatabaseConnection) -> Result<Vec<Change>, DbErr> {
     let backend = db.get_database_backend();
     let table = R::META.table;
-    let live = index_names(db, table).await?;
+    let live = live_indexes(db, table).await?;
     let want = super::indexes::<R>(backend);
-    let wanted = |name: &str| {
-        want.iter()
-            .any(|w| w.get_index_spec().get_name() == Some(name))
-    };
-    let ours = |name: &str| {
-        name.strip_prefix("idx-")
-            .or_else(|| name.strip_prefix("uq-"))
-            .and_then(|rest| rest.strip_prefix(table))
-            .is_some_and(|rest| rest.starts_with('-'))
-    };
+    let arcs = super::index_names::<R>(backend);
+    let name_of =
+        |index: &IndexCreateStatement| index.get_index_spec().get_name().map(str::to_owned);
     let mut changes = Vec::new();
-    for name in live.iter().filter(|n| ours(n) && !wanted(n)) {
-        changes.push(Change {
-            table,
-            summary: format!("drop index {name:?}: no field of the resource asks for it now"),
-            kind: ChangeKind::Apply,
-            sql: vec![sql(
-                backend,
-                &Index::drop().name(name.as_str()).if_exists().to_owned(),
-            )],
-        });
+    let drop = |name: &str| sql(backend, &Index::drop().name(name).if_exists().to_owned());
+    for index in live.iter().filter(|l| arcs.contains(&l.name)) {
+        if !want
+            .iter()
+            .any(|w| name_of(w).as_deref() == Some(index.name.as_str()))
+        {
+            changes.push(Change {
+                table,
+                summary: format!(
+                    "drop index {:?}: no field of the resource asks for it now",
+                    index.name
+                ),
+                kind: ChangeKind::Apply,
+                sql: vec![drop(&index.name)],
+            });
+        }
     }
     for index in &want {
-        let Some(name) = index.get_index_spec().get_name() else {
+        let Some(name) = name_of(index) else {
             continue;
         };
-        if !live.iter().any(|l| l == name) {
-            changes.push(Change {
+        let shape = IndexShape {
+            columns: index.get_index_spec().get_column_names().join(","),
+            unique: index.is_unique_key(),
+            partial: sql(backend, index).contains(" WHERE "),
+        };
+        match live.iter().find(|l| l.name == name) {
+            None => changes.push(Change {
                 table,
                 summary: format!("create index {name:?}"),
                 kind: ChangeKind::Apply,
                 sql: vec![sql(backend, index)],
-            });
+            }),
+            Some(found) if found.shape != shape => changes.push(Change {
+                table,
+                summary: format!(
+                    "make index {name:?} anew: {} becomes {}",
+                    found.shape, shape
+                ),
+                kind: ChangeKind::Apply,
+                sql: vec![drop(&name), sql(backend, index)],
+            }),
+            Some(_) => {}
         }
     }
     Ok(changes)
+}
+
+/// What an index covers, compared between the table and the resource.
+#[derive(Debug, PartialEq, Eq)]
+struct IndexShape {
+    /// Its columns, in order, comma-separated.
+    columns: String,
+    unique: bool,
+    /// Over some rows only (live rows, with `soft_delete`).
+    partial: bool,
+}
+
+impl fmt::Display for IndexShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.unique { "unique " } else { "" };
+        let rows = if self.partial { " over some rows" } else { "" };
+        write!(f, "{kind}({}){rows}", self.columns)
+    }
+}
+
+/// An index of a table, as the catalog describes it.
+struct LiveIndex {
+    name: String,
+    shape: IndexShape,
 }
 
 /// Runs the [`ChangeKind::Apply`] changes, table by table, each table's in one transaction.
@@ -469,16 +523,36 @@ async fn columns(db: &impl ConnectionTrait, table: &str) -> Result<Vec<Column>, 
         .collect()
 }
 
-/// The names of the indexes on `table`.
-async fn index_names(db: &impl ConnectionTrait, table: &str) -> Result<Vec<String>, DbErr> {
-    let postgres = r#"SELECT c.relname::text AS name FROM pg_index i
-                      JOIN pg_class c ON c.oid = i.indexrelid
+/// The indexes on `table`.
+async fn live_indexes(db: &impl ConnectionTrait, table: &str) -> Result<Vec<LiveIndex>, DbErr> {
+    let postgres = r#"SELECT c.relname::text AS name, i.indisunique AS uniq,
+                             i.indpred IS NOT NULL AS partial,
+                             array_to_string(ARRAY(
+                                 SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(num, n)
+                                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.num
+                                 ORDER BY k.n), ',') AS columns
+                      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                       WHERE i.indrelid = to_regclass(quote_ident($1))"#;
-    let sqlite = "SELECT name FROM pragma_index_list(?)";
+    let sqlite = r#"SELECT l.name, l."unique" <> 0 AS uniq, l.partial <> 0 AS partial,
+                           (SELECT group_concat(name, ',') FROM
+                               (SELECT name FROM pragma_index_info(l.name) ORDER BY seqno))
+                               AS columns
+                    FROM pragma_index_list(?) l"#;
     catalog(db, table, postgres, sqlite)
         .await?
         .iter()
-        .map(|row| row.try_get("", "name"))
+        .map(|row| {
+            Ok(LiveIndex {
+                name: row.try_get("", "name")?,
+                shape: IndexShape {
+                    columns: row
+                        .try_get::<Option<String>>("", "columns")?
+                        .unwrap_or_default(),
+                    unique: row.try_get("", "uniq")?,
+                    partial: row.try_get("", "partial")?,
+                },
+            })
+        })
         .collect()
 }
 

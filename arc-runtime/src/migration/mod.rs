@@ -118,7 +118,16 @@ pub(crate) fn indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStateme
     let mut all: Vec<IndexCreateStatement> = schema
         .create_index_from_entity(entity)
         .into_iter()
-        .map(|mut index| index.if_not_exists().to_owned())
+        .map(|mut index| {
+            let name = index
+                .get_index_spec()
+                .get_name()
+                .map(|name| index_name(backend, name));
+            if let Some(name) = name {
+                index.name(name);
+            }
+            index.if_not_exists().to_owned()
+        })
         .collect();
     let presets = &R::META.presets;
     // The first key of the default sort, so an unsorted list walks the index in order.
@@ -138,7 +147,7 @@ pub(crate) fn indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStateme
         // counts read the index alone.
         let mut index = Index::create();
         index
-            .name(format!("idx-{}-scope", R::META.table))
+            .name(index_name(backend, &format!("idx-{}-scope", R::META.table)))
             .table(entity)
             .if_not_exists();
         for i in scope {
@@ -146,8 +155,43 @@ pub(crate) fn indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStateme
         }
         all.push(index);
     }
-    all.extend(unique_indexes::<R>());
+    all.extend(unique_indexes::<R>(backend));
     all
+}
+
+/// Every name arc gives an index on `R`'s table, whether `R` declares it now or not: one per
+/// column (`idx-{table}-{column}`), the scope's, one per unique field (`uq-{table}-{field}`).
+/// [`Migrator::plan`] drops only indexes named so.
+pub(crate) fn index_names<R: Resource>(backend: DbBackend) -> Vec<String> {
+    let table = R::META.table;
+    let mut names = vec![index_name(backend, &format!("idx-{table}-scope"))];
+    for field in R::META.fields {
+        names.push(index_name(
+            backend,
+            &format!("idx-{table}-{}", field.column),
+        ));
+        names.push(index_name(backend, &unique_index_name(table, field.name)));
+    }
+    names
+}
+
+/// `name` as the database keeps it: PostgreSQL cuts identifiers at 63 bytes, so a longer
+/// name is shortened to 54 bytes and a hash of the whole (the same name every time, and two
+/// long names that share a beginning stay apart).
+pub(crate) fn index_name(backend: DbBackend, name: &str) -> String {
+    const POSTGRES_MAX: usize = 63;
+    if backend != DbBackend::Postgres || name.len() <= POSTGRES_MAX {
+        return name.to_owned();
+    }
+    // FNV-1a: stable across Rust versions, unlike the standard library's hasher.
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let mut cut = 54;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}-{hash:08x}", &name[..cut])
 }
 
 /// The name of the unique index of `field`.
@@ -158,7 +202,7 @@ fn unique_index_name(table: &str, field: &str) -> String {
 /// One unique index per unique field: over (tenant, field) on a `multi_tenant` resource,
 /// and only over live rows (`deleted_at IS NULL`) with `soft_delete`. It also serves the
 /// slug lookup, which filters on the same columns.
-fn unique_indexes<R: Resource>() -> Vec<IndexCreateStatement> {
+fn unique_indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStatement> {
     let entity = <R::Entity as Default>::default();
     let presets = &R::META.presets;
     let mut all = Vec::new();
@@ -168,7 +212,10 @@ fn unique_indexes<R: Resource>() -> Vec<IndexCreateStatement> {
         }
         let mut index = Index::create();
         index
-            .name(unique_index_name(R::META.table, field.name))
+            .name(index_name(
+                backend,
+                &unique_index_name(R::META.table, field.name),
+            ))
             .table(entity)
             .unique()
             .if_not_exists();
@@ -259,7 +306,7 @@ impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
             }
             _ => {}
         }
-        for index in unique_indexes::<R>() {
+        for index in unique_indexes::<R>(manager.get_database_backend()) {
             manager.create_index(index).await?;
         }
         Ok(())
@@ -276,9 +323,8 @@ impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
 /// SQLite's way to change a table's constraints: a new table from the entity, the rows copied,
 /// the old one dropped, the new one renamed, its indexes made.
 async fn rebuild_sqlite_table<R: Resource>(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    let columns: Vec<&str> = R::META.fields.iter().map(|f| f.column).collect();
     let db = manager.get_connection();
-    for sql in evolve::sqlite_rebuild::<R>(&columns, |c| format!(r#""{c}""#)) {
+    for sql in evolve::sqlite_rebuild_now::<R>(db).await? {
         db.execute_unprepared(&sql).await?;
     }
     Ok(())
@@ -415,7 +461,8 @@ impl Migrator {
                 None if pending.iter().any(|p| p == table.migration) => {}
                 None => {
                     return Err(DbErr::Migration(format!(
-                        "the table of {} is missing while its migration is recorded as                          applied; roll it back (`migrate down`) or run `migrate fresh`",
+                        "the table of {} is missing while its migration is recorded as applied; roll it \
+                         back (`migrate down`) or run `migrate fresh`",
                         table.migration
                     )));
                 }
@@ -436,7 +483,8 @@ impl Migrator {
         let refused: Vec<String> = plan.refused().map(ToString::to_string).collect();
         if !refused.is_empty() {
             return Err(DbErr::Migration(format!(
-                "the schema cannot follow the resources by itself; nothing was changed:\n{}",
+                "the schema cannot follow the resources by itself; none of its changes was made \
+                 (pending migrations before them were applied):\n{}",
                 refused.concat()
             )));
         }
