@@ -264,7 +264,11 @@ pub trait Hooks: Resource {
 /// The rows a hook leaves out are missing everywhere a caller could learn of them: lists
 /// and their counts, reads of one row, writes of one row (a 404, as for a row that never
 /// existed), bulk writes, and the rows another resource embeds (`?populate`) or names in a
-/// reference (a 400, as for a missing row).
+/// reference (a 400, as for a missing row). Event streams and the audit trail, which cannot
+/// run a hook per row, show none of the resource's rows. One thing a hook cannot hide: a
+/// `unique` field is unique over the rows of its scope (the tenant, live rows), hidden ones
+/// included, so a 409 `DUPLICATE_KEY` says that some row holds the value; leave such fields
+/// out of resources whose readers a hook decides, or make them unique per reader yourself.
 ///
 /// ```
 /// use arc_runtime::prelude::*;
