@@ -123,7 +123,7 @@ pub async fn in_team_of_row(ctx: &CheckContext<'_>) -> Result<Verdict, ArcError>
 /// shippers ship, only its placer cancels, and packing is for the members of its team (as
 /// the membership table says).
 #[resource(
-    presets(bulk),
+    presets(bulk, soft_delete),
     actions(ship),
     query(filter = [state, team], sort = [label])
 )]
@@ -142,6 +142,8 @@ pub struct Shipment {
     pub team: String,
     #[field(states(placed -> packed -> shipped, placed -> cancelled))]
     pub state: String,
+    #[field(system)]
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl Actions for Shipment {

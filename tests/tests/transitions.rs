@@ -70,6 +70,15 @@ async fn a_role_rule_holds_on_updates_actions_and_bulk(app: &TestApp) {
         .await;
     assert_eq!(shipped.status, 200, "{}", shipped.body);
     assert_eq!(shipped.body["data"]["state"], "shipped");
+    // Deleting and restoring it is no move: the states are checked, nothing is refused.
+    let deleted = app.as_(&alice).delete(&uri).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let restored = app
+        .as_(&alice)
+        .post(&format!("{uri}/restore"), json!({}))
+        .await;
+    assert_eq!(restored.status, 200, "{}", restored.body);
+    assert_eq!(restored.body["data"]["state"], "shipped");
     // An undeclared move is still a 409, whoever asks.
     let back = app
         .as_(&shipper)

@@ -208,6 +208,8 @@ pub(crate) async fn restore<R: Hooks>(
     fill_auto::<R>(&mut row, Mode::Patch)?;
     let ctx = WriteContext::new(state, &txn, caller);
     R::before_update(&ctx, &current, &mut row).await?;
+    // A hook that moves a declared state on restore moves it as any write does.
+    states::check::<R, _>(&*txn, state.db(), &current, &row, caller).await?;
     let model = row.update(&*txn).await?;
     R::after_update(&ctx, &current, &model).await?;
     let (before, after) = (std::slice::from_ref(&current), std::slice::from_ref(&model));
