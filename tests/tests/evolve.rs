@@ -23,7 +23,7 @@ on_each_backend!(
 /// Right after the migrations made them, every table matches its resource exactly: no
 /// change at all, not even a kept column (each field type, preset and index included).
 async fn fresh_tables_match_their_resources(backend: Backend) {
-    let apps: [(&str, MakeApp); 7] = [
+    let apps: [(&str, MakeApp); 8] = [
         ("shop", arc_tests::shop_app),
         ("gadget", arc_tests::gadget::app),
         ("notes", arc_tests::notes::app),
@@ -31,6 +31,7 @@ async fn fresh_tables_match_their_resources(backend: Backend) {
         ("ledger", arc_tests::ledger::app),
         ("tickets", arc_tests::tickets::app),
         ("dossiers", arc_tests::dossiers::app),
+        ("teams", arc_tests::teams::app),
     ];
     for (name, make) in apps {
         let app = backend.app(make).await;
