@@ -216,9 +216,9 @@ where
     }
 }
 
-/// The answers of the asynchronous `when(..)` in a rule, asked before it is evaluated
+/// The answers of the `when(..)` in a rule, asked before it is evaluated
 /// ([`ask`]); none where nothing may be asked (an event stream's rows, checked in memory):
-/// there such a `when` does not hold.
+/// there a synchronous `when` is called, and an asynchronous one does not hold.
 #[derive(Debug, Default)]
 pub(crate) struct Answers(Vec<(&'static str, Verdict)>);
 
@@ -232,27 +232,32 @@ impl Answers {
     }
 }
 
-/// Asks every asynchronous `when(..)` of `rule` (each once).
+/// Asks every `when(..)` of `rule`, each once (the asynchronous ones with `ctx`).
 pub(crate) async fn ask(rule: &Rule, ctx: &CheckContext<'_>) -> Result<Answers, ArcError> {
-    fn asynchronous<'r>(rule: &'r Rule, caller: &AuthContext, out: &mut Vec<&'r Predicate>) {
+    fn predicates<'r>(rule: &'r Rule, out: &mut Vec<&'r Predicate>) {
         match rule {
-            Rule::When(p) if p.sync(caller).is_none() => out.push(p),
+            Rule::When(p) => out.push(p),
             Rule::All(rules) | Rule::Any(rules) => {
                 for rule in *rules {
-                    asynchronous(rule, caller, out);
+                    predicates(rule, out);
                 }
             }
             _ => {}
         }
     }
-    let mut checks = Vec::new();
-    asynchronous(rule, ctx.caller, &mut checks);
+    let mut found = Vec::new();
+    predicates(rule, &mut found);
     let mut answers = Answers::default();
-    for check in checks {
-        if answers.find(check.path).is_none() {
-            let verdict = check.check(ctx).await?;
-            answers.0.push((check.path, verdict));
+    for p in found {
+        if answers.find(p.path).is_some() {
+            continue;
         }
+        // Each function is called once per decision: a synchronous one's answer is kept too.
+        let verdict = match p.sync(ctx.caller) {
+            Some(granted) => Verdict::from(granted),
+            None => p.check(ctx).await?,
+        };
+        answers.0.push((p.path, verdict));
     }
     Ok(answers)
 }
@@ -469,13 +474,13 @@ pub(crate) fn evaluate(
                 && roles.iter().any(|r| caller.has_org_role(r)),
         ),
         Rule::OrgMember => grant(caller.is_authenticated() && caller.org_id.is_some()),
-        Rule::When(p) => match p.sync(caller) {
-            Some(granted) => grant(granted),
-            None => match answers.find(p.path) {
-                Some((_, Verdict::Allow)) => Access::Full,
-                Some((i, Verdict::Rows(_))) => Access::Rows(RowRule::Checked(i)),
-                Some((_, Verdict::Deny)) | None => Access::Denied,
-            },
+        // Asked before ([`ask`]); where nothing is asked, a synchronous predicate is called
+        // here and an asynchronous one does not hold.
+        Rule::When(p) => match answers.find(p.path) {
+            Some((_, Verdict::Allow)) => Access::Full,
+            Some((i, Verdict::Rows(_))) => Access::Rows(RowRule::Checked(i)),
+            Some((_, Verdict::Deny)) => Access::Denied,
+            None => grant(p.sync(caller).unwrap_or(false)),
         },
         Rule::TeamMember => grant(in_team(caller)),
         Rule::Team(field) if in_team(caller) => Access::Rows(RowRule::Team(*field)),

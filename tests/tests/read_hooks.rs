@@ -333,8 +333,18 @@ async fn event_streams_do_not_carry_rows_a_read_hook_hides() {
     assert_eq!(get.status, 404, "{}", get.body);
     let list = app.as_(&alice).get("/projects").await;
     assert_eq!(list.body["total"], 0, "{}", list.body);
-    // ... but the stream shows it to her.
+    // ... nor through the stream, which still carries what she may read (a task).
+    let task = app
+        .as_(&admin)
+        .post("/tasks", json!({"title": "visible", "project_id": id}))
+        .await;
+    assert_eq!(task.status, 201, "{}", task.body);
     let seen = stream.drain(Duration::from_millis(600)).await;
+    assert!(
+        seen.iter()
+            .any(|e| e.data["meta"]["resourceId"] == json!(task.id())),
+        "the stream delivers events at all: {seen:#?}"
+    );
     let leaked: Vec<_> = seen
         .iter()
         .filter(|e| e.data["meta"]["resourceId"] == json!(id))
