@@ -632,7 +632,7 @@ const ERROR_STATUSES: [(&str, &str, &str); 12] = [
     (
         "409",
         "Conflict",
-        "A unique value is taken (`DUPLICATE_KEY`), a field with declared states would move along a transition it does not declare (`INVALID_TRANSITION`), or a hook refused the write as a conflict.",
+        "A unique value is taken (`DUPLICATE_KEY`), a field with declared states would move along a transition it does not declare (`INVALID_TRANSITION`), rows of another resource still reference a row to delete (`CONFLICT`), or a hook refused the write as a conflict.",
     ),
     ("413", "PayloadTooLarge", "The body is over the limit."),
     (
@@ -689,7 +689,7 @@ fn error_responses() -> Value {
     responses.insert(
         IDEMPOTENT_CONFLICT.to_owned(),
         json!({
-            "description": "A request with the same `idempotency-key` is still in flight (`IDEMPOTENCY_CONFLICT`, with `Retry-After`); or a unique value is taken (`DUPLICATE_KEY`), a field with declared states would move along a transition it does not declare (`INVALID_TRANSITION`), a hook refused the write as a conflict, or the key's request was carried out but its answer was not kept (`CONFLICT`).",
+            "description": "A request with the same `idempotency-key` is still in flight (`IDEMPOTENCY_CONFLICT`, with `Retry-After`); or a unique value is taken (`DUPLICATE_KEY`), a field with declared states would move along a transition it does not declare (`INVALID_TRANSITION`), rows of another resource still reference a row to delete (`CONFLICT`), a hook refused the write as a conflict, or the key's request was carried out but its answer was not kept (`CONFLICT`).",
             "headers": {
                 "Retry-After": {
                     "description": "Seconds to wait before retrying (on `IDEMPOTENCY_CONFLICT`).",

@@ -17,6 +17,19 @@ pub struct Membership {
     pub team: String,
 }
 
+/// A badge given through a membership, which may outlive it: when the membership is deleted,
+/// the badge stays with `membership_id` cleared (the foreign key's `SET NULL`). Cached, and
+/// embedding nothing, so only that ties its answers to the memberships' writes.
+#[resource(cache(stale = "30s", expire = "5m"), query(filter = [label]))]
+#[permissions(default = authenticated)]
+pub struct Badge {
+    #[field(id)]
+    pub id: Uuid,
+    pub label: String,
+    #[field(references = Membership)]
+    pub membership_id: Option<Uuid>,
+}
+
 /// A project of one team.
 #[resource(
     read_hooks,
@@ -234,6 +247,7 @@ pub fn app(db: arc_runtime::sea_orm::DatabaseConnection) -> App {
     use arc_runtime::{CustomRoute, Rule, when};
     App::new(db)
         .resource::<Membership>()
+        .resource::<Badge>()
         .resource::<Project>()
         .resource::<Task>()
         .resource::<Document>()

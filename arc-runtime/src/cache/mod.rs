@@ -250,6 +250,10 @@ pub(crate) struct CacheRuntime {
     /// The keys of the questions requests asked.
     front: FrontIndex,
     metrics: Option<Metrics>,
+    /// By resource: the names of the resources that reference it through a nullable field.
+    /// Deleting one of its rows sets those references to `NULL` (the database's foreign
+    /// key), so a write of it bumps them too (a create or an update costs them one miss).
+    nulled: HashMap<&'static str, Vec<&'static str>>,
 }
 
 impl std::fmt::Debug for CacheRuntime {
@@ -313,8 +317,22 @@ impl CacheRuntime {
         if watched.is_empty() {
             return None;
         }
+        let mut nulled: HashMap<&'static str, Vec<&'static str>> = HashMap::new();
+        for meta in resources {
+            for field in meta.fields.iter().filter(|f| f.nullable) {
+                if let Some(target) = field.references {
+                    let names = nulled.entry(target().name).or_default();
+                    for name in written(meta).iter() {
+                        if !names.contains(name) {
+                            names.push(name);
+                        }
+                    }
+                }
+            }
+        }
         let settings = settings.unwrap_or_default();
         Some(Arc::new(Self {
+            nulled,
             store: settings.store,
             timeout: settings.timeout,
             watched,
@@ -354,11 +372,13 @@ impl CacheRuntime {
     /// Makes every answer that depends on `meta`'s writes old. A failed bump leaves the names
     /// pending (read uncached here, bumped again until it lands).
     async fn bump(self: &Arc<Self>, meta: &'static ResourceMeta) {
-        let names: Vec<&'static str> = written(meta)
-            .iter()
-            .copied()
-            .filter(|n| self.watched.contains(n))
-            .collect();
+        let nulled = self.nulled.get(meta.name).map_or(&[][..], Vec::as_slice);
+        let mut names: Vec<&'static str> = Vec::new();
+        for &name in written(meta).iter().chain(nulled) {
+            if self.watched.contains(name) && !names.contains(&name) {
+                names.push(name);
+            }
+        }
         if names.is_empty() {
             return;
         }

@@ -5,15 +5,33 @@
 //! they cannot see.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, SqlErr, Value};
 
 use crate::action::Operation;
 use crate::auth::AuthContext;
 use crate::crud::access::{Read, Scope, decide, scope};
 use crate::crud::body::Values;
-use crate::error::{ArcError, FieldError};
+use crate::error::{ArcError, ErrorCode, FieldError};
 use crate::query::sql;
 use crate::resource::ResourceMeta;
+
+/// The answer to a delete the database refused because rows still reference the row through
+/// a required reference (its foreign key is `ON DELETE NO ACTION`; a nullable one is set to
+/// `NULL` instead): 409 `CONFLICT`. It says that some row references it, never which or
+/// whose. Any other error as it is.
+pub(crate) fn still_referenced(err: DbErr) -> ArcError {
+    if matches!(
+        err.sql_err(),
+        Some(SqlErr::ForeignKeyConstraintViolation(_))
+    ) {
+        tracing::debug!(error = %err, "a delete refused: the row is still referenced");
+        return ArcError::new(
+            ErrorCode::Conflict,
+            "Other records still reference this one: change or delete them first",
+        );
+    }
+    err.into()
+}
 
 /// Refuses `values` (a write of `meta`'s resource, as decoded) when a reference among them
 /// names no row `caller` may read; every such field in one 400.

@@ -91,7 +91,7 @@ pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Database
 
 /// How long a statement waits for a connection (of the pool, the writer or the readers)
 /// before it fails.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a SQLite statement waits for a lock (the busy timeout).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -204,6 +204,7 @@ pub(crate) async fn changes<R: Resource>(
         });
     }
     changes.extend(index_changes::<R>(db).await?);
+    changes.extend(foreign_key_changes::<R>(db, &live).await?);
     Ok(Some(changes))
 }
 
@@ -312,11 +313,13 @@ fn require<R: Resource>(backend: DbBackend, live: &[Column], column: &str) -> Ve
     }
 }
 
-/// SQLite's way to change a column: a new table from the entity (plus, as they are, the
-/// `live` columns no field declares, so a kept column keeps its values), the rows copied
-/// (every field's column through `expr`, the others as they are), the old table dropped,
-/// the new one renamed, arc's indexes made. The app's own indexes and triggers on the table
-/// go with it: make them again after.
+/// SQLite's way to change a column or a foreign key: a new table from the entity, with its
+/// foreign keys (plus, as they are, the `live` columns no field declares, so a kept column
+/// keeps its values), the rows copied (every field's column through `expr`, the others as
+/// they are), the old table dropped, the new one renamed, arc's indexes made. The app's own
+/// indexes, triggers and constraints on the table go with it: make them again after. Run
+/// with foreign keys off (as `migrate up` runs every migration on SQLite), or dropping the
+/// old table deletes its rows first, for the tables that reference it too.
 pub(super) fn sqlite_rebuild<R: Resource>(
     live: &[Column],
     expr: impl Fn(&str) -> String,
@@ -327,6 +330,9 @@ pub(super) fn sqlite_rebuild<R: Resource>(
     let entity = <R::Entity as Default>::default();
     let mut create = schema.create_table_from_entity(entity);
     create.table(Alias::new(&staging));
+    for key in super::foreign_keys::<R>() {
+        create.foreign_key(&mut key.statement(DbBackend::Sqlite, table));
+    }
     let fields: Vec<&str> = R::META.fields.iter().map(|f| f.column).collect();
     let extra: Vec<&Column> = live
         .iter()
@@ -434,6 +440,206 @@ async fn index_changes<R: Resource>(db: &DatabaseConnection) -> Result<Vec<Chang
     Ok(changes)
 }
 
+/// Arc's foreign keys on `R`'s table follow its references: one a field declares and the
+/// table lacks is added (on PostgreSQL by `ALTER TABLE`, on SQLite by rebuilding the table,
+/// which is the only way it has), one whose target or delete behaviour changed is made anew,
+/// one whose field references nothing now is dropped. Adding one is refused while rows
+/// reference rows that do not exist, with the SQL that clears them. A foreign key is arc's
+/// by its name on PostgreSQL (`fk-{table}-{column}`), by its column being a field's on SQLite
+/// (which keeps no names); any key of the right shape counts as there.
+async fn foreign_key_changes<R: Resource>(
+    db: &DatabaseConnection,
+    live: &[Column],
+) -> Result<Vec<Change>, DbErr> {
+    let backend = db.get_database_backend();
+    let table = R::META.table;
+    let want = super::foreign_keys::<R>();
+    let found = live_foreign_keys(db, table).await?;
+    let arcs = |key: &LiveForeignKey| match backend {
+        DbBackend::Postgres => key.name == super::foreign_key_name(backend, table, &key.key.column),
+        _ => R::META.fields.iter().any(|f| f.column == key.key.column),
+    };
+    let mut changes = Vec::new();
+    // SQLite's: what one rebuild of the table makes.
+    let mut rebuild = Vec::new();
+    for key in &want {
+        if found.iter().any(|f| f.key == *key) {
+            continue;
+        }
+        let orphans = orphans(db, table, key).await?;
+        if orphans > 0 {
+            changes.push(Change {
+                table,
+                summary: format!(
+                    "add foreign key {key}: {orphans} row(s) reference a row of {} that does \
+                     not exist; clear them (this SQL, or your own, in App::migration), then \
+                     `migrate up` adds it",
+                    key.target
+                ),
+                kind: ChangeKind::Refuse,
+                sql: vec![clear_orphans(table, key)],
+            });
+            continue;
+        }
+        let old = found.iter().find(|f| arcs(f) && f.key.column == key.column);
+        let summary = match old {
+            Some(old) => format!("make foreign key anew: {} becomes {key}", old.key),
+            None => format!("add foreign key {key}"),
+        };
+        match backend {
+            DbBackend::Postgres => {
+                let mut sql = old
+                    .map(|old| drop_constraint(table, &old.name))
+                    .into_iter()
+                    .collect::<Vec<_>>();
+                sql.push(self::sql(backend, &key.statement(backend, table)));
+                changes.push(Change {
+                    table,
+                    summary,
+                    kind: ChangeKind::Apply,
+                    sql,
+                });
+            }
+            _ => rebuild.push(summary),
+        }
+    }
+    for old in found
+        .iter()
+        .filter(|f| arcs(f) && !want.iter().any(|w| w.column == f.key.column))
+    {
+        let summary = format!(
+            "drop foreign key {}: its field references nothing now",
+            old.key
+        );
+        match backend {
+            DbBackend::Postgres => changes.push(Change {
+                table,
+                summary,
+                kind: ChangeKind::Apply,
+                sql: vec![drop_constraint(table, &old.name)],
+            }),
+            _ => rebuild.push(summary),
+        }
+    }
+    if !rebuild.is_empty() {
+        changes.push(Change {
+            table,
+            summary: format!("{} (SQLite rebuilds the table for it)", rebuild.join("; ")),
+            kind: ChangeKind::Apply,
+            sql: sqlite_rebuild::<R>(live, |c| format!(r#""{c}""#)),
+        });
+    }
+    Ok(changes)
+}
+
+fn drop_constraint(table: &str, name: &str) -> String {
+    format!(r#"ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{name}""#)
+}
+
+/// The rows of `table` whose `key` references a row that does not exist (0 while the target
+/// table does not: its pending migration makes it empty, and `up` asks again after it).
+async fn orphans(
+    db: &DatabaseConnection,
+    table: &str,
+    key: &super::ForeignKey,
+) -> Result<i64, DbErr> {
+    if columns(db, &key.target).await?.is_empty() {
+        return Ok(0);
+    }
+    let query = format!(
+        r#"SELECT COUNT(*) AS n FROM "{table}" AS r WHERE {}"#,
+        orphaned(key)
+    );
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(backend, query))
+        .await?;
+    row.map_or(Ok(0), |row| row.try_get("", "n"))
+}
+
+/// The condition on the row `r` that its `key` references a row that does not exist.
+fn orphaned(key: &super::ForeignKey) -> String {
+    format!(
+        r#"r."{column}" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "{target}" AS t WHERE t."{target_column}" = r."{column}")"#,
+        column = key.column,
+        target = key.target,
+        target_column = key.target_column,
+    )
+}
+
+/// The statement that clears the rows whose `key` references nothing: a nullable reference
+/// becomes `NULL`, a row with a required one is deleted (or write your own: point them at
+/// a row that exists).
+fn clear_orphans(table: &str, key: &super::ForeignKey) -> String {
+    if key.on_delete == super::SET_NULL {
+        format!(
+            r#"UPDATE "{table}" AS r SET "{}" = NULL WHERE {}"#,
+            key.column,
+            orphaned(key)
+        )
+    } else {
+        format!(
+            r#"DELETE FROM "{table}" AS r WHERE {} /* or point them at a row that exists */"#,
+            orphaned(key)
+        )
+    }
+}
+
+/// A foreign key of a table, as the catalog describes it.
+struct LiveForeignKey {
+    /// Its name (empty on SQLite, which keeps none).
+    name: String,
+    key: super::ForeignKey,
+}
+
+/// The single-column foreign keys of `table`.
+async fn live_foreign_keys(
+    db: &impl ConnectionTrait,
+    table: &str,
+) -> Result<Vec<LiveForeignKey>, DbErr> {
+    let postgres = r#"SELECT c.conname::text AS name, 0::bigint AS id, 0::bigint AS seq,
+                             a.attname::text AS "column", t.relname::text AS target,
+                             ta.attname::text AS target_column,
+                             CASE c.confdeltype WHEN 'r' THEN 'RESTRICT' WHEN 'n' THEN 'SET NULL'
+                                  WHEN 'c' THEN 'CASCADE' WHEN 'd' THEN 'SET DEFAULT'
+                                  ELSE 'NO ACTION' END AS on_delete
+                      FROM pg_constraint c
+                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+                      JOIN pg_class t ON t.oid = c.confrelid
+                      JOIN pg_attribute ta ON ta.attrelid = c.confrelid AND ta.attnum = c.confkey[1]
+                      WHERE c.contype = 'f' AND c.conrelid = to_regclass(quote_ident($1))
+                        AND cardinality(c.conkey) = 1"#;
+    let sqlite = r#"SELECT '' AS name, id, seq, "from" AS "column", "table" AS target,
+                           COALESCE("to", '') AS target_column, on_delete
+                    FROM pragma_foreign_key_list(?)"#;
+    let rows = catalog(db, table, postgres, sqlite).await?;
+    let mut keys = Vec::new();
+    let mut multi = Vec::new();
+    for row in &rows {
+        let id: i64 = row.try_get("", "id")?;
+        if row.try_get::<i64>("", "seq")? > 0 {
+            multi.push(id);
+        }
+        keys.push((
+            id,
+            LiveForeignKey {
+                name: row.try_get("", "name")?,
+                key: super::ForeignKey {
+                    column: row.try_get("", "column")?,
+                    target: row.try_get("", "target")?,
+                    target_column: row.try_get("", "target_column")?,
+                    on_delete: row.try_get("", "on_delete")?,
+                },
+            },
+        ));
+    }
+    Ok(keys
+        .into_iter()
+        .filter(|(id, _)| !multi.contains(id))
+        .map(|(_, key)| key)
+        .collect())
+}
+
 /// What an index covers, compared between the table and the resource.
 #[derive(Debug, PartialEq, Eq)]
 struct IndexShape {
@@ -477,6 +683,7 @@ pub(crate) async fn apply(db: &DatabaseConnection, changes: &[Change]) -> Result
                 txn.execute_unprepared(statement).await?;
             }
         }
+        super::foreign_key_check(&txn).await?;
         txn.commit().await?;
     }
     Ok(())

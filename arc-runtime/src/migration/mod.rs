@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 pub use evolve::{Change, ChangeKind, Plan};
 
-use sea_orm::sea_query::{Expr, ExprTrait, Index, IndexCreateStatement, Table};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, ForeignKey as ForeignKeyStatement, ForeignKeyAction,
+    ForeignKeyCreateStatement, Index, IndexCreateStatement, Table,
+};
 use sea_orm::{
     ConditionalStatement, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Schema, Statement,
 };
@@ -65,25 +68,98 @@ impl<R: Resource> MigrationName for ResourceMigration<R> {
 impl<R: Resource> MigrationTrait for ResourceMigration<R> {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         no_statement_timeout(manager).await?;
-        let schema = Schema::new(manager.get_database_backend());
-        let entity = <R::Entity as Default>::default();
+        let backend = manager.get_database_backend();
+        let mut create = Schema::new(backend).create_table_from_entity(<R::Entity>::default());
+        if backend == DbBackend::Sqlite {
+            // SQLite adds a foreign key only with its table (the table it references may
+            // come later: SQLite looks for it when a row is written). PostgreSQL's are added
+            // once every table exists, by the plan.
+            for key in foreign_keys::<R>() {
+                create.foreign_key(&mut key.statement(backend, R::META.table));
+            }
+        }
         manager
-            .create_table(
-                schema
-                    .create_table_from_entity(entity)
-                    .if_not_exists()
-                    .to_owned(),
-            )
+            .create_table(create.if_not_exists().to_owned())
             .await?;
         create_indexes::<R>(manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let entity = <R::Entity as Default>::default();
+        // `CASCADE` (PostgreSQL's; SQLite has none and runs migrations with its foreign keys
+        // off) drops the foreign keys of other tables that reference this one, not them.
         manager
-            .drop_table(Table::drop().table(entity).if_exists().to_owned())
+            .drop_table(Table::drop().table(entity).if_exists().cascade().to_owned())
             .await
     }
+}
+
+/// A foreign key of a resource's table, one per `#[field(references = ..)]`: the column
+/// holds the id of a row of the target's table. Deleting a row still referenced is refused
+/// (409) when the reference is required; a nullable one is set to `NULL` instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ForeignKey {
+    /// The column that references.
+    pub(crate) column: String,
+    /// The table it references, and its id column.
+    pub(crate) target: String,
+    pub(crate) target_column: String,
+    /// What deleting a referenced row does: `NO ACTION` (refused at the statement's end: the
+    /// code SQLite gives that refusal is the foreign key's, which `RESTRICT`'s is not) or
+    /// `SET NULL`, as SQL spells it.
+    pub(crate) on_delete: String,
+}
+
+impl ForeignKey {
+    /// The statement that makes it on `table` (arc names it `fk-{table}-{column}`).
+    pub(crate) fn statement(&self, backend: DbBackend, table: &str) -> ForeignKeyCreateStatement {
+        let action = if self.on_delete == SET_NULL {
+            ForeignKeyAction::SetNull
+        } else {
+            ForeignKeyAction::NoAction
+        };
+        ForeignKeyStatement::create()
+            .name(foreign_key_name(backend, table, &self.column))
+            .from(Alias::new(table), Alias::new(&self.column))
+            .to(Alias::new(&self.target), Alias::new(&self.target_column))
+            .on_delete(action)
+            .to_owned()
+    }
+}
+
+impl std::fmt::Display for ForeignKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "({}) -> {}({}) on delete {}",
+            self.column, self.target, self.target_column, self.on_delete
+        )
+    }
+}
+
+const SET_NULL: &str = "SET NULL";
+const NO_ACTION: &str = "NO ACTION";
+
+/// The foreign keys of `R`'s table, in field order.
+pub(crate) fn foreign_keys<R: Resource>() -> Vec<ForeignKey> {
+    R::META
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let target = (field.references?)();
+            Some(ForeignKey {
+                column: field.column.to_owned(),
+                target: target.table.to_owned(),
+                target_column: target.id_field().column.to_owned(),
+                on_delete: if field.nullable { SET_NULL } else { NO_ACTION }.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The name arc gives the foreign key of `column` on `table`.
+pub(crate) fn foreign_key_name(backend: DbBackend, table: &str, column: &str) -> String {
+    index_name(backend, &format!("fk-{table}-{column}"))
 }
 
 /// Lifts the request-sized `statement_timeout` every pooled PostgreSQL connection carries
@@ -389,7 +465,10 @@ impl MigrationName for Shared {
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Shared {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        self.0.up(manager).await
+        self.0.up(manager).await?;
+        // SQLite's migrations run with its foreign keys off: none may leave a row behind
+        // that references nothing (the transaction is rolled back).
+        foreign_key_check(manager.get_connection()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -475,26 +554,32 @@ impl Migrator {
     /// brings each table to its struct ([`Migrator::plan`]): nothing of that is done when
     /// any change is refused, and the error lists them with their SQL.
     pub async fn up(&self, db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
-        MigratorTraitSelf::up(self, db, steps).await?;
-        if steps.is_some() {
-            return Ok(());
-        }
-        let plan = self.plan(db).await?;
-        let refused: Vec<String> = plan.refused().map(ToString::to_string).collect();
-        if !refused.is_empty() {
-            return Err(DbErr::Migration(format!(
-                "the schema cannot follow the resources by itself; none of its changes was made \
-                 (pending migrations before them were applied):\n{}",
-                refused.concat()
-            )));
-        }
-        evolve::apply(db, &plan.changes).await
+        on_schema_connection(db, async |db| {
+            MigratorTraitSelf::up(self, db, steps).await?;
+            if steps.is_some() {
+                return Ok(());
+            }
+            let plan = self.plan(db).await?;
+            let refused: Vec<String> = plan.refused().map(ToString::to_string).collect();
+            if !refused.is_empty() {
+                return Err(DbErr::Migration(format!(
+                    "the schema cannot follow the resources by itself; none of its changes was \
+                     made (pending migrations before them were applied):\n{}",
+                    refused.concat()
+                )));
+            }
+            evolve::apply(db, &plan.changes).await
+        })
+        .await
     }
 
     /// Rolls back the last `steps` applied migrations (or all of them): their tables are
     /// dropped, with their rows.
     pub async fn down(&self, db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
-        MigratorTraitSelf::down(self, db, steps).await
+        on_schema_connection(db, async |db| {
+            MigratorTraitSelf::down(self, db, steps).await
+        })
+        .await
     }
 
     /// Drops the app's tables (whatever the records say), forgets them, and applies every
@@ -503,19 +588,89 @@ impl Migrator {
     pub async fn fresh(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         use sea_orm_migration::seaql_migrations;
-        let manager = SchemaManager::new(db);
-        let migrations = MigratorTraitSelf::migrations(self);
-        for migration in migrations.iter().rev() {
-            migration.down(&manager).await?;
-        }
-        MigratorTraitSelf::install(self, db).await?;
-        let names: Vec<String> = migrations.iter().map(|m| m.name().to_owned()).collect();
-        seaql_migrations::Entity::delete_many()
-            .filter(seaql_migrations::Column::Version.is_in(names))
-            .exec(db)
-            .await?;
+        on_schema_connection(db, async |db| {
+            let manager = SchemaManager::new(db);
+            let migrations = MigratorTraitSelf::migrations(self);
+            for migration in migrations.iter().rev() {
+                migration.down(&manager).await?;
+            }
+            MigratorTraitSelf::install(self, db).await?;
+            let names: Vec<String> = migrations.iter().map(|m| m.name().to_owned()).collect();
+            seaql_migrations::Entity::delete_many()
+                .filter(seaql_migrations::Column::Version.is_in(names))
+                .exec(db)
+                .await?;
+            Ok(())
+        })
+        .await?;
         self.up(db, None).await
     }
+}
+
+/// Runs `work` on the connection schema changes are made on: `db` itself, but on SQLite one
+/// with foreign keys off, as SQLite asks (a rebuilt table is dropped, and with foreign keys on
+/// that drop deletes its rows first: references to them would be set to NULL, or refuse).
+/// Each migration, and each table's evolution, then runs [`foreign_key_check`] before it
+/// commits. A pool of one connection (`:memory:`) has it switched off and on again; another
+/// pool gets a connection of its own.
+async fn on_schema_connection<T>(
+    db: &DatabaseConnection,
+    work: impl AsyncFnOnce(&DatabaseConnection) -> Result<T, DbErr>,
+) -> Result<T, DbErr> {
+    let sea_orm::DatabaseConnectionType::SqlxSqlitePoolConnection(_) = &db.inner else {
+        return work(db).await;
+    };
+    let pool = db.get_sqlite_connection_pool();
+    if pool.options().get_max_connections() <= 1 {
+        db.execute_unprepared("PRAGMA foreign_keys = OFF").await?;
+        let done = work(db).await;
+        db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
+        return done;
+    }
+    let options = (*pool.connect_options()).clone().foreign_keys(false);
+    let one = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(crate::db::ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options);
+    let schema_db = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(one.clone());
+    let done = work(&schema_db).await;
+    one.close().await;
+    done
+}
+
+/// On SQLite, fails when a row references a row that does not exist (`PRAGMA
+/// foreign_key_check`), naming the first few; run inside a migration's transaction, whose
+/// foreign keys are off (see [`on_schema_connection`]). Nothing on other backends, whose
+/// foreign keys are never off.
+pub(crate) async fn foreign_key_check(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(());
+    }
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA foreign_key_check",
+        ))
+        .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut found = Vec::new();
+    for row in rows.iter().take(5) {
+        let table: String = row.try_get("", "table")?;
+        let rowid: Option<i64> = row.try_get("", "rowid")?;
+        let parent: String = row.try_get("", "parent")?;
+        let rowid = rowid.map_or_else(String::new, |id| format!(" (rowid {id})"));
+        found.push(format!(
+            "a row of {table}{rowid} references a missing row of {parent}"
+        ));
+    }
+    Err(DbErr::Migration(format!(
+        "the change would leave {} row(s) referencing rows that do not exist, so none of it \
+         was made: {}",
+        rows.len(),
+        found.join("; ")
+    )))
 }
 
 #[sea_orm_migration::async_trait::async_trait]

@@ -327,7 +327,11 @@ pub(crate) async fn bulk_delete<R: Hooks>(
                 aligned::<R>(&rows, soft)
             }
             None => {
-                R::Entity::delete_many().filter(these).exec(&*txn).await?;
+                R::Entity::delete_many()
+                    .filter(these)
+                    .exec(&*txn)
+                    .await
+                    .map_err(references::still_referenced)?;
                 Vec::new()
             }
         };
@@ -344,12 +348,11 @@ pub(crate) async fn bulk_delete<R: Hooks>(
                     .exec_with_returning(&*txn)
                     .await?
             }
-            None => {
-                R::Entity::delete_many()
-                    .filter(cond)
-                    .exec_with_returning(&*txn)
-                    .await?
-            }
+            None => R::Entity::delete_many()
+                .filter(cond)
+                .exec_with_returning(&*txn)
+                .await
+                .map_err(references::still_referenced)?,
         };
         // The rows as they are now: soft-deleted, or as they were when deleted for good.
         let written = match R::META.presets.soft_delete {
@@ -372,7 +375,7 @@ pub(crate) async fn bulk_delete<R: Hooks>(
 async fn delete_where<R: Resource, C: ConnectionTrait>(
     db: &C,
     cond: Condition,
-) -> Result<u64, sea_orm::DbErr> {
+) -> Result<u64, ArcError> {
     Ok(match R::META.presets.soft_delete {
         Some(i) => {
             R::Entity::update_many()
@@ -386,7 +389,8 @@ async fn delete_where<R: Resource, C: ConnectionTrait>(
             R::Entity::delete_many()
                 .filter(cond)
                 .exec(db)
-                .await?
+                .await
+                .map_err(references::still_referenced)?
                 .rows_affected
         }
     })

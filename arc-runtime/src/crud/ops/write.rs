@@ -145,7 +145,11 @@ pub(super) async fn remove<R: Resource>(
             Ok(Some(row.update(txn).await?))
         }
         None => {
-            current.clone().delete(txn).await?;
+            current
+                .clone()
+                .delete(txn)
+                .await
+                .map_err(references::still_referenced)?;
             Ok(None)
         }
     }
