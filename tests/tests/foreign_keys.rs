@@ -17,8 +17,28 @@ on_each_backend!(
     a_nullable_reference_is_cleared_with_its_row,
     a_cached_answer_is_made_old_by_the_clearing,
     a_deployed_table_gains_its_foreign_key,
-    rows_referencing_nothing_hold_the_foreign_key_back
+    rows_referencing_nothing_hold_the_foreign_key_back,
+    an_apps_own_index_is_never_rebuilt_away
 );
+
+/// A migration dropped unfinished (a timeout, a cancelled start) on a `:memory:` database,
+/// whose one connection has its foreign keys switched off for it, leaves them on.
+#[tokio::test]
+async fn a_cancelled_migration_leaves_sqlites_foreign_keys_on() {
+    let app = TestApp::sqlite_memory_with(arc_tests::teams::app).await;
+    let migrator = arc_tests::teams::app(app.db.clone()).migrator();
+    for micros in (0..40).map(|i| i * 50) {
+        let up = migrator.up(&app.db, None);
+        let _ = tokio::time::timeout(std::time::Duration::from_micros(micros), up).await;
+        // The task that switches them on again runs once the connection is free.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert_eq!(
+            app.scalar("PRAGMA foreign_keys").await,
+            1,
+            "after a migration cut at {micros} µs"
+        );
+    }
+}
 
 /// The foreign keys of `table`: `column -> target(target_column) on delete ACTION`, sorted.
 async fn foreign_keys(app: &TestApp, table: &str) -> Vec<String> {
@@ -429,5 +449,49 @@ async fn rows_referencing_nothing_hold_the_foreign_key_back(backend: Backend) {
     );
     let cleared = app.get(&format!("/products/{product}")).await;
     assert_eq!(cleared.body["data"]["category_id"], json!(null));
+    app.cleanup().await;
+}
+
+/// On SQLite a foreign key comes by rebuilding the table, which would drop what the app made
+/// on it: with an index of the app's own there, the plan refuses (the SQL goes in a migration
+/// of the app's, which makes the index again) and `up` leaves the table as it is. PostgreSQL
+/// adds the key in place, and the index stays.
+async fn an_apps_own_index_is_never_rebuilt_away(backend: Backend) {
+    let app = backend.app(arc_tests::shop_app).await;
+    strip_foreign_keys(&app, "products").await;
+    app.db
+        .execute_unprepared(r#"CREATE INDEX "own_products_price" ON "products" ("price")"#)
+        .await
+        .expect("own index");
+    let own = || async {
+        app.scalar(if app.backend == "postgres" {
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'own_products_price' AND schemaname = current_schema()"
+        } else {
+            "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'own_products_price'"
+        })
+        .await
+    };
+    let migrator = arc_tests::shop_app(app.db.clone()).migrator();
+    let plan = migrator.plan(&app.db).await.expect("plan");
+    let key = plan
+        .changes
+        .iter()
+        .find(|c| c.summary.contains("foreign key"))
+        .expect("the key's change");
+    if app.backend == "postgres" {
+        assert_eq!(key.kind, ChangeKind::Apply, "{plan}");
+        migrator.up(&app.db, None).await.expect("up");
+        assert_eq!(
+            foreign_keys(&app, "products").await,
+            ["category_id -> categories(id) on delete SET NULL"]
+        );
+    } else {
+        assert_eq!(key.kind, ChangeKind::Refuse, "{plan}");
+        assert!(key.summary.contains("own_products_price"), "{plan}");
+        let error = migrator.up(&app.db, None).await.expect_err("refused");
+        assert!(error.to_string().contains("own_products_price"), "{error}");
+        assert_eq!(foreign_keys(&app, "products").await, Vec::<String>::new());
+    }
+    assert_eq!(own().await, 1, "the app's index is still there");
     app.cleanup().await;
 }

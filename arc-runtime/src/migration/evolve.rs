@@ -455,9 +455,10 @@ async fn foreign_key_changes<R: Resource>(
     let table = R::META.table;
     let want = super::foreign_keys::<R>();
     let found = live_foreign_keys(db, table).await?;
+    // On SQLite, which keeps no names, a key is arc's when its column is a reference's.
     let arcs = |key: &LiveForeignKey| match backend {
         DbBackend::Postgres => key.name == super::foreign_key_name(backend, table, &key.key.column),
-        _ => R::META.fields.iter().any(|f| f.column == key.key.column),
+        _ => want.iter().any(|w| w.column == key.key.column),
     };
     let mut changes = Vec::new();
     // SQLite's: what one rebuild of the table makes.
@@ -522,14 +523,62 @@ async fn foreign_key_changes<R: Resource>(
         }
     }
     if !rebuild.is_empty() {
-        changes.push(Change {
-            table,
-            summary: format!("{} (SQLite rebuilds the table for it)", rebuild.join("; ")),
-            kind: ChangeKind::Apply,
-            sql: sqlite_rebuild::<R>(live, |c| format!(r#""{c}""#)),
+        // The rebuild makes arc's indexes and keys again, nothing else: a table that holds
+        // more is rebuilt only by the app's own migration, which makes the rest again.
+        let mut foreign = not_arcs::<R>(db).await?;
+        foreign.extend(
+            found
+                .iter()
+                .filter(|f| !arcs(f))
+                .map(|f| format!("foreign key {}", f.key)),
+        );
+        let summary = format!("{} (SQLite rebuilds the table for it)", rebuild.join("; "));
+        let sql = sqlite_rebuild::<R>(live, |c| format!(r#""{c}""#));
+        changes.push(if foreign.is_empty() {
+            Change {
+                table,
+                summary,
+                kind: ChangeKind::Apply,
+                sql,
+            }
+        } else {
+            Change {
+                table,
+                summary: format!(
+                    "{summary}: the rebuild would drop {}, which arc did not make; run this \
+                     in App::migration (with foreign keys off, as every migration runs on \
+                     SQLite) and make them again after it",
+                    foreign.join(", ")
+                ),
+                kind: ChangeKind::Refuse,
+                sql,
+            }
         });
     }
     Ok(changes)
+}
+
+/// The indexes and triggers on `R`'s SQLite table that arc did not make (a rebuild drops
+/// them), by kind and name.
+async fn not_arcs<R: Resource>(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let arcs = super::index_names::<R>(DbBackend::Sqlite);
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT type, name FROM sqlite_schema WHERE tbl_name = ? \
+             AND type IN ('index', 'trigger') AND name NOT LIKE 'sqlite_autoindex%'",
+            [R::META.table.into()],
+        ))
+        .await?;
+    let mut found = Vec::new();
+    for row in rows {
+        let kind: String = row.try_get("", "type")?;
+        let name: String = row.try_get("", "name")?;
+        if !arcs.contains(&name) {
+            found.push(format!("{kind} {name:?}"));
+        }
+    }
+    Ok(found)
 }
 
 fn drop_constraint(table: &str, name: &str) -> String {

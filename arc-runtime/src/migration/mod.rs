@@ -622,10 +622,17 @@ async fn on_schema_connection<T>(
     };
     let pool = db.get_sqlite_connection_pool();
     if pool.options().get_max_connections() <= 1 {
+        // Switched on again however `work` ends: done, failed, or dropped unfinished (then
+        // by a task, once the connection is free), the switch itself included.
+        let mut on = ForeignKeysOn(Some(db.clone()));
         db.execute_unprepared("PRAGMA foreign_keys = OFF").await?;
         let done = work(db).await;
-        db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
-        return done;
+        let restored = on.now().await;
+        return match (done, restored) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e),
+            (Ok(done), Ok(())) => Ok(done),
+        };
     }
     let options = (*pool.connect_options()).clone().foreign_keys(false);
     let one = sqlx::sqlite::SqlitePoolOptions::new()
@@ -636,6 +643,36 @@ async fn on_schema_connection<T>(
     let done = work(&schema_db).await;
     one.close().await;
     done
+}
+
+/// Switches SQLite's foreign keys on again on the one connection of a pool: [`Self::now`],
+/// or, when dropped before it (the migration's future dropped unfinished), in a task.
+struct ForeignKeysOn(Option<DatabaseConnection>);
+
+impl ForeignKeysOn {
+    const SQL: &'static str = "PRAGMA foreign_keys = ON";
+
+    async fn now(&mut self) -> Result<(), DbErr> {
+        match self.0.take() {
+            Some(db) => db.execute_unprepared(Self::SQL).await.map(drop),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ForeignKeysOn {
+    fn drop(&mut self) {
+        let Some(db) = self.0.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = db.execute_unprepared(ForeignKeysOn::SQL).await {
+                    tracing::error!(error = %e, "SQLite's foreign keys could not be switched on again");
+                }
+            });
+        }
+    }
 }
 
 /// On SQLite, fails when a row references a row that does not exist (`PRAGMA
