@@ -376,7 +376,9 @@ impl RouteContext {
             .find_map(|(k, v)| (k == name).then_some(v.as_str()))
     }
 
-    /// The caller's active organization (`x-organization-id`), if any.
+    /// The caller's active organization (`x-organization-id`), if any. `None` also for an
+    /// [elevated](crate::AuthContext::elevated) caller acting across every organization,
+    /// even where the route's rule asks for a membership: scope queries by it accordingly.
     pub fn org(&self) -> Option<&str> {
         self.caller.org_id.as_deref()
     }

@@ -19,8 +19,13 @@ pub enum ErrorCode {
     BadRequest,
     /// 401: no or bad credentials.
     Unauthorized,
+    /// 401: `x-arc-scope: platform` without credentials.
+    ElevationAuthRequired,
     /// 403: authenticated but not allowed.
     Forbidden,
+    /// 403: `x-arc-scope: platform` from a caller without a platform role that may elevate
+    /// (or to an app without elevation).
+    ElevationForbidden,
     /// 403: the row belongs to someone else.
     OwnershipDenied,
     /// 403: a multi-tenant route and no active organization.
@@ -56,11 +61,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract's table.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 21] = [
         Self::Validation,
         Self::BadRequest,
         Self::Unauthorized,
+        Self::ElevationAuthRequired,
         Self::Forbidden,
+        Self::ElevationForbidden,
         Self::OwnershipDenied,
         Self::OrgSelectionRequired,
         Self::OrgAccessDenied,
@@ -84,7 +91,9 @@ impl ErrorCode {
             Self::Validation => "VALIDATION_ERROR",
             Self::BadRequest => "BAD_REQUEST",
             Self::Unauthorized => "UNAUTHORIZED",
+            Self::ElevationAuthRequired => "ELEVATION_AUTH_REQUIRED",
             Self::Forbidden => "FORBIDDEN",
+            Self::ElevationForbidden => "ELEVATION_FORBIDDEN",
             Self::OwnershipDenied => "OWNERSHIP_DENIED",
             Self::OrgSelectionRequired => "ORG_SELECTION_REQUIRED",
             Self::OrgAccessDenied => "ORG_ACCESS_DENIED",
@@ -107,8 +116,9 @@ impl ErrorCode {
     pub const fn status(self) -> StatusCode {
         match self {
             Self::Validation | Self::BadRequest => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::ElevationAuthRequired => StatusCode::UNAUTHORIZED,
             Self::Forbidden
+            | Self::ElevationForbidden
             | Self::OwnershipDenied
             | Self::OrgSelectionRequired
             | Self::OrgAccessDenied => StatusCode::FORBIDDEN,
@@ -483,7 +493,7 @@ impl IntoResponse for ArcError {
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if self.code == ErrorCode::Unauthorized {
+        if self.code.status() == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let Some(cause) = cause

@@ -144,7 +144,7 @@ pub mod config {
         DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, JwtAuthenticator, JwtConfigError, JwtKeys, JwtSigner,
         TokenClaims,
     };
-    pub use crate::auth::{AccessLayer, AccessService, ApiKeys, Auth, Authenticator};
+    pub use crate::auth::{AccessLayer, AccessService, ApiKeys, Auth, Authenticator, Elevation};
     pub use crate::cache::{Cache, CacheMeta};
     pub use crate::db::{STATEMENT_TARGET, STATEMENT_TIMEOUT};
     pub use crate::events::{BadPattern, EventPattern, EventRetry, Events};

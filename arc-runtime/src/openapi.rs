@@ -86,6 +86,9 @@ pub(crate) struct Document {
     pub rate_limited: bool,
     /// Whether reads carry an `ETag` and answer `If-None-Match` with 304.
     pub conditional: bool,
+    /// Whether callers may elevate ([`crate::auth::Elevation`]): the operations that
+    /// check who calls take `x-arc-scope` and `x-arc-reason`.
+    pub elevation: bool,
     /// Path prefixes the resources are served under (`["/v1", "/v2"]` with path
     /// versioning; `[""]` otherwise).
     pub prefixes: Vec<String>,
@@ -204,7 +207,7 @@ impl Document {
         }
         // The app's routes are served where they are mounted, not under version prefixes.
         for route in &self.custom {
-            let op = custom_operation(route, self.rate_limited, &mut generator);
+            let op = custom_operation(route, self.rate_limited, self.elevation, &mut generator);
             let path = paths
                 .entry(route.path.to_owned())
                 .or_insert_with(|| json!({}));
@@ -286,6 +289,9 @@ impl Document {
             responses[status] =
                 json!({ "$ref": format!("#/components/responses/{}", response_name(status)) });
         }
+        if self.elevation {
+            parameters.extend(elevation_headers());
+        }
         let mut op = json!({
             "operationId": "get_audit",
             "tags": ["service"],
@@ -323,12 +329,19 @@ impl Document {
         } else {
             format!("{version}_{}_{}", meta.name, action.name())
         };
+        let mut parameters = parameters(meta, route, &self.limits);
+        if self.elevation
+            && refuses(meta, action, public)
+            && let Value::Array(parameters) = &mut parameters
+        {
+            parameters.extend(elevation_headers());
+        }
         let mut op = json!({
             "operationId": id,
             "tags": [tag],
             "summary": summary(meta, action),
             "x-arc-permission": meta.permission(action),
-            "parameters": parameters(meta, route, &self.limits),
+            "parameters": parameters,
             "responses": self.responses(meta, action, answer, public),
         });
         if let Some(preset) = action.preset() {
@@ -386,11 +399,7 @@ impl Document {
         }
         out.insert(answer.status.as_str().to_owned(), ok);
         let mut errors = vec!["400"];
-        // A read hook may refuse the caller (a 403) whatever the rule says; so may a
-        // transition's own rule on a write.
-        let transition_rules = action.mutates() && !meta.permissions.transitions.is_empty();
-        if !public || meta.presets.tenant.is_some() || meta.read_hooks.is_some() || transition_rules
-        {
+        if refuses(meta, action, public) {
             errors.extend(["401", "403"]);
         } else if idempotent {
             // A key needs a signed-in caller.
@@ -452,6 +461,31 @@ impl Document {
         }
         out.into()
     }
+}
+
+/// Whether `action` of `meta` may refuse its caller (401, 403): when its rule is not
+/// public, the resource is a tenant's, a read hook may refuse whatever the rule says, or a
+/// transition's own rule may on a write.
+fn refuses(meta: &ResourceMeta, action: Action, public: bool) -> bool {
+    let transition_rules = action.mutates() && !meta.permissions.transitions.is_empty();
+    !public || meta.presets.tenant.is_some() || meta.read_hooks.is_some() || transition_rules
+}
+
+/// The headers of platform elevation, as `auth::elevation` takes them.
+fn elevation_headers() -> [Value; 2] {
+    use crate::auth::elevation::{MAX_REASON, PLATFORM, REASON_HEADER, SCOPE_HEADER};
+    [
+        json!({
+            "name": SCOPE_HEADER, "in": "header", "required": false,
+            "schema": { "type": "string", "enum": [PLATFORM] },
+            "description": "Acts with platform elevation (callers with a platform role the app allows; 403 `ELEVATION_FORBIDDEN` for anyone else): in the organization `x-organization-id` names, or across every organization. Recorded in the audit trail before the request runs.",
+        }),
+        json!({
+            "name": REASON_HEADER, "in": "header", "required": false,
+            "schema": { "type": "string", "maxLength": MAX_REASON, "pattern": "^[\\x20-\\x7E]*$" },
+            "description": "Why, with `x-arc-scope: platform`: kept in the audit trail (one line of at most 500 bytes).",
+        }),
+    ]
 }
 
 /// What one resource's request bodies are: its component names, and its actions' body.
@@ -543,6 +577,7 @@ fn reference(name: &str) -> Value {
 fn custom_operation(
     route: &crate::custom::RouteDoc,
     rate_limited: bool,
+    elevation: bool,
     generator: &mut SchemaGenerator,
 ) -> Value {
     let data = (route.response)(generator).to_value();
@@ -568,6 +603,11 @@ fn custom_operation(
     if !route.public {
         errors.extend(["401", "403"].map(str::to_owned));
     }
+    let elevation = elevation && !route.public;
+    if elevation {
+        // A bad elevation header; a trail that cannot keep the elevation.
+        errors.extend(["400", "503"].map(str::to_owned));
+    }
     if !params.is_empty() {
         errors.push("404".to_owned());
     }
@@ -591,12 +631,15 @@ fn custom_operation(
         "x-arc-permission": route.permission,
         "responses": responses,
     });
-    if !params.is_empty() {
-        operation["parameters"] = params
-            .iter()
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect::<Vec<_>>()
-            .into();
+    let mut parameters: Vec<Value> = params
+        .iter()
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .collect();
+    if elevation {
+        parameters.extend(elevation_headers());
+    }
+    if !parameters.is_empty() {
+        operation["parameters"] = parameters.into();
     }
     if let Some(request) = route.request {
         operation["requestBody"] = json!({
@@ -617,12 +660,12 @@ const ERROR_STATUSES: [(&str, &str, &str); 12] = [
     (
         "401",
         "Unauthorized",
-        "No credentials, or bad, expired or revoked ones.",
+        "No credentials, or bad, expired or revoked ones (`UNAUTHORIZED`, `ELEVATION_AUTH_REQUIRED`).",
     ),
     (
         "403",
         "Forbidden",
-        "The rule refuses the caller (`FORBIDDEN`, `OWNERSHIP_DENIED`, `ORG_SELECTION_REQUIRED`, `ORG_ACCESS_DENIED`).",
+        "The rule refuses the caller (`FORBIDDEN`, `OWNERSHIP_DENIED`, `ORG_SELECTION_REQUIRED`, `ORG_ACCESS_DENIED`, `ELEVATION_FORBIDDEN`).",
     ),
     (
         "404",

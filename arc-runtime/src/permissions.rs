@@ -28,15 +28,18 @@ pub enum Rule {
     /// Nobody.
     Deny,
     /// A caller with one of these platform roles, or with one of them in the active
-    /// organization on a `multi_tenant` resource (its rows are that organization's own).
+    /// organization on a `multi_tenant` resource (its rows are that organization's own;
+    /// an [elevated](AuthContext::elevated) caller has every role there).
     Roles(&'static [&'static str]),
-    /// A caller with one of these roles in the active organization.
+    /// A caller with one of these roles in the active organization (or elevated).
     OrgRoles(&'static [&'static str]),
-    /// A caller with an active organization.
+    /// A caller with an active organization (or elevated).
     OrgMember,
-    /// Rows whose field (by index) holds the caller's user id.
+    /// Rows whose field (by index) holds the caller's user id (every row for an elevated
+    /// caller).
     Owner(usize),
-    /// A member of the active organization with an active team (`team_id`).
+    /// A member of the active organization with an active team (`team_id`), or an
+    /// elevated caller.
     TeamMember,
     /// Like [`Rule::TeamMember`], on the rows whose field (by index) holds the active team.
     Team(usize),
@@ -469,11 +472,9 @@ pub(crate) fn evaluate(
             grant(caller.is_authenticated() && roles.iter().any(|r| caller.has_role_in(r, scope)))
         }
         Rule::OrgRoles(roles) => grant(
-            caller.is_authenticated()
-                && caller.org_id.is_some()
-                && roles.iter().any(|r| caller.has_org_role(r)),
+            in_org(caller) && (caller.elevated || roles.iter().any(|r| caller.has_org_role(r))),
         ),
-        Rule::OrgMember => grant(caller.is_authenticated() && caller.org_id.is_some()),
+        Rule::OrgMember => grant(in_org(caller)),
         // Asked before ([`ask`]); where nothing is asked, a synchronous predicate is called
         // here and an asynchronous one does not hold.
         Rule::When(p) => match answers.find(p.path) {
@@ -483,8 +484,11 @@ pub(crate) fn evaluate(
             None => grant(p.sync(caller).unwrap_or(false)),
         },
         Rule::TeamMember => grant(in_team(caller)),
+        // Elevation acts for every team and every owner: no row filter of theirs.
+        Rule::Team(_) if caller.elevated => grant(caller.is_authenticated()),
         Rule::Team(field) if in_team(caller) => Access::Rows(RowRule::Team(*field)),
         Rule::Team(_) => Access::Denied,
+        Rule::Owner(_) if caller.elevated => grant(caller.is_authenticated()),
         Rule::Owner(field) => {
             if caller.is_authenticated() {
                 Access::Rows(RowRule::Owner(*field))
@@ -525,8 +529,15 @@ pub(crate) fn evaluate(
     }
 }
 
+/// Whether the caller acts in an organization: a member with one active, or an elevated
+/// caller (in the one they named, or across all).
+fn in_org(caller: &AuthContext) -> bool {
+    caller.is_authenticated() && (caller.org_id.is_some() || caller.elevated)
+}
+
+/// Whether the caller acts in a team of their organization (an elevated caller, in all).
 fn in_team(caller: &AuthContext) -> bool {
-    caller.is_authenticated() && caller.org_id.is_some() && caller.team_id.is_some()
+    in_org(caller) && (caller.team_id.is_some() || caller.elevated)
 }
 
 /// The caller's access under `rule` on `meta`'s resource, with the `answers` of its
@@ -621,6 +632,46 @@ mod tests {
             org_roles: org_roles.iter().map(|r| r.to_string()).collect(),
             ..AuthContext::default()
         }
+    }
+
+    #[test]
+    fn elevation_passes_the_organizations_checks_and_no_platform_role() {
+        const PLATFORM: RoleScope = RoleScope::Platform;
+        let elevated = |org: Option<&str>| AuthContext {
+            elevated: true,
+            ..user(&["superadmin"], org, &[])
+        };
+        for caller in [elevated(None), elevated(Some("acme"))] {
+            for rule in [
+                Rule::OrgMember,
+                Rule::OrgRoles(&["owner"]),
+                Rule::TeamMember,
+                Rule::Team(2),
+                Rule::Owner(3),
+                Rule::Any(&[Rule::Owner(3), Rule::Team(2)]),
+                Rule::All(&[Rule::Roles(&["admin"]), Rule::Owner(3)]),
+            ] {
+                assert_eq!(evaluate(&rule, &caller, ORG), Access::Full, "{rule:?}");
+            }
+            // On rows every organization shares, only platform roles count, as for anyone.
+            let admin = Rule::Roles(&["admin"]);
+            assert_eq!(evaluate(&admin, &caller, PLATFORM), Access::Denied);
+            assert_eq!(evaluate(&Rule::Deny, &caller, ORG), Access::Denied);
+        }
+        // The same caller unelevated is a caller like any other.
+        let plain = user(&["superadmin"], None, &[]);
+        assert_eq!(evaluate(&Rule::OrgMember, &plain, ORG), Access::Denied);
+        assert_eq!(
+            evaluate(&Rule::Owner(3), &plain, ORG),
+            Access::Rows(RowRule::Owner(3))
+        );
+        // An anonymous caller is never elevated; were one marked so, nothing would pass.
+        let ghost = AuthContext {
+            elevated: true,
+            ..AuthContext::anonymous()
+        };
+        assert_eq!(evaluate(&Rule::OrgMember, &ghost, ORG), Access::Denied);
+        assert_eq!(evaluate(&Rule::Owner(3), &ghost, ORG), Access::Denied);
     }
 
     #[test]

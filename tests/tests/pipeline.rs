@@ -601,7 +601,7 @@ async fn etags_and_conditional_gets() {
         assert_eq!(reply.header("cache-control"), Some("private, no-cache"));
         assert_eq!(
             reply.header("vary"),
-            Some("authorization, x-api-key, x-organization-id")
+            Some("authorization, x-api-key, x-organization-id, x-arc-scope")
         );
     }
     let not_modified = app

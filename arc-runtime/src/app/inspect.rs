@@ -274,6 +274,7 @@ impl App {
                 .unwrap_or_default(),
             rate_limited: self.rate_limit.is_some(),
             conditional: self.etag,
+            elevation: self.elevation().is_some(),
             prefixes,
             limits: self.limits,
             roles: self
@@ -317,16 +318,20 @@ impl App {
     }
 
     /// The audit trail's settings: those given to [`App::audit`], or the defaults when a
-    /// mounted resource is `audited`; `None` when the app keeps no trail.
+    /// mounted resource is `audited` or callers may elevate; `None` when the app keeps no
+    /// trail.
     pub(super) fn audit_settings(&self) -> Option<crate::audit::Audit> {
         match &self.audit {
             Some(audit) => Some(audit.clone()),
-            None => self
-                .resources
-                .iter()
-                .any(|r| r.meta.presets.audited)
-                .then(crate::audit::Audit::new),
+            None => (self.resources.iter().any(|r| r.meta.presets.audited)
+                || self.elevation().is_some())
+            .then(crate::audit::Audit::new),
         }
+    }
+
+    /// Who may elevate, when the app's [`Auth`](crate::config::Auth) lets anyone.
+    pub(super) fn elevation(&self) -> Option<&crate::auth::Elevation> {
+        self.auth.as_ref()?.elevation_settings()
     }
 
     /// The settings of idempotency keys: those given to [`App::idempotency`], or the

@@ -58,6 +58,7 @@ impl App {
             .database(self.db.clone())
             .expose_errors(self.expose_causes);
         let audit_settings = self.audit_settings();
+        let elevation = self.elevation().is_some();
         let writer = crate::db::Writer::new(&self.db);
         // The SQL store of idempotency keys stays on the app's pool: a key's claim must be
         // answered (409 while its request runs) without waiting for the writer.
@@ -174,6 +175,14 @@ impl App {
             api = api.layer(from_fn_with_state(
                 Arc::new(self.steps.clone()),
                 crate::plugins::steps::layer,
+            ));
+        }
+        if elevation {
+            // Right inside authentication: an elevated request is on record before any of
+            // the app's code sees it.
+            api = api.layer(from_fn_with_state(
+                state.clone(),
+                crate::audit::elevation::record,
             ));
         }
         if self.auth.is_some() || self.rate_limit.is_some() {

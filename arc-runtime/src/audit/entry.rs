@@ -25,24 +25,29 @@ pub enum AuditAction {
     Delete,
     /// A soft-deleted row came back.
     Restore,
+    /// A caller acted with platform elevation (`x-arc-scope: platform`): one entry per
+    /// request, of the resource `_elevation`, written before the request ran.
+    Elevate,
 }
 
 impl AuditAction {
     /// Every action, in the order of the wire's enum.
-    pub const ALL: [AuditAction; 4] = [
+    pub const ALL: [AuditAction; 5] = [
         AuditAction::Create,
         AuditAction::Update,
         AuditAction::Delete,
         AuditAction::Restore,
+        AuditAction::Elevate,
     ];
 
-    /// The action's name on the wire: `create`, `update`, `delete`, `restore`.
+    /// The action's name on the wire: `create`, `update`, `delete`, `restore`, `elevate`.
     pub const fn as_str(self) -> &'static str {
         match self {
             AuditAction::Create => "create",
             AuditAction::Update => "update",
             AuditAction::Delete => "delete",
             AuditAction::Restore => "restore",
+            AuditAction::Elevate => "elevate",
         }
     }
 
@@ -186,7 +191,15 @@ const fn text(name: &'static str) -> FieldMeta {
 }
 
 /// The wire names of the actions, for the field table.
-const ACTIONS: &[&str] = &["create", "update", "delete", "restore"];
+const ACTIONS: &[&str] = &{
+    let mut names = [""; AuditAction::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = AuditAction::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 /// Field indexes of [`AuditRecord::META`], in `table::Model`'s order.
 pub(crate) mod field {

@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+pub(crate) mod elevation;
 mod entry;
 pub(crate) mod route;
 mod trail;
@@ -156,15 +157,30 @@ impl AuditRuntime {
         Ok(entries)
     }
 
-    /// After the commit of the write that made `entries`: counted, and kept by a store
-    /// outside the database. The write stands whatever happens here; a failure is logged.
-    pub(crate) async fn committed(&self, entries: Vec<AuditEntry>) {
-        if entries.is_empty() {
-            return;
-        }
+    /// Keeps `entry` on its own, in a transaction of its own on the `writer`; unlike a
+    /// write's entries, an error when any store does not keep it.
+    pub(crate) async fn record(
+        &self,
+        writer: &crate::db::Writer,
+        entry: AuditEntry,
+    ) -> Result<(), ArcError> {
+        let entries = vec![entry];
+        let txn = writer.begin(true).await?;
+        self.store
+            .write(&txn, &entries)
+            .await
+            .map_err(unavailable)?;
+        txn.commit().await?;
+        writer.committed();
+        self.count(&entries);
+        self.store.committed(entries).await.map_err(unavailable)
+    }
+
+    /// Counts `entries` in `arc_audit_entries_total`.
+    fn count(&self, entries: &[AuditEntry]) {
         if let Some(metrics) = &self.metrics {
             metrics.record(|| {
-                for entry in &entries {
+                for entry in entries {
                     metrics::counter!(
                         "arc_audit_entries_total",
                         "resource" => entry.resource.clone(),
@@ -174,6 +190,15 @@ impl AuditRuntime {
                 }
             });
         }
+    }
+
+    /// After the commit of the write that made `entries`: counted, and kept by a store
+    /// outside the database. The write stands whatever happens here; a failure is logged.
+    pub(crate) async fn committed(&self, entries: Vec<AuditEntry>) {
+        if entries.is_empty() {
+            return;
+        }
+        self.count(&entries);
         let count = entries.len();
         if let Err(e) = self.store.committed(entries).await {
             tracing::error!(error = %e, entries = count, "audit: committed entries not kept");

@@ -3,7 +3,8 @@
 //! Who reads what: a platform admin (platform role `admin`) every entry; an organization
 //! admin (role `admin` in the active organization) the entries of their organization's rows,
 //! of the resources whose every row they may read (the `list` and `get` rules grant them all
-//! rows, and `owned_by_user` lets them by); anyone else is refused (401 anonymous, 403
+//! rows, and `owned_by_user` lets them by), and the requests made in their organization with
+//! platform elevation (resource `_elevation`); anyone else is refused (401 anonymous, 403
 //! otherwise). The organization and resources are narrowed before the query, so an
 //! organization admin's filters, counts and pages only ever range over their own entries.
 //!
@@ -50,10 +51,7 @@ pub(crate) async fn list(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache"),
     );
-    headers.insert(
-        header::VARY,
-        HeaderValue::from_static("authorization, x-api-key, x-organization-id"),
-    );
+    headers.insert(header::VARY, crate::crud::handlers::VARY);
     response.extensions_mut().insert(Audience(caller.0));
     response
 }
@@ -129,6 +127,8 @@ async fn entries(
                 .filter(|m| reads_every_row(m, caller))
                 .map(|m| m.name)
                 .collect();
+            // Who acted in the organization with platform elevation, and why.
+            resources.push(super::elevation::RESOURCE);
             resources.sort_unstable();
             (Some(org.to_owned()), Some(resources))
         }
@@ -163,6 +163,10 @@ async fn entries(
 /// that count on its rows (the active organization's only on that organization's own rows).
 /// An entry of a resource the app no longer has shows no values (its rules are unknown).
 fn shown(audit: &AuditRuntime, caller: &AuthContext, mut entry: AuditEntry) -> AuditEntry {
+    if entry.resource == super::elevation::RESOURCE {
+        // The request line and the reason the operator gave: no row's values.
+        return entry;
+    }
     let Some(meta) = audit.resources.get(entry.resource.as_str()) else {
         entry.changes.clear();
         entry.before = entry.before.map(|_| Map::new());
@@ -187,7 +191,13 @@ fn shown(audit: &AuditRuntime, caller: &AuthContext, mut entry: AuditEntry) -> A
             .into_iter()
             .filter(|(name, _)| readable(name))
             .map(|(name, value)| match meta.field(&name) {
-                Some((_, f)) if !f.hidden && may(f.redact_for) && !value.is_null() => {
+                Some((_, f))
+                    if !f.hidden
+                        && f.redact_for
+                            .iter()
+                            .any(|r| caller.has_given_role_in(r, scope))
+                        && !value.is_null() =>
+                {
                     (name, mask(f.ty).map_or(Json::Null, Json::from))
                 }
                 _ => (name, value),

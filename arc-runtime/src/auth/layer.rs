@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
+use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
@@ -32,12 +33,7 @@ pub(super) fn select_org(context: &mut Arc<AuthContext>, parts: &Parts) -> Resul
             "Authentication is required to select an organization",
         ));
     }
-    let org = value.to_str().unwrap_or("").trim();
-    if org.is_empty() || org.len() > 128 {
-        return Err(ArcError::bad_request(
-            "x-organization-id is empty or too long",
-        ));
-    }
+    let org = org_named(value)?;
     if context.org_id.as_deref() == Some(org) {
         return Ok(());
     }
@@ -54,6 +50,18 @@ pub(super) fn select_org(context: &mut Arc<AuthContext>, parts: &Parts) -> Resul
     context.implied_org_roles.clear();
     context.team_id = None;
     Ok(())
+}
+
+/// The organization an `x-organization-id` value names: 400 when it is blank or over 128
+/// bytes.
+pub(super) fn org_named(value: &HeaderValue) -> Result<&str, ArcError> {
+    let org = value.to_str().unwrap_or("").trim();
+    if org.is_empty() || org.len() > 128 {
+        return Err(ArcError::bad_request(
+            "x-organization-id is empty or too long",
+        ));
+    }
+    Ok(org)
 }
 
 /// Who may come in: runs [`Auth`] on every request (the [`AuthContext`] goes in its

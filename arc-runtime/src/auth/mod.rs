@@ -2,6 +2,7 @@
 //! every request.
 
 pub(crate) mod api_key;
+pub(crate) mod elevation;
 #[cfg(feature = "remote-jwks")]
 pub(crate) mod jwks;
 pub(crate) mod jwt;
@@ -15,6 +16,7 @@ use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
 pub use api_key::ApiKeys;
+pub use elevation::Elevation;
 pub(crate) use layer::ORG_HEADER;
 pub use layer::{AccessLayer, AccessService};
 pub use roles::RoleHierarchy;
@@ -73,6 +75,14 @@ pub struct AuthContext {
     pub method: AuthMethod,
     /// Every claim of the token, for custom rules.
     pub claims: Arc<Map<String, Value>>,
+    /// Whether the caller acts with platform elevation on this request (`x-arc-scope:
+    /// platform`, see [`Elevation`]): then `org_id` is the organization `x-organization-id`
+    /// names, or `None` to act across every organization, and `org_roles` and `team_id` are
+    /// empty. An elevated caller passes every rule that asks for a membership, a role in the
+    /// organization, a team or ownership, and rows are narrowed to the named organization
+    /// only (creating a tenant's row needs one); platform roles and `when(..)` rules are
+    /// asked as for anyone.
+    pub elevated: bool,
 }
 
 impl AuthContext {
@@ -105,7 +115,8 @@ impl AuthContext {
     }
 
     /// Whether the caller has `role` in the active organization (claim `org_roles`) or
-    /// it is implied there.
+    /// it is implied there. Roles held, not elevation: an [elevated](AuthContext::elevated)
+    /// caller passes the rules on an organization's rows by [`AuthContext::has_role_in`].
     pub fn has_org_role(&self, role: &str) -> bool {
         self.org_roles
             .iter()
@@ -125,7 +136,8 @@ impl AuthContext {
     }
 
     /// Whether `role` counts for rows of `scope`: a platform role everywhere, a role in the
-    /// active organization only on that organization's own rows.
+    /// active organization only on that organization's own rows, where an
+    /// [elevated](AuthContext::elevated) caller has every role.
     ///
     /// ```
     /// use arc_runtime::{AuthContext, RoleScope};
@@ -141,7 +153,8 @@ impl AuthContext {
     pub fn has_role_in(&self, role: &str, scope: RoleScope) -> bool {
         match scope {
             RoleScope::Platform => self.has_platform_role(role),
-            RoleScope::Organization => self.has_role(role),
+            // An elevated caller acts as the organization's every role on its rows.
+            RoleScope::Organization => self.elevated || self.has_role(role),
         }
     }
 
@@ -169,6 +182,7 @@ impl AuthContext {
             orgs,
             team_id,
             method,
+            elevated,
             token_id: _,
             expires_at: _,
             claims: _,
@@ -189,6 +203,7 @@ impl AuthContext {
                 part(item.as_bytes());
             }
         }
+        part(&[u8::from(*elevated)]);
         match method {
             AuthMethod::Anonymous => part(b"anonymous"),
             AuthMethod::Jwt => part(b"jwt"),
@@ -279,6 +294,7 @@ pub struct Auth {
     authenticators: Vec<Arc<dyn Authenticator>>,
     revocation: Arc<dyn RevocationStore>,
     hierarchy: Arc<RoleHierarchy>,
+    elevation: Option<Arc<Elevation>>,
 }
 
 impl Auth {
@@ -304,6 +320,7 @@ impl Default for Auth {
             authenticators: Vec::new(),
             revocation: Arc::new(InMemoryRevocation::new()),
             hierarchy: Arc::default(),
+            elevation: None,
         }
     }
 }
@@ -354,14 +371,35 @@ impl Auth {
         &self.hierarchy
     }
 
+    /// Lets callers with one of `elevation`'s platform roles act across organizations on
+    /// the requests where they send `x-arc-scope: platform` (see
+    /// [`AuthContext::elevated`]). Each such request is written to the audit trail before it
+    /// runs (who, the method and path, the organization, and the `x-arc-reason` header), and
+    /// refused (503) when it cannot be; the trail is on whenever elevation is.
+    ///
+    /// Without it, `x-arc-scope` is refused for everyone (403 `ELEVATION_FORBIDDEN`).
+    pub fn elevation(mut self, elevation: Elevation) -> Self {
+        self.elevation = Some(Arc::new(elevation));
+        self
+    }
+
+    /// Who may elevate, when [`Auth::elevation`] said.
+    pub fn elevation_settings(&self) -> Option<&Elevation> {
+        self.elevation.as_deref()
+    }
+
     /// The revocation store, e.g. to revoke a token on logout.
     pub fn revocation_store(&self) -> &Arc<dyn RevocationStore> {
         &self.revocation
     }
 
-    /// The layer that authenticates every request.
+    /// The layer that authenticates every request, for a router of the app's own. It
+    /// elevates nobody (`x-arc-scope` is refused, 403): elevation is kept in the audit
+    /// trail, which only an [`App`](crate::App) keeps.
     pub fn layer(&self) -> AccessLayer {
-        AccessLayer::new(self.clone())
+        let mut auth = self.clone();
+        auth.elevation = None;
+        AccessLayer::new(auth)
     }
 
     /// The caller of a request: the first authenticator that finds credentials, checked
@@ -381,6 +419,10 @@ impl Auth {
                 .get_or_init(|| Arc::new(AuthContext::anonymous()))
                 .clone()
         });
+        // Elevation comes from the header alone (below), never from an authenticator.
+        if context.elevated {
+            Arc::make_mut(&mut context).elevated = false;
+        }
         if let Some(jti) = &context.token_id {
             match self.revocation.is_revoked(jti).await {
                 Ok(false) => {}
@@ -392,14 +434,20 @@ impl Auth {
                 }
             }
         }
-        layer::select_org(&mut context, parts)?;
+        // A copy only for the callers whose roles imply others. Platform roles first: an
+        // implied one may allow elevation.
         let implied = self.hierarchy.implied(&context.roles);
+        if !implied.is_empty() {
+            Arc::make_mut(&mut context).implied_roles = implied;
+        }
+        if parts.headers.contains_key(elevation::SCOPE_HEADER) {
+            elevation::elevate(&mut context, parts, self.elevation.as_deref())?;
+        } else {
+            layer::select_org(&mut context, parts)?;
+        }
         let implied_org = self.hierarchy.implied(&context.org_roles);
-        // A copy only for the callers whose roles imply others.
-        if !implied.is_empty() || !implied_org.is_empty() {
-            let context = Arc::make_mut(&mut context);
-            context.implied_roles = implied;
-            context.implied_org_roles = implied_org;
+        if !implied_org.is_empty() {
+            Arc::make_mut(&mut context).implied_org_roles = implied_org;
         }
         Ok(context)
     }

@@ -195,20 +195,23 @@ pub(crate) async fn decide_by<'a>(
 type Narrowing<'a> = (Option<(usize, &'a str)>, Option<(usize, &'a str)>);
 
 /// The caller's tenant (`multi_tenant`) and, without a bypass role, the owner their rows are
-/// narrowed to (`owned_by_user`).
+/// narrowed to (`owned_by_user`). An [elevated](AuthContext::elevated) caller's rows are
+/// narrowed to the organization they named, if any, and to no owner.
 fn tenancy<'a>(meta: &ResourceMeta, caller: &'a AuthContext) -> Result<Narrowing<'a>, ArcError> {
     let presets = &meta.presets;
     let tenant = match presets.tenant {
+        Some(_) if caller.elevated && caller.org_id.is_none() => None,
         Some(i) => Some((i, active_org(caller)?)),
         None => None,
     };
     let scope = meta.role_scope();
     let owner = match presets.owner {
         Some(i)
-            if !presets
-                .owner_bypass
-                .iter()
-                .any(|role| caller.has_role_in(role, scope)) =>
+            if !caller.elevated
+                && !presets
+                    .owner_bypass
+                    .iter()
+                    .any(|role| caller.has_role_in(role, scope)) =>
         {
             Some((i, user(caller)?))
         }

@@ -21,8 +21,10 @@ use crate::hooks::{Actions, Hooks};
 use crate::plugins::etag::Audience;
 use crate::resource::Resource;
 
-/// The headers a resource's answers vary on: who is asking, and in which organization.
-const VARY: HeaderValue = HeaderValue::from_static("authorization, x-api-key, x-organization-id");
+/// The headers a caller's answers vary on: who is asking, in which organization, and
+/// whether with platform elevation.
+pub(crate) const VARY: HeaderValue =
+    HeaderValue::from_static("authorization, x-api-key, x-organization-id, x-arc-scope");
 
 /// A handler's answer: the outcome of its operation (or the error), labelled with the
 /// resource and action (for metrics, logs and steps) and marked as what it is: an answer for

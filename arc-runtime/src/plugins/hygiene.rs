@@ -85,6 +85,8 @@ impl Cors {
             header::IF_NONE_MATCH,
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("x-organization-id"),
+            HeaderName::from_static("x-arc-scope"),
+            HeaderName::from_static("x-arc-reason"),
             HeaderName::from_static("x-api-key"),
             HeaderName::from_static("idempotency-key"),
         ];

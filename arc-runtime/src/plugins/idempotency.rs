@@ -260,13 +260,17 @@ fn digest(parts: &[&[u8]]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The key as the store keeps it: the resource, then a hash of who is asking (user and
-/// active organization) and the client's key, so keys of different callers never meet and
-/// no caller's id is written into the store's keys.
+/// The key as the store keeps it: the resource, then a hash of who is asking (user, active
+/// organization, and whether elevated) and the client's key, so keys of different callers
+/// never meet and no caller's id is written into the store's keys.
 fn scoped_key(meta: &ResourceMeta, caller: &AuthContext, key: &str) -> String {
     let user = caller.user_id.as_deref().unwrap_or_default();
     let org = caller.org_id.as_deref().unwrap_or_default();
-    let scope = digest(&[user.as_bytes(), org.as_bytes(), key.as_bytes()]);
+    let scope = if caller.elevated {
+        digest(&[user.as_bytes(), org.as_bytes(), key.as_bytes(), b"elevated"])
+    } else {
+        digest(&[user.as_bytes(), org.as_bytes(), key.as_bytes()])
+    };
     format!("{}:{scope}", meta.name)
 }
 

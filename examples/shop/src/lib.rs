@@ -10,7 +10,7 @@ pub mod seed;
 use std::time::Duration;
 
 use arc_runtime::App;
-use arc_runtime::config::{Auth, JwtAuthenticator, JwtKeys};
+use arc_runtime::config::{Auth, Elevation, JwtAuthenticator, JwtKeys};
 use arc_runtime::config::{Cache, Events, Idempotency};
 use arc_runtime::config::{JwtConfigError, JwtSigner, TokenClaims};
 use arc_runtime::sea_orm::DatabaseConnection;
@@ -84,9 +84,12 @@ fn resources(db: DatabaseConnection, events: Events) -> App {
 fn auth(jwt_secret: &[u8], redis: Option<&Redis>, preset: Preset) -> Result<Auth, JwtConfigError> {
     let keys = JwtKeys::hs256(jwt_secret)?;
     // An admin may do all an editor may (create products): declared once, not in each rule.
+    // A `superadmin` (platform role) may act in any organization, audited, on the requests
+    // that say so (`x-arc-scope: platform`).
     let mut auth = Auth::new()
         .with(JwtAuthenticator::new(keys).preset(preset))
-        .role_hierarchy(RoleHierarchy::new().chain(["admin", "editor"]));
+        .role_hierarchy(RoleHierarchy::new().chain(["admin", "editor"]))
+        .elevation(Elevation::roles(["superadmin"]));
     if let Some(redis) = redis {
         auth = auth.revocation(redis.revocation());
     }

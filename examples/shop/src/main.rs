@@ -145,6 +145,9 @@ fn print_demo_tokens(secret: &[u8]) -> Result<(), Error> {
     // The categories every organization shares are changed by platform admins only.
     let token = shop::demo_token(secret, "root", &["admin"], Some("acme"), &[], day)?;
     tracing::info!("demo token for root (platform admin, in acme): {token}");
+    // Acts in any organization with `x-arc-scope: platform`, audited.
+    let token = shop::demo_token(secret, "sue", &["superadmin"], None, &[], day)?;
+    tracing::info!("demo token for sue (superadmin, may elevate): {token}");
     Ok(())
 }
 
