@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::action::Operation;
 use crate::app::ArcState;
-use crate::auth::{AuthContext, Caller, RoleScope};
+use crate::auth::{AuthContext, Caller};
 use crate::crud::access::{Read, Scope, decide, find, parse_id, scope};
 use crate::error::ArcError;
 use crate::extract::JsonObject;
@@ -203,7 +203,7 @@ impl CustomRoute {
             method: self.method.clone(),
             path: self.path,
             summary: self.summary,
-            permission: self.rule.describe(self.resource.unwrap_or(&APP)),
+            permission: self.rule.to_string(),
             public: self.rule.is_public(),
             tag: self.resource.map(|meta| meta.path.trim_start_matches('/')),
             request: self.request,
@@ -296,10 +296,9 @@ impl Admission {
             operation: self.name,
         };
         let answers = permissions::ask(&self.rule, &ctx).await?;
-        let scope = self
-            .resource
-            .map_or(RoleScope::Platform, ResourceMeta::role_scope);
-        let rows = match evaluate(&self.rule, &caller, scope, &answers) {
+        // Without a resource, roles are platform roles and no row filter holds (`APP` has
+        // no tenant and no fields).
+        let rows = match evaluate(&self.rule, &caller, meta, &answers) {
             Access::Full => None,
             // Rows of the route's resource: what `find` may find of it.
             Access::Rows(rows) if self.resource.is_some() => {

@@ -1,7 +1,8 @@
 //! Permissions: a rule per operation, evaluated against the caller into a decision that is
 //! either denied, granted, or granted for some rows only (a row filter applied in SQL).
 //!
-//! Rules are static values the macro emits (`Rule::Any(&[Rule::Owner(7), Rule::Roles(&["admin"])])`).
+//! Rules are static values the macro emits (`Rule::Any(&[Rule::Owner("created_by"),
+//! Rule::Roles(&["admin"])])`), or an app names in a `const` and uses as `rule(path)`.
 //! Row filters go through the one scope every query uses, so a row outside them is a 404 on
 //! every route and never appears in a list.
 
@@ -16,7 +17,7 @@ use crate::action::Operation;
 use crate::auth::{AuthContext, RoleScope};
 use crate::error::ArcError;
 use crate::query::sql;
-use crate::resource::ResourceMeta;
+use crate::resource::{FieldMeta, ResourceMeta};
 
 /// A permission rule.
 #[derive(Clone, Copy, Debug)]
@@ -35,14 +36,13 @@ pub enum Rule {
     OrgRoles(&'static [&'static str]),
     /// A caller with an active organization (or elevated).
     OrgMember,
-    /// Rows whose field (by index) holds the caller's user id (every row for an elevated
-    /// caller).
-    Owner(usize),
+    /// Rows whose field holds the caller's user id (every row for an elevated caller).
+    Owner(&'static str),
     /// A member of the active organization with an active team (`team_id`), or an
     /// elevated caller.
     TeamMember,
-    /// Like [`Rule::TeamMember`], on the rows whose field (by index) holds the active team.
-    Team(usize),
+    /// Like [`Rule::TeamMember`], on the rows whose field holds the active team.
+    Team(&'static str),
     /// Every rule holds (row filters are combined with AND).
     All(&'static [Rule]),
     /// Some rule holds (row filters are combined with OR).
@@ -50,6 +50,25 @@ pub enum Rule {
     /// A predicate of the app's: `when(path::to::fn)`, over the caller alone or asking the
     /// database (see [`Predicate`]).
     When(Predicate),
+    /// A rule the app names: `rule(path::to::RULE)` in `#[permissions]`, a `const` of its
+    /// own that several resources share. It holds when `rule` does; documents show its path.
+    ///
+    /// ```
+    /// use arc_runtime::Rule;
+    /// /// Editors, or the row's author.
+    /// pub const EDITOR_OR_AUTHOR: Rule =
+    ///     Rule::Any(&[Rule::Roles(&["editor"]), Rule::Owner("created_by")]);
+    /// // #[permissions(update = rule(crate::EDITOR_OR_AUTHOR), ..)]
+    /// ```
+    ///
+    /// The macro checks it at compile time against the resource as it checks its own rules
+    /// (an `owner(..)` or `team_member(..)` names a `String` field, and guards no create).
+    Named {
+        /// The path as written (`crate::EDITOR_OR_AUTHOR`).
+        path: &'static str,
+        /// The rule.
+        rule: &'static Rule,
+    },
 }
 
 /// What `when(path)` calls: a `fn(&AuthContext) -> bool`, or an
@@ -63,9 +82,19 @@ pub struct Predicate {
     pub call: for<'a> fn(&AuthContext, Option<&'a CheckContext<'a>>) -> WhenAnswer<'a>,
     /// The path as written (for documents and the registry).
     pub path: &'static str,
+    /// The module it was written in (`module_path!()`), where `path` resolves: a rule
+    /// brings in predicates written in other modules (an app's named rules), and the same
+    /// text there may name another function.
+    pub module: &'static str,
 }
 
 impl Predicate {
+    /// Whether `other` is the same function, written the same way in the same module: each
+    /// is asked once per decision.
+    fn same(&self, other: &Predicate) -> bool {
+        self.path == other.path && self.module == other.module
+    }
+
     /// Its answer when it needs nothing but the caller; `None` for an asynchronous one.
     fn sync(&self, caller: &AuthContext) -> Option<bool> {
         match (self.call)(caller, None) {
@@ -172,6 +201,7 @@ macro_rules! when {
                 call
             },
             path: $text,
+            module: ::core::module_path!(),
         })
     };
 }
@@ -223,15 +253,15 @@ where
 /// ([`ask`]); none where nothing may be asked (an event stream's rows, checked in memory):
 /// there a synchronous `when` is called, and an asynchronous one does not hold.
 #[derive(Debug, Default)]
-pub(crate) struct Answers(Vec<(&'static str, Verdict)>);
+pub(crate) struct Answers(Vec<(Predicate, Verdict)>);
 
 impl Answers {
-    /// The answer of the check at `path`, with its place.
-    fn find(&self, path: &str) -> Option<(usize, &Verdict)> {
+    /// The answer of the check `p`, with its place.
+    fn find(&self, p: &Predicate) -> Option<(usize, &Verdict)> {
         self.0
             .iter()
             .enumerate()
-            .find_map(|(i, (p, v))| (*p == path).then_some((i, v)))
+            .find_map(|(i, (q, v))| q.same(p).then_some((i, v)))
     }
 }
 
@@ -245,6 +275,7 @@ pub(crate) async fn ask(rule: &Rule, ctx: &CheckContext<'_>) -> Result<Answers, 
                     predicates(rule, out);
                 }
             }
+            Rule::Named { rule, .. } => predicates(rule, out),
             _ => {}
         }
     }
@@ -252,7 +283,7 @@ pub(crate) async fn ask(rule: &Rule, ctx: &CheckContext<'_>) -> Result<Answers, 
     predicates(rule, &mut found);
     let mut answers = Answers::default();
     for p in found {
-        if answers.find(p.path).is_some() {
+        if answers.find(p).is_some() {
             continue;
         }
         // Each function is called once per decision: a synchronous one's answer is kept too.
@@ -260,7 +291,7 @@ pub(crate) async fn ask(rule: &Rule, ctx: &CheckContext<'_>) -> Result<Answers, 
             Some(granted) => Verdict::from(granted),
             None => p.check(ctx).await?,
         };
-        answers.0.push((p.path, verdict));
+        answers.0.push((*p, verdict));
     }
     Ok(answers)
 }
@@ -327,18 +358,10 @@ impl Permissions {
 }
 
 impl Rule {
-    /// The rule in the attribute's own words, fields by name: `any(roles(admin),
-    /// owner(created_by))`. Documents and the registry show it; the macro's route docs
-    /// render the same text, through the same syntax tree.
-    pub fn describe(&self, meta: &crate::resource::ResourceMeta) -> String {
-        self.syntax(meta).to_string()
-    }
-
     /// The rule as the shared syntax tree.
-    fn syntax(&self, meta: &crate::resource::ResourceMeta) -> RuleSyntax {
-        let field = |i: usize| meta.fields.get(i).map_or("?", |f| f.name).to_owned();
+    fn syntax(&self) -> RuleSyntax {
         let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
-        let nested = |rules: &[Rule]| rules.iter().map(|r| r.syntax(meta)).collect();
+        let nested = |rules: &[Rule]| rules.iter().map(Rule::syntax).collect();
         match self {
             Rule::Public => RuleSyntax::Public,
             Rule::Authenticated => RuleSyntax::Authenticated,
@@ -346,12 +369,13 @@ impl Rule {
             Rule::Roles(roles) => RuleSyntax::Roles(strings(roles)),
             Rule::OrgRoles(roles) => RuleSyntax::OrgRoles(strings(roles)),
             Rule::OrgMember => RuleSyntax::OrgMember,
-            Rule::Owner(i) => RuleSyntax::Owner(field(*i)),
+            Rule::Owner(field) => RuleSyntax::Owner((*field).to_owned()),
             Rule::TeamMember => RuleSyntax::TeamMember,
-            Rule::Team(i) => RuleSyntax::Team(field(*i)),
+            Rule::Team(field) => RuleSyntax::Team((*field).to_owned()),
             Rule::All(rules) => RuleSyntax::All(nested(rules)),
             Rule::Any(rules) => RuleSyntax::Any(nested(rules)),
             Rule::When(p) => RuleSyntax::When(p.path.to_owned()),
+            Rule::Named { path, .. } => RuleSyntax::Named((*path).to_owned()),
         }
     }
 
@@ -361,6 +385,7 @@ impl Rule {
             Rule::Public => true,
             Rule::All(rules) => rules.iter().all(Rule::is_public),
             Rule::Any(rules) => rules.iter().any(Rule::is_public),
+            Rule::Named { rule, .. } => rule.is_public(),
             _ => false,
         }
     }
@@ -372,8 +397,94 @@ impl Rule {
         match self {
             Rule::When(..) => true,
             Rule::All(rules) | Rule::Any(rules) => rules.iter().any(Rule::calls_app),
+            Rule::Named { rule, .. } => rule.calls_app(),
             _ => false,
         }
+    }
+
+    /// Every field a row filter of it names (`owner(..)`, `team_member(..)`).
+    pub(crate) fn row_fields(&self, out: &mut impl FnMut(&'static str)) {
+        match self {
+            Rule::Owner(field) | Rule::Team(field) => out(field),
+            Rule::All(rules) | Rule::Any(rules) => rules.iter().for_each(|r| r.row_fields(out)),
+            Rule::Named { rule, .. } => rule.row_fields(out),
+            _ => {}
+        }
+    }
+
+    /// Checks the rule against a resource's `fields` at compile time: each field a row
+    /// filter names is a `String` field of the resource, and (when the rule guards a create,
+    /// `creates`) there is none, since a create has no row yet. `#[permissions]` calls it
+    /// on each `rule(path)` it is given, so a mistake is a compile error at the path.
+    ///
+    /// # Panics
+    ///
+    /// On the first mistake, with what is wrong: in a `const`, a compile error.
+    #[doc(hidden)]
+    pub const fn check(&self, fields: &[crate::resource::FieldMeta], creates: bool) {
+        match self {
+            Rule::Owner(field) | Rule::Team(field) => {
+                if creates {
+                    panic!(
+                        "`owner(..)` and `team_member(..)` filter existing rows; a create has \
+                         none: this rule cannot guard `create` or `bulk`"
+                    );
+                }
+                let mut i = 0;
+                loop {
+                    if i == fields.len() {
+                        panic!(
+                            "an `owner(..)` or `team_member(..)` of this rule names a field the \
+                             resource does not have"
+                        );
+                    }
+                    if same(fields[i].name, field) {
+                        break;
+                    }
+                    i += 1;
+                }
+                if !matches!(fields[i].ty, crate::resource::FieldType::String) {
+                    panic!(
+                        "an `owner(..)` or `team_member(..)` of this rule names a field that \
+                         is not a `String` (it holds user or team ids)"
+                    );
+                }
+            }
+            Rule::All(rules) | Rule::Any(rules) => {
+                let mut i = 0;
+                while i < rules.len() {
+                    rules[i].check(fields, creates);
+                    i += 1;
+                }
+            }
+            Rule::Named { rule, .. } => rule.check(fields, creates),
+            _ => {}
+        }
+    }
+}
+
+/// Whether two strings are equal, in a `const fn`.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The rule in the attribute's own words: `any(roles(admin), owner(created_by))`. Documents
+/// and the registry show it; the macro's route docs render the same text, through the same
+/// syntax tree.
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.syntax().fmt(f)
     }
 }
 
@@ -455,15 +566,29 @@ pub(crate) enum Access {
     Rows(RowRule),
 }
 
-/// Evaluates `rule` for `caller` on rows of `scope` (which roles count: see
-/// [`AuthContext::has_role_in`]), with the `answers` of its asynchronous `when(..)`.
+/// Evaluates `rule` for `caller` on rows of `meta`'s resource (its role scope says which
+/// roles count: see [`AuthContext::has_role_in`]), with the `answers` of its asynchronous
+/// `when(..)`.
 pub(crate) fn evaluate(
     rule: &Rule,
     caller: &AuthContext,
+    meta: &ResourceMeta,
+    answers: &Answers,
+) -> Access {
+    evaluate_in(rule, caller, meta.role_scope(), meta.fields, answers)
+}
+
+/// [`evaluate`], given the role scope and the field table a row filter's field is found in
+/// (a field the table lacks holds for nobody: the rule does not hold).
+fn evaluate_in(
+    rule: &Rule,
+    caller: &AuthContext,
     scope: RoleScope,
+    fields: &[FieldMeta],
     answers: &Answers,
 ) -> Access {
     let grant = |ok: bool| if ok { Access::Full } else { Access::Denied };
+    let index = |name: &str| fields.iter().position(|f| f.name == name);
     match rule {
         Rule::Public => Access::Full,
         Rule::Deny => Access::Denied,
@@ -477,29 +602,29 @@ pub(crate) fn evaluate(
         Rule::OrgMember => grant(in_org(caller)),
         // Asked before ([`ask`]); where nothing is asked, a synchronous predicate is called
         // here and an asynchronous one does not hold.
-        Rule::When(p) => match answers.find(p.path) {
+        Rule::When(p) => match answers.find(p) {
             Some((_, Verdict::Allow)) => Access::Full,
             Some((i, Verdict::Rows(_))) => Access::Rows(RowRule::Checked(i)),
             Some((_, Verdict::Deny)) => Access::Denied,
             None => grant(p.sync(caller).unwrap_or(false)),
         },
         Rule::TeamMember => grant(in_team(caller)),
+        // A row filter on a field the table lacks holds for nobody, elevated or not.
+        Rule::Team(field) | Rule::Owner(field) if index(field).is_none() => Access::Denied,
         // Elevation acts for every team and every owner: no row filter of theirs.
-        Rule::Team(_) if caller.elevated => grant(caller.is_authenticated()),
-        Rule::Team(field) if in_team(caller) => Access::Rows(RowRule::Team(*field)),
-        Rule::Team(_) => Access::Denied,
-        Rule::Owner(_) if caller.elevated => grant(caller.is_authenticated()),
-        Rule::Owner(field) => {
-            if caller.is_authenticated() {
-                Access::Rows(RowRule::Owner(*field))
-            } else {
-                Access::Denied
-            }
+        Rule::Team(_) | Rule::Owner(_) if caller.elevated => grant(caller.is_authenticated()),
+        Rule::Team(field) if in_team(caller) => {
+            index(field).map_or(Access::Denied, |i| Access::Rows(RowRule::Team(i)))
         }
+        Rule::Owner(field) if caller.is_authenticated() => {
+            index(field).map_or(Access::Denied, |i| Access::Rows(RowRule::Owner(i)))
+        }
+        Rule::Team(_) | Rule::Owner(_) => Access::Denied,
+        Rule::Named { rule, .. } => evaluate_in(rule, caller, scope, fields, answers),
         Rule::Any(rules) => {
             let mut rows = Vec::new();
             for rule in *rules {
-                match evaluate(rule, caller, scope, answers) {
+                match evaluate_in(rule, caller, scope, fields, answers) {
                     Access::Full => return Access::Full,
                     Access::Rows(r) => rows.push(r),
                     Access::Denied => {}
@@ -514,7 +639,7 @@ pub(crate) fn evaluate(
         Rule::All(rules) => {
             let mut rows = Vec::new();
             for rule in *rules {
-                match evaluate(rule, caller, scope, answers) {
+                match evaluate_in(rule, caller, scope, fields, answers) {
                     Access::Denied => return Access::Denied,
                     Access::Rows(r) => rows.push(r),
                     Access::Full => {}
@@ -549,7 +674,7 @@ pub(crate) fn authorize_by(
     caller: &AuthContext,
     answers: &Answers,
 ) -> Result<Option<RowRule>, ArcError> {
-    match evaluate(rule, caller, meta.role_scope(), answers) {
+    match evaluate(rule, caller, meta, answers) {
         Access::Full => Ok(None),
         Access::Rows(rows) => Ok(Some(rows)),
         Access::Denied if caller.is_authenticated() => {
@@ -596,9 +721,19 @@ mod tests {
     /// Rows of the active organization, where its roles count.
     const ORG: RoleScope = RoleScope::Organization;
 
+    /// A resource's fields: row filters name them, and become filters by index.
+    const FIELDS: &[FieldMeta] = &[
+        FieldMeta::new("id", crate::resource::FieldType::String),
+        FieldMeta::new("title", crate::resource::FieldType::String),
+        FieldMeta::new("team_id", crate::resource::FieldType::String),
+        FieldMeta::new("created_by", crate::resource::FieldType::String),
+        FieldMeta::new("author", crate::resource::FieldType::String),
+        FieldMeta::new("stock", crate::resource::FieldType::I64),
+    ];
+
     /// [`super::evaluate`] with no asynchronous answer.
     fn evaluate(rule: &Rule, caller: &AuthContext, scope: RoleScope) -> Access {
-        super::evaluate(rule, caller, scope, &Answers::default())
+        super::evaluate_in(rule, caller, scope, FIELDS, &Answers::default())
     }
 
     fn never(_: &AuthContext) -> bool {
@@ -610,15 +745,15 @@ mod tests {
         const WHEN: Rule = when!(never);
         for rule in [
             WHEN,
-            Rule::Any(&[Rule::Owner(1), WHEN]),
+            Rule::Any(&[Rule::Owner("id"), WHEN]),
             Rule::All(&[Rule::OrgMember, Rule::Any(&[Rule::Public, WHEN])]),
         ] {
             assert!(rule.calls_app(), "{rule:?}");
         }
         for rule in [
             Rule::Public,
-            Rule::Any(&[Rule::Owner(1), Rule::Roles(&["admin"])]),
-            Rule::All(&[Rule::OrgMember, Rule::Team(2)]),
+            Rule::Any(&[Rule::Owner("id"), Rule::Roles(&["admin"])]),
+            Rule::All(&[Rule::OrgMember, Rule::Team("team_id")]),
         ] {
             assert!(!rule.calls_app(), "{rule:?}");
         }
@@ -646,10 +781,10 @@ mod tests {
                 Rule::OrgMember,
                 Rule::OrgRoles(&["owner"]),
                 Rule::TeamMember,
-                Rule::Team(2),
-                Rule::Owner(3),
-                Rule::Any(&[Rule::Owner(3), Rule::Team(2)]),
-                Rule::All(&[Rule::Roles(&["admin"]), Rule::Owner(3)]),
+                Rule::Team("team_id"),
+                Rule::Owner("created_by"),
+                Rule::Any(&[Rule::Owner("created_by"), Rule::Team("team_id")]),
+                Rule::All(&[Rule::Roles(&["admin"]), Rule::Owner("created_by")]),
             ] {
                 assert_eq!(evaluate(&rule, &caller, ORG), Access::Full, "{rule:?}");
             }
@@ -662,7 +797,7 @@ mod tests {
         let plain = user(&["superadmin"], None, &[]);
         assert_eq!(evaluate(&Rule::OrgMember, &plain, ORG), Access::Denied);
         assert_eq!(
-            evaluate(&Rule::Owner(3), &plain, ORG),
+            evaluate(&Rule::Owner("created_by"), &plain, ORG),
             Access::Rows(RowRule::Owner(3))
         );
         // An anonymous caller is never elevated; were one marked so, nothing would pass.
@@ -671,7 +806,115 @@ mod tests {
             ..AuthContext::anonymous()
         };
         assert_eq!(evaluate(&Rule::OrgMember, &ghost, ORG), Access::Denied);
-        assert_eq!(evaluate(&Rule::Owner(3), &ghost, ORG), Access::Denied);
+        assert_eq!(
+            evaluate(&Rule::Owner("created_by"), &ghost, ORG),
+            Access::Denied
+        );
+    }
+
+    /// An app's rule, shared by resources: editors, or the row's author.
+    const EDITOR_OR_AUTHOR: Rule = Rule::Any(&[Rule::Roles(&["editor"]), Rule::Owner("author")]);
+
+    // Checked as the expansion checks it: a mistake here would not compile.
+    const _: () = EDITOR_OR_AUTHOR.check(FIELDS, false);
+
+    #[test]
+    fn named_rules_hold_as_their_rule_and_show_their_path() {
+        let named = Rule::Named {
+            path: "crate::EDITOR_OR_AUTHOR",
+            rule: &EDITOR_OR_AUTHOR,
+        };
+        let editor = user(&["editor"], None, &[]);
+        let writer = user(&["writer"], None, &[]);
+        assert_eq!(evaluate(&named, &editor, ORG), Access::Full);
+        assert_eq!(
+            evaluate(&named, &writer, ORG),
+            Access::Rows(RowRule::Owner(4))
+        );
+        assert_eq!(
+            evaluate(&named, &AuthContext::anonymous(), ORG),
+            Access::Denied
+        );
+        assert_eq!(named.to_string(), "rule(crate::EDITOR_OR_AUTHOR)");
+        assert_eq!(
+            EDITOR_OR_AUTHOR.to_string(),
+            "any(roles(editor), owner(author))"
+        );
+        let mut fields = Vec::new();
+        named.row_fields(&mut |f| fields.push(f));
+        assert_eq!(fields, ["author"]);
+        const PUBLIC: Rule = Rule::Named {
+            path: "OPEN",
+            rule: &Rule::Public,
+        };
+        assert!(PUBLIC.is_public());
+        assert!(!named.is_public());
+    }
+
+    #[test]
+    fn a_row_filter_on_a_field_the_table_lacks_holds_for_nobody() {
+        // Where no check ran (a custom route without a resource has no fields), the rule
+        // fails closed rather than filtering by a column that is not there.
+        let writer = user(&["writer"], Some("acme"), &[]);
+        for rule in [Rule::Owner("nope"), Rule::Team("nope")] {
+            let writer = AuthContext {
+                team_id: Some("t".into()),
+                ..writer.clone()
+            };
+            assert_eq!(evaluate(&rule, &writer, ORG), Access::Denied, "{rule}");
+        }
+        let either = Rule::Any(&[Rule::Owner("nope"), Rule::Roles(&["writer"])]);
+        assert_eq!(evaluate(&either, &writer, ORG), Access::Full);
+        let elevated = AuthContext {
+            elevated: true,
+            ..user(&["superadmin"], None, &[])
+        };
+        assert_eq!(
+            evaluate(&Rule::Owner("nope"), &elevated, ORG),
+            Access::Denied
+        );
+        assert_eq!(
+            evaluate(&Rule::Owner("created_by"), &elevated, ORG),
+            Access::Full
+        );
+    }
+
+    /// Two modules with a predicate of the same name, each in a rule of its own.
+    mod strict {
+        pub(super) fn check(_: &crate::auth::AuthContext) -> bool {
+            false
+        }
+        pub(super) const RULE: crate::Rule = crate::when!(check);
+    }
+    mod lenient {
+        pub(super) fn check(_: &crate::auth::AuthContext) -> bool {
+            true
+        }
+        pub(super) const RULE: crate::Rule = crate::when!(check);
+    }
+
+    #[tokio::test]
+    async fn predicates_of_the_same_text_in_other_modules_are_asked_apart() {
+        let db = DatabaseConnection::default();
+        let caller = user(&[], None, &[]);
+        let ctx = CheckContext {
+            db: &db,
+            caller: &caller,
+            resource: "draft",
+            operation: "update",
+        };
+        for rule in [
+            Rule::All(&[lenient::RULE, strict::RULE]),
+            Rule::All(&[strict::RULE, lenient::RULE]),
+        ] {
+            let answers = ask(&rule, &ctx).await.expect("asked");
+            assert_eq!(answers.0.len(), 2, "each asked once");
+            let access = super::evaluate_in(&rule, &caller, ORG, FIELDS, &answers);
+            assert_eq!(access, Access::Denied, "the strict one is not skipped");
+        }
+        // The same predicate twice is asked once.
+        let twice = Rule::Any(&[strict::RULE, strict::RULE]);
+        assert_eq!(ask(&twice, &ctx).await.expect("asked").0.len(), 1);
     }
 
     #[test]
@@ -702,21 +945,28 @@ mod tests {
             evaluate(&Rule::OrgMember, &user(&[], None, &[]), ORG),
             Access::Denied
         );
-        assert_eq!(evaluate(&Rule::Owner(3), &anon, ORG), Access::Denied);
-        let any = Rule::Any(&[Rule::Owner(3), Rule::Roles(&["admin"])]);
+        assert_eq!(
+            evaluate(&Rule::Owner("created_by"), &anon, ORG),
+            Access::Denied
+        );
+        let any = Rule::Any(&[Rule::Owner("created_by"), Rule::Roles(&["admin"])]);
         assert_eq!(evaluate(&any, &org_admin, ORG), Access::Full);
         assert_eq!(
             evaluate(&any, &editor, ORG),
             Access::Rows(RowRule::Owner(3))
         );
         assert_eq!(evaluate(&any, &anon, ORG), Access::Denied);
-        let all = Rule::All(&[Rule::Roles(&["editor"]), Rule::Owner(3), Rule::Owner(4)]);
+        let all = Rule::All(&[
+            Rule::Roles(&["editor"]),
+            Rule::Owner("created_by"),
+            Rule::Owner("author"),
+        ]);
         assert_eq!(
             evaluate(&all, &editor, ORG),
             Access::Rows(RowRule::And(vec![RowRule::Owner(3), RowRule::Owner(4)]))
         );
         assert_eq!(evaluate(&all, &org_admin, ORG), Access::Denied);
-        let either = Rule::Any(&[Rule::Owner(3), Rule::Owner(4)]);
+        let either = Rule::Any(&[Rule::Owner("created_by"), Rule::Owner("author")]);
         assert_eq!(
             evaluate(&either, &editor, ORG),
             Access::Rows(RowRule::Or(vec![RowRule::Owner(3), RowRule::Owner(4)]))
@@ -770,9 +1020,12 @@ mod tests {
             Access::Denied
         );
         assert_eq!(
-            evaluate(&Rule::Team(2), &in_team, ORG),
+            evaluate(&Rule::Team("team_id"), &in_team, ORG),
             Access::Rows(RowRule::Team(2))
         );
-        assert_eq!(evaluate(&Rule::Team(2), &no_team, ORG), Access::Denied);
+        assert_eq!(
+            evaluate(&Rule::Team("team_id"), &no_team, ORG),
+            Access::Denied
+        );
     }
 }

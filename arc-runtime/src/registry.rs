@@ -105,7 +105,7 @@ pub(crate) fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
         .map(|op| {
             (
                 op.name().to_owned(),
-                meta.permissions.rule(op).describe(meta).into(),
+                meta.permissions.rule(op).to_string().into(),
             )
         })
         .collect();
@@ -119,7 +119,7 @@ pub(crate) fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
                 "field": t.field,
                 "from": t.from,
                 "to": t.to,
-                "permission": t.rule.describe(meta),
+                "permission": t.rule.to_string(),
             })
         })
         .collect();

@@ -531,14 +531,14 @@ impl ResourceMeta {
                 .permissions
                 .actions
                 .iter()
-                .map(|(name, rule)| format!("{name}: {}", rule.describe(self)))
+                .map(|(name, rule)| format!("{name}: {rule}"))
                 .collect();
             return rules.join("; ");
         }
         let rules: Vec<String> = action
             .operations()
             .iter()
-            .map(|op| self.permissions.rule(*op).describe(self))
+            .map(|op| self.permissions.rule(*op).to_string())
             .collect();
         rules.join(" and ")
     }

@@ -20,4 +20,4 @@ mod rule;
 pub use action::{Action, Method, RoutePreset};
 pub use operation::{DEFAULT_KEY, Operation};
 pub use query::QueryParam;
-pub use rule::{RuleSyntax, RuleWord};
+pub use rule::{PermissionPreset, PresetRule, RuleSyntax, RuleWord};

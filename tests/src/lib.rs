@@ -18,6 +18,7 @@ pub mod memos;
 pub mod notes;
 pub mod parcels;
 pub mod proxy;
+pub mod rulebook;
 pub mod sse;
 pub mod teams;
 pub mod tickets;

@@ -470,7 +470,7 @@ async fn redact_for_masks(app: &TestApp) {
 fn a_when_rule_reads_as_written() {
     let meta = <arc_tests::notes::Note as arc_runtime::Resource>::META;
     assert_eq!(
-        meta.permissions.restore.describe(meta),
+        meta.permissions.restore.to_string(),
         "when(crate::notes::may_restore)"
     );
     assert_eq!(

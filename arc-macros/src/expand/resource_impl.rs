@@ -2,7 +2,7 @@
 //! no-op hooks when the resource declares none.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use arc_spec::names::to_pascal;
@@ -11,8 +11,15 @@ use arc_spec::{Action, Operation};
 use crate::model::permissions::{RuleAst, syntax};
 use crate::model::{Auto, Field, Resource, Scalar};
 
-fn rule_tokens(rule: &RuleAst) -> TokenStream {
-    let nested = |rules: &[RuleAst]| rules.iter().map(rule_tokens).collect::<Vec<_>>();
+/// The rule as the runtime's `Rule`; a `rule(path)` by its place in `named` (the
+/// expansion's one array of them, [`named_rules`]).
+fn rule_tokens(rule: &RuleAst, named: &Named) -> TokenStream {
+    let nested = |rules: &[RuleAst]| {
+        rules
+            .iter()
+            .map(|r| rule_tokens(r, named))
+            .collect::<Vec<_>>()
+    };
     match rule {
         RuleAst::Public => quote!(__p::Rule::Public),
         RuleAst::Authenticated => quote!(__p::Rule::Authenticated),
@@ -20,17 +27,11 @@ fn rule_tokens(rule: &RuleAst) -> TokenStream {
             quote!(__p::Rule::Deny)
         }
         RuleAst::TeamMember => quote!(__p::Rule::TeamMember),
-        RuleAst::Team(_, Some(i)) => {
-            let i = Literal::usize_unsuffixed(*i);
-            quote!(__p::Rule::Team(#i))
-        }
+        RuleAst::Team(field, Some(_)) => quote!(__p::Rule::Team(#field)),
         RuleAst::OrgMember => quote!(__p::Rule::OrgMember),
         RuleAst::Roles(roles) => quote!(__p::Rule::Roles(&[#(#roles),*])),
         RuleAst::OrgRoles(roles) => quote!(__p::Rule::OrgRoles(&[#(#roles),*])),
-        RuleAst::Owner(_, Some(i)) => {
-            let i = Literal::usize_unsuffixed(*i);
-            quote!(__p::Rule::Owner(#i))
-        }
+        RuleAst::Owner(field, Some(_)) => quote!(__p::Rule::Owner(#field)),
         RuleAst::All(rules) => {
             let rules = nested(rules);
             quote!(__p::Rule::All(&[#(#rules),*]))
@@ -46,16 +47,67 @@ fn rule_tokens(rule: &RuleAst) -> TokenStream {
             let text = crate::model::permissions::path_text(path);
             quote_spanned!(path.span()=> ::arc_runtime::when!(#path, #text))
         }
+        RuleAst::Named(path) => {
+            let text = crate::model::permissions::path_text(path);
+            let i = named
+                .paths
+                .iter()
+                .position(|(p, _)| crate::model::permissions::path_text(p) == text)
+                .map_or_else(
+                    || quote!(0),
+                    |i| Literal::usize_unsuffixed(i).into_token_stream(),
+                );
+            let ident = &named.ident;
+            quote!(__p::Rule::Named { path: #text, rule: #ident::__ARC_NAMED_RULES[#i] })
+        }
+    }
+}
+
+/// The `rule(path)`s of a resource, once each: where the expansion finds them.
+struct Named<'a> {
+    ident: &'a syn::Ident,
+    paths: Vec<(syn::Path, bool)>,
+}
+
+/// The resource's `rule(path)`s in one array (each path written once, spanned at the user's
+/// token: one that is not a `Rule` is one error there), and a check of each, at compile
+/// time, against the field table (`Rule::check`), spanned at its path, where its error shows.
+fn named_rules(named: &Named) -> TokenStream {
+    if named.paths.is_empty() {
+        return quote!();
+    }
+    let ident = named.ident;
+    let count = Literal::usize_unsuffixed(named.paths.len());
+    let refs = named
+        .paths
+        .iter()
+        .map(|(path, _)| quote_spanned!(path.span()=> &#path));
+    let checks = named.paths.iter().enumerate().map(|(i, (path, creates))| {
+        let i = Literal::usize_unsuffixed(i);
+        // Every token at the path, so the error's span is the path alone.
+        let ident = syn::Ident::new(&ident.to_string(), path.span());
+        quote_spanned! {path.span()=>
+            const _: () = #ident::__ARC_NAMED_RULES[#i]
+                .check(<#ident as __p::Resource>::META.fields, #creates);
+        }
+    });
+    quote! {
+        impl #ident {
+            /// The app's rules `#[permissions]` names (`rule(path)`).
+            #[doc(hidden)]
+            const __ARC_NAMED_RULES: [&'static __p::Rule; #count] = [#(#refs),*];
+        }
+        #(#checks)*
     }
 }
 
 /// `__p::Permissions { list: .., .., actions: &[..], transitions: &[..] }`: a field per
 /// operation of the shared table, unlisted operations denied (or `default`), then each
 /// action's rule and each transition's own.
-fn permissions(model: &Resource) -> TokenStream {
+fn permissions(model: &Resource, named: &Named) -> TokenStream {
     let fields = Operation::ALL.map(|op| {
         let name = format_ident!("{}", op.name());
-        let rule = rule_tokens(&model.permissions.rule_for(op).0);
+        let rule = rule_tokens(&model.permissions.rule_for(op).0, named);
         quote!(#name: #rule)
     });
     let actions = model.actions.iter().map(|action| {
@@ -65,13 +117,14 @@ fn permissions(model: &Resource) -> TokenStream {
                 .permissions
                 .action_rule(&name)
                 .unwrap_or(RuleAst::Deny),
+            named,
         );
         quote!((#name, #rule))
     });
     let transitions = model.permissions.transitions().into_iter().map(|t| {
         let (field, from, to) = (&t.field, &t.from, &t.to);
         let name = format!("{field}({from} -> {to})");
-        let rule = rule_tokens(&t.rule);
+        let rule = rule_tokens(&t.rule, named);
         quote! {
             __p::TransitionRule { field: #field, from: #from, to: #to, name: #name, rule: #rule }
         }
@@ -353,7 +406,12 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
     };
     let routes_doc = routes_doc(model);
     let doc = &model.doc;
-    let permissions = permissions(model);
+    let named = Named {
+        ident: &model.ident,
+        paths: model.permissions.named(model),
+    };
+    let permissions = permissions(model, &named);
+    let named_rules = named_rules(&named);
     let hooks = if model.hooks {
         quote!()
     } else {
@@ -420,5 +478,6 @@ pub(super) fn expand(model: &Resource) -> TokenStream {
         #read_hooks
         #(#state_checks)*
         #(#reference_checks)*
+        #named_rules
     }
 }

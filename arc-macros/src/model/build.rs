@@ -73,9 +73,7 @@ impl Resource {
             read_hooks: args.read_hooks.is_present(),
             cache: check::cache(cx, args.cache.as_ref()),
             idempotency: super::idempotency::declared(cx, args.idempotency.as_ref()),
-            permissions: permissions::PermissionsAst {
-                entries: Vec::new(),
-            },
+            permissions: permissions::PermissionsAst::default(),
             actions: super::actions::declared(cx, args.actions.as_ref()),
             claimed: Vec::new(),
         };
@@ -156,9 +154,7 @@ impl Resource {
                         attr,
                         "write the rules inside: #[permissions(list = public, ..)]",
                     );
-                    permissions::PermissionsAst {
-                        entries: Vec::new(),
-                    }
+                    permissions::PermissionsAst::default()
                 }
             },
             None => {
@@ -168,17 +164,10 @@ impl Resource {
                      e.g. #[permissions(list = public, get = public, default = roles(\"admin\"))]; \
                      #[permissions(default = public)] opens every route",
                 );
-                permissions::PermissionsAst {
-                    entries: Vec::new(),
-                }
+                permissions::PermissionsAst::default()
             }
         };
-        let mut rules = std::mem::replace(
-            &mut model.permissions,
-            permissions::PermissionsAst {
-                entries: Vec::new(),
-            },
-        );
+        let mut rules = std::mem::take(&mut model.permissions);
         rules.check(cx, &model);
         model.permissions = rules;
         Some(model)

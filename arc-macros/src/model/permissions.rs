@@ -1,12 +1,13 @@
 //! `#[permissions(list = public, update = any(owner("created_by"), roles("admin")), ..)]`:
-//! parsed into rule trees and checked against the resource (fields, presets, operations).
+//! parsed into rule trees and checked against the resource (fields, presets, operations);
+//! `preset = public_read` and the other [`PermissionPreset`]s fill in what is not listed.
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Token, parenthesized};
 
-use arc_spec::{DEFAULT_KEY, Operation, RuleSyntax, RuleWord};
+use arc_spec::{DEFAULT_KEY, Operation, PermissionPreset, PresetRule, RuleSyntax, RuleWord};
 
 use super::{Resource, Scalar, states};
 use crate::ctxt::Ctxt;
@@ -32,6 +33,9 @@ pub(crate) enum RuleAst {
     Any(Vec<RuleAst>),
     /// `when(path::to::fn)`: `fn(&AuthContext) -> bool`.
     When(syn::Path),
+    /// `rule(path::to::RULE)`: a `const` of the app's, checked at compile time by the
+    /// expansion (`Rule::check`), since only the compiler sees its value.
+    Named(syn::Path),
     /// Something that did not parse as a rule (already reported).
     Invalid,
 }
@@ -59,16 +63,111 @@ pub(crate) struct TransitionRule {
 }
 
 /// The attribute's content, parsed without failing: problems go to the context.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct PermissionsAst {
     pub entries: Vec<Entry>,
+    /// `preset = ..`: rules for what the entries do not list.
+    pub preset: Option<PresetAst>,
 }
 
-/// Raw syntax: `ident`, `ident(args)`, a string literal, or `when(path)`.
+/// `preset = owner_with_admin_bypass("created_by", bypass("admin"))`, parsed.
+#[derive(Debug)]
+pub(crate) struct PresetAst {
+    pub preset: PermissionPreset,
+    /// Its roles (the writers, the admins, the bypass roles), never empty.
+    pub roles: Vec<LitStr>,
+    /// `owner_with_admin_bypass`'s field, and its index once checked.
+    pub owner: Option<(LitStr, Option<usize>)>,
+}
+
+impl PresetAst {
+    /// The rule it gives `op`.
+    fn rule(&self, op: Operation) -> RuleAst {
+        let roles = || RuleAst::Roles(self.roles.clone());
+        match self.preset.rule(op) {
+            PresetRule::Public => RuleAst::Public,
+            PresetRule::Authenticated => RuleAst::Authenticated,
+            PresetRule::Deny => RuleAst::Deny,
+            PresetRule::Roles => roles(),
+            PresetRule::OwnerOrRoles => match &self.owner {
+                Some((field, index)) => {
+                    RuleAst::Any(vec![roles(), RuleAst::Owner(field.clone(), *index)])
+                }
+                None => RuleAst::Invalid,
+            },
+        }
+    }
+
+    /// `preset = name` or `preset = name(args)`.
+    fn parse(cx: &Ctxt, raw: Raw) -> Option<PresetAst> {
+        let names = || PermissionPreset::ALL.map(PermissionPreset::name);
+        let Raw::Word(ident, args) = raw else {
+            cx.error_at(
+                span_of(&raw),
+                format!("a preset is one of {}", names().join(", ")),
+            );
+            return None;
+        };
+        let word = ident.to_string();
+        let Some(preset) = PermissionPreset::from_name(&word) else {
+            let message = format!("unknown permission preset `{word}`");
+            cx.error_spanned_by(&ident, did_you_mean(message, &word, names()));
+            return None;
+        };
+        let default_role = || vec![LitStr::new(PermissionPreset::DEFAULT_ROLE, ident.span())];
+        let given = args.is_some();
+        let args: Vec<Raw> = args.into_iter().flatten().collect();
+        let mut out = PresetAst {
+            preset,
+            roles: default_role(),
+            owner: None,
+        };
+        match preset {
+            PermissionPreset::PublicRead | PermissionPreset::AdminOnly if given => {
+                out.roles = strings(cx, &ident, Some(args.into_iter().collect()));
+            }
+            PermissionPreset::PublicRead | PermissionPreset::AdminOnly => {}
+            PermissionPreset::ReadOnly => {
+                if given {
+                    cx.error_spanned_by(&ident, "`read_only` takes no arguments");
+                }
+            }
+            PermissionPreset::OwnerWithAdminBypass => {
+                let usage = "`owner_with_admin_bypass` takes the owner field and the roles that \
+                             reach every row: owner_with_admin_bypass(\"created_by\", \
+                             bypass(\"admin\"))";
+                let mut args = args.into_iter();
+                let mut field = LitStr::new(PermissionPreset::DEFAULT_OWNER, ident.span());
+                if given && args.len() == 0 {
+                    cx.error_spanned_by(&ident, usage);
+                }
+                let mut next = args.next();
+                if let Some(Raw::Str(lit)) = next {
+                    field = lit;
+                    next = args.next();
+                }
+                match next {
+                    None => {}
+                    Some(Raw::Word(bypass, roles)) if bypass == "bypass" => {
+                        out.roles = strings(cx, &bypass, roles);
+                    }
+                    Some(other) => cx.error_at(span_of(&other), usage),
+                }
+                if let Some(extra) = args.next() {
+                    cx.error_at(span_of(&extra), usage);
+                }
+                out.owner = Some((field, None));
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Raw syntax: `ident`, `ident(args)`, a string literal, or `when(path)` / `rule(path)`.
 enum Raw {
     Word(Ident, Option<Punctuated<Raw, Token![,]>>),
     Str(LitStr),
-    When(Ident, syn::Path),
+    Path(Ident, syn::Path),
 }
 
 impl Parse for Raw {
@@ -77,10 +176,10 @@ impl Parse for Raw {
             return Ok(Raw::Str(input.parse()?));
         }
         let ident: Ident = input.call(syn::ext::IdentExt::parse_any)?;
-        if ident == "when" && input.peek(syn::token::Paren) {
+        if (ident == "when" || ident == "rule") && input.peek(syn::token::Paren) {
             let content;
             parenthesized!(content in input);
-            return Ok(Raw::When(ident, content.parse()?));
+            return Ok(Raw::Path(ident, content.parse()?));
         }
         if input.peek(syn::token::Paren) {
             let content;
@@ -124,7 +223,7 @@ impl Parse for RawEntry {
 
 fn span_of(raw: &Raw) -> Span {
     match raw {
-        Raw::Word(ident, _) | Raw::When(ident, _) => ident.span(),
+        Raw::Word(ident, _) | Raw::Path(ident, _) => ident.span(),
         Raw::Str(lit) => lit.span(),
     }
 }
@@ -155,7 +254,8 @@ fn strings(cx: &Ctxt, name: &Ident, args: Option<Punctuated<Raw, Token![,]>>) ->
 fn rule(cx: &Ctxt, raw: Raw) -> RuleAst {
     let (name, args) = match raw {
         Raw::Word(name, args) => (name, args),
-        Raw::When(_, path) => return RuleAst::When(path),
+        Raw::Path(word, path) if word == "when" => return RuleAst::When(path),
+        Raw::Path(_, path) => return RuleAst::Named(path),
         Raw::Str(lit) => {
             cx.error_spanned_by(
                 &lit,
@@ -205,6 +305,14 @@ fn rule(cx: &Ctxt, raw: Raw) -> RuleAst {
             cx.error_spanned_by(&name, "`when` names a function: when(path::to::predicate)");
             RuleAst::Invalid
         }
+        RuleWord::Rule => {
+            cx.error_spanned_by(
+                &name,
+                "`rule` names a rule of the app's, a `const` of `arc_runtime::Rule`: \
+                 rule(crate::rules::EDITORS)",
+            );
+            RuleAst::Invalid
+        }
         RuleWord::All | RuleWord::Any => {
             let rules: Vec<RuleAst> = args.into_iter().flatten().map(|a| rule(cx, a)).collect();
             if rules.is_empty() {
@@ -232,12 +340,12 @@ impl PermissionsAst {
             Ok(raw) => raw,
             Err(e) => {
                 cx.syn_error(e);
-                return PermissionsAst {
-                    entries: Vec::new(),
-                };
+                return PermissionsAst::default();
             }
         };
         let mut entries: Vec<Entry> = Vec::new();
+        let mut preset: Option<PresetAst> = None;
+        let mut preset_key: Option<Ident> = None;
         for RawEntry {
             op,
             transition,
@@ -274,10 +382,20 @@ impl PermissionsAst {
                 continue;
             }
             let name = op.to_string().trim_start_matches("r#").to_owned();
+            if name == PermissionPreset::KEY && !actions.contains(&name) {
+                if preset_key.is_some() {
+                    cx.error_spanned_by(&op, "`preset` is given twice");
+                } else {
+                    preset_key = Some(op);
+                    preset = PresetAst::parse(cx, raw);
+                }
+                continue;
+            }
             let key = Operation::from_name(&name);
             let action = actions.contains(&name).then(|| name.clone());
             if key.is_none() && action.is_none() && name != DEFAULT_KEY {
                 let mut keys: Vec<&str> = Operation::keys().collect();
+                keys.push(PermissionPreset::KEY);
                 keys.extend(actions.iter().map(String::as_str));
                 cx.error_spanned_by(
                     &op,
@@ -297,12 +415,32 @@ impl PermissionsAst {
                 rule: rule(cx, raw),
             });
         }
-        PermissionsAst { entries }
+        // A preset gives every operation a rule, and the operations listed replace theirs:
+        // a `default` beside it would quietly take over the ones it keeps for its roles
+        // (the trash, restore, bulk).
+        if let (Some(key), Some(default)) = (
+            &preset_key,
+            entries
+                .iter()
+                .find(|e| e.op == DEFAULT_KEY && e.transition.is_none()),
+        ) {
+            cx.error_spanned_by(
+                &default.op,
+                format!(
+                    "`default` and `{key}` both say what the unlisted operations get: list the \
+                     operations that differ from the preset instead"
+                ),
+            );
+        }
+        PermissionsAst { entries, preset }
     }
 
     /// Checks owner fields and preset operations against the resource, resolving owner
     /// fields to indexes; and each transition's field and states.
     pub(crate) fn check(&mut self, cx: &Ctxt, model: &Resource) {
+        if let Some(preset) = &mut self.preset {
+            check_preset(cx, model, preset);
+        }
         for entry in &mut self.entries {
             if let Some((from, to)) = &entry.transition {
                 check_transition(cx, model, &entry.op, from, to);
@@ -375,12 +513,14 @@ impl PermissionsAst {
     /// (`writable_by`) or that choosing it on create is by design (`writable_on_create`).
     fn check_create_gap(&self, cx: &Ctxt, model: &Resource) {
         let (update, _) = self.rule_for(Operation::Update);
-        let Some(updaters) = role_gate(&update) else {
+        // An app's rule is a value only the compiler sees: on the update side it counts as
+        // letting in no one known, on the create side as letting in anyone (the safe ends).
+        let Some(updaters) = role_gate(&update, true) else {
             // Not role-gated: no set of callers to compare with.
             return;
         };
         let (create, _) = self.rule_for(Operation::Create);
-        if role_gate(&create).is_some_and(|creators| creators.is_subset(&updaters)) {
+        if role_gate(&create, false).is_some_and(|creators| creators.is_subset(&updaters)) {
             return;
         }
         // Nobody updates (`deny`): the state a row is created in is the state it keeps.
@@ -413,8 +553,8 @@ impl PermissionsAst {
         }
     }
 
-    /// The rule for `op`: its own, else `default`, else deny; and whether it is listed
-    /// (its own or `default`).
+    /// The rule for `op`: its own, else the preset's, else `default` (never beside a
+    /// preset), else deny; and whether it is listed (all but the last).
     pub(crate) fn rule_for(&self, op: Operation) -> (RuleAst, bool) {
         let find = |key: Option<Operation>| {
             self.entries
@@ -422,13 +562,108 @@ impl PermissionsAst {
                 .find(|e| e.key == key && e.action.is_none() && e.transition.is_none())
                 .map(|e| e.rule.clone())
         };
-        match find(Some(op)) {
+        let rule = find(Some(op))
+            .or_else(|| self.preset.as_ref().map(|p| p.rule(op)))
+            .or_else(|| find(None));
+        match rule {
             Some(rule) => (rule, true),
-            None => match find(None) {
-                Some(rule) => (rule, true),
-                None => (RuleAst::Deny, false),
-            },
+            None => (RuleAst::Deny, false),
         }
+    }
+
+    /// Each `rule(path)` the resource's rules use, once by its text, in the order first
+    /// used, with whether one of its uses guards a create (`create`, or `bulk` when the
+    /// resource has it: a row filter cannot hold there). The expansion holds them in one
+    /// array and checks each at compile time.
+    pub(crate) fn named(&self, model: &Resource) -> Vec<(syn::Path, bool)> {
+        fn walk(rule: &RuleAst, creates: bool, out: &mut Vec<(syn::Path, bool)>) {
+            match rule {
+                RuleAst::Named(path) => {
+                    let text = path_text(path);
+                    match out.iter_mut().find(|(p, _)| path_text(p) == text) {
+                        Some((_, c)) => *c |= creates,
+                        None => out.push((path.clone(), creates)),
+                    }
+                }
+                RuleAst::All(rules) | RuleAst::Any(rules) => {
+                    rules.iter().for_each(|r| walk(r, creates, out));
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for op in Operation::ALL {
+            if op.preset().is_some_and(|p| !model.presets.has(p)) {
+                continue;
+            }
+            let creates = matches!(op, Operation::Create | Operation::Bulk);
+            walk(&self.rule_for(op).0, creates, &mut out);
+        }
+        for action in &model.actions {
+            if let Some(rule) = self.action_rule(&action.name()) {
+                walk(&rule, false, &mut out);
+            }
+        }
+        for t in self.transitions() {
+            walk(&t.rule, false, &mut out);
+        }
+        out
+    }
+}
+
+/// The preset's owner field: a `String` field of the resource that the server sets, never
+/// the caller (`#[field(system)]`, or `owned_by_user`'s), so no caller hands a row to
+/// someone else or takes one over.
+fn check_preset(cx: &Ctxt, model: &Resource, preset: &mut PresetAst) {
+    let Some((field, index)) = &mut preset.owner else {
+        return;
+    };
+    *index = id_field(
+        cx,
+        model,
+        field,
+        false,
+        "owner_with_admin_bypass",
+        "user ids",
+    );
+    let Some(i) = *index else { return };
+    let name = &model.fields[i].name;
+    let bypass = preset
+        .roles
+        .iter()
+        .map(|r| format!("{:?}", r.value()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if model.presets.owner == Some(i) {
+        // `owned_by_user` narrows every caller outside its own bypass to their rows, which
+        // would quietly undo the preset's.
+        let missing: Vec<String> = preset
+            .roles
+            .iter()
+            .map(LitStr::value)
+            .filter(|r| !model.presets.owner_bypass.contains(r))
+            .collect();
+        if !missing.is_empty() {
+            cx.error_spanned_by(
+                field,
+                format!(
+                    "`owned_by_user` scopes `{name}` too, and keeps {} to their own rows: \
+                     give it the same bypass, `owned_by_user(field = \"{name}\", \
+                     bypass({bypass}))`",
+                    missing.join(", ")
+                ),
+            );
+        }
+    } else if !model.fields[i].system {
+        cx.error_spanned_by(
+            field,
+            format!(
+                "`{name}` decides who owns a row, so the server sets it, not the caller: \
+                 mark it #[field(system)] and set it in a hook, or let \
+                 `#[resource(presets(owned_by_user(field = \"{name}\", bypass({bypass}))))]` \
+                 stamp it"
+            ),
+        );
     }
 }
 
@@ -501,7 +736,7 @@ fn check_rule(cx: &Ctxt, model: &Resource, rule: &mut RuleAst, creates: bool) {
 /// The roles one of which every caller the rule grants must have, or `None` when it grants
 /// some callers without a role (`public`, `authenticated`, `owner`, `when`, ..). Deny grants
 /// nobody: the empty set.
-fn role_gate(rule: &RuleAst) -> Option<std::collections::BTreeSet<String>> {
+fn role_gate(rule: &RuleAst, named_gated: bool) -> Option<std::collections::BTreeSet<String>> {
     let union =
         |sets: Vec<std::collections::BTreeSet<String>>| sets.into_iter().flatten().collect();
     match rule {
@@ -509,15 +744,19 @@ fn role_gate(rule: &RuleAst) -> Option<std::collections::BTreeSet<String>> {
             Some(roles.iter().map(LitStr::value).collect())
         }
         RuleAst::Deny | RuleAst::Invalid => Some(Default::default()),
+        RuleAst::Named(_) if named_gated => Some(Default::default()),
         // Every rule holds: any gated one gates the whole (their union is a safe answer).
         RuleAst::All(rules) => {
-            let gated: Vec<_> = rules.iter().filter_map(role_gate).collect();
+            let gated: Vec<_> = rules
+                .iter()
+                .filter_map(|r| role_gate(r, named_gated))
+                .collect();
             (!gated.is_empty()).then(|| union(gated))
         }
         // Some rule holds: gated only when every branch is.
         RuleAst::Any(rules) => rules
             .iter()
-            .map(role_gate)
+            .map(|r| role_gate(r, named_gated))
             .collect::<Option<Vec<_>>>()
             .map(union),
         _ => None,
@@ -584,6 +823,7 @@ pub(crate) fn syntax(rule: &RuleAst) -> RuleSyntax {
         RuleAst::All(r) => RuleSyntax::All(nested(r)),
         RuleAst::Any(r) => RuleSyntax::Any(nested(r)),
         RuleAst::When(path) => RuleSyntax::When(path_text(path)),
+        RuleAst::Named(path) => RuleSyntax::Named(path_text(path)),
     }
 }
 

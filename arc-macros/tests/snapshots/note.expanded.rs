@@ -158,16 +158,19 @@ const _: () = {
             idempotency: None,
             permissions: __p::Permissions {
                 list: __p::Rule::Any(
-                    &[__p::Rule::Owner(2), __p::Rule::Roles(&["admin"])],
+                    &[__p::Rule::Owner("owner_id"), __p::Rule::Roles(&["admin"])],
                 ),
                 get: __p::Rule::Any(
-                    &[__p::Rule::Owner(2), __p::Rule::Roles(&["admin"])],
+                    &[__p::Rule::Owner("owner_id"), __p::Rule::Roles(&["admin"])],
                 ),
                 create: __p::Rule::Roles(&["writer", "admin"]),
                 update: __p::Rule::Any(
                     &[
                         __p::Rule::All(
-                            &[__p::Rule::Roles(&["writer"]), __p::Rule::Owner(2)],
+                            &[
+                                __p::Rule::Roles(&["writer"]),
+                                __p::Rule::Owner("owner_id"),
+                            ],
                         ),
                         __p::Rule::Roles(&["admin"]),
                     ],

@@ -217,7 +217,10 @@ const _: () = {
                     &[
                         __p::Rule::Roles(&["admin"]),
                         __p::Rule::All(
-                            &[__p::Rule::Roles(&["editor"]), __p::Rule::Owner(10)],
+                            &[
+                                __p::Rule::Roles(&["editor"]),
+                                __p::Rule::Owner("created_by"),
+                            ],
                         ),
                     ],
                 ),

@@ -103,7 +103,7 @@ fn reads_every_row(meta: &ResourceMeta, caller: &AuthContext) -> bool {
         && [&meta.permissions.list, &meta.permissions.get]
             .into_iter()
             // An asynchronous `when(..)` is not asked here: such a rule does not hold.
-            .all(|rule| evaluate(rule, caller, scope, &Answers::default()) == Access::Full)
+            .all(|rule| evaluate(rule, caller, meta, &Answers::default()) == Access::Full)
 }
 
 async fn entries(

@@ -17,7 +17,6 @@ use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::crud::record::Record;
 use crate::error::ArcError;
-use crate::permissions::Rule;
 use crate::resource::{FieldSet, ResourceMeta, Shape};
 
 #[derive(DeriveIden)]
@@ -280,13 +279,6 @@ impl Change {
 /// The fields whose values decide who may see a row: the tenant, the owner, and every field
 /// a rule's row filter names (`owner(..)`, `team(..)`).
 pub(crate) fn fact_fields(meta: &ResourceMeta) -> FieldSet {
-    fn walk(rule: &Rule, set: &mut FieldSet) {
-        match rule {
-            Rule::Owner(i) | Rule::Team(i) => set.insert(*i),
-            Rule::All(rules) | Rule::Any(rules) => rules.iter().for_each(|r| walk(r, set)),
-            _ => {}
-        }
-    }
     let mut set = FieldSet(0);
     for i in [meta.presets.tenant, meta.presets.owner]
         .into_iter()
@@ -295,7 +287,11 @@ pub(crate) fn fact_fields(meta: &ResourceMeta) -> FieldSet {
         set.insert(i);
     }
     for op in crate::action::Operation::ALL {
-        walk(&meta.permissions.rule(op), &mut set);
+        meta.permissions.rule(op).row_fields(&mut |name| {
+            if let Some(i) = meta.fields.iter().position(|f| f.name == name) {
+                set.insert(i);
+            }
+        });
     }
     set
 }

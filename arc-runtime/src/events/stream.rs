@@ -504,7 +504,7 @@ pub(crate) fn visible(
     // rule, and each of their row filters. An asynchronous `when(..)` is not asked of every
     // event: a rule that needs one does not hold here.
     for rule in [&meta.permissions.list, &meta.permissions.get] {
-        match evaluate(rule, caller, scope, &Answers::default()) {
+        match evaluate(rule, caller, meta, &Answers::default()) {
             Access::Denied => return None,
             Access::Full => {}
             Access::Rows(rows) => {

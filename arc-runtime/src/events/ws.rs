@@ -176,12 +176,7 @@ async fn send(
 fn may_list(caller: &AuthContext, meta: &ResourceMeta) -> bool {
     meta.read_hooks.is_none()
         && !matches!(
-            evaluate(
-                &meta.permissions.list,
-                caller,
-                meta.role_scope(),
-                &Answers::default()
-            ),
+            evaluate(&meta.permissions.list, caller, meta, &Answers::default()),
             Access::Denied
         )
 }

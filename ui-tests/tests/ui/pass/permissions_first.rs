@@ -13,6 +13,6 @@ pub struct Post {
 fn main() {
     let p = <Post as Resource>::META.permissions;
     assert!(matches!(p.list, Rule::Public));
-    assert!(matches!(p.get, Rule::Any([Rule::Owner(1), Rule::Roles(["admin"])])));
+    assert!(matches!(p.get, Rule::Any([Rule::Owner("author"), Rule::Roles(["admin"])])));
     assert!(matches!(p.delete, Rule::Deny), "unlisted operations are denied");
 }
