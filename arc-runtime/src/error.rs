@@ -26,6 +26,9 @@ pub enum ErrorCode {
     /// 403: `x-arc-scope: platform` from a caller without a platform role that may elevate
     /// (or to an app without elevation).
     ElevationForbidden,
+    /// 403: credentials came in a cookie, and the unsafe request did not echo the CSRF
+    /// cookie in `x-csrf-token`.
+    CsrfFailed,
     /// 403: the row belongs to someone else.
     OwnershipDenied,
     /// 403: a multi-tenant route and no active organization.
@@ -61,13 +64,14 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract's table.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         Self::Validation,
         Self::BadRequest,
         Self::Unauthorized,
         Self::ElevationAuthRequired,
         Self::Forbidden,
         Self::ElevationForbidden,
+        Self::CsrfFailed,
         Self::OwnershipDenied,
         Self::OrgSelectionRequired,
         Self::OrgAccessDenied,
@@ -94,6 +98,7 @@ impl ErrorCode {
             Self::ElevationAuthRequired => "ELEVATION_AUTH_REQUIRED",
             Self::Forbidden => "FORBIDDEN",
             Self::ElevationForbidden => "ELEVATION_FORBIDDEN",
+            Self::CsrfFailed => "CSRF_FAILED",
             Self::OwnershipDenied => "OWNERSHIP_DENIED",
             Self::OrgSelectionRequired => "ORG_SELECTION_REQUIRED",
             Self::OrgAccessDenied => "ORG_ACCESS_DENIED",
@@ -119,6 +124,7 @@ impl ErrorCode {
             Self::Unauthorized | Self::ElevationAuthRequired => StatusCode::UNAUTHORIZED,
             Self::Forbidden
             | Self::ElevationForbidden
+            | Self::CsrfFailed
             | Self::OwnershipDenied
             | Self::OrgSelectionRequired
             | Self::OrgAccessDenied => StatusCode::FORBIDDEN,

@@ -144,6 +144,7 @@ pub mod config {
         DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, JwtAuthenticator, JwtConfigError, JwtKeys, JwtSigner,
         TokenClaims,
     };
+    pub use crate::auth::sessions::{CSRF_HEADER, Cookies, Sessions, TokenPair};
     pub use crate::auth::{AccessLayer, AccessService, ApiKeys, Auth, Authenticator, Elevation};
     pub use crate::cache::{Cache, CacheMeta};
     pub use crate::db::{STATEMENT_TARGET, STATEMENT_TIMEOUT};
@@ -160,8 +161,9 @@ pub mod config {
     pub use crate::stores::{
         AuditPage, AuditQuery, AuditStore, Begin, BoxFuture, CacheStore, Claim, EventTransport,
         Hit, IdempotencyStore, InMemoryAudit, InMemoryCache, InMemoryIdempotency,
-        InMemoryRateLimit, InMemoryRevocation, InMemoryTransport, Lookup, RateLimitStore, Received,
-        RevocationStore, SqlAudit, SqlIdempotency, StoreError,
+        InMemoryRateLimit, InMemoryRevocation, InMemorySessions, InMemoryTransport, IssuedToken,
+        Lookup, RateLimitStore, Received, RevocationStore, Rotation, SessionStart, SessionStore,
+        SqlAudit, SqlIdempotency, StoreError, session_conformance,
     };
     pub use crate::telemetry::{Telemetry, TelemetryError, TelemetryGuard};
 }

@@ -96,6 +96,9 @@ pub(crate) struct Document {
     pub limits: QueryLimits,
     /// Each role and the roles it includes ([`crate::RoleHierarchy`]), for `x-arc-roles`.
     pub roles: std::collections::BTreeMap<String, Vec<String>>,
+    /// The session routes' base path and whether cookies carry the tokens
+    /// ([`crate::config::Sessions`]).
+    pub sessions: Option<(String, bool)>,
 }
 
 /// Why a document could not be assembled.
@@ -204,6 +207,13 @@ impl Document {
             };
             let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
             path[route.method.as_str().to_ascii_lowercase()] = op;
+        }
+        if let Some((base, cookies)) = &self.sessions {
+            for (path, op) in session_operations(base, *cookies, &mut generator) {
+                let entry = paths.entry(path).or_insert_with(|| json!({}));
+                entry["post"] = op;
+            }
+            tags.push(json!({ "name": "auth", "description": "Sessions: refresh and logout." }));
         }
         // The app's routes are served where they are mounted, not under version prefixes.
         for route in &self.custom {
@@ -665,7 +675,7 @@ const ERROR_STATUSES: [(&str, &str, &str); 12] = [
     (
         "403",
         "Forbidden",
-        "The rule refuses the caller (`FORBIDDEN`, `OWNERSHIP_DENIED`, `ORG_SELECTION_REQUIRED`, `ORG_ACCESS_DENIED`, `ELEVATION_FORBIDDEN`).",
+        "The rule refuses the caller (`FORBIDDEN`, `OWNERSHIP_DENIED`, `ORG_SELECTION_REQUIRED`, `ORG_ACCESS_DENIED`, `ELEVATION_FORBIDDEN`), or credentials came in a cookie without the CSRF token (`CSRF_FAILED`).",
     ),
     (
         "404",
@@ -1049,6 +1059,74 @@ fn list(name: &str, items: Value, description: String) -> Value {
 /// A service route's operation. Health, metrics and the documents answer whoever asks (no
 /// authentication, no rate limit); the registry is for admins and sits with the API, behind
 /// authentication and the rate limit (`rate_limited`: 429 is one of its answers).
+/// `POST {base}/refresh` and `POST {base}/logout` (see [`crate::config::Sessions`]).
+fn session_operations(
+    base: &str,
+    cookies: bool,
+    generator: &mut SchemaGenerator,
+) -> [(String, Value); 2] {
+    use crate::auth::sessions::{RefreshRequest, TokenPair};
+    let error = |name: &str| json!({ "$ref": format!("#/components/responses/{name}") });
+    let pair = generator.subschema_for::<TokenPair>();
+    let answer = json!({
+        "allOf": [
+            { "type": "object", "required": ["success"], "properties": { "success": { "const": true } } },
+            pair,
+        ],
+    });
+    let cookie_note = if cookies {
+        " Without a body, the refresh cookie is used, and the request echoes the CSRF cookie in `x-csrf-token` (else 403 `CSRF_FAILED`). The answer sets the access, refresh and CSRF cookies."
+    } else {
+        ""
+    };
+    let refresh = json!({
+        "tags": ["auth"],
+        "operationId": "refresh_session",
+        "summary": "Use a refresh token once: the next access and refresh tokens",
+        "description": format!("Rotates the session's refresh token. A token used before ends the session and revokes its last access token (401).{cookie_note}"),
+        "requestBody": {
+            "required": !cookies,
+            "content": { "application/json": { "schema": generator.subschema_for::<RefreshRequest>() } },
+        },
+        "responses": {
+            "200": {
+                "description": "The next tokens (arc's `issueTokens` shape).",
+                "headers": { "Cache-Control": { "schema": { "const": "no-store" } } },
+                "content": { "application/json": { "schema": answer } },
+            },
+            "400": error("BadRequest"),
+            "401": error("Unauthorized"),
+            "403": error("Forbidden"),
+            "413": error("PayloadTooLarge"),
+            "415": error("UnsupportedMediaType"),
+            "503": error("ServiceUnavailable"),
+        },
+    });
+    let logout = json!({
+        "tags": ["auth"],
+        "operationId": "logout",
+        "summary": "End the caller's session: its access and refresh tokens are revoked",
+        "responses": {
+            "200": {
+                "description": "Signed out.",
+                "content": { "application/json": { "schema": {
+                    "type": "object",
+                    "required": ["success"],
+                    "properties": { "success": { "const": true } },
+                    "additionalProperties": false,
+                } } },
+            },
+            "401": error("Unauthorized"),
+            "403": error("Forbidden"),
+            "503": error("ServiceUnavailable"),
+        },
+    });
+    [
+        (format!("{base}/refresh"), refresh),
+        (format!("{base}/logout"), logout),
+    ]
+}
+
 fn service_operation(route: &ServiceRoute, rate_limited: bool) -> Value {
     let id = route
         .path

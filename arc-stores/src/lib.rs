@@ -2,7 +2,8 @@
 //! an app behave as one. arc-runtime keeps the traits and their in-memory implementations
 //! (the embedded default); this crate holds the ones on real infrastructure, today Redis
 //! ([`Redis`]: token revocation, rate-limit counters, the query cache ([`RedisCache`]),
-//! idempotency keys ([`RedisIdempotency`]), and the events' transport on Redis Streams,
+//! idempotency keys ([`RedisIdempotency`]), sessions of refresh tokens ([`RedisSessions`]),
+//! and the events' transport on Redis Streams,
 //! [`RedisStreams`]).
 //!
 //! ```no_run
@@ -26,9 +27,11 @@
 mod cache;
 mod idempotency;
 mod redis;
+mod sessions;
 mod streams;
 
 pub use cache::RedisCache;
 pub use idempotency::RedisIdempotency;
 pub use redis::{Redis, RedisRateLimit, RedisRevocation};
+pub use sessions::RedisSessions;
 pub use streams::{DeadLetter, RedisStreams};

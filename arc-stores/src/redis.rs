@@ -72,6 +72,11 @@ impl Redis {
         crate::RedisIdempotency(self.clone())
     }
 
+    /// The store of sessions on this server (see [`RedisSessions`](crate::RedisSessions)).
+    pub fn sessions(&self) -> crate::RedisSessions {
+        crate::RedisSessions(self.clone())
+    }
+
     /// The rate-limit store on this server.
     pub fn rate_limit(&self) -> RedisRateLimit {
         RedisRateLimit(self.clone())

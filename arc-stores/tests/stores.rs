@@ -91,3 +91,58 @@ async fn an_unreachable_redis_is_an_error_not_a_hang() {
         "revocation then fails closed"
     );
 }
+
+#[tokio::test]
+async fn sessions_in_memory() {
+    arc_runtime::config::session_conformance::check(
+        &arc_runtime::config::InMemorySessions::new(),
+        "memory",
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs Redis"]
+async fn sessions_on_redis() {
+    let redis = redis();
+    arc_runtime::config::session_conformance::check(&redis.sessions(), "redis").await;
+    // Two instances, one server: a token rotated on one is a reuse on the other.
+    let (a, b) = (redis.sessions(), redis.sessions());
+    use arc_runtime::config::{IssuedToken, Rotation, SessionStart, SessionStore};
+    let token = |hash: &str| IssuedToken {
+        hash: hash.to_owned(),
+        expires_at: in_an_hour(),
+        access_id: format!("access-{hash}"),
+        access_expires_at: in_an_hour(),
+    };
+    let now = in_an_hour() - 3600;
+    a.start(
+        "shared",
+        SessionStart {
+            claims: "{}".into(),
+            expires_at: in_an_hour(),
+            token: token("one"),
+        },
+    )
+    .await
+    .unwrap();
+    let (first, second) = tokio::join!(
+        a.rotate("shared", "one", token("two"), now),
+        b.rotate("shared", "one", token("three"), now),
+    );
+    let outcomes = [first.unwrap(), second.unwrap()];
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|r| matches!(r, Rotation::Rotated { .. }))
+            .count(),
+        1,
+        "one rotation wins: {outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|r| matches!(r, Rotation::Reused { .. })),
+        "the other is a reuse: {outcomes:?}"
+    );
+}

@@ -54,6 +54,7 @@ impl App {
             cache: None,
             cache_off: false,
             idempotency: None,
+            sessions: None,
             distributed: false,
             instances: 1,
         }
@@ -420,6 +421,15 @@ impl App {
     /// [`AuthContext`](crate::auth::AuthContext). Without it every caller is anonymous.
     pub fn auth(mut self, auth: crate::auth::Auth) -> Self {
         self.auth = Some(auth);
+        self
+    }
+
+    /// Serves `POST /auth/refresh` (rotation, reuse ends the session) and `POST /auth/logout`
+    /// (revocation) for the tokens `sessions` issues at the app's login (see
+    /// [`Sessions`](crate::config::Sessions)). Needs [`App::auth`], whose revocation store
+    /// they revoke access tokens in.
+    pub fn sessions(mut self, sessions: crate::auth::sessions::Sessions) -> Self {
+        self.sessions = Some(sessions);
         self
     }
 

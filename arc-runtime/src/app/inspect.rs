@@ -40,6 +40,12 @@ impl App {
                 }
             }
         }
+        if self.sessions.is_some() && self.auth.is_none() {
+            problems.push(
+                "sessions need authentication: add App::auth with the JwtAuthenticator of the sessions' key"
+                    .to_owned(),
+            );
+        }
         let cursors = self.preset.defaults().require_cursor_secret || self.is_distributed();
         if cursors && self.cursor_key.is_none() {
             problems.push(
@@ -116,6 +122,9 @@ impl App {
         {
             local.push("token revocation (Auth::revocation)".to_owned());
         }
+        if self.sessions.as_ref().is_some_and(|s| !s.shared()) {
+            local.push("sessions (Sessions::store)".to_owned());
+        }
         if self.events.as_ref().is_some_and(|events| !events.shared()) {
             local.push("the events' transport (Events::transport)".to_owned());
         }
@@ -123,6 +132,11 @@ impl App {
             local.push("the audit trail (Audit::store)".to_owned());
         }
         local
+    }
+
+    /// The sessions, when [`App::sessions`] serves them.
+    pub fn sessions_settings(&self) -> Option<&crate::auth::sessions::Sessions> {
+        self.sessions.as_ref()
     }
 
     /// The metrics of this app, to record app-specific ones or render them elsewhere.
@@ -282,6 +296,11 @@ impl App {
                 .as_ref()
                 .map(|auth| auth.roles().describe())
                 .unwrap_or_default(),
+            sessions: self
+                .sessions
+                .as_ref()
+                .filter(|_| self.auth.is_some())
+                .map(|s| (s.base().to_owned(), s.cookie_settings().is_some())),
         }
     }
 

@@ -157,6 +157,29 @@ impl App {
         } else {
             api
         };
+        // The session routes: logout is the caller's (authenticated like any request); the
+        // refresh is not, since its caller's access token has usually expired.
+        let sessions = self.sessions.clone().zip(
+            self.auth
+                .as_ref()
+                .map(|auth| auth.revocation_store().clone()),
+        );
+        let sessions = sessions.map(|(sessions, revocation)| crate::auth::sessions::Routes {
+            sessions,
+            revocation,
+        });
+        let api = match &sessions {
+            Some(routes) => {
+                let routes = routes.clone();
+                api.route(
+                    &format!("{}/logout", routes.sessions.base()),
+                    axum::routing::post(move |caller| {
+                        crate::auth::sessions::logout_route(routes.clone(), caller)
+                    }),
+                )
+            }
+            None => api,
+        };
         let mut api = match registry {
             Some(registry) => api.merge(registry),
             None => api,
@@ -205,6 +228,14 @@ impl App {
         }
         if let Some(documents) = documents {
             service = service.merge(documents);
+        }
+        if let Some(routes) = sessions {
+            service = service.route(
+                &format!("{}/refresh", routes.sessions.base()),
+                axum::routing::post(move |headers, body| {
+                    crate::auth::sessions::refresh_route(routes.clone(), headers, body)
+                }),
+            );
         }
         let service = service.method_not_allowed_fallback(method_not_allowed);
 

@@ -157,6 +157,7 @@ pub struct App {
     distributed: bool,
     instances: usize,
     idempotency: Option<crate::plugins::idempotency::Idempotency>,
+    sessions: Option<crate::auth::sessions::Sessions>,
 }
 
 /// Code run once at shutdown, after in-flight requests drained and before the pool closes.

@@ -115,7 +115,8 @@ pub(crate) fn parse_jwks(document: &str) -> Result<HashMap<String, DecodingKey>,
 }
 
 /// The contract's claims, for issuing a token (see [`JwtSigner`]).
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 #[must_use = "claims do nothing until a JwtSigner signs them"]
 pub struct TokenClaims {
     /// The user id.
@@ -138,6 +139,14 @@ pub struct TokenClaims {
     pub iat: u64,
     /// Expiry (Unix seconds).
     pub exp: u64,
+    /// The session the token belongs to, when [`Sessions`](crate::config::Sessions)
+    /// issued it (logout ends it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The CSRF token an unsafe request authenticated by cookie echoes (see
+    /// [`Cookies`](crate::config::Cookies)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf: Option<String>,
 }
 
 impl TokenClaims {
@@ -270,6 +279,8 @@ pub struct JwtAuthenticator {
     require_jti: bool,
     /// The longest `exp - iat` accepted, in seconds; `None`: any.
     max_lifetime: Option<u64>,
+    /// Where a browser's token comes from when there is no `Authorization` header.
+    cookies: Option<super::sessions::Cookies>,
 }
 
 impl JwtAuthenticator {
@@ -297,6 +308,7 @@ impl JwtAuthenticator {
             verified: None,
             require_jti: false,
             max_lifetime: None,
+            cookies: None,
         }
         .verified_cache(JwtAuthenticator::DEFAULT_VERIFIED_CACHE)
     }
@@ -316,6 +328,16 @@ impl JwtAuthenticator {
             Some(max) => jwt.max_lifetime(max),
             None => jwt.any_lifetime(),
         }
+    }
+
+    /// Reads the token from the access cookie of `cookies` when a request has no
+    /// `Authorization` header (see [`Cookies`](crate::config::Cookies)). An unsafe request
+    /// (not `GET`, `HEAD` or `OPTIONS`) authenticated so must echo the token's CSRF claim
+    /// in `x-csrf-token`, else 403 `CSRF_FAILED`: a page of another site can make the
+    /// browser send the cookie, never read the token.
+    pub fn cookies(mut self, cookies: super::sessions::Cookies) -> Self {
+        self.cookies = Some(cookies);
+        self
     }
 
     /// Refuses tokens without a `jti` (401): a token without one cannot be revoked.
@@ -550,10 +572,23 @@ impl Authenticator for JwtAuthenticator {
         parts: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<Arc<AuthContext>>, ArcError>> {
         Box::pin(async move {
-            match Self::bearer(parts)? {
-                None => Ok(None),
-                Some(token) => self.verify_shared(token).await.map(Some),
+            if let Some(token) = Self::bearer(parts)? {
+                return self.verify_shared(token).await.map(Some);
             }
+            let Some(token) = self
+                .cookies
+                .as_ref()
+                .and_then(|c| c.access_token(&parts.headers))
+            else {
+                return Ok(None);
+            };
+            let caller = self.verify_shared(token).await?;
+            let expected = caller
+                .claims
+                .get(super::sessions::CSRF_CLAIM)
+                .and_then(Value::as_str);
+            super::sessions::Cookies::check_csrf(&parts.method, &parts.headers, expected)?;
+            Ok(Some(caller))
         })
     }
 

@@ -8,6 +8,7 @@ pub(crate) mod jwks;
 pub(crate) mod jwt;
 mod layer;
 mod roles;
+pub(crate) mod sessions;
 
 use std::sync::Arc;
 

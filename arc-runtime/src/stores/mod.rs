@@ -1,6 +1,6 @@
 //! Shared state behind traits: every store has an in-memory implementation here (the
 //! embedded default) and Redis ones in the arc-stores crate, so N instances can behave as one
-//! (rate limits, revocation, the events' transport, the query cache).
+//! (rate limits, revocation, sessions, the events' transport, the query cache).
 //! The audit trail's default store is the app's own database ([`SqlAudit`]), kept here with
 //! its table's migration, as is the store of idempotency keys in that database.
 
@@ -11,6 +11,7 @@ pub(crate) mod idempotency;
 pub(crate) mod idempotency_sql;
 pub(crate) mod rate_limit;
 pub(crate) mod revocation;
+pub(crate) mod sessions;
 pub(crate) mod transport;
 
 use std::future::Future;
@@ -25,6 +26,10 @@ pub(crate) use idempotency_sql::IdempotencyMigration;
 pub use idempotency_sql::SqlIdempotency;
 pub use rate_limit::{Hit, InMemoryRateLimit, RateLimitStore};
 pub use revocation::{InMemoryRevocation, RevocationStore};
+pub use sessions::{
+    InMemorySessions, IssuedToken, Rotation, SessionStart, SessionStore,
+    conformance as session_conformance,
+};
 pub use transport::{EventTransport, InMemoryTransport, Received};
 
 /// A boxed future, for the object-safe store and authenticator traits.
