@@ -209,7 +209,12 @@ impl Document {
             path[route.method.as_str().to_ascii_lowercase()] = op;
         }
         if let Some((base, cookies)) = &self.sessions {
-            for (path, op) in session_operations(base, *cookies, &mut generator) {
+            let security = self.security_requirements();
+            let ops = session_operations(base, *cookies, self.rate_limited, &mut generator);
+            for (path, mut op) in ops {
+                if path.ends_with("/logout") && !security.is_empty() {
+                    op["security"] = security.clone().into();
+                }
                 let entry = paths.entry(path).or_insert_with(|| json!({}));
                 entry["post"] = op;
             }
@@ -311,12 +316,7 @@ impl Document {
             "responses": responses,
         });
         if !self.security_schemes.is_empty() {
-            op["security"] = self
-                .security_schemes
-                .iter()
-                .map(|(name, _)| json!({ *name: [] }))
-                .collect::<Vec<_>>()
-                .into();
+            op["security"] = self.security_requirements().into();
         }
         op
     }
@@ -361,17 +361,21 @@ impl Document {
             op["requestBody"] = body;
         }
         if !self.security_schemes.is_empty() {
-            let mut security: Vec<Value> = self
-                .security_schemes
-                .iter()
-                .map(|(name, _)| json!({ *name: [] }))
-                .collect();
+            let mut security = self.security_requirements();
             if public {
                 security.push(json!({})); // credentials are optional
             }
             op["security"] = security.into();
         }
         op
+    }
+
+    /// Each of the app's ways in, as the alternatives of an operation's `security`.
+    fn security_requirements(&self) -> Vec<Value> {
+        self.security_schemes
+            .iter()
+            .map(|(name, _)| json!({ *name: [] }))
+            .collect()
     }
 
     /// The answers `action` can give: its handler's outcome, and the errors it may meet.
@@ -1063,11 +1067,16 @@ fn list(name: &str, items: Value, description: String) -> Value {
 fn session_operations(
     base: &str,
     cookies: bool,
+    rate_limited: bool,
     generator: &mut SchemaGenerator,
 ) -> [(String, Value); 2] {
-    use crate::auth::sessions::{RefreshRequest, TokenPair};
+    use crate::auth::sessions::{CookieSession, RefreshRequest, TokenPair};
     let error = |name: &str| json!({ "$ref": format!("#/components/responses/{name}") });
-    let pair = generator.subschema_for::<TokenPair>();
+    let pair = if cookies {
+        generator.subschema_for::<CookieSession>()
+    } else {
+        generator.subschema_for::<TokenPair>()
+    };
     let answer = json!({
         "allOf": [
             { "type": "object", "required": ["success"], "properties": { "success": { "const": true } } },
@@ -1075,11 +1084,11 @@ fn session_operations(
         ],
     });
     let cookie_note = if cookies {
-        " Without a body, the refresh cookie is used, and the request echoes the CSRF cookie in `x-csrf-token` (else 403 `CSRF_FAILED`). The answer sets the access, refresh and CSRF cookies."
+        " Without a body, the refresh cookie is used, and the request echoes the CSRF cookie in `x-csrf-token` (else 403 `CSRF_FAILED`). The answer sets the access, refresh and CSRF cookies, and its body carries no token."
     } else {
         ""
     };
-    let refresh = json!({
+    let mut refresh = json!({
         "tags": ["auth"],
         "operationId": "refresh_session",
         "summary": "Use a refresh token once: the next access and refresh tokens",
@@ -1102,10 +1111,14 @@ fn session_operations(
             "503": error("ServiceUnavailable"),
         },
     });
+    if rate_limited {
+        refresh["responses"]["429"] = error("RateLimited");
+    }
     let logout = json!({
         "tags": ["auth"],
         "operationId": "logout",
         "summary": "End the caller's session: its access and refresh tokens are revoked",
+        "description": "Credentials with nothing to revoke (no `jti`, no session: an API key) get a 400.",
         "responses": {
             "200": {
                 "description": "Signed out.",
@@ -1116,6 +1129,7 @@ fn session_operations(
                     "additionalProperties": false,
                 } } },
             },
+            "400": error("BadRequest"),
             "401": error("Unauthorized"),
             "403": error("Forbidden"),
             "503": error("ServiceUnavailable"),

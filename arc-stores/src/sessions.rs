@@ -24,9 +24,9 @@ return {'started'}
 /// next access id, next access expiry.
 const ROTATE: &str = r"
 local s = redis.call('HMGET', KEYS[1], 'claims', 'ends', 'live', 'live_exp', 'access', 'access_exp', 'ended')
-if not s[1] or s[7] == '1' or tonumber(s[2]) < tonumber(ARGV[2]) then return {'invalid'} end
+if not s[1] or s[7] == '1' or tonumber(s[2]) <= tonumber(ARGV[2]) then return {'invalid'} end
 if s[3] == ARGV[1] then
-  if tonumber(s[4]) < tonumber(ARGV[2]) then return {'invalid'} end
+  if tonumber(s[4]) <= tonumber(ARGV[2]) then return {'invalid'} end
   redis.call('SADD', KEYS[2], ARGV[1])
   redis.call('EXPIREAT', KEYS[2], s[2])
   redis.call('HSET', KEYS[1], 'live', ARGV[3], 'live_exp', ARGV[4], 'access', ARGV[5], 'access_exp', ARGV[6])

@@ -102,14 +102,15 @@ async fn rotation_scenario(a: &TestApp, b: &TestApp, sessions: &Sessions) {
     let (access, next) = pair_of(&refresh(a, &first.refresh_token).await);
     let second = format!("Bearer {access}");
     assert_eq!(b.as_(&second).get("/notes").await.status, 200);
-    let (access, _) = pair_of(&refresh(b, &next).await);
+    let (access, newest) = pair_of(&refresh(b, &next).await);
     let third = format!("Bearer {access}");
+    assert_eq!(a.as_(&third).get("/notes").await.status, 200);
     // The first refresh token again: someone else holds the session.
     assert_error(&refresh(b, &first.refresh_token).await, 401, "UNAUTHORIZED");
-    // The session is over for everyone: its live access token is revoked, its refresh
-    // tokens are dead.
+    // The session is over for everyone: its live access token is revoked, its newest
+    // refresh token is dead.
     assert_error(&a.as_(&third).get("/notes").await, 401, "UNAUTHORIZED");
-    assert_error(&a.as_(&third).get("/notes").await, 401, "UNAUTHORIZED");
+    assert_error(&refresh(a, &newest).await, 401, "UNAUTHORIZED");
     // Another session of the same user goes on.
     let other = sessions.issue(alice()).await.expect("login");
     assert_eq!(a.as_(&bearer(&other)).get("/notes").await.status, 200);
@@ -122,7 +123,7 @@ async fn bad_refresh_requests_are_4xx_and_change_nothing() {
     let app = TestApp::sqlite_with(|db| app(db, sessions.clone(), None)).await;
     let pair = sessions.issue(alice()).await.expect("login");
     let (id, secret) = pair.refresh_token.split_once('.').expect("id.secret");
-    let long = "a".repeat(10_000);
+    let long = "a".repeat(2_000);
     let forged = format!("{id}.{}", "A".repeat(43));
     for token in [
         "",
@@ -159,6 +160,13 @@ async fn bad_refresh_requests_are_4xx_and_change_nothing() {
         .body(axum::body::Body::from(pair.refresh_token.clone()))
         .expect("request");
     assert_error(&app.raw(request).await, 415, "UNSUPPORTED_MEDIA_TYPE");
+    // A body the size of a token, no more.
+    let big = json!({ "refreshToken": "a".repeat(8 * 1024) });
+    assert_error(
+        &app.post("/auth/refresh", big).await,
+        413,
+        "PAYLOAD_TOO_LARGE",
+    );
     // None of that touched the session, not even the forged secret in its id: its token
     // still rotates (arc's `token` works too).
     let reply = app
@@ -187,6 +195,27 @@ async fn logout_revokes_the_access_token_and_the_session() {
         401,
         "UNAUTHORIZED",
     );
+    // Credentials with nothing to revoke get no logout that changes nothing.
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
+        + 60;
+    let unrevocable = arc_tests::notes::sign(&json!({ "sub": "bob", "exp": exp }));
+    let out = app.as_(&unrevocable).post("/auth/logout", json!({})).await;
+    assert_error(&out, 400, "BAD_REQUEST");
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_answer_is_a_503_never_a_session() {
+    // Nothing listens on port 1.
+    let redis = arc_stores::Redis::new("redis://127.0.0.1:1", "arc-test:down:").expect("redis");
+    let sessions = sessions().store(redis.sessions());
+    let app = TestApp::sqlite_with(|db| app(db, sessions.clone(), None)).await;
+    let refused = sessions.issue(alice()).await.expect_err("no store");
+    assert_eq!(refused.code(), arc_runtime::ErrorCode::ServiceUnavailable);
+    let token = format!("{}.{}", "0".repeat(32), "A".repeat(43));
+    assert_error(&refresh(&app, &token).await, 503, "SERVICE_UNAVAILABLE");
 }
 
 #[tokio::test]
@@ -235,6 +264,7 @@ async fn cookies_carry_the_tokens_and_unsafe_requests_echo_the_csrf_token() {
     let csrf = pair.csrf_token.clone().expect("a CSRF token with cookies");
     // The login answer sets them: the tokens HttpOnly, every one Secure and SameSite.
     let login = sessions.respond(&pair);
+    assert_eq!(login.status(), 200);
     let set: Vec<String> = login
         .headers()
         .get_all("set-cookie")
@@ -351,14 +381,33 @@ async fn cookies_carry_the_tokens_and_unsafe_requests_echo_the_csrf_token() {
         vec![("cookie", refresh_jar), ("x-csrf-token", csrf.clone())],
     )
     .await;
-    pair_of(&refreshed);
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    assert_eq!(refreshed.header("cache-control"), Some("no-store"));
+    for token in ["accessToken", "refreshToken"] {
+        assert!(
+            refreshed.body.get(token).is_none(),
+            "an HttpOnly cookie is not repeated where scripts read: {}",
+            refreshed.body
+        );
+    }
     let set = cookies(&refreshed);
     let (_, access, _) = cookie(&set, "arc_access");
     let (_, next_csrf, _) = cookie(&set, "arc_csrf");
     assert_ne!(next_csrf, &csrf, "each access token has its own CSRF token");
     assert_eq!(refreshed.body["csrfToken"], next_csrf.as_str());
-    // Logout by cookie: with the CSRF token; it clears the cookies.
+    // Logout by cookie: without the CSRF token, refused (and nothing ends); with it, it
+    // clears the cookies.
     let jar = format!("arc_access={access}; arc_csrf={next_csrf}");
+    let forged = send(
+        Method::POST,
+        "/auth/logout",
+        Some(json!({})),
+        vec![("cookie", jar.clone())],
+    )
+    .await;
+    assert_error(&forged, 403, "CSRF_FAILED");
+    let still = send(Method::GET, "/notes", None, vec![("cookie", jar.clone())]).await;
+    assert_eq!(still.status, 200, "{}", still.body);
     let out = send(
         Method::POST,
         "/auth/logout",
@@ -378,15 +427,81 @@ async fn cookies_carry_the_tokens_and_unsafe_requests_echo_the_csrf_token() {
 }
 
 #[tokio::test]
+async fn a_websocket_by_cookie_opens_from_the_apps_own_pages_only() {
+    let sessions = sessions().cookies(Cookies::new().allow_origin("https://app.example.com/"));
+    let app = TestApp::sqlite_with(|db| app(db, sessions.clone(), None)).await;
+    let pair = sessions.issue(alice()).await.expect("login");
+    let jar = format!("arc_access={}", pair.access_token);
+    let upgrade = |origin: Option<&'static str>| {
+        let mut headers = vec![
+            ("cookie", jar.as_str()),
+            ("host", "api.example.com"),
+            ("upgrade", "websocket"),
+            ("connection", "upgrade"),
+        ];
+        headers.extend(origin.map(|o| ("origin", o)));
+        let app = &app;
+        async move { app.send(Method::GET, "/notes", None, &headers).await }
+    };
+    // A WebSocket has no CSRF header and no CORS: another site's page, a sibling
+    // subdomain, or no Origin at all is refused before any route runs.
+    for origin in [
+        Some("https://evil.example"),
+        Some("https://api.example.com.evil.example"),
+        Some("https://other.example.com"),
+        Some("null"),
+        None,
+    ] {
+        assert_error(&upgrade(origin).await, 403, "CSRF_FAILED");
+    }
+    // The app's own origin and the allowed one go on (this route is no WebSocket, so it
+    // answers as a read).
+    for origin in ["https://api.example.com", "https://APP.example.com"] {
+        let reply = upgrade(Some(origin)).await;
+        assert_eq!(reply.status, 200, "{origin}: {}", reply.body);
+    }
+    // The bearer header is no credential a page of another site can send.
+    let bearer = app
+        .send(
+            Method::GET,
+            "/notes",
+            None,
+            &[
+                ("authorization", &bearer(&pair)),
+                ("upgrade", "websocket"),
+                ("origin", "https://evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!(bearer.status, 200, "{}", bearer.body);
+}
+
+#[tokio::test]
 async fn the_document_describes_the_session_routes() {
     let sessions = sessions();
-    let app = TestApp::sqlite_with(|db| app(db, sessions.clone(), None)).await;
-    let document = app.get("/_docs/openapi.json").await.body;
+    let bearer_app = TestApp::sqlite_with(|db| app(db, sessions.clone(), None)).await;
+    let document = bearer_app.get("/_docs/openapi.json").await.body;
     let refresh = &document["paths"]["/auth/refresh"]["post"];
     assert_eq!(refresh["operationId"], "refresh_session");
     assert!(refresh["responses"]["401"].is_object(), "{refresh}");
+    assert!(refresh.get("security").is_none(), "{refresh}");
     let logout = &document["paths"]["/auth/logout"]["post"];
     assert_eq!(logout["operationId"], "logout");
+    assert_eq!(logout["security"], json!([{ "bearerAuth": [] }]));
+    assert!(document["components"]["securitySchemes"]["cookieAuth"].is_null());
+    // With cookies: the cookie is a way in, and the answers carry no token.
+    let cookie_app =
+        TestApp::sqlite_with(|db| app(db, sessions.clone().cookies(Cookies::new()), None)).await;
+    let document = cookie_app.get("/_docs/openapi.json").await.body;
+    assert_eq!(
+        document["components"]["securitySchemes"]["cookieAuth"]["name"],
+        "arc_access"
+    );
+    let logout = &document["paths"]["/auth/logout"]["post"];
+    assert_eq!(
+        logout["security"],
+        json!([{ "bearerAuth": [] }, { "cookieAuth": [] }])
+    );
     // Sessions without authentication cannot log anyone out: the app names the problem.
     let problems = arc_runtime::App::new(DatabaseConnection::default())
         .sessions(sessions.clone())

@@ -230,12 +230,22 @@ impl App {
             service = service.merge(documents);
         }
         if let Some(routes) = sessions {
-            service = service.route(
-                &format!("{}/refresh", routes.sessions.base()),
-                axum::routing::post(move |headers, body| {
-                    crate::auth::sessions::refresh_route(routes.clone(), headers, body)
-                }),
-            );
+            let path = format!("{}/refresh", routes.sessions.base());
+            // No caller (its access token has usually expired), but the rate limit, keyed
+            // on the address, and a body the size of a token.
+            let refresh = axum::routing::post(move |headers, body| {
+                crate::auth::sessions::refresh_route(routes.clone(), headers, body)
+            })
+            .layer(DefaultBodyLimit::max(
+                crate::auth::sessions::REFRESH_BODY_LIMIT,
+            ));
+            let refresh = match &self.rate_limit {
+                Some(limit) => {
+                    refresh.layer(crate::auth::AccessLayer::with(None, Some(limit.clone())))
+                }
+                None => refresh,
+            };
+            service = service.route(&path, refresh);
         }
         let service = service.method_not_allowed_fallback(method_not_allowed);
 

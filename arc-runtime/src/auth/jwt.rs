@@ -575,14 +575,15 @@ impl Authenticator for JwtAuthenticator {
             if let Some(token) = Self::bearer(parts)? {
                 return self.verify_shared(token).await.map(Some);
             }
-            let Some(token) = self
+            let Some((cookies, token)) = self
                 .cookies
                 .as_ref()
-                .and_then(|c| c.access_token(&parts.headers))
+                .and_then(|c| Some((c, c.access_token(&parts.headers)?)))
             else {
                 return Ok(None);
             };
             let caller = self.verify_shared(token).await?;
+            cookies.check_origin(parts)?;
             let expected = caller
                 .claims
                 .get(super::sessions::CSRF_CLAIM)
@@ -597,5 +598,24 @@ impl Authenticator for JwtAuthenticator {
             "bearerAuth",
             serde_json::json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }),
         ))
+    }
+
+    fn security_schemes(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let mut schemes: Vec<_> = self.security_scheme().into_iter().collect();
+        if let Some(cookies) = &self.cookies {
+            schemes.push((
+                "cookieAuth",
+                serde_json::json!({
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": cookies.access,
+                    "description": format!(
+                        "The access token in an HttpOnly cookie. Unsafe requests echo the CSRF cookie in `{}` (else 403 CSRF_FAILED).",
+                        super::sessions::CSRF_HEADER
+                    ),
+                }),
+            ));
+        }
+        schemes
     }
 }

@@ -279,6 +279,13 @@ pub trait Authenticator: Send + Sync + 'static {
     fn security_scheme(&self) -> Option<(&'static str, serde_json::Value)> {
         None
     }
+
+    /// Every way in this authenticator takes, for the OpenAPI document: its
+    /// [`security_scheme`](Self::security_scheme) unless it takes several (a JWT in the
+    /// bearer header or in a cookie).
+    fn security_schemes(&self) -> Vec<(&'static str, serde_json::Value)> {
+        self.security_scheme().into_iter().collect()
+    }
 }
 
 /// The app's authentication: who is calling, as an [`AuthContext`] in every request's
@@ -305,7 +312,7 @@ impl Auth {
         for scheme in self
             .authenticators
             .iter()
-            .filter_map(|a| a.security_scheme())
+            .flat_map(|a| a.security_schemes())
         {
             if !schemes.iter().any(|(name, _)| *name == scheme.0) {
                 schemes.push(scheme);

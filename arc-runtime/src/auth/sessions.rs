@@ -11,7 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, HOST, ORIGIN, SET_COOKIE, UPGRADE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -43,6 +44,10 @@ pub(crate) const SESSION_CLAIM: &str = "sid";
 /// unsafe request (the access token carries it too, so a cookie an attacker plants does not
 /// match). Every cookie is `Secure` (browsers accept it on `http://localhost`).
 ///
+/// A WebSocket has no CSRF header and no CORS: a WebSocket upgrade authenticated by cookie
+/// must come from a page of the app's own origin (its `Origin` names the request's `Host`)
+/// or of one allowed with [`Cookies::allow_origin`], else 403 `CSRF_FAILED`.
+///
 /// Give the same `Cookies` to [`Sessions::cookies`], which sets them, and to
 /// [`JwtAuthenticator::cookies`](crate::config::JwtAuthenticator::cookies), which reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,15 +56,12 @@ pub struct Cookies {
     pub(crate) access: &'static str,
     pub(crate) refresh: &'static str,
     pub(crate) csrf: &'static str,
+    origins: Vec<String>,
 }
 
 impl Default for Cookies {
     fn default() -> Self {
-        Self {
-            access: "arc_access",
-            refresh: "arc_refresh",
-            csrf: "arc_csrf",
-        }
+        Self::names("arc_access", "arc_refresh", "arc_csrf")
     }
 }
 
@@ -75,6 +77,53 @@ impl Cookies {
             access,
             refresh,
             csrf,
+            origins: Vec::new(),
+        }
+    }
+
+    /// Lets pages of `origin` (`"https://app.example.com"`) open WebSockets authenticated
+    /// by cookie, besides the app's own origin.
+    pub fn allow_origin(mut self, origin: &str) -> Self {
+        self.origins
+            .push(origin.trim_end_matches('/').to_ascii_lowercase());
+        self
+    }
+
+    /// Whether a request authenticated by cookie may go on as far as its origin goes: a
+    /// WebSocket upgrade only from the app's own origin or an allowed one (see [`Cookies`]).
+    pub(crate) fn check_origin(&self, parts: &Parts) -> Result<(), ArcError> {
+        let upgrade = parts
+            .headers
+            .get(UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+        if !upgrade {
+            return Ok(());
+        }
+        let origin = parts
+            .headers
+            .get(ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase);
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+        let allowed = origin.as_deref().is_some_and(|origin| {
+            let own = origin
+                .split_once("://")
+                .zip(host)
+                .is_some_and(|((_, authority), host)| authority.eq_ignore_ascii_case(host));
+            own || self.origins.iter().any(|o| o == origin)
+        });
+        if allowed {
+            Ok(())
+        } else {
+            Err(ArcError::new(
+                ErrorCode::CsrfFailed,
+                "A WebSocket authenticated by cookie opens from the app's own pages only (Origin)",
+            ))
         }
     }
 
@@ -83,17 +132,18 @@ impl Cookies {
     pub(crate) fn read<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         let mut found = None;
         for value in headers.get_all(COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            for pair in text.split(';') {
-                let Some((key, value)) = pair.trim().split_once('=') else {
+            // Byte by byte: another cookie's non-ASCII value does not hide this one.
+            for pair in value.as_bytes().split(|b| *b == b';') {
+                let Some(eq) = pair.iter().position(|b| *b == b'=') else {
                     continue;
                 };
-                if key == name {
-                    if found.is_some() {
-                        return None;
-                    }
-                    found = Some(value);
+                if pair[..eq].trim_ascii() != name.as_bytes() {
+                    continue;
                 }
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(std::str::from_utf8(pair[eq + 1..].trim_ascii()).ok()?);
             }
         }
         found.filter(|v| !v.is_empty())
@@ -180,6 +230,33 @@ pub struct TokenPair {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csrf_token: Option<String>,
 }
+
+/// What a login or a refresh answers when cookies carry the tokens: the tokens' lifetimes
+/// and the CSRF token, never the tokens (no script of the page can read them; they are in
+/// `HttpOnly` cookies).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CookieSession {
+    /// Seconds the access token (in its cookie) lives.
+    pub expires_in: u64,
+    /// Seconds the refresh token (in its cookie) lives.
+    pub refresh_expires_in: u64,
+    /// The CSRF token unsafe requests echo in `x-csrf-token` (also in the CSRF cookie).
+    pub csrf_token: String,
+}
+
+impl From<&TokenPair> for CookieSession {
+    fn from(pair: &TokenPair) -> Self {
+        Self {
+            expires_in: pair.expires_in,
+            refresh_expires_in: pair.refresh_expires_in,
+            csrf_token: pair.csrf_token.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The largest `POST /auth/refresh` body: a refresh token is 76 characters.
+pub(crate) const REFRESH_BODY_LIMIT: usize = 4 * 1024;
 
 /// The body of `POST /auth/refresh`: the refresh token (or none, with cookies).
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
@@ -456,9 +533,12 @@ impl Sessions {
         }
     }
 
-    /// Ends the caller's session (logout): their access token is revoked in `revocation`,
-    /// and so is the session's refresh token. A caller whose token names no session (one
-    /// the app signed itself) has only the token revoked.
+    /// Ends the caller's session (logout): their access token is revoked in `revocation`
+    /// first (a store that fails after it leaves the caller signed out, never the other way
+    /// round), then the session, so its refresh token no longer rotates, and the session's
+    /// last access token. A caller whose token names no session (one the app signed
+    /// itself) has only the token revoked; one with nothing to revoke (no `jti`, no
+    /// session: an API key) gets a 400 rather than a logout that changes nothing.
     pub async fn end(
         &self,
         caller: &AuthContext,
@@ -467,27 +547,37 @@ impl Sessions {
         if !caller.is_authenticated() {
             return Err(ArcError::unauthorized("Authentication required"));
         }
-        let mut revoke = Vec::new();
+        let mut ended = false;
         if let (Some(jti), Some(exp)) = (&caller.token_id, caller.expires_at) {
-            revoke.push((jti.clone(), exp));
+            revocation.revoke(jti, exp).await.map_err(unavailable)?;
+            ended = true;
         }
-        if let Some(Value::String(id)) = caller.claims.get(SESSION_CLAIM)
-            && let Some(last) = self.0.store.end(id).await.map_err(unavailable)?
-        {
-            revoke.push(last);
+        if let Some(Value::String(id)) = caller.claims.get(SESSION_CLAIM) {
+            if let Some((jti, exp)) = self.0.store.end(id).await.map_err(unavailable)? {
+                revocation.revoke(&jti, exp).await.map_err(unavailable)?;
+            }
+            ended = true;
         }
-        for (jti, exp) in revoke {
-            revocation.revoke(&jti, exp).await.map_err(unavailable)?;
+        if ended {
+            Ok(())
+        } else {
+            Err(ArcError::bad_request(
+                "These credentials cannot be revoked (no jti, no session): they stay valid until they expire",
+            ))
         }
-        Ok(())
     }
 
-    /// The answer to a login or refresh: `200 {"success": true, ..pair}` (arc's shape),
-    /// with the cookies when [`Sessions::cookies`] is set.
+    /// The answer to a login or refresh: `200 {"success": true, ..pair}` (arc's shape);
+    /// when [`Sessions::cookies`] is set, the cookies, and in the body only the lifetimes
+    /// and the CSRF token (`{"success", "expiresIn", "refreshExpiresIn", "csrfToken"}`).
     pub fn respond(&self, pair: &TokenPair) -> Response {
         let mut body = Map::new();
         body.insert("success".into(), Value::Bool(true));
-        if let Ok(Value::Object(fields)) = serde_json::to_value(pair) {
+        let fields = match &self.0.cookies {
+            Some(_) => serde_json::to_value(CookieSession::from(pair)),
+            None => serde_json::to_value(pair),
+        };
+        if let Ok(Value::Object(fields)) = fields {
             body.extend(fields);
         }
         let mut response = axum::Json(Value::Object(body)).into_response();
@@ -582,12 +672,13 @@ pub(crate) struct Routes {
     pub revocation: Arc<dyn RevocationStore>,
 }
 
-/// `POST /auth/refresh`.
+/// `POST /auth/refresh` (its body at most [`REFRESH_BODY_LIMIT`]: 413 beyond).
 pub(crate) async fn refresh_route(
     routes: Routes,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ArcError> {
+    let body = body.map_err(|e| ArcError::new(ErrorCode::for_status(e.status()), e.body_text()))?;
     let token = routes.sessions.presented(&headers, &body)?;
     let pair = routes
         .sessions
@@ -631,6 +722,13 @@ mod tests {
         assert_eq!(Cookies::read(&twice, "arc_access"), None);
         let empty = headers(&[("cookie", "arc_access=")]);
         assert_eq!(Cookies::read(&empty, "arc_access"), None);
+        // Another cookie's non-ASCII value does not hide this one.
+        let mut mixed = HeaderMap::new();
+        mixed.append(
+            COOKIE,
+            HeaderValue::from_bytes(b"pref=caf\xc3\xa9; arc_access=tok").expect("obs-text"),
+        );
+        assert_eq!(Cookies::read(&mixed, "arc_access"), Some("tok"));
     }
 
     #[test]

@@ -89,6 +89,7 @@ impl Cors {
             HeaderName::from_static("x-arc-reason"),
             HeaderName::from_static("x-api-key"),
             HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(crate::auth::sessions::CSRF_HEADER),
         ];
         let exposed = [
             HeaderName::from_static("x-request-id"),

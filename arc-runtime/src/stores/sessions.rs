@@ -131,7 +131,7 @@ impl SessionStore for InMemorySessions {
         let result = self.with(|sessions| {
             // Sessions past their end are forgotten as new ones start.
             let now = now();
-            sessions.retain(|_, s| s.expires_at >= now);
+            sessions.retain(|_, s| s.expires_at > now);
             sessions.insert(
                 id.to_owned(),
                 Session {
@@ -157,11 +157,11 @@ impl SessionStore for InMemorySessions {
             let Some(session) = sessions.get_mut(id) else {
                 return Rotation::Invalid;
             };
-            if session.ended || session.expires_at < now {
+            if session.ended || session.expires_at <= now {
                 return Rotation::Invalid;
             }
             if session.live.hash == hash {
-                if session.live.expires_at < now {
+                if session.live.expires_at <= now {
                     return Rotation::Invalid;
                 }
                 let used = std::mem::replace(&mut session.live, next);
@@ -272,8 +272,9 @@ pub mod conformance {
         store.start(&id, start).await.expect("start");
         let late = store.rotate(&id, "k1", token("k2", now + 600, "b2"), now + 11);
         assert_eq!(late.await.expect("rotate"), Rotation::Invalid);
-        let past = store.rotate(&id, "k1", token("k2", now + 600, "b2"), now + 3601);
-        assert_eq!(past.await.expect("rotate"), Rotation::Invalid);
+        // A token expires at its expiry, not a second later.
+        let due = store.rotate(&id, "k1", token("k2", now + 600, "b2"), now + 10);
+        assert_eq!(due.await.expect("rotate"), Rotation::Invalid);
         assert_eq!(
             store.end(&id).await.expect("end"),
             Some(("b1".to_owned(), now + 10))
@@ -281,6 +282,21 @@ pub mod conformance {
         let ended = store.rotate(&id, "k1", token("k2", now + 600, "b2"), now);
         assert_eq!(ended.await.expect("rotate"), Rotation::Invalid);
         assert_eq!(store.end("no-such").await.expect("end"), None);
+        // A session ends at its end, however long its live token would last.
+        let id = format!("{prefix}-c");
+        let start = SessionStart {
+            claims: "{}".to_owned(),
+            expires_at: now + 100,
+            token: token("m1", now + 600, "c1"),
+        };
+        store.start(&id, start).await.expect("start");
+        let over = store.rotate(&id, "m1", token("m2", now + 600, "c2"), now + 100);
+        assert_eq!(over.await.expect("rotate"), Rotation::Invalid);
+        let before = store.rotate(&id, "m1", token("m2", now + 600, "c2"), now + 99);
+        assert!(matches!(
+            before.await.expect("rotate"),
+            Rotation::Rotated { .. }
+        ));
     }
 }
 
