@@ -145,7 +145,9 @@ pub mod config {
         TokenClaims,
     };
     pub use crate::auth::sessions::{CSRF_HEADER, Cookies, Sessions, TokenPair};
-    pub use crate::auth::{AccessLayer, AccessService, ApiKeys, Auth, Authenticator, Elevation};
+    pub use crate::auth::{
+        AccessLayer, AccessService, ApiKeys, Auth, Authenticator, Elevation, Memberships,
+    };
     pub use crate::cache::{Cache, CacheMeta};
     pub use crate::db::{STATEMENT_TARGET, STATEMENT_TIMEOUT};
     pub use crate::events::{BadPattern, EventPattern, EventRetry, Events};
@@ -161,9 +163,10 @@ pub mod config {
     pub use crate::stores::{
         AuditPage, AuditQuery, AuditStore, Begin, BoxFuture, CacheStore, Claim, EventTransport,
         Hit, IdempotencyStore, InMemoryAudit, InMemoryCache, InMemoryIdempotency,
-        InMemoryRateLimit, InMemoryRevocation, InMemorySessions, InMemoryTransport, IssuedToken,
-        Lookup, RateLimitStore, Received, RevocationStore, Rotation, SessionStart, SessionStore,
-        SqlAudit, SqlIdempotency, StoreError, session_conformance,
+        InMemoryMemberships, InMemoryRateLimit, InMemoryRevocation, InMemorySessions,
+        InMemoryTransport, IssuedToken, Lookup, Membership, MembershipStore, RateLimitStore,
+        Received, RevocationStore, Rotation, SessionStart, SessionStore, SqlAudit, SqlIdempotency,
+        SqlMemberships, StoreError, membership_conformance, session_conformance,
     };
     pub use crate::telemetry::{Telemetry, TelemetryError, TelemetryGuard};
 }

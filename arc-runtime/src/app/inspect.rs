@@ -122,6 +122,14 @@ impl App {
         {
             local.push("token revocation (Auth::revocation)".to_owned());
         }
+        if self
+            .auth
+            .as_ref()
+            .and_then(crate::auth::Auth::memberships_settings)
+            .is_some_and(|m| !m.shared())
+        {
+            local.push("memberships (Memberships::new, Memberships::cache)".to_owned());
+        }
         if self.sessions.as_ref().is_some_and(|s| !s.shared()) {
             local.push("sessions (Sessions::store)".to_owned());
         }
@@ -383,6 +391,14 @@ impl App {
             .is_some_and(|settings| settings.in_database())
         {
             migrator.add_migration(crate::stores::IdempotencyMigration);
+        }
+        if self
+            .auth
+            .as_ref()
+            .and_then(crate::auth::Auth::memberships_settings)
+            .is_some_and(crate::auth::Memberships::in_database)
+        {
+            migrator.add_migration(crate::stores::MembershipsMigration);
         }
         migrator
     }

@@ -22,7 +22,7 @@ pub(crate) const ORG_HEADER: &str = "x-organization-id";
 /// may send it (401 otherwise, checked first), and it must be one the caller belongs to (400
 /// when empty or over 128 bytes, 403 `ORG_ACCESS_DENIED` otherwise). Roles and the team in
 /// the token's own active org do not carry over to another one.
-pub(super) fn select_org(context: &mut Arc<AuthContext>, parts: &Parts) -> Result<(), ArcError> {
+pub(crate) fn select_org(context: &mut Arc<AuthContext>, parts: &Parts) -> Result<(), ArcError> {
     let Some(value) = parts.headers.get(ORG_HEADER) else {
         return Ok(());
     };
@@ -54,7 +54,7 @@ pub(super) fn select_org(context: &mut Arc<AuthContext>, parts: &Parts) -> Resul
 
 /// The organization an `x-organization-id` value names: 400 when it is blank or over 128
 /// bytes.
-pub(super) fn org_named(value: &HeaderValue) -> Result<&str, ArcError> {
+pub(crate) fn org_named(value: &HeaderValue) -> Result<&str, ArcError> {
     let org = value.to_str().unwrap_or("").trim();
     if org.is_empty() || org.len() > 128 {
         return Err(ArcError::bad_request(

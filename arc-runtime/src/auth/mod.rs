@@ -7,6 +7,7 @@ pub(crate) mod elevation;
 pub(crate) mod jwks;
 pub(crate) mod jwt;
 mod layer;
+pub(crate) mod memberships;
 mod roles;
 pub(crate) mod sessions;
 
@@ -20,6 +21,7 @@ pub use api_key::ApiKeys;
 pub use elevation::Elevation;
 pub(crate) use layer::ORG_HEADER;
 pub use layer::{AccessLayer, AccessService};
+pub use memberships::Memberships;
 pub use roles::RoleHierarchy;
 
 use crate::error::ArcError;
@@ -303,6 +305,7 @@ pub struct Auth {
     revocation: Arc<dyn RevocationStore>,
     hierarchy: Arc<RoleHierarchy>,
     elevation: Option<Arc<Elevation>>,
+    memberships: Option<Arc<Memberships>>,
 }
 
 impl Auth {
@@ -329,6 +332,7 @@ impl Default for Auth {
             revocation: Arc::new(InMemoryRevocation::new()),
             hierarchy: Arc::default(),
             elevation: None,
+            memberships: None,
         }
     }
 }
@@ -391,6 +395,28 @@ impl Auth {
         self
     }
 
+    /// Resolves each caller's organizations and roles there from `memberships` (see
+    /// [`Memberships`]) instead of the token's `orgs` and `org_roles` claims: a member
+    /// removed or given other roles is treated so on their next request, whatever their
+    /// token says. `x-organization-id` must name one of the caller's organizations (403
+    /// `ORG_ACCESS_DENIED`); the token's `org_id` is the active organization while they are
+    /// still a member of it. A store that cannot answer is a 503.
+    ///
+    /// ```
+    /// use arc_runtime::config::{Auth, Memberships};
+    /// let auth = Auth::new().memberships(Memberships::in_memory());
+    /// assert!(auth.memberships_settings().is_some());
+    /// ```
+    pub fn memberships(mut self, memberships: Memberships) -> Self {
+        self.memberships = Some(Arc::new(memberships));
+        self
+    }
+
+    /// Where memberships come from, when [`Auth::memberships`] said.
+    pub fn memberships_settings(&self) -> Option<&Memberships> {
+        self.memberships.as_deref()
+    }
+
     /// Who may elevate, when [`Auth::elevation`] said.
     pub fn elevation_settings(&self) -> Option<&Elevation> {
         self.elevation.as_deref()
@@ -450,6 +476,8 @@ impl Auth {
         }
         if parts.headers.contains_key(elevation::SCOPE_HEADER) {
             elevation::elevate(&mut context, parts, self.elevation.as_deref())?;
+        } else if let Some(memberships) = &self.memberships {
+            memberships.resolve(&mut context, parts).await?;
         } else {
             layer::select_org(&mut context, parts)?;
         }

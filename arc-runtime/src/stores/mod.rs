@@ -9,6 +9,7 @@ pub(crate) mod audit_sql;
 pub(crate) mod cache;
 pub(crate) mod idempotency;
 pub(crate) mod idempotency_sql;
+pub(crate) mod memberships;
 pub(crate) mod rate_limit;
 pub(crate) mod revocation;
 pub(crate) mod sessions;
@@ -24,6 +25,11 @@ pub use cache::{CacheStore, InMemoryCache, Lookup};
 pub use idempotency::{Begin, Claim, IdempotencyStore, InMemoryIdempotency};
 pub(crate) use idempotency_sql::IdempotencyMigration;
 pub use idempotency_sql::SqlIdempotency;
+pub(crate) use memberships::MembershipsMigration;
+pub use memberships::{
+    InMemoryMemberships, Membership, MembershipStore, SqlMemberships,
+    conformance as membership_conformance,
+};
 pub use rate_limit::{Hit, InMemoryRateLimit, RateLimitStore};
 pub use revocation::{InMemoryRevocation, RevocationStore};
 pub use sessions::{
