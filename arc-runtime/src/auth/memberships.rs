@@ -18,6 +18,16 @@ use super::AuthContext;
 use crate::error::{ArcError, ErrorCode};
 use crate::stores::{CacheStore, InMemoryMemberships, Membership, MembershipStore, StoreError};
 
+/// `call`, or an error once [`Memberships::CACHE_DEADLINE`] has passed: a cache that
+/// hangs costs a request no more than that.
+async fn within<T>(
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(Memberships::CACHE_DEADLINE, call)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::new("membership cache timed out")))
+}
+
 /// A user's memberships as the cache keeps them, with the version they were read at.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Entry {
@@ -58,8 +68,12 @@ impl std::fmt::Debug for Memberships {
 }
 
 impl Memberships {
-    /// How long a cache entry is kept unless set (a change makes it stale at once anyway).
-    pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+    /// How long a cache entry is kept unless set (a change makes it stale at once anyway;
+    /// the bound on staleness when a change could not reach the cache).
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
+
+    /// How long a cache call may take before the store decides instead.
+    const CACHE_DEADLINE: Duration = Duration::from_millis(250);
 
     /// Memberships in `store`, uncached (every request reads it).
     pub fn new(store: impl MembershipStore) -> Self {
@@ -123,7 +137,7 @@ impl Memberships {
         };
         let key = Self::key(user);
         let names = [key.as_str()];
-        let version = match cache.lookup(&key, &names).await {
+        let version = match within(cache.lookup(&key, &names)).await {
             Ok(found) => {
                 let version = found.versions.first().copied().unwrap_or(0);
                 let entry = found
@@ -146,13 +160,13 @@ impl Memberships {
         let memberships = self.store.of(user).await?;
         if version == 0 {
             // No version (never set, or lost): start one; this answer is not kept.
-            if let Err(e) = cache.bump(&names).await {
+            if let Err(e) = within(cache.bump(&names)).await {
                 tracing::warn!(error = %e, "membership cache unavailable");
             }
         } else if let Ok(bytes) = serde_json::to_vec(&Entry {
             version,
             memberships: memberships.clone(),
-        }) && let Err(e) = cache.put(&key, Bytes::from(bytes), self.ttl).await
+        }) && let Err(e) = within(cache.put(&key, Bytes::from(bytes), self.ttl)).await
         {
             tracing::warn!(error = %e, "membership cache unavailable");
         }
@@ -179,7 +193,7 @@ impl Memberships {
     /// time runs out.
     async fn forget(&self, user: &str) -> Result<(), StoreError> {
         match &self.cache {
-            Some(cache) => cache.bump(&[Self::key(user).as_str()]).await,
+            Some(cache) => within(cache.bump(&[Self::key(user).as_str()])).await,
             None => Ok(()),
         }
     }

@@ -84,8 +84,11 @@ impl Cookies {
     /// Lets pages of `origin` (`"https://app.example.com"`) open WebSockets authenticated
     /// by cookie, besides the app's own origin.
     pub fn allow_origin(mut self, origin: &str) -> Self {
-        self.origins
-            .push(origin.trim_end_matches('/').to_ascii_lowercase());
+        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        // `null` is every sandboxed frame and file: never a trusted origin.
+        if origin != "null" {
+            self.origins.push(origin);
+        }
         self
     }
 
@@ -533,10 +536,10 @@ impl Sessions {
         }
     }
 
-    /// Ends the caller's session (logout): their access token is revoked in `revocation`
-    /// first (a store that fails after it leaves the caller signed out, never the other way
-    /// round), then the session, so its refresh token no longer rotates, and the session's
-    /// last access token. A caller whose token names no session (one the app signed
+    /// Ends the caller's session (logout): the session first, so its refresh token no
+    /// longer rotates (idempotent: a retry after a failure finds the caller's token still
+    /// valid to log out with), then the caller's access token is revoked in `revocation`,
+    /// and the session's last access token. A caller whose token names no session (one the app signed
     /// itself) has only the token revoked; one with nothing to revoke (no `jti`, no
     /// session: an API key) gets a 400 rather than a logout that changes nothing.
     pub async fn end(
@@ -548,15 +551,19 @@ impl Sessions {
             return Err(ArcError::unauthorized("Authentication required"));
         }
         let mut ended = false;
+        // The session first: ending it is idempotent and kills the long-lived credential,
+        // so a retry after a failure below still finds a token to log out with.
+        let mut last = None;
+        if let Some(Value::String(id)) = caller.claims.get(SESSION_CLAIM) {
+            last = self.0.store.end(id).await.map_err(unavailable)?;
+            ended = true;
+        }
         if let (Some(jti), Some(exp)) = (&caller.token_id, caller.expires_at) {
             revocation.revoke(jti, exp).await.map_err(unavailable)?;
             ended = true;
         }
-        if let Some(Value::String(id)) = caller.claims.get(SESSION_CLAIM) {
-            if let Some((jti, exp)) = self.0.store.end(id).await.map_err(unavailable)? {
-                revocation.revoke(&jti, exp).await.map_err(unavailable)?;
-            }
-            ended = true;
+        if let Some((jti, exp)) = last {
+            revocation.revoke(&jti, exp).await.map_err(unavailable)?;
         }
         if ended {
             Ok(())
