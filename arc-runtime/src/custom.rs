@@ -205,7 +205,7 @@ impl CustomRoute {
             summary: self.summary,
             permission: self.rule.to_string(),
             public: self.rule.is_public(),
-            tag: self.resource.map(|meta| meta.path.trim_start_matches('/')),
+            tag: self.resource.map(|meta| meta.collection()),
             request: self.request,
             response: self.response,
             status: self.status,

@@ -48,6 +48,9 @@ pub enum ErrorCode {
     /// 409: a write or action would move a field with declared states along a transition
     /// that is not declared (`details` names the field, both states and the allowed ones).
     InvalidTransition,
+    /// 409: the change would leave an organization without an owner (arc answers 400 with
+    /// this code).
+    LastOwner,
     /// 413: the body is over the configured limit.
     PayloadTooLarge,
     /// 415: the body is not JSON.
@@ -64,7 +67,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the contract's table.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         Self::Validation,
         Self::BadRequest,
         Self::Unauthorized,
@@ -81,6 +84,7 @@ impl ErrorCode {
         Self::DuplicateKey,
         Self::IdempotencyConflict,
         Self::InvalidTransition,
+        Self::LastOwner,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::Unprocessable,
@@ -108,6 +112,7 @@ impl ErrorCode {
             Self::DuplicateKey => "DUPLICATE_KEY",
             Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             Self::InvalidTransition => "INVALID_TRANSITION",
+            Self::LastOwner => "LAST_OWNER",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::Unprocessable => "UNPROCESSABLE_ENTITY",
@@ -133,7 +138,8 @@ impl ErrorCode {
             Self::Conflict
             | Self::DuplicateKey
             | Self::IdempotencyConflict
-            | Self::InvalidTransition => StatusCode::CONFLICT,
+            | Self::InvalidTransition
+            | Self::LastOwner => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,

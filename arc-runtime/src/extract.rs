@@ -60,7 +60,8 @@ fn body_rejection(rejection: BytesRejection) -> ArcError {
     }
 }
 
-/// One path parameter, as text; a segment that does not decode is a 404.
+/// The route's last path parameter (a row's id or slug; an `{orgId}` before it is the
+/// access layer's), as text; a segment that does not decode is a 404.
 #[derive(Debug)]
 pub(crate) struct PathParam(pub String);
 
@@ -68,10 +69,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     type Rejection = ArcError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Path::<String>::from_request_parts(parts, state)
+        Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
-            .map(|Path(p)| Self(p))
-            .map_err(|_| ArcError::not_found("Not found"))
+            .ok()
+            .and_then(|Path(mut params)| params.pop())
+            .map(|(_, value)| Self(value))
+            .ok_or_else(|| ArcError::not_found("Not found"))
     }
 }
 

@@ -19,19 +19,37 @@ pub struct WriteContext<'a> {
     /// Who is writing.
     pub caller: &'a crate::auth::AuthContext,
     events: Option<&'a crate::events::EventsRuntime>,
+    after: &'a crate::db::AfterCommit,
+    memberships: Option<&'a crate::auth::Memberships>,
 }
 
 impl<'a> WriteContext<'a> {
     pub(crate) fn new(
         state: &'a crate::app::ArcState,
-        txn: &'a DatabaseTransaction,
+        txn: &'a crate::db::Txn,
         caller: &'a crate::auth::AuthContext,
     ) -> Self {
         WriteContext {
             txn,
             caller,
             events: state.events().map(|e| &**e),
+            after: txn.after_commit(),
+            memberships: state.memberships(),
         }
+    }
+
+    /// Where the app's memberships come from, when from a store (the organization
+    /// routes tell its cache of their changes).
+    pub(crate) fn memberships(&self) -> Option<&'a crate::auth::Memberships> {
+        self.memberships
+    }
+
+    /// Runs `work` once the write has committed, and never if it does not: for what must
+    /// not happen before the rows are there for everyone (telling a cache its entries are
+    /// old: done before the commit, a read in between would store the old rows again).
+    /// The answer waits for it, so keep it short; it cannot fail the write any more.
+    pub fn after_commit(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.after.push(Box::pin(work));
     }
 
     /// Publishes the app's own event `event` with the write: into the outbox in its

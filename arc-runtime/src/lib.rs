@@ -52,6 +52,7 @@ mod extract;
 mod hooks;
 mod migration;
 mod openapi;
+pub mod orgs;
 mod permissions;
 mod plugins;
 mod preset;
@@ -66,8 +67,8 @@ mod wire;
 #[cfg(test)]
 mod fuzz;
 
-// Generated code names `::arc_runtime`; so do this crate's own tests of the macros.
-#[cfg(test)]
+// Generated code names `::arc_runtime`: so do the framework's own resources ([`orgs`]) and
+// this crate's tests of the macros.
 extern crate self as arc_runtime;
 
 pub use arc_macros::{Enum, permissions, resource};

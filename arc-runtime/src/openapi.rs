@@ -176,7 +176,7 @@ impl Document {
             } else {
                 None
             };
-            let tag = meta.path.trim_start_matches('/').to_owned();
+            let tag = meta.collection().to_owned();
             tags.push(
                 json!({ "name": tag, "description": format!("The `{}` resource.", meta.name) }),
             );
@@ -760,7 +760,7 @@ fn error_responses() -> Value {
 }
 
 fn summary(meta: &ResourceMeta, action: Action) -> String {
-    let plural = meta.path.trim_start_matches('/');
+    let plural = meta.collection();
     let name = meta.name;
     let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
         "an"
@@ -878,13 +878,24 @@ fn parameters(meta: &ResourceMeta, route: &RouteInfo, limits: &QueryLimits) -> V
         let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
             continue;
         };
-        let schema = match name {
-            "slug" => json!({ "type": "string" }),
-            _ => value_schema(meta.id_field().ty),
+        let (schema, description) = match name {
+            "slug" => (json!({ "type": "string" }), None),
+            arc_spec::names::ORG_PARAM => (
+                json!({ "type": "string", "minLength": 1, "maxLength": 128, "pattern": "\\S" }),
+                Some(
+                    "The organization, among the caller's memberships (403 `ORG_ACCESS_DENIED` otherwise); `x-organization-id`, if sent too, must name the same one.",
+                ),
+            ),
+            _ => (value_schema(meta.id_field().ty), None),
         };
-        out.push(json!({ "name": name, "in": "path", "required": true, "schema": schema }));
+        let mut parameter =
+            json!({ "name": name, "in": "path", "required": true, "schema": schema });
+        if let Some(description) = description {
+            parameter["description"] = json!(description);
+        }
+        out.push(parameter);
     }
-    if meta.presets.tenant.is_some() {
+    if meta.presets.tenant.is_some() && !route.path.contains(arc_spec::names::ORG_SEGMENT) {
         out.push(org_header(
             "Selects the active organization among the caller's memberships.",
         ));

@@ -416,7 +416,8 @@ pub struct ResourceMeta {
     pub name: &'static str,
     /// The struct's doc comment, for the JSON Schemas (empty when it has none).
     pub doc: &'static str,
-    /// The collection path, e.g. `/products`.
+    /// The collection path, e.g. `/products` (or `/organizations/{orgId}/members`, under
+    /// the organization it names).
     pub path: &'static str,
     /// The table.
     pub table: &'static str,
@@ -446,6 +447,21 @@ pub struct ResourceMeta {
 }
 
 impl ResourceMeta {
+    /// The collection's own name, the path's last segment (`products`, `members`).
+    pub fn collection(&self) -> &'static str {
+        self.path.rsplit('/').next().unwrap_or(self.path)
+    }
+
+    /// The collection path of the organization `org`: the path with the organization it
+    /// names (`/organizations/acme/members`), or the path itself.
+    pub fn path_in(&self, org: Option<&str>) -> std::borrow::Cow<'static, str> {
+        let param = arc_spec::names::ORG_SEGMENT;
+        match org {
+            Some(org) if self.path.contains(param) => self.path.replace(param, org).into(),
+            _ => self.path.into(),
+        }
+    }
+
     /// The field table of the app itself, for the rules of its own routes: no fields, so
     /// no row rule can name one.
     pub(crate) const fn app() -> Self {

@@ -208,7 +208,7 @@ pub(crate) fn schema(meta: &ResourceMeta, view: View) -> Schema {
             );
         }
     }
-    let plural = meta.path.trim_start_matches('/');
+    let plural = meta.collection();
     let description = match view {
         View::Row => meta.doc.to_owned(),
         View::Selection => format!(

@@ -2,6 +2,14 @@
 //! same in the expansion (entity module, table, path, column variants) and in the runtime
 //! (the document's component names).
 
+/// The path parameter that names the organization a `multi_tenant` resource's rows belong
+/// to, as arc names it: `#[resource(path = "/organizations/{orgId}/members")]`. It selects
+/// the active organization as `x-organization-id` does.
+pub const ORG_PARAM: &str = "orgId";
+
+/// [`ORG_PARAM`] as a path segment: `{orgId}`.
+pub const ORG_SEGMENT: &str = "{orgId}";
+
 /// `ProductCategory` -> `product_category`.
 pub fn to_snake(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);

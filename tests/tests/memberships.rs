@@ -37,10 +37,6 @@ async fn served(
     (test, slot.expect("memberships"))
 }
 
-fn roles(names: &[&str]) -> Vec<String> {
-    names.iter().map(|&n| n.to_owned()).collect()
-}
-
 async fn send(app: &TestApp, token: &str, org: Option<&str>, method: Method) -> arc_tests::Reply {
     let mut headers = vec![("authorization", token)];
     headers.extend(org.map(|o| ("x-organization-id", o)));
@@ -73,7 +69,7 @@ async fn the_store_decides_on_every_request_not_the_token() {
     // The cache answers while its entry is current: a row deleted behind the memberships'
     // back is not seen until a change goes through them.
     memberships
-        .put("carol", "acme", &roles(&["member"]))
+        .put("carol", "acme", "member")
         .await
         .expect("join");
     let carol = bearer("carol", &[], None, &[]);
@@ -155,11 +151,11 @@ async fn membership_scenario(a: &TestApp, b: &TestApp, memberships: &Memberships
     );
 
     memberships
-        .put("alice", "acme", &roles(&["member"]))
+        .put("alice", "acme", "member")
         .await
         .expect("join");
     memberships
-        .put("bob", "acme", &roles(&["member"]))
+        .put("bob", "acme", "member")
         .await
         .expect("join");
     let created = send(b, &alice, Some("acme"), Method::POST).await;
@@ -183,7 +179,7 @@ async fn membership_scenario(a: &TestApp, b: &TestApp, memberships: &Memberships
 
     // Promoted: admin in acme on the next request.
     memberships
-        .put("bob", "acme", &roles(&["admin"]))
+        .put("bob", "acme", "admin")
         .await
         .expect("promote");
     let listed = send(b, &bob, Some("acme"), Method::GET).await;
@@ -197,7 +193,7 @@ async fn membership_scenario(a: &TestApp, b: &TestApp, memberships: &Memberships
     );
     // Demoted: not any more.
     memberships
-        .put("bob", "acme", &roles(&["member"]))
+        .put("bob", "acme", "member")
         .await
         .expect("demote");
     let listed = send(b, &bob, Some("acme"), Method::GET).await;
@@ -260,10 +256,7 @@ async fn a_store_that_cannot_answer_is_a_503_and_a_cache_that_cannot_is_passed_b
     .await;
     let store = SqlMemberships::new(app.db.clone());
     use arc_runtime::config::MembershipStore;
-    store
-        .put("alice", "acme", &roles(&["member"]))
-        .await
-        .expect("store");
+    store.put("alice", "acme", "member").await.expect("store");
     let listed = send(&app, &alice, Some("acme"), Method::GET).await;
     assert_eq!(listed.status, 200, "{}", listed.body);
     let change = memberships.remove("alice", "acme").await;
@@ -335,11 +328,8 @@ async fn memberships_hold(steps: &[Step]) -> Result<(), proptest::test_runner::T
     for step in steps {
         match *step {
             Step::Put(u, o, admin) => {
-                let roles = roles(&[if admin { "admin" } else { "member" }]);
-                memberships
-                    .put(USERS[u], ORGS[o], &roles)
-                    .await
-                    .expect("put");
+                let role = if admin { "admin" } else { "member" };
+                memberships.put(USERS[u], ORGS[o], role).await.expect("put");
                 model.insert((u, o), admin);
             }
             Step::Remove(u, o) => {

@@ -77,7 +77,6 @@ impl Resource {
             actions: super::actions::declared(cx, args.actions.as_ref()),
             claimed: Vec::new(),
         };
-        check::static_path(cx, args.path.as_ref());
         model.mark_query(cx, &args.query.filter, "filter");
         model.mark_query(cx, &args.query.sort, "sort");
         model.mark_query(cx, &args.query.search, "search");
@@ -122,6 +121,7 @@ impl Resource {
             server_string,
             expected,
         );
+        check::static_path(cx, args.path.as_ref(), model.presets.tenant.is_some());
         model.presets.owner = model.preset(
             cx,
             p.owned_by_user.as_ref(),

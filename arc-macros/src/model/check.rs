@@ -52,17 +52,36 @@ pub(super) fn one_id(cx: &Ctxt, item: &ItemStruct, fields: &[Field]) -> usize {
     }
 }
 
-/// `path` is a static path like `/products`.
-pub(super) fn static_path(cx: &Ctxt, path: Option<&SpannedValue<String>>) {
-    if let Some(path) = path {
-        let p = path.as_ref();
-        if !p.starts_with('/')
-            || p.len() < 2
-            || p.ends_with('/')
-            || p.contains(['{', '}', '*', ':'])
-        {
-            cx.error_at(path.span(), "`path` is a static path like \"/products\"");
-        }
+/// `path` is a static path like `/products`, or one under the organization its rows belong
+/// to, `/organizations/{orgId}/members`, on a `multi_tenant` resource (`tenant`).
+pub(super) fn static_path(cx: &Ctxt, path: Option<&SpannedValue<String>>, tenant: bool) {
+    let Some(path) = path else {
+        return;
+    };
+    let p = path.as_ref();
+    let org = arc_spec::names::ORG_SEGMENT;
+    let segments: Vec<&str> = p.split('/').skip(1).collect();
+    let last = segments.last().copied().unwrap_or_default();
+    let orgs = segments.iter().filter(|&&s| s == org).count();
+    let literal = |s: &str| !s.is_empty() && !s.contains(['{', '}', '*', ':']);
+    if !p.starts_with('/')
+        || segments.iter().any(|&s| s != org && !literal(s))
+        || orgs > 1
+        || !literal(last)
+    {
+        cx.error_at(
+            path.span(),
+            format!(
+                "`path` is a static path like \"/products\", or \"/organizations/{org}/members\" under the organization of a `multi_tenant` resource"
+            ),
+        );
+    } else if orgs == 1 && !tenant {
+        cx.error_at(
+            path.span(),
+            format!(
+                "`{org}` names the organization a row belongs to: the resource needs `presets(multi_tenant)`"
+            ),
+        );
     }
 }
 

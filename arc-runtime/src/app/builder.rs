@@ -33,6 +33,7 @@ impl App {
             limits: QueryLimits::default(),
             body_limit: App::DEFAULT_BODY_LIMIT,
             auth: None,
+            organizations: false,
             health: Health::new(),
             metrics: Some(Metrics::new()),
             timeout: Some(App::DEFAULT_TIMEOUT),
@@ -421,7 +422,53 @@ impl App {
     /// [`AuthContext`](crate::auth::AuthContext). Without it every caller is anonymous.
     pub fn auth(mut self, auth: crate::auth::Auth) -> Self {
         self.auth = Some(auth);
+        self.members_in_database();
         self
+    }
+
+    /// Serves organizations and their members as resources ([`crate::orgs`]):
+    /// `/organizations[/{id}]` (a caller creates one and is its first owner; members read it,
+    /// owners and admins change it, owners delete it; `{id}` selects the organization as
+    /// `x-organization-id` would) and `/organizations/{orgId}/members[/{id}]` (members read
+    /// them; owners and admins manage them; only owners make or unmake owners; the last
+    /// owner stays; a membership is addressed by its own id). Each caller's
+    /// organization and role are then read from that table on every request
+    /// ([`Memberships::sql`](crate::config::Memberships::sql), unless [`Auth::memberships`]
+    /// gave another of its kind, with a cache say), so a change holds on the next request.
+    ///
+    /// [`Auth::memberships`]: crate::config::Auth::memberships
+    ///
+    /// ```
+    /// # use arc_runtime::App;
+    /// # use arc_runtime::config::{Auth, JwtAuthenticator, JwtKeys};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = arc_runtime::connect("sqlite::memory:").await?;
+    /// let jwt = JwtAuthenticator::new(JwtKeys::hs256(b"a secret of at least 32 bytes, not this")?);
+    /// let app = App::new(db).auth(Auth::new().authenticator(jwt)).organizations();
+    /// assert!(app.problems().is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn organizations(mut self) -> Self {
+        self.organizations = true;
+        self.members_in_database();
+        self.resource::<crate::orgs::Organization>()
+            .resource::<crate::orgs::Member>()
+    }
+
+    /// With the organization routes, memberships come from their table unless the app
+    /// said where.
+    fn members_in_database(&mut self) {
+        if !self.organizations {
+            return;
+        }
+        if let Some(auth) = self.auth.take() {
+            self.auth = Some(if auth.memberships_settings().is_some() {
+                auth
+            } else {
+                auth.memberships(crate::auth::Memberships::sql(self.db.clone()))
+            });
+        }
     }
 
     /// Serves `POST /auth/refresh` (rotation, reuse ends the session) and `POST /auth/logout`

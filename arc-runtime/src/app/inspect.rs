@@ -20,6 +20,19 @@ impl App {
             .iter()
             .filter_map(|r| (r.unreadable)())
             .collect();
+        // The organization routes write the members' table: memberships read elsewhere
+        // would not hear of them.
+        if self.organizations
+            && !self
+                .auth
+                .as_ref()
+                .and_then(crate::auth::Auth::memberships_settings)
+                .is_some_and(crate::auth::Memberships::in_database)
+        {
+            problems.push(
+                "App::organizations keeps members in the database: authenticate with Auth, whose memberships are Memberships::sql (the default when none are given)".to_owned(),
+            );
+        }
         // A reference to a resource the app does not serve has no table to look in.
         for r in &self.resources {
             for field in r.meta.fields {
@@ -398,7 +411,7 @@ impl App {
             .and_then(crate::auth::Auth::memberships_settings)
             .is_some_and(crate::auth::Memberships::in_database)
         {
-            migrator.add_migration(crate::stores::MembershipsMigration);
+            migrator.add::<crate::orgs::Member>();
         }
         migrator
     }

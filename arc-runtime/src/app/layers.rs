@@ -107,6 +107,11 @@ impl App {
             events: events.clone(),
             audit,
             cache,
+            memberships: self
+                .auth
+                .as_ref()
+                .and_then(crate::auth::Auth::memberships_settings)
+                .cloned(),
         }));
         // The app's own routes may read a body of any kind: the limit is theirs as a layer.
         // The resources' routes limit the bodies of their writes themselves, so that a read
@@ -211,10 +216,13 @@ impl App {
         if self.auth.is_some() || self.rate_limit.is_some() {
             // Inside the request-id layer, so authentication errors carry the id; the rate
             // limit right after authentication, so the caller is known.
-            api = api.layer(crate::auth::AccessLayer::with(
-                self.auth.clone(),
-                self.rate_limit.clone(),
-            ));
+            let mut access =
+                crate::auth::AccessLayer::with(self.auth.clone(), self.rate_limit.clone());
+            if self.organizations {
+                use crate::resource::Resource;
+                access = access.organizations_at(crate::orgs::Organization::META.path);
+            }
+            api = api.layer(access);
         }
 
         // The service routes: no caller, no limit. Metrics check their own token.

@@ -47,6 +47,7 @@ struct StateInner {
     events: Option<Arc<crate::events::EventsRuntime>>,
     audit: Option<Arc<crate::audit::AuditRuntime>>,
     cache: Option<Arc<crate::cache::CacheRuntime>>,
+    memberships: Option<crate::auth::Memberships>,
 }
 
 impl ArcState {
@@ -80,6 +81,11 @@ impl ArcState {
     }
 
     /// The events plugin, when the app has it.
+    /// Where memberships come from, when the app resolves them from a store.
+    pub(crate) fn memberships(&self) -> Option<&crate::auth::Memberships> {
+        self.0.memberships.as_ref()
+    }
+
     pub(crate) fn events(&self) -> Option<&Arc<crate::events::EventsRuntime>> {
         self.0.events.as_ref()
     }
@@ -133,6 +139,8 @@ pub struct App {
     limits: QueryLimits,
     body_limit: usize,
     auth: Option<crate::auth::Auth>,
+    /// Whether [`App::organizations`] mounted the organization routes.
+    organizations: bool,
     health: Health,
     metrics: Option<Metrics>,
     timeout: Option<Duration>,

@@ -52,6 +52,48 @@ pub(crate) fn select_org(context: &mut Arc<AuthContext>, parts: &Parts) -> Resul
     Ok(())
 }
 
+/// Makes the organization a route's path names the one the request selects, as if
+/// `x-organization-id` named it: the same membership check follows. A path names one in
+/// `{orgId}` (see [`ORG_PARAM`](arc_spec::names::ORG_PARAM)), or, on the item routes of
+/// the organizations themselves (`org_items`, `/organizations/{id}`, when they are
+/// mounted), in `{id}`. A header naming another organization than the path is a 400.
+pub(crate) async fn org_from_path(
+    parts: &mut Parts,
+    org_items: Option<&str>,
+) -> Result<(), ArcError> {
+    use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
+    let Ok(params) = RawPathParams::from_request_parts(parts, &()).await else {
+        return Ok(());
+    };
+    let is_org_item = |template: &str| {
+        org_items.is_some_and(|item| {
+            template.find(item).is_some_and(|at| {
+                matches!(template[at + item.len()..].chars().next(), None | Some('/'))
+            })
+        })
+    };
+    let name = match parts.extensions.get::<MatchedPath>() {
+        Some(matched) if is_org_item(matched.as_str()) => "id",
+        _ => arc_spec::names::ORG_PARAM,
+    };
+    let Some((_, org)) = params.iter().find(|(param, _)| *param == name) else {
+        return Ok(());
+    };
+    let named = HeaderValue::from_str(org).map_err(|_| {
+        ArcError::bad_request("The organization in the path is not a valid organization id")
+    })?;
+    match parts.headers.get(ORG_HEADER) {
+        Some(header) if org_named(header)? != org => Err(ArcError::bad_request(
+            "x-organization-id names another organization than the path",
+        )),
+        Some(_) => Ok(()),
+        None => {
+            parts.headers.insert(ORG_HEADER, named);
+            Ok(())
+        }
+    }
+}
+
 /// The organization an `x-organization-id` value names: 400 when it is blank or over 128
 /// bytes.
 pub(crate) fn org_named(value: &HeaderValue) -> Result<&str, ArcError> {
@@ -71,6 +113,9 @@ pub(crate) fn org_named(value: &HeaderValue) -> Result<&str, ArcError> {
 pub struct AccessLayer {
     auth: Option<Arc<Auth>>,
     rate_limit: Option<Arc<RateLimit>>,
+    /// The template of the organizations' own item routes (`/organizations/{id}`), when
+    /// [`App::organizations`](crate::App::organizations) mounts them.
+    org_items: Option<Arc<str>>,
 }
 
 impl AccessLayer {
@@ -79,6 +124,7 @@ impl AccessLayer {
         Self {
             auth: Some(Arc::new(auth)),
             rate_limit: None,
+            org_items: None,
         }
     }
 
@@ -88,7 +134,15 @@ impl AccessLayer {
         Self {
             auth: auth.map(Arc::new),
             rate_limit: rate_limit.map(Arc::new),
+            org_items: None,
         }
+    }
+
+    /// The organizations' own item routes are `{collection}/{id}`: their `{id}` selects
+    /// the organization, as `{orgId}` does elsewhere.
+    pub(crate) fn organizations_at(mut self, collection: &str) -> Self {
+        self.org_items = Some(format!("{collection}/{{id}}").into());
+        self
     }
 }
 
@@ -131,6 +185,9 @@ where
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             if let Some(auth) = &access.auth {
+                if let Err(error) = org_from_path(&mut parts, access.org_items.as_deref()).await {
+                    return Ok(error.into_response());
+                }
                 match auth.authenticate(&parts).await {
                     Ok(context) => {
                         parts.extensions.insert(context);

@@ -44,7 +44,7 @@ struct Entry {
 /// use arc_runtime::config::{InMemoryMemberships, Memberships};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let memberships = Memberships::new(InMemoryMemberships::new());
-/// memberships.put("alice", "acme", &["admin".to_owned()]).await?;
+/// memberships.put("alice", "acme", "admin").await?;
 /// assert_eq!(memberships.of("alice").await?[0].org, "acme");
 /// # Ok::<(), arc_runtime::config::StoreError>(()) }).unwrap();
 /// ```
@@ -173,10 +173,11 @@ impl Memberships {
         Ok(memberships.into())
     }
 
-    /// Makes `user` a member of `org` with `roles` (replacing their roles there); every
-    /// cache stops trusting what it kept of `user`.
-    pub async fn put(&self, user: &str, org: &str, roles: &[String]) -> Result<(), StoreError> {
-        self.store.put(user, org, roles).await?;
+    /// Makes `user` a member of `org` with `role` (replacing their role there); every
+    /// cache stops trusting what it kept of `user`. The last-owner rule of the
+    /// [`Member`](crate::orgs::Member) routes is theirs: this is the app's own hand.
+    pub async fn put(&self, user: &str, org: &str, role: &str) -> Result<(), StoreError> {
+        self.store.put(user, org, role).await?;
         self.forget(user).await
     }
 
@@ -191,10 +192,18 @@ impl Memberships {
     /// Moves `user`'s version on. A cache that cannot be told makes the change an error:
     /// the store has it, but an instance may serve the old memberships until the entry's
     /// time runs out.
-    async fn forget(&self, user: &str) -> Result<(), StoreError> {
+    pub(crate) async fn forget(&self, user: &str) -> Result<(), StoreError> {
         match &self.cache {
             Some(cache) => within(cache.bump(&[Self::key(user).as_str()])).await,
             None => Ok(()),
+        }
+    }
+
+    /// [`Memberships::forget`] after a write committed: a cache that cannot be told is
+    /// logged (its entries end with their time to live), as the write stands.
+    pub(crate) async fn forget_logged(&self, user: &str) {
+        if let Err(e) = self.forget(user).await {
+            tracing::error!(error = %e, user, "membership cache not told of a change: it may answer the old memberships until its entries expire");
         }
     }
 
@@ -231,7 +240,7 @@ impl Memberships {
         let context = Arc::make_mut(context);
         context.orgs = memberships.iter().map(|m| m.org.clone()).collect();
         context.org_id = found.map(|m| m.org.clone());
-        context.org_roles = found.map(|m| m.roles.clone()).unwrap_or_default();
+        context.org_roles = found.map(|m| vec![m.role.clone()]).unwrap_or_default();
         context.implied_org_roles.clear();
         if !same_org {
             context.team_id = None;

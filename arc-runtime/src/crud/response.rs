@@ -271,7 +271,7 @@ impl<R: Resource> JsonSchema for Page<R> {
         let docs = generator.subschema_for::<Selected<R>>();
         json_schema!({
             "type": "object",
-            "description": format!("A page of {}, by `page` and `limit`.", R::META.path.trim_start_matches('/')),
+            "description": format!("A page of {}, by `page` and `limit`.", R::META.collection()),
             "properties": {
                 "success": { "const": true }, "docs": docs,
                 "page": { "type": "integer", "minimum": 1 },

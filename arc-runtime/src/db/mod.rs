@@ -14,7 +14,7 @@ mod writer;
 
 pub(crate) use reader::{Reader, Reads};
 pub(crate) use rows::{STATEMENT_BUSY, STATEMENT_STOPPED};
-pub(crate) use writer::{Txn, WriteError, Writer};
+pub(crate) use writer::{AfterCommit, Txn, WriteError, Writer};
 
 /// The longest a PostgreSQL statement may run (its `statement_timeout`), below the default
 /// request timeout ([`App::DEFAULT_TIMEOUT`](crate::App::DEFAULT_TIMEOUT)).

@@ -132,6 +132,33 @@ impl Drop for Held {
 pub(crate) struct Txn {
     txn: DatabaseTransaction,
     turn: Option<Held>,
+    after: AfterCommit,
+}
+
+/// What waits for a transaction's commit: work its hooks handed over with
+/// [`WriteContext::after_commit`](crate::WriteContext::after_commit), run in order once the
+/// commit succeeded (and never when it did not).
+#[derive(Default)]
+pub(crate) struct AfterCommit(std::sync::Mutex<Vec<futures_util::future::BoxFuture<'static, ()>>>);
+
+impl AfterCommit {
+    /// Queues `work` for after the commit.
+    pub(crate) fn push(&self, work: futures_util::future::BoxFuture<'static, ()>) {
+        // A poisoned queue only means a hook panicked while pushing: the queue is still whole.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(work);
+    }
+
+    fn take(&self) -> Vec<futures_util::future::BoxFuture<'static, ()>> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
 }
 
 impl Deref for Txn {
@@ -143,14 +170,22 @@ impl Deref for Txn {
 }
 
 impl Txn {
-    /// Commits the transaction, then passes the turn on.
+    /// Commits the transaction, then passes the turn on and runs what waited for the commit.
     pub(crate) async fn commit(self) -> Result<(), DbErr> {
-        let Self { txn, turn } = self;
+        let Self { txn, turn, after } = self;
         txn.commit().await?;
         if let Some(turn) = turn {
             turn.settled();
         }
+        for work in after.take() {
+            work.await;
+        }
         Ok(())
+    }
+
+    /// The queue of work waiting for the commit.
+    pub(crate) fn after_commit(&self) -> &AfterCommit {
+        &self.after
     }
 }
 
@@ -279,7 +314,11 @@ impl Writer {
         } else {
             self.db.begin().await?
         };
-        Ok(Txn { txn, turn })
+        Ok(Txn {
+            txn,
+            turn,
+            after: AfterCommit::default(),
+        })
     }
 
     /// Inserts `row` as one statement alone and reads it back: on a SQLite file through the

@@ -484,9 +484,12 @@ impl MigrationTrait for Shared {
 }
 
 impl Migrator {
-    /// Adds the migrations of `R` (after the ones added before): its table, and for a
+    /// Adds the migrations of `R` (after the ones added before), once: its table, and for a
     /// resource with a unique field the move of older tables to uniqueness per scope.
     pub fn add<R: Resource>(&mut self) {
+        if self.tables.iter().any(|t| t.migration == R::META.migration) {
+            return;
+        }
         self.migrations
             .push(Arc::new(ResourceMigration::<R>::new()));
         if R::META.fields.iter().any(|f| f.unique) {

@@ -7,19 +7,20 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use sea_orm::sea_query::{ColumnDef, Expr, ExprTrait, Index, OnConflict, Query, Table};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, DeriveIden};
-use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::{BoxFuture, StoreError};
 
-/// One organization a user belongs to, and their roles in it.
+/// One organization a user belongs to, and their role in it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Membership {
     /// The organization's id (what `x-organization-id` names).
     pub org: String,
-    /// The user's roles in it (what `org_roles(..)` rules ask).
-    pub roles: Vec<String>,
+    /// The user's role in it (what `org_roles(..)` rules ask; with the app's
+    /// [`RoleHierarchy`](crate::RoleHierarchy), the roles it implies too).
+    pub role: String,
 }
 
 /// Where memberships live. Reads are by user (every organization of one user at once: one
@@ -28,12 +29,12 @@ pub trait MembershipStore: Send + Sync + 'static {
     /// Every membership of `user`, ordered by organization.
     fn of<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<Membership>, StoreError>>;
 
-    /// Makes `user` a member of `org` with `roles`, replacing the roles they had there.
+    /// Makes `user` a member of `org` with `role`, replacing the role they had there.
     fn put<'a>(
         &'a self,
         user: &'a str,
         org: &'a str,
-        roles: &'a [String],
+        role: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Takes `user` out of `org`: whether they were in it.
@@ -48,7 +49,7 @@ pub trait MembershipStore: Send + Sync + 'static {
 /// whose app fills them at start).
 #[derive(Debug, Default)]
 pub struct InMemoryMemberships {
-    users: Mutex<BTreeMap<String, BTreeMap<String, Vec<String>>>>,
+    users: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
 }
 
 impl InMemoryMemberships {
@@ -59,7 +60,7 @@ impl InMemoryMemberships {
 
     fn with<T>(
         &self,
-        f: impl FnOnce(&mut BTreeMap<String, BTreeMap<String, Vec<String>>>) -> T,
+        f: impl FnOnce(&mut BTreeMap<String, BTreeMap<String, String>>) -> T,
     ) -> Result<T, StoreError> {
         let mut users = self
             .users
@@ -74,9 +75,9 @@ impl MembershipStore for InMemoryMemberships {
         let found = self.with(|users| {
             users.get(user).map_or_else(Vec::new, |orgs| {
                 orgs.iter()
-                    .map(|(org, roles)| Membership {
+                    .map(|(org, role)| Membership {
                         org: org.clone(),
-                        roles: roles.clone(),
+                        role: role.clone(),
                     })
                     .collect()
             })
@@ -88,13 +89,13 @@ impl MembershipStore for InMemoryMemberships {
         &'a self,
         user: &'a str,
         org: &'a str,
-        roles: &'a [String],
+        role: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let done = self.with(|users| {
             users
                 .entry(user.to_owned())
                 .or_default()
-                .insert(org.to_owned(), roles.to_vec());
+                .insert(org.to_owned(), role.to_owned());
         });
         Box::pin(std::future::ready(done))
     }
@@ -122,20 +123,17 @@ impl MembershipStore for InMemoryMemberships {
     }
 }
 
-#[derive(DeriveIden)]
-enum ArcMemberships {
-    Table,
-    UserId,
-    OrgId,
-    Roles,
-}
-
 /// The longest user or organization id the table keeps (`x-organization-id` is at most 128
 /// bytes too).
-const MAX_ID: u32 = 128;
+const MAX_ID: usize = 128;
 
-/// Memberships in the app's database: a row per (user, organization) in `arc_memberships`,
-/// the roles a JSON array. Every instance over the database sees the same memberships.
+/// The longest role a member may have.
+const MAX_ROLE: usize = 64;
+
+/// Memberships in the app's database: the table of the [`Member`](crate::orgs::Member)
+/// resource, `arc_memberships`, a row per (organization, user). Every instance over the
+/// database sees the same memberships; [`App::organizations`](crate::App::organizations)
+/// serves them as routes.
 ///
 /// Give it with [`Memberships::sql`](crate::config::Memberships::sql), which also adds its
 /// table to the app's migrations.
@@ -151,67 +149,51 @@ impl SqlMemberships {
     }
 
     async fn read(&self, user: &str) -> Result<Vec<Membership>, DbErr> {
-        let select = Query::select()
-            .columns([ArcMemberships::OrgId, ArcMemberships::Roles])
-            .from(ArcMemberships::Table)
-            .and_where(Expr::col(ArcMemberships::UserId).eq(user))
-            .order_by(ArcMemberships::OrgId, sea_orm::sea_query::Order::Asc)
-            .to_owned();
-        let rows = self.db.query_all(&select).await?;
-        let mut found = Vec::with_capacity(rows.len());
-        for row in rows {
-            let org: String = row.try_get("", "org_id")?;
-            let roles: String = row.try_get("", "roles")?;
-            let roles = serde_json::from_str(&roles)
-                .map_err(|e| DbErr::Custom(format!("arc_memberships.roles of {org}: {e}")))?;
-            found.push(Membership { org, roles });
-        }
-        Ok(found)
-    }
-
-    async fn write(&self, user: &str, org: &str, roles: &[String]) -> Result<(), DbErr> {
-        let roles = serde_json::to_string(roles).map_err(|e| DbErr::Custom(e.to_string()))?;
-        let insert = Query::insert()
-            .into_table(ArcMemberships::Table)
-            .columns([
-                ArcMemberships::UserId,
-                ArcMemberships::OrgId,
-                ArcMemberships::Roles,
-            ])
-            .values([user.into(), org.into(), roles.into()])
-            .map_err(|e| DbErr::Custom(e.to_string()))?
-            .on_conflict(
-                OnConflict::columns([ArcMemberships::UserId, ArcMemberships::OrgId])
-                    .update_column(ArcMemberships::Roles)
-                    .to_owned(),
-            )
-            .to_owned();
-        self.db.execute(&insert).await?;
-        Ok(())
+        use crate::orgs::member_entity::{Column, Entity};
+        let rows: Vec<(String, String)> = Entity::find()
+            .select_only()
+            .columns([Column::OrgId, Column::Role])
+            .filter(Column::UserId.eq(user))
+            .order_by_asc(Column::OrgId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(org, role)| Membership { org, role })
+            .collect())
     }
 
     async fn delete(&self, user: &str, org: &str) -> Result<bool, DbErr> {
-        let delete = Query::delete()
-            .from_table(ArcMemberships::Table)
-            .and_where(Expr::col(ArcMemberships::UserId).eq(user))
-            .and_where(Expr::col(ArcMemberships::OrgId).eq(org))
-            .to_owned();
-        Ok(self.db.execute(&delete).await?.rows_affected() > 0)
+        use crate::orgs::member_entity::{Column, Entity};
+        let deleted = Entity::delete_many()
+            .filter(Column::UserId.eq(user))
+            .filter(Column::OrgId.eq(org))
+            .exec(&self.db)
+            .await?;
+        Ok(deleted.rows_affected > 0)
     }
 }
 
-/// Ids the table cannot keep are refused before the database sees them.
-fn fits(ids: [&str; 2]) -> Result<(), StoreError> {
-    match ids
-        .iter()
-        .find(|id| id.is_empty() || id.len() > MAX_ID as usize)
+/// Ids the table cannot keep, and roles a member cannot have, are refused before the
+/// database sees them.
+fn fits(user: &str, org: &str, role: &str) -> Result<(), StoreError> {
+    if let Some(id) = [user, org]
+        .into_iter()
+        .find(|id| id.is_empty() || id.len() > MAX_ID)
     {
-        Some(id) => Err(StoreError::new(format!(
+        return Err(StoreError::new(format!(
             "a membership id must be 1 to {MAX_ID} bytes: {} bytes",
             id.len()
-        ))),
-        None => Ok(()),
+        )));
     }
+    if role.is_empty() || role.len() > MAX_ROLE {
+        return Err(StoreError::new(format!(
+            "a member's role must be 1 to {MAX_ROLE} bytes: {} bytes",
+            role.len()
+        )));
+    }
+    Ok(())
 }
 
 impl MembershipStore for SqlMemberships {
@@ -223,11 +205,13 @@ impl MembershipStore for SqlMemberships {
         &'a self,
         user: &'a str,
         org: &'a str,
-        roles: &'a [String],
+        role: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            fits([user, org])?;
-            self.write(user, org, roles).await.map_err(StoreError::new)
+            fits(user, org, role)?;
+            crate::orgs::upsert(&self.db, user, org, role)
+                .await
+                .map_err(StoreError::new)
         })
     }
 
@@ -244,56 +228,6 @@ impl MembershipStore for SqlMemberships {
     }
 }
 
-/// The table `arc_memberships`: the key (user, organization) serves the per-request read,
-/// an index on the organization its members' listing.
-pub(crate) struct MembershipsMigration;
-
-impl MigrationName for MembershipsMigration {
-    fn name(&self) -> &str {
-        "m_arc_create_memberships_table"
-    }
-}
-
-#[sea_orm_migration::async_trait::async_trait]
-impl MigrationTrait for MembershipsMigration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        use ArcMemberships as T;
-        manager
-            .create_table(
-                Table::create()
-                    .table(T::Table)
-                    .if_not_exists()
-                    .col(ColumnDef::new(T::UserId).string_len(MAX_ID).not_null())
-                    .col(ColumnDef::new(T::OrgId).string_len(MAX_ID).not_null())
-                    .col(ColumnDef::new(T::Roles).text().not_null())
-                    .primary_key(Index::create().col(T::UserId).col(T::OrgId))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx-arc_memberships-org_id")
-                    .table(T::Table)
-                    .col(T::OrgId)
-                    .if_not_exists()
-                    .to_owned(),
-            )
-            .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(
-                Table::drop()
-                    .table(ArcMemberships::Table)
-                    .if_exists()
-                    .to_owned(),
-            )
-            .await
-    }
-}
-
 /// The behaviour every [`MembershipStore`] shares, run against each implementation.
 #[doc(hidden)]
 #[allow(
@@ -303,10 +237,6 @@ impl MigrationTrait for MembershipsMigration {
 pub mod conformance {
     use super::*;
 
-    fn roles(names: &[&str]) -> Vec<String> {
-        names.iter().map(|&n| n.to_owned()).collect()
-    }
-
     /// Joining, changing roles, leaving, on `store`, with user ids made unique by `prefix`.
     ///
     /// # Panics
@@ -314,47 +244,34 @@ pub mod conformance {
     /// When the store answers otherwise.
     pub async fn check(store: &dyn MembershipStore, prefix: &str) {
         let (alice, bob) = (format!("{prefix}-alice"), format!("{prefix}-bob"));
+        let (acme, zeta) = (format!("{prefix}-acme"), format!("{prefix}-zeta"));
+        let membership = |org: &str, role: &str| Membership {
+            org: org.to_owned(),
+            role: role.to_owned(),
+        };
         assert!(store.of(&alice).await.expect("of").is_empty());
-        store
-            .put(&alice, "zeta", &roles(&["member"]))
-            .await
-            .expect("put");
-        store
-            .put(&alice, "acme", &roles(&["owner", "admin"]))
-            .await
-            .expect("put");
-        store.put(&bob, "acme", &[]).await.expect("put");
-        let expected = vec![
-            Membership {
-                org: "acme".to_owned(),
-                roles: roles(&["owner", "admin"]),
-            },
-            Membership {
-                org: "zeta".to_owned(),
-                roles: roles(&["member"]),
-            },
-        ];
+        store.put(&alice, &zeta, "member").await.expect("put");
+        store.put(&alice, &acme, "owner").await.expect("put");
+        store.put(&bob, &acme, "editor").await.expect("put");
+        let expected = vec![membership(&acme, "owner"), membership(&zeta, "member")];
         assert_eq!(store.of(&alice).await.expect("of"), expected, "by org");
-        // A put replaces the roles in that organization only.
-        store
-            .put(&alice, "acme", &roles(&["member"]))
-            .await
-            .expect("put");
+        // A put replaces the role in that organization only.
+        store.put(&alice, &acme, "admin").await.expect("put");
         let now = store.of(&alice).await.expect("of");
-        assert_eq!(now[0].roles, roles(&["member"]));
-        assert_eq!(now[1].roles, roles(&["member"]));
-        assert!(store.remove(&alice, "acme").await.expect("remove"));
-        assert!(!store.remove(&alice, "acme").await.expect("remove"), "gone");
-        let now = store.of(&alice).await.expect("of");
-        assert_eq!(now.len(), 1);
-        assert_eq!(now[0].org, "zeta");
+        assert_eq!(
+            now,
+            vec![membership(&acme, "admin"), membership(&zeta, "member")]
+        );
+        assert!(store.remove(&alice, &acme).await.expect("remove"));
+        assert!(!store.remove(&alice, &acme).await.expect("remove"), "gone");
+        assert_eq!(
+            store.of(&alice).await.expect("of"),
+            vec![membership(&zeta, "member")]
+        );
         // Another user's memberships are theirs.
         assert_eq!(
             store.of(&bob).await.expect("of"),
-            vec![Membership {
-                org: "acme".to_owned(),
-                roles: vec![]
-            }]
+            vec![membership(&acme, "editor")]
         );
     }
 }

@@ -25,7 +25,6 @@ pub use cache::{CacheStore, InMemoryCache, Lookup};
 pub use idempotency::{Begin, Claim, IdempotencyStore, InMemoryIdempotency};
 pub(crate) use idempotency_sql::IdempotencyMigration;
 pub use idempotency_sql::SqlIdempotency;
-pub(crate) use memberships::MembershipsMigration;
 pub use memberships::{
     InMemoryMemberships, Membership, MembershipStore, SqlMemberships,
     conformance as membership_conformance,

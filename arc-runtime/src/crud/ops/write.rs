@@ -24,14 +24,14 @@ use crate::value;
 
 pub(super) async fn insert<R: Hooks>(
     state: &ArcState,
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &crate::db::Txn,
     caller: &AuthContext,
     values: Values,
 ) -> Result<R::Model, ArcError> {
     let mut row = new_row::<R>(values, caller)?;
     let ctx = WriteContext::new(state, txn, caller);
     R::before_create(&ctx, &mut row).await?;
-    let created = row.insert(txn).await?;
+    let created = row.insert(&**txn).await?;
     R::after_create(&ctx, &created).await?;
     Ok(created)
 }
@@ -58,7 +58,11 @@ pub(crate) async fn create<R: Hooks>(
         written::commit(state, R::META, txn, after).await?;
         model
     };
-    let location = format!("{}/{}", R::META.path, id_text::<R>(&model));
+    let location = format!(
+        "{}/{}",
+        R::META.path_in(caller.org_id.as_deref()),
+        id_text::<R>(&model)
+    );
     Ok(Created {
         one: One::of(&model, shape(R::META, caller), Some("Created successfully")),
         location,
