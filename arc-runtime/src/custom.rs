@@ -90,11 +90,18 @@ impl CustomRoute {
         Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
         O: Serialize + schemars::JsonSchema + 'static,
     {
-        let call: Call = Arc::new(move |ctx, _| {
-            let answer = handler(ctx);
-            Box::pin(async move { encode(answer.await?) })
-        });
-        Self::new(Method::GET, path, call, None, schema_of::<O>)
+        Self::without_body(Method::GET, path, handler)
+    }
+
+    /// `POST path` without a body (anything sent is not read), answered by `handler` with
+    /// the caller's context: for a command the path says all of.
+    pub fn post_empty<O, F, Fut>(path: &'static str, handler: F) -> Self
+    where
+        F: Fn(RouteContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
+        O: Serialize + schemars::JsonSchema + 'static,
+    {
+        Self::without_body(Method::POST, path, handler)
     }
 
     /// `POST path` with a JSON body of type `B`.
@@ -117,6 +124,19 @@ impl CustomRoute {
         O: Serialize + schemars::JsonSchema + 'static,
     {
         Self::with_body(Method::PATCH, path, handler)
+    }
+
+    fn without_body<O, F, Fut>(method: Method, path: &'static str, handler: F) -> Self
+    where
+        F: Fn(RouteContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, ArcError>> + Send + 'static,
+        O: Serialize + schemars::JsonSchema + 'static,
+    {
+        let call: Call = Arc::new(move |ctx, _| {
+            let answer = handler(ctx);
+            Box::pin(async move { encode(answer.await?) })
+        });
+        Self::new(method, path, call, None, schema_of::<O>)
     }
 
     fn with_body<B, O, F, Fut>(method: Method, path: &'static str, handler: F) -> Self
@@ -380,6 +400,11 @@ impl RouteContext {
     /// even where the route's rule asks for a membership: scope queries by it accordingly.
     pub fn org(&self) -> Option<&str> {
         self.caller.org_id.as_deref()
+    }
+
+    /// The app's state, for the framework's own routes (its writer, its stores).
+    pub(crate) fn state(&self) -> &ArcState {
+        &self.state
     }
 
     /// The database, for the handler's own queries (scope them yourself, or read rows

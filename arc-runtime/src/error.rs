@@ -378,9 +378,9 @@ impl From<sea_orm::DbErr> for ArcError {
         if !overloaded(&err) {
             return Self::internal(err);
         }
-        // The database is busy (every pooled connection taken) or a statement ran past the
-        // database's own timeout: the server is overloaded, not broken, and says so (503
-        // with `Retry-After`) rather than answering 500.
+        // The database is busy (every pooled connection taken), a statement ran past the
+        // database's own timeout or lost a deadlock: the server is overloaded, not broken,
+        // and says so (503 with `Retry-After`) rather than answering 500.
         tracing::warn!(error = %err, "database overloaded");
         Self::new(
             ErrorCode::ServiceUnavailable,
@@ -392,8 +392,9 @@ impl From<sea_orm::DbErr> for ArcError {
 
 /// Whether `err` says the database is overloaded: no connection could be had in time, or a
 /// statement was cancelled by its timeout (PostgreSQL's `query_canceled`, SQLSTATE 57014;
-/// a SQLite read stopped by the [`Reader`](crate::db::Reader)), or SQLite stayed locked past
-/// the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+/// a SQLite read stopped by the [`Reader`](crate::db::Reader)), PostgreSQL rolled the write
+/// back to break a deadlock or a serialization conflict (40P01, 40001), or SQLite stayed
+/// locked past the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`).
 fn overloaded(err: &sea_orm::DbErr) -> bool {
     use sea_orm::{DbErr, RuntimeErr};
     match err {
@@ -403,7 +404,10 @@ fn overloaded(err: &sea_orm::DbErr) -> bool {
                 return false;
             };
             match db.code().as_deref() {
-                Some("57014") => true,
+                // A statement cancelled by its timeout; a deadlock or a serialization
+                // failure, which PostgreSQL resolves by rolling one write back: the same
+                // request retried goes through.
+                Some("57014" | "40P01" | "40001") => true,
                 // SQLite's SQLITE_BUSY and SQLITE_LOCKED, with their extended codes: a lock
                 // held past the busy timeout.
                 Some(code) if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => code

@@ -21,6 +21,7 @@ pub struct WriteContext<'a> {
     events: Option<&'a crate::events::EventsRuntime>,
     after: &'a crate::db::AfterCommit,
     memberships: Option<&'a crate::auth::Memberships>,
+    roles: &'a crate::auth::RoleHierarchy,
 }
 
 impl<'a> WriteContext<'a> {
@@ -35,7 +36,13 @@ impl<'a> WriteContext<'a> {
             events: state.events().map(|e| &**e),
             after: txn.after_commit(),
             memberships: state.memberships(),
+            roles: state.roles(),
         }
+    }
+
+    /// The roles each role includes, as the app declared them.
+    pub(crate) fn roles(&self) -> &'a crate::auth::RoleHierarchy {
+        self.roles
     }
 
     /// Where the app's memberships come from, when from a store (the organization

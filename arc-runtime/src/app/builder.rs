@@ -431,7 +431,9 @@ impl App {
     /// owners and admins change it, owners delete it; `{id}` selects the organization as
     /// `x-organization-id` would) and `/organizations/{orgId}/members[/{id}]` (members read
     /// them; owners and admins manage them; only owners make or unmake owners; the last
-    /// owner stays; a membership is addressed by its own id). Each caller's
+    /// owner stays; a membership is addressed by its own id) with its invitations
+    /// (`/organizations/{orgId}/invitations`, answered at
+    /// `/organizations/invitations/{id}/accept` or `/reject`). Each caller's
     /// organization and role are then read from that table on every request
     /// ([`Memberships::sql`](crate::config::Memberships::sql), unless [`Auth::memberships`]
     /// gave another of its kind, with a cache say), so a change holds on the next request.
@@ -445,15 +447,21 @@ impl App {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let db = arc_runtime::connect("sqlite::memory:").await?;
     /// let jwt = JwtAuthenticator::new(JwtKeys::hs256(b"a secret of at least 32 bytes, not this")?);
-    /// let app = App::new(db).auth(Auth::new().authenticator(jwt)).organizations();
+    /// let app = App::new(db).auth(Auth::new().with(jwt)).organizations();
     /// assert!(app.problems().is_empty());
     /// # Ok(()) }
     /// ```
     pub fn organizations(mut self) -> Self {
         self.organizations = true;
         self.members_in_database();
-        self.resource::<crate::orgs::Organization>()
+        let mut app = self
+            .resource::<crate::orgs::Organization>()
             .resource::<crate::orgs::Member>()
+            .resource::<crate::orgs::Invitation>();
+        for route in crate::orgs::invitation_routes() {
+            app = app.route_with(route);
+        }
+        app
     }
 
     /// With the organization routes, memberships come from their table unless the app

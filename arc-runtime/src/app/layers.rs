@@ -112,6 +112,11 @@ impl App {
                 .as_ref()
                 .and_then(crate::auth::Auth::memberships_settings)
                 .cloned(),
+            roles: self
+                .auth
+                .as_ref()
+                .map(|auth| auth.roles().clone())
+                .unwrap_or_default(),
         }));
         // The app's own routes may read a body of any kind: the limit is theirs as a layer.
         // The resources' routes limit the bodies of their writes themselves, so that a read

@@ -48,6 +48,8 @@ struct StateInner {
     audit: Option<Arc<crate::audit::AuditRuntime>>,
     cache: Option<Arc<crate::cache::CacheRuntime>>,
     memberships: Option<crate::auth::Memberships>,
+    /// The roles each role includes ([`Auth::role_hierarchy`](crate::config::Auth::role_hierarchy)).
+    roles: crate::auth::RoleHierarchy,
 }
 
 impl ArcState {
@@ -80,12 +82,17 @@ impl ArcState {
         &self.0.limits
     }
 
-    /// The events plugin, when the app has it.
     /// Where memberships come from, when the app resolves them from a store.
     pub(crate) fn memberships(&self) -> Option<&crate::auth::Memberships> {
         self.0.memberships.as_ref()
     }
 
+    /// The roles each role includes (empty unless the app declared a hierarchy).
+    pub(crate) fn roles(&self) -> &crate::auth::RoleHierarchy {
+        &self.0.roles
+    }
+
+    /// The events plugin, when the app has it.
     pub(crate) fn events(&self) -> Option<&Arc<crate::events::EventsRuntime>> {
         self.0.events.as_ref()
     }

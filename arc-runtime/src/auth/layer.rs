@@ -66,11 +66,20 @@ pub(crate) async fn org_from_path(
         return Ok(());
     };
     let is_org_item = |template: &str| {
-        org_items.is_some_and(|item| {
-            template.find(item).is_some_and(|at| {
-                matches!(template[at + item.len()..].chars().next(), None | Some('/'))
+        let Some(item) = org_items else {
+            return false;
+        };
+        // The template itself, or under a version prefix (`/v2/organizations/{id}`).
+        let unversioned = template
+            .strip_prefix("/v")
+            .and_then(|rest| rest.find('/').map(|at| &rest[at..]));
+        [Some(template), unversioned]
+            .into_iter()
+            .flatten()
+            .any(|t| {
+                t.strip_prefix(item)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             })
-        })
     };
     let name = match parts.extensions.get::<MatchedPath>() {
         Some(matched) if is_org_item(matched.as_str()) => "id",
@@ -185,11 +194,14 @@ where
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             if let Some(auth) = &access.auth {
-                if let Err(error) = org_from_path(&mut parts, access.org_items.as_deref()).await {
-                    return Ok(error.into_response());
-                }
+                // The path's organization, then who calls: an anonymous caller hears 401
+                // before anything the path or the header got wrong.
+                let from_path = org_from_path(&mut parts, access.org_items.as_deref()).await;
                 match auth.authenticate(&parts).await {
                     Ok(context) => {
+                        if let Err(error) = from_path {
+                            return Ok(error.into_response());
+                        }
                         parts.extensions.insert(context);
                     }
                     Err(error) => return Ok(error.into_response()),

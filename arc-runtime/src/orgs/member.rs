@@ -6,6 +6,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
+use super::Lock;
 use crate::auth::AuthContext;
 use crate::error::{ArcError, ErrorCode};
 use crate::hooks::{Hooks, WriteContext};
@@ -26,7 +27,7 @@ pub const MEMBER: &str = "member";
     path = "/organizations/{orgId}/members",
     table = "arc_memberships",
     hooks,
-    presets(multi_tenant(field = "org_id")),
+    presets(audited, multi_tenant(field = "org_id")),
     query(filter = [user_id, role, created_at], sort = [user_id, created_at], default_sort = "user_id")
 )]
 #[permissions(
@@ -58,13 +59,13 @@ pub struct Member {
 
 /// Whether `caller` acts as an owner of the active organization: holds the role there, or
 /// is elevated.
-fn is_owner(caller: &AuthContext) -> bool {
+pub(super) fn is_owner(caller: &AuthContext) -> bool {
     caller.elevated || caller.has_org_role(OWNER)
 }
 
-/// 403 unless `caller` may touch an owner's membership (make, change or remove one): an
-/// owner, or the owner themselves leaving.
-fn owners_only(caller: &AuthContext) -> Result<(), ArcError> {
+/// 403 unless `caller` may make, change or remove an owner: an owner (a leaving owner is
+/// let go by [`Member::before_delete`] itself).
+pub(super) fn owners_only(caller: &AuthContext) -> Result<(), ArcError> {
     if is_owner(caller) {
         Ok(())
     } else {
@@ -75,21 +76,24 @@ fn owners_only(caller: &AuthContext) -> Result<(), ArcError> {
 }
 
 /// 409 `LAST_OWNER` when `member`, an owner, is the last one of their organization. The
-/// owners' rows are locked until the write ends (PostgreSQL), so two owners demoting each
-/// other at once cannot both pass; on SQLite the app's writes take turns.
+/// organization's row is locked until the write ends, so owners stepping down at once take
+/// turns and the last of them is refused (PostgreSQL; on SQLite the app's writes take turns
+/// anyway); without a row, the owners' rows are locked instead.
 async fn not_last_owner(
     ctx: &WriteContext<'_>,
     member: &member_entity::Model,
 ) -> Result<(), ArcError> {
-    let owners: Vec<String> = member_entity::Entity::find()
+    use member_entity::Column;
+    let locked = super::lock_org(ctx.txn, &member.org_id, Lock::Exclusive).await?;
+    let mut owners = member_entity::Entity::find()
         .select_only()
-        .column(member_entity::Column::UserId)
-        .filter(member_entity::Column::OrgId.eq(member.org_id.as_str()))
-        .filter(member_entity::Column::Role.eq(OWNER))
-        .lock_exclusive()
-        .into_tuple()
-        .all(ctx.txn)
-        .await?;
+        .column(Column::UserId)
+        .filter(Column::OrgId.eq(member.org_id.as_str()))
+        .filter(Column::Role.is_in(super::owner_roles(ctx.roles())));
+    if !locked {
+        owners = owners.lock_exclusive();
+    }
+    let owners: Vec<String> = owners.into_tuple().all(ctx.txn).await?;
     if owners.iter().any(|o| *o != member.user_id) {
         Ok(())
     } else {
@@ -100,23 +104,20 @@ async fn not_last_owner(
     }
 }
 
-/// After the commit, every instance's cache of `user`'s memberships is made old.
-fn forget(ctx: &WriteContext<'_>, user: &str) {
-    if let Some(memberships) = ctx.memberships() {
-        let (memberships, user) = (memberships.clone(), user.to_owned());
-        ctx.after_commit(async move { memberships.forget_logged(&user).await });
-    }
-}
-
 impl Hooks for Member {
     async fn before_create(
         ctx: &WriteContext<'_>,
         row: &mut member_entity::ActiveModel,
     ) -> Result<(), ArcError> {
-        if row.role.as_ref() == OWNER {
+        if row
+            .role
+            .try_as_ref()
+            .is_some_and(|r| super::grants(ctx.roles(), r, OWNER))
+        {
             owners_only(ctx.caller)?;
         }
-        Ok(())
+        let org = row.org_id.try_as_ref().or(ctx.caller.org_id.as_ref());
+        super::existing_org(ctx.txn, org.map_or("", String::as_str)).await
     }
 
     async fn before_update(
@@ -124,7 +125,11 @@ impl Hooks for Member {
         current: &member_entity::Model,
         row: &mut member_entity::ActiveModel,
     ) -> Result<(), ArcError> {
-        if row.user_id.as_ref() != &current.user_id {
+        if row
+            .user_id
+            .try_as_ref()
+            .is_some_and(|u| *u != current.user_id)
+        {
             return Err(ArcError::validation(vec![crate::error::FieldError {
                 field: "user_id".to_owned(),
                 message: "A membership is of one user: add the other user as a member instead"
@@ -132,11 +137,15 @@ impl Hooks for Member {
                 keyword: "readOnly",
             }]));
         }
-        let role = row.role.as_ref().as_str();
-        if current.role == OWNER || role == OWNER {
+        let role = row.role.try_as_ref().unwrap_or(&current.role);
+        let (was, is) = (
+            super::grants(ctx.roles(), &current.role, OWNER),
+            super::grants(ctx.roles(), role, OWNER),
+        );
+        if was || is {
             owners_only(ctx.caller)?;
         }
-        if current.role == OWNER && role != OWNER {
+        if was && !is {
             not_last_owner(ctx, current).await?;
         }
         Ok(())
@@ -146,7 +155,7 @@ impl Hooks for Member {
         ctx: &WriteContext<'_>,
         current: &member_entity::Model,
     ) -> Result<(), ArcError> {
-        if current.role == OWNER {
+        if super::grants(ctx.roles(), &current.role, OWNER) {
             let leaving = ctx.caller.user_id.as_deref() == Some(current.user_id.as_str());
             if !leaving {
                 owners_only(ctx.caller)?;
@@ -160,7 +169,7 @@ impl Hooks for Member {
         ctx: &WriteContext<'_>,
         created: &member_entity::Model,
     ) -> Result<(), ArcError> {
-        forget(ctx, &created.user_id);
+        super::forget(ctx, &created.user_id);
         Ok(())
     }
 
@@ -169,7 +178,7 @@ impl Hooks for Member {
         _before: &member_entity::Model,
         after: &member_entity::Model,
     ) -> Result<(), ArcError> {
-        forget(ctx, &after.user_id);
+        super::forget(ctx, &after.user_id);
         Ok(())
     }
 
@@ -177,7 +186,7 @@ impl Hooks for Member {
         ctx: &WriteContext<'_>,
         deleted: &member_entity::Model,
     ) -> Result<(), ArcError> {
-        forget(ctx, &deleted.user_id);
+        super::forget(ctx, &deleted.user_id);
         Ok(())
     }
 }
@@ -197,7 +206,7 @@ pub(super) async fn remove_all(ctx: &WriteContext<'_>, org: &str) -> Result<(), 
         .exec(ctx.txn)
         .await?;
     for user in &users {
-        forget(ctx, user);
+        super::forget(ctx, user);
     }
     Ok(())
 }

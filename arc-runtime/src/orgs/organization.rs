@@ -1,6 +1,6 @@
 //! [`Organization`]: an organization as a resource at `/organizations`. Its caller creates
 //! it and becomes its first owner; members read it, owners and admins change it, owners
-//! delete it (and every membership with it).
+//! delete it (and every membership and invitation with it).
 
 use sea_orm::{ActiveValue, ColumnTrait};
 
@@ -17,7 +17,7 @@ use crate::prelude::*;
     table = "arc_organizations",
     hooks,
     read_hooks,
-    presets(slug_lookup),
+    presets(audited, slug_lookup),
     query(filter = [name, slug, created_at], sort = [name, created_at], search = [name])
 )]
 #[permissions(
@@ -135,12 +135,8 @@ impl Hooks for Organization {
         ctx: &WriteContext<'_>,
         row: &mut organization_entity::ActiveModel,
     ) -> Result<(), ArcError> {
-        let given = row.slug.as_ref().clone();
-        let slug = if given.is_empty() {
-            slug_from(row.name.as_ref())
-        } else {
-            given
-        };
+        let given = row.slug.try_as_ref().filter(|s| !s.is_empty()).cloned();
+        let slug = given.unwrap_or_else(|| slug_from(row.name.try_as_ref().map_or("", |n| n)));
         check_slug(&slug)?;
         row.slug = ActiveValue::Set(slug);
         row.created_by = ActiveValue::Set(ctx.caller.user_id.clone());
@@ -152,7 +148,10 @@ impl Hooks for Organization {
         _current: &organization_entity::Model,
         row: &mut organization_entity::ActiveModel,
     ) -> Result<(), ArcError> {
-        check_slug(row.slug.as_ref())
+        match row.slug.try_as_ref() {
+            Some(slug) => check_slug(slug),
+            None => Ok(()),
+        }
     }
 
     /// Its creator becomes its first owner, in the same transaction.
@@ -166,12 +165,14 @@ impl Hooks for Organization {
         super::join(ctx, user, &created.id.to_string(), OWNER).await
     }
 
-    /// Its memberships go with it, in the same transaction.
+    /// Its memberships and invitations go with it, in the same transaction.
     async fn after_delete(
         ctx: &WriteContext<'_>,
         deleted: &organization_entity::Model,
     ) -> Result<(), ArcError> {
-        remove_all(ctx, &deleted.id.to_string()).await
+        let org = deleted.id.to_string();
+        remove_all(ctx, &org).await?;
+        super::invitation::remove_all(ctx, &org).await
     }
 }
 

@@ -23,6 +23,7 @@ pub(crate) use act::act;
 pub(crate) use bulk::{bulk_create, bulk_delete, bulk_update};
 pub(crate) use read::{children, fetch, get, get_by_slug, list, list_statements, listing, tree};
 pub(crate) use write::{create, delete, restore, update};
+pub(crate) use written::FrameworkWrite;
 
 /// The most items of one bulk create.
 pub(crate) const MAX_BULK_ITEMS: usize = 1000;

@@ -195,3 +195,74 @@ pub(super) async fn commit(
     }
     Ok(())
 }
+
+/// A write the framework makes itself, outside a resource's routes (an invitation's
+/// answer, which makes a member): each change recorded as those routes record theirs (an
+/// event per row, audit entries for an `audited` resource), then one commit as theirs.
+#[must_use = "commit the write with `commit`"]
+pub(crate) struct FrameworkWrite<'a> {
+    state: &'a ArcState,
+    caller: &'a AuthContext,
+    after: AfterCommit,
+}
+
+impl<'a> FrameworkWrite<'a> {
+    /// A write on behalf of `caller`.
+    pub(crate) fn new(state: &'a ArcState, caller: &'a AuthContext) -> Self {
+        Self {
+            state,
+            caller,
+            after: AfterCommit::default(),
+        }
+    }
+
+    /// `row` of `R` was created in `txn`.
+    pub(crate) async fn created<R: Resource>(
+        &mut self,
+        txn: &DatabaseTransaction,
+        row: &R::Model,
+    ) -> Result<(), ArcError> {
+        let written = Written::created(std::slice::from_ref(row));
+        let after = record::<R>(self.state, txn, self.caller, written).await?;
+        self.after.entries.extend(after.entries);
+        Ok(())
+    }
+
+    /// `before`, a row of `R`, became `after` in `txn`.
+    pub(crate) async fn updated<R: Resource>(
+        &mut self,
+        txn: &DatabaseTransaction,
+        before: &R::Model,
+        after: &R::Model,
+    ) -> Result<(), ArcError> {
+        let written = Written::changed(
+            Change::Updated,
+            std::slice::from_ref(before),
+            std::slice::from_ref(after),
+        );
+        let recorded = record::<R>(self.state, txn, self.caller, written).await?;
+        self.after.entries.extend(recorded.entries);
+        Ok(())
+    }
+
+    /// Commits `txn`, whose cached answers of `metas` go old, and does what waited for it.
+    pub(crate) async fn commit(
+        self,
+        txn: Txn,
+        metas: &[&'static ResourceMeta],
+    ) -> Result<(), ArcError> {
+        let Some((first, rest)) = metas.split_first() else {
+            return Ok(txn.commit().await?);
+        };
+        // Armed before the commit, run after it (see `commit`).
+        let bumps: Vec<Bump> = match self.state.cache() {
+            Some(cache) => rest.iter().map(|meta| cache.before_commit(meta)).collect(),
+            None => Vec::new(),
+        };
+        let committed = commit(self.state, first, txn, self.after).await;
+        for bump in bumps {
+            bump.run().await;
+        }
+        committed
+    }
+}
