@@ -11,6 +11,11 @@
 //! a product, one whose category the caller deleted: its reference is cleared, in any
 //! organization, as the shared category is gone for all).
 //!
+//! A second property runs the same requests with memberships read from a store (through its
+//! cache), changed between requests: a user leaves their organization, comes back, or has
+//! their role there changed. Each request is judged by the membership as it is at that
+//! moment, so a change holds on the very next request.
+//!
 //! `ARC_PROPTEST_CASES` sets the number of cases on SQLite (default 96); PostgreSQL runs a
 //! quarter of them on one schema.
 
@@ -72,6 +77,36 @@ impl Persona {
     fn admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// Who this user is at the moment, when memberships come from a store and `membership`
+    /// is their role in their organization now (`None`: not a member). A platform role stays
+    /// what the token says; an organization role is the store's; a user outside every
+    /// organization is judged as one of an organization that holds no row.
+    fn now(&self, membership: Option<Role>) -> Persona {
+        let mut now = self.clone();
+        match membership {
+            None => {
+                now.org = "nowhere";
+                if !self.platform_role {
+                    now.role = Role::Member;
+                }
+            }
+            Some(role) if !self.platform_role => now.role = role,
+            Some(_) => {}
+        }
+        now
+    }
+}
+
+impl Role {
+    /// The role's name in the shop's rules and in the members' store.
+    fn name(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
 }
 
 /// One request. Indexes pick a row among all rows of the table (both organizations, deleted
@@ -117,6 +152,11 @@ enum Op {
     UpdateCategory(usize),
     DeleteCategory(usize),
     OtherOrg(usize),
+    /// Not a request: the user leaves their organization (memberships from a store only).
+    Leave,
+    /// Not a request: the user is (again) a member of their organization, with this role
+    /// there (memberships from a store only).
+    SetRole(Role),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -158,10 +198,24 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+fn role() -> impl Strategy<Value = Role> {
+    prop_oneof![Just(Role::Member), Just(Role::Editor), Just(Role::Admin)]
+}
+
+/// A request, or now and then a change of the caller's membership.
+fn op_or_membership_change() -> BoxedStrategy<Op> {
+    prop_oneof![
+        8 => op(),
+        1 => Just(Op::Leave),
+        1 => role().prop_map(Op::SetRole),
+    ]
+    .boxed()
+}
+
 fn persona() -> impl Strategy<Value = Persona> {
     (
         prop_oneof![Just("acme"), Just("globex")],
-        prop_oneof![Just(Role::Member), Just(Role::Editor), Just(Role::Admin)],
+        role(),
         any::<bool>(),
     )
         .prop_map(|(org, role, platform_role)| Persona {
@@ -172,10 +226,10 @@ fn persona() -> impl Strategy<Value = Persona> {
         })
 }
 
-fn case() -> impl Strategy<Value = (Vec<Persona>, Vec<(usize, Op)>)> {
+fn case(ops: BoxedStrategy<Op>) -> impl Strategy<Value = (Vec<Persona>, Vec<(usize, Op)>)> {
     (
         proptest::collection::vec(persona(), 2..6),
-        proptest::collection::vec((any::<usize>(), op()), 1..40),
+        proptest::collection::vec((any::<usize>(), ops), 1..40),
     )
         .prop_map(|(mut cast, ops)| {
             for (i, p) in cast.iter_mut().enumerate() {
@@ -381,6 +435,7 @@ fn request(
             None,
             Some(("x-organization-id", "elsewhere")),
         ),
+        Op::Leave | Op::SetRole(_) => unreachable!("a membership change is no request"),
     }
 }
 
@@ -555,10 +610,41 @@ async fn plant_foreign_references(db: &DatabaseConnection) {
     }
 }
 
+/// Memberships from a store, changed between requests, and each user's role in their
+/// organization now (`None`: they left).
+struct Changing {
+    memberships: arc_runtime::config::Memberships,
+    now: Vec<Option<Role>>,
+}
+
+impl Changing {
+    /// The cast's memberships written to a fresh store: platform-role users are plain
+    /// members of their organization, the others have their role there.
+    async fn new(cast: &[Persona]) -> Changing {
+        let memberships = arc_runtime::config::Memberships::in_memory()
+            .cache(arc_runtime::config::InMemoryCache::new(1 << 20));
+        let mut now = Vec::new();
+        for p in cast {
+            let role = if p.platform_role {
+                Role::Member
+            } else {
+                p.role
+            };
+            memberships
+                .put(&p.user, p.org, role.name())
+                .await
+                .expect("put");
+            now.push(Some(role));
+        }
+        Changing { memberships, now }
+    }
+}
+
 async fn run_case(
     app: &TestApp,
     cast: &[Persona],
     ops: &[(usize, Op)],
+    mut changing: Option<&mut Changing>,
     requests: &std::cell::Cell<usize>,
 ) -> Result<(), TestCaseError> {
     let tokens: Vec<String> = cast.iter().map(Persona::token).collect();
@@ -566,6 +652,33 @@ async fn run_case(
     let mut before = snapshot(&app.db).await;
     for (seq, (who, op)) in ops.iter().enumerate() {
         let who = who % cast.len();
+        let persona = &cast[who];
+        // A change of membership, between requests.
+        if let (Some(changing), Op::Leave | Op::SetRole(_)) = (changing.as_deref_mut(), op) {
+            let m = &changing.memberships;
+            let role = match op {
+                Op::SetRole(role) => Some(if persona.platform_role {
+                    Role::Member
+                } else {
+                    *role
+                }),
+                _ => None,
+            };
+            match role {
+                Some(role) => m.put(&persona.user, persona.org, role.name()).await,
+                None => m.remove(&persona.user, persona.org).await.map(drop),
+            }
+            .expect("the store answers");
+            changing.now[who] = role;
+            continue;
+        }
+        if matches!(op, Op::Leave | Op::SetRole(_)) {
+            continue;
+        }
+        let judged = match changing.as_deref() {
+            Some(changing) => persona.now(changing.now[who]),
+            None => persona.clone(),
+        };
         let (method, uri, body, extra) = request(op, &before, seq);
         let mut headers = vec![("authorization", tokens[who].as_str())];
         headers.extend(extra);
@@ -573,23 +686,38 @@ async fn run_case(
         requests.set(requests.get() + 1);
         let context = || {
             let body: String = reply.body.to_string().chars().take(400).collect();
-            format!("{method} {uri} by {:?}: {} {body}", cast[who], reply.status)
+            format!("{method} {uri} by {judged:?}: {} {body}", reply.status)
         };
         prop_assert!(reply.status.as_u16() < 500, "{}", context());
         if extra.is_some() {
             prop_assert_eq!(reply.status.as_u16(), 403, "{}", context());
         }
-        check_body(&cast[who], &reply.body, "body")
+        check_body(&judged, &reply.body, "body")
             .map_err(|e| TestCaseError::fail(format!("{e}; {}", context())))?;
         let after = snapshot(&app.db).await;
-        check_writes(&cast[who], &before, &after)
+        check_writes(&judged, &before, &after)
             .map_err(|e| TestCaseError::fail(format!("{e}; {}", context())))?;
         before = after;
     }
     Ok(())
 }
 
-fn run(cases: u32, backend: &'static str) {
+/// The shop with memberships from `memberships` rather than the token's claims.
+fn shop_with(
+    memberships: arc_runtime::config::Memberships,
+) -> impl FnOnce(DatabaseConnection) -> arc_runtime::App {
+    move |db| {
+        let secret = shop::DEV_JWT_SECRET.as_bytes();
+        let auth = shop::auth(secret, None, arc_runtime::Preset::Development)
+            .expect("the development secret is valid")
+            .memberships(memberships);
+        arc_tests::shop_app(db).auth(auth)
+    }
+}
+
+/// Runs `cases` cases on `backend`; with `changing`, memberships come from a store and
+/// change between requests.
+fn run(cases: u32, backend: &'static str, changing: bool) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -598,15 +726,25 @@ fn run(cases: u32, backend: &'static str) {
         "postgres" => Some(rt.block_on(TestApp::postgres())),
         _ => None,
     };
+    let ops = if changing {
+        op_or_membership_change()
+    } else {
+        op().boxed()
+    };
     let mut runner = arc_tests::proptest_runner(cases);
     let requests = std::cell::Cell::new(0usize);
-    let result = runner.run(&case(), |(cast, ops)| {
+    let result = runner.run(&case(ops), |(cast, ops)| {
         rt.block_on(async {
+            if changing {
+                let mut changing = Changing::new(&cast).await;
+                let app = TestApp::sqlite_with(shop_with(changing.memberships.clone())).await;
+                return run_case(&app, &cast, &ops, Some(&mut changing), &requests).await;
+            }
             match &shared {
-                Some(app) => run_case(app, &cast, &ops, &requests).await,
+                Some(app) => run_case(app, &cast, &ops, None, &requests).await,
                 None => {
                     let app = TestApp::sqlite().await;
-                    run_case(&app, &cast, &ops, &requests).await
+                    run_case(&app, &cast, &ops, None, &requests).await
                 }
             }
         })
@@ -615,7 +753,12 @@ fn run(cases: u32, backend: &'static str) {
         rt.block_on(app.cleanup());
     }
     println!(
-        "isolation on {backend}: {cases} cases, {} requests (shrinking included)",
+        "isolation on {backend}{}: {cases} cases, {} requests (shrinking included)",
+        if changing {
+            ", memberships changing"
+        } else {
+            ""
+        },
         requests.get()
     );
     if let Err(e) = result {
@@ -625,11 +768,18 @@ fn run(cases: u32, backend: &'static str) {
 
 #[test]
 fn nobody_crosses_an_org_or_ownership_sqlite() {
-    run(arc_tests::proptest_cases(96), "sqlite");
+    run(arc_tests::proptest_cases(96), "sqlite", false);
 }
 
 #[test]
 #[ignore = "needs PostgreSQL"]
 fn nobody_crosses_an_org_or_ownership_postgres() {
-    run(arc_tests::proptest_cases(96) / 4, "postgres");
+    run(arc_tests::proptest_cases(96) / 4, "postgres", false);
+}
+
+/// The same, while users leave, come back and change roles between requests: each request
+/// is judged by the membership of that moment.
+#[test]
+fn membership_changes_hold_on_the_next_request_sqlite() {
+    run(arc_tests::proptest_cases(96) / 2, "sqlite", true);
 }

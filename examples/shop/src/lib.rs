@@ -80,8 +80,13 @@ fn resources(db: DatabaseConnection, events: Events) -> App {
 }
 
 /// Bearer tokens signed with `jwt_secret`, checked as `preset` says, revoked in `redis`
-/// when given.
-fn auth(jwt_secret: &[u8], redis: Option<&Redis>, preset: Preset) -> Result<Auth, JwtConfigError> {
+/// when given: the shop's authentication, for an app that adds to it (memberships from a
+/// store, say) with `App::auth`.
+pub fn auth(
+    jwt_secret: &[u8],
+    redis: Option<&Redis>,
+    preset: Preset,
+) -> Result<Auth, JwtConfigError> {
     let keys = JwtKeys::hs256(jwt_secret)?;
     // An admin may do all an editor may (create products): declared once, not in each rule.
     // A `superadmin` (platform role) may act in any organization, audited, on the requests
