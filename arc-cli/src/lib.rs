@@ -213,14 +213,13 @@ pub fn new_project(dir: &Path, name: &str, arc_path: &Path) -> Result<Vec<PathBu
             "no arc-runtime there: pass --arc-path with an arc-rs checkout",
         ));
     }
+    let path_of = |path: PathBuf| path.display().to_string().replace('\\', "/");
     let fill = |template: &str| {
         template
             .replace("{{name}}", name)
             .replace("{{crate}}", &krate)
-            .replace(
-                "{{runtime}}",
-                &runtime.display().to_string().replace('\\', "/"),
-            )
+            .replace("{{runtime}}", &path_of(runtime.clone()))
+            .replace("{{test_kit}}", &path_of(arc_path.join("arc-test")))
     };
     let files = [
         ("Cargo.toml", templates::CARGO_TOML),

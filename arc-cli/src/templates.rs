@@ -1,5 +1,6 @@
 //! The files `arc new` and `arc generate resource` write. `{{name}}` is the project's
-//! name, `{{crate}}` its crate name, `{{runtime}}` the path of arc-runtime; in a resource,
+//! name, `{{crate}}` its crate name, `{{runtime}}` the path of arc-runtime, `{{test_kit}}`
+//! that of arc-test; in a resource,
 //! `{{Type}}`, `{{name}}`, `{{query}}` and `{{fields}}`.
 
 /// The line of `src/lib.rs` after which `arc generate resource` mounts a resource.
@@ -17,9 +18,7 @@ arc-runtime = { path = "{{runtime}}" }
 tokio = { version = "1", features = ["rt-multi-thread", "macros", "net", "signal", "time", "sync"] }
 
 [dev-dependencies]
-axum = { version = "0.8", default-features = false, features = ["http1", "json", "query", "tokio", "original-uri", "matched-path"] }
-tower = { version = "0.5", features = ["util"] }
-http-body-util = "0.1"
+arc-test = { path = "{{test_kit}}" }
 serde_json = "1"
 
 # Dependencies without debug info: tests link faster and rebuild less.
@@ -187,115 +186,64 @@ pub struct {{Type}} {
 }
 "#;
 
-/// `tests/api.rs`: every resource is listed, created, read and documented; the note's
-/// rules hold.
-pub const API_TEST: &str = r#"//! The API of {{name}}, in process: every resource (the generated ones too) lists, creates
-//! and reads; writes need a token; the OpenAPI document covers every resource.
+/// `tests/api.rs`, on arc-rs's test kit: every resource passes its smoke test, lists,
+/// creates and reads, and is documented; the note's rules hold.
+pub const API_TEST: &str = r#"//! The API of {{name}}, in process, with arc-rs's test kit (`arc-test`): every resource
+//! (the generated ones too) answers each route as its OpenAPI document says, for anonymous
+//! callers, signed-in users and admins; lists, creates and reads; the note's rules hold.
+//! Every answer is checked against the document.
 
-use std::time::Duration;
+use arc_test::{Persona, TestApp, Tokens, body_of, smoke_of};
+use serde_json::json;
 
-use arc_runtime::config::{JwtSigner, TokenClaims};
-use arc_runtime::meta::{FieldType, ResourceMeta};
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
-use serde_json::{Value, json};
-use tower::ServiceExt;
+const SECRET: &[u8] = {{crate}}::DEV_JWT_SECRET.as_bytes();
 
-async fn app() -> arc_runtime::App {
-    let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
-    let secret = {{crate}}::DEV_JWT_SECRET.as_bytes();
-    let app = {{crate}}::app(db, secret, arc_runtime::Preset::Testing).unwrap();
-    app.migrate().await.unwrap();
-    app
-}
-
-fn token(roles: &[&str]) -> String {
-    let signer = JwtSigner::hs256({{crate}}::DEV_JWT_SECRET.as_bytes()).unwrap();
-    let claims = TokenClaims::new("tester", Duration::from_secs(600)).roles(roles);
-    format!("Bearer {}", signer.sign(&claims).unwrap())
-}
-
-async fn call(router: &axum::Router, method: &str, uri: &str, body: Option<Value>, auth: Option<&str>) -> (u16, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(auth) = auth {
-        request = request.header("authorization", auth);
-    }
-    let body = match body {
-        Some(body) => {
-            request = request.header("content-type", "application/json");
-            Body::from(body.to_string())
-        }
-        None => Body::empty(),
-    };
-    let response = router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
-
-/// A body with a valid value for every field a create needs.
-fn sample(meta: &ResourceMeta) -> Value {
-    let mut body = serde_json::Map::new();
-    for field in meta.fields.iter().filter(|f| !f.system && !f.has_default) {
-        let min = field.rules.min.unwrap_or(1.0).max(1.0);
-        let value = match field.ty {
-            FieldType::String => json!("sample"),
-            FieldType::I32 | FieldType::I64 => json!(min as i64),
-            FieldType::F64 => json!(min),
-            FieldType::Bool => json!(true),
-            FieldType::Uuid => json!("7f8a2c3e-0000-4000-8000-000000000001"),
-            FieldType::DateTime => json!("2026-01-01T00:00:00Z"),
-            FieldType::Decimal => json!("1.5"),
-            FieldType::Json => json!({"any": "value"}),
-            FieldType::Enum(values) => json!(values[0]),
-        };
-        body.insert(field.name.to_owned(), value);
-    }
-    Value::Object(body)
+async fn app() -> TestApp {
+    TestApp::new(|db| {{crate}}::app(db, SECRET, arc_runtime::Preset::Testing).expect("the app")).await
 }
 
 #[tokio::test]
-async fn every_resource_lists_creates_and_reads() {
+async fn every_resource_passes_its_smoke_test_and_round_trips() {
     let app = app().await;
-    let metas = app.resources();
-    let router = app.into_router();
-    let writer = token(&[]);
-    for meta in metas {
-        let (status, list) = call(&router, "GET", meta.path, None, None).await;
-        assert_eq!(status, 200, "{}: {list}", meta.path);
-        assert_eq!(list["total"], 0);
-        let (status, _) = call(&router, "POST", meta.path, Some(sample(meta)), None).await;
-        assert_eq!(status, 401, "{}: writes need a token", meta.path);
-        let (status, created) = call(&router, "POST", meta.path, Some(sample(meta)), Some(&writer)).await;
-        assert_eq!(status, 201, "{}: {created}", meta.path);
-        let id = created["data"]["id"].as_str().unwrap().to_owned();
-        let (status, got) = call(&router, "GET", &format!("{}/{id}", meta.path), None, None).await;
-        assert_eq!(status, 200, "{}: {got}", meta.path);
-        let (status, _) = call(&router, "POST", meta.path, Some(json!({"nope": 1})), Some(&writer)).await;
-        assert_eq!(status, 400, "{}: unknown fields are refused", meta.path);
+    let tokens = Tokens::hs256(SECRET);
+    let (anonymous, writer) = (Persona::anonymous(), tokens.persona("tester").build());
+    let admin = tokens.persona("root").roles(&["admin"]).build();
+    for meta in app.resources().to_vec() {
+        let list = app.get(meta.path).await;
+        list.assert_ok();
+        assert_eq!(list.body["total"], 0, "{}", meta.path);
+        app.post(meta.path, body_of(meta, 1))
+            .as_(&anonymous)
+            .await
+            .assert_error(401, "UNAUTHORIZED");
+        let created = app.post(meta.path, body_of(meta, 2)).as_(&writer).await;
+        created.assert_status(201);
+        app.get(&format!("{}/{}", meta.path, created.id())).await.assert_ok();
+        app.post(meta.path, json!({ "nope": 1 })).as_(&writer).await.assert_status(400);
+        smoke_of(&app, meta, &[&anonymous, &writer, &admin]).await;
     }
 }
 
 #[tokio::test]
 async fn notes_follow_their_rules() {
-    let router = app().await.into_router();
-    let (status, created) = call(&router, "POST", "/notes", Some(json!({"title": "First"})), Some(&token(&[]))).await;
-    assert_eq!(status, 201, "{created}");
-    assert_eq!(created["data"]["done"], false);
-    let id = created["data"]["id"].as_str().unwrap().to_owned();
-    let (status, _) = call(&router, "DELETE", &format!("/notes/{id}"), None, Some(&token(&[]))).await;
-    assert_eq!(status, 403, "only admins delete");
-    let (status, _) = call(&router, "DELETE", &format!("/notes/{id}"), None, Some(&token(&["admin"]))).await;
-    assert_eq!(status, 200);
-    let (status, found) = call(&router, "GET", "/notes?title[like]=fir", None, None).await;
-    assert_eq!((status, found["total"].clone()), (200, json!(0)));
+    let app = app().await;
+    let tokens = Tokens::hs256(SECRET);
+    let (user, admin) = (tokens.persona("tester").build(), tokens.persona("root").roles(&["admin"]).build());
+    let created = app.post("/notes", json!({ "title": "First" })).as_(&user).await;
+    created.assert_status(201);
+    assert_eq!(created.data()["done"], false);
+    let note = format!("/notes/{}", created.id());
+    app.delete(&note).as_(&user).await.assert_error(403, "FORBIDDEN");
+    app.delete(&note).as_(&admin).await.assert_ok();
+    let found = app.get("/notes?title[like]=fir").await;
+    found.assert_ok();
+    assert_eq!(found.body["total"], 0);
 }
 
 #[tokio::test]
 async fn the_document_covers_every_resource() {
     let app = app().await;
-    let doc = app.openapi().unwrap();
+    let doc = app.document().expect("the app's OpenAPI document");
     assert_eq!(doc["openapi"], "3.1.0");
     for meta in app.resources() {
         assert!(doc["paths"][meta.path]["get"].is_object(), "{} is documented", meta.path);

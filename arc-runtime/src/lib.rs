@@ -123,6 +123,8 @@ pub mod meta {
     //! ```
 
     pub use crate::resource::{Auto, FieldMeta, FieldType, Ops, Presets, ResourceMeta, Rules};
+    /// The path segment that names a row's organization (`/organizations/{orgId}/members`).
+    pub use arc_spec::names::ORG_SEGMENT;
 }
 
 pub mod config {

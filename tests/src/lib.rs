@@ -7,7 +7,7 @@
     reason = "test fixtures: the resources' fields and the helpers are named for what they are"
 )]
 
-pub mod contract;
+pub use arc_test::contract;
 pub mod dossiers;
 pub mod events;
 pub mod evolving;

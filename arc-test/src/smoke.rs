@@ -1,0 +1,178 @@
+//! [`smoke`]: every route of a resource, sent by each persona, each answer one the app's
+//! document lists for the route, and never a server error.
+
+use arc_runtime::meta::{FieldType, ResourceMeta};
+use arc_runtime::{Action, Resource};
+use axum::http::Method;
+use serde_json::json;
+
+use crate::app::TestApp;
+use crate::factory::body_of;
+use crate::persona::Persona;
+
+/// One answer of a smoke run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmokeAnswer {
+    /// Who sent it.
+    pub persona: String,
+    /// The method.
+    pub method: Method,
+    /// The route's template (`/products/{id}`).
+    pub route: String,
+    /// The status heard.
+    pub status: u16,
+}
+
+/// What a smoke run sent and heard, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Smoke {
+    /// Every answer.
+    pub answers: Vec<SmokeAnswer>,
+}
+
+impl Smoke {
+    /// The status `persona` heard from `method route`, if they sent it.
+    pub fn status(&self, persona: &str, method: Method, route: &str) -> Option<u16> {
+        self.answers
+            .iter()
+            .find(|a| a.persona == persona && a.method == method && a.route == route)
+            .map(|a| a.status)
+    }
+}
+
+/// Sends every route `R` serves (those its document describes) as each of `personas`, and
+/// checks each answer: one the document lists for the route, with a body its schema allows
+/// (as every answer of a [`TestApp`] is checked), and never a 5xx (a panic naming the
+/// request). Each persona first creates a row on the collection route (with
+/// [`body_for`](crate::body_for)), and the item routes then name that row, or, when they could not create
+/// one, an id no row has (and the slug route its slug, or one no row has); updates send the
+/// same kind of body, bulk routes a filter that matches nothing of anyone else's; the row is
+/// deleted last, then restored, when the resource has those routes.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let secret = shop::DEV_JWT_SECRET.as_bytes();
+/// let app = arc_test::TestApp::new(|db| shop::app(db, secret).expect("the shop")).await;
+/// let tokens = arc_test::Tokens::hs256(secret);
+/// let admin = tokens.persona("ada").org("acme", &["admin"]).build();
+/// let member = tokens.persona("max").org("acme", &[]).build();
+/// let anonymous = arc_test::Persona::anonymous();
+/// let smoke = arc_test::smoke::<shop::Category>(&app, &[&anonymous, &member, &admin]).await;
+/// assert_eq!(smoke.status("anonymous", axum::http::Method::POST, "/categories"), Some(401));
+/// # }
+/// ```
+pub async fn smoke<R: Resource>(app: &TestApp, personas: &[&Persona]) -> Smoke {
+    smoke_of(app, R::META, personas).await
+}
+
+/// [`smoke`], of a resource's field table: for every resource an app serves
+/// ([`TestApp::resources`]), the ones it names in no test too.
+pub async fn smoke_of(app: &TestApp, meta: &ResourceMeta, personas: &[&Persona]) -> Smoke {
+    let Some(document) = app.document() else {
+        panic!("the app builds no OpenAPI document to smoke-test against");
+    };
+    // The resource's own routes, as the document has them, creates first and deletes last.
+    let mut routes: Vec<(Action, String, Method)> = Action::ALL
+        .into_iter()
+        .map(|action| (action, action.path(meta.path)))
+        .filter_map(|(action, template)| {
+            let operations = document["paths"][&template].as_object()?;
+            let name = action.method().as_str();
+            let method = Method::from_bytes(name.as_bytes()).ok()?;
+            operations
+                .contains_key(&name.to_ascii_lowercase())
+                .then_some((action, template, method))
+        })
+        .collect();
+    routes.sort_by_key(|(action, _, _)| match action {
+        Action::Create => 0,
+        Action::Delete => 2,
+        // A row deleted (softly) is what a restore brings back.
+        Action::Restore => 3,
+        Action::BulkDelete => 4,
+        _ => 1,
+    });
+    let slug_field = meta.presets.slug_lookup.map(|i| meta.fields[i].name);
+    let nobody = match meta.id_field().ty {
+        FieldType::I32 | FieldType::I64 => "0".to_owned(),
+        _ => arc_runtime::uuid::Uuid::nil().to_string(),
+    };
+    let mut smoke = Smoke::default();
+    for (n, persona) in personas.iter().enumerate() {
+        let (mut row, mut slug): (Option<String>, Option<String>) = (None, None);
+        for (action, template, method) in &routes {
+            let id = row.clone().unwrap_or_else(|| nobody.clone());
+            let uri = template
+                .replace("{id}", &id)
+                .replace("{slug}", &segment(slug.as_deref().unwrap_or("none")))
+                .replace(arc_runtime::meta::ORG_SEGMENT, "none");
+            let seq = (n * 1000 + smoke.answers.len()) as u64;
+            let body = match action {
+                Action::Create | Action::Update | Action::Replace => Some(body_of(meta, seq)),
+                Action::BulkCreate => Some(json!({ "items": [body_of(meta, seq)] })),
+                Action::BulkUpdate => {
+                    Some(json!({ "filter": { "id": nobody }, "data": body_of(meta, seq) }))
+                }
+                Action::BulkDelete => Some(json!({ "filter": { "id": nobody } })),
+                Action::Act => Some(json!({ "action": "none" })),
+                _ => None,
+            };
+            // The row created gets a slug (when the resource is looked up by one), so the
+            // slug route finds it.
+            let body = match (body, action, slug_field) {
+                (Some(mut body), Action::Create, Some(field)) if body.get(field).is_none() => {
+                    body[field] = json!(format!("smoke-{seq}"));
+                    Some(body)
+                }
+                (body, ..) => body,
+            };
+            let mut request = app.request(method.clone(), &uri).as_(persona);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let reply = request.await;
+            let status = reply.status.as_u16();
+            assert!(
+                status < 500,
+                "{method} {uri} as {} answered {status}: {}",
+                persona.name,
+                reply.body
+            );
+            if *action == Action::Create && status == 201 {
+                row = Some(reply.id());
+                slug = slug_field
+                    .and_then(|field| reply.data()[field].as_str())
+                    .map(str::to_owned);
+            }
+            smoke.answers.push(SmokeAnswer {
+                persona: persona.name.clone(),
+                method: method.clone(),
+                route: template.clone(),
+                status,
+            });
+        }
+    }
+    smoke
+}
+
+/// `value` as one path segment: every byte but the unreserved ones percent-encoded.
+fn segment(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(super::segment("a b/ç"), "a%20b%2F%C3%A7");
+    }
+}
