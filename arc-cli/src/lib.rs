@@ -213,13 +213,20 @@ pub fn new_project(dir: &Path, name: &str, arc_path: &Path) -> Result<Vec<PathBu
             "no arc-runtime there: pass --arc-path with an arc-rs checkout",
         ));
     }
+    let kit = arc_path.join("arc-test");
+    if !kit.join("Cargo.toml").exists() {
+        return Err(ScaffoldError::NotAProject(
+            kit,
+            "no arc-test there (the test kit the project's tests use): pass --arc-path with an arc-rs checkout",
+        ));
+    }
     let path_of = |path: PathBuf| path.display().to_string().replace('\\', "/");
     let fill = |template: &str| {
         template
             .replace("{{name}}", name)
             .replace("{{crate}}", &krate)
             .replace("{{runtime}}", &path_of(runtime.clone()))
-            .replace("{{test_kit}}", &path_of(arc_path.join("arc-test")))
+            .replace("{{test_kit}}", &path_of(kit.clone()))
     };
     let files = [
         ("Cargo.toml", templates::CARGO_TOML),

@@ -9,7 +9,8 @@ use arc_runtime::meta::ResourceMeta;
 use arc_runtime::sea_orm::DatabaseConnection;
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderName, HeaderValue, Method};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -37,8 +38,8 @@ impl std::fmt::Debug for TestApp {
 
 impl TestApp {
     /// The app `make` builds, on a fresh SQLite database in memory, migrated. Its document
-    /// (when it has one) becomes the contract every answer is checked against. A panic
-    /// when the database cannot be had or migrated, as in any test fixture.
+    /// becomes the contract every answer is checked against. A panic when the database
+    /// cannot be had or migrated, or the document not built, as in any test fixture.
     pub async fn new(make: impl FnOnce(DatabaseConnection) -> App) -> TestApp {
         let db = match arc_runtime::connect("sqlite::memory:").await {
             Ok(db) => db,
@@ -48,10 +49,13 @@ impl TestApp {
         if let Err(e) = app.migrate().await {
             panic!("migrating the app: {e}");
         }
-        let document = app.openapi().ok();
+        let document = match app.openapi() {
+            Ok(document) => document,
+            Err(e) => panic!("the app's OpenAPI document: {e}"),
+        };
         TestApp {
-            contract: document.clone().map(Contract::new),
-            document,
+            contract: Some(Contract::new(document.clone())),
+            document: Some(document),
             resources: app.resources(),
             router: app.into_router(),
             db,
@@ -63,9 +67,9 @@ impl TestApp {
         &self.db
     }
 
-    /// The app's OpenAPI document, when it builds one.
-    pub fn document(&self) -> Option<&Value> {
-        self.document.as_ref()
+    /// The app's OpenAPI document.
+    pub fn document(&self) -> &Value {
+        self.document.as_ref().unwrap_or(&Value::Null)
     }
 
     /// The resources the app serves.
@@ -73,33 +77,49 @@ impl TestApp {
         &self.resources
     }
 
-    /// A `method` request to `uri`, sent when awaited.
+    /// A `method` request to `uri` (its path percent-encoded where it needs to be), sent
+    /// when awaited; a panic here when `uri` is none.
+    #[track_caller]
     pub fn request(&self, method: Method, uri: &str) -> Request<'_> {
+        let uri = match uri.parse::<Uri>() {
+            Ok(uri) => uri,
+            Err(e) => panic!("`{uri}` is no URI: {e}"),
+        };
         Request {
             app: self,
             method,
-            uri: uri.to_owned(),
-            headers: Vec::new(),
+            uri,
+            headers: HeaderMap::new(),
             body: None,
         }
     }
 
     /// `GET uri`.
+    #[track_caller]
     pub fn get(&self, uri: &str) -> Request<'_> {
         self.request(Method::GET, uri)
     }
 
     /// `POST uri` with a JSON body.
+    #[track_caller]
     pub fn post(&self, uri: &str, body: Value) -> Request<'_> {
         self.request(Method::POST, uri).json(body)
     }
 
     /// `PATCH uri` with a JSON body.
+    #[track_caller]
     pub fn patch(&self, uri: &str, body: Value) -> Request<'_> {
         self.request(Method::PATCH, uri).json(body)
     }
 
+    /// `PUT uri` with a JSON body.
+    #[track_caller]
+    pub fn put(&self, uri: &str, body: Value) -> Request<'_> {
+        self.request(Method::PUT, uri).json(body)
+    }
+
     /// `DELETE uri`.
+    #[track_caller]
     pub fn delete(&self, uri: &str) -> Request<'_> {
         self.request(Method::DELETE, uri)
     }
@@ -146,30 +166,44 @@ impl TestApp {
 pub struct Request<'a> {
     app: &'a TestApp,
     method: Method,
-    uri: String,
-    headers: Vec<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
     body: Option<Value>,
 }
 
 impl<'a> Request<'a> {
     /// Sent as `persona` (anonymous sends no credentials).
     pub fn as_(mut self, persona: &Persona) -> Self {
-        self.headers
-            .retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
+        self.headers.remove(AUTHORIZATION);
         if let Some(authorization) = persona.authorization() {
-            self.headers
-                .push(("authorization".to_owned(), authorization.to_owned()));
+            match HeaderValue::from_str(authorization) {
+                Ok(value) => {
+                    self.headers.insert(AUTHORIZATION, value);
+                }
+                Err(e) => panic!("{}'s authorization is no header value: {e}", persona.name),
+            }
         }
         self
     }
 
-    /// With the header `name: value`.
+    /// With the header `name: value` (added to any of the same name; a `content-type`
+    /// replaces the JSON one a body brings); a panic here when it is no header.
+    #[track_caller]
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_owned(), value.to_owned()));
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                self.headers.append(name, value);
+            }
+            _ => panic!("`{name}: {value}` is no header"),
+        }
         self
     }
 
-    /// With a JSON body.
+    /// With a JSON body (and `content-type: application/json` unless a header says
+    /// otherwise).
     pub fn json(mut self, body: Value) -> Self {
         self.body = Some(body);
         self
@@ -181,28 +215,12 @@ impl<'a> Request<'a> {
             None => Body::empty(),
         });
         *request.method_mut() = self.method;
-        *request.uri_mut() = match self.uri.parse() {
-            Ok(uri) => uri,
-            Err(e) => panic!("`{}` is no URI: {e}", self.uri),
-        };
-        let headers = request.headers_mut();
-        if self.body.is_some() {
-            headers.insert(
-                axum::http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
+        *request.uri_mut() = self.uri;
+        let mut headers = self.headers;
+        if self.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        for (name, value) in &self.headers {
-            match (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                (Ok(name), Ok(value)) => {
-                    headers.append(name, value);
-                }
-                _ => panic!("`{name}: {value}` is no header"),
-            }
-        }
+        *request.headers_mut() = headers;
         (request, self.app)
     }
 }

@@ -28,11 +28,13 @@ use serde_json::{Map, Value, json};
 /// let body = arc_test::body_for::<Book>(7);
 /// assert_eq!(body, serde_json::json!({ "title": "title-7", "pages": 1 }));
 /// ```
+#[must_use]
 pub fn body_for<R: Resource>(seq: u64) -> Value {
     body_of(R::META, seq)
 }
 
 /// [`body_for`], of a resource's field table.
+#[must_use]
 pub fn body_of(meta: &ResourceMeta, seq: u64) -> Value {
     let body: Map<String, Value> = meta
         .fields
@@ -59,10 +61,19 @@ fn value(field: &FieldMeta, seq: u64) -> Value {
         let value = rules.min.unwrap_or(1.0);
         rules.max.map_or(value, |max| value.min(max))
     };
+    // The same for whole numbers: the least whole number the bounds allow.
+    let whole = || {
+        let low = rules.min.map_or(1.0, f64::ceil);
+        let value = rules.max.map_or(low, |max| low.min(max.floor()));
+        if rules.min.is_some_and(|min| value < min) {
+            panic!("`{}` has no whole number within its bounds", field.name);
+        }
+        value as i64
+    };
     match field.ty {
         FieldType::String => json!(text(field, seq)),
         // Whole numbers, within the field's bounds (1 when they allow it).
-        FieldType::I32 | FieldType::I64 => json!(number().ceil() as i64),
+        FieldType::I32 | FieldType::I64 => json!(whole()),
         FieldType::F64 => json!(number()),
         FieldType::Decimal => json!(number().to_string()),
         FieldType::Bool => json!(false),
@@ -73,7 +84,8 @@ fn value(field: &FieldMeta, seq: u64) -> Value {
     }
 }
 
-/// `"{field}-{seq}"` (a slug too), padded or cut to the field's length bounds.
+/// `"{field}-{seq}"` (a slug too), padded to the field's least length; cut to its most
+/// from the front, so the number that tells bodies apart stays.
 fn text(field: &FieldMeta, seq: u64) -> String {
     let mut text = format!("{}-{seq}", field.name.replace('_', "-"));
     let min = field.rules.min_len.unwrap_or(0) as usize;
@@ -81,7 +93,8 @@ fn text(field: &FieldMeta, seq: u64) -> String {
         text.push('x');
     }
     if let Some(max) = field.rules.max_len {
-        text = text.chars().take(max as usize).collect();
+        let extra = text.chars().count().saturating_sub(max as usize);
+        text = text.chars().skip(extra).collect();
     }
     text
 }
@@ -103,7 +116,7 @@ mod tests {
             max_len: Some(2),
             ..Rules::NONE
         };
-        assert_eq!(text(&f, 123), "n-");
+        assert_eq!(text(&f, 123), "23");
     }
 
     #[test]
@@ -120,5 +133,16 @@ mod tests {
             ..Rules::NONE
         };
         assert_eq!(value(&f, 0), json!(-5));
+        f.rules = Rules {
+            min: Some(0.5),
+            max: Some(3.5),
+            ..Rules::NONE
+        };
+        assert_eq!(value(&f, 0), json!(1));
+        f.rules = Rules {
+            max: Some(0.5),
+            ..Rules::NONE
+        };
+        assert_eq!(value(&f, 0), json!(0));
     }
 }

@@ -40,3 +40,6 @@ pub use factory::{body_for, body_of};
 pub use persona::{Persona, PersonaBuilder, Tokens};
 pub use reply::Reply;
 pub use smoke::{Smoke, SmokeAnswer, smoke, smoke_of};
+
+/// The HTTP vocabulary the kit speaks, so a test needs no HTTP crate of its own.
+pub use axum::http::{Method, StatusCode};

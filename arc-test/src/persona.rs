@@ -21,6 +21,7 @@ impl std::fmt::Debug for Tokens {
 impl Tokens {
     /// Tokens signed with `secret`; a panic when it is not a valid HS256 secret (at least
     /// 32 bytes), as in any test fixture.
+    #[must_use]
     pub fn hs256(secret: &[u8]) -> Tokens {
         match JwtSigner::hs256(secret) {
             Ok(signer) => Tokens { signer },
@@ -52,7 +53,9 @@ impl PersonaBuilder<'_> {
         self
     }
 
-    /// Active in `org` with `org_roles` there (a member of it).
+    /// Active in `org` with `org_roles` there (the token's claims: an app whose memberships
+    /// come from a store decides for itself). Said again, the last organization is the
+    /// active one, and the earlier ones stay among the token's `orgs`.
     pub fn org(mut self, org: &str, org_roles: &[&str]) -> Self {
         self.claims = self.claims.org(org, org_roles);
         self
@@ -70,6 +73,7 @@ impl PersonaBuilder<'_> {
         match self.tokens.signer.sign(&self.claims) {
             Ok(token) => Persona {
                 name: self.claims.sub.clone(),
+                org: self.claims.org_id.clone(),
                 authorization: Some(format!("Bearer {token}")),
             },
             Err(e) => panic!("signing {}'s token: {e}", self.claims.sub),
@@ -82,22 +86,28 @@ impl PersonaBuilder<'_> {
 pub struct Persona {
     /// Their user id, or `anonymous`.
     pub name: String,
+    /// Their active organization, if any.
+    pub org: Option<String>,
     authorization: Option<String>,
 }
 
 impl Persona {
     /// Nobody: no credentials.
+    #[must_use]
     pub fn anonymous() -> Persona {
         Persona {
             name: "anonymous".to_owned(),
+            org: None,
             authorization: None,
         }
     }
 
     /// A persona that sends `authorization` as it is (an API key's scheme, a forged token).
+    #[must_use]
     pub fn with_authorization(name: &str, authorization: &str) -> Persona {
         Persona {
             name: name.to_owned(),
+            org: None,
             authorization: Some(authorization.to_owned()),
         }
     }

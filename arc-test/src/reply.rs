@@ -28,9 +28,16 @@ impl Reply {
         &self.body["data"]
     }
 
-    /// A list's rows (`docs`): empty when the answer is no list.
+    /// A list's rows (`docs`); a panic when the answer is no list (a 401 is no empty list).
+    #[track_caller]
     pub fn docs(&self) -> &[Value] {
-        self.body["docs"].as_array().map_or(&[], Vec::as_slice)
+        match self.body["docs"].as_array() {
+            Some(docs) => docs,
+            None => panic!(
+                "{} answered {} without a list: {}",
+                self.request, self.status, self.body
+            ),
+        }
     }
 
     /// The id of the row in `data`; a panic showing the body when there is none.
@@ -71,7 +78,8 @@ impl Reply {
     }
 
     /// Asserts the contract's error envelope with `status` and `code`: `"success": false`,
-    /// the code, a message, the request id and the time.
+    /// the code, a message, the request id and the time (the framework sends both on every
+    /// error it answers).
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) -> &Self {
         self.assert_status(status);
@@ -89,10 +97,12 @@ impl Reply {
         self
     }
 
-    /// Asserts that no object anywhere in the body has the member `field` (a hidden field,
-    /// one the caller's role does not see).
+    /// Asserts a success (see [`Reply::assert_ok`]) in which no object anywhere has the
+    /// member `field` (a hidden field, one the caller's role does not see): an error or an
+    /// empty body shows nothing, and proves nothing.
     #[track_caller]
     pub fn assert_absent(&self, field: &str) -> &Self {
+        self.assert_ok();
         fn find<'a>(value: &'a Value, field: &str, path: &mut String) -> Option<&'a Value> {
             match value {
                 Value::Object(map) => {
@@ -168,13 +178,29 @@ mod tests {
     #[test]
     #[should_panic(expected = "body.docs[1].secret = 2")]
     fn a_shown_field_is_named_where_it_is() {
-        reply(200, json!({ "docs": [{ "a": 1 }, { "secret": 2 }] })).assert_absent("secret");
+        reply(
+            200,
+            json!({ "success": true, "docs": [{ "a": 1 }, { "secret": 2 }] }),
+        )
+        .assert_absent("secret");
     }
 
     #[test]
     #[should_panic(expected = "without the error envelope")]
     fn an_error_without_its_envelope_fails() {
         reply(404, json!({ "message": "nope" })).assert_error(404, "NOT_FOUND");
+    }
+
+    #[test]
+    #[should_panic(expected = "without a list")]
+    fn an_error_has_no_rows() {
+        let _ = reply(401, json!({ "success": false })).docs();
+    }
+
+    #[test]
+    #[should_panic(expected = "not a success")]
+    fn a_field_is_not_absent_from_an_error() {
+        reply(403, json!({ "success": false })).assert_absent("cost");
     }
 
     #[test]

@@ -43,11 +43,13 @@ impl Smoke {
 /// Sends every route `R` serves (those its document describes) as each of `personas`, and
 /// checks each answer: one the document lists for the route, with a body its schema allows
 /// (as every answer of a [`TestApp`] is checked), and never a 5xx (a panic naming the
-/// request). Each persona first creates a row on the collection route (with
-/// [`body_for`](crate::body_for)), and the item routes then name that row, or, when they could not create
-/// one, an id no row has (and the slug route its slug, or one no row has); updates send the
-/// same kind of body, bulk routes a filter that matches nothing of anyone else's; the row is
-/// deleted last, then restored, when the resource has those routes.
+/// request). First each persona creates a row on the collection route (with
+/// [`body_for`](crate::body_for), and a slug when the resource is looked up by one); then
+/// each sends the other routes, reads before writes, naming their own row, or the first
+/// row another persona created, or an id no row has; `{orgId}` is their organization. The
+/// row is deleted last, then restored, where the resource has those routes. Bulk routes
+/// send a filter that matches no row. A create that needs a row of another resource (a
+/// required reference) is a 400 here: smoke that route in a test that makes the row.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -59,7 +61,7 @@ impl Smoke {
 /// let member = tokens.persona("max").org("acme", &[]).build();
 /// let anonymous = arc_test::Persona::anonymous();
 /// let smoke = arc_test::smoke::<shop::Category>(&app, &[&anonymous, &member, &admin]).await;
-/// assert_eq!(smoke.status("anonymous", axum::http::Method::POST, "/categories"), Some(401));
+/// assert_eq!(smoke.status("anonymous", arc_test::Method::POST, "/categories"), Some(401));
 /// # }
 /// ```
 pub async fn smoke<R: Resource>(app: &TestApp, personas: &[&Persona]) -> Smoke {
@@ -69,12 +71,12 @@ pub async fn smoke<R: Resource>(app: &TestApp, personas: &[&Persona]) -> Smoke {
 /// [`smoke`], of a resource's field table: for every resource an app serves
 /// ([`TestApp::resources`]), the ones it names in no test too.
 pub async fn smoke_of(app: &TestApp, meta: &ResourceMeta, personas: &[&Persona]) -> Smoke {
-    let Some(document) = app.document() else {
-        panic!("the app builds no OpenAPI document to smoke-test against");
-    };
-    // The resource's own routes, as the document has them, creates first and deletes last.
+    let document = app.document();
+    // The resource's own routes, as the document has them, in the order they are sent:
+    // reads before writes, the delete and then the restore last.
     let mut routes: Vec<(Action, String, Method)> = Action::ALL
         .into_iter()
+        .filter(|&action| action != Action::Create)
         .map(|action| (action, action.path(meta.path)))
         .filter_map(|(action, template)| {
             let operations = document["paths"][&template].as_object()?;
@@ -85,75 +87,105 @@ pub async fn smoke_of(app: &TestApp, meta: &ResourceMeta, personas: &[&Persona])
                 .then_some((action, template, method))
         })
         .collect();
-    routes.sort_by_key(|(action, _, _)| match action {
-        Action::Create => 0,
+    routes.sort_by_key(|(action, _, method)| match action {
         Action::Delete => 2,
-        // A row deleted (softly) is what a restore brings back.
         Action::Restore => 3,
         Action::BulkDelete => 4,
+        _ if *method == Method::GET => 0,
         _ => 1,
     });
-    let slug_field = meta.presets.slug_lookup.map(|i| meta.fields[i].name);
     let nobody = match meta.id_field().ty {
         FieldType::I32 | FieldType::I64 => "0".to_owned(),
         _ => arc_runtime::uuid::Uuid::nil().to_string(),
     };
+    let slug_field = meta.presets.slug_lookup.map(|i| meta.fields[i].name);
     let mut smoke = Smoke::default();
-    for (n, persona) in personas.iter().enumerate() {
-        let (mut row, mut slug): (Option<String>, Option<String>) = (None, None);
-        for (action, template, method) in &routes {
-            let id = row.clone().unwrap_or_else(|| nobody.clone());
-            let uri = template
-                .replace("{id}", &id)
-                .replace("{slug}", &segment(slug.as_deref().unwrap_or("none")))
-                .replace(arc_runtime::meta::ORG_SEGMENT, "none");
-            let seq = (n * 1000 + smoke.answers.len()) as u64;
-            let body = match action {
-                Action::Create | Action::Update | Action::Replace => Some(body_of(meta, seq)),
-                Action::BulkCreate => Some(json!({ "items": [body_of(meta, seq)] })),
-                Action::BulkUpdate => {
-                    Some(json!({ "filter": { "id": nobody }, "data": body_of(meta, seq) }))
-                }
-                Action::BulkDelete => Some(json!({ "filter": { "id": nobody } })),
-                Action::Act => Some(json!({ "action": "none" })),
-                _ => None,
-            };
-            // The row created gets a slug (when the resource is looked up by one), so the
-            // slug route finds it.
-            let body = match (body, action, slug_field) {
-                (Some(mut body), Action::Create, Some(field)) if body.get(field).is_none() => {
+    let mut send = async |persona: &Persona,
+                          action: Action,
+                          template: &str,
+                          method: &Method,
+                          row: Option<&Row>| {
+        let seq = smoke.answers.len() as u64;
+        let org = persona.org.as_deref().unwrap_or("none");
+        let uri = template
+            .replace("{id}", row.map_or(nobody.as_str(), |r| r.id.as_str()))
+            .replace(
+                "{slug}",
+                &segment(row.and_then(|r| r.slug.as_deref()).unwrap_or("none")),
+            )
+            .replace(arc_runtime::meta::ORG_SEGMENT, &segment(org));
+        let body = match action {
+            Action::Create => {
+                let mut body = body_of(meta, seq);
+                if let Some(field) = slug_field
+                    && body.get(field).is_none()
+                {
                     body[field] = json!(format!("smoke-{seq}"));
-                    Some(body)
                 }
-                (body, ..) => body,
-            };
-            let mut request = app.request(method.clone(), &uri).as_(persona);
-            if let Some(body) = body {
-                request = request.json(body);
+                Some(body)
             }
-            let reply = request.await;
-            let status = reply.status.as_u16();
-            assert!(
-                status < 500,
-                "{method} {uri} as {} answered {status}: {}",
-                persona.name,
-                reply.body
-            );
-            if *action == Action::Create && status == 201 {
-                row = Some(reply.id());
-                slug = slug_field
+            Action::Update | Action::Replace => Some(body_of(meta, seq)),
+            Action::BulkCreate => Some(json!({ "items": [body_of(meta, seq)] })),
+            Action::BulkUpdate => {
+                Some(json!({ "filter": { "id": nobody }, "data": body_of(meta, seq) }))
+            }
+            Action::BulkDelete => Some(json!({ "filter": { "id": nobody } })),
+            Action::Act => Some(json!({ "action": "none" })),
+            _ => None,
+        };
+        let mut request = app.request(method.clone(), &uri).as_(persona);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let reply = request.await;
+        let status = reply.status.as_u16();
+        assert!(
+            status < 500,
+            "{method} {uri} as {} answered {status}: {}",
+            persona.name,
+            reply.body
+        );
+        smoke.answers.push(SmokeAnswer {
+            persona: persona.name.clone(),
+            method: method.clone(),
+            route: template.to_owned(),
+            status,
+        });
+        reply
+    };
+    // Each persona's create, and the row it made.
+    let create = Action::Create.path(meta.path);
+    let creates = document["paths"][&create]["post"].is_object();
+    let mut rows: Vec<Option<Row>> = Vec::new();
+    for persona in personas {
+        let row = if creates {
+            let reply = send(persona, Action::Create, &create, &Method::POST, None).await;
+            (reply.status.as_u16() == 201).then(|| Row {
+                id: reply.id(),
+                slug: slug_field
                     .and_then(|field| reply.data()[field].as_str())
-                    .map(str::to_owned);
-            }
-            smoke.answers.push(SmokeAnswer {
-                persona: persona.name.clone(),
-                method: method.clone(),
-                route: template.clone(),
-                status,
-            });
+                    .map(str::to_owned),
+            })
+        } else {
+            None
+        };
+        rows.push(row);
+    }
+    let first = rows.iter().flatten().next().cloned();
+    for (persona, own) in personas.iter().zip(&rows) {
+        let row = own.clone().or_else(|| first.clone());
+        for (action, template, method) in &routes {
+            send(persona, *action, template, method, row.as_ref()).await;
         }
     }
     smoke
+}
+
+/// A row a persona created: its id, and its slug.
+#[derive(Clone, Debug)]
+struct Row {
+    id: String,
+    slug: Option<String>,
 }
 
 /// `value` as one path segment: every byte but the unreserved ones percent-encoded.

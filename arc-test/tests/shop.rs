@@ -2,8 +2,7 @@
 //! from the resources' field tables, and a smoke test of each resource whose answers are
 //! checked against the shop's document.
 
-use arc_test::{Persona, TestApp, Tokens, body_for, smoke};
-use axum::http::Method;
+use arc_test::{Method, Persona, TestApp, Tokens, body_for, smoke};
 
 const SECRET: &[u8] = shop::DEV_JWT_SECRET.as_bytes();
 
@@ -31,7 +30,14 @@ async fn personas_and_assertions() {
         .as_(&stranger)
         .await
         .assert_error(404, "NOT_FOUND");
-    assert!(app.get("/products").as_(&stranger).await.docs().is_empty());
+    let theirs = app.get("/products").as_(&stranger).await;
+    theirs.assert_ok();
+    assert!(
+        theirs.docs().iter().all(|p| p["org_id"] == "globex"),
+        "{}",
+        theirs.body
+    );
+    assert!(theirs.docs().iter().all(|p| p["id"] != id.as_str()));
     // A forged token and nobody at all.
     app.get("/products")
         .as_(&Persona::with_authorization("forger", "Bearer not.a.token"))
@@ -85,7 +91,29 @@ async fn every_resource_of_the_shop_passes_its_smoke_test() {
         Some(200)
     );
 
+    assert_eq!(
+        categories.status("ada", Method::GET, "/categories/slug/{slug}"),
+        Some(200)
+    );
+    // A member reads the category an admin made, and changes nothing.
+    assert_eq!(
+        categories.status("max", Method::GET, "/categories/{id}"),
+        Some(200)
+    );
+    assert_eq!(
+        categories.status("max", Method::PATCH, "/categories/{id}"),
+        Some(403)
+    );
+
     let products = smoke::<shop::Product>(&app, &cast).await;
+    assert_eq!(
+        products.status("max", Method::GET, "/products/{id}"),
+        Some(200)
+    );
+    assert_eq!(
+        products.status("max", Method::DELETE, "/products/{id}"),
+        Some(403)
+    );
     assert_eq!(
         products.status("anonymous", Method::GET, "/products"),
         Some(401)

@@ -14,7 +14,10 @@
 //! A second property runs the same requests with memberships read from a store (through its
 //! cache), changed between requests: a user leaves their organization, comes back, or has
 //! their role there changed. Each request is judged by the membership as it is at that
-//! moment, so a change holds on the very next request.
+//! moment, so a change holds on the very next request: what it takes away is refused, and
+//! what it gives (an admin's seat) is granted. Changes go through the one `Memberships`
+//! handle the app reads, which forgets its cache entry at each change; a change written
+//! by another instance is `tests/tests/memberships.rs`'s.
 //!
 //! `ARC_PROPTEST_CASES` sets the number of cases on SQLite (default 96); PostgreSQL runs a
 //! quarter of them on one schema.
@@ -691,6 +694,11 @@ async fn run_case(
         prop_assert!(reply.status.as_u16() < 500, "{}", context());
         if extra.is_some() {
             prop_assert_eq!(reply.status.as_u16(), 403, "{}", context());
+        }
+        // And what the caller may do, they can, on the very next request: an admin of the
+        // organization (by the token, or by the store as of now) creates a product.
+        if matches!(op, Op::CreateProduct { .. }) && judged.admin() && judged.org != "nowhere" {
+            prop_assert_eq!(reply.status.as_u16(), 201, "{}", context());
         }
         check_body(&judged, &reply.body, "body")
             .map_err(|e| TestCaseError::fail(format!("{e}; {}", context())))?;
