@@ -46,7 +46,7 @@ pub fn body_of(meta: &ResourceMeta, seq: u64) -> Value {
 }
 
 /// Whether a client must write `field` on create.
-fn required(field: &FieldMeta) -> bool {
+pub(crate) fn required(field: &FieldMeta) -> bool {
     !field.id && !field.system && field.auto == Auto::None && !field.has_default && !field.nullable
 }
 
