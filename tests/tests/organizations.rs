@@ -72,6 +72,19 @@ async fn add(owner: &Caller<'_>, org: &str, user: &str, role: &str) -> String {
     reply.body["data"]["id"].as_str().expect("id").to_owned()
 }
 
+/// `user`'s membership row in `org`, as `reader` lists the members (a panic when absent).
+async fn membership(reader: &Caller<'_>, org: &str, user: &str) -> Value {
+    let listed = reader
+        .send(Method::GET, &format!("/organizations/{org}/members"), None)
+        .await;
+    assert_eq!(listed.status.as_u16(), 200, "{}", listed.body);
+    listed.body["docs"]
+        .as_array()
+        .and_then(|docs| docs.iter().find(|m| m["user_id"] == user))
+        .unwrap_or_else(|| panic!("{user} is no member: {}", listed.body))
+        .clone()
+}
+
 async fn organizations_and_members(backend: Backend) {
     let test = backend.app(app).await;
     let (alice, bob, carol, mallory) = (
@@ -525,16 +538,7 @@ async fn invitations(backend: Backend) {
     assert_eq!(accepted.body["data"]["status"], "accepted");
     assert_eq!(accepted.body["data"]["org_id"], acme.as_str());
     // A member with the role offered, on his next request; the invitation is spent.
-    let listed = dave.send(Method::GET, &members, None).await;
-    assert_eq!(listed.status.as_u16(), 200, "{}", listed.body);
-    let row = listed.body["docs"]
-        .as_array()
-        .expect("docs")
-        .iter()
-        .find(|m| m["user_id"] == "dave")
-        .expect("dave is a member")
-        .clone();
-    assert_eq!(row["role"], "admin");
+    assert_eq!(membership(&dave, &acme, "dave").await["role"], "admin");
     for uri in [accept(&dave_inv), reject(&dave_inv)] {
         assert_error(&dave.send(Method::POST, &uri, None).await, 404, "NOT_FOUND");
     }
@@ -546,16 +550,7 @@ async fn invitations(backend: Backend) {
     // Erin takes the owner's seat Alice offered.
     let seat = erin.send(Method::POST, &accept(&erin_inv), None).await;
     assert_eq!(seat.status.as_u16(), 200, "{}", seat.body);
-    let listed = erin.send(Method::GET, &members, None).await;
-    assert!(
-        listed.body["docs"]
-            .as_array()
-            .expect("docs")
-            .iter()
-            .any(|m| m["user_id"] == "erin" && m["role"] == "owner"),
-        "{}",
-        listed.body
-    );
+    assert_eq!(membership(&erin, &acme, "erin").await["role"], "owner");
 
     // A link for whoever holds it: a member already in cannot use it to change their role,
     // and the link stays open; Carol joins with it; a second use finds nothing.
@@ -752,15 +747,25 @@ async fn roles_that_include_owner_are_owners() {
         403,
         "FORBIDDEN",
     );
+    // An owner's seat, by any name, goes to a named user only: Bob, who lists the
+    // invitations, cannot pass its id to someone else.
+    for role in ["owner", "founder"] {
+        assert_error(
+            &invite(&alice, &acme, json!({ "role": role })).await,
+            400,
+            "VALIDATION_ERROR",
+        );
+    }
+    let named = invite(
+        &alice,
+        &acme,
+        json!({ "role": "founder", "user_id": "dan" }),
+    )
+    .await;
+    assert_eq!(named.status.as_u16(), 201, "{}", named.body);
     // A founder is an owner: with one, Alice may step down; the founder then may not.
     let carol_id = add(&alice, &acme, "carol", "founder").await;
-    let list = alice.send(Method::GET, &members, None).await;
-    let alice_id = list.body["docs"]
-        .as_array()
-        .expect("docs")
-        .iter()
-        .find(|m| m["user_id"] == "alice")
-        .expect("alice")["id"]
+    let alice_id = membership(&alice, &acme, "alice").await["id"]
         .as_str()
         .expect("id")
         .to_owned();
@@ -798,13 +803,7 @@ async fn owners_stepping_down_at_once_leave_one() {
         let acme = create(&alice, &format!("Acme {round}")).await;
         let bob_id = add(&alice, &acme, "bob", "owner").await;
         let members = format!("/organizations/{acme}/members");
-        let list = alice.send(Method::GET, &members, None).await;
-        let alice_id = list.body["docs"]
-            .as_array()
-            .expect("docs")
-            .iter()
-            .find(|m| m["user_id"] == "alice")
-            .expect("alice")["id"]
+        let alice_id = membership(&alice, &acme, "alice").await["id"]
             .as_str()
             .expect("id")
             .to_owned();

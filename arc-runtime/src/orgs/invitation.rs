@@ -34,7 +34,7 @@ pub const REJECTED: &str = "rejected";
 
 /// An offer to join an organization with a role. Its id is what the invitee answers with:
 /// it is random (122 bits), and shown only to the organization's owners and admins (an
-/// invitation to become an owner only to owners).
+/// invitation to become an owner only to owners, and it names its user).
 #[resource(
     name = "invitation",
     path = "/organizations/{orgId}/invitations",
@@ -116,6 +116,15 @@ impl Hooks for Invitation {
             .is_some_and(|r| super::grants(ctx.roles(), r, OWNER))
         {
             owners_only(ctx.caller)?;
+            // An owner's seat goes to a named user only: an id seen by someone it was not
+            // meant for (an admin, with a role that includes `owner`) lets nobody else in.
+            if row.user_id.try_as_ref().is_none_or(Option::is_none) {
+                return Err(ArcError::validation(vec![FieldError {
+                    field: "user_id".to_owned(),
+                    message: "An invitation to an owner's seat names the user it is for".to_owned(),
+                    keyword: "required",
+                }]));
+            }
         }
         let org = row.org_id.try_as_ref().or(ctx.caller.org_id.as_ref());
         super::existing_org(ctx.txn, org.map_or("", String::as_str)).await?;
