@@ -494,11 +494,11 @@ pub(crate) fn routes_table(app: &App) -> String {
         "PERMISSION".into(),
         "PRESET".into(),
     ]];
-    for meta in app.resources() {
+    for (base, meta) in app.mounted() {
         for route in crate::crud::routes::routes(meta) {
             rows.push([
                 route.method.to_string(),
-                route.path,
+                format!("{base}{}", route.path),
                 meta.permission(route.action),
                 route.action.preset().map_or("-", |p| p.name()).to_owned(),
             ]);
@@ -515,7 +515,7 @@ pub(crate) fn routes_table(app: &App) -> String {
     for route in app.app_routes() {
         rows.push([
             route.method.to_string(),
-            route.path.to_owned(),
+            route.path.clone(),
             route.permission.clone(),
             "app".to_owned(),
         ]);
@@ -542,4 +542,31 @@ pub(crate) fn routes_table(app: &App) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::routes_table;
+
+    /// Routes under a base path are listed where they are served.
+    #[tokio::test]
+    async fn the_table_lists_routes_under_their_base() {
+        let db = crate::connect("sqlite::memory:").await.expect("db");
+        let table = routes_table(&crate::App::new(db).organizations_under("/api"));
+        let paths: Vec<&str> = table
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_whitespace().nth(1))
+            .filter(|path| path.contains("organizations"))
+            .collect();
+        assert!(paths.len() >= 10, "{table}");
+        assert!(
+            paths.iter().all(|p| p.starts_with("/api/organizations")),
+            "{table}"
+        );
+        assert!(
+            paths.contains(&"/api/organizations/invitations/{id}/accept"),
+            "{table}"
+        );
+    }
 }

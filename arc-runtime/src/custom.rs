@@ -221,7 +221,7 @@ impl CustomRoute {
     pub(crate) fn doc(&self) -> RouteDoc {
         RouteDoc {
             method: self.method.clone(),
-            path: self.path,
+            path: self.path.to_owned(),
             summary: self.summary,
             permission: self.rule.to_string(),
             public: self.rule.is_public(),
@@ -267,7 +267,8 @@ impl CustomRoute {
 #[derive(Clone)]
 pub(crate) struct RouteDoc {
     pub method: Method,
-    pub path: &'static str,
+    /// Where it is served (under its base path, if any).
+    pub path: String,
     pub summary: &'static str,
     /// Its rule, as written.
     pub permission: String,

@@ -26,10 +26,12 @@ use crate::resource::{FieldMeta, ResourceMeta};
 use crate::wire::{self, View, value_schema};
 
 /// A mounted resource: its router, and what the document and the registry see of it.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Registered {
     /// Its field table, routes and rules.
     pub meta: &'static ResourceMeta,
+    /// The base path its routes are served under (empty: where its path says).
+    pub base: std::sync::Arc<str>,
     /// What each of its routes answers, from the route's handler; `None` for a route it does
     /// not serve (never one of `routes(meta)`).
     pub answer: fn(&RouteInfo, &mut SchemaGenerator) -> Option<Answer>,
@@ -193,7 +195,7 @@ impl Document {
                     };
                     let op = self.operation(meta, &route, &answer, &body, &tag, prefix);
                     let path = paths
-                        .entry(format!("{prefix}{}", route.path))
+                        .entry(format!("{prefix}{}{}", resource.base, route.path))
                         .or_insert_with(|| json!({}));
                     path[route.method.as_str().to_ascii_lowercase()] = op;
                 }
@@ -223,9 +225,7 @@ impl Document {
         // The app's routes are served where they are mounted, not under version prefixes.
         for route in &self.custom {
             let op = custom_operation(route, self.rate_limited, self.elevation, &mut generator);
-            let path = paths
-                .entry(route.path.to_owned())
-                .or_insert_with(|| json!({}));
+            let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
             path[route.method.as_str().to_ascii_lowercase()] = op;
         }
         if self.custom.iter().any(|r| r.tag.is_none()) {

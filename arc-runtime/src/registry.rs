@@ -9,7 +9,7 @@ use crate::action::{Operation, RoutePreset};
 use crate::crud::routes::routes;
 use crate::openapi::{Registered, ServiceRoute};
 use crate::query::{Op, QueryLimits};
-use crate::resource::{Auto, FieldMeta, FieldType, ResourceMeta};
+use crate::resource::{Auto, FieldMeta, FieldType};
 
 /// The `$schema` of the description.
 pub(crate) const SCHEMA: &str = "arc-describe/v1";
@@ -27,7 +27,7 @@ pub(crate) fn describe(
     json!({
         "$schema": SCHEMA,
         "app": { "title": title, "version": version },
-        "resources": resources.iter().map(|r| resource(r.meta, limits)).collect::<Vec<_>>(),
+        "resources": resources.iter().map(|r| resource(r, limits)).collect::<Vec<_>>(),
         "service": service.iter().map(|r| json!({
             "method": r.method.as_str(),
             "path": r.path,
@@ -97,7 +97,8 @@ fn field(f: &FieldMeta) -> Value {
 }
 
 /// The description of one resource.
-pub(crate) fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
+pub(crate) fn resource(registered: &Registered, limits: &QueryLimits) -> Value {
+    let (meta, base) = (registered.meta, &registered.base);
     let name_of = |i: Option<usize>| i.and_then(|i| meta.fields.get(i)).map(|f| f.name);
     let presets = &meta.presets;
     let permissions: serde_json::Map<String, Value> = Operation::ALL
@@ -128,7 +129,7 @@ pub(crate) fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
         .map(|r| {
             json!({
                 "method": r.method.as_str(),
-                "path": r.path,
+                "path": format!("{base}{}", r.path),
                 "operation": r.action.name(),
                 "preset": r.action.preset().map(RoutePreset::name),
                 "permission": meta.permission(r.action),
@@ -144,7 +145,7 @@ pub(crate) fn resource(meta: &ResourceMeta, limits: &QueryLimits) -> Value {
     };
     json!({
         "name": meta.name,
-        "path": meta.path,
+        "path": format!("{base}{}", meta.path),
         "table": meta.table,
         "migration": meta.migration,
         "id": meta.id_field().name,

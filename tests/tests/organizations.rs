@@ -888,3 +888,201 @@ async fn membership_changes_are_audited() {
     assert_eq!(by_dave, 1);
     test.cleanup().await;
 }
+
+/// `App::organizations_under("/api")`: every organization route is served under `/api`
+/// and nowhere else; the path's `{id}` and `{orgId}` still select the organization; the
+/// `Location` of a new row, the document (every answer checked against it), the registry
+/// and the routes under a version prefix say the same base.
+#[tokio::test]
+async fn under_a_base_path() {
+    use arc_runtime::config::{VersionBy, Versioning};
+    fn under(db: DatabaseConnection) -> App {
+        App::new(db).auth(auth()).organizations_under("/api/")
+    }
+    let test = Backend::Sqlite.app(under).await;
+    let [alice, bob, mallory] = ["alice", "bob", "mallory"].map(|u| Caller::new(&test, u));
+    let made = alice
+        .send(
+            Method::POST,
+            "/api/organizations",
+            Some(json!({ "name": "Acme" })),
+        )
+        .await;
+    assert_eq!(made.status.as_u16(), 201, "{}", made.body);
+    let acme = made.body["data"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        made.headers["location"],
+        format!("/api/organizations/{acme}")
+    );
+    assert_eq!(
+        alice.send(Method::GET, "/organizations", None).await.status,
+        404,
+        "the routes live under their base only"
+    );
+    let one = alice
+        .send(Method::GET, &format!("/api/organizations/{acme}"), None)
+        .await;
+    assert_eq!(one.status.as_u16(), 200, "{}", one.body);
+    // `{id}` under the base still selects the organization: an outsider is refused before
+    // anything, a patch of it too.
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::PATCH, Some(json!({ "name": "Mine" }))),
+    ] {
+        let reply = mallory
+            .send(method, &format!("/api/organizations/{acme}"), body)
+            .await;
+        assert_error(&reply, 403, "ORG_ACCESS_DENIED");
+    }
+    let added = alice
+        .send(
+            Method::POST,
+            &format!("/api/organizations/{acme}/members"),
+            Some(json!({ "user_id": "carol", "role": "member" })),
+        )
+        .await;
+    assert_eq!(added.status.as_u16(), 201, "{}", added.body);
+    assert_eq!(
+        added.headers["location"],
+        format!(
+            "/api/organizations/{acme}/members/{}",
+            added.body["data"]["id"].as_str().expect("id")
+        )
+    );
+    let outsider = mallory
+        .send(
+            Method::GET,
+            &format!("/api/organizations/{acme}/members"),
+            None,
+        )
+        .await;
+    assert_error(&outsider, 403, "ORG_ACCESS_DENIED");
+    // Invitations: issued and answered under the base.
+    let invited = alice
+        .send(
+            Method::POST,
+            &format!("/api/organizations/{acme}/invitations"),
+            Some(json!({ "user_id": "bob", "role": "admin" })),
+        )
+        .await;
+    assert_eq!(invited.status.as_u16(), 201, "{}", invited.body);
+    let invitation = invited.body["data"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        invited.headers["location"],
+        format!("/api/organizations/{acme}/invitations/{invitation}")
+    );
+    let old = format!("/organizations/invitations/{invitation}/accept");
+    assert_eq!(bob.send(Method::POST, &old, None).await.status, 404);
+    let accepted = bob
+        .send(
+            Method::POST,
+            &format!("/api/organizations/invitations/{invitation}/accept"),
+            None,
+        )
+        .await;
+    assert_eq!(accepted.status.as_u16(), 200, "{}", accepted.body);
+    let members = bob
+        .send(
+            Method::GET,
+            &format!("/api/organizations/{acme}/members"),
+            None,
+        )
+        .await;
+    assert_eq!(members.status.as_u16(), 200, "{}", members.body);
+    assert_eq!(members.body["total"], 3, "{}", members.body);
+    test.cleanup().await;
+
+    // What the app says of itself: the same paths.
+    let db = arc_runtime::connect("sqlite::memory:").await.expect("db");
+    let app = under(db);
+    assert!(app.problems().is_empty(), "{:?}", app.problems());
+    let document = app.openapi().expect("document");
+    let paths: Vec<&String> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .filter(|p| p.contains("organizations"))
+        .collect();
+    assert!(paths.len() >= 7, "{paths:?}");
+    assert!(
+        paths.iter().all(|p| p.starts_with("/api/organizations")),
+        "{paths:?}"
+    );
+    for path in [
+        "/api/organizations/{id}",
+        "/api/organizations/{orgId}/members/{id}",
+        "/api/organizations/invitations/{id}/accept",
+    ] {
+        assert!(document["paths"].get(path).is_some(), "{path} in {paths:?}");
+    }
+    let described = app.describe();
+    let organization = described["resources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "organization"))
+        .expect("described")
+        .clone();
+    assert_eq!(organization["path"], "/api/organizations");
+    assert!(
+        organization["routes"]
+            .as_array()
+            .expect("routes")
+            .iter()
+            .all(|r| r["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/api/organizations"))),
+        "{organization}"
+    );
+    assert!(
+        described["routes"]
+            .as_array()
+            .expect("routes")
+            .iter()
+            .any(|r| r["path"] == "/api/organizations/invitations/{id}/reject"),
+        "{described}"
+    );
+
+    // Under a version prefix too: `/v1/api/organizations`, and its `Location`.
+    let versioned = Backend::Sqlite
+        .app(|db| under(db).versioning(Versioning::new(VersionBy::PathPrefix, "1")))
+        .await;
+    let alice = Caller::new(&versioned, "alice");
+    let made = alice
+        .send(
+            Method::POST,
+            "/v1/api/organizations",
+            Some(json!({ "name": "Initech" })),
+        )
+        .await;
+    assert_eq!(made.status.as_u16(), 201, "{}", made.body);
+    let initech = made.body["data"]["id"].as_str().expect("id");
+    assert_eq!(
+        made.headers["location"],
+        format!("/v1/api/organizations/{initech}")
+    );
+    let mallory = Caller::new(&versioned, "mallory");
+    let reply = mallory
+        .send(
+            Method::GET,
+            &format!("/v1/api/organizations/{initech}"),
+            None,
+        )
+        .await;
+    assert_error(&reply, 403, "ORG_ACCESS_DENIED");
+    versioned.cleanup().await;
+}
+
+/// A base path that is not one keeps the app from starting, and its router serves no
+/// organization route rather than panicking.
+#[tokio::test]
+async fn a_base_path_that_is_not_one() {
+    for base in ["api", "/api//x", "/{org}", "/a b"] {
+        let db = arc_runtime::connect("sqlite::memory:").await.expect("db");
+        let app = App::new(db).auth(auth()).organizations_under(base);
+        let problems = app.problems();
+        assert!(
+            problems.iter().any(|p| p.contains("is not a base path")),
+            "{base}: {problems:?}"
+        );
+        let _router = app.into_router();
+    }
+}

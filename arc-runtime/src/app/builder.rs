@@ -33,7 +33,7 @@ impl App {
             limits: QueryLimits::default(),
             body_limit: App::DEFAULT_BODY_LIMIT,
             auth: None,
-            organizations: false,
+            organizations: None,
             health: Health::new(),
             metrics: Some(Metrics::new()),
             timeout: Some(App::DEFAULT_TIMEOUT),
@@ -295,9 +295,26 @@ impl App {
     /// (with its request and answer types), the registry and `routes`.
     ///
     /// [`CustomRoute`]: crate::CustomRoute
-    pub fn route_with(mut self, route: crate::CustomRoute) -> Self {
-        self.routes = self.routes.route(route.path, route.method_router());
-        self.app_routes.push(route.doc());
+    pub fn route_with(self, route: crate::CustomRoute) -> Self {
+        self.route_under("", route)
+    }
+
+    /// [`App::route_with`] under the base path `base` (see [`mount_base`]); not mounted
+    /// when `base` is not one ([`App::problems`] says why).
+    pub(crate) fn route_under(mut self, base: &str, route: crate::CustomRoute) -> Self {
+        let mut doc = route.doc();
+        doc.path = format!("{base}{}", doc.path);
+        match mount_base(base) {
+            Ok(()) if base.is_empty() => {
+                self.routes = self.routes.route(route.path, route.method_router());
+            }
+            Ok(()) => {
+                let nested = Router::new().route(route.path, route.method_router());
+                self.routes = self.routes.merge(Router::new().nest(base, nested));
+            }
+            Err(_) => return self,
+        }
+        self.app_routes.push(doc);
         self
     }
 
@@ -364,10 +381,16 @@ impl App {
     }
 
     /// Mounts a resource's routes and registers its migration.
-    pub fn resource<R: crate::hooks::Actions>(mut self) -> Self {
+    pub fn resource<R: crate::hooks::Actions>(self) -> Self {
+        self.resource_under::<R>("")
+    }
+
+    /// [`App::resource`] with its routes under the base path `base` (see [`mount_base`]).
+    pub(crate) fn resource_under<R: crate::hooks::Actions>(mut self, base: &str) -> Self {
         self.migrator.add::<R>();
         self.resources.push(crate::openapi::Registered {
             meta: R::META,
+            base: base.into(),
             answer: crate::crud::routes::answer::<R>,
             router: crate::crud::routes::router::<R>,
             unreadable: crate::resource::column_order::<R>,
@@ -437,6 +460,7 @@ impl App {
     /// organization and role are then read from that table on every request
     /// ([`Memberships::sql`](crate::config::Memberships::sql), unless [`Auth::memberships`]
     /// gave another of its kind, with a cache say), so a change holds on the next request.
+    /// [`App::organizations_under`] serves them under a base path.
     ///
     /// [`Auth::memberships`]: crate::config::Auth::memberships
     ///
@@ -451,15 +475,38 @@ impl App {
     /// assert!(app.problems().is_empty());
     /// # Ok(()) }
     /// ```
-    pub fn organizations(mut self) -> Self {
-        self.organizations = true;
+    pub fn organizations(self) -> Self {
+        self.organizations_under("")
+    }
+
+    /// [`App::organizations`] under the base path `base`: `organizations_under("/api")`
+    /// serves `/api/organizations[/{id}]`, `/api/organizations/{orgId}/members[/{id}]` and
+    /// the invitations' routes there (arc's default `basePath`, `/api/organizations`). The
+    /// document, the registry, `routes` and the `Location` of a new row say the same. A
+    /// base is `/` followed by segments of letters, digits, `-`, `_` and `.` (a trailing
+    /// `/` is dropped); another keeps the app from starting ([`App::problems`]).
+    ///
+    /// ```
+    /// # use arc_runtime::App;
+    /// # use arc_runtime::config::{Auth, JwtAuthenticator, JwtKeys};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = arc_runtime::connect("sqlite::memory:").await?;
+    /// let jwt = JwtAuthenticator::new(JwtKeys::hs256(b"a secret of at least 32 bytes, not this")?);
+    /// let app = App::new(db).auth(Auth::new().with(jwt)).organizations_under("/api");
+    /// assert!(app.openapi()?["paths"].get("/api/organizations/{orgId}/members").is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn organizations_under(mut self, base: &str) -> Self {
+        let base: Arc<str> = base.strip_suffix('/').unwrap_or(base).into();
+        self.organizations = Some(base.clone());
         self.members_in_database();
         let mut app = self
-            .resource::<crate::orgs::Organization>()
-            .resource::<crate::orgs::Member>()
-            .resource::<crate::orgs::Invitation>();
+            .resource_under::<crate::orgs::Organization>(&base)
+            .resource_under::<crate::orgs::Member>(&base)
+            .resource_under::<crate::orgs::Invitation>(&base);
         for route in crate::orgs::invitation_routes() {
-            app = app.route_with(route);
+            app = app.route_under(&base, route);
         }
         app
     }
@@ -467,7 +514,7 @@ impl App {
     /// With the organization routes, memberships come from their table unless the app
     /// said where.
     fn members_in_database(&mut self) {
-        if !self.organizations {
+        if self.organizations.is_none() {
             return;
         }
         if let Some(auth) = self.auth.take() {
@@ -498,5 +545,49 @@ impl App {
     pub fn query_limits(mut self, limits: QueryLimits) -> Self {
         self.limits = limits;
         self
+    }
+}
+
+/// Whether `base` can be a base path of routes ([`App::organizations_under`]): empty (the
+/// root), or `/` followed by segments of ASCII letters, digits, `-`, `_` and `.` (no `.`
+/// or `..` segment, no parameter, no trailing `/`); why not otherwise.
+pub(crate) fn mount_base(base: &str) -> Result<(), String> {
+    if base.is_empty() {
+        return Ok(());
+    }
+    let segments = base.strip_prefix('/').map(|rest| rest.split('/'));
+    let valid = segments.is_some_and(|mut segments| {
+        segments.all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{base}` is not a base path: `/` followed by segments of letters, digits, `-`, `_` and `.`"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mount_base;
+
+    #[test]
+    fn base_paths() {
+        for good in ["", "/api", "/api/v1", "/a-b_c.d"] {
+            assert_eq!(mount_base(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "api", "/", "//api", "/api//x", "/{id}", "/a b", "/..", "/.", "/api/*",
+        ] {
+            assert!(mount_base(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -22,7 +22,14 @@ impl App {
             .collect();
         // The organization routes write the members' table: memberships read elsewhere
         // would not hear of them.
-        if self.organizations
+        if let Some(Err(problem)) = self
+            .organizations
+            .as_deref()
+            .map(super::builder::mount_base)
+        {
+            problems.push(format!("App::organizations_under: {problem}"));
+        }
+        if self.organizations.is_some()
             && !self
                 .auth
                 .as_ref()
@@ -168,6 +175,13 @@ impl App {
     /// The mounted resources' descriptions.
     pub fn resources(&self) -> Vec<&'static crate::resource::ResourceMeta> {
         self.resources.iter().map(|r| r.meta).collect()
+    }
+
+    /// The mounted resources with the base path their routes are under (empty for most).
+    pub(crate) fn mounted(
+        &self,
+    ) -> impl Iterator<Item = (&str, &'static crate::resource::ResourceMeta)> {
+        self.resources.iter().map(|r| (&*r.base, r.meta))
     }
 
     /// The routes the app serves beside its resources' (health, metrics, documents, the

@@ -123,7 +123,15 @@ impl App {
         // crosses one layer fewer.
         let routes = self.resources.iter().fold(
             self.routes.layer(DefaultBodyLimit::max(self.body_limit)),
-            |routes, resource| routes.merge((resource.router)(self.body_limit)),
+            |routes, resource| {
+                let router = (resource.router)(self.body_limit);
+                match super::builder::mount_base(&resource.base) {
+                    Ok(()) if resource.base.is_empty() => routes.merge(router),
+                    Ok(()) => routes.merge(under(&resource.base, router)),
+                    // Not served: `problems` says why.
+                    Err(_) => routes,
+                }
+            },
         );
         let api = match &self.versioning {
             None => routes,
@@ -223,9 +231,10 @@ impl App {
             // limit right after authentication, so the caller is known.
             let mut access =
                 crate::auth::AccessLayer::with(self.auth.clone(), self.rate_limit.clone());
-            if self.organizations {
+            if let Some(base) = &self.organizations {
                 use crate::resource::Resource;
-                access = access.organizations_at(crate::orgs::Organization::META.path);
+                let path = crate::orgs::Organization::META.path;
+                access = access.organizations_at(&format!("{base}{path}"));
             }
             api = api.layer(access);
         }
@@ -333,4 +342,21 @@ async fn method_not_allowed() -> ArcError {
         ErrorCode::MethodNotAllowed,
         "Method not allowed on this route",
     )
+}
+
+/// `router` served under the base path `base` (a valid one, not empty), the `Location` of
+/// its new rows with it.
+fn under(base: &Arc<str>, router: Router<ArcState>) -> Router<ArcState> {
+    let prefix = Arc::clone(base);
+    Router::new()
+        .nest(base, router)
+        .layer(axum::middleware::map_response(
+            move |mut response: axum::response::Response| {
+                let prefix = Arc::clone(&prefix);
+                async move {
+                    crate::crud::response::prefix_location(response.headers_mut(), &prefix, false);
+                    response
+                }
+            },
+        ))
 }

@@ -146,8 +146,9 @@ pub struct App {
     limits: QueryLimits,
     body_limit: usize,
     auth: Option<crate::auth::Auth>,
-    /// Whether [`App::organizations`] mounted the organization routes.
-    organizations: bool,
+    /// The base path [`App::organizations_under`] mounted the organization routes under
+    /// (empty for the root), when it did.
+    organizations: Option<Arc<str>>,
     health: Health,
     metrics: Option<Metrics>,
     timeout: Option<Duration>,

@@ -804,3 +804,22 @@ pub(crate) fn json_bytes(status: StatusCode, bytes: bytes::Bytes) -> Response {
     );
     response
 }
+
+/// `Location: /products/1` of a route mounted under `prefix` (`/v2`) becomes
+/// `/v2/products/1`: handlers name their rows without the prefix they are mounted under.
+/// With `keep_prefixed`, a location already under `prefix` stays (an app's own route under
+/// a version prefix may name it).
+pub(crate) fn prefix_location(headers: &mut HeaderMap, prefix: &str, keep_prefixed: bool) {
+    let Some(location) = headers.get(header::LOCATION).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    let prefixed = location
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    if !location.starts_with('/') || location.starts_with("//") || (keep_prefixed && prefixed) {
+        return;
+    }
+    if let Ok(value) = HeaderValue::from_str(&format!("{prefix}{location}")) {
+        headers.insert(header::LOCATION, value);
+    }
+}

@@ -150,7 +150,7 @@ pub(crate) async fn layer(
     let headers = response.headers_mut();
     if scope.fixed.is_some() {
         // Handlers name their resources without the prefix they are mounted under.
-        prefix_location(headers, &version.name);
+        crate::crud::response::prefix_location(headers, &format!("/v{}", version.name), true);
     }
     if let Ok(value) = HeaderValue::from_str(&version.name) {
         headers.insert(HEADER, value);
@@ -165,26 +165,4 @@ pub(crate) async fn layer(
         }
     }
     response
-}
-
-/// `Location: /products/1` under `/v2` becomes `/v2/products/1`.
-fn prefix_location(headers: &mut axum::http::HeaderMap, version: &str) {
-    let Some(location) = headers
-        .get(axum::http::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return;
-    };
-    let prefix = format!("/v{version}");
-    if !location.starts_with('/')
-        || location.starts_with("//")
-        || location
-            .strip_prefix(&prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    {
-        return;
-    }
-    if let Ok(value) = HeaderValue::from_str(&format!("{prefix}{location}")) {
-        headers.insert(axum::http::header::LOCATION, value);
-    }
 }
