@@ -494,11 +494,12 @@ pub(crate) fn routes_table(app: &App) -> String {
         "PERMISSION".into(),
         "PRESET".into(),
     ]];
-    for (base, meta) in app.mounted() {
+    for registered in app.registered() {
+        let meta = registered.meta;
         for route in crate::crud::routes::routes(meta) {
             rows.push([
                 route.method.to_string(),
-                format!("{base}{}", route.path),
+                registered.served(&route.path),
                 meta.permission(route.action),
                 route.action.preset().map_or("-", |p| p.name()).to_owned(),
             ]);

@@ -45,6 +45,13 @@ pub(crate) struct Registered {
     pub actions: fn() -> ActionSchemas,
 }
 
+impl Registered {
+    /// Where `path`, one of its routes' templates, is served: under its base path.
+    pub(crate) fn served(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
 impl std::fmt::Debug for Registered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registered")
@@ -195,7 +202,7 @@ impl Document {
                     };
                     let op = self.operation(meta, &route, &answer, &body, &tag, prefix);
                     let path = paths
-                        .entry(format!("{prefix}{}{}", resource.base, route.path))
+                        .entry(format!("{prefix}{}", resource.served(&route.path)))
                         .or_insert_with(|| json!({}));
                     path[route.method.as_str().to_ascii_lowercase()] = op;
                 }
@@ -222,11 +229,21 @@ impl Document {
             }
             tags.push(json!({ "name": "auth", "description": "Sessions: refresh and logout." }));
         }
-        // The app's routes are served where they are mounted, not under version prefixes.
+        // The app's routes are served beside the resources', under the same version prefixes.
         for route in &self.custom {
             let op = custom_operation(route, self.rate_limited, self.elevation, &mut generator);
-            let path = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
-            path[route.method.as_str().to_ascii_lowercase()] = op;
+            for prefix in &prefixes {
+                let mut op = op.clone();
+                // One id per version, as the resources' operations have (`v2_post_..`).
+                let version = prefix.trim_start_matches('/');
+                if let (false, Some(id)) = (version.is_empty(), op["operationId"].as_str()) {
+                    op["operationId"] = format!("{version}_{id}").into();
+                }
+                let path = paths
+                    .entry(format!("{prefix}{}", route.path))
+                    .or_insert_with(|| json!({}));
+                path[route.method.as_str().to_ascii_lowercase()] = op;
+            }
         }
         if self.custom.iter().any(|r| r.tag.is_none()) {
             tags.push(json!({ "name": "app", "description": "The app's own routes." }));

@@ -98,7 +98,7 @@ fn field(f: &FieldMeta) -> Value {
 
 /// The description of one resource.
 pub(crate) fn resource(registered: &Registered, limits: &QueryLimits) -> Value {
-    let (meta, base) = (registered.meta, &registered.base);
+    let meta = registered.meta;
     let name_of = |i: Option<usize>| i.and_then(|i| meta.fields.get(i)).map(|f| f.name);
     let presets = &meta.presets;
     let permissions: serde_json::Map<String, Value> = Operation::ALL
@@ -129,7 +129,7 @@ pub(crate) fn resource(registered: &Registered, limits: &QueryLimits) -> Value {
         .map(|r| {
             json!({
                 "method": r.method.as_str(),
-                "path": format!("{base}{}", r.path),
+                "path": registered.served(&r.path),
                 "operation": r.action.name(),
                 "preset": r.action.preset().map(RoutePreset::name),
                 "permission": meta.permission(r.action),
@@ -145,7 +145,7 @@ pub(crate) fn resource(registered: &Registered, limits: &QueryLimits) -> Value {
     };
     json!({
         "name": meta.name,
-        "path": format!("{base}{}", meta.path),
+        "path": registered.served(meta.path),
         "table": meta.table,
         "migration": meta.migration,
         "id": meta.id_field().name,

@@ -1068,13 +1068,56 @@ async fn under_a_base_path() {
         )
         .await;
     assert_error(&reply, 403, "ORG_ACCESS_DENIED");
+    // The invitations' own routes are under the version too, and documented there.
+    let document = under(arc_runtime::connect("sqlite::memory:").await.expect("db"))
+        .versioning(Versioning::new(VersionBy::PathPrefix, "1"))
+        .openapi()
+        .expect("document");
+    let accept = &document["paths"]["/v1/api/organizations/invitations/{id}/accept"]["post"];
+    assert_eq!(
+        accept["operationId"],
+        "v1_post_api_organizations_invitations__id__accept"
+    );
+    assert!(
+        document["paths"]
+            .get("/api/organizations/invitations/{id}/accept")
+            .is_none()
+    );
+    let invited = alice
+        .send(
+            Method::POST,
+            &format!("/v1/api/organizations/{initech}/invitations"),
+            Some(json!({ "user_id": "mallory", "role": "member" })),
+        )
+        .await;
+    assert_eq!(invited.status.as_u16(), 201, "{}", invited.body);
+    let invitation = invited.body["data"]["id"].as_str().expect("id");
+    let unversioned = format!("/api/organizations/invitations/{invitation}/accept");
+    assert_eq!(
+        mallory.send(Method::POST, &unversioned, None).await.status,
+        404
+    );
+    let accepted = mallory
+        .send(Method::POST, &format!("/v1{unversioned}"), None)
+        .await;
+    assert_eq!(accepted.status.as_u16(), 200, "{}", accepted.body);
+    let joined = mallory
+        .send(
+            Method::GET,
+            &format!("/v1/api/organizations/{initech}"),
+            None,
+        )
+        .await;
+    assert_eq!(joined.status.as_u16(), 200, "{}", joined.body);
     versioned.cleanup().await;
 }
 
-/// A base path that is not one keeps the app from starting, and its router serves no
-/// organization route rather than panicking.
+/// A base path that is not one keeps the app from starting, and mounts nothing (the
+/// document says nothing of it); so do the routes mounted twice, and a base that starts as a
+/// version's path prefix (`/v1` under `/v1` would be taken for the version alone).
 #[tokio::test]
 async fn a_base_path_that_is_not_one() {
+    use arc_runtime::config::{VersionBy, Versioning};
     for base in ["api", "/api//x", "/{org}", "/a b"] {
         let db = arc_runtime::connect("sqlite::memory:").await.expect("db");
         let app = App::new(db).auth(auth()).organizations_under(base);
@@ -1083,6 +1126,43 @@ async fn a_base_path_that_is_not_one() {
             problems.iter().any(|p| p.contains("is not a base path")),
             "{base}: {problems:?}"
         );
+        let document = app.openapi().expect("document");
+        let paths = document["paths"].as_object().expect("paths");
+        assert!(
+            !paths.keys().any(|p| p.contains("organizations")),
+            "{base}: {paths:?}"
+        );
         let _router = app.into_router();
     }
+    let db = arc_runtime::connect("sqlite::memory:").await.expect("db");
+    let twice = App::new(db)
+        .auth(auth())
+        .organizations()
+        .organizations_under("/api");
+    assert!(
+        twice.problems().iter().any(|p| p.contains("mounted twice")),
+        "{:?}",
+        twice.problems()
+    );
+    for base in ["/v1", "/v1/api"] {
+        let db = arc_runtime::connect("sqlite::memory:").await.expect("db");
+        let taken = App::new(db)
+            .auth(auth())
+            .organizations_under(base)
+            .versioning(Versioning::new(VersionBy::PathPrefix, "1"));
+        assert!(
+            taken
+                .problems()
+                .iter()
+                .any(|p| p.contains("version's path prefix")),
+            "{base}: {:?}",
+            taken.problems()
+        );
+    }
+    let db = arc_runtime::connect("sqlite::memory:").await.expect("db");
+    let fine = App::new(db)
+        .auth(auth())
+        .organizations_under("/v10")
+        .versioning(Versioning::new(VersionBy::PathPrefix, "1"));
+    assert!(fine.problems().is_empty(), "{:?}", fine.problems());
 }

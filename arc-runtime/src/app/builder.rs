@@ -34,6 +34,7 @@ impl App {
             body_limit: App::DEFAULT_BODY_LIMIT,
             auth: None,
             organizations: None,
+            noted: Vec::new(),
             health: Health::new(),
             metrics: Some(Metrics::new()),
             timeout: Some(App::DEFAULT_TIMEOUT),
@@ -299,20 +300,15 @@ impl App {
         self.route_under("", route)
     }
 
-    /// [`App::route_with`] under the base path `base` (see [`mount_base`]); not mounted
-    /// when `base` is not one ([`App::problems`] says why).
+    /// [`App::route_with`] under the base path `base`, one [`mount_base`] accepts.
     pub(crate) fn route_under(mut self, base: &str, route: crate::CustomRoute) -> Self {
         let mut doc = route.doc();
-        doc.path = format!("{base}{}", doc.path);
-        match mount_base(base) {
-            Ok(()) if base.is_empty() => {
-                self.routes = self.routes.route(route.path, route.method_router());
-            }
-            Ok(()) => {
-                let nested = Router::new().route(route.path, route.method_router());
-                self.routes = self.routes.merge(Router::new().nest(base, nested));
-            }
-            Err(_) => return self,
+        if base.is_empty() {
+            self.routes = self.routes.route(route.path, route.method_router());
+        } else {
+            doc.path = format!("{base}{}", doc.path);
+            let nested = Router::new().route(route.path, route.method_router());
+            self.routes = self.routes.merge(Router::new().nest(base, nested));
         }
         self.app_routes.push(doc);
         self
@@ -385,7 +381,8 @@ impl App {
         self.resource_under::<R>("")
     }
 
-    /// [`App::resource`] with its routes under the base path `base` (see [`mount_base`]).
+    /// [`App::resource`] with its routes under the base path `base`, one [`mount_base`]
+    /// accepts.
     pub(crate) fn resource_under<R: crate::hooks::Actions>(mut self, base: &str) -> Self {
         self.migrator.add::<R>();
         self.resources.push(crate::openapi::Registered {
@@ -498,7 +495,18 @@ impl App {
     /// # Ok(()) }
     /// ```
     pub fn organizations_under(mut self, base: &str) -> Self {
-        let base: Arc<str> = base.strip_suffix('/').unwrap_or(base).into();
+        let base = base.strip_suffix('/').unwrap_or(base);
+        if self.organizations.is_some() {
+            self.noted
+                .push("App::organizations: the organization routes are mounted twice".to_owned());
+            return self;
+        }
+        if let Err(problem) = mount_base(base) {
+            self.noted
+                .push(format!("App::organizations_under: {problem}"));
+            return self;
+        }
+        let base: Arc<str> = base.into();
         self.organizations = Some(base.clone());
         self.members_in_database();
         let mut app = self

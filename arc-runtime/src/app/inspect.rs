@@ -20,15 +20,20 @@ impl App {
             .iter()
             .filter_map(|r| (r.unreadable)())
             .collect();
+        problems.extend(self.noted.iter().cloned());
+        // A base that starts as a version's prefix would be taken for it.
+        if let (Some(base), Some(versions)) = (&self.organizations, &self.versioning)
+            && versions.by() == VersionBy::PathPrefix
+            && versions
+                .names()
+                .any(|name| crate::crud::response::is_under(base, &format!("/v{name}")))
+        {
+            problems.push(format!(
+                "App::organizations_under: `{base}` starts as a version's path prefix: choose another base"
+            ));
+        }
         // The organization routes write the members' table: memberships read elsewhere
         // would not hear of them.
-        if let Some(Err(problem)) = self
-            .organizations
-            .as_deref()
-            .map(super::builder::mount_base)
-        {
-            problems.push(format!("App::organizations_under: {problem}"));
-        }
         if self.organizations.is_some()
             && !self
                 .auth
@@ -177,11 +182,20 @@ impl App {
         self.resources.iter().map(|r| r.meta).collect()
     }
 
-    /// The mounted resources with the base path their routes are under (empty for most).
-    pub(crate) fn mounted(
-        &self,
-    ) -> impl Iterator<Item = (&str, &'static crate::resource::ResourceMeta)> {
-        self.resources.iter().map(|r| (&*r.base, r.meta))
+    /// The mounted resources, with where each is served.
+    pub(crate) fn registered(&self) -> &[crate::openapi::Registered] {
+        &self.resources
+    }
+
+    /// Where the API's routes are served: under each version's prefix (`/v2`) with path
+    /// versioning, at the root (`""`) otherwise.
+    pub(crate) fn path_prefixes(&self) -> Vec<String> {
+        match &self.versioning {
+            Some(v) if v.by() == VersionBy::PathPrefix => {
+                v.names().map(|name| format!("/v{name}")).collect()
+            }
+            _ => vec![String::new()],
+        }
     }
 
     /// The routes the app serves beside its resources' (health, metrics, documents, the
@@ -304,12 +318,7 @@ impl App {
     }
 
     fn document(&self) -> crate::openapi::Document {
-        let prefixes = match &self.versioning {
-            Some(v) if v.by() == VersionBy::PathPrefix => {
-                v.names().map(|name| format!("/v{name}")).collect()
-            }
-            _ => vec![String::new()],
-        };
+        let prefixes = self.path_prefixes();
         crate::openapi::Document {
             title: self.title.clone(),
             version: self.version.clone(),

@@ -36,6 +36,7 @@ impl App {
     /// The router, the health checks (serving drains them) and the events plugin (serving
     /// stops its relay at shutdown).
     pub(super) fn build(self) -> (Router, Health, Option<Arc<crate::events::EventsRuntime>>) {
+        let prefixes = self.path_prefixes();
         let (documents, registry) = if self.docs {
             let document = self
                 .openapi()
@@ -125,11 +126,10 @@ impl App {
             self.routes.layer(DefaultBodyLimit::max(self.body_limit)),
             |routes, resource| {
                 let router = (resource.router)(self.body_limit);
-                match super::builder::mount_base(&resource.base) {
-                    Ok(()) if resource.base.is_empty() => routes.merge(router),
-                    Ok(()) => routes.merge(under(&resource.base, router)),
-                    // Not served: `problems` says why.
-                    Err(_) => routes,
+                if resource.base.is_empty() {
+                    routes.merge(router)
+                } else {
+                    routes.merge(under(&resource.base, router))
                 }
             },
         );
@@ -234,7 +234,10 @@ impl App {
             if let Some(base) = &self.organizations {
                 use crate::resource::Resource;
                 let path = crate::orgs::Organization::META.path;
-                access = access.organizations_at(&format!("{base}{path}"));
+                let collections = prefixes
+                    .iter()
+                    .map(|prefix| format!("{prefix}{base}{path}"));
+                access = access.organizations_at(collections);
             }
             api = api.layer(access);
         }
@@ -344,8 +347,9 @@ async fn method_not_allowed() -> ArcError {
     )
 }
 
-/// `router` served under the base path `base` (a valid one, not empty), the `Location` of
-/// its new rows with it.
+/// `router` served under the base path `base` (one `mount_base` accepts, not empty), the
+/// `Location` of its new rows with it (a version's prefix goes before it afterwards: the
+/// version's layer is outside this one).
 fn under(base: &Arc<str>, router: Router<ArcState>) -> Router<ArcState> {
     let prefix = Arc::clone(base);
     Router::new()
@@ -354,7 +358,7 @@ fn under(base: &Arc<str>, router: Router<ArcState>) -> Router<ArcState> {
             move |mut response: axum::response::Response| {
                 let prefix = Arc::clone(&prefix);
                 async move {
-                    crate::crud::response::prefix_location(response.headers_mut(), &prefix, false);
+                    crate::crud::response::prefix_location(response.headers_mut(), &prefix);
                     response
                 }
             },

@@ -149,6 +149,8 @@ pub struct App {
     /// The base path [`App::organizations_under`] mounted the organization routes under
     /// (empty for the root), when it did.
     organizations: Option<Arc<str>>,
+    /// What the builder's calls got wrong (see [`App::problems`]).
+    noted: Vec<String>,
     health: Health,
     metrics: Option<Metrics>,
     timeout: Option<Duration>,

@@ -55,31 +55,19 @@ pub(crate) fn select_org(context: &mut Arc<AuthContext>, parts: &Parts) -> Resul
 /// Makes the organization a route's path names the one the request selects, as if
 /// `x-organization-id` named it: the same membership check follows. A path names one in
 /// `{orgId}` (see [`ORG_PARAM`](arc_spec::names::ORG_PARAM)), or, on the item routes of
-/// the organizations themselves (`org_items`, `/organizations/{id}`, when they are
-/// mounted), in `{id}`. A header naming another organization than the path is a 400.
-pub(crate) async fn org_from_path(
-    parts: &mut Parts,
-    org_items: Option<&str>,
-) -> Result<(), ArcError> {
+/// the organizations themselves (`org_items`: `/organizations/{id}` where they are served,
+/// under each version prefix and base path), in `{id}`. A header naming another
+/// organization than the path is a 400.
+pub(crate) async fn org_from_path(parts: &mut Parts, org_items: &[String]) -> Result<(), ArcError> {
     use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
     let Ok(params) = RawPathParams::from_request_parts(parts, &()).await else {
         return Ok(());
     };
+    // The item route itself, or one under it (`/organizations/{id}/restore`).
     let is_org_item = |template: &str| {
-        let Some(item) = org_items else {
-            return false;
-        };
-        // The template itself, or under a version prefix (`/v2/organizations/{id}`).
-        let unversioned = template
-            .strip_prefix("/v")
-            .and_then(|rest| rest.find('/').map(|at| &rest[at..]));
-        [Some(template), unversioned]
-            .into_iter()
-            .flatten()
-            .any(|t| {
-                t.strip_prefix(item)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-            })
+        org_items
+            .iter()
+            .any(|item| crate::crud::response::is_under(template, item))
     };
     let name = match parts.extensions.get::<MatchedPath>() {
         Some(matched) if is_org_item(matched.as_str()) => "id",
@@ -122,9 +110,10 @@ pub(crate) fn org_named(value: &HeaderValue) -> Result<&str, ArcError> {
 pub struct AccessLayer {
     auth: Option<Arc<Auth>>,
     rate_limit: Option<Arc<RateLimit>>,
-    /// The template of the organizations' own item routes (`/organizations/{id}`), when
-    /// [`App::organizations`](crate::App::organizations) mounts them.
-    org_items: Option<Arc<str>>,
+    /// The templates of the organizations' own item routes (`/organizations/{id}`, under
+    /// each version prefix), when [`App::organizations_under`](crate::App::organizations_under)
+    /// mounts them.
+    org_items: Arc<[String]>,
 }
 
 impl AccessLayer {
@@ -133,7 +122,7 @@ impl AccessLayer {
         Self {
             auth: Some(Arc::new(auth)),
             rate_limit: None,
-            org_items: None,
+            org_items: Arc::new([]),
         }
     }
 
@@ -143,14 +132,15 @@ impl AccessLayer {
         Self {
             auth: auth.map(Arc::new),
             rate_limit: rate_limit.map(Arc::new),
-            org_items: None,
+            org_items: Arc::new([]),
         }
     }
 
-    /// The organizations' own item routes are `{collection}/{id}`: their `{id}` selects
-    /// the organization, as `{orgId}` does elsewhere.
-    pub(crate) fn organizations_at(mut self, collection: &str) -> Self {
-        self.org_items = Some(format!("{collection}/{{id}}").into());
+    /// The organizations' own item routes are `{collection}/{id}` for each of the
+    /// `collections` they are served at: their `{id}` selects the organization, as
+    /// `{orgId}` does elsewhere.
+    pub(crate) fn organizations_at(mut self, collections: impl Iterator<Item = String>) -> Self {
+        self.org_items = collections.map(|c| format!("{c}/{{id}}")).collect();
         self
     }
 }
@@ -196,7 +186,7 @@ where
             if let Some(auth) = &access.auth {
                 // The path's organization, then who calls: an anonymous caller hears 401
                 // before anything the path or the header got wrong.
-                let from_path = org_from_path(&mut parts, access.org_items.as_deref()).await;
+                let from_path = org_from_path(&mut parts, &access.org_items).await;
                 match auth.authenticate(&parts).await {
                     Ok(context) => {
                         if let Err(error) = from_path {

@@ -806,20 +806,22 @@ pub(crate) fn json_bytes(status: StatusCode, bytes: bytes::Bytes) -> Response {
 }
 
 /// `Location: /products/1` of a route mounted under `prefix` (`/v2`) becomes
-/// `/v2/products/1`: handlers name their rows without the prefix they are mounted under.
-/// With `keep_prefixed`, a location already under `prefix` stays (an app's own route under
-/// a version prefix may name it).
-pub(crate) fn prefix_location(headers: &mut HeaderMap, prefix: &str, keep_prefixed: bool) {
+/// `/v2/products/1`: handlers name their rows without the prefix they are mounted under. A
+/// location that is not a path of this server (`//host/..`, a URL) stays.
+pub(crate) fn prefix_location(headers: &mut HeaderMap, prefix: &str) {
     let Some(location) = headers.get(header::LOCATION).and_then(|v| v.to_str().ok()) else {
         return;
     };
-    let prefixed = location
-        .strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-    if !location.starts_with('/') || location.starts_with("//") || (keep_prefixed && prefixed) {
+    if !location.starts_with('/') || location.starts_with("//") {
         return;
     }
     if let Ok(value) = HeaderValue::from_str(&format!("{prefix}{location}")) {
         headers.insert(header::LOCATION, value);
     }
+}
+
+/// Whether `path` is `prefix` or under it (`/v2/products` under `/v2`, not `/v20`).
+pub(crate) fn is_under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }

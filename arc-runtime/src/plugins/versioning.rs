@@ -150,7 +150,15 @@ pub(crate) async fn layer(
     let headers = response.headers_mut();
     if scope.fixed.is_some() {
         // Handlers name their resources without the prefix they are mounted under.
-        crate::crud::response::prefix_location(headers, &format!("/v{}", version.name), true);
+        // An app's own route may have named it with the prefix already.
+        let prefix = format!("/v{}", version.name);
+        let named = headers
+            .get(axum::http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|location| crate::crud::response::is_under(location, &prefix));
+        if !named {
+            crate::crud::response::prefix_location(headers, &prefix);
+        }
     }
     if let Ok(value) = HeaderValue::from_str(&version.name) {
         headers.insert(HEADER, value);
