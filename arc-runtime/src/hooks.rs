@@ -22,6 +22,8 @@ pub struct WriteContext<'a> {
     after: &'a crate::db::AfterCommit,
     memberships: Option<&'a crate::auth::Memberships>,
     roles: &'a crate::auth::RoleHierarchy,
+    #[cfg(feature = "webhooks")]
+    state: &'a crate::app::ArcState,
 }
 
 impl<'a> WriteContext<'a> {
@@ -37,7 +39,15 @@ impl<'a> WriteContext<'a> {
             after: txn.after_commit(),
             memberships: state.memberships(),
             roles: state.roles(),
+            #[cfg(feature = "webhooks")]
+            state,
         }
+    }
+
+    /// The app the write runs in.
+    #[cfg(feature = "webhooks")]
+    pub(crate) fn state(&self) -> &'a crate::app::ArcState {
+        self.state
     }
 
     /// The roles each role includes, as the app declared them.

@@ -62,6 +62,8 @@ mod resource;
 mod stores;
 mod telemetry;
 mod value;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 mod wire;
 
 #[cfg(test)]

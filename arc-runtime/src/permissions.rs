@@ -714,6 +714,30 @@ pub(crate) fn condition(
     }
 }
 
+/// Whether `caller` may read every row of `meta` in their organization: the resource is
+/// the organization's own (`multi_tenant`), its `list` and `get` rules grant all its rows,
+/// and `owned_by_user`, if on, lets them by. The same question the resource's own routes
+/// answer, asked where rows reach a reader without a query (the audit trail's entries, a
+/// webhook's deliveries): a reader limited to some rows (their own, or a read hook's) gets
+/// none of the resource's there.
+pub(crate) fn reads_every_row(meta: &ResourceMeta, caller: &AuthContext) -> bool {
+    let presets = &meta.presets;
+    let scope = meta.role_scope();
+    // Read hooks narrow rows by data the entries do not carry: their entries are not shown.
+    meta.read_hooks.is_none()
+        && presets.tenant.is_some()
+        && presets.owner.is_none_or(|_| {
+            presets
+                .owner_bypass
+                .iter()
+                .any(|role| caller.has_role_in(role, scope))
+        })
+        && [&meta.permissions.list, &meta.permissions.get]
+            .into_iter()
+            // An asynchronous `when(..)` is not asked here: such a rule does not hold.
+            .all(|rule| evaluate(rule, caller, meta, &Answers::default()) == Access::Full)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

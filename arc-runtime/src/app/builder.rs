@@ -59,6 +59,8 @@ impl App {
             sessions: None,
             distributed: false,
             instances: 1,
+            #[cfg(feature = "webhooks")]
+            webhooks: None,
         }
     }
 
@@ -516,6 +518,40 @@ impl App {
         for route in crate::orgs::invitation_routes() {
             app = app.route_under(&base, route);
         }
+        app
+    }
+
+    /// Webhooks (see [`webhooks`](crate::webhooks)): mounts `/webhooks` (an organization's
+    /// subscriptions) and `/webhook-deliveries` (their delivery log) for the owners and
+    /// admins of the active organization, and delivers each organization's events to its
+    /// subscriptions, signed as arc signs them. Turns events on with their defaults if they
+    /// are off (deliveries come from the outbox). Mounting them twice keeps the app from
+    /// starting ([`App::problems`]).
+    ///
+    /// ```
+    /// # use arc_runtime::App;
+    /// use arc_runtime::webhooks::Webhooks;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = arc_runtime::connect("sqlite::memory:").await?;
+    /// let app = App::new(db).webhooks(Webhooks::new());
+    /// assert!(app.openapi()?["paths"].get("/webhooks/{id}").is_some());
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "webhooks")]
+    pub fn webhooks(mut self, webhooks: crate::webhooks::Webhooks) -> Self {
+        if self.webhooks.is_some() {
+            self.noted
+                .push("App::webhooks: the webhook routes are mounted twice".to_owned());
+            return self;
+        }
+        self.webhooks = Some(webhooks);
+        self.events = Some(self.events.take().unwrap_or_default());
+        let mut app = self
+            .resource::<crate::webhooks::Webhook>()
+            .resource::<crate::webhooks::WebhookDelivery>();
+        app.migrator
+            .add_migration(crate::webhooks::DeliveriesMigration);
         app
     }
 

@@ -33,9 +33,9 @@ impl App {
         self.build().0
     }
 
-    /// The router, the health checks (serving drains them) and the events plugin (serving
-    /// stops its relay at shutdown).
-    pub(super) fn build(self) -> (Router, Health, Option<Arc<crate::events::EventsRuntime>>) {
+    /// The router, the health checks (serving drains them) and what runs beside them
+    /// (serving stops it at shutdown).
+    pub(super) fn build(self) -> (Router, Health, Background) {
         let prefixes = self.path_prefixes();
         let (documents, registry) = if self.docs {
             let document = self
@@ -70,7 +70,37 @@ impl App {
                 self.body_limit,
             )
         });
-        let events = self.events.map(|settings| {
+        let roles = self
+            .auth
+            .as_ref()
+            .map(|auth| auth.roles().clone())
+            .unwrap_or_default();
+        #[cfg(feature = "webhooks")]
+        let (webhooks, events) = {
+            let resources: Vec<_> = self.resources.iter().map(|r| r.meta).collect();
+            let webhooks = self.webhooks.and_then(|settings| {
+                crate::webhooks::WebhooksRuntime::new(
+                    settings,
+                    self.db.clone(),
+                    writer.db().clone(),
+                    self.metrics.clone(),
+                    &resources,
+                    roles.clone(),
+                )
+                .inspect_err(|e| {
+                    tracing::error!(error = %e, "webhooks: no HTTP client, so no deliveries");
+                })
+                .ok()
+            });
+            let events = match &webhooks {
+                Some(webhooks) => self.events.map(|events| webhooks.subscribe(events)),
+                None => self.events,
+            };
+            (webhooks, events)
+        };
+        #[cfg(not(feature = "webhooks"))]
+        let events = self.events;
+        let events = events.map(|settings| {
             let resources: Vec<_> = self.resources.iter().map(|r| r.meta).collect();
             crate::events::EventsRuntime::start(
                 settings,
@@ -113,12 +143,14 @@ impl App {
                 .as_ref()
                 .and_then(crate::auth::Auth::memberships_settings)
                 .cloned(),
-            roles: self
-                .auth
-                .as_ref()
-                .map(|auth| auth.roles().clone())
-                .unwrap_or_default(),
+            roles,
+            #[cfg(feature = "webhooks")]
+            webhooks: webhooks.clone(),
         }));
+        #[cfg(feature = "webhooks")]
+        if let Some(webhooks) = &webhooks {
+            webhooks.spawn();
+        }
         // The app's own routes may read a body of any kind: the limit is theirs as a layer.
         // The resources' routes limit the bodies of their writes themselves, so that a read
         // crosses one layer fewer.
@@ -332,7 +364,35 @@ impl App {
             router.layer(request_id::RequestIdLayer)
         };
         let router = router.with_state(state);
-        (router, health, events)
+        let background = Background {
+            events,
+            #[cfg(feature = "webhooks")]
+            webhooks,
+        };
+        (router, health, background)
+    }
+}
+
+/// What runs beside the router until the app stops: the events' relay and subscribers, the
+/// webhooks' deliveries.
+pub(super) struct Background {
+    events: Option<Arc<crate::events::EventsRuntime>>,
+    #[cfg(feature = "webhooks")]
+    webhooks: Option<Arc<crate::webhooks::WebhooksRuntime>>,
+}
+
+impl Background {
+    /// Stops each, giving it `within` to end its work: the relay stops after its round and
+    /// gives its lease up, subscribers finish what is queued for them, deliveries under way
+    /// end.
+    pub(super) async fn shutdown(self, within: std::time::Duration) {
+        if let Some(events) = self.events {
+            events.shutdown(within).await;
+        }
+        #[cfg(feature = "webhooks")]
+        if let Some(webhooks) = self.webhooks {
+            webhooks.shutdown(within).await;
+        }
     }
 }
 

@@ -48,6 +48,8 @@ struct StateInner {
     audit: Option<Arc<crate::audit::AuditRuntime>>,
     cache: Option<Arc<crate::cache::CacheRuntime>>,
     memberships: Option<crate::auth::Memberships>,
+    #[cfg(feature = "webhooks")]
+    webhooks: Option<Arc<crate::webhooks::WebhooksRuntime>>,
     /// The roles each role includes ([`Auth::role_hierarchy`](crate::config::Auth::role_hierarchy)).
     roles: crate::auth::RoleHierarchy,
 }
@@ -100,6 +102,12 @@ impl ArcState {
     /// The audit trail, when the app has it.
     pub(crate) fn audit(&self) -> Option<&Arc<crate::audit::AuditRuntime>> {
         self.0.audit.as_ref()
+    }
+
+    /// The webhooks, when the app has them.
+    #[cfg(feature = "webhooks")]
+    pub(crate) fn webhooks(&self) -> Option<&Arc<crate::webhooks::WebhooksRuntime>> {
+        self.0.webhooks.as_ref()
     }
 
     /// The query cache, when a resource of the app is cached.
@@ -176,6 +184,8 @@ pub struct App {
     instances: usize,
     idempotency: Option<crate::plugins::idempotency::Idempotency>,
     sessions: Option<crate::auth::sessions::Sessions>,
+    #[cfg(feature = "webhooks")]
+    webhooks: Option<crate::webhooks::Webhooks>,
 }
 
 /// Code run once at shutdown, after in-flight requests drained and before the pool closes.

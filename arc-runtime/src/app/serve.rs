@@ -37,7 +37,7 @@ impl App {
         let db = self.db.clone();
         let drain = self.drain;
         let hooks = std::mem::take(&mut self.on_shutdown);
-        let (router, health, events) = self.build();
+        let (router, health, background) = self.build();
         let draining = health.draining();
         let started = Arc::new(tokio::sync::Notify::new());
         let notify = started.clone();
@@ -60,11 +60,9 @@ impl App {
                 drain.as_secs()
             ),
         }
-        if let Some(events) = events {
-            // The relay stops after its round and gives its lease up; subscribers finish
-            // what is queued for them. Both need the pool, so before it closes.
-            events.shutdown(App::SHUTDOWN_HOOK_TIMEOUT).await;
-        }
+        // The events' relay and subscribers, the webhooks' deliveries: they need the pool,
+        // so before it closes.
+        background.shutdown(App::SHUTDOWN_HOOK_TIMEOUT).await;
         for hook in hooks {
             if tokio::time::timeout(App::SHUTDOWN_HOOK_TIMEOUT, hook())
                 .await

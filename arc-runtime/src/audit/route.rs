@@ -26,10 +26,9 @@ use crate::crud::ops::listing;
 use crate::crud::record::Record;
 use crate::crud::response::{Listing, Outcome, mask};
 use crate::error::ArcError;
-use crate::permissions::{Access, Answers, evaluate};
 use crate::plugins::etag::Audience;
 use crate::query;
-use crate::resource::{FieldSet, ResourceMeta, Shape};
+use crate::resource::{FieldSet, Shape};
 use crate::stores::AuditQuery;
 
 /// The role that reads the trail: platform-wide, or in the active organization.
@@ -83,29 +82,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Whether `caller` may read every row of `meta` in their organization: the resource is
-/// the organization's own (`multi_tenant`), its `list` and `get` rules grant all its rows,
-/// and `owned_by_user`, if on, lets them by. The same question the resource's own routes
-/// answer; a reader limited to some rows (their own, or a read hook's) sees none of its
-/// entries here.
-fn reads_every_row(meta: &ResourceMeta, caller: &AuthContext) -> bool {
-    let presets = &meta.presets;
-    let scope = meta.role_scope();
-    // Read hooks narrow rows by data the entries do not carry: their entries are not shown.
-    meta.read_hooks.is_none()
-        && presets.tenant.is_some()
-        && presets.owner.is_none_or(|_| {
-            presets
-                .owner_bypass
-                .iter()
-                .any(|role| caller.has_role_in(role, scope))
-        })
-        && [&meta.permissions.list, &meta.permissions.get]
-            .into_iter()
-            // An asynchronous `when(..)` is not asked here: such a rule does not hold.
-            .all(|rule| evaluate(rule, caller, meta, &Answers::default()) == Access::Full)
-}
-
 async fn entries(
     state: &ArcState,
     caller: &AuthContext,
@@ -124,7 +100,7 @@ async fn entries(
             let mut resources: Vec<&'static str> = audit
                 .resources
                 .values()
-                .filter(|m| reads_every_row(m, caller))
+                .filter(|m| crate::permissions::reads_every_row(m, caller))
                 .map(|m| m.name)
                 .collect();
             // Who acted in the organization with platform elevation, and why.

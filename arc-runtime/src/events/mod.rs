@@ -36,6 +36,8 @@ pub(crate) use defined::{Definition, publish};
 pub use defined::{DomainEvent, PublishError};
 pub(crate) use outbox::{Change, EventsMigration, record};
 pub use pattern::{BadPattern, EventPattern};
+#[cfg(feature = "webhooks")]
+pub(crate) use stream::shown;
 pub(crate) use stream::stream;
 pub(crate) use ws::{WS_PATH, websocket};
 

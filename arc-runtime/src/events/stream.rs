@@ -33,7 +33,7 @@ use crate::auth::{AuthContext, Caller};
 use crate::crud::response::mask;
 use crate::error::{ArcError, ErrorCode};
 use crate::permissions::{Access, Answers, evaluate};
-use crate::resource::Shape;
+use crate::resource::{ResourceMeta, Shape};
 
 /// Rows read from the outbox per resume query.
 const REPLAY_PAGE: u64 = 256;
@@ -514,8 +514,24 @@ pub(crate) fn visible(
             }
         }
     }
-    let shape = Shape::for_caller(meta, caller);
     let written = event.payload.get("data").and_then(Json::as_object)?;
+    let data = shown(meta, caller, written);
+    Some(json!({
+        "resource": meta.name,
+        "operation": event.payload.get("operation"),
+        "data": data,
+        "timestamp": event.meta.timestamp,
+    }))
+}
+
+/// The values of a written row (an event's `data`) as `caller` may see them: the fields
+/// they may read, masked where the field rules mask them.
+pub(crate) fn shown(
+    meta: &ResourceMeta,
+    caller: &AuthContext,
+    written: &Map<String, Json>,
+) -> Map<String, Json> {
+    let shape = Shape::for_caller(meta, caller);
     let mut data = Map::new();
     for i in shape.fields.iter() {
         let field = &meta.fields[i];
@@ -528,12 +544,7 @@ pub(crate) fn visible(
             data.insert(field.name.to_owned(), value);
         }
     }
-    Some(json!({
-        "resource": meta.name,
-        "operation": event.payload.get("operation"),
-        "data": data,
-        "timestamp": event.meta.timestamp,
-    }))
+    data
 }
 
 #[cfg(test)]

@@ -1,0 +1,273 @@
+//! Webhooks: an organization's events POSTed to the URLs its admins subscribe, signed.
+//!
+//! [`App::webhooks`](crate::App::webhooks) mounts two resources of the framework's own,
+//! for the owners and admins of the active organization: [`Webhook`] at `/webhooks` (the
+//! subscriptions: a URL, event patterns, a secret) and [`WebhookDelivery`] at
+//! `/webhook-deliveries` (the delivery log, read-only). Deliveries come from the events'
+//! outbox: a subscriber of every event (once per event in the cluster) hands each event of
+//! an organization to that organization's matching webhooks as rows of the log, and every
+//! instance attempts the due rows, each under a lease: a POST of arc's envelope
+//! `{"type", "payload", "meta"}` with arc's headers (`x-webhook-signature: sha256=<hex>`,
+//! `x-webhook-id`, `x-webhook-event`) and a timestamped second signature ([`verify`] and
+//! [`verify_timestamped`] check them). A 2xx delivers it; anything else is retried with
+//! backoff, and after the last attempt the delivery fails. A webhook whose attempts keep
+//! failing is disabled. Delivery is at least once: a receiver keeps the `x-webhook-id`s it handled.
+//!
+//! An event reaches the webhooks of its own organization only, and as its admins may read
+//! it: the rows of a resource whose every row they may not read (a rule narrowing rows, an
+//! owner scope they are not exempt from, read hooks) are not sent, and fields hidden from
+//! them are left out or masked, as on `GET /events/stream`.
+//!
+//! ```no_run
+//! # async fn run(app: arc_runtime::App) -> std::io::Result<()> {
+//! use arc_runtime::config::Events;
+//! use arc_runtime::webhooks::Webhooks;
+//! let app = app.events(Events::new()).webhooks(Webhooks::new());
+//! app.serve("127.0.0.1:3000").await
+//! # }
+//! ```
+
+mod delivery;
+mod signature;
+mod subscription;
+mod target;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub(crate) use delivery::DeliveriesMigration;
+pub use delivery::{DeliveryStatus, WebhookDelivery, webhook_delivery_entity};
+pub use signature::{
+    DELIVERY_HEADER, EVENT_HEADER, ID_HEADER, SIGNATURE_HEADER, SIGNATURE_V2_HEADER,
+    SignatureError, TIMESTAMP_HEADER, sign, sign_timestamped, verify, verify_timestamped,
+};
+pub use subscription::{MAX_PATTERNS, Webhook, webhook_entity};
+use target::Targets;
+
+use crate::auth::RoleHierarchy;
+use crate::events::EventRetry;
+use crate::hooks::WriteContext;
+use crate::plugins::metrics::Metrics;
+use crate::resource::ResourceMeta;
+
+/// The webhooks' settings (see [`App::webhooks`](crate::App::webhooks)).
+///
+/// ```
+/// use arc_runtime::config::EventRetry;
+/// use arc_runtime::webhooks::Webhooks;
+/// use std::time::Duration;
+///
+/// let webhooks = Webhooks::new()
+///     .timeout(Duration::from_secs(5))
+///     .retry(EventRetry { attempts: 10, base: Duration::from_secs(30), max: Duration::from_secs(3600) })
+///     .disable_after(50);
+/// # let _ = webhooks;
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Webhooks {
+    pub(crate) targets: Targets,
+    pub(crate) timeout: Duration,
+    pub(crate) retry: EventRetry,
+    pub(crate) disable_after: u32,
+    pub(crate) concurrency: usize,
+    pub(crate) poll: Duration,
+    pub(crate) retention: Duration,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Webhooks {
+    /// How long a receiver has to answer (arc's default).
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Failed attempts in a row (across deliveries) that disable a webhook.
+    pub const DEFAULT_DISABLE_AFTER: u32 = 20;
+    /// Attempts one instance runs at once.
+    pub const DEFAULT_CONCURRENCY: usize = 16;
+    /// How long ended deliveries stay in the log.
+    pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+    /// Webhooks with the defaults above: 8 attempts per delivery, 10 s after the first
+    /// failure, doubling to at most an hour; https to public addresses only.
+    pub fn new() -> Self {
+        Webhooks {
+            targets: Targets::Public,
+            timeout: Self::DEFAULT_TIMEOUT,
+            retry: EventRetry {
+                attempts: 8,
+                base: Duration::from_secs(10),
+                max: Duration::from_secs(3600),
+            },
+            disable_after: Self::DEFAULT_DISABLE_AFTER,
+            concurrency: Self::DEFAULT_CONCURRENCY,
+            poll: Duration::from_secs(1),
+            retention: Self::DEFAULT_RETENTION,
+        }
+    }
+
+    /// Lets a webhook's URL be `http` and reach any address, the server's own network
+    /// included: for development and tests, never where organizations you do not trust
+    /// manage webhooks (see the target guard in the module's documentation).
+    pub fn allow_insecure(mut self) -> Self {
+        self.targets = Targets::Any;
+        self
+    }
+
+    /// How long a receiver has to answer (at least 100 ms).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How a failed delivery is retried: `attempts` in all, with backoff.
+    pub fn retry(mut self, retry: EventRetry) -> Self {
+        self.retry = EventRetry {
+            attempts: retry.attempts.max(1),
+            ..retry
+        };
+        self
+    }
+
+    /// Failed attempts in a row (at least 1) after which a webhook is disabled.
+    pub fn disable_after(mut self, failures: u32) -> Self {
+        self.disable_after = failures.max(1);
+        self
+    }
+
+    /// Attempts this instance runs at once (at least 1).
+    pub fn concurrency(mut self, attempts: usize) -> Self {
+        self.concurrency = attempts.max(1);
+        self
+    }
+
+    /// How often an instance looks for due deliveries (new ones of its own wake it at once).
+    pub fn poll_interval(mut self, every: Duration) -> Self {
+        self.poll = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long ended deliveries stay in the log.
+    pub fn retention(mut self, keep: Duration) -> Self {
+        self.retention = keep;
+        self
+    }
+}
+
+/// The target guard of the app `ctx` writes in (strict when it has no webhooks).
+fn targets_of(ctx: &WriteContext<'_>) -> Targets {
+    ctx.state()
+        .webhooks()
+        .map_or(Targets::Public, |w| w.settings.targets)
+}
+
+/// The running webhooks of an app: the fan-out subscriber and the deliveries share it.
+pub(crate) struct WebhooksRuntime {
+    settings: Webhooks,
+    /// The app's pool, for reads.
+    db: sea_orm::DatabaseConnection,
+    /// The app's writer, for the log's writes.
+    writer: sea_orm::DatabaseConnection,
+    client: reqwest::Client,
+    resources: HashMap<&'static str, &'static ResourceMeta>,
+    roles: RoleHierarchy,
+    metrics: Option<Metrics>,
+    /// Poked when deliveries were added.
+    wake: tokio::sync::Notify,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for WebhooksRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhooksRuntime")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhooksRuntime {
+    /// The runtime of `settings`, its deliveries not started (see [`WebhooksRuntime::spawn`]);
+    /// or why its HTTP client cannot be made.
+    pub(crate) fn new(
+        settings: Webhooks,
+        db: sea_orm::DatabaseConnection,
+        writer: sea_orm::DatabaseConnection,
+        metrics: Option<Metrics>,
+        resources: &[&'static ResourceMeta],
+        roles: RoleHierarchy,
+    ) -> Result<Arc<WebhooksRuntime>, reqwest::Error> {
+        let mut client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("arc-rs-webhooks/", env!("CARGO_PKG_VERSION")));
+        if settings.targets == Targets::Public {
+            client = client.dns_resolver(Arc::new(target::PublicOnly));
+        }
+        let (stop, _) = tokio::sync::watch::channel(false);
+        Ok(Arc::new(WebhooksRuntime {
+            client: client.build()?,
+            settings,
+            db,
+            writer,
+            resources: resources.iter().map(|m| (m.name, *m)).collect(),
+            roles,
+            metrics,
+            wake: tokio::sync::Notify::new(),
+            stop,
+            task: Mutex::new(None),
+        }))
+    }
+
+    /// `events` with the subscriber that hands every event to the webhooks.
+    pub(crate) fn subscribe(
+        self: &Arc<Self>,
+        events: crate::events::Events,
+    ) -> crate::events::Events {
+        let runtime = self.clone();
+        events.on("*", move |event| {
+            let runtime = runtime.clone();
+            async move { worker::fan_out(&runtime, &event).await }
+        })
+    }
+
+    /// Starts the deliveries on the current Tokio runtime (none outside one: deliveries
+    /// wait in the log until an app is served).
+    pub(crate) fn spawn(self: &Arc<Self>) {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let task = tokio::spawn(worker::deliver(self.clone()));
+            *self.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        } else {
+            tracing::warn!("webhooks: no Tokio runtime, so no deliveries; they wait in the log");
+        }
+    }
+
+    /// Stops taking deliveries and lets the attempts under way end, within `within` (an
+    /// attempt cut short is attempted again when its lease passes).
+    pub(crate) async fn shutdown(&self, within: Duration) {
+        self.stop.send_replace(true);
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = task {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(within, task).await.is_err() {
+                tracing::warn!(
+                    "webhooks: attempts still running at shutdown; left to their leases"
+                );
+                abort.abort();
+            }
+        }
+    }
+
+    fn metric(&self, f: impl FnOnce()) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record(f);
+        }
+    }
+}
