@@ -41,6 +41,8 @@ mod audit;
 mod auth;
 mod cache;
 mod cli;
+#[cfg(feature = "client")]
+pub mod client;
 mod crud;
 mod custom;
 mod db;
