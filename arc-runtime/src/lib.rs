@@ -52,9 +52,13 @@ mod error;
 mod events;
 mod extract;
 mod hooks;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 mod migration;
 mod openapi;
 pub mod orgs;
+#[cfg(any(feature = "client", feature = "mcp"))]
+mod percent;
 mod permissions;
 mod plugins;
 mod preset;

@@ -61,6 +61,8 @@ impl App {
             instances: 1,
             #[cfg(feature = "webhooks")]
             webhooks: None,
+            #[cfg(feature = "mcp")]
+            mcp: None,
         }
     }
 
@@ -553,6 +555,39 @@ impl App {
         app.migrator
             .add_migration(crate::webhooks::DeliveriesMigration);
         app
+    }
+
+    /// Serves the resources as MCP tools (see [`mcp`](crate::mcp)) at `/mcp`: each tool
+    /// call runs as a request of the MCP request's caller, under the same rules. A path
+    /// that is not one, or a second call, keeps the app from starting ([`App::problems`]).
+    ///
+    /// ```
+    /// # use arc_runtime::App;
+    /// use arc_runtime::mcp::Mcp;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = arc_runtime::connect("sqlite::memory:").await?;
+    /// let app = App::new(db).mcp(Mcp::new().allowed_hosts(["api.example.com"]));
+    /// assert!(app.problems().is_empty());
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "mcp")]
+    pub fn mcp(mut self, mcp: crate::mcp::Mcp) -> Self {
+        if self.mcp.is_some() {
+            self.noted
+                .push("App::mcp: the MCP endpoint is mounted twice".to_owned());
+        } else if !mcp.path.starts_with('/')
+            || mcp.path.len() < 2
+            || mcp.path.contains(['{', '}', '*', '?', '#'])
+        {
+            self.noted.push(format!(
+                "App::mcp: `{}` is not a path (`/mcp`: a `/` and a static path)",
+                mcp.path
+            ));
+        } else {
+            self.mcp = Some(mcp);
+        }
+        self
     }
 
     /// With the organization routes, memberships come from their table unless the app

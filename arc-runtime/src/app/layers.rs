@@ -53,6 +53,22 @@ impl App {
         } else {
             (None, None)
         };
+        // The MCP tools, from the document (made before the settings below are moved).
+        #[cfg(feature = "mcp")]
+        let mcp = self.mcp.clone().and_then(|settings| {
+            let document = self
+                .openapi()
+                .inspect_err(|e| tracing::error!(error = %e, "mcp: no document, so no tools"))
+                .ok()?;
+            let resources: Vec<_> = self.resources.iter().map(|r| r.meta).collect();
+            Some(crate::mcp::Endpoint::new(
+                settings,
+                &document,
+                &resources,
+                &self.title,
+                &self.version,
+            ))
+        });
         let health = self
             .health
             .clone()
@@ -329,6 +345,8 @@ impl App {
             ..pipeline.clone()
         };
         let pipeline_ids = pipeline.request_id;
+        #[cfg(feature = "mcp")]
+        let mcp_pipeline = pipeline.clone();
         // Compression around the pipeline, in the same layer: every `Router::layer` costs each
         // request a clone of its route and a boxed future.
         let compression = self.compression.then(|| {
@@ -354,16 +372,32 @@ impl App {
                 }),
             )
             .method_not_allowed_fallback(method_not_allowed);
-        let mut router = around(health_routes, probes).merge(around(service.merge(api), pipeline));
-        if let Some(cors) = &self.cors {
-            router = router.layer(cors.layer());
-        }
-        let router = if pipeline_ids {
-            router
-        } else {
-            router.layer(request_id::RequestIdLayer)
+        let router = around(health_routes, probes).merge(around(service.merge(api), pipeline));
+        let cors = self.cors.as_ref().map(|cors| cors.layer());
+        let outermost = move |router: Router| {
+            let router = match &cors {
+                Some(cors) => router.layer(cors.clone()),
+                None => router,
+            };
+            if pipeline_ids {
+                router
+            } else {
+                router.layer(request_id::RequestIdLayer)
+            }
         };
-        let router = router.with_state(state);
+        let router = outermost(router.with_state(state));
+        // MCP beside the app, its calls going through the app (without MCP itself): the
+        // same pipeline, CORS and request ids around it.
+        #[cfg(feature = "mcp")]
+        let router = match mcp {
+            Some(endpoint) => {
+                let route = endpoint
+                    .route(router.clone(), self.body_limit)
+                    .layer(PipelineLayer::new(mcp_pipeline));
+                router.merge(outermost(route))
+            }
+            None => router,
+        };
         let background = Background {
             events,
             #[cfg(feature = "webhooks")]

@@ -186,6 +186,8 @@ pub struct App {
     sessions: Option<crate::auth::sessions::Sessions>,
     #[cfg(feature = "webhooks")]
     webhooks: Option<crate::webhooks::Webhooks>,
+    #[cfg(feature = "mcp")]
+    mcp: Option<crate::mcp::Mcp>,
 }
 
 /// Code run once at shutdown, after in-flight requests drained and before the pool closes.

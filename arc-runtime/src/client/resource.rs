@@ -1,6 +1,6 @@
 //! A resource's routes on another service, as typed methods: [`ResourceClient`].
 
-use std::fmt::{self, Display, Write as _};
+use std::fmt::{self, Display};
 use std::marker::PhantomData;
 
 use serde::Serialize;
@@ -141,7 +141,7 @@ impl<R: Resource, T> ResourceClient<R, T> {
         }
         let mut path = self.collection();
         path.push('/');
-        encode_segment(&id, &mut path);
+        crate::percent::encode_segment(&id, &mut path);
         Ok(path)
     }
 }
@@ -245,41 +245,4 @@ impl<R: Resource, T: DeserializeOwned> ResourceClient<R, T> {
 
 fn data<T: DeserializeOwned>(answer: Answer) -> Result<T, ClientError> {
     answer.json::<Data<T>>().map(|envelope| envelope.data)
-}
-
-/// Appends `segment` to `path`, percent-encoded but for the unreserved characters, so an
-/// id cannot step out of its segment (`../`, `?`, `#`).
-fn encode_segment(segment: &str, path: &mut String) {
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            path.push(char::from(byte));
-        } else {
-            let _ = write!(path, "%{byte:02X}");
-        }
-    }
-    if segment == "." || segment == ".." {
-        // A dot segment names another path: encode it whole.
-        path.truncate(path.len() - segment.len());
-        for byte in segment.bytes() {
-            let _ = write!(path, "%{byte:02X}");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::encode_segment;
-
-    #[test]
-    fn an_id_stays_in_its_segment() {
-        let encode = |s: &str| {
-            let mut path = String::from("/p/");
-            encode_segment(s, &mut path);
-            path
-        };
-        assert_eq!(encode("0b7c-AZ_~.x"), "/p/0b7c-AZ_~.x");
-        assert_eq!(encode("../admin?x#y"), "/p/..%2Fadmin%3Fx%23y");
-        assert_eq!(encode(".."), "/p/%2E%2E");
-        assert_eq!(encode("é"), "/p/%C3%A9");
-    }
 }
