@@ -65,6 +65,7 @@ mod preset;
 mod query;
 mod registry;
 mod resource;
+mod retry;
 mod stores;
 mod telemetry;
 mod value;
@@ -171,6 +172,7 @@ pub mod config {
     pub use crate::plugins::versioning::{VersionBy, Versioning};
     pub use crate::preset::{LogFormat, PresetDefaults};
     pub use crate::query::QueryLimits;
+    pub use crate::retry::Retry;
     pub use crate::stores::{
         AuditPage, AuditQuery, AuditStore, Begin, BoxFuture, CacheStore, Claim, EventTransport,
         Hit, IdempotencyStore, InMemoryAudit, InMemoryCache, InMemoryIdempotency,

@@ -43,6 +43,7 @@ pub(crate) use ws::{WS_PATH, websocket};
 
 use crate::plugins::metrics::Metrics;
 use crate::resource::ResourceMeta;
+use crate::retry::Retry;
 use crate::stores::{BoxFuture, EventTransport, InMemoryTransport};
 
 /// An event, in arc's envelope: `{"type", "payload", "meta"}`.
@@ -137,40 +138,9 @@ pub(crate) struct Subscriber {
     pub(crate) handler: Handler,
 }
 
-/// How a failing subscriber is retried: `attempts` in all, waiting `base`, `2 × base`,
-/// `4 × base`… (at most `max`, with jitter) between them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EventRetry {
-    /// Attempts in all, the first included (at least 1).
-    pub attempts: u32,
-    /// The wait after the first failure.
-    pub base: Duration,
-    /// The longest wait.
-    pub max: Duration,
-}
-
-impl Default for EventRetry {
-    fn default() -> Self {
-        EventRetry {
-            attempts: 5,
-            base: Duration::from_millis(200),
-            max: Duration::from_secs(30),
-        }
-    }
-}
-
-impl EventRetry {
-    /// The wait after failed attempt `n` (1-based): exponential, capped, with full jitter in
-    /// its upper half so retrying subscribers do not move in step.
-    pub(crate) fn backoff(&self, n: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX));
-        let wait = exp.min(self.max);
-        let half = wait / 2;
-        half + half.mul_f64(rand::random::<f64>())
-    }
-}
+/// How a failing subscriber is retried: the framework's [`Retry`], under the name it had
+/// first.
+pub type EventRetry = Retry;
 
 /// The events plugin's settings (see [`App::events`](crate::App::events)): the outbox
 /// relay, the subscribers' retries, and the SSE stream.
@@ -188,7 +158,7 @@ pub struct Events {
     pub(crate) batch: u32,
     pub(crate) lease: Duration,
     pub(crate) retention: Duration,
-    pub(crate) retry: EventRetry,
+    pub(crate) retry: Retry,
     pub(crate) stream: bool,
     pub(crate) websocket: bool,
     pub(crate) heartbeat: Duration,
@@ -255,7 +225,7 @@ impl Events {
             batch: Self::DEFAULT_BATCH,
             lease: Self::DEFAULT_LEASE,
             retention: Self::DEFAULT_RETENTION,
-            retry: EventRetry::default(),
+            retry: Retry::default(),
             stream: true,
             websocket: true,
             heartbeat: Self::DEFAULT_HEARTBEAT,
@@ -293,11 +263,8 @@ impl Events {
     }
 
     /// How failing subscribers are retried.
-    pub fn retry(mut self, retry: EventRetry) -> Self {
-        self.retry = EventRetry {
-            attempts: retry.attempts.max(1),
-            ..retry
-        };
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry.at_least_once();
         self
     }
 

@@ -47,21 +47,21 @@ pub use subscription::{MAX_PATTERNS, Webhook, webhook_entity};
 use target::Targets;
 
 use crate::auth::RoleHierarchy;
-use crate::events::EventRetry;
 use crate::hooks::WriteContext;
 use crate::plugins::metrics::Metrics;
 use crate::resource::ResourceMeta;
+use crate::retry::Retry;
 
 /// The webhooks' settings (see [`App::webhooks`](crate::App::webhooks)).
 ///
 /// ```
-/// use arc_runtime::config::EventRetry;
+/// use arc_runtime::config::Retry;
 /// use arc_runtime::webhooks::Webhooks;
 /// use std::time::Duration;
 ///
 /// let webhooks = Webhooks::new()
 ///     .timeout(Duration::from_secs(5))
-///     .retry(EventRetry { attempts: 10, base: Duration::from_secs(30), max: Duration::from_secs(3600) })
+///     .retry(Retry { attempts: 10, base: Duration::from_secs(30), max: Duration::from_secs(3600) })
 ///     .disable_after(50);
 /// # let _ = webhooks;
 /// ```
@@ -70,7 +70,7 @@ use crate::resource::ResourceMeta;
 pub struct Webhooks {
     pub(crate) targets: Targets,
     pub(crate) timeout: Duration,
-    pub(crate) retry: EventRetry,
+    pub(crate) retry: Retry,
     pub(crate) disable_after: u32,
     pub(crate) concurrency: usize,
     pub(crate) poll: Duration,
@@ -99,7 +99,7 @@ impl Webhooks {
         Webhooks {
             targets: Targets::Public,
             timeout: Self::DEFAULT_TIMEOUT,
-            retry: EventRetry {
+            retry: Retry {
                 attempts: 8,
                 base: Duration::from_secs(10),
                 max: Duration::from_secs(3600),
@@ -126,11 +126,8 @@ impl Webhooks {
     }
 
     /// How a failed delivery is retried: `attempts` in all, with backoff.
-    pub fn retry(mut self, retry: EventRetry) -> Self {
-        self.retry = EventRetry {
-            attempts: retry.attempts.max(1),
-            ..retry
-        };
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry.at_least_once();
         self
     }
 
