@@ -43,6 +43,7 @@ mod cache;
 mod cli;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod compensation;
 mod crud;
 mod custom;
 mod db;
@@ -99,6 +100,7 @@ pub use resource::Resource;
 // Building and serving an app.
 pub use app::{App, ArcState, shutdown_signal};
 pub use cli::{Cli, Error as CliError, Setup};
+pub use compensation::Compensation;
 pub use db::{connect, connect_with};
 pub use plugins::steps::StepContext;
 pub use preset::{Preset, UnknownPreset};

@@ -14,10 +14,7 @@ use super::{AuditAction, AuditEntry};
 use crate::app::ArcState;
 use crate::auth::AuthContext;
 use crate::auth::elevation::{REASON_HEADER, reason_of};
-use crate::error::{ArcError, ErrorCode};
-
-/// The resource of elevation entries in the trail (no resource of an app starts with `_`).
-pub(crate) const RESOURCE: &str = "_elevation";
+use crate::error::ArcError;
 
 /// The middleware: records the request of an elevated caller, then runs it.
 pub(crate) async fn record(
@@ -32,7 +29,7 @@ pub(crate) async fn record(
         .cloned();
     if let Some(caller) = elevated {
         let kept = match entry(&caller, &request) {
-            Ok(entry) => keep(&state, entry).await,
+            Ok(entry) => super::keep(&state, entry).await,
             Err(refused) => Err(refused),
         };
         if let Err(refused) = kept {
@@ -61,31 +58,11 @@ fn entry(caller: &AuthContext, request: &Request) -> Result<AuditEntry, ArcError
         path = request.uri().path(),
         "platform elevation"
     );
-    Ok(AuditEntry {
-        id: uuid::Uuid::new_v4(),
-        resource: RESOURCE.to_owned(),
-        document_id: request.uri().path().to_owned(),
-        action: AuditAction::Elevate,
-        user_id: caller.user_id.clone(),
-        organization_id: caller.org_id.clone(),
-        request_id: crate::plugins::request_id::current()
-            .and_then(|v| v.to_str().ok().map(str::to_owned)),
-        trace_id: crate::plugins::trace::current().map(|t| t.trace_id_hex()),
-        changes: Vec::new(),
-        before: None,
-        after: Some(after),
-        timestamp: super::trail::now(),
-    })
-}
-
-/// Keeps `entry` in the trail, or says why not (503).
-async fn keep(state: &ArcState, entry: AuditEntry) -> Result<(), ArcError> {
-    let Some(audit) = state.audit() else {
-        // The trail is on whenever elevation is: this is a fault, and it fails closed.
-        return Err(ArcError::new(
-            ErrorCode::ServiceUnavailable,
-            "The audit trail is unavailable, try again shortly",
-        ));
-    };
-    audit.record(state.writer(), entry).await
+    Ok(AuditEntry::own(
+        super::ELEVATION,
+        request.uri().path().to_owned(),
+        AuditAction::Elevate,
+        caller,
+        after,
+    ))
 }

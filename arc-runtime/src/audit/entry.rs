@@ -28,19 +28,25 @@ pub enum AuditAction {
     /// A caller acted with platform elevation (`x-arc-scope: platform`): one entry per
     /// request, of the resource `_elevation`, written before the request ran.
     Elevate,
+    /// A [`Compensation`](crate::Compensation) failed at a step and undid the steps before
+    /// it: one entry per failed run, of the resource `_compensation`
+    /// ([`Compensation::run_recorded`](crate::Compensation::run_recorded)).
+    Compensate,
 }
 
 impl AuditAction {
     /// Every action, in the order of the wire's enum.
-    pub const ALL: [AuditAction; 5] = [
+    pub const ALL: [AuditAction; 6] = [
         AuditAction::Create,
         AuditAction::Update,
         AuditAction::Delete,
         AuditAction::Restore,
         AuditAction::Elevate,
+        AuditAction::Compensate,
     ];
 
-    /// The action's name on the wire: `create`, `update`, `delete`, `restore`, `elevate`.
+    /// The action's name on the wire: `create`, `update`, `delete`, `restore`, `elevate`,
+    /// `compensate`.
     pub const fn as_str(self) -> &'static str {
         match self {
             AuditAction::Create => "create",
@@ -48,6 +54,7 @@ impl AuditAction {
             AuditAction::Delete => "delete",
             AuditAction::Restore => "restore",
             AuditAction::Elevate => "elevate",
+            AuditAction::Compensate => "compensate",
         }
     }
 

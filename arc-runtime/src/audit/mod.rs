@@ -42,6 +42,18 @@ use crate::stores::{AuditStore, StoreError};
 /// Where the trail is read.
 pub(crate) const PATH: &str = "/_audit";
 
+/// The resource of the entries of elevated requests ([`elevation`]).
+pub(crate) const ELEVATION: &str = "_elevation";
+
+/// The resource of the entries of failed compensations
+/// ([`Compensation::run_recorded`](crate::Compensation::run_recorded)).
+pub(crate) const COMPENSATION: &str = "_compensation";
+
+/// The trail's own resources: entries of what was done through the framework, not of an
+/// app's rows (no resource of an app starts with `_`). Their values are no row's, so they
+/// are shown as they are, and an organization's admins read those of their organization.
+pub(crate) const OWN_RESOURCES: [&str; 2] = [ELEVATION, COMPENSATION];
+
 /// The audit trail's settings (see [`App::audit`](crate::App::audit)): where its entries
 /// are kept. An app with an `audited` resource has it on with [`Audit::new`]'s defaults.
 #[derive(Clone, Default)]
@@ -83,6 +95,48 @@ impl Audit {
         self.store = Some(Arc::new(store));
         self
     }
+}
+
+impl AuditEntry {
+    /// An entry of one of the trail's [own resources](OWN_RESOURCES): `action` on
+    /// `document_id` by `caller`, in their active organization, in this request, now, with
+    /// `after` saying what happened.
+    pub(crate) fn own(
+        resource: &'static str,
+        document_id: String,
+        action: AuditAction,
+        caller: &AuthContext,
+        after: serde_json::Map<String, serde_json::Value>,
+    ) -> AuditEntry {
+        let (request_id, trace_id) = trail::request_ids();
+        AuditEntry {
+            id: uuid::Uuid::new_v4(),
+            resource: resource.to_owned(),
+            document_id,
+            action,
+            user_id: caller.user_id.clone(),
+            organization_id: caller.org_id.clone(),
+            request_id,
+            trace_id,
+            changes: Vec::new(),
+            before: None,
+            after: Some(after),
+            timestamp: trail::now(),
+        }
+    }
+}
+
+/// Keeps `entry` in `state`'s trail on its own ([`AuditRuntime::record`]), or says why
+/// not: a 503 when the store fails, or when the app has no trail (elevation turns the trail
+/// on: without one, an elevated request fails closed).
+pub(crate) async fn keep(state: &crate::app::ArcState, entry: AuditEntry) -> Result<(), ArcError> {
+    let Some(audit) = state.audit() else {
+        return Err(ArcError::new(
+            ErrorCode::ServiceUnavailable,
+            "The audit trail is unavailable, try again shortly",
+        ));
+    };
+    audit.record(state.writer(), entry).await
 }
 
 /// The running audit trail of an app, shared by the writes and `GET /_audit`.

@@ -3,10 +3,11 @@
 //! Who reads what: a platform admin (platform role `admin`) every entry; an organization
 //! admin (role `admin` in the active organization) the entries of their organization's rows,
 //! of the resources whose every row they may read (the `list` and `get` rules grant them all
-//! rows, and `owned_by_user` lets them by), and the requests made in their organization with
-//! platform elevation (resource `_elevation`); anyone else is refused (401 anonymous, 403
-//! otherwise). The organization and resources are narrowed before the query, so an
-//! organization admin's filters, counts and pages only ever range over their own entries.
+//! rows, and `owned_by_user` lets them by), the requests made in their organization with
+//! platform elevation (resource `_elevation`) and the failed compensations its callers ran
+//! (`_compensation`); anyone else is refused (401 anonymous, 403 otherwise). The
+//! organization and resources are narrowed before the query, so an organization admin's
+//! filters, counts and pages only ever range over their own entries.
 //!
 //! Each entry is shown through the field rules of its resource for the reader, as a row of
 //! it would be: a field shown only to roles the reader lacks (`visible_to`) leaves the
@@ -103,8 +104,9 @@ async fn entries(
                 .filter(|m| crate::permissions::reads_every_row(m, caller))
                 .map(|m| m.name)
                 .collect();
-            // Who acted in the organization with platform elevation, and why.
-            resources.push(super::elevation::RESOURCE);
+            // Who acted in the organization with platform elevation, and why; the
+            // compensations run by its callers.
+            resources.extend(super::OWN_RESOURCES);
             resources.sort_unstable();
             (Some(org.to_owned()), Some(resources))
         }
@@ -139,8 +141,8 @@ async fn entries(
 /// that count on its rows (the active organization's only on that organization's own rows).
 /// An entry of a resource the app no longer has shows no values (its rules are unknown).
 fn shown(audit: &AuditRuntime, caller: &AuthContext, mut entry: AuditEntry) -> AuditEntry {
-    if entry.resource == super::elevation::RESOURCE {
-        // The request line and the reason the operator gave: no row's values.
+    if super::OWN_RESOURCES.contains(&entry.resource.as_str()) {
+        // A request line and a reason, a compensation's steps and errors: no row's values.
         return entry;
     }
     let Some(meta) = audit.resources.get(entry.resource.as_str()) else {

@@ -47,6 +47,14 @@ pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// The `x-request-id` and the W3C trace id of the request being served, if any.
+pub(crate) fn request_ids() -> (Option<String>, Option<String>) {
+    (
+        crate::plugins::request_id::current().and_then(|v| v.to_str().ok().map(str::to_owned)),
+        crate::plugins::trace::current().map(|t| t.trace_id_hex()),
+    )
+}
+
 /// The entries of a write that did `change` to rows, `before[i]` becoming `after[i]` (one
 /// side empty for a create or a delete for good), by `caller`. A row none of whose fields
 /// changed (an update that wrote the values it had) has no entry.
@@ -58,9 +66,7 @@ pub(crate) fn entries(
     after: &[Record],
 ) -> Result<Vec<AuditEntry>, ArcError> {
     let timestamp = now();
-    let request_id =
-        crate::plugins::request_id::current().and_then(|v| v.to_str().ok().map(str::to_owned));
-    let trace_id = crate::plugins::trace::current().map(|t| t.trace_id_hex());
+    let (request_id, trace_id) = request_ids();
     let mut out = Vec::with_capacity(before.len().max(after.len()));
     for i in 0..before.len().max(after.len()) {
         let (old, new) = (before.get(i), after.get(i));
