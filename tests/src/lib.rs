@@ -22,6 +22,7 @@ pub mod rulebook;
 pub mod sse;
 pub mod teams;
 pub mod tickets;
+pub mod trails;
 pub mod ws;
 
 use arc_runtime::sea_orm::{ConnectionTrait, DatabaseConnection};

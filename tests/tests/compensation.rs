@@ -2,13 +2,15 @@
 //! outside ledger; it fails at each step in turn, the steps before it are undone (a refund
 //! retried, or failing for good), and each failed run is in the audit trail
 //! (`_compensation`) for the platform's admins and the organization's, never for another
-//! organization's. On both databases; every answer checked against the document.
+//! organization's; a trail that cannot keep the entry leaves the run's outcome as it was.
+//! On both databases; every answer checked against the document.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arc_runtime::config::Retry;
+use arc_runtime::config::{Audit, Retry};
 use arc_runtime::{ArcError, Compensation, CustomRoute, RouteContext, Rule};
+use arc_tests::trails::Down;
 use arc_tests::{Backend, Reply, TestApp, acme_admin, assert_error, platform_admin, shop_token};
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -94,11 +96,16 @@ fn checkout() -> Compensation<Checkout> {
 
 /// The shop with `POST /checkout`, its steps writing to `ledger`.
 async fn app(backend: Backend, ledger: &Ledger) -> TestApp {
+    app_with(backend, ledger, Audit::new()).await
+}
+
+/// [`app`] with its trail set by `audit`.
+async fn app_with(backend: Backend, ledger: &Ledger, audit: Audit) -> TestApp {
     let ledger = ledger.clone();
     backend
         .app(move |db| {
             let saga = checkout();
-            arc_tests::shop_app(db).route_with(
+            arc_tests::shop_app(db).audit(audit).route_with(
                 CustomRoute::post("/checkout", move |ctx: RouteContext, request: Attempt| {
                     let (saga, ledger) = (saga.clone(), ledger.clone());
                     async move {
@@ -265,6 +272,24 @@ async fn a_checkout_failing_at_each_step_is_undone_and_on_record(backend: Backen
     assert_eq!(trail(&app, &ada).await.body["total"], 4);
     assert_eq!(trail(&app, &platform_admin()).await.body["total"], 5);
     app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_run_whose_entry_cannot_be_kept_keeps_its_outcome() {
+    let ledger = Ledger::default();
+    let app = app_with(Backend::Sqlite, &ledger, Audit::new().store(Down)).await;
+    let outcome = post_checkout(
+        &app,
+        &acme_admin(),
+        json!({"fail_at": "confirm", "refund_fails": false}),
+    )
+    .await;
+    assert_eq!(outcome["failed_step"], "confirm");
+    assert_eq!(outcome["undone"], json!(["charge", "reserve"]));
+    assert_eq!(
+        *ledger.lock().expect("ledger"),
+        ["reserve", "charge", "ship", "refund", "release"]
+    );
 }
 
 async fn a_refund_that_keeps_failing_is_on_record(backend: Backend) {

@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use arc_runtime::AuditEntry;
-use arc_runtime::config::{AuditPage, AuditQuery, AuditStore, BoxFuture, StoreError};
-use arc_runtime::sea_orm::DatabaseTransaction;
+use arc_tests::trails::Down;
 use arc_tests::{Reply, TestApp, acme_admin, assert_error, on_both, platform_admin, shop_token};
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -347,29 +345,9 @@ async fn elevated_answers_are_never_served_to_others(app: &TestApp) {
     assert_ne!(other.id(), plain.id());
 }
 
-/// A trail whose keeper is down: elevated requests must not run.
-struct Down;
-
-impl AuditStore for Down {
-    fn write<'a>(
-        &'a self,
-        _: &'a DatabaseTransaction,
-        _: &'a [AuditEntry],
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn committed(&self, _: Vec<AuditEntry>) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new("the trail's keeper is down")) })
-    }
-
-    fn query<'a>(&'a self, _: &'a AuditQuery) -> BoxFuture<'a, Result<AuditPage, StoreError>> {
-        Box::pin(async { Err(StoreError::new("the trail's keeper is down")) })
-    }
-}
-
 #[tokio::test]
 async fn an_elevated_request_whose_entry_is_not_kept_does_not_run() {
+    // A trail whose keeper is down: elevated requests must not run.
     let app = TestApp::sqlite_with(|db| {
         arc_tests::shop_app(db).audit(arc_runtime::config::Audit::new().store(Down))
     })
