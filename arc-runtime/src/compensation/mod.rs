@@ -120,7 +120,9 @@ type Observer = Arc<dyn Fn(&Progress<'_>) + Send + Sync>;
 /// A step (and an undo) is a closure from `&mut C` to a boxed future (`Box::pin(async move
 /// { .. })`), so a step can leave in the context what later steps and its own undo need (the
 /// payment's id, for its refund). `?` turns any error into the step's failure. A step that
-/// panics fails like one that errs.
+/// panics fails like one that errs. Name the context's type at [`Compensation::new`]
+/// (`Compensation::<Checkout>::new`): the closures' argument is inferred from it. A run's
+/// future is `Send` when `C` is.
 ///
 /// ```
 /// use arc_runtime::Compensation;
@@ -333,7 +335,7 @@ impl<C> std::error::Error for CompensationFailed<C> {
     }
 }
 
-impl<C: Send> Compensation<C> {
+impl<C> Compensation<C> {
     /// A compensation named `name` (in logs and the audit trail), with no steps yet, whose
     /// undos are retried with [`Retry::default`].
     pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
@@ -416,7 +418,8 @@ impl<C: Send> Compensation<C> {
         let mut ignored = Vec::new();
         for (i, step) in self.steps.iter().enumerate() {
             let step_name = &*step.name;
-            let error = match attempt(&step.work, &mut context).await {
+            let span = tracing::debug_span!("step", step = step_name);
+            let error = match attempt(&step.work, &mut context).instrument(span).await {
                 Ok(()) => {
                     tracing::debug!(step = step_name, "compensation: step done");
                     self.tell(&Progress::Done { step: step_name });
@@ -469,7 +472,8 @@ impl<C: Send> Compensation<C> {
             let name = &*step.name;
             let mut tries = 1;
             let outcome = loop {
-                match attempt(undo, context).await {
+                let span = tracing::debug_span!("undo", step = name, attempt = tries);
+                match attempt(undo, context).instrument(span).await {
                     Ok(()) => {
                         tracing::info!(step = name, attempts = tries, "compensation: step undone");
                         self.tell(&Progress::Undone {

@@ -32,7 +32,7 @@ impl<'a> From<&'a RouteContext> for Recorder<'a> {
     }
 }
 
-impl<C: Send> Compensation<C> {
+impl<C> Compensation<C> {
     /// [`Compensation::run`], and a run that fails leaves an entry in the audit trail (a run
     /// that completes leaves none: nothing was compensated): action `compensate`, resource
     /// `_compensation`, `documentId` the run's [id](CompensationFailed::id), with the caller's

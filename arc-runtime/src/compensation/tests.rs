@@ -251,3 +251,11 @@ async fn a_compensation_runs_again_and_in_a_task() {
     assert_ne!(first.id, second.id);
     assert_eq!(first.context.lines, second.context.lines);
 }
+
+#[test]
+fn a_run_is_a_send_future_when_its_context_is_send() {
+    fn send<T: Send>(_: T) {}
+    let c = checkout();
+    send(c.run(Log::default()));
+    send(c);
+}
