@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_runtime::client::{Breaker, CircuitState, ClientError, ServiceClient};
-use arc_runtime::config::{EventRetry as Retry, Metrics};
+use arc_runtime::config::{Metrics, Retry};
 use arc_runtime::uuid::Uuid;
 use arc_tests::{TestApp, shop_app, shop_token};
 use axum::http::{HeaderMap, StatusCode};

@@ -39,8 +39,8 @@ use tracing::Instrument;
 pub use breaker::{Breaker, CircuitState};
 pub use resource::{Deleted, Page, ResourceClient};
 
-use crate::config::EventRetry as Retry;
 use crate::plugins::metrics::Metrics;
+use crate::retry::Retry;
 use breaker::CircuitBreaker;
 
 /// The header a mutation's idempotency key goes in.
@@ -321,10 +321,7 @@ impl ServiceClientBuilder {
     /// default; `attempts: 1` never retries). A `Retry-After` the service sends is
     /// honoured, up to `max`.
     pub fn retry(mut self, retry: Retry) -> Self {
-        self.retry = Retry {
-            attempts: retry.attempts.max(1),
-            ..retry
-        };
+        self.retry = retry.at_least_once();
         self
     }
 
