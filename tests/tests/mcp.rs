@@ -269,6 +269,30 @@ async fn a_tool_call_is_a_request_like_any_other(backend: Backend) {
 }
 
 #[tokio::test]
+async fn a_rate_limit_counts_tool_calls_as_its_callers() {
+    use arc_runtime::config::{KeyBy, RateLimit};
+    let limit = RateLimit::new(3, std::time::Duration::from_secs(60), KeyBy::Ip);
+    let app = TestApp::sqlite_with(|db| shop_app(db).rate_limit(limit).mcp(Mcp::new())).await;
+    let addr = arc_tests::ws::serve(&app.router).await;
+    let nobody = connect(addr, None).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let result = call(&nobody, "list_categories", json!({})).await;
+        statuses.push(match result.is_error {
+            Some(true) => refused(&result).0,
+            _ => 200,
+        });
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 429, 429],
+        "anonymous calls share their address's budget"
+    );
+    nobody.cancel().await.unwrap();
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn the_endpoint_answers_its_hosts_only() {
     let initialize = json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",

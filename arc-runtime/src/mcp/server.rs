@@ -196,6 +196,13 @@ fn build(
                 request = request.header(name, value);
             }
         }
+        // The caller's address: a rate limit by address counts the call as theirs.
+        if let Some(peer) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        {
+            request = request.extension(*peer);
+        }
     }
     let body = match body {
         Some(body) => {
