@@ -67,7 +67,9 @@ pub(crate) fn check_url(url: &str, targets: Targets) -> Result<Url, String> {
 
 /// Whether `ip` is an address of the public internet: not loopback, private, link-local
 /// (the cloud's metadata address), shared (carrier NAT), unspecified, multicast, broadcast,
-/// documentation or reserved, and not one of those in IPv6 dress (mapped, NAT64, 6to4).
+/// documentation, reserved or a cloud host's own (Azure's `168.63.129.16`), not one of the
+/// IPv6 ranges of protocols and tunnels (`2001::/23`, Teredo included; discard `100::/64`),
+/// and not an inside IPv4 address in IPv6 dress (mapped, translated, NAT64, 6to4).
 pub(crate) fn public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => public_v4(v4),
@@ -87,7 +89,11 @@ fn public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b))
         || (a == 192 && b == 0 && c == 0)
+        // the 6to4 relay anycast (192.88.99.0/24, deprecated)
+        || (a == 192 && b == 88 && c == 99)
         || (a == 198 && (b == 18 || b == 19))
+        // the Azure host's own address (DNS, DHCP, health probes) in every virtual network
+        || ip == Ipv4Addr::new(168, 63, 129, 16)
         || a >= 240)
 }
 
@@ -104,8 +110,12 @@ fn public_v6(ip: Ipv6Addr) -> bool {
             segments[7] as u8,
         )
     };
-    // NAT64 (64:ff9b::/96) reaches the IPv4 address it embeds.
-    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    // NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48) and IPv4-translated
+    // (::ffff:0:0/96) addresses reach the IPv4 address of their last 32 bits.
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+        || segments[..3] == [0x64, 0xff9b, 1]
+        || segments[..6] == [0, 0, 0, 0, 0xffff, 0]
+    {
         return public_v4(embedded_v4());
     }
     // 6to4 (2002::/16) reaches the IPv4 address of its next 32 bits.
@@ -127,6 +137,10 @@ fn public_v6(ip: Ipv6Addr) -> bool {
         || (segments[0] & 0xfe00) == 0xfc00
         || (segments[0] & 0xffc0) == 0xfe80
         || (segments[0] & 0xffc0) == 0xfec0
+        // discard-only 100::/64
+        || segments[..4] == [0x100, 0, 0, 0]
+        // IETF protocol assignments 2001::/23: Teredo 2001::/32, ORCHID 2001:10::/28, ...
+        || (segments[0] == 0x2001 && segments[1] < 0x200)
         // documentation 2001:db8::/32
         || (segments[0] == 0x2001 && segments[1] == 0x0db8))
 }
@@ -157,9 +171,23 @@ impl Resolve for PublicOnly {
 mod tests {
     use super::*;
 
+    fn all_inside(addresses: &[&str]) {
+        for inside in addresses {
+            let ip: IpAddr = inside.parse().unwrap();
+            assert!(!public(ip), "{inside} is inside");
+        }
+    }
+
+    fn all_public(addresses: &[&str]) {
+        for outside in addresses {
+            let ip: IpAddr = outside.parse().unwrap();
+            assert!(public(ip), "{outside} is public");
+        }
+    }
+
     #[test]
     fn inside_addresses_are_not_public() {
-        for inside in [
+        all_inside(&[
             "127.0.0.1",
             "10.1.2.3",
             "172.16.0.1",
@@ -177,14 +205,46 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2002:7f00:0001::1",
             "::127.0.0.1",
-        ] {
-            let ip: IpAddr = inside.parse().unwrap();
-            assert!(!public(ip), "{inside} is inside");
-        }
-        for outside in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
-            let ip: IpAddr = outside.parse().unwrap();
-            assert!(public(ip), "{outside} is public");
-        }
+        ]);
+    }
+
+    #[test]
+    fn translated_tunnelled_and_reserved_addresses_are_not_public() {
+        all_inside(&[
+            // IPv4-translated ::ffff:0:0/96
+            "::ffff:0:7f00:1",
+            "::ffff:0:a9fe:a9fe",
+            "::ffff:0:a00:1",
+            // local-use NAT64 64:ff9b:1::/48
+            "64:ff9b:1::7f00:1",
+            "64:ff9b:1:ffff::a9fe:a9fe",
+            "64:ff9b:1::a00:1",
+            // IETF protocol assignments 2001::/23: Teredo, ORCHIDv2, benchmarking, ...
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:10::1",
+            "2001:20::1",
+            "2001:2::1",
+            "2001:1ff::1",
+            // discard-only 100::/64
+            "100::",
+            "100::1",
+            // 6to4 relay anycast, Azure's host
+            "192.88.99.1",
+            "168.63.129.16",
+            "::ffff:168.63.129.16",
+        ]);
+        all_public(&[
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "192.88.98.1",
+            "168.63.129.17",
+            "::ffff:0:5db8:d822",
+            "64:ff9b:1::5db8:d822",
+            "2001:4860:4860::8888",
+            "2001:200::1",
+        ]);
     }
 
     #[test]
@@ -196,6 +256,9 @@ mod tests {
         assert!(!ok("https://user:pw@hooks.example.com/"));
         assert!(!ok("https://127.0.0.1/"));
         assert!(!ok("https://[::1]/"));
+        assert!(!ok("https://[::ffff:0:7f00:1]/"));
+        assert!(!ok("https://[64:ff9b:1::a9fe:a9fe]/"));
+        assert!(!ok("https://[2001::1]/"));
         assert!(!ok("https://169.254.169.254/latest/meta-data"));
         assert!(!ok("https://localhost:8080/"));
         assert!(!ok("https://api.localhost/"));
