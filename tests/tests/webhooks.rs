@@ -30,6 +30,7 @@ on_each_backend!(
     no_delivery_crosses_organizations_or_shows_what_admins_may_not_read,
     a_webhook_that_keeps_failing_is_disabled_and_can_be_turned_back_on,
     only_the_organizations_admins_manage_webhooks,
+    an_organization_has_at_most_its_cap_of_webhooks,
 );
 
 /// A payslip of an organization: its amount for the role `finance` only, and its rows for
@@ -577,5 +578,41 @@ async fn only_the_organizations_admins_manage_webhooks(backend: Backend) {
         "{}",
         moved.body
     );
+    app.cleanup().await;
+}
+
+async fn an_organization_has_at_most_its_cap_of_webhooks(backend: Backend) {
+    let app = backend.app(shop_with(fast_webhooks().max_per_org(3))).await;
+    let ada = shop_token("ada", "acme", &["admin"]);
+    let gwen = shop_token("gwen", "globex", &["admin"]);
+    let hook = |n: usize| json!({"url": format!("https://hooks.example.com/{n}"), "events": ["*"], "secret": SECRET});
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let made = app.as_(&ada).post("/webhooks", hook(n)).await;
+        assert_eq!(made.status, 201, "{}", made.body);
+        ids.push(made.id());
+    }
+    // The fourth is refused, in the contract's envelope.
+    let refused = app.as_(&ada).post("/webhooks", hook(3)).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.body["code"], "CONFLICT", "{}", refused.body);
+    assert!(
+        refused.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3"),
+        "{}",
+        refused.body
+    );
+    let listed = app.as_(&ada).get("/webhooks").await;
+    assert_eq!(listed.body["total"], 3, "{}", listed.body);
+    // Another organization's cap is its own.
+    let theirs = app.as_(&gwen).post("/webhooks", hook(0)).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
+    // A place freed is taken again.
+    let deleted = app.as_(&ada).delete(&format!("/webhooks/{}", ids[0])).await;
+    assert!(deleted.status.is_success(), "{}", deleted.body);
+    let again = app.as_(&ada).post("/webhooks", hook(3)).await;
+    assert_eq!(again.status, 201, "{}", again.body);
     app.cleanup().await;
 }

@@ -193,22 +193,30 @@ pub(crate) fn new_row(
     }
 }
 
-/// Adds `rows`, skipping any whose webhook already has its event (a redelivered event).
+/// The most deliveries one statement adds: 14 values a row keeps a chunk well under the
+/// bind-parameter limits of SQLite (32,766) and PostgreSQL (65,535), however many webhooks
+/// an event goes to.
+pub(crate) const ENQUEUE_CHUNK: usize = 500;
+
+/// Adds `rows`, skipping any whose webhook already has its event (a redelivered event), in
+/// statements of at most [`ENQUEUE_CHUNK`] rows. A chunk that fails stops the rest: the
+/// event is handed over again and the chunks already added are skipped then.
 pub(crate) async fn enqueue<C: ConnectionTrait>(
     db: &C,
     rows: Vec<ActiveModel>,
 ) -> Result<(), DbErr> {
-    if rows.is_empty() {
-        return Ok(());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<ActiveModel> = rows.by_ref().take(ENQUEUE_CHUNK).collect();
+        Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([Column::WebhookId, Column::EventId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
     }
-    Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([Column::WebhookId, Column::EventId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
     Ok(())
 }
 
@@ -287,4 +295,56 @@ pub(crate) async fn prune<C: ConnectionTrait>(db: &C, before: i64) -> Result<u64
         .exec(db)
         .await?
         .rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{EntityTrait, PaginatorTrait, Schema};
+
+    use super::*;
+    use crate::webhooks::subscription::webhook_entity;
+
+    fn webhook(org: &str) -> webhook_entity::Model {
+        webhook_entity::Model {
+            id: Uuid::new_v4(),
+            organization_id: org.to_owned(),
+            url: "https://hooks.example.com/".to_owned(),
+            events: serde_json::json!(["*"]),
+            secret: "s".repeat(16),
+            description: None,
+            disabled: false,
+            disabled_reason: None,
+            failures: 0,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    /// More deliveries than one statement could bind (14 values a row: 3,000 rows are
+    /// 42,000, past SQLite's 32,766) go in chunks; a redelivered event adds none again.
+    #[tokio::test]
+    async fn an_event_for_more_webhooks_than_one_statement_holds_is_enqueued() {
+        let db = crate::connect("sqlite::memory:").await.unwrap();
+        let backend = db.get_database_backend();
+        let table = Schema::new(backend).create_table_from_entity(Entity);
+        db.execute(&table).await.unwrap();
+        DeliveriesMigration
+            .up(&SchemaManager::new(&db))
+            .await
+            .unwrap();
+        let many = 6 * ENQUEUE_CHUNK;
+        assert!(many * 14 > 32_766);
+        let webhooks: Vec<_> = (0..many).map(|_| webhook("acme")).collect();
+        let event = Uuid::new_v4();
+        let rows = |now| {
+            webhooks
+                .iter()
+                .map(|w| new_row(w, event, "product.created", "{}", now))
+                .collect::<Vec<_>>()
+        };
+        enqueue(&db, rows(1)).await.unwrap();
+        assert_eq!(Entity::find().count(&db).await.unwrap(), many as u64);
+        enqueue(&db, rows(2)).await.unwrap();
+        assert_eq!(Entity::find().count(&db).await.unwrap(), many as u64);
+    }
 }

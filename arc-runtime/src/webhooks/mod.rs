@@ -75,6 +75,7 @@ pub struct Webhooks {
     pub(crate) concurrency: usize,
     pub(crate) poll: Duration,
     pub(crate) retention: Duration,
+    pub(crate) max_per_org: u64,
 }
 
 impl Default for Webhooks {
@@ -92,6 +93,8 @@ impl Webhooks {
     pub const DEFAULT_CONCURRENCY: usize = 16;
     /// How long ended deliveries stay in the log.
     pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+    /// The most webhooks one organization has.
+    pub const DEFAULT_MAX_PER_ORG: u64 = 50;
 
     /// Webhooks with the defaults above: 8 attempts per delivery, 10 s after the first
     /// failure, doubling to at most an hour; https to public addresses only.
@@ -108,6 +111,7 @@ impl Webhooks {
             concurrency: Self::DEFAULT_CONCURRENCY,
             poll: Duration::from_secs(1),
             retention: Self::DEFAULT_RETENTION,
+            max_per_org: Self::DEFAULT_MAX_PER_ORG,
         }
     }
 
@@ -154,6 +158,14 @@ impl Webhooks {
         self.retention = keep;
         self
     }
+
+    /// The most webhooks one organization has (at least 1): creating another is refused
+    /// with 409 `CONFLICT` until one is deleted. Each webhook is one row of the log per
+    /// event, so this bounds what one organization's event costs.
+    pub fn max_per_org(mut self, webhooks: u64) -> Self {
+        self.max_per_org = webhooks.max(1);
+        self
+    }
 }
 
 /// The target guard of the app `ctx` writes in (strict when it has no webhooks).
@@ -161,6 +173,13 @@ fn targets_of(ctx: &WriteContext<'_>) -> Targets {
     ctx.state()
         .webhooks()
         .map_or(Targets::Public, |w| w.settings.targets)
+}
+
+/// The most webhooks an organization of the app `ctx` writes in has.
+fn max_per_org_of(ctx: &WriteContext<'_>) -> u64 {
+    ctx.state()
+        .webhooks()
+        .map_or(Webhooks::DEFAULT_MAX_PER_ORG, |w| w.settings.max_per_org)
 }
 
 /// The running webhooks of an app: the fan-out subscriber and the deliveries share it.

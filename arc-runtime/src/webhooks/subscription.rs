@@ -108,12 +108,42 @@ fn check(
     Ok(())
 }
 
+/// Refuses a webhook beyond the organization's cap
+/// ([`Webhooks::max_per_org`](super::Webhooks::max_per_org)): 409 `CONFLICT`. Counted in
+/// the write's transaction; two creates at once may both pass the last free place.
+async fn within_cap(
+    ctx: &WriteContext<'_>,
+    row: &webhook_entity::ActiveModel,
+) -> Result<(), ArcError> {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let org = row
+        .organization_id
+        .try_as_ref()
+        .cloned()
+        .or_else(|| ctx.caller.org_id.clone())
+        .ok_or_else(|| ArcError::forbidden("A webhook belongs to an organization"))?;
+    let cap = super::max_per_org_of(ctx);
+    let held = webhook_entity::Entity::find()
+        .filter(webhook_entity::Column::OrganizationId.eq(org.as_str()))
+        .count(ctx.txn)
+        .await?;
+    if held >= cap {
+        tracing::debug!(organization = %org, cap, "webhooks: a webhook past the cap refused");
+        return Err(ArcError::new(
+            crate::error::ErrorCode::Conflict,
+            format!("An organization has at most {cap} webhooks: delete one first"),
+        ));
+    }
+    Ok(())
+}
+
 impl Hooks for Webhook {
     async fn before_create(
         ctx: &WriteContext<'_>,
         row: &mut webhook_entity::ActiveModel,
     ) -> Result<(), ArcError> {
         check(ctx, row.url.try_as_ref(), row.events.try_as_ref())?;
+        within_cap(ctx, row).await?;
         row.failures = sea_orm::ActiveValue::Set(0);
         row.disabled_reason = sea_orm::ActiveValue::Set(None);
         Ok(())
