@@ -31,6 +31,7 @@ on_each_backend!(
     a_webhook_that_keeps_failing_is_disabled_and_can_be_turned_back_on,
     only_the_organizations_admins_manage_webhooks,
     an_organization_has_at_most_its_cap_of_webhooks,
+    the_apps_own_events_go_to_no_webhook,
 );
 
 /// A payslip of an organization: its amount for the role `finance` only, and its rows for
@@ -60,6 +61,44 @@ pub struct Diary {
     pub author: Option<String>,
     #[field(max_len = 100)]
     pub text: String,
+}
+
+/// A notice of an organization: creating one publishes the app's own event `board.posted`
+/// (a payload of the app's making, which nothing checks against what an admin may read).
+#[resource(hooks, presets(multi_tenant(field = "org_id")))]
+#[permissions(default = org_member)]
+pub struct Notice {
+    #[field(id)]
+    pub id: Uuid,
+    #[field(system)]
+    pub org_id: String,
+    #[field(min_len = 1, max_len = 100)]
+    pub text: String,
+}
+
+/// The app's own event of a notice posted.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Posted {
+    text: String,
+    secret: String,
+}
+
+impl arc_runtime::DomainEvent for Posted {
+    const NAME: &'static str = "board.posted";
+}
+
+impl Hooks for Notice {
+    async fn after_create(
+        ctx: &WriteContext<'_>,
+        created: &notice_entity::Model,
+    ) -> Result<(), ArcError> {
+        let posted = Posted {
+            text: created.text.clone(),
+            secret: "not-for-webhooks".to_owned(),
+        };
+        ctx.publish(&posted).await?;
+        Ok(())
+    }
 }
 
 /// What the receiver got: one request.
@@ -166,7 +205,8 @@ fn shop_with(webhooks: Webhooks) -> impl FnOnce(DatabaseConnection) -> App {
         shop_app(db)
             .resource::<Payslip>()
             .resource::<Diary>()
-            .events(fast())
+            .resource::<Notice>()
+            .events(fast().define::<Posted>())
             .webhooks(webhooks)
     }
 }
@@ -271,6 +311,34 @@ async fn deliveries_are_signed_retried_and_logged(backend: Backend) {
     assert_eq!(event["type"], "product.created");
     assert_eq!(event["meta"]["id"], ids[0]);
     assert_eq!(event["meta"]["organizationId"], "acme");
+    // The stream's envelope: which event of which row, none of the request's internal ids.
+    let mut keys: Vec<&str> = event["meta"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "organizationId",
+            "resource",
+            "resourceId",
+            "timestamp"
+        ],
+        "{event}"
+    );
+    assert_eq!(event["meta"]["resource"], "product");
+    for internal in ["correlationId", "traceId", "userId"] {
+        assert!(event["meta"].get(internal).is_none(), "{internal}: {event}");
+        assert!(
+            event["payload"].get(internal).is_none(),
+            "{internal}: {event}"
+        );
+    }
+    assert_eq!(event["payload"]["operation"], "create");
     assert_eq!(event["payload"]["data"]["name"], "Lamp");
     assert_eq!(event["payload"]["data"]["cost"], 2, "admins read the cost");
     assert!(event["payload"]["data"].get("internal_note").is_none());
@@ -330,12 +398,12 @@ async fn no_delivery_crosses_organizations_or_shows_what_admins_may_not_read(bac
     logged(&app, &gwen, &globex, "delivered").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got = receiver.got();
-    // The webhooks' own `webhook.created` events go to their organization too: left aside.
+    // The webhooks' own events (`webhook.created`, with the other webhook's URL) go to
+    // no webhook.
     let to = |path: &str| -> Vec<Value> {
         got.iter()
             .filter(|r| r.path == path)
             .map(Received::json)
-            .filter(|e| !e["type"].as_str().unwrap().starts_with("webhook."))
             .collect()
     };
     let (to_acme, to_globex) = (to("/acme"), to("/globex"));
@@ -614,5 +682,32 @@ async fn an_organization_has_at_most_its_cap_of_webhooks(backend: Backend) {
     assert!(deleted.status.is_success(), "{}", deleted.body);
     let again = app.as_(&ada).post("/webhooks", hook(3)).await;
     assert_eq!(again.status, 201, "{}", again.body);
+    app.cleanup().await;
+}
+
+async fn the_apps_own_events_go_to_no_webhook(backend: Backend) {
+    let receiver = Receiver::start(0).await;
+    let app = backend.app(shop_with(fast_webhooks())).await;
+    let ada = shop_token("ada", "acme", &["admin"]);
+    subscribe(&app, &ada, &receiver.url("/acme"), json!(["*"])).await;
+    // The notice's row event and the app's own `board.posted`, published with the write
+    // in acme: only the row event goes.
+    let notice = app
+        .as_(&ada)
+        .post("/notices", json!({"text": "Hello"}))
+        .await;
+    assert_eq!(notice.status, 201, "{}", notice.body);
+    receiver.until(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = receiver.got();
+    let kinds: Vec<String> = got
+        .iter()
+        .map(|r| r.header("x-webhook-event").to_owned())
+        .collect();
+    assert_eq!(kinds, ["notice.created"], "{kinds:?}");
+    assert!(
+        !got.iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains("not-for-webhooks"))
+    );
     app.cleanup().await;
 }

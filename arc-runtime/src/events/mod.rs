@@ -36,9 +36,9 @@ pub(crate) use defined::{Definition, publish};
 pub use defined::{DomainEvent, PublishError};
 pub(crate) use outbox::{Change, EventsMigration, record};
 pub use pattern::{BadPattern, EventPattern};
-#[cfg(feature = "webhooks")]
-pub(crate) use stream::shown;
 pub(crate) use stream::stream;
+#[cfg(feature = "webhooks")]
+pub(crate) use stream::{envelope, row_payload, shown};
 pub(crate) use ws::{WS_PATH, websocket};
 
 use crate::plugins::metrics::Metrics;

@@ -27,7 +27,7 @@ use serde_json::{Map, Value as Json, json};
 use tokio::sync::broadcast;
 
 use super::outbox;
-use super::{Delivery, EventPattern, EventsRuntime};
+use super::{Delivery, Event, EventPattern, EventsRuntime};
 use crate::app::ArcState;
 use crate::auth::{AuthContext, Caller};
 use crate::crud::response::mask;
@@ -451,17 +451,36 @@ impl Tail {
             return None;
         }
         let data = visible(&self.runtime, &self.caller, delivery)?;
-        Some(json!({
-            "type": event.name,
-            "payload": data,
-            "meta": {
-                "id": event.meta.id,
-                "timestamp": event.meta.timestamp,
-                "resource": event.meta.resource,
-                "resourceId": event.meta.resource_id,
-            },
-        }))
+        Some(envelope(event, data))
     }
+}
+
+/// arc's envelope `{type, payload, meta}` of `event` with `payload`, as it leaves the app
+/// (the stream, webhooks): `meta` says which event it is (`id`, `timestamp`) and of which
+/// row (`resource`, `resourceId`), and carries none of the request's internal identifiers
+/// (the writer, the correlation and trace ids).
+pub(crate) fn envelope(event: &Event, payload: Json) -> Json {
+    json!({
+        "type": event.name,
+        "payload": payload,
+        "meta": {
+            "id": event.meta.id,
+            "timestamp": event.meta.timestamp,
+            "resource": event.meta.resource,
+            "resourceId": event.meta.resource_id,
+        },
+    })
+}
+
+/// The payload of a row event of `meta`'s as it leaves the app, `data` as its reader may
+/// see it: `{resource, operation, data, timestamp}` (not the writer's id).
+pub(crate) fn row_payload(meta: &ResourceMeta, event: &Event, data: Map<String, Json>) -> Json {
+    json!({
+        "resource": meta.name,
+        "operation": event.payload.get("operation"),
+        "data": data,
+        "timestamp": event.meta.timestamp,
+    })
 }
 
 /// The payload of `delivery` as `caller` may see it, or `None` when they may not read the
@@ -515,13 +534,7 @@ pub(crate) fn visible(
         }
     }
     let written = event.payload.get("data").and_then(Json::as_object)?;
-    let data = shown(meta, caller, written);
-    Some(json!({
-        "resource": meta.name,
-        "operation": event.payload.get("operation"),
-        "data": data,
-        "timestamp": event.meta.timestamp,
-    }))
+    Some(row_payload(meta, event, shown(meta, caller, written)))
 }
 
 /// The values of a written row (an event's `data`) as `caller` may see them: the fields

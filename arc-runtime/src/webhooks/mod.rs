@@ -52,6 +52,10 @@ use crate::plugins::metrics::Metrics;
 use crate::resource::ResourceMeta;
 use crate::retry::Retry;
 
+/// The framework's own resources of the webhooks: their events go to no webhook (one
+/// vendor's URL, which often holds a token, is not sent to another).
+pub(crate) const OWN_RESOURCES: [&str; 2] = ["webhook", "webhook_delivery"];
+
 /// The webhooks' settings (see [`App::webhooks`](crate::App::webhooks)).
 ///
 /// ```

@@ -40,13 +40,19 @@ fn millis(d: Duration) -> i64 {
 }
 
 /// Hands `event` to the enabled webhooks of its organization whose patterns match it: one
-/// row of the log each (none twice, if the event comes again). An event of no organization
-/// goes to no webhook.
+/// row of the log each (none twice, if the event comes again). Only the row events of the
+/// app's resources go out: an event of no organization, an app's own event (of no
+/// resource: its payload is the app's, unchecked against what the admins may read) and the
+/// events of the webhooks' own resources (a webhook's URL is its receiver's secret) go to
+/// no webhook.
 pub(super) async fn fan_out(runtime: &WebhooksRuntime, event: &Event) -> Result<(), DbErr> {
     use webhook_entity::Column;
     let Some(org) = event.meta.organization_id.as_deref() else {
         return Ok(());
     };
+    if !goes_out(event) {
+        return Ok(());
+    }
     let webhooks = webhook_entity::Entity::find()
         .filter(Column::OrganizationId.eq(org))
         .filter(Column::Disabled.eq(false))
@@ -88,25 +94,34 @@ fn admin_of(runtime: &WebhooksRuntime, org: &str) -> AuthContext {
     }
 }
 
-/// The body the webhooks of `org` get for `event`: arc's envelope, the row's values as an
-/// admin of `org` may read them; `None` when they may not read the resource's every row
-/// (or the resource is not the app's any more). An app's own event goes as published.
+/// Whether `event` may go to webhooks at all: a row event of a resource that is not the
+/// webhooks' own.
+fn goes_out(event: &Event) -> bool {
+    event
+        .meta
+        .resource
+        .as_deref()
+        .is_some_and(|resource| !super::OWN_RESOURCES.contains(&resource))
+}
+
+/// The body the webhooks of `org` get for `event`: arc's envelope as the events stream
+/// shapes it (no writer, correlation or trace id), its `meta` with the organization, the
+/// row's values as an admin of `org` may read them; `None` when they may not read the
+/// resource's every row, the resource is not the app's any more, or the event is not a
+/// row event.
 fn body_for(runtime: &WebhooksRuntime, org: &str, event: &Event) -> Option<String> {
-    let mut event = event.clone();
-    if let Some(resource) = event.meta.resource.as_deref() {
-        let meta = runtime.resources.get(resource)?;
-        let reader = admin_of(runtime, org);
-        if !crate::permissions::reads_every_row(meta, &reader) {
-            return None;
-        }
-        if let Some(payload) = event.payload.as_object_mut()
-            && let Some(Json::Object(data)) = payload.get("data")
-        {
-            let shown = crate::events::shown(meta, &reader, data);
-            payload.insert("data".to_owned(), Json::Object(shown));
-        }
+    let meta = runtime.resources.get(event.meta.resource.as_deref()?)?;
+    let reader = admin_of(runtime, org);
+    if !crate::permissions::reads_every_row(meta, &reader) {
+        return None;
     }
-    serde_json::to_string(&event).ok()
+    let written = event.payload.get("data").and_then(Json::as_object)?;
+    let data = crate::events::shown(meta, &reader, written);
+    let mut body = crate::events::envelope(event, crate::events::row_payload(meta, event, data));
+    if let Some(shown) = body.get_mut("meta").and_then(Json::as_object_mut) {
+        shown.insert("organizationId".to_owned(), Json::from(org));
+    }
+    serde_json::to_string(&body).ok()
 }
 
 /// The deliveries of one instance: claims due rows while it has room for attempts, until
@@ -381,4 +396,32 @@ async fn count(
         runtime.metric(|| metrics::counter!("arc_webhooks_disabled_total").increment(1));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhooks::{OWN_RESOURCES, Webhook, WebhookDelivery};
+
+    /// Only the row events of the app's resources go out, not the app's own events nor the
+    /// webhooks' own resources'.
+    #[test]
+    fn only_row_events_of_the_apps_resources_go_out() {
+        use crate::resource::Resource;
+        assert_eq!(
+            OWN_RESOURCES,
+            [
+                <Webhook as Resource>::META.name,
+                <WebhookDelivery as Resource>::META.name
+            ]
+        );
+        let mut event = Event::new("product.created", serde_json::json!({}));
+        assert!(!goes_out(&event), "an app's own event");
+        event.meta.resource = Some("product".to_owned());
+        assert!(goes_out(&event));
+        for own in OWN_RESOURCES {
+            event.meta.resource = Some(own.to_owned());
+            assert!(!goes_out(&event), "{own}");
+        }
+    }
 }
