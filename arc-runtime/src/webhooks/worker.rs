@@ -324,23 +324,45 @@ async fn send(
     }
 }
 
-/// Why a request got no answer, in a line (without the URL, which the log's reader knows).
+/// Why a connection could not be made, as the log says it: every failure to find or
+/// reach an address the guard allows (no such name, a name of no public address, an
+/// unreachable network) is said the same way, so the log does not tell an organization's
+/// admin which of the server's internal names exist.
+const UNREACHABLE: &str = "the receiver's address could not be reached";
+
+/// Why a request got no answer, in a line (without the URL, which the log's reader knows):
+/// a timeout, a refused connection, an address that could not be reached (see
+/// [`UNREACHABLE`]; the resolver's words are never shown), or why a request under way
+/// failed.
 fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("no answer within {} ms", timeout.as_millis());
     }
-    let mut text = if e.is_connect() {
-        "could not connect".to_owned()
-    } else if e.is_builder() {
-        "the request could not be made".to_owned()
-    } else {
-        "the request failed".to_owned()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
+    if e.is_connect() {
+        let io_kind = chain(e).find_map(|cause| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind)
+        });
+        return match io_kind {
+            Some(std::io::ErrorKind::ConnectionRefused) => {
+                "the receiver refused the connection".to_owned()
+            }
+            Some(std::io::ErrorKind::TimedOut) => {
+                format!("no connection within {} ms", timeout.as_millis())
+            }
+            _ => UNREACHABLE.to_owned(),
+        };
+    }
+    if e.is_builder() {
+        return "the request could not be made".to_owned();
+    }
+    // Past the connection (to an address the guard allowed): the causes help the receiver's
+    // owner, and say nothing of the server's network.
+    let mut text = "the request failed".to_owned();
+    for cause in chain(e).skip(1) {
         text.push_str(": ");
         text.push_str(&cause.to_string());
-        source = cause.source();
     }
     if text.len() > MAX_ERROR {
         let mut end = MAX_ERROR;
@@ -350,6 +372,13 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
         text.truncate(end);
     }
     text
+}
+
+/// `e` and its causes, outermost first.
+fn chain<'e>(
+    e: &'e (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'e (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |cause| cause.source())
 }
 
 /// Counts an attempt of `webhook`'s: a success clears its failures; a failure adds one,
@@ -402,6 +431,37 @@ async fn count(
 mod tests {
     use super::*;
     use crate::webhooks::{OWN_RESOURCES, Webhook, WebhookDelivery};
+
+    async fn failure(client: &reqwest::Client, url: &str) -> String {
+        let e = client.post(url).send().await.unwrap_err();
+        describe(&e, Duration::from_secs(10))
+    }
+
+    /// A name of no public address (refused by the guard) and a name that does not exist
+    /// read the same in the log; a refused connection reads as one.
+    #[tokio::test]
+    async fn the_log_does_not_tell_internal_names_from_missing_ones() {
+        let guarded = reqwest::Client::builder()
+            .dns_resolver(Arc::new(target::PublicOnly))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let internal = failure(&guarded, "http://localhost:9/hook").await;
+        let missing = failure(&guarded, "http://no-such-name.invalid/hook").await;
+        assert_eq!(internal, UNREACHABLE);
+        assert_eq!(missing, UNREACHABLE);
+        assert!(!internal.contains("localhost") && !internal.contains("resolve"));
+
+        let open = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let refused = failure(&open, &format!("http://{addr}/hook")).await;
+        assert_eq!(refused, "the receiver refused the connection");
+    }
 
     /// Only the row events of the app's resources go out, not the app's own events nor the
     /// webhooks' own resources'.
