@@ -13,10 +13,41 @@
 //! backoff, and after the last attempt the delivery fails. A webhook whose attempts keep
 //! failing is disabled. Delivery is at least once: a receiver keeps the `x-webhook-id`s it handled.
 //!
+//! A receiver that must refuse replayed requests verifies the timestamped signature,
+//! `x-webhook-signature-v2` over `{x-webhook-timestamp}.{body}` ([`verify_timestamped`], with
+//! a window): the plain `x-webhook-signature` ([`verify`]) signs the body alone, so a
+//! captured request verifies again whenever it is sent.
+//!
 //! An event reaches the webhooks of its own organization only, and as its admins may read
 //! it: the rows of a resource whose every row they may not read (a rule narrowing rows, an
 //! owner scope they are not exempt from, read hooks) are not sent, and fields hidden from
-//! them are left out or masked, as on `GET /events/stream`.
+//! them are left out or masked, as on `GET /events/stream`. Only the row events of the
+//! app's resources go out:
+//!
+//! - app events are not delivered to webhooks: an event the app publishes itself
+//!   ([`ArcState::publish`](crate::ArcState::publish),
+//!   [`WriteContext::publish`](crate::WriteContext::publish)) carries a payload of the app's
+//!   making, which nothing checks against what the admins may read (the events stream
+//!   refuses them too); an app hands such an event to a receiver with a subscriber of its
+//!   own ([`Events::on`](crate::config::Events::on));
+//! - the events of the webhooks' own resources (`webhook.*`, `webhook_delivery.*`) go to no
+//!   webhook: a webhook's URL often holds its receiver's token, and is not sent to another
+//!   receiver.
+//!
+//! The envelope is the events stream's: `{"type", "payload", "meta"}` with `payload`
+//! `{resource, operation, data, timestamp}` and `meta` `{id, timestamp, resource,
+//! resourceId, organizationId}` (`meta.id` is the `x-webhook-id`); the request's internal
+//! identifiers (the writer's id, the correlation and trace ids) stay inside.
+//!
+//! An organization has at most [`Webhooks::max_per_org`] webhooks (50 by default): one
+//! more is refused with 409 `CONFLICT`. A failed attempt's `last_error` says how it failed
+//! (a timeout, a refused connection, the receiver's status) but not why an address could
+//! not be reached: a missing name and one the target guard refuses read the same.
+//!
+//! Known limit: the deliveries disable a webhook that keeps failing by a write of their
+//! own, not through the resource's routes, so the disabling leaves no entry in the audit
+//! trail (its `disabled_reason`, a `warn` log line and `arc_webhooks_disabled_total` tell
+//! of it); an admin turning it back on is audited.
 //!
 //! ```no_run
 //! # async fn run(app: arc_runtime::App) -> std::io::Result<()> {
