@@ -53,6 +53,8 @@ mod error;
 mod events;
 mod extract;
 mod hooks;
+#[cfg(feature = "jobs")]
+pub mod jobs;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 mod migration;

@@ -63,6 +63,8 @@ impl App {
             webhooks: None,
             #[cfg(feature = "mcp")]
             mcp: None,
+            #[cfg(feature = "jobs")]
+            jobs: None,
         }
     }
 
@@ -587,6 +589,37 @@ impl App {
         } else {
             self.mcp = Some(mcp);
         }
+        self
+    }
+
+    /// Background jobs (see [`jobs`](crate::jobs)): runs the job types of `jobs` on workers
+    /// beside the app, enqueues their schedules and event triggers (turning events on with
+    /// their defaults if a trigger needs them), serves `GET /_jobs` to platform admins, and at
+    /// shutdown lets running jobs finish within the window. Given twice, or with a bad
+    /// schedule, keeps the app from starting ([`App::problems`]).
+    ///
+    /// ```
+    /// # use arc_runtime::App;
+    /// use arc_runtime::jobs::Jobs;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = arc_runtime::connect("sqlite::memory:").await?;
+    /// let app = App::new(db).jobs(Jobs::new().concurrency(4));
+    /// assert!(app.openapi()?["paths"].get("/_jobs").is_some());
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "jobs")]
+    pub fn jobs(mut self, jobs: crate::jobs::Jobs) -> Self {
+        if self.jobs.is_some() {
+            self.noted
+                .push("App::jobs: the jobs are given twice".to_owned());
+            return self;
+        }
+        self.noted.extend(jobs.problems.iter().cloned());
+        if jobs.has_triggers() {
+            self.events = Some(self.events.take().unwrap_or_default());
+        }
+        self.jobs = Some(jobs);
         self
     }
 

@@ -253,6 +253,15 @@ impl App {
                 "application/json",
             ));
         }
+        #[cfg(feature = "jobs")]
+        if self.jobs.is_some() {
+            out.push(route(
+                crate::jobs::PATH,
+                "The background jobs: each queue's pending, running, done, failed and dead counts, its latest dead letters, and the cron schedules. For platform admins.",
+                "admin",
+                "application/json",
+            ));
+        }
         if self.audit_settings().is_some() {
             out.push(route(
                 crate::audit::PATH,

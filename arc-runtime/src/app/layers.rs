@@ -116,6 +116,16 @@ impl App {
         };
         #[cfg(not(feature = "webhooks"))]
         let events = self.events;
+        #[cfg(feature = "jobs")]
+        let (jobs, events) = match self.jobs {
+            Some(jobs) => {
+                let events = events.map(|events| jobs.subscribe(events));
+                (Some(jobs.runtime), events)
+            }
+            None => (None, events),
+        };
+        #[cfg(feature = "jobs")]
+        let jobs_route = jobs.is_some();
         let events = events.map(|settings| {
             let resources: Vec<_> = self.resources.iter().map(|r| r.meta).collect();
             crate::events::EventsRuntime::start(
@@ -162,7 +172,13 @@ impl App {
             roles,
             #[cfg(feature = "webhooks")]
             webhooks: webhooks.clone(),
+            #[cfg(feature = "jobs")]
+            jobs: jobs.clone(),
         }));
+        #[cfg(feature = "jobs")]
+        if let Some(jobs) = &jobs {
+            jobs.spawn(state.clone());
+        }
         #[cfg(feature = "webhooks")]
         if let Some(webhooks) = &webhooks {
             webhooks.spawn();
@@ -214,6 +230,12 @@ impl App {
         };
         let api = if websocket {
             api.route(crate::events::WS_PATH, get(crate::events::websocket))
+        } else {
+            api
+        };
+        #[cfg(feature = "jobs")]
+        let api = if jobs_route {
+            api.route(crate::jobs::PATH, get(crate::jobs::route::overview))
         } else {
             api
         };
@@ -402,17 +424,21 @@ impl App {
             events,
             #[cfg(feature = "webhooks")]
             webhooks,
+            #[cfg(feature = "jobs")]
+            jobs,
         };
         (router, health, background)
     }
 }
 
 /// What runs beside the router until the app stops: the events' relay and subscribers, the
-/// webhooks' deliveries.
+/// webhooks' deliveries, the jobs' workers.
 pub(super) struct Background {
     events: Option<Arc<crate::events::EventsRuntime>>,
     #[cfg(feature = "webhooks")]
     webhooks: Option<Arc<crate::webhooks::WebhooksRuntime>>,
+    #[cfg(feature = "jobs")]
+    jobs: Option<Arc<crate::jobs::JobsRuntime>>,
 }
 
 impl Background {
@@ -426,6 +452,11 @@ impl Background {
         #[cfg(feature = "webhooks")]
         if let Some(webhooks) = self.webhooks {
             webhooks.shutdown(within).await;
+        }
+        // After the events: a subscriber that finished enqueued its job.
+        #[cfg(feature = "jobs")]
+        if let Some(jobs) = self.jobs {
+            jobs.shutdown(within).await;
         }
     }
 }

@@ -50,6 +50,8 @@ struct StateInner {
     memberships: Option<crate::auth::Memberships>,
     #[cfg(feature = "webhooks")]
     webhooks: Option<Arc<crate::webhooks::WebhooksRuntime>>,
+    #[cfg(feature = "jobs")]
+    jobs: Option<Arc<crate::jobs::JobsRuntime>>,
     /// The roles each role includes ([`Auth::role_hierarchy`](crate::config::Auth::role_hierarchy)).
     roles: crate::auth::RoleHierarchy,
 }
@@ -108,6 +110,19 @@ impl ArcState {
     #[cfg(feature = "webhooks")]
     pub(crate) fn webhooks(&self) -> Option<&Arc<crate::webhooks::WebhooksRuntime>> {
         self.0.webhooks.as_ref()
+    }
+
+    /// The app's jobs: enqueue with [`JobClient::enqueue`](crate::jobs::JobClient::enqueue)
+    /// (an error if the app has no jobs, see [`App::jobs`]).
+    #[cfg(feature = "jobs")]
+    pub fn jobs(&self) -> crate::jobs::JobClient {
+        crate::jobs::JobClient::of(self.0.jobs.as_ref())
+    }
+
+    /// The jobs' runtime, when the app has jobs.
+    #[cfg(feature = "jobs")]
+    pub(crate) fn jobs_runtime(&self) -> Option<&Arc<crate::jobs::JobsRuntime>> {
+        self.0.jobs.as_ref()
     }
 
     /// The query cache, when a resource of the app is cached.
@@ -188,6 +203,8 @@ pub struct App {
     webhooks: Option<crate::webhooks::Webhooks>,
     #[cfg(feature = "mcp")]
     mcp: Option<crate::mcp::Mcp>,
+    #[cfg(feature = "jobs")]
+    jobs: Option<crate::jobs::Jobs>,
 }
 
 /// Code run once at shutdown, after in-flight requests drained and before the pool closes.
