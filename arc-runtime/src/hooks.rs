@@ -22,7 +22,7 @@ pub struct WriteContext<'a> {
     after: &'a crate::db::AfterCommit,
     memberships: Option<&'a crate::auth::Memberships>,
     roles: &'a crate::auth::RoleHierarchy,
-    #[cfg(feature = "webhooks")]
+    #[cfg(any(feature = "webhooks", feature = "jobs"))]
     state: &'a crate::app::ArcState,
 }
 
@@ -39,7 +39,7 @@ impl<'a> WriteContext<'a> {
             after: txn.after_commit(),
             memberships: state.memberships(),
             roles: state.roles(),
-            #[cfg(feature = "webhooks")]
+            #[cfg(any(feature = "webhooks", feature = "jobs"))]
             state,
         }
     }
@@ -48,6 +48,31 @@ impl<'a> WriteContext<'a> {
     #[cfg(feature = "webhooks")]
     pub(crate) fn state(&self) -> &'a crate::app::ArcState {
         self.state
+    }
+
+    /// The app's jobs. Enqueue once the write has committed, so a job never sees a write
+    /// that rolled back (nor runs before its rows are there):
+    ///
+    /// ```no_run
+    /// # use arc_runtime::WriteContext;
+    /// # use arc_runtime::jobs::{BoxError, Job, JobContext};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct SendReceipt { order: String }
+    /// # impl Job for SendReceipt {
+    /// #     const NAME: &'static str = "send_receipt";
+    /// #     async fn run(self, _ctx: JobContext) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// # fn hook(ctx: &WriteContext<'_>) {
+    /// let jobs = ctx.jobs();
+    /// ctx.after_commit(async move {
+    ///     if let Err(e) = jobs.enqueue(SendReceipt { order: "42".into() }) {
+    ///         tracing::error!(error = %e, "the receipt was not enqueued");
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    #[cfg(feature = "jobs")]
+    pub fn jobs(&self) -> crate::jobs::JobClient {
+        self.state.jobs()
     }
 
     /// The roles each role includes, as the app declared them.

@@ -334,3 +334,38 @@ async fn shutdown_lets_a_running_job_finish_and_returns_one_that_outlasts_it() {
         "the long job is back in its queue"
     );
 }
+
+#[tokio::test]
+async fn a_handler_enqueues_through_the_state() {
+    use axum::extract::State;
+    use tower::ServiceExt;
+
+    let jobs = Jobs::new().job::<Note>();
+    let client = jobs.client();
+    let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
+    let router = arc_runtime::App::new(db)
+        .jobs(jobs)
+        .route(
+            "/receipts",
+            axum::routing::post(|State(state): State<arc_runtime::ArcState>| async move {
+                state
+                    .jobs()
+                    .enqueue(Note {
+                        tag: "from-a-handler".into(),
+                    })
+                    .map(|id| id.to_string())
+                    .map_err(|e| e.to_string())
+            }),
+        )
+        .into_router();
+    let request = axum::http::Request::post("/receipts")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    until(Duration::from_secs(5), "the handler's job", || {
+        !runs_of("from-a-handler").is_empty()
+    })
+    .await;
+    assert_eq!(stats_of(&client, "note").done, 1);
+}
