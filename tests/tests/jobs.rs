@@ -11,7 +11,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use arc_runtime::config::EventRetry;
+use arc_runtime::config::Retry;
 use arc_runtime::jobs::{BoxError, Job, JobClient, JobContext, Jobs};
 use arc_tests::events::fast;
 use arc_tests::{TestApp, platform_admin, shop_app, shop_token};
@@ -133,7 +133,7 @@ async fn a_job_runs() {
 
 #[tokio::test]
 async fn a_failing_job_is_retried_with_backoff_then_dead_lettered() {
-    let retry = EventRetry {
+    let retry = Retry {
         attempts: 3,
         base: Duration::from_millis(100),
         max: Duration::from_millis(400),

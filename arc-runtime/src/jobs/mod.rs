@@ -60,7 +60,8 @@ pub(crate) use queue::JobsRuntime;
 pub use queue::{DeadLetter, QueueStats};
 
 use crate::app::ArcState;
-use crate::events::{Event, EventRetry, Events};
+use crate::events::{Event, Events};
+use crate::retry::Retry;
 
 /// The error a job's run fails with (any error converts into it with `?`).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -171,12 +172,12 @@ struct Trigger {
 /// triggers, retries and concurrency.
 ///
 /// ```
-/// use arc_runtime::config::EventRetry;
+/// use arc_runtime::config::Retry;
 /// use arc_runtime::jobs::Jobs;
 /// use std::time::Duration;
 ///
 /// let jobs = Jobs::new()
-///     .retry(EventRetry { attempts: 5, base: Duration::from_secs(1), max: Duration::from_secs(60) })
+///     .retry(Retry { attempts: 5, base: Duration::from_secs(1), max: Duration::from_secs(60) })
 ///     .concurrency(4);
 /// # let _ = jobs;
 /// ```
@@ -215,7 +216,7 @@ impl Jobs {
     pub fn new() -> Self {
         Jobs {
             runtime: Arc::new(JobsRuntime::new(
-                EventRetry {
+                Retry {
                     attempts: 5,
                     base: Duration::from_secs(1),
                     max: Duration::from_secs(300),
@@ -290,11 +291,8 @@ impl Jobs {
 
     /// How a failed job is retried: `attempts` in all (at least 1), waiting `base` after the
     /// first failure, doubling up to `max` (with jitter), then dead-lettered.
-    pub fn retry(self, retry: EventRetry) -> Self {
-        self.runtime.set_retry(EventRetry {
-            attempts: retry.attempts.max(1),
-            ..retry
-        });
+    pub fn retry(self, retry: Retry) -> Self {
+        self.runtime.set_retry(retry.at_least_once());
         self
     }
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{JobContext, Registry, Runner, Schedule, lock};
 use crate::app::ArcState;
-use crate::events::EventRetry;
+use crate::retry::Retry;
 
 /// One queue's counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -117,7 +117,7 @@ impl State {
 /// The settings a runtime runs with (set by the builder, read when it starts).
 #[derive(Debug)]
 struct Settings {
-    retry: EventRetry,
+    retry: Retry,
     concurrency: usize,
 }
 
@@ -142,7 +142,7 @@ impl std::fmt::Debug for JobsRuntime {
 }
 
 impl JobsRuntime {
-    pub(super) fn new(retry: EventRetry, concurrency: usize) -> JobsRuntime {
+    pub(super) fn new(retry: Retry, concurrency: usize) -> JobsRuntime {
         let (stop, _) = tokio::sync::watch::channel(false);
         JobsRuntime {
             registry: Mutex::new(Registry::default()),
@@ -174,7 +174,7 @@ impl JobsRuntime {
         lock(&self.registry).schedules.push(schedule);
     }
 
-    pub(super) fn set_retry(&self, retry: EventRetry) {
+    pub(super) fn set_retry(&self, retry: Retry) {
         lock(&self.settings).retry = retry;
     }
 
@@ -432,7 +432,7 @@ mod tests {
     #[tokio::test]
     async fn the_last_failure_dead_letters_and_earlier_ones_retry() {
         let runtime = JobsRuntime::new(
-            EventRetry {
+            Retry {
                 attempts: 2,
                 base: Duration::from_millis(10),
                 max: Duration::from_millis(10),
