@@ -101,6 +101,30 @@ async fn the_shops_resources_through_the_client() {
     // An id cannot leave its path segment.
     let escaped = products.get("../orders").await.unwrap_err();
     assert_eq!(escaped.code(), Some("NOT_FOUND"), "{escaped}");
+    for id in ["..", ".", "%2e%2E", ""] {
+        let refused = products.get(id).await.unwrap_err();
+        assert!(
+            matches!(refused, ClientError::Request { .. }),
+            "{id}: {refused}"
+        );
+    }
+    // An organization is one segment too (the members of `/organizations/{orgId}/members`).
+    let members = ada
+        .resource::<arc_runtime::orgs::Member>()
+        .reads_as::<Value>();
+    let refused = members.clone().in_org("..").get("x").await.unwrap_err();
+    assert!(matches!(refused, ClientError::Request { .. }), "{refused}");
+    let climbing = members
+        .clone()
+        .in_org("acme/../../admin")
+        .get("x")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        climbing.code(),
+        Some("NOT_FOUND"),
+        "stays a segment: {climbing}"
+    );
 
     // Another organization's admin: the row is not theirs to see, nor to change.
     let gwen = shop_client(addr, &shop_token("gwen", "globex", &["admin"]));
@@ -221,6 +245,12 @@ impl Stub {
     }
 }
 
+/// `at` as an HTTP date (`Sun, 06 Dec 2026 20:00:00 GMT`).
+fn httpdate_of(at: std::time::SystemTime) -> String {
+    let at: arc_runtime::chrono::DateTime<arc_runtime::chrono::Utc> = at.into();
+    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
 fn ok(body: Value) -> (StatusCode, Vec<(&'static str, String)>, String, Duration) {
     (
         StatusCode::OK,
@@ -327,6 +357,59 @@ async fn mutations_are_retried_under_one_key_and_errors_are_not() {
         .unwrap();
     client.post("/x").send().await.unwrap();
     assert_eq!(stub.seen().len(), 3);
+    // A mutation that may have been applied (500, 502, 504, no answer in time) is final,
+    // unless the client is told the service keeps idempotency keys.
+    let stub = Stub::start(|_| status(500)).await;
+    let client = ServiceClient::builder("stub", &stub.base)
+        .retry(quick())
+        .build()
+        .unwrap();
+    let failed = client.post("/x").json(&json!({})).send().await.unwrap_err();
+    assert_eq!(failed.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    assert_eq!(
+        stub.seen().len(),
+        1,
+        "not repeated: it may have been applied"
+    );
+    let client = ServiceClient::builder("stub", &stub.base)
+        .retry(quick())
+        .retry_mutations()
+        .build()
+        .unwrap();
+    client
+        .patch("/x")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(stub.seen().len(), 4, "repeated under one key when told");
+    // Retry-After as an HTTP date is waited for too.
+    let when = std::time::SystemTime::now() + Duration::from_secs(2);
+    let date = httpdate_of(when);
+    let stub = Stub::start(move |n| {
+        if n == 0 {
+            let (s, _, b, d) = status(503);
+            (s, vec![("retry-after", date.clone())], b, d)
+        } else {
+            ok(json!({}))
+        }
+    })
+    .await;
+    let client = ServiceClient::builder("stub", &stub.base)
+        .retry(Retry {
+            attempts: 2,
+            base: Duration::from_millis(1),
+            max: Duration::from_secs(5),
+        })
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    client.get("/x").send().await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     // A 409 without Retry-After is a conflict: final.
     let stub = Stub::start(|_| status(409)).await;
     let client = ServiceClient::builder("stub", &stub.base)
@@ -399,6 +482,13 @@ async fn timeouts_unreachable_services_and_oversized_answers() {
         matches!(bad_path, ClientError::Request { .. }),
         "{bad_path}"
     );
+    for path in ["/a/../../b", "/a/%2e%2E/b", "/a\\..\\b", "/.", "/x/.."] {
+        let refused = client.get(path).send().await.unwrap_err();
+        assert!(
+            matches!(refused, ClientError::Request { .. }),
+            "{path}: {refused}"
+        );
+    }
     let bad_header = client
         .get("/x")
         .header("x-ok", "bad\nvalue")
@@ -510,6 +600,29 @@ async fn the_breaker_opens_fails_fast_and_closes_after_a_probe() {
     client.get("/x").send().await.unwrap();
     assert_eq!(client.circuit(), CircuitState::Closed);
     assert!(metrics.render().contains(&gauge(0)), "{}", metrics.render());
+
+    // The circuit opening during a call's retries: the call says what the service answered.
+    let stub = Stub::start(|_| status(503)).await;
+    let client = ServiceClient::builder("busy", &stub.base)
+        .retry(Retry {
+            attempts: 5,
+            ..quick()
+        })
+        .breaker(Breaker {
+            failures: 3,
+            open_for: Duration::from_secs(60),
+            probes: 1,
+        })
+        .build()
+        .unwrap();
+    let failed = client.get("/x").send().await.unwrap_err();
+    assert_eq!(
+        failed.status(),
+        Some(StatusCode::SERVICE_UNAVAILABLE),
+        "{failed}"
+    );
+    assert_eq!(stub.seen().len(), 3, "attempts count toward the circuit");
+    assert_eq!(client.circuit(), CircuitState::Open);
 
     // A 4xx is the service working: it never opens the circuit.
     let stub = Stub::start(|_| status(404)).await;

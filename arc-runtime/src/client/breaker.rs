@@ -58,10 +58,26 @@ impl CircuitState {
 }
 
 #[derive(Debug)]
-enum Inner {
+enum Phase {
     Closed { failures: u32 },
     Open { until: Instant },
     HalfOpen { in_flight: u32 },
+}
+
+/// The phase, and how many times it changed: a call let through in an earlier phase does
+/// not decide the current one (a slow success from before the circuit opened does not close
+/// it; a probe of an earlier half-open does not free a place in this one).
+#[derive(Debug)]
+struct Inner {
+    phase: Phase,
+    generation: u64,
+}
+
+impl Inner {
+    fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.generation += 1;
+    }
 }
 
 /// One service's breaker, shared by the clones of its client.
@@ -79,6 +95,7 @@ pub(crate) struct CircuitBreaker {
 #[must_use]
 pub(crate) struct Permit<'a> {
     breaker: &'a CircuitBreaker,
+    generation: u64,
     probe: bool,
     settled: bool,
 }
@@ -93,7 +110,10 @@ impl CircuitBreaker {
         let breaker = CircuitBreaker {
             settings,
             service,
-            inner: Mutex::new(Inner::Closed { failures: 0 }),
+            inner: Mutex::new(Inner {
+                phase: Phase::Closed { failures: 0 },
+                generation: 0,
+            }),
             metrics,
         };
         breaker.publish(CircuitState::Closed);
@@ -107,30 +127,29 @@ impl CircuitBreaker {
 
     /// Where the circuit is now.
     pub(crate) fn state(&self) -> CircuitState {
-        match *self.lock() {
-            Inner::Closed { .. } => CircuitState::Closed,
-            Inner::Open { until } if Instant::now() < until => CircuitState::Open,
-            Inner::Open { .. } | Inner::HalfOpen { .. } => CircuitState::HalfOpen,
+        match self.lock().phase {
+            Phase::Closed { .. } => CircuitState::Closed,
+            Phase::Open { until } if Instant::now() < until => CircuitState::Open,
+            Phase::Open { .. } | Phase::HalfOpen { .. } => CircuitState::HalfOpen,
         }
     }
 
     /// Lets a call through, or says how long the circuit stays open.
     pub(crate) fn admit(&self) -> Result<Permit<'_>, Duration> {
         let mut inner = self.lock();
-        let probe = match *inner {
-            Inner::Closed { .. } => false,
-            Inner::Open { until } => {
+        let probe = match inner.phase {
+            Phase::Closed { .. } => false,
+            Phase::Open { until } => {
                 let now = Instant::now();
                 if now < until {
                     return Err(until - now);
                 }
-                *inner = Inner::HalfOpen { in_flight: 1 };
-                drop(inner);
+                inner.enter(Phase::HalfOpen { in_flight: 1 });
                 tracing::info!(service = %self.service, "circuit half-open: probing");
                 self.publish(CircuitState::HalfOpen);
                 true
             }
-            Inner::HalfOpen { ref mut in_flight } => {
+            Phase::HalfOpen { ref mut in_flight } => {
                 if *in_flight >= self.settings.probes {
                     // The probes out decide; the next call may ask again soon.
                     return Err(Duration::ZERO);
@@ -141,37 +160,44 @@ impl CircuitBreaker {
         };
         Ok(Permit {
             breaker: self,
+            generation: inner.generation,
             probe,
             settled: false,
         })
     }
 
-    fn succeeded(&self) {
+    fn succeeded(&self, generation: u64) {
         let mut inner = self.lock();
-        let was = std::mem::replace(&mut *inner, Inner::Closed { failures: 0 });
-        drop(inner);
-        if !matches!(was, Inner::Closed { .. }) {
-            tracing::info!(service = %self.service, "circuit closed");
-            self.publish(CircuitState::Closed);
+        if inner.generation != generation {
+            return;
+        }
+        match inner.phase {
+            Phase::Closed { ref mut failures } => *failures = 0,
+            _ => {
+                inner.enter(Phase::Closed { failures: 0 });
+                tracing::info!(service = %self.service, "circuit closed");
+                self.publish(CircuitState::Closed);
+            }
         }
     }
 
-    fn failed(&self) {
+    fn failed(&self, generation: u64) {
         let mut inner = self.lock();
-        let open = match *inner {
-            Inner::Closed { ref mut failures } => {
+        if inner.generation != generation {
+            return;
+        }
+        let open = match inner.phase {
+            Phase::Closed { ref mut failures } => {
                 *failures += 1;
                 *failures >= self.settings.failures
             }
-            Inner::HalfOpen { .. } => true,
-            // Another call opened it meanwhile.
-            Inner::Open { .. } => false,
+            Phase::HalfOpen { .. } => true,
+            Phase::Open { .. } => false,
         };
         if open {
-            *inner = Inner::Open {
+            inner.enter(Phase::Open {
                 until: Instant::now() + self.settings.open_for,
-            };
-            drop(inner);
+            });
             tracing::warn!(
                 service = %self.service,
                 open_for = ?self.settings.open_for,
@@ -181,8 +207,12 @@ impl CircuitBreaker {
         }
     }
 
-    fn given_back(&self) {
-        if let Inner::HalfOpen { in_flight } = &mut *self.lock() {
+    fn given_back(&self, generation: u64) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if let Phase::HalfOpen { in_flight } = &mut inner.phase {
             *in_flight = in_flight.saturating_sub(1);
         }
     }
@@ -202,20 +232,20 @@ impl Permit<'_> {
     /// The service answered (a 2xx, or a 4xx that is the caller's).
     pub(crate) fn succeeded(mut self) {
         self.settled = true;
-        self.breaker.succeeded();
+        self.breaker.succeeded(self.generation);
     }
 
     /// The service failed: no answer in time, no connection, or a 5xx.
     pub(crate) fn failed(mut self) {
         self.settled = true;
-        self.breaker.failed();
+        self.breaker.failed(self.generation);
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if !self.settled && self.probe {
-            self.breaker.given_back();
+            self.breaker.given_back(self.generation);
         }
     }
 }
@@ -282,6 +312,30 @@ mod tests {
         let third = b.admit().unwrap();
         drop((second, third));
         assert_eq!(b.state(), CircuitState::HalfOpen, "nothing was counted");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_from_an_earlier_phase_decides_nothing() {
+        let b = breaker(2, 1);
+        let slow = b.admit().unwrap();
+        b.admit().unwrap().failed();
+        b.admit().unwrap().failed();
+        assert_eq!(b.state(), CircuitState::Open);
+        slow.succeeded();
+        assert_eq!(
+            b.state(),
+            CircuitState::Open,
+            "a success from before does not close it"
+        );
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let probe = b.admit().unwrap();
+        b.admit().err().unwrap();
+        probe.failed();
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let fresh = b.admit().unwrap();
+        assert!(b.admit().is_err(), "one probe of this half-open is out");
+        fresh.succeeded();
+        assert_eq!(b.state(), CircuitState::Closed);
     }
 
     #[test]

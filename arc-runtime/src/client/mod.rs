@@ -2,9 +2,11 @@
 //!
 //! Every call carries the request id and the W3C `traceparent` of the request it is made
 //! for (when it is made on that request's task), a timeout, and the service's circuit
-//! breaker ([`Breaker`]). Calls that may be repeated are retried with backoff: reads,
-//! `PUT` and `DELETE`, and `POST`/`PATCH` because each carries an `idempotency-key` that
-//! stays the same across its attempts (a service with idempotency on applies it once).
+//! breaker ([`Breaker`], which counts attempts). Calls that may be repeated are retried
+//! with backoff: reads, `PUT` and `DELETE`. `POST` and `PATCH` carry an `idempotency-key`
+//! that stays the same across their attempts; they are repeated when surely not applied,
+//! and after an answer that leaves it open only with
+//! [`ServiceClientBuilder::retry_mutations`].
 //! [`ServiceClient::resource`] gives a resource's routes as typed methods, with the
 //! contract's envelopes unwrapped and its errors as [`ClientError::Status`].
 //!
@@ -183,6 +185,7 @@ struct Inner {
     headers: HeaderMap,
     timeout: Duration,
     retry: Retry,
+    retry_mutations: bool,
     max_response: usize,
     breaker: CircuitBreaker,
 }
@@ -198,6 +201,7 @@ pub struct ServiceClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     retry: Retry,
+    retry_mutations: bool,
     breaker: Breaker,
     max_response: usize,
     metrics: Option<Metrics>,
@@ -219,6 +223,7 @@ impl ServiceClient {
                 base: Duration::from_millis(100),
                 max: Duration::from_secs(2),
             },
+            retry_mutations: false,
             breaker: Breaker::default(),
             max_response: 16 * 1024 * 1024,
             metrics: None,
@@ -325,6 +330,16 @@ impl ServiceClientBuilder {
         self
     }
 
+    /// Also repeats a `POST` or `PATCH` that may have been applied (no answer in time, a
+    /// 500, 502 or 504): safe when the service keeps idempotency keys for the route (the
+    /// key is the same on each attempt), a second write otherwise. By default those are
+    /// final, and only mutations that surely were not applied are repeated (no connection,
+    /// 429, 503, the key still in flight).
+    pub fn retry_mutations(mut self) -> Self {
+        self.retry_mutations = true;
+        self
+    }
+
     /// The circuit breaker's settings ([`Breaker::default`]).
     pub fn breaker(mut self, breaker: Breaker) -> Self {
         self.breaker = breaker;
@@ -398,6 +413,7 @@ impl ServiceClientBuilder {
                 headers: self.headers,
                 timeout: self.timeout,
                 retry: self.retry,
+                retry_mutations: self.retry_mutations,
                 max_response: self.max_response,
                 breaker,
             }),
@@ -445,7 +461,9 @@ impl Call {
     /// name (a bad one makes the call fail as [`ClientError::Request`]).
     pub fn header(mut self, name: &str, value: &str) -> Self {
         match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            (Ok(name), Ok(value)) => {
+            (Ok(name), Ok(mut value)) => {
+                // Never shown in a `Debug` of the call (an authorization, a key).
+                value.set_sensitive(true);
                 self.headers.insert(name, value);
             }
             _ => self.problem = Some(format!("the header `{name}` is not a valid header")),
@@ -517,18 +535,25 @@ impl Call {
     /// The base's URL with the call's path and query.
     fn url(&self) -> Result<reqwest::Url, String> {
         let base = &self.client.inner.base;
-        if !self.path.starts_with('/') || self.path.contains(['?', '#']) {
+        if !self.path.starts_with('/') || self.path.contains(['?', '#', '\\']) {
             return Err(format!(
                 "the path `{}` is not an absolute path without query",
                 self.path
             ));
         }
+        // `..` (`%2e%2e` alike: URLs decode dots) would step out of the base's path.
+        if self.path.split('/').any(dot_segment) {
+            return Err(format!(
+                "the path `{}` has a `.` or `..` segment",
+                self.path
+            ));
+        }
+        let prefix = base.path().trim_end_matches('/');
         let mut url = base.clone();
-        url.set_path(&format!(
-            "{}{}",
-            base.path().trim_end_matches('/'),
-            self.path
-        ));
+        url.set_path(&format!("{prefix}{}", self.path));
+        if !url.path().starts_with(prefix) {
+            return Err(format!("the path `{}` leaves the base", self.path));
+        }
         if !self.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&self.query);
         }
@@ -545,15 +570,23 @@ async fn attempts(
     body: Option<&Bytes>,
 ) -> Result<Answer, ClientError> {
     let service = &inner.service;
+    // A POST or PATCH that may have been applied is repeated only when the client says the
+    // service keeps idempotency keys; one that surely was not (no connection, 429, 503, its
+    // key still in flight) always is.
+    let repeatable = !matches!(*method, Method::POST | Method::PATCH) || inner.retry_mutations;
     let mut attempt = 1;
+    // What the previous attempt came to: the answer when the circuit opens meanwhile.
+    let mut previous: Option<ClientError> = None;
     loop {
-        let permit = inner
-            .breaker
-            .admit()
-            .map_err(|retry_in| ClientError::CircuitOpen {
-                service: service.clone(),
-                retry_in,
-            })?;
+        let permit = match inner.breaker.admit() {
+            Ok(permit) => permit,
+            Err(retry_in) => {
+                return Err(previous.unwrap_or_else(|| ClientError::CircuitOpen {
+                    service: service.clone(),
+                    retry_in,
+                }));
+            }
+        };
         let mut request = inner
             .http
             .request(method.clone(), url.clone())
@@ -579,14 +612,18 @@ async fn attempts(
                     // A 4xx is the service working.
                     permit.succeeded();
                 }
-                // Worth another attempt: a service busy or failing, or (409 with
-                // `Retry-After`) the same idempotency key still in flight.
-                let again = matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
-                    || (status == StatusCode::CONFLICT && answer.retry_after().is_some());
+                // Worth another attempt: a service busy (not applied), the same idempotency
+                // key still in flight (409 with `Retry-After`), or failing when repeating
+                // the call is safe.
+                let again = matches!(status.as_u16(), 429 | 503)
+                    || (status == StatusCode::CONFLICT && answer.retry_after().is_some())
+                    || (repeatable && matches!(status.as_u16(), 500 | 502 | 504));
+                let error =
+                    ClientError::Status(Box::new(ErrorAnswer::read(service, status, &answer.body)));
                 if last || !again {
-                    let answer = ErrorAnswer::read(service, status, &answer.body);
-                    return Err(ClientError::Status(Box::new(answer)));
+                    return Err(error);
                 }
+                previous = Some(error);
                 answer.retry_after().map_or_else(
                     || inner.retry.backoff(attempt),
                     |wait| wait.min(inner.retry.max),
@@ -598,10 +635,12 @@ async fn attempts(
             }
             Err(failure) => {
                 permit.failed();
-                if last {
+                let sent = !matches!(&failure, Failure::Transport(e) if e.is_connect());
+                if last || (sent && !repeatable) {
                     return Err(failure.into_error(inner));
                 }
                 tracing::debug!(service = %service, attempt, "attempt failed: {failure:?}");
+                previous = Some(failure.into_error(inner));
                 inner.retry.backoff(attempt)
             }
         };
@@ -609,6 +648,12 @@ async fn attempts(
         tokio::time::sleep(wait).await;
         attempt += 1;
     }
+}
+
+/// Whether `segment` is `.` or `..`, its dots percent-encoded or not.
+pub(crate) fn dot_segment(segment: &str) -> bool {
+    let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+    decoded == "." || decoded == ".."
 }
 
 /// What an attempt came to, short of an answer.
@@ -711,9 +756,18 @@ impl Answer {
         })
     }
 
-    /// `Retry-After` in seconds, when the answer has one.
+    /// `Retry-After` (seconds, or an HTTP date), when the answer has one.
     fn retry_after(&self) -> Option<Duration> {
-        let seconds = self.headers.get(header::RETRY_AFTER)?.to_str().ok()?;
-        seconds.trim().parse::<u64>().ok().map(Duration::from_secs)
+        let value = self.headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+        match value.parse::<u64>() {
+            Ok(seconds) => Some(Duration::from_secs(seconds)),
+            Err(_) => {
+                let at = httpdate::parse_http_date(value).ok()?;
+                Some(
+                    at.duration_since(std::time::SystemTime::now())
+                        .unwrap_or(Duration::ZERO),
+                )
+            }
+        }
     }
 }

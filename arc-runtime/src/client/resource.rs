@@ -125,23 +125,36 @@ impl<R: Resource, T> ResourceClient<R, T> {
         self
     }
 
-    /// The collection's path, the organization filled in.
-    fn collection(&self) -> String {
-        R::META.path_in(self.org.as_deref()).into_owned()
+    /// The collection's path, the organization filled in (one segment, encoded).
+    fn collection(&self) -> Result<String, ClientError> {
+        let param = arc_spec::names::ORG_SEGMENT;
+        match &self.org {
+            Some(org) if R::META.path.contains(param) => {
+                let mut segment = String::new();
+                crate::percent::encode(self.segment(org, "an organization")?, &mut segment);
+                Ok(R::META.path.replace(param, &segment))
+            }
+            _ => Ok(R::META.path.to_owned()),
+        }
     }
 
-    /// The path of the row `id` (not empty).
-    fn row(&self, id: &dyn Display) -> Result<String, ClientError> {
-        let id = id.to_string();
-        if id.is_empty() {
+    /// `value` as one path segment: not empty, not `.` or `..`.
+    fn segment<'v>(&self, value: &'v str, what: &str) -> Result<&'v str, ClientError> {
+        if value.is_empty() || super::dot_segment(value) {
             return Err(ClientError::Request {
                 service: self.client.inner.service.clone(),
-                reason: "an empty id".to_owned(),
+                reason: format!("`{value}` is not {what}'s id"),
             });
         }
-        let mut path = self.collection();
+        Ok(value)
+    }
+
+    /// The path of the row `id` (one segment, encoded).
+    fn row(&self, id: &dyn Display) -> Result<String, ClientError> {
+        let id = id.to_string();
+        let mut path = self.collection()?;
         path.push('/');
-        crate::percent::encode_segment(&id, &mut path);
+        crate::percent::encode(self.segment(&id, "a row")?, &mut path);
         Ok(path)
     }
 }
@@ -158,7 +171,7 @@ impl<R: Resource, T: DeserializeOwned> ResourceClient<R, T> {
     ) -> Result<Page<T>, ClientError> {
         let answer = self
             .client
-            .get(&self.collection())
+            .get(&self.collection()?)
             .query(query)
             .send()
             .await?;
@@ -184,7 +197,7 @@ impl<R: Resource, T: DeserializeOwned> ResourceClient<R, T> {
     pub async fn create(&self, body: &impl Serialize) -> Result<T, ClientError> {
         data(
             self.client
-                .post(&self.collection())
+                .post(&self.collection()?)
                 .json(body)
                 .send()
                 .await?,
