@@ -15,35 +15,33 @@ pub(crate) fn encode(text: &str, out: &mut String) {
     }
 }
 
-/// Appends `segment` to `out` as one path segment that cannot step out of its place: as
-/// [`encode`], and the dot segments `.` and `..` encoded whole.
-pub(crate) fn encode_segment(segment: &str, out: &mut String) {
-    if segment == "." || segment == ".." {
-        for byte in segment.bytes() {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    } else {
-        encode(segment, out);
-    }
+/// Whether `segment` is `.` or `..`, its dots percent-encoded or not: URLs decode them, so
+/// such a segment moves a path however it is written. A caller's id never is one.
+pub(crate) fn dot_segment(segment: &str) -> bool {
+    let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+    decoded == "." || decoded == ".."
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{encode, encode_segment};
+    use super::{dot_segment, encode};
 
     #[test]
-    fn a_segment_stays_in_its_place() {
-        let segment = |s: &str| {
-            let mut path = String::from("/p/");
-            encode_segment(s, &mut path);
-            path
+    fn components_are_encoded_and_dot_segments_known() {
+        let encoded = |s: &str| {
+            let mut out = String::new();
+            encode(s, &mut out);
+            out
         };
-        assert_eq!(segment("0b7c-AZ_~.x"), "/p/0b7c-AZ_~.x");
-        assert_eq!(segment("../admin?x#y"), "/p/..%2Fadmin%3Fx%23y");
-        assert_eq!(segment(".."), "/p/%2E%2E");
-        assert_eq!(segment("é"), "/p/%C3%A9");
-        let mut query = String::new();
-        encode("a b&c=d+e", &mut query);
-        assert_eq!(query, "a%20b%26c%3Dd%2Be");
+        assert_eq!(encoded("0b7c-AZ_~.x"), "0b7c-AZ_~.x");
+        assert_eq!(encoded("../admin?x#y"), "..%2Fadmin%3Fx%23y");
+        assert_eq!(encoded("é"), "%C3%A9");
+        assert_eq!(encoded("a b&c=d+e"), "a%20b%26c%3Dd%2Be");
+        for dots in [".", "..", "%2e", "%2E%2e", ".%2E"] {
+            assert!(dot_segment(dots), "{dots}");
+        }
+        for id in ["...", "a..", ".a", "%2e%2e%2e", ""] {
+            assert!(!dot_segment(id), "{id}");
+        }
     }
 }

@@ -260,6 +260,27 @@ async fn a_tool_call_is_a_request_like_any_other(backend: Backend) {
         audit.body
     );
 
+    // A call retried under one idempotency key is applied once, as over HTTP.
+    let keyed = StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp"))
+        .auth_header(shop_token("carl", "acme", &["member"]).trim_start_matches("Bearer "))
+        .custom_headers(
+            [(
+                axum::http::HeaderName::from_static("idempotency-key"),
+                axum::http::HeaderValue::from_static("mcp-order-1"),
+            )]
+            .into(),
+        );
+    let keyed = ().serve(StreamableHttpClientTransport::from_config(keyed)).await.unwrap();
+    let place = json!({"product_id": id, "quantity": 2});
+    let first = call(&keyed, "create_order", place.clone()).await;
+    let again = call(&keyed, "create_order", place).await;
+    assert_eq!(
+        ok(&first)["id"],
+        ok(&again)["id"],
+        "replayed, not placed twice"
+    );
+    keyed.cancel().await.unwrap();
+
     let gone = call(&ada, "delete_product", json!({"id": id})).await;
     ok(&gone);
     for client in [ada, max, gwen, nobody, carl] {
@@ -269,26 +290,62 @@ async fn a_tool_call_is_a_request_like_any_other(backend: Backend) {
 }
 
 #[tokio::test]
-async fn a_rate_limit_counts_tool_calls_as_its_callers() {
-    use arc_runtime::config::{KeyBy, RateLimit};
-    let limit = RateLimit::new(3, std::time::Duration::from_secs(60), KeyBy::Ip);
+async fn a_rate_limit_counts_mcp_requests_once() {
+    use arc_runtime::client::ServiceClient;
+    use arc_runtime::config::{KeyBy, RateLimit, Retry};
+    let limit = RateLimit::new(6, std::time::Duration::from_secs(60), KeyBy::Ip);
     let app = TestApp::sqlite_with(|db| shop_app(db).rate_limit(limit).mcp(Mcp::new())).await;
     let addr = arc_tests::ws::serve(&app.router).await;
     let nobody = connect(addr, None).await;
-    let mut statuses = Vec::new();
-    for _ in 0..5 {
-        let result = call(&nobody, "list_categories", json!({})).await;
-        statuses.push(match result.is_error {
-            Some(true) => refused(&result).0,
-            _ => 200,
-        });
+    let mut outcomes = Vec::new();
+    for _ in 0..8 {
+        let call = nobody
+            .call_tool(CallToolRequestParams::new("list_categories"))
+            .await;
+        outcomes.push(matches!(call, Ok(ref result) if result.is_error == Some(false)));
     }
-    assert_eq!(
-        statuses,
-        [200, 200, 200, 429, 429],
-        "anonymous calls share their address's budget"
-    );
+    // The MCP requests (connecting took some) share the address's budget, each tool call
+    // counted once: the calls go through, then are refused, and stay refused.
+    let through = outcomes.iter().take_while(|ok| **ok).count();
+    assert!((2..6).contains(&through), "{outcomes:?}");
+    assert!(outcomes[through..].iter().all(|ok| !ok), "{outcomes:?}");
+    // The same address over HTTP: out of budget too.
+    let http = ServiceClient::builder("shop", format!("http://{addr}"))
+        .retry(Retry {
+            attempts: 1,
+            ..Retry::default()
+        })
+        .build()
+        .unwrap();
+    let refused = http.get("/categories").send().await.unwrap_err();
+    assert_eq!(refused.code(), Some("RATE_LIMITED"), "{refused}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_tool_call_takes_one_place_under_the_in_flight_limit() {
+    let app = TestApp::sqlite_with(|db| shop_app(db).max_in_flight(1).mcp(Mcp::new())).await;
+    let addr = arc_tests::ws::serve(&app.router).await;
+    let nobody = connect(addr, None).await;
+    let listed = call(&nobody, "list_categories", json!({})).await;
+    ok(&listed);
     nobody.cancel().await.unwrap();
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn without_a_public_document_only_callers_who_signed_in_list_the_tools() {
+    let app = TestApp::sqlite_with(|db| shop_app(db).docs(false).mcp(Mcp::new())).await;
+    let addr = arc_tests::ws::serve(&app.router).await;
+    let nobody = connect(addr, None).await;
+    assert!(nobody.list_all_tools().await.is_err(), "anonymous: no list");
+    let ada = connect(addr, Some(&shop_token("ada", "acme", &["admin"]))).await;
+    assert!(!ada.list_all_tools().await.unwrap().is_empty());
+    // A forged token is refused at the door, as on the API.
+    let forged = StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp"))
+        .auth_header("not-a-token");
+    let refused = ().serve(StreamableHttpClientTransport::from_config(forged)).await;
+    assert!(refused.is_err(), "a forged token opens no session");
     app.cleanup().await;
 }
 
@@ -352,6 +409,19 @@ async fn the_endpoint_answers_its_hosts_only() {
     let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
     let twice = shop_app(db.clone()).mcp(Mcp::new()).mcp(Mcp::new());
     assert!(twice.problems().iter().any(|p| p.contains("twice")));
-    let nowhere = shop_app(db).mcp(Mcp::new().path("mcp"));
+    let nowhere = shop_app(db.clone()).mcp(Mcp::new().path("mcp"));
     assert!(nowhere.problems().iter().any(|p| p.contains("not a path")));
+    let taken = shop_app(db.clone()).mcp(Mcp::new().path("/products"));
+    assert!(
+        taken
+            .problems()
+            .iter()
+            .any(|p| p.contains("a route of the app already"))
+    );
+    let open = shop_app(db).mcp(Mcp::new().allowed_hosts(Vec::<String>::new()));
+    assert!(
+        open.problems()
+            .iter()
+            .any(|p| p.contains("allowed_hosts is empty"))
+    );
 }

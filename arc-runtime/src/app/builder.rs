@@ -575,17 +575,12 @@ impl App {
     /// ```
     #[cfg(feature = "mcp")]
     pub fn mcp(mut self, mcp: crate::mcp::Mcp) -> Self {
+        let problems = mcp.problems();
         if self.mcp.is_some() {
             self.noted
                 .push("App::mcp: the MCP endpoint is mounted twice".to_owned());
-        } else if !mcp.path.starts_with('/')
-            || mcp.path.len() < 2
-            || mcp.path.contains(['{', '}', '*', '?', '#'])
-        {
-            self.noted.push(format!(
-                "App::mcp: `{}` is not a path (`/mcp`: a `/` and a static path)",
-                mcp.path
-            ));
+        } else if !problems.is_empty() {
+            self.noted.extend(problems);
         } else {
             self.mcp = Some(mcp);
         }

@@ -21,6 +21,25 @@ impl App {
             .filter_map(|r| (r.unreadable)())
             .collect();
         problems.extend(self.noted.iter().cloned());
+        // MCP at a path the app serves already would not mount.
+        #[cfg(feature = "mcp")]
+        if let Some(mcp) = &self.mcp {
+            let document = self.openapi().ok();
+            let documented = document
+                .as_ref()
+                .and_then(|d| d.get("paths")?.as_object())
+                .into_iter()
+                .flat_map(|paths| paths.keys());
+            if documented
+                .chain(self.custom_routes.iter())
+                .any(|path| *path == mcp.path)
+            {
+                problems.push(format!(
+                    "App::mcp: `{}` is a route of the app already: choose another path",
+                    mcp.path
+                ));
+            }
+        }
         // A base that starts as a version's prefix would be taken for it.
         if let (Some(base), Some(versions)) = (&self.organizations, &self.versioning)
             && versions.by() == VersionBy::PathPrefix

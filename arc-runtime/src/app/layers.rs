@@ -65,8 +65,8 @@ impl App {
                 settings,
                 &document,
                 &resources,
-                &self.title,
-                &self.version,
+                (&self.title, &self.version),
+                self.docs,
             ))
         });
         let health = self
@@ -367,8 +367,12 @@ impl App {
             ..pipeline.clone()
         };
         let pipeline_ids = pipeline.request_id;
+        // MCP's own request counts toward no in-flight limit: its tool call's request does.
         #[cfg(feature = "mcp")]
-        let mcp_pipeline = pipeline.clone();
+        let mcp_pipeline = Pipeline {
+            in_flight: None,
+            ..pipeline.clone()
+        };
         // Compression around the pipeline, in the same layer: every `Router::layer` costs each
         // request a clone of its route and a boxed future.
         let compression = self.compression.then(|| {
@@ -409,14 +413,21 @@ impl App {
         };
         let router = outermost(router.with_state(state));
         // MCP beside the app, its calls going through the app (without MCP itself): the
-        // same pipeline, CORS and request ids around it.
+        // same pipeline, CORS and request ids around it, and the caller known and rate
+        // limited as on the API (a bad token is a 401 here already).
         #[cfg(feature = "mcp")]
         let router = match mcp {
             Some(endpoint) => {
-                let route = endpoint
-                    .route(router.clone(), self.body_limit)
-                    .layer(PipelineLayer::new(mcp_pipeline));
-                router.merge(outermost(route))
+                let route = endpoint.route(router.clone(), self.body_limit);
+                let route = if self.auth.is_some() || self.rate_limit.is_some() {
+                    route.layer(crate::auth::AccessLayer::with(
+                        self.auth.clone(),
+                        self.rate_limit.clone(),
+                    ))
+                } else {
+                    route
+                };
+                router.merge(outermost(route.layer(PipelineLayer::new(mcp_pipeline))))
             }
             None => router,
         };

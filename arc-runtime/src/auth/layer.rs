@@ -197,12 +197,13 @@ where
                     Err(error) => return Ok(error.into_response()),
                 }
             }
+            let counted = parts.extensions.get::<rate_limit::Counted>().is_some();
             let hit = match &access.rate_limit {
-                None => None,
-                Some(limit) => match limit.admit(&parts).await {
+                Some(limit) if !counted => match limit.admit(&parts).await {
                     Ok(hit) => hit,
                     Err(refused) => return Ok(refused),
                 },
+                _ => None,
             };
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
             if let Some(hit) = &hit {

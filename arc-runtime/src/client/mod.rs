@@ -542,7 +542,7 @@ impl Call {
             ));
         }
         // `..` (`%2e%2e` alike: URLs decode dots) would step out of the base's path.
-        if self.path.split('/').any(dot_segment) {
+        if self.path.split('/').any(crate::percent::dot_segment) {
             return Err(format!(
                 "the path `{}` has a `.` or `..` segment",
                 self.path
@@ -648,12 +648,6 @@ async fn attempts(
         tokio::time::sleep(wait).await;
         attempt += 1;
     }
-}
-
-/// Whether `segment` is `.` or `..`, its dots percent-encoded or not.
-pub(crate) fn dot_segment(segment: &str) -> bool {
-    let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-    decoded == "." || decoded == ".."
 }
 
 /// What an attempt came to, short of an answer.

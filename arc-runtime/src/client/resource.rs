@@ -140,7 +140,7 @@ impl<R: Resource, T> ResourceClient<R, T> {
 
     /// `value` as one path segment: not empty, not `.` or `..`.
     fn segment<'v>(&self, value: &'v str, what: &str) -> Result<&'v str, ClientError> {
-        if value.is_empty() || super::dot_segment(value) {
+        if value.is_empty() || crate::percent::dot_segment(value) {
             return Err(ClientError::Request {
                 service: self.client.inner.service.clone(),
                 reason: format!("`{value}` is not {what}'s id"),

@@ -12,6 +12,12 @@
 //! tool error whose structured content is the contract's envelope with its `status`
 //! (`{"status": 404, "code": "NOT_FOUND", ..}`); a success is the page (a list) or the row.
 //!
+//! `/mcp` itself sits behind the app's authentication and rate limit (a forged token is a
+//! 401 there; each tool call counts once, as its MCP request), and lists the tools to
+//! anyone only when the app serves its OpenAPI document (which says as much), to signed-in
+//! callers otherwise. An `idempotency-key` of the MCP request goes with its call: one
+//! request is one call, so a client retrying a call that timed out replays its write.
+//!
 //! The server is stateless (each POST stands alone, so any instance answers it) and
 //! answers JSON. It only accepts requests whose `Host` is one it is told
 //! ([`Mcp::allowed_hosts`]; loopback by default), against DNS rebinding.
@@ -104,22 +110,45 @@ impl Mcp {
     }
 }
 
+impl Mcp {
+    /// What keeps these settings from serving: a path that is not a static one, an empty
+    /// list of hosts (rmcp would read it as any host; [`Mcp::any_host`] says that).
+    pub(crate) fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let path = &self.path;
+        if !path.starts_with('/') || path.len() < 2 || path.contains(['{', '}', '*', '?', '#']) {
+            problems.push(format!(
+                "App::mcp: `{path}` is not a path (`/mcp`: a `/` and a static path)"
+            ));
+        }
+        if matches!(&self.hosts, Hosts::These(hosts) if hosts.is_empty()) {
+            problems
+                .push("App::mcp: allowed_hosts is empty (any_host() accepts any Host)".to_owned());
+        }
+        problems
+    }
+}
+
 /// The endpoint, ready to mount: what [`App::mcp`](crate::App::mcp) serves.
 pub(crate) struct Endpoint {
     settings: Mcp,
     tools: Vec<tools::ToolSpec>,
     title: String,
     version: String,
+    /// Whether anyone may list the tools: as the OpenAPI document, when the app serves it;
+    /// signed-in callers only otherwise.
+    public_list: bool,
 }
 
 impl Endpoint {
-    /// The tools of `resources` in `document`.
+    /// The tools of `resources` in `document`, for the app `(title, version)`; listed to
+    /// anyone when `public_list` (the app serves its document).
     pub(crate) fn new(
         settings: Mcp,
         document: &serde_json::Value,
         resources: &[&'static ResourceMeta],
-        title: &str,
-        version: &str,
+        (title, version): (&str, &str),
+        public_list: bool,
     ) -> Self {
         let tools = tools::tools(document, resources, settings.only.as_deref());
         tracing::debug!(tools = tools.len(), path = %settings.path, "mcp");
@@ -128,6 +157,7 @@ impl Endpoint {
             tools,
             title: title.to_owned(),
             version: version.to_owned(),
+            public_list,
         }
     }
 
@@ -136,9 +166,9 @@ impl Endpoint {
         let server = McpServer::new(
             self.tools,
             app,
-            &self.title,
-            &self.version,
+            (&self.title, &self.version),
             self.settings.instructions.as_deref(),
+            self.public_list,
         );
         let config = StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)

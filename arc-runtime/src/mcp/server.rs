@@ -18,15 +18,15 @@ use tower::ServiceExt;
 
 use super::tools::{Op, ToolSpec};
 
-/// The headers of the MCP request a tool call does not pass on: the transport's own, and
-/// an idempotency key (it names the MCP request, not the tool's write).
-const NOT_PASSED_ON: [&str; 9] = [
+/// The headers of the MCP request a tool call does not pass on: the transport's own. The
+/// rest go with it: credentials, the organization, `Host` (checked already), and an
+/// `idempotency-key` (stateless, one MCP request is one tool call, so a client retrying a
+/// call that timed out replays its write rather than repeating it).
+const NOT_PASSED_ON: [&str; 7] = [
     "accept",
     "accept-encoding",
     "content-length",
     "content-type",
-    "host",
-    "idempotency-key",
     "last-event-id",
     "mcp-protocol-version",
     "mcp-session-id",
@@ -47,15 +47,17 @@ struct Shared {
     info: InitializeResult,
     /// The app's router, `/mcp` left out: a call is a request like any other.
     app: Router,
+    /// Whether callers who are not signed in may list the tools.
+    public_list: bool,
 }
 
 impl McpServer {
     pub(crate) fn new(
         specs: Vec<ToolSpec>,
         app: Router,
-        title: &str,
-        version: &str,
+        (title, version): (&str, &str),
         instructions: Option<&str>,
+        public_list: bool,
     ) -> Self {
         let listed = specs.iter().map(listed).collect();
         let mut info = InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
@@ -69,6 +71,7 @@ impl McpServer {
                 listed,
                 info,
                 app,
+                public_list,
             }),
         }
     }
@@ -102,13 +105,22 @@ impl ServerHandler for McpServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        // The list says what the API is, as the OpenAPI document does: when the app keeps
+        // its document to itself, only signed-in callers see it.
+        let signed_in = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Arc<crate::AuthContext>>())
+            .is_some_and(|caller| caller.is_authenticated());
+        if !self.shared.public_list && !signed_in {
+            return Err(ErrorData::invalid_request(
+                "sign in to list the tools",
+                None,
+            ));
+        }
         Ok(ListToolsResult::with_all_items(self.shared.listed.clone()))
-    }
-
-    fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.shared.listed.iter().find(|t| t.name == name).cloned()
     }
 
     async fn call_tool(
@@ -154,8 +166,11 @@ fn build(
             Some(Value::Number(n)) => n.to_string(),
             _ => return Err(format!("`{name}` is required: a string")),
         };
+        if crate::percent::dot_segment(&value) {
+            return Err(format!("`{value}` is not a `{name}`"));
+        }
         let mut encoded = String::new();
-        crate::percent::encode_segment(&value, &mut encoded);
+        crate::percent::encode(&value, &mut encoded);
         path = path.replace(&format!("{{{name}}}"), &encoded);
     }
     let body = if spec.op == Op::Action {
@@ -196,7 +211,7 @@ fn build(
                 request = request.header(name, value);
             }
         }
-        // The caller's address: a rate limit by address counts the call as theirs.
+        // The caller's address, for the app's own layers as on any request.
         if let Some(peer) = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -204,6 +219,8 @@ fn build(
             request = request.extension(*peer);
         }
     }
+    // The rate limit counted the MCP request: the call is that request, not another.
+    request = request.extension(crate::plugins::rate_limit::Counted);
     let body = match body {
         Some(body) => {
             request = request.header(header::CONTENT_TYPE, "application/json");

@@ -90,6 +90,16 @@ pub(crate) fn tools(
             }
         }
     }
+    // Names are unique in MCP: an action named as an operation (`delete` on orders) or two
+    // resources named alike would hide a tool behind another.
+    let mut seen = BTreeSet::new();
+    tools.retain(|tool| {
+        let first = seen.insert(tool.name.clone());
+        if !first {
+            tracing::error!(tool = %tool.name, path = %tool.path, "mcp: a tool of this name exists already: left out");
+        }
+        first
+    });
     tools
 }
 

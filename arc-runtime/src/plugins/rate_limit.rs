@@ -13,6 +13,12 @@ use crate::auth::AuthContext;
 use crate::error::{ArcError, ErrorCode};
 use crate::stores::{Hit, InMemoryRateLimit, RateLimitStore};
 
+/// On a request the framework makes for one it counted already (an MCP tool call, counted
+/// as its MCP request): the rate limit lets it through uncounted. An extension, which no
+/// client can send.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Counted;
+
 /// A key function: the request head and the caller to a key, or `None` to skip limiting.
 pub type KeyFn = Arc<dyn Fn(&Parts, &AuthContext) -> Option<String> + Send + Sync>;
 
