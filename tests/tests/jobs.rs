@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use arc_runtime::config::Retry;
-use arc_runtime::jobs::{BoxError, Job, JobClient, JobContext, Jobs};
+use arc_runtime::jobs::{BoxError, Job, JobClient, JobContext, JobError, Jobs};
 use arc_tests::events::fast;
 use arc_tests::{TestApp, platform_admin, shop_app, shop_token};
 use serde::{Deserialize, Serialize};
@@ -129,6 +129,34 @@ async fn a_job_runs() {
         millis: 0,
     });
     assert!(refused.is_err(), "{refused:?}");
+    // Another type under a registered name is not that job: its payload is not run as one.
+    let impostor = client.enqueue(Impostor { tag: 7 });
+    assert!(
+        matches!(impostor, Err(JobError::Unregistered("note"))),
+        "{impostor:?}"
+    );
+    let twice = Jobs::new()
+        .job::<Note>()
+        .cron("* * * * * *", || Impostor { tag: 1 });
+    let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
+    let problems = shop_app(db).jobs(twice).problems();
+    assert!(
+        problems.iter().any(|p| p.contains("another job type")),
+        "{problems:?}"
+    );
+}
+
+/// Another type that says it is `note`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Impostor {
+    tag: u32,
+}
+
+impl Job for Impostor {
+    const NAME: &'static str = "note";
+    async fn run(self, _ctx: JobContext) -> Result<(), BoxError> {
+        Ok(())
+    }
 }
 
 #[tokio::test]
@@ -239,6 +267,11 @@ async fn an_event_enqueues_a_job() {
         !runs_of("event-Jobbed").is_empty()
     })
     .await;
+    // Counted done once its run returned (the note is written during the run).
+    until(Duration::from_secs(5), "the job counted done", || {
+        stats_of(&client, "note").done >= 1
+    })
+    .await;
     assert_eq!(stats_of(&client, "note").done, 1);
 }
 
@@ -269,7 +302,7 @@ async fn jobs_are_shown_to_platform_admins_only() {
     let admin = platform_admin();
     let reply = app.as_(&admin).get("/_jobs").await;
     assert_eq!(reply.status, 200, "{reply:?}");
-    assert_eq!(reply.header("cache-control"), Some("private, no-cache"));
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
     let note = reply.body["queues"]
         .as_array()
         .unwrap()
@@ -365,6 +398,11 @@ async fn a_handler_enqueues_through_the_state() {
     assert_eq!(response.status(), 200);
     until(Duration::from_secs(5), "the handler's job", || {
         !runs_of("from-a-handler").is_empty()
+    })
+    .await;
+    // Counted done once its run returned (the note is written during the run).
+    until(Duration::from_secs(5), "the job counted done", || {
+        stats_of(&client, "note").done >= 1
     })
     .await;
     assert_eq!(stats_of(&client, "note").done, 1);

@@ -4,7 +4,7 @@
 //! A [`Job`] is a serializable value with a [`Job::NAME`] (its queue) and an async
 //! [`Job::run`]. [`App::jobs`](crate::App::jobs) registers the app's [`Jobs`]: the job types,
 //! their cron schedules, the events that enqueue them ([`Jobs::on_event`], through an events
-//! subscriber: at least once), how failures are retried ([`Jobs::retry`]) and how many run at
+//! subscriber), how failures are retried ([`Jobs::retry`]) and how many run at
 //! once ([`Jobs::concurrency`]). Handlers enqueue with [`ArcState::jobs`](crate::ArcState::jobs)
 //! (or a [`JobClient`] taken from the settings with [`Jobs::client`]).
 //!
@@ -36,7 +36,7 @@
 //! let jobs = Jobs::new()
 //!     .job::<SendReceipt>()
 //!     .on_event("order.created", |event| {
-//!         Some(SendReceipt { order: event.payload["data"]["id"].to_string() })
+//!         Some(SendReceipt { order: event.payload["data"]["id"].as_str()?.to_owned() })
 //!     });
 //! app.jobs(jobs).serve("127.0.0.1:3000").await
 //! # }
@@ -128,7 +128,8 @@ pub enum JobError {
     /// The app has no jobs ([`App::jobs`](crate::App::jobs) was not called).
     #[error("the app has no jobs (App::jobs)")]
     NotConfigured,
-    /// The job's type was not registered with [`Jobs::job`].
+    /// The job's type was not registered with [`Jobs::job`] (or another type is, under its
+    /// name).
     #[error("job `{0}` is not registered (Jobs::job)")]
     Unregistered(&'static str),
     /// The job could not be serialized.
@@ -236,7 +237,10 @@ impl Jobs {
                 job.run(ctx).await
             })
         });
-        if !self.runtime.register(J::NAME, runner) {
+        if !self
+            .runtime
+            .register(J::NAME, std::any::TypeId::of::<J>(), runner)
+        {
             self.problems
                 .push(format!("Jobs::job: job `{}` is registered twice", J::NAME));
         }
@@ -251,9 +255,7 @@ impl Jobs {
         J: Job,
         F: Fn() -> J + Send + Sync + 'static,
     {
-        if !self.runtime.registered(J::NAME) {
-            self = self.job::<J>();
-        }
+        self = self.registered::<J>();
         match cron::Schedule::from_str(schedule) {
             Ok(parsed) => self.runtime.add_schedule(Schedule {
                 job: J::NAME,
@@ -270,7 +272,9 @@ impl Jobs {
 
     /// Enqueues the job `make` returns (if any) for each event whose type matches `pattern`
     /// (see [`EventPattern`](crate::config::EventPattern)), through an events subscriber:
-    /// once per event, at least once (a failed enqueue is retried as the subscriber is). Turns
+    /// each event is handed to the queue at least once (a failed enqueue is retried as the
+    /// subscriber is), but the queue is in memory: a job not yet run when the process stops
+    /// is lost, and its event is not delivered again (at most once across a restart). Turns
     /// the events on ([`App::events`](crate::App::events)) if they were not. `J` is
     /// registered if it was not.
     pub fn on_event<J, F>(mut self, pattern: &str, make: F) -> Self
@@ -278,15 +282,32 @@ impl Jobs {
         J: Job,
         F: Fn(&Event) -> Option<J> + Send + Sync + 'static,
     {
-        if !self.runtime.registered(J::NAME) {
-            self = self.job::<J>();
-        }
+        self = self.registered::<J>();
         self.triggers.push(Trigger {
             pattern: pattern.to_owned(),
             job: J::NAME,
             make: Arc::new(move |event| make(event).map(serde_json::to_value)),
         });
         self
+    }
+
+    /// With `J` registered: as it is, or now; another type under its name is a problem.
+    fn registered<J: Job>(self) -> Self {
+        match self
+            .runtime
+            .registered_as(J::NAME, std::any::TypeId::of::<J>())
+        {
+            None => self.job::<J>(),
+            Some(true) => self,
+            Some(false) => {
+                let mut jobs = self;
+                jobs.problems.push(format!(
+                    "Jobs: another job type is registered as `{}`",
+                    J::NAME
+                ));
+                jobs
+            }
+        }
     }
 
     /// How a failed job is retried: `attempts` in all (at least 1), waiting `base` after the
@@ -374,7 +395,8 @@ impl JobClient {
     /// Enqueues `job` to run as soon as a worker is free; its id.
     pub fn enqueue<J: Job>(&self, job: J) -> Result<Uuid, JobError> {
         let runtime = self.runtime.as_ref().ok_or(JobError::NotConfigured)?;
-        if !runtime.registered(J::NAME) {
+        // Under its name, this type: another one's payload would be run as it.
+        if runtime.registered_as(J::NAME, std::any::TypeId::of::<J>()) != Some(true) {
             return Err(JobError::Unregistered(J::NAME));
         }
         let json = serde_json::to_value(job).map_err(|source| JobError::Serialize {
@@ -406,6 +428,8 @@ impl JobClient {
 #[derive(Default)]
 pub(crate) struct Registry {
     runners: HashMap<&'static str, Runner>,
+    /// The Rust type registered under each name: another type of the same `NAME` is not it.
+    types: HashMap<&'static str, std::any::TypeId>,
     schedules: Vec<Schedule>,
 }
 

@@ -155,19 +155,21 @@ impl JobsRuntime {
     }
 
     /// Registers `job`; false if it already was.
-    pub(super) fn register(&self, job: &'static str, runner: Runner) -> bool {
+    pub(super) fn register(&self, job: &'static str, ty: std::any::TypeId, runner: Runner) -> bool {
         let mut registry = lock(&self.registry);
         if registry.runners.contains_key(job) {
             return false;
         }
         registry.runners.insert(job, runner);
+        registry.types.insert(job, ty);
         drop(registry);
         lock(&self.state).count(job);
         true
     }
 
-    pub(super) fn registered(&self, job: &str) -> bool {
-        lock(&self.registry).runners.contains_key(job)
+    /// Whether `job` is registered as the type `ty` (`None`: not registered at all).
+    pub(super) fn registered_as(&self, job: &str, ty: std::any::TypeId) -> Option<bool> {
+        lock(&self.registry).types.get(job).map(|t| *t == ty)
     }
 
     pub(super) fn add_schedule(&self, schedule: Schedule) {
@@ -248,11 +250,20 @@ impl JobsRuntime {
         }
         let mut state = lock(&self.state);
         let running: Vec<Entry> = state.running.drain().map(|(_, e)| e).collect();
+        let unfinished = running.len();
         let now = Instant::now();
         for entry in running {
-            tracing::warn!(job = entry.job, id = %entry.id, "jobs: still running at shutdown; returned to its queue");
             state.count(entry.job).running -= 1;
             state.wait(entry, now);
+        }
+        let waiting = state.waiting.len();
+        if waiting > 0 {
+            // The queue is in memory: what it holds ends with the process.
+            tracing::warn!(
+                waiting,
+                unfinished,
+                "jobs: at shutdown, jobs not run (those unfinished included) are lost with the process"
+            );
         }
     }
 
@@ -286,7 +297,8 @@ impl JobsRuntime {
             Err(error) => {
                 count.failed += 1;
                 count.dead += 1;
-                tracing::error!(job = entry.job, id = %entry.id, attempts = entry.attempt, %error, payload = %entry.payload, "jobs: last attempt failed; dead-lettered");
+                // Not the payload: it may hold what logs should not.
+                tracing::error!(job = entry.job, id = %entry.id, attempts = entry.attempt, %error, "jobs: last attempt failed; dead-lettered");
                 let dead = state.dead.entry(entry.job).or_default();
                 if dead.len() >= DeadLetter::KEPT {
                     dead.pop_front();

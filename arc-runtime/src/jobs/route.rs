@@ -20,10 +20,9 @@ const DEAD_SHOWN: usize = 10;
 /// `GET /_jobs`.
 pub(crate) async fn overview(State(state): State<ArcState>, caller: Caller) -> Response {
     let mut response = answer(&state, &caller).unwrap_or_else(IntoResponse::into_response);
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
