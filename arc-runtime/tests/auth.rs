@@ -24,7 +24,6 @@ const RSA_PRIVATE: &[u8] = include_bytes!("fixtures/rsa_private.pem");
 const RSA_PUBLIC: &[u8] = include_bytes!("fixtures/rsa_public.pem");
 const OTHER_PRIVATE: &[u8] = include_bytes!("fixtures/other_private.pem");
 const JWKS: &str = include_str!("fixtures/jwks.json");
-const ROTATED: &str = include_str!("fixtures/jwks_rotated.json");
 
 fn now() -> i64 {
     SystemTime::now()
@@ -243,185 +242,193 @@ async fn rs256_with_a_jwks_document() {
     assert!(JwtKeys::jwks(r#"{"keys":[]}"#).is_err());
 }
 
-/// A JWKS endpoint on a local port whose document the test swaps, counting fetches.
-struct JwksServer {
-    url: String,
-    document: std::sync::Arc<std::sync::Mutex<Option<&'static str>>>,
-    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
+/// Keys fetched from a URL (`RemoteJwks`): the `remote-jwks` feature.
+#[cfg(feature = "remote-jwks")]
+mod remote {
+    use super::*;
 
-impl JwksServer {
-    async fn start(document: Option<&'static str>) -> JwksServer {
-        use std::sync::atomic::Ordering;
-        let shared = std::sync::Arc::new(std::sync::Mutex::new(document));
-        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (doc, count) = (shared.clone(), hits.clone());
-        let app = axum::Router::new().route(
-            "/jwks.json",
-            get(move || async move {
-                count.fetch_add(1, Ordering::SeqCst);
-                match *doc.lock().unwrap() {
-                    Some(text) => (StatusCode::OK, text.to_owned()),
-                    None => (StatusCode::SERVICE_UNAVAILABLE, String::new()),
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        JwksServer {
-            url,
-            document: shared,
-            hits,
+    const ROTATED: &str = include_str!("fixtures/jwks_rotated.json");
+
+    /// A JWKS endpoint on a local port whose document the test swaps, counting fetches.
+    struct JwksServer {
+        url: String,
+        document: std::sync::Arc<std::sync::Mutex<Option<&'static str>>>,
+        hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl JwksServer {
+        async fn start(document: Option<&'static str>) -> JwksServer {
+            use std::sync::atomic::Ordering;
+            let shared = std::sync::Arc::new(std::sync::Mutex::new(document));
+            let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let (doc, count) = (shared.clone(), hits.clone());
+            let app = axum::Router::new().route(
+                "/jwks.json",
+                get(move || async move {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    match *doc.lock().unwrap() {
+                        Some(text) => (StatusCode::OK, text.to_owned()),
+                        None => (StatusCode::SERVICE_UNAVAILABLE, String::new()),
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            JwksServer {
+                url,
+                document: shared,
+                hits,
+            }
+        }
+
+        fn hits(&self) -> usize {
+            self.hits.load(std::sync::atomic::Ordering::SeqCst)
+        }
+
+        fn serve(&self, document: Option<&'static str>) {
+            *self.document.lock().unwrap() = document;
         }
     }
 
-    fn hits(&self) -> usize {
-        self.hits.load(std::sync::atomic::Ordering::SeqCst)
-    }
+    #[tokio::test]
+    async fn jwks_from_a_url_is_cached_and_follows_rotation() {
+        use arc_runtime::config::RemoteJwks;
+        use std::time::Duration;
+        let server = JwksServer::start(Some(JWKS)).await;
+        let remote =
+            RemoteJwks::with_ttl(&server.url, Duration::from_secs(600), Duration::ZERO).unwrap();
+        let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
+        let token = |key: &[u8], kid: &str| rs256(&claims(json!({})), key, Some(kid));
+        assert_eq!(
+            server.hits(),
+            0,
+            "nothing fetched before a token needs a key"
+        );
+        for _ in 0..3 {
+            assert_eq!(bearer(&r, &token(RSA_PRIVATE, "test-key")).await.0, 200);
+        }
+        assert_eq!(server.hits(), 1, "cached");
 
-    fn serve(&self, document: Option<&'static str>) {
-        *self.document.lock().unwrap() = document;
-    }
-}
+        // The issuer rotates: a token names a key the cache does not hold, so it is fetched.
+        server.serve(Some(ROTATED));
+        assert_eq!(
+            bearer(&r, &token(OTHER_PRIVATE, "rotated-key")).await.0,
+            200
+        );
+        assert_eq!(server.hits(), 2);
+        assert_401(&bearer(&r, &token(OTHER_PRIVATE, "test-key")).await);
+        assert_401(&bearer(&r, &token(RSA_PRIVATE, "nobody")).await);
 
-#[tokio::test]
-async fn jwks_from_a_url_is_cached_and_follows_rotation() {
-    use arc_runtime::config::RemoteJwks;
-    use std::time::Duration;
-    let server = JwksServer::start(Some(JWKS)).await;
-    let remote =
-        RemoteJwks::with_ttl(&server.url, Duration::from_secs(600), Duration::ZERO).unwrap();
-    let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
-    let token = |key: &[u8], kid: &str| rs256(&claims(json!({})), key, Some(kid));
-    assert_eq!(
-        server.hits(),
-        0,
-        "nothing fetched before a token needs a key"
-    );
-    for _ in 0..3 {
+        // The endpoint fails: known keys keep working, unknown ones are refused.
+        server.serve(None);
         assert_eq!(bearer(&r, &token(RSA_PRIVATE, "test-key")).await.0, 200);
+        assert_401(&bearer(&r, &token(RSA_PRIVATE, "gone")).await);
     }
-    assert_eq!(server.hits(), 1, "cached");
 
-    // The issuer rotates: a token names a key the cache does not hold, so it is fetched.
-    server.serve(Some(ROTATED));
-    assert_eq!(
-        bearer(&r, &token(OTHER_PRIVATE, "rotated-key")).await.0,
-        200
-    );
-    assert_eq!(server.hits(), 2);
-    assert_401(&bearer(&r, &token(OTHER_PRIVATE, "test-key")).await);
-    assert_401(&bearer(&r, &token(RSA_PRIVATE, "nobody")).await);
-
-    // The endpoint fails: known keys keep working, unknown ones are refused.
-    server.serve(None);
-    assert_eq!(bearer(&r, &token(RSA_PRIVATE, "test-key")).await.0, 200);
-    assert_401(&bearer(&r, &token(RSA_PRIVATE, "gone")).await);
-}
-
-/// The rotated document without `test-key`: the issuer withdrew it.
-fn withdrawn() -> &'static str {
-    let mut set: Value = serde_json::from_str(ROTATED).unwrap();
-    set["keys"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|k| k["kid"] != "test-key");
-    assert_eq!(set["keys"].as_array().unwrap().len(), 1);
-    Box::leak(set.to_string().into_boxed_str())
-}
-
-#[tokio::test]
-async fn a_withdrawn_jwks_key_is_refused_even_when_the_issuer_is_down() {
-    use arc_runtime::config::RemoteJwks;
-    use std::time::Duration;
-    let server = JwksServer::start(Some(ROTATED)).await;
-    // Expired at once, so every token asks for a fetch.
-    let remote = RemoteJwks::with_ttl(&server.url, Duration::ZERO, Duration::ZERO).unwrap();
-    let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
-    let old = rs256(&claims(json!({})), RSA_PRIVATE, Some("test-key"));
-    let new = rs256(&claims(json!({})), OTHER_PRIVATE, Some("rotated-key"));
-    assert_eq!(bearer(&r, &old).await.0, 200);
-    assert_eq!(bearer(&r, &new).await.0, 200);
-
-    server.serve(Some(withdrawn()));
-    assert_401(&bearer(&r, &old).await);
-    assert_eq!(bearer(&r, &new).await.0, 200);
-
-    // The issuer fails: the last good set serves, and it does not hold the withdrawn key.
-    server.serve(None);
-    let hits = server.hits();
-    assert_401(&bearer(&r, &old).await);
-    assert_eq!(
-        bearer(&r, &new).await.0,
-        200,
-        "the last good set, for a while"
-    );
-    assert!(server.hits() > hits, "a refresh was tried");
-    server.serve(Some(ROTATED));
-    assert_eq!(
-        bearer(&r, &old).await.0,
-        200,
-        "back when the issuer lists it again"
-    );
-
-    // The last good set is kept for a bounded time only.
-    let server = JwksServer::start(Some(ROTATED)).await;
-    let remote = RemoteJwks::with_ttl(&server.url, Duration::ZERO, Duration::ZERO)
-        .unwrap()
-        .max_stale(Duration::from_millis(200));
-    let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
-    assert_eq!(bearer(&r, &new).await.0, 200);
-    server.serve(None);
-    assert_eq!(bearer(&r, &new).await.0, 200, "within max_stale");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_401(&bearer(&r, &new).await);
-}
-
-#[tokio::test]
-async fn jwks_from_a_url_fails_closed_and_refetches_at_most_so_often() {
-    use arc_runtime::config::RemoteJwks;
-    use std::time::Duration;
-    let server = JwksServer::start(None).await;
-    let remote = RemoteJwks::with_ttl(
-        &server.url,
-        Duration::from_secs(600),
-        Duration::from_secs(60),
-    )
-    .unwrap();
-    let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
-    for kid in ["test-key", "a", "b", "c"] {
-        assert_401(&bearer(&r, &rs256(&claims(json!({})), RSA_PRIVATE, Some(kid))).await);
+    /// The rotated document without `test-key`: the issuer withdrew it.
+    fn withdrawn() -> &'static str {
+        let mut set: Value = serde_json::from_str(ROTATED).unwrap();
+        set["keys"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|k| k["kid"] != "test-key");
+        assert_eq!(set["keys"].as_array().unwrap().len(), 1);
+        Box::leak(set.to_string().into_boxed_str())
     }
-    assert_eq!(server.hits(), 1, "unknown kids do not make a fetch storm");
 
-    // Expired keys are fetched again; when that fails, the known ones still serve.
-    let server = JwksServer::start(Some(JWKS)).await;
-    let remote = RemoteJwks::with_ttl(&server.url, Duration::ZERO, Duration::ZERO).unwrap();
-    let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
-    let token = rs256(&claims(json!({})), RSA_PRIVATE, Some("test-key"));
-    assert_eq!(bearer(&r, &token).await.0, 200);
-    assert_eq!(bearer(&r, &token).await.0, 200);
-    assert_eq!(server.hits(), 2, "expired, so fetched again");
-    server.serve(None);
-    assert_eq!(bearer(&r, &token).await.0, 200, "stale keys beat no keys");
-    assert_eq!(server.hits(), 3);
-    let unreachable = RemoteJwks::new("http://127.0.0.1:9/jwks.json").unwrap();
-    let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(unreachable))));
-    assert_401(
-        &bearer(
-            &r,
-            &rs256(&claims(json!({})), RSA_PRIVATE, Some("test-key")),
+    #[tokio::test]
+    async fn a_withdrawn_jwks_key_is_refused_even_when_the_issuer_is_down() {
+        use arc_runtime::config::RemoteJwks;
+        use std::time::Duration;
+        let server = JwksServer::start(Some(ROTATED)).await;
+        // Expired at once, so every token asks for a fetch.
+        let remote = RemoteJwks::with_ttl(&server.url, Duration::ZERO, Duration::ZERO).unwrap();
+        let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
+        let old = rs256(&claims(json!({})), RSA_PRIVATE, Some("test-key"));
+        let new = rs256(&claims(json!({})), OTHER_PRIVATE, Some("rotated-key"));
+        assert_eq!(bearer(&r, &old).await.0, 200);
+        assert_eq!(bearer(&r, &new).await.0, 200);
+
+        server.serve(Some(withdrawn()));
+        assert_401(&bearer(&r, &old).await);
+        assert_eq!(bearer(&r, &new).await.0, 200);
+
+        // The issuer fails: the last good set serves, and it does not hold the withdrawn key.
+        server.serve(None);
+        let hits = server.hits();
+        assert_401(&bearer(&r, &old).await);
+        assert_eq!(
+            bearer(&r, &new).await.0,
+            200,
+            "the last good set, for a while"
+        );
+        assert!(server.hits() > hits, "a refresh was tried");
+        server.serve(Some(ROTATED));
+        assert_eq!(
+            bearer(&r, &old).await.0,
+            200,
+            "back when the issuer lists it again"
+        );
+
+        // The last good set is kept for a bounded time only.
+        let server = JwksServer::start(Some(ROTATED)).await;
+        let remote = RemoteJwks::with_ttl(&server.url, Duration::ZERO, Duration::ZERO)
+            .unwrap()
+            .max_stale(Duration::from_millis(200));
+        let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
+        assert_eq!(bearer(&r, &new).await.0, 200);
+        server.serve(None);
+        assert_eq!(bearer(&r, &new).await.0, 200, "within max_stale");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_401(&bearer(&r, &new).await);
+    }
+
+    #[tokio::test]
+    async fn jwks_from_a_url_fails_closed_and_refetches_at_most_so_often() {
+        use arc_runtime::config::RemoteJwks;
+        use std::time::Duration;
+        let server = JwksServer::start(None).await;
+        let remote = RemoteJwks::with_ttl(
+            &server.url,
+            Duration::from_secs(600),
+            Duration::from_secs(60),
         )
-        .await,
-    );
-    assert!(RemoteJwks::new("ftp://example.com/jwks").is_err());
-    assert!(RemoteJwks::new("not a url").is_err());
-    let file = std::env::temp_dir().join(format!("arc-jwks-{}.json", std::process::id()));
-    std::fs::write(&file, JWKS).unwrap();
-    assert!(JwtKeys::jwks_file(&file).is_ok());
-    std::fs::remove_file(&file).unwrap();
-    assert!(JwtKeys::jwks_file(&file).is_err());
+        .unwrap();
+        let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
+        for kid in ["test-key", "a", "b", "c"] {
+            assert_401(&bearer(&r, &rs256(&claims(json!({})), RSA_PRIVATE, Some(kid))).await);
+        }
+        assert_eq!(server.hits(), 1, "unknown kids do not make a fetch storm");
+
+        // Expired keys are fetched again; when that fails, the known ones still serve.
+        let server = JwksServer::start(Some(JWKS)).await;
+        let remote = RemoteJwks::with_ttl(&server.url, Duration::ZERO, Duration::ZERO).unwrap();
+        let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(remote))));
+        let token = rs256(&claims(json!({})), RSA_PRIVATE, Some("test-key"));
+        assert_eq!(bearer(&r, &token).await.0, 200);
+        assert_eq!(bearer(&r, &token).await.0, 200);
+        assert_eq!(server.hits(), 2, "expired, so fetched again");
+        server.serve(None);
+        assert_eq!(bearer(&r, &token).await.0, 200, "stale keys beat no keys");
+        assert_eq!(server.hits(), 3);
+        let unreachable = RemoteJwks::new("http://127.0.0.1:9/jwks.json").unwrap();
+        let r = router(Auth::new().with(JwtAuthenticator::new(JwtKeys::Remote(unreachable))));
+        assert_401(
+            &bearer(
+                &r,
+                &rs256(&claims(json!({})), RSA_PRIVATE, Some("test-key")),
+            )
+            .await,
+        );
+        assert!(RemoteJwks::new("ftp://example.com/jwks").is_err());
+        assert!(RemoteJwks::new("not a url").is_err());
+        let file = std::env::temp_dir().join(format!("arc-jwks-{}.json", std::process::id()));
+        std::fs::write(&file, JWKS).unwrap();
+        assert!(JwtKeys::jwks_file(&file).is_ok());
+        std::fs::remove_file(&file).unwrap();
+        assert!(JwtKeys::jwks_file(&file).is_err());
+    }
 }
 
 #[tokio::test]
