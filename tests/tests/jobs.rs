@@ -160,6 +160,47 @@ impl Job for Impostor {
 }
 
 #[tokio::test]
+async fn a_job_running_past_its_timeout_is_a_failed_attempt() {
+    let retry = Retry {
+        attempts: 2,
+        base: Duration::from_millis(10),
+        max: Duration::from_millis(20),
+    };
+    let jobs = Jobs::new()
+        .job::<Slow>()
+        .retry(retry)
+        .timeout(Duration::from_millis(100))
+        .concurrency(1);
+    let client = jobs.client();
+    let _app = TestApp::sqlite_with(|db| shop_app(db).jobs(jobs)).await;
+    client
+        .enqueue(Slow {
+            tag: "hangs".into(),
+            millis: 60_000,
+        })
+        .expect("enqueued");
+    client
+        .enqueue(Slow {
+            tag: "after-it".into(),
+            millis: 0,
+        })
+        .expect("enqueued");
+    until(Duration::from_secs(5), "the dead letter", || {
+        !client.dead_letters("slow").is_empty()
+    })
+    .await;
+    let dead = client.dead_letters("slow");
+    assert_eq!(dead[0].attempts, 2);
+    assert!(dead[0].error.contains("ran past"), "{:?}", dead[0].error);
+    assert!(runs_of("hangs").is_empty(), "stopped, never finished");
+    // Its one slot is free again: the next job runs.
+    until(Duration::from_secs(5), "the next job", || {
+        !runs_of("after-it").is_empty()
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_failing_job_is_retried_with_backoff_then_dead_lettered() {
     let retry = Retry {
         attempts: 3,

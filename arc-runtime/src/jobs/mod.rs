@@ -317,6 +317,15 @@ impl Jobs {
         self
     }
 
+    /// The longest an attempt may run (five minutes by default; at least 1 ms): one that
+    /// runs past it is stopped and counts as a failed attempt, so a job that hangs does not
+    /// hold a worker for ever.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.runtime
+            .set_timeout(timeout.max(Duration::from_millis(1)));
+        self
+    }
+
     /// Jobs this instance runs at once (at least 1).
     pub fn concurrency(self, jobs: usize) -> Self {
         self.runtime.set_concurrency(jobs.max(1));

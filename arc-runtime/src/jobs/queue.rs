@@ -114,11 +114,16 @@ impl State {
     }
 }
 
+/// How long an attempt may run by default: five minutes.
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// The settings a runtime runs with (set by the builder, read when it starts).
 #[derive(Debug)]
 struct Settings {
     retry: Retry,
     concurrency: usize,
+    /// The longest an attempt may run: past it, it is a failed attempt.
+    timeout: Duration,
 }
 
 /// An app's jobs: the registry, the queue, the workers.
@@ -146,7 +151,11 @@ impl JobsRuntime {
         let (stop, _) = tokio::sync::watch::channel(false);
         JobsRuntime {
             registry: Mutex::new(Registry::default()),
-            settings: Mutex::new(Settings { retry, concurrency }),
+            settings: Mutex::new(Settings {
+                retry,
+                concurrency,
+                timeout: DEFAULT_TIMEOUT,
+            }),
             state: Mutex::new(State::default()),
             wake: tokio::sync::Notify::new(),
             stop,
@@ -182,6 +191,10 @@ impl JobsRuntime {
 
     pub(super) fn set_concurrency(&self, concurrency: usize) {
         lock(&self.settings).concurrency = concurrency;
+    }
+
+    pub(super) fn set_timeout(&self, timeout: Duration) {
+        lock(&self.settings).timeout = timeout;
     }
 
     /// The schedules: the job, the expression, the next time.
@@ -318,7 +331,10 @@ impl JobsRuntime {
 
 /// The workers: takes due jobs while a slot is free, until the runtime stops.
 async fn work(runtime: Arc<JobsRuntime>, state: ArcState) {
-    let concurrency = lock(&runtime.settings).concurrency;
+    let (concurrency, timeout) = {
+        let settings = lock(&runtime.settings);
+        (settings.concurrency, settings.timeout)
+    };
     let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut stop = runtime.stop.subscribe();
     let mut running = tokio::task::JoinSet::new();
@@ -345,11 +361,17 @@ async fn work(runtime: Arc<JobsRuntime>, state: ArcState) {
                 let runtime = runtime.clone();
                 running.spawn(async move {
                     let result = match runner {
-                        Some(runner) => AssertUnwindSafe(runner(entry.payload.clone(), ctx))
-                            .catch_unwind()
-                            .await
-                            .unwrap_or_else(|_| Err("the job panicked".into()))
-                            .map_err(|e| e.to_string()),
+                        Some(runner) => {
+                            let run =
+                                AssertUnwindSafe(runner(entry.payload.clone(), ctx)).catch_unwind();
+                            // A job that hangs would hold its slot for ever.
+                            match tokio::time::timeout(timeout, run).await {
+                                Ok(ran) => ran
+                                    .unwrap_or_else(|_| Err("the job panicked".into()))
+                                    .map_err(|e| e.to_string()),
+                                Err(_) => Err(format!("the job ran past {timeout:?}")),
+                            }
+                        }
                         None => Err(format!("job `{}` is not registered", entry.job)),
                     };
                     runtime.finish(entry, result);
