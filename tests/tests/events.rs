@@ -416,8 +416,8 @@ async fn one_relay_publishes_each_row_once(backend: Backend) {
 async fn a_dead_relays_lease_is_taken_over(backend: Backend) {
     let seen = Seen::default();
     let app = backend.app(shop_seeing(&seen)).await;
-    // An instance that died holding the lease, for 1.5 s more.
-    let until = arc_runtime::chrono::Utc::now().timestamp_millis() + 1500;
+    // An instance that died holding the lease, for 2.5 s more.
+    let until = arc_runtime::chrono::Utc::now().timestamp_millis() + 2500;
     app.db
         .execute_unprepared(&format!(
             "INSERT INTO arc_outbox_lease (name, owner, until) VALUES ('relay', 'dead', {until}) \
@@ -425,6 +425,9 @@ async fn a_dead_relays_lease_is_taken_over(backend: Backend) {
         ))
         .await
         .unwrap();
+    // A round of this instance's relay that took the lease just before may still be under
+    // way: let it end, so the write below is the dead one's to publish.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let created = app
         .post("/products", json!({"name": "Late", "price": 1}))
         .await;
