@@ -30,7 +30,7 @@ pg_admin="${ARC_ST_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432}"
 known=()
 # The event streams never end (SSE) or need an upgrade (WebSocket): a generated call would
 # only time out or get the 400 for a request that is no upgrade. Their answers (401, 403,
-# 400, the events each caller may see) are tested in tests/tests/events.rs and websocket.rs.
+# 400, the events each caller may see) are tested in tests/tests/suite/events.rs and websocket.rs.
 streams=(--exclude-path /events/stream --exclude-path /ws)
 
 out=target/schemathesis

@@ -3,7 +3,7 @@
 Input (argv[1]): {"doc": <OpenAPI 3.1 document>, "samples": [{"method", "path", "status", "body"}],
 "headers": [{"method", "path", "name", "value", "status"}]} where `path` is the document's path
 template. Prints one line per problem; exit 1 if any.
-Used by tests/tests/openapi.rs (`the_documented_answers_are_the_served_ones`).
+Used by tests/tests/suite/openapi.rs (`the_documented_answers_are_the_served_ones`).
 """
 
 import json

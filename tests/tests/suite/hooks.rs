@@ -6,7 +6,7 @@ use arc_tests::{TestApp, assert_error, on_both};
 use axum::http::Method;
 use serde_json::{Value, json};
 
-mod hooks {
+mod resource_hooks {
     use super::*;
     on_both!(arc_tests::ledger::app => hooks_shape_refuse_and_audit_writes, bulk_writes_run_each_rows_hooks);
 }

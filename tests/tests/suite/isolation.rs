@@ -17,7 +17,7 @@
 //! moment, so a change holds on the very next request: what it takes away is refused, and
 //! what it gives (an admin's seat) is granted. Changes go through the one `Memberships`
 //! handle the app reads, which forgets its cache entry at each change; a change written
-//! by another instance is `tests/tests/memberships.rs`'s.
+//! by another instance is `tests/tests/suite/memberships.rs`'s.
 //!
 //! `ARC_PROPTEST_CASES` sets the number of cases on SQLite (default 96); PostgreSQL runs a
 //! quarter of them on one schema.
