@@ -64,7 +64,7 @@ impl<'a> WriteContext<'a> {
     /// # fn hook(ctx: &WriteContext<'_>) {
     /// let jobs = ctx.jobs();
     /// ctx.after_commit(async move {
-    ///     if let Err(e) = jobs.enqueue(SendReceipt { order: "42".into() }) {
+    ///     if let Err(e) = jobs.enqueue(SendReceipt { order: "42".into() }).await {
     ///         tracing::error!(error = %e, "the receipt was not enqueued");
     ///     }
     /// });

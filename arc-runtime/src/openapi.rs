@@ -1204,6 +1204,11 @@ fn service_operation(route: &ServiceRoute, rate_limited: bool) -> Value {
         }
         _ => {}
     }
+    // Read from the jobs' store, which may not answer (a Redis outage).
+    #[cfg(feature = "jobs")]
+    if route.path == crate::jobs::PATH {
+        responses["503"] = json!({ "$ref": "#/components/responses/ServiceUnavailable" });
+    }
     let mut parameters = Vec::new();
     if route.path == crate::events::STREAM_PATH {
         // A malformed `events` filter; an instance with all the streams it keeps open.

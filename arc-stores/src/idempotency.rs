@@ -57,10 +57,9 @@ fn eval(script: &str) -> redis::Cmd {
     cmd
 }
 
+/// A lease or TTL in milliseconds: at least one (`PEXPIRE 0` would delete the key).
 fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1)
+    crate::redis::millis(duration).max(1)
 }
 
 /// The first word of a script's reply, and what follows it.

@@ -3,7 +3,7 @@
 //! (the embedded default); this crate holds the ones on real infrastructure, today Redis
 //! ([`Redis`]: token revocation, rate-limit counters, the query cache ([`RedisCache`]),
 //! idempotency keys ([`RedisIdempotency`]), sessions of refresh tokens ([`RedisSessions`]),
-//! and the events' transport on Redis Streams,
+//! the background jobs' queue ([`RedisJobs`]), and the events' transport on Redis Streams,
 //! [`RedisStreams`]).
 //!
 //! ```no_run
@@ -26,12 +26,14 @@
 
 mod cache;
 mod idempotency;
+mod jobs;
 mod redis;
 mod sessions;
 mod streams;
 
 pub use cache::RedisCache;
 pub use idempotency::RedisIdempotency;
+pub use jobs::RedisJobs;
 pub use redis::{Redis, RedisRateLimit, RedisRevocation};
 pub use sessions::RedisSessions;
 pub use streams::{DeadLetter, RedisStreams};

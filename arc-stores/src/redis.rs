@@ -15,6 +15,11 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// `duration` in whole milliseconds, as Redis counts them (saturating).
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A Redis connection pool and a key prefix.
 #[derive(Clone)]
 pub struct Redis {
@@ -61,6 +66,43 @@ impl Redis {
         format!("{}{kind}:{key}", self.prefix)
     }
 
+    /// `EVAL script` with `keys` and `args`: its reply, a list of words (numbers as text).
+    /// The scripts are short, so each call sends its text (no script cache to miss after a
+    /// server restart).
+    pub(crate) async fn eval(
+        &self,
+        script: &str,
+        keys: &[String],
+        args: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(script).arg(keys.len());
+        for key in keys {
+            cmd.arg(key);
+        }
+        for arg in args {
+            cmd.arg(*arg);
+        }
+        let mut conn = self.pool.get().await.map_err(StoreError::new)?;
+        let value: redis::Value = cmd.query_async(&mut conn).await.map_err(StoreError::new)?;
+        let redis::Value::Array(items) = value else {
+            return Err(StoreError::new(format!(
+                "unexpected reply from a script: {value:?}"
+            )));
+        };
+        items
+            .into_iter()
+            .map(|item| match item {
+                redis::Value::BulkString(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+                redis::Value::SimpleString(text) => Ok(text),
+                redis::Value::Int(n) => Ok(n.to_string()),
+                other => Err(StoreError::new(format!(
+                    "unexpected reply from a script: {other:?}"
+                ))),
+            })
+            .collect()
+    }
+
     /// The revocation store on this server.
     pub fn revocation(&self) -> RedisRevocation {
         RedisRevocation(self.clone())
@@ -80,6 +122,11 @@ impl Redis {
     /// The rate-limit store on this server.
     pub fn rate_limit(&self) -> RedisRateLimit {
         RedisRateLimit(self.clone())
+    }
+
+    /// The jobs' queue on this server (see [`RedisJobs`](crate::RedisJobs)).
+    pub fn jobs(&self) -> crate::RedisJobs {
+        crate::RedisJobs(self.clone())
     }
 
     /// The events' transport on this server: the stream `{prefix}events` (see

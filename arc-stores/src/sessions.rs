@@ -6,7 +6,6 @@
 use arc_runtime::config::{
     BoxFuture, IssuedToken, Rotation, SessionStart, SessionStore, StoreError,
 };
-use deadpool_redis::redis::{self, Value};
 
 use crate::Redis;
 
@@ -55,40 +54,6 @@ impl RedisSessions {
     fn keys(&self, id: &str) -> [String; 2] {
         [self.0.key("session", id), self.0.key("session-used", id)]
     }
-
-    async fn eval(
-        &self,
-        script: &str,
-        keys: &[String],
-        args: &[&str],
-    ) -> Result<Vec<String>, StoreError> {
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(script).arg(keys.len());
-        for key in keys {
-            cmd.arg(key);
-        }
-        for arg in args {
-            cmd.arg(*arg);
-        }
-        let mut conn = self.0.pool.get().await.map_err(StoreError::new)?;
-        let value: Value = cmd.query_async(&mut conn).await.map_err(StoreError::new)?;
-        let Value::Array(items) = value else {
-            return Err(StoreError::new(format!(
-                "unexpected reply from the session script: {value:?}"
-            )));
-        };
-        items
-            .into_iter()
-            .map(|item| match item {
-                Value::BulkString(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-                Value::SimpleString(text) => Ok(text),
-                Value::Int(n) => Ok(n.to_string()),
-                other => Err(StoreError::new(format!(
-                    "unexpected reply from the session script: {other:?}"
-                ))),
-            })
-            .collect()
-    }
 }
 
 /// A number the scripts stored.
@@ -117,7 +82,7 @@ impl SessionStore for RedisSessions {
                 &start.token.access_id,
                 &access_exp,
             ];
-            self.eval(START, &self.keys(id), &args).await.map(|_| ())
+            self.0.eval(START, &self.keys(id), &args).await.map(|_| ())
         })
     }
 
@@ -142,7 +107,7 @@ impl SessionStore for RedisSessions {
                 &next.access_id,
                 &access_exp,
             ];
-            let reply = self.eval(ROTATE, &self.keys(id), &args).await?;
+            let reply = self.0.eval(ROTATE, &self.keys(id), &args).await?;
             Ok(match reply.as_slice() {
                 [word, claims, ends] if word == "rotated" => Rotation::Rotated {
                     claims: claims.clone(),
@@ -159,7 +124,7 @@ impl SessionStore for RedisSessions {
     fn end<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<(String, u64)>, StoreError>> {
         Box::pin(async move {
             let [session, _] = self.keys(id);
-            let reply = self.eval(END, &[session], &[]).await?;
+            let reply = self.0.eval(END, &[session], &[]).await?;
             Ok(match reply.as_slice() {
                 [word, access, exp] if word == "ended" => Some((access.clone(), number(exp)?)),
                 _ => None,

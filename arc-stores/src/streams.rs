@@ -17,6 +17,7 @@ use redis::streams::{StreamId, StreamPendingCountReply, StreamRangeReply, Stream
 use redis::{AsyncConnectionConfig, Value};
 
 use crate::Redis;
+use crate::redis::millis;
 
 /// Appends the events not seen yet (in one script, so a relay's retry cannot interleave
 /// with it): `KEYS` = the stream, the prefix of the seen-markers; `ARGV` = the stream's
@@ -110,10 +111,6 @@ impl std::fmt::Debug for RedisStreams {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl RedisStreams {

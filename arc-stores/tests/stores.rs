@@ -146,3 +146,60 @@ async fn sessions_on_redis() {
         "the other is a reuse: {outcomes:?}"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs Redis"]
+async fn jobs_on_redis() {
+    use arc_runtime::jobs::{JobStore, Lease, QueuedJob, Taken, conformance};
+    let redis = redis();
+    conformance::check(&redis.jobs(), "redis").await;
+    conformance::lapsed_leases(&redis.jobs(), "redis").await;
+
+    // Two instances, one queue: a job enqueued on one is taken once, by either.
+    let (a, b) = (redis.jobs(), redis.jobs());
+    for n in 0..20 {
+        let job = QueuedJob::new("shared", serde_json::json!({ "n": n }));
+        a.push(job, Duration::ZERO).await.unwrap();
+    }
+    let mut taken: Vec<Lease> = Vec::new();
+    loop {
+        let (x, y) = tokio::join!(
+            a.take(Duration::from_secs(60)),
+            b.take(Duration::from_secs(60))
+        );
+        let mut progressed = false;
+        for t in [x.unwrap(), y.unwrap()] {
+            if let Taken::Job(lease) = t {
+                taken.push(lease);
+                progressed = true;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    let mut ns: Vec<i64> = taken
+        .iter()
+        .map(|l| l.job.payload["n"].as_i64().unwrap())
+        .collect();
+    ns.sort_unstable();
+    assert_eq!(
+        ns,
+        (0..20).collect::<Vec<_>>(),
+        "each job taken exactly once"
+    );
+    let stats = b.stats(&["shared"]).await.unwrap();
+    assert_eq!((stats[0].pending, stats[0].running), (0, 20));
+}
+
+#[tokio::test]
+async fn jobs_fail_closed_when_redis_is_down() {
+    use arc_runtime::jobs::{JobStore, QueuedJob};
+    let down = Redis::new("redis://127.0.0.1:1", "arc-test:")
+        .unwrap()
+        .jobs();
+    let job = QueuedJob::new("q", serde_json::json!({}));
+    assert!(down.push(job, Duration::ZERO).await.is_err());
+    assert!(down.take(Duration::from_secs(1)).await.is_err());
+    assert!(down.stats(&["q"]).await.is_err());
+}

@@ -43,6 +43,14 @@ pub fn required_env(var: &str, what: &str) -> String {
     })
 }
 
+/// The Redis server of the tests (`ARC_TEST_REDIS_URL`, see [`required_env`]) under a key
+/// prefix of its own, so tests share the server without seeing each other's keys.
+pub fn test_redis() -> arc_stores::Redis {
+    let url = required_env("ARC_TEST_REDIS_URL", "Redis");
+    let prefix = format!("arc-test:{}:", arc_runtime::uuid::Uuid::new_v4().simple());
+    arc_stores::Redis::new(&url, prefix).unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
 /// Builds the app under test over a database.
 pub type MakeApp = fn(DatabaseConnection) -> arc_runtime::App;
 

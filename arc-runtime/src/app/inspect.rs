@@ -183,6 +183,10 @@ impl App {
         if self.audit_settings().is_some_and(|audit| !audit.shared()) {
             local.push("the audit trail (Audit::store)".to_owned());
         }
+        #[cfg(feature = "jobs")]
+        if self.jobs.as_ref().is_some_and(|jobs| !jobs.shared()) {
+            local.push("the jobs' queue (Jobs::store)".to_owned());
+        }
         local
     }
 

@@ -14,8 +14,12 @@
 //! schedules to platform admins. At shutdown no new job starts; running jobs get the shutdown
 //! window to finish, and those that do not are returned to their queue.
 //!
-//! The queue is in-process: jobs live in the instance's memory, so a job enqueued and not yet
-//! run is lost if the process dies, and each instance runs its own schedules.
+//! Where jobs wait is a [`JobStore`] ([`Jobs::store`]). The default, [`InMemoryJobs`], is
+//! the instance's memory: a job enqueued and not yet run is lost if the process dies. On
+//! Redis (`arc_stores::Redis::jobs`) the instances share one queue: a job enqueued by one
+//! runs on whichever has a free worker, survives restarts, and one whose instance dies
+//! mid-run is due again when its lease runs out (as a failed attempt); each cron time is
+//! enqueued by one instance only.
 //!
 //! ```no_run
 //! use arc_runtime::jobs::{BoxError, Job, JobContext, Jobs};
@@ -44,6 +48,7 @@
 
 mod queue;
 pub(crate) mod route;
+mod store;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -57,11 +62,14 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 pub(crate) use queue::JobsRuntime;
-pub use queue::{DeadLetter, QueueStats};
+pub use store::{
+    DeadLetter, InMemoryJobs, JobStore, Lease, Outcome, QueueStats, QueuedJob, Taken, conformance,
+};
 
 use crate::app::ArcState;
 use crate::events::{Event, Events};
 use crate::retry::Retry;
+use crate::stores::StoreError;
 
 /// The error a job's run fails with (any error converts into it with `?`).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -140,6 +148,9 @@ pub enum JobError {
         /// Why.
         source: serde_json::Error,
     },
+    /// The store did not take the job (a Redis outage): it was not enqueued.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Runs a job of one type from its JSON.
@@ -273,8 +284,9 @@ impl Jobs {
     /// Enqueues the job `make` returns (if any) for each event whose type matches `pattern`
     /// (see [`EventPattern`](crate::config::EventPattern)), through an events subscriber:
     /// each event is handed to the queue at least once (a failed enqueue is retried as the
-    /// subscriber is), but the queue is in memory: a job not yet run when the process stops
-    /// is lost, and its event is not delivered again (at most once across a restart). Turns
+    /// subscriber is). On the in-memory store a job not yet run when the process stops is
+    /// lost, and its event is not delivered again (at most once across a restart); a shared
+    /// store keeps it. Turns
     /// the events on ([`App::events`](crate::App::events)) if they were not. `J` is
     /// registered if it was not.
     pub fn on_event<J, F>(mut self, pattern: &str, make: F) -> Self
@@ -332,6 +344,26 @@ impl Jobs {
         self
     }
 
+    /// Where the jobs wait ([`InMemoryJobs`] by default): a shared store (Redis, from
+    /// arc-stores) lets the app's instances share one queue.
+    pub fn store(self, store: impl JobStore) -> Self {
+        self.runtime.set_store(Arc::new(store));
+        self
+    }
+
+    /// How often idle workers ask a shared store for due jobs (1 s by default; at least
+    /// 10 ms): the longest a job enqueued by another instance, or one due after a retry's
+    /// wait, waits for an idle worker here.
+    pub fn poll(self, every: Duration) -> Self {
+        self.runtime.set_poll(every.max(Duration::from_millis(10)));
+        self
+    }
+
+    /// Whether other instances see these jobs' queue (see [`JobStore::shared`]).
+    pub(crate) fn shared(&self) -> bool {
+        self.runtime.store().shared()
+    }
+
     /// A client of these jobs, to enqueue and inspect them from outside the app's handlers
     /// (a CLI command, a test). Jobs enqueued before the app starts wait for it.
     pub fn client(&self) -> JobClient {
@@ -352,19 +384,19 @@ impl Jobs {
             let make = trigger.make.clone();
             let job = trigger.job;
             events = events.on(&trigger.pattern, move |event: Arc<Event>| {
-                let result = make(&event).map(|json| {
-                    json.map(|json| runtime.push(job, json))
-                        .map_err(|source| JobError::Serialize { name: job, source })
-                });
+                let made = make(&event);
+                let runtime = runtime.clone();
                 async move {
-                    match result {
-                        Some(Ok(id)) => {
-                            tracing::debug!(job, %id, event = %event.name, "jobs: enqueued by an event");
-                            Ok(())
-                        }
-                        Some(Err(e)) => Err(e),
-                        None => Ok(()),
-                    }
+                    let Some(made) = made else {
+                        return Ok::<(), JobError>(());
+                    };
+                    let json = made.map_err(|source| JobError::Serialize { name: job, source })?;
+                    let id = runtime
+                        .push(job, json, Duration::ZERO)
+                        .await
+                        .map_err(JobError::Store)?;
+                    tracing::debug!(job, %id, event = %event.name, "jobs: enqueued by an event");
+                    Ok(())
                 }
             });
         }
@@ -384,11 +416,13 @@ impl Jobs {
 /// #     async fn run(self, _ctx: JobContext) -> Result<(), BoxError> { Ok(()) }
 /// # }
 /// async fn handler(state: arc_runtime::ArcState) -> Result<(), arc_runtime::jobs::JobError> {
-///     state.jobs().enqueue(SendReceipt { order: "42".into() })?;
+///     state.jobs().enqueue(SendReceipt { order: "42".into() }).await?;
 ///     Ok(())
 /// }
 /// ```
-#[derive(Clone, Debug)]
+///
+/// The default client is of no jobs: it enqueues nothing ([`JobError::NotConfigured`]).
+#[derive(Clone, Debug, Default)]
 pub struct JobClient {
     runtime: Option<Arc<JobsRuntime>>,
 }
@@ -402,7 +436,12 @@ impl JobClient {
     }
 
     /// Enqueues `job` to run as soon as a worker is free; its id.
-    pub fn enqueue<J: Job>(&self, job: J) -> Result<Uuid, JobError> {
+    pub async fn enqueue<J: Job>(&self, job: J) -> Result<Uuid, JobError> {
+        self.enqueue_after(job, Duration::ZERO).await
+    }
+
+    /// Enqueues `job` to run once `delay` has passed; its id.
+    pub async fn enqueue_after<J: Job>(&self, job: J, delay: Duration) -> Result<Uuid, JobError> {
         let runtime = self.runtime.as_ref().ok_or(JobError::NotConfigured)?;
         // Under its name, this type: another one's payload would be run as it.
         if runtime.registered_as(J::NAME, std::any::TypeId::of::<J>()) != Some(true) {
@@ -412,24 +451,24 @@ impl JobClient {
             name: J::NAME,
             source,
         })?;
-        Ok(runtime.push(J::NAME, json))
+        Ok(runtime.push(J::NAME, json, delay).await?)
     }
 
-    /// Each queue's counts, by name.
-    pub fn stats(&self) -> Vec<QueueStats> {
-        self.runtime
-            .as_ref()
-            .map(|runtime| runtime.stats())
-            .unwrap_or_default()
+    /// Each registered queue's counts, by name (none without jobs).
+    pub async fn stats(&self) -> Result<Vec<QueueStats>, StoreError> {
+        match &self.runtime {
+            Some(runtime) => runtime.stats().await,
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The dead letters of the queue `job` (the most recent last; at most
     /// [`DeadLetter::KEPT`] per queue).
-    pub fn dead_letters(&self, job: &str) -> Vec<DeadLetter> {
-        self.runtime
-            .as_ref()
-            .map(|runtime| runtime.dead_letters(job))
-            .unwrap_or_default()
+    pub async fn dead_letters(&self, job: &str) -> Result<Vec<DeadLetter>, StoreError> {
+        match &self.runtime {
+            Some(runtime) => runtime.dead_letters(job, DeadLetter::KEPT).await,
+            None => Ok(Vec::new()),
+        }
     }
 }
 

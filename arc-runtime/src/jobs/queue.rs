@@ -1,140 +1,72 @@
-//! The in-process queue and its workers: due jobs in order, leased while they run, retried
-//! with backoff, dead-lettered after the last attempt, returned at shutdown.
+//! The workers: they take due jobs from the app's [`JobStore`] while a slot is free, run each
+//! under its timeout, and record how it ended (retried with backoff, dead-lettered after the
+//! last attempt); the cron schedules, each time claimed once across instances; the return of
+//! unfinished jobs at shutdown.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
-use serde::Serialize;
 use serde_json::Value as Json;
-use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::store::{
+    DeadLetter, InMemoryJobs, JobStore, Lease, Outcome, QueueStats, QueuedJob, Taken,
+};
 use super::{JobContext, Registry, Runner, Schedule, lock};
 use crate::app::ArcState;
 use crate::retry::Retry;
-
-/// One queue's counts.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct QueueStats {
-    /// The queue: the job's [`Job::NAME`](super::Job::NAME).
-    pub name: String,
-    /// Jobs waiting to run (new ones and those waiting for a retry).
-    pub pending: u64,
-    /// Jobs running now.
-    pub running: u64,
-    /// Jobs that ran to success.
-    pub done: u64,
-    /// Failed attempts (each retried or dead-lettered).
-    pub failed: u64,
-    /// Jobs dead-lettered after their last attempt.
-    pub dead: u64,
-}
-
-/// A job that failed its last attempt.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct DeadLetter {
-    /// The job's id.
-    pub id: Uuid,
-    /// Its queue.
-    pub job: String,
-    /// The job as it was enqueued.
-    pub payload: Json,
-    /// Attempts made.
-    pub attempts: u32,
-    /// The last attempt's error.
-    pub error: String,
-    /// When it was dead-lettered.
-    pub at: DateTime<Utc>,
-}
-
-impl DeadLetter {
-    /// Dead letters kept per queue (the oldest go first).
-    pub const KEPT: usize = 100;
-}
-
-/// A job in the queue.
-#[derive(Clone, Debug)]
-struct Entry {
-    id: Uuid,
-    job: &'static str,
-    payload: Json,
-    /// The attempt its next run is (1-based).
-    attempt: u32,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// Waiting jobs by when they are due (then by arrival).
-    waiting: BTreeMap<(Instant, u64), Entry>,
-    /// Running jobs by id.
-    running: HashMap<Uuid, Entry>,
-    /// Counts by queue.
-    counts: HashMap<&'static str, QueueStats>,
-    dead: HashMap<&'static str, VecDeque<DeadLetter>>,
-    /// Arrival order of waiting jobs.
-    seq: u64,
-}
-
-impl State {
-    fn count(&mut self, job: &'static str) -> &mut QueueStats {
-        self.counts.entry(job).or_insert_with(|| QueueStats {
-            name: job.to_owned(),
-            ..QueueStats::default()
-        })
-    }
-
-    fn wait(&mut self, entry: Entry, due: Instant) {
-        self.seq += 1;
-        self.count(entry.job).pending += 1;
-        self.waiting.insert((due, self.seq), entry);
-    }
-
-    /// The first due job, moved to running; else when the next one is due.
-    fn take(&mut self, now: Instant) -> Result<Entry, Option<Instant>> {
-        let Some(entry) = self.waiting.first_entry() else {
-            return Err(None);
-        };
-        if entry.key().0 > now {
-            return Err(Some(entry.key().0));
-        }
-        let entry = entry.remove();
-        let count = self.count(entry.job);
-        count.pending -= 1;
-        count.running += 1;
-        self.running.insert(entry.id, entry.clone());
-        Ok(entry)
-    }
-}
+use crate::stores::StoreError;
 
 /// How long an attempt may run by default: five minutes.
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How often workers ask a shared store for due jobs by default (jobs enqueued by this
+/// instance wake them at once).
+pub(super) const DEFAULT_POLL: Duration = Duration::from_secs(1);
+
+/// A lease outlasts the attempt's timeout by this much: the time to record how it ended.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// The wait after a store that did not answer.
+const STORE_BACKOFF: Duration = Duration::from_secs(1);
+
 /// The settings a runtime runs with (set by the builder, read when it starts).
-#[derive(Debug)]
 struct Settings {
     retry: Retry,
     concurrency: usize,
     /// The longest an attempt may run: past it, it is a failed attempt.
     timeout: Duration,
+    /// How often idle workers look at a shared store.
+    poll: Duration,
+    store: Arc<dyn JobStore>,
 }
 
-/// An app's jobs: the registry, the queue, the workers.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("retry", &self.retry)
+            .field("concurrency", &self.concurrency)
+            .field("timeout", &self.timeout)
+            .field("poll", &self.poll)
+            .field("shared", &self.store.shared())
+            .finish()
+    }
+}
+
+/// An app's jobs: the registry, the store, the workers.
 pub(crate) struct JobsRuntime {
     registry: Mutex<Registry>,
     settings: Mutex<Settings>,
-    state: Mutex<State>,
-    /// Poked when a job is enqueued.
+    /// Poked when this instance enqueues a job.
     wake: tokio::sync::Notify,
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The leases this instance's workers hold: returned to the store at shutdown.
+    held: Mutex<HashMap<Uuid, Lease>>,
 }
 
 impl std::fmt::Debug for JobsRuntime {
@@ -155,11 +87,13 @@ impl JobsRuntime {
                 retry,
                 concurrency,
                 timeout: DEFAULT_TIMEOUT,
+                poll: DEFAULT_POLL,
+                store: Arc::new(InMemoryJobs::new()),
             }),
-            state: Mutex::new(State::default()),
             wake: tokio::sync::Notify::new(),
             stop,
             tasks: Mutex::new(Vec::new()),
+            held: Mutex::new(HashMap::new()),
         }
     }
 
@@ -171,8 +105,6 @@ impl JobsRuntime {
         }
         registry.runners.insert(job, runner);
         registry.types.insert(job, ty);
-        drop(registry);
-        lock(&self.state).count(job);
         true
     }
 
@@ -197,6 +129,18 @@ impl JobsRuntime {
         lock(&self.settings).timeout = timeout;
     }
 
+    pub(super) fn set_poll(&self, poll: Duration) {
+        lock(&self.settings).poll = poll;
+    }
+
+    pub(super) fn set_store(&self, store: Arc<dyn JobStore>) {
+        lock(&self.settings).store = store;
+    }
+
+    pub(crate) fn store(&self) -> Arc<dyn JobStore> {
+        lock(&self.settings).store.clone()
+    }
+
     /// The schedules: the job, the expression, the next time.
     pub(crate) fn schedules(&self) -> Vec<(&'static str, String, Option<DateTime<Utc>>)> {
         lock(&self.registry)
@@ -206,32 +150,34 @@ impl JobsRuntime {
             .collect()
     }
 
-    /// Enqueues `payload` of the registered `job`, due now; its id.
-    pub(super) fn push(&self, job: &'static str, payload: Json) -> Uuid {
-        let id = Uuid::new_v4();
-        let entry = Entry {
-            id,
-            job,
-            payload,
-            attempt: 1,
-        };
-        lock(&self.state).wait(entry, Instant::now());
+    /// Enqueues `payload` of the registered `job`, due after `after`; its id.
+    pub(super) async fn push(
+        &self,
+        job: &'static str,
+        payload: Json,
+        after: Duration,
+    ) -> Result<Uuid, StoreError> {
+        let queued = QueuedJob::new(job, payload);
+        let id = queued.id;
+        self.store().push(queued, after).await?;
         self.wake.notify_one();
-        id
+        Ok(id)
     }
 
-    pub(crate) fn stats(&self) -> Vec<QueueStats> {
-        let mut stats: Vec<QueueStats> = lock(&self.state).counts.values().cloned().collect();
-        stats.sort_by(|a, b| a.name.cmp(&b.name));
-        stats
+    /// Each registered queue's counts, by name.
+    pub(crate) async fn stats(&self) -> Result<Vec<QueueStats>, StoreError> {
+        let mut queues: Vec<&'static str> = lock(&self.registry).runners.keys().copied().collect();
+        queues.sort_unstable();
+        self.store().stats(&queues).await
     }
 
-    pub(crate) fn dead_letters(&self, job: &str) -> Vec<DeadLetter> {
-        lock(&self.state)
-            .dead
-            .get(job)
-            .map(|d| d.iter().cloned().collect())
-            .unwrap_or_default()
+    /// The latest `limit` dead letters of `job`.
+    pub(crate) async fn dead_letters(
+        &self,
+        job: &str,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        self.store().dead_letters(job, limit).await
     }
 
     /// Starts the workers and the schedules on the current Tokio runtime (none outside one:
@@ -261,79 +207,115 @@ impl JobsRuntime {
                 abort.abort();
             }
         }
-        let mut state = lock(&self.state);
-        let running: Vec<Entry> = state.running.drain().map(|(_, e)| e).collect();
-        let unfinished = running.len();
-        let now = Instant::now();
-        for entry in running {
-            state.count(entry.job).running -= 1;
-            state.wait(entry, now);
+        let held: Vec<Lease> = lock(&self.held).drain().map(|(_, lease)| lease).collect();
+        let unfinished = held.len();
+        let store = self.store();
+        for lease in held {
+            if let Err(error) = store.finish(&lease, Outcome::Returned).await {
+                tracing::warn!(job = %lease.job.job, id = %lease.job.id, %error, "jobs: an unfinished job could not be returned; it is due again when its lease runs out");
+            }
         }
-        let waiting = state.waiting.len();
-        if waiting > 0 {
-            // The queue is in memory: what it holds ends with the process.
-            tracing::warn!(
-                waiting,
-                unfinished,
-                "jobs: at shutdown, jobs not run (those unfinished included) are lost with the process"
-            );
+        if !store.shared() {
+            let waiting: u64 = self
+                .stats()
+                .await
+                .map(|stats| stats.iter().map(|s| s.pending).sum())
+                .unwrap_or_default();
+            if waiting > 0 {
+                // The queue is in memory: what it holds ends with the process.
+                tracing::warn!(
+                    waiting,
+                    unfinished,
+                    "jobs: at shutdown, jobs not run (those unfinished included) are lost with the process"
+                );
+            }
         }
     }
 
-    /// Records the end of `entry`'s run.
-    fn finish(&self, entry: Entry, result: Result<(), String>) {
-        let retry = lock(&self.settings).retry;
-        let mut state = lock(&self.state);
-        if state.running.remove(&entry.id).is_none() {
-            return;
-        }
-        let count = state.count(entry.job);
-        count.running -= 1;
-        match result {
-            Ok(()) => count.done += 1,
-            Err(error) if entry.attempt < retry.attempts => {
-                count.failed += 1;
-                let wait = retry.backoff(entry.attempt);
-                tracing::warn!(job = entry.job, id = %entry.id, attempt = entry.attempt, %error, ?wait, "jobs: attempt failed; retried");
-                let due = Instant::now() + wait;
-                state.wait(
-                    Entry {
-                        attempt: entry.attempt + 1,
-                        ..entry
-                    },
-                    due,
-                );
-                drop(state);
-                // The workers may be asleep until a job is due: this one is, later.
-                self.wake.notify_one();
+    /// Runs `lease`'s job (unless its attempts are used up) and records how it ended.
+    async fn run(&self, lease: Lease, state: ArcState) {
+        let (retry, timeout, store) = {
+            let settings = lock(&self.settings);
+            (settings.retry, settings.timeout, settings.store.clone())
+        };
+        let job = &lease.job;
+        let outcome = if job.attempt > retry.attempts {
+            // Its last attempt ran out of its lease (its instance stopped): not run again.
+            let error = job
+                .error
+                .clone()
+                .unwrap_or_else(|| "no attempt left".into());
+            tracing::error!(job = %job.job, id = %job.id, attempts = retry.attempts, %error, "jobs: no attempt left; dead-lettered");
+            Outcome::Dead {
+                error,
+                failed: false,
             }
-            Err(error) => {
-                count.failed += 1;
-                count.dead += 1;
-                // Not the payload: it may hold what logs should not.
-                tracing::error!(job = entry.job, id = %entry.id, attempts = entry.attempt, %error, "jobs: last attempt failed; dead-lettered");
-                let dead = state.dead.entry(entry.job).or_default();
-                if dead.len() >= DeadLetter::KEPT {
-                    dead.pop_front();
+        } else {
+            let runner = lock(&self.registry).runners.get(job.job.as_str()).cloned();
+            let ctx = JobContext {
+                id: job.id,
+                attempt: job.attempt,
+                state,
+            };
+            let result = match runner {
+                Some(runner) => {
+                    let run = AssertUnwindSafe(runner(job.payload.clone(), ctx)).catch_unwind();
+                    // A job that hangs would hold its slot for ever.
+                    match tokio::time::timeout(timeout, run).await {
+                        Ok(ran) => ran
+                            .unwrap_or_else(|_| Err("the job panicked".into()))
+                            .map_err(|e| e.to_string()),
+                        Err(_) => Err(format!("the job ran past {timeout:?}")),
+                    }
                 }
-                dead.push_back(DeadLetter {
-                    id: entry.id,
-                    job: entry.job.to_owned(),
-                    payload: entry.payload,
-                    attempts: entry.attempt,
-                    error,
-                    at: Utc::now(),
-                });
+                None => Err(format!("job `{}` is not registered", job.job)),
+            };
+            match result {
+                Ok(()) => Outcome::Done,
+                Err(error) if job.attempt < retry.attempts => {
+                    let after = retry.backoff(job.attempt);
+                    tracing::warn!(job = %job.job, id = %job.id, attempt = job.attempt, %error, ?after, "jobs: attempt failed; retried");
+                    Outcome::Retry { after, error }
+                }
+                Err(error) => {
+                    // Not the payload: it may hold what logs should not.
+                    tracing::error!(job = %job.job, id = %job.id, attempts = job.attempt, %error, "jobs: last attempt failed; dead-lettered");
+                    Outcome::Dead {
+                        error,
+                        failed: true,
+                    }
+                }
             }
+        };
+        let retried = matches!(outcome, Outcome::Retry { .. });
+        if let Err(error) = store.finish(&lease, outcome).await {
+            tracing::error!(job = %job.job, id = %job.id, %error, "jobs: how the job ended was not recorded; it is due again when its lease runs out");
+        }
+        lock(&self.held).remove(&job.id);
+        if retried {
+            // The workers may be asleep until a job is due: this one is, later.
+            self.wake.notify_one();
         }
     }
 }
 
 /// The workers: takes due jobs while a slot is free, until the runtime stops.
 async fn work(runtime: Arc<JobsRuntime>, state: ArcState) {
-    let (concurrency, timeout) = {
+    let (concurrency, lease_for, poll, store) = {
         let settings = lock(&runtime.settings);
-        (settings.concurrency, settings.timeout)
+        // A shared store is polled (other instances enqueue too); this process's own is
+        // woken by each enqueue.
+        let poll = if settings.store.shared() {
+            settings.poll
+        } else {
+            Duration::from_secs(3600)
+        };
+        (
+            settings.concurrency,
+            settings.timeout + LEASE_MARGIN,
+            poll,
+            settings.store.clone(),
+        )
     };
     let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut stop = runtime.stop.subscribe();
@@ -349,45 +331,27 @@ async fn work(runtime: Arc<JobsRuntime>, state: ArcState) {
             },
             _ = stop.changed() => break,
         };
-        let next = lock(&runtime.state).take(Instant::now());
-        match next {
-            Ok(entry) => {
-                let runner = lock(&runtime.registry).runners.get(entry.job).cloned();
-                let ctx = JobContext {
-                    id: entry.id,
-                    attempt: entry.attempt,
-                    state: state.clone(),
-                };
-                let runtime = runtime.clone();
+        let sleep = match store.take(lease_for).await {
+            Ok(Taken::Job(lease)) => {
+                lock(&runtime.held).insert(lease.job.id, lease.clone());
+                let (runtime, state) = (runtime.clone(), state.clone());
                 running.spawn(async move {
-                    let result = match runner {
-                        Some(runner) => {
-                            let run =
-                                AssertUnwindSafe(runner(entry.payload.clone(), ctx)).catch_unwind();
-                            // A job that hangs would hold its slot for ever.
-                            match tokio::time::timeout(timeout, run).await {
-                                Ok(ran) => ran
-                                    .unwrap_or_else(|_| Err("the job panicked".into()))
-                                    .map_err(|e| e.to_string()),
-                                Err(_) => Err(format!("the job ran past {timeout:?}")),
-                            }
-                        }
-                        None => Err(format!("job `{}` is not registered", entry.job)),
-                    };
-                    runtime.finish(entry, result);
+                    runtime.run(lease, state).await;
                     drop(permit);
                 });
+                None
             }
-            Err(next) => {
-                drop(permit);
-                let sleep = next.map_or(Duration::from_secs(3600), |due| {
-                    due.saturating_duration_since(Instant::now())
-                });
-                tokio::select! {
-                    () = runtime.wake.notified() => {}
-                    () = tokio::time::sleep(sleep) => {}
-                    _ = stop.changed() => break,
-                }
+            Ok(Taken::Wait(next)) => Some(next.map_or(poll, |next| next.min(poll))),
+            Err(error) => {
+                tracing::warn!(%error, "jobs: the store did not answer; asking again shortly");
+                Some(STORE_BACKOFF)
+            }
+        };
+        if let Some(sleep) = sleep {
+            tokio::select! {
+                () = runtime.wake.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+                _ = stop.changed() => break,
             }
         }
         // Reap the ended runs, so the set does not grow.
@@ -398,9 +362,11 @@ async fn work(runtime: Arc<JobsRuntime>, state: ArcState) {
     while running.join_next().await.is_some() {}
 }
 
-/// Enqueues `schedule`'s job at each of its times, until the runtime stops.
+/// Enqueues `schedule`'s job at each of its times (once across the instances sharing the
+/// store), until the runtime stops.
 async fn tick(runtime: Arc<JobsRuntime>, schedule: Schedule) {
     let mut stop = runtime.stop.subscribe();
+    let key = format!("{}:{}", schedule.job, schedule.expression);
     loop {
         let Some(next) = schedule.schedule.upcoming(Utc).next() else {
             return;
@@ -410,97 +376,29 @@ async fn tick(runtime: Arc<JobsRuntime>, schedule: Schedule) {
             () = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
-        match (schedule.make)() {
-            Ok(payload) => {
-                let id = runtime.push(schedule.job, payload);
-                tracing::debug!(job = schedule.job, %id, "jobs: enqueued by its schedule");
+        match runtime.store().claim_tick(&key, next).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(job = schedule.job, %next, "jobs: another instance enqueues this time's job");
+                continue;
             }
-            Err(e) => {
-                tracing::error!(job = schedule.job, error = %e, "jobs: a scheduled job could not be serialized");
+            Err(error) => {
+                tracing::warn!(job = schedule.job, %next, %error, "jobs: the store did not answer; this time's job is skipped");
+                continue;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(job: &'static str) -> Entry {
-        Entry {
-            id: Uuid::new_v4(),
-            job,
-            payload: Json::Null,
-            attempt: 1,
+        let pushed = match (schedule.make)() {
+            Ok(payload) => runtime
+                .push(schedule.job, payload, Duration::ZERO)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(format!("it could not be serialized: {e}")),
+        };
+        match pushed {
+            Ok(id) => tracing::debug!(job = schedule.job, %id, "jobs: enqueued by its schedule"),
+            Err(error) => {
+                tracing::error!(job = schedule.job, %error, "jobs: a scheduled job was not enqueued");
+            }
         }
-    }
-
-    #[tokio::test]
-    async fn jobs_are_taken_when_due_in_order_and_counted() {
-        let mut state = State::default();
-        let now = Instant::now();
-        let (a, b, later) = (entry("a"), entry("a"), entry("b"));
-        state.wait(later.clone(), now + Duration::from_secs(10));
-        state.wait(a.clone(), now);
-        state.wait(b.clone(), now);
-        assert_eq!(state.count("a").pending, 2);
-        assert_eq!(state.take(now).map(|e| e.id).ok(), Some(a.id));
-        assert_eq!(state.take(now).map(|e| e.id).ok(), Some(b.id));
-        // The next is not due: when it is.
-        assert_eq!(
-            state.take(now).map(|e| e.id),
-            Err(Some(now + Duration::from_secs(10)))
-        );
-        assert_eq!((state.count("a").pending, state.count("a").running), (0, 2));
-        assert_eq!(state.count("b").pending, 1);
-        assert_eq!(
-            state.take(now + Duration::from_secs(10)).map(|e| e.id).ok(),
-            Some(later.id)
-        );
-        assert_eq!(
-            state.take(now + Duration::from_secs(10)).map(|e| e.id),
-            Err(None)
-        );
-    }
-
-    #[tokio::test]
-    async fn the_last_failure_dead_letters_and_earlier_ones_retry() {
-        let runtime = JobsRuntime::new(
-            Retry {
-                attempts: 2,
-                base: Duration::from_millis(10),
-                max: Duration::from_millis(10),
-            },
-            1,
-        );
-        let id = runtime.push("a", Json::from(1));
-        let first = lock(&runtime.state).take(Instant::now());
-        let first = first.ok().filter(|e| e.id == id).map(|e| e.attempt);
-        assert_eq!(first, Some(1));
-        let running = lock(&runtime.state).running.get(&id).cloned();
-        runtime.finish(running.expect("running"), Err("no".into()));
-        let stats = runtime.stats();
-        assert_eq!(
-            (stats[0].pending, stats[0].failed, stats[0].dead),
-            (1, 1, 0)
-        );
-        let later = Instant::now() + Duration::from_millis(20);
-        let second = lock(&runtime.state)
-            .take(later)
-            .ok()
-            .map(|e| (e.id, e.attempt));
-        assert_eq!(second, Some((id, 2)));
-        let running = lock(&runtime.state).running.get(&id).cloned();
-        runtime.finish(running.expect("running"), Err("still no".into()));
-        let stats = runtime.stats();
-        assert_eq!(
-            (stats[0].pending, stats[0].failed, stats[0].dead),
-            (0, 2, 1)
-        );
-        let dead = runtime.dead_letters("a");
-        assert_eq!(
-            (dead[0].id, dead[0].attempts, dead[0].error.as_str()),
-            (id, 2, "still no")
-        );
     }
 }

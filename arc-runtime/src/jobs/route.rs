@@ -9,7 +9,8 @@ use serde_json::json;
 
 use crate::app::ArcState;
 use crate::auth::Caller;
-use crate::error::ArcError;
+use crate::error::{ArcError, ErrorCode};
+use crate::stores::StoreError;
 
 /// The platform role that reads the jobs.
 const READER_ROLE: &str = "admin";
@@ -19,14 +20,16 @@ const DEAD_SHOWN: usize = 10;
 
 /// `GET /_jobs`.
 pub(crate) async fn overview(State(state): State<ArcState>, caller: Caller) -> Response {
-    let mut response = answer(&state, &caller).unwrap_or_else(IntoResponse::into_response);
+    let mut response = answer(&state, &caller)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
-fn answer(state: &ArcState, caller: &Caller) -> Result<Response, ArcError> {
+async fn answer(state: &ArcState, caller: &Caller) -> Result<Response, ArcError> {
     let runtime = state
         .jobs_runtime()
         .ok_or_else(|| ArcError::not_found("Route not found"))?;
@@ -36,17 +39,23 @@ fn answer(state: &ArcState, caller: &Caller) -> Result<Response, ArcError> {
     if !caller.0.has_platform_role(READER_ROLE) {
         return Err(ArcError::forbidden("The jobs are for platform admins"));
     }
-    let queues: Vec<_> = runtime
-        .stats()
-        .into_iter()
-        .map(|stats| {
-            let dead = runtime.dead_letters(&stats.name);
-            let latest = &dead[dead.len().saturating_sub(DEAD_SHOWN)..];
-            let mut queue = json!(stats);
-            queue["deadLetters"] = json!(latest);
-            queue
-        })
-        .collect();
+    let unavailable = |error: StoreError| {
+        tracing::warn!(%error, "jobs: the store did not answer");
+        ArcError::new(
+            ErrorCode::ServiceUnavailable,
+            "The jobs' store is unavailable",
+        )
+    };
+    let mut queues = Vec::new();
+    for stats in runtime.stats().await.map_err(unavailable)? {
+        let dead = runtime
+            .dead_letters(&stats.name, DEAD_SHOWN)
+            .await
+            .map_err(unavailable)?;
+        let mut queue = json!(stats);
+        queue["deadLetters"] = json!(dead);
+        queues.push(queue);
+    }
     let schedules: Vec<_> = runtime
         .schedules()
         .into_iter()

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use arc_runtime::config::{Auth, Cache, Events, Idempotency, KeyBy, RateLimit};
+use arc_runtime::jobs::Jobs;
 use arc_runtime::{App, Preset};
 use arc_stores::Redis;
 use arc_tests::shop_app;
@@ -20,6 +21,7 @@ async fn local_shop() -> App {
     shop_app(db().await)
         .events(Events::new())
         .rate_limit(RateLimit::new(100, Duration::from_secs(60), KeyBy::User))
+        .jobs(Jobs::new())
 }
 
 #[tokio::test]
@@ -33,6 +35,7 @@ async fn a_distributed_app_names_every_store_in_process_memory() {
         "the rate limit's counters (RateLimit::store)",
         "token revocation (Auth::revocation)",
         "the events' transport (Events::transport)",
+        "the jobs' queue (Jobs::store)",
     ] {
         assert!(text.contains(what), "{what} missing from:\n{text}");
     }
@@ -40,7 +43,7 @@ async fn a_distributed_app_names_every_store_in_process_memory() {
         !text.contains("audit trail"),
         "the default trail is the database: {text}"
     );
-    assert_eq!(problems.len(), 6, "{text}");
+    assert_eq!(problems.len(), 7, "{text}");
 }
 
 #[tokio::test]
@@ -63,7 +66,7 @@ async fn one_instance_needs_nothing_shared() {
         !local_shop().await.instances(2).is_distributed(),
         "development is one process"
     );
-    assert_eq!(many.problems().len(), 6, "{:?}", many.problems());
+    assert_eq!(many.problems().len(), 7, "{:?}", many.problems());
 }
 
 #[tokio::test]
@@ -84,6 +87,7 @@ async fn shared_stores_start() {
             RateLimit::new(100, Duration::from_secs(60), KeyBy::User).store(redis.rate_limit()),
         )
         .cache(Cache::new().store(redis.cache()))
+        .jobs(Jobs::new().store(redis.jobs()))
         .idempotency(Idempotency::new().sql())
         .cursor_secret(b"shared by every instance")
         .distributed();

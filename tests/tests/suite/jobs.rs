@@ -1,7 +1,8 @@
-//! Background jobs, in-process: a job runs; a failing one is retried with backoff and then
-//! dead-lettered; a cron schedule fires; an event enqueues a job; `GET /_jobs` is for platform
-//! admins; at shutdown a running job finishes, and one that outlasts the window is returned to
-//! its queue.
+//! Background jobs, in process memory and on Redis: a job runs; a failing one is retried
+//! with backoff and then dead-lettered; a cron schedule fires; an event enqueues a job;
+//! `GET /_jobs` is for platform admins; at shutdown a running job finishes, and one that
+//! outlasts the window is returned to its queue. On Redis, instances share one queue: a job
+//! runs once, on either, and each cron time is enqueued once.
 
 #![allow(
     missing_docs,
@@ -14,11 +15,11 @@ use std::time::{Duration, Instant};
 use arc_runtime::config::Retry;
 use arc_runtime::jobs::{BoxError, Job, JobClient, JobContext, JobError, Jobs};
 use arc_tests::events::fast;
-use arc_tests::{TestApp, platform_admin, shop_app, shop_token};
+use arc_tests::{TestApp, platform_admin, shop_app, shop_token, test_redis};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// What the jobs of every test did: `(tag, attempt, when)`, tags unique per test.
+/// What the jobs of every test did: `(tag, attempt, when)`, tags unique per test and store.
 static DONE: Mutex<Vec<(String, u32, Instant)>> = Mutex::new(Vec::new());
 
 fn note(tag: &str, attempt: u32) {
@@ -37,13 +38,80 @@ fn runs_of(tag: &str) -> Vec<(u32, Instant)> {
 }
 
 /// Waits (at most `within`) until `done` holds.
-async fn until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+async fn until(within: Duration, what: &str, mut done: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + within;
-    while !done() {
+    while !done().await {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Where the jobs of a test wait.
+#[derive(Clone, Debug)]
+enum Store {
+    Memory,
+    Redis(arc_stores::Redis),
+}
+
+impl Store {
+    fn redis() -> Store {
+        Store::Redis(test_redis())
+    }
+
+    /// Jobs on this store (polled often on Redis, so tests do not wait for the default 1 s).
+    fn jobs(&self) -> Jobs {
+        match self {
+            Store::Memory => Jobs::new(),
+            Store::Redis(redis) => Jobs::new()
+                .store(redis.jobs())
+                .poll(Duration::from_millis(20)),
+        }
+    }
+
+    /// `what`, tagged with the store: the two runs of a test do not see each other's notes.
+    fn tag(&self, what: &str) -> String {
+        match self {
+            Store::Memory => format!("memory-{what}"),
+            Store::Redis(_) => format!("redis-{what}"),
+        }
+    }
+}
+
+/// Each scenario as two tests, one per store: `memory::name` and `redis::name` (which needs
+/// Redis).
+macro_rules! on_each_store {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(super::Store::Memory).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test]
+                #[ignore = "needs Redis"]
+                async fn $scenario() {
+                    super::$scenario(super::Store::redis()).await;
+                }
+            )*
+        }
+    };
+}
+
+on_each_store!(
+    a_job_runs,
+    a_job_running_past_its_timeout_is_a_failed_attempt,
+    a_failing_job_is_retried_with_backoff_then_dead_lettered,
+    a_delayed_job_waits,
+    a_cron_schedule_fires,
+    an_event_enqueues_a_job,
+    jobs_are_shown_to_platform_admins_only,
+    shutdown_lets_a_running_job_finish_and_returns_one_that_outlasts_it,
+    a_handler_enqueues_through_the_state,
+);
 
 /// Notes its tag.
 #[derive(Serialize, Deserialize)]
@@ -93,44 +161,63 @@ impl Job for Slow {
     }
 }
 
-fn stats_of(client: &JobClient, queue: &str) -> arc_runtime::jobs::QueueStats {
+async fn stats_of(client: &JobClient, queue: &str) -> arc_runtime::jobs::QueueStats {
     client
         .stats()
+        .await
+        .expect("the store answers")
         .into_iter()
         .find(|s| s.name == queue)
         .expect("the queue is listed")
 }
 
-#[tokio::test]
-async fn a_job_runs() {
-    let jobs = Jobs::new().job::<Note>();
+async fn dead_in(client: &JobClient, queue: &str) -> Vec<arc_runtime::jobs::DeadLetter> {
+    client.dead_letters(queue).await.expect("the store answers")
+}
+
+async fn a_job_runs(store: Store) {
+    let jobs = store.jobs().job::<Note>();
     let client = jobs.client();
     let _app = TestApp::sqlite_with(|db| shop_app(db).jobs(jobs)).await;
+    let tag = store.tag("runs");
     let id = client
-        .enqueue(Note { tag: "runs".into() })
+        .enqueue(Note { tag: tag.clone() })
+        .await
         .expect("enqueued");
     assert!(!id.is_nil());
-    until(Duration::from_secs(5), "the job", || {
-        !runs_of("runs").is_empty()
+    until(Duration::from_secs(5), "the job", async || {
+        !runs_of(&tag).is_empty()
     })
     .await;
-    until(Duration::from_secs(1), "its count", || {
-        stats_of(&client, "note").done == 1
+    until(Duration::from_secs(1), "its count", async || {
+        stats_of(&client, "note").await.done == 1
     })
     .await;
-    let stats = stats_of(&client, "note");
+    let stats = stats_of(&client, "note").await;
     assert_eq!(
         (stats.pending, stats.running, stats.failed, stats.dead),
         (0, 0, 0, 0)
     );
+    assert_eq!(runs_of(&tag).len(), 1, "run once");
+}
+
+#[tokio::test]
+async fn a_job_is_enqueued_as_its_registered_type_only() {
+    let jobs = Jobs::new().job::<Note>();
+    let client = jobs.client();
     // An unregistered job is refused when enqueued, not lost later.
-    let refused = client.enqueue(Slow {
-        tag: "never".into(),
-        millis: 0,
-    });
-    assert!(refused.is_err(), "{refused:?}");
+    let refused = client
+        .enqueue(Slow {
+            tag: "never".into(),
+            millis: 0,
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(JobError::Unregistered("slow"))),
+        "{refused:?}"
+    );
     // Another type under a registered name is not that job: its payload is not run as one.
-    let impostor = client.enqueue(Impostor { tag: 7 });
+    let impostor = client.enqueue(Impostor { tag: 7 }).await;
     assert!(
         matches!(impostor, Err(JobError::Unregistered("note"))),
         "{impostor:?}"
@@ -144,6 +231,26 @@ async fn a_job_runs() {
         problems.iter().any(|p| p.contains("another job type")),
         "{problems:?}"
     );
+    // Without jobs, nothing is enqueued.
+    let none = arc_runtime::jobs::JobClient::default();
+    assert!(matches!(
+        none.enqueue(Note { tag: "x".into() }).await,
+        Err(JobError::NotConfigured)
+    ));
+}
+
+#[tokio::test]
+async fn a_store_that_does_not_answer_refuses_the_job() {
+    let down = arc_stores::Redis::new("redis://127.0.0.1:1", "arc-test:").unwrap();
+    let jobs = Jobs::new().job::<Note>().store(down.jobs());
+    let client = jobs.client();
+    let app = TestApp::sqlite_with(|db| shop_app(db).jobs(jobs)).await;
+    let refused = client.enqueue(Note { tag: "lost".into() }).await;
+    assert!(matches!(refused, Err(JobError::Store(_))), "{refused:?}");
+    // The overview says so: a 503 in the error envelope, not a 500.
+    let reply = app.as_(&platform_admin()).get("/_jobs").await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert_eq!(reply.body["code"], "SERVICE_UNAVAILABLE", "{reply:?}");
 }
 
 /// Another type that says it is `note`.
@@ -159,102 +266,110 @@ impl Job for Impostor {
     }
 }
 
-#[tokio::test]
-async fn a_job_running_past_its_timeout_is_a_failed_attempt() {
+async fn a_job_running_past_its_timeout_is_a_failed_attempt(store: Store) {
     let retry = Retry {
         attempts: 2,
         base: Duration::from_millis(10),
         max: Duration::from_millis(20),
     };
-    let jobs = Jobs::new()
+    let jobs = store
+        .jobs()
         .job::<Slow>()
         .retry(retry)
         .timeout(Duration::from_millis(100))
         .concurrency(1);
     let client = jobs.client();
     let _app = TestApp::sqlite_with(|db| shop_app(db).jobs(jobs)).await;
+    let (hangs, after_it) = (store.tag("hangs"), store.tag("after-it"));
     client
         .enqueue(Slow {
-            tag: "hangs".into(),
+            tag: hangs.clone(),
             millis: 60_000,
         })
+        .await
         .expect("enqueued");
     client
         .enqueue(Slow {
-            tag: "after-it".into(),
+            tag: after_it.clone(),
             millis: 0,
         })
+        .await
         .expect("enqueued");
-    until(Duration::from_secs(5), "the dead letter", || {
-        !client.dead_letters("slow").is_empty()
+    until(Duration::from_secs(5), "the dead letter", async || {
+        !dead_in(&client, "slow").await.is_empty()
     })
     .await;
-    let dead = client.dead_letters("slow");
+    let dead = dead_in(&client, "slow").await;
     assert_eq!(dead[0].attempts, 2);
     assert!(dead[0].error.contains("ran past"), "{:?}", dead[0].error);
-    assert!(runs_of("hangs").is_empty(), "stopped, never finished");
+    assert!(runs_of(&hangs).is_empty(), "stopped, never finished");
     // Its one slot is free again: the next job runs.
-    until(Duration::from_secs(5), "the next job", || {
-        !runs_of("after-it").is_empty()
+    until(Duration::from_secs(5), "the next job", async || {
+        !runs_of(&after_it).is_empty()
     })
     .await;
 }
 
-#[tokio::test]
-async fn a_failing_job_is_retried_with_backoff_then_dead_lettered() {
+async fn a_failing_job_is_retried_with_backoff_then_dead_lettered(store: Store) {
     let retry = Retry {
         attempts: 3,
         base: Duration::from_millis(100),
         max: Duration::from_millis(400),
     };
-    let jobs = Jobs::new().job::<Flaky>().retry(retry);
+    let jobs = store.jobs().job::<Flaky>().retry(retry);
     let client = jobs.client();
     let _app = TestApp::sqlite_with(|db| shop_app(db).jobs(jobs)).await;
+    let (once, always) = (store.tag("flaky-once"), store.tag("flaky-always"));
 
     // Fails once, then succeeds.
     client
         .enqueue(Flaky {
-            tag: "flaky-once".into(),
+            tag: once.clone(),
             failures: 1,
         })
+        .await
         .expect("enqueued");
     // Never succeeds: three attempts, then a dead letter.
     client
         .enqueue(Flaky {
-            tag: "flaky-always".into(),
+            tag: always.clone(),
             failures: u32::MAX,
         })
+        .await
         .expect("enqueued");
 
-    until(Duration::from_secs(5), "the dead letter", || {
-        !client.dead_letters("flaky").is_empty()
+    until(Duration::from_secs(5), "the dead letter", async || {
+        !dead_in(&client, "flaky").await.is_empty()
     })
     .await;
-    until(Duration::from_secs(5), "the retried job", || {
-        stats_of(&client, "flaky").done == 1
+    until(Duration::from_secs(5), "the retried job", async || {
+        stats_of(&client, "flaky").await.done == 1
     })
     .await;
 
-    let once = runs_of("flaky-once");
+    let once = runs_of(&once);
     assert_eq!(once.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2]);
-    let always = runs_of("flaky-always");
-    assert_eq!(always.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3]);
+    let always_runs = runs_of(&always);
+    assert_eq!(
+        always_runs.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     // Backoff: at least half of 100 ms, then of 200 ms (full jitter in the upper half).
     assert!(
-        always[1].1 - always[0].1 >= Duration::from_millis(50),
-        "{always:?}"
+        always_runs[1].1 - always_runs[0].1 >= Duration::from_millis(50),
+        "{always_runs:?}"
     );
     assert!(
-        always[2].1 - always[1].1 >= Duration::from_millis(100),
-        "{always:?}"
+        always_runs[2].1 - always_runs[1].1 >= Duration::from_millis(100),
+        "{always_runs:?}"
     );
 
-    let dead = client.dead_letters("flaky");
+    let dead = dead_in(&client, "flaky").await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts, 3);
     assert_eq!(dead[0].error, "attempt 3 failed");
-    assert_eq!(dead[0].payload["tag"], "flaky-always");
-    let stats = stats_of(&client, "flaky");
+    assert_eq!(dead[0].payload["tag"], json!(always));
+    let stats = stats_of(&client, "flaky").await;
     assert_eq!(
         (
             stats.pending,
@@ -267,14 +382,39 @@ async fn a_failing_job_is_retried_with_backoff_then_dead_lettered() {
     );
 }
 
-#[tokio::test]
-async fn a_cron_schedule_fires() {
-    let jobs = Jobs::new().cron("* * * * * *", || Note {
-        tag: "every-second".into(),
-    });
+async fn a_delayed_job_waits(store: Store) {
+    let jobs = store.jobs().job::<Note>();
+    let client = jobs.client();
     let _app = TestApp::sqlite_with(|db| shop_app(db).jobs(jobs)).await;
-    until(Duration::from_secs(5), "two ticks", || {
-        runs_of("every-second").len() >= 2
+    let tag = store.tag("delayed");
+    let enqueued = Instant::now();
+    client
+        .enqueue_after(Note { tag: tag.clone() }, Duration::from_millis(300))
+        .await
+        .expect("enqueued");
+    assert_eq!(stats_of(&client, "note").await.pending, 1);
+    until(Duration::from_secs(5), "the delayed job", async || {
+        !runs_of(&tag).is_empty()
+    })
+    .await;
+    let ran = runs_of(&tag)[0].1;
+    assert!(
+        ran - enqueued >= Duration::from_millis(300),
+        "ran after {:?}",
+        ran - enqueued
+    );
+}
+
+async fn a_cron_schedule_fires(store: Store) {
+    let tag = store.tag("every-second");
+    let make = {
+        let tag = tag.clone();
+        move || Note { tag: tag.clone() }
+    };
+    let jobs = store.jobs().cron("* * * * * *", make);
+    let _app = TestApp::sqlite_with(|db| shop_app(db).jobs(jobs)).await;
+    until(Duration::from_secs(5), "two ticks", async || {
+        runs_of(&tag).len() >= 2
     })
     .await;
 }
@@ -290,12 +430,12 @@ async fn a_bad_schedule_keeps_the_app_from_starting() {
     );
 }
 
-#[tokio::test]
-async fn an_event_enqueues_a_job() {
-    let jobs = Jobs::new().on_event("product.created", |event| {
+async fn an_event_enqueues_a_job(store: Store) {
+    let prefix = store.tag("event");
+    let jobs = store.jobs().on_event("product.created", move |event| {
         let name = event.payload["data"]["name"].as_str()?;
         Some(Note {
-            tag: format!("event-{name}"),
+            tag: format!("{prefix}-{name}"),
         })
     });
     let client = jobs.client();
@@ -304,32 +444,33 @@ async fn an_event_enqueues_a_job() {
         .post("/products", json!({"name": "Jobbed", "price": 10}))
         .await;
     assert_eq!(reply.status, 201, "{reply:?}");
-    until(Duration::from_secs(5), "the event's job", || {
-        !runs_of("event-Jobbed").is_empty()
+    let tag = store.tag("event-Jobbed");
+    until(Duration::from_secs(5), "the event's job", async || {
+        !runs_of(&tag).is_empty()
     })
     .await;
     // Counted done once its run returned (the note is written during the run).
-    until(Duration::from_secs(5), "the job counted done", || {
-        stats_of(&client, "note").done >= 1
+    until(Duration::from_secs(5), "the job counted done", async || {
+        stats_of(&client, "note").await.done >= 1
     })
     .await;
-    assert_eq!(stats_of(&client, "note").done, 1);
+    assert_eq!(stats_of(&client, "note").await.done, 1);
 }
 
-#[tokio::test]
-async fn jobs_are_shown_to_platform_admins_only() {
-    let jobs = Jobs::new().job::<Note>().cron("0 0 3 * * *", || Note {
+async fn jobs_are_shown_to_platform_admins_only(store: Store) {
+    let jobs = store.jobs().job::<Note>().cron("0 0 3 * * *", || Note {
         tag: "nightly".into(),
     });
     let client = jobs.client();
     let app = TestApp::sqlite_with(|db| shop_app(db).jobs(jobs)).await;
     client
         .enqueue(Note {
-            tag: "shown".into(),
+            tag: store.tag("shown"),
         })
+        .await
         .expect("enqueued");
-    until(Duration::from_secs(5), "the job", || {
-        stats_of(&client, "note").done == 1
+    until(Duration::from_secs(5), "the job", async || {
+        stats_of(&client, "note").await.done == 1
     })
     .await;
 
@@ -367,9 +508,8 @@ async fn jobs_are_shown_to_platform_admins_only() {
     assert!(op["responses"]["403"].is_object(), "{op}");
 }
 
-#[tokio::test]
-async fn shutdown_lets_a_running_job_finish_and_returns_one_that_outlasts_it() {
-    let jobs = Jobs::new().job::<Slow>().concurrency(2);
+async fn shutdown_lets_a_running_job_finish_and_returns_one_that_outlasts_it(store: Store) {
+    let jobs = store.jobs().job::<Slow>().concurrency(2);
     let client = jobs.client();
     let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
     let app = shop_app(db).jobs(jobs);
@@ -378,30 +518,33 @@ async fn shutdown_lets_a_running_job_finish_and_returns_one_that_outlasts_it() {
     let server = tokio::spawn(app.serve_until(listener, async {
         let _ = stopped.await;
     }));
+    let (finishes, outlasts) = (store.tag("finishes"), store.tag("outlasts"));
 
     client
         .enqueue(Slow {
-            tag: "finishes".into(),
+            tag: finishes.clone(),
             millis: 500,
         })
+        .await
         .expect("enqueued");
     client
         .enqueue(Slow {
-            tag: "outlasts".into(),
+            tag: outlasts.clone(),
             millis: 60_000,
         })
+        .await
         .expect("enqueued");
-    until(Duration::from_secs(5), "both running", || {
-        stats_of(&client, "slow").running == 2
+    until(Duration::from_secs(5), "both running", async || {
+        stats_of(&client, "slow").await.running == 2
     })
     .await;
 
     stop.send(()).unwrap();
     server.await.unwrap().expect("served");
 
-    assert_eq!(runs_of("finishes").len(), 1, "the short job finished");
-    assert!(runs_of("outlasts").is_empty());
-    let stats = stats_of(&client, "slow");
+    assert_eq!(runs_of(&finishes).len(), 1, "the short job finished");
+    assert!(runs_of(&outlasts).is_empty());
+    let stats = stats_of(&client, "slow").await;
     assert_eq!(
         (stats.pending, stats.running, stats.done, stats.failed),
         (1, 0, 1, 0),
@@ -409,27 +552,29 @@ async fn shutdown_lets_a_running_job_finish_and_returns_one_that_outlasts_it() {
     );
 }
 
-#[tokio::test]
-async fn a_handler_enqueues_through_the_state() {
+async fn a_handler_enqueues_through_the_state(store: Store) {
     use axum::extract::State;
     use tower::ServiceExt;
 
-    let jobs = Jobs::new().job::<Note>();
+    let jobs = store.jobs().job::<Note>();
     let client = jobs.client();
     let db = arc_runtime::connect("sqlite::memory:").await.unwrap();
+    let tag = store.tag("from-a-handler");
+    let sent = tag.clone();
     let router = arc_runtime::App::new(db)
         .jobs(jobs)
         .route(
             "/receipts",
-            axum::routing::post(|State(state): State<arc_runtime::ArcState>| async move {
-                state
-                    .jobs()
-                    .enqueue(Note {
-                        tag: "from-a-handler".into(),
-                    })
-                    .map(|id| id.to_string())
-                    .map_err(|e| e.to_string())
-            }),
+            axum::routing::post(
+                move |State(state): State<arc_runtime::ArcState>| async move {
+                    state
+                        .jobs()
+                        .enqueue(Note { tag: sent })
+                        .await
+                        .map(|id| id.to_string())
+                        .map_err(|e| e.to_string())
+                },
+            ),
         )
         .into_router();
     let request = axum::http::Request::post("/receipts")
@@ -437,14 +582,67 @@ async fn a_handler_enqueues_through_the_state() {
         .unwrap();
     let response = router.oneshot(request).await.unwrap();
     assert_eq!(response.status(), 200);
-    until(Duration::from_secs(5), "the handler's job", || {
-        !runs_of("from-a-handler").is_empty()
+    until(Duration::from_secs(5), "the handler's job", async || {
+        !runs_of(&tag).is_empty()
     })
     .await;
     // Counted done once its run returned (the note is written during the run).
-    until(Duration::from_secs(5), "the job counted done", || {
-        stats_of(&client, "note").done >= 1
+    until(Duration::from_secs(5), "the job counted done", async || {
+        stats_of(&client, "note").await.done >= 1
     })
     .await;
-    assert_eq!(stats_of(&client, "note").done, 1);
+    assert_eq!(stats_of(&client, "note").await.done, 1);
+}
+
+/// Two instances on one Redis queue: each job runs once, on one of them, and each cron time
+/// is enqueued by one instance only.
+#[tokio::test]
+#[ignore = "needs Redis"]
+async fn instances_on_redis_share_one_queue() {
+    let redis = test_redis();
+    let tick = "shared-every-second".to_owned();
+    let instance = |tag: String| {
+        Jobs::new()
+            .store(redis.jobs())
+            .poll(Duration::from_millis(20))
+            .job::<Slow>()
+            .cron("* * * * * *", move || Note { tag: tag.clone() })
+    };
+    let (a, b) = (instance(tick.clone()), instance(tick.clone()));
+    let client = a.client();
+    let app_a = TestApp::sqlite_with(|db| shop_app(db).jobs(a)).await;
+    let _app_b = app_a.instance(|db| shop_app(db).jobs(b));
+    let started = Instant::now();
+    for n in 0..20 {
+        client
+            .enqueue(Slow {
+                tag: format!("shared-{n}"),
+                millis: 50,
+            })
+            .await
+            .expect("enqueued");
+    }
+    until(Duration::from_secs(10), "the twenty jobs", async || {
+        stats_of(&client, "slow").await.done == 20
+    })
+    .await;
+    for n in 0..20 {
+        assert_eq!(runs_of(&format!("shared-{n}")).len(), 1, "job {n} ran once");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Three seconds of a per-second schedule on two instances: about three runs, not six.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ticks = runs_of(&tick);
+    assert!(
+        (2..=4).contains(&ticks.len()),
+        "one run per second across both instances: {}",
+        ticks.len()
+    );
+    for pair in ticks.windows(2) {
+        assert!(
+            pair[1].1 - pair[0].1 >= Duration::from_millis(500),
+            "two runs of one time: {ticks:?}"
+        );
+    }
 }
