@@ -1,8 +1,10 @@
 //! The background jobs' queue on Redis: [`RedisJobs`], so an app's instances share one queue.
 //!
 //! Under the prefix's `jobs:`, each job is a hash (`job:{id}`: its queue, payload, attempt,
-//! last error and, while it runs, its lease's token); `due` orders waiting jobs by when they
-//! are due, then by arrival, and `running` orders leased ones by when their lease runs out, both scored in the
+//! last error and, while it runs, its lease's token); `due:{queue}` orders a queue's waiting
+//! jobs by when they are due, then by arrival (an instance takes only the queues it runs, so
+//! a rolling deploy's new job types wait for the instances that know them), and `running`
+//! orders leased ones by when their lease runs out, both scored in the
 //! server's milliseconds (`TIME`), so instances' clocks need not agree. `stats:{queue}` holds
 //! a queue's counts, `dead:{queue}` its latest dead letters. Every step is one script, so the
 //! counts move with the jobs; finishing checks the lease's token, so only its holder ends a
@@ -10,62 +12,71 @@
 //! again, as failed attempts.
 //!
 //! The scripts name the keys they build from the prefix: the store runs on one Redis server
-//! (or a primary with replicas), not on a Redis Cluster.
+//! (7, or 5 and later) or a primary with replicas, not on a Redis Cluster or a proxy that
+//! routes by declared keys. Run it with `maxmemory-policy noeviction`: an evicted job is lost
+//! (the take that finds it gone logs it on the server). Delivery is at least once: a job
+//! whose instance dies, or whose end cannot be recorded, runs again when its lease runs out.
 
 use std::time::Duration;
 
 use arc_runtime::config::{BoxFuture, StoreError};
-use arc_runtime::jobs::{DeadLetter, JobStore, Lease, Outcome, QueueStats, QueuedJob, Taken};
+use arc_runtime::jobs::{
+    DeadLetter, JobStore, Lease, MAX_DELAY, Outcome, QueueStats, QueuedJob, Taken,
+};
 use arc_runtime::uuid::Uuid;
 use chrono::{DateTime, Utc};
 use deadpool_redis::redis;
+use serde_json::Value as Json;
 
 use crate::Redis;
 
-/// The server's time in milliseconds, as `now`: the first lines of every script that needs it.
-macro_rules! now {
+/// The first lines of every script: the server's time in milliseconds as `now`, and `wait`,
+/// which makes a job due.
+macro_rules! prelude {
     () => {
         "local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
--- Waiting jobs are `due` members `{arrival}:{id}`: those due at the same millisecond run in
--- the order they arrived.
-local function wait(id, at)
+-- A queue's waiting jobs are the members `{arrival}:{id}` of `due:{queue}`: those due at the
+-- same millisecond run in the order they arrived.
+local function wait(queue, id, at)
   local arrival = redis.call('INCR', ARGV[1] .. 'arrivals')
-  redis.call('ZADD', KEYS[1], at, string.format('%020d', arrival) .. ':' .. id)
+  redis.call('ZADD', ARGV[1] .. 'due:' .. queue, at, string.format('%020d', arrival) .. ':' .. id)
 end
 "
     };
 }
 
-/// Enqueues a job. KEYS: due; ARGV: base, id, queue, payload, attempt, error, after (ms).
+/// Enqueues a job, unless its id is known. No KEYS; ARGV: base, id, queue, payload,
+/// attempt, error, after (ms).
 const PUSH: &str = concat!(
-    now!(),
+    prelude!(),
     r"
 local key = ARGV[1] .. 'job:' .. ARGV[2]
+if redis.call('EXISTS', key) == 1 then return {'known'} end
 redis.call('HSET', key, 'job', ARGV[3], 'payload', ARGV[4], 'attempt', ARGV[5])
 if ARGV[6] ~= '' then redis.call('HSET', key, 'error', ARGV[6]) end
-wait(ARGV[2], now + tonumber(ARGV[7]))
+wait(ARGV[3], ARGV[2], now + tonumber(ARGV[7]))
 redis.call('HINCRBY', ARGV[1] .. 'stats:' .. ARGV[3], 'pending', 1)
 return {'ok'}
 "
 );
 
-/// Makes jobs whose lease ran out due again, then leases the first due job. KEYS: due,
-/// running; ARGV: base, lease (ms), token. `{'job', id, queue, payload, attempt, error}`, or
-/// `{'wait', ms}`, or `{'empty'}`.
+/// Makes the jobs whose lease ran out due again (of any queue), then leases the first due
+/// job of the queues asked. KEYS: running; ARGV: base, lease (ms), token, the queues.
+/// `{'job', id, queue, payload, attempt, error}`, or `{'wait', ms}`, or `{'empty'}`.
 const TAKE: &str = concat!(
-    now!(),
+    prelude!(),
     r"
-local lapsed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)
 for _, id in ipairs(lapsed) do
-  redis.call('ZREM', KEYS[2], id)
+  redis.call('ZREM', KEYS[1], id)
   local key = ARGV[1] .. 'job:' .. id
   local queue = redis.call('HGET', key, 'job')
   if queue then
     local attempt = redis.call('HINCRBY', key, 'attempt', 1) - 1
     redis.call('HSET', key, 'error', 'attempt ' .. attempt .. ' ran out of its lease: its instance stopped, or lost the store, before it ended')
     redis.call('HDEL', key, 'lease')
-    wait(id, now)
+    wait(queue, id, now)
     local stats = ARGV[1] .. 'stats:' .. queue
     redis.call('HINCRBY', stats, 'running', -1)
     redis.call('HINCRBY', stats, 'failed', 1)
@@ -73,39 +84,50 @@ for _, id in ipairs(lapsed) do
   end
 end
 for _ = 1, 10 do
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  if #first == 0 then return {'empty'} end
-  local due = tonumber(first[2])
-  if due > now then return {'wait', tostring(due - now)} end
-  redis.call('ZREM', KEYS[1], first[1])
-  local id = string.sub(first[1], 22)
+  local best, best_queue
+  for i = 4, #ARGV do
+    local first = redis.call('ZRANGE', ARGV[1] .. 'due:' .. ARGV[i], 0, 0, 'WITHSCORES')
+    if #first > 0 then
+      local due = tonumber(first[2])
+      if not best or due < best[2] or (due == best[2] and first[1] < best[1]) then
+        best, best_queue = {first[1], due}, ARGV[i]
+      end
+    end
+  end
+  if not best then return {'empty'} end
+  if best[2] > now then return {'wait', best[2] - now} end
+  redis.call('ZREM', ARGV[1] .. 'due:' .. best_queue, best[1])
+  local id = string.sub(best[1], 22)
   local key = ARGV[1] .. 'job:' .. id
   local job = redis.call('HMGET', key, 'job', 'payload', 'attempt', 'error')
+  local stats = ARGV[1] .. 'stats:' .. best_queue
   if job[1] then
     redis.call('HSET', key, 'lease', ARGV[3])
-    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), id)
-    local stats = ARGV[1] .. 'stats:' .. job[1]
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
     redis.call('HINCRBY', stats, 'pending', -1)
     redis.call('HINCRBY', stats, 'running', 1)
     return {'job', id, job[1], job[2], job[3], job[4] or ''}
   end
+  -- Its hash is gone (the server evicted it: run it with `noeviction`): not a job any more.
+  redis.call('HINCRBY', stats, 'pending', -1)
+  redis.log(redis.LOG_WARNING, 'arc jobs: job ' .. id .. ' of ' .. best_queue .. ' vanished from its hash')
 end
-return {'wait', '0'}
+return {'wait', 0}
 "
 );
 
-/// Records how a leased run ended, if the lease holds. KEYS: due, running; ARGV: base, id,
+/// Records how a leased run ended, if the lease holds. KEYS: running; ARGV: base, id,
 /// token, outcome (`done`, `retry`, `returned`, `dead`, `dead-unrun`), after (ms), error,
 /// the dead letter, dead letters kept.
 const FINISH: &str = concat!(
-    now!(),
+    prelude!(),
     r"
 local key = ARGV[1] .. 'job:' .. ARGV[2]
 if redis.call('HGET', key, 'lease') ~= ARGV[3] then return {'stale'} end
 local queue = redis.call('HGET', key, 'job')
 local stats = ARGV[1] .. 'stats:' .. queue
 local outcome = ARGV[4]
-redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('HINCRBY', stats, 'running', -1)
 if outcome == 'done' then
   redis.call('DEL', key)
@@ -114,12 +136,12 @@ elseif outcome == 'retry' then
   redis.call('HDEL', key, 'lease')
   redis.call('HINCRBY', key, 'attempt', 1)
   redis.call('HSET', key, 'error', ARGV[6])
-  wait(ARGV[2], now + tonumber(ARGV[5]))
+  wait(queue, ARGV[2], now + tonumber(ARGV[5]))
   redis.call('HINCRBY', stats, 'failed', 1)
   redis.call('HINCRBY', stats, 'pending', 1)
 elseif outcome == 'returned' then
   redis.call('HDEL', key, 'lease')
-  wait(ARGV[2], now)
+  wait(queue, ARGV[2], now)
   redis.call('HINCRBY', stats, 'pending', 1)
 else
   redis.call('DEL', key)
@@ -155,14 +177,14 @@ impl RedisJobs {
         self.0.key("jobs", "")
     }
 
-    /// `due` and `running`.
-    fn keys(&self) -> [String; 2] {
-        [self.0.key("jobs", "due"), self.0.key("jobs", "running")]
+    /// `running`: the one key every script declares (the others are named from the base).
+    fn running(&self) -> [String; 1] {
+        [self.0.key("jobs", "running")]
     }
 }
 
 fn millis(duration: Duration) -> String {
-    crate::redis::millis(duration).to_string()
+    crate::redis::millis(duration.min(MAX_DELAY)).to_string()
 }
 
 fn unexpected(reply: &[String]) -> StoreError {
@@ -174,10 +196,10 @@ fn leased(fields: &[String], token: Uuid) -> Result<Lease, StoreError> {
     let [id, job, payload, attempt, error] = fields else {
         return Err(unexpected(fields));
     };
-    let mut queued = QueuedJob::new(
-        job.as_str(),
-        serde_json::from_str(payload).map_err(StoreError::new)?,
-    );
+    // A payload that is not JSON (written by something else) is run as a string: its job's
+    // decoding fails, and it is retried and dead-lettered like any failing job.
+    let payload = serde_json::from_str(payload).unwrap_or_else(|_| Json::String(payload.clone()));
+    let mut queued = QueuedJob::new(job.as_str(), payload);
     queued.id = Uuid::parse_str(id).map_err(StoreError::new)?;
     queued.attempt = attempt.parse().map_err(StoreError::new)?;
     queued.error = Some(error.clone()).filter(|e| !e.is_empty());
@@ -209,21 +231,24 @@ impl JobStore for RedisJobs {
                 millis(after),
             ];
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            self.0
-                .eval(PUSH, &self.keys()[..1], &args)
-                .await
-                .map(|_| ())
+            self.0.eval(PUSH, &[], &args).await.map(|_| ())
         })
     }
 
-    fn take(&self, lease: Duration) -> BoxFuture<'_, Result<Taken, StoreError>> {
+    fn take<'a>(
+        &'a self,
+        queues: &'a [&'a str],
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Taken, StoreError>> {
         Box::pin(async move {
+            if queues.is_empty() {
+                return Ok(Taken::Wait(None));
+            }
             let token = Uuid::new_v4();
             let (base, lease_ms, token_text) = (self.base(), millis(lease), token.to_string());
-            let reply = self
-                .0
-                .eval(TAKE, &self.keys(), &[&base, &lease_ms, &token_text])
-                .await?;
+            let mut args = vec![base.as_str(), lease_ms.as_str(), token_text.as_str()];
+            args.extend_from_slice(queues);
+            let reply = self.0.eval(TAKE, &self.running(), &args).await?;
             match reply.first().map(String::as_str) {
                 Some("job") => leased(&reply[1..], token).map(Taken::Job),
                 Some("wait") => {
@@ -275,7 +300,10 @@ impl JobStore for RedisJobs {
                 DeadLetter::KEPT.to_string(),
             ];
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            self.0.eval(FINISH, &self.keys(), &args).await.map(|_| ())
+            self.0
+                .eval(FINISH, &self.running(), &args)
+                .await
+                .map(|_| ())
         })
     }
 
@@ -284,6 +312,9 @@ impl JobStore for RedisJobs {
         queues: &'a [&'a str],
     ) -> BoxFuture<'a, Result<Vec<QueueStats>, StoreError>> {
         Box::pin(async move {
+            if queues.is_empty() {
+                return Ok(Vec::new());
+            }
             let mut pipe = redis::pipe();
             for queue in queues {
                 pipe.hgetall(self.0.key("jobs", &format!("stats:{queue}")));
@@ -330,10 +361,18 @@ impl JobStore for RedisJobs {
                 .query_async(&mut conn)
                 .await
                 .map_err(StoreError::new)?;
-            letters
+            // One letter that does not parse (written by something else) is left out, not
+            // every queue's overview.
+            Ok(letters
                 .iter()
-                .map(|letter| serde_json::from_str(letter).map_err(StoreError::new))
-                .collect()
+                .filter_map(|letter| {
+                    serde_json::from_str(letter)
+                        .inspect_err(|error| {
+                            tracing::warn!(queue, %error, "jobs: a dead letter that does not parse is left out");
+                        })
+                        .ok()
+                })
+                .collect())
         })
     }
 

@@ -164,8 +164,8 @@ async fn jobs_on_redis() {
     let mut taken: Vec<Lease> = Vec::new();
     loop {
         let (x, y) = tokio::join!(
-            a.take(Duration::from_secs(60)),
-            b.take(Duration::from_secs(60))
+            a.take(&["shared"], Duration::from_secs(60)),
+            b.take(&["shared"], Duration::from_secs(60))
         );
         let mut progressed = false;
         for t in [x.unwrap(), y.unwrap()] {
@@ -200,6 +200,6 @@ async fn jobs_fail_closed_when_redis_is_down() {
         .jobs();
     let job = QueuedJob::new("q", serde_json::json!({}));
     assert!(down.push(job, Duration::ZERO).await.is_err());
-    assert!(down.take(Duration::from_secs(1)).await.is_err());
+    assert!(down.take(&["q"], Duration::from_secs(1)).await.is_err());
     assert!(down.stats(&["q"]).await.is_err());
 }

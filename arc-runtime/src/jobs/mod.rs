@@ -63,7 +63,8 @@ use uuid::Uuid;
 
 pub(crate) use queue::JobsRuntime;
 pub use store::{
-    DeadLetter, InMemoryJobs, JobStore, Lease, Outcome, QueueStats, QueuedJob, Taken, conformance,
+    DeadLetter, InMemoryJobs, JobStore, Lease, MAX_DELAY, Outcome, QueueStats, QueuedJob, Taken,
+    conformance,
 };
 
 use crate::app::ArcState;
@@ -148,7 +149,8 @@ pub enum JobError {
         /// Why.
         source: serde_json::Error,
     },
-    /// The store did not take the job (a Redis outage): it was not enqueued.
+    /// The store did not confirm the job (a Redis outage, after a few tries): it may not have
+    /// been enqueued.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -440,7 +442,7 @@ impl JobClient {
         self.enqueue_after(job, Duration::ZERO).await
     }
 
-    /// Enqueues `job` to run once `delay` has passed; its id.
+    /// Enqueues `job` to run once `delay` has passed (at most [`MAX_DELAY`], a year); its id.
     pub async fn enqueue_after<J: Job>(&self, job: J, delay: Duration) -> Result<Uuid, JobError> {
         let runtime = self.runtime.as_ref().ok_or(JobError::NotConfigured)?;
         // Under its name, this type: another one's payload would be run as it.

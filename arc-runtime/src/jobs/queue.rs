@@ -19,7 +19,7 @@ use super::store::{
 use super::{JobContext, Registry, Runner, Schedule, lock};
 use crate::app::ArcState;
 use crate::retry::Retry;
-use crate::stores::StoreError;
+use crate::stores::{BoxFuture, StoreError};
 
 /// How long an attempt may run by default: five minutes.
 pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -31,8 +31,28 @@ pub(super) const DEFAULT_POLL: Duration = Duration::from_secs(1);
 /// A lease outlasts the attempt's timeout by this much: the time to record how it ended.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
-/// The wait after a store that did not answer.
+/// The wait after a store that did not answer, before asking it for jobs again.
 const STORE_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The waits between the tries of a push or a finish the store did not confirm (both are
+/// safe to repeat: a job's id is pushed once, a lease is finished once).
+const RETRIES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(500)];
+
+/// `step`, tried again after each of [`RETRIES`] while the store does not answer.
+async fn patiently<'a, T>(
+    mut step: impl FnMut() -> BoxFuture<'a, Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let mut waits = RETRIES.iter();
+    loop {
+        match step().await {
+            Ok(done) => return Ok(done),
+            Err(error) => match waits.next() {
+                Some(wait) => tokio::time::sleep(*wait).await,
+                None => return Err(error),
+            },
+        }
+    }
+}
 
 /// The settings a runtime runs with (set by the builder, read when it starts).
 struct Settings {
@@ -63,9 +83,12 @@ pub(crate) struct JobsRuntime {
     settings: Mutex<Settings>,
     /// Poked when this instance enqueues a job.
     wake: tokio::sync::Notify,
+    /// No job starts once it is set (shutdown).
     stop: tokio::sync::watch::Sender<bool>,
+    /// The running jobs are stopped once it is set (the shutdown window ended).
+    halt: tokio::sync::watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    /// The leases this instance's workers hold: returned to the store at shutdown.
+    /// The leases this instance's workers hold, by token: returned to the store at shutdown.
     held: Mutex<HashMap<Uuid, Lease>>,
 }
 
@@ -81,6 +104,7 @@ impl std::fmt::Debug for JobsRuntime {
 impl JobsRuntime {
     pub(super) fn new(retry: Retry, concurrency: usize) -> JobsRuntime {
         let (stop, _) = tokio::sync::watch::channel(false);
+        let (halt, _) = tokio::sync::watch::channel(false);
         JobsRuntime {
             registry: Mutex::new(Registry::default()),
             settings: Mutex::new(Settings {
@@ -92,6 +116,7 @@ impl JobsRuntime {
             }),
             wake: tokio::sync::Notify::new(),
             stop,
+            halt,
             tasks: Mutex::new(Vec::new()),
             held: Mutex::new(HashMap::new()),
         }
@@ -159,16 +184,22 @@ impl JobsRuntime {
     ) -> Result<Uuid, StoreError> {
         let queued = QueuedJob::new(job, payload);
         let id = queued.id;
-        self.store().push(queued, after).await?;
+        let store = self.store();
+        patiently(|| store.push(queued.clone(), after)).await?;
         self.wake.notify_one();
         Ok(id)
     }
 
-    /// Each registered queue's counts, by name.
-    pub(crate) async fn stats(&self) -> Result<Vec<QueueStats>, StoreError> {
+    /// The registered queues, by name.
+    fn queues(&self) -> Vec<&'static str> {
         let mut queues: Vec<&'static str> = lock(&self.registry).runners.keys().copied().collect();
         queues.sort_unstable();
-        self.store().stats(&queues).await
+        queues
+    }
+
+    /// Each registered queue's counts, by name.
+    pub(crate) async fn stats(&self) -> Result<Vec<QueueStats>, StoreError> {
+        self.store().stats(&self.queues()).await
     }
 
     /// The latest `limit` dead letters of `job`.
@@ -190,28 +221,28 @@ impl JobsRuntime {
         let mut tasks = lock(&self.tasks);
         tasks.push(tokio::spawn(work(self.clone(), state)));
         let schedules = lock(&self.registry).schedules.clone();
-        for schedule in schedules {
-            tasks.push(tokio::spawn(tick(self.clone(), schedule)));
+        for (index, schedule) in schedules.into_iter().enumerate() {
+            tasks.push(tokio::spawn(tick(self.clone(), index, schedule)));
         }
     }
 
     /// Stops starting jobs and gives the running ones `within` to finish; those still running
-    /// then are stopped and returned to their queue (their attempt not counted).
+    /// then are stopped (and waited for: none runs on once its job is back in the queue) and
+    /// returned to their queue, their attempt not counted.
     pub(crate) async fn shutdown(&self, within: Duration) {
         self.stop.send_replace(true);
         let tasks = std::mem::take(&mut *lock(&self.tasks));
-        let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
-        let all = futures_util::future::join_all(tasks);
-        if tokio::time::timeout(within, all).await.is_err() {
-            for abort in aborts {
-                abort.abort();
-            }
+        let mut all = futures_util::future::join_all(tasks);
+        if tokio::time::timeout(within, &mut all).await.is_err() {
+            self.halt.send_replace(true);
+            all.await;
         }
         let held: Vec<Lease> = lock(&self.held).drain().map(|(_, lease)| lease).collect();
         let unfinished = held.len();
         let store = self.store();
         for lease in held {
-            if let Err(error) = store.finish(&lease, Outcome::Returned).await {
+            let returned = patiently(|| store.finish(&lease, Outcome::Returned));
+            if let Err(error) = returned.await {
                 tracing::warn!(job = %lease.job.job, id = %lease.job.id, %error, "jobs: an unfinished job could not be returned; it is due again when its lease runs out");
             }
         }
@@ -288,10 +319,11 @@ impl JobsRuntime {
             }
         };
         let retried = matches!(outcome, Outcome::Retry { .. });
-        if let Err(error) = store.finish(&lease, outcome).await {
+        let recorded = patiently(|| store.finish(&lease, outcome.clone()));
+        if let Err(error) = recorded.await {
             tracing::error!(job = %job.job, id = %job.id, %error, "jobs: how the job ended was not recorded; it is due again when its lease runs out");
         }
-        lock(&self.held).remove(&job.id);
+        lock(&self.held).remove(&lease.token);
         if retried {
             // The workers may be asleep until a job is due: this one is, later.
             self.wake.notify_one();
@@ -317,6 +349,9 @@ async fn work(runtime: Arc<JobsRuntime>, state: ArcState) {
             settings.store.clone(),
         )
     };
+    // The queues this instance can run: another app's (or a newer version's) jobs on a
+    // shared store are not taken here.
+    let queues = runtime.queues();
     let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut stop = runtime.stop.subscribe();
     let mut running = tokio::task::JoinSet::new();
@@ -331,9 +366,17 @@ async fn work(runtime: Arc<JobsRuntime>, state: ArcState) {
             },
             _ = stop.changed() => break,
         };
-        let sleep = match store.take(lease_for).await {
+        let sleep = match store.take(&queues, lease_for).await {
+            Ok(Taken::Job(lease)) if *stop.borrow() => {
+                // Taken as the shutdown began: back to its queue, unrun.
+                let returned = patiently(|| store.finish(&lease, Outcome::Returned));
+                if let Err(error) = returned.await {
+                    tracing::warn!(job = %lease.job.job, id = %lease.job.id, %error, "jobs: a job taken at shutdown could not be returned; it is due again when its lease runs out");
+                }
+                break;
+            }
             Ok(Taken::Job(lease)) => {
-                lock(&runtime.held).insert(lease.job.id, lease.clone());
+                lock(&runtime.held).insert(lease.token, lease.clone());
                 let (runtime, state) = (runtime.clone(), state.clone());
                 running.spawn(async move {
                     runtime.run(lease, state).await;
@@ -357,16 +400,29 @@ async fn work(runtime: Arc<JobsRuntime>, state: ArcState) {
         // Reap the ended runs, so the set does not grow.
         while running.try_join_next().is_some() {}
     }
-    // Stopping: the running jobs finish (or the caller's window ends and aborts this task,
-    // dropping them: they are returned to their queue).
-    while running.join_next().await.is_some() {}
+    // Stopping: the running jobs finish, or the window ends and they are stopped (and
+    // waited for) before shutdown returns them to their queue.
+    let mut halt = runtime.halt.subscribe();
+    loop {
+        let halted = async { halt.wait_for(|halted| *halted).await.is_ok() };
+        tokio::select! {
+            next = running.join_next() => if next.is_none() { break },
+            true = halted => {
+                running.abort_all();
+                while running.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
 }
 
 /// Enqueues `schedule`'s job at each of its times (once across the instances sharing the
 /// store), until the runtime stops.
-async fn tick(runtime: Arc<JobsRuntime>, schedule: Schedule) {
+async fn tick(runtime: Arc<JobsRuntime>, index: usize, schedule: Schedule) {
     let mut stop = runtime.stop.subscribe();
-    let key = format!("{}:{}", schedule.job, schedule.expression);
+    // The instances of an app declare their schedules in one order: the index tells two
+    // schedules of one job and expression apart.
+    let key = format!("{}:{index}:{}", schedule.job, schedule.expression);
     loop {
         let Some(next) = schedule.schedule.upcoming(Utc).next() else {
             return;

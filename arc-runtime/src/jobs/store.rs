@@ -6,7 +6,7 @@
 //! or returned unrun at shutdown. It keeps each queue's counts and its latest dead letters.
 //! Whether to retry and how long to wait is the runtime's decision, not the store's.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -165,13 +165,20 @@ pub enum Outcome {
 /// instance stops without finishing it is due again when its lease runs out, as a failed
 /// attempt. [`conformance::check`] is the behaviour every store shares.
 pub trait JobStore: Send + Sync + 'static {
-    /// Enqueues `job`, due after `after`.
+    /// Enqueues `job`, due after `after` (at most [`MAX_DELAY`]). Pushing a job whose id the
+    /// store holds already changes nothing, so a push that failed on its way back (a
+    /// timeout) may be repeated.
     fn push<'a>(&'a self, job: QueuedJob, after: Duration)
     -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Leases the first due job for `lease`; else says when the next one is due. Jobs
-    /// whose lease ran out are due again first, as their next attempt.
-    fn take(&self, lease: Duration) -> BoxFuture<'_, Result<Taken, StoreError>>;
+    /// Leases the first due job of the queues `queues` (those this instance can run) for
+    /// `lease`; else says when the next of theirs is due. Jobs whose lease ran out are due
+    /// again first, as their next attempt.
+    fn take<'a>(
+        &'a self,
+        queues: &'a [&'a str],
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Taken, StoreError>>;
 
     /// Records how `lease`'s run ended: nothing if the lease is no longer held (it ran out
     /// and the job was taken again).
@@ -210,6 +217,9 @@ pub trait JobStore: Send + Sync + 'static {
     }
 }
 
+/// The longest a job may wait to be due: a longer delay is this one.
+pub const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// The queue in this process's memory: lost with it, one instance's own.
 #[derive(Debug, Default)]
 pub struct InMemoryJobs {
@@ -229,6 +239,8 @@ struct State {
     waiting: BTreeMap<(Instant, u64), QueuedJob>,
     /// Running jobs by id, with their lease's token.
     running: HashMap<Uuid, (Uuid, QueuedJob)>,
+    /// The ids of the jobs waiting or running: a job pushed again is not queued twice.
+    held: HashSet<Uuid>,
     /// Counts by queue.
     counts: HashMap<String, QueueStats>,
     dead: HashMap<String, VecDeque<DeadLetter>>,
@@ -246,20 +258,30 @@ impl State {
             .unwrap_or_else(|| unreachable!("inserted above"))
     }
 
-    fn wait(&mut self, job: QueuedJob, due: Instant) {
+    fn wait(&mut self, job: QueuedJob, after: Duration) {
+        let now = Instant::now();
+        let due = now.checked_add(after.min(MAX_DELAY)).unwrap_or(now);
         self.seq += 1;
+        self.held.insert(job.id);
         self.count(&job.job).pending += 1;
         self.waiting.insert((due, self.seq), job);
     }
 
-    fn take(&mut self, now: Instant) -> Taken {
-        let Some(first) = self.waiting.first_entry() else {
+    fn take(&mut self, queues: &[&str], now: Instant) -> Taken {
+        let Some(key) = self
+            .waiting
+            .iter()
+            .find(|(_, job)| queues.contains(&job.job.as_str()))
+            .map(|(key, _)| *key)
+        else {
             return Taken::Wait(None);
         };
-        if first.key().0 > now {
-            return Taken::Wait(Some(first.key().0 - now));
+        if key.0 > now {
+            return Taken::Wait(Some(key.0 - now));
         }
-        let job = first.remove();
+        let Some(job) = self.waiting.remove(&key) else {
+            return Taken::Wait(None);
+        };
         let count = self.count(&job.job);
         count.pending -= 1;
         count.running += 1;
@@ -279,6 +301,9 @@ impl State {
         }
         self.running.remove(&lease.job.id);
         let job = lease.job.clone();
+        if matches!(outcome, Outcome::Done | Outcome::Dead { .. }) {
+            self.held.remove(&job.id);
+        }
         let count = self.count(&job.job);
         count.running -= 1;
         match outcome {
@@ -290,7 +315,7 @@ impl State {
                     error: Some(error),
                     ..job
                 };
-                self.wait(next, Instant::now() + after);
+                self.wait(next, after);
             }
             Outcome::Dead { error, failed } => {
                 count.failed += u64::from(failed);
@@ -301,14 +326,18 @@ impl State {
                 }
                 dead.push_back(DeadLetter {
                     id: job.id,
-                    attempts: if failed { job.attempt } else { job.attempt - 1 },
+                    attempts: if failed {
+                        job.attempt
+                    } else {
+                        job.attempt.saturating_sub(1)
+                    },
                     job: job.job,
                     payload: job.payload,
                     error,
                     at: Utc::now(),
                 });
             }
-            Outcome::Returned => self.wait(job, Instant::now()),
+            Outcome::Returned => self.wait(job, Duration::ZERO),
         }
     }
 }
@@ -319,13 +348,20 @@ impl JobStore for InMemoryJobs {
         job: QueuedJob,
         after: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        lock(&self.state).wait(job, Instant::now() + after);
+        let mut state = lock(&self.state);
+        if !state.held.contains(&job.id) {
+            state.wait(job, after);
+        }
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn take(&self, _lease: Duration) -> BoxFuture<'_, Result<Taken, StoreError>> {
+    fn take<'a>(
+        &'a self,
+        queues: &'a [&'a str],
+        _lease: Duration,
+    ) -> BoxFuture<'a, Result<Taken, StoreError>> {
         // No lease runs out here: the process that holds it is the queue's.
-        let taken = lock(&self.state).take(Instant::now());
+        let taken = lock(&self.state).take(queues, Instant::now());
         Box::pin(std::future::ready(Ok(taken)))
     }
 
@@ -393,8 +429,8 @@ impl JobStore for InMemoryJobs {
 pub mod conformance {
     use super::*;
 
-    async fn take(store: &dyn JobStore, lease: Duration) -> Lease {
-        match store.take(lease).await.expect("take") {
+    async fn take(store: &dyn JobStore, queues: &[&str], lease: Duration) -> Lease {
+        match store.take(queues, lease).await.expect("take") {
             Taken::Job(lease) => lease,
             Taken::Wait(next) => panic!("no job was due (next in {next:?})"),
         }
@@ -407,8 +443,8 @@ pub mod conformance {
         (s.pending, s.running, s.done, s.failed, s.dead)
     }
 
-    /// Order, leases, retries, dead letters, returns and ticks, on an empty `store`, with
-    /// queues named after `prefix`. Lease expiry is [`lapsed_leases`]'s (shared stores).
+    /// Order, queues, leases, retries, dead letters, returns and ticks, on an empty `store`,
+    /// with queues named after `prefix`. Lease expiry is [`lapsed_leases`]'s (shared stores).
     ///
     /// # Panics
     ///
@@ -416,18 +452,33 @@ pub mod conformance {
     pub async fn check(store: &dyn JobStore, prefix: &str) {
         let queue = format!("{prefix}-a");
         let other = format!("{prefix}-b");
+        let unknown = format!("{prefix}-unknown");
+        let both = [queue.as_str(), other.as_str()];
         let lease = Duration::from_secs(60);
-        assert_eq!(store.take(lease).await.expect("take"), Taken::Wait(None));
+        assert_eq!(
+            store.take(&both, lease).await.expect("take"),
+            Taken::Wait(None)
+        );
+        assert_eq!(store.stats(&[]).await.expect("stats"), []);
         assert_eq!(
             counts(store, &queue).await,
             (0, 0, 0, 0, 0),
             "an unseen queue counts nothing"
         );
 
-        // Due in order of arrival; a later one waits.
+        // Due by time, then in order of arrival: a job pushed first but due later waits.
+        let later = QueuedJob::new(&queue, serde_json::json!({"n": 3}));
         let first = QueuedJob::new(&queue, serde_json::json!({"n": 1, "big": u64::MAX}));
         let second = QueuedJob::new(&other, serde_json::json!({"n": 2}));
-        let later = QueuedJob::new(&queue, serde_json::json!({"n": 3}));
+        store
+            .push(later.clone(), Duration::from_secs(3600))
+            .await
+            .expect("push");
+        store
+            .push(first.clone(), Duration::ZERO)
+            .await
+            .expect("push");
+        // Pushed again (a retry after a lost reply): still one job.
         store
             .push(first.clone(), Duration::ZERO)
             .await
@@ -436,16 +487,17 @@ pub mod conformance {
             .push(second.clone(), Duration::ZERO)
             .await
             .expect("push");
-        store
-            .push(later.clone(), Duration::from_secs(3600))
-            .await
-            .expect("push");
         assert_eq!(counts(store, &queue).await, (2, 0, 0, 0, 0));
-        let a = take(store, lease).await;
-        assert_eq!(a.job, first, "the job comes back as it went in");
-        let b = take(store, lease).await;
-        assert_eq!(b.job, second);
-        match store.take(lease).await.expect("take") {
+        // Only the queues asked for: another instance's jobs are not taken.
+        assert_eq!(
+            store.take(&[unknown.as_str()], lease).await.expect("take"),
+            Taken::Wait(None)
+        );
+        let b = take(store, &[other.as_str()], lease).await;
+        assert_eq!(b.job, second, "the job comes back as it went in");
+        let a = take(store, &both, lease).await;
+        assert_eq!(a.job, first);
+        match store.take(&both, lease).await.expect("take") {
             Taken::Wait(Some(next)) => assert!(
                 next > Duration::from_secs(3500) && next <= Duration::from_secs(3600),
                 "the later job is due in about an hour: {next:?}"
@@ -454,12 +506,25 @@ pub mod conformance {
         }
         assert_eq!(counts(store, &queue).await, (1, 1, 0, 0, 0));
 
-        // A stale lease changes nothing.
+        // A stale lease changes nothing, whatever it says.
         let stale = Lease {
             token: Uuid::new_v4(),
             ..a.clone()
         };
-        store.finish(&stale, Outcome::Done).await.expect("finish");
+        for outcome in [
+            Outcome::Done,
+            Outcome::Returned,
+            Outcome::Retry {
+                after: Duration::ZERO,
+                error: "stale".into(),
+            },
+            Outcome::Dead {
+                error: "stale".into(),
+                failed: true,
+            },
+        ] {
+            store.finish(&stale, outcome).await.expect("finish");
+        }
         assert_eq!(counts(store, &queue).await, (1, 1, 0, 0, 0));
 
         // Retried: counted failed, due again after the wait, as the next attempt.
@@ -470,29 +535,30 @@ pub mod conformance {
         store.finish(&a, retry).await.expect("finish");
         assert_eq!(counts(store, &queue).await, (2, 0, 0, 1, 0));
         assert!(
-            matches!(store.take(lease).await.expect("take"), Taken::Wait(Some(next)) if next <= Duration::from_millis(200)),
+            matches!(store.take(&both, lease).await.expect("take"), Taken::Wait(Some(next)) if next <= Duration::from_millis(200)),
             "the retry is due after its wait"
         );
         // Finished twice: the second is the stale lease's.
         store.finish(&a, Outcome::Done).await.expect("finish");
         assert_eq!(counts(store, &queue).await, (2, 0, 0, 1, 0));
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let again = take(store, lease).await;
+        let again = take(store, &both, lease).await;
         assert_eq!(
             (again.job.id, again.job.attempt, again.job.error.as_deref()),
             (first.id, 2, Some("first try"))
         );
         assert_ne!(again.token, a.token, "each lease has its own token");
 
-        // Returned at shutdown: due now, the same attempt.
+        // Returned at shutdown: due now, the same attempt, nothing counted.
         store
             .finish(&again, Outcome::Returned)
             .await
             .expect("finish");
-        let returned = take(store, lease).await;
+        assert_eq!(counts(store, &queue).await, (2, 0, 0, 1, 0));
+        let returned = take(store, &both, lease).await;
         assert_eq!((returned.job.id, returned.job.attempt), (first.id, 2));
 
-        // Dead-lettered after a failed last attempt; then one dead unrun.
+        // Dead-lettered after a failed last attempt.
         let dead = Outcome::Dead {
             error: "second try".into(),
             failed: true,
@@ -521,11 +587,12 @@ pub mod conformance {
                 .is_empty()
         );
 
-        // Only the latest dead letters, the most recent last.
+        // Dead unrun: no failed attempt of its own; only the latest dead letters are
+        // kept, the most recent last.
         for n in 0..3 {
             let job = QueuedJob::new(&other, serde_json::json!({ "dead": n }));
             store.push(job, Duration::ZERO).await.expect("push");
-            let lease = take(store, lease).await;
+            let lease = take(store, &[other.as_str()], lease).await;
             let dead = Outcome::Dead {
                 error: format!("dead {n}"),
                 failed: false,
@@ -537,6 +604,42 @@ pub mod conformance {
         assert_eq!(errors, ["dead 1", "dead 2"]);
         assert_eq!(latest[1].attempts, 0, "dead unrun: no attempt of its own");
         assert_eq!(counts(store, &other).await, (0, 0, 1, 0, 3));
+        assert!(
+            store
+                .dead_letters(&other, 0)
+                .await
+                .expect("dead letters")
+                .is_empty()
+        );
+
+        // Takes at once never lease one job twice.
+        let many = format!("{prefix}-many");
+        for n in 0..10 {
+            let job = QueuedJob::new(&many, serde_json::json!({ "n": n }));
+            store.push(job, Duration::ZERO).await.expect("push");
+        }
+        let queues = [many.as_str()];
+        let takes = (0..12).map(|_| store.take(&queues, lease));
+        let mut ids: Vec<Uuid> = futures_util::future::join_all(takes)
+            .await
+            .into_iter()
+            .filter_map(|taken| match taken.expect("take") {
+                Taken::Job(lease) => Some(lease.job.id),
+                Taken::Wait(_) => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 10, "each job leased once");
+        assert_eq!(counts(store, &many).await, (0, 10, 0, 0, 0));
+
+        // A delay past the longest is the longest, not an error or a panic.
+        let far = QueuedJob::new(&unknown, serde_json::json!({}));
+        store.push(far, Duration::MAX).await.expect("push");
+        match store.take(&[unknown.as_str()], lease).await.expect("take") {
+            Taken::Wait(Some(next)) => assert!(next <= MAX_DELAY, "{next:?}"),
+            other => panic!("a far job waits: {other:?}"),
+        }
 
         // A tick is claimed once; another tick, or another schedule's, is free.
         let at = Utc::now();
@@ -558,11 +661,12 @@ pub mod conformance {
     /// When the store answers otherwise.
     pub async fn lapsed_leases(store: &dyn JobStore, prefix: &str) {
         let queue = format!("{prefix}-lapsed");
+        let queues = [queue.as_str()];
         let job = QueuedJob::new(&queue, serde_json::json!({}));
         store.push(job.clone(), Duration::ZERO).await.expect("push");
-        let first = take(store, Duration::from_millis(100)).await;
+        let first = take(store, &queues, Duration::from_millis(100)).await;
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let second = take(store, Duration::from_secs(60)).await;
+        let second = take(store, &queues, Duration::from_secs(60)).await;
         assert_eq!((second.job.id, second.job.attempt), (job.id, 2));
         assert!(
             second
