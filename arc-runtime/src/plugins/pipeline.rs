@@ -148,11 +148,14 @@ where
                 None
             },
         };
-        // Over the in-flight limit, the route is not called at all.
+        // Over the in-flight limit, the route is not called at all. The route's future is
+        // boxed once here: the layers below (scope, span, panic guard, timeout) each wrap
+        // it, and moving a pointer through them is cheaper than moving the future itself
+        // (the request is in it).
         let route = match &pipeline.in_flight {
-            None => Ok((None, self.inner.call(req))),
+            None => Ok((None, Box::pin(self.inner.call(req)))),
             Some(limit) => match limit.try_acquire() {
-                Some(permit) => Ok((Some(permit), self.inner.call(req))),
+                Some(permit) => Ok((Some(permit), Box::pin(self.inner.call(req)))),
                 None => Err(()),
             },
         };

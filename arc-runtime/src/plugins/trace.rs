@@ -90,9 +90,13 @@ pub fn current() -> Option<TraceContext> {
     CURRENT.try_with(|context| *context).ok()
 }
 
-/// Runs `fut` with `context` as [`current`].
-pub(crate) async fn scope<F: Future>(context: TraceContext, fut: F) -> F::Output {
-    CURRENT.scope(context, fut).await
+/// Runs `fut` with `context` as [`current`] (tokio's scope itself: no async wrapper around
+/// it, which would be one more copy of the request's future).
+pub(crate) fn scope<F: Future>(
+    context: TraceContext,
+    fut: F,
+) -> tokio::task::futures::TaskLocalFuture<TraceContext, F> {
+    CURRENT.scope(context, fut)
 }
 
 fn nonzero_u64() -> u64 {
