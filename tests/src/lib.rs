@@ -565,8 +565,8 @@ macro_rules! on_each_backend {
 }
 
 /// How many cases each fuzz test runs: `ARC_FUZZ_CASES` when set (a long run by command,
-/// e.g. `ARC_FUZZ_CASES=100000 cargo test -p arc-tests --test fuzz --release`), else `default`
-/// (the short run inside `cargo test`).
+/// e.g. `ARC_FUZZ_CASES=100000 cargo test -p arc-tests --test suite --release fuzz::`),
+/// else `default` (the short run inside `cargo test`).
 pub fn fuzz_cases(default: u32) -> u32 {
     cases_from("ARC_FUZZ_CASES", default)
 }

@@ -3,7 +3,7 @@
 //! those are `#[ignore = "needs PostgreSQL"]`).
 //!
 //! A short run is part of `cargo test`; a long run is `ARC_FUZZ_CASES=100000 cargo test -p
-//! arc-tests --test fuzz --release`. Failures are kept by proptest in
+//! arc-tests --test suite --release fuzz::`. Failures are kept by proptest in
 //! `fuzz.proptest-regressions` beside this file and re-run first.
 
 use std::sync::OnceLock;
