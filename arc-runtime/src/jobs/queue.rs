@@ -28,6 +28,9 @@ pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// instance wake them at once).
 pub(super) const DEFAULT_POLL: Duration = Duration::from_secs(1);
 
+/// How long shutdown waits for the workers to stop the jobs that outlasted its window.
+const HALT_WAIT: Duration = Duration::from_secs(2);
+
 /// A lease outlasts the attempt's timeout by this much: the time to record how it ended.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
@@ -221,8 +224,8 @@ impl JobsRuntime {
         let mut tasks = lock(&self.tasks);
         tasks.push(tokio::spawn(work(self.clone(), state)));
         let schedules = lock(&self.registry).schedules.clone();
-        for (index, schedule) in schedules.into_iter().enumerate() {
-            tasks.push(tokio::spawn(tick(self.clone(), index, schedule)));
+        for (key, schedule) in tick_keys(&schedules).into_iter().zip(schedules) {
+            tasks.push(tokio::spawn(tick(self.clone(), key, schedule)));
         }
     }
 
@@ -232,20 +235,32 @@ impl JobsRuntime {
     pub(crate) async fn shutdown(&self, within: Duration) {
         self.stop.send_replace(true);
         let tasks = std::mem::take(&mut *lock(&self.tasks));
+        let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
         let mut all = futures_util::future::join_all(tasks);
         if tokio::time::timeout(within, &mut all).await.is_err() {
             self.halt.send_replace(true);
-            all.await;
+            // The workers stop their jobs at their next `.await`; a store that does not
+            // answer, or a job that blocks its thread, is not waited for beyond this.
+            if tokio::time::timeout(HALT_WAIT, all).await.is_err() {
+                tracing::warn!(
+                    "jobs: workers did not stop within {HALT_WAIT:?} of the shutdown window; aborted"
+                );
+                for abort in aborts {
+                    abort.abort();
+                }
+            }
         }
         let held: Vec<Lease> = lock(&self.held).drain().map(|(_, lease)| lease).collect();
         let unfinished = held.len();
         let store = self.store();
-        for lease in held {
-            let returned = patiently(|| store.finish(&lease, Outcome::Returned));
-            if let Err(error) = returned.await {
+        // At once, not one after another: a store that does not answer costs its tries once.
+        let returns = held.iter().map(|lease| async {
+            let returned = patiently(|| store.finish(lease, Outcome::Returned)).await;
+            if let Err(error) = returned {
                 tracing::warn!(job = %lease.job.job, id = %lease.job.id, %error, "jobs: an unfinished job could not be returned; it is due again when its lease runs out");
             }
-        }
+        });
+        futures_util::future::join_all(returns).await;
         if !store.shared() {
             let waiting: u64 = self
                 .stats()
@@ -416,13 +431,28 @@ async fn work(runtime: Arc<JobsRuntime>, state: ArcState) {
     }
 }
 
+/// The key each schedule claims its times under: its job, its expression, and how many
+/// schedules alike come before it. Not its position: a schedule added elsewhere in a new
+/// version of the app moves no other's key, so during a rolling deploy both versions claim
+/// each time under one key and enqueue it once.
+fn tick_keys(schedules: &[Schedule]) -> Vec<String> {
+    schedules
+        .iter()
+        .enumerate()
+        .map(|(index, schedule)| {
+            let alike = schedules[..index]
+                .iter()
+                .filter(|s| s.job == schedule.job && s.expression == schedule.expression)
+                .count();
+            format!("{}:{}:{alike}", schedule.job, schedule.expression)
+        })
+        .collect()
+}
+
 /// Enqueues `schedule`'s job at each of its times (once across the instances sharing the
 /// store), until the runtime stops.
-async fn tick(runtime: Arc<JobsRuntime>, index: usize, schedule: Schedule) {
+async fn tick(runtime: Arc<JobsRuntime>, key: String, schedule: Schedule) {
     let mut stop = runtime.stop.subscribe();
-    // The instances of an app declare their schedules in one order: the index tells two
-    // schedules of one job and expression apart.
-    let key = format!("{}:{index}:{}", schedule.job, schedule.expression);
     loop {
         let Some(next) = schedule.schedule.upcoming(Utc).next() else {
             return;
@@ -456,5 +486,37 @@ async fn tick(runtime: Arc<JobsRuntime>, index: usize, schedule: Schedule) {
                 tracing::error!(job = schedule.job, %error, "jobs: a scheduled job was not enqueued");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn schedule(job: &'static str, expression: &str) -> Schedule {
+        Schedule {
+            job,
+            expression: expression.to_owned(),
+            schedule: cron::Schedule::from_str(expression).expect("a schedule"),
+            make: Arc::new(|| Ok(Json::Null)),
+        }
+    }
+
+    #[test]
+    fn tick_keys_tell_alike_schedules_apart_and_do_not_move_when_others_come() {
+        let v1 = [schedule("a", "0 * * * * *"), schedule("a", "0 * * * * *")];
+        assert_eq!(tick_keys(&v1), ["a:0 * * * * *:0", "a:0 * * * * *:1"]);
+        // A new version adds a schedule in front: the old ones keep their keys.
+        let v2 = [
+            schedule("b", "0 0 * * * *"),
+            schedule("a", "0 * * * * *"),
+            schedule("a", "0 0 3 * * *"),
+            schedule("a", "0 * * * * *"),
+        ];
+        let keys = tick_keys(&v2);
+        assert_eq!(keys[1], "a:0 * * * * *:0");
+        assert_eq!(keys[3], "a:0 * * * * *:1");
+        assert_eq!(keys[2], "a:0 0 3 * * *:0");
     }
 }

@@ -166,8 +166,9 @@ pub enum Outcome {
 /// attempt. [`conformance::check`] is the behaviour every store shares.
 pub trait JobStore: Send + Sync + 'static {
     /// Enqueues `job`, due after `after` (at most [`MAX_DELAY`]). Pushing a job whose id the
-    /// store holds already changes nothing, so a push that failed on its way back (a
-    /// timeout) may be repeated.
+    /// store still holds (waiting or running) changes nothing, so a push whose reply was lost
+    /// (a timeout) may be repeated; one repeated after the job ran and ended enqueues it
+    /// again (jobs run at least once).
     fn push<'a>(&'a self, job: QueuedJob, after: Duration)
     -> BoxFuture<'a, Result<(), StoreError>>;
 
