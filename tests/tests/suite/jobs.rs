@@ -175,6 +175,21 @@ async fn dead_in(client: &JobClient, queue: &str) -> Vec<arc_runtime::jobs::Dead
     client.dead_letters(queue).await.expect("the store answers")
 }
 
+/// Waits until the `note` job tagged `tag` (`what`) ran, then until its queue counted it
+/// done (once its run returned: the note is written during the run), exactly once.
+async fn ran_once(client: &JobClient, tag: &str, what: &str) {
+    until(Duration::from_secs(5), what, async || {
+        !runs_of(tag).is_empty()
+    })
+    .await;
+    until(Duration::from_secs(5), "the job counted done", async || {
+        stats_of(client, "note").await.done >= 1
+    })
+    .await;
+    assert_eq!(stats_of(client, "note").await.done, 1);
+    assert_eq!(runs_of(tag).len(), 1, "{what} ran once");
+}
+
 async fn a_job_runs(store: Store) {
     let jobs = store.jobs().job::<Note>();
     let client = jobs.client();
@@ -185,20 +200,12 @@ async fn a_job_runs(store: Store) {
         .await
         .expect("enqueued");
     assert!(!id.is_nil());
-    until(Duration::from_secs(5), "the job", async || {
-        !runs_of(&tag).is_empty()
-    })
-    .await;
-    until(Duration::from_secs(1), "its count", async || {
-        stats_of(&client, "note").await.done == 1
-    })
-    .await;
+    ran_once(&client, &tag, "the job").await;
     let stats = stats_of(&client, "note").await;
     assert_eq!(
         (stats.pending, stats.running, stats.failed, stats.dead),
         (0, 0, 0, 0)
     );
-    assert_eq!(runs_of(&tag).len(), 1, "run once");
 }
 
 #[tokio::test]
@@ -445,16 +452,7 @@ async fn an_event_enqueues_a_job(store: Store) {
         .await;
     assert_eq!(reply.status, 201, "{reply:?}");
     let tag = store.tag("event-Jobbed");
-    until(Duration::from_secs(5), "the event's job", async || {
-        !runs_of(&tag).is_empty()
-    })
-    .await;
-    // Counted done once its run returned (the note is written during the run).
-    until(Duration::from_secs(5), "the job counted done", async || {
-        stats_of(&client, "note").await.done >= 1
-    })
-    .await;
-    assert_eq!(stats_of(&client, "note").await.done, 1);
+    ran_once(&client, &tag, "the event's job").await;
 }
 
 async fn jobs_are_shown_to_platform_admins_only(store: Store) {
@@ -582,16 +580,7 @@ async fn a_handler_enqueues_through_the_state(store: Store) {
         .unwrap();
     let response = router.oneshot(request).await.unwrap();
     assert_eq!(response.status(), 200);
-    until(Duration::from_secs(5), "the handler's job", async || {
-        !runs_of(&tag).is_empty()
-    })
-    .await;
-    // Counted done once its run returned (the note is written during the run).
-    until(Duration::from_secs(5), "the job counted done", async || {
-        stats_of(&client, "note").await.done >= 1
-    })
-    .await;
-    assert_eq!(stats_of(&client, "note").await.done, 1);
+    ran_once(&client, &tag, "the handler's job").await;
 }
 
 /// Two instances on one Redis queue: each job runs once, on one of them, and each cron time
