@@ -12,9 +12,11 @@
 //!   (`ARC_BENCH_PROD_OFF=compression,ratelimit,timeout,etag,security,metrics,inflight` turns
 //!   plugins off, to see what each costs);
 //! - the query cache: `cached` (the open resource with the cache on: the same list again is a
-//!   `HIT`, a list never asked before a `MISS`), `stale` (every read `STALE`, with its refresh
-//!   in the background) and `memory`, a bare axum handler answering the list's JSON from
-//!   memory (the ceiling a `HIT` is measured against).
+//!   `HIT`, a list never asked before a `MISS`), `tagged` (the same with ETags on, as the
+//!   production preset has them: a `HIT` is tagged from the digest kept with its body),
+//!   `stale` (every read `STALE`, with its refresh in the background) and `memory`, a bare
+//!   axum handler answering the list's JSON from memory (the ceiling a `HIT` is measured
+//!   against).
 //!
 //! `open` and `secured` turn off the App's optional plugins (metrics, ETags, security
 //! headers, timeout), so they measure the generated layer alone.
@@ -51,7 +53,7 @@ const CONCURRENCY: usize = 32;
 /// `sysconf(_SC_CLK_TCK)` on Linux.
 const CLOCK_TICKS: f64 = 100.0;
 /// The servers, in the order of the first round.
-const MODES: [&str; 8] = [
+const MODES: [&str; 9] = [
     "open",
     "hand",
     "floor",
@@ -59,10 +61,11 @@ const MODES: [&str; 8] = [
     "production",
     "memory",
     "cached",
+    "tagged",
     "stale",
 ];
 /// The servers of the query cache's table, which measure lists only.
-const CACHE_MODES: [&str; 3] = ["memory", "cached", "stale"];
+const CACHE_MODES: [&str; 4] = ["memory", "cached", "tagged", "stale"];
 /// The HS256 secret of the secured server.
 const SECRET: &[u8] = b"arc-bench secret, 32 bytes or more";
 
@@ -140,6 +143,10 @@ async fn router(mode: &str, path: &Path) -> Result<axum::Router> {
             .cursor_secret(b"bench")
             .into_router(),
         "cached" => bare(arc_runtime::App::new(db.clone()).resource::<open::CachedProduct>())
+            .cursor_secret(b"bench")
+            .into_router(),
+        "tagged" => bare(arc_runtime::App::new(db.clone()).resource::<open::CachedProduct>())
+            .etag(true)
             .cursor_secret(b"bench")
             .into_router(),
         "stale" => bare(arc_runtime::App::new(db.clone()).resource::<open::StaleProduct>())
@@ -562,6 +569,7 @@ fn cache_requests(
     let mut requests: Vec<(&'static str, u16, load::RequestFn)> = vec![(
         match mode {
             "cached" => "list, HIT",
+            "tagged" => "list, HIT, ETag",
             "stale" => "list, STALE",
             _ => "list",
         },
@@ -733,6 +741,7 @@ fn print_floor(floor: &Summary) {
 fn print_cache(
     memory: &Summary,
     cached: &Summary,
+    tagged: &Summary,
     stale: &Summary,
     open: &Summary,
     floor: &Summary,
@@ -749,6 +758,7 @@ fn print_cache(
     let rows = [
         ("memory (bare axum)", &memory.routes[0]),
         ("cached, HIT", &cached.routes[0]),
+        ("cached, HIT, with its ETag", &tagged.routes[0]),
         ("stale, STALE", &stale.routes[0]),
         ("cached, MISS", &cached.routes[1]),
         ("open, no cache", &open.routes[0]),
@@ -870,8 +880,9 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         production,
         memory,
         cached,
+        tagged,
         stale,
-    ] = [0, 1, 2, 3, 4, 5, 6, 7].map(|m| summarize(&runs[m]));
+    ] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(|m| summarize(&runs[m]));
     print_floor(&floor);
     print(
         "The generated open resource against the hand-written one:",
@@ -891,7 +902,7 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         ("open", &open),
         &floor,
     );
-    print_cache(&memory, &cached, &stale, &open, &floor);
+    print_cache(&memory, &cached, &tagged, &stale, &open, &floor);
     println!();
     for (round, o) in outboxes.iter().enumerate() {
         println!(

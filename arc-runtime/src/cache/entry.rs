@@ -1,5 +1,6 @@
 //! What the cache keeps and finds by: the digest of a question, and an entry (the versions it
-//! was made at, when, and the answer's body) in the bytes a store holds.
+//! was made at, when, the answer's body and the body's digest for its ETag) in the bytes a
+//! store holds.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -10,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::CacheMeta;
 use crate::action::Action;
 use crate::error::ArcError;
+use crate::plugins::etag;
 use crate::resource::Shape;
 
 /// A question asked of a resource, as a digest of its parts: the route's action, the SQL of
@@ -19,7 +21,9 @@ pub(crate) struct Question(Sha256);
 impl Question {
     /// A question of `action`.
     pub(crate) fn new(action: Action) -> Self {
-        Self(Sha256::new()).part(action.name().as_bytes())
+        Self(Sha256::new())
+            .part(FORMAT)
+            .part(action.name().as_bytes())
     }
 
     /// Adds `bytes`, length first, so no two lists of parts digest alike.
@@ -65,6 +69,10 @@ impl Question {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The layout of [`Entry::encode`], a part of every key: instances of a build that lays
+/// entries out otherwise (in a rolling deploy) never read each other's.
+const FORMAT: &[u8] = b"entry 2";
 
 /// Text written into a digest, and how many bytes of it.
 struct Digesting<'a>(&'a mut Sha256, usize);
@@ -122,11 +130,13 @@ pub(super) enum Freshness {
 }
 
 /// A kept answer: the versions of its names when its query ran (as kept: 64-bit
-/// little-endian words, read where they lie), when it was made, its body.
+/// little-endian words, read where they lie), when it was made, its body and the body's
+/// digest ([`etag::digest`]: a `HIT` is tagged without hashing its body again).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Entry {
     versions: Bytes,
     created_ms: u64,
+    pub(super) digest: u64,
     pub(super) body: Bytes,
 }
 
@@ -143,17 +153,19 @@ impl Entry {
         Self {
             versions: words.freeze(),
             created_ms: now_ms(),
+            digest: etag::digest(&body),
             body,
         }
     }
 
-    /// `[count: u8][versions: u64 LE..][created ms: u64 LE][body]`.
+    /// `[count: u8][versions: u64 LE..][created ms: u64 LE][digest: u64 LE][body]`.
     pub(super) fn encode(&self) -> Bytes {
         let count = self.versions.len() / 8;
-        let mut out = BytesMut::with_capacity(9 + self.versions.len() + self.body.len());
+        let mut out = BytesMut::with_capacity(17 + self.versions.len() + self.body.len());
         out.put_u8(u8::try_from(count).unwrap_or(u8::MAX));
         out.put_slice(&self.versions);
         out.put_u64_le(self.created_ms);
+        out.put_u64_le(self.digest);
         out.put_slice(&self.body);
         out.freeze()
     }
@@ -162,13 +174,15 @@ impl Entry {
     /// be (they are treated as no entry).
     pub(super) fn decode(bytes: Bytes) -> Option<Self> {
         let count = usize::from(*bytes.first()?);
-        let head = 1 + 8 * count + 8;
+        let created = 1 + 8 * count;
+        let head = created + 16;
         if bytes.len() < head {
             return None;
         }
         Some(Self {
-            versions: bytes.slice(1..1 + 8 * count),
-            created_ms: word(&bytes[1 + 8 * count..head]),
+            versions: bytes.slice(1..created),
+            created_ms: word(&bytes[created..created + 8]),
+            digest: word(&bytes[created + 8..head]),
             body: bytes.slice(head..),
         })
     }
@@ -210,13 +224,16 @@ mod tests {
 
     #[test]
     fn an_entry_reads_back_as_written() {
-        let entry = Entry::new(&[7, 9], Bytes::from_static(b"{\"success\":true}"));
+        let body = Bytes::from_static(b"{\"success\":true}");
+        let entry = Entry::new(&[7, 9], body.clone());
+        assert_eq!(entry.digest, etag::digest(&body));
         assert_eq!(Entry::decode(entry.encode()), Some(entry));
     }
 
     #[test]
     fn bytes_that_are_no_entry_are_none() {
-        for bytes in [&b""[..], &[1, 0, 0], &[2; 20]] {
+        // The last is a whole entry of the layout before the digest: too short for this one.
+        for bytes in [&b""[..], &[1, 0, 0], &[2; 20], &[1; 17]] {
             assert_eq!(Entry::decode(Bytes::copy_from_slice(bytes)), None);
         }
     }

@@ -513,7 +513,7 @@ impl CacheRuntime {
         asked: Option<Asked>,
         question: Question,
         compute: Compute,
-    ) -> Result<(Bytes, CacheStatus), ArcError> {
+    ) -> Result<Answer, ArcError> {
         let names = names(meta);
         let key: Arc<str> = Arc::from(question.key(settings.key));
         let mut found = None;
@@ -532,23 +532,23 @@ impl CacheRuntime {
         let Some(lookup) = lookup else {
             // No versions to stamp an entry with: answer, keep nothing.
             self.count(meta, CacheStatus::Miss);
-            return Ok((compute.await?, CacheStatus::Miss));
+            return Ok(Answer::computed(compute.await?));
         };
         let kept = lookup.entry.and_then(Entry::decode);
         match kept.map(|e| (e.freshness(&lookup.versions, settings), e)) {
             Some((Freshness::Fresh, e)) => {
                 self.count(meta, CacheStatus::Hit);
-                Ok((e.body, CacheStatus::Hit))
+                Ok(Answer::kept(e, CacheStatus::Hit))
             }
             Some((Freshness::Stale, e)) => {
                 self.count(meta, CacheStatus::Stale);
                 self.refresh(settings, key, lookup.versions, compute);
-                Ok((e.body, CacheStatus::Stale))
+                Ok(Answer::kept(e, CacheStatus::Stale))
             }
             Some((Freshness::Old, _)) | None => {
                 self.count(meta, CacheStatus::Miss);
                 let body = self.fly(settings, &key, lookup.versions, compute).await?;
-                Ok((body, CacheStatus::Miss))
+                Ok(Answer::computed(body))
             }
         }
     }
@@ -655,6 +655,34 @@ impl CacheRuntime {
     }
 }
 
+/// How the cache answered: the body, what it said (`x-cache`) and, for a kept entry, the
+/// body's digest (for its ETag).
+struct Answer {
+    body: Bytes,
+    status: CacheStatus,
+    digest: Option<u64>,
+}
+
+impl Answer {
+    /// The body of a kept entry.
+    fn kept(entry: Entry, status: CacheStatus) -> Self {
+        Self {
+            body: entry.body,
+            status,
+            digest: Some(entry.digest),
+        }
+    }
+
+    /// A body computed for this request (a `MISS`).
+    fn computed(body: Bytes) -> Self {
+        Self {
+            body,
+            status: CacheStatus::Miss,
+            digest: None,
+        }
+    }
+}
+
 /// Whether reads of `meta`'s resource go through the cache: it declares one and the app
 /// keeps it. The reads ask their [`Question`] only then.
 pub(crate) fn caches(meta: &ResourceMeta, state: &ArcState) -> bool {
@@ -717,6 +745,7 @@ pub(crate) async fn hit<O>(
             Some(Cached::Kept {
                 body: entry.body,
                 status: CacheStatus::Hit,
+                digest: Some(entry.digest),
             })
         }
         None => {
@@ -750,10 +779,18 @@ where
                 let state = state.clone();
                 async move { entry::body(&compute(state).await?) }.boxed()
             };
-            let (body, status) = cache
+            let Answer {
+                body,
+                status,
+                digest,
+            } = cache
                 .answer(meta, settings, asked, question, compute)
                 .await?;
-            Ok(Cached::Kept { body, status })
+            Ok(Cached::Kept {
+                body,
+                status,
+                digest,
+            })
         }
         _ => compute(state.clone()).await.map(Cached::Direct),
     }

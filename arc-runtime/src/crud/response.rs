@@ -21,6 +21,7 @@ use serde::{Serialize, Serializer};
 use super::populate::Embeds;
 use super::record::{Record, write_records};
 use crate::error::ArcError;
+use crate::plugins::etag::Digested;
 use crate::resource::{Resource, ResourceMeta, Shape};
 use crate::wire::{self, View};
 
@@ -720,6 +721,8 @@ pub(crate) enum Cached<O> {
         body: bytes::Bytes,
         /// `x-cache`.
         status: crate::cache::CacheStatus,
+        /// The body's digest, when the cache kept it beside the body (for its ETag).
+        digest: Option<u64>,
     },
 }
 
@@ -728,7 +731,15 @@ impl<O> Cached<O> {
     pub(crate) fn map<P>(self, f: impl FnOnce(O) -> P) -> Cached<P> {
         match self {
             Self::Direct(outcome) => Cached::Direct(f(outcome)),
-            Self::Kept { body, status } => Cached::Kept { body, status },
+            Self::Kept {
+                body,
+                status,
+                digest,
+            } => Cached::Kept {
+                body,
+                status,
+                digest,
+            },
         }
     }
 }
@@ -772,12 +783,20 @@ impl<O: Outcome> Outcome for Cached<O> {
     fn into_response(self) -> Result<Response, ArcError> {
         match self {
             Self::Direct(outcome) => outcome.into_response(),
-            Self::Kept { body, status } => {
+            Self::Kept {
+                body,
+                status,
+                digest,
+            } => {
+                let digested = digest.map(|d| Digested::new(body.clone(), d));
                 let mut response = json_bytes(O::STATUS, body);
                 response.headers_mut().insert(
                     const { HeaderName::from_static(crate::cache::X_CACHE) },
                     HeaderValue::from_static(status.as_str()),
                 );
+                if let Some(digested) = digested {
+                    response.extensions_mut().insert(digested);
+                }
                 Ok(response)
             }
         }

@@ -2,15 +2,21 @@
 //! whose bytes depend on paging, strong for one row), and a request whose `If-None-Match`
 //! names it gets `304 Not Modified` without a body.
 //!
-//! The tag is a 64-bit hash of the body and, for a resource's answers, of the caller's view
-//! ([`Audience`]): it changes exactly when the representation does, is the same on every
-//! instance running the same build, and one caller's tag never validates another caller's
-//! copy (their views differ even where their bytes agree). The hash is SipHash with std's
-//! fixed keys (`DefaultHasher::new()`): public, but no writer can cheaply make a new body that
-//! keeps an old body's tag (rustc-hash's, tried for speed, lets one cancel bytes out).
+//! The tag is a 64-bit hash of the body's [`digest`] and, for a resource's answers, of the
+//! caller's view ([`Audience`]): it changes exactly when the representation does, is the same
+//! on every instance running the same build, and one caller's tag never validates another
+//! caller's copy (their views differ even where their bytes agree). The hash is SipHash with
+//! std's fixed keys (`DefaultHasher::new()`): public, but no writer can cheaply make a new body
+//! that keeps an old body's tag (rustc-hash's, tried for speed, lets one cancel bytes out).
+//!
+//! Hashing the body is most of a tag's cost (about 10 instructions a byte): an answer whose
+//! body was digested before (the query cache keeps the digest beside the body) carries it as
+//! [`Digested`], and the tag is made from it without reading the body again.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -30,39 +36,73 @@ const MAX_TAGGED: usize = 8 * 1024 * 1024;
 pub(crate) struct Audience(pub Arc<AuthContext>);
 
 impl Audience {
-    /// A hash of the caller's view: the same on every instance running the same build.
+    /// A hash of the caller's view: the same on every instance running the same build. The
+    /// parts (each length first) are hashed at once: a hasher's call costs more than the
+    /// few bytes most parts are.
     fn hash(&self) -> u64 {
-        let mut hasher = std::hash::DefaultHasher::new();
+        let mut parts = Vec::with_capacity(128);
         self.0.view_parts(|part| {
-            hasher.write_usize(part.len());
-            hasher.write(part);
+            parts.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            parts.extend_from_slice(part);
         });
-        hasher.finish()
+        digest(&parts)
     }
 }
 
-/// The tag of `body` as seen by `audience` (none: anyone): `"<16 hex digits>"`, with `W/` in
-/// front when `weak`.
-pub(crate) fn tag(body: &[u8], audience: Option<&Audience>, weak: bool) -> String {
+/// The digest of a body: what its tag is made from.
+pub(crate) fn digest(body: &[u8]) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     body.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A response's body with its [`digest`], made before (in its extensions): the tag is made
+/// from it when the body being tagged is this one (the same bytes in memory, so a layer
+/// that rewrote the body on the way out is digested again, never mistagged).
+#[derive(Clone, Debug)]
+pub(crate) struct Digested {
+    body: Bytes,
+    digest: u64,
+}
+
+impl Digested {
+    /// `body`, whose [`digest`] is `digest`.
+    pub(crate) fn new(body: Bytes, digest: u64) -> Self {
+        Self { body, digest }
+    }
+
+    /// The digest, when `body` is the body it was made of.
+    fn of(&self, body: &Bytes) -> Option<u64> {
+        (self.body.as_ptr() == body.as_ptr() && self.body.len() == body.len())
+            .then_some(self.digest)
+    }
+}
+
+/// The tag of a body of `digest` as seen by `audience` (none: anyone): `"<16 hex digits>"`,
+/// with `W/` in front when `weak`.
+pub(crate) fn tag(digest: u64, audience: Option<&Audience>, weak: bool) -> HeaderValue {
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write_u64(digest);
     audience.map(Audience::hash).hash(&mut hasher);
     let mut buf = *b"W/\"0000000000000000\"";
     super::request_id::hex(hasher.finish(), &mut buf[3..19]);
     let text = if weak { &buf[..] } else { &buf[2..] };
-    String::from_utf8_lossy(text).into_owned()
+    // Quotes, `W/` and hex digits: always a header value.
+    HeaderValue::from_bytes(text).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
 }
 
 /// Whether `If-None-Match` in `headers` names `etag` (weak comparison, as GET uses).
-pub(crate) fn none_match(headers: &HeaderMap, etag: &str) -> bool {
-    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-    let wanted = opaque(etag);
+pub(crate) fn none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    fn opaque(tag: &[u8]) -> &[u8] {
+        let tag = tag.trim_ascii();
+        tag.strip_prefix(b"W/").unwrap_or(tag)
+    }
+    let wanted = opaque(etag.as_bytes());
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|candidate| candidate.trim() == "*" || opaque(candidate) == wanted)
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .any(|candidate| candidate.trim_ascii() == b"*" || opaque(candidate) == wanted)
 }
 
 /// What a conditional request asks: `Some` for `GET`/`HEAD` (with its `If-None-Match`
@@ -115,11 +155,13 @@ async fn with_etag(response: Response, request: &HeaderMap) -> Response {
             return crate::ArcError::internal(e.to_string()).into_response();
         }
     };
-    let etag = tag(&bytes, parts.extensions.get::<Audience>(), weak);
-    let Ok(value) = HeaderValue::from_str(&etag) else {
-        return Response::from_parts(parts, Body::from(bytes));
-    };
-    if none_match(request, &etag) {
+    let digest = parts
+        .extensions
+        .get::<Digested>()
+        .and_then(|d| d.of(&bytes))
+        .unwrap_or_else(|| digest(&bytes));
+    let value = tag(digest, parts.extensions.get::<Audience>(), weak);
+    if none_match(request, &value) {
         let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
         let headers = not_modified.headers_mut();
         headers.insert(header::ETAG, value);
@@ -140,10 +182,11 @@ mod tests {
 
     #[test]
     fn tags_and_matching() {
-        let strong = tag(b"{\"a\":1}", None, false);
-        let weak = tag(b"{\"a\":1}", None, true);
-        assert!(strong.starts_with('"') && weak.starts_with("W/\""));
-        assert_ne!(tag(b"{\"a\":2}", None, false), strong);
+        let one = digest(b"{\"a\":1}");
+        let strong = tag(one, None, false);
+        let weak = tag(one, None, true);
+        assert!(strong.as_bytes().starts_with(b"\"") && weak.as_bytes().starts_with(b"W/\""));
+        assert_ne!(tag(digest(b"{\"a\":2}"), None, false), strong);
         let carl = AuthContext {
             user_id: Some("carl".into()),
             ..AuthContext::default()
@@ -152,22 +195,71 @@ mod tests {
             user_id: Some("cleo".into()),
             ..AuthContext::default()
         };
-        let for_carl = tag(b"{\"a\":1}", Some(&Audience(Arc::new(carl))), false);
+        let for_carl = tag(one, Some(&Audience(Arc::new(carl))), false);
         assert_ne!(for_carl, strong, "a caller's view is part of the tag");
         assert_ne!(
             for_carl,
-            tag(b"{\"a\":1}", Some(&Audience(Arc::new(cleo))), false),
+            tag(one, Some(&Audience(Arc::new(cleo))), false),
             "the same bytes for two callers are two representations"
         );
         let mut headers = HeaderMap::new();
         headers.insert(
             header::IF_NONE_MATCH,
-            HeaderValue::from_str(&format!("\"x\", {weak}")).unwrap(),
+            HeaderValue::from_str(&format!("\"x\", {}", weak.to_str().unwrap())).unwrap(),
         );
         assert!(none_match(&headers, &strong), "weak comparison");
-        assert!(!none_match(&headers, &tag(b"other", None, false)));
+        assert!(!none_match(&headers, &tag(digest(b"other"), None, false)));
         headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
         assert!(none_match(&headers, &strong));
         assert!(!none_match(&HeaderMap::new(), &strong));
+    }
+
+    /// A tagged answer: its body, its `ETag`, its status.
+    async fn tagged(response: Response) -> (Bytes, Option<String>, StatusCode) {
+        let tagged = with_etag(response, &HeaderMap::new()).await;
+        let etag = tagged
+            .headers()
+            .get(header::ETAG)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let status = tagged.status();
+        let body = axum::body::to_bytes(tagged.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (body, etag, status)
+    }
+
+    #[tokio::test]
+    async fn a_digest_made_before_is_used_for_its_body_only() {
+        let body = Bytes::from_static(b"{\"data\":[1,2,3]}");
+        let answer = |body: Bytes, digested: Option<Digested>| {
+            let mut response = Response::new(Body::from(body));
+            if let Some(digested) = digested {
+                response.extensions_mut().insert(digested);
+            }
+            response
+        };
+        let (_, plain, _) = tagged(answer(body.clone(), None)).await;
+        let plain = plain.expect("an ETag");
+        assert_eq!(plain, tag(digest(&body), None, false).to_str().unwrap());
+        let (_, given, _) = tagged(answer(
+            body.clone(),
+            Some(Digested::new(body.clone(), digest(&body))),
+        ))
+        .await;
+        assert_eq!(
+            given.as_deref(),
+            Some(plain.as_str()),
+            "the same tag either way"
+        );
+        // The digest carried is what the tag is made from, unread: a wrong one shows it.
+        let (_, carried, _) =
+            tagged(answer(body.clone(), Some(Digested::new(body.clone(), 7)))).await;
+        assert_eq!(carried.as_deref(), tag(7, None, false).to_str().ok());
+        // The same bytes elsewhere in memory (a layer rewrote the body): digested again.
+        let copy = Bytes::copy_from_slice(&body);
+        let (sent, rewritten, status) =
+            tagged(answer(copy, Some(Digested::new(body.clone(), 7)))).await;
+        assert_eq!((sent, status), (body, StatusCode::OK));
+        assert_eq!(rewritten, Some(plain));
     }
 }

@@ -32,6 +32,21 @@ async fn reads_are_kept_until_a_write(app: &TestApp) {
     let second = app.get("/products?sort=name&page=1&limit=5").await;
     assert_eq!(second.header("x-cache"), Some("HIT"));
     assert_eq!(second.body, first.body);
+    // A HIT is tagged from the digest kept with its body: the same tag as the MISS's, and a
+    // conditional HIT is a 304.
+    let tag = first.header("etag").expect("an ETag").to_owned();
+    assert_eq!(second.header("etag"), Some(tag.as_str()));
+    let conditional = app
+        .send(
+            Method::GET,
+            "/products?limit=5&sort=name",
+            None,
+            &[("if-none-match", &tag)],
+        )
+        .await;
+    assert_eq!(conditional.status, 304);
+    assert_eq!(conditional.header("x-cache"), None);
+    assert_eq!(conditional.header("etag"), Some(tag.as_str()));
     assert_eq!(
         app.get("/categories").await.header("x-cache"),
         None,
@@ -56,6 +71,14 @@ async fn reads_are_kept_until_a_write(app: &TestApp) {
         "a write makes reads fresh"
     );
     assert_eq!(list.body["docs"][0]["name"], "Aaa renamed");
+    assert_ne!(
+        list.header("etag"),
+        Some(tag.as_str()),
+        "a new body, a new tag"
+    );
+    let kept = app.get("/products?limit=5&sort=name").await;
+    assert_eq!(kept.header("x-cache"), Some("HIT"));
+    assert_eq!(kept.header("etag"), list.header("etag"));
     let after = app.get(&one).await;
     assert_eq!(after.header("x-cache"), Some("MISS"));
     assert_eq!(after.body["data"]["name"], "Aaa renamed");
@@ -76,7 +99,7 @@ async fn reads_are_kept_until_a_write(app: &TestApp) {
         "arc_cache_hits_total{resource=\"product\",state=\"fresh\"}",
     );
     let misses = metric(&metrics, "arc_cache_misses_total{resource=\"product\"}");
-    assert_eq!((hits, misses), (2, 6), "{metrics}");
+    assert_eq!((hits, misses), (4, 6), "{metrics}");
 }
 
 async fn each_view_has_its_own_answers(app: &TestApp) {
