@@ -5,7 +5,7 @@
 //! field errors (a 400), never a panic.
 //!
 //! A short run is part of `cargo test`; a long run is `ARC_FUZZ_CASES=100000 cargo test -p
-//! arc-runtime --release fuzz`. Failures are kept by proptest in
+//! arc-runtime --release --lib fuzz::`. Failures are kept by proptest in
 //! `proptest-regressions/fuzz.txt` and re-run first.
 
 use crate::resource::FieldSet;
