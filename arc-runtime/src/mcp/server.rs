@@ -1,5 +1,5 @@
-//! The MCP server: lists the tools, and runs a call as the request it stands for, through
-//! the app's own router with the caller's credentials.
+//! The MCP server: lists the tools the caller may call, and runs a call as the request it
+//! stands for, through the app's own router with the caller's credentials.
 
 use std::sync::Arc;
 
@@ -47,6 +47,8 @@ struct Shared {
     info: InitializeResult,
     /// The app's router, `/mcp` left out: a call is a request like any other.
     app: Router,
+    /// The app's database, for the rules that decide which tools a caller is listed.
+    db: sea_orm::DatabaseConnection,
     /// Whether callers who are not signed in may list the tools.
     public_list: bool,
 }
@@ -55,6 +57,7 @@ impl McpServer {
     pub(crate) fn new(
         specs: Vec<ToolSpec>,
         app: Router,
+        db: sea_orm::DatabaseConnection,
         (title, version): (&str, &str),
         instructions: Option<&str>,
         public_list: bool,
@@ -71,6 +74,7 @@ impl McpServer {
                 listed,
                 info,
                 app,
+                db,
                 public_list,
             }),
         }
@@ -97,6 +101,28 @@ fn listed(spec: &ToolSpec) -> Tool {
     tool
 }
 
+impl McpServer {
+    /// The tools `caller` may call: those whose rule lets them in, as a call's would (row
+    /// rules, such as an owner's, narrow the rows a call reaches, not whether it is let in).
+    /// An agent is not shown tools that would only answer 401 or 403; a rule that cannot
+    /// be decided now (its `when(..)` failed) hides its tool.
+    async fn callable(&self, caller: &crate::AuthContext) -> Vec<Tool> {
+        let shared = &self.shared;
+        let mut tools = Vec::with_capacity(shared.specs.len());
+        for (spec, tool) in shared.specs.iter().zip(&shared.listed) {
+            let Some((asked, rule)) = spec.rule() else {
+                continue;
+            };
+            let decided =
+                crate::crud::access::decide_by(spec.meta, &rule, asked, caller, &shared.db).await;
+            if decided.is_ok() {
+                tools.push(tool.clone());
+            }
+        }
+        tools
+    }
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> InitializeResult {
         self.shared.info.clone()
@@ -109,18 +135,21 @@ impl ServerHandler for McpServer {
     ) -> Result<ListToolsResult, ErrorData> {
         // The list says what the API is, as the OpenAPI document does: when the app keeps
         // its document to itself, only signed-in callers see it.
-        let signed_in = context
+        let caller = context
             .extensions
             .get::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Arc<crate::AuthContext>>())
-            .is_some_and(|caller| caller.is_authenticated());
-        if !self.shared.public_list && !signed_in {
+            .cloned()
+            .unwrap_or_else(|| Arc::new(crate::AuthContext::anonymous()));
+        if !self.shared.public_list && !caller.is_authenticated() {
             return Err(ErrorData::invalid_request(
                 "sign in to list the tools",
                 None,
             ));
         }
-        Ok(ListToolsResult::with_all_items(self.shared.listed.clone()))
+        Ok(ListToolsResult::with_all_items(
+            self.callable(&caller).await,
+        ))
     }
 
     async fn call_tool(

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use axum::http::Method;
 use serde_json::{Map, Value, json};
 
+use crate::action::Operation;
+use crate::permissions::Rule;
 use crate::resource::ResourceMeta;
 
 /// The operations a resource's tools come from, by their `operationId` suffix.
@@ -47,11 +49,25 @@ impl Op {
     fn has_body(self) -> bool {
         matches!(self, Op::Create | Op::Update | Op::Action)
     }
+
+    /// The resource operation it runs, for one that is not an action.
+    fn operation(self) -> Option<Operation> {
+        match self {
+            Op::List => Some(Operation::List),
+            Op::Get => Some(Operation::Get),
+            Op::Create => Some(Operation::Create),
+            Op::Update => Some(Operation::Update),
+            Op::Delete => Some(Operation::Delete),
+            Op::Action => None,
+        }
+    }
 }
 
 /// One tool: what an agent sees of it, and the request a call of it makes.
 #[derive(Clone, Debug)]
 pub(crate) struct ToolSpec {
+    /// The resource it runs an operation of.
+    pub meta: &'static ResourceMeta,
     pub name: String,
     pub description: String,
     pub input_schema: Arc<Map<String, Value>>,
@@ -63,6 +79,24 @@ pub(crate) struct ToolSpec {
     pub path_params: Vec<String>,
     /// The action's name (`cancel`), for an action's tool.
     pub action: Option<String>,
+}
+
+impl ToolSpec {
+    /// The rule a call is decided by, and the name it is asked under (`list`, `cancel`);
+    /// `None` for an action the resource's permissions do not name (no call is let in).
+    pub(crate) fn rule(&self) -> Option<(&'static str, Rule)> {
+        match (self.op.operation(), &self.action) {
+            (Some(operation), _) => Some((operation.name(), self.meta.permissions.rule(operation))),
+            (None, Some(action)) => self
+                .meta
+                .permissions
+                .actions
+                .iter()
+                .find(|(name, _)| name == action)
+                .copied(),
+            (None, None) => None,
+        }
+    }
 }
 
 /// The tools of `resources` (their names; all when `None`) in `document`.
@@ -239,6 +273,7 @@ fn tool(
         schema.insert("$defs".into(), Value::Object(defs));
     }
     ToolSpec {
+        meta,
         name,
         description,
         input_schema: Arc::new(schema),
