@@ -46,11 +46,16 @@ end
     };
 }
 
-/// Enqueues a job, unless its id is known. No KEYS; ARGV: base, id, queue, payload,
-/// attempt, error, after (ms).
+/// Enqueues a job, unless its id is known; for a cron schedule's run, only when its time is
+/// not claimed already (the claim and the push one step: no time claimed without its job).
+/// No KEYS; ARGV: base, id, queue, payload, attempt, error, after (ms), and for a schedule's
+/// run its tick key and how long the claim is kept (ms).
 const PUSH: &str = concat!(
     prelude!(),
     r"
+if ARGV[8] and not redis.call('SET', ARGV[8], 1, 'NX', 'PX', ARGV[9]) then
+  return {'claimed'}
+end
 local key = ARGV[1] .. 'job:' .. ARGV[2]
 if redis.call('EXISTS', key) == 1 then return {'known'} end
 redis.call('HSET', key, 'job', ARGV[3], 'payload', ARGV[4], 'attempt', ARGV[5])
@@ -208,31 +213,46 @@ fn leased(fields: &[String], token: Uuid) -> Result<Lease, StoreError> {
     Ok(lease)
 }
 
+impl RedisJobs {
+    /// Runs [`PUSH`] for `job`, with the tick it is the run of (its key), if any: whether it
+    /// was enqueued now (not a known id, not a claimed tick).
+    async fn push_job(
+        &self,
+        job: QueuedJob,
+        after: Duration,
+        tick: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let (id, payload, attempt) = (
+            job.id.to_string(),
+            job.payload.to_string(),
+            job.attempt.to_string(),
+        );
+        let error = job.error.unwrap_or_default();
+        let mut args = vec![
+            self.base(),
+            id,
+            job.job,
+            payload,
+            attempt,
+            error,
+            millis(after),
+        ];
+        if let Some(tick) = tick {
+            args.extend([tick, millis(TICK_KEPT)]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let reply = self.0.eval(PUSH, &[], &args).await?;
+        Ok(reply.first().is_some_and(|word| word == "ok"))
+    }
+}
+
 impl JobStore for RedisJobs {
     fn push<'a>(
         &'a self,
         job: QueuedJob,
         after: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let (id, payload, attempt) = (
-                job.id.to_string(),
-                job.payload.to_string(),
-                job.attempt.to_string(),
-            );
-            let error = job.error.unwrap_or_default();
-            let args = [
-                self.base(),
-                id,
-                job.job,
-                payload,
-                attempt,
-                error,
-                millis(after),
-            ];
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            self.0.eval(PUSH, &[], &args).await.map(|_| ())
-        })
+        Box::pin(async move { self.push_job(job, after, None).await.map(|_| ()) })
     }
 
     fn take<'a>(
@@ -376,27 +396,18 @@ impl JobStore for RedisJobs {
         })
     }
 
-    fn claim_tick<'a>(
+    fn push_scheduled<'a>(
         &'a self,
         schedule: &'a str,
         at: DateTime<Utc>,
+        job: QueuedJob,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let key = self.0.key(
+            let tick = self.0.key(
                 "jobs",
                 &format!("tick:{schedule}:{}", at.timestamp_millis()),
             );
-            let mut conn = self.0.pool.get().await.map_err(StoreError::new)?;
-            let set: Option<String> = redis::cmd("SET")
-                .arg(key)
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(millis(TICK_KEPT))
-                .query_async(&mut conn)
-                .await
-                .map_err(StoreError::new)?;
-            Ok(set.is_some())
+            self.push_job(job, Duration::ZERO, Some(tick)).await
         })
     }
 

@@ -193,6 +193,25 @@ impl JobsRuntime {
         Ok(id)
     }
 
+    /// Enqueues `payload` for `job`, the run of the schedule `key` due at `at`, unless that
+    /// time was enqueued already: its id when this call enqueued it.
+    async fn push_scheduled(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        job: &'static str,
+        payload: Json,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let queued = QueuedJob::new(job, payload);
+        let id = queued.id;
+        let store = self.store();
+        let pushed = patiently(|| store.push_scheduled(key, at, queued.clone())).await?;
+        if pushed {
+            self.wake.notify_one();
+        }
+        Ok(pushed.then_some(id))
+    }
+
     /// The registered queues, by name.
     fn queues(&self) -> Vec<&'static str> {
         let mut queues: Vec<&'static str> = lock(&self.registry).runners.keys().copied().collect();
@@ -462,28 +481,25 @@ async fn tick(runtime: Arc<JobsRuntime>, key: String, schedule: Schedule) {
             () = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
-        match runtime.store().claim_tick(&key, next).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::debug!(job = schedule.job, %next, "jobs: another instance enqueues this time's job");
+        let payload = match (schedule.make)() {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::error!(job = schedule.job, %error, "jobs: a scheduled job could not be serialized; not enqueued");
                 continue;
+            }
+        };
+        match runtime
+            .push_scheduled(&key, next, schedule.job, payload)
+            .await
+        {
+            Ok(Some(id)) => {
+                tracing::debug!(job = schedule.job, %id, "jobs: enqueued by its schedule")
+            }
+            Ok(None) => {
+                tracing::debug!(job = schedule.job, %next, "jobs: another instance enqueued this time's job");
             }
             Err(error) => {
                 tracing::warn!(job = schedule.job, %next, %error, "jobs: the store did not answer; this time's job is skipped");
-                continue;
-            }
-        }
-        let pushed = match (schedule.make)() {
-            Ok(payload) => runtime
-                .push(schedule.job, payload, Duration::ZERO)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(format!("it could not be serialized: {e}")),
-        };
-        match pushed {
-            Ok(id) => tracing::debug!(job = schedule.job, %id, "jobs: enqueued by its schedule"),
-            Err(error) => {
-                tracing::error!(job = schedule.job, %error, "jobs: a scheduled job was not enqueued");
             }
         }
     }

@@ -202,12 +202,15 @@ pub trait JobStore: Send + Sync + 'static {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>>;
 
-    /// Claims the time `at` of the cron schedule `schedule` for this instance: true for one
-    /// caller only, so instances sharing the store enqueue each scheduled job once.
-    fn claim_tick<'a>(
+    /// Enqueues `job`, the run of the cron schedule `schedule` due at `at`, unless that time
+    /// was enqueued already (by this instance or another sharing the store): true when this
+    /// call enqueued it. The time's claim and the job's push are one step, so instances
+    /// enqueue each scheduled run once and a claimed time always has its job.
+    fn push_scheduled<'a>(
         &'a self,
         schedule: &'a str,
         at: DateTime<Utc>,
+        job: QueuedJob,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Whether other instances see what this one stores: false for a process's memory.
@@ -409,13 +412,14 @@ impl JobStore for InMemoryJobs {
         Box::pin(std::future::ready(Ok(dead)))
     }
 
-    fn claim_tick<'a>(
+    fn push_scheduled<'a>(
         &'a self,
         _schedule: &'a str,
         _at: DateTime<Utc>,
+        job: QueuedJob,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         // One instance: each of its ticks is its own.
-        Box::pin(std::future::ready(Ok(true)))
+        Box::pin(async move { self.push(job, Duration::ZERO).await.map(|()| true) })
     }
 }
 
@@ -642,16 +646,31 @@ pub mod conformance {
             other => panic!("a far job waits: {other:?}"),
         }
 
-        // A tick is claimed once; another tick, or another schedule's, is free.
+        // A schedule's time is enqueued once, with its job; another time, or another
+        // schedule's, is free.
+        let ticks = format!("{prefix}-ticks");
         let at = Utc::now();
         let schedule = format!("{prefix}-every-second");
-        assert!(store.claim_tick(&schedule, at).await.expect("claim"));
+        let run = || QueuedJob::new(&ticks, serde_json::json!({}));
+        let pushed = |first: QueuedJob| store.push_scheduled(&schedule, at, first);
+        assert!(pushed(run()).await.expect("push"));
         if store.shared() {
-            assert!(!store.claim_tick(&schedule, at).await.expect("claim"));
+            // An instance that comes second enqueues nothing, even with a job of its own.
+            assert!(!pushed(run()).await.expect("push"));
         }
         let next = at + chrono::Duration::seconds(1);
-        assert!(store.claim_tick(&schedule, next).await.expect("claim"));
-        assert!(store.claim_tick(&queue, at).await.expect("claim"));
+        assert!(
+            store
+                .push_scheduled(&schedule, next, run())
+                .await
+                .expect("push")
+        );
+        assert!(store.push_scheduled(&queue, at, run()).await.expect("push"));
+        assert_eq!(
+            counts(store, &ticks).await,
+            (3, 0, 0, 0, 0),
+            "each enqueued time has its job, once"
+        );
     }
 
     /// A job whose lease runs out (its instance stopped) is due again as its next attempt,
