@@ -256,6 +256,16 @@ where
 pub(crate) struct Answers(Vec<(Predicate, Verdict)>);
 
 impl Answers {
+    /// Every `when(..)` of `rule` granted: with these a rule lets in the most it can, so
+    /// what it refuses with them it refuses whatever the app's code answers. Decided
+    /// without that code (nothing is asked).
+    #[cfg(any(feature = "mcp", test))]
+    pub(crate) fn granting(rule: &Rule) -> Self {
+        let mut found = Vec::new();
+        predicates(rule, &mut found);
+        Answers(found.into_iter().map(|p| (*p, Verdict::Allow)).collect())
+    }
+
     /// The answer of the check `p`, with its place.
     fn find(&self, p: &Predicate) -> Option<(usize, &Verdict)> {
         self.0
@@ -265,20 +275,22 @@ impl Answers {
     }
 }
 
+/// Every `when(..)` of `rule`, in order (a check named twice, twice).
+fn predicates<'r>(rule: &'r Rule, out: &mut Vec<&'r Predicate>) {
+    match rule {
+        Rule::When(p) => out.push(p),
+        Rule::All(rules) | Rule::Any(rules) => {
+            for rule in *rules {
+                predicates(rule, out);
+            }
+        }
+        Rule::Named { rule, .. } => predicates(rule, out),
+        _ => {}
+    }
+}
+
 /// Asks every `when(..)` of `rule`, each once (the asynchronous ones with `ctx`).
 pub(crate) async fn ask(rule: &Rule, ctx: &CheckContext<'_>) -> Result<Answers, ArcError> {
-    fn predicates<'r>(rule: &'r Rule, out: &mut Vec<&'r Predicate>) {
-        match rule {
-            Rule::When(p) => out.push(p),
-            Rule::All(rules) | Rule::Any(rules) => {
-                for rule in *rules {
-                    predicates(rule, out);
-                }
-            }
-            Rule::Named { rule, .. } => predicates(rule, out),
-            _ => {}
-        }
-    }
     let mut found = Vec::new();
     predicates(rule, &mut found);
     let mut answers = Answers::default();
@@ -781,6 +793,25 @@ mod tests {
         ] {
             assert!(!rule.calls_app(), "{rule:?}");
         }
+    }
+
+    #[test]
+    fn granted_checks_bound_what_a_rule_could_let_in() {
+        const WHEN: Rule = when!(never);
+        let member = user(&[], Some("acme"), &[]);
+        let could =
+            |rule: &Rule| super::evaluate_in(rule, &member, ORG, FIELDS, &Answers::granting(rule));
+        // The app's check granted: a rule that could hold on it alone could let them in.
+        assert_eq!(could(&WHEN), Access::Full);
+        assert_eq!(
+            could(&Rule::Any(&[Rule::Roles(&["admin"]), WHEN])),
+            Access::Full
+        );
+        // What the rest of a rule refuses, no answer of the app's lets in.
+        let owners = Rule::All(&[Rule::OrgRoles(&["owner"]), WHEN]);
+        assert_eq!(could(&owners), Access::Denied);
+        // Asked for real, `never` refuses.
+        assert_eq!(evaluate(&WHEN, &member, ORG), Access::Denied);
     }
 
     fn user(roles: &[&str], org: Option<&str>, org_roles: &[&str]) -> AuthContext {

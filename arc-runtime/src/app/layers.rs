@@ -411,8 +411,6 @@ impl App {
                 router.layer(request_id::RequestIdLayer)
             }
         };
-        #[cfg(feature = "mcp")]
-        let mcp_db = state.db().clone();
         let router = outermost(router.with_state(state));
         // MCP beside the app, its calls going through the app (without MCP itself): the
         // same pipeline, CORS and request ids around it, and the caller known and rate
@@ -420,7 +418,7 @@ impl App {
         #[cfg(feature = "mcp")]
         let router = match mcp {
             Some(endpoint) => {
-                let route = endpoint.route(router.clone(), mcp_db, self.body_limit);
+                let route = endpoint.route(router.clone(), self.body_limit);
                 let route = if self.auth.is_some() || self.rate_limit.is_some() {
                     route.layer(crate::auth::AccessLayer::with(
                         self.auth.clone(),

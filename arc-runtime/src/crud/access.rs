@@ -191,6 +191,23 @@ pub(crate) async fn decide_by<'a>(
     })
 }
 
+/// Whether `rule` (of `meta`'s resource) could let `caller` in: the caller's organization
+/// as [`decide_by`] checks it, then the rule with every `when(..)` granted
+/// ([`Answers::granting`]). Without the app's code or the database, so cheap enough to ask
+/// of every operation at once (MCP's list of tools); a call is still decided by
+/// [`decide_by`].
+#[cfg(feature = "mcp")]
+pub(crate) fn could_let_in(
+    meta: &ResourceMeta,
+    rule: &Rule,
+    caller: &AuthContext,
+) -> Result<(), ArcError> {
+    if caller.is_authenticated() {
+        tenancy(meta, caller)?;
+    }
+    authorize_by(meta, rule, caller, &Answers::granting(rule)).map(|_| ())
+}
+
 /// The tenant and the owner rows are narrowed to, each as (field, value).
 type Narrowing<'a> = (Option<(usize, &'a str)>, Option<(usize, &'a str)>);
 

@@ -16,8 +16,8 @@
 //! 401 there; each tool call counts once, as its MCP request), and lists the tools to
 //! anyone only when the app serves its OpenAPI document (which says as much), to signed-in
 //! callers otherwise. A caller is listed the tools their permissions let them call (a
-//! member who may not delete is not offered `delete_product`); the document still
-//! describes every route. An `idempotency-key` of the MCP request goes with its call: one
+//! member who may not delete is not offered `delete_product`), decided without the app's
+//! code or the database; the document still describes every route. An `idempotency-key` of the MCP request goes with its call: one
 //! request is one call, so a client retrying a call that timed out replays its write.
 //!
 //! The server is stateless (each POST stands alone, so any instance answers it) and
@@ -163,18 +163,11 @@ impl Endpoint {
         }
     }
 
-    /// The route serving it, calls going to `app` (over `db`, which the rules that decide
-    /// which tools a caller is listed may read); bodies up to `body_limit` bytes.
-    pub(crate) fn route(
-        self,
-        app: Router,
-        db: sea_orm::DatabaseConnection,
-        body_limit: usize,
-    ) -> Router {
+    /// The route serving it, calls going to `app`; bodies up to `body_limit` bytes.
+    pub(crate) fn route(self, app: Router, body_limit: usize) -> Router {
         let server = McpServer::new(
             self.tools,
             app,
-            db,
             (&self.title, &self.version),
             self.settings.instructions.as_deref(),
             self.public_list,

@@ -47,8 +47,6 @@ struct Shared {
     info: InitializeResult,
     /// The app's router, `/mcp` left out: a call is a request like any other.
     app: Router,
-    /// The app's database, for the rules that decide which tools a caller is listed.
-    db: sea_orm::DatabaseConnection,
     /// Whether callers who are not signed in may list the tools.
     public_list: bool,
 }
@@ -57,7 +55,6 @@ impl McpServer {
     pub(crate) fn new(
         specs: Vec<ToolSpec>,
         app: Router,
-        db: sea_orm::DatabaseConnection,
         (title, version): (&str, &str),
         instructions: Option<&str>,
         public_list: bool,
@@ -74,7 +71,6 @@ impl McpServer {
                 listed,
                 info,
                 app,
-                db,
                 public_list,
             }),
         }
@@ -102,24 +98,31 @@ fn listed(spec: &ToolSpec) -> Tool {
 }
 
 impl McpServer {
-    /// The tools `caller` may call: those whose rule lets them in, as a call's would (row
-    /// rules, such as an owner's, narrow the rows a call reaches, not whether it is let in).
-    /// An agent is not shown tools that would only answer 401 or 403; a rule that cannot
-    /// be decided now (its `when(..)` failed) hides its tool.
-    async fn callable(&self, caller: &crate::AuthContext) -> Vec<Tool> {
+    /// The tools `caller` may call, decided without running the app's code or reading the
+    /// database (a list costs no more than a request, whoever asks it):
+    ///
+    /// - a tool whose rule refuses the caller whatever the app's `when(..)` checks answer
+    ///   (401, 403, no organization) is not listed: an agent is not offered what would only
+    ///   answer that;
+    /// - one it could let in is listed, and its call decides: a row filter (an owner's)
+    ///   narrows what a call reaches, a `when(..)` may still refuse it;
+    /// - a tool whose call names its organization (`{orgId}`) is decided in that
+    ///   organization, known only when it is made: listed to signed-in callers.
+    fn callable(&self, caller: &crate::AuthContext) -> Vec<Tool> {
         let shared = &self.shared;
-        let mut tools = Vec::with_capacity(shared.specs.len());
-        for (spec, tool) in shared.specs.iter().zip(&shared.listed) {
-            let Some((asked, rule)) = spec.rule() else {
-                continue;
-            };
-            let decided =
-                crate::crud::access::decide_by(spec.meta, &rule, asked, caller, &shared.db).await;
-            if decided.is_ok() {
-                tools.push(tool.clone());
-            }
-        }
-        tools
+        shared
+            .specs
+            .iter()
+            .zip(&shared.listed)
+            .filter(|(spec, _)| match spec.rule() {
+                None => false,
+                Some(_) if spec.org_in_arguments() => caller.is_authenticated(),
+                Some((_, rule)) => {
+                    crate::crud::access::could_let_in(spec.meta, &rule, caller).is_ok()
+                }
+            })
+            .map(|(_, tool)| tool.clone())
+            .collect()
     }
 }
 
@@ -147,9 +150,7 @@ impl ServerHandler for McpServer {
                 None,
             ));
         }
-        Ok(ListToolsResult::with_all_items(
-            self.callable(&caller).await,
-        ))
+        Ok(ListToolsResult::with_all_items(self.callable(&caller)))
     }
 
     async fn call_tool(

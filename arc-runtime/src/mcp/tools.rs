@@ -82,6 +82,16 @@ pub(crate) struct ToolSpec {
 }
 
 impl ToolSpec {
+    /// Whether a call names its organization in its arguments (`{orgId}`, or the `{id}` of
+    /// an organization's own routes), as the access layer reads it from the path: which
+    /// organization a call acts in is not known until it is made.
+    pub(crate) fn org_in_arguments(&self) -> bool {
+        use crate::resource::Resource;
+        let named = |param: &str| self.path_params.iter().any(|p| p == param);
+        named(arc_spec::names::ORG_PARAM)
+            || (self.meta.name == crate::orgs::Organization::META.name && named("id"))
+    }
+
     /// The rule a call is decided by, and the name it is asked under (`list`, `cancel`);
     /// `None` for an action the resource's permissions do not name (no call is let in).
     pub(crate) fn rule(&self) -> Option<(&'static str, Rule)> {

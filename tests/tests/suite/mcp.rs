@@ -237,7 +237,12 @@ async fn each_caller_is_listed_the_tools_they_may_call(backend: Backend) {
     check(
         &anonymous,
         &["list_categories", "get_category"],
-        &["list_products", "create_order", "create_category"],
+        &[
+            "list_products",
+            "create_order",
+            "cancel_order",
+            "create_category",
+        ],
         "anonymous",
     );
     // A member is listed nothing a call would refuse: each listed read answers.
@@ -419,6 +424,34 @@ async fn a_tool_call_takes_one_place_under_the_in_flight_limit() {
     let listed = call(&nobody, "list_categories", json!({})).await;
     ok(&listed);
     nobody.cancel().await.unwrap();
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn tools_whose_call_names_its_organization_are_listed_to_callers_who_signed_in() {
+    // Which organization a members or invitations call acts in is its `orgId` argument (an
+    // organization's own routes: its `id`), not the caller's active one: an admin of
+    // another organization than the active one may call them there, so the list cannot
+    // decide them and shows them to every signed-in caller; the call decides.
+    let app = TestApp::sqlite_with(|db| shop_app(db).organizations().mcp(Mcp::new())).await;
+    let addr = arc_tests::ws::serve(&app.router).await;
+    let org_tools = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| {
+                n.contains("member") || n.contains("invitation") || n.ends_with("_organization")
+            })
+            .cloned()
+            .collect()
+    };
+    let member = listed(addr, Some(&shop_token("carl", "acme", &[]))).await;
+    let theirs = org_tools(&member);
+    assert!(
+        theirs.iter().any(|n| n == "update_organization") && theirs.len() > 3,
+        "{member:?}"
+    );
+    let anonymous = listed(addr, None).await;
+    assert_eq!(org_tools(&anonymous), Vec::<String>::new(), "{anonymous:?}");
     app.cleanup().await;
 }
 
