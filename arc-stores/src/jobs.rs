@@ -47,13 +47,15 @@ end
 }
 
 /// Enqueues a job, unless its id is known; for a cron schedule's run, only when its time is
-/// not claimed already (the claim and the push one step: no time claimed without its job).
-/// No KEYS; ARGV: base, id, queue, payload, attempt, error, after (ms), and for a schedule's
-/// run its tick key and how long the claim is kept (ms).
+/// not claimed already (the claim, holding the job's id, and the push are one step: no time
+/// is claimed without its job). A time this job claimed (a retry whose first reply was lost)
+/// is `ok`: it was enqueued then. No KEYS; ARGV: base, id, queue, payload, attempt, error,
+/// after (ms), and for a schedule's run its tick key and how long the claim is kept (ms).
 const PUSH: &str = concat!(
     prelude!(),
     r"
-if ARGV[8] and not redis.call('SET', ARGV[8], 1, 'NX', 'PX', ARGV[9]) then
+if ARGV[8] and not redis.call('SET', ARGV[8], ARGV[2], 'NX', 'PX', ARGV[9]) then
+  if redis.call('GET', ARGV[8]) == ARGV[2] then return {'ok'} end
   return {'claimed'}
 end
 local key = ARGV[1] .. 'job:' .. ARGV[2]

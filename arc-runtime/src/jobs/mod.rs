@@ -263,6 +263,8 @@ impl Jobs {
     /// Enqueues the job `make` returns at each time of the cron `schedule` (seconds first:
     /// `"0 */5 * * * *"` is every five minutes, in UTC). `J` is registered if it was not. A
     /// malformed schedule keeps the app from starting ([`App::problems`](crate::App::problems)).
+    /// Instances sharing a store each call `make` at each time and one job is enqueued: keep
+    /// it cheap and free of side effects (the job's `run` is where work happens).
     pub fn cron<J, F>(mut self, schedule: &str, make: F) -> Self
     where
         J: Job,

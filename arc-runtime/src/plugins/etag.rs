@@ -79,8 +79,8 @@ impl Digested {
 }
 
 /// The tag of a body of `digest` as seen by `audience` (none: anyone): `"<16 hex digits>"`,
-/// with `W/` in front when `weak`.
-pub(crate) fn tag(digest: u64, audience: Option<&Audience>, weak: bool) -> HeaderValue {
+/// with `W/` in front when `weak`. (Always a header value; `None` is never answered.)
+pub(crate) fn tag(digest: u64, audience: Option<&Audience>, weak: bool) -> Option<HeaderValue> {
     let mut hasher = std::hash::DefaultHasher::new();
     hasher.write_u64(digest);
     audience.map(Audience::hash).hash(&mut hasher);
@@ -88,7 +88,7 @@ pub(crate) fn tag(digest: u64, audience: Option<&Audience>, weak: bool) -> Heade
     super::request_id::hex(hasher.finish(), &mut buf[3..19]);
     let text = if weak { &buf[..] } else { &buf[2..] };
     // Quotes, `W/` and hex digits: always a header value.
-    HeaderValue::from_bytes(text).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+    HeaderValue::from_bytes(text).ok()
 }
 
 /// Whether `If-None-Match` in `headers` names `etag` (weak comparison, as GET uses).
@@ -160,7 +160,10 @@ async fn with_etag(response: Response, request: &HeaderMap) -> Response {
         .get::<Digested>()
         .and_then(|d| d.of(&bytes))
         .unwrap_or_else(|| digest(&bytes));
-    let value = tag(digest, parts.extensions.get::<Audience>(), weak);
+    // Untagged rather than tagged with anything but this body's own tag.
+    let Some(value) = tag(digest, parts.extensions.get::<Audience>(), weak) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
     if none_match(request, &value) {
         let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
         let headers = not_modified.headers_mut();
@@ -183,10 +186,10 @@ mod tests {
     #[test]
     fn tags_and_matching() {
         let one = digest(b"{\"a\":1}");
-        let strong = tag(one, None, false);
-        let weak = tag(one, None, true);
+        let strong = tag(one, None, false).unwrap();
+        let weak = tag(one, None, true).unwrap();
         assert!(strong.as_bytes().starts_with(b"\"") && weak.as_bytes().starts_with(b"W/\""));
-        assert_ne!(tag(digest(b"{\"a\":2}"), None, false), strong);
+        assert_ne!(tag(digest(b"{\"a\":2}"), None, false), Some(strong.clone()));
         let carl = AuthContext {
             user_id: Some("carl".into()),
             ..AuthContext::default()
@@ -196,7 +199,11 @@ mod tests {
             ..AuthContext::default()
         };
         let for_carl = tag(one, Some(&Audience(Arc::new(carl))), false);
-        assert_ne!(for_carl, strong, "a caller's view is part of the tag");
+        assert_ne!(
+            for_carl,
+            Some(strong.clone()),
+            "a caller's view is part of the tag"
+        );
         assert_ne!(
             for_carl,
             tag(one, Some(&Audience(Arc::new(cleo))), false),
@@ -208,7 +215,10 @@ mod tests {
             HeaderValue::from_str(&format!("\"x\", {}", weak.to_str().unwrap())).unwrap(),
         );
         assert!(none_match(&headers, &strong), "weak comparison");
-        assert!(!none_match(&headers, &tag(digest(b"other"), None, false)));
+        assert!(!none_match(
+            &headers,
+            &tag(digest(b"other"), None, false).unwrap()
+        ));
         headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
         assert!(none_match(&headers, &strong));
         assert!(!none_match(&HeaderMap::new(), &strong));
@@ -240,7 +250,10 @@ mod tests {
         };
         let (_, plain, _) = tagged(answer(body.clone(), None)).await;
         let plain = plain.expect("an ETag");
-        assert_eq!(plain, tag(digest(&body), None, false).to_str().unwrap());
+        assert_eq!(
+            plain,
+            tag(digest(&body), None, false).unwrap().to_str().unwrap()
+        );
         let (_, given, _) = tagged(answer(
             body.clone(),
             Some(Digested::new(body.clone(), digest(&body))),
@@ -254,7 +267,10 @@ mod tests {
         // The digest carried is what the tag is made from, unread: a wrong one shows it.
         let (_, carried, _) =
             tagged(answer(body.clone(), Some(Digested::new(body.clone(), 7)))).await;
-        assert_eq!(carried.as_deref(), tag(7, None, false).to_str().ok());
+        assert_eq!(
+            carried.as_deref(),
+            tag(7, None, false).unwrap().to_str().ok()
+        );
         // The same bytes elsewhere in memory (a layer rewrote the body): digested again.
         let copy = Bytes::copy_from_slice(&body);
         let (sent, rewritten, status) =
