@@ -258,6 +258,17 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_pinned_to_the_entry_layout() {
+        // A key's derivation, FORMAT included, pinned: FORMAT changes whenever
+        // `Entry::encode` lays entries out otherwise (so instances of two layouts never read
+        // each other's entries), and this value with it.
+        assert_eq!(
+            Question::new(Action::List).key("p"),
+            "p:ad0debbd4f549582ded948f924d028d8"
+        );
+    }
+
+    #[test]
     fn questions_differ_when_any_part_does() {
         let key = |parts: &[&[u8]]| {
             parts

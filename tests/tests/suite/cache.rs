@@ -218,7 +218,10 @@ mod memo {
                     .await
             }
         };
-        assert_eq!(get("/memos".into()).await.header("x-cache"), Some("MISS"));
+        let first = get("/memos".into()).await;
+        assert_eq!(first.header("x-cache"), Some("MISS"));
+        let tag = first.header("etag").map(str::to_owned);
+        assert!(tag.is_some(), "tagged");
         // A change the cache cannot know of (not through the app).
         let changed = memo_entity::Entity::update_many()
             .col_expr(memo_entity::Column::Title, Expr::value("changed"))
@@ -238,6 +241,7 @@ mod memo {
             "past `stale`: served, refreshed"
         );
         assert_eq!(stale.column("title"), [json!("first")]);
+        assert_eq!(stale.header("etag"), tag.as_deref(), "the kept body's tag");
         for _ in 0..100 {
             let now = get("/memos".into()).await;
             if now.column("title") == [json!("changed")] {
@@ -246,6 +250,7 @@ mod memo {
                     Some("HIT"),
                     "the refreshed answer is fresh"
                 );
+                assert_ne!(now.header("etag"), tag.as_deref(), "a new body, a new tag");
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
