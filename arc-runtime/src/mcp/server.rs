@@ -18,15 +18,21 @@ use tower::ServiceExt;
 
 use super::tools::{Op, ToolSpec};
 
-/// The headers of the MCP request a tool call does not pass on: the transport's own. The
-/// rest go with it: credentials, the organization, `Host` (checked already), and an
-/// `idempotency-key` (stateless, one MCP request is one tool call, so a client retrying a
-/// call that timed out replays its write rather than repeating it).
-const NOT_PASSED_ON: [&str; 7] = [
+/// The headers of the MCP request a tool call does not pass on: the transport's own, and
+/// the conditions of that POST (passed on, an `If-None-Match` would make a read's answer a
+/// body-less 304). The rest go with it: credentials, the organization, `Host` (checked
+/// already), and an `idempotency-key` (stateless, one MCP request is one tool call, so a
+/// client retrying a call that timed out replays its write rather than repeating it).
+const NOT_PASSED_ON: [&str; 12] = [
     "accept",
     "accept-encoding",
     "content-length",
     "content-type",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
     "last-event-id",
     "mcp-protocol-version",
     "mcp-session-id",

@@ -472,6 +472,38 @@ async fn without_a_public_document_only_callers_who_signed_in_list_the_tools() {
 }
 
 #[tokio::test]
+async fn the_mcp_requests_conditions_are_not_the_tool_calls() {
+    // `If-None-Match` on the MCP request is about that POST: passed on, it would make the
+    // call's GET a body-less 304 whenever it names the answer's tag (`*` always does).
+    let app = TestApp::sqlite_with(|db| shop_app(db).mcp(Mcp::new())).await;
+    let call = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "list_categories", "arguments": {}}
+    });
+    let answer = app
+        .send(
+            Method::POST,
+            "/mcp",
+            Some(call),
+            &[
+                ("accept", "application/json, text/event-stream"),
+                ("host", "127.0.0.1:3000"),
+                ("if-none-match", "*"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let result = &answer.body["result"];
+    assert_eq!(result["isError"], json!(false), "{}", answer.body);
+    assert!(
+        result["structuredContent"]["docs"].is_array(),
+        "{}",
+        answer.body
+    );
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn the_endpoint_answers_its_hosts_only() {
     let initialize = json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
