@@ -15,10 +15,11 @@
 //! `/mcp` itself sits behind the app's authentication and rate limit (a forged token is a
 //! 401 there; each tool call counts once, as its MCP request), and lists the tools to
 //! anyone only when the app serves its OpenAPI document (which says as much), to signed-in
-//! callers otherwise. A caller is listed the tools their permissions let them call (a
-//! member who may not delete is not offered `delete_product`), decided without the app's
-//! code or the database; the document still describes every route. An `idempotency-key` of the MCP request goes with its call: one
-//! request is one call, so a client retrying a call that timed out replays its write.
+//! callers otherwise. A caller is listed the tools their permissions could let them call
+//! (a member who may not delete is not offered `delete_product`), decided without the
+//! app's code or the database; the document still describes every route. An
+//! `idempotency-key` of the MCP request goes with its call (its conditional headers do not):
+//! one request is one call, so a client retrying a call that timed out replays its write.
 //!
 //! The server is stateless (each POST stands alone, so any instance answers it) and
 //! answers JSON. It only accepts requests whose `Host` is one it is told
