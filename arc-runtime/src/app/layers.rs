@@ -356,6 +356,7 @@ impl App {
             // gives the ids (compression answers nothing itself and keeps the headers it is
             // given), and every request crosses one layer fewer.
             request_id: self.cors.is_none(),
+            compression: self.compression,
         };
         // Health is not shed: a probe answered 503 because the instance is busy takes it out
         // of the balancer (or restarts it), which moves its load onto the others until they
@@ -368,9 +369,11 @@ impl App {
         };
         let pipeline_ids = pipeline.request_id;
         // MCP's own request counts toward no in-flight limit: its tool call's request does.
+        // No compression sits around it.
         #[cfg(feature = "mcp")]
         let mcp_pipeline = Pipeline {
             in_flight: None,
+            compression: false,
             ..pipeline.clone()
         };
         // Compression around the pipeline, in the same layer: every `Router::layer` costs each

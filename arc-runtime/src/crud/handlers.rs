@@ -23,8 +23,26 @@ use crate::resource::Resource;
 
 /// The headers a caller's answers vary on: who is asking, in which organization, and
 /// whether with platform elevation.
-pub(crate) const VARY: HeaderValue =
-    HeaderValue::from_static("authorization, x-api-key, x-organization-id, x-arc-scope");
+pub(crate) const VARY: HeaderValue = HeaderValue::from_static(VARY_TEXT);
+const VARY_TEXT: &str = "authorization, x-api-key, x-organization-id, x-arc-scope";
+
+/// [`VARY`] and `accept-encoding` first, for an answer compression may encode: what
+/// compression would add, put where its check for it finds it at once (it scans the value
+/// byte by byte for the name, about 1,200 instructions through [`VARY`] alone).
+const VARY_ENCODED: HeaderValue = HeaderValue::from_static(
+    "accept-encoding, authorization, x-api-key, x-organization-id, x-arc-scope",
+);
+
+/// Names `accept-encoding` in a caller's answer's `Vary` (the pipeline calls it for the
+/// answers compression may encode): an answer whose `Vary` is not [`VARY`] is left alone,
+/// for compression to append to.
+pub(crate) fn vary_on_encoding(headers: &mut axum::http::HeaderMap) {
+    if let Some(vary) = headers.get_mut(header::VARY)
+        && vary.as_bytes() == VARY_TEXT.as_bytes()
+    {
+        *vary = VARY_ENCODED;
+    }
+}
 
 /// A handler's answer: the outcome of its operation (or the error), labelled with the
 /// resource and action (for metrics, logs and steps) and marked as what it is: an answer for

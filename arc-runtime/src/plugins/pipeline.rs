@@ -11,8 +11,10 @@
 //! the [request id layer](super::request_id) did it), trace, metrics timer, the in-flight
 //! limit (503 with `Retry-After` when full), then the rest of the stack under the timeout
 //! (503) and a panic guard (500). On the way out: the envelope first (so metrics and tags see
-//! the final status), then ETags, security headers, metrics, the trace's `traceparent`, and
-//! the request id.
+//! the final status), then ETags, security headers, `accept-encoding` in a resource answer's
+//! `Vary` when compression may encode it (see
+//! [`vary_on_encoding`](crate::crud::handlers::vary_on_encoding)), metrics, the trace's
+//! `traceparent`, and the request id.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,9 +31,10 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
+use tower_http::compression::Predicate;
 use tracing::Instrument;
 
-use super::hygiene::SecurityHeaders;
+use super::hygiene::{Compressible, SecurityHeaders};
 use super::metrics::{Metrics, Timer};
 use super::{errors, etag, request_id, trace};
 use crate::error::{ArcError, ErrorCode};
@@ -53,6 +56,8 @@ pub(crate) struct Pipeline {
     pub in_flight: Option<InFlight>,
     /// Whether the pipeline gives requests their ids (no request id layer in front of it).
     pub request_id: bool,
+    /// Whether compression sits around the pipeline.
+    pub compression: bool,
 }
 
 /// A limit on requests in flight: a counter, not a queue (a request over the limit is
@@ -196,7 +201,7 @@ struct WayIn {
 }
 
 /// The way out: the envelope first (so metrics and tags see the final status), then ETags,
-/// security headers, metrics and the trace's `traceparent`.
+/// security headers, `Vary` for compression, metrics and the trace's `traceparent`.
 async fn way_out(pipeline: &Pipeline, way_in: WayIn, response: Response) -> Response {
     let mut response = errors::envelope(response, pipeline.expose_causes);
     if let Some(if_none_match) = way_in.conditional {
@@ -204,6 +209,9 @@ async fn way_out(pipeline: &Pipeline, way_in: WayIn, response: Response) -> Resp
     }
     if let Some(headers) = &pipeline.security_headers {
         headers.apply(&mut response);
+    }
+    if pipeline.compression && Compressible.should_compress(&response) {
+        crate::crud::handlers::vary_on_encoding(response.headers_mut());
     }
     if let (Some(metrics), Some(timer)) = (&pipeline.metrics, way_in.timer) {
         metrics.observe(timer, &response);

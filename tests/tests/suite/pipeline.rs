@@ -493,6 +493,77 @@ async fn compressed_answers_keep_their_request_id_and_trace() {
     assert_eq!(plain.headers()["x-request-id"].len(), 32);
 }
 
+/// With compression on, a resource's answer that compression may encode varies on
+/// `accept-encoding` once, named in its own `Vary` (not appended as a second one), whether or
+/// not this caller asked for gzip; an answer too small to encode does not vary on it.
+#[tokio::test]
+async fn compressible_answers_vary_on_the_encoding_once() {
+    let app = TestApp::sqlite_with(|db| arc_tests::shop_app(db).compression(true)).await;
+    let names = |headers: &axum::http::HeaderMap| -> Vec<String> {
+        headers
+            .get_all("vary")
+            .iter()
+            .flat_map(|v| v.to_str().unwrap().split(','))
+            .map(|name| name.trim().to_owned())
+            .collect()
+    };
+    for accept in [None, Some("gzip")] {
+        let mut req = Request::get("/products?limit=20");
+        for (name, value) in &app.default_headers {
+            req = req.header(name, value);
+        }
+        if let Some(accept) = accept {
+            req = req.header("accept-encoding", accept);
+        }
+        let raw = app
+            .router
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(raw.status(), StatusCode::OK);
+        assert_eq!(
+            raw.headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap()),
+            accept,
+            "encoded exactly when asked"
+        );
+        assert_eq!(raw.headers().get_all("vary").iter().count(), 1, "one Vary");
+        let mut listed = names(raw.headers());
+        listed.sort_unstable();
+        assert_eq!(
+            listed,
+            [
+                "accept-encoding",
+                "authorization",
+                "x-api-key",
+                "x-arc-scope",
+                "x-organization-id"
+            ]
+        );
+    }
+    // A 404's body is too small to encode: it does not vary on the encoding.
+    let missing = app
+        .get("/products/00000000-0000-4000-8000-000000000000")
+        .await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        names(&missing.headers),
+        [
+            "authorization",
+            "x-api-key",
+            "x-organization-id",
+            "x-arc-scope"
+        ]
+    );
+    // Without compression, no answer varies on it.
+    let plain = TestApp::sqlite_with(|db| arc_tests::shop_app(db).compression(false)).await;
+    let list = plain.get("/products?limit=20").await;
+    assert_eq!(list.status, 200);
+    assert!(!names(&list.headers).contains(&"accept-encoding".to_owned()));
+}
+
 #[tokio::test]
 async fn presets_decide_causes_and_refuse_to_start_without_secrets() {
     use arc_runtime::Preset;
