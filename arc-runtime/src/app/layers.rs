@@ -152,7 +152,12 @@ impl App {
             None
         } else {
             let resources: Vec<_> = self.resources.iter().map(|r| r.meta).collect();
-            crate::cache::CacheRuntime::start(self.cache, &resources, self.metrics.clone())
+            crate::cache::CacheRuntime::start(
+                self.cache,
+                &resources,
+                self.metrics.clone(),
+                self.etag,
+            )
         };
         let reader = crate::db::Reader::new(&self.db);
         let state = ArcState(Arc::new(StateInner {

@@ -130,13 +130,14 @@ pub(super) enum Freshness {
 }
 
 /// A kept answer: the versions of its names when its query ran (as kept: 64-bit
-/// little-endian words, read where they lie), when it was made, its body and the body's
-/// digest ([`etag::digest`]: a `HIT` is tagged without hashing its body again).
+/// little-endian words, read where they lie), when it was made, its body and, where the app
+/// tags its answers, the body's digest ([`etag::digest`]: a `HIT` is tagged without hashing
+/// its body again; 0 where there is none).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Entry {
     versions: Bytes,
     created_ms: u64,
-    pub(super) digest: u64,
+    digest: u64,
     pub(super) body: Bytes,
 }
 
@@ -144,8 +145,9 @@ pub(super) struct Entry {
 const MAX_VERSIONS: usize = u8::MAX as usize;
 
 impl Entry {
-    /// An answer made now, from a query run at `versions`.
-    pub(super) fn new(versions: &[u64], body: Bytes) -> Self {
+    /// An answer made now, from a query run at `versions`, with its body's digest when
+    /// `digested` (an app without ETags has no use for it).
+    pub(super) fn new(versions: &[u64], body: Bytes, digested: bool) -> Self {
         let mut words = BytesMut::with_capacity(8 * versions.len());
         for v in versions.iter().take(MAX_VERSIONS) {
             words.put_u64_le(*v);
@@ -153,9 +155,15 @@ impl Entry {
         Self {
             versions: words.freeze(),
             created_ms: now_ms(),
-            digest: etag::digest(&body),
+            digest: if digested { etag::digest(&body) } else { 0 },
             body,
         }
+    }
+
+    /// The body's digest, when the entry keeps it (one of 0, kept as none, is made again
+    /// from the body: the tag is the same).
+    pub(super) fn digest(&self) -> Option<u64> {
+        (self.digest != 0).then_some(self.digest)
     }
 
     /// `[count: u8][versions: u64 LE..][created ms: u64 LE][digest: u64 LE][body]`.
@@ -225,9 +233,12 @@ mod tests {
     #[test]
     fn an_entry_reads_back_as_written() {
         let body = Bytes::from_static(b"{\"success\":true}");
-        let entry = Entry::new(&[7, 9], body.clone());
-        assert_eq!(entry.digest, etag::digest(&body));
+        let entry = Entry::new(&[7, 9], body.clone(), true);
+        assert_eq!(entry.digest(), Some(etag::digest(&body)));
         assert_eq!(Entry::decode(entry.encode()), Some(entry));
+        let plain = Entry::new(&[7, 9], body, false);
+        assert_eq!(plain.digest(), None);
+        assert_eq!(Entry::decode(plain.encode()), Some(plain));
     }
 
     #[test]
@@ -240,7 +251,7 @@ mod tests {
 
     #[test]
     fn freshness_follows_versions_and_age() {
-        let mut entry = Entry::new(&[3], Bytes::new());
+        let mut entry = Entry::new(&[3], Bytes::new(), true);
         assert_eq!(entry.freshness(&[3], SETTINGS), Freshness::Fresh);
         assert_eq!(entry.freshness(&[4], SETTINGS), Freshness::Old);
         assert_eq!(entry.freshness(&[3, 0], SETTINGS), Freshness::Old);

@@ -210,8 +210,8 @@ impl Drop for Bump {
 }
 
 /// A computation of an answer in flight, which concurrent misses of its key wait for:
-/// its body, or `None` when it failed (each waiter then asks on its own).
-type Flight = Arc<OnceCell<Option<Bytes>>>;
+/// its answer, or `None` when it failed (each waiter then asks on its own).
+type Flight = Arc<OnceCell<Option<Answer>>>;
 
 /// Takes a flight out of the map when the last caller that joined it is done with it, or
 /// dropped (the map holds a flight only while someone computes or waits for it; a newer one
@@ -250,6 +250,8 @@ pub(crate) struct CacheRuntime {
     /// The keys of the questions requests asked.
     front: FrontIndex,
     metrics: Option<Metrics>,
+    /// Whether the app tags its answers: entries then keep their body's digest.
+    digests: bool,
     /// By resource: the names of the resources that reference it through a nullable field.
     /// Deleting one of its rows sets those references to `NULL` (the database's foreign
     /// key), so a write of it bumps them too (a create or an update costs them one miss).
@@ -303,11 +305,13 @@ fn names_of(meta: &'static ResourceMeta, populated: bool) -> Cow<'static, [&'sta
 }
 
 impl CacheRuntime {
-    /// The cache of an app serving `resources`; `None` when none of them is cached.
+    /// The cache of an app serving `resources`; `None` when none of them is cached. With
+    /// `digests` (the app tags its answers) entries keep their body's digest.
     pub(crate) fn start(
         settings: Option<Cache>,
         resources: &[&'static ResourceMeta],
         metrics: Option<Metrics>,
+        digests: bool,
     ) -> Option<Arc<Self>> {
         let watched: HashSet<&'static str> = resources
             .iter()
@@ -332,6 +336,7 @@ impl CacheRuntime {
         }
         let settings = settings.unwrap_or_default();
         Some(Arc::new(Self {
+            digests,
             nulled,
             store: settings.store,
             timeout: settings.timeout,
@@ -547,21 +552,20 @@ impl CacheRuntime {
             }
             Some((Freshness::Old, _)) | None => {
                 self.count(meta, CacheStatus::Miss);
-                let body = self.fly(settings, &key, lookup.versions, compute).await?;
-                Ok(Answer::computed(body))
+                self.fly(settings, &key, lookup.versions, compute).await
             }
         }
     }
 
     /// Computes the answer at `key` for the `versions` read before it, once for every
-    /// concurrent caller, and keeps it.
+    /// concurrent caller, and keeps it (a `MISS`, with the digest of what was kept).
     async fn fly(
         &self,
         settings: CacheMeta,
         key: &str,
         versions: Vec<u64>,
         compute: Compute,
-    ) -> Result<Bytes, ArcError> {
+    ) -> Result<Answer, ArcError> {
         let flight_key = entry::flight_key(key, &versions);
         let flight = Arc::clone(
             self.flights
@@ -586,7 +590,7 @@ impl CacheRuntime {
                     .compute_and_keep(settings, key, &versions, compute)
                     .await
                 {
-                    Ok(body) => Some(body),
+                    Ok(answer) => Some(answer),
                     Err(e) => {
                         failure = Some(e);
                         None
@@ -596,37 +600,43 @@ impl CacheRuntime {
             .await
             .clone();
         match (shared, failure, compute) {
-            (Some(body), _, _) => Ok(body),
+            (Some(answer), _, _) => Ok(answer),
             (None, Some(e), _) => Err(e),
             // The flight this caller joined failed: it asks on its own.
-            (None, None, Some(compute)) => compute.await,
+            (None, None, Some(compute)) => compute.await.map(Answer::computed),
             (None, None, None) => Err(ArcError::internal(StoreError::new(
                 "a cache flight ended without an answer",
             ))),
         }
     }
 
-    /// Runs `compute`, keeps its answer stamped with `versions`, and gives its body.
+    /// Runs `compute`, keeps its answer stamped with `versions`, and gives it, with the
+    /// digest the entry keeps (its ETag is made from it: the body is digested once).
     async fn compute_and_keep(
         &self,
         settings: CacheMeta,
         key: &str,
         versions: &[u64],
         compute: Compute,
-    ) -> Result<Bytes, ArcError> {
+    ) -> Result<Answer, ArcError> {
         let body = compute.await?;
         if body.len() > MAX_KEPT {
             // Served, not kept: one answer must not crowd out a store's worth of others.
-            return Ok(body);
+            return Ok(Answer::computed(body));
         }
-        let kept = Entry::new(versions, body.clone()).encode();
+        let entry = Entry::new(versions, body.clone(), self.digests);
+        let digest = entry.digest();
         if let Err(e) = self
-            .within(self.store.put(key, kept, settings.expire))
+            .within(self.store.put(key, entry.encode(), settings.expire))
             .await
         {
             tracing::debug!(error = %e, "cache: keeping an answer failed");
         }
-        Ok(body)
+        Ok(Answer {
+            body,
+            status: CacheStatus::Miss,
+            digest,
+        })
     }
 
     /// Refreshes the stale entry at `key` in the background, unless a refresh of it runs.
@@ -655,8 +665,9 @@ impl CacheRuntime {
     }
 }
 
-/// How the cache answered: the body, what it said (`x-cache`) and, for a kept entry, the
-/// body's digest (for its ETag).
+/// How the cache answered: the body, what it said (`x-cache`) and, for an answer kept (found
+/// or made and kept), the body's digest (for its ETag).
+#[derive(Clone)]
 struct Answer {
     body: Bytes,
     status: CacheStatus,
@@ -667,13 +678,13 @@ impl Answer {
     /// The body of a kept entry.
     fn kept(entry: Entry, status: CacheStatus) -> Self {
         Self {
+            digest: entry.digest(),
             body: entry.body,
             status,
-            digest: Some(entry.digest),
         }
     }
 
-    /// A body computed for this request (a `MISS`).
+    /// A body computed for this request and not kept (a `MISS`).
     fn computed(body: Bytes) -> Self {
         Self {
             body,
@@ -742,10 +753,11 @@ pub(crate) async fn hit<O>(
     match fresh {
         Some(entry) => {
             cache.count(meta, CacheStatus::Hit);
+            let digest = entry.digest();
             Some(Cached::Kept {
                 body: entry.body,
                 status: CacheStatus::Hit,
-                digest: Some(entry.digest),
+                digest,
             })
         }
         None => {
@@ -822,6 +834,53 @@ mod tests {
             ],
         )
     };
+
+    /// A `MISS` that keeps its answer gives the digest it kept, of the very body it serves
+    /// (the ETag is made from it without digesting the body again); one too large to keep
+    /// gives none (its tag digests the body).
+    #[tokio::test]
+    async fn a_kept_miss_carries_the_digest_of_its_own_body() {
+        static CACHED: ResourceMeta = ResourceMeta {
+            cache: Some(TEST_SETTINGS),
+            ..TARGET
+        };
+        let cache = CacheRuntime::start(None, &[&CACHED], None, true).expect("a cached resource");
+        let body = Bytes::from_static(br#"{"success":true,"docs":[]}"#);
+        let made = body.clone();
+        let answer = cache
+            .fly(TEST_SETTINGS, "k", vec![1], async move { Ok(made) }.boxed())
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status, CacheStatus::Miss);
+        assert_eq!(answer.digest, Some(crate::plugins::etag::digest(&body)));
+        assert_eq!(
+            answer.body.as_ptr(),
+            body.as_ptr(),
+            "the body computed, not a copy"
+        );
+
+        let large = Bytes::from(vec![b' '; MAX_KEPT + 1]);
+        let made = large.clone();
+        let answer = cache
+            .fly(
+                TEST_SETTINGS,
+                "big",
+                vec![1],
+                async move { Ok(made) }.boxed(),
+            )
+            .await
+            .expect("an answer");
+        assert_eq!((answer.status, answer.digest), (CacheStatus::Miss, None));
+
+        // An app without ETags keeps no digest, and so carries none.
+        let untagged = CacheRuntime::start(None, &[&CACHED], None, false).expect("cached");
+        let made = body.clone();
+        let answer = untagged
+            .fly(TEST_SETTINGS, "k", vec![1], async move { Ok(made) }.boxed())
+            .await
+            .expect("an answer");
+        assert_eq!(answer.digest, None);
+    }
 
     #[test]
     fn reads_depend_on_what_they_embed_and_writes_bump_only_their_own() {
