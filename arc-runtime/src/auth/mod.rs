@@ -217,6 +217,36 @@ impl AuthContext {
             }
         }
     }
+
+    /// Whether every part [`view_parts`](Self::view_parts) gives is the anonymous caller's
+    /// (an anonymous caller's view, whatever else they sent): what depends on the view alone
+    /// can be made once for all of them.
+    pub(crate) fn has_anonymous_view(&self) -> bool {
+        // Destructured as in `view_parts`, for the same reason.
+        let Self {
+            user_id,
+            roles,
+            org_id,
+            org_roles,
+            implied_roles,
+            implied_org_roles,
+            orgs,
+            team_id,
+            method,
+            elevated,
+            token_id: _,
+            expires_at: _,
+            claims: _,
+        } = self;
+        user_id.is_none()
+            && org_id.is_none()
+            && team_id.is_none()
+            && [roles, org_roles, implied_roles, implied_org_roles, orgs]
+                .iter()
+                .all(|list| list.is_empty())
+            && !elevated
+            && *method == AuthMethod::Anonymous
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for AuthContext {
@@ -486,5 +516,89 @@ impl Auth {
             Arc::make_mut(&mut context).implied_org_roles = implied_org;
         }
         Ok(context)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(caller: &AuthContext) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        caller.view_parts(|part| {
+            bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(part);
+        });
+        bytes
+    }
+
+    /// A caller has the anonymous view exactly when their view's parts are the anonymous
+    /// caller's: one change to any part of the view is another view, a change elsewhere
+    /// (the token's id, expiry, claims) is not.
+    #[test]
+    fn the_anonymous_view_is_the_anonymous_callers_parts() {
+        let anonymous = AuthContext::anonymous();
+        let one = || vec!["x".to_owned()];
+        let callers = [
+            AuthContext {
+                user_id: Some("u".into()),
+                ..AuthContext::default()
+            },
+            AuthContext {
+                org_id: Some("o".into()),
+                ..AuthContext::default()
+            },
+            AuthContext {
+                team_id: Some("t".into()),
+                ..AuthContext::default()
+            },
+            AuthContext {
+                roles: one(),
+                ..AuthContext::default()
+            },
+            AuthContext {
+                org_roles: one(),
+                ..AuthContext::default()
+            },
+            AuthContext {
+                implied_roles: one(),
+                ..AuthContext::default()
+            },
+            AuthContext {
+                implied_org_roles: one(),
+                ..AuthContext::default()
+            },
+            AuthContext {
+                orgs: one(),
+                ..AuthContext::default()
+            },
+            AuthContext {
+                elevated: true,
+                ..AuthContext::default()
+            },
+            AuthContext {
+                method: AuthMethod::Jwt,
+                ..AuthContext::default()
+            },
+            AuthContext {
+                method: AuthMethod::Custom("x"),
+                ..AuthContext::default()
+            },
+        ];
+        assert!(anonymous.has_anonymous_view());
+        for caller in &callers {
+            assert!(!caller.has_anonymous_view(), "{caller:?}");
+            assert_ne!(view(caller), view(&anonymous), "{caller:?}");
+        }
+        let mut claims = Map::new();
+        claims.insert("sub".into(), Value::from("u"));
+        let outside = AuthContext {
+            token_id: Some("jti".into()),
+            expires_at: Some(1),
+            claims: Arc::new(claims),
+            ..AuthContext::default()
+        };
+        assert!(outside.has_anonymous_view());
+        assert_eq!(view(&outside), view(&anonymous));
     }
 }

@@ -38,7 +38,9 @@ impl Asked {
         params: &[Option<&str>],
         caller: &AuthContext,
     ) -> Self {
-        let mut bytes = Vec::with_capacity(128);
+        // Room for the resource's parts, a query and a signed-in caller's view, so it is
+        // not grown (an anonymous list with a short query writes some 320 bytes).
+        let mut bytes = Vec::with_capacity(512);
         let mut part = |p: &[u8]| {
             bytes.extend_from_slice(&(p.len() as u64).to_le_bytes());
             bytes.extend_from_slice(p);

@@ -14,7 +14,7 @@
 //! [`Digested`], and the tag is made from it without reading the body again.
 
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
@@ -36,17 +36,27 @@ const MAX_TAGGED: usize = 8 * 1024 * 1024;
 pub(crate) struct Audience(pub Arc<AuthContext>);
 
 impl Audience {
-    /// A hash of the caller's view: the same on every instance running the same build. The
-    /// parts (each length first) are hashed at once: a hasher's call costs more than the
-    /// few bytes most parts are.
+    /// A hash of the caller's view: the same on every instance running the same build.
+    /// Every anonymous caller's is one, made once.
     fn hash(&self) -> u64 {
-        let mut parts = Vec::with_capacity(128);
-        self.0.view_parts(|part| {
-            parts.extend_from_slice(&(part.len() as u64).to_le_bytes());
-            parts.extend_from_slice(part);
-        });
-        digest(&parts)
+        static ANONYMOUS: OnceLock<u64> = OnceLock::new();
+        if self.0.has_anonymous_view() {
+            return *ANONYMOUS.get_or_init(|| view_hash(&AuthContext::anonymous()));
+        }
+        view_hash(&self.0)
     }
+}
+
+/// The hash of `caller`'s view. The parts (each length first) are hashed at once: a hasher's
+/// call costs more than the few bytes most parts are.
+fn view_hash(caller: &AuthContext) -> u64 {
+    // Room for a signed-in caller's view with a few roles, so it is not grown.
+    let mut parts = Vec::with_capacity(256);
+    caller.view_parts(|part| {
+        parts.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        parts.extend_from_slice(part);
+    });
+    digest(&parts)
 }
 
 /// The digest of a body: what its tag is made from.
@@ -222,6 +232,27 @@ mod tests {
         headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
         assert!(none_match(&headers, &strong));
         assert!(!none_match(&HeaderMap::new(), &strong));
+    }
+
+    /// An anonymous caller's view is hashed once, to what hashing it gives; a caller with
+    /// the anonymous view but a token's extras (id, claims) shares it.
+    #[test]
+    fn the_anonymous_view_is_hashed_once_to_its_own_hash() {
+        let anonymous = Audience(Arc::new(AuthContext::anonymous()));
+        assert_eq!(anonymous.hash(), view_hash(&AuthContext::anonymous()));
+        assert_eq!(anonymous.hash(), anonymous.hash());
+        let with_token_id = Audience(Arc::new(AuthContext {
+            token_id: Some("jti".into()),
+            ..AuthContext::default()
+        }));
+        assert_eq!(with_token_id.hash(), anonymous.hash());
+        let carl = AuthContext {
+            user_id: Some("carl".into()),
+            ..AuthContext::default()
+        };
+        let carls = Audience(Arc::new(carl.clone()));
+        assert_eq!(carls.hash(), view_hash(&carl));
+        assert_ne!(carls.hash(), anonymous.hash());
     }
 
     /// A tagged answer: its body, its `ETag`, its status.
