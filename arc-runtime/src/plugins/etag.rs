@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +26,8 @@ use axum::response::{IntoResponse, Response};
 use crate::action::{Action, ResourceAction};
 use crate::auth::AuthContext;
 
-/// The largest body that gets an ETag (larger ones are streamed through untouched).
+/// The largest body that gets an ETag: larger ones, and bodies whose size is not known
+/// before they are read (a stream), are sent through untouched and untagged.
 const MAX_TAGGED: usize = 8 * 1024 * 1024;
 
 /// Whose view an answer is: the caller, whose view ([`AuthContext::view_parts`]) [`tag`]
@@ -157,6 +158,15 @@ async fn with_etag(response: Response, request: &HeaderMap) -> Response {
                 Action::List | Action::Deleted | Action::Tree | Action::Children
             )
         });
+    // Only a body known to fit is read: one that might not is sent on as it comes.
+    if response
+        .body()
+        .size_hint()
+        .upper()
+        .is_none_or(|n| n > MAX_TAGGED as u64)
+    {
+        return response;
+    }
     let (mut parts, body) = response.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_TAGGED).await {
         Ok(bytes) => bytes,
@@ -308,5 +318,27 @@ mod tests {
             tagged(answer(copy, Some(Digested::new(body.clone(), 7)))).await;
         assert_eq!((sent, status), (body, StatusCode::OK));
         assert_eq!(rewritten, Some(plain));
+    }
+
+    /// A body larger than [`MAX_TAGGED`], or one whose size is not known before it is read,
+    /// is answered as it is, untagged: never a 500, never read into memory here.
+    #[tokio::test]
+    async fn large_and_streamed_bodies_go_through_untagged() {
+        let large = Bytes::from(vec![b'x'; MAX_TAGGED + 1]);
+        let (sent, etag, status) = tagged(Response::new(Body::from(large.clone()))).await;
+        assert_eq!((sent, etag, status), (large, None, StatusCode::OK));
+
+        let chunks = futures_util::stream::iter([
+            Ok::<_, std::io::Error>(Bytes::from_static(b"{\"a\":")),
+            Ok(Bytes::from_static(b"1}")),
+        ]);
+        let (sent, etag, status) = tagged(Response::new(Body::from_stream(chunks))).await;
+        assert_eq!(
+            (sent, etag, status),
+            (Bytes::from_static(b"{\"a\":1}"), None, StatusCode::OK)
+        );
+
+        let (_, etag, _) = tagged(Response::new(Body::from(vec![b'x'; MAX_TAGGED]))).await;
+        assert!(etag.is_some(), "a body of the limit is tagged");
     }
 }
