@@ -70,9 +70,10 @@ impl Question {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// The layout of [`Entry::encode`], a part of every key: instances of a build that lays
-/// entries out otherwise (in a rolling deploy) never read each other's.
-const FORMAT: &[u8] = b"entry 2";
+/// The layout of [`Entry::encode`] and the meaning of its words, a part of every key:
+/// instances of a build that lays entries out or reads them otherwise (in a rolling deploy)
+/// never read each other's. (3: a digest of 0 is none.)
+const FORMAT: &[u8] = b"entry 3";
 
 /// Text written into a digest, and how many bytes of it.
 struct Digesting<'a>(&'a mut Sha256, usize);
@@ -271,11 +272,11 @@ mod tests {
     #[test]
     fn keys_are_pinned_to_the_entry_layout() {
         // A key's derivation, FORMAT included, pinned: FORMAT changes whenever
-        // `Entry::encode` lays entries out otherwise (so instances of two layouts never read
-        // each other's entries), and this value with it.
+        // `Entry::encode` lays entries out otherwise or its words mean something else (so
+        // instances of two layouts never read each other's entries), and this value with it.
         assert_eq!(
             Question::new(Action::List).key("p"),
-            "p:ad0debbd4f549582ded948f924d028d8"
+            "p:7bfd5370103fb117cf4e730f2d210bc3"
         );
     }
 

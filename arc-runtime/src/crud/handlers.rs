@@ -33,9 +33,10 @@ const VARY_ENCODED: HeaderValue = HeaderValue::from_static(
     "accept-encoding, authorization, x-api-key, x-organization-id, x-arc-scope",
 );
 
-/// Names `accept-encoding` in a caller's answer's `Vary` (the pipeline calls it for the
-/// answers compression may encode): an answer whose `Vary` is not [`VARY`] is left alone,
-/// for compression to append to.
+/// Names `accept-encoding` in the `Vary` of a caller's answer (a resource's, the audit
+/// trail's: those that carry [`VARY`]); the pipeline calls it for the answers compression
+/// may encode. An answer whose `Vary` is not [`VARY`] is left alone, for compression to
+/// append to.
 pub(crate) fn vary_on_encoding(headers: &mut axum::http::HeaderMap) {
     if let Some(vary) = headers.get_mut(header::VARY)
         && vary.as_bytes() == VARY_TEXT.as_bytes()

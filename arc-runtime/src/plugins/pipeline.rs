@@ -11,10 +11,10 @@
 //! the [request id layer](super::request_id) did it), trace, metrics timer, the in-flight
 //! limit (503 with `Retry-After` when full), then the rest of the stack under the timeout
 //! (503) and a panic guard (500). On the way out: the envelope first (so metrics and tags see
-//! the final status), then ETags, security headers, `accept-encoding` in a resource answer's
-//! `Vary` when compression may encode it (see
-//! [`vary_on_encoding`](crate::crud::handlers::vary_on_encoding)), metrics, the trace's
-//! `traceparent`, and the request id.
+//! the final status), then `accept-encoding` in a caller's answer's `Vary` when compression
+//! may encode it (see [`vary_on_encoding`](crate::crud::handlers::vary_on_encoding); before
+//! the tag, so a `304` varies as its `200` does), ETags, security headers, metrics, the
+//! trace's `traceparent`, and the request id.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -200,18 +200,19 @@ struct WayIn {
     conditional: Option<Vec<HeaderValue>>,
 }
 
-/// The way out: the envelope first (so metrics and tags see the final status), then ETags,
-/// security headers, `Vary` for compression, metrics and the trace's `traceparent`.
+/// The way out: the envelope first (so metrics and tags see the final status), then `Vary`
+/// for compression, ETags, security headers, metrics and the trace's `traceparent`.
 async fn way_out(pipeline: &Pipeline, way_in: WayIn, response: Response) -> Response {
     let mut response = errors::envelope(response, pipeline.expose_causes);
+    // Before the tag: a `304` carries the `Vary` its `200` would have.
+    if pipeline.compression && Compressible.should_compress(&response) {
+        crate::crud::handlers::vary_on_encoding(response.headers_mut());
+    }
     if let Some(if_none_match) = way_in.conditional {
         response = etag::apply(response, if_none_match).await;
     }
     if let Some(headers) = &pipeline.security_headers {
         headers.apply(&mut response);
-    }
-    if pipeline.compression && Compressible.should_compress(&response) {
-        crate::crud::handlers::vary_on_encoding(response.headers_mut());
     }
     if let (Some(metrics), Some(timer)) = (&pipeline.metrics, way_in.timer) {
         metrics.observe(timer, &response);

@@ -543,6 +543,20 @@ async fn compressible_answers_vary_on_the_encoding_once() {
             ]
         );
     }
+    // A 304 varies as its 200 does.
+    let list = app.get("/products?limit=20").await;
+    let tag = list.header("etag").expect("an ETag").to_owned();
+    let not_modified = app
+        .send(
+            axum::http::Method::GET,
+            "/products?limit=20",
+            None,
+            &[("if-none-match", &tag)],
+        )
+        .await;
+    assert_eq!(not_modified.status, 304);
+    assert_eq!(names(&not_modified.headers), names(&list.headers));
+    assert!(names(&list.headers).contains(&"accept-encoding".to_owned()));
     // A 404's body is too small to encode: it does not vary on the encoding.
     let missing = app
         .get("/products/00000000-0000-4000-8000-000000000000")
