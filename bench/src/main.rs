@@ -27,7 +27,8 @@
 //! ROUNDS (default 2) rotate which server goes first, each on a fresh copy of the seed, so
 //! none gains from its place; figures are means over the rounds. Prints req/s, p50, p99 and
 //! server CPU per request for each route, open against hand-written and secured against open,
-//! each server's RSS, and the events of the secured server's creates (the shop has events on):
+//! each server's RSS once started (before any request) and after its run, its start (spawn
+//! to listening), and the events of the secured server's creates (the shop has events on):
 //! how many its relay published while it ran, at what rate, and their lag.
 //! `ARC_BENCH_ONLY=floor,open` measures the servers named alone and prints their lines only.
 
@@ -459,12 +460,15 @@ async fn checkpoint(db: arc_runtime::sea_orm::DatabaseConnection) -> Result<()> 
 struct Server {
     child: Child,
     addr: std::net::SocketAddr,
+    /// From the spawn to the port's line: the server's cold start, process start included.
+    started_in: Duration,
 }
 
 impl Server {
     fn start(mode: &str, db: &Path) -> Result<Server> {
         let exe = std::env::current_exe()?;
         let pinned = Command::new("taskset").arg("--version").output().is_ok();
+        let spawned = std::time::Instant::now();
         let mut cmd = if pinned {
             let mut c = Command::new("taskset");
             c.arg("-c").arg("0").arg(&exe);
@@ -485,6 +489,7 @@ impl Server {
         Ok(Server {
             child,
             addr: ([127, 0, 0, 1], port).into(),
+            started_in: spawned.elapsed(),
         })
     }
 
@@ -523,6 +528,8 @@ struct Measured {
     /// Per route: its stats and the server's CPU µs per request over the whole run.
     routes: Vec<(&'static str, load::Stats, f64)>,
     rss: (f64, f64),
+    /// RSS in MiB once started, before any request, and the start in ms.
+    idle: (f64, f64),
 }
 
 /// The routes measured; `auth` is an extra header line sent with every request.
@@ -607,6 +614,7 @@ fn measure(
     seconds: Duration,
 ) -> Result<Measured> {
     let server = Server::start(mode, db)?;
+    let idle = (server.rss_mib().0, server.started_in.as_secs_f64() * 1e3);
     let mut routes = Vec::new();
     let requests = if CACHE_MODES.contains(&mode) {
         cache_requests(mode, server.addr)
@@ -631,7 +639,7 @@ fn measure(
         routes.push((name, stats, cpu_us));
     }
     let rss = server.rss_mib();
-    Ok(Measured { routes, rss })
+    Ok(Measured { routes, rss, idle })
 }
 
 /// One route's means over the rounds.
@@ -644,10 +652,11 @@ struct RouteSummary {
     errors: u64,
 }
 
-/// Means over rounds per route; mean RSS and peak RSS.
+/// Means over rounds per route; mean RSS and peak RSS; mean idle RSS and start.
 struct Summary {
     routes: Vec<RouteSummary>,
     rss: (f64, f64),
+    idle: (f64, f64),
 }
 
 fn summarize(runs: &[Measured]) -> Summary {
@@ -671,7 +680,11 @@ fn summarize(runs: &[Measured]) -> Summary {
         runs.iter().map(|r| r.rss.0).sum::<f64>() / n,
         runs.iter().map(|r| r.rss.1).fold(0.0, f64::max),
     );
-    Summary { routes, rss }
+    let idle = (
+        runs.iter().map(|r| r.idle.0).sum::<f64>() / n,
+        runs.iter().map(|r| r.idle.1).sum::<f64>() / n,
+    );
+    Summary { routes, rss, idle }
 }
 
 /// A table of `a` against `b`: throughput ratio a/b and CPU ratio b/a, and each one's
@@ -883,6 +896,16 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
         tagged,
         stale,
     ] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(|m| summarize(&runs[m]));
+    let started = [
+        ("floor", &floor),
+        ("open", &open),
+        ("hand-written", &hand),
+        ("secured", &secured),
+        ("production", &production),
+        ("memory", &memory),
+    ]
+    .map(|(name, s)| format!("{name} {:.1} MiB in {:.0} ms", s.idle.0, s.idle.1))
+    .join(", ");
     print_floor(&floor);
     print(
         "The generated open resource against the hand-written one:",
@@ -916,6 +939,9 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
             o.max_ms
         );
     }
+    println!(
+        "server RSS at start, before any request (and the start, spawn to listening): {started}"
+    );
     println!(
         "server RSS after a run (peak): floor {:.1} MiB ({:.1}), open {:.1} MiB ({:.1}), hand-written {:.1} MiB ({:.1}), secured {:.1} MiB ({:.1}), production {:.1} MiB ({:.1}), cached {:.1} MiB ({:.1})",
         floor.rss.0,
