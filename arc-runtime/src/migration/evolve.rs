@@ -10,11 +10,11 @@ use std::fmt;
 
 use sea_orm::sea_query::{Alias, Index, IndexCreateStatement, Table};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityName, QueryResult, Schema,
-    Statement, StatementBuilder, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement,
+    StatementBuilder, TransactionTrait,
 };
 
-use crate::resource::Resource;
+use super::ResourceTable;
 
 /// What [`Migrator::up`](super::Migrator::up) would do: the migrations not applied yet, then
 /// the changes that bring each resource's table to its struct.
@@ -107,17 +107,18 @@ pub(super) struct Column {
     has_default: bool,
 }
 
-/// The changes `R`'s table needs; `None` when it does not exist (its migration makes it).
-pub(crate) async fn changes<R: Resource>(
+/// The changes `t`'s table needs; `None` when it does not exist (its migration makes it).
+pub(crate) async fn changes(
+    t: &ResourceTable,
     db: &DatabaseConnection,
 ) -> Result<Option<Vec<Change>>, DbErr> {
     let backend = db.get_database_backend();
-    let table = R::META.table;
+    let table = t.meta.table;
     let live = columns(db, table).await?;
     if live.is_empty() {
         return Ok(None);
     }
-    let want = wanted_columns::<R>(db).await?;
+    let want = wanted_columns(t, db).await?;
     let mut changes = Vec::new();
     let change = |kind, summary: String, sql: Vec<String>| Change {
         table,
@@ -126,10 +127,10 @@ pub(crate) async fn changes<R: Resource>(
         sql,
     };
     for w in &want {
-        let field = R::META.fields.iter().position(|f| f.column == w.name);
+        let field = t.meta.fields.iter().position(|f| f.column == w.name);
         match live.iter().find(|l| l.name == w.name) {
             None => changes.push(match field {
-                Some(i) => add_column::<R>(backend, i, w),
+                Some(i) => add_column(t, backend, i, w),
                 None => change(
                     ChangeKind::Refuse,
                     format!("the entity has a column {:?} no field declares", w.name),
@@ -143,7 +144,7 @@ pub(crate) async fn changes<R: Resource>(
                      decision; write a migration (App::migration) from this",
                     w.name, l.ty, w.ty
                 ),
-                retype::<R>(backend, &live, &w.name, &w.ty),
+                retype(t, backend, &live, &w.name, &w.ty),
             )),
             Some(l) if l.not_null && !w.not_null => changes.push(match backend {
                 DbBackend::Postgres => change(
@@ -161,7 +162,7 @@ pub(crate) async fn changes<R: Resource>(
                          table; write a migration (App::migration) from this",
                         w.name
                     ),
-                    sqlite_rebuild::<R>(&live, |column| format!(r#""{column}""#)),
+                    sqlite_rebuild(t, &live, |column| format!(r#""{column}""#)),
                 ),
             }),
             Some(l) if !l.not_null && w.not_null => changes.push(change(
@@ -171,7 +172,7 @@ pub(crate) async fn changes<R: Resource>(
                      write a migration (App::migration) from this",
                     w.name
                 ),
-                require::<R>(backend, &live, &w.name),
+                require(t, backend, &live, &w.name),
             )),
             Some(_) => {}
         }
@@ -203,17 +204,17 @@ pub(crate) async fn changes<R: Resource>(
             )
         });
     }
-    changes.extend(index_changes::<R>(db).await?);
-    changes.extend(foreign_key_changes::<R>(db, &live).await?);
+    changes.extend(index_changes(t, db).await?);
+    changes.extend(foreign_key_changes(t, db, &live).await?);
     Ok(Some(changes))
 }
 
 /// A column the table lacks: added when it may hold NULL or has a default to give the rows
 /// already there; refused otherwise.
-fn add_column<R: Resource>(backend: DbBackend, i: usize, want: &Column) -> Change {
-    let table = R::META.table;
-    let field = &R::META.fields[i];
-    let mut def = Schema::new(backend).get_column_def::<R::Entity>(R::column(i));
+fn add_column(t: &ResourceTable, backend: DbBackend, i: usize, want: &Column) -> Change {
+    let table = t.meta.table;
+    let field = &t.meta.fields[i];
+    let mut def = (t.column_def)(backend, i);
     let alter = |def: &sea_orm::sea_query::ColumnDef| {
         sql(
             backend,
@@ -277,13 +278,19 @@ fn add_column<R: Resource>(backend: DbBackend, i: usize, want: &Column) -> Chang
 
 /// The statements that change a column's type: in place on PostgreSQL, by a rebuild with a
 /// `CAST` on SQLite.
-fn retype<R: Resource>(backend: DbBackend, live: &[Column], column: &str, ty: &str) -> Vec<String> {
-    let table = R::META.table;
+fn retype(
+    t: &ResourceTable,
+    backend: DbBackend,
+    live: &[Column],
+    column: &str,
+    ty: &str,
+) -> Vec<String> {
+    let table = t.meta.table;
     match backend {
         DbBackend::Postgres => vec![format!(
             r#"ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE {ty} USING "{column}"::{ty}"#
         )],
-        _ => sqlite_rebuild::<R>(live, |c| {
+        _ => sqlite_rebuild(t, live, |c| {
             if c == column {
                 format!(r#"CAST("{c}" AS {ty})"#)
             } else {
@@ -294,8 +301,8 @@ fn retype<R: Resource>(backend: DbBackend, live: &[Column], column: &str, ty: &s
 }
 
 /// The statements that make a nullable column required: fill its NULLs, then the constraint.
-fn require<R: Resource>(backend: DbBackend, live: &[Column], column: &str) -> Vec<String> {
-    let table = R::META.table;
+fn require(t: &ResourceTable, backend: DbBackend, live: &[Column], column: &str) -> Vec<String> {
+    let table = t.meta.table;
     match backend {
         DbBackend::Postgres => vec![
             format!(
@@ -303,7 +310,7 @@ fn require<R: Resource>(backend: DbBackend, live: &[Column], column: &str) -> Ve
             ),
             format!(r#"ALTER TABLE "{table}" ALTER COLUMN "{column}" SET NOT NULL"#),
         ],
-        _ => sqlite_rebuild::<R>(live, |c| {
+        _ => sqlite_rebuild(t, live, |c| {
             if c == column {
                 format!(r#"COALESCE("{c}", /* the value of the rows holding NULL */)"#)
             } else {
@@ -320,20 +327,19 @@ fn require<R: Resource>(backend: DbBackend, live: &[Column], column: &str) -> Ve
 /// indexes, triggers and constraints on the table go with it: make them again after. Run
 /// with foreign keys off (as `migrate up` runs every migration on SQLite), or dropping the
 /// old table deletes its rows first, for the tables that reference it too.
-pub(super) fn sqlite_rebuild<R: Resource>(
+pub(super) fn sqlite_rebuild(
+    t: &ResourceTable,
     live: &[Column],
     expr: impl Fn(&str) -> String,
 ) -> Vec<String> {
-    let table = R::META.table;
+    let table = t.meta.table;
     let staging = format!("{table}__arc_rebuild");
-    let schema = Schema::new(DbBackend::Sqlite);
-    let entity = <R::Entity as Default>::default();
-    let mut create = schema.create_table_from_entity(entity);
+    let mut create = (t.create)(DbBackend::Sqlite);
     create.table(Alias::new(&staging));
-    for key in super::foreign_keys::<R>() {
+    for key in super::foreign_keys(t.meta) {
         create.foreign_key(&mut key.statement(DbBackend::Sqlite, table));
     }
-    let fields: Vec<&str> = R::META.fields.iter().map(|f| f.column).collect();
+    let fields: Vec<&str> = t.meta.fields.iter().map(|f| f.column).collect();
     let extra: Vec<&Column> = live
         .iter()
         .filter(|c| !fields.contains(&c.name.as_str()))
@@ -364,31 +370,32 @@ pub(super) fn sqlite_rebuild<R: Resource>(
         format!(r#"ALTER TABLE "{staging}" RENAME TO "{table}""#),
     ]);
     all.extend(
-        super::indexes::<R>(DbBackend::Sqlite)
+        super::indexes(t, DbBackend::Sqlite)
             .iter()
             .map(|index| sql(DbBackend::Sqlite, index)),
     );
     all
 }
 
-/// [`sqlite_rebuild`] of `R`'s table as it is now, keeping every column as it is.
-pub(super) async fn sqlite_rebuild_now<R: Resource>(
+/// [`sqlite_rebuild`] of `t`'s table as it is now, keeping every column as it is.
+pub(super) async fn sqlite_rebuild_now(
+    t: &ResourceTable,
     db: &impl ConnectionTrait,
 ) -> Result<Vec<String>, DbErr> {
-    let live = columns(db, R::META.table).await?;
-    Ok(sqlite_rebuild::<R>(&live, |c| format!(r#""{c}""#)))
+    let live = columns(db, t.meta.table).await?;
+    Ok(sqlite_rebuild(t, &live, |c| format!(r#""{c}""#)))
 }
 
-/// Arc's indexes on `R`'s table follow the resource: those it no longer declares go, those
+/// Arc's indexes on `t`'s table follow the resource: those it no longer declares go, those
 /// it declares and the table lacks come, and one whose columns, uniqueness or scope (a
 /// partial index over live rows) changed is made anew. An index is arc's only by a name arc
 /// gives (see [`super::index_name`]); the app's own indexes are left alone.
-async fn index_changes<R: Resource>(db: &DatabaseConnection) -> Result<Vec<Change>, DbErr> {
+async fn index_changes(t: &ResourceTable, db: &DatabaseConnection) -> Result<Vec<Change>, DbErr> {
     let backend = db.get_database_backend();
-    let table = R::META.table;
+    let table = t.meta.table;
     let live = live_indexes(db, table).await?;
-    let want = super::indexes::<R>(backend);
-    let arcs = super::index_names::<R>(backend);
+    let want = super::indexes(t, backend);
+    let arcs = super::index_names(t.meta, backend);
     let name_of =
         |index: &IndexCreateStatement| index.get_index_spec().get_name().map(str::to_owned);
     let mut changes = Vec::new();
@@ -440,20 +447,21 @@ async fn index_changes<R: Resource>(db: &DatabaseConnection) -> Result<Vec<Chang
     Ok(changes)
 }
 
-/// Arc's foreign keys on `R`'s table follow its references: one a field declares and the
+/// Arc's foreign keys on `t`'s table follow its references: one a field declares and the
 /// table lacks is added (on PostgreSQL by `ALTER TABLE`, on SQLite by rebuilding the table,
 /// which is the only way it has), one whose target or delete behaviour changed is made anew,
 /// one whose field references nothing now is dropped. Adding one is refused while rows
 /// reference rows that do not exist, with the SQL that clears them. A foreign key is arc's
 /// by its name on PostgreSQL (`fk-{table}-{column}`), by its column being a field's on SQLite
 /// (which keeps no names); any key of the right shape counts as there.
-async fn foreign_key_changes<R: Resource>(
+async fn foreign_key_changes(
+    t: &ResourceTable,
     db: &DatabaseConnection,
     live: &[Column],
 ) -> Result<Vec<Change>, DbErr> {
     let backend = db.get_database_backend();
-    let table = R::META.table;
-    let want = super::foreign_keys::<R>();
+    let table = t.meta.table;
+    let want = super::foreign_keys(t.meta);
     let found = live_foreign_keys(db, table).await?;
     // On SQLite, which keeps no names, a key is arc's when its column is a reference's.
     let arcs = |key: &LiveForeignKey| match backend {
@@ -525,7 +533,7 @@ async fn foreign_key_changes<R: Resource>(
     if !rebuild.is_empty() {
         // The rebuild makes arc's indexes and keys again, nothing else: a table that holds
         // more is rebuilt only by the app's own migration, which makes the rest again.
-        let mut foreign = not_arcs::<R>(db).await?;
+        let mut foreign = not_arcs(t, db).await?;
         foreign.extend(
             found
                 .iter()
@@ -533,7 +541,7 @@ async fn foreign_key_changes<R: Resource>(
                 .map(|f| format!("foreign key {}", f.key)),
         );
         let summary = format!("{} (SQLite rebuilds the table for it)", rebuild.join("; "));
-        let sql = sqlite_rebuild::<R>(live, |c| format!(r#""{c}""#));
+        let sql = sqlite_rebuild(t, live, |c| format!(r#""{c}""#));
         changes.push(if foreign.is_empty() {
             Change {
                 table,
@@ -558,16 +566,16 @@ async fn foreign_key_changes<R: Resource>(
     Ok(changes)
 }
 
-/// The indexes and triggers on `R`'s SQLite table that arc did not make (a rebuild drops
+/// The indexes and triggers on `t`'s SQLite table that arc did not make (a rebuild drops
 /// them), by kind and name.
-async fn not_arcs<R: Resource>(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
-    let arcs = super::index_names::<R>(DbBackend::Sqlite);
+async fn not_arcs(t: &ResourceTable, db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let arcs = super::index_names(t.meta, DbBackend::Sqlite);
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
             "SELECT type, name FROM sqlite_schema WHERE tbl_name = ? \
              AND type IN ('index', 'trigger') AND name NOT LIKE 'sqlite_autoindex%'",
-            [R::META.table.into()],
+            [t.meta.table.into()],
         ))
         .await?;
     let mut found = Vec::new();
@@ -738,13 +746,12 @@ pub(crate) async fn apply(db: &DatabaseConnection, changes: &[Change]) -> Result
     Ok(())
 }
 
-/// The columns `R`'s entity makes, as the catalog describes them: the table is made as a
+/// The columns `t`'s entity makes, as the catalog describes them: the table is made as a
 /// temporary one in a transaction that is rolled back.
-async fn wanted_columns<R: Resource>(db: &DatabaseConnection) -> Result<Vec<Column>, DbErr> {
+async fn wanted_columns(t: &ResourceTable, db: &DatabaseConnection) -> Result<Vec<Column>, DbErr> {
     let backend = db.get_database_backend();
-    let entity = <R::Entity as Default>::default();
-    let shape = format!("arc_shape_{}", entity.table_name());
-    let mut create = Schema::new(backend).create_table_from_entity(entity);
+    let shape = format!("arc_shape_{}", t.meta.table);
+    let mut create = (t.create)(backend);
     create.table(Alias::new(&shape)).temporary();
     let txn = db.begin().await?;
     txn.execute_unprepared(&sql(backend, &create)).await?;

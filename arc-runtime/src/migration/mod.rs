@@ -3,16 +3,15 @@
 
 mod evolve;
 
-use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
 
 pub use evolve::{Change, ChangeKind, Plan};
 
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, ForeignKey as ForeignKeyStatement, ForeignKeyAction,
-    ForeignKeyCreateStatement, Index, IndexCreateStatement, Table,
+    Alias, ColumnDef, Expr, ExprTrait, ForeignKey as ForeignKeyStatement, ForeignKeyAction,
+    ForeignKeyCreateStatement, Index, IndexCreateStatement, IntoTableRef, Table,
+    TableCreateStatement, TableRef,
 };
 use sea_orm::{
     ConditionalStatement, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Schema, Statement,
@@ -21,7 +20,55 @@ use sea_orm_migration::{
     MigrationName, MigrationStatus, MigrationTrait, MigratorTraitSelf, SchemaManager,
 };
 
-use crate::resource::Resource;
+use crate::resource::{Resource, ResourceMeta};
+
+/// A resource's table as the migrations see it, without the resource's type: its field
+/// table, and what its sea-orm entity makes of it. Taken once per resource
+/// ([`ResourceTable::of`]), so the migrations and the schema's evolution are compiled once
+/// for every resource rather than once per resource.
+#[derive(Clone, Copy)]
+pub(crate) struct ResourceTable {
+    pub(crate) meta: &'static ResourceMeta,
+    /// The entity's table (with its schema, when it names one).
+    table: fn() -> TableRef,
+    /// The entity's `CREATE TABLE` on a backend, without foreign keys.
+    create: fn(DbBackend) -> TableCreateStatement,
+    /// The entity's own indexes (one per indexed column), named as sea-orm names them.
+    entity_indexes: fn(DbBackend) -> Vec<IndexCreateStatement>,
+    /// The definition of field `i`'s column on a backend.
+    column_def: fn(DbBackend, usize) -> ColumnDef,
+}
+
+impl ResourceTable {
+    /// `R`'s table.
+    pub(crate) fn of<R: Resource>() -> Self {
+        fn table<R: Resource>() -> TableRef {
+            <R::Entity as Default>::default().into_table_ref()
+        }
+        fn create<R: Resource>(backend: DbBackend) -> TableCreateStatement {
+            Schema::new(backend).create_table_from_entity(<R::Entity as Default>::default())
+        }
+        fn entity_indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStatement> {
+            Schema::new(backend).create_index_from_entity(<R::Entity as Default>::default())
+        }
+        fn column_def<R: Resource>(backend: DbBackend, i: usize) -> ColumnDef {
+            Schema::new(backend).get_column_def::<R::Entity>(R::column(i))
+        }
+        Self {
+            meta: R::META,
+            table: table::<R>,
+            create: create::<R>,
+            entity_indexes: entity_indexes::<R>,
+            column_def: column_def::<R>,
+        }
+    }
+
+    /// The column of field `i`, by the name the field table gives it (the entity's too: an
+    /// app whose entity names its columns otherwise does not start).
+    fn column(&self, i: usize) -> Alias {
+        Alias::new(self.meta.fields[i].column)
+    }
+}
 
 /// The migration of the resource `R`: create its table, with an index on each filter and
 /// sort field, a unique index on each unique field (the slug) over its scope, and one on the
@@ -67,29 +114,59 @@ impl<R: Resource> MigrationName for ResourceMigration<R> {
 #[sea_orm_migration::async_trait::async_trait]
 impl<R: Resource> MigrationTrait for ResourceMigration<R> {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        TableMigration(ResourceTable::of::<R>()).up(manager).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        TableMigration(ResourceTable::of::<R>()).down(manager).await
+    }
+}
+
+/// [`ResourceMigration`] of a [`ResourceTable`]: what the [`Migrator`] holds.
+struct TableMigration(ResourceTable);
+
+impl MigrationName for TableMigration {
+    #[expect(
+        clippy::misnamed_getters,
+        reason = "a migration's name is its table's migration, not the resource's name"
+    )]
+    fn name(&self) -> &str {
+        self.0.meta.migration
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for TableMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let t = &self.0;
         no_statement_timeout(manager).await?;
         let backend = manager.get_database_backend();
-        let mut create = Schema::new(backend).create_table_from_entity(<R::Entity>::default());
+        let mut create = (t.create)(backend);
         if backend == DbBackend::Sqlite {
             // SQLite adds a foreign key only with its table (the table it references may
             // come later: SQLite looks for it when a row is written). PostgreSQL's are added
             // once every table exists, by the plan.
-            for key in foreign_keys::<R>() {
-                create.foreign_key(&mut key.statement(backend, R::META.table));
+            for key in foreign_keys(t.meta) {
+                create.foreign_key(&mut key.statement(backend, t.meta.table));
             }
         }
         manager
             .create_table(create.if_not_exists().to_owned())
             .await?;
-        create_indexes::<R>(manager).await
+        create_indexes(t, manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let entity = <R::Entity as Default>::default();
         // `CASCADE` (PostgreSQL's; SQLite has none and runs migrations with its foreign keys
         // off) drops the foreign keys of other tables that reference this one, not them.
         manager
-            .drop_table(Table::drop().table(entity).if_exists().cascade().to_owned())
+            .drop_table(
+                Table::drop()
+                    .table((self.0.table)())
+                    .if_exists()
+                    .cascade()
+                    .to_owned(),
+            )
             .await
     }
 }
@@ -140,10 +217,9 @@ impl std::fmt::Display for ForeignKey {
 const SET_NULL: &str = "SET NULL";
 const NO_ACTION: &str = "NO ACTION";
 
-/// The foreign keys of `R`'s table, in field order.
-pub(crate) fn foreign_keys<R: Resource>() -> Vec<ForeignKey> {
-    R::META
-        .fields
+/// The foreign keys of a resource's table, in field order.
+pub(crate) fn foreign_keys(meta: &ResourceMeta) -> Vec<ForeignKey> {
+    meta.fields
         .iter()
         .filter_map(|field| {
             let target = (field.references?)();
@@ -177,8 +253,8 @@ async fn no_statement_timeout(manager: &SchemaManager<'_>) -> Result<(), DbErr> 
 
 /// Every index of `R`'s table (they are all `IF NOT EXISTS`): the entity's, the row scope
 /// of the tenancy presets, and the unique ones.
-async fn create_indexes<R: Resource>(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    for index in indexes::<R>(manager.get_database_backend()) {
+async fn create_indexes(t: &ResourceTable, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    for index in indexes(t, manager.get_database_backend()) {
         manager.create_index(index).await?;
     }
     Ok(())
@@ -187,12 +263,10 @@ async fn create_indexes<R: Resource>(manager: &SchemaManager<'_>) -> Result<(), 
 /// The statements that make every index of `R`'s table, `IF NOT EXISTS`: the entity's (one
 /// per filter and sort field, `idx-{table}-{column}`), the row scope of the tenancy presets
 /// (`idx-{table}-scope`) and the unique ones (`uq-{table}-{field}`). Indexes named so on
-/// `R`'s table are arc's: [`Migrator::plan`] drops the ones this list no longer holds.
-pub(crate) fn indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStatement> {
-    let schema = Schema::new(backend);
-    let entity = <R::Entity as Default>::default();
-    let mut all: Vec<IndexCreateStatement> = schema
-        .create_index_from_entity(entity)
+/// its table are arc's: [`Migrator::plan`] drops the ones this list no longer holds.
+pub(crate) fn indexes(t: &ResourceTable, backend: DbBackend) -> Vec<IndexCreateStatement> {
+    let meta = t.meta;
+    let mut all: Vec<IndexCreateStatement> = (t.entity_indexes)(backend)
         .into_iter()
         .map(|mut index| {
             let name = index
@@ -205,13 +279,13 @@ pub(crate) fn indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStateme
             index.if_not_exists().to_owned()
         })
         .collect();
-    let presets = &R::META.presets;
+    let presets = &meta.presets;
     // The first key of the default sort, so an unsorted list walks the index in order.
-    let sort_key = R::META
+    let sort_key = meta
         .default_sort
         .split(',')
         .next()
-        .and_then(|key| R::META.field(key.trim_start_matches(['-', '+'])))
+        .and_then(|key| meta.field(key.trim_start_matches(['-', '+'])))
         .map(|(i, _)| i);
     let scope: Vec<usize> = [presets.tenant, presets.owner, presets.soft_delete, sort_key]
         .into_iter()
@@ -223,25 +297,25 @@ pub(crate) fn indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStateme
         // counts read the index alone.
         let mut index = Index::create();
         index
-            .name(index_name(backend, &format!("idx-{}-scope", R::META.table)))
-            .table(entity)
+            .name(index_name(backend, &format!("idx-{}-scope", meta.table)))
+            .table((t.table)())
             .if_not_exists();
         for i in scope {
-            index.col(R::column(i));
+            index.col(t.column(i));
         }
         all.push(index);
     }
-    all.extend(unique_indexes::<R>(backend));
+    all.extend(unique_indexes(t, backend));
     all
 }
 
-/// Every name arc gives an index on `R`'s table, whether `R` declares it now or not: one per
+/// Every name arc gives an index on a resource's table, whether `R` declares it now or not: one per
 /// column (`idx-{table}-{column}`), the scope's, one per unique field (`uq-{table}-{field}`).
 /// [`Migrator::plan`] drops only indexes named so.
-pub(crate) fn index_names<R: Resource>(backend: DbBackend) -> Vec<String> {
-    let table = R::META.table;
+pub(crate) fn index_names(meta: &ResourceMeta, backend: DbBackend) -> Vec<String> {
+    let table = meta.table;
     let mut names = vec![index_name(backend, &format!("idx-{table}-scope"))];
-    for field in R::META.fields {
+    for field in meta.fields {
         names.push(index_name(
             backend,
             &format!("idx-{table}-{}", field.column),
@@ -278,11 +352,11 @@ fn unique_index_name(table: &str, field: &str) -> String {
 /// One unique index per unique field: over (tenant, field) on a `multi_tenant` resource,
 /// and only over live rows (`deleted_at IS NULL`) with `soft_delete`. It also serves the
 /// slug lookup, which filters on the same columns.
-fn unique_indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStatement> {
-    let entity = <R::Entity as Default>::default();
-    let presets = &R::META.presets;
+fn unique_indexes(t: &ResourceTable, backend: DbBackend) -> Vec<IndexCreateStatement> {
+    let meta = t.meta;
+    let presets = &meta.presets;
     let mut all = Vec::new();
-    for (i, field) in R::META.fields.iter().enumerate() {
+    for (i, field) in meta.fields.iter().enumerate() {
         if !field.unique {
             continue;
         }
@@ -290,17 +364,17 @@ fn unique_indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStatement> 
         index
             .name(index_name(
                 backend,
-                &unique_index_name(R::META.table, field.name),
+                &unique_index_name(meta.table, field.name),
             ))
-            .table(entity)
+            .table((t.table)())
             .unique()
             .if_not_exists();
         if let Some(tenant) = presets.tenant {
-            index.col(R::column(tenant));
+            index.col(t.column(tenant));
         }
-        index.col(R::column(i));
+        index.col(t.column(i));
         if let Some(deleted) = presets.soft_delete {
-            index.and_where(Expr::col(R::column(deleted)).is_null());
+            index.and_where(Expr::col(t.column(deleted)).is_null());
         }
         all.push(index);
     }
@@ -314,35 +388,29 @@ fn unique_indexes<R: Resource>(backend: DbBackend) -> Vec<IndexCreateStatement> 
 /// (created anew, rows copied, renamed, its indexes made again) when it still has one.
 /// Registered by [`Migrator::add`] for resources with a unique field; a no-op on tables that
 /// [`ResourceMigration`] made.
-pub(crate) struct UniqueScopeMigration<R> {
+struct UniqueScopeMigration {
     name: String,
-    marker: PhantomData<fn() -> R>,
+    table: ResourceTable,
 }
 
-impl<R: Resource> UniqueScopeMigration<R> {
-    /// The migration of `R`: `m_arc_unique_per_scope_{table}`.
-    pub(crate) fn new() -> Self {
+impl UniqueScopeMigration {
+    /// The migration of `table`: `m_arc_unique_per_scope_{table}`.
+    fn new(table: ResourceTable) -> Self {
         Self {
-            name: format!("m_arc_unique_per_scope_{}", R::META.table),
-            marker: PhantomData,
+            name: format!("m_arc_unique_per_scope_{}", table.meta.table),
+            table,
         }
     }
 }
 
-impl<R: Resource> Default for UniqueScopeMigration<R> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<R: Resource> MigrationName for UniqueScopeMigration<R> {
+impl MigrationName for UniqueScopeMigration {
     fn name(&self) -> &str {
         &self.name
     }
 }
 
 #[sea_orm_migration::async_trait::async_trait]
-impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
+impl MigrationTrait for UniqueScopeMigration {
     /// In one transaction on every backend (sea-orm-migration uses one on PostgreSQL only):
     /// the SQLite rebuild is several statements, and half of it would lose the table.
     fn use_transaction(&self) -> Option<bool> {
@@ -351,11 +419,11 @@ impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         no_statement_timeout(manager).await?;
-        let table = R::META.table;
+        let table = self.table.meta.table;
         let db = manager.get_connection();
         match manager.get_database_backend() {
             DbBackend::Postgres => {
-                for field in R::META.fields.iter().filter(|f| f.unique) {
+                for field in self.table.meta.fields.iter().filter(|f| f.unique) {
                     let name = field.name;
                     db.execute_unprepared(&format!(
                         r#"ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{table}_{name}_key""#
@@ -377,12 +445,12 @@ impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
                     ))
                     .await?;
                 if legacy.is_some() {
-                    rebuild_sqlite_table::<R>(manager).await?;
+                    rebuild_sqlite_table(&self.table, manager).await?;
                 }
             }
             _ => {}
         }
-        for index in unique_indexes::<R>(manager.get_database_backend()) {
+        for index in unique_indexes(&self.table, manager.get_database_backend()) {
             manager.create_index(index).await?;
         }
         Ok(())
@@ -398,9 +466,9 @@ impl<R: Resource> MigrationTrait for UniqueScopeMigration<R> {
 
 /// SQLite's way to change a table's constraints: a new table from the entity, the rows copied,
 /// the old one dropped, the new one renamed, its indexes made.
-async fn rebuild_sqlite_table<R: Resource>(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+async fn rebuild_sqlite_table(t: &ResourceTable, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     let db = manager.get_connection();
-    for sql in evolve::sqlite_rebuild_now::<R>(db).await? {
+    for sql in evolve::sqlite_rebuild_now(t, db).await? {
         db.execute_unprepared(&sql).await?;
     }
     Ok(())
@@ -427,21 +495,8 @@ async fn rebuild_sqlite_table<R: Resource>(manager: &SchemaManager<'_>) -> Resul
 #[derive(Clone, Default)]
 pub struct Migrator {
     migrations: Vec<Arc<dyn MigrationTrait>>,
-    tables: Vec<TableShape>,
-}
-
-/// A resource's table: the migration that makes it, and how to find what it needs.
-#[derive(Clone, Copy)]
-struct TableShape {
-    migration: &'static str,
-    changes: for<'a> fn(&'a DatabaseConnection) -> ChangesFuture<'a>,
-}
-
-type ChangesFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Option<Vec<Change>>, DbErr>> + Send + 'a>>;
-
-fn changes_of<R: Resource>(db: &DatabaseConnection) -> ChangesFuture<'_> {
-    Box::pin(evolve::changes::<R>(db))
+    /// The resources' tables, whose evolution [`Migrator::plan`] finds.
+    tables: Vec<ResourceTable>,
 }
 
 impl std::fmt::Debug for Migrator {
@@ -487,19 +542,25 @@ impl Migrator {
     /// Adds the migrations of `R` (after the ones added before), once: its table, and for a
     /// resource with a unique field the move of older tables to uniqueness per scope.
     pub fn add<R: Resource>(&mut self) {
-        if self.tables.iter().any(|t| t.migration == R::META.migration) {
+        self.add_table(ResourceTable::of::<R>());
+    }
+
+    /// [`Migrator::add`] of a resource's table.
+    fn add_table(&mut self, table: ResourceTable) {
+        let meta = table.meta;
+        if self
+            .tables
+            .iter()
+            .any(|t| t.meta.migration == meta.migration)
+        {
             return;
         }
-        self.migrations
-            .push(Arc::new(ResourceMigration::<R>::new()));
-        if R::META.fields.iter().any(|f| f.unique) {
+        self.migrations.push(Arc::new(TableMigration(table)));
+        if meta.fields.iter().any(|f| f.unique) {
             self.migrations
-                .push(Arc::new(UniqueScopeMigration::<R>::new()));
+                .push(Arc::new(UniqueScopeMigration::new(table)));
         }
-        self.tables.push(TableShape {
-            migration: R::META.migration,
-            changes: changes_of::<R>,
-        });
+        self.tables.push(table);
     }
 
     /// Adds a migration (after the ones added before), once: a second one of the same name
@@ -538,14 +599,15 @@ impl Migrator {
         let pending = self.pending(db).await?;
         let mut changes = Vec::new();
         for table in &self.tables {
-            match (table.changes)(db).await? {
+            let migration = table.meta.migration;
+            match evolve::changes(table, db).await? {
                 Some(found) => changes.extend(found),
-                None if pending.iter().any(|p| p == table.migration) => {}
+                None if pending.iter().any(|p| p == migration) => {}
                 None => {
                     return Err(DbErr::Migration(format!(
                         "the table of {} is missing while its migration is recorded as applied; roll it \
                          back (`migrate down`) or run `migrate fresh`",
-                        table.migration
+                        migration
                     )));
                 }
             }
