@@ -2,7 +2,7 @@
 //! `/_docs` (a page rendering it, with its script and style served by the app itself, so it
 //! works with no internet) and `/_resources` (the registry, for admins).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -13,6 +13,7 @@ use bytes::Bytes;
 use crate::app::ArcState;
 use crate::auth::Caller;
 use crate::error::ArcError;
+use crate::openapi::Document;
 
 const PAGE: &str = include_str!("../assets/docs.html");
 const SCRIPT: &str = include_str!("../assets/docs.js");
@@ -36,20 +37,54 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// The document's routes. `document` is the serialized OpenAPI document, or why it could
-/// not be made (answered as a 500 and logged at build).
-pub(crate) fn docs_routes(document: Result<Bytes, String>) -> Router<ArcState> {
-    let document = Arc::new(document);
+/// The OpenAPI document, made when it is first asked for: most processes never serve it,
+/// and making it was most of an app's start (and a megabyte kept for its life).
+struct LazyDocument {
+    document: Document,
+    /// The serialized document, or why it could not be made (answered as a 500, logged once).
+    made: OnceLock<Result<Bytes, String>>,
+}
+
+impl LazyDocument {
+    /// The serialized document, made on a blocking thread the first time (a large app's takes
+    /// milliseconds); the same bytes after.
+    async fn get(self: &Arc<Self>) -> Result<Bytes, String> {
+        if let Some(made) = self.made.get() {
+            return made.clone();
+        }
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || this.made.get_or_init(|| this.make()).clone())
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()))
+    }
+
+    fn make(&self) -> Result<Bytes, String> {
+        self.document
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|doc| serde_json::to_vec(&doc).map_err(|e| e.to_string()))
+            .map(Bytes::from)
+            .inspect_err(|e| tracing::error!(error = %e, "the OpenAPI document could not be made"))
+    }
+}
+
+/// The document's routes; `document` is made into JSON when first asked for.
+pub(crate) fn docs_routes(document: Document) -> Router<ArcState> {
+    let document = Arc::new(LazyDocument {
+        document,
+        made: OnceLock::new(),
+    });
     Router::new()
         .route(
             "/_docs/openapi.json",
             get(move || {
                 let document = document.clone();
                 async move {
-                    match &*document {
-                        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json.clone())
-                            .into_response(),
-                        Err(why) => ArcError::internal(why.clone()).into_response(),
+                    match document.get().await {
+                        Ok(json) => {
+                            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+                        }
+                        Err(why) => ArcError::internal(why).into_response(),
                     }
                 }
             }),

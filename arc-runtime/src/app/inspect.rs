@@ -349,7 +349,8 @@ impl App {
         &self.app_routes
     }
 
-    fn document(&self) -> crate::openapi::Document {
+    /// What the OpenAPI document is made of, as the app is now ([`App::openapi`] builds it).
+    pub(super) fn document(&self) -> crate::openapi::Document {
         let prefixes = self.path_prefixes();
         crate::openapi::Document {
             title: self.title.clone(),

@@ -38,16 +38,8 @@ impl App {
     pub(super) fn build(self) -> (Router, Health, Background) {
         let prefixes = self.path_prefixes();
         let (documents, registry) = if self.docs {
-            let document = self
-                .openapi()
-                .map_err(|e| e.to_string())
-                .and_then(|doc| serde_json::to_vec(&doc).map_err(|e| e.to_string()))
-                .map(bytes::Bytes::from);
-            if let Err(e) = &document {
-                tracing::error!(error = %e, "the OpenAPI document could not be made");
-            }
             (
-                Some(crate::docs::docs_routes(document)),
+                Some(crate::docs::docs_routes(self.document())),
                 Some(crate::docs::registry_route(self.describe())),
             )
         } else {
