@@ -7,7 +7,7 @@ use axum::Router;
 use axum::routing::MethodRouter;
 use sea_orm::DatabaseConnection;
 
-use super::{App, ArcState};
+use super::{App, ArcState, MetricsChoice};
 use crate::error::ArcError;
 use crate::migration;
 use crate::plugins::health::Health;
@@ -36,7 +36,7 @@ impl App {
             organizations: None,
             noted: Vec::new(),
             health: Health::new(),
-            metrics: Some(Metrics::new()),
+            metrics: MetricsChoice::default(),
             timeout: Some(App::DEFAULT_TIMEOUT),
             max_in_flight: None,
             drain: App::DEFAULT_DRAIN,
@@ -341,13 +341,13 @@ impl App {
 
     /// Prometheus metrics at `/_metrics` with these settings (on by default).
     pub fn metrics(mut self, metrics: Metrics) -> Self {
-        self.metrics = Some(metrics);
+        self.metrics = MetricsChoice::Given(metrics);
         self
     }
 
     /// No metrics, and no `/_metrics`.
     pub fn without_metrics(mut self) -> Self {
-        self.metrics = None;
+        self.metrics = MetricsChoice::Off;
         self
     }
 

@@ -197,7 +197,7 @@ impl App {
 
     /// The metrics of this app, to record app-specific ones or render them elsewhere.
     pub fn metrics_handle(&self) -> Option<&Metrics> {
-        self.metrics.as_ref()
+        self.metrics.get()
     }
 
     /// The mounted resources' descriptions.
@@ -247,12 +247,8 @@ impl App {
                 "application/json",
             ),
         ];
-        if let Some(metrics) = &self.metrics {
-            let access = if metrics.has_token() {
-                "bearer token"
-            } else {
-                "public"
-            };
+        if let Some(token) = self.metrics.served() {
+            let access = if token { "bearer token" } else { "public" };
             out.push(route(
                 "/_metrics",
                 "Prometheus metrics.",

@@ -91,7 +91,7 @@ impl App {
                     settings,
                     self.db.clone(),
                     writer.db().clone(),
-                    self.metrics.clone(),
+                    self.metrics.get().cloned(),
                     &resources,
                     roles.clone(),
                 )
@@ -124,7 +124,7 @@ impl App {
                 settings,
                 self.db.clone(),
                 writer.db().clone(),
-                self.metrics.clone(),
+                self.metrics.get().cloned(),
                 &resources,
             )
         });
@@ -135,7 +135,7 @@ impl App {
             crate::audit::AuditRuntime::start(
                 settings,
                 self.db.clone(),
-                self.metrics.clone(),
+                self.metrics.get().cloned(),
                 &resources,
             )
         });
@@ -147,7 +147,7 @@ impl App {
             crate::cache::CacheRuntime::start(
                 self.cache,
                 &resources,
-                self.metrics.clone(),
+                self.metrics.get().cloned(),
                 self.etag,
             )
         };
@@ -311,7 +311,7 @@ impl App {
 
         // The service routes: no caller, no limit. Metrics check their own token.
         let mut service = Router::new();
-        if let Some(metrics) = &self.metrics {
+        if let Some(metrics) = self.metrics.get() {
             let metrics = metrics.clone();
             service = service.route(
                 "/_metrics",
@@ -342,7 +342,7 @@ impl App {
         let service = service.method_not_allowed_fallback(method_not_allowed);
 
         let pipeline = Pipeline {
-            metrics: self.metrics.clone(),
+            metrics: self.metrics.get().cloned(),
             expose_causes: self.expose_causes,
             security_headers: self.security_headers,
             etag: self.etag,

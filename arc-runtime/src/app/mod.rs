@@ -175,7 +175,7 @@ pub struct App {
     /// What the builder's calls got wrong (see [`App::problems`]).
     noted: Vec<String>,
     health: Health,
-    metrics: Option<Metrics>,
+    metrics: MetricsChoice,
     timeout: Option<Duration>,
     max_in_flight: Option<usize>,
     drain: Duration,
@@ -205,6 +205,42 @@ pub struct App {
     mcp: Option<crate::mcp::Mcp>,
     #[cfg(feature = "jobs")]
     jobs: Option<crate::jobs::Jobs>,
+}
+
+/// The app's metrics: its own ([`App::metrics`]), none ([`App::without_metrics`]), or by
+/// default a fresh recorder, made when first needed. Making one calibrates a clock (most of
+/// an app's start), which an app that turns metrics off never needs.
+enum MetricsChoice {
+    Default(std::sync::OnceLock<Metrics>),
+    Given(Metrics),
+    Off,
+}
+
+impl Default for MetricsChoice {
+    fn default() -> Self {
+        Self::Default(std::sync::OnceLock::new())
+    }
+}
+
+impl MetricsChoice {
+    /// The metrics (the default ones made now, once).
+    fn get(&self) -> Option<&Metrics> {
+        match self {
+            Self::Default(made) => Some(made.get_or_init(Metrics::new)),
+            Self::Given(metrics) => Some(metrics),
+            Self::Off => None,
+        }
+    }
+
+    /// Whether `/_metrics` is served, and if so whether it asks for a token; the default
+    /// metrics are not made for it (they ask for none).
+    fn served(&self) -> Option<bool> {
+        match self {
+            Self::Default(_) => Some(false),
+            Self::Given(metrics) => Some(metrics.has_token()),
+            Self::Off => None,
+        }
+    }
 }
 
 /// Code run once at shutdown, after in-flight requests drained and before the pool closes.

@@ -236,6 +236,30 @@ async fn metrics_can_ask_for_a_scraper_token() {
     assert!(String::from_utf8_lossy(&text).contains("arc_http_requests_total"));
 }
 
+/// The default metrics are made when first needed, once: the handle an app hands out before
+/// it is built is the recorder its pipeline records into and `/_metrics` renders; an app
+/// without metrics has neither.
+#[tokio::test]
+async fn the_default_metrics_are_made_once_when_first_needed() {
+    let app = App::new(db().await);
+    let handle = app
+        .metrics_handle()
+        .expect("metrics are on by default")
+        .clone();
+    let router = app.into_router();
+    let (status, ..) = call(&router, "/_health/live").await;
+    assert_eq!(status, 200);
+    assert!(handle.render().contains("arc_http_requests_total"));
+    let (status, _, _, served) = call(&router, "/_metrics").await;
+    assert_eq!(status, 200);
+    assert!(served.contains("arc_http_requests_total"), "{served}");
+
+    let off = App::new(db().await).without_metrics();
+    assert!(off.metrics_handle().is_none());
+    let (status, ..) = call(&off.into_router(), "/_metrics").await;
+    assert_eq!(status, 404);
+}
+
 #[tokio::test]
 async fn panics_and_timeouts_answer_in_the_envelope() {
     let router = App::new(db().await)
