@@ -386,6 +386,11 @@ impl Cli {
         for problem in app.problems() {
             say(false, problem);
         }
+        // Served when first asked for, so a document that cannot be made shows only then.
+        match app.openapi() {
+            Ok(_) => say(true, "the OpenAPI document is made".to_owned()),
+            Err(e) => say(false, format!("the OpenAPI document: {e}")),
+        }
         match app.migrator().plan(&db).await {
             Ok(plan) if plan.is_empty() => say(
                 true,

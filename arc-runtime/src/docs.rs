@@ -2,7 +2,7 @@
 //! `/_docs` (a page rendering it, with its script and style served by the app itself, so it
 //! works with no internet) and `/_resources` (the registry, for admins).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -40,39 +40,48 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// The OpenAPI document, made when it is first asked for: most processes never serve it,
 /// and making it was most of an app's start (and a megabyte kept for its life).
 struct LazyDocument {
-    document: Document,
-    /// The serialized document, or why it could not be made (answered as a 500, logged once).
-    made: OnceLock<Result<Bytes, String>>,
+    document: Arc<Document>,
+    /// The serialized document, or why it could not be made (answered as a 500, logged
+    /// once; a build that panicked is kept as such too, not tried again on every request).
+    made: tokio::sync::OnceCell<Result<Bytes, String>>,
 }
 
 impl LazyDocument {
-    /// The serialized document, made on a blocking thread the first time (a large app's takes
-    /// milliseconds); the same bytes after.
-    async fn get(self: &Arc<Self>) -> Result<Bytes, String> {
-        if let Some(made) = self.made.get() {
-            return made.clone();
-        }
-        let this = Arc::clone(self);
-        tokio::task::spawn_blocking(move || this.made.get_or_init(|| this.make()).clone())
+    /// The serialized document, made once on a blocking thread (a large app's takes
+    /// milliseconds); requests that ask meanwhile wait for it without holding a thread.
+    async fn get(&self) -> Result<Bytes, String> {
+        self.made
+            .get_or_init(|| {
+                let document = Arc::clone(&self.document);
+                async move {
+                    tokio::task::spawn_blocking(move || make(&document))
+                        .await
+                        .unwrap_or_else(|e| {
+                            tracing::error!(error = %e, "the OpenAPI document could not be made");
+                            Err(e.to_string())
+                        })
+                }
+            })
             .await
-            .unwrap_or_else(|e| Err(e.to_string()))
+            .clone()
     }
+}
 
-    fn make(&self) -> Result<Bytes, String> {
-        self.document
-            .build()
-            .map_err(|e| e.to_string())
-            .and_then(|doc| serde_json::to_vec(&doc).map_err(|e| e.to_string()))
-            .map(Bytes::from)
-            .inspect_err(|e| tracing::error!(error = %e, "the OpenAPI document could not be made"))
-    }
+/// `document` as JSON, or why it cannot be (logged).
+fn make(document: &Document) -> Result<Bytes, String> {
+    document
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|doc| serde_json::to_vec(&doc).map_err(|e| e.to_string()))
+        .map(Bytes::from)
+        .inspect_err(|e| tracing::error!(error = %e, "the OpenAPI document could not be made"))
 }
 
 /// The document's routes; `document` is made into JSON when first asked for.
 pub(crate) fn docs_routes(document: Document) -> Router<ArcState> {
     let document = Arc::new(LazyDocument {
-        document,
-        made: OnceLock::new(),
+        document: Arc::new(document),
+        made: tokio::sync::OnceCell::new(),
     });
     Router::new()
         .route(

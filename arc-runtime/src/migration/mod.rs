@@ -29,7 +29,7 @@ use crate::resource::{Resource, ResourceMeta};
 #[derive(Clone, Copy)]
 pub(crate) struct ResourceTable {
     pub(crate) meta: &'static ResourceMeta,
-    /// The entity's table (with its schema, when it names one).
+    /// The entity's table, as its `Iden` names it.
     table: fn() -> TableRef,
     /// The entity's `CREATE TABLE` on a backend, without foreign keys.
     create: fn(DbBackend) -> TableCreateStatement,

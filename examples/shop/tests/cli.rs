@@ -156,6 +156,12 @@ fn migrations_and_doctor() {
     let doctor = dir.shop(&["doctor"], &[]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
     assert!(stdout(&doctor).contains("no problems found"));
+    // The document is served when first asked for: the doctor makes it now.
+    assert!(
+        stdout(&doctor).contains("ok   the OpenAPI document is made"),
+        "{}",
+        stdout(&doctor)
+    );
     let plan = dir.shop(&["migrate", "plan"], &[]);
     assert_eq!(
         stdout(&plan),
