@@ -37,29 +37,42 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// The OpenAPI document, made when it is first asked for: most processes never serve it,
-/// and making it was most of an app's start (and a megabyte kept for its life).
-struct LazyDocument {
-    document: Arc<Document>,
-    /// The serialized document, or why it could not be made (answered as a 500, logged
-    /// once; a build that panicked is kept as such too, not tried again on every request).
+/// A JSON answer made when it is first asked for: the OpenAPI document and the registry,
+/// which most processes never serve, and whose making was most of an app's start (and a
+/// megabyte kept for its life).
+struct MadeOnce {
+    /// What is made, for the log.
+    what: &'static str,
+    make: Box<dyn Fn() -> Result<Bytes, String> + Send + Sync>,
+    /// The JSON, or why it could not be made (answered as a 500, logged once; a making that
+    /// panicked is kept as such too, not tried again on every request).
     made: tokio::sync::OnceCell<Result<Bytes, String>>,
 }
 
-impl LazyDocument {
-    /// The serialized document, made once on a blocking thread (a large app's takes
-    /// milliseconds); requests that ask meanwhile wait for it without holding a thread.
-    async fn get(&self) -> Result<Bytes, String> {
+impl MadeOnce {
+    fn new(
+        what: &'static str,
+        make: impl Fn() -> Result<Bytes, String> + Send + Sync + 'static,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            what,
+            make: Box::new(make),
+            made: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The JSON, made once on a blocking thread (a large app's takes milliseconds);
+    /// requests that ask meanwhile wait for it without holding a thread.
+    async fn get(self: &Arc<Self>) -> Result<Bytes, String> {
         self.made
             .get_or_init(|| {
-                let document = Arc::clone(&self.document);
+                let this = Arc::clone(self);
                 async move {
-                    tokio::task::spawn_blocking(move || make(&document))
+                    let what = this.what;
+                    tokio::task::spawn_blocking(move || (this.make)())
                         .await
-                        .unwrap_or_else(|e| {
-                            tracing::error!(error = %e, "the OpenAPI document could not be made");
-                            Err(e.to_string())
-                        })
+                        .unwrap_or_else(|e| Err(e.to_string()))
+                        .inspect_err(|e| tracing::error!(error = %e, "{what} could not be made"))
                 }
             })
             .await
@@ -67,22 +80,18 @@ impl LazyDocument {
     }
 }
 
-/// `document` as JSON, or why it cannot be (logged).
-fn make(document: &Document) -> Result<Bytes, String> {
+/// `document` as JSON, or why it cannot be.
+fn document_json(document: &Document) -> Result<Bytes, String> {
     document
         .build()
         .map_err(|e| e.to_string())
         .and_then(|doc| serde_json::to_vec(&doc).map_err(|e| e.to_string()))
         .map(Bytes::from)
-        .inspect_err(|e| tracing::error!(error = %e, "the OpenAPI document could not be made"))
 }
 
 /// The document's routes; `document` is made into JSON when first asked for.
 pub(crate) fn docs_routes(document: Document) -> Router<ArcState> {
-    let document = Arc::new(LazyDocument {
-        document: Arc::new(document),
-        made: tokio::sync::OnceCell::new(),
-    });
+    let document = MadeOnce::new("the OpenAPI document", move || document_json(&document));
     Router::new()
         .route(
             "/_docs/openapi.json",
@@ -112,9 +121,16 @@ pub(crate) fn docs_routes(document: Document) -> Router<ArcState> {
         )
 }
 
-/// `/_resources`: the registry, for callers with the platform role `admin`.
-pub(crate) fn registry_route(description: serde_json::Value) -> Router<ArcState> {
-    let description = Arc::new(description);
+/// `/_resources`: the registry, for callers with the platform role `admin`; `describe`
+/// makes it, when it is first asked for.
+pub(crate) fn registry_route(
+    describe: impl Fn() -> serde_json::Value + Send + Sync + 'static,
+) -> Router<ArcState> {
+    let description = MadeOnce::new("the registry", move || {
+        serde_json::to_vec(&describe())
+            .map(Bytes::from)
+            .map_err(|e| e.to_string())
+    });
     Router::new().route(
         "/_resources",
         get(move |caller: Caller| {
@@ -128,10 +144,14 @@ pub(crate) fn registry_route(description: serde_json::Value) -> Router<ArcState>
                 }
                 // An admin's answer: kept out of shared caches.
                 let private = [
+                    (header::CONTENT_TYPE, "application/json"),
                     (header::CACHE_CONTROL, "private, no-cache"),
                     (header::VARY, "authorization, x-api-key"),
                 ];
-                (StatusCode::OK, private, axum::Json(&*description)).into_response()
+                match description.get().await {
+                    Ok(json) => (StatusCode::OK, private, json).into_response(),
+                    Err(why) => ArcError::internal(why).into_response(),
+                }
             }
         }),
     )

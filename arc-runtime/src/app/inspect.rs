@@ -384,14 +384,15 @@ impl App {
 
     /// The registry: `{"$schema": "arc-describe/v1", ..}` (what `/_resources` serves).
     pub fn describe(&self) -> serde_json::Value {
-        let mut description = crate::registry::describe(
-            &self.title,
-            &self.version,
-            &self.resources,
-            &self.service_routes(),
-            &self.app_routes,
-            &self.limits,
-        );
+        self.description()()
+    }
+
+    /// What the registry is made of, as the app is now: [`App::describe`] makes it now,
+    /// `/_resources` when first asked for.
+    pub(super) fn description(&self) -> impl Fn() -> serde_json::Value + Send + Sync + 'static {
+        let (title, version) = (self.title.clone(), self.version.clone());
+        let (resources, service) = (self.resources.clone(), self.service_routes());
+        let (custom, limits) = (self.app_routes.clone(), self.limits);
         // The app's own events, with the schemas they are checked against.
         let defined = self.events.iter().flat_map(|e| &e.defined);
         let events: Vec<serde_json::Value> = defined
@@ -399,14 +400,23 @@ impl App {
                 |d| serde_json::json!({ "type": d.name, "version": d.version, "schema": d.schema }),
             )
             .collect();
-        if !events.is_empty() {
-            description["events"] = events.into();
-        }
         // Who passes `roles(..)` besides the role named.
-        if let Some(auth) = self.auth.as_ref().filter(|a| !a.roles().is_empty()) {
-            description["roles"] = serde_json::json!({ "includes": auth.roles().describe() });
+        let roles = self
+            .auth
+            .as_ref()
+            .filter(|a| !a.roles().is_empty())
+            .map(|auth| serde_json::json!({ "includes": auth.roles().describe() }));
+        move || {
+            let mut description =
+                crate::registry::describe(&title, &version, &resources, &service, &custom, &limits);
+            if !events.is_empty() {
+                description["events"] = events.clone().into();
+            }
+            if let Some(roles) = &roles {
+                description["roles"] = roles.clone();
+            }
+            description
         }
-        description
     }
 
     /// The audit trail's settings: those given to [`App::audit`], or the defaults when a

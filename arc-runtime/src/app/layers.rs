@@ -40,7 +40,7 @@ impl App {
         let (documents, registry) = if self.docs {
             (
                 Some(crate::docs::docs_routes(self.document())),
-                Some(crate::docs::registry_route(self.describe())),
+                Some(crate::docs::registry_route(self.description())),
             )
         } else {
             (None, None)

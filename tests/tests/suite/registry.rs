@@ -36,6 +36,17 @@ async fn the_registry_is_for_admins_and_describes_the_shop() {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("cache-control"), Some("private, no-cache"));
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    // Made when first asked for, once: the next answer is the same.
+    let again = app
+        .send(
+            Method::GET,
+            "/_resources",
+            None,
+            &[("authorization", root.as_str())],
+        )
+        .await;
+    assert_eq!(again.body, reply.body);
     let doc = &reply.body;
     assert_eq!(doc["$schema"], "arc-describe/v1");
     assert_eq!(doc["app"]["title"], "shop");
