@@ -12,6 +12,18 @@
 //! for no one, and no one waits for it). The log starts again from its beginning at the
 //! first write after a checkpoint that copied all of it, when no reader still reads from it.
 //!
+//! ## Writes that never stop
+//!
+//! Under a steady stream of writes, no checkpoint beside them copies all of the log: the
+//! writes add frames while it copies. So the checkpointer copies the last ones in the
+//! writer's turn, and writes wait for that copy and its two `fsync`s. It first runs
+//! checkpoints beside the writes until one finds at most [`TAIL`] pages added while the one
+//! before copied ([`catch_up`]): each copies what the writes added during the last, so the
+//! rest shrinks to what they add during two `fsync`s. Measured with `arc-bench` (creates on
+//! 32 connections, the server on one core): writes waited 3 to 11 ms in each turn when it
+//! copied all that the writes had added during one checkpoint (500 to 1,100 pages), and 2 to
+//! 3 ms with the catch-up; the creates' p99 went from 16 to 11-12 ms.
+//!
 //! ## Checkpoint starvation
 //!
 //! Under a steady stream of reads there is nearly always a reader on a snapshot that reads
@@ -39,6 +51,16 @@ pub(super) const CHECKPOINT_EVERY: u32 = 128;
 /// The length of the log above which the checkpointer empties and truncates it (see the
 /// module).
 pub(crate) const WAL_LIMIT: u64 = 16 << 20;
+
+/// The pages the writes may have added to the log since the last checkpoint beside them for
+/// the checkpointer to copy them in the writer's turn (writes wait for that copy); more, and
+/// it runs another beside the writes first.
+const TAIL: i64 = 256;
+
+/// The most checkpoints beside the writes in one wake-up of the checkpointer before it
+/// copies the rest in the writer's turn: each copies what the writes added during the one
+/// before, so the rest shrinks as long as copying is faster than writing.
+const CATCH_UP_RUNS: u32 = 8;
 
 /// How long a truncating checkpoint waits for the readers still on the log.
 const TRUNCATE_WAIT: Duration = super::BUSY_TIMEOUT;
@@ -137,24 +159,24 @@ impl Checkpointer {
         tracing::debug!("database: the checkpointer stopped");
     }
 
-    /// A `PASSIVE` checkpoint beside the writes; when it could copy every frame it found
-    /// (no reader held one back), another in the writer's turn for the frames written
-    /// meanwhile, so that all of the log is copied and the next write starts it again; and
-    /// when the log has grown past [`WAL_LIMIT`] all the same, a truncating one.
+    /// [`catch_up`] beside the writes; when it could copy all of the log, a `PASSIVE`
+    /// checkpoint in the writer's turn for the last frames, so that all of the log is copied
+    /// and the next write starts it again; and when the log has grown past [`WAL_LIMIT`] all
+    /// the same, a truncating one.
     fn checkpoint(&self) -> rusqlite::Result<()> {
         let db = &self.db;
-        let (_, log, copied) = wal_checkpoint(db, "PASSIVE")?;
-        tracing::trace!(
-            log_pages = log,
-            copied_pages = copied,
-            "database: WAL checkpoint"
-        );
-        if copied < log {
+        let Some(runs) = catch_up(|| wal_checkpoint(db, "PASSIVE"))? else {
             // A reader still needs frames it could not copy.
             return Ok(());
-        }
+        };
         let _turn = self.turn.blocking_lock();
         let (_, log, copied) = wal_checkpoint(db, "PASSIVE")?;
+        tracing::trace!(
+            runs_beside_the_writes = runs,
+            log_pages = log,
+            copied_pages = copied,
+            "database: WAL checkpoint in the writer's turn"
+        );
         let page: i64 = db.query_row("PRAGMA page_size", [], |row| row.get(0))?;
         let bytes = u64::try_from(log.saturating_mul(page)).unwrap_or(0);
         if bytes <= WAL_LIMIT || copied < log {
@@ -174,6 +196,37 @@ impl Checkpointer {
     }
 }
 
+/// Runs `passive` (a `PASSIVE` checkpoint beside the writes: whether it was busy, the pages
+/// in the log, the pages copied) until the writes added at most [`TAIL`] pages to the log
+/// while the last run copied, or [`CATCH_UP_RUNS`] times: the checkpoint in the writer's
+/// turn that follows copies only what they added since. The number of runs; `None` when a
+/// run could not copy all of the log (a reader holds frames back: no checkpoint copies all
+/// of it before the reader goes).
+fn catch_up(
+    mut passive: impl FnMut() -> rusqlite::Result<(bool, i64, i64)>,
+) -> rusqlite::Result<Option<u32>> {
+    let mut before = None;
+    for runs in 1..=CATCH_UP_RUNS {
+        let (_, log, copied) = passive()?;
+        tracing::trace!(
+            log_pages = log,
+            copied_pages = copied,
+            "database: WAL checkpoint"
+        );
+        if copied < log {
+            return Ok(None);
+        }
+        // What the writes added while the run before copied (a log started again meanwhile
+        // is short: it counts as nothing added).
+        let added = before.map_or(log, |b: i64| log.saturating_sub(b));
+        if added <= TAIL {
+            return Ok(Some(runs));
+        }
+        before = Some(log);
+    }
+    Ok(Some(CATCH_UP_RUNS))
+}
+
 /// `PRAGMA wal_checkpoint(mode)` on `db`: whether it could not finish (busy), the pages in
 /// the log and the pages copied (both 0 once a truncating checkpoint emptied it, -1 when the
 /// database is not in WAL mode).
@@ -182,4 +235,54 @@ fn wal_checkpoint(db: &Connection, mode: &str) -> rusqlite::Result<(bool, i64, i
     db.query_row(&sql, [], |row| {
         Ok((row.get::<_, i64>(0)? != 0, row.get(1)?, row.get(2)?))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CATCH_UP_RUNS, TAIL, catch_up};
+
+    /// `catch_up` over checkpoints that answer `(log pages, copied pages)` in turn; the
+    /// number of runs it made, and its answer.
+    fn scripted(answers: &[(i64, i64)]) -> (usize, Option<u32>) {
+        let mut next = answers.iter();
+        let mut asked = 0;
+        let runs = catch_up(|| {
+            asked += 1;
+            let &(log, copied) = next.next().expect("asked for one checkpoint too many");
+            Ok((false, log, copied))
+        })
+        .expect("no error");
+        (asked, runs)
+    }
+
+    #[test]
+    fn it_runs_beside_the_writes_until_they_add_a_short_tail() {
+        // 4,000 pages copied while the writes added 900, then 300, then 40.
+        let (asked, runs) = scripted(&[(4000, 4000), (4900, 4900), (5200, 5200), (5240, 5240)]);
+        assert_eq!((asked, runs), (4, Some(4)));
+        // A short log at once: one run.
+        assert_eq!(scripted(&[(TAIL, TAIL)]), (1, Some(1)));
+    }
+
+    #[test]
+    fn a_reader_holding_frames_back_stops_it_without_a_turn() {
+        assert_eq!(scripted(&[(4000, 4000), (4900, 3000)]), (2, None));
+    }
+
+    #[test]
+    fn writes_faster_than_its_copies_stop_it_after_its_last_run() {
+        let growing: Vec<(i64, i64)> = (1..=i64::from(CATCH_UP_RUNS))
+            .map(|n| (n * 1000, n * 1000))
+            .collect();
+        assert_eq!(
+            scripted(&growing),
+            (CATCH_UP_RUNS as usize, Some(CATCH_UP_RUNS))
+        );
+    }
+
+    #[test]
+    fn a_log_started_again_meanwhile_counts_as_nothing_added() {
+        // The writes started the log again after the first run copied all of it.
+        assert_eq!(scripted(&[(4000, 4000), (300, 300)]), (2, Some(2)));
+    }
 }
