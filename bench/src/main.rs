@@ -27,7 +27,8 @@
 //! ROUNDS (default 2) rotate which server goes first, each on a fresh copy of the seed, so
 //! none gains from its place; figures are means over the rounds. Prints req/s, p50, p99 and
 //! server CPU per request for each route, open against hand-written and secured against open,
-//! each server's RSS once started (before any request) and after its run, its start (spawn
+//! each server's RSS once started (before any request; on its line, split into anonymous
+//! memory and pages of files, mostly the executable's) and after its run, its start (spawn
 //! to listening), and the events of the secured server's creates (the shop has events on):
 //! how many its relay published while it ran, at what rate, and their lag.
 //! `ARC_BENCH_ONLY=floor,open` measures the servers named alone and prints their lines only.
@@ -502,9 +503,15 @@ impl Server {
 
     /// Resident and peak resident memory, in MiB, from `/proc`.
     fn rss_mib(&self) -> (f64, f64) {
+        let [rss, peak] = self.status_mib(["VmRSS:", "VmHWM:"]);
+        (rss, peak)
+    }
+
+    /// The lines `keys` of the server's `/proc/PID/status`, in MiB.
+    fn status_mib<const N: usize>(&self, keys: [&str; N]) -> [f64; N] {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
-        let kb = |key: &str| {
+        keys.map(|key| {
             status
                 .lines()
                 .find(|l| l.starts_with(key))
@@ -512,8 +519,7 @@ impl Server {
                 .and_then(|v| v.parse::<f64>().ok())
                 .unwrap_or(0.0)
                 / 1024.0
-        };
-        (kb("VmRSS:"), kb("VmHWM:"))
+        })
     }
 }
 
@@ -615,6 +621,11 @@ fn measure(
 ) -> Result<Measured> {
     let server = Server::start(mode, db)?;
     let idle = (server.rss_mib().0, server.started_in.as_secs_f64() * 1e3);
+    let [anon, file] = server.status_mib(["RssAnon:", "RssFile:"]);
+    eprintln!(
+        "  {mode:<9} at start: RSS {:.1} MiB ({anon:.1} anonymous, {file:.1} pages of files), started in {:.0} ms",
+        idle.0, idle.1
+    );
     let mut routes = Vec::new();
     let requests = if CACHE_MODES.contains(&mode) {
         cache_requests(mode, server.addr)
@@ -633,8 +644,12 @@ fn measure(
         ));
         let cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / stats.all_requests.max(1) as f64;
         eprintln!(
-            "  {mode:<9} {name:<18} {:>9.0} req/s  {cpu_us:>6.1} µs CPU/req  ({} requests, {} errors)",
-            stats.per_sec, stats.requests, stats.errors
+            "  {mode:<9} {name:<18} {:>9.0} req/s  {cpu_us:>6.1} µs CPU/req  p50 {:.2} ms  p99 {:.2} ms  ({} requests, {} errors)",
+            stats.per_sec,
+            stats.p50_us as f64 / 1e3,
+            stats.p99_us as f64 / 1e3,
+            stats.requests,
+            stats.errors
         );
         routes.push((name, stats, cpu_us));
     }
