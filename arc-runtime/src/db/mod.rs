@@ -65,8 +65,8 @@ pub async fn connect_with(url: &str, pg_schema: Option<&str>) -> Result<Database
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(BUSY_TIMEOUT)
-                // A log started again is cut back to this size (SQLite keeps the file
-                // otherwise); the writer keeps it far below (`writer`'s page).
+                // A log started again is cut back to this size at its first commit (SQLite
+                // keeps the file otherwise); the checkpointer truncates a longer log (`wal`).
                 .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string())
                 .with_regexp()
         });
@@ -97,7 +97,7 @@ pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The size SQLite cuts a write-ahead log file back to when the log starts again.
-const JOURNAL_SIZE_LIMIT: u64 = 64 << 20;
+pub(super) const JOURNAL_SIZE_LIMIT: u64 = 64 << 20;
 
 /// The `tracing` target of the event every statement of a pool from [`connect`] is reported
 /// as: debug level, with the SQL without its values (`sql`, cut at 300 characters), the

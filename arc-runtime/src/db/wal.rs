@@ -10,7 +10,8 @@
 //! their commits, and every [`CHECKPOINT_EVERY`] commits wakes the checkpointer: a thread
 //! with a connection of its own that runs a `PASSIVE` checkpoint beside the writes (it waits
 //! for no one, and no one waits for it). The log starts again from its beginning at the
-//! first write after a checkpoint that copied all of it, when no reader still reads from it.
+//! first write after a checkpoint that copied all of it, when no reader holds a snapshot
+//! that began before that copy.
 //!
 //! ## Writes that never stop
 //!
@@ -31,19 +32,21 @@
 //! finds the log longer than [`WAL_LIMIT`], could copy all of it, and the log has not started
 //! again since the wake-up before ([`generation`]), the checkpointer runs
 //! `PRAGMA wal_checkpoint(TRUNCATE)` in the writer's turn (writes wait for it; it waits for
-//! the readers still on the log, which read nothing from it any more), which empties the log
-//! and truncates its file. While a reader holds frames not yet copied, it does not try: that
-//! would make every write wait for the reader.
+//! the readers still on the log, whose snapshots it has copied all of), which empties the
+//! log and truncates its file. While a reader holds frames not yet copied, it does not try:
+//! that would make every write wait for the reader. A log longer than the pool's
+//! `journal_size_limit` ([`JOURNAL_SIZE_LIMIT`]) is truncated whether it started again or
+//! not: that bounds the file however fast the writes and however slow the copies.
 //!
-//! A log that did start again holds one round of writes, however long: the next write after
-//! the checkpoint starts it again, over the same file. Truncating it would only make the
-//! writes grow the file again, block by block, and the truncation itself (blocks freed, and
-//! discarded on a file system mounted with `discard`) keeps the writes waiting: with it,
-//! `arc-bench`'s creates had a p99 of 15 to 20 ms, without it 5.6 to 7 ms (the floor's 6.3
-//! to 6.9 ms in the same runs) and 7 to 9% more of them. The file is then as long as the longest
-//! round (SQLite cuts it back to the pool's `journal_size_limit` when the log starts again):
-//! through 60 s of creates (`arc-bench wal 60`), 59.9 MiB at most, against 34.9 MiB with the
-//! truncations.
+//! A log that did start again since the wake-up before holds the writes of about one round:
+//! with no reader in the way, the next write after the checkpoint starts it again, over the
+//! same file. Truncating it would only make the writes grow the file again, block by block,
+//! and the truncation itself (blocks freed, and discarded on a file system mounted with
+//! `discard`) keeps the writes waiting: with it, `arc-bench`'s creates had a p99 of 15 to 20
+//! ms, without it 5.6 to 7 ms (the floor's 6.3 to 6.9 ms in the same runs) and 7 to 9% more
+//! of them. The file is then as long as the longest round (SQLite cuts it back to the pool's
+//! `journal_size_limit` at the first commit after the log starts again): through 60 s of
+//! creates (`arc-bench wal 60`), 59.9 MiB at most, against 34.9 MiB with the truncations.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -52,6 +55,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::JOURNAL_SIZE_LIMIT;
 use super::writer::Turn;
 
 /// After how many commits of the app's writers the checkpointer runs. A commit adds a page or
@@ -162,7 +166,7 @@ struct Checkpointer {
     /// The log's file (the database's path and `-wal`).
     log_path: PathBuf,
     /// The log's generation at the last wake-up (see [`generation`]).
-    seen: Option<[u8; 8]>,
+    seen: Option<[u8; 4]>,
 }
 
 impl Checkpointer {
@@ -191,7 +195,9 @@ impl Checkpointer {
         // Whether the log started again since the last wake-up: writes then start it again
         // after the checkpoints, and a long log is only the writes of one round.
         let generation = generation(&self.log_path);
-        let started_again = generation != self.seen;
+        // No header (a log emptied, or a file that cannot be read): nothing to go by but
+        // the length.
+        let started_again = generation.is_none() || generation != self.seen;
         self.seen = generation;
         let db = &self.db;
         let Some(runs) = catch_up(|| wal_checkpoint(db, "PASSIVE"))? else {
@@ -208,7 +214,8 @@ impl Checkpointer {
         );
         let page: i64 = db.query_row("PRAGMA page_size", [], |row| row.get(0))?;
         let bytes = u64::try_from(log.saturating_mul(page)).unwrap_or(0);
-        if bytes <= WAL_LIMIT || copied < log || started_again {
+        let long = (bytes > WAL_LIMIT && !started_again) || bytes > JOURNAL_SIZE_LIMIT;
+        if !long || copied < log {
             return Ok(());
         }
         // Busy: a reader outside this process held on past the wait; the next time.
@@ -228,26 +235,28 @@ impl Checkpointer {
 /// Runs `passive` (a `PASSIVE` checkpoint beside the writes: whether it was busy, the pages
 /// in the log, the pages copied) until the writes added at most [`TAIL`] pages to the log
 /// while the last run copied, or [`CATCH_UP_RUNS`] times: the checkpoint in the writer's
-/// turn that follows copies only what they added since. The number of runs; `None` when a
-/// run could not copy all of the log (a reader holds frames back: no checkpoint copies all
-/// of it before the reader goes).
+/// turn that follows copies only what they added since. The number of runs; `None` when the
+/// first could not copy all of the log (a reader holds frames back: no checkpoint copies all
+/// of it before the reader goes), could not run (busy: another connection checkpoints) or
+/// found no log (the database is not in WAL mode). A later run that could not copy all of it
+/// ends the catching up: the checkpoint in the turn tries again.
 fn catch_up(
     mut passive: impl FnMut() -> rusqlite::Result<(bool, i64, i64)>,
 ) -> rusqlite::Result<Option<u32>> {
     let mut before = None;
     for runs in 1..=CATCH_UP_RUNS {
-        let (_, log, copied) = passive()?;
+        let (busy, log, copied) = passive()?;
         tracing::trace!(
             log_pages = log,
             copied_pages = copied,
             "database: WAL checkpoint"
         );
-        if copied < log {
-            return Ok(None);
+        if busy || log < 0 || copied < log {
+            return Ok((runs > 1).then_some(runs));
         }
-        // What the writes added while the run before copied (a log started again meanwhile
-        // is short: it counts as nothing added).
-        let added = before.map_or(log, |b: i64| log.saturating_sub(b));
+        // What the writes added while the run before copied (all of a log started again
+        // meanwhile).
+        let added = before.map_or(log, |b: i64| if log < b { log } else { log - b });
         if added <= TAIL {
             return Ok(Some(runs));
         }
@@ -256,18 +265,20 @@ fn catch_up(
     Ok(Some(CATCH_UP_RUNS))
 }
 
-/// The generation of the log in the file at `path`: its header's checkpoint sequence number
-/// and first salt, which change each time the log starts again from its beginning
-/// (<https://www.sqlite.org/fileformat.html#wal_file_format>); `None` while it has no header
-/// (a file empty or absent: not written since it was truncated).
-fn generation(path: &Path) -> Option<[u8; 8]> {
+/// The generation of the log in the file at `path`: its header's first salt, which SQLite
+/// adds one to each time the log starts again from its beginning, and writes with the first
+/// frame after that (<https://www.sqlite.org/fileformat.html#wal_file_format>); `None` while
+/// it has no header (a file empty or absent: not written since it was truncated) or cannot
+/// be read. A read torn by a header being written reads as another generation: a
+/// truncation put off, never one too many.
+fn generation(path: &Path) -> Option<[u8; 4]> {
     use std::io::Read;
     let mut header = [0; 20];
     std::fs::File::open(path)
         .and_then(|mut file| file.read_exact(&mut header))
         .ok()?;
-    let mut generation = [0; 8];
-    generation.copy_from_slice(&header[12..20]);
+    let mut generation = [0; 4];
+    generation.copy_from_slice(&header[16..20]);
     Some(generation)
 }
 
@@ -286,9 +297,18 @@ mod tests {
     use super::*;
     use crate::db::rows::testing::remove;
 
+    /// A SQLite file, removed with its log when dropped (a failed test included).
+    struct File(PathBuf);
+
+    impl Drop for File {
+        fn drop(&mut self) {
+            remove(&self.0);
+        }
+    }
+
     /// A SQLite file in WAL mode with a table of blobs, a writer connection on it that
     /// checkpoints nothing itself (as the app's writers), and a checkpointer.
-    fn file() -> (PathBuf, Connection, Checkpointer) {
+    fn file() -> (File, Connection, Checkpointer) {
         let path =
             std::env::temp_dir().join(format!("arc-wal-{}.db", uuid::Uuid::new_v4().simple()));
         let writer = Connection::open(&path).expect("open");
@@ -306,15 +326,20 @@ mod tests {
             log_path: log_path.into(),
             seen: None,
         };
-        (path, writer, checkpointer)
+        (File(path), writer, checkpointer)
     }
 
     /// One round of writes between two wake-ups of the checkpointer: 64 commits of 320 KiB
     /// each, 20 MiB in the log, more than `WAL_LIMIT`.
     fn round(writer: &Connection) {
+        round_of(writer, 320 << 10);
+    }
+
+    /// 64 commits of `bytes` each.
+    fn round_of(writer: &Connection, bytes: u64) {
         for _ in 0..64 {
             writer
-                .execute("INSERT INTO blobs (b) VALUES (zeroblob(327680))", [])
+                .execute("INSERT INTO blobs (b) VALUES (zeroblob(?1))", [bytes])
                 .expect("insert");
         }
     }
@@ -328,7 +353,7 @@ mod tests {
     /// turn).
     #[test]
     fn a_log_that_started_again_is_not_truncated_however_long() {
-        let (path, writer, mut checkpointer) = file();
+        let (_file, writer, mut checkpointer) = file();
         round(&writer);
         checkpointer.checkpoint().expect("checkpoint");
         let first = generation(&checkpointer.log_path);
@@ -341,16 +366,26 @@ mod tests {
         // It was copied all the same: the next write starts it again.
         round(&writer);
         assert_ne!(generation(&checkpointer.log_path), started_again);
-        drop(writer);
-        remove(&path);
+    }
+
+    /// A round longer than the pool's `journal_size_limit` is truncated all the same: the
+    /// file stays bounded however fast the writes.
+    #[test]
+    fn a_log_longer_than_the_journal_size_limit_is_truncated() {
+        let (_file, writer, mut checkpointer) = file();
+        round(&writer);
+        checkpointer.checkpoint().expect("checkpoint");
+        round_of(&writer, JOURNAL_SIZE_LIMIT / 60);
+        checkpointer.checkpoint().expect("checkpoint");
+        assert_eq!(log_bytes(&checkpointer), 0, "the log was not truncated");
     }
 
     /// A reader that keeps the log from starting again: once it has gone, the log, longer
     /// than `WAL_LIMIT`, is truncated.
     #[test]
     fn a_log_that_a_reader_kept_from_starting_again_is_truncated() {
-        let (path, writer, mut checkpointer) = file();
-        let reader = Connection::open(&path).expect("open");
+        let (file, writer, mut checkpointer) = file();
+        let reader = Connection::open(&file.0).expect("open");
         reader
             .execute_batch("BEGIN; SELECT COUNT(*) FROM blobs;")
             .expect("a read transaction");
@@ -362,8 +397,7 @@ mod tests {
         reader.execute_batch("COMMIT").expect("the read ends");
         checkpointer.checkpoint().expect("checkpoint");
         assert_eq!(log_bytes(&checkpointer), 0, "the log was not truncated");
-        drop((reader, writer));
-        remove(&path);
+        drop((reader, writer, checkpointer));
     }
 
     /// `catch_up` over checkpoints that answer `(log pages, copied pages)` in turn; the
@@ -391,7 +425,22 @@ mod tests {
 
     #[test]
     fn a_reader_holding_frames_back_stops_it_without_a_turn() {
-        assert_eq!(scripted(&[(4000, 4000), (4900, 3000)]), (2, None));
+        assert_eq!(scripted(&[(4900, 3000)]), (1, None));
+    }
+
+    #[test]
+    fn a_reader_holding_frames_back_later_ends_the_catching_up() {
+        // The copy in the writer's turn tries again.
+        assert_eq!(scripted(&[(4000, 4000), (4900, 3000)]), (2, Some(2)));
+    }
+
+    #[test]
+    fn no_log_or_another_checkpoint_at_work_stops_it_without_a_turn() {
+        let mut answers = [(true, -1, -1), (false, -1, -1)].into_iter();
+        for _ in 0..2 {
+            let runs = catch_up(|| Ok(answers.next().expect("one answer each"))).expect("ran");
+            assert_eq!(runs, None);
+        }
     }
 
     #[test]
@@ -406,8 +455,10 @@ mod tests {
     }
 
     #[test]
-    fn a_log_started_again_meanwhile_counts_as_nothing_added() {
+    fn a_log_started_again_meanwhile_counts_as_added_whole() {
         // The writes started the log again after the first run copied all of it.
-        assert_eq!(scripted(&[(4000, 4000), (300, 300)]), (2, Some(2)));
+        assert_eq!(scripted(&[(4000, 4000), (100, 100)]), (2, Some(2)));
+        let (asked, runs) = scripted(&[(4000, 4000), (900, 900), (950, 950)]);
+        assert_eq!((asked, runs), (3, Some(3)));
     }
 }

@@ -136,7 +136,8 @@ const WAL_LIMIT: u64 = 16 << 20;
 
 /// A reader holding its snapshot keeps every checkpoint from finishing, so the write-ahead log
 /// grows past the checkpointer's limit; once the reader is gone, the checkpointer's next runs
-/// empty the log and truncate its file (SQLite alone would keep the file at its largest).
+/// empty the log and truncate its file (SQLite alone would keep the file up to the pool's
+/// `journal_size_limit`, 64 MiB).
 #[tokio::test]
 async fn the_write_ahead_log_is_truncated_once_readers_let_it() {
     use arc_runtime::sea_orm::{ConnectionTrait, Statement, TransactionTrait};
