@@ -77,8 +77,11 @@ const TAIL: i64 = 256;
 /// before, so the rest shrinks as long as copying is faster than writing.
 const CATCH_UP_RUNS: u32 = 8;
 
-/// How long a truncating checkpoint waits for the readers still on the log.
-const TRUNCATE_WAIT: Duration = super::BUSY_TIMEOUT;
+/// How long a truncating checkpoint waits for the readers still on the log (and for a
+/// writer outside the app's turn), in the writer's turn: every write waits as long. A
+/// reader still there after it (one moved to a blocking thread may read for up to the
+/// statement timeout) puts the truncation off to the next wake-up.
+const TRUNCATE_WAIT: Duration = Duration::from_millis(50);
 
 /// The watch over the write-ahead log of a SQLite file (see the module). Dropped with the
 /// app's writer: the checkpointer then ends.
@@ -97,31 +100,18 @@ impl Wal {
     /// writer's `turn`; `None` when no thread could be started (the writers then checkpoint
     /// as SQLite does by default).
     pub(super) fn start(path: &Path, turn: Turn) -> Option<Arc<Self>> {
-        let opened = super::rows::open(path).and_then(|db| {
-            db.busy_timeout(TRUNCATE_WAIT)?;
-            Ok(db)
-        });
-        let db = match opened {
-            Ok(db) => db,
+        let checkpointer = match Checkpointer::open(path, turn) {
+            Ok(checkpointer) => checkpointer,
             Err(e) => {
                 tracing::warn!(error = %e, "database: no checkpointer; SQLite checkpoints on commit");
                 return None;
             }
         };
-        let mut log_path = path.as_os_str().to_owned();
-        log_path.push("-wal");
-        let log_path = PathBuf::from(log_path);
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Weak<Self>>(1);
         let spawned = std::thread::Builder::new()
             .name("arc-sqlite-checkpointer".into())
             .spawn(move || {
                 if let Ok(wal) = receiver.recv() {
-                    let checkpointer = Checkpointer {
-                        db,
-                        turn,
-                        log_path,
-                        seen: None,
-                    };
                     checkpointer.run(&wal);
                 }
             });
@@ -170,6 +160,21 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
+    /// A connection of its own to the SQLite file at `path`, which truncates the log in the
+    /// writer's `turn`.
+    fn open(path: &Path, turn: Turn) -> rusqlite::Result<Self> {
+        let db = super::rows::open(path)?;
+        db.busy_timeout(TRUNCATE_WAIT)?;
+        let mut log_path = path.as_os_str().to_owned();
+        log_path.push("-wal");
+        Ok(Self {
+            db,
+            turn,
+            log_path: PathBuf::from(log_path),
+            seen: None,
+        })
+    }
+
     /// Checkpoints each time it is woken with work, until the watch is gone.
     fn run(mut self, wal: &Weak<Wal>) {
         loop {
@@ -218,7 +223,8 @@ impl Checkpointer {
         if !long || copied < log {
             return Ok(());
         }
-        // Busy: a reader outside this process held on past the wait; the next time.
+        // Busy: a reader (or a writer outside the app's turn) held on past the wait; the
+        // next wake-up tries again.
         let (busy, ..) = wal_checkpoint(db, "TRUNCATE")?;
         if busy {
             tracing::debug!(
@@ -318,14 +324,7 @@ mod tests {
                  PRAGMA wal_autocheckpoint = 0; CREATE TABLE blobs (b BLOB NOT NULL);",
             )
             .expect("set up");
-        let mut log_path = path.as_os_str().to_owned();
-        log_path.push("-wal");
-        let checkpointer = Checkpointer {
-            db: crate::db::rows::open(&path).expect("open"),
-            turn: Turn::default(),
-            log_path: log_path.into(),
-            seen: None,
-        };
+        let checkpointer = Checkpointer::open(&path, Turn::default()).expect("open");
         (File(path), writer, checkpointer)
     }
 
@@ -378,6 +377,38 @@ mod tests {
         round_of(&writer, JOURNAL_SIZE_LIMIT / 60);
         checkpointer.checkpoint().expect("checkpoint");
         assert_eq!(log_bytes(&checkpointer), 0, "the log was not truncated");
+    }
+
+    /// A reader on a snapshot of all of the log keeps it from starting again: the truncation
+    /// waits for it a moment only (writes wait as long), and tries again at the next
+    /// wake-up.
+    #[test]
+    fn a_truncation_waits_for_a_reader_a_moment_only() {
+        let (file, writer, mut checkpointer) = file();
+        round(&writer);
+        checkpointer.checkpoint().expect("checkpoint");
+        round(&writer);
+        // A reader on the log before it is copied; then no write starts it again.
+        let reader = Connection::open(&file.0).expect("open");
+        reader
+            .execute_batch("BEGIN; SELECT COUNT(*) FROM blobs;")
+            .expect("a read transaction");
+        checkpointer.checkpoint().expect("checkpoint");
+        let started = std::time::Instant::now();
+        checkpointer.checkpoint().expect("checkpoint");
+        assert!(
+            started.elapsed() < crate::db::BUSY_TIMEOUT,
+            "the truncation waited {:?} for the reader",
+            started.elapsed()
+        );
+        assert!(
+            log_bytes(&checkpointer) > WAL_LIMIT,
+            "truncated under the reader"
+        );
+        reader.execute_batch("COMMIT").expect("the read ends");
+        checkpointer.checkpoint().expect("checkpoint");
+        assert_eq!(log_bytes(&checkpointer), 0, "the log was not truncated");
+        drop((reader, writer, checkpointer));
     }
 
     /// A reader that keeps the log from starting again: once it has gone, the log, longer
