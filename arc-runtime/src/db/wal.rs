@@ -195,7 +195,8 @@ impl Checkpointer {
     /// [`catch_up`] beside the writes; when it could copy all of the log, a `PASSIVE`
     /// checkpoint in the writer's turn for the last frames, so that all of the log is copied
     /// and the next write starts it again; and when the log has grown past [`WAL_LIMIT`]
-    /// without starting again since the last wake-up, a truncating one.
+    /// without starting again since the last wake-up, or past [`JOURNAL_SIZE_LIMIT`] in any
+    /// case, a truncating one.
     fn checkpoint(&mut self) -> rusqlite::Result<()> {
         // Whether the log started again since the last wake-up: writes then start it again
         // after the checkpoints, and a long log is only the writes of one round.
