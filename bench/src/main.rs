@@ -620,8 +620,9 @@ fn measure(
     seconds: Duration,
 ) -> Result<Measured> {
     let server = Server::start(mode, db)?;
-    let idle = (server.rss_mib().0, server.started_in.as_secs_f64() * 1e3);
-    let [anon, file] = server.status_mib(["RssAnon:", "RssFile:"]);
+    // One read of the status: the RSS and its parts at the same moment.
+    let [rss, anon, file] = server.status_mib(["VmRSS:", "RssAnon:", "RssFile:"]);
+    let idle = (rss, server.started_in.as_secs_f64() * 1e3);
     eprintln!(
         "  {mode:<9} at start: RSS {:.1} MiB ({anon:.1} anonymous, {file:.1} pages of files), started in {:.0} ms",
         idle.0, idle.1
