@@ -165,12 +165,10 @@ impl Checkpointer {
     fn open(path: &Path, turn: Turn) -> rusqlite::Result<Self> {
         let db = super::rows::open(path)?;
         db.busy_timeout(TRUNCATE_WAIT)?;
-        let mut log_path = path.as_os_str().to_owned();
-        log_path.push("-wal");
         Ok(Self {
             db,
             turn,
-            log_path: PathBuf::from(log_path),
+            log_path: log_path(path),
             seen: None,
         })
     }
@@ -207,7 +205,7 @@ impl Checkpointer {
         self.seen = generation;
         let db = &self.db;
         let Some(runs) = catch_up(|| wal_checkpoint(db, "PASSIVE"))? else {
-            // A reader still needs frames it could not copy.
+            // A reader still needs frames it could not copy, or no checkpoint can run now.
             return Ok(());
         };
         let _turn = self.turn.blocking_lock();
@@ -250,7 +248,7 @@ impl Checkpointer {
 fn catch_up(
     mut passive: impl FnMut() -> rusqlite::Result<(bool, i64, i64)>,
 ) -> rusqlite::Result<Option<u32>> {
-    let mut before = None;
+    let mut before = 0;
     for runs in 1..=CATCH_UP_RUNS {
         let (busy, log, copied) = passive()?;
         tracing::trace!(
@@ -262,14 +260,21 @@ fn catch_up(
             return Ok((runs > 1).then_some(runs));
         }
         // What the writes added while the run before copied (all of a log started again
-        // meanwhile).
-        let added = before.map_or(log, |b: i64| if log < b { log } else { log - b });
+        // meanwhile; all of it at the first run).
+        let added = if log < before { log } else { log - before };
         if added <= TAIL {
             return Ok(Some(runs));
         }
-        before = Some(log);
+        before = log;
     }
     Ok(Some(CATCH_UP_RUNS))
+}
+
+/// The write-ahead log's file of the SQLite database at `db`: its path and `-wal`.
+pub(super) fn log_path(db: &Path) -> PathBuf {
+    let mut path = db.as_os_str().to_owned();
+    path.push("-wal");
+    PathBuf::from(path)
 }
 
 /// The generation of the log in the file at `path`: its header's first salt, which SQLite

@@ -696,8 +696,7 @@ mod tests {
     #[tokio::test]
     async fn the_checkpointer_keeps_the_log_short() {
         let (path, _db, writer) = file().await;
-        let mut log = path.as_os_str().to_owned();
-        log.push("-wal");
+        let log = crate::db::wal::log_path(&path);
         let mut largest = 0;
         for i in 0..2000 {
             let row = thing(&format!("w{i}"), None);
