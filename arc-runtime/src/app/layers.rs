@@ -155,6 +155,7 @@ impl App {
         let state = ArcState(Arc::new(StateInner {
             writer,
             reader,
+            kept: crate::crud::ops::Kept::default(),
             db: self.db,
             cursor_key: self.cursor_key.unwrap_or_else(CursorKey::random),
             limits: self.limits,

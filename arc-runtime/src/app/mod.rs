@@ -42,6 +42,8 @@ struct StateInner {
     db: DatabaseConnection,
     writer: crate::db::Writer,
     reader: Option<crate::db::Reader>,
+    /// The statements of one-row reads, kept per shape.
+    kept: crate::crud::ops::Kept,
     cursor_key: CursorKey,
     limits: QueryLimits,
     events: Option<Arc<crate::events::EventsRuntime>>,
@@ -74,6 +76,11 @@ impl ArcState {
             Some(reader) => crate::db::Reads::Inline(reader),
             None => crate::db::Reads::Pool(&self.0.db),
         }
+    }
+
+    /// The statements of one-row reads, kept per shape (see [`crate::crud::ops::Kept`]).
+    pub(crate) fn kept(&self) -> &crate::crud::ops::Kept {
+        &self.0.kept
     }
 
     /// The key that signs keyset cursors.

@@ -66,6 +66,10 @@ pub(crate) async fn allowed(
         .await
 }
 
+/// A field the caller's rows are narrowed by and the value it must hold (the tenant's, the
+/// owner's), if any.
+pub(crate) type Narrowed<'a> = Option<(usize, &'a str)>;
+
 /// What was decided of a caller's access to an operation of a resource: whether their rows
 /// are narrowed by a row rule, to a tenant, to an owner. Its conditions are built only when
 /// asked ([`Decided::rows`]): a read answered from the cache needs the decision alone.
@@ -73,18 +77,25 @@ pub(crate) struct Decided<'a> {
     meta: &'static ResourceMeta,
     caller: &'a AuthContext,
     rule: Option<RowRule>,
-    tenant: Option<(usize, &'a str)>,
-    owner: Option<(usize, &'a str)>,
+    tenant: Narrowed<'a>,
+    owner: Narrowed<'a>,
     /// What the rule's asynchronous `when(..)` answered (their rows, for [`Decided::rule`]).
     answers: Answers,
 }
 
-impl Decided<'_> {
+impl<'a> Decided<'a> {
     /// The rule's row filter, if any.
     pub(crate) fn rule(&self) -> Option<Condition> {
         self.rule
             .as_ref()
             .map(|rows| condition(self.meta, rows, self.caller, &self.answers))
+    }
+
+    /// The tenant and the owner the caller is narrowed to (each a field and its value), when
+    /// they are the whole of the caller's row filter: no row rule, no read hook. A read's
+    /// statement is then the same text for every caller narrowed alike.
+    pub(crate) fn plain(&self) -> Option<(Narrowed<'a>, Narrowed<'a>)> {
+        (self.rule.is_none() && self.meta.read_hooks.is_none()).then_some((self.tenant, self.owner))
     }
 
     /// `cond` narrowed to the tenant and the owner.

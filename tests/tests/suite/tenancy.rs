@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 on_both!(
     arc_tests::tickets::app => stamped_and_scoped,
     organizations_are_walls,
+    each_read_of_one_row_binds_its_own_caller,
     no_org_and_no_moving,
     teams_see_their_own_cards,
 );
@@ -165,6 +166,39 @@ async fn organizations_are_walls(app: &TestApp) {
         )
         .await;
     assert_error(&denied, 403, "ORG_ACCESS_DENIED");
+}
+
+/// A read of one row by a caller narrowed to their organization (and their own rows) runs a
+/// statement kept from the first caller narrowed alike: each caller's own organization and
+/// user must be bound, whoever asked first.
+async fn each_read_of_one_row_binds_its_own_caller(app: &TestApp) {
+    let alice = bearer("alice", &[], Some("acme"), &[]);
+    let bob = bearer("bob", &[], Some("acme"), &[]);
+    let acme_support = bearer("sam", &[], Some("acme"), &["support"]);
+    let globex_member = bearer("gwen", &[], Some("globex"), &[]);
+    let globex_support = bearer("gus", &[], Some("globex"), &["support"]);
+    let alices = open(app, &alice, "alice's").await;
+    let bobs = open(app, &bob, "bob's").await;
+    let theirs = open(app, &globex_member, "gwen's").await;
+    let get = async |token: &str, ticket: &Value| {
+        let uri = format!("/tickets/{}", ticket["id"].as_str().unwrap());
+        as_(app, token, Method::GET, &uri, None).await.status
+    };
+    // Twice over, so that every caller but the first of each shape reads a kept statement.
+    for round in 0..2 {
+        // Narrowed to the organization and the owner.
+        assert_eq!(get(&alice, &alices).await, 200, "round {round}");
+        assert_eq!(get(&bob, &alices).await, 404, "round {round}");
+        assert_eq!(get(&bob, &bobs).await, 200, "round {round}");
+        assert_eq!(get(&globex_member, &alices).await, 404, "round {round}");
+        assert_eq!(get(&globex_member, &theirs).await, 200, "round {round}");
+        assert_eq!(get(&alice, &theirs).await, 404, "round {round}");
+        // Narrowed to the organization alone (support sees every owner's rows).
+        assert_eq!(get(&acme_support, &bobs).await, 200, "round {round}");
+        assert_eq!(get(&globex_support, &bobs).await, 404, "round {round}");
+        assert_eq!(get(&globex_support, &theirs).await, 200, "round {round}");
+        assert_eq!(get(&acme_support, &theirs).await, 404, "round {round}");
+    }
 }
 
 async fn no_org_and_no_moving(app: &TestApp) {

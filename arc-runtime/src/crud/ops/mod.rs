@@ -14,6 +14,7 @@ use crate::value;
 
 mod act;
 mod bulk;
+mod kept;
 mod read;
 mod write;
 mod written;
@@ -21,6 +22,7 @@ mod written;
 pub(crate) use super::access::Scope;
 pub(crate) use act::act;
 pub(crate) use bulk::{bulk_create, bulk_delete, bulk_update};
+pub(crate) use kept::Kept;
 pub(crate) use read::{children, fetch, get, get_by_slug, list, list_statements, listing, tree};
 pub(crate) use write::{create, delete, restore, update};
 pub(crate) use written::FrameworkWrite;

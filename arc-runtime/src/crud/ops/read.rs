@@ -13,7 +13,7 @@
 use sea_orm::sea_query::{ExprTrait, SelectStatement};
 use sea_orm::{Condition, DbBackend, DbErr, Statement};
 
-use super::{MAX_TREE_ROWS, shape};
+use super::{MAX_TREE_ROWS, kept, shape};
 use crate::action::{Action, Operation};
 use crate::app::ArcState;
 use crate::auth::AuthContext;
@@ -30,23 +30,25 @@ use crate::query::{self, Paging, QuerySpec, parse::sort_text, sql};
 use crate::resource::{ResourceMeta, Shape};
 use crate::value;
 
-/// The question `select` asks, as `action` of a caller shown `shape` with the embeds
-/// `plans` read, when reads of `meta`'s resource are cached.
+/// The question the statement `asking` makes asks, as `action` of a caller shown `shape` with
+/// the embeds `plans` read, when reads of `meta`'s resource are cached.
 fn question(
     meta: &ResourceMeta,
     state: &ArcState,
     action: Action,
-    select: &SelectStatement,
+    asking: impl FnOnce() -> Statement,
     shape: Shape,
     plans: &[Plan],
 ) -> Option<Question> {
     cache::caches(meta, state).then(|| {
-        let backend = state.db().get_database_backend();
-        let question = Question::new(action)
-            .statement(&backend.build(select))
-            .shape(shape);
+        let question = Question::new(action).statement(&asking()).shape(shape);
         populate::ask(question, plans, state.reads())
     })
+}
+
+/// `select` built for the app's database, when asked.
+fn built<'s>(state: &'s ArcState, select: &'s SelectStatement) -> impl FnOnce() -> Statement + 's {
+    || state.db().get_database_backend().build(select)
 }
 
 /// The raw query of a route that reads only `populate` from it, for the cache's front
@@ -88,7 +90,7 @@ pub(crate) async fn list(
     let shown = shape.select(spec.select);
     let plans = populate::plan(meta, &spec.populate, caller, state.db()).await?;
     let (base, page) = pages(meta, rows, &spec, state.reads().backend());
-    let question = question(meta, state, action, &page, shown, &plans);
+    let question = question(meta, state, action, built(state, &page), shown, &plans);
     let (page, count) = statements(base, page, &spec, state.reads().backend());
     Box::pin(cache::read(
         meta,
@@ -254,25 +256,18 @@ pub(crate) async fn get(
         return Ok(hit);
     }
     let id = parse_id(meta, id)?;
-    let mut select = sql::select(meta);
-    select
-        .cond_where(
-            decided
-                .readable(state.db(), Read::One, scope(meta, Scope::Live))
-                .await?,
-        )
-        .and_where(sql::column(meta, meta.id).eq(id));
-    one(meta, state, Action::Get, asked, select, caller, raw_query).await
+    let ask = kept::one_row(meta, state, &decided, meta.id, id).await?;
+    one(meta, state, Action::Get, asked, ask, caller, raw_query).await
 }
 
-/// The one row `select` finds (a 404 without one), shown to `caller` with the references
-/// `raw_query` populates.
+/// The one row the statement `ask` finds (a 404 without one), shown to `caller` with the
+/// references `raw_query` populates.
 async fn one(
     meta: &'static ResourceMeta,
     state: &ArcState,
     action: Action,
     asked: Option<cache::Asked>,
-    mut select: SelectStatement,
+    ask: Statement,
     caller: &AuthContext,
     raw_query: Option<&str>,
 ) -> Result<Cached<One<Erased>>, ArcError> {
@@ -280,8 +275,7 @@ async fn one(
     let asked_to =
         query::parse::parse_populate_only(meta, raw_query, state.query_limits(), shape.fields)?;
     let plans = populate::plan(meta, &asked_to, caller, state.db()).await?;
-    let question = question(meta, state, action, &select, shape, &plans);
-    let ask = state.reads().backend().build(select.limit(1));
+    let question = question(meta, state, action, || ask.clone(), shape, &plans);
     Box::pin(cache::read(
         meta,
         state,
@@ -324,24 +318,8 @@ pub(crate) async fn get_by_slug(
     if let Some(hit) = cache::hit(meta, state, asked.as_mut()).await {
         return Ok(hit);
     }
-    let mut select = sql::select(meta);
-    select
-        .cond_where(
-            decided
-                .readable(state.db(), Read::One, scope(meta, Scope::Live))
-                .await?,
-        )
-        .and_where(sql::column(meta, field).eq(slug));
-    one(
-        meta,
-        state,
-        Action::BySlug,
-        asked,
-        select,
-        caller,
-        raw_query,
-    )
-    .await
+    let ask = kept::one_row(meta, state, &decided, field, slug.into()).await?;
+    one(meta, state, Action::BySlug, asked, ask, caller, raw_query).await
 }
 
 /// `GET /categories/tree`: every live row, nested under its parent as `children`.
@@ -366,7 +344,7 @@ pub(crate) async fn tree(
     sql::order(meta, &mut select, &sort);
     select.limit(MAX_TREE_ROWS + 1);
     let shape = shape(meta, caller);
-    let question = question(meta, state, Action::Tree, &select, shape, &[]);
+    let question = question(meta, state, Action::Tree, built(state, &select), shape, &[]);
     let ask = state.reads().backend().build(&select);
     Box::pin(cache::read(
         meta,
@@ -423,7 +401,14 @@ pub(crate) async fn children(
     let shape = shape(meta, caller);
     // The children's query names the parent and the caller's scope: the parent's lookup
     // asks nothing more.
-    let question = question(meta, state, Action::Children, &select, shape, &[]);
+    let question = question(
+        meta,
+        state,
+        Action::Children,
+        built(state, &select),
+        shape,
+        &[],
+    );
     let ask = state.reads().backend().build(&select);
     let mut parent_row = sql::select(meta);
     parent_row
