@@ -99,9 +99,7 @@ pub(super) fn flight_key(key: &str, versions: &[u64]) -> String {
 
 /// The body of an answer, as it is sent and kept.
 pub(super) fn body<O: Serialize>(outcome: &O) -> Result<Bytes, ArcError> {
-    serde_json::to_vec(outcome)
-        .map(Bytes::from)
-        .map_err(ArcError::internal)
+    crate::crud::response::json_body(outcome)
 }
 
 /// Milliseconds since the epoch: entries are dated by the wall clock, which instances share.

@@ -805,8 +805,17 @@ impl<O: Outcome> Outcome for Cached<O> {
 
 /// A JSON response; serialization failure is an internal error.
 pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, ArcError> {
-    let bytes = serde_json::to_vec(body).map_err(ArcError::internal)?;
-    Ok(json_bytes(status, bytes.into()))
+    Ok(json_bytes(status, json_body(body)?))
+}
+
+/// `body` as JSON text, written in a buffer that holds a row or two before it first grows
+/// (`serde_json::to_vec` starts at 128 bytes and doubles: twice for one row, seven times for
+/// a page of twenty), then cut to its length (the query cache keeps it; a shrink is done in
+/// place, where `Bytes` would otherwise allocate a header to remember the capacity).
+pub(crate) fn json_body<T: Serialize>(body: &T) -> Result<bytes::Bytes, ArcError> {
+    let mut bytes = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut bytes, body).map_err(ArcError::internal)?;
+    Ok(bytes.into_boxed_slice().into())
 }
 
 /// A response of `status` with `bytes`, JSON already.
