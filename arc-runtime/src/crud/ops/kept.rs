@@ -60,7 +60,6 @@ pub(crate) async fn one_row(
     field: usize,
     value: Value,
 ) -> Result<Statement, ArcError> {
-    let backend = state.db().get_database_backend();
     let Some((tenant, owner)) = decided.plain() else {
         return build(meta, state, decided, field, value).await;
     };
@@ -79,7 +78,7 @@ pub(crate) async fn one_row(
     values.push(Value::from(1u64));
     if let Some(sql) = state.kept().get(&shape) {
         return Ok(Statement::from_sql_and_values(
-            backend,
+            state.db().get_database_backend(),
             String::from(&*sql),
             values,
         ));
