@@ -341,3 +341,77 @@ async fn teams_see_their_own_cards(app: &TestApp) {
     );
     assert_eq!(as_(app, &blue, Method::GET, &uri, None).await.status, 200);
 }
+
+/// Reads of one row on memos: slug lookups, soft-deleted rows.
+mod memos {
+    use super::*;
+
+    on_both!(arc_tests::memos::app => slug_lookups_and_deleted_rows_bind_their_own_caller);
+
+    /// The same for slug lookups and for rows deleted since a statement was kept, on memos
+    /// (soft-deleted, tenant and owner, admins see every owner's memos), an admin reading first.
+    async fn slug_lookups_and_deleted_rows_bind_their_own_caller(app: &TestApp) {
+        let admin = bearer("a1", &[], Some("acme"), &["admin"]);
+        let m1 = bearer("m1", &[], Some("acme"), &[]);
+        let m2 = bearer("m2", &[], Some("acme"), &[]);
+        let g1 = bearer("g1", &[], Some("globex"), &["admin"]);
+        let g2 = bearer("g2", &[], Some("globex"), &[]);
+        let write = async |token: &str, method: Method, uri: &str, body: Option<Value>| {
+            let reply = as_(app, token, method, uri, body).await;
+            assert!(reply.status.is_success(), "{uri}: {}", reply.body);
+            reply.body["data"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let alpha = write(
+            &m1,
+            Method::POST,
+            "/memos",
+            Some(json!({"title": "a", "slug": "alpha"})),
+        );
+        let alpha = alpha.await;
+        let beta = write(
+            &m2,
+            Method::POST,
+            "/memos",
+            Some(json!({"title": "b", "slug": "beta"})),
+        );
+        let beta = beta.await;
+        write(
+            &g2,
+            Method::POST,
+            "/memos",
+            Some(json!({"title": "g", "slug": "gamma"})),
+        )
+        .await;
+        let status =
+            async |token: &str, uri: &str| as_(app, token, Method::GET, uri, None).await.status;
+        let expected: [(&str, &str, u16); 14] = [
+            // Tenant alone first (the admin), then tenant and owner.
+            (&admin, "/memos/slug/alpha", 200),
+            (&g1, "/memos/slug/alpha", 404),
+            (&g1, "/memos/slug/gamma", 200),
+            (&m1, "/memos/slug/alpha", 200),
+            (&m2, "/memos/slug/alpha", 404),
+            (&g2, "/memos/slug/alpha", 404),
+            (&g2, "/memos/slug/gamma", 200),
+            (&m1, "/memos/slug/gamma", 404),
+            (&admin, &format!("/memos/{beta}"), 200),
+            (&g1, &format!("/memos/{beta}"), 404),
+            (&m2, &format!("/memos/{beta}"), 200),
+            (&m1, &format!("/memos/{beta}"), 404),
+            (&m1, &format!("/memos/{alpha}"), 200),
+            (&g2, &format!("/memos/{alpha}"), 404),
+        ];
+        for (token, uri, want) in &expected {
+            assert_eq!(status(token, uri).await, *want, "{uri}");
+        }
+        // Deleted since its shape was kept: gone for its owner and for the admin alike.
+        write(&m2, Method::DELETE, &format!("/memos/{beta}"), None).await;
+        for token in [&m2, &admin] {
+            assert_eq!(status(token, &format!("/memos/{beta}")).await, 404);
+            assert_eq!(status(token, "/memos/slug/beta").await, 404);
+        }
+    }
+}
