@@ -24,7 +24,9 @@ use crate::resource::ResourceMeta;
 /// What the text of a one-row read depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Shape {
-    /// The resource's field table, by address (static: one per resource for the process).
+    /// The resource's description, by address. It is static data: an address holds the same
+    /// description for the life of the process (two byte-identical ones may share it, with
+    /// the same SQL; one seen at two addresses is kept twice).
     meta: usize,
     /// The field compared with the value looked up.
     field: usize,
