@@ -30,8 +30,9 @@ use crate::query::{self, Paging, QuerySpec, parse::sort_text, sql};
 use crate::resource::{ResourceMeta, Shape};
 use crate::value;
 
-/// The question the statement `asking` makes asks, as `action` of a caller shown `shape` with
-/// the embeds `plans` read, when reads of `meta`'s resource are cached.
+/// The question the statement made by `asking` asks, as `action` of a caller shown `shape`
+/// with the embeds `plans` read, when reads of `meta`'s resource are cached (`asking` is not
+/// called otherwise).
 fn question(
     meta: &ResourceMeta,
     state: &ArcState,
