@@ -364,27 +364,13 @@ mod memos {
                 .unwrap_or_default()
                 .to_owned()
         };
-        let alpha = write(
-            &m1,
-            Method::POST,
-            "/memos",
-            Some(json!({"title": "a", "slug": "alpha"})),
-        );
-        let alpha = alpha.await;
-        let beta = write(
-            &m2,
-            Method::POST,
-            "/memos",
-            Some(json!({"title": "b", "slug": "beta"})),
-        );
-        let beta = beta.await;
-        write(
-            &g2,
-            Method::POST,
-            "/memos",
-            Some(json!({"title": "g", "slug": "gamma"})),
-        )
-        .await;
+        let create = async |token: &str, slug: &str| {
+            let memo = json!({"title": slug, "slug": slug});
+            write(token, Method::POST, "/memos", Some(memo)).await
+        };
+        let alpha = create(&m1, "alpha").await;
+        let beta = create(&m2, "beta").await;
+        create(&g2, "gamma").await;
         let status =
             async |token: &str, uri: &str| as_(app, token, Method::GET, uri, None).await.status;
         let expected: [(&str, &str, u16); 14] = [

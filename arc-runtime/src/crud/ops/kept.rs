@@ -8,7 +8,7 @@
 //! from the store asks what a built one would.
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 
 use rustc_hash::FxBuildHasher;
 use sea_orm::sea_query::{ExprTrait, Values};
@@ -38,12 +38,13 @@ struct Shape {
 
 /// The SQL of each shape seen, for one app (one database backend).
 #[derive(Debug, Default)]
-pub(crate) struct Kept(RwLock<HashMap<Shape, Arc<str>, FxBuildHasher>>);
+pub(crate) struct Kept(RwLock<HashMap<Shape, Box<str>, FxBuildHasher>>);
 
 impl Kept {
-    fn get(&self, shape: &Shape) -> Option<Arc<str>> {
+    /// The SQL of `shape`, copied out under the lock (a statement owns its text).
+    fn get(&self, shape: &Shape) -> Option<String> {
         let kept = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        kept.get(shape).cloned()
+        kept.get(shape).map(|sql| String::from(&**sql))
     }
 
     fn keep(&self, shape: Shape, sql: &str) {
@@ -76,15 +77,17 @@ pub(crate) async fn one_row(
     let mut values = Vec::with_capacity(4);
     values.extend(tenant.map(|(_, org)| Value::from(org)));
     values.extend(owner.map(|(_, user)| Value::from(user)));
-    values.push(value.clone());
+    values.push(value);
     values.push(Value::from(1u64));
     if let Some(sql) = state.kept().get(&shape) {
         return Ok(Statement::from_sql_and_values(
             state.db().get_database_backend(),
-            String::from(&*sql),
+            sql,
             values,
         ));
     }
+    // The first read of its shape: the value looked up is built into the statement too.
+    let value = values[values.len() - 2].clone();
     let built = build(meta, state, decided, field, value).await?;
     // sea-query binds in the order above; should it ever not, the shape is not kept and
     // every read builds its statement (tests, which run debug builds, fail here).
