@@ -11,14 +11,55 @@ pub(crate) type RequestFn = std::sync::Arc<dyn Fn(usize, u64) -> Vec<u8> + Send 
 
 /// What one route measured.
 pub(crate) struct Stats {
-    /// Requests completed in the measured window.
+    /// Requests completed in the measured time.
     pub requests: u64,
-    /// Requests completed in total, warm-up included (for CPU per request).
-    pub all_requests: u64,
     pub errors: u64,
     pub per_sec: f64,
     pub p50_us: u64,
     pub p99_us: u64,
+}
+
+/// What one or more drives of a route saw: the latency of each request completed in their
+/// measured time, merged across drives so a route measured in slices is summed up once.
+#[derive(Default)]
+pub(crate) struct Samples {
+    latencies: Vec<u32>,
+    errors: u64,
+    sent: u64,
+    measured: Duration,
+}
+
+impl Samples {
+    /// Adds the requests of `other` (another slice of the same route on the same server).
+    pub(crate) fn merge(&mut self, other: Samples) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        self.sent += other.sent;
+        self.measured += other.measured;
+    }
+
+    /// Requests sent, warm-ups included.
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Throughput over the measured time, and the latencies' median and 99th percentile.
+    pub(crate) fn stats(mut self) -> Stats {
+        let all = &mut self.latencies;
+        all.sort_unstable();
+        let pct = |p: f64| {
+            all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0)
+        };
+        Stats {
+            requests: all.len() as u64,
+            errors: self.errors,
+            per_sec: all.len() as f64 / self.measured.as_secs_f64().max(1e-9),
+            p50_us: u64::from(pct(0.50)),
+            p99_us: u64::from(pct(0.99)),
+        }
+    }
 }
 
 /// Drives `addr` for `warmup + duration`, measuring only after the warm-up.
@@ -29,7 +70,7 @@ pub(crate) async fn drive(
     concurrency: usize,
     warmup: Duration,
     duration: Duration,
-) -> Stats {
+) -> Samples {
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + duration;
@@ -74,30 +115,18 @@ pub(crate) async fn drive(
             (latencies, errors, n)
         }));
     }
-    let mut all: Vec<u32> = Vec::new();
-    let mut errors = 0;
-    let mut sent = 0;
+    let mut samples = Samples {
+        measured: duration,
+        ..Samples::default()
+    };
     for worker in workers {
         if let Ok((lat, err, n)) = worker.await {
-            all.extend(lat);
-            errors += err;
-            sent += n;
+            samples.latencies.extend(lat);
+            samples.errors += err;
+            samples.sent += n;
         }
     }
-    all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0)
-    };
-    Stats {
-        requests: all.len() as u64,
-        all_requests: sent,
-        errors,
-        per_sec: all.len() as f64 / duration.as_secs_f64(),
-        p50_us: u64::from(pct(0.50)),
-        p99_us: u64::from(pct(0.99)),
-    }
+    samples
 }
 
 /// Reads one response (headers + `content-length` body); the status, or `None` on a broken

@@ -24,8 +24,11 @@
 //! Each server runs in a child process (this binary, `serve` mode) on a single-threaded
 //! runtime pinned to core 0 (when `taskset` exists); the load generator runs here on the other
 //! core: 32 keep-alive connections per route, a 1 s warm-up, then SECONDS (default 5) measured.
-//! ROUNDS (default 2) rotate which server goes first, each on a fresh copy of the seed, so
-//! none gains from its place; figures are means over the rounds. Prints req/s, p50, p99 and
+//! The servers of a round are up side by side and take turns: each route's measured time is
+//! cut into slices of half a second, served by each server in turn, so a change of the
+//! machine's speed (this VM's drifts by ±30% within minutes) falls on every server alike and
+//! the ratios hold where the absolute figures do not. ROUNDS (default 2) rotate the servers'
+//! order, each on fresh copies of the seed; figures are means over the rounds. Prints req/s, p50, p99 and
 //! server CPU per request for each route, open against hand-written and secured against open,
 //! each server's RSS once started (before any request; on its line, split into anonymous
 //! memory and pages of files, mostly the executable's) and after its run, its start (spawn
@@ -239,14 +242,18 @@ fn wal(seconds: u64, mode: &str, mixed: bool) -> Result<()> {
             largest
         };
         let half = CONCURRENCY / 2;
-        let creates = load::drive(
-            server.addr,
-            create,
-            create_status,
-            if mixed { half } else { CONCURRENCY },
-            Duration::from_secs(1),
-            duration,
-        );
+        let creates = async {
+            load::drive(
+                server.addr,
+                create,
+                create_status,
+                if mixed { half } else { CONCURRENCY },
+                Duration::from_secs(1),
+                duration,
+            )
+            .await
+            .stats()
+        };
         let lists = async {
             if mixed {
                 let s = load::drive(
@@ -257,7 +264,7 @@ fn wal(seconds: u64, mode: &str, mixed: bool) -> Result<()> {
                     Duration::from_secs(1),
                     duration,
                 );
-                Some(s.await)
+                Some(s.await.stats())
             } else {
                 None
             }
@@ -612,50 +619,120 @@ fn auth_header(mode: &str) -> Result<String> {
     Ok(format!("authorization: Bearer {token}\r\n"))
 }
 
-fn measure(
+/// How long each slice of a route's measured time is: the servers of a round take turns
+/// at this grain, so a drift of the machine's speed falls on all of them alike.
+const SLICE: Duration = Duration::from_millis(500);
+
+/// A server of a round, up: its routes, and its RSS and start once started.
+struct Up {
+    mode: &'static str,
+    server: Server,
+    requests: Vec<(&'static str, u16, load::RequestFn)>,
+    idle: (f64, f64),
+}
+
+/// One round: the servers `modes` started side by side on their databases `dbs`, then each
+/// route measured on all of them in turns. Every server is warmed up on the route, then the
+/// measured `seconds` are cut into slices of [`SLICE`], and each pass over the slices
+/// rotates the servers' order; a server's figures sum its slices.
+fn side_by_side(
     rt: &tokio::runtime::Runtime,
-    mode: &str,
-    db: &Path,
+    modes: &[&'static str],
+    dbs: &[PathBuf],
     ids: &Arc<Vec<Uuid>>,
     seconds: Duration,
-) -> Result<Measured> {
-    let server = Server::start(mode, db)?;
-    // One read of the status: the RSS and its parts at the same moment.
-    let [rss, anon, file] = server.status_mib(["VmRSS:", "RssAnon:", "RssFile:"]);
-    let idle = (rss, server.started_in.as_secs_f64() * 1e3);
-    eprintln!(
-        "  {mode:<9} at start: RSS {:.1} MiB ({anon:.1} anonymous, {file:.1} pages of files), started in {:.0} ms",
-        idle.0, idle.1
-    );
-    let mut routes = Vec::new();
-    let requests = if CACHE_MODES.contains(&mode) {
-        cache_requests(mode, server.addr)
-    } else {
-        requests(ids.clone(), server.addr, &auth_header(mode)?)
-    };
-    for (name, status, make) in requests {
-        let cpu_before = server.cpu_seconds();
-        let stats = rt.block_on(load::drive(
-            server.addr,
-            make,
-            status,
-            CONCURRENCY,
-            Duration::from_secs(1),
-            seconds,
-        ));
-        let cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / stats.all_requests.max(1) as f64;
+) -> Result<Vec<Measured>> {
+    let mut servers = Vec::with_capacity(modes.len());
+    for (&mode, db) in modes.iter().zip(dbs) {
+        let server = Server::start(mode, db)?;
+        // One read of the status: the RSS and its parts at the same moment.
+        let [rss, anon, file] = server.status_mib(["VmRSS:", "RssAnon:", "RssFile:"]);
+        let idle = (rss, server.started_in.as_secs_f64() * 1e3);
         eprintln!(
-            "  {mode:<9} {name:<18} {:>9.0} req/s  {cpu_us:>6.1} µs CPU/req  p50 {:.2} ms  p99 {:.2} ms  ({} requests, {} errors)",
-            stats.per_sec,
-            stats.p50_us as f64 / 1e3,
-            stats.p99_us as f64 / 1e3,
-            stats.requests,
-            stats.errors
+            "  {mode:<9} at start: RSS {:.1} MiB ({anon:.1} anonymous, {file:.1} pages of files), started in {:.0} ms",
+            idle.0, idle.1
         );
-        routes.push((name, stats, cpu_us));
+        let requests = if CACHE_MODES.contains(&mode) {
+            cache_requests(mode, server.addr)
+        } else {
+            requests(ids.clone(), server.addr, &auth_header(mode)?)
+        };
+        servers.push(Up {
+            mode,
+            server,
+            requests,
+            idle,
+        });
     }
-    let rss = server.rss_mib();
-    Ok(Measured { routes, rss, idle })
+    let slices = (seconds.as_millis() / SLICE.as_millis()).max(1) as usize;
+    let slice = seconds / slices as u32;
+    let drive = |server: &Server, (_, status, make): &(&str, u16, load::RequestFn), warmup| {
+        let cpu_before = server.cpu_seconds();
+        let samples = rt.block_on(load::drive(
+            server.addr,
+            make.clone(),
+            *status,
+            CONCURRENCY,
+            warmup,
+            if warmup.is_zero() {
+                slice
+            } else {
+                Duration::ZERO
+            },
+        ));
+        (samples, server.cpu_seconds() - cpu_before)
+    };
+    let routes = servers.iter().map(|s| s.requests.len()).max().unwrap_or(0);
+    let mut figures: Vec<Vec<(&'static str, load::Stats, f64)>> =
+        servers.iter().map(|_| Vec::new()).collect();
+    for r in 0..routes {
+        let on: Vec<usize> = (0..servers.len())
+            .filter(|&i| r < servers[i].requests.len())
+            .collect();
+        for &i in &on {
+            drive(
+                &servers[i].server,
+                &servers[i].requests[r],
+                Duration::from_secs(1),
+            );
+        }
+        let mut sums: Vec<(load::Samples, f64)> =
+            on.iter().map(|_| (load::Samples::default(), 0.0)).collect();
+        for pass in 0..slices {
+            for k in 0..on.len() {
+                let j = (k + pass) % on.len();
+                let i = on[j];
+                let (samples, cpu) =
+                    drive(&servers[i].server, &servers[i].requests[r], Duration::ZERO);
+                sums[j].0.merge(samples);
+                sums[j].1 += cpu;
+            }
+        }
+        for (j, (samples, cpu)) in sums.into_iter().enumerate() {
+            let Up { mode, requests, .. } = &servers[on[j]];
+            let name = requests[r].0;
+            let cpu_us = cpu * 1e6 / samples.sent().max(1) as f64;
+            let stats = samples.stats();
+            eprintln!(
+                "  {mode:<9} {name:<18} {:>9.0} req/s  {cpu_us:>6.1} µs CPU/req  p50 {:.2} ms  p99 {:.2} ms  ({} requests, {} errors)",
+                stats.per_sec,
+                stats.p50_us as f64 / 1e3,
+                stats.p99_us as f64 / 1e3,
+                stats.requests,
+                stats.errors
+            );
+            figures[on[j]].push((name, stats, cpu_us));
+        }
+    }
+    Ok(servers
+        .into_iter()
+        .zip(figures)
+        .map(|(up, routes)| Measured {
+            routes,
+            rss: up.server.rss_mib(),
+            idle: up.idle,
+        })
+        .collect())
 }
 
 /// One route's means over the rounds.
@@ -874,25 +951,31 @@ fn run(seconds: Duration, rounds: usize) -> Result<()> {
     // ARC_BENCH_ONLY=floor,open measures those servers alone and prints their lines only.
     let only = std::env::var("ARC_BENCH_ONLY").ok();
     for round in 0..rounds {
-        for k in 0..MODES.len() {
-            let m = (k + round) % MODES.len();
-            let mode = MODES[m];
-            if only
-                .as_deref()
-                .is_some_and(|o| !o.split(',').any(|x| x == mode))
-            {
-                continue;
-            }
+        // Each round starts its servers in another order, on fresh copies of the seed.
+        let order: Vec<usize> = (0..MODES.len())
+            .map(|k| (k + round) % MODES.len())
+            .filter(|&m| {
+                only.as_deref()
+                    .is_none_or(|o| o.split(',').any(|x| x == MODES[m]))
+            })
+            .collect();
+        let modes: Vec<&'static str> = order.iter().map(|&m| MODES[m]).collect();
+        let mut dbs = Vec::with_capacity(modes.len());
+        for mode in &modes {
             let db = dir.join(format!("{mode}-{round}.db"));
-            let seed = if mode == "secured" {
+            let seed = if *mode == "secured" {
                 &shop_seed
             } else {
                 &open_seed
             };
             std::fs::copy(seed, &db)?;
-            runs[m].push(measure(&rt, mode, &db, &ids, seconds)?);
-            if mode == "secured" {
-                outboxes.push(rt.block_on(outbox_figures(&db))?);
+            dbs.push(db);
+        }
+        let measured = side_by_side(&rt, &modes, &dbs, &ids, seconds)?;
+        for ((m, measured), db) in order.iter().zip(measured).zip(&dbs) {
+            runs[*m].push(measured);
+            if MODES[*m] == "secured" {
+                outboxes.push(rt.block_on(outbox_figures(db))?);
             }
         }
     }
