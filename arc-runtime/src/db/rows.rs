@@ -263,10 +263,12 @@ impl Decode for Records {
             fields.len(),
             fields.iter().enumerate().map(|(i, field)| {
                 let raw = row.get_ref(i).map_err(query_err)?;
-                let value = Kind::of_field(field.ty)
+                if raw == ValueRef::Null && !field.nullable {
+                    return Err(null_in(field));
+                }
+                Kind::of_field(field.ty)
                     .decode(raw)
-                    .map_err(|e| query_err(format!("field `{}`: {e}", field.name)))?;
-                present(field, value)
+                    .map_err(|e| query_err(format!("field `{}`: {e}", field.name)))
             }),
         )?;
         Ok(Record::new(values))
@@ -317,12 +319,17 @@ fn exactly(
 /// an earlier version of the struct): an error, as the model's own decoding makes it.
 fn present(field: &FieldMeta, value: Value) -> Result<Value, DbErr> {
     if !field.nullable && value == value.as_null() {
-        return Err(query_err(format!(
-            "field `{}` is null in the database but not an `Option`",
-            field.name
-        )));
+        return Err(null_in(field));
     }
     Ok(value)
+}
+
+/// The error of a null read for `field`, which is not an `Option`.
+fn null_in(field: &FieldMeta) -> DbErr {
+    query_err(format!(
+        "field `{}` is null in the database but not an `Option`",
+        field.name
+    ))
 }
 
 /// The value a column holds, as its model field reads it (sea-orm's `ValueType` takes one
