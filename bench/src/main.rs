@@ -24,11 +24,13 @@
 //! Each server runs in a child process (this binary, `serve` mode) on a single-threaded
 //! runtime pinned to core 0 (when `taskset` exists); the load generator runs here on the other
 //! core: 32 keep-alive connections per route, a 1 s warm-up, then SECONDS (default 5) measured.
-//! The servers of a round are up side by side and take turns: each route's measured time is
-//! cut into slices of half a second, served by each server in turn, so a change of the
-//! machine's speed (this VM's drifts by ±30% within minutes) falls on every server alike and
-//! the ratios hold where the absolute figures do not. ROUNDS (default 2) rotate the servers'
-//! order, each on fresh copies of the seed; figures are means over the rounds. Prints req/s, p50, p99 and
+//! The servers of a round are up side by side and take turns at the reads: each read route's
+//! measured time is cut into slices of half a second, served by each server in turn, so a
+//! change of the machine's speed (this VM's drifts by ±30% within minutes) falls on every
+//! server alike and the ratios hold where the absolute figures do not. Creates are measured
+//! one server after another (the checkpoints they leave behind would fall into another's
+//! slice). ROUNDS (default 2) rotate the servers' order, each on fresh copies of the seed;
+//! figures are means over the rounds. Prints req/s, p50, p99 and
 //! server CPU per request for each route, open against hand-written and secured against open,
 //! each server's RSS once started (before any request; on its line, split into anonymous
 //! memory and pages of files, mostly the executable's) and after its run, its start (spawn
@@ -597,12 +599,14 @@ fn cache_requests(
         Arc::new(move |_, _| same.clone()),
     )];
     if mode == "cached" {
+        // Numbered across drives: a route measured in slices drives it again from `n` = 0.
+        let asked = std::sync::atomic::AtomicU64::new(0);
         requests.push((
             "list, MISS",
             200,
-            Arc::new(move |w, n| {
-                format!("GET {LIST}&price[ne]={w}{n:09} HTTP/1.1\r\nHost: {addr}\r\n\r\n")
-                    .into_bytes()
+            Arc::new(move |_, _| {
+                let k = asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!("GET {LIST}&price[ne]={k} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes()
             }),
         ));
     }
@@ -623,6 +627,9 @@ fn auth_header(mode: &str) -> Result<String> {
 /// at this grain, so a drift of the machine's speed falls on all of them alike.
 const SLICE: Duration = Duration::from_millis(500);
 
+/// How long a server is left alone after its slice before the next one's load starts.
+const SETTLE: Duration = Duration::from_millis(100);
+
 /// A server of a round, up: its routes, and its RSS and start once started.
 struct Up {
     mode: &'static str,
@@ -633,8 +640,10 @@ struct Up {
 
 /// One round: the servers `modes` started side by side on their databases `dbs`, then each
 /// route measured on all of them in turns. Every server is warmed up on the route, then the
-/// measured `seconds` are cut into slices of [`SLICE`], and each pass over the slices
-/// rotates the servers' order; a server's figures sum its slices.
+/// measured `seconds` of a read are cut into slices of [`SLICE`], each followed by
+/// [`SETTLE`], and each pass over the slices rotates the servers' order; a server's figures
+/// sum its slices (its CPU counted through the settling). Writes are measured one server
+/// after another, as the work they leave behind would fall into another server's slice.
 fn side_by_side(
     rt: &tokio::runtime::Runtime,
     modes: &[&'static str],
@@ -666,22 +675,23 @@ fn side_by_side(
     }
     let slices = (seconds.as_millis() / SLICE.as_millis()).max(1) as usize;
     let slice = seconds / slices as u32;
-    let drive = |server: &Server, (_, status, make): &(&str, u16, load::RequestFn), warmup| {
-        let cpu_before = server.cpu_seconds();
+    let drive = |up: &Up, r: usize, warmup, measured| {
+        let (_, status, make) = &up.requests[r];
+        let cpu_before = up.server.cpu_seconds();
         let samples = rt.block_on(load::drive(
-            server.addr,
+            up.server.addr,
             make.clone(),
             *status,
             CONCURRENCY,
             warmup,
-            if warmup.is_zero() {
-                slice
-            } else {
-                Duration::ZERO
-            },
+            measured,
         ));
-        (samples, server.cpu_seconds() - cpu_before)
+        // What the load left to do in the background (the log's checkpoints after creates)
+        // runs now, on this server's account, rather than under the next server's load.
+        std::thread::sleep(SETTLE);
+        (samples, up.server.cpu_seconds() - cpu_before)
     };
+    let warmup = Duration::from_secs(1);
     let routes = servers.iter().map(|s| s.requests.len()).max().unwrap_or(0);
     let mut figures: Vec<Vec<(&'static str, load::Stats, f64)>> =
         servers.iter().map(|_| Vec::new()).collect();
@@ -689,27 +699,31 @@ fn side_by_side(
         let on: Vec<usize> = (0..servers.len())
             .filter(|&i| r < servers[i].requests.len())
             .collect();
-        for &i in &on {
-            drive(
-                &servers[i].server,
-                &servers[i].requests[r],
-                Duration::from_secs(1),
-            );
-        }
-        let mut sums: Vec<(load::Samples, f64)> =
-            on.iter().map(|_| (load::Samples::default(), 0.0)).collect();
-        for pass in 0..slices {
-            for k in 0..on.len() {
-                let j = (k + pass) % on.len();
-                let i = on[j];
-                let (samples, cpu) =
-                    drive(&servers[i].server, &servers[i].requests[r], Duration::ZERO);
-                sums[j].0.merge(samples);
-                sums[j].1 += cpu;
+        let writes = on.iter().any(|&i| servers[i].requests[r].1 == 201);
+        let sums: Vec<(load::Samples, f64)> = if writes {
+            // Writes leave work behind them (checkpoints of the log, with their fsyncs) that
+            // would fall into the next server's slices: each server takes them in one go.
+            on.iter()
+                .map(|&i| drive(&servers[i], r, warmup, seconds))
+                .collect()
+        } else {
+            for &i in &on {
+                drive(&servers[i], r, warmup, Duration::ZERO);
             }
-        }
-        for (j, (samples, cpu)) in sums.into_iter().enumerate() {
-            let Up { mode, requests, .. } = &servers[on[j]];
+            let mut sums: Vec<(load::Samples, f64)> =
+                on.iter().map(|_| (load::Samples::default(), 0.0)).collect();
+            for pass in 0..slices {
+                for k in 0..on.len() {
+                    let j = (k + pass) % on.len();
+                    let (samples, cpu) = drive(&servers[on[j]], r, Duration::ZERO, slice);
+                    sums[j].0.merge(samples);
+                    sums[j].1 += cpu;
+                }
+            }
+            sums
+        };
+        for (&i, (samples, cpu)) in on.iter().zip(sums) {
+            let Up { mode, requests, .. } = &servers[i];
             let name = requests[r].0;
             let cpu_us = cpu * 1e6 / samples.sent().max(1) as f64;
             let stats = samples.stats();
@@ -721,7 +735,7 @@ fn side_by_side(
                 stats.requests,
                 stats.errors
             );
-            figures[on[j]].push((name, stats, cpu_us));
+            figures[i].push((name, stats, cpu_us));
         }
     }
     Ok(servers
