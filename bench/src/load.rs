@@ -38,7 +38,7 @@ impl Samples {
         self.measured += other.measured;
     }
 
-    /// Requests sent, warm-ups included.
+    /// Requests sent, the drives' warm-ups included.
     pub(crate) fn sent(&self) -> u64 {
         self.sent
     }

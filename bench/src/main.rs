@@ -23,7 +23,8 @@
 //!
 //! Each server runs in a child process (this binary, `serve` mode) on a single-threaded
 //! runtime pinned to core 0 (when `taskset` exists); the load generator runs here on the other
-//! core: 32 keep-alive connections per route, a 1 s warm-up, then SECONDS (default 5) measured.
+//! core: 32 keep-alive connections per route (opened again for each slice, below), a 1 s
+//! warm-up, then SECONDS (default 5) measured.
 //! The servers of a round are up side by side and take turns at the reads: each read route's
 //! measured time is cut into slices of half a second, served by each server in turn, so a
 //! change of the machine's speed (this VM's drifts by ±30% within minutes) falls on every
@@ -47,6 +48,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_runtime::chrono::{Duration as Age, Utc};
@@ -228,8 +230,13 @@ fn wal(seconds: u64, mode: &str, mixed: bool) -> Result<()> {
     std::fs::copy(&open_seed, &db)?;
     let server = Server::start(mode, &db)?;
     let mut routes = requests(Arc::new(ids), server.addr, "");
-    let (create_name, create_status, create) = routes.pop().ok_or("no create")?;
-    let (_, _, list) = routes.swap_remove(0);
+    let Route {
+        name: create_name,
+        status: create_status,
+        make: create,
+        ..
+    } = routes.pop().ok_or("no create")?;
+    let list = routes.swap_remove(0).make;
     let wal_path = PathBuf::from(format!("{}-wal", db.display()));
     let size = move || std::fs::metadata(&wal_path).map_or(0, |m| m.len());
     let duration = Duration::from_secs(seconds);
@@ -532,27 +539,52 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
+impl Server {
+    /// Stops the server (its process killed and reaped).
+    fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 struct Measured {
-    /// Per route: its stats and the server's CPU µs per request over the whole run.
+    /// Per route: its stats and the server's CPU µs per request sent (warm-ups included
+    /// with what they cost).
     routes: Vec<(&'static str, load::Stats, f64)>,
     rss: (f64, f64),
     /// RSS in MiB once started, before any request, and the start in ms.
     idle: (f64, f64),
 }
 
+/// A route a server is measured on.
+struct Route {
+    name: &'static str,
+    /// The status its answers should have (any other counts as an error).
+    status: u16,
+    /// Whether it writes: writes are measured one server after another ([`side_by_side`]).
+    writes: bool,
+    make: load::RequestFn,
+}
+
+impl Route {
+    fn read(name: &'static str, make: load::RequestFn) -> Self {
+        Self {
+            name,
+            status: 200,
+            writes: false,
+            make,
+        }
+    }
+}
+
 /// The routes measured; `auth` is an extra header line sent with every request.
-fn requests(
-    ids: Arc<Vec<Uuid>>,
-    addr: std::net::SocketAddr,
-    auth: &str,
-) -> Vec<(&'static str, u16, load::RequestFn)> {
+fn requests(ids: Arc<Vec<Uuid>>, addr: std::net::SocketAddr, auth: &str) -> Vec<Route> {
     let head = format!("Host: {addr}\r\n{auth}");
     let list_req = format!("GET {LIST} HTTP/1.1\r\n{head}\r\n").into_bytes();
     let h = head.clone();
@@ -570,45 +602,37 @@ fn requests(
         .into_bytes()
     });
     vec![
-        (
-            "list (20 of 1000)",
-            200,
-            Arc::new(move |_, _| list_req.clone()),
-        ),
-        ("get by id", 200, get),
-        ("create", 201, create),
+        Route::read("list (20 of 1000)", Arc::new(move |_, _| list_req.clone())),
+        Route::read("get by id", get),
+        Route {
+            name: "create",
+            status: 201,
+            writes: true,
+            make: create,
+        },
     ]
 }
 
 /// The lists the query cache's servers answer: the same list again (a `HIT` on `cached`,
 /// `STALE` on `stale`) and, on `cached`, a list never asked before (a `MISS`: the lookup, the
 /// query and the keeping of its answer).
-fn cache_requests(
-    mode: &str,
-    addr: std::net::SocketAddr,
-) -> Vec<(&'static str, u16, load::RequestFn)> {
+fn cache_requests(mode: &str, addr: std::net::SocketAddr) -> Vec<Route> {
     let same = format!("GET {LIST} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes();
-    let mut requests: Vec<(&'static str, u16, load::RequestFn)> = vec![(
-        match mode {
-            "cached" => "list, HIT",
-            "tagged" => "list, HIT, ETag",
-            "stale" => "list, STALE",
-            _ => "list",
-        },
-        200,
-        Arc::new(move |_, _| same.clone()),
-    )];
+    let name = match mode {
+        "cached" => "list, HIT",
+        "tagged" => "list, HIT, ETag",
+        "stale" => "list, STALE",
+        _ => "list",
+    };
+    let mut requests = vec![Route::read(name, Arc::new(move |_, _| same.clone()))];
     if mode == "cached" {
         // Numbered across drives: a route measured in slices drives it again from `n` = 0.
-        let asked = std::sync::atomic::AtomicU64::new(0);
-        requests.push((
-            "list, MISS",
-            200,
-            Arc::new(move |_, _| {
-                let k = asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                format!("GET {LIST}&price[ne]={k} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes()
-            }),
-        ));
+        let asked = AtomicU64::new(0);
+        let miss: load::RequestFn = Arc::new(move |_, _| {
+            let k = asked.fetch_add(1, Ordering::Relaxed);
+            format!("GET {LIST}&price[ne]={k} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes()
+        });
+        requests.push(Route::read("list, MISS", miss));
     }
     requests
 }
@@ -627,23 +651,45 @@ fn auth_header(mode: &str) -> Result<String> {
 /// at this grain, so a drift of the machine's speed falls on all of them alike.
 const SLICE: Duration = Duration::from_millis(500);
 
-/// How long a server is left alone after its slice before the next one's load starts.
+/// How long each slice's new connections are driven before its time is measured.
+const SLICE_WARMUP: Duration = Duration::from_millis(50);
+
+/// How long a server is left alone after its load before the next one's starts.
 const SETTLE: Duration = Duration::from_millis(100);
 
-/// A server of a round, up: its routes, and its RSS and start once started.
+/// A server of a round, up: its routes, its RSS and start once started, and once its last
+/// route is measured, its RSS then (and it is stopped).
 struct Up {
     mode: &'static str,
     server: Server,
-    requests: Vec<(&'static str, u16, load::RequestFn)>,
+    requests: Vec<Route>,
     idle: (f64, f64),
+    done: Option<(f64, f64)>,
+}
+
+impl Up {
+    /// Notes the RSS after the last route and stops the server: what it does after its load
+    /// (the secured server's relay publishing) is then not done under another's.
+    fn finish(&mut self) {
+        self.done = Some(self.server.rss_mib());
+        self.server.stop();
+    }
 }
 
 /// One round: the servers `modes` started side by side on their databases `dbs`, then each
-/// route measured on all of them in turns. Every server is warmed up on the route, then the
-/// measured `seconds` of a read are cut into slices of [`SLICE`], each followed by
-/// [`SETTLE`], and each pass over the slices rotates the servers' order; a server's figures
-/// sum its slices (its CPU counted through the settling). Writes are measured one server
-/// after another, as the work they leave behind would fall into another server's slice.
+/// route measured on all of them in turns.
+///
+/// - A read is warmed up on every server; then its measured `seconds` are cut into slices of
+///   [`SLICE`] (each opening its connections and driving them [`SLICE_WARMUP`] before it
+///   measures), each followed by [`SETTLE`]. Each pass over the servers starts one server
+///   later than the last and every other pass runs backwards, so no server always follows
+///   the same one. A server's figures sum its slices (its CPU counted through the settling,
+///   the slices' warm-ups included as for the requests it sent).
+/// - A write is measured one server after another (a warm-up, then `seconds`, then
+///   [`SETTLE`]): the work writes leave behind (the log's checkpoints) would fall into the
+///   next server's slices.
+///
+/// A server is stopped once its last route is measured.
 fn side_by_side(
     rt: &tokio::runtime::Runtime,
     modes: &[&'static str],
@@ -671,17 +717,18 @@ fn side_by_side(
             server,
             requests,
             idle,
+            done: None,
         });
     }
     let slices = (seconds.as_millis() / SLICE.as_millis()).max(1) as usize;
     let slice = seconds / slices as u32;
     let drive = |up: &Up, r: usize, warmup, measured| {
-        let (_, status, make) = &up.requests[r];
+        let route = &up.requests[r];
         let cpu_before = up.server.cpu_seconds();
         let samples = rt.block_on(load::drive(
             up.server.addr,
-            make.clone(),
-            *status,
+            route.make.clone(),
+            route.status,
             CONCURRENCY,
             warmup,
             measured,
@@ -699,32 +746,33 @@ fn side_by_side(
         let on: Vec<usize> = (0..servers.len())
             .filter(|&i| r < servers[i].requests.len())
             .collect();
-        let writes = on.iter().any(|&i| servers[i].requests[r].1 == 201);
-        let sums: Vec<(load::Samples, f64)> = if writes {
-            // Writes leave work behind them (checkpoints of the log, with their fsyncs) that
-            // would fall into the next server's slices: each server takes them in one go.
-            on.iter()
-                .map(|&i| drive(&servers[i], r, warmup, seconds))
-                .collect()
+        let mut sums: Vec<(load::Samples, f64)> =
+            on.iter().map(|_| (load::Samples::default(), 0.0)).collect();
+        if on.iter().any(|&i| servers[i].requests[r].writes) {
+            for (j, &i) in on.iter().enumerate() {
+                sums[j] = drive(&servers[i], r, warmup, seconds);
+                if servers[i].requests.len() == r + 1 {
+                    servers[i].finish();
+                }
+            }
         } else {
             for &i in &on {
                 drive(&servers[i], r, warmup, Duration::ZERO);
             }
-            let mut sums: Vec<(load::Samples, f64)> =
-                on.iter().map(|_| (load::Samples::default(), 0.0)).collect();
+            let n = on.len();
             for pass in 0..slices {
-                for k in 0..on.len() {
-                    let j = (k + pass) % on.len();
-                    let (samples, cpu) = drive(&servers[on[j]], r, Duration::ZERO, slice);
+                for k in 0..n {
+                    let k = if pass % 2 == 0 { k } else { n - 1 - k };
+                    let j = (k + pass) % n;
+                    let (samples, cpu) = drive(&servers[on[j]], r, SLICE_WARMUP, slice);
                     sums[j].0.merge(samples);
                     sums[j].1 += cpu;
                 }
             }
-            sums
-        };
+        }
         for (&i, (samples, cpu)) in on.iter().zip(sums) {
             let Up { mode, requests, .. } = &servers[i];
-            let name = requests[r].0;
+            let name = requests[r].name;
             let cpu_us = cpu * 1e6 / samples.sent().max(1) as f64;
             let stats = samples.stats();
             eprintln!(
@@ -736,6 +784,9 @@ fn side_by_side(
                 stats.errors
             );
             figures[i].push((name, stats, cpu_us));
+            if servers[i].done.is_none() && servers[i].requests.len() == r + 1 {
+                servers[i].finish();
+            }
         }
     }
     Ok(servers
@@ -743,7 +794,7 @@ fn side_by_side(
         .zip(figures)
         .map(|(up, routes)| Measured {
             routes,
-            rss: up.server.rss_mib(),
+            rss: up.done.unwrap_or_else(|| up.server.rss_mib()),
             idle: up.idle,
         })
         .collect())
