@@ -316,7 +316,8 @@ fn exactly(
 }
 
 /// `value`, unless it is a null in a field that is not `Option` (a column left nullable by
-/// an earlier version of the struct): an error, as the model's own decoding makes it.
+/// an earlier version of the struct): an error, as the model's own decoding makes it. For
+/// the pool's rows; [`Records`] looks at the column before decoding it.
 fn present(field: &FieldMeta, value: Value) -> Result<Value, DbErr> {
     if !field.nullable && value == value.as_null() {
         return Err(null_in(field));
