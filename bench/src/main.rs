@@ -25,18 +25,21 @@
 //! runtime pinned to core 0 (when `taskset` exists); the load generator runs here on the other
 //! core: 32 keep-alive connections per route (opened again for each slice, below), a 1 s
 //! warm-up, then SECONDS (default 5) measured.
+//!
 //! The servers of a round are up side by side and take turns at the reads: each read route's
 //! measured time is cut into slices of half a second, served by each server in turn, so a
 //! change of the machine's speed (this VM's drifts by ±30% within minutes) falls on every
-//! server alike and the ratios hold where the absolute figures do not. Creates are measured
-//! one server after another (the checkpoints they leave behind would fall into another's
-//! slice). ROUNDS (default 2) rotate the servers' order, each on fresh copies of the seed;
-//! figures are means over the rounds. Prints req/s, p50, p99 and
-//! server CPU per request for each route, open against hand-written and secured against open,
-//! each server's RSS once started (before any request; on its line, split into anonymous
-//! memory and pages of files, mostly the executable's) and after its run, its start (spawn
-//! to listening), and the events of the secured server's creates (the shop has events on):
-//! how many its relay published while it ran, at what rate, and their lag.
+//! server alike and the ratios hold where the absolute figures do not (see [`side_by_side`]).
+//! Creates are measured one server after another (the checkpoints they leave behind would
+//! fall into another's slice). ROUNDS (default 2) rotate the servers' order, each on fresh
+//! copies of the seed; figures are means over the rounds.
+//!
+//! Prints req/s, p50, p99 and server CPU per request for each route, open against
+//! hand-written and secured against open, each server's RSS once started (before any request;
+//! on its line, split into anonymous memory and pages of files, mostly the executable's) and
+//! after its run, its start (spawn to listening), and the events of the secured server's
+//! creates (the shop has events on): how many its relay published while it ran, at what rate,
+//! and their lag.
 //! `ARC_BENCH_ONLY=floor,open` measures the servers named alone and prints their lines only.
 
 mod floor;
